@@ -1,0 +1,259 @@
+"""`basin`: the same engine, headless.
+
+basin run PRESET|CONFIG.toml [--out DIR] [--set key=value ...]
+basin resume RUN_DIR
+basin presets
+basin runs [DIR]
+
+Bad configs exit with code 2 and one line naming the field; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+
+from desktop_app.core import config as config_mod
+from desktop_app.core.config import ConfigError, ExperimentConfig
+from desktop_app.core.events import EpochMetrics, LogMessage, PretrainEpoch, Progress, RunFinished, RunStarted
+from desktop_app.core.runs import default_workspace, final_test_errors, list_runs, new_run_dir, read_metrics
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like a config error
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="basin", description="Basin: a lab for unsupervised pre-training, headless.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="run a preset or a config file")
+    run.add_argument("config", help="preset name (see `basin presets`) or path to a .toml config")
+    run.add_argument("--out", type=Path, help="run folder to create (default: a new folder in the workspace)")
+    run.add_argument("--workspace", type=Path, help="folder holding run folders (default: user data dir)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config field, e.g. --set finetune.epochs=5 --set arms='[\"none\",\"dae\"]'")
+    run.add_argument("--quiet", action="store_true", help="no progress output, only the final table")
+    res = sub.add_parser("resume", help="continue a stopped run from its last checkpoints")
+    res.add_argument("run_dir", type=Path)
+    res.add_argument("--quiet", action="store_true")
+    sub.add_parser("presets", help="list the shipped presets")
+    runs = sub.add_parser("runs", help="list past runs in a workspace folder")
+    runs.add_argument("dir", nargs="?", type=Path, help="workspace folder (default: user data dir)")
+    return p
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError("--set", f"expected KEY=VALUE, got {item!r}")
+        out[key.strip()] = config_mod.parse_value(value.strip())
+    return out
+
+
+def load_config(ref: str, overrides: dict[str, object]) -> ExperimentConfig:
+    from desktop_app.core.presets import resolve_config
+
+    cfg = resolve_config(ref)
+    if overrides:
+        cfg = cfg.with_overrides(overrides)
+    return cfg.validate()
+
+
+# -------------------------------------------------------------------------------------------------------
+# Output
+# -------------------------------------------------------------------------------------------------------
+
+
+def _fmt_eta(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "--:--"
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+class ProgressPrinter:
+    """A one-line progress bar on a terminal; epoch lines otherwise."""
+
+    def __init__(self, stream: TextIO, quiet: bool) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.tty = stream.isatty()
+        self._width = 0
+
+    def _line(self, text: str) -> None:
+        if self.tty:
+            self.stream.write("\r" + text.ljust(self._width))
+            self._width = len(text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def _print(self, text: str) -> None:
+        if self.tty and self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self._width = 0
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def handle(self, ev) -> None:
+        if isinstance(ev, LogMessage):
+            self._print(f"[{ev.level}] {ev.text.rstrip()}")
+            return
+        if self.quiet:
+            return
+        if isinstance(ev, RunStarted):
+            verb = "resuming" if ev.resumed else "running"
+            self._print(f"{verb} {ev.name} on {ev.device}: arms {', '.join(ev.arms)}; seeds "
+                        f"{', '.join(map(str, ev.seeds))}\n  -> {ev.run_dir}")
+        elif isinstance(ev, Progress) and self.tty:
+            frac = ev.done_steps / max(ev.total_steps, 1)
+            eta = ev.elapsed_s * (1 - frac) / frac if frac > 0 else float("nan")
+            bar = "#" * int(frac * 30)
+            what = (f"pre-training layer {ev.layer} epoch {ev.epoch}/{ev.epochs}" if ev.phase == "pretrain"
+                    else f"fine-tuning epoch {ev.epoch}/{ev.epochs}")
+            self._line(f"[{bar:<30}] {frac:6.1%} {ev.arm} seed {ev.seed}: {what}  ETA {_fmt_eta(eta)}")
+        elif isinstance(ev, PretrainEpoch) and not self.tty:
+            self._print(f"  {ev.arm:>5} seed {ev.seed} pre-train layer {ev.layer} epoch {ev.epoch}: "
+                        f"reconstruction {ev.recon_error:.4f}")
+        elif isinstance(ev, EpochMetrics) and not self.tty:
+            self._print(f"  {ev.arm:>5} seed {ev.seed} epoch {ev.epoch:3d}: train nll {ev.train_nll:.4f} "
+                        f"test nll {ev.test_nll:.4f} test error {ev.test_error:.2%}")
+        elif isinstance(ev, RunFinished):
+            self._print(f"{ev.status} in {ev.elapsed_s:.1f} s{': ' + ev.message if ev.message else ''}")
+
+
+def summary_table(run_dir: Path) -> str:
+    """Final test error and NLL per arm: mean and std over seeds, from the run folder."""
+    rows = read_metrics(run_dir)
+    finals = final_test_errors(rows)
+    last_nll: dict[tuple[str, int], tuple[int, float]] = {}
+    for r in rows:
+        if r["phase"] == "finetune" and r["split"] == "test":
+            key, ep = (r["arm"], int(r["seed"])), int(r["epoch"])
+            if key not in last_nll or ep >= last_nll[key][0]:
+                last_nll[key] = (ep, float(r["nll"]))
+    lines = [f"{'arm':<6} {'seeds':>5} {'test error % (mean +- std)':>28} {'test NLL (mean +- std)':>24}"]
+    for arm, per_seed in finals.items():
+        errs = np.array(list(per_seed.values())) * 100
+        nlls = np.array([last_nll[(arm, s)][1] for s in per_seed])
+        sd_e = errs.std(ddof=1) if len(errs) > 1 else 0.0
+        sd_n = nlls.std(ddof=1) if len(nlls) > 1 else 0.0
+        lines.append(f"{arm:<6} {len(errs):>5} {errs.mean():>19.2f} +- {sd_e:<5.2f} "
+                     f"{nlls.mean():>15.4f} +- {sd_n:<6.4f}")
+    return "\n".join(lines)
+
+
+def _drive(events: Iterable, printer: ProgressPrinter) -> str:
+    status = "failed"
+    for ev in events:
+        printer.handle(ev)
+        if isinstance(ev, RunFinished):
+            status = ev.status
+    return status
+
+
+def _status_code(statuses: list[str]) -> int:
+    if any(s == "failed" for s in statuses):
+        return EXIT_FAILED
+    if any(s == "stopped" for s in statuses):
+        return EXIT_STOPPED
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    from desktop_app.core.engine import run_experiment
+
+    cfg = load_config(args.config, parse_overrides(args.overrides))
+    variants = config_mod.expand_sweep(cfg)
+    workspace = args.workspace or default_workspace()
+    root = args.out or new_run_dir(workspace, cfg.name)
+    printer = ProgressPrinter(sys.stderr, args.quiet)
+    statuses = []
+    for label, variant in variants:
+        run_dir = root / label if label else root
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise ConfigError("--out", f"{run_dir} exists and is not empty; pick a new folder or `basin resume` it")
+        if label:
+            config_mod.save(cfg, root / "sweep.toml")
+            out.write(f"\n== {label} ==\n")
+        status = _drive(run_experiment(variant, None, run_dir), printer)
+        statuses.append(status)
+        out.write(summary_table(run_dir) + "\n")
+        out.flush()
+        if status != "completed":
+            break
+    out.write(f"run folder: {root}\n")
+    return _status_code(statuses)
+
+
+def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
+    from desktop_app.core.engine import resume_experiment
+
+    run_dir = args.run_dir
+    if not (run_dir / "config.toml").exists():
+        raise ConfigError("run_dir", f"{run_dir} is not a Basin run folder (no config.toml)")
+    status = _drive(resume_experiment(run_dir, None), ProgressPrinter(sys.stderr, args.quiet))
+    out.write(summary_table(run_dir) + "\n")
+    return _status_code([status])
+
+
+def cmd_presets(out: TextIO) -> int:
+    from desktop_app.core.presets import list_presets, load_preset
+
+    for name in list_presets():
+        cfg = load_preset(name)
+        first = cfg.description.strip().splitlines()[0] if cfg.description.strip() else ""
+        out.write(f"{name:<18} {first}\n")
+    return EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
+    folder = args.dir or default_workspace()
+    infos = list_runs(folder)
+    if not infos:
+        out.write(f"no runs in {folder}\n")
+        return EXIT_OK
+    out.write(f"{'created':<26} {'status':<10} {'seeds':>5}  {'final test error by arm':<40} folder\n")
+    for info in infos:
+        errs = ", ".join(f"{a} {e:.2%}" for a, e in info.final_test_error.items())
+        out.write(f"{info.created:<26} {info.status:<10} {info.seeds:>5}  {errs:<40} {info.path.name}\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "run":
+            return cmd_run(args, out)
+        if args.command == "resume":
+            return cmd_resume(args, out)
+        if args.command == "presets":
+            return cmd_presets(out)
+        return cmd_runs(args, out)
+    except (ConfigError, UsageError) as exc:
+        sys.stderr.write(f"basin: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("\nbasin: interrupted\n")
+        return EXIT_STOPPED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

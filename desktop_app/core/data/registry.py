@@ -1,0 +1,54 @@
+"""The dataset registry: ``DataConfig.name`` -> loader returning DataSplits, and :func:`load_data`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from desktop_app.core.config import ConfigError, DataConfig
+from desktop_app.core.data.digits import load_digits_pool
+from desktop_app.core.data.elastic import ElasticAugment
+from desktop_app.core.data.idx import FASHION_MNIST, MNIST, load_idx_pool
+from desktop_app.core.data.imports import load_image_folder_pool, load_npz_pool
+from desktop_app.core.data.shapeset import load_shapeset_pool
+from desktop_app.core.data.splits import DataSplits, ImagePool, make_splits
+
+PoolLoader = Callable[[DataConfig], ImagePool]
+Loader = Callable[[DataConfig], DataSplits]
+
+
+def _split(name: str, pool_loader: PoolLoader) -> Loader:
+    def load(cfg: DataConfig) -> DataSplits:
+        return make_splits(name, pool_loader(cfg), cfg)
+
+    load.__name__ = f"load_{name.replace('-', '_')}"
+    load.__doc__ = f"Load the {name!r} image pool and split it by cfg."
+    return load
+
+
+def load_elastic(cfg: DataConfig) -> DataSplits:
+    """The base set (``cfg.base``) split as usual, plus a fresh elastic + affine deformation per minibatch."""
+    if cfg.base == "elastic" or cfg.base not in DATASET_LOADERS:
+        allowed = ", ".join(k for k in DATASET_LOADERS if k != "elastic")
+        raise ConfigError("data.base", f"must be one of {allowed}; got {cfg.base!r}")
+    base = DATASET_LOADERS[cfg.base](replace(cfg, name=cfg.base))
+    return replace(base, name=cfg.name, augment=ElasticAugment.from_config(cfg))
+
+
+DATASET_LOADERS: dict[str, Loader] = {
+    "digits": _split("digits", load_digits_pool),
+    "shapeset": _split("shapeset", load_shapeset_pool),
+    "elastic": load_elastic,
+    "mnist": _split("mnist", lambda cfg: load_idx_pool(cfg, MNIST)),
+    "fashion-mnist": _split("fashion-mnist", lambda cfg: load_idx_pool(cfg, FASHION_MNIST)),
+    "npz": _split("npz", load_npz_pool),
+    "image-folder": _split("image-folder", load_image_folder_pool),
+}
+
+
+def load_data(cfg: DataConfig) -> DataSplits:
+    """Load and split the dataset ``cfg.name``; every user-facing problem is a ConfigError."""
+    loader = DATASET_LOADERS.get(cfg.name)
+    if loader is None:
+        raise ConfigError("data.name", f"must be one of {', '.join(DATASET_LOADERS)}; got {cfg.name!r}")
+    return loader(cfg)

@@ -1,0 +1,135 @@
+"""Events the engine yields: small frozen dataclasses holding numpy arrays, never tensors.
+
+Torch-free so the UI and the run store can import it. Arrays are float32, C-contiguous copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def as_array(x) -> np.ndarray:
+    """A float32 C-contiguous copy, safe to hand to another thread (accepts torch tensors too)."""
+    if hasattr(x, "detach"):  # a torch tensor: duck-typed so this module stays torch-free
+        x = x.detach().cpu().numpy()
+    return np.array(x, dtype=np.float32, order="C", copy=True)
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_dir: str
+    name: str
+    arms: tuple[str, ...]
+    seeds: tuple[int, ...]
+    device: str
+    total_steps: int
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class PhaseStarted:
+    """A unit of work begins: pre-training of one layer, or fine-tuning, for one (arm, seed)."""
+
+    arm: str
+    seed: int
+    phase: str  # "pretrain" | "finetune"
+    layer: int  # pre-training: index into model.layers; fine-tuning: -1
+    epochs: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    arm: str
+    seed: int
+    phase: str
+    layer: int
+    epoch: int  # 1-based epoch being run
+    epochs: int
+    done_steps: int  # minibatches done in the whole run
+    total_steps: int
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class PretrainEpoch:
+    arm: str
+    seed: int
+    layer: int
+    epoch: int  # 1-based
+    recon_error: float  # mean per-example reconstruction error (method-specific: squared or cross-entropy)
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """Fine-tuning epoch result; epoch 0 is the net before any supervised step."""
+
+    arm: str
+    seed: int
+    epoch: int
+    train_nll: float
+    train_error: float
+    valid_nll: float
+    valid_error: float
+    test_nll: float
+    test_error: float
+
+
+@dataclass(frozen=True)
+class FilterSnapshot:
+    """First-layer weights: (n_units, fan_in) for dense, (channels, in_ch, k, k) for conv."""
+
+    arm: str
+    seed: int
+    phase: str  # "init" | "pretrain" | "finetune"
+    epoch: int
+    weights: np.ndarray = field(repr=False)
+    input_shape: tuple[int, ...] = ()  # (C, H, W) of the network input, to tile dense filters
+
+
+@dataclass(frozen=True)
+class ProbeOutputs:
+    """Softmax outputs on the fixed probe subset of the test set: (probe_size, n_classes)."""
+
+    arm: str
+    seed: int
+    epoch: int
+    outputs: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    arm: str
+    seed: int
+    phase: str
+    epoch: int
+    path: str
+
+
+@dataclass(frozen=True)
+class LogMessage:
+    level: str  # "info" | "warning" | "error"
+    text: str
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    status: str  # "completed" | "stopped" | "failed"
+    run_dir: str
+    elapsed_s: float
+    message: str = ""
+
+
+Event = (
+    RunStarted
+    | PhaseStarted
+    | Progress
+    | PretrainEpoch
+    | EpochMetrics
+    | FilterSnapshot
+    | ProbeOutputs
+    | CheckpointSaved
+    | LogMessage
+    | RunFinished
+)

@@ -1,0 +1,144 @@
+"""The contract every greedy layer-wise pre-trainer follows, plus the small helpers they share.
+
+A pre-trainer wraps one layer of the network (an ``nn.Linear`` or ``nn.Conv2d``) and updates that layer's own
+weight and bias in place, so that when pre-training ends the network already holds the pre-trained weights
+and no copy step can be forgotten. Extra parameters (visible biases, momentum buffers, persistent chains) stay
+in the pre-trainer because the network never uses them after pre-training.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from desktop_app.core.config import ACTIVATIONS, NOISES
+
+Layer = nn.Linear | nn.Conv2d
+
+
+def activation_fn(name: str):
+    """The encoder non-linearity; the same one the network uses, so pre-trained features match fine-tuning."""
+    if name == "sigmoid":
+        return torch.sigmoid
+    if name == "tanh":
+        return torch.tanh
+    if name == "relu":
+        return F.relu
+    raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {name!r}")
+
+
+def uniform(
+    shape: torch.Size | tuple[int, ...], like: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """U[0,1) drawn on the generator's device, then moved: a CPU generator then also drives CUDA layers."""
+    return torch.rand(shape, generator=generator, device=generator.device, dtype=like.dtype).to(like.device)
+
+
+def normal(
+    shape: torch.Size | tuple[int, ...], like: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """N(0,1) on the generator's device, moved to ``like``'s device (see ``uniform``)."""
+    return torch.randn(shape, generator=generator, device=generator.device, dtype=like.dtype).to(like.device)
+
+
+def bernoulli(p: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Binary samples with probabilities ``p`` (same dtype/device as ``p``)."""
+    return (uniform(p.shape, p, generator) < p).to(p.dtype)
+
+
+def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generator) -> torch.Tensor:
+    """Denoising corruption: "masking" zeroes each input with probability ``level`` (Vincent et al. 2008);
+    "gaussian" adds N(0, level^2). Returns a new tensor; ``x`` is untouched because it is also the target."""
+    if noise == "masking":
+        if level <= 0:
+            return x.clone()
+        keep = uniform(x.shape, x, generator) >= level
+        return x * keep.to(x.dtype)
+    if noise == "gaussian":
+        if level <= 0:
+            return x.clone()
+        return x + level * normal(x.shape, x, generator)
+    raise ValueError(f"noise must be one of {', '.join(NOISES)}; got {noise!r}")
+
+
+def reconstruction_loss_sum(logits: torch.Tensor, target: torch.Tensor, unit_interval: bool) -> torch.Tensor:
+    """Sum over batch and units of the decoder loss.
+
+    unit_interval: sigmoid decoder + cross-entropy, computed from the pre-sigmoid ``logits`` for numerical
+    stability (saturated units would give log(0) otherwise); else a linear decoder + squared error.
+    """
+    if unit_interval:
+        return F.binary_cross_entropy_with_logits(logits, target, reduction="sum")
+    return ((logits - target) ** 2).sum()
+
+
+class LayerPretrainer(ABC):
+    """One layer's unsupervised pre-training: the engine calls ``train_step`` per minibatch."""
+
+    method: ClassVar[str]
+    layer_kinds: ClassVar[tuple[str, ...]]
+    module_type: ClassVar[type[nn.Module]]
+
+    def __init__(
+        self,
+        module: Layer,
+        activation: str,
+        cfg: Any,
+        *,
+        unit_interval_input: bool,
+        generator: torch.Generator,
+        stride: int = 1,
+    ) -> None:
+        if not isinstance(module, self.module_type):
+            raise TypeError(
+                f"{self.method} pre-trains {self.module_type.__name__} layers; got {type(module).__name__}"
+            )
+        if module.bias is None:
+            raise ValueError(f"{self.method} needs a layer with a bias (its hidden bias); got bias=False")
+        self.act = activation_fn(activation)
+        self.module = module
+        self.activation = activation
+        self.cfg = cfg
+        self.unit_interval_input = bool(unit_interval_input)
+        self.generator = generator
+        self.stride = int(stride)
+        self.batch_size: int = int(cfg.batch_size)
+        self.epochs: int = int(cfg.epochs)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.module.weight
+
+    @property
+    def hidden_bias(self) -> torch.Tensor:
+        assert self.module.bias is not None
+        return self.module.bias
+
+    def _prepare(self, batch: torch.Tensor) -> torch.Tensor:
+        """Match the layer's device and dtype so callers can hand over any loaded tensor."""
+        w = self.module.weight
+        return batch.to(device=w.device, dtype=w.dtype)
+
+    @abstractmethod
+    def train_step(self, batch: torch.Tensor) -> float:
+        """One minibatch update; returns the batch SUM of per-example reconstruction error."""
+
+    @abstractmethod
+    def _error_sum(self, batch: torch.Tensor) -> float:
+        """Sum over ``batch`` of per-example reconstruction error, deterministic (no noise, no sampling)."""
+
+    @torch.no_grad()
+    def reconstruction_error(self, data: torch.Tensor, batch_size: int = 1000) -> float:
+        """Mean per-example reconstruction error over ``data`` with no corruption or sampling, in batches so
+        a large data set never needs one huge activation tensor."""
+        n = int(data.shape[0])
+        if n == 0:
+            raise ValueError("reconstruction_error needs at least one example")
+        total = 0.0
+        for start in range(0, n, max(1, int(batch_size))):
+            total += self._error_sum(self._prepare(data[start : start + batch_size]))
+        return total / n

@@ -1,0 +1,76 @@
+"""The headless CLI: runs, tables, listings, and one-line errors with exit code 2."""
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from desktop_app import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = [
+    "--set", "data.n_labelled=200", "--set", "data.n_valid=100", "--set", "data.n_test=200",
+    "--set", "data.probe_size=20", "--set", "data.n_unlabelled=200", "--set", "finetune.epochs=2",
+    "--set", "pretraining.rbm.epochs=1", "--set", "pretraining.dae.epochs=1", "--set", "model.layers[0].units=16",
+    "--set", "device=\"cpu\"",
+]
+
+
+def run_cli(*argv):
+    out = io.StringIO()
+    code = cli.main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+def test_run_prints_table_per_arm(tmp_path, capsys):
+    code, out = run_cli("run", "quick-demo", "--out", str(tmp_path / "r"), "--quiet", *TINY)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("arm")
+    assert [line.split()[0] for line in lines[1:4]] == ["none", "rbm", "dae"]
+    assert all(line.split()[1] == "2" for line in lines[1:4])  # two seeds each
+    assert (tmp_path / "r" / "metrics.csv").exists()
+    code, listing = run_cli("runs", str(tmp_path))
+    assert code == 0 and "completed" in listing and "r" in listing
+
+
+def test_sweep_runs_each_variant(tmp_path):
+    code, out = run_cli("run", "small-labels", "--out", str(tmp_path / "s"), "--quiet", *TINY,
+                        "--set", "sweep.values=[50, 100]", "--set", "seeds.count=1",
+                        "--set", "model.layers[1].units=16")
+    assert code == 0, out
+    assert "== n_labelled=50 ==" in out and "== n_labelled=100 ==" in out
+    assert (tmp_path / "s" / "n_labelled=50" / "metrics.csv").exists()
+
+
+def test_bad_value_exits_2_with_one_line(tmp_path, capsys):
+    code, _ = run_cli("run", "quick-demo", "--out", str(tmp_path / "x"), "--set", "pretraining.dae.corruption=1.5")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip() == "basin: error: pretraining.dae.corruption: must be in [0, 1), got 1.5"
+    assert not (tmp_path / "x").exists()
+    code, _ = run_cli("run", "no-such-preset")
+    assert code == 2 and "unknown preset" in capsys.readouterr().err
+    code, _ = run_cli("run", "quick-demo", "--set", "finetune.epochz=3")
+    assert code == 2 and "finetune.epochz" in capsys.readouterr().err
+    code, _ = run_cli("frobnicate")
+    assert code == 2 and "Traceback" not in capsys.readouterr().err
+
+
+def test_presets_listing():
+    code, out = run_cli("presets")
+    names = [line.split()[0] for line in out.splitlines()]
+    assert code == 0 and {"quick-demo", "erhan2010", "small-labels", "scae-pitfall", "relu-he-control"} <= set(names)
+
+
+def test_module_entry_point_bad_config_has_no_traceback(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[model]\nactivation = "softsign"\n')
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-m", "desktop_app", "run", str(bad)], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "basin: error: model.activation: must be one of sigmoid, tanh, relu; got 'softsign'"
+    ]

@@ -1,0 +1,188 @@
+"""RBM: exact quantities on enumerable models, the CD estimator against the truth, and the layer API."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from desktop_app.core.config import RBMConfig
+from desktop_app.core.pretraining.rbm import (
+    RBMPretrainer,
+    cd_gradient,
+    exact_ll_gradient,
+    exact_log_likelihood,
+    exact_log_partition,
+    free_energy,
+)
+
+
+def noisy_prototypes(n: int, n_vis: int, n_proto: int, flip: float, seed: int) -> torch.Tensor:
+    """Binary data: ``n_proto`` random prototypes, each bit flipped with probability ``flip``."""
+    g = torch.Generator().manual_seed(seed)
+    protos = (torch.rand(n_proto, n_vis, generator=g) < 0.5).float()
+    idx = torch.randint(0, n_proto, (n,), generator=g)
+    flips = (torch.rand(n, n_vis, generator=g) < flip).float()
+    return (protos[idx] - flips).abs()
+
+
+def random_rbm(n_hid: int, n_vis: int, scale: float, seed: int) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    W = scale * torch.randn(n_hid, n_vis, generator=g, dtype=torch.float64)
+    b = scale * torch.randn(n_vis, generator=g, dtype=torch.float64)
+    c = scale * torch.randn(n_hid, generator=g, dtype=torch.float64)
+    return W, b, c
+
+
+def brute_log_z(W: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> float:
+    n_hid, n_vis = W.shape
+    terms = []
+    for v in itertools.product((0.0, 1.0), repeat=n_vis):
+        vt = torch.tensor(v, dtype=torch.float64)
+        for h in itertools.product((0.0, 1.0), repeat=n_hid):
+            ht = torch.tensor(h, dtype=torch.float64)
+            terms.append(float(vt @ b + ht @ c + ht @ W @ vt))  # -E(v, h)
+    return float(torch.logsumexp(torch.tensor(terms, dtype=torch.float64), dim=0))
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (6, 4)])  # enumerate visible, then hidden
+def test_exact_log_partition_matches_double_sum(shape: tuple[int, int]) -> None:
+    W, b, c = random_rbm(*shape, scale=1.0, seed=1)
+    assert exact_log_partition(W, b, c) == pytest.approx(brute_log_z(W, b, c), abs=1e-9)
+
+
+def test_exact_likelihood_normalises_and_free_energy_matches_sum_over_h() -> None:
+    W, b, c = random_rbm(4, 6, scale=1.0, seed=2)
+    all_v = torch.tensor(list(itertools.product((0.0, 1.0), repeat=6)), dtype=torch.float64)
+    total = sum(math.exp(exact_log_likelihood(v[None], W, b, c)) for v in all_v)
+    assert total == pytest.approx(1.0, abs=1e-9)
+    v = all_v[13]
+    all_h = torch.tensor(list(itertools.product((0.0, 1.0), repeat=4)), dtype=torch.float64)
+    neg_e = v @ b + all_h @ c + all_h @ W @ v
+    assert float(-free_energy(v[None], W, b, c)[0]) == pytest.approx(float(torch.logsumexp(neg_e, 0)), abs=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (7, 3)])
+def test_exact_gradient_matches_finite_differences(shape: tuple[int, int]) -> None:
+    W, b, c = random_rbm(*shape, scale=0.7, seed=3)
+    data = noisy_prototypes(40, shape[1], 2, 0.1, seed=4).double()
+    grads = exact_ll_gradient(data, W, b, c)
+    eps = 1e-5
+    params = [W, b, c]
+    for which, (param, grad) in enumerate(zip(params, grads, strict=True)):
+        flat, gflat = param.view(-1), grad.reshape(-1)
+        for i in range(0, flat.numel(), 3):
+            old = float(flat[i])
+            flat[i] = old + eps
+            up = exact_log_likelihood(data, *params)
+            flat[i] = old - eps
+            down = exact_log_likelihood(data, *params)
+            flat[i] = old
+            assert float(gflat[i]) == pytest.approx((up - down) / (2 * eps), abs=1e-6), (which, i)
+
+
+def test_cd1_gradient_correlates_with_exact_gradient() -> None:
+    W, b, c = random_rbm(4, 6, scale=0.5, seed=5)
+    W, b, c = W.float(), b.float(), c.float()
+    data = noisy_prototypes(60, 6, 3, 0.05, seed=6)
+    exact = torch.cat([g.reshape(-1) for g in exact_ll_gradient(data, W, b, c)])
+    gen = torch.Generator().manual_seed(7)
+    # Averaging the estimator over many chains: its variance goes away, its (small) bias stays.
+    cd = torch.cat([g.reshape(-1) for g in cd_gradient(data.repeat(200, 1), W, b, c, 1, gen)])
+    r = float(torch.corrcoef(torch.stack([exact, cd.to(exact.dtype)]))[0, 1])
+    assert r > 0.5, r
+
+
+def _train(persistent: bool, k: int = 1, epochs: int = 30) -> tuple[float, float, RBMPretrainer]:
+    torch.manual_seed(0)
+    data = noisy_prototypes(200, 6, 2, 0.05, seed=8)
+    layer = nn.Linear(6, 4)
+    with torch.no_grad():
+        layer.weight.mul_(0.1)
+        layer.bias.zero_()
+    cfg = RBMConfig(epochs=epochs, lr=0.1, k=k, persistent=persistent, batch_size=10, momentum=0.5)
+    gen = torch.Generator().manual_seed(9)
+    rbm = RBMPretrainer(layer, "sigmoid", cfg, unit_interval_input=True, generator=gen)
+    before = rbm.log_likelihood(data)
+    order = torch.Generator().manual_seed(10)
+    for _ in range(rbm.epochs):
+        perm = torch.randperm(len(data), generator=order)
+        for s in range(0, len(data), rbm.batch_size):
+            rbm.train_step(data[perm[s : s + rbm.batch_size]])
+    return before, rbm.log_likelihood(data), rbm
+
+
+def test_cd1_training_raises_exact_log_likelihood() -> None:
+    before, after, _ = _train(persistent=False)
+    # At near-zero weights every state is equally likely: LL ~ -6 log 2 = -4.16; two noisy prototypes
+    # have entropy ~ log 2 + 6 H(0.05) = 2.0 nats, so training should reclaim most of the 2.2 nat gap.
+    assert before == pytest.approx(-6 * math.log(2), abs=0.2)
+    assert after > before + 1.2, (before, after)
+
+
+def test_pcd_training_raises_exact_log_likelihood_and_keeps_chains() -> None:
+    before, after, rbm = _train(persistent=True)
+    assert after > before + 1.2, (before, after)
+    assert rbm.chain is not None and rbm.chain.shape == (rbm.batch_size, 6)
+    assert set(rbm.chain.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_cd_k_with_k3_also_learns() -> None:
+    before, after, _ = _train(persistent=False, k=3, epochs=15)
+    assert after > before + 1.0, (before, after)
+
+
+def test_layer_api_updates_weight_in_place_and_reconstruction_falls() -> None:
+    torch.manual_seed(1)
+    data = noisy_prototypes(300, 36, 3, 0.05, seed=11)
+    layer = nn.Linear(36, 16)
+    weight_obj, ptr = layer.weight, layer.weight.data_ptr()
+    start = layer.weight.detach().clone()
+    cfg = RBMConfig(epochs=5, lr=0.05, k=1, persistent=False, batch_size=20, momentum=0.5)
+    rbm = RBMPretrainer(layer, "sigmoid", cfg, unit_interval_input=True, generator=torch.Generator().manual_seed(0))
+    errors = [rbm.reconstruction_error(data)]
+    for _ in range(rbm.epochs):
+        total = sum(rbm.train_step(data[s : s + rbm.batch_size]) for s in range(0, len(data), rbm.batch_size))
+        assert total / len(data) > 0
+        errors.append(rbm.reconstruction_error(data, batch_size=64))
+    assert layer.weight is weight_obj and layer.weight.data_ptr() == ptr
+    assert (layer.weight.detach() - start).abs().max() > 0.05
+    assert errors[-1] < 0.5 * errors[0], errors
+    assert errors[-1] < errors[1], errors
+    assert layer.weight.grad is None
+
+
+def test_train_step_returns_batch_sum_of_squared_error() -> None:
+    layer = nn.Linear(5, 3)
+    cfg = RBMConfig(lr=1e-9, momentum=0.0, batch_size=4)
+    rbm = RBMPretrainer(layer, "tanh", cfg, unit_interval_input=True, generator=torch.Generator().manual_seed(0))
+    batch = torch.ones(4, 5)
+    err = rbm.train_step(batch)
+    assert 0 < err < 4 * 5  # a sum over 4 examples x 5 units of squared errors, each in (0, 1)
+    assert rbm.reconstruction_error(batch) == pytest.approx(rbm._error_sum(batch) / 4)
+
+
+def test_gaussian_visible_units_for_real_valued_input() -> None:
+    g = torch.Generator().manual_seed(12)
+    protos = torch.randn(3, 20, generator=g)
+    data = protos[torch.randint(0, 3, (300,), generator=g)] + 0.1 * torch.randn(300, 20, generator=g)
+    layer = nn.Linear(20, 12)
+    cfg = RBMConfig(epochs=10, lr=0.005, k=1, batch_size=20, momentum=0.5)
+    rbm = RBMPretrainer(layer, "relu", cfg, unit_interval_input=False, generator=torch.Generator().manual_seed(1))
+    before = rbm.reconstruction_error(data)
+    for _ in range(rbm.epochs):
+        for s in range(0, len(data), rbm.batch_size):
+            rbm.train_step(data[s : s + rbm.batch_size])
+    after = rbm.reconstruction_error(data)
+    assert math.isfinite(after) and after < 0.5 * before, (before, after)
+
+
+def test_rejects_conv_layers_and_bad_k() -> None:
+    gen = torch.Generator()
+    with pytest.raises(TypeError, match="Linear"):
+        RBMPretrainer(nn.Conv2d(1, 2, 3), "sigmoid", RBMConfig(), unit_interval_input=True, generator=gen)
+    with pytest.raises(ValueError, match="k"):
+        RBMPretrainer(nn.Linear(3, 2), "sigmoid", RBMConfig(k=0), unit_interval_input=True, generator=gen)
