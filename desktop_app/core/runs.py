@@ -156,7 +156,7 @@ class RunWriter:
         write_text_atomic(self.dir / "metrics" / f"{arm}_s{seed}.csv", _rows_to_csv(rows))
 
     def write_merged_metrics(self) -> None:
-        """metrics.csv: every unit's rows, in arm then seed order of the config."""
+        """metrics.csv: every unit's rows, seed-major (the order the engine runs them)."""
         rows: list[dict[str, Any]] = []
         for path in sorted((self.dir / "metrics").glob("*.csv"), key=_unit_sort_key(self.dir)):
             rows.extend(_read_csv(path))
@@ -176,9 +176,9 @@ def _unit_sort_key(run_dir: Path):
     except config_mod.ConfigError:
         arms = []
 
-    def key(path: Path) -> tuple[int, str, int]:
+    def key(path: Path) -> tuple[int, int, str]:
         arm, _, seed = path.stem.rpartition("_s")
-        return (arms.index(arm) if arm in arms else len(arms), arm, int(seed) if seed.isdigit() else 0)
+        return (int(seed) if seed.isdigit() else 0, arms.index(arm) if arm in arms else len(arms), arm)
 
     return key
 
@@ -299,7 +299,7 @@ def replay(run_dir: Path) -> Iterator[Event]:
     for arm, seed, path in _snapshot_files(run_dir):
         snaps.setdefault((arm, seed), []).append(path)
     units = sorted({(r["arm"], int(r["seed"])) for r in rows} | set(snaps), key=lambda u: (
-        cfg.arms.index(u[0]) if u[0] in cfg.arms else 99, u[1]))
+        u[1], cfg.arms.index(u[0]) if u[0] in cfg.arms else 99))
     phase_order = {"init": 0, "pretrain": 1, "finetune": 2}
     for arm, seed in units:
         for path in sorted(snaps.get((arm, seed), []), key=_snap_key(phase_order)):

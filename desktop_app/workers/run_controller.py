@@ -173,6 +173,7 @@ class RunController(QObject):
         self._queue: deque[RunRequest] = deque()
         self._buffer = EventBuffer()
         self._thread: QThread | None = None
+        self._retired: QThread | None = None
         self._worker: RunWorker | None = None
         self._control: RunControl | None = None
         self._current: RunRequest | None = None
@@ -242,7 +243,7 @@ class RunController(QObject):
             thread.quit()
             ok = thread.wait(timeout_ms)
             if ok:
-                self._on_thread_finished()
+                self._finish_thread(thread)
         if ok:
             self._timer.stop()
         return ok
@@ -291,15 +292,20 @@ class RunController(QObject):
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        thread = self._thread
-        if thread is None or thread.isRunning():  # already handled (shutdown) or a stale signal
+        sender = self.sender()
+        if sender is not None and sender is self._thread:
+            self._finish_thread(self._thread)
+
+    def _finish_thread(self, thread: QThread) -> None:
+        if thread is not self._thread:  # already handled (shutdown) or a stale signal
             return
+        thread.wait(5000)  # `finished` is emitted just before the thread really ends
         self._drain()
         run_dir = str(self._current.run_dir) if self._current else ""
         status = self._last_status or "completed"
         self._thread, self._worker, self._control, self._current = None, None, None, None
+        self._retired = thread  # keep the finished QThread alive until its queued `finished` was delivered
         self._last_status = ""
-        thread.deleteLater()
         self.runFinished.emit(run_dir, status)
         if self._queue:
             self._start_next()

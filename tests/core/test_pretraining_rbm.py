@@ -93,7 +93,7 @@ def test_cd1_gradient_correlates_with_exact_gradient() -> None:
     # Averaging the estimator over many chains: its variance goes away, its (small) bias stays.
     cd = torch.cat([g.reshape(-1) for g in cd_gradient(data.repeat(200, 1), W, b, c, 1, gen)])
     r = float(torch.corrcoef(torch.stack([exact, cd.to(exact.dtype)]))[0, 1])
-    assert r > 0.5, r
+    assert r > 0.9, r  # the brief asks > 0.5; with this averaging it is ~0.99
 
 
 def _train(persistent: bool, k: int = 1, epochs: int = 30) -> tuple[float, float, RBMPretrainer]:
@@ -120,12 +120,12 @@ def test_cd1_training_raises_exact_log_likelihood() -> None:
     # At near-zero weights every state is equally likely: LL ~ -6 log 2 = -4.16; two noisy prototypes
     # have entropy ~ log 2 + 6 H(0.05) = 2.0 nats, so training should reclaim most of the 2.2 nat gap.
     assert before == pytest.approx(-6 * math.log(2), abs=0.2)
-    assert after > before + 1.2, (before, after)
+    assert after > before + 1.5, (before, after)
 
 
 def test_pcd_training_raises_exact_log_likelihood_and_keeps_chains() -> None:
     before, after, rbm = _train(persistent=True)
-    assert after > before + 1.2, (before, after)
+    assert after > before + 1.5, (before, after)
     assert rbm.chain is not None and rbm.chain.shape == (rbm.batch_size, 6)
     assert set(rbm.chain.unique().tolist()) <= {0.0, 1.0}
 
@@ -165,13 +165,16 @@ def test_train_step_returns_batch_sum_of_squared_error() -> None:
     assert rbm.reconstruction_error(batch) == pytest.approx(rbm._error_sum(batch) / 4)
 
 
-def test_gaussian_visible_units_for_real_valued_input() -> None:
+@pytest.mark.parametrize("persistent", [False, True])
+def test_gaussian_visible_units_for_real_valued_input(persistent: bool) -> None:
     g = torch.Generator().manual_seed(12)
     protos = torch.randn(3, 20, generator=g)
     data = protos[torch.randint(0, 3, (300,), generator=g)] + 0.1 * torch.randn(300, 20, generator=g)
     layer = nn.Linear(20, 12)
-    cfg = RBMConfig(epochs=10, lr=0.005, k=1, batch_size=20, momentum=0.5)
+    # The default lr: Gaussian visible units scale it down themselves (PCD diverged without that).
+    cfg = RBMConfig(epochs=10, lr=0.05, k=1, persistent=persistent, batch_size=20, momentum=0.5)
     rbm = RBMPretrainer(layer, "relu", cfg, unit_interval_input=False, generator=torch.Generator().manual_seed(1))
+    assert rbm.lr == pytest.approx(0.005)
     before = rbm.reconstruction_error(data)
     for _ in range(rbm.epochs):
         for s in range(0, len(data), rbm.batch_size):

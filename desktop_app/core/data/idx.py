@@ -201,6 +201,9 @@ def download_files(
             try:
                 with urllib.request.urlopen(url, timeout=timeout) as resp:
                     data = resp.read(MAX_DOWNLOAD_BYTES + 1)
+            except urllib.error.HTTPError as exc:
+                failures.append(f"{url}: HTTP {exc.code} {exc.reason}")
+                continue
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 failures.append(f"{url}: {getattr(exc, 'reason', exc)}")
                 continue

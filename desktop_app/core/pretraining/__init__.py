@@ -1,6 +1,6 @@
 """Greedy layer-wise unsupervised pre-training: RBM (CD-k / PCD), denoising AE, convolutional AE."""
 
-from desktop_app.core.pretraining.base import LayerPretrainer, corrupt
+from desktop_app.core.pretraining.base import LayerPretrainer, PretrainingDiverged, corrupt
 from desktop_app.core.pretraining.cae import ConvAEPretrainer
 from desktop_app.core.pretraining.dae import DAEPretrainer
 from desktop_app.core.pretraining.rbm import (
@@ -18,6 +18,7 @@ __all__ = [
     "ConvAEPretrainer",
     "DAEPretrainer",
     "LayerPretrainer",
+    "PretrainingDiverged",
     "RBMPretrainer",
     "cd_gradient",
     "corrupt",

@@ -8,6 +8,7 @@ in the pre-trainer because the network never uses them after pre-training.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -31,16 +32,12 @@ def activation_fn(name: str):
     raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {name!r}")
 
 
-def uniform(
-    shape: torch.Size | tuple[int, ...], like: torch.Tensor, generator: torch.Generator
-) -> torch.Tensor:
+def uniform(shape: torch.Size | tuple[int, ...], like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """U[0,1) drawn on the generator's device, then moved: a CPU generator then also drives CUDA layers."""
     return torch.rand(shape, generator=generator, device=generator.device, dtype=like.dtype).to(like.device)
 
 
-def normal(
-    shape: torch.Size | tuple[int, ...], like: torch.Tensor, generator: torch.Generator
-) -> torch.Tensor:
+def normal(shape: torch.Size | tuple[int, ...], like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """N(0,1) on the generator's device, moved to ``like``'s device (see ``uniform``)."""
     return torch.randn(shape, generator=generator, device=generator.device, dtype=like.dtype).to(like.device)
 
@@ -76,6 +73,13 @@ def reconstruction_loss_sum(logits: torch.Tensor, target: torch.Tensor, unit_int
     return ((logits - target) ** 2).sum()
 
 
+class PretrainingDiverged(FloatingPointError):
+    """The reconstruction error became inf/nan: the learning rate is too large for this layer's input scale.
+
+    Raised instead of carrying on, so NaN weights never reach the network's fine-tuning phase.
+    """
+
+
 class LayerPretrainer(ABC):
     """One layer's unsupervised pre-training: the engine calls ``train_step`` per minibatch."""
 
@@ -94,9 +98,7 @@ class LayerPretrainer(ABC):
         stride: int = 1,
     ) -> None:
         if not isinstance(module, self.module_type):
-            raise TypeError(
-                f"{self.method} pre-trains {self.module_type.__name__} layers; got {type(module).__name__}"
-            )
+            raise TypeError(f"{self.method} pre-trains {self.module_type.__name__} layers; got {type(module).__name__}")
         if module.bias is None:
             raise ValueError(f"{self.method} needs a layer with a bias (its hidden bias); got bias=False")
         self.act = activation_fn(activation)
@@ -122,6 +124,14 @@ class LayerPretrainer(ABC):
         """Match the layer's device and dtype so callers can hand over any loaded tensor."""
         w = self.module.weight
         return batch.to(device=w.device, dtype=w.dtype)
+
+    def _check_finite(self, value: float, what: str = "reconstruction error") -> float:
+        if not math.isfinite(value):
+            raise PretrainingDiverged(
+                f"{self.method} pre-training diverged ({what} {value}); "
+                f"lower pretraining.{self.method}.lr (now {self.cfg.lr:g})"
+            )
+        return error
 
     @abstractmethod
     def train_step(self, batch: torch.Tensor) -> float:

@@ -9,6 +9,7 @@ is why Basin shows a linear probe next to it.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -71,9 +72,7 @@ class ConvAEPretrainer(LayerPretrainer):
         self.corruption = float(cfg.corruption)
         w = module.weight
         self.visible_bias = nn.Parameter(torch.zeros(w.shape[1], dtype=w.dtype, device=w.device))
-        self.optimizer = torch.optim.Adam(
-            [module.weight, self.hidden_bias, self.visible_bias], lr=float(cfg.lr)
-        )
+        self.optimizer = torch.optim.Adam([module.weight, self.hidden_bias, self.visible_bias], lr=float(cfg.lr))
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         return corrupt(x, self.noise, self.corruption, self.generator)
@@ -93,9 +92,7 @@ class ConvAEPretrainer(LayerPretrainer):
     def decode_logits(self, h: torch.Tensor, in_hw: tuple[int, int]) -> torch.Tensor:
         """Pre-sigmoid (or linear) reconstruction of the input size from feature maps ``h``."""
         op = self.output_padding(in_hw, (h.shape[-2], h.shape[-1]))
-        return F.conv_transpose2d(
-            h, self.weight, self.visible_bias, self.conv_stride, self.padding, output_padding=op
-        )
+        return F.conv_transpose2d(h, self.weight, self.visible_bias, self.conv_stride, self.padding, output_padding=op)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Noise-free reconstruction in input space (sigmoid applied for [0,1] inputs), for display."""
@@ -114,10 +111,13 @@ class ConvAEPretrainer(LayerPretrainer):
         with torch.enable_grad():
             self.optimizer.zero_grad(set_to_none=True)
             loss_sum = self._loss_sum(x_tilde, x)
+            error = self._check_finite(float(loss_sum.detach()))  # before the step: no NaN reaches W
             (loss_sum / x.shape[0]).backward()
+            params = self.optimizer.param_groups[0]["params"]
+            self._check_finite(float(nn.utils.clip_grad_norm_(params, math.inf)), "gradient norm")
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)  # leave the network's .grad fields clean
-        return float(loss_sum.detach())
+        return error
 
     @torch.no_grad()
     def _error_sum(self, batch: torch.Tensor) -> float:

@@ -8,6 +8,7 @@ clean input; other inputs a linear decoder and squared error.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -49,9 +50,7 @@ class DAEPretrainer(LayerPretrainer):
         self.corruption = float(cfg.corruption)
         w = module.weight
         self.visible_bias = nn.Parameter(torch.zeros(w.shape[1], dtype=w.dtype, device=w.device))
-        self.optimizer = torch.optim.SGD(
-            [module.weight, self.hidden_bias, self.visible_bias], lr=float(cfg.lr)
-        )
+        self.optimizer = torch.optim.SGD([module.weight, self.hidden_bias, self.visible_bias], lr=float(cfg.lr))
 
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         return corrupt(x, self.noise, self.corruption, self.generator)
@@ -70,11 +69,14 @@ class DAEPretrainer(LayerPretrainer):
         with torch.enable_grad():
             self.optimizer.zero_grad(set_to_none=True)
             loss_sum = self._loss_sum(x_tilde, x)
+            error = self._check_finite(float(loss_sum.detach()))  # before the step: no NaN reaches W
             (loss_sum / x.shape[0]).backward()
+            params = self.optimizer.param_groups[0]["params"]
+            self._check_finite(float(nn.utils.clip_grad_norm_(params, math.inf)), "gradient norm")
             self.optimizer.step()
         # Leave no gradients on the network's parameters: fine-tuning must start from clean .grad fields.
         self.optimizer.zero_grad(set_to_none=True)
-        return float(loss_sum.detach())
+        return error
 
     @torch.no_grad()
     def _error_sum(self, batch: torch.Tensor) -> float:

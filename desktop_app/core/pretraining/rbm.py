@@ -22,6 +22,9 @@ from desktop_app.core.config import RBMConfig
 from desktop_app.core.pretraining.base import LayerPretrainer, bernoulli, normal
 
 MAX_ENUMERABLE_UNITS = 20  # 2**20 states: about the most that is still quick to enumerate exactly
+# Gaussian visible units need a learning rate 1-2 orders of magnitude below binary ones (Hinton's guide,
+# sec. 13.2); without it PCD chains diverge to inf at the default lr 0.05. Applied to cfg.lr automatically.
+GAUSSIAN_LR_FACTOR = 0.1
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -42,9 +45,7 @@ def _hidden_free_energy(h: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: to
 def _all_states(n: int, like: torch.Tensor) -> torch.Tensor:
     """All 2**n binary vectors, (2**n, n)."""
     if n > MAX_ENUMERABLE_UNITS:
-        raise ValueError(
-            f"exact RBM quantities enumerate 2**n states; n = {n} exceeds {MAX_ENUMERABLE_UNITS}"
-        )
+        raise ValueError(f"exact RBM quantities enumerate 2**n states; n = {n} exceeds {MAX_ENUMERABLE_UNITS}")
     rows = list(itertools.product((0.0, 1.0), repeat=n))
     return torch.tensor(rows, dtype=like.dtype, device=like.device).reshape(2**n, n)
 
@@ -160,7 +161,8 @@ class RBMPretrainer(LayerPretrainer):
 
     Hidden units are always Bernoulli (sigmoid). Visible units are Bernoulli when the layer input lies in
     [0,1]; otherwise (tanh/relu layers below) they are unit-variance Gaussian with a linear mean, the usual
-    choice for real-valued input (Hinton's guide, sec. 13.2), which then wants a smaller learning rate.
+    choice for real-valued input (Hinton's guide, sec. 13.2); their effective learning rate is then
+    ``cfg.lr * GAUSSIAN_LR_FACTOR`` because the unbounded visible states make full-size steps diverge.
     SGD with classical momentum on batch-averaged statistics: v <- m v + lr g; theta <- theta + v.
     """
 
@@ -189,10 +191,10 @@ class RBMPretrainer(LayerPretrainer):
         if int(cfg.k) < 1:
             raise ValueError(f"rbm k must be >= 1, got {cfg.k}")
         self.k = int(cfg.k)
-        self.lr = float(cfg.lr)
+        self.gaussian_visible = not self.unit_interval_input
+        self.lr = float(cfg.lr) * (GAUSSIAN_LR_FACTOR if self.gaussian_visible else 1.0)
         self.momentum = float(cfg.momentum)
         self.persistent = bool(cfg.persistent)
-        self.gaussian_visible = not self.unit_interval_input
         w = module.weight
         # Visible bias starts at zero: initialising it from one small first batch would give log(0) for
         # pixels that are always off in that batch.
@@ -223,7 +225,7 @@ class RBMPretrainer(LayerPretrainer):
         ph0 = self._hidden_probs(v0)
         h0 = bernoulli(ph0, g)
         # Monitoring: squared error of the mean-field reconstruction one Gibbs step from the data.
-        error = float(((v0 - self._visible_mean(h0)) ** 2).sum())
+        error = self._check_finite(float(((v0 - self._visible_mean(h0)) ** 2).sum()))
         if self.persistent:
             if self.chain is None:
                 self.chain = self._init_chain(v0)
@@ -237,6 +239,7 @@ class RBMPretrainer(LayerPretrainer):
         grad_W = ph0.T @ v0 / n_pos - h_neg.T @ v_neg / n_neg
         grad_b = v0.mean(0) - v_neg.mean(0)
         grad_c = ph0.mean(0) - h_neg.mean(0)
+        self._check_finite(float(grad_W.abs().sum() + grad_b.abs().sum() + grad_c.abs().sum()), "gradient")
         for vel, grad, param in (
             (self._vel_W, grad_W, W),
             (self._vel_b, grad_b, b),

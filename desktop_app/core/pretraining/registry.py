@@ -33,9 +33,5 @@ def make_pretrainer(
     try:
         cls = PRETRAINERS[method]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"pre-training method must be one of {', '.join(PRETRAINERS)}; got {method!r}"
-        ) from None
-    return cls(
-        module, activation, cfg, unit_interval_input=unit_interval_input, generator=generator, stride=stride
-    )
+        raise ValueError(f"pre-training method must be one of {', '.join(PRETRAINERS)}; got {method!r}") from None
+    return cls(module, activation, cfg, unit_interval_input=unit_interval_input, generator=generator, stride=stride)

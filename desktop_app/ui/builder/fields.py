@@ -1,0 +1,112 @@
+"""Small editor widgets for config fields, reading/writing them generically, and the invalid marker."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
+
+INVALID_STYLE = '*[invalid="true"] { border: 2px solid #d0312d; border-radius: 3px; }'
+INT_MAX = 2**31 - 1
+
+
+class IntSpin(QSpinBox):
+    """An int field with a wide range, so the config (not the widget) decides what is valid."""
+
+    def __init__(self, lo: int = 0, hi: int = INT_MAX, special: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setRange(lo, hi)
+        self.setAccelerated(True)
+        if special:
+            self.setSpecialValueText(special)  # shown at the minimum, e.g. "all" for 0
+
+
+class FloatSpin(QDoubleSpinBox):
+    """A float field shown compactly (0.1, 1e-05) that accepts any float typed in."""
+
+    def __init__(self, lo: float = 0.0, hi: float = 1e6, step: float = 0.01, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(12)
+        self.setRange(lo, hi)
+        self.setSingleStep(step)
+        self.setAccelerated(True)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
+        return f"{value:.6g}"
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt override
+        try:
+            return float(text.strip())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int) -> object:
+        t = text.strip()
+        try:
+            v = float(t)
+        except ValueError:
+            partial = t in ("", "-", ".", "-.") or t.lower().endswith(("e", "e-", "e+"))
+            return (QValidator.State.Intermediate if partial else QValidator.State.Invalid, text, pos)
+        if not math.isfinite(v) or v < self.minimum() or v > self.maximum():
+            return (QValidator.State.Intermediate, text, pos)
+        return (QValidator.State.Acceptable, text, pos)
+
+
+def combo(items: tuple[str, ...] | list[str], parent: QWidget | None = None) -> QComboBox:
+    box = QComboBox(parent)
+    box.addItems(list(items))
+    return box
+
+
+def read_value(widget: QWidget) -> Any:
+    if isinstance(widget, QCheckBox):
+        return widget.isChecked()
+    if isinstance(widget, QComboBox):
+        return widget.currentText()
+    if isinstance(widget, QDoubleSpinBox):
+        return float(widget.value())
+    if isinstance(widget, QSpinBox):
+        return int(widget.value())
+    if isinstance(widget, QLineEdit):
+        return widget.text()
+    raise TypeError(f"no reader for {type(widget).__name__}")
+
+
+def write_value(widget: QWidget, value: Any) -> None:
+    if isinstance(widget, QCheckBox):
+        widget.setChecked(bool(value))
+    elif isinstance(widget, QComboBox):
+        if widget.findText(str(value)) < 0:
+            widget.addItem(str(value))
+        widget.setCurrentText(str(value))
+    elif isinstance(widget, QDoubleSpinBox | QSpinBox):
+        widget.setValue(value)
+    elif isinstance(widget, QLineEdit):
+        widget.setText(str(value))
+    else:
+        raise TypeError(f"no writer for {type(widget).__name__}")
+
+
+def change_signal(widget: QWidget):
+    """The signal that fires when the user edits the widget."""
+    if isinstance(widget, QCheckBox):
+        return widget.toggled
+    if isinstance(widget, QComboBox):
+        return widget.currentTextChanged
+    if isinstance(widget, QDoubleSpinBox | QSpinBox):
+        return widget.valueChanged
+    if isinstance(widget, QLineEdit):
+        return widget.textChanged
+    raise TypeError(f"no change signal for {type(widget).__name__}")
+
+
+def set_invalid(widget: QWidget, message: str | None, default_tip: str = "") -> None:
+    """Red border + the config's message as tooltip (message None restores the normal tooltip)."""
+    invalid = message is not None
+    if bool(widget.property("invalid")) != invalid:
+        widget.setProperty("invalid", invalid)
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
+    widget.setToolTip(message if invalid else default_tip)

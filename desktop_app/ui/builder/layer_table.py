@@ -1,0 +1,173 @@
+"""LayerTable: the hidden layers as rows (kind, units, kernel, stride) with add, remove and move."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.core.config import LAYER_KINDS, LayerSpec
+from desktop_app.ui.builder.fields import IntSpin, combo, set_invalid
+from desktop_app.ui.builder.tooltips import tooltip
+
+COLUMNS = ("kind", "units", "kernel", "stride")
+USED = {"dense": {"units"}, "conv": {"units", "kernel", "stride"}, "pool": {"kernel", "stride"}}
+
+
+class LayerTable(QWidget):
+    """Edits ``model.layers``; emits ``changed`` after every edit."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels([c.capitalize() for c in COLUMNS])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setDefaultSectionSize(28)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setToolTip(tooltip("model.layers"))
+        self.table.setMinimumHeight(130)
+        self.add_button = QPushButton("Add")
+        self.remove_button = QPushButton("Remove")
+        self.up_button = QPushButton("Up")
+        self.down_button = QPushButton("Down")
+        self.add_button.setToolTip("Insert a copy of the selected layer below it")
+        self.remove_button.setToolTip("Remove the selected layer")
+        self.up_button.setToolTip("Move the selected layer towards the input")
+        self.down_button.setToolTip("Move the selected layer towards the output")
+        self.add_button.clicked.connect(self.add_layer)
+        self.remove_button.clicked.connect(self.remove_layer)
+        self.up_button.clicked.connect(self.move_up)
+        self.down_button.clicked.connect(self.move_down)
+        buttons = QHBoxLayout()
+        for b in (self.add_button, self.remove_button, self.up_button, self.down_button):
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table)
+        layout.addLayout(buttons)
+        self._layers: list[LayerSpec] = []
+
+    # -- model ---------------------------------------------------------------------------------------
+    def layers(self) -> tuple[LayerSpec, ...]:
+        return tuple(self._layers)
+
+    def set_layers(self, layers: tuple[LayerSpec, ...] | list[LayerSpec], current: int | None = None) -> None:
+        self._layers = list(layers)
+        self._rebuild_rows()
+        if self._layers:
+            self.select_row(min(current if current is not None else 0, len(self._layers) - 1))
+
+    def current_row(self) -> int:
+        return self.table.currentRow()
+
+    def select_row(self, row: int) -> None:
+        self.table.setCurrentCell(row, 0)
+        self.table.selectRow(row)
+
+    def cell_widget(self, row: int, column: str) -> QWidget | None:
+        return self.table.cellWidget(row, COLUMNS.index(column))
+
+    # -- actions -------------------------------------------------------------------------------------
+    def add_layer(self) -> None:
+        row = self.current_row()
+        template = self._layers[row] if 0 <= row < len(self._layers) else LayerSpec()
+        pos = row + 1 if row >= 0 else len(self._layers)
+        self._layers.insert(pos, template)
+        self._commit(pos)
+
+    def remove_layer(self) -> None:
+        row = self.current_row()
+        if 0 <= row < len(self._layers):
+            del self._layers[row]
+            self._commit(max(0, row - 1))
+
+    def move_up(self) -> None:
+        row = self.current_row()
+        if 1 <= row < len(self._layers):
+            self._layers[row - 1], self._layers[row] = self._layers[row], self._layers[row - 1]
+            self._commit(row - 1)
+
+    def move_down(self) -> None:
+        row = self.current_row()
+        if 0 <= row < len(self._layers) - 1:
+            self._layers[row + 1], self._layers[row] = self._layers[row], self._layers[row + 1]
+            self._commit(row + 1)
+
+    def _commit(self, current: int) -> None:
+        self.set_layers(self._layers, current)
+        self.changed.emit()
+
+    # -- errors --------------------------------------------------------------------------------------
+    def clear_errors(self) -> None:
+        for row in range(self.table.rowCount()):
+            for col in COLUMNS:
+                w = self.cell_widget(row, col)
+                if w is not None:
+                    set_invalid(w, None, tooltip(f"model.layers.{col}"))
+
+    def mark_error(self, row: int, column: str, message: str) -> bool:
+        w = self.cell_widget(row, column) if 0 <= row < self.table.rowCount() else None
+        if w is None:
+            return False
+        set_invalid(w, message)
+        return True
+
+    # -- rows ----------------------------------------------------------------------------------------
+    def _rebuild_rows(self) -> None:
+        self.table.setRowCount(0)
+        self.table.setRowCount(len(self._layers))
+        for row, spec in enumerate(self._layers):
+            kind = combo(LAYER_KINDS)
+            if spec.kind not in LAYER_KINDS:
+                kind.addItem(spec.kind)
+            kind.setCurrentText(spec.kind)
+            kind.currentTextChanged.connect(self._on_cell_edited)
+            self._install(row, "kind", kind)
+            for col, lo, hi in (("units", 0, 1_000_000), ("kernel", 0, 99), ("stride", 0, 99)):
+                spin = IntSpin(lo, hi)
+                spin.setValue(getattr(spec, col))
+                spin.setEnabled(col in USED.get(spec.kind, set()))
+                spin.valueChanged.connect(self._on_cell_edited)
+                self._install(row, col, spin)
+        self.remove_button.setEnabled(bool(self._layers))
+
+    def _install(self, row: int, col: str, widget: QWidget) -> None:
+        widget.setToolTip(tooltip(f"model.layers.{col}"))
+        widget.setProperty("layer_row", row)
+        widget.installEventFilter(self)
+        self.table.setCellWidget(row, COLUMNS.index(col), widget)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.FocusIn:
+            row = obj.property("layer_row")
+            if isinstance(row, int) and row != self.current_row():
+                self.select_row(row)
+        return super().eventFilter(obj, event)
+
+    def _on_cell_edited(self) -> None:
+        row = self.sender().property("layer_row") if self.sender() is not None else None
+        if not isinstance(row, int) or not 0 <= row < len(self._layers):
+            return
+        kind_box = self.cell_widget(row, "kind")
+        assert isinstance(kind_box, QComboBox)
+        values = {"kind": kind_box.currentText()}
+        for col in ("units", "kernel", "stride"):
+            spin = self.cell_widget(row, col)
+            assert isinstance(spin, QSpinBox)
+            values[col] = int(spin.value())
+            spin.setEnabled(col in USED.get(values["kind"], set()))
+        self._layers[row] = LayerSpec(**values)
+        self.select_row(row)
+        self.changed.emit()

@@ -1,0 +1,86 @@
+"""ProgressWidget: progress bar, phase text ("pre-training layer k, epoch e/E", arm, seed) and ETA."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
+
+from desktop_app.core.events import Event, PhaseStarted, Progress, RunFinished, RunStarted
+
+
+def phase_text(arm: str, seed: int, phase: str, layer: int, epoch: int, epochs: int) -> str:
+    if phase == "pretrain":
+        what = f"pre-training layer {layer + 1}, epoch {epoch}/{epochs}"
+    else:
+        what = f"fine-tuning epoch {epoch}/{epochs}"
+    return f"{what} · arm {arm} · seed {seed}"
+
+
+def format_eta(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def eta_seconds(done: int, total: int, elapsed: float) -> float | None:
+    if done <= 0 or total <= 0 or elapsed <= 0:
+        return None
+    return elapsed * (total - done) / done
+
+
+class ProgressWidget(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.phase = QLabel("Idle")
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setValue(0)
+        self.bar.setFixedWidth(220)
+        self.bar.setTextVisible(True)
+        self.eta = QLabel("")
+        self.eta.setMinimumWidth(90)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.phase)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.eta)
+        self._resumed_offset = 0
+
+    def ingest(self, events: Iterable[Event]) -> None:
+        last: Progress | None = None
+        for ev in events:
+            if isinstance(ev, RunStarted):
+                self.bar.setValue(0)
+                self.bar.setFormat("%p%")
+                self.phase.setText(f"Starting '{ev.name}'…")
+                self.eta.setText("")
+                self._resumed_offset = -1 if ev.resumed else 0
+            elif isinstance(ev, PhaseStarted):
+                self.phase.setText(phase_text(ev.arm, ev.seed, ev.phase, ev.layer, 0, ev.epochs))
+            elif isinstance(ev, Progress):
+                last = ev
+            elif isinstance(ev, RunFinished):
+                last = None
+                if ev.status == "completed":
+                    self.bar.setValue(self.bar.maximum())
+                self.phase.setText(f"Run {ev.status}")
+                self.eta.setText(format_eta(ev.elapsed_s))
+                self.eta.setToolTip("Elapsed time")
+        if last is not None:
+            self.show_progress(last)
+
+    def show_progress(self, ev: Progress) -> None:
+        if self._resumed_offset == -1:  # a resumed run: the ETA counts only steps done since resuming
+            self._resumed_offset = ev.done_steps
+        total = max(ev.total_steps, 1)
+        self.bar.setValue(int(1000 * min(ev.done_steps, total) / total))
+        self.phase.setText(phase_text(ev.arm, ev.seed, ev.phase, ev.layer, ev.epoch, ev.epochs))
+        eta = eta_seconds(ev.done_steps - self._resumed_offset, ev.total_steps - self._resumed_offset, ev.elapsed_s)
+        self.eta.setText(f"ETA {format_eta(eta)}" if eta is not None else "ETA …")
+        self.eta.setToolTip("Estimated time left")
+
+    def set_paused(self, paused: bool) -> None:
+        fmt = "paused %p%" if paused else "%p%"
+        self.bar.setFormat(fmt)

@@ -1,0 +1,160 @@
+"""RunHistory: the runs in the workspace folder as a table, with Open, Resume and Refresh."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+from PySide6.QtCore import QUrl
+
+from desktop_app.core.runs import RunInfo, list_runs
+
+COLUMNS = ("Date", "Name", "Arms", "Seeds", "Status", "Final test error")
+RESUMABLE = ("stopped", "failed", "running")  # "running" = the app died mid-run
+
+
+def format_date(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso
+
+
+def format_errors(errors: dict[str, float]) -> str:
+    return "  ".join(f"{arm} {100 * err:.2f}%" for arm, err in errors.items())
+
+
+class RunHistory(QWidget):
+    """Signals: ``openRequested(Path)`` (double-click or Open), ``resumeRequested(Path)``."""
+
+    openRequested = Signal(object)
+    resumeRequested = Signal(object)
+
+    def __init__(self, workspace: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._workspace = Path(workspace)
+        self._runs: list[RunInfo] = []
+        self._busy_dirs: set[str] = set()
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.cellDoubleClicked.connect(self._on_double_click)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.workspace_label = QLabel()
+        self.workspace_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.open_button = QPushButton("Open")
+        self.open_button.setToolTip("Replay the selected run into the panels")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue the selected stopped run from its last checkpoint")
+        self.folder_button = QPushButton("Show folder")
+        self.refresh_button = QPushButton("Refresh")
+        self.open_button.clicked.connect(self._open_selected)
+        self.resume_button.clicked.connect(self._resume_selected)
+        self.folder_button.clicked.connect(self._show_folder)
+        self.refresh_button.clicked.connect(self.refresh)
+        bar = QHBoxLayout()
+        bar.addWidget(self.workspace_label, 1)
+        for b in (self.open_button, self.resume_button, self.folder_button, self.refresh_button):
+            bar.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.table)
+        self.refresh()
+
+    @property
+    def workspace(self) -> Path:
+        return self._workspace
+
+    def set_workspace(self, path: Path) -> None:
+        self._workspace = Path(path)
+        self.refresh()
+
+    def set_busy_runs(self, run_dirs: set[str]) -> None:
+        """Run folders being written now (they cannot be resumed)."""
+        self._busy_dirs = set(run_dirs)
+        self._update_buttons()
+
+    def runs(self) -> list[RunInfo]:
+        return list(self._runs)
+
+    def refresh(self) -> None:
+        selected = self.selected_run()
+        self._runs = list_runs(self._workspace)
+        self.workspace_label.setText(f"Workspace: {self._workspace}  ({len(self._runs)} runs)")
+        self.table.setRowCount(len(self._runs))
+        for row, info in enumerate(self._runs):
+            values = (
+                format_date(info.created),
+                info.name,
+                ", ".join(info.arms),
+                str(info.seeds),
+                info.status,
+                format_errors(info.final_test_error),
+            )
+            for col, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                item.setToolTip(str(info.path))
+                self.table.setItem(row, col, item)
+            if selected is not None and info.path == selected.path:
+                self.table.selectRow(row)
+        self._update_buttons()
+
+    def selected_run(self) -> RunInfo | None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if rows and 0 <= rows[0].row() < len(self._runs):
+            return self._runs[rows[0].row()]
+        return None
+
+    def select_path(self, path: Path) -> None:
+        for row, info in enumerate(self._runs):
+            if info.path == Path(path):
+                self.table.selectRow(row)
+                return
+
+    def _update_buttons(self) -> None:
+        info = self.selected_run()
+        self.open_button.setEnabled(info is not None)
+        self.folder_button.setEnabled(info is not None)
+        self.resume_button.setEnabled(
+            info is not None and info.status in RESUMABLE and str(info.path) not in self._busy_dirs
+        )
+
+    def _on_double_click(self, row: int, _col: int) -> None:
+        if 0 <= row < len(self._runs):
+            self.openRequested.emit(self._runs[row].path)
+
+    def _open_selected(self) -> None:
+        info = self.selected_run()
+        if info is not None:
+            self.openRequested.emit(info.path)
+
+    def _resume_selected(self) -> None:
+        info = self.selected_run()
+        if info is not None:
+            self.resumeRequested.emit(info.path)
+
+    def _show_folder(self) -> None:
+        info = self.selected_run()
+        if info is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(info.path)))

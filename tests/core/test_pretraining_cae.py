@@ -1,0 +1,100 @@
+"""Convolutional autoencoder: the decoder gives back the input size, learning works, weights change in place."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from desktop_app.core.config import CAEConfig
+from desktop_app.core.pretraining.cae import ConvAEPretrainer
+
+
+def bar_images(n: int, size: int, seed: int) -> torch.Tensor:
+    """(n, 1, size, size) images in [0,1]: one or two horizontal/vertical bars each."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(n, 1, size, size)
+    for i in range(n):
+        for _ in range(int(torch.randint(1, 3, (1,), generator=g))):
+            pos = int(torch.randint(0, size - 1, (1,), generator=g))
+            if bool(torch.rand(1, generator=g) < 0.5):
+                x[i, 0, pos : pos + 2, :] = 1.0
+            else:
+                x[i, 0, :, pos : pos + 2] = 1.0
+    return x
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+@pytest.mark.parametrize("size", [(12, 12), (13, 13), (11, 14)])
+@pytest.mark.parametrize("kernel", [3, 4])
+def test_reconstruction_has_the_input_shape(stride: int, size: tuple[int, int], kernel: int) -> None:
+    layer = nn.Conv2d(2, 3, kernel, stride=stride)
+    cae = ConvAEPretrainer(
+        layer, "relu", CAEConfig(), unit_interval_input=False, generator=torch.Generator().manual_seed(0)
+    )
+    x = torch.rand(5, 2, *size)
+    out = cae.reconstruct(x)
+    assert out.shape == x.shape
+    loss = cae.train_step(x)
+    assert loss > 0
+    # The encoder is exactly the network's own layer.
+    torch.testing.assert_close(cae.encode(x), F.relu(layer(x)))
+
+
+def test_stride_argument_is_used_for_default_layers_and_checked_against_the_layer() -> None:
+    gen = torch.Generator()
+    cae = ConvAEPretrainer(
+        nn.Conv2d(1, 2, 3), "sigmoid", CAEConfig(), unit_interval_input=True, generator=gen, stride=2
+    )
+    assert cae.conv_stride == (2, 2)
+    assert cae.reconstruct(torch.rand(2, 1, 10, 9)).shape == (2, 1, 10, 9)
+    cae = ConvAEPretrainer(
+        nn.Conv2d(1, 2, 3, stride=2), "sigmoid", CAEConfig(), unit_interval_input=True, generator=gen
+    )
+    assert cae.conv_stride == (2, 2)
+    with pytest.raises(ValueError, match="stride"):
+        ConvAEPretrainer(
+            nn.Conv2d(1, 2, 3, stride=2), "sigmoid", CAEConfig(), unit_interval_input=True, generator=gen, stride=3
+        )
+    with pytest.raises(TypeError, match="Conv2d"):
+        ConvAEPretrainer(nn.Linear(4, 2), "sigmoid", CAEConfig(), unit_interval_input=True, generator=gen)
+
+
+@pytest.mark.parametrize(
+    ("stride", "lr", "epochs", "ratio"),
+    # Stride 2 learns slower: each pixel is covered by an uneven number of kernel positions.
+    [(1, 0.01, 5, 0.5), (2, 0.03, 10, 0.6)],
+)
+def test_reconstruction_error_falls_and_weight_changes_in_place(
+    stride: int, lr: float, epochs: int, ratio: float
+) -> None:
+    torch.manual_seed(0)
+    data = bar_images(96, 12, seed=1)
+    layer = nn.Conv2d(1, 8, 5, stride=stride)
+    weight_obj, start = layer.weight, layer.weight.detach().clone()
+    cfg = CAEConfig(epochs=epochs, lr=lr, noise="masking", corruption=0.1, batch_size=16)
+    cae = ConvAEPretrainer(layer, "sigmoid", cfg, unit_interval_input=True, generator=torch.Generator().manual_seed(2))
+    errors = [cae.reconstruction_error(data)]
+    for _ in range(cae.epochs):
+        total = sum(cae.train_step(data[s : s + cae.batch_size]) for s in range(0, len(data), cae.batch_size))
+        assert total > 0
+        errors.append(cae.reconstruction_error(data, batch_size=40))
+    assert layer.weight is weight_obj
+    assert (layer.weight.detach() - start).abs().max() > 1e-2
+    assert errors[-1] < ratio * errors[0], errors
+    assert layer.weight.grad is None
+
+
+def test_gaussian_noise_and_linear_decoder_learn() -> None:
+    torch.manual_seed(0)
+    data = bar_images(64, 10, seed=3) * 2 - 1  # not in [0,1]: linear decoder + squared error
+    cfg = CAEConfig(epochs=5, lr=0.01, noise="gaussian", corruption=0.1, batch_size=16)
+    cae = ConvAEPretrainer(
+        nn.Conv2d(1, 6, 3), "tanh", cfg, unit_interval_input=False, generator=torch.Generator().manual_seed(4)
+    )
+    before = cae.reconstruction_error(data)
+    for _ in range(cae.epochs):
+        for s in range(0, len(data), cae.batch_size):
+            cae.train_step(data[s : s + cae.batch_size])
+    assert cae.reconstruction_error(data) < 0.5 * before
