@@ -45,6 +45,7 @@ from desktop_app.core.events import (
 )
 from desktop_app.core.models import Net, build_model, penalty
 from desktop_app.core.pretraining import PRETRAINERS, make_pretrainer
+from desktop_app.core.pretraining.base import PretrainingDiverged
 from desktop_app.core.runs import RunWriter, git_commit, now_iso, package_versions, read_manifest
 
 PROGRESS_INTERVAL_S = 0.1
@@ -167,7 +168,7 @@ class Engine:
                     yield from self._run_unit(arm, seed)
         except (StopRequested, KeyboardInterrupt):
             status, message = "stopped", "stopped by the user; resume continues from the last checkpoint"
-        except ConfigError as exc:
+        except (ConfigError, PretrainingDiverged) as exc:
             status, message = "failed", str(exc)
             yield LogMessage("error", message)
         except GeneratorExit:
@@ -342,6 +343,12 @@ class Engine:
                 yield PretrainEpoch(arm, seed, li, epoch, recon)
                 if li == 0:
                     yield self._filters(model, arm, seed, "pretrain", epoch)
+            if arm == "rbm" and cfg.model.activation == "tanh":
+                # RBM hidden units are sigmoid; sigmoid(a) = (1 + tanh(a / 2)) / 2, so a tanh net computes the
+                # same features (rescaled to [-1, 1]) with half the weights and biases.
+                with torch.no_grad():
+                    block.module.weight.mul_(0.5)
+                    block.module.bias.mul_(0.5)
             self._save_latest(arm, seed, {"stage": "pretrain", "layers_done": j + 1,
                                           "model": model.state_dict()})
 

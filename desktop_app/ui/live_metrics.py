@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
@@ -45,9 +47,9 @@ class LiveMetricsTable(QTableWidget):
             latest = self.store.unit(arm, seed).latest()
             recon = self.store.recon_errors(arm, seed)
             recon_text = ", ".join(
-                f"L{layer + 1} {_num(float(vals[~_isnan(vals)][-1]))}"
+                f"L{layer + 1} {_num(float(vals[~np.isnan(vals)][-1]))}"
                 for layer, vals in sorted(recon.items())
-                if (~_isnan(vals)).any()
+                if (~np.isnan(vals)).any()
             ) or "–"
             cells = [arm, str(seed)]
             if latest is None:
@@ -65,9 +67,3 @@ class LiveMetricsTable(QTableWidget):
                 item.setText(text)
                 align = Qt.AlignmentFlag.AlignLeft if col in (0, 9) else Qt.AlignmentFlag.AlignRight
                 item.setTextAlignment(align | Qt.AlignmentFlag.AlignVCenter)
-
-
-def _isnan(arr):
-    import numpy as np
-
-    return np.isnan(arr)

@@ -131,7 +131,7 @@ class LayerPretrainer(ABC):
                 f"{self.method} pre-training diverged ({what} {value}); "
                 f"lower pretraining.{self.method}.lr (now {self.cfg.lr:g})"
             )
-        return error
+        return value
 
     @abstractmethod
     def train_step(self, batch: torch.Tensor) -> float:

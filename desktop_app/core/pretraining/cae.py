@@ -108,15 +108,18 @@ class ConvAEPretrainer(LayerPretrainer):
         if x.dim() != 4:
             raise ValueError(f"cae expects (B, C, H, W) batches, got shape {tuple(x.shape)}")
         x_tilde = self.corrupt(x)
-        with torch.enable_grad():
+        try:
+            with torch.enable_grad():
+                self.optimizer.zero_grad(set_to_none=True)
+                loss_sum = self._loss_sum(x_tilde, x)
+                error = self._check_finite(float(loss_sum.detach()))  # checked before the step: no NaN in W
+                (loss_sum / x.shape[0]).backward()
+                params = self.optimizer.param_groups[0]["params"]
+                self._check_finite(float(nn.utils.clip_grad_norm_(params, math.inf)), "gradient norm")
+                self.optimizer.step()
+        finally:
+            # Leave no gradients on the network's parameters: fine-tuning must start from clean .grad fields.
             self.optimizer.zero_grad(set_to_none=True)
-            loss_sum = self._loss_sum(x_tilde, x)
-            error = self._check_finite(float(loss_sum.detach()))  # before the step: no NaN reaches W
-            (loss_sum / x.shape[0]).backward()
-            params = self.optimizer.param_groups[0]["params"]
-            self._check_finite(float(nn.utils.clip_grad_norm_(params, math.inf)), "gradient norm")
-            self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)  # leave the network's .grad fields clean
         return error
 
     @torch.no_grad()
