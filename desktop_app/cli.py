@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     res = sub.add_parser("resume", help="continue a stopped run from its last checkpoints")
     res.add_argument("run_dir", type=Path)
     res.add_argument("--quiet", action="store_true")
+    rep = sub.add_parser("reproduce", help="run the classic claims about pre-training and report them")
+    rep.add_argument("claims", nargs="+", help="claim names or `all` (see the list below)")
+    rep.add_argument("--out", type=Path, help="folder for the claims' run folders (default: workspace/reproduce)")
+    rep.add_argument("--reduced", action="store_true", help="a small version of each claim (minutes, for tests)")
+    rep.add_argument("--report", type=Path, help="write the markdown report here (e.g. docs/RESULTS.md)")
+    rep.add_argument("--device", choices=config_mod.DEVICES, help="override every experiment's device")
+    rep.add_argument("--quiet", action="store_true")
     sub.add_parser("presets", help="list the shipped presets")
     runs = sub.add_parser("runs", help="list past runs in a workspace folder")
     runs.add_argument("dir", nargs="?", type=Path, help="workspace folder (default: user data dir)")
@@ -213,6 +220,31 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
     return _status_code([status])
 
 
+def cmd_reproduce(args: argparse.Namespace, out: TextIO) -> int:
+    from desktop_app.core import reproduce
+
+    names = list(reproduce.CLAIMS) if args.claims == ["all"] else args.claims
+    unknown = [n for n in names if n not in reproduce.CLAIMS]
+    if unknown:
+        raise ConfigError("claims", f"unknown claim {unknown[0]!r}; available: all, {', '.join(reproduce.CLAIMS)}")
+    root = args.out or (default_workspace() / "reproduce")
+    printer = ProgressPrinter(sys.stderr, args.quiet)
+    results = []
+    for name in names:
+        out.write(f"== {name} ==\n")
+        out.flush()
+        result = reproduce.run_claim(name, root, reduced=args.reduced, device=args.device, on_event=printer.handle)
+        results.append(result)
+        out.write(f"{result.verdict}: {result.title}\n{result.markdown}\n\n")
+        out.flush()
+    if args.report:
+        from desktop_app.core.atomic import write_text_atomic
+
+        write_text_atomic(args.report, reproduce.render_report(results, reduced=args.reduced))
+        out.write(f"report: {args.report}\n")
+    return EXIT_OK
+
+
 def cmd_presets(out: TextIO) -> int:
     from desktop_app.core.presets import list_presets, load_preset
 
@@ -244,6 +276,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return cmd_run(args, out)
         if args.command == "resume":
             return cmd_resume(args, out)
+        if args.command == "reproduce":
+            return cmd_reproduce(args, out)
         if args.command == "presets":
             return cmd_presets(out)
         return cmd_runs(args, out)

@@ -1,0 +1,33 @@
+"""Progress items every long analysis yields, so the GUI worker can show progress, draw partial results and cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AnalysisProgress:
+    """``done`` of ``total`` work units of analysis ``name``; ``partial`` is a result-so-far (or None)."""
+
+    name: str
+    done: int
+    total: int
+    partial: object | None = None
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+def run_to_end(gen: Iterator[Any]) -> Any:
+    """Consume an analysis generator and return its last item (the result); for tests, CLI and scripts."""
+    result = None
+    for item in gen:
+        result = item
+    if result is None or isinstance(result, AnalysisProgress):
+        raise RuntimeError("the analysis ended without a result")
+    return result

@@ -1,0 +1,83 @@
+"""Statistics over seeds: means with t-based 95 % confidence intervals and paired arm differences.
+
+Torch-free: the summary panel and `basin reproduce` both use it. Pre-training results are distributions
+over seeds (Erhan et al. 2010 used 400), so every number comes with its interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+
+@dataclass(frozen=True)
+class MeanCI:
+    n: int
+    mean: float
+    std: float
+    lo: float
+    hi: float
+
+    @property
+    def half_width(self) -> float:
+        return (self.hi - self.lo) / 2
+
+
+@dataclass(frozen=True)
+class PairedDiff:
+    """arm minus reference over the seeds both have: mean, CI, paired t-test and Wilcoxon p-values."""
+
+    arm: str
+    reference: str
+    seeds: tuple[int, ...]
+    diff: MeanCI
+    t_pvalue: float
+    wilcoxon_pvalue: float
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> MeanCI:
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    if n == 0:
+        return MeanCI(0, float("nan"), float("nan"), float("nan"), float("nan"))
+    mean = float(x.mean())
+    if n == 1:
+        return MeanCI(1, mean, 0.0, float("nan"), float("nan"))
+    std = float(x.std(ddof=1))
+    half = float(sps.t.ppf(0.5 + level / 2, n - 1) * std / np.sqrt(n))
+    return MeanCI(n, mean, std, mean - half, mean + half)
+
+
+def paired_difference(
+    by_arm: Mapping[str, Mapping[int, float]], arm: str, reference: str = "none", level: float = 0.95
+) -> PairedDiff | None:
+    """Per-seed differences arm - reference (same seed = same init and data order), or None without pairs."""
+    if arm not in by_arm or reference not in by_arm:
+        return None
+    seeds = tuple(sorted(set(by_arm[arm]) & set(by_arm[reference])))
+    if not seeds:
+        return None
+    d = np.array([by_arm[arm][s] - by_arm[reference][s] for s in seeds])
+    ci = mean_ci(d, level)
+    t_p = w_p = float("nan")
+    if len(d) > 1 and np.any(d != d[0]):
+        t_p = float(sps.ttest_1samp(d, 0.0).pvalue)
+        if np.any(d != 0):
+            w_p = float(sps.wilcoxon(d).pvalue)
+    return PairedDiff(arm, reference, seeds, ci, t_p, w_p)
+
+
+def box_stats(values: Sequence[float]) -> dict[str, float]:
+    """Tukey box: quartiles, whiskers at the most extreme points within 1.5 IQR."""
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    if len(x) == 0:
+        return {}
+    q1, med, q3 = (float(v) for v in np.percentile(x, [25, 50, 75]))
+    iqr = q3 - q1
+    lo_w = float(x[x >= q1 - 1.5 * iqr].min())
+    hi_w = float(x[x <= q3 + 1.5 * iqr].max())
+    return {"q1": q1, "median": med, "q3": q3, "whisker_lo": lo_w, "whisker_hi": hi_w,
+            "min": float(x.min()), "max": float(x.max())}

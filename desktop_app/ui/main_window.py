@@ -1,0 +1,447 @@
+"""MainWindow "Basin": builder dock, run toolbar, panel dock area, log dock and status bar.
+
+Data flows one way: builder -> ExperimentConfig -> controller -> events -> RunStore -> panels. The run
+controller is injected (the UI never imports torch or the worker module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QToolBar,
+    QWidget,
+)
+
+from desktop_app.core import config as config_mod
+from desktop_app.core import presets as presets_mod
+from desktop_app.core import runs
+from desktop_app.core.config import ConfigError, ExperimentConfig
+from desktop_app.core.events import Event, RunFinished, RunStarted
+from desktop_app.ui import settings as settings_mod
+from desktop_app.ui.builder import BuilderPane
+from desktop_app.ui.controller_protocol import RunControllerLike
+from desktop_app.ui.live_metrics import LiveMetricsTable
+from desktop_app.ui.log_pane import LogPane
+from desktop_app.ui.progress import ProgressWidget
+from desktop_app.ui.run_history import RunHistory
+from desktop_app.ui.run_store import RunStore
+
+SHUTDOWN_TIMEOUT_MS = 15_000
+TOML_FILTER = "Experiment configs (*.toml);;All files (*)"
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-") or "panel"
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        controller: RunControllerLike,
+        store: RunStore | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Basin")
+        self.setObjectName("basinMainWindow")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.controller = controller
+        self.store = store if store is not None else RunStore(self)
+        self._live_run_dir = ""
+        self._follow_live = True
+        self._device_choice = ""
+        self._panel_docks: list[QDockWidget] = []
+        self.last_message_box: QMessageBox | None = None
+        self._workspace = settings_mod.workspace()
+
+        self._build_panel_area()
+        self._build_docks()
+        self._build_actions()
+        self._build_menus()
+        self._build_status_bar()
+        self._connect()
+        self._restore_state()
+        self._on_config_changed(self.builder.config())
+        self._on_state_changed(controller.state)
+
+    # -- construction ----------------------------------------------------------------------------------
+    def _build_panel_area(self) -> None:
+        """The central area is itself a dock host, so panels can be tabbed, split and floated."""
+        self.panel_area = QMainWindow(self)
+        self.panel_area.setObjectName("panelArea")
+        self.panel_area.setWindowFlags(Qt.WindowType.Widget)
+        self.panel_area.setDockNestingEnabled(True)
+        self.panel_area.setDockOptions(
+            QMainWindow.DockOption.AllowTabbedDocks
+            | QMainWindow.DockOption.AllowNestedDocks
+            | QMainWindow.DockOption.AnimatedDocks
+        )
+        self.live_metrics = LiveMetricsTable(self.store)
+        self.history = RunHistory(self._workspace)
+        self.live_dock = self._dock("Live metrics", self.live_metrics, "liveMetricsDock")
+        self.history_dock = self._dock("Runs", self.history, "runHistoryDock")
+        self.panel_area.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.live_dock)
+        self.panel_area.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
+        self.panel_area.splitDockWidget(self.live_dock, self.history_dock, Qt.Orientation.Vertical)
+        self.setCentralWidget(self.panel_area)
+
+    def _dock(self, title: str, widget: QWidget, object_name: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(object_name)
+        dock.setWidget(widget)
+        return dock
+
+    def _build_docks(self) -> None:
+        self.builder = BuilderPane()
+        self.builder_dock = self._dock("Experiment", self.builder, "builderDock")
+        self.builder_dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.builder_dock)
+        self.log = LogPane()
+        self.log_dock = self._dock("Log", self.log, "logDock")
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.resizeDocks([self.builder_dock], [430], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.log_dock], [150], Qt.Orientation.Vertical)
+
+    def _action(self, text: str, slot, shortcut: str | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        shown = f"{tip} ({shortcut})" if tip and shortcut else tip
+        action.setToolTip(shown or text)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        self.start_action = self._action("Start", self.start_run, "Ctrl+R", "Start the experiment (queues it while busy)")
+        self.pause_action = self._action("Pause", self.toggle_pause, "Ctrl+P", "Pause or resume the current run")
+        self.pause_action.setCheckable(True)
+        self.stop_action = self._action("Stop", self.stop_run, "Ctrl+.",
+                                        "Stop at the next minibatch; the run folder stays resumable")
+        self.open_action = self._action("Open config…", self.open_config_dialog, "Ctrl+O", "Open a TOML config")
+        self.save_action = self._action("Save config…", self.save_config_dialog, "Ctrl+S", "Save the config as TOML")
+        self.settings_action = self._action("Settings…", self.open_settings, None, "Workspace folder")
+        self.quit_action = self._action("Quit", self.close, "Ctrl+Q")
+        toolbar = QToolBar("Run")
+        toolbar.setObjectName("runToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        toolbar.addAction(self.start_action)
+        toolbar.addAction(self.pause_action)
+        toolbar.addAction(self.stop_action)
+        toolbar.addSeparator()
+        self.queue_label = QLabel("")
+        toolbar.addWidget(self.queue_label)
+        self.addToolBar(toolbar)
+        self.run_toolbar = toolbar
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for a in (self.open_action, self.save_action):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        self.presets_menu = bar.addMenu("&Presets")
+        self._fill_presets_menu()
+        run_menu = bar.addMenu("&Run")
+        for a in (self.start_action, self.pause_action, self.stop_action):
+            run_menu.addAction(a)
+        self.view_menu = bar.addMenu("&View")
+        for dock in (self.builder_dock, self.log_dock, self.live_dock, self.history_dock):
+            self.view_menu.addAction(dock.toggleViewAction())
+
+    def _fill_presets_menu(self) -> None:
+        self.presets_menu.clear()
+        try:
+            names = presets_mod.list_presets()
+        except OSError:
+            names = []
+        for name in names:
+            action = QAction(name, self)
+            action.setData(name)
+            action.triggered.connect(self._on_preset_action)
+            self.presets_menu.addAction(action)
+        if not names:
+            empty = self.presets_menu.addAction("(no presets found)")
+            empty.setEnabled(False)
+
+    def _build_status_bar(self) -> None:
+        self.device_label = QLabel("")
+        self.device_label.setToolTip("Where the next run trains (from the builder's device setting)")
+        self.progress = ProgressWidget()
+        status = self.statusBar()
+        status.addWidget(self.device_label)
+        status.addPermanentWidget(self.progress)
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.eventsReady.connect(self._on_events)
+        c.stateChanged.connect(self._on_state_changed)
+        c.queueChanged.connect(self._on_queue_changed)
+        self.builder.configChanged.connect(self._on_config_changed)
+        self.builder.validityChanged.connect(self._update_actions)
+        self.history.openRequested.connect(self.open_run)
+        self.history.resumeRequested.connect(self.resume_run)
+
+    # -- panels ----------------------------------------------------------------------------------------
+    def add_panel(self, name: str, widget: QWidget) -> QDockWidget:
+        """Add a panel as a dock in the central area (tabbed with the panels added before it)."""
+        dock = QDockWidget(name, self.panel_area)
+        dock.setObjectName(f"panel-{_slug(name)}")
+        dock.setWidget(widget)
+        if self._panel_docks:
+            self.panel_area.tabifyDockWidget(self._panel_docks[-1], dock)
+        else:
+            self.panel_area.addDockWidget(Qt.DockWidgetArea.TopDockWidgetArea, dock)
+        self._panel_docks.append(dock)
+        self.view_menu.addAction(dock.toggleViewAction())
+        if self._panel_docks[0] is dock:
+            dock.raise_()
+        return dock
+
+    def panels(self) -> list[QDockWidget]:
+        return list(self._panel_docks)
+
+    # -- config files ----------------------------------------------------------------------------------
+    def set_config(self, cfg: ExperimentConfig) -> None:
+        self.builder.set_config(cfg)
+
+    def load_preset(self, name: str) -> bool:
+        try:
+            cfg = presets_mod.load_preset(name)
+        except ConfigError as exc:
+            self.show_error("Cannot load preset", str(exc))
+            return False
+        self.builder.set_config(cfg)
+        self.log.add_line(f"Loaded preset '{name}'")
+        return True
+
+    def open_config_file(self, path: Path | str) -> bool:
+        """Load a TOML config into the builder; a bad file shows its ConfigError and changes nothing."""
+        try:
+            cfg = config_mod.load(path, validate=False)
+        except ConfigError as exc:
+            self.show_error("Cannot open config", f"{path}\n\n{exc}")
+            return False
+        self.builder.set_config(cfg)
+        errors = self.builder.errors()
+        note = f" ({len(errors)} field(s) to fix)" if errors else ""
+        self.log.add_line(f"Opened config {path}{note}", "warning" if errors else "info")
+        return True
+
+    def save_config_file(self, path: Path | str) -> bool:
+        try:
+            config_mod.save(self.builder.config(), path)
+        except OSError as exc:
+            self.show_error("Cannot save config", f"{path}\n\n{exc}")
+            return False
+        self.log.add_line(f"Saved config {path}")
+        return True
+
+    def open_config_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open config", str(self._workspace), TOML_FILTER)
+        if path:
+            self.open_config_file(path)
+
+    def save_config_dialog(self) -> None:
+        suggested = str(Path(self._workspace) / f"{self.builder.config().name}.toml")
+        path, _ = QFileDialog.getSaveFileName(self, "Save config", suggested, TOML_FILTER)
+        if path:
+            if not path.endswith(".toml"):
+                path += ".toml"
+            self.save_config_file(path)
+
+    def show_error(self, title: str, text: str) -> QMessageBox:
+        """A window-modal, non-blocking message box (kept in ``last_message_box``)."""
+        box = QMessageBox(QMessageBox.Icon.Critical, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.last_message_box = box
+        self.log.add_line(f"{title}: {text}", "error")
+        return box
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if _toml_paths(event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        paths = _toml_paths(event.mimeData().urls())
+        if paths:
+            self.open_config_file(paths[0])
+            event.acceptProposedAction()
+
+    # -- runs ------------------------------------------------------------------------------------------
+    @property
+    def workspace(self) -> Path:
+        return self._workspace
+
+    def start_run(self) -> list[Path]:
+        """Start the builder's config (one run folder per sweep variant); returns the run folders."""
+        cfg = self.builder.config()
+        if not self.builder.is_valid():
+            self.log.add_line("Cannot start: the configuration has errors", "error")
+            return []
+        busy = self.controller.is_busy()
+        run_dirs = []
+        for _label, variant in config_mod.expand_sweep(cfg):
+            run_dir = runs.new_run_dir(self._workspace, variant.name)
+            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            self.controller.start(variant, run_dir)
+            run_dirs.append(run_dir)
+            if busy:
+                self.log.add_line(f"Queued '{variant.name}' -> {run_dir}")
+            busy = True
+        return run_dirs
+
+    def toggle_pause(self) -> None:
+        if self.controller.state == "paused":
+            self.controller.resume_run()
+        elif self.controller.state == "running":
+            self.controller.pause()
+        self._on_state_changed(self.controller.state)
+
+    def stop_run(self) -> None:
+        if self.controller.is_busy():
+            self.log.add_line("Stopping…", "warning")
+            self.controller.stop()
+
+    @Slot(object)
+    def open_run(self, run_dir: Path | str) -> bool:
+        """Replay a run folder into the store (and so into every panel)."""
+        run_dir = Path(run_dir)
+        try:
+            self.store.load_run(run_dir)
+        except (ConfigError, OSError, ValueError, KeyError) as exc:
+            self.show_error("Cannot open run", f"{run_dir}\n\n{exc}")
+            return False
+        self._follow_live = str(run_dir) == self._live_run_dir
+        self.log.add_line(f"Opened run {run_dir.name} ({self.store.status or 'unknown'})")
+        return True
+
+    @Slot(object)
+    def resume_run(self, run_dir: Path | str) -> None:
+        self.log.add_line(f"Resuming {Path(run_dir).name}")
+        self.controller.resume(run_dir)
+
+    def open_settings(self) -> None:
+        from desktop_app.ui.settings import SettingsDialog
+
+        dialog = SettingsDialog(self._workspace, self)
+        if dialog.exec():
+            self.set_workspace(dialog.chosen_workspace())
+
+    def set_workspace(self, path: Path) -> None:
+        self._workspace = Path(path)
+        settings_mod.set_workspace(self._workspace)
+        self.history.set_workspace(self._workspace)
+        self.log.add_line(f"Workspace: {self._workspace}")
+
+    # -- controller events -----------------------------------------------------------------------------
+    @Slot(object)
+    def _on_events(self, events: Sequence[Event]) -> None:
+        for ev in events:
+            if isinstance(ev, RunStarted):
+                self._live_run_dir = ev.run_dir
+                self._follow_live = True
+                self.device_label.setText(f"Device: {ev.device}")
+        if self._follow_live:
+            self.store.ingest(events)
+        self.log.ingest(events)
+        self.progress.ingest(events)
+        if any(isinstance(ev, RunStarted | RunFinished) for ev in events):
+            self.history.refresh()
+            current = self.controller.current_run_dir()
+            self.history.set_busy_runs({str(current)} if current else set())
+
+    @Slot(str)
+    def _on_state_changed(self, state: str) -> None:
+        self.progress.set_paused(state == "paused")
+        if state == "idle":
+            self.history.set_busy_runs(set())
+        self._update_actions()
+
+    @Slot(int)
+    def _on_queue_changed(self, n: int) -> None:
+        self.queue_label.setText(f"  {n} queued" if n else "")
+
+    @Slot(object)
+    def _on_config_changed(self, cfg: ExperimentConfig) -> None:
+        if cfg.device != self._device_choice and not self.controller.is_busy():
+            self._device_choice = cfg.device
+            self.device_label.setText(f"Device: {self.controller.describe_device(cfg.device)}")
+
+    def _update_actions(self, *_args: object) -> None:
+        state = self.controller.state
+        busy = state != "idle"
+        self.start_action.setEnabled(self.builder.is_valid())
+        self.start_action.setText("Queue" if busy else "Start")
+        self.pause_action.setEnabled(state in ("running", "paused"))
+        self.pause_action.setChecked(state == "paused")
+        self.pause_action.setText("Resume" if state == "paused" else "Pause")
+        self.stop_action.setEnabled(state in ("running", "paused"))
+
+    def _on_preset_action(self) -> None:
+        action = self.sender()
+        if isinstance(action, QAction):
+            self.load_preset(str(action.data()))
+
+    # -- state -----------------------------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        s = settings_mod.app_settings()
+        geometry = s.value("mainWindow/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        state = s.value("mainWindow/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        panels = s.value("mainWindow/panelState")
+        if isinstance(panels, QByteArray) and not panels.isEmpty():
+            self.panel_area.restoreState(panels)
+
+    def save_state(self) -> None:
+        s = settings_mod.app_settings()
+        s.setValue("mainWindow/geometry", self.saveGeometry())
+        s.setValue("mainWindow/state", self.saveState())
+        s.setValue("mainWindow/panelState", self.panel_area.saveState())
+        s.sync()
+
+    def restore_panel_state(self) -> None:
+        """Re-apply the saved central layout (call after the panels were added)."""
+        panels = settings_mod.app_settings().value("mainWindow/panelState")
+        if isinstance(panels, QByteArray) and not panels.isEmpty():
+            self.panel_area.restoreState(panels)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.controller.is_busy():
+            self.log.add_line("Stopping the run before closing…", "warning")
+            if not self.controller.shutdown(SHUTDOWN_TIMEOUT_MS):
+                self.show_error("Still stopping", "The run has not stopped yet; try closing again in a moment.")
+                event.ignore()
+                return
+        else:
+            self.controller.shutdown(0)
+        self.save_state()
+        super().closeEvent(event)
+
+
+def _toml_paths(urls) -> list[str]:
+    return [u.toLocalFile() for u in urls if u.isLocalFile() and u.toLocalFile().lower().endswith(".toml")]

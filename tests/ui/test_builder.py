@@ -1,0 +1,201 @@
+"""Builder pane: edits produce the right ExperimentConfig; invalid fields are marked with the config's message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop_app.core import config as config_mod
+from desktop_app.core.config import ExperimentConfig, LayerSpec, ModelConfig, replace
+from desktop_app.ui.builder import BuilderPane
+from desktop_app.ui.builder.tooltips import TOOLTIPS
+
+
+@pytest.fixture
+def pane(qtbot) -> BuilderPane:
+    p = BuilderPane()
+    qtbot.addWidget(p)
+    p.resize(450, 1600)
+    p.show()
+    return p
+
+
+def test_defaults_round_trip(pane: BuilderPane) -> None:
+    assert pane.config() == ExperimentConfig()
+    assert pane.is_valid()
+    cfg = replace(ExperimentConfig(), name="x", arms=("rbm", "none"), seeds=replace(ExperimentConfig().seeds, count=5))
+    pane.set_config(cfg)
+    assert pane.config() == cfg  # arm order and every unshown field preserved
+
+
+def test_editing_fields_rebuilds_config(pane: BuilderPane, qtbot) -> None:
+    seen: list[ExperimentConfig] = []
+    pane.configChanged.connect(seen.append)
+    pane.field_widget("finetune.epochs").setValue(3)
+    pane.field_widget("model.activation").setCurrentText("relu")
+    pane.field_widget("data.n_labelled").setValue(250)
+    pane.field_widget("pretraining.rbm.persistent").setChecked(True)
+    name = pane.field_widget("name")
+    name.clear()
+    qtbot.keyClicks(name, "mine")
+    cfg = pane.config()
+    assert (cfg.finetune.epochs, cfg.model.activation, cfg.data.n_labelled) == (3, "relu", 250)
+    assert cfg.pretraining.rbm.persistent and cfg.name == "mine"
+    assert seen[-1] == cfg
+
+
+def test_invalid_value_disables_start_and_names_field(pane: BuilderPane) -> None:
+    validity: list[bool] = []
+    pane.validityChanged.connect(validity.append)
+    spin = pane.field_widget("finetune.epochs")
+    spin.setValue(0)
+    assert not pane.is_valid() and validity == [False]
+    assert [e.field for e in pane.errors()] == ["finetune.epochs"]
+    assert spin.property("invalid") is True
+    assert "finetune.epochs" in spin.toolTip() and "must be in [1, 100000], got 0" in spin.toolTip()
+    assert "finetune.epochs" in pane.message.text()
+    spin.setValue(4)
+    assert pane.is_valid() and validity == [False, True]
+    assert not spin.property("invalid")
+    assert spin.toolTip() == TOOLTIPS["finetune.epochs"]
+
+
+def test_float_field_out_of_range(pane: BuilderPane) -> None:
+    pane.field_widget("model.dropout").setValue(1.0)  # the config allows [0, 1)
+    assert [e.field for e in pane.errors()] == ["model.dropout"]
+    assert pane.field_widget("model.dropout").property("invalid") is True
+
+
+def test_layer_add_remove_reorder(pane: BuilderPane, qtbot) -> None:
+    table = pane.layer_table
+    pane.set_config(replace(ExperimentConfig(), model=ModelConfig(layers=(LayerSpec("dense", 300),))))
+    table.select_row(0)
+    qtbot.mouseClick(table.add_button, Qt.MouseButton.LeftButton)
+    assert pane.config().model.layers == (LayerSpec("dense", 300), LayerSpec("dense", 300))
+    table.cell_widget(1, "units").setValue(100)
+    assert [layer.units for layer in pane.config().model.layers] == [300, 100]
+    table.select_row(1)
+    qtbot.mouseClick(table.up_button, Qt.MouseButton.LeftButton)
+    assert [layer.units for layer in pane.config().model.layers] == [100, 300]
+    assert table.current_row() == 0
+    qtbot.mouseClick(table.down_button, Qt.MouseButton.LeftButton)
+    assert [layer.units for layer in pane.config().model.layers] == [300, 100]
+    # a conv layer after a dense one is invalid: the error lands on that row's kind cell
+    table.select_row(1)
+    table.cell_widget(1, "kind").setCurrentText("conv")
+    assert pane.config().model.layers[1].kind == "conv"
+    assert "model.layers[1].kind" in [e.field for e in pane.errors()]
+    assert table.cell_widget(1, "kind").property("invalid") is True
+    assert table.cell_widget(1, "kernel").isEnabled()
+    table.select_row(1)
+    qtbot.mouseClick(table.remove_button, Qt.MouseButton.LeftButton)
+    assert pane.config().model.layers == (LayerSpec("dense", 300),)
+    assert pane.is_valid()
+    table.select_row(0)
+    qtbot.mouseClick(table.remove_button, Qt.MouseButton.LeftButton)
+    assert pane.config().model.layers == ()
+    assert "model.layers" in [e.field for e in pane.errors()] and not pane.is_valid()
+
+
+def test_layer_units_error_marks_cell(pane: BuilderPane) -> None:
+    pane.layer_table.cell_widget(2, "units").setValue(0)
+    assert [e.field for e in pane.errors()] == ["model.layers[2].units"]
+    cell = pane.layer_table.cell_widget(2, "units")
+    assert cell.property("invalid") is True and "model.layers[2].units" in cell.toolTip()
+
+
+def test_arm_checkboxes_show_only_checked_groups(pane: BuilderPane) -> None:
+    groups = {arm: pane._groups[f"pretraining.{arm}"] for arm in ("rbm", "dae", "cae")}
+    assert [groups[a].isVisible() for a in ("rbm", "dae", "cae")] == [True, True, False]
+    pane.arm_boxes["rbm"].setChecked(False)
+    assert pane.config().arms == ("none", "dae")
+    assert not groups["rbm"].isVisible()
+    pane.arm_boxes["rbm"].setChecked(True)
+    assert pane.config().arms == ("none", "dae", "rbm")
+    assert groups["rbm"].isVisible()
+    pane.arm_boxes["cae"].setChecked(True)  # no conv layer: the config says why
+    assert groups["cae"].isVisible()
+    assert [e.field for e in pane.errors()] == ["arms"]
+    assert pane._groups["arms"].property("invalid") is True
+    for cb in pane.arm_boxes.values():
+        cb.setChecked(False)
+    assert pane.config().arms == () and not pane.is_valid()
+
+
+def test_dataset_specific_rows(pane: BuilderPane) -> None:
+    alpha = pane.field_widget("data.elastic_alpha")
+    assert not alpha.isVisible() and not pane._path_row.isVisible()
+    pane.field_widget("data.name").setCurrentText("elastic")
+    assert alpha.isVisible() and pane.field_widget("data.base").isVisible()
+    pane.field_widget("data.name").setCurrentText("npz")
+    assert not alpha.isVisible() and pane._path_row.isVisible()
+    assert [e.field for e in pane.errors()] == ["data.path"]  # npz needs a path
+    pane.field_widget("data.path").setText("/some/file.npz")
+    assert pane.is_valid() and pane.config().data.path == "/some/file.npz"
+
+
+def test_momentum_only_for_momentum_optimizer(pane: BuilderPane) -> None:
+    assert not pane.field_widget("finetune.momentum").isEnabled()
+    pane.field_widget("finetune.optimizer").setCurrentText("momentum")
+    assert pane.field_widget("finetune.momentum").isEnabled()
+
+
+def test_science_tooltips(pane: BuilderPane) -> None:
+    init = pane.field_widget("model.init")
+    classic = init.itemData(init.findText("classic"), Qt.ItemDataRole.ToolTipRole)
+    assert "Erhan 2010" in classic and "1/sqrt(fan_in)" in classic
+    assert "CD-k" in pane.field_widget("pretraining.rbm.k").toolTip()
+    assert "Vincent 2008" in pane.field_widget("pretraining.dae.corruption").toolTip()
+    assert "pre-training still helps" in pane.field_widget("data.n_labelled").toolTip()
+
+
+def test_save_and_open_round_trip(qtbot, tmp_path: Path) -> None:
+    from tests.ui.fakes import FakeController
+
+    from desktop_app.ui.main_window import MainWindow
+
+    window = MainWindow(FakeController())
+    qtbot.addWidget(window)
+    b = window.builder
+    b.field_widget("finetune.epochs").setValue(7)
+    b.field_widget("model.init").setCurrentText("glorot")
+    b.layer_table.select_row(0)
+    b.layer_table.remove_layer()
+    saved = b.config()
+    path = tmp_path / "exp.toml"
+    assert window.save_config_file(path)
+    assert config_mod.load(path) == saved
+    b.set_config(ExperimentConfig())
+    assert window.open_config_file(path)
+    assert b.config() == saved
+
+
+def test_bad_toml_shows_error_not_crash(qtbot, tmp_path: Path) -> None:
+    from tests.ui.fakes import FakeController
+
+    from desktop_app.ui.main_window import MainWindow
+
+    window = MainWindow(FakeController())
+    qtbot.addWidget(window)
+    before = window.builder.config()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[finetune]\nepochs = 'many'\n")
+    assert not window.open_config_file(bad)
+    box = window.last_message_box
+    assert box is not None and "finetune.epochs" in box.text() and "must be an integer" in box.text()
+    box.close()
+    garbage = tmp_path / "garbage.toml"
+    garbage.write_text("this is = = not toml")
+    assert not window.open_config_file(garbage)
+    assert "not valid TOML" in window.last_message_box.text()
+    window.last_message_box.close()
+    assert not window.open_config_file(tmp_path / "missing.toml")
+    window.last_message_box.close()
+    assert window.builder.config() == before
+    # a parseable file with out-of-range values loads and shows what to fix
+    out_of_range = tmp_path / "range.toml"
+    out_of_range.write_text("[finetune]\nepochs = 0\n")
+    assert window.open_config_file(out_of_range)
+    assert not window.builder.is_valid() and not window.start_action.isEnabled()
