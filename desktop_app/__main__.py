@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-CLI_COMMANDS = ("run", "presets", "runs")
+CLI_COMMANDS = ("run", "resume", "reproduce", "presets", "runs")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,9 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     return run_gui(argv)
 
 
-def run_gui(argv: list[str]) -> int:
-    import torch  # noqa: F401 - must load before PySide6 on Windows
+def _import_torch_first() -> None:
+    """torch's DLLs must load before Qt's on Windows (pytorch#169429); harmless elsewhere."""
+    import torch  # noqa: F401
 
+
+def run_gui(argv: list[str]) -> int:
+    _import_torch_first()
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.core.config import ConfigError

@@ -126,7 +126,9 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        self.start_action = self._action("Start", self.start_run, "Ctrl+R", "Start the experiment (queues it while busy)")
+        self.start_action = self._action(
+            "Start", self.start_run, "Ctrl+R", "Start the experiment (queues it while busy)"
+        )
         self.pause_action = self._action("Pause", self.toggle_pause, "Ctrl+P", "Pause or resume the current run")
         self.pause_action.setCheckable(True)
         self.stop_action = self._action("Stop", self.stop_run, "Ctrl+.",

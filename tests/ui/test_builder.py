@@ -152,9 +152,8 @@ def test_science_tooltips(pane: BuilderPane) -> None:
 
 
 def test_save_and_open_round_trip(qtbot, tmp_path: Path) -> None:
-    from tests.ui.fakes import FakeController
-
     from desktop_app.ui.main_window import MainWindow
+    from tests.ui.fakes import FakeController
 
     window = MainWindow(FakeController())
     qtbot.addWidget(window)
@@ -173,9 +172,8 @@ def test_save_and_open_round_trip(qtbot, tmp_path: Path) -> None:
 
 
 def test_bad_toml_shows_error_not_crash(qtbot, tmp_path: Path) -> None:
-    from tests.ui.fakes import FakeController
-
     from desktop_app.ui.main_window import MainWindow
+    from tests.ui.fakes import FakeController
 
     window = MainWindow(FakeController())
     qtbot.addWidget(window)

@@ -1,0 +1,215 @@
+"""Panel: the base of every live results panel (header, toolbar, plots, PNG/SVG/CSV export).
+
+A panel reads the RunStore only; it redraws on ``store.changed`` when the change touches its data, and
+defers the redraw while the main window shows but the panel is hidden (a tab behind another), so many
+panels cost nothing until looked at.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyqtgraph as pg
+from pyqtgraph.exporters import ImageExporter, SVGExporter
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from desktop_app.core.atomic import write_bytes_atomic, write_text_atomic
+from desktop_app.ui.run_store import RunStore, StoreChange
+
+FOREGROUND = "#202020"
+BACKGROUND = "w"
+# Tableau 10: readable on white, distinct for the few arms an experiment has. "none" (random init) is
+# always orange so it looks the same in every panel and every run.
+PALETTE = ((31, 119, 180), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75), (227, 119, 194),
+           (127, 127, 127), (188, 189, 34), (23, 190, 207))
+RANDOM_COLOR = (255, 127, 14)
+DEFAULT_SIZE = (900, 600)
+
+
+def arm_color(arm: str, arms: Sequence[str], alpha: int = 255) -> QColor:
+    """The arm's colour, the same in every panel: "none" orange, the others in run order."""
+    if arm == "none":
+        rgb = RANDOM_COLOR
+    else:
+        others = [a for a in arms if a != "none"]
+        i = others.index(arm) if arm in others else len(others) + abs(hash(arm)) % len(PALETTE)
+        rgb = PALETTE[i % len(PALETTE)]
+    return QColor(*rgb, alpha)
+
+
+def arm_label(arm: str) -> str:
+    return "none (random init)" if arm == "none" else arm
+
+
+def style_plot(plot: pg.PlotItem, title: str = "", x: str = "", y: str = "") -> pg.PlotItem:
+    """Dark axes and labels on the white background (pyqtgraph's global default is white on black)."""
+    for name in ("left", "bottom", "right", "top"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen(FOREGROUND))
+        axis.setTextPen(pg.mkPen(FOREGROUND))
+    if title:
+        plot.setTitle(title, color=FOREGROUND, size="11pt")
+    if x:
+        plot.setLabel("bottom", x, color=FOREGROUND)
+    if y:
+        plot.setLabel("left", y, color=FOREGROUND)
+    plot.showGrid(x=True, y=True, alpha=0.15)
+    return plot
+
+
+def add_legend(plot: pg.PlotItem, **kwargs: Any) -> pg.LegendItem:
+    return plot.addLegend(labelTextColor=FOREGROUND, brush=pg.mkBrush(255, 255, 255, 200),
+                          pen=pg.mkPen(200, 200, 200), **kwargs)
+
+
+class Panel(QWidget):
+    """Header sentence, toolbar row, a pyqtgraph layout; subclasses implement ``refresh`` and ``data_table``.
+
+    Subclasses set ``title``, ``explanation`` (one sentence: what it shows and why it matters) and
+    ``kinds`` (the StoreChange kinds that trigger a redraw).
+    """
+
+    title: ClassVar[str] = "Panel"
+    explanation: ClassVar[str] = ""
+    kinds: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self._dirty = False
+        self.redraws = 0  # how many times refresh() ran (tests and the benchmark read it)
+
+        self.header = QLabel(self.explanation)
+        self.header.setWordWrap(True)
+        self.header.setToolTip(self.explanation)
+        self.header.setStyleSheet("color: palette(mid); font-style: italic;")
+        self.toolbar = QHBoxLayout()
+        self.toolbar.setContentsMargins(0, 0, 0, 0)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Save this panel as PNG or SVG (the plots) or CSV (the data drawn)")
+        self.export_button.clicked.connect(self._export_dialog)
+        self.graphics = pg.GraphicsLayoutWidget(background=BACKGROUND)
+        self.graphics.setToolTip(self.explanation)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.header)
+        layout.addLayout(self.toolbar)
+        layout.addWidget(self.graphics, 1)
+        self.setToolTip(self.explanation)
+        store.changed.connect(self.on_store_changed)
+
+    # -- building ----------------------------------------------------------------------------------
+    def add_tool(self, *widgets: QWidget | str) -> None:
+        """Append widgets (or a label text) to the toolbar row."""
+        for w in widgets:
+            self.toolbar.addWidget(QLabel(w) if isinstance(w, str) else w)
+
+    def finish_toolbar(self) -> None:
+        """Push the export button to the right end; call once after adding the selectors."""
+        self.toolbar.addStretch(1)
+        self.toolbar.addWidget(self.export_button)
+
+    # -- updates -----------------------------------------------------------------------------------
+    def on_store_changed(self, change: StoreChange) -> None:
+        if change.touches(*self.kinds):
+            self.request_refresh()
+
+    def request_refresh(self) -> None:
+        """Redraw now, or when shown if the main window is up and this panel is hidden behind a tab."""
+        if self.window().isVisible() and not self.isVisible():
+            self._dirty = True
+            return
+        self._dirty = False
+        self.refresh()
+        self.redraws += 1
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._dirty:
+            self.request_refresh()
+
+    def refresh(self) -> None:
+        """Rebuild the plots from the store."""
+        raise NotImplementedError
+
+    def data_table(self) -> tuple[list[str], list[list[Any]]]:
+        """(columns, rows) of exactly the data drawn, for ``export_csv``."""
+        raise NotImplementedError
+
+    # -- export ------------------------------------------------------------------------------------
+    def export_item(self) -> pg.GraphicsLayout:
+        """The graphics item exported (all plots of the panel). Laid out first if never shown."""
+        item = self.graphics.ci
+        if item.boundingRect().width() < 2 or item.boundingRect().height() < 2:
+            item.setGeometry(QRectF(0, 0, *DEFAULT_SIZE))
+        return item
+
+    def export_png(self, path: str | Path, width: int | None = None, dpi: float | None = None) -> Path:
+        """PNG of the plots; ``width`` in pixels (height keeps the on-screen aspect), or on-screen size x
+        dpi/96; ``dpi`` is also written into the file's metadata."""
+        exporter = ImageExporter(self.export_item())
+        if width is None:
+            width = round(exporter.params["width"] * (dpi / 96 if dpi else 1))
+        exporter.params["width"] = int(width)
+        exporter.params["antialias"] = True
+        exporter.params["background"] = QColor("white")
+        image = exporter.export(toBytes=True)
+        if dpi:
+            dpm = round(dpi / 0.0254)
+            image.setDotsPerMeterX(dpm)
+            image.setDotsPerMeterY(dpm)
+        data = QByteArray()
+        buf = QBuffer(data)
+        buf.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not image.save(buf, "PNG"):
+            raise OSError(f"could not encode PNG for {path}")
+        buf.close()
+        write_bytes_atomic(Path(path), bytes(data.data()))
+        return Path(path)
+
+    def export_svg(self, path: str | Path) -> Path:
+        """SVG of the plots (vector: curves stay sharp in a paper)."""
+        exporter = SVGExporter(self.export_item())
+        write_bytes_atomic(Path(path), exporter.export(toBytes=True))
+        return Path(path)
+
+    def export_csv(self, path: str | Path) -> Path:
+        """CSV of ``data_table()``: the numbers behind what is drawn."""
+        columns, rows = self.data_table()
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[_cell(v) for v in row] for row in rows])
+        write_text_atomic(Path(path), buf.getvalue())
+        return Path(path)
+
+    def export(self, path: str | Path) -> Path:
+        """Export by file extension: .png, .svg or .csv."""
+        suffix = Path(path).suffix.lower()
+        if suffix == ".png":
+            return self.export_png(path)
+        if suffix == ".svg":
+            return self.export_svg(path)
+        if suffix == ".csv":
+            return self.export_csv(path)
+        raise ValueError(f"unknown export format {suffix!r} (use .png, .svg or .csv)")
+
+    def _export_dialog(self) -> None:
+        slug = self.title.lower().replace(" ", "-")
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {self.title}", f"{slug}.png",
+                                              "PNG image (*.png);;SVG vector (*.svg);;CSV data (*.csv)")
+        if path:
+            self.export(path)
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, float):
+        return repr(v)
+    return v

@@ -1,0 +1,83 @@
+"""Checkpoints: listing, safe opening (pickled code refused and never run), model export."""
+
+import os
+import shlex
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from desktop_app.core import config as c
+from desktop_app.core.checkpoints import (
+    CheckpointError,
+    export_model,
+    list_checkpoints,
+    open_checkpoint,
+    reproduce_command,
+)
+from desktop_app.core.engine import run_experiment
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    cfg = c.from_dict({
+        "data": {"n_labelled": 200, "n_valid": 100, "n_test": 200, "probe_size": 20, "n_unlabelled": 200},
+        "model": {"layers": [{"kind": "dense", "units": 8}]}, "arms": ["none", "dae"],
+        "pretraining": {"dae": {"epochs": 1}}, "finetune": {"epochs": 2, "batch_size": 50},
+        "seeds": {"count": 1}, "device": "cpu",
+    })
+    path = tmp_path_factory.mktemp("ck") / "run"
+    list(run_experiment(cfg, None, path))
+    return path
+
+
+def test_list_and_open(run_dir):
+    cks = list_checkpoints(run_dir)
+    assert [(k.arm, k.seed, k.epoch) for k in cks] == [("dae", 0, 0), ("dae", 0, 1), ("dae", 0, 2),
+                                                        ("none", 0, 0), ("none", 0, 1), ("none", 0, 2)]
+    state = open_checkpoint(cks[-1].path)
+    assert state["epoch"] == 2 and state["experiment"].arms == ("none", "dae")
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {shlex.quote(str(Evil.marker))}",))
+
+
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path):
+    Evil.marker = tmp_path / "pwned"
+    bad = tmp_path / "evil.pt"
+    torch.save({"model": {"w": torch.zeros(1)}, "payload": Evil()}, bad)
+    with pytest.raises(CheckpointError) as info:
+        open_checkpoint(bad)
+    assert "refused" in str(info.value) and "pickled code" in str(info.value)
+    assert not Evil.marker.exists()
+
+
+def test_not_a_checkpoint(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a zip at all")
+    with pytest.raises(CheckpointError):
+        open_checkpoint(junk)
+    no_model = tmp_path / "nomodel.pt"
+    torch.save({"x": torch.ones(2)}, no_model)
+    with pytest.raises(CheckpointError, match="no 'model'"):
+        open_checkpoint(no_model)
+
+
+def test_export_model_pt_and_safetensors(run_dir, tmp_path):
+    ck = list_checkpoints(run_dir)[-1]
+    pt, st = export_model(ck.path, tmp_path / "model")
+    original = open_checkpoint(ck.path)["model"]
+    loaded = torch.load(pt, weights_only=True)
+    assert c.from_toml(loaded["config"]).arms == ("none", "dae")
+    with safe_open(str(st), framework="pt") as fh:
+        assert c.from_toml(fh.metadata()["config"]) == c.from_toml(loaded["config"])
+        for key, value in original.items():
+            assert torch.equal(fh.get_tensor(key), value)
+            assert torch.equal(loaded["model"][key], value)
+
+
+def test_reproduce_command_names_the_config(run_dir):
+    cmd = shlex.split(reproduce_command(run_dir))
+    assert cmd[:2] == ["basin", "run"] and cmd[2].endswith("config.toml") and cmd[3] == "--out"
