@@ -147,6 +147,7 @@ class SnapshotsConfig:
     max_filters: int = 100  # how many first-layer units are snapshotted
     probe_outputs: bool = True  # softmax outputs on the probe subset after every fine-tuning epoch
     checkpoint_every: int = 1  # fine-tuning epochs between checkpoints (the last epoch is always saved)
+    tensorboard: bool = False  # also write TensorBoard event files (needs the basin[tensorboard] extra)
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,21 @@ class Engine:
 
     # -- top level ------------------------------------------------------------------------------------
     def events(self) -> Iterator[Event]:
+        """The run's events; mirrored into TensorBoard files when snapshots.tensorboard is set."""
+        if not self.cfg.snapshots.tensorboard:
+            yield from self._events()
+            return
+        from desktop_app.core.tensorboard_log import TensorBoardSink
+
+        sink = None
+        for ev in self._events():
+            if sink is None and isinstance(ev, RunStarted):
+                sink = TensorBoardSink(self.run_dir / "tensorboard")
+            if sink is not None:
+                sink.handle(ev)
+            yield ev
+
+    def _events(self) -> Iterator[Event]:
         cfg = self.cfg
         self._t0 = time.perf_counter()
         self.writer = RunWriter(self.run_dir)

@@ -271,3 +271,29 @@ def test_close_during_run_stops_and_stays_resumable(real_window, qtbot) -> None:
     assert runs.read_manifest(run_dir)["status"] == "stopped"
     assert any("Run stopped" in line for line in window.log.plain_lines())
     assert list((run_dir / "checkpoints").rglob("latest.pt"))
+
+
+@needs_engine
+def test_stop_then_resume_from_history(real_window, qtbot) -> None:
+    window, ctrl = real_window
+    window.set_config(tiny_config("resumable", epochs=400))
+    finished: list[tuple[str, str]] = []
+    ctrl.runFinished.connect(lambda d, s: finished.append((d, s)))
+    (run_dir,) = window.start_run()
+    qtbot.waitUntil(lambda: len(window.store.unit("none", 0).epochs) >= 2, timeout=30_000)
+    window.stop_action.trigger()
+    qtbot.waitUntil(lambda: bool(finished), timeout=5_000)
+    assert finished == [(str(run_dir), "stopped")]
+    window.history.refresh()
+    window.history.select_path(run_dir)
+    assert window.history.selected_run().status == "stopped"
+    assert window.history.resume_button.isEnabled()
+    window.history.resume_button.click()
+    qtbot.waitUntil(lambda: ctrl.is_busy(), timeout=5_000)
+    qtbot.waitUntil(lambda: any(isinstance(e, RunStarted) and e.resumed for e in [window.store]) or
+                    window.store.status == "running", timeout=10_000)
+    window.stop_action.trigger()  # stopping the resumed run also works and stays resumable
+    qtbot.waitUntil(lambda: len(finished) == 2, timeout=10_000)
+    assert finished[1] == (str(run_dir), "stopped")
+    assert any("Resumed run 'resumable'" in line for line in window.log.plain_lines())
+    assert runs.read_manifest(run_dir)["status"] == "stopped"

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter, SVGExporter
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF
@@ -38,7 +40,7 @@ def arm_color(arm: str, arms: Sequence[str], alpha: int = 255) -> QColor:
         rgb = RANDOM_COLOR
     else:
         others = [a for a in arms if a != "none"]
-        i = others.index(arm) if arm in others else len(others) + abs(hash(arm)) % len(PALETTE)
+        i = others.index(arm) if arm in others else zlib.crc32(arm.encode())
         rgb = PALETTE[i % len(PALETTE)]
     return QColor(*rgb, alpha)
 
@@ -210,6 +212,8 @@ class Panel(QWidget):
 
 
 def _cell(v: Any) -> Any:
-    if isinstance(v, float):
-        return repr(v)
+    if isinstance(v, float | np.floating):
+        return repr(float(v))
+    if isinstance(v, np.integer):
+        return int(v)
     return v

@@ -1,0 +1,275 @@
+"""Filters panel: first-layer weights of a pretrained and a random-init net side by side, scrubbable in time.
+
+Erhan et al. (2010): pre-trained first-layer filters look like strokes and blobs and barely change during
+fine-tuning, while random-init filters stay noisy. Each side is ONE mosaic image (tiling.py), so a
+thousand filters cost one texture upload per redraw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+
+from desktop_app.ui.panels import tiling
+from desktop_app.ui.panels.base import FOREGROUND, Panel
+from desktop_app.ui.run_store import FILTERS, RunStore
+
+PHASE_ORDER = {"init": 0, "pretrain": 1, "finetune": 2}
+SIDES = ("left", "right")
+GREY = pg.ColorMap([0.0, 1.0], [(0, 0, 0), (255, 255, 255)])
+PLAY_INTERVAL_MS = 400
+
+Key = tuple[str, int]  # (phase, epoch)
+
+
+def key_order(key: Key) -> tuple[int, int]:
+    return PHASE_ORDER.get(key[0], 9), key[1]
+
+
+def describe(key: Key | None) -> str:
+    """Slider label for a snapshot, e.g. pre-training epoch 3 or fine-tuning epoch 5."""
+    if key is None:
+        return "no snapshot yet"
+    phase, epoch = key
+    if phase == "init":
+        return "initialisation"
+    if phase == "pretrain":
+        return f"pre-training epoch {epoch}"
+    if phase == "finetune":
+        return "fine-tuning epoch 0 (after pre-training)" if epoch == 0 else f"fine-tuning epoch {epoch}"
+    return f"{phase} epoch {epoch}"
+
+
+@dataclass
+class SideState:
+    """What one side currently draws."""
+
+    arm: str = ""
+    seed: int = 0
+    key: Key | None = None
+    image: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    levels: tuple[float, float] = (-1.0, 1.0)
+    tiles: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.float32))
+
+
+class FiltersPanel(Panel):
+    title = "Filters"
+    explanation = ("First-layer filters (weights in the input's shape; black negative, white positive) of a "
+                   "pre-trained and a randomly initialised net, scrubbable over training: pre-trained filters "
+                   "look like strokes and barely move during fine-tuning.")
+    kinds = (FILTERS,)
+
+    def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:
+        super().__init__(store, parent)
+        self.arm_boxes = {side: QComboBox() for side in SIDES}
+        self.arm_boxes["left"].setToolTip("Arm shown on the left (default: the first pre-trained arm)")
+        self.arm_boxes["right"].setToolTip("Arm shown on the right (default: none = random initialisation)")
+        self.seed_box = QComboBox()
+        self.seed_box.setToolTip("Seed: the same seed of two arms shares initialisation and data order")
+        self.norm_box = QComboBox()
+        self.norm_box.addItems(list(tiling.NORMALISATIONS))
+        self.norm_box.setToolTip("per-tile: each filter scaled to its own max |w| (shapes); "
+                                 "global: one scale for all filters of a side (magnitudes)")
+        self.channel_box = QComboBox()
+        self.channel_box.addItems(list(tiling.CHANNEL_MODES))
+        self.channel_box.setToolTip("Several input channels: show their mean or the first one")
+        self.add_tool("Left", self.arm_boxes["left"], "Right", self.arm_boxes["right"], "Seed", self.seed_box,
+                      "Scale", self.norm_box, "Channels", self.channel_box)
+        self.finish_toolbar()
+        for box in (*self.arm_boxes.values(), self.seed_box, self.norm_box, self.channel_box):
+            box.currentIndexChanged.connect(self._on_selection)
+
+        # time scrubber under the mosaics
+        self.play_button = QPushButton("Play")
+        self.play_button.setCheckable(True)
+        self.play_button.setToolTip("Step through the snapshots (init, pre-training, fine-tuning)")
+        self.play_button.toggled.connect(self._on_play)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 0)
+        self.slider.setPageStep(1)
+        self.slider.setToolTip("Snapshot in time; at the right end the panel follows new snapshots live")
+        self.slider.valueChanged.connect(self._on_slider)
+        self.time_label = QLabel(describe(None))
+        self.time_label.setMinimumWidth(260)
+        row = QHBoxLayout()
+        row.addWidget(self.play_button)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.time_label)
+        self.layout().addLayout(row)
+        self.timer = QTimer(self)
+        self.timer.setInterval(PLAY_INTERVAL_MS)
+        self.timer.timeout.connect(self._step)
+
+        self.timeline: list[Key] = []
+        self.sides = {side: SideState() for side in SIDES}
+        self.titles: dict[str, pg.LabelItem] = {}
+        self.views: dict[str, pg.ViewBox] = {}
+        self.images: dict[str, pg.ImageItem] = {}
+        self.bars: dict[str, pg.ColorBarItem] = {}
+        for i, side in enumerate(SIDES):
+            self.titles[side] = self.graphics.addLabel("", row=0, col=2 * i, colspan=2, color=FOREGROUND)
+            view = self.graphics.addViewBox(row=1, col=2 * i, lockAspect=True, invertY=True, enableMenu=False)
+            img = pg.ImageItem(axisOrder="row-major")
+            img.setColorMap(GREY)
+            view.addItem(img)
+            bar = pg.ColorBarItem(values=(-1, 1), colorMap=GREY, interactive=False, width=12, pen=FOREGROUND,
+                                  colorMapMenu=False)
+            for name in ("left", "right", "top", "bottom"):
+                bar.getAxis(name).setPen(pg.mkPen(FOREGROUND))
+                bar.getAxis(name).setTextPen(pg.mkPen(FOREGROUND))
+            self.graphics.addItem(bar, row=1, col=2 * i + 1)
+            self.views[side], self.images[side], self.bars[side] = view, img, bar
+        self.request_refresh()
+
+    # -- selectors ---------------------------------------------------------------------------------
+    def _arms(self) -> list[str]:
+        arms = list(self.store.arms)
+        arms += [a for a, _ in self.store.units() if a not in arms]
+        return arms
+
+    def _seeds(self) -> list[int]:
+        return sorted(set(self.store.seeds) | {s for _, s in self.store.units()})
+
+    def _sync_selectors(self) -> None:
+        """Repopulate the combos when arms/seeds appear, keeping the user's choice."""
+        arms, seeds = self._arms(), [str(s) for s in self._seeds()]
+        pretrained = [a for a in arms if a != "none"]
+        defaults = {"left": pretrained[0] if pretrained else (arms[0] if arms else ""),
+                    "right": "none" if "none" in arms else (arms[-1] if arms else "")}
+        for side, box in self.arm_boxes.items():
+            _fill(box, arms, defaults[side])
+        _fill(self.seed_box, seeds, seeds[0] if seeds else "")
+
+    def select(self, left: str | None = None, right: str | None = None, seed: int | None = None,
+               normalisation: str | None = None) -> None:
+        """Set selectors programmatically (tests, scripts)."""
+        for box, value in ((self.arm_boxes["left"], left), (self.arm_boxes["right"], right),
+                           (self.seed_box, None if seed is None else str(seed)), (self.norm_box, normalisation)):
+            if value is not None:
+                box.setCurrentText(value)
+
+    def _on_selection(self, _index: int = 0) -> None:
+        self.request_refresh()
+
+    # -- time ------------------------------------------------------------------------------------
+    def _snapshots(self, arm: str, seed: int) -> dict[Key, np.ndarray]:
+        return {(phase, int(epoch)): w for phase, epoch, w in self.store.filters(arm, seed)}
+
+    def _on_slider(self, _value: int) -> None:
+        self._draw()
+
+    def _on_play(self, playing: bool) -> None:
+        self.play_button.setText("Pause" if playing else "Play")
+        if playing:
+            if self.slider.value() >= self.slider.maximum():
+                self.slider.setValue(0)
+            self.timer.start()
+        else:
+            self.timer.stop()
+
+    def _step(self) -> None:
+        if self.slider.value() >= self.slider.maximum():
+            self.play_button.setChecked(False)
+            return
+        self.slider.setValue(self.slider.value() + 1)
+
+    def stop(self) -> None:
+        self.play_button.setChecked(False)
+        self.timer.stop()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.stop()
+        super().hideEvent(event)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.stop()
+        super().closeEvent(event)
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        self._sync_selectors()
+        seed = int(self.seed_box.currentText()) if self.seed_box.currentText() else 0
+        keys: set[Key] = set()
+        for side in SIDES:
+            keys |= set(self._snapshots(self.arm_boxes[side].currentText(), seed))
+        at_end = self.slider.value() >= self.slider.maximum()
+        self.timeline = sorted(keys, key=key_order)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(len(self.timeline) - 1, 0))
+        if at_end:  # follow the newest snapshot live
+            self.slider.setValue(self.slider.maximum())
+        self.slider.blockSignals(False)
+        self._draw()
+
+    def current_key(self) -> Key | None:
+        return self.timeline[self.slider.value()] if self.timeline else None
+
+    def _draw(self) -> None:
+        key = self.current_key()
+        self.time_label.setText(f"{describe(key)}  ({self.slider.value() + 1 if key else 0}/{len(self.timeline)})")
+        seed = int(self.seed_box.currentText()) if self.seed_box.currentText() else 0
+        for side in SIDES:
+            arm = self.arm_boxes[side].currentText()
+            snaps = self._snapshots(arm, seed)
+            # the latest snapshot of this arm at or before the slider's time: a random-init arm shows its
+            # initial filters while the other arm pre-trains
+            shown = [k for k in snaps if key is not None and key_order(k) <= key_order(key)]
+            k = max(shown, key=key_order) if shown else None
+            state = SideState(arm=arm, seed=seed, key=k)
+            if k is not None:
+                input_shape = self.store.unit(arm, seed).filter_input_shape
+                state.image, state.levels, state.tiles = tiling.tile_filters(
+                    snaps[k], input_shape, self.norm_box.currentText(), self.channel_box.currentText())
+            self.sides[side] = state
+            self._draw_side(side, state)
+
+    def _draw_side(self, side: str, state: SideState) -> None:
+        img = self.images[side]
+        if state.image.size:
+            img.setImage(state.image, levels=state.levels, autoLevels=False)
+            img.setVisible(True)
+            self.views[side].autoRange(padding=0.02)
+        else:
+            img.setVisible(False)
+        self.bars[side].setLevels(state.levels)
+        n = len(state.tiles)
+        what = f"{n} filters of {state.tiles.shape[1]}×{state.tiles.shape[2]}" if n else "no filters yet"
+        self.titles[side].setText(
+            f"<b>{_arm_text(state.arm)}</b> · seed {state.seed} · {describe(state.key)} · {what}")
+
+    def data_table(self) -> tuple[list[str], list[list[Any]]]:
+        """One row per drawn filter: where it is, the levels, and its tile's drawn values (row-major)."""
+        width = max((s.tiles.shape[1] * s.tiles.shape[2] for s in self.sides.values() if len(s.tiles)), default=0)
+        columns = ["side", "arm", "seed", "phase", "epoch", "filter", "tile_h", "tile_w", "level_lo", "level_hi"]
+        columns += [f"v{i}" for i in range(width)]
+        rows: list[list[Any]] = []
+        for side, s in self.sides.items():
+            if s.key is None:
+                continue
+            _, h, w = s.tiles.shape
+            for i, tile in enumerate(s.tiles):
+                values = [float(v) for v in tile.ravel()]
+                rows.append([side, s.arm, s.seed, s.key[0], s.key[1], i, h, w, *s.levels, *values,
+                             *([""] * (width - len(values)))])
+        return columns, rows
+
+
+def _arm_text(arm: str) -> str:
+    return "none (random init)" if arm == "none" else (arm or "–")
+
+
+def _fill(box: QComboBox, items: list[str], default: str) -> None:
+    current = [box.itemText(i) for i in range(box.count())]
+    if current == items:
+        return
+    keep = box.currentText()
+    box.blockSignals(True)
+    box.clear()
+    box.addItems(items)
+    box.setCurrentText(keep if keep in items else default)
+    box.blockSignals(False)
