@@ -42,6 +42,7 @@ def run_gui(argv: list[str]) -> int:
     controller = RunController()
     window = MainWindow(controller)
     controller.setParent(window)
+    app.aboutToQuit.connect(controller.shutdown)  # safety net; closing the window already stops the run
     try:
         window.set_config(load_preset(DEFAULT_PRESET))
     except ConfigError as exc:

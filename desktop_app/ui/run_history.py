@@ -109,7 +109,8 @@ class RunHistory(QWidget):
                 ", ".join(info.arms),
                 str(info.seeds),
                 info.status,
-                format_errors(info.final_test_error),
+                format_errors(info.final_test_error)
+                + ("  (partial)" if info.final_test_error and info.status != "completed" else ""),
             )
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)

@@ -289,9 +289,9 @@ def test_stop_then_resume_from_history(real_window, qtbot) -> None:
     assert window.history.selected_run().status == "stopped"
     assert window.history.resume_button.isEnabled()
     window.history.resume_button.click()
-    qtbot.waitUntil(lambda: ctrl.is_busy(), timeout=5_000)
-    qtbot.waitUntil(lambda: any(isinstance(e, RunStarted) and e.resumed for e in [window.store]) or
-                    window.store.status == "running", timeout=10_000)
+    stopped_at = int(window.store.unit("none", 0).epochs[-1])
+    qtbot.waitUntil(lambda: int(window.store.unit("none", 0).epochs[-1]) > stopped_at + 1, timeout=30_000)
+    assert window.store.run_dir == str(run_dir) and window.store.unit("none", 0).epochs[0] == 0
     window.stop_action.trigger()  # stopping the resumed run also works and stays resumable
     qtbot.waitUntil(lambda: len(finished) == 2, timeout=10_000)
     assert finished[1] == (str(run_dir), "stopped")

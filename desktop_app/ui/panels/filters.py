@@ -112,8 +112,10 @@ class FiltersPanel(Panel):
         self.images: dict[str, pg.ImageItem] = {}
         self.bars: dict[str, pg.ColorBarItem] = {}
         for i, side in enumerate(SIDES):
-            self.titles[side] = self.graphics.addLabel("", row=0, col=2 * i, colspan=2, color=FOREGROUND)
-            view = self.graphics.addViewBox(row=1, col=2 * i, lockAspect=True, invertY=True, enableMenu=False)
+            sub = self.graphics.addLayout(row=0, col=i)  # title, mosaic and colour bar of one side
+            self.titles[side] = _Title("", color=FOREGROUND)
+            sub.addItem(self.titles[side], row=0, col=0, colspan=2)
+            view = sub.addViewBox(row=1, col=0, lockAspect=True, invertY=True, enableMenu=False)
             img = pg.ImageItem(axisOrder="row-major")
             img.setColorMap(GREY)
             view.addItem(img)
@@ -122,7 +124,7 @@ class FiltersPanel(Panel):
             for name in ("left", "right", "top", "bottom"):
                 bar.getAxis(name).setPen(pg.mkPen(FOREGROUND))
                 bar.getAxis(name).setTextPen(pg.mkPen(FOREGROUND))
-            self.graphics.addItem(bar, row=1, col=2 * i + 1)
+            sub.addItem(bar, row=1, col=1)
             self.views[side], self.images[side], self.bars[side] = view, img, bar
         self.request_refresh()
 
@@ -257,6 +259,18 @@ class FiltersPanel(Panel):
                 rows.append([side, s.arm, s.seed, s.key[0], s.key[1], i, h, w, *s.levels, *values,
                              *([""] * (width - len(values)))])
         return columns, rows
+
+
+class _Title(pg.LabelItem):
+    """A label that does not claim its text width, so both sides of the panel get the same width."""
+
+    def updateMin(self) -> None:  # noqa: N802 - pyqtgraph override
+        super().updateMin()
+        height = self.itemRect().height()
+        self.setMinimumWidth(0)
+        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
+        self._sizeHint[Qt.SizeHint.PreferredSize] = (0, height)
+        self.updateGeometry()
 
 
 def _arm_text(arm: str) -> str:

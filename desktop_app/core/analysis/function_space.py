@@ -1,0 +1,148 @@
+"""Function space (Erhan et al. 2010, Fig. 5-6): each net at each epoch is the vector of its softmax outputs on
+the fixed probe subset; one joint 2D embedding of all of them shows where pre-trained and random nets go.
+
+The embedding is a picture; the separation number is computed in the original output space, where distances
+mean something: nearest-neighbour arm purity, excluding a point's own trajectory (its own neighbouring epochs
+would make any arm look pure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app.core.analysis.progress import AnalysisProgress
+from desktop_app.core.control import RunControl
+
+METHODS = ("pca", "tsne", "isomap")
+
+
+@dataclass(frozen=True)
+class ProbeSnapshots:
+    """Flattened probe outputs of every (arm, seed, epoch) found in a run folder."""
+
+    outputs: np.ndarray  # (M, probe_size * n_classes) float64
+    arms: tuple[str, ...]  # (M,)
+    seeds: np.ndarray  # (M,) int64
+    epochs: np.ndarray  # (M,) int64
+
+
+@dataclass(frozen=True)
+class FunctionSpaceResult:
+    coords: np.ndarray  # (M, 2) float64 embedding
+    arms: tuple[str, ...]  # (M,) arm label of each point
+    seeds: np.ndarray  # (M,) int64
+    epochs: np.ndarray  # (M,) int64
+    method: str
+    purity: float  # nearest-neighbour arm purity over all points (original output space)
+    purity_last: float  # the same over each trajectory's last epoch only
+    explained_variance_ratio: np.ndarray  # (2,) float64 for PCA; NaN otherwise
+
+
+def load_probe_snapshots(run_dir: Path, arms: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+                         epochs: Sequence[int] | None = None) -> ProbeSnapshots:
+    """Read ``snapshots/<arm>/s<seed>/probe_<epoch>.npy``, sorted by (arm, seed, epoch)."""
+    items = []
+    for path in Path(run_dir).glob("snapshots/*/s*/probe_*.npy"):
+        arm, seed, epoch = path.parent.parent.name, int(path.parent.name[1:]), int(path.stem.split("_")[1])
+        if (arms is None or arm in arms) and (seeds is None or seed in seeds) and (epochs is None or epoch in epochs):
+            items.append((arm, seed, epoch, path))
+    if not items:
+        raise FileNotFoundError(f"no probe output snapshots in {run_dir}")
+    items.sort(key=lambda t: (t[0], t[1], t[2]))
+    outputs = np.stack([np.load(p).astype(np.float64).ravel() for *_, p in items])
+    return ProbeSnapshots(outputs, tuple(t[0] for t in items), np.array([t[1] for t in items], dtype=np.int64),
+                          np.array([t[2] for t in items], dtype=np.int64))
+
+
+def nn_arm_purity(outputs: np.ndarray, arms: Sequence[str], seeds: Sequence[int],
+                  mask: np.ndarray | None = None) -> float:
+    """Fraction of points whose nearest neighbour (Euclidean, among points of other (arm, seed) trajectories)
+    has the same arm. ~1 = arms occupy separate regions; ~1/n_arms (balanced) = mixed. NaN if undefined."""
+    x = np.asarray(outputs, dtype=np.float64)
+    arm_arr = np.asarray(arms)
+    seed_arr = np.asarray(seeds)
+    if mask is not None:
+        x, arm_arr, seed_arr = x[mask], arm_arr[mask], seed_arr[mask]
+    n = len(x)
+    if n < 2:
+        return float("nan")
+    sq = (x * x).sum(1)
+    dist = sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)
+    same_traj = (arm_arr[:, None] == arm_arr[None, :]) & (seed_arr[:, None] == seed_arr[None, :])
+    dist[same_traj] = np.inf
+    has_other = np.isfinite(dist).any(1)
+    if not has_other.any():
+        return float("nan")
+    nn = dist.argmin(1)
+    same = arm_arr[nn] == arm_arr
+    return float(same[has_other].mean())
+
+
+def last_epoch_mask(arms: Sequence[str], seeds: Sequence[int], epochs: Sequence[int]) -> np.ndarray:
+    """True at each (arm, seed) trajectory's last epoch."""
+    last: dict[tuple[str, int], int] = {}
+    for a, s, e in zip(arms, seeds, epochs, strict=True):
+        last[(a, int(s))] = max(int(e), last.get((a, int(s)), -1))
+    return np.array([last[(a, int(s))] == int(e) for a, s, e in zip(arms, seeds, epochs, strict=True)])
+
+
+def embed(outputs: np.ndarray, method: str = "tsne", *, perplexity: float = 30.0, n_neighbors: int = 10,
+          random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """2D coordinates (M, 2) and, for PCA, the explained variance ratios (else NaN)."""
+    x = np.asarray(outputs, dtype=np.float64)
+    n = len(x)
+    ratio = np.full(2, np.nan)
+    if n < 3:
+        raise ValueError(f"an embedding needs at least 3 nets (points), got {n}")
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, random_state=random_state)
+        coords = pca.fit_transform(x)
+        ratio = pca.explained_variance_ratio_.astype(np.float64)
+    elif method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perp = float(min(perplexity, n - 1))
+        coords = TSNE(n_components=2, perplexity=perp, init="pca", random_state=random_state).fit_transform(x)
+    elif method == "isomap":
+        from sklearn.manifold import Isomap
+
+        coords = Isomap(n_neighbors=int(min(n_neighbors, n - 1)), n_components=2).fit_transform(x)
+    else:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    return np.asarray(coords, dtype=np.float64), np.asarray(ratio, dtype=np.float64)
+
+
+def function_space_of(snaps: ProbeSnapshots, method: str = "tsne", *, perplexity: float = 30.0,
+                      n_neighbors: int = 10, random_state: int = 0,
+                      control: RunControl | None = None) -> Iterator[AnalysisProgress | FunctionSpaceResult]:
+    """Embedding + purity of already-loaded snapshots (the run-folder-free core, for tests and other sources)."""
+    yield AnalysisProgress("function_space", 0, 2, None)
+    purity = nn_arm_purity(snaps.outputs, snaps.arms, snaps.seeds)
+    purity_last = nn_arm_purity(snaps.outputs, snaps.arms, snaps.seeds,
+                                last_epoch_mask(snaps.arms, snaps.seeds, snaps.epochs))
+    if control is not None:
+        control.checkpoint()
+    yield AnalysisProgress("function_space", 1, 2, None)
+    coords, ratio = embed(snaps.outputs, method, perplexity=perplexity, n_neighbors=n_neighbors,
+                          random_state=random_state)
+    if control is not None:
+        control.checkpoint()
+    yield AnalysisProgress("function_space", 2, 2, None)
+    yield FunctionSpaceResult(coords=coords, arms=snaps.arms, seeds=snaps.seeds, epochs=snaps.epochs, method=method,
+                              purity=purity, purity_last=purity_last, explained_variance_ratio=ratio)
+
+
+def compute_function_space(run_dir: Path, method: str = "tsne", *, arms: Sequence[str] | None = None,
+                           seeds: Sequence[int] | None = None, epochs: Sequence[int] | None = None,
+                           perplexity: float = 30.0, n_neighbors: int = 10, random_state: int = 0,
+                           control: RunControl | None = None) -> Iterator[AnalysisProgress | FunctionSpaceResult]:
+    """Joint embedding of every net at every epoch of a run (optionally filtered by arm / seed / epoch)."""
+    snaps = load_probe_snapshots(run_dir, arms, seeds, epochs)
+    yield from function_space_of(snaps, method, perplexity=perplexity, n_neighbors=n_neighbors,
+                                 random_state=random_state, control=control)

@@ -1,0 +1,169 @@
+"""Output variance vs the position of a training block (Erhan et al. 2010, Fig. 3).
+
+One online pass over a fixed stream of labelled examples, split into consecutive blocks. For each block
+position b, block b alone is replaced by a fresh resample (other examples from a held-out labelled pool, or a
+different elastic deformation of the same examples) while the init seed, the order and every other block stay
+fixed; the spread of the resulting nets' outputs on the probe set says how much examples seen at that point
+shape the final function. Erhan et al. found early blocks matter more, and less so after pre-training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from desktop_app.core.analysis.progress import AnalysisProgress
+from desktop_app.core.config import ExperimentConfig
+from desktop_app.core.control import RunControl
+from desktop_app.core.data import DataSplits, load_data
+from desktop_app.core.engine import derive_seed, layer_inputs, make_optimizer, pretrain_targets, probe_outputs
+from desktop_app.core.models import Net, build_model, penalty
+from desktop_app.core.pretraining import make_pretrainer
+
+RESAMPLE_MODES = ("auto", "pool", "deform", "none")
+
+
+@dataclass(frozen=True)
+class OutputVarianceResult:
+    arms: tuple[str, ...]  # (A,)
+    positions: np.ndarray  # (B,) int64 block index 0 .. n_blocks-1 (0 = seen first)
+    block_start: np.ndarray  # (B,) int64 index in the stream of each block's first example
+    variance: np.ndarray  # (A, B) float64 variance over resamples, averaged over probe examples and classes; NaN
+    # where not yet computed
+    block_size: int
+    resamples: int
+    resample: str  # "pool" | "deform" | "none"
+    seed: int
+
+
+def _pretrain(model: Net, arm: str, cfg: ExperimentConfig, pool: torch.Tensor, seed: int,
+              control: RunControl | None) -> None:
+    """Greedy layer-wise pre-training seeded exactly as the engine seeds it, so the nets match a run's arm."""
+    section = getattr(cfg.pretraining, arm)
+    for li in pretrain_targets(model, arm):
+        block = model.blocks[li]
+        inputs = layer_inputs(model, pool, li)
+        order_gen = torch.Generator().manual_seed(derive_seed(seed, f"pretrain-order-{arm}", li))
+        noise_gen = torch.Generator().manual_seed(derive_seed(seed, f"pretrain-noise-{arm}", li))
+        trainer = make_pretrainer(arm, block.module, cfg.model.activation, section,
+                                  unit_interval_input=(li == 0 or cfg.model.activation == "sigmoid"),
+                                  generator=noise_gen, stride=block.spec.stride)
+        for _epoch in range(section.epochs):
+            perm = torch.randperm(len(inputs), generator=order_gen)
+            for start in range(0, len(inputs), section.batch_size):
+                if control is not None:
+                    control.checkpoint()
+                trainer.train_step(inputs[perm[start : start + section.batch_size]])
+
+
+def _one_pass(model: Net, cfg: ExperimentConfig, x: torch.Tensor, y: torch.Tensor, seed: int,
+              control: RunControl | None) -> None:
+    """One online epoch over the stream in its given order (no shuffling: the order is the experiment)."""
+    ft = cfg.finetune
+    opt = make_optimizer(ft, model.parameters())
+    torch.manual_seed(derive_seed(seed, "dropout", 1))
+    model.train()
+    for s in range(0, len(x), ft.batch_size):
+        if control is not None:
+            control.checkpoint()
+        loss = F.cross_entropy(model(x[s : s + ft.batch_size]), y[s : s + ft.batch_size])
+        loss = loss + penalty(model, cfg.model.l1, cfg.model.l2)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
+def _stream(data: DataSplits, mode: str, seed: int, stream_size: int) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                 torch.Tensor, torch.Tensor]:
+    """(stream_x, stream_y, pool_x, pool_y): the fixed stream order and, for "pool", the held-out resample pool."""
+    n = len(data.train_x)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(seed, "variance-stream")))
+    if mode == "pool":
+        size = stream_size or n // 2
+        if size >= n:
+            raise ValueError(f"stream_size {size} leaves no labelled examples to resample from (have {n})")
+    else:
+        size = min(stream_size or n, n)
+    s_idx, p_idx = order[:size], order[size:]
+    return data.train_x[s_idx], data.train_y[s_idx], data.train_x[p_idx], data.train_y[p_idx]
+
+
+def output_variance_experiment(
+    cfg: ExperimentConfig,
+    n_blocks: int = 5,
+    resamples: int = 3,
+    *,
+    arms: Sequence[str] | None = None,
+    seed: int | None = None,
+    resample: str = "auto",
+    stream_size: int = 0,
+    control: RunControl | None = None,
+) -> Iterator[AnalysisProgress | OutputVarianceResult]:
+    """Variance of probe outputs when block b of the stream is resampled, for each b and arm.
+
+    arms: default "none" plus the config's first pre-training arm. resample: "pool" draws the block's
+    replacement from labelled examples outside the stream (stream_size 0 = half the labelled set), "deform"
+    applies a fresh elastic deformation (elastic datasets; "auto" picks it when available), "none" keeps the
+    block identical (a sanity check: variance 0). CPU; every net is trained from scratch, so keep it small.
+    """
+    if resample not in RESAMPLE_MODES:
+        raise ValueError(f"resample must be one of {', '.join(RESAMPLE_MODES)}; got {resample!r}")
+    if n_blocks < 1 or resamples < 1:
+        raise ValueError(f"n_blocks and resamples must be >= 1, got {n_blocks} and {resamples}")
+    cfg = replace(cfg, device="cpu")
+    data = load_data(cfg.data)
+    mode = ("deform" if data.augment is not None else "pool") if resample == "auto" else resample
+    if mode == "deform" and data.augment is None:
+        raise ValueError("resample 'deform' needs an elastic dataset (data.name = 'elastic')")
+    seed = cfg.seed_values[0] if seed is None else int(seed)
+    if arms is None:
+        arms = ("none", *cfg.pretrain_arms[:1]) if cfg.pretrain_arms else ("none",)
+    arms = tuple(arms)
+    sx, sy, px, py = _stream(data, mode, seed, stream_size)
+    block = len(sx) // n_blocks
+    if block < 1:
+        raise ValueError(f"{len(sx)} stream examples cannot fill {n_blocks} blocks")
+    if mode == "pool" and len(px) < block:
+        raise ValueError(f"the resample pool ({len(px)}) is smaller than a block ({block}); lower stream_size")
+    probe_x = data.test_x[data.probe_idx]
+    variance = np.full((len(arms), n_blocks), np.nan)
+    starts = np.arange(n_blocks, dtype=np.int64) * block
+    total = len(arms) * n_blocks * resamples
+    done = 0
+
+    def result() -> OutputVarianceResult:
+        return OutputVarianceResult(arms=arms, positions=np.arange(n_blocks, dtype=np.int64), block_start=starts,
+                                    variance=variance.copy(), block_size=block, resamples=resamples, resample=mode,
+                                    seed=seed)
+
+    yield AnalysisProgress("output_variance", 0, total, None)
+    for ai, arm in enumerate(arms):
+        base = build_model(cfg.model, data.input_shape, data.n_classes, seed)
+        if arm != "none":
+            _pretrain(base, arm, cfg, data.unlabelled_x, seed, control)
+        init_state = {k: v.clone() for k, v in base.state_dict().items()}
+        for b in range(n_blocks):
+            lo, hi = b * block, (b + 1) * block
+            outs = []
+            for r in range(resamples):
+                bx, by = sx.clone(), sy.clone()
+                if mode == "pool":
+                    gen = torch.Generator().manual_seed(derive_seed(seed, "variance-resample", b, r))
+                    pick = torch.randperm(len(px), generator=gen)[:block]
+                    bx[lo:hi], by[lo:hi] = px[pick], py[pick]
+                elif mode == "deform":
+                    gen = torch.Generator().manual_seed(derive_seed(seed, "variance-deform", b, r))
+                    bx[lo:hi] = data.augment(sx[lo:hi], gen)
+                model = build_model(cfg.model, data.input_shape, data.n_classes, seed)
+                model.load_state_dict(init_state)
+                _one_pass(model, cfg, bx, by, seed, control)
+                outs.append(probe_outputs(model, probe_x).astype(np.float64))
+                done += 1
+                yield AnalysisProgress("output_variance", done, total, None)
+            variance[ai, b] = float(np.var(np.stack(outs), axis=0).mean())
+            yield AnalysisProgress("output_variance", done, total, result())
+    yield result()

@@ -1,0 +1,176 @@
+"""Curves panel: NLL or error vs epoch per arm (mean over seeds with a band), and pre-training
+reconstruction error per layer.
+
+Seeds vary a lot with and without pre-training (Erhan 2010 used 400), so a single curve misleads: the band
+shows the spread; the reconstruction plot shows whether pre-training itself converged.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QComboBox, QWidget
+
+from desktop_app.ui.panels.base import Panel, add_legend, arm_color, arm_label, style_plot
+from desktop_app.ui.run_store import METRICS, PRETRAIN, RunStore
+
+SPLITS = ("train", "valid", "test")
+SPLIT_STYLE = {"train": Qt.PenStyle.DashLine, "valid": Qt.PenStyle.DotLine, "test": Qt.PenStyle.SolidLine}
+LAYER_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine)
+METRICS_SHOWN = {"NLL": ("nll", "NLL (nats)", 1.0), "error": ("error", "classification error (%)", 100.0)}
+BANDS = ("± std", "min–max", "none")
+
+
+@dataclass
+class Series:
+    """One drawn line: mean over seeds and its band, per epoch."""
+
+    plot: str  # "metric" | "recon"
+    arm: str
+    name: str  # split ("test") or layer ("layer 1")
+    epochs: np.ndarray
+    mean: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    n: np.ndarray  # seeds contributing at each epoch
+
+
+def summarise(epochs: np.ndarray, values: np.ndarray, band: str) -> tuple[np.ndarray, ...]:
+    """(epochs, mean, lo, hi, n) over the seeds (rows) of ``values``, ignoring NaN gaps (seeds still running)."""
+    keep = ~np.all(np.isnan(values), axis=0) if values.size else np.zeros(0, bool)
+    epochs, values = epochs[keep], values[:, keep]
+    n = np.sum(~np.isnan(values), axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(values, axis=0)
+        if band == "min–max":
+            lo, hi = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+        elif band == "± std":
+            std = np.where(n > 1, np.nanstd(values, axis=0, ddof=1), 0.0)
+            lo, hi = mean - std, mean + std
+        else:
+            lo, hi = mean.copy(), mean.copy()
+    return epochs, mean, lo, hi, n
+
+
+def recon_matrix(store: RunStore, arm: str, layer: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pre-training epochs 1..E, values (S, E)) of one layer's reconstruction error over an arm's seeds."""
+    rows = [store.recon_errors(a, s).get(layer) for a, s in store.units() if a == arm]
+    rows = [r for r in rows if r is not None]
+    width = max((len(r) for r in rows), default=0)
+    values = np.full((len(rows), width), np.nan)
+    for i, r in enumerate(rows):
+        values[i, : len(r)] = r
+    return np.arange(1, width + 1), values
+
+
+class CurvesPanel(Panel):
+    title = "Curves"
+    explanation = ("Fine-tuning NLL or error per epoch, mean over seeds with a band (std or min-max) per arm, and "
+                   "pre-training reconstruction error per layer: how fast each arm learns and how much seeds vary.")
+    kinds = (METRICS, PRETRAIN)
+
+    def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:
+        super().__init__(store, parent)
+        self.metric_box = QComboBox()
+        self.metric_box.addItems(list(METRICS_SHOWN))
+        self.metric_box.setToolTip("Negative log-likelihood (what is optimised) or classification error")
+        self.split_boxes = {s: QCheckBox(s) for s in SPLITS}
+        for split, box in self.split_boxes.items():
+            box.setChecked(split in ("train", "test"))
+            box.setToolTip(f"Show the {split} split ({'dashed' if split == 'train' else 'dotted' if split == 'valid' else 'solid'})")
+        self.band_box = QComboBox()
+        self.band_box.addItems(list(BANDS))
+        self.band_box.setToolTip("Spread over seeds: mean ± one standard deviation, or the min-max envelope")
+        self.add_tool("Metric", self.metric_box, *self.split_boxes.values(), "Band", self.band_box)
+        self.finish_toolbar()
+        for w in (self.metric_box, self.band_box):
+            w.currentIndexChanged.connect(self._on_selection)
+        for box in self.split_boxes.values():
+            box.toggled.connect(self._on_selection)
+
+        self.plot = style_plot(self.graphics.addPlot(row=0, col=0), "Fine-tuning", "epoch", "NLL (nats)")
+        self.recon_plot = style_plot(self.graphics.addPlot(row=0, col=1), "Pre-training",
+                                     "pre-training epoch", "reconstruction error (per example)")
+        self.graphics.ci.layout.setColumnStretchFactor(0, 3)
+        self.graphics.ci.layout.setColumnStretchFactor(1, 2)
+        self.legend = add_legend(self.plot, offset=(-10, 10))
+        self.recon_legend = add_legend(self.recon_plot, offset=(-10, 10))
+        self.series: list[Series] = []
+        self.request_refresh()
+
+    def _on_selection(self, *_args: Any) -> None:
+        self.request_refresh()
+
+    def select(self, metric: str | None = None, splits: tuple[str, ...] | None = None, band: str | None = None) -> None:
+        """Set the selectors programmatically (tests, scripts)."""
+        if metric is not None:
+            self.metric_box.setCurrentText(metric)
+        if splits is not None:
+            for s, box in self.split_boxes.items():
+                box.setChecked(s in splits)
+        if band is not None:
+            self.band_box.setCurrentText(band)
+
+    def arms(self) -> list[str]:
+        arms = list(self.store.arms)
+        return arms + [a for a, _ in self.store.units() if a not in arms]
+
+    def refresh(self) -> None:
+        metric, label, scale = METRICS_SHOWN[self.metric_box.currentText()]
+        band = self.band_box.currentText()
+        arms = self.arms()
+        self.plot.clear()
+        self.recon_plot.clear()
+        self.plot.setLabel("left", label)
+        self.series = []
+        for arm in arms:
+            colour = arm_color(arm, arms)
+            for split in (s for s, box in self.split_boxes.items() if box.isChecked()):
+                epochs, values, _ = self.store.metric_matrix(arm, f"{split}_{metric}")
+                e, mean, lo, hi, n = summarise(epochs, values * scale, band)
+                if not len(e):
+                    continue
+                self.series.append(Series("metric", arm, split, e, mean, lo, hi, n))
+                pen = pg.mkPen(colour, width=2, style=SPLIT_STYLE[split])
+                self._draw(self.plot, e, mean, lo, hi, pen, colour, f"{arm_label(arm)} · {split}", band != "none")
+            layers = sorted({k for a, s in self.store.units() if a == arm for k in self.store.recon_errors(a, s)})
+            for layer in layers:
+                epochs, values = recon_matrix(self.store, arm, layer)
+                e, mean, lo, hi, n = summarise(epochs, values, band)
+                if not len(e):
+                    continue
+                name = f"layer {layer + 1}"
+                self.series.append(Series("recon", arm, name, e, mean, lo, hi, n))
+                pen = pg.mkPen(colour, width=2, style=LAYER_STYLES[layer % len(LAYER_STYLES)])
+                self._draw(self.recon_plot, e, mean, lo, hi, pen, colour, f"{arm_label(arm)} · {name}",
+                           band != "none")
+
+    @staticmethod
+    def _draw(plot: pg.PlotItem, x: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray, pen: Any,
+              colour: Any, name: str, band: bool) -> None:
+        if band:
+            lo_item, hi_item = pg.PlotCurveItem(x, lo, pen=None), pg.PlotCurveItem(x, hi, pen=None)
+            fill_colour = pg.mkColor(colour)
+            fill_colour.setAlpha(45)
+            plot.addItem(lo_item)
+            plot.addItem(hi_item)
+            plot.addItem(pg.FillBetweenItem(lo_item, hi_item, brush=pg.mkBrush(fill_colour)))
+        symbol = "o" if len(x) <= 60 else None
+        plot.plot(x, mean, pen=pen, name=name, symbol=symbol, symbolSize=5, symbolPen=None,
+                  symbolBrush=pg.mkBrush(colour))
+
+    def data_table(self) -> tuple[list[str], list[list[Any]]]:
+        columns = ["plot", "arm", "series", "epoch", "mean", "band_lo", "band_hi", "n_seeds", "unit"]
+        metric, label, _ = METRICS_SHOWN[self.metric_box.currentText()]
+        rows: list[list[Any]] = []
+        for s in self.series:
+            unit = ("%" if metric == "error" else "nats") if s.plot == "metric" else "recon (per example)"
+            rows += [[s.plot, s.arm, s.name, int(s.epochs[i]), float(s.mean[i]), float(s.lo[i]), float(s.hi[i]),
+                      int(s.n[i]), unit] for i in range(len(s.epochs))]
+        return columns, rows

@@ -1,0 +1,240 @@
+"""Summary panel: final test error per arm as box plots with mean and 95 % CI, and the paired difference
+(pre-trained minus random init, same seed) with its interval.
+
+Pre-training results are distributions over seeds (Erhan 2010: box plots over 400 seeds), and seed i of
+two arms shares its data order, so the paired difference is the sharpest test of whether pre-training
+helps. Several run folders (a sweep's variants) show as groups side by side via ``set_groups``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+
+from desktop_app.core.stats import MeanCI, PairedDiff, box_stats, mean_ci, paired_difference
+from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot
+from desktop_app.ui.run_store import METRICS, RunStore
+
+REFERENCE = "none"
+BOX_WIDTH = 0.5
+TABLE_COLUMNS = ("Group", "Arm", "Seeds", "Mean test error", "95 % CI", "Median", f"Minus {REFERENCE} (paired)",
+                 "95 % CI of diff", "p (t)", "p (Wilcoxon)")
+
+
+@dataclass
+class ArmSummary:
+    """Statistics of one arm in one group, as drawn (test error in %)."""
+
+    group: str
+    arm: str
+    x: float
+    values: dict[int, float]  # seed -> final test error (%)
+    box: dict[str, float]
+    ci: MeanCI
+    diff: PairedDiff | None
+
+
+def final_errors(store: RunStore) -> dict[str, dict[int, float]]:
+    """arm -> seed -> test error (%) at that seed's last fine-tuning epoch (the latest one while running)."""
+    out: dict[str, dict[int, float]] = {}
+    for arm, seed in store.units():
+        latest = store.unit(arm, seed).latest()
+        if latest is not None:
+            out.setdefault(arm, {})[seed] = 100.0 * latest["test_error"]
+    return out
+
+
+class SummaryPanel(Panel):
+    title = "Summary"
+    explanation = ("Final test error per arm over seeds (box: quartiles, whiskers 1.5 IQR, dots: seeds, diamond: "
+                   "mean with 95 % CI) and the paired difference to random init (same seed): below zero, "
+                   "pre-training helped.")
+    kinds = (METRICS,)
+
+    def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:
+        super().__init__(store, parent)
+        self.finish_toolbar()
+        self.groups: dict[str, RunStore] = {"": store}
+        self.box_plot = style_plot(self.graphics.addPlot(row=0, col=0), "Final test error over seeds",
+                                   "arm", "test error (%)")
+        self.diff_plot = style_plot(self.graphics.addPlot(row=0, col=1), f"Paired difference: arm − {REFERENCE}",
+                                    "arm", "test error difference (percentage points)")
+        self.graphics.ci.layout.setColumnStretchFactor(0, 3)
+        self.graphics.ci.layout.setColumnStretchFactor(1, 2)
+        self.legend = add_legend(self.box_plot, offset=(10, 5), colCount=6)
+        self.table = QTableWidget(0, len(TABLE_COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setMaximumHeight(130)
+        self.table.setToolTip("Mean with t-based 95 % CI over seeds; paired difference over the seeds both arms "
+                              "have, with a paired t-test and a Wilcoxon signed-rank test")
+        self.layout().addWidget(self.table)
+        self.summaries: list[ArmSummary] = []
+        self.request_refresh()
+
+    # -- sweeps ------------------------------------------------------------------------------------
+    def set_groups(self, groups: Mapping[str, RunStore]) -> None:
+        """Show several stores (a sweep's variants, label -> store) as groups; ``{}`` goes back to the own store."""
+        for label, s in self.groups.items():
+            if s is not self.store and label not in groups:
+                s.changed.disconnect(self.on_store_changed)
+        new = dict(groups) or {"": self.store}
+        for label, s in new.items():
+            if s is not self.store and self.groups.get(label) is not s:
+                s.changed.connect(self.on_store_changed)
+        self.groups = new
+        self.request_refresh()
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def compute(self) -> list[ArmSummary]:
+        out: list[ArmSummary] = []
+        x = 0.0
+        for label, store in self.groups.items():
+            by_arm = final_errors(store)
+            arms = list(store.arms) + [a for a in by_arm if a not in store.arms]
+            for arm in arms:
+                if arm not in by_arm:
+                    continue
+                values = by_arm[arm]
+                v = list(values.values())
+                diff = paired_difference(by_arm, arm, REFERENCE) if arm != REFERENCE else None
+                out.append(ArmSummary(label, arm, x, values, box_stats(v), mean_ci(v), diff))
+                x += 1
+            x += 0.6  # a gap between groups
+        return out
+
+    def refresh(self) -> None:
+        self.summaries = self.compute()
+        all_arms = list(dict.fromkeys(s.arm for s in self.summaries))
+        for plot in (self.box_plot, self.diff_plot):
+            plot.clear()
+        self.legend.clear()
+        if self.summaries:
+            self._draw_boxes(all_arms)
+            self._draw_diffs(all_arms)
+        self._fill_table()
+
+    def _tick(self, s: ArmSummary) -> str:
+        return f"{s.arm} · {s.group}" if s.group else s.arm
+
+    def _draw_boxes(self, all_arms: list[str]) -> None:
+        ss = self.summaries
+        x = np.array([s.x for s in ss])
+        q1, q3 = np.array([s.box["q1"] for s in ss]), np.array([s.box["q3"] for s in ss])
+        colours = [arm_color(s.arm, all_arms) for s in ss]
+        fills = [arm_color(s.arm, all_arms, alpha=90) for s in ss]
+        self.boxes = pg.BarGraphItem(x=x, y0=q1, height=q3 - q1, width=BOX_WIDTH, brushes=fills,
+                                     pens=[pg.mkPen(c, width=1.5) for c in colours])
+        self.box_plot.addItem(self.boxes)
+        half = BOX_WIDTH / 2
+        seg = []  # medians, whiskers and caps as one line item of (x0, y0)-(x1, y1) pairs
+        for s in ss:
+            b = s.box
+            seg += [(s.x - half, b["median"]), (s.x + half, b["median"]),
+                    (s.x, b["q3"]), (s.x, b["whisker_hi"]), (s.x, b["q1"]), (s.x, b["whisker_lo"]),
+                    (s.x - half / 2, b["whisker_hi"]), (s.x + half / 2, b["whisker_hi"]),
+                    (s.x - half / 2, b["whisker_lo"]), (s.x + half / 2, b["whisker_lo"])]
+        pts = np.array(seg, dtype=float)
+        self.lines = self.box_plot.plot(pts[:, 0], pts[:, 1], connect="pairs", pen=pg.mkPen(FOREGROUND, width=1.5))
+        # every seed as a dot, spread sideways (deterministically) so equal values stay visible
+        sx, sy, sb = [], [], []
+        for s, c in zip(ss, colours, strict=True):
+            n = len(s.values)
+            offsets = np.linspace(-0.15, 0.15, n) if n > 1 else np.zeros(1)
+            sx += list(s.x + offsets)
+            sy += list(s.values.values())
+            sb += [pg.mkBrush(c)] * n
+        self.seed_dots = pg.ScatterPlotItem(sx, sy, size=6, brush=sb, pen=pg.mkPen("w", width=0.5))
+        self.box_plot.addItem(self.seed_dots)
+        # mean and 95 % CI beside the box
+        ok = [s for s in ss if np.isfinite(s.ci.lo)]
+        mx = np.array([s.x + half + 0.12 for s in ss])
+        means = np.array([s.ci.mean for s in ss])
+        self.ci_bars = pg.ErrorBarItem(x=np.array([s.x + half + 0.12 for s in ok]),
+                                       y=np.array([s.ci.mean for s in ok]),
+                                       top=np.array([s.ci.hi - s.ci.mean for s in ok]),
+                                       bottom=np.array([s.ci.mean - s.ci.lo for s in ok]), beam=0.1,
+                                       pen=pg.mkPen(FOREGROUND, width=1.5))
+        self.box_plot.addItem(self.ci_bars)
+        self.mean_dots = self.box_plot.plot(mx, means, pen=None, symbol="d", symbolSize=10,
+                                            symbolBrush=pg.mkBrush(FOREGROUND), symbolPen=None)
+        for arm in all_arms:
+            sample = pg.ScatterPlotItem(symbol="s", size=11, brush=pg.mkBrush(arm_color(arm, all_arms, 150)),
+                                        pen=pg.mkPen(arm_color(arm, all_arms), width=1.5))
+            self.legend.addItem(sample, arm_label(arm))
+        self.legend.addItem(self.mean_dots, "mean ± 95 % CI")
+        self.box_plot.getAxis("bottom").setTicks([[(s.x, self._tick(s)) for s in ss]])
+        self.box_plot.setXRange(float(x.min()) - 0.6, float(x.max()) + 0.8, padding=0)
+        # head room above the data for the one-row legend
+        ys = [v for s in ss for v in (s.box["min"], s.box["max"], s.ci.lo, s.ci.hi) if np.isfinite(v)]
+        lo, hi = min(ys), max(ys)
+        span = (hi - lo) or max(abs(hi), 1.0)
+        self.box_plot.setYRange(lo - 0.05 * span, hi + 0.3 * span, padding=0)
+
+    def _draw_diffs(self, all_arms: list[str]) -> None:
+        diffs = [s for s in self.summaries if s.diff is not None]
+        self.diff_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(FOREGROUND, width=1, style=Qt.PenStyle.DashLine)))
+        if not diffs:
+            self.diff_plot.getAxis("bottom").setTicks([[]])
+            return
+        x = np.arange(len(diffs), dtype=float)
+        mean = np.array([s.diff.diff.mean for s in diffs])
+        lo = np.array([s.diff.diff.lo for s in diffs])
+        hi = np.array([s.diff.diff.hi for s in diffs])
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        if ok.any():
+            self.diff_bars = pg.ErrorBarItem(x=x[ok], y=mean[ok], top=(hi - mean)[ok], bottom=(mean - lo)[ok],
+                                             beam=0.15, pen=pg.mkPen(FOREGROUND, width=1.5))
+            self.diff_plot.addItem(self.diff_bars)
+        brushes = [pg.mkBrush(arm_color(s.arm, all_arms)) for s in diffs]
+        self.diff_dots = self.diff_plot.plot(x, mean, pen=None, symbol="d", symbolSize=11, symbolBrush=brushes,
+                                             symbolPen=pg.mkPen(FOREGROUND))
+        self.diff_plot.getAxis("bottom").setTicks([[(float(i), self._tick(s)) for i, s in enumerate(diffs)]])
+        self.diff_plot.setXRange(-0.7, len(diffs) - 0.3, padding=0)
+
+    def _fill_table(self) -> None:
+        self.table.setRowCount(len(self.summaries))
+        self.table.setColumnHidden(0, not any(s.group for s in self.summaries))
+        for r, s in enumerate(self.summaries):
+            d = s.diff.diff if s.diff is not None else None
+            cells = [s.group or "–", arm_label(s.arm), str(s.ci.n), f"{s.ci.mean:.2f} %", _interval(s.ci.lo, s.ci.hi),
+                     f"{s.box['median']:.2f} %",
+                     f"{d.mean:+.2f} pp (n={d.n})" if d else "–", _interval(d.lo, d.hi, "pp") if d else "–",
+                     _p(s.diff.t_pvalue) if s.diff else "–", _p(s.diff.wilcoxon_pvalue) if s.diff else "–"]
+            for c, text in enumerate(cells):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+
+    def data_table(self) -> tuple[list[str], list[list[Any]]]:
+        columns = ["group", "arm", "n", "values", "q1", "median", "q3", "whisker_lo", "whisker_hi", "min", "max",
+                   "mean", "std", "ci_lo", "ci_hi", "diff_reference", "diff_n", "diff_mean", "diff_ci_lo",
+                   "diff_ci_hi", "t_pvalue", "wilcoxon_pvalue"]
+        rows: list[list[Any]] = []
+        for s in self.summaries:
+            b, d = s.box, s.diff
+            values = ";".join(f"s{seed}={v!r}" for seed, v in s.values.items())
+            row: list[Any] = [s.group, s.arm, s.ci.n, values, b["q1"], b["median"], b["q3"], b["whisker_lo"],
+                              b["whisker_hi"], b["min"], b["max"], s.ci.mean, s.ci.std, s.ci.lo, s.ci.hi]
+            if d is None:
+                row += ["", "", "", "", "", "", ""]
+            else:
+                row += [d.reference, d.diff.n, d.diff.mean, d.diff.lo, d.diff.hi, d.t_pvalue, d.wilcoxon_pvalue]
+            rows.append(row)
+        return columns, rows
+
+
+def _interval(lo: float, hi: float, unit: str = "%") -> str:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "– (one seed)"
+    return f"[{lo:.2f}, {hi:.2f}] {unit}"
+
+
+def _p(p: float) -> str:
+    return "–" if not np.isfinite(p) else (f"{p:.3f}" if p >= 0.001 else f"{p:.1e}")

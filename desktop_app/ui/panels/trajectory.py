@@ -1,0 +1,166 @@
+"""Trajectory panel: log test NLL vs log train NLL, one curve per seed, an epoch a point (Erhan 2010, Fig. 1).
+
+Pre-training acting as a regulariser shows as curves that end lower on the test axis at equal or higher
+train NLL. All curves of an arm are ONE PlotDataItem (a ``connect`` array breaks the line between seeds),
+so 2 x 400 curves of 100 points redraw as two items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
+
+from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot
+from desktop_app.ui.run_store import METRICS, RunStore
+
+MAX_SYMBOL_POINTS = 20_000  # above this many points an arm is drawn as lines only (symbols cost ~10x)
+HOVER_RADIUS_PX = 12.0
+TINY = 1e-12  # NLL is > 0; clip so log10 stays finite
+
+
+@dataclass
+class ArmTrajectories:
+    """Every point of one arm, seed after seed, as drawn."""
+
+    arm: str
+    seeds: np.ndarray  # int (P,)
+    epochs: np.ndarray  # int (P,)
+    train_nll: np.ndarray  # (P,)
+    test_nll: np.ndarray  # (P,)
+    connect: np.ndarray  # bool (P,): point i is joined to point i+1 (same seed)
+
+    @property
+    def x(self) -> np.ndarray:
+        return np.log10(np.maximum(self.train_nll, TINY))
+
+    @property
+    def y(self) -> np.ndarray:
+        return np.log10(np.maximum(self.test_nll, TINY))
+
+
+def collect(store: RunStore, arm: str) -> ArmTrajectories:
+    """One arm's (train NLL, test NLL) points from the store, seed by seed."""
+    seeds, epochs, train, test = [], [], [], []
+    for a, s in store.units():
+        if a != arm:
+            continue
+        u = store.unit(a, s)
+        if not len(u.epochs):
+            continue
+        seeds.append(np.full(len(u.epochs), s, dtype=np.int64))
+        epochs.append(u.epochs)
+        train.append(u.column("train_nll"))
+        test.append(u.column("test_nll"))
+    if not seeds:
+        empty = np.zeros(0)
+        return ArmTrajectories(arm, empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty.astype(bool))
+    seed_arr = np.concatenate(seeds)
+    connect = np.zeros(len(seed_arr), dtype=bool)
+    connect[:-1] = seed_arr[1:] == seed_arr[:-1]
+    return ArmTrajectories(arm, seed_arr, np.concatenate(epochs), np.concatenate(train), np.concatenate(test), connect)
+
+
+class TrajectoryPanel(Panel):
+    title = "Trajectories"
+    explanation = ("Test NLL against train NLL, log-log, one curve per seed and a point per epoch (Erhan et al. "
+                   "2010, Fig. 1): pre-training acts as a regulariser when its curves end lower in test NLL at "
+                   "equal or higher train NLL.")
+    kinds = (METRICS,)
+
+    def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:
+        super().__init__(store, parent)
+        self.points_box = QCheckBox("Epoch points")
+        self.points_box.setChecked(True)
+        self.points_box.setToolTip(f"Mark every epoch (arms with more than {MAX_SYMBOL_POINTS:,} points are drawn "
+                                   "as lines only, to stay fast)")
+        self.points_box.toggled.connect(lambda _on: self.request_refresh())
+        self.add_tool(self.points_box)
+        self.finish_toolbar()
+        self.hover_label = QLabel("Hover a point to read its arm, seed, epoch and NLLs.")
+        self.layout().addWidget(self.hover_label)
+
+        self.plot = style_plot(self.graphics.addPlot(row=0, col=0), "Test vs train NLL, one curve per seed",
+                               "train NLL (nats, log scale)", "test NLL (nats, log scale)")
+        self.plot.getAxis("bottom").setLogMode(True)  # data are log10 values; ticks show NLL in nats
+        self.plot.getAxis("left").setLogMode(True)
+        self.legend = add_legend(self.plot, offset=(-10, 10))
+        self.items: dict[str, pg.PlotDataItem] = {}
+        self.ends: dict[str, pg.ScatterPlotItem] = {}
+        self.data: dict[str, ArmTrajectories] = {}
+        self.marker = pg.ScatterPlotItem(size=12, pen=pg.mkPen(FOREGROUND, width=2), brush=None)
+        self.marker.setZValue(10)
+        self.plot.addItem(self.marker)
+        self._proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved)
+        self.request_refresh()
+
+    def arms(self) -> list[str]:
+        arms = list(self.store.arms)
+        return arms + [a for a, _ in self.store.units() if a not in arms]
+
+    def refresh(self) -> None:
+        arms = self.arms()
+        for arm in [a for a in self.items if a not in arms]:
+            self.plot.removeItem(self.items.pop(arm))
+            self.plot.removeItem(self.ends.pop(arm))
+            self.legend.removeItem(arm_label(arm))
+        self.data = {}
+        for arm in arms:
+            data = collect(self.store, arm)
+            self.data[arm] = data
+            n_seeds = len(np.unique(data.seeds))
+            colour = arm_color(arm, arms, alpha=220 if n_seeds <= 10 else 90)
+            if arm not in self.items:
+                self.items[arm] = self.plot.plot(name=arm_label(arm))
+                self.ends[arm] = pg.ScatterPlotItem(size=9, symbol="s", pen=pg.mkPen(FOREGROUND, width=0.8))
+                self.ends[arm].setZValue(5)
+                self.plot.addItem(self.ends[arm])
+            symbols = self.points_box.isChecked() and len(data.x) <= MAX_SYMBOL_POINTS
+            self.items[arm].setData(
+                data.x, data.y, connect=data.connect, pen=pg.mkPen(colour, width=1.2),
+                symbol="o" if symbols else None, symbolSize=4, symbolPen=None, symbolBrush=pg.mkBrush(colour))
+            last = ~data.connect  # the last point of each seed: where training ended
+            self.ends[arm].setData(data.x[last], data.y[last], brush=pg.mkBrush(arm_color(arm, arms)))
+        self.marker.setData([], [])
+
+    # -- hover -------------------------------------------------------------------------------------
+    def _on_mouse_moved(self, args: tuple) -> None:
+        pos = args[0]
+        if not self.plot.sceneBoundingRect().contains(pos):
+            return
+        view = self.plot.vb.mapSceneToView(pos)
+        self.hover_at(view.x(), view.y())
+
+    def hover_at(self, x: float, y: float) -> str:
+        """Show the point nearest to (x, y) (view coordinates: log10 NLLs) within a few pixels; returns the text."""
+        px, py = self.plot.vb.viewPixelSize()
+        best: tuple[float, str, int] | None = None
+        for arm, data in self.data.items():
+            if not len(data.x):
+                continue
+            d = np.hypot((data.x - x) / max(px, 1e-12), (data.y - y) / max(py, 1e-12))
+            i = int(np.argmin(d))
+            if best is None or d[i] < best[0]:
+                best = (float(d[i]), arm, i)
+        if best is None or best[0] > HOVER_RADIUS_PX:
+            self.marker.setData([], [])
+            return ""
+        _, arm, i = best
+        data = self.data[arm]
+        text = (f"{arm_label(arm)}, seed {data.seeds[i]}, epoch {data.epochs[i]}: "
+                f"train NLL {data.train_nll[i]:.4f}, test NLL {data.test_nll[i]:.4f}")
+        self.hover_label.setText(text)
+        self.marker.setData([data.x[i]], [data.y[i]])
+        return text
+
+    def data_table(self) -> tuple[list[str], list[list[Any]]]:
+        columns = ["arm", "seed", "epoch", "train_nll", "test_nll", "log10_train_nll", "log10_test_nll"]
+        rows: list[list[Any]] = []
+        for arm, d in self.data.items():
+            x, y = d.x, d.y
+            rows += [[arm, int(d.seeds[i]), int(d.epochs[i]), float(d.train_nll[i]), float(d.test_nll[i]),
+                      float(x[i]), float(y[i])] for i in range(len(x))]
+        return columns, rows
