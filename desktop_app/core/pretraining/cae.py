@@ -9,15 +9,15 @@ is why Basin shows a linear probe next to it.
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from desktop_app.core.config import NOISES, CAEConfig
-from desktop_app.core.pretraining.base import LayerPretrainer, corrupt, reconstruction_loss_sum
+from desktop_app.core.config import CAEConfig
+from desktop_app.core.pretraining.autoencoder import DenoisingAutoencoder
+from desktop_app.core.pretraining.base import reconstruction_loss_sum
 
 
 def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
@@ -26,7 +26,7 @@ def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
     return (int(v[0]), int(v[1]))
 
 
-class ConvAEPretrainer(LayerPretrainer):
+class ConvAEPretrainer(DenoisingAutoencoder):
     """Tied-kernel conv autoencoder trained with Adam (cfg.lr).
 
     Adam rather than SGD: a shared conv kernel collects gradient from every image position and the scale of
@@ -38,26 +38,8 @@ class ConvAEPretrainer(LayerPretrainer):
     layer_kinds: ClassVar[tuple[str, ...]] = ("conv",)
     module_type: ClassVar[type[nn.Module]] = nn.Conv2d
 
-    def __init__(
-        self,
-        module: nn.Conv2d,
-        activation: str,
-        cfg: CAEConfig | Any,
-        *,
-        unit_interval_input: bool,
-        generator: torch.Generator,
-        stride: int = 1,
-    ) -> None:
-        super().__init__(
-            module,
-            activation,
-            cfg,
-            unit_interval_input=unit_interval_input,
-            generator=generator,
-            stride=stride,
-        )
-        if cfg.noise not in NOISES:
-            raise ValueError(f"cae noise must be one of {', '.join(NOISES)}; got {cfg.noise!r}")
+    def __init__(self, module: nn.Conv2d, activation: str, cfg: CAEConfig | Any, **kwargs: Any) -> None:
+        super().__init__(module, activation, cfg, **kwargs)
         if module.groups != 1 or _pair(module.dilation) != (1, 1):
             raise ValueError("cae supports conv layers with groups=1 and dilation=1 only")
         if isinstance(module.padding, str):
@@ -68,14 +50,7 @@ class ConvAEPretrainer(LayerPretrainer):
         # The layer's own stride wins when it is set; the argument covers layers built with the default.
         self.conv_stride: tuple[int, int] = mod_stride if mod_stride != (1, 1) else (self.stride, self.stride)
         self.padding: tuple[int, int] = _pair(module.padding)  # type: ignore[arg-type]
-        self.noise = str(cfg.noise)
-        self.corruption = float(cfg.corruption)
-        w = module.weight
-        self.visible_bias = nn.Parameter(torch.zeros(w.shape[1], dtype=w.dtype, device=w.device))
         self.optimizer = torch.optim.Adam([module.weight, self.hidden_bias, self.visible_bias], lr=float(cfg.lr))
-
-    def corrupt(self, x: torch.Tensor) -> torch.Tensor:
-        return corrupt(x, self.noise, self.corruption, self.generator)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(F.conv2d(x, self.weight, self.hidden_bias, self.conv_stride, self.padding))
@@ -103,25 +78,7 @@ class ConvAEPretrainer(LayerPretrainer):
         logits = self.decode_logits(self.encode(x_in), (target.shape[-2], target.shape[-1]))
         return reconstruction_loss_sum(logits, target, self.unit_interval_input)
 
-    def train_step(self, batch: torch.Tensor) -> float:
-        x = self._prepare(batch)
-        if x.dim() != 4:
-            raise ValueError(f"cae expects (B, C, H, W) batches, got shape {tuple(x.shape)}")
-        x_tilde = self.corrupt(x)
-        try:
-            with torch.enable_grad():
-                self.optimizer.zero_grad(set_to_none=True)
-                loss_sum = self._loss_sum(x_tilde, x)
-                error = self._check_finite(float(loss_sum.detach()))  # checked before the step: no NaN in W
-                (loss_sum / x.shape[0]).backward()
-                params = self.optimizer.param_groups[0]["params"]
-                self._check_finite(float(nn.utils.clip_grad_norm_(params, math.inf)), "gradient norm")
-                self.optimizer.step()
-        finally:
-            # Leave no gradients on the network's parameters: fine-tuning must start from clean .grad fields.
-            self.optimizer.zero_grad(set_to_none=True)
-        return error
-
-    @torch.no_grad()
-    def _error_sum(self, batch: torch.Tensor) -> float:
-        return float(self._loss_sum(batch, batch))
+    def _input(self, batch: torch.Tensor) -> torch.Tensor:
+        if batch.dim() != 4:
+            raise ValueError(f"cae expects (B, C, H, W) batches, got shape {tuple(batch.shape)}")
+        return batch

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Build the PyInstaller onedir bundle into dist/basin and smoke-test it.
+# Usage: packaging/build.sh   (from anywhere; uses the project's .venv, creating it with `make venv`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make venv
+.venv/bin/python -m pip install --quiet "pyinstaller>=6.10,<7"
+start=$(date +%s)
+.venv/bin/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller packaging/basin.spec
+end=$(date +%s)
+size=$(du -sh dist/basin | cut -f1)
+echo "bundle: dist/basin  size: ${size}  build time: $((end - start)) s"
+QT_QPA_PLATFORM=offscreen dist/basin/basin --smoke-test
+echo "frozen smoke test passed"

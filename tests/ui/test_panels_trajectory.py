@@ -1,0 +1,74 @@
+"""Trajectory panel: one item per arm holding log10 of the known NLLs, seeds separated, hover, live."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF
+
+from desktop_app.core.events import EpochMetrics
+from desktop_app.ui.panels.trajectory import TrajectoryPanel
+from desktop_app.ui.run_store import RunStore
+from tests.ui import test_panels_data as syn
+
+
+@pytest.fixture
+def panel(qtbot):
+    store = RunStore()
+    store.ingest(syn.events())
+    p = TrajectoryPanel(store)
+    qtbot.addWidget(p)
+    return p
+
+
+def known(arm: str, name: str) -> np.ndarray:
+    return np.array([syn.metric(arm, s, e, name) for s in syn.SEEDS for e in range(syn.EPOCHS)])
+
+
+def test_one_item_per_arm_with_log_values_and_seed_breaks(panel):
+    assert set(panel.items) == set(syn.ARMS)
+    for arm in syn.ARMS:
+        x, y = panel.items[arm].getData()
+        np.testing.assert_allclose(x, np.log10(known(arm, "train_nll")))
+        np.testing.assert_allclose(y, np.log10(known(arm, "test_nll")))
+        connect = panel.items[arm].opts["connect"]
+        expected = np.ones(len(syn.SEEDS) * syn.EPOCHS, bool)
+        expected[syn.EPOCHS - 1 :: syn.EPOCHS] = False  # no line from one seed's last epoch to the next seed
+        np.testing.assert_array_equal(connect, expected)
+        ex, _ = panel.ends[arm].getData()  # one end marker per seed, at its last epoch
+        np.testing.assert_allclose(ex, np.log10([syn.metric(arm, s, syn.EPOCHS - 1, "train_nll") for s in syn.SEEDS]))
+    labels = [label.text for _, label in panel.legend.items]
+    assert labels == ["none (random init)", "dae"]
+    assert "log" in panel.plot.getAxis("bottom").labelText and "NLL" in panel.plot.getAxis("left").labelText
+
+
+def test_hover_reports_the_nearest_point(panel):
+    panel.resize(900, 600)
+    panel.show()
+    x = np.log10(syn.metric("dae", 2, 3, "train_nll"))
+    y = np.log10(syn.metric("dae", 2, 3, "test_nll"))
+    text = panel.hover_at(x, y)
+    assert text.startswith("dae, seed 2, epoch 3: train NLL ")
+    assert f"{syn.metric('dae', 2, 3, 'test_nll'):.4f}" in text
+    assert panel.hover_label.text() == text
+    mx, my = panel.marker.getData()
+    assert (mx[0], my[0]) == pytest.approx((x, y))
+    # the mouse path: scene position of the point -> same text
+    scene = panel.plot.vb.mapViewToScene(QPointF(x, y))
+    panel.hover_label.setText("")
+    panel._on_mouse_moved((scene,))
+    assert panel.hover_label.text() == text
+    assert panel.hover_at(x + 100, y + 100) == ""  # far from everything: nothing
+
+
+def test_live_epochs_extend_the_curves(panel):
+    before = len(panel.items["none"].getData()[0])
+    panel.store.ingest([EpochMetrics("none", 1, syn.EPOCHS, 0.3, 0.1, 0.4, 0.1, 0.5, 0.1)])
+    x, y = panel.items["none"].getData()
+    assert len(x) == before + 1
+    assert np.log10(0.3) in x and np.log10(0.5) in y
+
+
+def test_symbols_drop_above_the_point_budget(panel, monkeypatch):
+    assert panel.items["dae"].opts["symbol"] == "o"
+    monkeypatch.setattr("desktop_app.ui.panels.trajectory.MAX_SYMBOL_POINTS", 5)
+    panel.refresh()
+    assert panel.items["dae"].opts["symbol"] is None
