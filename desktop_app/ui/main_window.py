@@ -31,6 +31,7 @@ from desktop_app.ui.builder import BuilderPane
 from desktop_app.ui.controller_protocol import RunControllerLike
 from desktop_app.ui.live_metrics import LiveMetricsTable
 from desktop_app.ui.log_pane import LogPane
+from desktop_app.ui.panels import make_panels
 from desktop_app.ui.progress import ProgressWidget
 from desktop_app.ui.run_history import RunHistory
 from desktop_app.ui.run_store import RunStore
@@ -70,6 +71,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self._connect()
+        self.panel_widgets = make_panels(self.store)
+        for name, panel in self.panel_widgets.items():
+            self.add_panel(name, panel)
         self._restore_state()
         self._on_config_changed(self.builder.config())
         self._on_state_changed(controller.state)

@@ -37,6 +37,8 @@ def test_purity_separated_vs_mixed():
         mixed = clusters(0.0, seed)
         vals.append(fs.nn_arm_purity(mixed.outputs, mixed.arms, mixed.seeds))
     assert 0.35 < np.mean(vals) < 0.65
+    # row blocks give the same answer as one block
+    assert fs.nn_arm_purity(mixed.outputs, mixed.arms, mixed.seeds, block=4) == vals[-1]
 
 
 def test_purity_excludes_the_own_trajectory():

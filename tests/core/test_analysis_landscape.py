@@ -191,3 +191,33 @@ def test_results_are_cached_in_the_run_folder(tiny_run):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     assert load_result(tiny_run, "landscape", {**params, "n_eval": 41}, sources) is None
     assert list_results(tiny_run, "landscape")[0]["params"] == params
+
+
+def test_cached_call_keys_on_params_and_run_files(tmp_path):
+    from desktop_app.core.analysis.store import cached_call, run_sources
+
+    run = make_tiny_run(tmp_path / "run")
+    kw = {"arm": "none", "seed": 1, "resolution": 5, "n_eval": 30}
+    first = list(cached_call(run, "landscape", ls.compute_landscape, **kw))
+    assert len(first) > 1
+    again = list(cached_call(run, "landscape", ls.compute_landscape, **kw, control=RunControl()))
+    assert len(again) == 1 and np.array_equal(again[0].loss, first[-1].loss)
+    assert any(p.name == "e0004.pt" for p in run_sources(run))
+    # a run that changes (e.g. resumed with more epochs) invalidates the cache
+    (run / "checkpoints" / "none" / "s1" / "e0004.pt").touch()
+    assert len(list(cached_call(run, "landscape", ls.compute_landscape, **kw))) > 1
+
+
+def test_trajectory_pca_chunking_does_not_change_the_answer(tiny_run):
+    epochs = ls.checkpoint_epochs(tiny_run, "dae", 0)
+    traj = [(e, ls.load_params(tiny_run, "dae", 0, e)) for e in epochs]
+    center = traj[-1][1]
+    whole = ls.trajectory_pca(traj, center)
+    chunked = ls.trajectory_pca(iter(traj), center, chunk=7)
+    np.testing.assert_allclose(chunked.coords, whole.coords, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(chunked.explained_variance_ratio, whole.explained_variance_ratio, rtol=1e-9)
+    torch.testing.assert_close(ls.flatten(chunked.d1), ls.flatten(whole.d1))
+    assert ls.flatten(whole.d1).norm().item() == pytest.approx(1.0, rel=1e-5)
+    assert abs(ls.flatten(whole.d1) @ ls.flatten(whole.d2)).item() < 1e-5
+    with pytest.raises(ValueError, match="at least 3"):
+        ls.trajectory_pca(traj[-2:], center)

@@ -81,12 +81,14 @@ def test_layout_and_shortcuts(fake_window, qtbot) -> None:
     assert window.device_label.text() == "Device: fake-auto"
     window.builder.field_widget("device").setCurrentText("cpu")
     assert window.device_label.text() == "Device: fake-cpu"
-    dock = window.add_panel("Filters", QLabel("filters"))
-    dock2 = window.add_panel("Curves", QLabel("curves"))
-    assert window.panels() == [dock, dock2]
-    assert dock.objectName() == "panel-filters"
+    builtin = window.panels()
+    assert [d.objectName() for d in builtin] == ["panel-filters", "panel-trajectories", "panel-curves", "panel-summary"]
+    dock = window.add_panel("Extra one", QLabel("one"))
+    dock2 = window.add_panel("Extra two", QLabel("two"))
+    assert window.panels() == [*builtin, dock, dock2]
+    assert dock.objectName() == "panel-extra-one"
     qtbot.wait(1)
-    assert window.panel_area.tabifiedDockWidgets(dock) == [dock2]
+    assert dock2 in window.panel_area.tabifiedDockWidgets(dock)
 
 
 def test_invalid_config_disables_start(fake_window, qtbot) -> None:
@@ -187,7 +189,7 @@ def test_settings_persist_workspace_and_geometry(qtbot, tmp_path) -> None:
     qtbot.addWidget(window)
     window.set_workspace(tmp_path / "ws")
     window.show()
-    window.resize(700, 500)
+    window.resize(700, 720)
     window.close()
     assert Path(app_settings().value("workspace")) == tmp_path / "ws"
     assert "shutdown" in ctrl.calls
@@ -195,7 +197,7 @@ def test_settings_persist_workspace_and_geometry(qtbot, tmp_path) -> None:
     qtbot.addWidget(again)
     assert again.workspace == tmp_path / "ws"
     assert again.history.workspace == tmp_path / "ws"
-    assert again.size().height() == 500  # (the width is clamped to the offscreen screen)
+    assert again.size().height() == 720  # (the width is clamped to the offscreen screen)
 
 
 def test_drop_toml_opens_it(fake_window, tmp_path) -> None:

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from desktop_app.core import tiling
 from desktop_app.core.events import FilterSnapshot
-from desktop_app.ui.panels import tiling
 from desktop_app.ui.panels.filters import FiltersPanel
 from desktop_app.ui.run_store import RunStore
 from tests.ui import test_panels_data as syn

@@ -40,9 +40,11 @@ def test_one_item_per_arm_with_log_values_and_seed_breaks(panel):
     assert "log" in panel.plot.getAxis("bottom").labelText and "NLL" in panel.plot.getAxis("left").labelText
 
 
-def test_hover_reports_the_nearest_point(panel):
+def test_hover_reports_the_nearest_point(panel, qtbot):
     panel.resize(900, 600)
     panel.show()
+    qtbot.waitExposed(panel)
+    panel.plot.vb.autoRange()  # the range the user sees (otherwise updated lazily on the next paint)
     x = np.log10(syn.metric("dae", 2, 3, "train_nll"))
     y = np.log10(syn.metric("dae", 2, 3, "test_nll"))
     text = panel.hover_at(x, y)

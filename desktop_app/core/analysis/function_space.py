@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.analysis.progress import AnalysisProgress
+from desktop_app.core.analysis.progress import AnalysisProgress, FunctionSpaceResult
 from desktop_app.core.control import RunControl
 
 METHODS = ("pca", "tsne", "isomap")
@@ -28,18 +28,6 @@ class ProbeSnapshots:
     arms: tuple[str, ...]  # (M,)
     seeds: np.ndarray  # (M,) int64
     epochs: np.ndarray  # (M,) int64
-
-
-@dataclass(frozen=True)
-class FunctionSpaceResult:
-    coords: np.ndarray  # (M, 2) float64 embedding
-    arms: tuple[str, ...]  # (M,) arm label of each point
-    seeds: np.ndarray  # (M,) int64
-    epochs: np.ndarray  # (M,) int64
-    method: str
-    purity: float  # nearest-neighbour arm purity over all points (original output space)
-    purity_last: float  # the same over each trajectory's last epoch only
-    explained_variance_ratio: np.ndarray  # (2,) float64 for PCA; NaN otherwise
 
 
 def load_probe_snapshots(run_dir: Path, arms: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
@@ -59,7 +47,7 @@ def load_probe_snapshots(run_dir: Path, arms: Sequence[str] | None = None, seeds
 
 
 def nn_arm_purity(outputs: np.ndarray, arms: Sequence[str], seeds: Sequence[int],
-                  mask: np.ndarray | None = None) -> float:
+                  mask: np.ndarray | None = None, block: int = 512) -> float:
     """Fraction of points whose nearest neighbour (Euclidean, among points of other (arm, seed) trajectories)
     has the same arm. ~1 = arms occupy separate regions; ~1/n_arms (balanced) = mixed. NaN if undefined."""
     x = np.asarray(outputs, dtype=np.float64)
@@ -71,15 +59,19 @@ def nn_arm_purity(outputs: np.ndarray, arms: Sequence[str], seeds: Sequence[int]
     if n < 2:
         return float("nan")
     sq = (x * x).sum(1)
-    dist = sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)
-    same_traj = (arm_arr[:, None] == arm_arr[None, :]) & (seed_arr[:, None] == seed_arr[None, :])
-    dist[same_traj] = np.inf
-    has_other = np.isfinite(dist).any(1)
+    nn = np.full(n, -1)
+    for lo in range(0, n, block):  # row blocks: the full M x M distance matrix can be many GB
+        hi = min(lo + block, n)
+        dist = sq[lo:hi, None] + sq[None, :] - 2.0 * (x[lo:hi] @ x.T)
+        same_traj = (arm_arr[lo:hi, None] == arm_arr[None, :]) & (seed_arr[lo:hi, None] == seed_arr[None, :])
+        dist[same_traj] = np.inf
+        ok = np.isfinite(dist).any(1)
+        nn[lo:hi] = np.where(ok, dist.argmin(1), -1)
+    has_other = nn >= 0
     if not has_other.any():
         return float("nan")
-    nn = dist.argmin(1)
-    same = arm_arr[nn] == arm_arr
-    return float(same[has_other].mean())
+    same = arm_arr[nn[has_other]] == arm_arr[has_other]
+    return float(same.mean())
 
 
 def last_epoch_mask(arms: Sequence[str], seeds: Sequence[int], epochs: Sequence[int]) -> np.ndarray:

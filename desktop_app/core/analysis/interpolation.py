@@ -8,7 +8,6 @@ arms end in?). Reuses the batched plane evaluator: theta0 + a (theta1 - theta0) 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,27 +22,11 @@ from desktop_app.core.analysis.landscape import (
     resolve_epoch,
     run_config,
 )
-from desktop_app.core.analysis.progress import AnalysisProgress
+from desktop_app.core.analysis.progress import AnalysisProgress, InterpolationResult
 from desktop_app.core.control import RunControl
 from desktop_app.core.data import load_data
 
 MODES = ("init_to_solution", "pretrained_to_random")
-
-
-@dataclass(frozen=True)
-class InterpolationResult:
-    """Curves along alphas; alpha 0 is ``start`` (arm/seed/epoch), alpha 1 is ``end``."""
-
-    alphas: np.ndarray  # (n,) float64
-    train_loss: np.ndarray  # (n,) float64, mean NLL on the first n_train_eval labelled training examples
-    train_error: np.ndarray  # (n,) float64
-    test_loss: np.ndarray  # (n,) float64, on the whole test split
-    test_error: np.ndarray  # (n,) float64
-    mode: str
-    start: str  # "arm/s<seed>/e<epoch>"
-    end: str
-    n_train_eval: int
-    n_test: int
 
 
 def interpolation_endpoints(run_dir: Path, arm: str, seed: int, mode: str,

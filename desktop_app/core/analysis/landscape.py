@@ -12,7 +12,7 @@ Also home of the small helpers that read nets back from a run folder (used by ``
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from desktop_app.core import config as config_mod
-from desktop_app.core.analysis.progress import AnalysisProgress
+from desktop_app.core.analysis.progress import AnalysisProgress, LandscapeResult
 from desktop_app.core.control import RunControl
 from desktop_app.core.data import DataSplits, load_data
 from desktop_app.core.engine import load_checkpoint
@@ -133,37 +133,51 @@ class TrajectoryPCA:
     explained_variance_ratio: np.ndarray  # (2,) float64
 
 
-def trajectory_pca(trajectory: Sequence[tuple[int, Params]], center: Params) -> TrajectoryPCA:
+def trajectory_pca(trajectory: Iterable[tuple[int, Params]], center: Params, chunk: int = 1 << 20) -> TrajectoryPCA:
     """Li et al. 2018: PCA of (theta_e - center) over the saved epochs (centred like sklearn's PCA); the top two
-    components span the plane, and every checkpoint is projected onto it (center at (0, 0))."""
-    epochs = np.array([e for e, _ in trajectory], dtype=np.int64)
-    c = flatten(center).to(torch.float64)
-    rows = torch.stack([flatten(p).to(torch.float64) - c for _, p in trajectory])
-    informative = rows.norm(dim=1) > 0
-    m = rows[informative]
-    if m.shape[0] < 3:
-        raise ValueError(f"PCA directions need at least 3 checkpoints besides the centre, got {m.shape[0]}; "
+    components span the plane, and every checkpoint is projected onto it (center at (0, 0)).
+
+    ``trajectory`` may be a lazy iterable: rows are kept as float32 (T x P) and every reduction runs in float64
+    over column chunks, so 50 epochs of a 2.8M-weight net need ~0.6 GB, not several."""
+    c = flatten(center)
+    epochs_list, rows_list = [], []
+    for e, p in trajectory:
+        epochs_list.append(e)
+        rows_list.append(flatten(p) - c)
+    epochs = np.array(epochs_list, dtype=np.int64)
+    rows = torch.stack(rows_list)
+    del rows_list
+    informative = torch.nonzero(rows.abs().amax(dim=1) > 0).flatten()
+    if len(informative) < 3:
+        raise ValueError(f"PCA directions need at least 3 checkpoints besides the centre, got {len(informative)}; "
                          "save more epochs (snapshots.checkpoint_every) or use random directions")
-    mc = m - m.mean(0, keepdim=True)
+    n_params = rows.shape[1]
+    spans = [(s, min(s + chunk, n_params)) for s in range(0, n_params, chunk)]
+
+    def centred(lo: int, hi: int) -> torch.Tensor:
+        blk = rows[informative, lo:hi].to(torch.float64)
+        return blk - blk.mean(0, keepdim=True)
+
     # (T, P) with T small: eigen-decompose the T x T Gram matrix instead of an SVD over P columns.
-    gram = mc @ mc.T
+    gram = torch.zeros(len(informative), len(informative), dtype=torch.float64)
+    for lo, hi in spans:
+        blk = centred(lo, hi)
+        gram += blk @ blk.T
     evals, evecs = torch.linalg.eigh(gram)
     order = torch.argsort(evals, descending=True)
-    evals, evecs = evals[order].clamp_min(0), evecs[:, order]
-    dirs = []
-    for i in range(2):
-        v = mc.T @ evecs[:, i]
-        dirs.append(v / v.norm().clamp_min(1e-30))
-    coords = torch.stack([rows @ d for d in dirs], dim=1)
-    for i in range(2):  # a deterministic sign: the first checkpoint sits at a non-negative coordinate
-        if coords[0, i] < 0:
-            dirs[i] = -dirs[i]
-            coords[:, i] = -coords[:, i]
+    evals, evecs = evals[order].clamp_min(0), evecs[:, order[:2]]
+    dirs = torch.cat([centred(lo, hi).T @ evecs for lo, hi in spans])  # (P, 2)
+    dirs = dirs / dirs.norm(dim=0, keepdim=True).clamp_min(1e-30)
+    coords = torch.zeros(rows.shape[0], 2, dtype=torch.float64)
+    for lo, hi in spans:
+        coords += rows[:, lo:hi].to(torch.float64) @ dirs[lo:hi]
+    sign = torch.where(coords[0] < 0, -1.0, 1.0).to(torch.float64)  # deterministic: first checkpoint at >= 0
+    dirs, coords = dirs * sign, coords * sign
     total = float(evals.sum())
     ratio = (evals[:2] / total).numpy() if total > 0 else np.full(2, np.nan)
     return TrajectoryPCA(
-        d1=unflatten(dirs[0].to(torch.float32), center),
-        d2=unflatten(dirs[1].to(torch.float32), center),
+        d1=unflatten(dirs[:, 0].to(torch.float32), center),
+        d2=unflatten(dirs[:, 1].to(torch.float32), center),
         coords=coords.numpy().astype(np.float64),
         epochs=epochs,
         explained_variance_ratio=np.asarray(ratio, dtype=np.float64),
@@ -335,29 +349,6 @@ def coarse_to_fine_order(ny: int, nx: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LandscapeResult:
-    """loss[j, i] = L(center + xs[i] d1 + ys[j] d2) (row-major: y down the rows); NaN where not yet computed."""
-
-    xs: np.ndarray  # (nx,) float64
-    ys: np.ndarray  # (ny,) float64
-    loss: np.ndarray  # (ny, nx) float64, mean NLL in nats
-    error: np.ndarray  # (ny, nx) float64, classification error in [0, 1]
-    trajectory: np.ndarray  # (T, 2) float64 checkpoints projected on the plane; (0, 2) for random directions
-    trajectory_epochs: np.ndarray  # (T,) int64
-    explained_variance_ratio: np.ndarray  # (2,) float64 of the PCA directions; NaN for random ones
-    directions: str  # "random" | "pca"
-    arm: str
-    seed: int
-    epoch: int
-    split: str
-    n_eval: int
-
-    @property
-    def complete(self) -> bool:
-        return bool(np.isfinite(self.loss).all())
-
-
 def surface_on_grid(net: Net, center: Params, d1: Params, d2: Params, xs: np.ndarray, ys: np.ndarray,
                     x: torch.Tensor, y: torch.Tensor, template: LandscapeResult, *,
                     control: RunControl | None = None, memory_mb: int = DEFAULT_MEMORY_MB,
@@ -433,7 +424,7 @@ def compute_landscape(
         xr, yr = xrange or (-1.0, 1.0), yrange or (-1.0, 1.0)
     elif directions == "pca":
         epochs = checkpoint_epochs(run_dir, arm, seed)
-        trajectory = [(e, center if e == epoch else load_params(run_dir, arm, seed, e)) for e in epochs]
+        trajectory = ((e, center if e == epoch else load_params(run_dir, arm, seed, e)) for e in epochs)
         pca = trajectory_pca(trajectory, center)
         d1, d2 = pca.d1, pca.d2
         traj, traj_epochs, ratio = pca.coords, pca.epochs, pca.explained_variance_ratio

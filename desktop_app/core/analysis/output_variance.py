@@ -10,13 +10,13 @@ shape the final function. Erhan et al. found early blocks matter more, and less 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from desktop_app.core.analysis.progress import AnalysisProgress
+from desktop_app.core.analysis.progress import AnalysisProgress, OutputVarianceResult
 from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.control import RunControl
 from desktop_app.core.data import DataSplits, load_data
@@ -25,19 +25,6 @@ from desktop_app.core.models import Net, build_model, penalty
 from desktop_app.core.pretraining import make_pretrainer
 
 RESAMPLE_MODES = ("auto", "pool", "deform", "none")
-
-
-@dataclass(frozen=True)
-class OutputVarianceResult:
-    arms: tuple[str, ...]  # (A,)
-    positions: np.ndarray  # (B,) int64 block index 0 .. n_blocks-1 (0 = seen first)
-    block_start: np.ndarray  # (B,) int64 index in the stream of each block's first example
-    variance: np.ndarray  # (A, B) float64 variance over resamples, averaged over probe examples and classes; NaN
-    # where not yet computed
-    block_size: int
-    resamples: int
-    resample: str  # "pool" | "deform" | "none"
-    seed: int
 
 
 def _pretrain(model: Net, arm: str, cfg: ExperimentConfig, pool: torch.Tensor, seed: int,

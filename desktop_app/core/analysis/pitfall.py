@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import torch
 from scipy import stats
 
 from desktop_app.core.analysis.landscape import build_net, checkpoint_epochs, load_params, run_config
-from desktop_app.core.analysis.progress import AnalysisProgress
+from desktop_app.core.analysis.progress import AnalysisProgress, Correlation, PitfallResult
 from desktop_app.core.control import RunControl
 from desktop_app.core.data import load_data
 from desktop_app.core.engine import pretrain_targets
@@ -49,15 +48,6 @@ def linear_probe(features_train: np.ndarray, y_train: np.ndarray, features_test:
     return float(model.score(xte, yte))
 
 
-@dataclass(frozen=True)
-class Correlation:
-    n: int
-    pearson_r: float
-    pearson_p: float
-    spearman_r: float
-    spearman_p: float
-
-
 def correlate(points: Sequence[tuple[str, float, float]]) -> Correlation:
     """Pearson and Spearman r (and two-sided p) between reconstruction error and probe accuracy over
     (label, recon_error, probe_accuracy) points; NaN with fewer than 3 points or a constant column."""
@@ -70,27 +60,6 @@ def correlate(points: Sequence[tuple[str, float, float]]) -> Correlation:
     pr = stats.pearsonr(rec, acc)
     sr = stats.spearmanr(rec, acc)
     return Correlation(n, float(pr.statistic), float(pr.pvalue), float(sr.statistic), float(sr.pvalue))
-
-
-@dataclass(frozen=True)
-class PitfallResult:
-    labels: tuple[str, ...]  # (P,) "arm/s<seed>"
-    arms: tuple[str, ...]  # (P,)
-    seeds: np.ndarray  # (P,) int64
-    layer: np.ndarray  # (P,) int64 block index whose features are probed
-    recon_error: np.ndarray  # (P,) float64 final pre-training reconstruction error of that layer
-    probe_accuracy: np.ndarray  # (P,) float64 linear-probe test accuracy on its features
-    pixel_accuracy: float  # the same probe on raw pixels
-    n_train: int
-    n_test: int
-    pearson_r: float
-    pearson_p: float
-    spearman_r: float
-    spearman_p: float
-
-    def points(self) -> list[tuple[str, float, float]]:
-        return [(lab, float(r), float(a)) for lab, r, a in zip(self.labels, self.recon_error, self.probe_accuracy,
-                                                                   strict=True)]
 
 
 def final_recon_errors(run_dir: Path) -> dict[tuple[str, int, int], float]:

@@ -142,6 +142,23 @@ def cached(run_dir: Path, name: str, params: dict[str, Any], make: Callable[[], 
         save_result(run_dir, name, params, result, sources)
 
 
+def run_sources(run_dir: Path) -> list[Path]:
+    """Every file an analysis of this run may read (checkpoints, probe snapshots, per-unit metrics, config), so
+    a cache key changes whenever the run does (a resumed or still-running run adds files)."""
+    run_dir = Path(run_dir)
+    patterns = ("config.toml", "checkpoints/*/*/e*.pt", "snapshots/*/*/probe_*.npy", "metrics/*.csv")
+    return [p for pattern in patterns for p in sorted(run_dir.glob(pattern))]
+
+
+def cached_call(run_dir: Path, name: str, fn: Callable[..., Iterator[Any]], /, **params: Any) -> Iterator[Any]:
+    """``cached`` for the common case ``fn(run_dir, **params)`` with JSON-serialisable params, keyed on
+    ``run_sources``; e.g. ``cached_call(run, "landscape", compute_landscape, arm="dae", seed=0, resolution=51)``.
+    ``control`` may be passed and is not part of the key."""
+    control = params.pop("control", None)
+    extra = {"control": control} if control is not None else {}
+    return cached(run_dir, name, params, lambda: fn(run_dir, **params, **extra), run_sources(run_dir))
+
+
 def list_results(run_dir: Path, name: str | None = None) -> list[dict[str, Any]]:
     """The metadata of every stored result (optionally of one analysis), newest first."""
     folder = Path(run_dir) / "analyses"

@@ -22,6 +22,7 @@ from desktop_app.ui.run_store import METRICS, PRETRAIN, RunStore
 SPLITS = ("train", "valid", "test")
 SPLIT_STYLE = {"train": Qt.PenStyle.DashLine, "valid": Qt.PenStyle.DotLine, "test": Qt.PenStyle.SolidLine}
 LAYER_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine, Qt.PenStyle.DashDotLine)
+LINE_NAMES = {Qt.PenStyle.DashLine: "dashed", Qt.PenStyle.DotLine: "dotted", Qt.PenStyle.SolidLine: "solid"}
 METRICS_SHOWN = {"NLL": ("nll", "NLL (nats)", 1.0), "error": ("error", "classification error (%)", 100.0)}
 BANDS = ("± std", "min–max", "none")
 
@@ -83,7 +84,7 @@ class CurvesPanel(Panel):
         self.split_boxes = {s: QCheckBox(s) for s in SPLITS}
         for split, box in self.split_boxes.items():
             box.setChecked(split in ("train", "test"))
-            box.setToolTip(f"Show the {split} split ({'dashed' if split == 'train' else 'dotted' if split == 'valid' else 'solid'})")
+            box.setToolTip(f"Show the {split} split ({LINE_NAMES[SPLIT_STYLE[split]]} lines)")
         self.band_box = QComboBox()
         self.band_box.addItems(list(BANDS))
         self.band_box.setToolTip("Spread over seeds: mean ± one standard deviation, or the min-max envelope")
@@ -150,6 +151,14 @@ class CurvesPanel(Panel):
                 pen = pg.mkPen(colour, width=2, style=LAYER_STYLES[layer % len(LAYER_STYLES)])
                 self._draw(self.recon_plot, e, mean, lo, hi, pen, colour, f"{arm_label(arm)} · {name}",
                            band != "none")
+
+        for plot, kind in ((self.plot, "metric"), (self.recon_plot, "recon")):
+            last = max((int(s.epochs.max()) for s in self.series if s.plot == kind and len(s.epochs)), default=0)
+            axis = plot.getAxis("bottom")
+            if 0 < last <= 12:
+                axis.setTickSpacing(1, 1)  # epochs are integers: no 1.5 ticks on short runs
+            else:
+                axis.setTickSpacing()
 
     @staticmethod
     def _draw(plot: pg.PlotItem, x: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray, pen: Any,

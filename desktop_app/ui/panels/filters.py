@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
-from desktop_app.ui.panels import tiling
+from desktop_app.core import tiling
 from desktop_app.ui.panels.base import FOREGROUND, Panel
 from desktop_app.ui.run_store import FILTERS, RunStore
 
@@ -233,9 +233,11 @@ class FiltersPanel(Panel):
     def _draw_side(self, side: str, state: SideState) -> None:
         img = self.images[side]
         if state.image.size:
+            reframe = img.image is None or img.image.shape != state.image.shape  # keep the user's zoom otherwise
             img.setImage(state.image, levels=state.levels, autoLevels=False)
             img.setVisible(True)
-            self.views[side].autoRange(padding=0.02)
+            if reframe:
+                self.views[side].autoRange(padding=0.02)
         else:
             img.setVisible(False)
         self.bars[side].setLevels(state.levels)

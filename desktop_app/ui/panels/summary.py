@@ -84,7 +84,7 @@ class SummaryPanel(Panel):
     def set_groups(self, groups: Mapping[str, RunStore]) -> None:
         """Show several stores (a sweep's variants, label -> store) as groups; ``{}`` goes back to the own store."""
         for label, s in self.groups.items():
-            if s is not self.store and label not in groups:
+            if s is not self.store and groups.get(label) is not s:
                 s.changed.disconnect(self.on_store_changed)
         new = dict(groups) or {"": self.store}
         for label, s in new.items():
@@ -181,7 +181,8 @@ class SummaryPanel(Panel):
 
     def _draw_diffs(self, all_arms: list[str]) -> None:
         diffs = [s for s in self.summaries if s.diff is not None]
-        self.diff_plot.addItem(pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(FOREGROUND, width=1, style=Qt.PenStyle.DashLine)))
+        zero = pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(FOREGROUND, width=1, style=Qt.PenStyle.DashLine))
+        self.diff_plot.addItem(zero)
         if not diffs:
             self.diff_plot.getAxis("bottom").setTicks([[]])
             return

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from desktop_app.ui.panels import tiling
+from desktop_app.core import tiling
 
 
 def test_dense_filters_take_the_input_shape_and_tile_row_by_row():

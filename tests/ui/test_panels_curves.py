@@ -1,0 +1,86 @@
+"""Curves panel: mean over seeds and its band equal numpy's on the known values; reconstruction per layer."""
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+
+from desktop_app.ui.panels.curves import CurvesPanel
+from desktop_app.ui.run_store import RunStore
+from tests.ui import test_panels_data as syn
+
+
+@pytest.fixture
+def panel(qtbot):
+    store = RunStore()
+    store.ingest(syn.events())
+    p = CurvesPanel(store)
+    qtbot.addWidget(p)
+    return p
+
+
+def known(arm: str, name: str) -> np.ndarray:
+    """(seeds, epochs) of a metric."""
+    return np.array([[syn.metric(arm, s, e, name) for e in range(syn.EPOCHS)] for s in syn.SEEDS])
+
+
+def series(panel, plot: str, arm: str, name: str):
+    (s,) = [s for s in panel.series if (s.plot, s.arm, s.name) == (plot, arm, name)]
+    return s
+
+
+def test_mean_and_std_band_of_nll(panel):
+    assert {(s.arm, s.name) for s in panel.series if s.plot == "metric"} == {
+        (a, sp) for a in syn.ARMS for sp in ("train", "test")}
+    v = known("dae", "test_nll")
+    s = series(panel, "metric", "dae", "test")
+    np.testing.assert_array_equal(s.epochs, np.arange(syn.EPOCHS))
+    np.testing.assert_allclose(s.mean, v.mean(0))
+    np.testing.assert_allclose(s.lo, v.mean(0) - v.std(0, ddof=1))
+    np.testing.assert_allclose(s.hi, v.mean(0) + v.std(0, ddof=1))
+    assert (s.n == len(syn.SEEDS)).all()
+    # the drawn mean line is the item named in the legend, and every series has a band
+    (item,) = [i for i in panel.plot.listDataItems() if i.name() == "dae · test"]
+    np.testing.assert_allclose(item.getData()[1], v.mean(0))
+    fills = [i for i in panel.plot.items if isinstance(i, pg.FillBetweenItem)]
+    assert len(fills) == 4
+    assert panel.plot.getAxis("left").labelText == "NLL (nats)"
+    assert panel.plot.getAxis("bottom").labelText == "epoch"
+
+
+def test_error_in_percent_with_min_max_band_and_valid_split(panel):
+    panel.select(metric="error", splits=("valid",), band="min–max")
+    v = 100 * known("none", "valid_error")
+    s = series(panel, "metric", "none", "valid")
+    np.testing.assert_allclose(s.mean, v.mean(0))
+    np.testing.assert_allclose(s.lo, v.min(0))
+    np.testing.assert_allclose(s.hi, v.max(0))
+    assert panel.plot.getAxis("left").labelText == "classification error (%)"
+    panel.select(band="none")
+    assert not [i for i in panel.plot.items if isinstance(i, pg.FillBetweenItem)]
+
+
+def test_reconstruction_error_per_layer(panel):
+    names = {(s.arm, s.name) for s in panel.series if s.plot == "recon"}
+    assert names == {("dae", "layer 1"), ("dae", "layer 2")}  # "none" does not pre-train
+    for layer in syn.LAYERS:
+        s = series(panel, "recon", "dae", f"layer {layer + 1}")
+        expected = np.array([[syn.recon("dae", sd, layer, e) for e in range(1, syn.PRETRAIN_EPOCHS + 1)]
+                             for sd in syn.SEEDS]).mean(0)
+        np.testing.assert_array_equal(s.epochs, np.arange(1, syn.PRETRAIN_EPOCHS + 1))
+        np.testing.assert_allclose(s.mean, expected)
+
+
+def test_seeds_still_running_leave_gaps_not_zeros(qtbot):
+    store = RunStore()
+    evs = syn.events(seeds=(0, 1))
+    # drop seed 1's last two epochs of "none": the mean there is seed 0 alone
+    from desktop_app.core.events import EpochMetrics
+
+    evs = [e for e in evs if not (isinstance(e, EpochMetrics) and e.arm == "none" and e.seed == 1 and e.epoch >= 4)]
+    store.ingest(evs)
+    p = CurvesPanel(store)
+    qtbot.addWidget(p)
+    s = series(p, "metric", "none", "test")
+    assert list(s.n) == [2, 2, 2, 2, 1, 1]
+    assert s.mean[-1] == pytest.approx(syn.metric("none", 0, 5, "test_nll"))
+    assert s.lo[-1] == s.hi[-1] == s.mean[-1]

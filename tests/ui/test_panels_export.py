@@ -1,0 +1,103 @@
+"""Every panel: registry, PNG at the requested size, SVG with paths, CSV equal to the drawn data, deferred redraw."""
+
+import csv
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QTabWidget
+
+from desktop_app.ui.panels import PANELS, Panel, make_panels
+from desktop_app.ui.run_store import RunStore
+from tests.ui import test_panels_data as syn
+
+
+@pytest.fixture
+def store():
+    s = RunStore()
+    s.ingest(syn.events())
+    return s
+
+
+def test_registry_builds_one_of_each(qtbot, store):
+    panels = make_panels(store)
+    for p in panels.values():
+        qtbot.addWidget(p)
+    assert list(panels) == ["Filters", "Trajectories", "Curves", "Summary"]
+    for name, p in panels.items():
+        assert isinstance(p, PANELS[name]) and isinstance(p, Panel)
+        assert p.explanation and p.header.text() == p.explanation and p.toolTip() == p.explanation
+
+
+@pytest.mark.parametrize("name", list(PANELS))
+def test_exports(qtbot, store, tmp_path, name):
+    panel = PANELS[name](store)
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+
+    png = panel.export_png(tmp_path / "p.png", width=640, dpi=150)
+    img = QImage(str(png))
+    assert not img.isNull() and img.width() == 640 and img.height() > 100
+    assert round(img.dotsPerMeterX() * 0.0254) == 150
+    assert len({img.pixel(x, y) for x in range(0, 640, 16) for y in range(0, img.height(), 16)}) > 3  # not blank
+
+    svg = panel.export_svg(tmp_path / "p.svg")
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg")
+    assert len([e for e in root.iter() if e.tag.endswith("path")]) > 0
+
+    out = panel.export_csv(tmp_path / "p.csv")
+    with open(out, newline="") as fh:
+        rows = list(csv.reader(fh))
+    columns, data = panel.data_table()
+    assert rows[0] == columns and len(rows) - 1 == len(data) > 0
+    for got, want in zip(rows[1:], data, strict=True):
+        for g, w in zip(got, want, strict=True):
+            if isinstance(w, float | np.floating):
+                assert (g == "nan" and np.isnan(w)) or float(g) == float(w)
+            else:
+                assert g == str(w)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "p.png", "p.svg"]  # no temp files left
+    assert panel.export(tmp_path / "q.csv").exists()
+    with pytest.raises(ValueError):
+        panel.export(tmp_path / "q.bmp")
+
+
+def test_csv_holds_the_known_values(qtbot, store, tmp_path):
+    panel = PANELS["Trajectories"](store)
+    qtbot.addWidget(panel)
+    with open(panel.export_csv(tmp_path / "t.csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    row = next(r for r in rows if (r["arm"], r["seed"], r["epoch"]) == ("dae", "3", "4"))
+    assert float(row["train_nll"]) == syn.metric("dae", 3, 4, "train_nll")
+    assert float(row["log10_test_nll"]) == pytest.approx(np.log10(syn.metric("dae", 3, 4, "test_nll")))
+
+
+def test_hidden_panels_redraw_when_shown(qtbot, store):
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    panels = make_panels(store)
+    for name, p in panels.items():
+        tabs.addTab(p, name)
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    before = {n: p.redraws for n, p in panels.items()}
+    store.ingest(syn.events())  # same run again: everything "changes"
+    assert panels["Filters"].redraws == before["Filters"] + 1  # the visible tab redraws at once
+    assert panels["Summary"].redraws == before["Summary"]  # hidden: deferred
+    tabs.setCurrentWidget(panels["Summary"])
+    assert panels["Summary"].redraws == before["Summary"] + 1
+
+
+def test_a_cleared_store_empties_every_panel(qtbot, store):
+    panels = make_panels(store)
+    for p in panels.values():
+        qtbot.addWidget(p)
+    store.clear()
+    for p in panels.values():
+        assert p.data_table()[1] == []
+    assert not panels["Filters"].images["left"].isVisible() and panels["Filters"].timeline == []
+    assert panels["Trajectories"].items == {}
+    store.ingest(syn.events())  # and a new run fills them again
+    assert all(p.data_table()[1] for p in panels.values())

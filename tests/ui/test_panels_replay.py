@@ -1,0 +1,66 @@
+"""A tiny real run, replayed from its folder: the panels show the folder's numbers."""
+
+import numpy as np
+import pytest
+
+from desktop_app.core import runs, tiling
+from desktop_app.core.config import from_dict
+from desktop_app.core.engine import run_experiment
+from desktop_app.ui.panels import make_panels
+from desktop_app.ui.run_store import RunStore
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    cfg = from_dict({"data": {"n_labelled": 200, "n_valid": 100, "n_test": 200, "probe_size": 30,
+                              "n_unlabelled": 200},
+                     "model": {"layers": [{"kind": "dense", "units": 16}]}, "arms": ["none", "dae"],
+                     "finetune": {"epochs": 3, "batch_size": 20}, "pretraining": {"dae": {"epochs": 1}},
+                     "seeds": {"count": 2}, "device": "cpu"})
+    path = tmp_path_factory.mktemp("panels") / "run"
+    events = list(run_experiment(cfg, None, path))
+    assert events[-1].status == "completed"
+    return path
+
+
+@pytest.fixture
+def panels(qtbot, run_dir):
+    store = RunStore()
+    store.load_run(run_dir)
+    ps = make_panels(store)
+    for p in ps.values():
+        qtbot.addWidget(p)
+    return ps
+
+
+def test_panels_show_the_folders_numbers(panels, run_dir):
+    rows = runs.read_metrics(run_dir)
+    ft = [r for r in rows if r["phase"] == "finetune"]
+
+    def col(arm, split, key):
+        return np.array([float(r[key]) for r in ft if r["arm"] == arm and r["split"] == split])
+
+    traj = panels["Trajectories"]
+    for arm in ("none", "dae"):
+        x, y = traj.items[arm].getData()
+        np.testing.assert_allclose(x, np.log10(col(arm, "train", "nll")))
+        np.testing.assert_allclose(y, np.log10(col(arm, "test", "nll")))
+
+    finals = runs.final_test_errors(rows)
+    summary = panels["Summary"]
+    for s in summary.summaries:
+        assert s.values == pytest.approx({k: 100 * v for k, v in finals[s.arm].items()})
+
+    curves = panels["Curves"]
+    (recon,) = [s for s in curves.series if s.plot == "recon"]
+    expected = np.mean([float(r["recon_error"]) for r in rows if r["phase"] == "pretrain"])
+    assert recon.arm == "dae" and recon.mean == pytest.approx([expected])
+    (test,) = [s for s in curves.series if (s.plot, s.arm, s.name) == ("metric", "none", "test")]
+    assert test.mean == pytest.approx(col("none", "test", "nll").reshape(2, -1).mean(0))
+
+    filters = panels["Filters"]
+    assert filters.timeline == [("init", 0), ("pretrain", 1), ("finetune", 1), ("finetune", 2), ("finetune", 3)]
+    w = np.load(run_dir / "snapshots" / "dae" / "s0" / "filters_finetune_0003.npy")
+    img, levels, _ = tiling.tile_filters(w, (1, 28, 28), "per-tile")
+    np.testing.assert_array_equal(filters.images["left"].image, img)
+    assert filters.images["left"].image.shape == img.shape and w.shape == (16, 784)

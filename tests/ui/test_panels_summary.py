@@ -1,0 +1,76 @@
+"""Summary panel: box statistics equal numpy's percentiles, CIs equal scipy's, paired differences, groups."""
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from desktop_app.ui.panels.summary import SummaryPanel
+from desktop_app.ui.run_store import RunStore
+from tests.ui import test_panels_data as syn
+
+
+@pytest.fixture
+def panel(qtbot):
+    store = RunStore()
+    store.ingest(syn.events())
+    p = SummaryPanel(store)
+    qtbot.addWidget(p)
+    return p
+
+
+def t_interval(x):
+    x = np.asarray(x, dtype=float)
+    return sps.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=sps.sem(x))
+
+
+def test_box_statistics_and_confidence_intervals(panel):
+    assert [s.arm for s in panel.summaries] == list(syn.ARMS)
+    for s in panel.summaries:
+        v = 100 * np.array(syn.FINAL_TEST_ERROR[s.arm])
+        assert list(s.values) == list(syn.SEEDS)
+        np.testing.assert_allclose(list(s.values.values()), v)
+        q1, med, q3 = np.percentile(v, [25, 50, 75])
+        assert (s.box["q1"], s.box["median"], s.box["q3"]) == pytest.approx((q1, med, q3))
+        lo, hi = t_interval(v)
+        assert (s.ci.mean, s.ci.lo, s.ci.hi) == pytest.approx((v.mean(), lo, hi))
+    # the outlier seed of "none" (30 %) lies beyond the whisker
+    none = panel.summaries[0]
+    assert none.box["whisker_hi"] == pytest.approx(12.0) and none.box["max"] == pytest.approx(30.0)
+    # what is drawn: box bottoms and heights are the quartiles
+    opts = panel.boxes.opts
+    np.testing.assert_allclose(opts["y0"], [s.box["q1"] for s in panel.summaries])
+    np.testing.assert_allclose(opts["height"], [s.box["q3"] - s.box["q1"] for s in panel.summaries])
+    mx, my = panel.mean_dots.getData()
+    np.testing.assert_allclose(my, [s.ci.mean for s in panel.summaries])
+    assert panel.box_plot.getAxis("left").labelText == "test error (%)"
+
+
+def test_paired_difference_pretrained_minus_random(panel):
+    dae = panel.summaries[1]
+    d = 100 * (np.array(syn.FINAL_TEST_ERROR["dae"]) - np.array(syn.FINAL_TEST_ERROR["none"]))
+    assert dae.diff is not None and dae.diff.seeds == syn.SEEDS
+    lo, hi = t_interval(d)
+    assert (dae.diff.diff.mean, dae.diff.diff.lo, dae.diff.diff.hi) == pytest.approx((d.mean(), lo, hi))
+    assert dae.diff.t_pvalue == pytest.approx(sps.ttest_1samp(d, 0).pvalue)
+    x, y = panel.diff_dots.getData()
+    assert y == pytest.approx([d.mean()])
+    assert panel.summaries[0].diff is None  # the reference has no difference to itself
+    assert panel.table.rowCount() == 2
+    assert panel.table.item(1, 6).text().startswith(f"{d.mean():+.2f} pp")
+
+
+def test_sweep_groups_side_by_side(panel, qtbot):
+    other = RunStore()
+    other.ingest(syn.events(run_dir="/synthetic/other", seeds=(0, 1)))
+    panel.set_groups({"width 16": panel.store, "width 64": other})
+    assert [(s.group, s.arm) for s in panel.summaries] == [
+        ("width 16", "none"), ("width 16", "dae"), ("width 64", "none"), ("width 64", "dae")]
+    assert panel.summaries[2].ci.n == 2
+    xs = [s.x for s in panel.summaries]
+    assert xs == sorted(xs) and xs[2] - xs[1] > 1  # a gap between groups
+    # a group's store changing redraws the panel
+    before = panel.redraws
+    other.ingest(syn.events(run_dir="/synthetic/other", seeds=(0, 1, 2)))
+    assert panel.redraws > before and panel.summaries[2].ci.n == 3
+    panel.set_groups({})
+    assert [s.group for s in panel.summaries] == ["", ""]
