@@ -337,7 +337,8 @@ def _pitfall_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
     }
     for w in widths:
         for noise in noises:
-            d = {**common, "arms": ["dae"], "model": {"layers": [{"kind": "dense", "units": w}], "activation": "sigmoid"},
+            model = {"layers": [{"kind": "dense", "units": w}], "activation": "sigmoid"}
+            d = {**common, "arms": ["dae"], "model": model,
                  "pretraining": {"dae": {"epochs": 2 if reduced else 10, "lr": 0.05, "corruption": noise}}}
             out.append((f"dae w={w} noise={noise:g}", config_mod.from_dict(d)))
     if not reduced:
