@@ -30,6 +30,8 @@ ARMS = ("none", "rbm", "dae", "cae")
 NOISES = ("masking", "gaussian")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 DEVICES = ("auto", "cpu", "cuda")
+EXPERIMENT_KINDS = ("standard", "output-variance")
+RESAMPLE_MODES = ("auto", "pool", "deform")
 
 
 class ConfigError(ValueError):
@@ -151,6 +153,16 @@ class SnapshotsConfig:
 
 
 @dataclass(frozen=True)
+class OutputVarianceConfig:
+    """Erhan 2010 Fig. 3: resample one block of the training stream at a time and measure how much the final
+    function (outputs on the probe set) varies, per block position. Used when kind = "output-variance"."""
+
+    n_blocks: int = 5
+    resamples: int = 3
+    resample: str = "auto"  # pool: fresh examples; deform: fresh elastic deformation; auto: deform if elastic
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     """Run the experiment once per value of one field, each variant into its own run folder.
 
@@ -170,6 +182,7 @@ class ExperimentConfig:
     schema_version: int = SCHEMA_VERSION
     name: str = "experiment"
     description: str = ""
+    kind: str = "standard"  # "standard": train arms x seeds; "output-variance": the block-resampling experiment
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     arms: tuple[str, ...] = ("none", "rbm", "dae")
@@ -180,6 +193,7 @@ class ExperimentConfig:
     device: str = "auto"
     threads: int = 0  # torch CPU threads; 0 = torch's default
     sweep: SweepConfig = SweepConfig()
+    output_variance: OutputVarianceConfig = OutputVarianceConfig()
 
     # -- convenience -------------------------------------------------------------------------------------
     def validate(self) -> ExperimentConfig:
@@ -349,6 +363,10 @@ def iter_errors(cfg: ExperimentConfig):  # noqa: C901 - a flat list of checks re
         _int_range("snapshots.max_filters", cfg.snapshots.max_filters, 1, 100_000),
         _int_range("snapshots.checkpoint_every", cfg.snapshots.checkpoint_every, 1, 100_000),
         _choice("device", cfg.device, DEVICES),
+        _choice("kind", cfg.kind, EXPERIMENT_KINDS),
+        _int_range("output_variance.n_blocks", cfg.output_variance.n_blocks, 2, 100),
+        _int_range("output_variance.resamples", cfg.output_variance.resamples, 2, 100),
+        _choice("output_variance.resample", cfg.output_variance.resample, RESAMPLE_MODES),
         _int_range("threads", cfg.threads, 0, 256),
     ]
     checks += list(_sweep_errors(cfg))
@@ -564,7 +582,9 @@ __all__ = [
     "DEVICES",
     "INITS",
     "NOISES",
+    "EXPERIMENT_KINDS",
     "OPTIMIZERS",
+    "OutputVarianceConfig",
     "CAEConfig",
     "ConfigError",
     "DAEConfig",

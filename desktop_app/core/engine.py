@@ -14,7 +14,6 @@ import io
 import math
 import time
 import traceback
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from desktop_app.core.control import RunControl, StopRequested
 from desktop_app.core.data import DataSplits, load_data
 from desktop_app.core.device import describe_device, resolve_device
 from desktop_app.core.events import (
+    AnalysisFinished,
     CheckpointSaved,
     EpochMetrics,
     Event,
@@ -43,20 +43,15 @@ from desktop_app.core.events import (
     RunStarted,
     as_array,
 )
+from desktop_app.core.greedy import LayerEpoch, LayerStep, greedy_pretrain, layer_inputs, pretrain_targets
 from desktop_app.core.models import Net, build_model, penalty
-from desktop_app.core.pretraining import PRETRAINERS, make_pretrainer
+from desktop_app.core.pretraining import PRETRAINERS
 from desktop_app.core.pretraining.base import PretrainingDiverged
 from desktop_app.core.runs import RunWriter, git_commit, now_iso, package_versions, read_manifest
+from desktop_app.core.seeding import derive_seed
 
 PROGRESS_INTERVAL_S = 0.1
 EVAL_BATCH = 1000
-RECON_EVAL_SIZE = 2000
-
-
-def derive_seed(seed: int, purpose: str, *more: int) -> int:
-    """A seed for one purpose at one point in a run, independent of what ran before (exact resume)."""
-    words = [int(seed), zlib.crc32(purpose.encode()), *[int(m) for m in more]]
-    return int(np.random.SeedSequence(words).generate_state(1, dtype=np.uint64)[0] % (2**63 - 1))
 
 
 def make_optimizer(cfg: config_mod.FinetuneConfig, params) -> torch.optim.Optimizer:
@@ -92,24 +87,6 @@ def probe_outputs(model: Net, x: torch.Tensor) -> np.ndarray:
     out = torch.softmax(model(x), dim=1)
     model.train(was_training)
     return as_array(out.cpu())
-
-
-@torch.no_grad()
-def layer_inputs(model: Net, x: torch.Tensor, block: int) -> torch.Tensor:
-    """What block `block` sees (eval mode: no dropout), flattened for dense blocks."""
-    was_training = model.training
-    model.eval()
-    outs = [model.features(x[i : i + EVAL_BATCH], block) for i in range(0, len(x), EVAL_BATCH)]
-    model.train(was_training)
-    h = torch.cat(outs) if outs else x[:0]
-    if model.blocks[block].kind == "dense":
-        h = h.flatten(1)
-    return h.contiguous()
-
-
-def pretrain_targets(model: Net, method: str) -> list[int]:
-    kinds = PRETRAINERS[method].layer_kinds
-    return [i for i, b in enumerate(model.blocks) if b.kind in kinds]
 
 
 def _steps(n: int, batch: int) -> int:
@@ -168,7 +145,8 @@ class Engine:
                 torch.set_num_threads(cfg.threads)
             self.data = self._load_data()
             self._start_manifest()
-            self.total_steps = sum(self._unit_steps(a) for a in cfg.arms) * cfg.seeds.count
+            if cfg.kind == "standard":
+                self.total_steps = sum(self._unit_steps(a) for a in cfg.arms) * cfg.seeds.count
             yield RunStarted(
                 run_dir=str(self.run_dir),
                 name=cfg.name,
@@ -178,9 +156,12 @@ class Engine:
                 total_steps=self.total_steps,
                 resumed=self.resume,
             )
-            for seed in cfg.seed_values:
-                for arm in cfg.arms:
-                    yield from self._run_unit(arm, seed)
+            if cfg.kind == "output-variance":
+                yield from self._output_variance()
+            else:
+                for seed in cfg.seed_values:
+                    for arm in cfg.arms:
+                        yield from self._run_unit(arm, seed)
         except (StopRequested, KeyboardInterrupt):
             status, message = "stopped", "stopped by the user; resume continues from the last checkpoint"
         except (ConfigError, PretrainingDiverged) as exc:
@@ -275,6 +256,27 @@ class Engine:
             )
         return None
 
+    # -- the output-variance experiment ---------------------------------------------------------------
+    def _output_variance(self) -> Iterator[Event]:
+        """Erhan 2010 Fig. 3 as a run: progress events, then the result saved under analyses/ and emitted."""
+        from desktop_app.core.analysis.output_variance import output_variance_experiment
+        from desktop_app.core.analysis.progress import AnalysisProgress
+        from desktop_app.core.analysis.store import save_result
+
+        ov = self.cfg.output_variance
+        seed = self.cfg.seeds.base
+        for item in output_variance_experiment(self.cfg, ov.n_blocks, ov.resamples, arms=self.cfg.arms,
+                                               seed=seed, resample=ov.resample, control=self.control):
+            if isinstance(item, AnalysisProgress):
+                self.done_steps, self.total_steps = item.done, item.total
+                ev = self._progress("", seed, "output-variance", -1, item.done, item.total)
+                if ev is not None:
+                    yield ev
+            else:
+                params = {"n_blocks": ov.n_blocks, "resamples": ov.resamples, "resample": ov.resample, "seed": seed}
+                save_result(self.run_dir, "output_variance", params, item)
+                yield AnalysisFinished("output_variance", item)
+
     # -- one (arm, seed) ------------------------------------------------------------------------------
     def _unit_dir(self, kind: str, arm: str, seed: int) -> Path:
         return self.run_dir / kind / arm / f"s{seed}"
@@ -316,56 +318,30 @@ class Engine:
 
     # -- pre-training ----------------------------------------------------------------------------------
     def _pretrain(self, model: Net, arm: str, seed: int, layers_done: int) -> Iterator[Event]:
-        cfg = self.cfg
-        section = getattr(cfg.pretraining, arm)
-        pool = self.data.unlabelled_x
-        targets = pretrain_targets(model, arm)
-        per_epoch = _steps(len(pool), section.batch_size)
-        for j, li in enumerate(targets):
-            if j < layers_done:
-                self.done_steps += section.epochs * per_epoch
-                continue
-            yield PhaseStarted(arm, seed, "pretrain", li, section.epochs)
-            block = model.blocks[li]
-            inputs = layer_inputs(model, pool, li)
-            order_gen = torch.Generator().manual_seed(derive_seed(seed, f"pretrain-order-{arm}", li))
-            noise_gen = torch.Generator(device=self.device).manual_seed(
-                derive_seed(seed, f"pretrain-noise-{arm}", li)
-            )
-            trainer = make_pretrainer(
-                arm,
-                block.module,
-                cfg.model.activation,
-                section,
-                unit_interval_input=(li == 0 or cfg.model.activation == "sigmoid"),
-                generator=noise_gen,
-                stride=block.spec.stride,
-            )
-            recon_subset = inputs[:RECON_EVAL_SIZE]
-            for epoch in range(1, section.epochs + 1):
-                perm = torch.randperm(len(inputs), generator=order_gen).to(self.device)
-                for start in range(0, len(inputs), section.batch_size):
-                    self.control.checkpoint()
-                    trainer.train_step(inputs[perm[start : start + section.batch_size]])
-                    ev = self._tick(arm, seed, "pretrain", li, epoch, section.epochs)
-                    if ev is not None:
-                        yield ev
-                recon = float(trainer.reconstruction_error(recon_subset))
+        section = getattr(self.cfg.pretraining, arm)
+        per_layer = section.epochs * _steps(len(self.data.unlabelled_x), section.batch_size)
+        self.done_steps += min(layers_done, len(pretrain_targets(model, arm))) * per_layer
+        started = False
+        for item in greedy_pretrain(model, arm, self.cfg, self.data.unlabelled_x, seed, self.control, layers_done):
+            if not started:
+                yield PhaseStarted(arm, seed, "pretrain", item.layer, section.epochs)
+                started = True
+            if isinstance(item, LayerStep):
+                ev = self._tick(arm, seed, "pretrain", item.layer, item.epoch, section.epochs)
+                if ev is not None:
+                    yield ev
+            elif isinstance(item, LayerEpoch):
                 self.writer.add_rows(arm, seed, [{
-                    "arm": arm, "seed": seed, "phase": "pretrain", "layer": li, "epoch": epoch,
-                    "split": "unlabelled", "nll": "", "error": "", "recon_error": recon,
+                    "arm": arm, "seed": seed, "phase": "pretrain", "layer": item.layer, "epoch": item.epoch,
+                    "split": "unlabelled", "nll": "", "error": "", "recon_error": item.recon_error,
                 }])
-                yield PretrainEpoch(arm, seed, li, epoch, recon)
-                if li == 0:
-                    yield self._filters(model, arm, seed, "pretrain", epoch)
-            if arm == "rbm" and cfg.model.activation == "tanh":
-                # RBM hidden units are sigmoid; sigmoid(a) = (1 + tanh(a / 2)) / 2, so a tanh net computes the
-                # same features (rescaled to [-1, 1]) with half the weights and biases.
-                with torch.no_grad():
-                    block.module.weight.mul_(0.5)
-                    block.module.bias.mul_(0.5)
-            self._save_latest(arm, seed, {"stage": "pretrain", "layers_done": j + 1,
-                                          "model": model.state_dict()})
+                yield PretrainEpoch(arm, seed, item.layer, item.epoch, item.recon_error)
+                if item.layer == 0:
+                    yield self._filters(model, arm, seed, "pretrain", item.epoch)
+            else:
+                started = False
+                self._save_latest(arm, seed, {"stage": "pretrain", "layers_done": item.index + 1,
+                                              "model": model.state_dict()})
 
     # -- fine-tuning -----------------------------------------------------------------------------------
     def _finetune(self, model: Net, arm: str, seed: int, state: dict | None) -> Iterator[Event]:
@@ -460,4 +436,7 @@ def describe(cfg: ExperimentConfig) -> str:
     return f"{cfg.name}: arms {', '.join(cfg.arms)}, {cfg.seeds.count} seed(s), device {cfg.device}"
 
 
-__all__ = ["Engine", "derive_seed", "evaluate", "load_checkpoint", "resume_experiment", "run_experiment"]
+__all__ = [
+    "Engine", "derive_seed", "evaluate", "layer_inputs", "load_checkpoint", "pretrain_targets", "resume_experiment",
+    "run_experiment",
+]

@@ -108,6 +108,15 @@ class CheckpointSaved:
 
 
 @dataclass(frozen=True)
+class AnalysisFinished:
+    """An analysis computed as (or during) a run: ``result`` is a frozen dataclass of numpy arrays and scalars
+    from ``core.analysis.progress`` (e.g. OutputVarianceResult)."""
+
+    name: str
+    result: object = field(repr=False)
+
+
+@dataclass(frozen=True)
 class LogMessage:
     level: str  # "info" | "warning" | "error"
     text: str
@@ -130,6 +139,7 @@ Event = (
     | FilterSnapshot
     | ProbeOutputs
     | CheckpointSaved
+    | AnalysisFinished
     | LogMessage
     | RunFinished
 )

@@ -32,6 +32,7 @@ import numpy as np
 from desktop_app.core import config as config_mod
 from desktop_app.core.atomic import write_bytes_atomic, write_text_atomic
 from desktop_app.core.events import (
+    AnalysisFinished,
     CheckpointSaved,
     EpochMetrics,
     Event,
@@ -323,12 +324,26 @@ def replay(run_dir: Path) -> Iterator[Event]:
                 yield EpochMetrics(arm, seed, epoch, *m["train"], *m["valid"], *m["test"])
         for ck in sorted((run_dir / "checkpoints" / arm / f"s{seed}").glob("e*.pt")):
             yield CheckpointSaved(arm, seed, "finetune", int(ck.stem[1:]), str(ck))
+    yield from _replay_analyses(run_dir)
     yield RunFinished(
         status=manifest.get("status", "unknown"),
         run_dir=str(run_dir),
         elapsed_s=float(manifest.get("elapsed_s", 0.0)),
         message="replayed",
     )
+
+
+RUN_ANALYSES = ("output_variance",)  # analyses that are the result of a run itself (kind = output-variance)
+
+
+def _replay_analyses(run_dir: Path) -> Iterator[Event]:
+    from desktop_app.core.analysis.store import list_results, load_result
+
+    for name in RUN_ANALYSES:
+        for meta in list_results(run_dir, name)[:1]:
+            result = load_result(run_dir, name, meta.get("params", {}))
+            if result is not None:
+                yield AnalysisFinished(name, result)
 
 
 def _snap_key(phase_order: dict[str, int]):

@@ -20,31 +20,18 @@ from desktop_app.core.analysis.progress import AnalysisProgress, OutputVarianceR
 from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.control import RunControl
 from desktop_app.core.data import DataSplits, load_data
-from desktop_app.core.engine import derive_seed, layer_inputs, make_optimizer, pretrain_targets, probe_outputs
+from desktop_app.core.engine import derive_seed, make_optimizer, probe_outputs
+from desktop_app.core.greedy import greedy_pretrain
 from desktop_app.core.models import Net, build_model, penalty
-from desktop_app.core.pretraining import make_pretrainer
 
 RESAMPLE_MODES = ("auto", "pool", "deform", "none")
 
 
 def _pretrain(model: Net, arm: str, cfg: ExperimentConfig, pool: torch.Tensor, seed: int,
               control: RunControl | None) -> None:
-    """Greedy layer-wise pre-training seeded exactly as the engine seeds it, so the nets match a run's arm."""
-    section = getattr(cfg.pretraining, arm)
-    for li in pretrain_targets(model, arm):
-        block = model.blocks[li]
-        inputs = layer_inputs(model, pool, li)
-        order_gen = torch.Generator().manual_seed(derive_seed(seed, f"pretrain-order-{arm}", li))
-        noise_gen = torch.Generator().manual_seed(derive_seed(seed, f"pretrain-noise-{arm}", li))
-        trainer = make_pretrainer(arm, block.module, cfg.model.activation, section,
-                                  unit_interval_input=(li == 0 or cfg.model.activation == "sigmoid"),
-                                  generator=noise_gen, stride=block.spec.stride)
-        for _epoch in range(section.epochs):
-            perm = torch.randperm(len(inputs), generator=order_gen)
-            for start in range(0, len(inputs), section.batch_size):
-                if control is not None:
-                    control.checkpoint()
-                trainer.train_step(inputs[perm[start : start + section.batch_size]])
+    """Greedy layer-wise pre-training exactly as the engine does it, so the nets match a run's arm."""
+    for _item in greedy_pretrain(model, arm, cfg, pool, seed, control):
+        pass
 
 
 def _one_pass(model: Net, cfg: ExperimentConfig, x: torch.Tensor, y: torch.Tensor, seed: int,

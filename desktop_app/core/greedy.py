@@ -1,0 +1,107 @@
+"""Greedy layer-wise pre-training of a Net's stack, as one generator the engine and the analyses share.
+
+Every layer's randomness is derived from (seed, arm, layer), never from what ran before, so a run resumed
+after layer k, or an analysis that pre-trains the same seed again, gets exactly the same weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from desktop_app.core.config import ExperimentConfig
+from desktop_app.core.control import RunControl
+from desktop_app.core.models import Net
+from desktop_app.core.pretraining import PRETRAINERS, make_pretrainer
+from desktop_app.core.seeding import derive_seed
+
+EVAL_BATCH = 1000
+RECON_EVAL_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class LayerStep:
+    """One minibatch of pre-training done."""
+
+    layer: int
+    epoch: int
+
+
+@dataclass(frozen=True)
+class LayerEpoch:
+    layer: int
+    epoch: int
+    recon_error: float  # mean per example on (up to) RECON_EVAL_SIZE clean pool examples
+
+
+@dataclass(frozen=True)
+class LayerDone:
+    index: int  # position among the pre-trained layers (0 = first)
+    layer: int  # index into model.blocks
+
+
+@torch.no_grad()
+def layer_inputs(model: Net, x: torch.Tensor, block: int) -> torch.Tensor:
+    """What block ``block`` sees (eval mode: no dropout), flattened for dense blocks; block == len(blocks)
+    gives the output of the last hidden block."""
+    was_training = model.training
+    model.eval()
+    outs = [model.features(x[i : i + EVAL_BATCH], block) for i in range(0, len(x), EVAL_BATCH)]
+    model.train(was_training)
+    h = torch.cat(outs) if outs else x[:0]
+    if block < len(model.blocks) and model.blocks[block].kind == "dense":
+        h = h.flatten(1)
+    return h.contiguous()
+
+
+def pretrain_targets(model: Net, method: str) -> list[int]:
+    kinds = PRETRAINERS[method].layer_kinds
+    return [i for i, b in enumerate(model.blocks) if b.kind in kinds]
+
+
+def greedy_pretrain(
+    model: Net,
+    arm: str,
+    cfg: ExperimentConfig,
+    pool: torch.Tensor,
+    seed: int,
+    control: RunControl | None = None,
+    layers_done: int = 0,
+) -> Iterator[LayerStep | LayerEpoch | LayerDone]:
+    """Pre-train model's layers in place, bottom up, skipping the first ``layers_done`` (already trained)."""
+    section = getattr(cfg.pretraining, arm)
+    device = next(model.parameters()).device
+    for j, li in enumerate(pretrain_targets(model, arm)):
+        if j < layers_done:
+            continue
+        block = model.blocks[li]
+        inputs = layer_inputs(model, pool, li)
+        order_gen = torch.Generator().manual_seed(derive_seed(seed, f"pretrain-order-{arm}", li))
+        noise_gen = torch.Generator(device=device).manual_seed(derive_seed(seed, f"pretrain-noise-{arm}", li))
+        trainer = make_pretrainer(
+            arm,
+            block.module,
+            cfg.model.activation,
+            section,
+            unit_interval_input=(li == 0 or cfg.model.activation == "sigmoid"),
+            generator=noise_gen,
+            stride=block.spec.stride,
+        )
+        recon_subset = inputs[:RECON_EVAL_SIZE]
+        for epoch in range(1, section.epochs + 1):
+            perm = torch.randperm(len(inputs), generator=order_gen).to(device)
+            for start in range(0, len(inputs), section.batch_size):
+                if control is not None:
+                    control.checkpoint()
+                trainer.train_step(inputs[perm[start : start + section.batch_size]])
+                yield LayerStep(li, epoch)
+            yield LayerEpoch(li, epoch, float(trainer.reconstruction_error(recon_subset)))
+        if arm == "rbm" and cfg.model.activation == "tanh":
+            # RBM hidden units are sigmoid; sigmoid(a) = (1 + tanh(a / 2)) / 2, so a tanh net computes the
+            # same features (rescaled to [-1, 1]) with half the weights and biases.
+            with torch.no_grad():
+                block.module.weight.mul_(0.5)
+                block.module.bias.mul_(0.5)
+        yield LayerDone(j, li)
