@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import pickle
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import torch
 
 from desktop_app.core import config as config_mod
 from desktop_app.core.atomic import write_bytes_atomic
+from desktop_app.core.runs import reproduce_command  # noqa: F401 - torch-free home, re-exported here
 
 
 class CheckpointError(ValueError):
@@ -83,9 +83,3 @@ def export_model(checkpoint: Path, dest: Path) -> tuple[Path, Path]:
     st = base.with_suffix(".safetensors")
     write_bytes_atomic(st, st_save(model, metadata={"config": state["config"], "basin": json.dumps(meta)}))
     return pt, st
-
-
-def reproduce_command(run_dir: Path) -> str:
-    """The `basin run` command that repeats a run headless, into a new folder beside it."""
-    run_dir = Path(run_dir).resolve()
-    return shlex.join(["basin", "run", str(run_dir / "config.toml"), "--out", str(run_dir) + "-rerun"])

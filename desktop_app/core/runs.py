@@ -18,6 +18,7 @@ import io
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -66,6 +67,13 @@ def new_run_dir(workspace: Path, name: str) -> Path:
         path = base.with_name(f"{base.name}-{i}")
         i += 1
     return path
+
+
+def reproduce_command(run_dir: Path) -> str:
+    """The `basin run` command that repeats a run headless, into a new folder beside it (torch-free, so the
+    UI can put it on the clipboard)."""
+    run_dir = Path(run_dir).resolve()
+    return shlex.join(["basin", "run", str(run_dir / "config.toml"), "--out", str(run_dir) + "-rerun"])
 
 
 def git_commit() -> str:
