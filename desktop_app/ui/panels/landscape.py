@@ -1,0 +1,291 @@
+"""Error-surface panel (Li et al. 2018): the loss on a 2D plane through one checkpoint, as a heatmap with
+contours; on the PCA plane of the weight trajectory the trajectory itself is drawn on it.
+
+The surface arrives coarse-to-fine (every 4th grid point first): not-yet-computed points are drawn with the
+value of the nearest computed one, so the picture is whole from the first batch and sharpens in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QWidget
+from scipy import ndimage
+
+from desktop_app.core.analysis.progress import LandscapeResult
+from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
+from desktop_app.ui.panels.analysis_base import AnalysisPanel, fill_combo, no_si_prefix, select_data
+from desktop_app.ui.panels.base import FOREGROUND, add_legend, arm_label, style_plot
+from desktop_app.ui.run_store import CHECKPOINTS, RunStore
+
+N_CONTOURS = 10
+MAX_EPOCH_LABELS = 12
+TINY = 1e-6
+DIRECTIONS = (("filter-normalised random", "random"), ("PCA of the trajectory", "pca"))
+
+
+def filled(grid: np.ndarray) -> np.ndarray:
+    """NaN cells take the value of the nearest computed cell (the coarse pass paints the whole plane)."""
+    nan = ~np.isfinite(grid)
+    if not nan.any() or nan.all():
+        return grid.copy()
+    idx = ndimage.distance_transform_edt(nan, return_distances=False, return_indices=True)
+    return grid[tuple(idx)]
+
+
+def pixel_rect(xs: np.ndarray, ys: np.ndarray) -> QRectF:
+    """The image rectangle that puts pixel (i, j)'s centre on (xs[i], ys[j])."""
+    dx = (xs[-1] - xs[0]) / max(len(xs) - 1, 1)
+    dy = (ys[-1] - ys[0]) / max(len(ys) - 1, 1)
+    return QRectF(xs[0] - dx / 2, ys[0] - dy / 2, dx * len(xs), dy * len(ys))
+
+
+class LandscapePanel(AnalysisPanel):
+    title = "Error surface"
+    analysis_name = "landscape"
+    explanation = ("Loss around one trained net on a 2D plane of weight space (Li et al. 2018): filter-normalised "
+                   "random directions show the basin's width, the PCA plane of the weight trajectory shows the path "
+                   "training took into it.")
+    kinds = (CHECKPOINTS,)
+
+    def __init__(self, store: RunStore, analysis_runner: AnalysisRunnerLike | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(store, analysis_runner, parent)
+        self.arm_box, self.seed_box, self.epoch_box = QComboBox(), QComboBox(), QComboBox()
+        self.arm_box.setToolTip("The arm whose net the plane goes through")
+        self.seed_box.setToolTip("The seed of that net")
+        self.epoch_box.setToolTip("The checkpoint at the centre of the plane (the last one = the solution)")
+        self.directions_box = QComboBox()
+        for text, data in DIRECTIONS:
+            self.directions_box.addItem(text, data)
+        self.directions_box.setToolTip("Random: Gaussian directions rescaled filter by filter to the weights' norms "
+                                       "(comparable across nets). PCA: the top two principal directions of the "
+                                       "checkpoints' path, with the path drawn on the plane.")
+        self.grid_spin = QSpinBox()
+        self.grid_spin.setRange(11, 101)
+        self.grid_spin.setValue(41)
+        self.grid_spin.setToolTip("Points per axis: a 51 x 51 grid is 2,601 evaluations of the net")
+        self.range_spin = QDoubleSpinBox()
+        self.range_spin.setRange(0.0, 100.0)
+        self.range_spin.setSingleStep(0.25)
+        self.range_spin.setSpecialValueText("auto")
+        self.range_spin.setValue(0.0)
+        self.range_spin.setToolTip("Half-width of the plane in direction units; auto = ±1 for random directions, "
+                                   "the trajectory plus a margin for PCA")
+        self.n_eval_spin = QSpinBox()
+        self.n_eval_spin.setRange(0, 1_000_000)
+        self.n_eval_spin.setSingleStep(500)
+        self.n_eval_spin.setValue(2000)
+        self.n_eval_spin.setSpecialValueText("all")
+        self.n_eval_spin.setToolTip("Examples each grid point is evaluated on (the first n of the split); "
+                                    "fewer = faster, noisier")
+        self.split_box = QComboBox()
+        self.split_box.addItems(["train", "test"])
+        self.split_box.setToolTip("Evaluate the loss on labelled training examples or on the test split")
+        for w in (self.arm_box, self.seed_box):
+            w.currentIndexChanged.connect(self._on_unit_changed)
+        for w in (self.epoch_box, self.directions_box, self.split_box):
+            w.currentIndexChanged.connect(self._update_actions)
+        self.add_tool("Arm", self.arm_box, "Seed", self.seed_box, "Epoch", self.epoch_box, "Directions",
+                      self.directions_box, "Grid", self.grid_spin, "Range ±", self.range_spin, "Eval n",
+                      self.n_eval_spin, "Split", self.split_box)
+        self.finish_toolbar()
+        self.quantity_box = QComboBox()
+        self.quantity_box.addItem("loss (NLL)", "loss")
+        self.quantity_box.addItem("error (%)", "error")
+        self.log_box = QCheckBox("log10 colour scale")
+        self.log_box.setChecked(True)
+        self.log_box.setToolTip("Colour by log10 of the value: shows the shape of the basin floor, not only walls")
+        self.contour_box = QCheckBox("Contours")
+        self.contour_box.setChecked(True)
+        for w in (self.quantity_box, self.log_box, self.contour_box):
+            (w.currentIndexChanged if isinstance(w, QComboBox) else w.toggled).connect(self._redraw)
+        self.add_display("Colour", self.quantity_box, self.log_box, self.contour_box)
+
+        self.plot = style_plot(self.graphics.addPlot(row=0, col=0), "Error surface",
+                               "direction 1 (alpha)", "direction 2 (beta)")
+        self.plot.setAspectLocked(False)
+        self.legend = add_legend(self.plot, offset=(10, 10))
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.cmap = pg.colormap.get("viridis")
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=self.cmap, interactive=False, pen=FOREGROUND)
+        self.colorbar.setImageItem(self.image, insert_in=self.plot)
+        self.colorbar.axis.enableAutoSIPrefix(False)
+        self.colorbar.axis.setPen(pg.mkPen(FOREGROUND))
+        self.colorbar.axis.setTextPen(pg.mkPen(FOREGROUND))
+        self.isocurves = []
+        for _ in range(N_CONTOURS):
+            iso = pg.IsocurveItem(level=0, pen=pg.mkPen(255, 255, 255, 150, width=1), axisOrder="row-major")
+            iso.setParentItem(self.image)
+            iso.setPos(0.5, 0.5)  # isocurve vertices sit on pixel corners; the values belong to pixel centres
+            iso.setZValue(5)
+            self.isocurves.append(iso)
+        self.path_item = self.plot.plot(pen=pg.mkPen("#e8e8e8", width=2),
+                                        symbol="o", symbolSize=6, symbolBrush=pg.mkBrush("#ffffff"),
+                                        symbolPen=pg.mkPen(FOREGROUND))
+        self.path_item.setZValue(10)
+        self.center_item = pg.ScatterPlotItem(symbol="star", size=16, brush=pg.mkBrush("#d62728"),
+                                              pen=pg.mkPen("w"))
+        self.center_item.setZValue(11)
+        self.plot.addItem(self.center_item)
+        self.epoch_labels: list[pg.TextItem] = []
+        self.shown: np.ndarray = np.zeros((0, 0), dtype=np.float32)  # the image drawn (filled, maybe log10)
+        no_si_prefix(self.plot)
+        self.finish_setup()
+
+    # -- selectors ---------------------------------------------------------------------------------
+    def _units_with_checkpoints(self) -> list[tuple[str, int]]:
+        return [(a, s) for a, s in self.store.units() if self._epochs(a, s)]
+
+    def _epochs(self, arm: str, seed: int) -> list[int]:
+        return sorted({e for phase, e, _ in self.store.checkpoints(arm, seed) if phase == "finetune"})
+
+    def update_selectors(self) -> None:
+        units = self._units_with_checkpoints()
+        arms = list(dict.fromkeys(a for a, _ in units))
+        fill_combo(self.arm_box, [(arm_label(a), a) for a in arms])
+        arm = self.arm_box.currentData()
+        fill_combo(self.seed_box, [(str(s), s) for a, s in units if a == arm])
+        self._fill_epochs()
+        self._update_actions()
+
+    def _fill_epochs(self) -> None:
+        arm, seed = self.arm_box.currentData(), self.seed_box.currentData()
+        epochs = self._epochs(arm, seed) if arm is not None and seed is not None else []
+        fill_combo(self.epoch_box, [("last", -1)] + [(f"{e}" + (" (init)" if e == 0 else ""), e) for e in epochs])
+
+    def _on_unit_changed(self) -> None:
+        arm = self.arm_box.currentData()
+        fill_combo(self.seed_box, [(str(s), s) for a, s in self._units_with_checkpoints() if a == arm])
+        self._fill_epochs()
+        self._update_actions()
+
+    def compute_blocker(self) -> str:
+        arm, seed = self.arm_box.currentData(), self.seed_box.currentData()
+        if arm is None or seed is None:
+            return "This run has no fine-tuning checkpoints yet."
+        if self.directions_box.currentData() == "pca" and len(self._epochs(arm, seed)) < 4:
+            return "PCA directions need at least 4 checkpoints (the centre and 3 more); use random directions."
+        return ""
+
+    def compute_params(self) -> dict[str, Any]:
+        r = self.range_spin.value()
+        epoch = self.epoch_box.currentData()
+        return {"arm": self.arm_box.currentData(), "seed": int(self.seed_box.currentData()),
+                "epoch": None if epoch is None or epoch < 0 else int(epoch),
+                "directions": self.directions_box.currentData(), "resolution": self.grid_spin.value(),
+                "xrange": [-r, r] if r > 0 else None, "yrange": [-r, r] if r > 0 else None,
+                "n_eval": self.n_eval_spin.value(), "split": self.split_box.currentText()}
+
+    def apply_params(self, params: dict[str, Any]) -> None:
+        select_data(self.arm_box, params.get("arm"))
+        self._on_unit_changed()
+        select_data(self.seed_box, params.get("seed"))
+        self._fill_epochs()
+        epoch = params.get("epoch")
+        select_data(self.epoch_box, -1 if epoch is None else epoch)
+        select_data(self.directions_box, params.get("directions", "random"))
+        self.grid_spin.setValue(int(params.get("resolution", self.grid_spin.value())))
+        xr = params.get("xrange")
+        self.range_spin.setValue(float(xr[1]) if xr else 0.0)
+        self.n_eval_spin.setValue(int(params.get("n_eval", self.n_eval_spin.value())))
+        self.split_box.setCurrentText(str(params.get("split", "train")))
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def clear_result(self) -> None:
+        self.image.clear()
+        self.shown = np.zeros((0, 0), dtype=np.float32)
+        for iso in self.isocurves:
+            iso.setData(None)
+        self.path_item.setData([], [])
+        self.center_item.setData([], [])
+        self.legend.clear()
+        self._clear_labels()
+        self.plot.setTitle("Error surface: choose a checkpoint and Compute", color=FOREGROUND, size="11pt")
+
+    def _clear_labels(self) -> None:
+        for t in self.epoch_labels:
+            self.plot.removeItem(t)
+        self.epoch_labels = []
+
+    def _redraw(self) -> None:
+        if isinstance(self.result, LandscapeResult):
+            self.show_result(self.result)
+
+    def displayed(self, r: LandscapeResult) -> np.ndarray:
+        """The grid as coloured: loss or error (%), optionally log10; NaN where not computed yet."""
+        values = r.loss if self.quantity_box.currentData() == "loss" else 100.0 * r.error
+        if self.log_box.isChecked():
+            values = np.log10(np.maximum(values, TINY))
+        return np.asarray(values, dtype=np.float64)
+
+    def show_result(self, result: object, partial: bool = False) -> None:
+        if not isinstance(result, LandscapeResult):
+            return
+        r = result
+        values = self.displayed(r)
+        finite = values[np.isfinite(values)]
+        if not len(finite):
+            return
+        self.shown = np.ascontiguousarray(filled(values), dtype=np.float32)
+        lo, hi = float(finite.min()), float(finite.max())
+        hi = hi if hi > lo else lo + 1e-6
+        self.image.setImage(self.shown, levels=(lo, hi), autoLevels=False)
+        self.image.setRect(pixel_rect(r.xs, r.ys))
+        self.colorbar.setLevels(values=(lo, hi))
+        quantity = "loss (NLL, nats)" if self.quantity_box.currentData() == "loss" else "error (%)"
+        self.colorbar.axis.setLabel(f"log10 {quantity}" if self.log_box.isChecked() else quantity, color=FOREGROUND)
+        show_contours = self.contour_box.isChecked() and not partial
+        for level, iso in zip(np.linspace(lo, hi, N_CONTOURS + 2)[1:-1], self.isocurves, strict=True):
+            iso.setData(self.shown if show_contours else None, float(level))
+        self._draw_trajectory(r)
+        if r.directions == "pca":
+            ev = np.nan_to_num(r.explained_variance_ratio) * 100
+            self.plot.setLabel("bottom", f"PCA direction 1 (alpha, weight-space units; {ev[0]:.0f}% of the path's "
+                                         "variance)", color=FOREGROUND)
+            self.plot.setLabel("left", f"PCA direction 2 (beta; {ev[1]:.0f}%)", color=FOREGROUND)
+        else:
+            self.plot.setLabel("bottom", "direction 1 (alpha, filter-normalised units)", color=FOREGROUND)
+            self.plot.setLabel("left", "direction 2 (beta, filter-normalised units)", color=FOREGROUND)
+        n = np.isfinite(r.loss).sum()
+        done = "" if n == r.loss.size else f", {n}/{r.loss.size} points so far"
+        self.plot.setTitle(f"{arm_label(r.arm)}, seed {r.seed}, epoch {r.epoch}: {r.split} loss on {r.n_eval} "
+                           f"examples, {len(r.xs)} x {len(r.ys)} grid{done}", color=FOREGROUND, size="11pt")
+        self.plot.setRange(xRange=(r.xs[0], r.xs[-1]), yRange=(r.ys[0], r.ys[-1]), padding=0.02)
+
+    def _draw_trajectory(self, r: LandscapeResult) -> None:
+        self._clear_labels()
+        self.center_item.setData([0.0], [0.0])
+        self.legend.clear()
+        self.legend.addItem(self.center_item, f"centre: epoch {r.epoch}")
+        if r.directions != "pca" or not len(r.trajectory):
+            self.path_item.setData([], [])
+            return
+        self.legend.addItem(self.path_item, "trajectory (checkpoints)")
+        t = r.trajectory
+        self.path_item.setData(t[:, 0], t[:, 1])
+        step = max(1, int(np.ceil(len(t) / MAX_EPOCH_LABELS)))
+        for i in range(0, len(t), step):
+            label = pg.TextItem(f"e{int(r.trajectory_epochs[i])}", color="#ffffff", anchor=(-0.15, 1.1))
+            label.setPos(float(t[i, 0]), float(t[i, 1]))
+            label.setZValue(12)
+            self.plot.addItem(label)
+            self.epoch_labels.append(label)
+
+    def data_table(self) -> tuple[list[str], list[list[Any]]]:
+        columns = ["kind", "x", "y", "loss", "error", "epoch"]
+        r = self.result
+        if not isinstance(r, LandscapeResult):
+            return columns, []
+        rows: list[list[Any]] = []
+        for j, y in enumerate(r.ys):
+            for i, x in enumerate(r.xs):
+                rows.append(["grid", float(x), float(y), float(r.loss[j, i]), float(r.error[j, i]), ""])
+        if r.directions == "pca":
+            for (x, y), e in zip(r.trajectory, r.trajectory_epochs, strict=True):
+                rows.append(["trajectory", float(x), float(y), "", "", int(e)])
+        return columns, rows

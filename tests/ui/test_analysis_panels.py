@@ -1,0 +1,251 @@
+"""Analysis panels on a tiny real run, computed through the real AnalysisRunner: the panels hold the results'
+numbers, reopen them from the run folder's cache, cancel quickly, and export what they draw."""
+
+import csv
+import time
+
+import numpy as np
+import pytest
+
+from desktop_app.core.analysis.progress import AnalysisProgress, LandscapeResult
+from desktop_app.ui.panels import ANALYSIS_PANELS, make_panels
+from desktop_app.ui.panels.analysis_base import NO_RUNNER_TIP
+from desktop_app.ui.panels.function_space import FunctionSpacePanel
+from desktop_app.ui.panels.interpolation import InterpolationPanel
+from desktop_app.ui.panels.landscape import LandscapePanel, filled
+from desktop_app.ui.panels.output_variance import HINT, OutputVariancePanel
+from desktop_app.ui.panels.pitfall import PitfallPanel
+from desktop_app.ui.run_store import RunStore
+from desktop_app.workers.analysis_worker import AnalysisRunner
+from tests.analysis_runs import OUTPUT_VARIANCE, make_run, run_events
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return make_run(tmp_path_factory.mktemp("analysis-panels") / "run")
+
+
+@pytest.fixture(scope="module")
+def other_run(tmp_path_factory):
+    """A second run with more masking noise: the pitfall's "Add runs…" gets points with a spread."""
+    return make_run(tmp_path_factory.mktemp("analysis-panels") / "noisy",
+                    pretraining={"dae": {"epochs": 1, "corruption": 0.6}})
+
+
+@pytest.fixture
+def runner(qtbot):
+    r = AnalysisRunner(threads=1)
+    yield r
+    assert r.shutdown(5000)
+
+
+@pytest.fixture
+def store(run_dir):
+    s = RunStore()
+    s.load_run(run_dir)
+    return s
+
+
+def finish(qtbot, job, timeout=30_000):
+    qtbot.waitUntil(lambda: job.state in ("finished", "failed", "cancelled"), timeout=timeout)
+    assert job.state == "finished", job.error
+    return job.result
+
+
+def check_csv(panel, path):
+    columns, data = panel.data_table()
+    assert data
+    with open(panel.export_csv(path), newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == columns and len(rows) - 1 == len(data)
+    assert panel.export_svg(path.with_suffix(".svg")).stat().st_size > 0
+    assert panel.export_png(path.with_suffix(".png"), width=400).stat().st_size > 0
+
+
+def test_landscape_panel_draws_the_surface(qtbot, store, runner, tmp_path):
+    panel = LandscapePanel(store, runner)
+    qtbot.addWidget(panel)
+    assert panel.compute_button.isEnabled()
+    panel.arm_box.setCurrentIndex(panel.arm_box.findData("dae"))
+    panel.log_box.setChecked(False)
+    partials = []
+    job = panel.compute(resolution=7, n_eval=100)
+    job.progress.connect(lambda p: partials.append(p.partial))
+    assert panel.cancel_button.isEnabled() and not panel.compute_button.isEnabled()
+    r = finish(qtbot, job)
+    assert isinstance(r, LandscapeResult) and (r.arm, r.seed) == ("dae", 0) and panel.result is r
+    np.testing.assert_array_equal(panel.image.image, r.loss.astype(np.float32))
+    assert panel.image.getLevels() == pytest.approx((r.loss.min(), r.loss.max()), rel=1e-6)
+    columns, rows = panel.data_table()
+    assert columns[:5] == ["kind", "x", "y", "loss", "error"] and len(rows) == 49
+    assert [row[3] for row in rows] == pytest.approx(r.loss.ravel())
+    panel.log_box.setChecked(True)
+    np.testing.assert_allclose(panel.image.image, np.log10(r.loss), rtol=1e-5)
+    assert "Done" in panel.status.text() and panel.compute_button.isEnabled()
+    check_csv(panel, tmp_path / "landscape.csv")
+
+    # PCA plane: the trajectory (4 checkpoints) is drawn on it
+    panel.directions_box.setCurrentIndex(panel.directions_box.findData("pca"))
+    r = finish(qtbot, panel.compute(resolution=7, n_eval=100))
+    x, y = panel.path_item.getData()
+    np.testing.assert_allclose(np.c_[x, y], r.trajectory)
+    assert len(panel.epoch_labels) == len(r.trajectory_epochs) == 4
+    assert sum(row[0] == "trajectory" for row in panel.data_table()[1]) == 4
+
+
+def test_partial_surfaces_are_filled_from_the_coarse_grid():
+    grid = np.full((5, 5), np.nan)
+    grid[::4, ::4] = [[1.0, 2.0], [3.0, 4.0]]
+    out = filled(grid)
+    assert np.isfinite(out).all() and out[0, 0] == 1.0 and out[4, 4] == 4.0 and out[1, 1] == 1.0
+
+
+def test_interpolation_panel_draws_both_splits(qtbot, store, runner, tmp_path):
+    panel = InterpolationPanel(store, runner)
+    qtbot.addWidget(panel)
+    panel.mode_box.setCurrentIndex(panel.mode_box.findData("pretrained_to_random"))
+    assert [panel.arm_box.itemData(i) for i in range(panel.arm_box.count())] == ["dae"]
+    r = finish(qtbot, panel.compute(n_points=11, n_eval=100))
+    assert r.mode == "pretrained_to_random" and r.start.startswith("dae/") and r.end.startswith("none/")
+    for (quantity, split), item in panel.curves.items():
+        x, y = item.getData()
+        want = getattr(r, f"{split}_{quantity}") * (100 if quantity == "error" else 1)
+        np.testing.assert_allclose(x, r.alphas)
+        np.testing.assert_allclose(y, want)
+    check_csv(panel, tmp_path / "interp.csv")
+
+
+def test_function_space_panel_shows_trajectories_and_purity(qtbot, store, runner, tmp_path):
+    panel = FunctionSpacePanel(store, runner)
+    qtbot.addWidget(panel)
+    panel.method_box.setCurrentIndex(panel.method_box.findData("pca"))
+    r = finish(qtbot, panel.compute())
+    assert set(panel.lines) == {"none", "dae"}
+    for arm, line in panel.lines.items():
+        x, y = line.getData()
+        mask = np.array(r.arms) == arm
+        assert sorted(zip(x, y, strict=True)) == sorted(map(tuple, r.coords[mask]))
+        starts = panel.starts[arm].getData()
+        ends = panel.ends[arm].getData()
+        assert len(starts[0]) == len(ends[0]) == 2  # one start and one end per seed
+        first = mask & (r.epochs == r.epochs[mask].min())
+        assert sorted(zip(*starts, strict=True)) == sorted(map(tuple, r.coords[first]))
+    assert f"{r.purity:.3f}" in panel.purity_label.text() and f"{r.purity_last:.3f}" in panel.purity_label.text()
+    check_csv(panel, tmp_path / "fs.csv")
+
+
+def test_pitfall_panel_scatter_and_correlation(qtbot, store, runner, other_run, tmp_path):
+    panel = PitfallPanel(store, runner)
+    qtbot.addWidget(panel)
+    r = finish(qtbot, panel.compute(n_train=100, n_test=100))
+    assert len(r.labels) == 2 and "undefined" in panel.corr_label.text()  # 2 points: no correlation yet
+    panel.add_runs([other_run])
+    r = finish(qtbot, panel.compute(n_train=100, n_test=100))
+    assert len(r.labels) == 4 and any(lab.startswith("noisy:") for lab in r.labels)
+    got = sorted(p for s in panel.scatters.values() for p in zip(*s.getData(), strict=True))
+    want = sorted(zip(r.recon_error, 100 * r.probe_accuracy, strict=True))
+    np.testing.assert_allclose(got, want)
+    assert panel.baseline.value() == pytest.approx(100 * r.pixel_accuracy)
+    text = panel.corr_label.text()
+    assert f"{r.pearson_r:+.3f}" in text and f"{r.spearman_r:+.3f}" in text and f"{r.pearson_p:.3g}" in text
+    check_csv(panel, tmp_path / "pitfall.csv")
+
+    reopened = PitfallPanel(store)  # the merged plot comes back from the cache, with its added runs
+    qtbot.addWidget(reopened)
+    assert reopened.extra_runs == [str(other_run)] and len(reopened.result.labels) == 4
+
+
+def test_reopening_the_run_shows_cached_results_and_recompute_is_fast(qtbot, run_dir, runner):
+    first = RunStore()
+    first.load_run(run_dir)
+    panel = InterpolationPanel(first, runner)
+    qtbot.addWidget(panel)
+    r = finish(qtbot, panel.compute(n_points=13, n_eval=100))
+
+    reopened = RunStore()
+    reopened.load_run(run_dir)
+    panels = make_panels(reopened)  # no runner: cached results still show
+    for p in panels.values():
+        qtbot.addWidget(p)
+    cached = panels["Interpolation"]
+    assert cached.from_cache and cached.result is not None
+    assert cached.points_spin.value() == 13
+    np.testing.assert_array_equal(cached.curves[("loss", "test")].getData()[1], r.test_loss)
+
+    t0 = time.perf_counter()
+    again = finish(qtbot, panel.compute(n_points=13, n_eval=100))
+    assert time.perf_counter() - t0 < 2.0
+    np.testing.assert_array_equal(again.test_loss, r.test_loss)
+
+
+def test_without_a_runner_compute_is_disabled(qtbot, store):
+    panels = make_panels(store)
+    for name in ANALYSIS_PANELS[:-1]:
+        qtbot.addWidget(panels[name])
+        button = panels[name].compute_button
+        assert not button.isEnabled() and button.toolTip() == NO_RUNNER_TIP
+        assert panels[name].compute() is None
+    qtbot.addWidget(panels["Output variance"])
+
+
+def test_cancel_from_the_panel(qtbot, store, run_dir):
+    def slow(run_dir, params, control):
+        for i in range(10**6):
+            control.checkpoint()
+            time.sleep(0.005)
+            yield AnalysisProgress("landscape", i, 10**6, None)
+
+    runner = AnalysisRunner(threads=1, jobs={"landscape": slow})
+    panel = LandscapePanel(store, runner)
+    qtbot.addWidget(panel)
+    job = panel.compute()
+    qtbot.waitUntil(lambda: panel.progress_bar.value() > 0, timeout=5000)
+    t0 = time.perf_counter()
+    panel.cancel_button.click()
+    qtbot.waitUntil(lambda: job.state == "cancelled", timeout=2000)
+    assert time.perf_counter() - t0 < 1.0 and not runner.is_busy()
+    assert "Cancelled" in panel.status.text() and panel.compute_button.isEnabled()
+    assert runner.shutdown(1000)
+
+
+def test_output_variance_reaches_the_panel_live_and_replayed(qtbot, tmp_path):
+    store = RunStore()
+    panel = OutputVariancePanel(store)
+    qtbot.addWidget(panel)
+    assert panel.result is None and panel.info.text() == HINT and panel.data_table()[1] == []
+    events = run_events(tmp_path / "ov", **{k: v for k, v in OUTPUT_VARIANCE.items() if k in ("kind",
+                                                                                           "output_variance")})
+    store.ingest(events)
+    live = store.analyses["output_variance"]
+    assert panel.result is live and set(panel.curves) == set(live.arms)
+    for i, arm in enumerate(live.arms):
+        np.testing.assert_allclose(panel.curves[arm].yData, live.variance[i])
+        np.testing.assert_allclose(panel.curves[arm].xData, live.positions)
+    assert len(panel.data_table()[1]) == live.variance.size
+
+    replayed = RunStore()
+    again = OutputVariancePanel(replayed)
+    qtbot.addWidget(again)
+    replayed.load_run(tmp_path / "ov")
+    for i, arm in enumerate(live.arms):
+        np.testing.assert_allclose(again.curves[arm].yData, live.variance[i])
+    store.clear()
+    assert panel.result is None and panel.curves == {}
+    check_csv(again, tmp_path / "ov.csv")
+
+
+def test_builder_experiment_type_shows_the_output_variance_fields(qtbot):
+    from desktop_app.ui.builder import BuilderPane
+
+    pane = BuilderPane()
+    qtbot.addWidget(pane)
+    pane.show()
+    group = pane._groups["output_variance"]
+    assert not group.isVisible() and "Erhan 2010" in pane.field_widget("kind").toolTip()
+    pane.field_widget("kind").setCurrentText("output-variance")
+    assert group.isVisible() and pane.config().kind == "output-variance"
+    pane.field_widget("output_variance.n_blocks").setValue(4)
+    assert pane.config().output_variance.n_blocks == 4 and pane.is_valid()
+    assert "variance" in pane.field_widget("output_variance.resamples").toolTip()
