@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -27,8 +28,12 @@ from desktop_app.core import runs
 from desktop_app.core.config import ConfigError, ExperimentConfig
 from desktop_app.core.events import Event, RunFinished, RunStarted
 from desktop_app.ui import settings as settings_mod
+from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
 from desktop_app.ui.builder import BuilderPane
+from desktop_app.ui.checkpoints_pane import CheckpointServiceLike, CheckpointsPane
 from desktop_app.ui.controller_protocol import RunControllerLike
+from desktop_app.ui.export_dialog import ExportDialog
+from desktop_app.ui.exports import BundleResult, ExportOptions, copy_reproduce_command, export_bundle
 from desktop_app.ui.live_metrics import LiveMetricsTable
 from desktop_app.ui.log_pane import LogPane
 from desktop_app.ui.panels import make_panels
@@ -50,6 +55,8 @@ class MainWindow(QMainWindow):
         controller: RunControllerLike,
         store: RunStore | None = None,
         parent: QWidget | None = None,
+        checkpoint_service: CheckpointServiceLike | None = None,
+        analysis_runner: AnalysisRunnerLike | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Basin")
@@ -71,7 +78,9 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_status_bar()
         self._connect()
-        self.panel_widgets = make_panels(self.store)
+        self._build_export_actions(checkpoint_service)
+        self.analysis_runner = analysis_runner
+        self.panel_widgets = make_panels(self.store, analysis_runner)
         for name, panel in self.panel_widgets.items():
             self.add_panel(name, panel)
         self._restore_state()
@@ -155,7 +164,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
+        file_menu = self.file_menu = bar.addMenu("&File")
         for a in (self.open_action, self.save_action):
             file_menu.addAction(a)
         file_menu.addSeparator()
@@ -164,7 +173,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)
         self.presets_menu = bar.addMenu("&Presets")
         self._fill_presets_menu()
-        run_menu = bar.addMenu("&Run")
+        run_menu = self.run_menu = bar.addMenu("&Run")
         for a in (self.start_action, self.pause_action, self.stop_action):
             run_menu.addAction(a)
         self.view_menu = bar.addMenu("&View")
@@ -408,6 +417,125 @@ class MainWindow(QMainWindow):
         if isinstance(action, QAction):
             self.load_preset(str(action.data()))
 
+    # -- exports, checkpoints, reproducibility -----------------------------------------------------------
+    def _build_export_actions(self, service: CheckpointServiceLike | None) -> None:
+        """File > Open checkpoint / Export model / Export all, Run > Copy CLI command, the Checkpoints dock."""
+        self.checkpoint_service = service
+        self.checkpoints = CheckpointsPane(self.store, service)
+        self.checkpoints_dock = self._dock("Checkpoints", self.checkpoints, "checkpointsDock")
+        self.panel_area.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.checkpoints_dock)
+        self.panel_area.tabifyDockWidget(self.history_dock, self.checkpoints_dock)
+        self.history_dock.raise_()
+        self.view_menu.addAction(self.checkpoints_dock.toggleViewAction())
+        self.open_checkpoint_action = self._action(
+            "Open checkpoint…", self.checkpoints.open_checkpoint_dialog, "Ctrl+Shift+O",
+            "Validate a checkpoint made elsewhere (pickled code is refused, never run)")
+        self.export_model_action = self._action(
+            "Export model…", self._export_model_from_menu, "Ctrl+Shift+E",
+            "Write the checkpoint selected in the Checkpoints pane as .pt and .safetensors with its config")
+        self.export_all_action = self._action(
+            "Export all…", self.export_all_dialog, "Ctrl+E",
+            "Write every panel as PNG, SVG and CSV plus config, manifest and README into a folder")
+        self.copy_command_action = self._action(
+            "Copy CLI command", self.copy_cli_command, "Ctrl+Shift+C",
+            "Copy the `basin run` command that repeats the shown run headless")
+        self.open_checkpoint_action.setEnabled(service is not None)
+        first = self.settings_action
+        for a in (self.open_checkpoint_action, self.export_model_action, self.export_all_action):
+            self.file_menu.insertAction(first, a)
+        self.file_menu.insertSeparator(first)
+        self.run_menu.addSeparator()
+        self.run_menu.addAction(self.copy_command_action)
+        self.checkpoints.checkpointChosen.connect(self._on_checkpoint_chosen)
+        self.checkpoints.resumeRequested.connect(self.resume_run)
+        self.controller.stateChanged.connect(self._on_state_for_checkpoints)
+        self.controller.eventsReady.connect(self._on_events_for_checkpoints)
+        self.store.changed.connect(self._update_export_actions)
+        self._update_export_actions()
+        self.export_dialog: ExportDialog | None = None
+        self.last_bundle: BundleResult | None = None
+
+    def export_panels(self) -> dict[str, QWidget]:
+        """The panels an export bundle holds (every panel widget that can export)."""
+        return {name: w for name, w in self.panel_widgets.items()
+                if hasattr(w, "export_png") and hasattr(w, "data_table")}
+
+    def export_all_dialog(self) -> ExportDialog:
+        """Non-blocking Export dialog; accepting it writes the bundle (``export_all``)."""
+        run_dir = self.store.run_dir
+        folder = str(Path(run_dir) / "figures") if run_dir else None
+        note = f"Run {Path(run_dir).name}: every panel plus config.toml, manifest.json and README.txt." if run_dir \
+            else "No run is shown: the panels are exported without a run's config and manifest."
+        dialog = ExportDialog(self, "Export all panels", folder=folder, note=note)
+        dialog.accepted.connect(self._on_export_all_accepted)
+        self.export_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _on_export_all_accepted(self) -> None:
+        if self.export_dialog is not None:
+            self.export_all(self.export_dialog.options())
+
+    def export_all(self, options: ExportOptions) -> BundleResult | None:
+        """Write the shown run's figure bundle into ``options.folder``. On the GUI thread, under a wait cursor:
+        0.1-0.35 s a panel (docs/PACKAGING.md), and the panels must not change while they are drawn."""
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            result = export_bundle(self.export_panels(), self.store.run_dir or None, options)
+        except OSError as exc:
+            self.show_error("Export failed", f"{options.folder}\n\n{exc}")
+            return None
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.last_bundle = result
+        self.log.add_line(f"Exported {len(result.written)} files to {result.folder}")
+        self.statusBar().showMessage(f"Exported {len(result.written)} files to {result.folder}", 8000)
+        if result.errors:
+            self.show_error("Some panels were not exported", "\n".join(result.errors))
+        return result
+
+    def copy_cli_command(self) -> str:
+        """Put the shown run's reproduce command on the clipboard; returns it ("" without a run)."""
+        if not self.store.run_dir:
+            self.statusBar().showMessage("No run is shown: start or open one first", 5000)
+            return ""
+        text = copy_reproduce_command(self.store.run_dir)
+        self.statusBar().showMessage(f"Copied: {text}", 8000)
+        return text
+
+    def _export_model_from_menu(self) -> None:
+        if self.checkpoints.selected_path() is None:
+            self.checkpoints_dock.show()
+            self.checkpoints_dock.raise_()
+            self.statusBar().showMessage("Select a checkpoint in the Checkpoints pane first", 5000)
+            return
+        self.checkpoints.export_selected()
+
+    @Slot(str)
+    def _on_checkpoint_chosen(self, path: str) -> None:
+        self.log.add_line(f"Checkpoint chosen: {path}")
+
+    @Slot(str)
+    def _on_state_for_checkpoints(self, _state: str) -> None:
+        self._sync_checkpoint_busy()
+
+    @Slot(object)
+    def _on_events_for_checkpoints(self, _events: object) -> None:
+        self._sync_checkpoint_busy()
+
+    def _sync_checkpoint_busy(self) -> None:
+        """The run being written cannot be resumed from the Checkpoints pane."""
+        current = self.controller.current_run_dir() if self.controller.is_busy() else None
+        self.checkpoints.set_busy_runs({str(current)} if current else set())
+
+    def _update_export_actions(self, *_args: object) -> None:
+        has_run = bool(self.store.run_dir)
+        self.copy_command_action.setEnabled(has_run)
+
+    def _shutdown_checkpoint_service(self) -> None:
+        if self.checkpoint_service is not None:
+            self.checkpoint_service.shutdown(5000)
+
     # -- state -----------------------------------------------------------------------------------------
     def _restore_state(self) -> None:
         s = settings_mod.app_settings()
@@ -445,6 +573,9 @@ class MainWindow(QMainWindow):
                 return
         else:
             self.controller.shutdown(0)
+        self._shutdown_checkpoint_service()
+        if self.analysis_runner is not None:
+            self.analysis_runner.shutdown(SHUTDOWN_TIMEOUT_MS)  # cancels within one batch; no thread outlives us
         self.save_state()
         super().closeEvent(event)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QPoint, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.runs import RunInfo, list_runs
+from desktop_app.ui.exports import copy_reproduce_command
 
 COLUMNS = ("Date", "Name", "Arms", "Seeds", "Status", "Final test error")
 RESUMABLE = ("stopped", "failed", "running")  # "running" = the app died mid-run
@@ -59,6 +61,9 @@ class RunHistory(QWidget):
         header.setStretchLastSection(True)
         self.table.cellDoubleClicked.connect(self._on_double_click)
         self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._show_context_menu)
+        self.context_menu: QMenu | None = None
         self.workspace_label = QLabel()
         self.workspace_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.open_button = QPushButton("Open")
@@ -153,6 +158,32 @@ class RunHistory(QWidget):
         info = self.selected_run()
         if info is not None:
             self.resumeRequested.emit(info.path)
+
+    def copy_command(self) -> str:
+        """Put the selected run's `basin run` reproduce command on the clipboard; returns it."""
+        info = self.selected_run()
+        return copy_reproduce_command(info.path) if info is not None else ""
+
+    def build_context_menu(self) -> QMenu:
+        """Open / Resume / Copy CLI command / Show folder for the selected run."""
+        menu = QMenu(self)
+        for text, slot, button in (("Open", self._open_selected, self.open_button),
+                                   ("Resume", self._resume_selected, self.resume_button),
+                                   ("Copy CLI command", self.copy_command, self.folder_button),
+                                   ("Show folder", self._show_folder, self.folder_button)):
+            action = menu.addAction(text)
+            action.triggered.connect(slot)
+            action.setEnabled(button.isEnabled())
+        menu.actions()[2].setToolTip("Copy the `basin run` command that repeats this run headless")
+        self.context_menu = menu
+        return menu
+
+    def _show_context_menu(self, pos: QPoint) -> None:
+        row = self.table.rowAt(pos.y())
+        if row >= 0:
+            self.table.selectRow(row)
+        if self.selected_run() is not None:
+            self.build_context_menu().popup(self.table.viewport().mapToGlobal(pos))
 
     def _show_folder(self) -> None:
         info = self.selected_run()

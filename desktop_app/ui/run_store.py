@@ -13,6 +13,9 @@ Data layout per unit (``store.unit(arm, seed)`` -> ``UnitData``):
   filter_input_shape (C, H, W) of the network input, to tile dense filters
   probes            {epoch: float32 (probe_size, n_classes)} softmax outputs on the probe subset
   checkpoints       [(phase, epoch, path)]
+
+Run-level analysis results (``AnalysisFinished``, e.g. the output-variance experiment) are kept in
+``store.analyses`` by name (the latest wins) and reported as kind "analyses".
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from PySide6.QtCore import QObject, Signal
 
 from desktop_app.core import runs
 from desktop_app.core.events import (
+    AnalysisFinished,
     CheckpointSaved,
     EpochMetrics,
     Event,
@@ -43,8 +47,8 @@ METRIC_NAMES = ("train_nll", "train_error", "valid_nll", "valid_error", "test_nl
 Unit = tuple[str, int]
 
 # What changed, as reported by StoreChange.kinds.
-RUN, METRICS, PRETRAIN, FILTERS, PROBES, CHECKPOINTS, STATUS, PROGRESS, LOG = (
-    "run", "metrics", "pretrain", "filters", "probes", "checkpoints", "status", "progress", "log",
+RUN, METRICS, PRETRAIN, FILTERS, PROBES, CHECKPOINTS, STATUS, PROGRESS, LOG, ANALYSES = (
+    "run", "metrics", "pretrain", "filters", "probes", "checkpoints", "status", "progress", "log", "analyses",
 )
 
 
@@ -134,6 +138,7 @@ class RunStore(QObject):
         self.total_steps: int = 0
         self.progress: Progress | None = None
         self.phase: PhaseStarted | None = None
+        self.analyses: dict[str, object] = {}  # analysis name -> result dataclass (core.analysis.progress)
 
     # -- reading ---------------------------------------------------------------------------------------
     def units(self) -> list[Unit]:
@@ -214,6 +219,7 @@ class RunStore(QObject):
         self.total_steps = ev.total_steps
         self.progress = None
         self.phase = None
+        self.analyses = {}
 
     def _u(self, arm: str, seed: int) -> UnitData:
         key = (arm, int(seed))
@@ -258,7 +264,10 @@ class RunStore(QObject):
             return STATUS
         if isinstance(ev, LogMessage):
             return LOG
+        if isinstance(ev, AnalysisFinished):
+            self.analyses[ev.name] = ev.result
+            return ANALYSES
         return None
 
 
-__all__ = ["METRIC_NAMES", "RunStore", "StoreChange", "UnitData"]
+__all__ = ["ANALYSES", "METRIC_NAMES", "RunStore", "StoreChange", "UnitData"]

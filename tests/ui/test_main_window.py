@@ -82,7 +82,9 @@ def test_layout_and_shortcuts(fake_window, qtbot) -> None:
     window.builder.field_widget("device").setCurrentText("cpu")
     assert window.device_label.text() == "Device: fake-cpu"
     builtin = window.panels()
-    assert [d.objectName() for d in builtin] == ["panel-filters", "panel-trajectories", "panel-curves", "panel-summary"]
+    assert [d.objectName() for d in builtin] == [
+        "panel-filters", "panel-trajectories", "panel-curves", "panel-summary", "panel-error-surface",
+        "panel-interpolation", "panel-function-space", "panel-pitfall", "panel-output-variance"]
     dock = window.add_panel("Extra one", QLabel("one"))
     dock2 = window.add_panel("Extra two", QLabel("two"))
     assert window.panels() == [*builtin, dock, dock2]

@@ -27,9 +27,11 @@ from desktop_app.core.config import (
     DATASETS,
     DEVICES,
     ELASTIC_BASES,
+    EXPERIMENT_KINDS,
     INITS,
     NOISES,
     OPTIMIZERS,
+    RESAMPLE_MODES,
     ConfigError,
     ExperimentConfig,
     iter_errors,
@@ -141,6 +143,16 @@ class BuilderPane(QWidget):
     def _experiment_group(self) -> QGroupBox:
         box, form = self._group("experiment", "Experiment")
         self._bind(form, "Name", "name", QLineEdit())
+        kind = combo(EXPERIMENT_KINDS)
+        for i, name in enumerate(EXPERIMENT_KINDS):
+            kind.setItemData(i, tooltip(f"kind.{name}"), Qt.ItemDataRole.ToolTipRole)
+        self._bind(form, "Experiment type", "kind", kind)
+        ov, ov_form = self._group("output_variance", "Output variance (Erhan 2010, Fig. 3)")
+        ov.setToolTip(tooltip("output_variance"))
+        self._bind(ov_form, "Blocks", "output_variance.n_blocks", IntSpin(0, 1000))
+        self._bind(ov_form, "Resamples per block", "output_variance.resamples", IntSpin(0, 1000))
+        self._bind(ov_form, "Resample by", "output_variance.resample", combo(RESAMPLE_MODES))
+        form.addRow(ov)
         return box
 
     def _data_group(self) -> QGroupBox:
@@ -325,6 +337,7 @@ class BuilderPane(QWidget):
             self._set_row_visible(path, source == "shapeset")
         for arm in ("rbm", "dae", "cae"):
             self._groups[f"pretraining.{arm}"].setVisible(arm in self._cfg.arms)
+        self._groups["output_variance"].setVisible(self._cfg.kind == "output-variance")
         self._fields["finetune.momentum"].setEnabled(self._cfg.finetune.optimizer == "momentum")
 
     def _set_row_visible(self, path: str, visible: bool) -> None:

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 TOOLTIPS: dict[str, str] = {
     "name": "Names the run folder and the run history entry; no effect on training.",
+    "kind": "standard: train every arm on every seed and watch the panels; output variance: measure how much "
+    "the final function depends on each block of the training stream (Erhan 2010, Fig. 3).",
+    "kind.standard": "Train every arm x seed: filters, trajectories, curves, error surfaces, function space.",
+    "kind.output-variance": "For each block position, retrain with that block resampled and measure the variance "
+    "of the outputs on the probe set: early examples matter more; pre-trained nets vary less.",
+    "output_variance": "Erhan 2010 Fig. 3: the training stream is cut into blocks; one block at a time is "
+    "resampled while init, order and every other block stay fixed.",
+    "output_variance.n_blocks": "Blocks the training stream is cut into; the x axis of the plot (block 0 = seen "
+    "first). Every block x resample trains one net: cost grows with both.",
+    "output_variance.resamples": "Nets trained per block position, each with a fresh resample of that block; the "
+    "variance of their outputs is the y value.",
+    "output_variance.resample": "pool: replace the block with other labelled examples; deform: a fresh elastic "
+    "deformation of the same examples (elastic data); auto: deform when the data are elastic.",
     # data
     "data.name": "Which images: the embedded digits, generated Shapeset, an endless elastic stream, "
     "MNIST / Fashion-MNIST IDX files, an .npz or an image folder.",

@@ -1,14 +1,22 @@
-"""Live results panels: each reads the RunStore and exports PNG/SVG/CSV.
+"""Results panels: each reads the RunStore and exports PNG/SVG/CSV.
 
-``PANELS`` maps the dock title to the panel class; ``make_panels(store)`` builds one of each, in the order
-the main window should show them.
+``PANELS`` maps the dock title to the panel class; ``make_panels(store, analysis_runner)`` builds one of each,
+in the order the main window should show them. The analysis panels (error surface, interpolation, function
+space, pitfall) compute on demand through the injected analysis runner (no runner: their Compute is disabled).
 """
 
 from __future__ import annotations
 
+from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
+from desktop_app.ui.panels.analysis_base import AnalysisPanel
 from desktop_app.ui.panels.base import Panel
 from desktop_app.ui.panels.curves import CurvesPanel
 from desktop_app.ui.panels.filters import FiltersPanel
+from desktop_app.ui.panels.function_space import FunctionSpacePanel
+from desktop_app.ui.panels.interpolation import InterpolationPanel
+from desktop_app.ui.panels.landscape import LandscapePanel
+from desktop_app.ui.panels.output_variance import OutputVariancePanel
+from desktop_app.ui.panels.pitfall import PitfallPanel
 from desktop_app.ui.panels.summary import SummaryPanel
 from desktop_app.ui.panels.trajectory import TrajectoryPanel
 from desktop_app.ui.run_store import RunStore
@@ -18,12 +26,21 @@ PANELS: dict[str, type[Panel]] = {
     "Trajectories": TrajectoryPanel,
     "Curves": CurvesPanel,
     "Summary": SummaryPanel,
+    "Error surface": LandscapePanel,
+    "Interpolation": InterpolationPanel,
+    "Function space": FunctionSpacePanel,
+    "Pitfall": PitfallPanel,
+    "Output variance": OutputVariancePanel,
 }
+ANALYSIS_PANELS = ("Error surface", "Interpolation", "Function space", "Pitfall", "Output variance")
 
 
-def make_panels(store: RunStore) -> dict[str, Panel]:
-    """One instance of every panel, all reading ``store``."""
-    return {name: cls(store) for name, cls in PANELS.items()}
+def make_panels(store: RunStore, analysis_runner: AnalysisRunnerLike | None = None) -> dict[str, Panel]:
+    """One instance of every panel, all reading ``store``; the analysis panels also get ``analysis_runner``."""
+    return {name: cls(store, analysis_runner) if name in ANALYSIS_PANELS else cls(store)  # type: ignore[call-arg]
+            for name, cls in PANELS.items()}
 
 
-__all__ = ["PANELS", "CurvesPanel", "FiltersPanel", "Panel", "SummaryPanel", "TrajectoryPanel", "make_panels"]
+__all__ = ["ANALYSIS_PANELS", "PANELS", "AnalysisPanel", "CurvesPanel", "FiltersPanel", "FunctionSpacePanel",
+           "InterpolationPanel", "LandscapePanel", "OutputVariancePanel", "Panel", "PitfallPanel", "SummaryPanel",
+           "TrajectoryPanel", "make_panels"]

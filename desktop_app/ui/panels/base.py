@@ -10,16 +10,18 @@ from __future__ import annotations
 import csv
 import io
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
+from xml.sax.saxutils import escape
 
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter, SVGExporter
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from desktop_app.core.atomic import write_bytes_atomic, write_text_atomic
 from desktop_app.ui.run_store import RunStore, StoreChange
@@ -32,6 +34,7 @@ PALETTE = ((31, 119, 180), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 
            (127, 127, 127), (188, 189, 34), (23, 190, 207))
 RANDOM_COLOR = (255, 127, 14)
 DEFAULT_SIZE = (900, 600)
+MIN_EXPORT_SIZE = (400, 250)  # a panel laid out smaller than this is exported at DEFAULT_SIZE
 
 
 def arm_color(arm: str, arms: Sequence[str], alpha: int = 255) -> QColor:
@@ -94,7 +97,9 @@ class Panel(QWidget):
         self.toolbar = QHBoxLayout()
         self.toolbar.setContentsMargins(0, 0, 0, 0)
         self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("Save this panel as PNG or SVG (the plots) or CSV (the data drawn)")
+        self.export_button.setToolTip("Save this panel as PNG and SVG (the plots) and CSV (the data drawn)")
+        self.export_dialog: Any = None  # the last ExportDialog opened by the button (tests drive it)
+        self.last_export: list[Path] = []
         self.export_button.clicked.connect(self._export_dialog)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(BACKGROUND)
@@ -147,6 +152,29 @@ class Panel(QWidget):
         raise NotImplementedError
 
     # -- export ------------------------------------------------------------------------------------
+    def ensure_current(self) -> None:
+        """Run a redraw deferred while hidden: an export must show (and tabulate) the latest data."""
+        if self._dirty:
+            self._dirty = False
+            self.refresh()
+            self.redraws += 1
+
+    @contextmanager
+    def _export_layout(self) -> Iterator[pg.GraphicsLayout]:
+        """The exported item, laid out at DEFAULT_SIZE while it is smaller than MIN_EXPORT_SIZE (never shown,
+        a squeezed dock, a tab behind another); the on-screen layout is put back afterwards."""
+        self.ensure_current()
+        item = self.graphics.ci
+        old = item.geometry()
+        squeezed = old.width() < MIN_EXPORT_SIZE[0] or old.height() < MIN_EXPORT_SIZE[1]
+        if squeezed:
+            item.setGeometry(QRectF(0, 0, *DEFAULT_SIZE))
+        try:
+            yield item
+        finally:
+            if squeezed and old.width() >= 2 and old.height() >= 2:
+                item.setGeometry(old)
+
     def export_item(self) -> pg.GraphicsLayout:
         """The graphics item exported (all plots of the panel). Laid out first if never shown."""
         item = self.graphics.ci
@@ -154,16 +182,21 @@ class Panel(QWidget):
             item.setGeometry(QRectF(0, 0, *DEFAULT_SIZE))
         return item
 
-    def export_png(self, path: str | Path, width: int | None = None, dpi: float | None = None) -> Path:
+    def export_png(self, path: str | Path, width: int | None = None, dpi: float | None = None,
+                   metadata: Mapping[str, str] | None = None) -> Path:
         """PNG of the plots; ``width`` in pixels (height keeps the on-screen aspect), or on-screen size x
-        dpi/96; ``dpi`` is also written into the file's metadata."""
-        exporter = ImageExporter(self.export_item())
-        if width is None:
-            width = round(exporter.params["width"] * (dpi / 96 if dpi else 1))
-        exporter.params["width"] = int(width)
-        exporter.params["antialias"] = True
-        exporter.params["background"] = QColor("white")
-        image = exporter.export(toBytes=True)
+        dpi/96; ``dpi`` is also written into the file's metadata, and ``metadata`` as PNG text chunks (the
+        run's manifest travels with the figure)."""
+        with self._export_layout() as item:
+            exporter = ImageExporter(item)
+            if width is None:
+                width = round(exporter.params["width"] * (dpi / 96 if dpi else 1))
+            exporter.params["width"] = int(width)
+            exporter.params["antialias"] = True
+            exporter.params["background"] = QColor("white")
+            image = exporter.export(toBytes=True)
+        for key, value in (metadata or {}).items():
+            image.setText(key, value)
         if dpi:
             dpm = round(dpi / 0.0254)
             image.setDotsPerMeterX(dpm)
@@ -177,14 +210,18 @@ class Panel(QWidget):
         write_bytes_atomic(Path(path), bytes(data.data()))
         return Path(path)
 
-    def export_svg(self, path: str | Path) -> Path:
-        """SVG of the plots (vector: curves stay sharp in a paper)."""
-        exporter = SVGExporter(self.export_item())
-        write_bytes_atomic(Path(path), exporter.export(toBytes=True))
+    def export_svg(self, path: str | Path, metadata: Mapping[str, str] | None = None) -> Path:
+        """SVG of the plots (vector: curves stay sharp in a paper); ``metadata`` goes into <metadata> elements."""
+        with self._export_layout() as item:
+            data = bytes(SVGExporter(item).export(toBytes=True))
+        if metadata:
+            data = _svg_with_metadata(data, metadata)
+        write_bytes_atomic(Path(path), data)
         return Path(path)
 
     def export_csv(self, path: str | Path) -> Path:
         """CSV of ``data_table()``: the numbers behind what is drawn."""
+        self.ensure_current()
         columns, rows = self.data_table()
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -205,11 +242,34 @@ class Panel(QWidget):
         raise ValueError(f"unknown export format {suffix!r} (use .png, .svg or .csv)")
 
     def _export_dialog(self) -> None:
-        slug = self.title.lower().replace(" ", "-")
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {self.title}", f"{slug}.png",
-                                              "PNG image (*.png);;SVG vector (*.svg);;CSV data (*.csv)")
-        if path:
-            self.export(path)
+        """The Export dialog (formats, PNG width and DPI, folder); exports when accepted, non-blocking."""
+        from desktop_app.ui.export_dialog import ExportDialog
+
+        dialog = ExportDialog(self, f"Export {self.title}", stem=self.title.lower().replace(" ", "-"))
+        dialog.accepted.connect(self._on_export_accepted)
+        self.export_dialog = dialog
+        dialog.open()
+
+    def _on_export_accepted(self) -> None:
+        from desktop_app.ui.exports import export_panel
+
+        dialog = self.export_dialog
+        try:
+            self.last_export = export_panel(self, dialog.options(), dialog.stem())
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Export failed", f"{self.title}: {exc}")
+
+
+def _svg_with_metadata(data: bytes, metadata: Mapping[str, str]) -> bytes:
+    """Insert one <metadata id=key> element per entry right after the <svg ...> opening tag."""
+    text = data.decode("utf-8")
+    start = text.find("<svg")
+    end = text.find(">", start) + 1
+    if start < 0 or end <= 0:
+        return data
+    quote = {'"': "&quot;"}
+    elements = "".join(f'\n<metadata id="{escape(k, quote)}">{escape(v)}</metadata>' for k, v in metadata.items())
+    return (text[:end] + elements + text[end:]).encode("utf-8")
 
 
 def _cell(v: Any) -> Any:

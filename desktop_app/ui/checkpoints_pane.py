@@ -1,0 +1,243 @@
+"""CheckpointsPane: the shown run's checkpoints (arm, seed, phase, epoch), with export, load, open and resume.
+
+Reads the RunStore only. Opening and exporting go through an injected checkpoint service (the workers layer's
+CheckpointService: torch on a worker thread), so this module never imports torch and the GUI never waits on a
+file load.
+
+Signals: ``checkpointChosen(str path)`` (load a checkpoint into the analysis panels), ``resumeRequested(Path)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.ui.run_history import RESUMABLE
+from desktop_app.ui.run_store import CHECKPOINTS, STATUS, RunStore, StoreChange
+
+COLUMNS = ("Arm", "Seed", "Phase", "Epoch", "File")
+CHECKPOINT_FILTER = "PyTorch checkpoints (*.pt *.pth);;All files (*)"
+MODEL_FILTER = "Model (*.pt *.safetensors)"
+
+
+class CheckpointServiceLike(Protocol):
+    """What the pane needs from the workers layer (``desktop_app.workers.checkpoint_service``)."""
+
+    finished: Any  # Signal(str op, str path, object result)
+    failed: Any  # Signal(str op, str path, str message)
+
+    def open_checkpoint(self, path: Path | str) -> None: ...
+
+    def export_model(self, checkpoint: Path | str, dest: Path | str) -> None: ...
+
+    def is_busy(self) -> bool: ...
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool: ...
+
+
+class CheckpointsPane(QWidget):
+    checkpointChosen = Signal(str)
+    resumeRequested = Signal(object)
+
+    def __init__(self, store: RunStore, service: CheckpointServiceLike | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.service = service
+        self._busy_dirs: set[str] = set()
+        self._rows: list[tuple[str, int, str, int, str]] = []
+        self.last_message_box: QMessageBox | None = None
+        self.last_result: object = None
+
+        self.run_label = QLabel()
+        self.run_label.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.cellDoubleClicked.connect(self._on_double_click)
+
+        self.export_button = self._button("Export model…", self.export_selected,
+                                          "Write the selected checkpoint as .pt and .safetensors, config embedded")
+        self.load_button = self._button("Load into panels", self.load_selected,
+                                        "Show the selected checkpoint in the analysis panels (double-click a row)")
+        self.open_button = self._button("Open file…", self.open_checkpoint_dialog,
+                                        "Validate a checkpoint made elsewhere (pickled code is refused, never run)")
+        self.resume_button = self._button("Resume run", self.resume_current,
+                                          "Continue this stopped run exactly where it stopped")
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bar = QHBoxLayout()
+        for b in (self.export_button, self.load_button, self.open_button, self.resume_button):
+            bar.addWidget(b)
+        bar.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.run_label)
+        layout.addLayout(bar)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.status_label)
+        if service is not None:
+            service.finished.connect(self._on_service_finished)
+            service.failed.connect(self._on_service_failed)
+        store.changed.connect(self._on_store_changed)
+        self.refresh()
+
+    def _button(self, text: str, slot, tip: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setToolTip(tip)
+        button.clicked.connect(slot)
+        return button
+
+    # -- listing -----------------------------------------------------------------------------------
+    def rows(self) -> list[tuple[str, int, str, int, str]]:
+        """(arm, seed, phase, epoch, path) of every checkpoint listed, in table order."""
+        return list(self._rows)
+
+    def refresh(self) -> None:
+        selected = self.selected_path()
+        self._rows = [(arm, seed, phase, epoch, path)
+                      for arm, seed in self.store.units()
+                      for phase, epoch, path in sorted(self.store.checkpoints(arm, seed), key=lambda c: c[1])]
+        run = Path(self.store.run_dir).name if self.store.run_dir else "no run"
+        status = f" ({self.store.status})" if self.store.status else ""
+        self.run_label.setText(f"Run: {run}{status}, {len(self._rows)} checkpoint(s)")
+        self.table.setRowCount(len(self._rows))
+        for row, (arm, seed, phase, epoch, path) in enumerate(self._rows):
+            for col, text in enumerate((arm, str(seed), phase, str(epoch), Path(path).name)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(path)
+                self.table.setItem(row, col, item)
+            if path == selected:
+                self.table.selectRow(row)
+        self._update_buttons()
+
+    def select_row(self, row: int) -> None:
+        self.table.selectRow(row)
+
+    def selected_path(self) -> str | None:
+        model = self.table.selectionModel()
+        rows = model.selectedRows() if model else []
+        if rows and 0 <= rows[0].row() < len(self._rows):
+            return self._rows[rows[0].row()][4]
+        return None
+
+    def set_busy_runs(self, run_dirs: set[str]) -> None:
+        """Run folders being written now (not resumable)."""
+        self._busy_dirs = {str(d) for d in run_dirs}
+        self._update_buttons()
+
+    def can_resume(self) -> bool:
+        run_dir = self.store.run_dir
+        return bool(run_dir) and self.store.status in RESUMABLE and str(run_dir) not in self._busy_dirs
+
+    @Slot(object)
+    def _on_store_changed(self, change: StoreChange) -> None:
+        if change.touches(CHECKPOINTS, STATUS):
+            self.refresh()
+
+    def _update_buttons(self) -> None:
+        has = self.selected_path() is not None
+        self.export_button.setEnabled(has and self.service is not None)
+        self.load_button.setEnabled(has)
+        self.open_button.setEnabled(self.service is not None)
+        self.resume_button.setEnabled(self.can_resume())
+
+    # -- actions -----------------------------------------------------------------------------------
+    def load_selected(self) -> None:
+        path = self.selected_path()
+        if path:
+            self.checkpointChosen.emit(path)
+
+    def _on_double_click(self, row: int, _col: int) -> None:
+        if 0 <= row < len(self._rows):
+            self.checkpointChosen.emit(self._rows[row][4])
+
+    def resume_current(self) -> None:
+        if self.can_resume():
+            self.resumeRequested.emit(Path(self.store.run_dir))
+
+    def export_selected(self) -> None:
+        path = self.selected_path()
+        if not path:
+            return
+        arm, seed, _phase, epoch = next(r[:4] for r in self._rows if r[4] == path)
+        suggested = Path(self.store.run_dir or Path.home()) / f"{self.store.name or 'model'}-{arm}-s{seed}-e{epoch}"
+        dest, _ = QFileDialog.getSaveFileName(self, "Export model (.pt and .safetensors)", str(suggested),
+                                              MODEL_FILTER)
+        if dest:
+            self.export_model(path, dest)
+
+    def export_model(self, checkpoint: str | Path, dest: str | Path) -> None:
+        """Write dest.pt and dest.safetensors on the worker thread; the result shows when done."""
+        if self.service is None:
+            self._show("Cannot export", "No checkpoint service (torch) is available.", error=True)
+            return
+        self.status_label.setText(f"Exporting {Path(checkpoint).name}…")
+        self.service.export_model(checkpoint, dest)
+
+    def open_checkpoint_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", str(Path.home()), CHECKPOINT_FILTER)
+        if path:
+            self.open_checkpoint(path)
+
+    def open_checkpoint(self, path: str | Path) -> None:
+        """Validate a checkpoint on the worker thread; valid ones are offered to the analysis panels."""
+        if self.service is None:
+            self._show("Cannot open checkpoint", "No checkpoint service (torch) is available.", error=True)
+            return
+        self.status_label.setText(f"Checking {Path(path).name}…")
+        self.service.open_checkpoint(path)
+
+    @Slot(str, str, object)
+    def _on_service_finished(self, op: str, path: str, result: object) -> None:
+        self.last_result = result
+        if op == "export":
+            pt, st = result  # type: ignore[misc]
+            self.status_label.setText(f"Exported {Path(pt).name} and {Path(st).name} to {Path(pt).parent}")
+        elif op == "open" and isinstance(result, dict):
+            cfg = result.get("config")
+            self.status_label.setText(
+                f"{Path(path).name}: valid Basin checkpoint ({result.get('arm')}, seed {result.get('seed')}, "
+                f"epoch {result.get('epoch')}; {result.get('parameters', 0):,} parameters; "
+                f"config '{getattr(cfg, 'name', '?')}')")
+            self.checkpointChosen.emit(path)
+
+    @Slot(str, str, str)
+    def _on_service_failed(self, op: str, path: str, message: str) -> None:
+        self.last_result = None
+        title = "Checkpoint refused" if "refused" in message else (
+            "Cannot export model" if op == "export" else "Cannot open checkpoint")
+        self.status_label.setText(message)
+        self._show(title, f"{path}\n\n{message}", error=True)
+
+    def _show(self, title: str, text: str, error: bool = False) -> QMessageBox:
+        icon = QMessageBox.Icon.Critical if error else QMessageBox.Icon.Information
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.last_message_box = box
+        return box

@@ -1,0 +1,133 @@
+"""Figure exports: one panel, or a run's whole figure bundle, with the run's manifest carried along.
+
+A bundle folder holds every panel as PNG + SVG + CSV, the run's config.toml and manifest.json copied from the
+run folder, and README.txt with the command that reproduces the run. PNG and SVG files also embed the
+manifest (PNG text chunk / SVG <metadata> "basin-manifest"), so a figure separated from its folder still says
+which run, code and versions made it. CSVs hold exactly ``panel.data_table()`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QGuiApplication
+
+from desktop_app.core.atomic import write_text_atomic
+from desktop_app.core.runs import reproduce_command
+
+if TYPE_CHECKING:
+    from desktop_app.ui.panels.base import Panel
+
+FORMATS = ("png", "svg", "csv")
+MANIFEST_KEY = "basin-manifest"
+RUN_KEY = "basin-run"
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to write: ``folder``, which formats, PNG ``width`` in pixels (0 = on-screen width x dpi/96) and
+    ``dpi`` (written into the PNG; 0 = leave unset)."""
+
+    folder: Path
+    formats: tuple[str, ...] = FORMATS
+    width: int = 1600
+    dpi: int = 150
+
+
+def slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-") or "panel"
+
+
+def manifest_metadata(run_dir: str | Path | None) -> dict[str, str]:
+    """The run's manifest.json text and folder name, for embedding in figures ({} without a run folder)."""
+    if not run_dir:
+        return {}
+    path = Path(run_dir) / "manifest.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    return {MANIFEST_KEY: text, RUN_KEY: Path(run_dir).name}
+
+
+def export_panel(panel: Panel, options: ExportOptions, stem: str | None = None,
+                 metadata: Mapping[str, str] | None = None) -> list[Path]:
+    """Write ``folder/stem.{png,svg,csv}`` for the chosen formats; metadata defaults to the panel's run."""
+    folder = Path(options.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = stem or slug(panel.title)
+    meta = dict(manifest_metadata(panel.store.run_dir) if metadata is None else metadata)
+    written: list[Path] = []
+    if "png" in options.formats:
+        written.append(panel.export_png(folder / f"{stem}.png", width=options.width or None,
+                                        dpi=options.dpi or None, metadata=meta))
+    if "svg" in options.formats:
+        written.append(panel.export_svg(folder / f"{stem}.svg", metadata=meta))
+    if "csv" in options.formats:
+        written.append(panel.export_csv(folder / f"{stem}.csv"))
+    return written
+
+
+@dataclass
+class BundleResult:
+    folder: Path
+    written: list[Path]
+    errors: list[str]  # "panel: message" for panels that could not be exported (the others still are)
+
+
+def export_bundle(panels: Mapping[str, Panel], run_dir: str | Path | None, options: ExportOptions) -> BundleResult:
+    """A run's figure bundle in ``options.folder``: every panel, config.toml, manifest.json and README.txt."""
+    folder = Path(options.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = manifest_metadata(run_dir)
+    written: list[Path] = []
+    errors: list[str] = []
+    for name, panel in panels.items():
+        try:
+            written += export_panel(panel, options, slug(name), meta)
+        except (OSError, ValueError, RuntimeError) as exc:
+            errors.append(f"{name}: {exc}")
+    if run_dir:
+        for fname in ("config.toml", "manifest.json"):
+            src = Path(run_dir) / fname
+            if src.is_file():
+                shutil.copyfile(src, folder / fname)
+                written.append(folder / fname)
+    readme = folder / "README.txt"
+    write_text_atomic(readme, bundle_readme(panels, run_dir, written, errors))
+    written.append(readme)
+    return BundleResult(folder, written, errors)
+
+
+def bundle_readme(panels: Mapping[str, Panel], run_dir: str | Path | None, written: list[Path],
+                  errors: list[str]) -> str:
+    lines = ["Basin figure bundle", f"exported {datetime.now().isoformat(timespec='seconds')}", ""]
+    if run_dir:
+        lines += [f"run folder: {Path(run_dir).resolve()}", "", "Reproduce this run headless:",
+                  f"    {reproduce_command(Path(run_dir))}", ""]
+    else:
+        lines += ["No run folder: these figures show data not saved as a run.", ""]
+    lines.append("Panels (PNG and SVG: the plots; CSV: exactly the data drawn):")
+    for name, panel in panels.items():
+        lines.append(f"  {slug(name)}: {name} - {getattr(panel, 'explanation', '')}")
+    lines += ["", "Files:"] + [f"  {p.name}" for p in written]
+    if errors:
+        lines += ["", "Not exported:"] + [f"  {e}" for e in errors]
+    lines += ["", f"PNG and SVG files embed the run's manifest.json under the key '{MANIFEST_KEY}'."]
+    return "\n".join(lines) + "\n"
+
+
+def copy_reproduce_command(run_dir: str | Path) -> str:
+    """Put the `basin run` command that repeats ``run_dir`` on the clipboard; returns the text."""
+    text = reproduce_command(Path(run_dir))
+    QGuiApplication.clipboard().setText(text)
+    return text
+
+
+__all__ = ["FORMATS", "MANIFEST_KEY", "BundleResult", "ExportOptions", "copy_reproduce_command", "export_bundle",
+           "export_panel", "manifest_metadata", "slug"]
