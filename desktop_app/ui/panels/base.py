@@ -2,13 +2,16 @@
 
 A panel reads the RunStore only; it redraws on ``store.changed`` when the change touches its data, and
 defers the redraw while the main window shows but the panel is hidden (a tab behind another), so many
-panels cost nothing until looked at.
+panels cost nothing until looked at. A visible panel redraws live at a rate its own redraw cost sets, so a
+slow panel lags a little instead of freezing the window.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
+import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,7 +22,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter, SVGExporter
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
@@ -35,6 +38,12 @@ PALETTE = ((31, 119, 180), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 
 RANDOM_COLOR = (255, 127, 14)
 DEFAULT_SIZE = (900, 600)
 MIN_EXPORT_SIZE = (400, 250)  # a panel laid out smaller than this is exported at DEFAULT_SIZE
+# Live redraws of a visible panel happen on the ticks of a shared LIVE_INTERVAL_S clock, and a panel whose redraw
+# takes t seconds waits at least REDRAW_BUDGET * t (capped) between redraws, so redrawing never takes more than
+# ~1/REDRAW_BUDGET of the GUI thread (bench/ui_latency.py measures the result).
+LIVE_INTERVAL_S = 1.0
+MAX_LIVE_INTERVAL_S = 3.0
+REDRAW_BUDGET = 10.0
 
 
 def arm_color(arm: str, arms: Sequence[str], alpha: int = 255) -> QColor:
@@ -89,6 +98,12 @@ class Panel(QWidget):
         self.store = store
         self._dirty = False
         self.redraws = 0  # how many times refresh() ran (tests and the benchmark read it)
+        self._last_refresh = -1e9  # perf_counter() at the end of the last redraw
+        self._last_cost = 0.0  # seconds the last redraw took
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setTimerType(Qt.TimerType.PreciseTimer)  # panels due together fire together
+        self._refresh_timer.timeout.connect(self.request_refresh)
 
         self.header = QLabel(self.explanation)
         self.header.setWordWrap(True)
@@ -124,9 +139,13 @@ class Panel(QWidget):
         self.toolbar.addStretch(1)
         self.toolbar.addWidget(self.export_button)
 
-    # -- updates -----------------------------------------------------------------------------------
+    # -- updates ---------------------------------------------------------------------------------
     def on_store_changed(self, change: StoreChange) -> None:
-        if change.touches(*self.kinds):
+        if not change.touches(*self.kinds):
+            return
+        if self.isVisible():
+            self._throttled_refresh()
+        else:
             self.request_refresh()
 
     def request_refresh(self) -> None:
@@ -134,9 +153,40 @@ class Panel(QWidget):
         if self.window().isVisible() and not self.isVisible():
             self._dirty = True
             return
+        self._refresh_timer.stop()
         self._dirty = False
+        t0 = time.perf_counter()
         self.refresh()
+        self._last_refresh = time.perf_counter()
+        self._last_cost = self._last_refresh - t0
         self.redraws += 1
+
+    def refresh_interval(self) -> float:
+        """Seconds between live redraws: at least LIVE_INTERVAL_S, and long enough that redrawing takes at most
+        1/REDRAW_BUDGET of the GUI thread's time (a slow panel redraws less often instead of freezing the window)."""
+        return min(MAX_LIVE_INTERVAL_S, max(LIVE_INTERVAL_S, REDRAW_BUDGET * self._last_cost))
+
+    def _throttled_refresh(self) -> None:
+        """Live store changes: redraw at the next tick of a clock shared by every panel, once the panel's own
+        interval has passed. Panels due together redraw in one pass and the window paints once, so the GUI
+        thread is busy in one short burst per tick instead of one per panel."""
+        if self._refresh_timer.isActive():
+            return
+        now = time.perf_counter()
+        due = max(now, self._last_refresh + self.refresh_interval())
+        due = math.ceil(due / LIVE_INTERVAL_S) * LIVE_INTERVAL_S
+        self._refresh_timer.start(max(1, round((due - now) * 1000)))
+
+    def flush(self) -> None:
+        """Run a throttled redraw now (a run just finished: show its final state without waiting)."""
+        if self._refresh_timer.isActive():
+            self.request_refresh()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self._refresh_timer.isActive():  # a pending redraw waits for the panel to show again
+            self._refresh_timer.stop()
+            self._dirty = True
+        super().hideEvent(event)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
@@ -153,8 +203,9 @@ class Panel(QWidget):
 
     # -- export ------------------------------------------------------------------------------------
     def ensure_current(self) -> None:
-        """Run a redraw deferred while hidden: an export must show (and tabulate) the latest data."""
-        if self._dirty:
+        """Run a redraw deferred while hidden or throttled: an export must show (and tabulate) the latest data."""
+        if self._dirty or self._refresh_timer.isActive():
+            self._refresh_timer.stop()
             self._dirty = False
             self.refresh()
             self.redraws += 1

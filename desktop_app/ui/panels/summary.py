@@ -78,6 +78,7 @@ class SummaryPanel(Panel):
                               "have, with a paired t-test and a Wilcoxon signed-rank test")
         self.layout().addWidget(self.table)
         self.summaries: list[ArmSummary] = []
+        self._make_items()
         self.request_refresh()
 
     # -- sweeps ------------------------------------------------------------------------------------
@@ -111,15 +112,38 @@ class SummaryPanel(Panel):
             x += 0.6  # a gap between groups
         return out
 
+    def _make_items(self) -> None:
+        """The plot items, made once and updated on every redraw (re-adding items each epoch costs ~5x more)."""
+        self.boxes = pg.BarGraphItem(x=[], y0=[], height=[], width=BOX_WIDTH)
+        self.lines = pg.PlotDataItem(connect="pairs", pen=pg.mkPen(FOREGROUND, width=1.5))
+        self.seed_dots = pg.ScatterPlotItem(size=6, pen=pg.mkPen("w", width=0.5))
+        self.ci_bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.1, pen=pg.mkPen(FOREGROUND, width=1.5))
+        self.mean_dots = pg.PlotDataItem(pen=None, symbol="d", symbolSize=10, symbolBrush=pg.mkBrush(FOREGROUND),
+                                         symbolPen=None)
+        for item in (self.boxes, self.lines, self.seed_dots, self.ci_bars, self.mean_dots):
+            self.box_plot.addItem(item)
+        self.diff_plot.addItem(pg.InfiniteLine(pos=0, angle=0,
+                                               pen=pg.mkPen(FOREGROUND, width=1, style=Qt.PenStyle.DashLine)))
+        self.diff_bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.15, pen=pg.mkPen(FOREGROUND, width=1.5))
+        self.diff_dots = pg.PlotDataItem(pen=None, symbol="d", symbolSize=11, symbolPen=pg.mkPen(FOREGROUND))
+        self.diff_plot.addItem(self.diff_bars)
+        self.diff_plot.addItem(self.diff_dots)
+        self._legend_arms: list[str] | None = None
+
     def refresh(self) -> None:
         self.summaries = self.compute()
         all_arms = list(dict.fromkeys(s.arm for s in self.summaries))
-        for plot in (self.box_plot, self.diff_plot):
-            plot.clear()
-        self.legend.clear()
-        if self.summaries:
-            self._draw_boxes(all_arms)
-            self._draw_diffs(all_arms)
+        if all_arms != self._legend_arms:
+            self.legend.clear()
+            for arm in all_arms:
+                sample = pg.ScatterPlotItem(symbol="s", size=11, brush=pg.mkBrush(arm_color(arm, all_arms, 150)),
+                                            pen=pg.mkPen(arm_color(arm, all_arms), width=1.5))
+                self.legend.addItem(sample, arm_label(arm))
+            if all_arms:
+                self.legend.addItem(self.mean_dots, "mean ± 95 % CI")
+            self._legend_arms = all_arms
+        self._draw_boxes(all_arms)
+        self._draw_diffs(all_arms)
         self._fill_table()
 
     def _tick(self, s: ArmSummary) -> str:
@@ -127,13 +151,13 @@ class SummaryPanel(Panel):
 
     def _draw_boxes(self, all_arms: list[str]) -> None:
         ss = self.summaries
-        x = np.array([s.x for s in ss])
+        x = np.array([s.x for s in ss], dtype=float)
         q1, q3 = np.array([s.box["q1"] for s in ss]), np.array([s.box["q3"] for s in ss])
         colours = [arm_color(s.arm, all_arms) for s in ss]
         fills = [arm_color(s.arm, all_arms, alpha=90) for s in ss]
-        self.boxes = pg.BarGraphItem(x=x, y0=q1, height=q3 - q1, width=BOX_WIDTH, brushes=fills,
-                                     pens=[pg.mkPen(c, width=1.5) for c in colours])
-        self.box_plot.addItem(self.boxes)
+        # pyqtgraph 0.14 fails on an empty pens list: no boxes = no per-box pens
+        self.boxes.setOpts(x=x, y0=q1, height=q3 - q1, brushes=fills or None,
+                           pens=[pg.mkPen(c, width=1.5) for c in colours] or None)
         half = BOX_WIDTH / 2
         seg = []  # medians, whiskers and caps as one line item of (x0, y0)-(x1, y1) pairs
         for s in ss:
@@ -142,8 +166,8 @@ class SummaryPanel(Panel):
                     (s.x, b["q3"]), (s.x, b["whisker_hi"]), (s.x, b["q1"]), (s.x, b["whisker_lo"]),
                     (s.x - half / 2, b["whisker_hi"]), (s.x + half / 2, b["whisker_hi"]),
                     (s.x - half / 2, b["whisker_lo"]), (s.x + half / 2, b["whisker_lo"])]
-        pts = np.array(seg, dtype=float)
-        self.lines = self.box_plot.plot(pts[:, 0], pts[:, 1], connect="pairs", pen=pg.mkPen(FOREGROUND, width=1.5))
+        pts = np.array(seg, dtype=float).reshape(-1, 2)
+        self.lines.setData(pts[:, 0], pts[:, 1], connect="pairs")
         # every seed as a dot, spread sideways (deterministically) so equal values stay visible
         sx, sy, sb = [], [], []
         for s, c in zip(ss, colours, strict=True):
@@ -152,26 +176,16 @@ class SummaryPanel(Panel):
             sx += list(s.x + offsets)
             sy += list(s.values.values())
             sb += [pg.mkBrush(c)] * n
-        self.seed_dots = pg.ScatterPlotItem(sx, sy, size=6, brush=sb, pen=pg.mkPen("w", width=0.5))
-        self.box_plot.addItem(self.seed_dots)
+        self.seed_dots.setData(sx, sy, brush=sb)
         # mean and 95 % CI beside the box
         ok = [s for s in ss if np.isfinite(s.ci.lo)]
-        mx = np.array([s.x + half + 0.12 for s in ss])
-        means = np.array([s.ci.mean for s in ss])
-        self.ci_bars = pg.ErrorBarItem(x=np.array([s.x + half + 0.12 for s in ok]),
-                                       y=np.array([s.ci.mean for s in ok]),
-                                       top=np.array([s.ci.hi - s.ci.mean for s in ok]),
-                                       bottom=np.array([s.ci.mean - s.ci.lo for s in ok]), beam=0.1,
-                                       pen=pg.mkPen(FOREGROUND, width=1.5))
-        self.box_plot.addItem(self.ci_bars)
-        self.mean_dots = self.box_plot.plot(mx, means, pen=None, symbol="d", symbolSize=10,
-                                            symbolBrush=pg.mkBrush(FOREGROUND), symbolPen=None)
-        for arm in all_arms:
-            sample = pg.ScatterPlotItem(symbol="s", size=11, brush=pg.mkBrush(arm_color(arm, all_arms, 150)),
-                                        pen=pg.mkPen(arm_color(arm, all_arms), width=1.5))
-            self.legend.addItem(sample, arm_label(arm))
-        self.legend.addItem(self.mean_dots, "mean ± 95 % CI")
+        self.ci_bars.setData(x=np.array([s.x + half + 0.12 for s in ok]), y=np.array([s.ci.mean for s in ok]),
+                             top=np.array([s.ci.hi - s.ci.mean for s in ok]),
+                             bottom=np.array([s.ci.mean - s.ci.lo for s in ok]))
+        self.mean_dots.setData(np.array([s.x + half + 0.12 for s in ss]), np.array([s.ci.mean for s in ss]))
         self.box_plot.getAxis("bottom").setTicks([[(s.x, self._tick(s)) for s in ss]])
+        if not ss:
+            return
         self.box_plot.setXRange(float(x.min()) - 0.6, float(x.max()) + 0.8, padding=0)
         # head room above the data for the one-row legend
         ys = [v for s in ss for v in (s.box["min"], s.box["max"], s.ci.lo, s.ci.hi) if np.isfinite(v)]
@@ -181,25 +195,16 @@ class SummaryPanel(Panel):
 
     def _draw_diffs(self, all_arms: list[str]) -> None:
         diffs = [s for s in self.summaries if s.diff is not None]
-        zero = pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen(FOREGROUND, width=1, style=Qt.PenStyle.DashLine))
-        self.diff_plot.addItem(zero)
-        if not diffs:
-            self.diff_plot.getAxis("bottom").setTicks([[]])
-            return
         x = np.arange(len(diffs), dtype=float)
-        mean = np.array([s.diff.diff.mean for s in diffs])
-        lo = np.array([s.diff.diff.lo for s in diffs])
-        hi = np.array([s.diff.diff.hi for s in diffs])
+        mean = np.array([s.diff.diff.mean for s in diffs], dtype=float)
+        lo = np.array([s.diff.diff.lo for s in diffs], dtype=float)
+        hi = np.array([s.diff.diff.hi for s in diffs], dtype=float)
         ok = np.isfinite(lo) & np.isfinite(hi)
-        if ok.any():
-            self.diff_bars = pg.ErrorBarItem(x=x[ok], y=mean[ok], top=(hi - mean)[ok], bottom=(mean - lo)[ok],
-                                             beam=0.15, pen=pg.mkPen(FOREGROUND, width=1.5))
-            self.diff_plot.addItem(self.diff_bars)
-        brushes = [pg.mkBrush(arm_color(s.arm, all_arms)) for s in diffs]
-        self.diff_dots = self.diff_plot.plot(x, mean, pen=None, symbol="d", symbolSize=11, symbolBrush=brushes,
-                                             symbolPen=pg.mkPen(FOREGROUND))
+        self.diff_bars.setData(x=x[ok], y=mean[ok], top=(hi - mean)[ok], bottom=(mean - lo)[ok])
+        self.diff_dots.setData(x, mean, symbolBrush=[pg.mkBrush(arm_color(s.arm, all_arms)) for s in diffs])
         self.diff_plot.getAxis("bottom").setTicks([[(float(i), self._tick(s)) for i, s in enumerate(diffs)]])
-        self.diff_plot.setXRange(-0.7, len(diffs) - 0.3, padding=0)
+        if diffs:
+            self.diff_plot.setXRange(-0.7, len(diffs) - 0.3, padding=0)
 
     def _fill_table(self) -> None:
         self.table.setRowCount(len(self.summaries))
