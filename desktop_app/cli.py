@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", type=Path, help="folder for the claims' run folders (default: workspace/reproduce)")
     rep.add_argument("--reduced", action="store_true", help="a small version of each claim (minutes, for tests)")
     rep.add_argument("--report", type=Path, help="write the markdown report here (e.g. docs/RESULTS.md)")
+    rep.add_argument("--figures", type=Path, help="folder for the report's figures, drawn by the app's panels "
+                     "(default: `results/` beside the report)")
+    rep.add_argument("--no-figures", action="store_true", help="write the report without figures")
     rep.add_argument("--device", choices=config_mod.DEVICES, help="override every experiment's device")
     rep.add_argument("--quiet", action="store_true")
     sub.add_parser("presets", help="list the shipped presets")
@@ -240,6 +243,12 @@ def cmd_reproduce(args: argparse.Namespace, out: TextIO) -> int:
     if args.report:
         from desktop_app.core.atomic import write_text_atomic
 
+        if not args.no_figures:
+            from desktop_app.report_figures import export_claim_figures
+
+            figures = args.figures or args.report.parent / "results"
+            export_claim_figures(results, figures, relative_to=args.report.parent)
+            out.write(f"figures: {figures}\n")
         write_text_atomic(args.report, reproduce.render_report(results, reduced=args.reduced))
         out.write(f"report: {args.report}\n")
     return EXIT_OK

@@ -168,7 +168,7 @@ def _regulariser_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
 
 def _control_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
     cfg = _base(reduced, **{"model.activation": "relu", "model.init": "he", "finetune.optimizer": "adam",
-                            "finetune.lr": 0.001, "pretraining.dae.lr": 0.01})
+                            "finetune.lr": 0.001, "pretraining.dae.lr": 0.01, "seeds.count": 2 if reduced else 5})
     return [("sigmoid-classic-sgd", replace(_base(reduced), name="reproduce-regulariser")),
             ("relu-he-adam", replace(cfg, name="reproduce-modern-control"))]
 
@@ -187,7 +187,11 @@ def _labels_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
     sizes = (100, 500) if reduced else (100, 1000, 0)
     out = []
     for n in sizes:
-        cfg = _base(reduced, **{"data.n_labelled": n, "seeds.count": 2 if reduced else 5})
+        over = {"data.n_labelled": n, "seeds.count": 2 if reduced else 5}
+        if n == 0 and not reduced:
+            # all 3,500 pool labels: 30 epochs = 10,500 updates, the budget 1,000 labels get in 100 epochs
+            over["finetune.epochs"] = 30
+        cfg = _base(reduced, **over)
         out.append((f"labels={n or 'all'}", replace(cfg, name=f"reproduce-labels-{n or 'all'}")))
     return out
 
@@ -414,7 +418,7 @@ CLAIMS: dict[str, Claim] = {
 def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | None = None,
               on_event: Callable[[object], None] | None = None) -> ClaimResult:
     """Run (or reuse, when a completed folder exists) every experiment of a claim, then evaluate it."""
-    from desktop_app.core.engine import run_experiment
+    from desktop_app.core.engine import resume_experiment, run_experiment
     from desktop_app.core.runs import read_manifest
 
     claim = CLAIMS[name]
@@ -427,11 +431,15 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
         run_dir = Path(out_dir) / ("reduced" if reduced else "full") / _shared_name(cfg, label, name)
         manifest = read_manifest(run_dir)
         if manifest.get("status") != "completed" or manifest.get("config_hash") != cfg.hash():
-            if run_dir.exists():
-                import shutil
+            if manifest.get("config_hash") == cfg.hash():  # interrupted earlier: continue where it stopped
+                events = resume_experiment(run_dir)
+            else:
+                if run_dir.exists():
+                    import shutil
 
-                shutil.rmtree(run_dir)
-            for ev in run_experiment(cfg, None, run_dir):
+                    shutil.rmtree(run_dir)
+                events = run_experiment(cfg, None, run_dir)
+            for ev in events:
                 if on_event:
                     on_event(ev)
             if read_manifest(run_dir).get("status") != "completed":

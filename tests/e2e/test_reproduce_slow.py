@@ -17,8 +17,21 @@ def test_reduced_claim_runs_and_reports(name, tmp_path):
     assert result.markdown.count("|") > 4  # holds a table of numbers
     flat = [v for v in _floats(result.numbers)]
     assert flat and all(math.isfinite(v) for v in flat if v is not None)
+    # the report's figures are the app's panels, drawn from the claim's run folders
+    from PySide6.QtGui import QImage
+
+    from desktop_app.report_figures import WIDTH, export_claim_figures
+
+    export_claim_figures([result], tmp_path / "figures", relative_to=tmp_path)
+    figures = result.numbers["_figures"]
+    assert figures
+    for rel in figures:
+        image = QImage(str(tmp_path / rel))
+        assert image.width() == WIDTH and image.height() > 200
+        assert (tmp_path / rel).with_suffix(".csv").stat().st_size > 0
     report = reproduce.render_report([result], reduced=True)
     assert result.title in report and result.verdict in report
+    assert all(f"]({rel})" in report for rel in figures)
 
 
 def _floats(obj):
@@ -30,3 +43,26 @@ def _floats(obj):
             yield from _floats(v)
     elif isinstance(obj, float):
         yield obj
+
+
+def test_an_interrupted_claim_run_is_resumed_not_restarted(tmp_path):
+    """Stopping `basin reproduce` (Ctrl-C, a closed laptop) loses at most the epoch in flight."""
+    from desktop_app.core.control import RunControl
+    from desktop_app.core.engine import run_experiment
+    from desktop_app.core.events import EpochMetrics
+    from desktop_app.core.runs import read_manifest
+
+    (label, cfg), = reproduce.CLAIMS["regulariser"].experiments(True)
+    cfg = cfg.with_overrides({"device": "cpu"})
+    run_dir = tmp_path / "reduced" / reproduce._shared_name(cfg, label, "regulariser")
+    control = RunControl()
+    for ev in run_experiment(cfg, control, run_dir):
+        if isinstance(ev, EpochMetrics) and ev.epoch == 2:
+            control.stop()
+    assert read_manifest(run_dir)["status"] == "stopped"
+    marker = run_dir / "kept.txt"
+    marker.write_text("this folder was continued, not rebuilt")
+    result = reproduce.run_claim("regulariser", tmp_path, reduced=True, device="cpu")
+    assert marker.exists()
+    assert read_manifest(run_dir)["status"] == "completed"
+    assert result.numbers

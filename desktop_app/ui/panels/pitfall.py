@@ -54,6 +54,7 @@ class PitfallPanel(AnalysisPanel):
                  parent: QWidget | None = None) -> None:
         super().__init__(store, analysis_runner, parent)
         self.extra_runs: list[str] = []
+        self.point_text = "point"  # what names each point: "point" (arm/seed) or "run" (its run's label)
         self.n_train_spin, self.n_test_spin = QSpinBox(), QSpinBox()
         for spin, what in ((self.n_train_spin, "labelled training"), (self.n_test_spin, "test")):
             spin.setRange(0, 1_000_000)
@@ -77,8 +78,8 @@ class PitfallPanel(AnalysisPanel):
                                    "(cross-entropy) are in different units: compare within one method.")
         self.layout().insertWidget(3, self.corr_label)
         self.plot = style_plot(self.graphics.addPlot(row=0, col=0), "Reconstruction vs separability",
-                               "final reconstruction error of the layer (per example; RBM: squared, AE: "
-                               "cross-entropy)", "linear-probe test accuracy (%)")
+                               "final reconstruction error per example (RBM: squared, AE: cross-entropy)",
+                               "linear-probe test accuracy (%)")
         self.legend = add_legend(self.plot, offset=(-10, -10))
         self.scatters: dict[str, pg.ScatterPlotItem] = {}
         self.texts: list[pg.TextItem] = []
@@ -173,7 +174,8 @@ class PitfallPanel(AnalysisPanel):
         if len(r.labels) <= MAX_POINT_LABELS:
             for lab, x, y in zip(r.labels, r.recon_error, r.probe_accuracy, strict=True):
                 if math.isfinite(x):
-                    text = pg.TextItem(lab.split(":", 1)[-1] if ":" in lab else lab, color="#404040",
+                    run, _, point = lab.rpartition(":")
+                    text = pg.TextItem(run if self.point_text == "run" and run else point, color="#404040",
                                        anchor=(-0.1, 0.5))
                     text.setPos(float(x), 100.0 * float(y))
                     self.plot.addItem(text)

@@ -144,10 +144,28 @@ class SummaryPanel(Panel):
             self._legend_arms = all_arms
         self._draw_boxes(all_arms)
         self._draw_diffs(all_arms)
+        self._fit_tick_rows()
         self._fill_table()
 
-    def _tick(self, s: ArmSummary) -> str:
-        return f"{s.arm} · {s.group}" if s.group else s.arm
+    @staticmethod
+    def _ticks(items: list[ArmSummary], xs: list[float]) -> list[tuple[float, str]]:
+        """Arm names; with groups, each group's label once, on a second line under its middle arm (long sweep
+        labels under every arm would overlap)."""
+        ticks = []
+        for i, (s, x) in enumerate(zip(items, xs, strict=True)):
+            if not s.group:
+                ticks.append((x, s.arm))
+                continue
+            members = [j for j, o in enumerate(items) if o.group == s.group]
+            ticks.append((x, f"{s.arm}\n{s.group}" if i == members[len(members) // 2] else f"{s.arm}\n "))
+        return ticks
+
+    def _fit_tick_rows(self) -> None:
+        """Room under the x axes for the second tick line when groups are shown."""
+        grouped = any(s.group for s in self.summaries)
+        for plot in (self.box_plot, self.diff_plot):
+            plot.getAxis("bottom").setStyle(tickTextHeight=40 if grouped else 18)
+            plot.getAxis("bottom").setHeight(62 if grouped else None)
 
     def _draw_boxes(self, all_arms: list[str]) -> None:
         ss = self.summaries
@@ -183,10 +201,11 @@ class SummaryPanel(Panel):
                              top=np.array([s.ci.hi - s.ci.mean for s in ok]),
                              bottom=np.array([s.ci.mean - s.ci.lo for s in ok]))
         self.mean_dots.setData(np.array([s.x + half + 0.12 for s in ss]), np.array([s.ci.mean for s in ss]))
-        self.box_plot.getAxis("bottom").setTicks([[(s.x, self._tick(s)) for s in ss]])
+        self.box_plot.getAxis("bottom").setTicks([self._ticks(ss, [s.x for s in ss])])
         if not ss:
             return
-        self.box_plot.setXRange(float(x.min()) - 0.6, float(x.max()) + 0.8, padding=0)
+        margin = 1.0 if any(s.group for s in ss) else 0.6  # room for the first group's label
+        self.box_plot.setXRange(float(x.min()) - margin, float(x.max()) + 0.8, padding=0)
         # head room above the data for the one-row legend
         ys = [v for s in ss for v in (s.box["min"], s.box["max"], s.ci.lo, s.ci.hi) if np.isfinite(v)]
         lo, hi = min(ys), max(ys)
@@ -202,7 +221,7 @@ class SummaryPanel(Panel):
         ok = np.isfinite(lo) & np.isfinite(hi)
         self.diff_bars.setData(x=x[ok], y=mean[ok], top=(hi - mean)[ok], bottom=(mean - lo)[ok])
         self.diff_dots.setData(x, mean, symbolBrush=[pg.mkBrush(arm_color(s.arm, all_arms)) for s in diffs])
-        self.diff_plot.getAxis("bottom").setTicks([[(float(i), self._tick(s)) for i, s in enumerate(diffs)]])
+        self.diff_plot.getAxis("bottom").setTicks([self._ticks(diffs, [float(i) for i in range(len(diffs))])])
         if diffs:
             self.diff_plot.setXRange(-0.7, len(diffs) - 0.3, padding=0)
 

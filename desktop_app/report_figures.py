@@ -1,0 +1,129 @@
+"""Figures for the reproduce report, drawn by the app's own panels (offscreen) from the claims' run folders.
+
+`basin reproduce ... --report docs/RESULTS.md` calls ``export_claim_figures``: each claim's run folders are
+replayed into a RunStore, the panels a user would look at draw them, and their PNG (plus the CSV of exactly
+what is drawn) lands beside the report, so the report's figures are the app's figures, not a separate plot script.
+Like ``smoke.py`` this is composition-level code: it wires core results into UI panels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from desktop_app.core.reproduce import ClaimResult
+
+WIDTH = 1100  # PNG width in pixels; height keeps the panel's aspect
+SIZE = (1100, 620)  # panel layout size while exporting
+
+
+def _app():
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import torch  # noqa: F401  - composition-root import order: torch before Qt (pytorch#169429)
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance() or QApplication(["basin-report"])
+
+
+def _store(run_dir: str | Path):
+    from desktop_app.ui.run_store import RunStore
+
+    store = RunStore()
+    store.load_run(run_dir)
+    return store
+
+
+def _export(panel, out: Path, stem: str) -> list[Path]:
+    """PNG and CSV of a panel laid out as on screen (shown offscreen, so axes and labels get their real sizes)."""
+    app = _app()
+    panel.resize(*SIZE)
+    panel.show()
+    for _ in range(3):
+        app.processEvents()
+    panel.ensure_current()
+    out.mkdir(parents=True, exist_ok=True)
+    stem = stem.replace("=", "-")
+    png = panel.export_png(out / f"{stem}.png", width=WIDTH)
+    panel.export_csv(out / f"{stem}.csv")
+    panel.close()
+    panel.deleteLater()
+    return [png]
+
+
+def _trajectory_and_summary(r: ClaimResult, out: Path) -> list[Path]:
+    from desktop_app.ui.panels import SummaryPanel, TrajectoryPanel
+
+    (run,) = list(r.run_dirs.values())[:1]
+    store = _store(run)
+    return _export(TrajectoryPanel(store), out, "trajectories") + _export(SummaryPanel(store), out, "summary")
+
+
+def _grouped_summary(r: ClaimResult, out: Path) -> list[Path]:
+    """One summary with a group per experiment (width, label count, unit/optimiser), plus each one's trajectories
+    when there are two (the modern control: sigmoid vs ReLU)."""
+    from desktop_app.ui.panels import SummaryPanel, TrajectoryPanel
+
+    stores = {label: _store(d) for label, d in r.run_dirs.items()}
+    first = next(iter(stores.values()))
+    panel = SummaryPanel(first)
+    panel.set_groups(stores)
+    paths = _export(panel, out, "summary")
+    if len(stores) == 2:
+        for label, store in stores.items():
+            paths += _export(TrajectoryPanel(store), out, f"trajectories-{label}")
+    return paths
+
+
+def _function_space(r: ClaimResult, out: Path) -> list[Path]:
+    from desktop_app.core.analysis import run_to_end
+    from desktop_app.core.analysis.function_space import compute_function_space
+    from desktop_app.ui.panels import FunctionSpacePanel
+
+    run = next(iter(r.run_dirs.values()))
+    paths = []
+    for method in ("pca", "isomap"):
+        panel = FunctionSpacePanel(_store(run))
+        panel.show_result(run_to_end(compute_function_space(run, method)))
+        paths += _export(panel, out, f"function-space-{method}")
+    return paths
+
+
+def _pitfall(r: ClaimResult, out: Path) -> list[Path]:
+    """Every configuration's points in one scatter, each point named by its configuration (width, noise)."""
+    from desktop_app.core.analysis import run_to_end
+    from desktop_app.core.control import RunControl
+    from desktop_app.ui.panels import PitfallPanel
+    from desktop_app.workers.analysis_jobs import cached_job, merge_pitfall
+
+    control = RunControl()
+    parts = [(label, run_to_end(cached_job("pitfall")(Path(d), {}, control))) for label, d in r.run_dirs.items()]
+    first = Path(next(iter(r.run_dirs.values())))
+    panel = PitfallPanel(_store(first))
+    panel.point_text = "run"
+    panel.show_result(merge_pitfall(parts))
+    panel.legend.hide()  # one entry per configuration would cover the points; the points carry their names
+    return _export(panel, out, "pitfall")
+
+
+FIGURES: dict[str, Callable[[ClaimResult, Path], list[Path]]] = {
+    "regulariser": _trajectory_and_summary,
+    "modern-control": _grouped_summary,
+    "width": _grouped_summary,
+    "labels": _grouped_summary,
+    "function-space": _function_space,
+    "pitfall": _pitfall,
+}
+
+
+def export_claim_figures(results: list[ClaimResult], out_dir: Path, relative_to: Path) -> None:
+    """Draw each claim's figures into ``out_dir/<claim>/`` and list them (relative to ``relative_to``, the
+    report's folder) in ``result.numbers["_figures"]``, where ``render_report`` embeds them."""
+    app = _app()
+    for r in results:
+        draw = FIGURES.get(r.name)
+        if draw is None:
+            continue
+        paths = draw(r, Path(out_dir) / r.name)
+        app.processEvents()
+        r.numbers["_figures"] = [os.path.relpath(p, relative_to) for p in paths]
