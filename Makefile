@@ -20,7 +20,7 @@ run: $(STAMP)
 	$(PY) -m desktop_app $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check desktop_app tests bench
+	$(VENV)/bin/ruff check desktop_app tests bench packaging
 	$(VENV)/bin/lint-imports
 
 test: lint

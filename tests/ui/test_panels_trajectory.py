@@ -74,3 +74,21 @@ def test_symbols_drop_above_the_point_budget(panel, monkeypatch):
     monkeypatch.setattr("desktop_app.ui.panels.trajectory.MAX_SYMBOL_POINTS", 5)
     panel.refresh()
     assert panel.items["dae"].opts["symbol"] is None
+
+
+def test_log_axes_label_round_nats_at_any_zoom(qtbot):
+    from desktop_app.ui.panels.trajectory import LogNLLAxis
+
+    axis = LogNLLAxis("bottom")
+    # less than a decade (0.21 .. 0.305 nats): round linear steps, labelled in nats, no SI prefix
+    (level,) = axis.tickValues(np.log10(0.21), np.log10(0.305), 800)
+    nats = 10 ** np.array(level[1])
+    assert len(nats) >= 5 and nats.min() >= 0.21 - 1e-9 and nats.max() <= 0.305 + 1e-9
+    steps = np.diff(nats)
+    np.testing.assert_allclose(steps, steps[0], rtol=1e-6)
+    assert axis.tickStrings(level[1], 1.0, 0.0)[:2] == ["0.21", "0.22"]
+    # several decades: decade ticks 0.1, 1, 10 are among the labels
+    levels = axis.tickValues(-1.2, 1.3, 800)
+    values = [v for _, vs in levels for v in vs]
+    labels = axis.tickStrings(values, 1.0, 0.0)
+    assert {"0.1", "1", "10"} <= set(labels)

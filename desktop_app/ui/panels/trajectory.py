@@ -7,6 +7,7 @@ so 2 x 400 curves of 100 points redraw as two items.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,43 @@ def collect(store: RunStore, arm: str) -> ArmTrajectories:
     return ArmTrajectories(arm, seed_arr, np.concatenate(epochs), np.concatenate(train), np.concatenate(test), connect)
 
 
+class LogNLLAxis(pg.AxisItem):
+    """A log-scale axis over log10 data, labelled in nats at any zoom: decades with 2-9 minors over a wide range,
+    round linear steps (0.25, 0.3, 0.35 ...) when the view spans less than a decade (late epochs, zoomed in),
+    where pyqtgraph's own log ticks leave one unlabelled tick and an SI prefix."""
+
+    def __init__(self, orientation: str) -> None:
+        super().__init__(orientation)
+        self.enableAutoSIPrefix(False)
+        self.setLogMode(True)
+
+    def logTickValues(self, minVal: float, maxVal: float, size: float, stdTicks: list) -> list:  # noqa: N802, N803
+        if maxVal - minVal >= 1.0:
+            return super().logTickValues(minVal, maxVal, size, stdTicks)
+        lo, hi = 10.0 ** minVal, 10.0 ** maxVal
+        wanted = max(2.0, size / 80.0)
+        raw = (hi - lo) / wanted
+        mag = 10.0 ** math.floor(math.log10(raw))
+        step = next(m * mag for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * mag >= raw)
+        values = np.arange(math.ceil(lo / step) * step, hi + step * 1e-9, step)
+        return [(None, [float(v) for v in np.log10(values[values > 0])])]
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        nats = 10.0 ** np.asarray(values, dtype=float)
+        for digits in range(1, 7):  # the fewest significant digits that keep neighbouring labels apart
+            labels = [_significant(v, digits) for v in nats]
+            if len(set(labels)) == len(labels):
+                return labels
+        return [_significant(v, 6) for v in nats]
+
+
+def _significant(value: float, digits: int) -> str:
+    """``value`` to ``digits`` significant digits, never in exponent form (10, not 1e+01)."""
+    return np.format_float_positional(value, precision=digits, unique=False, fractional=False, trim="-")
+
+
 class TrajectoryPanel(Panel):
     title = "Trajectories"
     explanation = ("Test NLL against train NLL, log-log, one curve per seed and a point per epoch (Erhan et al. "
@@ -83,10 +121,11 @@ class TrajectoryPanel(Panel):
         self.hover_label = QLabel("Hover a point to read its arm, seed, epoch and NLLs.")
         self.layout().addWidget(self.hover_label)
 
-        self.plot = style_plot(self.graphics.addPlot(row=0, col=0), "Test vs train NLL, one curve per seed",
+        # data are log10 values; the axes label them in nats
+        axes = {"bottom": LogNLLAxis("bottom"), "left": LogNLLAxis("left")}
+        self.plot = style_plot(self.graphics.addPlot(row=0, col=0, axisItems=axes),
+                               "Test vs train NLL, one curve per seed",
                                "train NLL (nats, log scale)", "test NLL (nats, log scale)")
-        self.plot.getAxis("bottom").setLogMode(True)  # data are log10 values; ticks show NLL in nats
-        self.plot.getAxis("left").setLogMode(True)
         self.legend = add_legend(self.plot, offset=(-10, 10))
         self.items: dict[str, pg.PlotDataItem] = {}
         self.ends: dict[str, pg.ScatterPlotItem] = {}
