@@ -461,6 +461,7 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
         if device:
             cfg = replace(cfg, device=device)
         run_dir = Path(out_dir) / ("reduced" if reduced else "full") / _shared_name(cfg, label, name)
+        run_dir = _completed_twin(run_dir, cfg.hash()) or run_dir
         manifest = read_manifest(run_dir)
         if manifest.get("status") != "completed" or manifest.get("config_hash") != cfg.hash():
             if manifest.get("config_hash") == cfg.hash():  # interrupted earlier: continue where it stopped
@@ -482,6 +483,20 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
     wall = sum(float(read_manifest(d).get("elapsed_s", 0.0)) for d in dirs.values())
     return ClaimResult(name, claim.title, claim.statement, verdict, markdown, numbers, seeds,
                        max(wall, time.perf_counter() - t0) if not wall else wall, {k: str(v) for k, v in dirs.items()})
+
+
+def _completed_twin(run_dir: Path, config_hash: str) -> Path | None:
+    """A completed folder of the same experiment under another claim's name (width=500 is labels=1000: the
+    config hash leaves out the name), so one experiment runs once however many claims use it."""
+    from desktop_app.core.runs import read_manifest
+
+    if read_manifest(run_dir).get("status") == "completed" or not run_dir.parent.is_dir():
+        return None
+    for other in sorted(run_dir.parent.glob(f"*-{config_hash[:8]}")):
+        m = read_manifest(other)
+        if other != run_dir and m.get("status") == "completed" and m.get("config_hash") == config_hash:
+            return other
+    return None
 
 
 def _shared_name(cfg: ExperimentConfig, label: str, claim: str) -> str:

@@ -66,3 +66,22 @@ def test_an_interrupted_claim_run_is_resumed_not_restarted(tmp_path):
     assert marker.exists()
     assert read_manifest(run_dir)["status"] == "completed"
     assert result.numbers
+
+
+def test_an_experiment_two_claims_share_runs_once(tmp_path):
+    """A completed run of the identical config under another folder name (width=500 is labels=1000) is found
+    by its config hash and reused, not run again."""
+    import shutil
+
+    from desktop_app.core.runs import read_manifest
+
+    (label, cfg), = reproduce.CLAIMS["regulariser"].experiments(True)
+    cfg = cfg.with_overrides({"device": "cpu"})
+    first = reproduce.run_claim("regulariser", tmp_path, reduced=True, device="cpu")
+    src = tmp_path / "reduced" / reproduce._shared_name(cfg, label, "regulariser")
+    twin = src.parent / f"some-other-name-{cfg.hash()[:8]}"
+    shutil.move(src, twin)
+    again = reproduce.run_claim("regulariser", tmp_path, reduced=True, device="cpu")
+    assert not src.exists() and again.run_dirs["regulariser"] == str(twin)
+    assert read_manifest(twin)["status"] == "completed"
+    assert again.numbers == first.numbers
