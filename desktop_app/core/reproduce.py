@@ -33,6 +33,7 @@ class ClaimResult:
     seeds: int = 0
     wall_time_s: float = 0.0
     run_dirs: dict[str, str] = field(default_factory=dict)
+    setup: dict[str, str] = field(default_factory=dict)  # experiment label -> one-line description
 
 
 @dataclass(frozen=True)
@@ -456,6 +457,7 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
     claim = CLAIMS[name]
     t0 = time.perf_counter()
     dirs: dict[str, Path] = {}
+    setup: dict[str, str] = {}
     seeds = 0
     for label, cfg in claim.experiments(reduced):
         if device:
@@ -478,11 +480,30 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
             if read_manifest(run_dir).get("status") != "completed":
                 raise RuntimeError(f"claim {name}: experiment {label} did not complete; see {run_dir}")
         dirs[label] = run_dir
+        setup[label] = describe_setup(cfg)
         seeds = max(seeds, cfg.seeds.count)
     verdict, markdown, numbers = claim.evaluate(dirs, reduced)
     wall = sum(float(read_manifest(d).get("elapsed_s", 0.0)) for d in dirs.values())
     return ClaimResult(name, claim.title, claim.statement, verdict, markdown, numbers, seeds,
-                       max(wall, time.perf_counter() - t0) if not wall else wall, {k: str(v) for k, v in dirs.items()})
+                       max(wall, time.perf_counter() - t0) if not wall else wall, {k: str(v) for k, v in dirs.items()},
+                       setup)
+
+
+def describe_setup(cfg: ExperimentConfig) -> str:
+    """One line saying what an experiment trains: the setup a reader needs to judge the numbers."""
+    m, d, f, pt = cfg.model, cfg.data, cfg.finetune, cfg.pretraining
+    names = [f"{spec.kind} {spec.units}" + (f" (k{spec.kernel})" if spec.kind == "conv" else "") for spec in m.layers]
+    layers = f"{len(names)} x {names[0]}" if len(set(names)) == 1 and len(names) > 1 else ", ".join(names)
+    parts = [f"hidden layers {layers}; {m.activation}, {m.init} init"]
+    methods = {"rbm": f"RBM CD-{pt.rbm.k}, {pt.rbm.epochs} epochs/layer, lr {pt.rbm.lr:g}",
+               "dae": f"DAE {pt.dae.noise} {pt.dae.corruption:g}, {pt.dae.epochs} epochs/layer, lr {pt.dae.lr:g}",
+               "cae": f"conv AE {pt.cae.noise} {pt.cae.corruption:g}, {pt.cae.epochs} epochs/layer, lr {pt.cae.lr:g}"}
+    parts.append("arms " + ", ".join(cfg.arms) + "".join(f"; {methods[a]}" for a in cfg.arms if a in methods))
+    opt = f.optimizer + (f" {f.momentum:g}" if f.optimizer == "momentum" else "")
+    parts.append(f"fine-tuning {opt}, lr {f.lr:g}, batch {f.batch_size}, {f.epochs} epochs")
+    parts.append(f"{d.n_labelled or 'all'} labelled {d.name}, pre-training on "
+                 f"{d.n_unlabelled or 'every training image'}; {cfg.seeds.count} paired seed(s)")
+    return "; ".join(parts)
 
 
 def _completed_twin(run_dir: Path, config_hash: str) -> Path | None:
@@ -528,7 +549,10 @@ def render_report(results: list[ClaimResult], reduced: bool = False) -> str:
     head += [f"| {r.title} | **{r.verdict}** | {r.seeds} | {r.wall_time_s / 60:.1f} min |" for r in results]
     body = []
     for r in results:
-        body += ["", f"## {r.title}", "", f"**Paper:** {r.statement}", "", f"**Verdict:** {r.verdict}.", "",
+        body += ["", f"## {r.title}", "", f"**Paper:** {r.statement}", ""]
+        if r.setup:
+            body += ["**Setup:**", ""] + [f"- {label}: {text}" for label, text in r.setup.items()] + [""]
+        body += [f"**Verdict:** {r.verdict}.", "",
                  r.markdown, "", f"Seeds: {r.seeds}. Wall time on this 2-core CPU: {r.wall_time_s / 60:.1f} min. "
                  "Run folders: " + ", ".join(f"`{Path(d).name}`" for d in r.run_dirs.values()) + "."]
         for fig in r.numbers.get("_figures", []):
