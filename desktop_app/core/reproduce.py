@@ -278,7 +278,20 @@ def _eval_sweep(dirs: dict[str, Path], what: str) -> tuple[list[str], dict]:
             lines.append(f"| {label} | {arm} | {_fmt_ci(ci, -100)} | {np.mean(list(err['none'].values())) * 100:.2f} "
                          f"| {np.mean(list(err[arm].values())) * 100:.2f} |")
             numbers.setdefault(label, {})[arm] = {"gain": -ci.mean, "gain_ci": [-ci.hi, -ci.lo]}
+    stuck = {label: _stuck_seeds(run) for label, run in dirs.items()}
+    stuck = {label: v for label, v in stuck.items() if v[0]}
+    if stuck:
+        lines += ["", "Random-init nets that ended above 50 % test error (they never left the initial plateau of a "
+                  "saturating net within the update budget, Glorot & Bengio 2010; there the gain measures "
+                  "optimisation as much as generalisation): "
+                  + "; ".join(f"{label}: {k} of {n} seeds" for label, (k, n) in stuck.items()) + "."]
     return lines, numbers
+
+
+def _stuck_seeds(run: Path, reference: str = "none", level: float = 0.5) -> tuple[int, int]:
+    """(seeds of the reference arm whose final test error is above ``level``, seeds of that arm)."""
+    values = list(final_by_arm(run).get(reference, {}).values())
+    return sum(v > level for v in values), len(values)
 
 
 def _eval_width(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
@@ -559,7 +572,9 @@ def render_report(results: list[ClaimResult], reduced: bool = False) -> str:
         f"{platform.machine()} ({time.strftime('%Y-%m-%d')}), figures drawn by the app's panels. Data: the embedded "
         "5,000 real MNIST digits "
         "(3,500 train pool, 500 valid, 1,000 test). Every number is over paired seeds (seed i of every arm shares "
-        "init and data order); intervals are 95 % t-intervals over seeds.",
+        "init and data order); intervals are 95 % t-intervals over seeds. Wall time is the sum of the elapsed "
+        "times in the manifests of a claim's runs (runs shared between claims count for each; several runs may "
+        "have shared the 2 cores, so it is an upper bound for one run alone).",
         "",
         "| claim | verdict | seeds | wall time |",
         "| --- | --- | ---: | ---: |",
