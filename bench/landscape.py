@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--ref-points", type=int, default=16)
     ap.add_argument("--memory-mb", type=int, default=ls.DEFAULT_MEMORY_MB)
     ap.add_argument("--no-write", action="store_true", help="print only; do not touch docs/PERFORMANCE.md")
+    ap.add_argument("--note", default="", help="a sentence on the conditions (e.g. other load), added to the report")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -129,8 +130,10 @@ def main() -> None:
         f"| max relative loss difference vs the reference on those points | {max_rel:.1e} |",
         "",
         "The fastest possible time for the executed FLOPs at the measured matmul rate is "
-        f"{executed / (rate * 1e9):.0f} s. Other processes shared the 2 cores while this ran (the two matmul "
-        "measurements bracket the grid to show it); rates are only comparable within one run.",
+        f"{executed / (rate * 1e9):.0f} s; a 60 s grid would need {executed / 60 / 1e9:.0f} GFLOP/s, "
+        f"{executed / 60 / (rate * 1e9):.1f}x this machine's fp32 matmul rate (AVX2, no bf16/AMX). The two matmul "
+        "measurements bracket the grid; rates are only comparable within one run.",
+        *(["", args.note] if args.note else []),
     ]
     body = "## Error surface (bench/landscape.py)\n\n" + "\n".join(lines)
     print(body)

@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--figures", type=Path, help="folder for the report's figures, drawn by the app's panels "
                      "(default: `results/` beside the report)")
     rep.add_argument("--no-figures", action="store_true", help="write the report without figures")
+    rep.add_argument("--note", action="append", default=[], help="a paragraph for the report's header (e.g. how "
+                     "the runs were scheduled); repeatable")
     rep.add_argument("--device", choices=config_mod.DEVICES, help="override every experiment's device")
     rep.add_argument("--quiet", action="store_true")
     sub.add_parser("presets", help="list the shipped presets")
@@ -249,7 +251,7 @@ def cmd_reproduce(args: argparse.Namespace, out: TextIO) -> int:
             figures = args.figures or args.report.parent / "results"
             export_claim_figures(results, figures, relative_to=args.report.parent)
             out.write(f"figures: {figures}\n")
-        write_text_atomic(args.report, reproduce.render_report(results, reduced=args.reduced))
+        write_text_atomic(args.report, reproduce.render_report(results, reduced=args.reduced, notes=args.note))
         out.write(f"report: {args.report}\n")
     return EXIT_OK
 

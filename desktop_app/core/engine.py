@@ -116,6 +116,7 @@ class Engine:
         self.total_steps = 0
         self._last_progress = 0.0
         self._t0 = time.perf_counter()
+        self._prior_s = 0.0
 
     # -- top level ------------------------------------------------------------------------------------
     def events(self) -> Iterator[Event]:
@@ -137,6 +138,9 @@ class Engine:
         cfg = self.cfg
         self._t0 = time.perf_counter()
         self.writer = RunWriter(self.run_dir)
+        # time of earlier segments of a resumed run (kept in the manifest after every finished unit, so a killed
+        # process loses at most one unit's time)
+        self._prior_s = float(read_manifest(self.run_dir).get("elapsed_s", 0.0)) if self.resume else 0.0
         status, message = "completed", ""
         try:
             cfg.validate()
@@ -162,6 +166,7 @@ class Engine:
                 for seed in cfg.seed_values:
                     for arm in cfg.arms:
                         yield from self._run_unit(arm, seed)
+                        self.writer.update_manifest(elapsed_s=self._prior_s + time.perf_counter() - self._t0)
         except (StopRequested, KeyboardInterrupt):
             status, message = "stopped", "stopped by the user; resume continues from the last checkpoint"
         except (ConfigError, PretrainingDiverged) as exc:
@@ -181,9 +186,8 @@ class Engine:
         try:
             if (self.run_dir / "manifest.json").exists():
                 self.writer.write_merged_metrics()
-                prior = float(read_manifest(self.run_dir).get("elapsed_s", 0.0)) if self.resume else 0.0
                 self.writer.update_manifest(
-                    status=status, finished=now_iso(), elapsed_s=prior + elapsed, message=message
+                    status=status, finished=now_iso(), elapsed_s=self._prior_s + elapsed, message=message
                 )
         except OSError:
             pass

@@ -561,7 +561,7 @@ def iter_claims(names: list[str]) -> Iterator[Claim]:
         yield CLAIMS[n]
 
 
-def render_report(results: list[ClaimResult], reduced: bool = False) -> str:
+def render_report(results: list[ClaimResult], reduced: bool = False, notes: list[str] | None = None) -> str:
     """docs/RESULTS.md: per claim the paper's statement, our numbers, seeds, wall time and run folders."""
     import platform
 
@@ -576,6 +576,7 @@ def render_report(results: list[ClaimResult], reduced: bool = False) -> str:
         "times in the manifests of a claim's runs (runs shared between claims count for each; several runs may "
         "have shared the 2 cores, so it is an upper bound for one run alone).",
         "",
+        *[line for note in notes or [] for line in (note, "")],
         "| claim | verdict | seeds | wall time |",
         "| --- | --- | ---: | ---: |",
     ]

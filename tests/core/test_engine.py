@@ -22,6 +22,7 @@ from desktop_app.core.events import (
     RunFinished,
     RunStarted,
 )
+from desktop_app.core.runs import read_manifest
 
 
 def tiny(**over) -> c.ExperimentConfig:
@@ -205,3 +206,21 @@ def test_bad_config_fails_cleanly(tmp_path):
     events = collect(cfg, tmp_path / "run")
     assert events[-1].status == "failed"
     assert "data.n_labelled" in events[-1].message
+
+
+def test_elapsed_time_survives_a_killed_process(tmp_path):
+    """The manifest holds the time of every finished unit while the run goes on, and a resume adds to it."""
+    cfg = tiny(**{"arms": ["none", "dae"], "seeds.count": 1})
+    run_dir = tmp_path / "run"
+    events = run_experiment(cfg, RunControl(), run_dir)
+    for ev in events:  # stop consuming (as if the process were killed) once the second unit starts
+        if isinstance(ev, PretrainEpoch) and ev.arm == "dae":
+            break
+    recorded = read_manifest(run_dir)["elapsed_s"]  # written when the first unit finished
+    assert recorded > 0 and read_manifest(run_dir)["status"] == "running"
+    events.close()
+    before = read_manifest(run_dir)["elapsed_s"]
+    for _ in resume_experiment(run_dir):
+        pass
+    after = read_manifest(run_dir)
+    assert after["status"] == "completed" and after["elapsed_s"] > before >= recorded
