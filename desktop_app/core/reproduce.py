@@ -574,7 +574,8 @@ def render_report(results: list[ClaimResult], reduced: bool = False, notes: list
         "(3,500 train pool, 500 valid, 1,000 test). Every number is over paired seeds (seed i of every arm shares "
         "init and data order); intervals are 95 % t-intervals over seeds. Wall time is the sum of the elapsed "
         "times in the manifests of a claim's runs (runs shared between claims count for each; several runs may "
-        "have shared the 2 cores, so it is an upper bound for one run alone).",
+        "have shared the 2 cores, so it is an upper bound for one run alone). In the window, the `reproduce-*` "
+        "presets run the same experiments (same config hash) for watching a claim live.",
         "",
         *[line for note in notes or [] for line in (note, "")],
         "| claim | verdict | seeds | wall time |",

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 
 from desktop_app.core import config as config_mod
 from desktop_app.core.config import ExperimentConfig, LayerSpec, ModelConfig, replace
+from desktop_app.core.presets import list_presets, load_preset
 from desktop_app.ui.builder import BuilderPane
 from desktop_app.ui.builder.tooltips import TOOLTIPS
 
@@ -197,3 +198,12 @@ def test_bad_toml_shows_error_not_crash(qtbot, tmp_path: Path) -> None:
     out_of_range.write_text("[finetune]\nepochs = 0\n")
     assert window.open_config_file(out_of_range)
     assert not window.builder.is_valid() and not window.start_action.isEnabled()
+
+
+@pytest.mark.parametrize("name", list_presets())
+def test_every_preset_survives_the_builder(pane: BuilderPane, name: str) -> None:
+    """Loading a preset in the window and starting it runs exactly the preset (reproduce-* = `basin reproduce`)."""
+    cfg = load_preset(name)
+    pane.set_config(cfg)
+    assert pane.is_valid()
+    assert pane.config().hash() == cfg.hash()
