@@ -14,14 +14,11 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -29,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.ui.run_history import RESUMABLE
 from desktop_app.ui.run_store import CHECKPOINTS, STATUS, RunStore, StoreChange
+from desktop_app.ui.tables import row_table
 
 COLUMNS = ("Arm", "Seed", "Phase", "Epoch", "File")
 CHECKPOINT_FILTER = "PyTorch checkpoints (*.pt *.pth);;All files (*)"
@@ -66,16 +64,7 @@ class CheckpointsPane(QWidget):
 
         self.run_label = QLabel()
         self.run_label.setWordWrap(True)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setAlternatingRowColors(True)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        self.table = row_table(COLUMNS)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.cellDoubleClicked.connect(self._on_double_click)
 

@@ -1,7 +1,6 @@
 """Every panel: registry, PNG at the requested size, SVG with paths, CSV equal to the drawn data, deferred redraw."""
 
 import csv
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from PySide6.QtWidgets import QTabWidget
 from desktop_app.ui.panels import ANALYSIS_PANELS, PANELS, Panel, make_panels
 from desktop_app.ui.run_store import RunStore
 from tests.ui import test_panels_data as syn
+from tests.ui.test_exports import assert_csv_equals_table, svg_root
 
 LIVE_PANELS = [n for n in PANELS if n not in ANALYSIS_PANELS]  # analysis panels: tests/ui/test_analysis_panels.py
 
@@ -44,22 +44,10 @@ def test_exports(qtbot, store, tmp_path, name):
     assert round(img.dotsPerMeterX() * 0.0254) == 150
     assert len({img.pixel(x, y) for x in range(0, 640, 16) for y in range(0, img.height(), 16)}) > 3  # not blank
 
-    svg = panel.export_svg(tmp_path / "p.svg")
-    root = ET.parse(svg).getroot()
-    assert root.tag.endswith("svg")
-    assert len([e for e in root.iter() if e.tag.endswith("path")]) > 0
+    svg_root(panel.export_svg(tmp_path / "p.svg"))  # an <svg> holding the plot's paths
 
-    out = panel.export_csv(tmp_path / "p.csv")
-    with open(out, newline="") as fh:
-        rows = list(csv.reader(fh))
-    columns, data = panel.data_table()
-    assert rows[0] == columns and len(rows) - 1 == len(data) > 0
-    for got, want in zip(rows[1:], data, strict=True):
-        for g, w in zip(got, want, strict=True):
-            if isinstance(w, float | np.floating):
-                assert (g == "nan" and np.isnan(w)) or float(g) == float(w)
-            else:
-                assert g == str(w)
+    assert_csv_equals_table(panel.export_csv(tmp_path / "p.csv"), panel)
+    assert len(panel.data_table()[1]) > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "p.png", "p.svg"]  # no temp files left
     assert panel.export(tmp_path / "q.csv").exists()
     with pytest.raises(ValueError):

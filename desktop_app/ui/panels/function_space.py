@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
 from desktop_app.core.analysis.progress import FunctionSpaceResult
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
-from desktop_app.ui.panels.analysis_base import AnalysisPanel, no_si_prefix, select_data
+from desktop_app.ui.panels.analysis_base import AnalysisPanel, fill_combo, no_si_prefix, select_data
 from desktop_app.ui.panels.base import FOREGROUND, add_legend, arm_color, arm_label, style_plot
 from desktop_app.ui.run_store import PROBES, RunStore
 
@@ -43,8 +43,7 @@ class FunctionSpacePanel(AnalysisPanel):
                  parent: QWidget | None = None) -> None:
         super().__init__(store, analysis_runner, parent)
         self.method_box = QComboBox()
-        for text, data in METHODS:
-            self.method_box.addItem(text, data)
+        fill_combo(self.method_box, list(METHODS))
         self.method_box.setToolTip("t-SNE keeps neighbours together (the paper's Fig. 5); ISOMAP keeps geodesic "
                                    "distances (Fig. 6); PCA is linear and fast")
         self.method_box.currentIndexChanged.connect(self._update_actions)

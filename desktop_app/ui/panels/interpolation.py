@@ -38,8 +38,7 @@ class InterpolationPanel(AnalysisPanel):
                  parent: QWidget | None = None) -> None:
         super().__init__(store, analysis_runner, parent)
         self.mode_box = QComboBox()
-        for text, data in MODES:
-            self.mode_box.addItem(text, data)
+        fill_combo(self.mode_box, list(MODES))
         self.mode_box.setToolTip("init → solution: the arm's e0000 checkpoint (its pre-trained or random start) to "
                                  "its last one. pretrained → random: a pre-trained arm's solution to the random-init "
                                  "arm's solution of the same seed.")

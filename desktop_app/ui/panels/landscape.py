@@ -59,8 +59,7 @@ class LandscapePanel(AnalysisPanel):
         self.seed_box.setToolTip("The seed of that net")
         self.epoch_box.setToolTip("The checkpoint at the centre of the plane (the last one = the solution)")
         self.directions_box = QComboBox()
-        for text, data in DIRECTIONS:
-            self.directions_box.addItem(text, data)
+        fill_combo(self.directions_box, list(DIRECTIONS))
         self.directions_box.setToolTip("Random: Gaussian directions rescaled filter by filter to the weights' norms "
                                        "(comparable across nets). PCA: the top two principal directions of the "
                                        "checkpoints' path, with the path drawn on the plane.")
