@@ -18,7 +18,7 @@ import numpy as np
 
 from desktop_app.core import config as config_mod
 from desktop_app.core.config import ExperimentConfig, LayerSpec
-from desktop_app.core.runs import read_metrics
+from desktop_app.core.runs import read_manifest, read_metrics
 from desktop_app.core.stats import MeanCI, mean_ci, paired_difference
 
 
@@ -268,30 +268,29 @@ def _eval_control(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]
     return verdict, "\n".join(lines), numbers
 
 
+STUCK_ERROR = 0.5  # a random-init net ending above this test error never left its initial plateau
+
+
 def _eval_sweep(dirs: dict[str, Path], what: str) -> tuple[list[str], dict]:
     lines = [f"| {what} | arm | gain of pre-training, points (none - arm, paired, mean [95 % CI]) | test error % none "
              "| test error % arm |", "| --- | --- | --- | --- | --- |"]
     numbers: dict = {}
+    stuck: dict[str, tuple[int, int]] = {}
     for label, run in dirs.items():
         err = final_by_arm(run)
+        none = list(err.get("none", {}).values())
+        if any(v > STUCK_ERROR for v in none):
+            stuck[label] = (sum(v > STUCK_ERROR for v in none), len(none))
         for arm, ci in _gap(run).items():
             lines.append(f"| {label} | {arm} | {_fmt_ci(ci, -100)} | {np.mean(list(err['none'].values())) * 100:.2f} "
                          f"| {np.mean(list(err[arm].values())) * 100:.2f} |")
             numbers.setdefault(label, {})[arm] = {"gain": -ci.mean, "gain_ci": [-ci.hi, -ci.lo]}
-    stuck = {label: _stuck_seeds(run) for label, run in dirs.items()}
-    stuck = {label: v for label, v in stuck.items() if v[0]}
     if stuck:
         lines += ["", "Random-init nets that ended above 50 % test error (they never left the initial plateau of a "
                   "saturating net within the update budget, Glorot & Bengio 2010; there the gain measures "
                   "optimisation as much as generalisation): "
                   + "; ".join(f"{label}: {k} of {n} seeds" for label, (k, n) in stuck.items()) + "."]
     return lines, numbers
-
-
-def _stuck_seeds(run: Path, reference: str = "none", level: float = 0.5) -> tuple[int, int]:
-    """(seeds of the reference arm whose final test error is above ``level``, seeds of that arm)."""
-    values = list(final_by_arm(run).get(reference, {}).values())
-    return sum(v > level for v in values), len(values)
 
 
 def _eval_width(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
@@ -328,9 +327,10 @@ def _eval_function_space(dirs: dict[str, Path], reduced: bool) -> tuple[str, str
         load_probe_snapshots,
         nn_arm_purity,
     )
+    from desktop_app.core.analysis.store import cached_call
 
     run = dirs["regulariser"]
-    res = run_to_end(compute_function_space(run, "pca"))
+    res = run_to_end(cached_call(run, "function_space", compute_function_space, method="pca"))
     # The paper's claim is pre-trained vs random: RBM and DAE nets may well share a region. Each (arm, seed)
     # trajectory keeps its own id so only a net's own trajectory is left out of its neighbours.
     snaps = load_probe_snapshots(run)
@@ -391,13 +391,15 @@ def _pitfall_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
 def _eval_pitfall(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
     from desktop_app.core.analysis import run_to_end
     from desktop_app.core.analysis.pitfall import correlate, pitfall_points_for_run
+    from desktop_app.core.analysis.store import cached_call
 
     lines = ["| configuration | reconstruction error (per image, nats) | linear probe test accuracy % | raw pixels % |",
              "| --- | ---: | ---: | ---: |"]
     points = []
     pixel = float("nan")
     for label, run in dirs.items():
-        res = run_to_end(pitfall_points_for_run(run))
+        # cached in the run folder under the key the report figures and the GUI's default-free job use
+        res = run_to_end(cached_call(run, "pitfall", pitfall_points_for_run))
         for recon, acc in zip(res.recon_error, res.probe_accuracy, strict=True):
             points.append((label, float(recon), float(acc)))
             pixel = float(res.pixel_accuracy)
@@ -483,8 +485,6 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
               on_event: Callable[[object], None] | None = None) -> ClaimResult:
     """Run (or reuse, when a completed folder exists) every experiment of a claim, then evaluate it."""
     from desktop_app.core.engine import resume_experiment, run_experiment
-    from desktop_app.core.runs import read_manifest
-
     claim = CLAIMS[name]
     t0 = time.perf_counter()
     dirs: dict[str, Path] = {}
@@ -540,8 +540,6 @@ def describe_setup(cfg: ExperimentConfig) -> str:
 def _completed_twin(run_dir: Path, config_hash: str) -> Path | None:
     """A completed folder of the same experiment under another claim's name (width=500 is labels=1000: the
     config hash leaves out the name), so one experiment runs once however many claims use it."""
-    from desktop_app.core.runs import read_manifest
-
     if read_manifest(run_dir).get("status") == "completed" or not run_dir.parent.is_dir():
         return None
     for other in sorted(run_dir.parent.glob(f"*-{config_hash[:8]}")):

@@ -382,9 +382,7 @@ class MainWindow(QMainWindow):
         self.progress.ingest(events)
         if self._follow_live and any(isinstance(ev, RunFinished) for ev in events):
             for panel in self.panel_widgets.values():  # the final state at once, not after the live throttle
-                flush = getattr(panel, "flush", None)
-                if flush is not None:
-                    flush()
+                panel.flush()
         if any(isinstance(ev, RunStarted | RunFinished) for ev in events):
             self.history.refresh()
             current = self.controller.current_run_dir()
