@@ -54,8 +54,7 @@ def _export(panel, out: Path, stem: str) -> list[Path]:
 def _trajectory_and_summary(r: ClaimResult, out: Path) -> list[Path]:
     from desktop_app.ui.panels import SummaryPanel, TrajectoryPanel
 
-    (run,) = list(r.run_dirs.values())[:1]
-    store = _store(run)
+    store = _store(next(iter(r.run_dirs.values())))
     return _export(TrajectoryPanel(store), out, "trajectories") + _export(SummaryPanel(store), out, "summary")
 
 
@@ -78,13 +77,15 @@ def _grouped_summary(r: ClaimResult, out: Path) -> list[Path]:
 def _function_space(r: ClaimResult, out: Path) -> list[Path]:
     from desktop_app.core.analysis import run_to_end
     from desktop_app.core.analysis.function_space import compute_function_space
+    from desktop_app.core.analysis.store import cached_call
     from desktop_app.ui.panels import FunctionSpacePanel
 
-    run = next(iter(r.run_dirs.values()))
+    run = Path(next(iter(r.run_dirs.values())))
+    store = _store(run)
     paths = []
-    for method in ("pca", "isomap"):
-        panel = FunctionSpacePanel(_store(run))
-        panel.show_result(run_to_end(compute_function_space(run, method)))
+    for method in ("pca", "isomap"):  # PCA is the one the claim's evaluation already computed and cached
+        panel = FunctionSpacePanel(store)
+        panel.display(run_to_end(cached_call(run, "function_space", compute_function_space, method=method)))
         paths += _export(panel, out, f"function-space-{method}")
     return paths
 
@@ -101,7 +102,7 @@ def _pitfall(r: ClaimResult, out: Path) -> list[Path]:
     first = Path(next(iter(r.run_dirs.values())))
     panel = PitfallPanel(_store(first))
     panel.point_text = "run"
-    panel.show_result(merge_pitfall(parts))
+    panel.display(merge_pitfall(parts))
     panel.legend.hide()  # one entry per configuration would cover the points; the points carry their names
     return _export(panel, out, "pitfall")
 

@@ -1,6 +1,8 @@
 """A reduced version of every claim of `basin reproduce` (slow: run with `pytest -m slow`)."""
 
+import csv
 import math
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +31,14 @@ def test_reduced_claim_runs_and_reports(name, tmp_path):
         image = QImage(str(tmp_path / rel))
         assert image.width() == WIDTH and image.height() > 200
         assert (tmp_path / rel).with_suffix(".csv").stat().st_size > 0
+    if name == "pitfall":  # the CSV holds every configuration's point, not only the first run's
+        with open((tmp_path / figures[0]).with_suffix(".csv"), newline="") as fh:
+            assert len(list(csv.DictReader(fh))) == len(result.run_dirs)
+    if name == "function-space":  # each CSV holds its own method's embedding of every net
+        for rel in figures:
+            with open((tmp_path / rel).with_suffix(".csv"), newline="") as fh:
+                rows = list(csv.DictReader(fh))
+            assert rows and {r["method"] for r in rows} == {Path(rel).stem.rsplit("-", 1)[1]}
     report = reproduce.render_report([result], reduced=True)
     assert result.title in report and result.verdict in report
     assert all(f"]({rel})" in report for rel in figures)

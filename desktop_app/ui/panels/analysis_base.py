@@ -204,6 +204,12 @@ class AnalysisPanel(Panel):
             self.result = item.partial
             self.show_result(item.partial, partial=True)
 
+    def display(self, result: object, params: dict[str, Any] | None = None) -> None:
+        """Show a result computed elsewhere (e.g. by `basin reproduce`) as this panel's own: drawn, tabulated
+        by ``data_table`` and exported like a computed one."""
+        self.result, self.result_params, self.from_cache = result, dict(params or {}), False
+        self.show_result(result)
+
     def _on_finished(self, result: object) -> None:
         params = dict(self.job.params) if self.job is not None else {}
         elapsed = time.monotonic() - self._t0
