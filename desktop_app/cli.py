@@ -5,7 +5,8 @@ basin resume RUN_DIR
 basin presets
 basin runs [DIR]
 
-Bad configs exit with code 2 and one line naming the field; no traceback.
+Exit codes: 0 completed; 1 failed; 2 bad input (one line naming the field, no traceback); 3 a unit diverged
+(a non-finite loss: lower the learning rate or momentum; the other units completed); 130 stopped.
 """
 
 from __future__ import annotations
@@ -22,9 +23,19 @@ import numpy as np
 from desktop_app.core import config as config_mod
 from desktop_app.core.config import ConfigError, ExperimentConfig
 from desktop_app.core.events import EpochMetrics, LogMessage, PretrainEpoch, Progress, RunFinished, RunStarted
-from desktop_app.core.runs import default_workspace, final_test_errors, list_runs, new_run_dir, read_metrics
+from desktop_app.core.runs import (
+    default_workspace,
+    final_test_errors,
+    list_runs,
+    new_run_dir,
+    read_manifest,
+    read_metrics,
+)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_STOPPED = 0, 1, 2, 3, 130
+EXIT_CODES_HELP = ("exit codes: 0 completed, 1 failed, 2 bad input (config, data, usage), 3 some (arm, seed) unit "
+                   "diverged (non-finite loss; lower the learning rate or momentum; the other units completed), "
+                   "130 stopped")
 
 
 class UsageError(Exception):
@@ -37,16 +48,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="basin", description="Basin: a lab for unsupervised pre-training, headless.")
+    p = _Parser(prog="basin", description="Basin: a lab for unsupervised pre-training, headless.",
+                epilog=EXIT_CODES_HELP)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    run = sub.add_parser("run", help="run a preset or a config file")
+    run = sub.add_parser("run", help="run a preset or a config file", epilog=EXIT_CODES_HELP)
     run.add_argument("config", help="preset name (see `basin presets`) or path to a .toml config")
     run.add_argument("--out", type=Path, help="run folder to create (default: a new folder in the workspace)")
     run.add_argument("--workspace", type=Path, help="folder holding run folders (default: user data dir)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config field, e.g. --set finetune.epochs=5 --set arms='[\"none\",\"dae\"]'")
     run.add_argument("--quiet", action="store_true", help="no progress output, only the final table")
-    res = sub.add_parser("resume", help="continue a stopped run from its last checkpoints")
+    res = sub.add_parser("resume", help="continue a stopped run from its last checkpoints", epilog=EXIT_CODES_HELP)
     res.add_argument("run_dir", type=Path)
     res.add_argument("--quiet", action="store_true")
     rep = sub.add_parser("reproduce", help="run the classic claims about pre-training and report them")
@@ -153,7 +165,12 @@ class ProgressPrinter:
 def summary_table(run_dir: Path) -> str:
     """Final test error and NLL per arm: mean and std over seeds, from the run folder."""
     rows = read_metrics(run_dir)
-    finals = final_test_errors(rows)
+    units = read_manifest(run_dir).get("units", {})
+    diverged = sorted(k for k, v in units.items() if isinstance(v, dict) and v.get("status") == "diverged") \
+        if isinstance(units, dict) else []
+    finals = {arm: {s: e for s, e in per_seed.items() if f"{arm}/s{s}" not in diverged}
+              for arm, per_seed in final_test_errors(rows).items()}
+    finals = {arm: per_seed for arm, per_seed in finals.items() if per_seed}
     last_nll: dict[tuple[str, int], tuple[int, float]] = {}
     for r in rows:
         if r["phase"] == "finetune" and r["split"] == "test":
@@ -168,6 +185,8 @@ def summary_table(run_dir: Path) -> str:
         sd_n = nlls.std(ddof=1) if len(nlls) > 1 else 0.0
         lines.append(f"{arm:<6} {len(errs):>5} {errs.mean():>19.2f} +- {sd_e:<5.2f} "
                      f"{nlls.mean():>15.4f} +- {sd_n:<6.4f}")
+    if diverged:
+        lines.append(f"diverged (left out above): {', '.join(diverged)}")
     return "\n".join(lines)
 
 
@@ -185,6 +204,8 @@ def _status_code(statuses: list[str]) -> int:
         return EXIT_FAILED
     if any(s == "stopped" for s in statuses):
         return EXIT_STOPPED
+    if any(s == "diverged" for s in statuses):
+        return EXIT_DIVERGED
     return EXIT_OK
 
 
@@ -208,7 +229,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         statuses.append(status)
         out.write(summary_table(run_dir) + "\n")
         out.flush()
-        if status != "completed":
+        if status not in ("completed", "diverged"):  # a diverged variant (say, a too-large lr) ends only itself
             break
     out.write(f"run folder: {root}\n")
     return _status_code(statuses)

@@ -41,6 +41,7 @@ from desktop_app.core.events import (
     Progress,
     RunFinished,
     RunStarted,
+    UnitFinished,
     as_array,
 )
 from desktop_app.core.greedy import LayerEpoch, LayerStep, greedy_pretrain, layer_inputs, pretrain_targets
@@ -52,6 +53,21 @@ from desktop_app.core.seeding import derive_seed
 
 PROGRESS_INTERVAL_S = 0.1
 EVAL_BATCH = 1000
+
+
+class FinetuneDiverged(FloatingPointError):
+    """A fine-tuning loss, weight or metric became inf/nan; raised before anything non-finite is written."""
+
+    def __init__(self, cfg: config_mod.FinetuneConfig, epoch: int, what: str) -> None:
+        advice = f"lower finetune.lr (now {cfg.lr:g})"
+        if cfg.optimizer == "momentum":
+            advice += f" or finetune.momentum (now {cfg.momentum:g})"
+        super().__init__(f"fine-tuning diverged at epoch {epoch} ({what}); {advice}")
+        self.epoch = epoch
+
+
+def _all_finite(model: Net) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
 def make_optimizer(cfg: config_mod.FinetuneConfig, params) -> torch.optim.Optimizer:
@@ -142,6 +158,7 @@ class Engine:
         # process loses at most one unit's time)
         self._prior_s = float(read_manifest(self.run_dir).get("elapsed_s", 0.0)) if self.resume else 0.0
         status, message = "completed", ""
+        self.diverged: list[str] = []
         try:
             cfg.validate()
             self.device = resolve_device(cfg.device)
@@ -167,9 +184,13 @@ class Engine:
                     for arm in cfg.arms:
                         yield from self._run_unit(arm, seed)
                         self.writer.update_manifest(elapsed_s=self._prior_s + time.perf_counter() - self._t0)
+            if self.diverged:
+                status = "diverged"
+                message = (f"{len(self.diverged)} unit(s) diverged: {'; '.join(self.diverged)}; the other units "
+                           "completed")
         except (StopRequested, KeyboardInterrupt):
             status, message = "stopped", "stopped by the user; resume continues from the last checkpoint"
-        except (ConfigError, PretrainingDiverged) as exc:
+        except ConfigError as exc:
             status, message = "failed", str(exc)
             yield LogMessage("error", message)
         except GeneratorExit:
@@ -291,6 +312,26 @@ class Engine:
         write_bytes_atomic(self._unit_dir("checkpoints", arm, seed) / "latest.pt", checkpoint_bytes(state))
 
     def _run_unit(self, arm: str, seed: int) -> Iterator[Event]:
+        """One (arm, seed); a divergence ends this unit only (its last finite checkpoint stays), never the run."""
+        steps_before = self.done_steps
+        try:
+            yield from self._train_unit(arm, seed)
+        except (PretrainingDiverged, FinetuneDiverged) as exc:
+            text = f"{arm} seed {seed}: {exc}; its last finite checkpoint is kept, the other units go on"
+            self.diverged.append(f"{arm} seed {seed}")
+            units = dict(read_manifest(self.run_dir).get("units", {}))
+            units[f"{arm}/s{seed}"] = {"status": "diverged", "message": text}
+            self.writer.update_manifest(units=units)
+            self.done_steps = steps_before + self._unit_steps(arm)  # the progress bar moves past this unit
+            yield LogMessage("error", text)
+            yield UnitFinished(arm, seed, "diverged", text)
+            return
+        units = read_manifest(self.run_dir).get("units", {})
+        if isinstance(units, dict) and f"{arm}/s{seed}" in units:  # diverged before, completed on this resume
+            self.writer.update_manifest(units={k: v for k, v in units.items() if k != f"{arm}/s{seed}"})
+        yield UnitFinished(arm, seed, "completed")
+
+    def _train_unit(self, arm: str, seed: int) -> Iterator[Event]:
         cfg, data = self.cfg, self.data
         latest = self._unit_dir("checkpoints", arm, seed) / "latest.pt"
         state = load_checkpoint(latest, self.device) if self.resume and latest.exists() else None
@@ -376,6 +417,8 @@ class Engine:
                 if aug_gen is not None:
                     x = data.augment(x, aug_gen)
                 loss = F.cross_entropy(model(x), y) + penalty(model, cfg.model.l1, cfg.model.l2)
+                if not torch.isfinite(loss):  # checked before the step: no NaN reaches the weights
+                    raise FinetuneDiverged(ft, epoch, f"loss {loss.item()}")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -386,9 +429,13 @@ class Engine:
 
     def _end_of_epoch(self, model: Net, opt, arm: str, seed: int, epoch: int) -> Iterator[Event]:
         cfg, data = self.cfg, self.data
+        if not _all_finite(model):  # the epoch's last step can overflow a weight with a finite loss
+            raise FinetuneDiverged(cfg.finetune, epoch, "non-finite weights")
         tr = evaluate(model, *self.train_eval)
         va = evaluate(model, data.valid_x, data.valid_y)
         te = evaluate(model, data.test_x, data.test_y)
+        if not all(math.isfinite(v) for v in (*tr, *va, *te)):
+            raise FinetuneDiverged(cfg.finetune, epoch, f"train NLL {tr[0]}, test NLL {te[0]}")
         rows = [
             {"arm": arm, "seed": seed, "phase": "finetune", "layer": -1, "epoch": epoch, "split": split,
              "nll": nll, "error": err, "recon_error": ""}

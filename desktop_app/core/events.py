@@ -108,6 +108,17 @@ class CheckpointSaved:
 
 
 @dataclass(frozen=True)
+class UnitFinished:
+    """One (arm, seed) unit ended: "completed", or "diverged" (a non-finite loss stopped it; its last finite
+    checkpoint is kept and the other units go on). ``message`` says where and what to lower."""
+
+    arm: str
+    seed: int
+    status: str  # "completed" | "diverged" | "failed"
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class AnalysisFinished:
     """An analysis computed as (or during) a run: ``result`` is a frozen dataclass of numpy arrays and scalars
     from ``core.analysis.progress`` (e.g. OutputVarianceResult)."""
@@ -124,7 +135,7 @@ class LogMessage:
 
 @dataclass(frozen=True)
 class RunFinished:
-    status: str  # "completed" | "stopped" | "failed"
+    status: str  # "completed" | "stopped" | "failed" | "diverged" (some unit(s) diverged, the others completed)
     run_dir: str
     elapsed_s: float
     message: str = ""
@@ -139,6 +150,7 @@ Event = (
     | FilterSnapshot
     | ProbeOutputs
     | CheckpointSaved
+    | UnitFinished
     | AnalysisFinished
     | LogMessage
     | RunFinished

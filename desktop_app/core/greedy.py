@@ -6,6 +6,7 @@ after layer k, or an analysis that pre-trains the same seed again, gets exactly 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ import torch
 from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.control import RunControl
 from desktop_app.core.models import Net
-from desktop_app.core.pretraining import PRETRAINERS, make_pretrainer
+from desktop_app.core.pretraining import PRETRAINERS, PretrainingDiverged, make_pretrainer
 from desktop_app.core.seeding import derive_seed
 
 EVAL_BATCH = 1000
@@ -95,9 +96,16 @@ def greedy_pretrain(
             for start in range(0, len(inputs), section.batch_size):
                 if control is not None:
                     control.checkpoint()
-                trainer.train_step(inputs[perm[start : start + section.batch_size]])
+                try:
+                    trainer.train_step(inputs[perm[start : start + section.batch_size]])
+                except PretrainingDiverged as exc:  # say where: the user lowers that layer's rate
+                    raise PretrainingDiverged(f"layer {li} epoch {epoch}: {exc}") from None
                 yield LayerStep(li, epoch)
-            yield LayerEpoch(li, epoch, float(trainer.reconstruction_error(recon_subset)))
+            error = float(trainer.reconstruction_error(recon_subset))
+            if not math.isfinite(error):
+                raise PretrainingDiverged(f"layer {li} epoch {epoch}: {arm} pre-training diverged (reconstruction "
+                                          f"error {error}); lower pretraining.{arm}.lr (now {section.lr:g})")
+            yield LayerEpoch(li, epoch, error)
         if arm == "rbm" and cfg.model.activation == "tanh":
             # RBM hidden units are sigmoid; sigmoid(a) = (1 + tanh(a / 2)) / 2, so a tanh net computes the
             # same features (rescaled to [-1, 1]) with half the weights and biases.

@@ -38,7 +38,8 @@ class LogPane(QPlainTextEdit):
                     f" {ev.device} -> {ev.run_dir}"
                 )
             elif isinstance(ev, RunFinished):
-                level = {"completed": "ok", "stopped": "warning", "failed": "error"}.get(ev.status, "info")
+                level = {"completed": "ok", "stopped": "warning", "failed": "error",
+                         "diverged": "error"}.get(ev.status, "info")
                 extra = f" ({ev.message})" if ev.message else ""
                 self.add_line(f"Run {ev.status} after {ev.elapsed_s:.1f} s{extra}: {ev.run_dir}", level)
 
