@@ -10,7 +10,6 @@ checkpoint because every epoch's randomness is derived from (seed, purpose, epoc
 
 from __future__ import annotations
 
-import io
 import math
 import time
 import traceback
@@ -18,9 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from desktop_app.core import config as config_mod
 from desktop_app.core.atomic import write_bytes_atomic
@@ -44,80 +41,28 @@ from desktop_app.core.events import (
     UnitFinished,
     as_array,
 )
-from desktop_app.core.greedy import LayerEpoch, LayerStep, greedy_pretrain, layer_inputs, pretrain_targets
-from desktop_app.core.models import Net, build_model, penalty
+from desktop_app.core.greedy import LayerEpoch, LayerStep, greedy_pretrain, pretrain_targets
+from desktop_app.core.models import Net, build_model
 from desktop_app.core.pretraining import PRETRAINERS
 from desktop_app.core.pretraining.base import PretrainingDiverged
 from desktop_app.core.runs import RunWriter, git_commit, now_iso, package_versions, read_manifest
 from desktop_app.core.seeding import derive_seed
+from desktop_app.core.training import (
+    FinetuneDiverged,
+    all_finite,
+    checkpoint_bytes,
+    evaluate,
+    finetune_step,
+    load_checkpoint,
+    make_optimizer,
+    probe_outputs,
+)
 
 PROGRESS_INTERVAL_S = 0.1
-EVAL_BATCH = 1000
-
-
-class FinetuneDiverged(FloatingPointError):
-    """A fine-tuning loss, weight or metric became inf/nan; raised before anything non-finite is written."""
-
-    def __init__(self, cfg: config_mod.FinetuneConfig, epoch: int, what: str) -> None:
-        advice = f"lower finetune.lr (now {cfg.lr:g})"
-        if cfg.optimizer == "momentum":
-            advice += f" or finetune.momentum (now {cfg.momentum:g})"
-        super().__init__(f"fine-tuning diverged at epoch {epoch} ({what}); {advice}")
-        self.epoch = epoch
-
-
-def _all_finite(model: Net) -> bool:
-    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
-
-
-def make_optimizer(cfg: config_mod.FinetuneConfig, params) -> torch.optim.Optimizer:
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr)
-    if cfg.optimizer == "momentum":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr)
-    raise ConfigError("finetune.optimizer", f"must be one of sgd, momentum, adam; got {cfg.optimizer!r}")
-
-
-@torch.no_grad()
-def evaluate(model: Net, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """Mean negative log-likelihood (nats) and classification error on (x, y), eval mode."""
-    was_training = model.training
-    model.eval()
-    nll, wrong = 0.0, 0
-    for i in range(0, len(x), EVAL_BATCH):
-        logits = model(x[i : i + EVAL_BATCH])
-        target = y[i : i + EVAL_BATCH]
-        nll += F.cross_entropy(logits, target, reduction="sum").item()
-        wrong += (logits.argmax(1) != target).sum().item()
-    model.train(was_training)
-    n = max(len(x), 1)
-    return nll / n, wrong / n
-
-
-@torch.no_grad()
-def probe_outputs(model: Net, x: torch.Tensor) -> np.ndarray:
-    was_training = model.training
-    model.eval()
-    out = torch.softmax(model(x), dim=1)
-    model.train(was_training)
-    return as_array(out.cpu())
 
 
 def _steps(n: int, batch: int) -> int:
     return math.ceil(n / batch) if n else 0
-
-
-def checkpoint_bytes(state: dict[str, Any]) -> bytes:
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    return buf.getvalue()
-
-
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Load a Basin checkpoint; weights_only=True refuses pickled code."""
-    return torch.load(path, map_location=device, weights_only=True)
 
 
 class Engine:
@@ -416,12 +361,7 @@ class Engine:
                 x, y = data.train_x[idx], data.train_y[idx]
                 if aug_gen is not None:
                     x = data.augment(x, aug_gen)
-                loss = F.cross_entropy(model(x), y) + penalty(model, cfg.model.l1, cfg.model.l2)
-                if not torch.isfinite(loss):  # checked before the step: no NaN reaches the weights
-                    raise FinetuneDiverged(ft, epoch, f"loss {loss.item()}")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                finetune_step(model, opt, x, y, cfg.model, ft, epoch)
                 ev = self._tick(arm, seed, "finetune", -1, epoch, ft.epochs)
                 if ev is not None:
                     yield ev
@@ -429,7 +369,7 @@ class Engine:
 
     def _end_of_epoch(self, model: Net, opt, arm: str, seed: int, epoch: int) -> Iterator[Event]:
         cfg, data = self.cfg, self.data
-        if not _all_finite(model):  # the epoch's last step can overflow a weight with a finite loss
+        if not all_finite(model):  # the epoch's last step can overflow a weight with a finite loss
             raise FinetuneDiverged(cfg.finetune, epoch, "non-finite weights")
         tr = evaluate(model, *self.train_eval)
         va = evaluate(model, data.valid_x, data.valid_y)
@@ -483,11 +423,4 @@ def resume_experiment(run_dir: Path, control: RunControl | None = None) -> Itera
     return Engine(cfg, control or RunControl(), run_dir, resume=True).events()
 
 
-def describe(cfg: ExperimentConfig) -> str:
-    return f"{cfg.name}: arms {', '.join(cfg.arms)}, {cfg.seeds.count} seed(s), device {cfg.device}"
-
-
-__all__ = [
-    "Engine", "derive_seed", "evaluate", "layer_inputs", "load_checkpoint", "pretrain_targets", "resume_experiment",
-    "run_experiment",
-]
+__all__ = ["Engine", "resume_experiment", "run_experiment"]

@@ -11,7 +11,7 @@ import torch
 
 from desktop_app.core import config as c
 from desktop_app.core.control import RunControl
-from desktop_app.core.engine import Engine, load_checkpoint, resume_experiment, run_experiment
+from desktop_app.core.engine import Engine, resume_experiment, run_experiment
 from desktop_app.core.events import (
     CheckpointSaved,
     EpochMetrics,
@@ -23,6 +23,7 @@ from desktop_app.core.events import (
     RunStarted,
 )
 from desktop_app.core.runs import read_manifest
+from desktop_app.core.training import load_checkpoint
 
 
 def tiny(**over) -> c.ExperimentConfig:

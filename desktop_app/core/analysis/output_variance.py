@@ -14,15 +14,15 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from desktop_app.core.analysis.progress import AnalysisProgress, OutputVarianceResult
 from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.control import RunControl
 from desktop_app.core.data import DataSplits, load_data
-from desktop_app.core.engine import derive_seed, make_optimizer, probe_outputs
 from desktop_app.core.greedy import greedy_pretrain
-from desktop_app.core.models import Net, build_model, penalty
+from desktop_app.core.models import Net, build_model
+from desktop_app.core.seeding import derive_seed
+from desktop_app.core.training import finetune_step, make_optimizer, probe_outputs
 
 RESAMPLE_MODES = ("auto", "pool", "deform", "none")
 
@@ -44,11 +44,7 @@ def _one_pass(model: Net, cfg: ExperimentConfig, x: torch.Tensor, y: torch.Tenso
     for s in range(0, len(x), ft.batch_size):
         if control is not None:
             control.checkpoint()
-        loss = F.cross_entropy(model(x[s : s + ft.batch_size]), y[s : s + ft.batch_size])
-        loss = loss + penalty(model, cfg.model.l1, cfg.model.l2)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        finetune_step(model, opt, x[s : s + ft.batch_size], y[s : s + ft.batch_size], cfg.model, ft, 1)
 
 
 def _stream(data: DataSplits, mode: str, seed: int, stream_size: int) -> tuple[torch.Tensor, torch.Tensor,

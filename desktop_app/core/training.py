@@ -1,0 +1,95 @@
+"""Supervised training helpers shared by the engine and the analyses: the optimizer factory, one fine-tuning
+step (with the divergence check), evaluation, probe outputs and the checkpoint byte format.
+
+They live here, below both, so an analysis that trains nets the way a run does (output variance) never
+imports the engine (docs/ARCHITECTURE.md: layers inside core).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from desktop_app.core.config import ConfigError, FinetuneConfig, ModelConfig
+from desktop_app.core.events import as_array
+from desktop_app.core.models import Net, penalty
+
+EVAL_BATCH = 1000
+
+
+class FinetuneDiverged(FloatingPointError):
+    """A fine-tuning loss, weight or metric became inf/nan; raised before anything non-finite is written, with
+    the epoch and what to lower in the message."""
+
+    def __init__(self, cfg: FinetuneConfig, epoch: int, what: str) -> None:
+        advice = f"lower finetune.lr (now {cfg.lr:g})"
+        if cfg.optimizer == "momentum":
+            advice += f" or finetune.momentum (now {cfg.momentum:g})"
+        super().__init__(f"fine-tuning diverged at epoch {epoch} ({what}); {advice}")
+        self.epoch = epoch
+
+
+def make_optimizer(cfg: FinetuneConfig, params) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr)
+    if cfg.optimizer == "momentum":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr)
+    raise ConfigError("finetune.optimizer", f"must be one of sgd, momentum, adam; got {cfg.optimizer!r}")
+
+
+def finetune_step(model: Net, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, model_cfg: ModelConfig,
+                  ft: FinetuneConfig, epoch: int) -> None:
+    """One supervised minibatch step; a non-finite loss raises before the step, so no NaN reaches the weights."""
+    loss = F.cross_entropy(model(x), y) + penalty(model, model_cfg.l1, model_cfg.l2)
+    if not torch.isfinite(loss):
+        raise FinetuneDiverged(ft, epoch, f"loss {loss.item()}")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def all_finite(model: Net) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+@torch.no_grad()
+def evaluate(model: Net, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Mean negative log-likelihood (nats) and classification error on (x, y), eval mode."""
+    was_training = model.training
+    model.eval()
+    nll, wrong = 0.0, 0
+    for i in range(0, len(x), EVAL_BATCH):
+        logits = model(x[i : i + EVAL_BATCH])
+        target = y[i : i + EVAL_BATCH]
+        nll += F.cross_entropy(logits, target, reduction="sum").item()
+        wrong += (logits.argmax(1) != target).sum().item()
+    model.train(was_training)
+    n = max(len(x), 1)
+    return nll / n, wrong / n
+
+
+@torch.no_grad()
+def probe_outputs(model: Net, x: torch.Tensor) -> np.ndarray:
+    was_training = model.training
+    model.eval()
+    out = torch.softmax(model(x), dim=1)
+    model.train(was_training)
+    return as_array(out.cpu())
+
+
+def checkpoint_bytes(state: dict[str, Any]) -> bytes:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getvalue()
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Load a Basin checkpoint; weights_only=True refuses pickled code."""
+    return torch.load(path, map_location=device, weights_only=True)
