@@ -1,37 +1,80 @@
-"""Composition root: ``python -m desktop_app`` starts the GUI; ``run`` / ``presets`` / ``runs`` go to the CLI;
-``--smoke-test [--out DIR]`` trains one tiny epoch offscreen and exports a panel (desktop_app/smoke.py).
+"""Composition root: ``python -m desktop_app`` (and bare ``basin``) starts the GUI; ``run`` / ``presets`` /
+``runs`` / ``--help`` / ``--version`` go to the CLI; ``--smoke-test [--out DIR]`` trains one tiny epoch offscreen
+and exports a panel (desktop_app/smoke.py).
 
-Import order matters on Windows: torch before PySide6 (DLL load order, pytorch#169429). Only this module
-decides it; the UI never imports torch and gets the run controller injected.
+Start-up order (docs/PERFORMANCE.md, "Start-up"): the window is built and shown without torch, and torch is
+imported on a background thread right after the first paint, long before a worker needs it (a worker that
+starts earlier simply waits on Python's import lock). Importing torch first cost ~2 s before anything showed.
+
+Windows DLL order: torch's DLLs must load before Qt's (pytorch#166628 / #169429: c10.dll fails with WinError
+1114 when Qt's runtime is loaded first). Only this module decides it: on Windows ``_preload_torch_dlls`` loads
+torch's own DLLs with ctypes (milliseconds) before PySide6 is imported, which is what the order is about; if
+that cannot be done it falls back to importing torch itself first. The UI never imports torch and gets the
+run controller injected.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
+import time
+from pathlib import Path
 
 CLI_COMMANDS = ("run", "resume", "reproduce", "presets", "runs")
+CLI_OPTIONS = ("-h", "--help", "--version")
+STARTUP_PROBE_ENV = "BASIN_STARTUP_PROBE"  # bench/startup.py: write the first-paint time here, then quit
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in CLI_COMMANDS:
+    if argv and (argv[0] in CLI_COMMANDS or argv[0] in CLI_OPTIONS):
         from desktop_app.cli import main as cli_main
 
         return int(cli_main(argv) or 0)
     return run_gui(argv)
 
 
-def _import_torch_first() -> None:
-    """torch's DLLs must load before Qt's on Windows (pytorch#169429); harmless elsewhere."""
-    import torch  # noqa: F401
+def _preload_torch_dlls() -> None:
+    """Windows only: load torch's DLLs before Qt's without importing torch (pytorch#166628). Elsewhere a no-op."""
+    if sys.platform != "win32":
+        return
+    try:
+        import ctypes
+        import importlib.util
+
+        spec = importlib.util.find_spec("torch")  # locates the package without running its __init__
+        lib = Path(spec.origin).parent / "lib" if spec and spec.origin else None
+        if lib is None or not (lib / "c10.dll").is_file():
+            raise OSError("torch/lib/c10.dll not found")
+        os.add_dll_directory(str(lib))
+        ctypes.WinDLL(str(lib / "c10.dll"))
+    except (OSError, AttributeError, ImportError):
+        import torch  # noqa: F401  - the documented fallback: the whole of torch before Qt
 
 
-def compose(argv: list[str]):
+def import_torch_in_background(on_done=None) -> threading.Thread:
+    """Import torch on a daemon thread (the GIL is released for most of it); ``on_done()`` runs on that thread."""
+
+    def work() -> None:
+        import torch  # noqa: F401
+
+        if on_done is not None:
+            on_done()
+
+    thread = threading.Thread(target=work, name="import-torch", daemon=True)
+    thread.start()
+    return thread
+
+
+def compose(argv: list[str], defer_panels: bool = False):
     """Build the real app: QApplication, RunController, CheckpointService and MainWindow (not shown).
 
-    Returns (app, window, controller). The smoke test uses the same wiring as the GUI.
+    Returns (app, window, controller). The smoke test uses the same wiring as the GUI. torch is not imported
+    here (see the module docstring); ``run_gui`` starts its import once the window is painted. ``defer_panels``:
+    the panels (pyqtgraph) are built by ``window.build_panels()`` later, as ``run_gui`` does after the first paint.
     """
-    _import_torch_first()
+    _preload_torch_dlls()
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.core.config import ConfigError
@@ -49,7 +92,8 @@ def compose(argv: list[str]):
     controller = RunController()
     service = CheckpointService()
     analyses = AnalysisRunner()
-    window = MainWindow(controller, checkpoint_service=service, analysis_runner=analyses)
+    window = MainWindow(controller, checkpoint_service=service, analysis_runner=analyses,
+                        torch_loaded="torch" in sys.modules, defer_panels=defer_panels)
     analyses.setParent(window)
     app.aboutToQuit.connect(analyses.shutdown)
     controller.setParent(window)
@@ -63,15 +107,49 @@ def compose(argv: list[str]):
     return app, window, controller
 
 
+def _after_first_paint(window, callback) -> None:
+    """Call ``callback()`` once, on the event loop, right after the window's first paint."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+            if event.type() == QEvent.Type.Paint:
+                obj.removeEventFilter(self)
+                QTimer.singleShot(0, callback)
+            return False
+
+    window._first_paint_filter = FirstPaint(window)  # kept alive by the window
+    window.installEventFilter(window._first_paint_filter)
+
+
 def run_gui(argv: list[str]) -> int:
     if "--smoke-test" in argv:
         from desktop_app.smoke import main as smoke_main
 
         return smoke_main([a for a in argv if a != "--smoke-test"])
-    app, window, _controller = compose(argv)
+    app, window, _controller = compose(argv, defer_panels=True)
     for arg in argv:
         if arg.lower().endswith(".toml"):
             window.open_config_file(arg)
+    probe = os.environ.get(STARTUP_PROBE_ENV, "")
+
+    def painted() -> None:
+        """The window is on screen: build the panels (pyqtgraph), then import torch beside the event loop."""
+        first_paint = time.time()
+        window.build_panels()
+        if probe:  # bench/startup.py: the times of the first paint and of the panels' paint, then leave
+            def panels_painted() -> None:
+                Path(probe).write_text(f"{first_paint!r} {time.time()!r}", encoding="utf-8")
+                app.quit()
+
+            window.repaint()
+            QTimer.singleShot(0, panels_painted)
+            return
+        import_torch_in_background(window.torch_ready.emit)
+
+    _after_first_paint(window, painted)
+    from PySide6.QtCore import QTimer
+
     window.show()
     code = app.exec()
     teardown(app, window)

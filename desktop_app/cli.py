@@ -1,5 +1,6 @@
-"""`basin`: the same engine, headless.
+"""`basin`: the same engine, headless; bare `basin` (or `basin CONFIG.toml`) opens the window.
 
+basin [CONFIG.toml]
 basin run PRESET|CONFIG.toml [--out DIR] [--set key=value ...]
 basin resume RUN_DIR
 basin presets
@@ -47,10 +48,26 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def version() -> str:
+    """The installed package's version ("unknown" from a source tree that was never installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("basin")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="basin", description="Basin: a lab for unsupervised pre-training, headless.",
+    p = _Parser(prog="basin", formatter_class=argparse.RawDescriptionHelpFormatter,
+                description="Basin: a desktop lab for unsupervised pre-training.\n\n"
+                "  basin                  open the window (as `python -m desktop_app` does)\n"
+                "  basin CONFIG.toml      open the window with that config in the builder\n"
+                "  basin COMMAND ...      the same engine headless (commands below)",
                 epilog=EXIT_CODES_HELP)
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p.add_argument("--version", action="version", version=f"basin {version()}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
     run = sub.add_parser("run", help="run a preset or a config file", epilog=EXIT_CODES_HELP)
     run.add_argument("config", help="preset name (see `basin presets`) or path to a .toml config")
     run.add_argument("--out", type=Path, help="run folder to create (default: a new folder in the workspace)")
@@ -300,10 +317,23 @@ def cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def opens_window(argv: Sequence[str]) -> bool:
+    """Bare `basin`, or only .toml paths: the window, like `python -m desktop_app`."""
+    return all(a.lower().endswith(".toml") and not a.startswith("-") for a in argv)
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if opens_window(argv) or "--smoke-test" in argv:
+        from desktop_app.__main__ import run_gui
+
+        return run_gui(argv)
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as done:  # --help and --version print, then end here
+            return int(done.code or 0)
         if args.command == "run":
             return cmd_run(args, out)
         if args.command == "resume":

@@ -10,7 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
+
+
+def _sps():
+    """scipy.stats, imported on first use: it takes ~0.5 s and the window must paint before that
+    (docs/PERFORMANCE.md, Start-up)."""
+    from scipy import stats
+
+    return stats
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,7 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> MeanCI:
     if n == 1:
         return MeanCI(1, mean, 0.0, float("nan"), float("nan"))
     std = float(x.std(ddof=1))
-    half = float(sps.t.ppf(0.5 + level / 2, n - 1) * std / np.sqrt(n))
+    half = float(_sps().t.ppf(0.5 + level / 2, n - 1) * std / np.sqrt(n))
     return MeanCI(n, mean, std, mean - half, mean + half)
 
 
@@ -64,9 +71,9 @@ def paired_difference(
     ci = mean_ci(d, level)
     t_p = w_p = float("nan")
     if len(d) > 1 and np.any(d != d[0]):
-        t_p = float(sps.ttest_1samp(d, 0.0).pvalue)
+        t_p = float(_sps().ttest_1samp(d, 0.0).pvalue)
         if np.any(d != 0):
-            w_p = float(sps.wilcoxon(d).pvalue)
+            w_p = float(_sps().wilcoxon(d).pvalue)
     return PairedDiff(arm, reference, seeds, ci, t_p, w_p)
 
 

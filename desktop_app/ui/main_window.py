@@ -1,7 +1,12 @@
-"""MainWindow "Basin": builder dock, run toolbar, panel dock area, log dock and status bar.
+"""MainWindow "Basin": builder dock, run toolbar, panel dock area, secondary docks and status bar.
 
 Data flows one way: builder -> ExperimentConfig -> controller -> events -> RunStore -> panels. The run
 controller is injected (the UI never imports torch or the worker module).
+
+Layout (docs/ARCHITECTURE.md, "Window"): the panels are the product, so they get the height. The builder owns
+the left edge; Live metrics, Runs, Checkpoints and Log share one tabbed dock under the panels, at most
+SECONDARY_FRACTION of the window's height. View > Reset layout restores this; the layout and the last panel
+looked at are remembered (LAYOUT_VERSION drops layouts saved by an older arrangement).
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, Slot
+from PySide6.QtCore import QByteArray, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -18,6 +23,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
+    QTabWidget,
     QToolBar,
     QWidget,
 )
@@ -36,12 +43,17 @@ from desktop_app.ui.export_dialog import ExportDialog
 from desktop_app.ui.exports import BundleResult, ExportOptions, copy_reproduce_command, export_bundle
 from desktop_app.ui.live_metrics import LiveMetricsTable
 from desktop_app.ui.log_pane import LogPane
-from desktop_app.ui.panels import make_panels
+from desktop_app.ui.panel_names import ANALYSIS_PANELS, FIRST_PANEL, PANEL_NAMES
 from desktop_app.ui.progress import ProgressWidget
 from desktop_app.ui.run_history import RunHistory
 from desktop_app.ui.run_store import RunStore
+from desktop_app.ui.run_title import run_caption
 
 SHUTDOWN_TIMEOUT_MS = 15_000
+DEFAULT_SIZE = (1400, 900)
+SECONDARY_FRACTION = 0.17  # of the window height, for the tabbed Live metrics / Runs / Checkpoints / Log dock
+SECONDARY_MIN_HEIGHT = 100
+LAYOUT_VERSION = 2
 TOML_FILTER = "Experiment configs (*.toml);;All files (*)"
 
 
@@ -50,6 +62,8 @@ def _slug(name: str) -> str:
 
 
 class MainWindow(QMainWindow):
+    torch_ready = Signal()  # emitted (from any thread) once torch is imported: the device can be described
+
     def __init__(
         self,
         controller: RunControllerLike,
@@ -57,7 +71,11 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
         checkpoint_service: CheckpointServiceLike | None = None,
         analysis_runner: AnalysisRunnerLike | None = None,
+        torch_loaded: bool = True,
+        defer_panels: bool = False,
     ) -> None:
+        """``defer_panels``: lay out empty panel docks and leave building the panels (pyqtgraph, ~0.5 s) to
+        ``build_panels()``, called once the window has painted (desktop_app/__main__.py)."""
         super().__init__(parent)
         self.setWindowTitle("Basin")
         self.setObjectName("basinMainWindow")
@@ -68,6 +86,8 @@ class MainWindow(QMainWindow):
         self._live_run_dir = ""
         self._follow_live = True
         self._device_choice = ""
+        self._torch_loaded = torch_loaded  # False: describing the device would import torch; wait for torch_ready
+        self._layout_pending = True  # the default sizes are applied at the first show (they need a real geometry)
         self._panel_docks: list[QDockWidget] = []
         self.last_message_box: QMessageBox | None = None
         self._workspace = settings_mod.workspace()
@@ -80,9 +100,16 @@ class MainWindow(QMainWindow):
         self._connect()
         self._build_export_actions(checkpoint_service)
         self.analysis_runner = analysis_runner
-        self.panel_widgets = make_panels(self.store, analysis_runner)
-        for name, panel in self.panel_widgets.items():
-            self.add_panel(name, panel)
+        self.panel_widgets: dict[str, QWidget] = {}
+        for name in PANEL_NAMES:
+            placeholder = QLabel("Loading…")
+            placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.add_panel(name, placeholder)
+        if not defer_panels:
+            self.build_panels()
+        self._default_state = (self.saveState(), self.panel_area.saveState())
+        self.store.changed.connect(self._update_run_title)
+        self.torch_ready.connect(self._on_torch_ready)
         self._restore_state()
         self._on_config_changed(self.builder.config())
         self._on_state_changed(controller.state)
@@ -99,13 +126,7 @@ class MainWindow(QMainWindow):
             | QMainWindow.DockOption.AllowNestedDocks
             | QMainWindow.DockOption.AnimatedDocks
         )
-        self.live_metrics = LiveMetricsTable(self.store)
-        self.history = RunHistory(self._workspace)
-        self.live_dock = self._dock("Live metrics", self.live_metrics, "liveMetricsDock")
-        self.history_dock = self._dock("Runs", self.history, "runHistoryDock")
-        self.panel_area.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.live_dock)
-        self.panel_area.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
-        self.panel_area.splitDockWidget(self.live_dock, self.history_dock, Qt.Orientation.Vertical)
+        self.panel_area.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)
         self.setCentralWidget(self.panel_area)
 
     def _dock(self, title: str, widget: QWidget, object_name: str) -> QDockWidget:
@@ -121,11 +142,33 @@ class MainWindow(QMainWindow):
             QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetFloatable
         )
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.builder_dock)
+        self.builder_dock.setMinimumWidth(self.builder_width())
+        # The builder owns the whole left edge; the secondary docks sit under the panels only.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
+        self.live_metrics = LiveMetricsTable(self.store)
+        self.history = RunHistory(self._workspace)
         self.log = LogPane()
+        self.live_dock = self._dock("Live metrics", self.live_metrics, "liveMetricsDock")
+        self.history_dock = self._dock("Runs", self.history, "runHistoryDock")
         self.log_dock = self._dock("Log", self.log, "logDock")
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
-        self.resizeDocks([self.builder_dock], [430], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.log_dock], [150], Qt.Orientation.Vertical)
+        self.secondary_docks = [self.live_dock, self.history_dock, self.log_dock]
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.live_dock)
+        self.tabifyDockWidget(self.live_dock, self.history_dock)
+        self.tabifyDockWidget(self.history_dock, self.log_dock)
+
+    def builder_width(self) -> int:
+        """The builder dock's width that shows every control unclipped: its form's minimum width plus the
+        vertical scroll bar and margins (the form scrolls vertically, never horizontally)."""
+        scroll = self.builder.findChild(QScrollArea)
+        if scroll is None or scroll.widget() is None:
+            return self.builder.minimumSizeHint().width()
+        body = scroll.widget()
+        margins = self.builder.layout().contentsMargins() if self.builder.layout() else None
+        extra = (margins.left() + margins.right()) if margins else 0
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        return max(body.minimumWidth(), body.minimumSizeHint().width()) + bar + extra + 2 * scroll.frameWidth() + 6
 
     def _action(self, text: str, slot, shortcut: str | None = None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -177,7 +220,12 @@ class MainWindow(QMainWindow):
         for a in (self.start_action, self.pause_action, self.stop_action):
             run_menu.addAction(a)
         self.view_menu = bar.addMenu("&View")
-        for dock in (self.builder_dock, self.log_dock, self.live_dock, self.history_dock):
+        self.reset_layout_action = self._action(
+            "Reset layout", self.reset_layout, None, "Put every dock back where it starts: panels large, "
+            "Live metrics / Runs / Checkpoints / Log tabbed below them")
+        self.view_menu.addAction(self.reset_layout_action)
+        self.view_menu.addSeparator()
+        for dock in (self.builder_dock, self.live_dock, self.history_dock, self.log_dock):
             self.view_menu.addAction(dock.toggleViewAction())
 
     def _fill_presets_menu(self) -> None:
@@ -228,6 +276,20 @@ class MainWindow(QMainWindow):
         if self._panel_docks[0] is dock:
             dock.raise_()
         return dock
+
+    def build_panels(self) -> None:
+        """Put the real panels into their docks (once; see ``defer_panels``)."""
+        if self.panel_widgets:
+            return
+        from desktop_app.ui.panels import make_panels
+
+        self.panel_widgets = make_panels(self.store, self.analysis_runner)
+        docks = {d.windowTitle(): d for d in self._panel_docks}
+        for name, panel in self.panel_widgets.items():
+            old = docks[name].widget()
+            docks[name].setWidget(panel)
+            if old is not None:
+                old.deleteLater()
 
     def panels(self) -> list[QDockWidget]:
         return list(self._panel_docks)
@@ -402,6 +464,9 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_config_changed(self, cfg: ExperimentConfig) -> None:
         if cfg.device != self._device_choice and not self.controller.is_busy():
+            if not self._torch_loaded:  # describing it imports torch: say the choice until torch_ready
+                self.device_label.setText(f"Device: {cfg.device} (checking…)")
+                return
             self._device_choice = cfg.device
             self.device_label.setText(f"Device: {self.controller.describe_device(cfg.device)}")
 
@@ -426,10 +491,10 @@ class MainWindow(QMainWindow):
         self.checkpoint_service = service
         self.checkpoints = CheckpointsPane(self.store, service)
         self.checkpoints_dock = self._dock("Checkpoints", self.checkpoints, "checkpointsDock")
-        self.panel_area.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.checkpoints_dock)
-        self.panel_area.tabifyDockWidget(self.history_dock, self.checkpoints_dock)
-        self.history_dock.raise_()
-        self.view_menu.addAction(self.checkpoints_dock.toggleViewAction())
+        self.tabifyDockWidget(self.history_dock, self.checkpoints_dock)
+        self.secondary_docks.insert(2, self.checkpoints_dock)
+        self.live_dock.raise_()
+        self.view_menu.insertAction(self.log_dock.toggleViewAction(), self.checkpoints_dock.toggleViewAction())
         self.open_checkpoint_action = self._action(
             "Open checkpoint…", self.checkpoints.open_checkpoint_dialog, "Ctrl+Shift+O",
             "Validate a checkpoint made elsewhere (pickled code is refused, never run)")
@@ -541,24 +606,80 @@ class MainWindow(QMainWindow):
 
     # -- state -----------------------------------------------------------------------------------------
     def _restore_state(self) -> None:
+        """Geometry, dock layout and last panel from the settings; the defaults when none were saved (or they
+        were saved by an older layout)."""
         s = settings_mod.app_settings()
         geometry = s.value("mainWindow/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 900)
+            self.resize(*DEFAULT_SIZE)
         state = s.value("mainWindow/state")
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state)
         panels = s.value("mainWindow/panelState")
-        if isinstance(panels, QByteArray) and not panels.isEmpty():
+        current = str(s.value("mainWindow/layoutVersion", "")) == str(LAYOUT_VERSION)
+        if current and isinstance(state, QByteArray) and not state.isEmpty() and self.restoreState(state):
+            self._layout_pending = False
+        if current and isinstance(panels, QByteArray) and not panels.isEmpty():
             self.panel_area.restoreState(panels)
+        self.show_panel(self._first_panel(str(s.value("mainWindow/panel", "") or "")))
+
+    def _first_panel(self, last: str) -> str:
+        """The panel to open on: the last one looked at, unless it is an analysis with no result to show."""
+        if last not in PANEL_NAMES:
+            return FIRST_PANEL
+        if last in ANALYSIS_PANELS and getattr(self.panel_widgets.get(last), "result", None) is None:
+            return FIRST_PANEL
+        return last
+
+    def show_panel(self, name: str) -> bool:
+        """Raise the panel dock titled ``name`` (making it the visible tab); False if there is none."""
+        for dock in self._panel_docks:
+            if dock.windowTitle() == name:
+                dock.show()
+                dock.raise_()
+                return True
+        return False
+
+    def current_panel(self) -> str:
+        """The title of the panel dock on screen (the raised tab), "" if none is."""
+        for dock in self._panel_docks:
+            if dock.isVisible() and not dock.visibleRegion().isEmpty():
+                return dock.windowTitle()
+        return ""
+
+    def reset_layout(self) -> None:
+        """View > Reset layout: every dock back in its default place and size, the first panel raised."""
+        state, panels = self._default_state
+        self.restoreState(state)
+        self.panel_area.restoreState(panels)
+        for dock in (self.builder_dock, *self.secondary_docks, *self._panel_docks):
+            dock.setFloating(False)
+            dock.show()
+        self.live_dock.raise_()
+        self.show_panel(FIRST_PANEL)
+        self.apply_default_sizes()
+
+    def apply_default_sizes(self) -> None:
+        """Builder as wide as its form needs; the secondary docks SECONDARY_FRACTION of the window's height."""
+        self.resizeDocks([self.builder_dock], [self.builder_width()], Qt.Orientation.Horizontal)
+        low = max(SECONDARY_MIN_HEIGHT, round(SECONDARY_FRACTION * self.height()))
+        self.resizeDocks([self.live_dock], [low], Qt.Orientation.Vertical)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._layout_pending:
+            self._layout_pending = False
+            self.apply_default_sizes()
 
     def save_state(self) -> None:
         s = settings_mod.app_settings()
         s.setValue("mainWindow/geometry", self.saveGeometry())
         s.setValue("mainWindow/state", self.saveState())
         s.setValue("mainWindow/panelState", self.panel_area.saveState())
+        s.setValue("mainWindow/layoutVersion", LAYOUT_VERSION)
+        panel = self.current_panel()
+        if panel:
+            s.setValue("mainWindow/panel", panel)
         s.sync()
 
     def restore_panel_state(self) -> None:
@@ -566,6 +687,24 @@ class MainWindow(QMainWindow):
         panels = settings_mod.app_settings().value("mainWindow/panelState")
         if isinstance(panels, QByteArray) and not panels.isEmpty():
             self.panel_area.restoreState(panels)
+
+    # -- which run is shown ----------------------------------------------------------------------------
+    def run_caption(self) -> str:
+        """"name · date · live|replayed" of the run the panels show ("" without one)."""
+        return run_caption(self.store)
+
+    def _update_run_title(self, change=None) -> None:
+        caption = self.run_caption()
+        self.setWindowTitle(f"Basin — {caption}" if caption else "Basin")
+        replayed_run = change is not None and "run" in change.kinds and self.store.replayed
+        if replayed_run and not self.controller.is_busy():  # a live run keeps the status bar
+            self.progress.show_replayed(self.store.name, self.store.status)
+
+    @Slot()
+    def _on_torch_ready(self) -> None:
+        self._torch_loaded = True
+        self._device_choice = ""
+        self._on_config_changed(self.builder.config())
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.controller.is_busy():

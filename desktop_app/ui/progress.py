@@ -81,6 +81,14 @@ class ProgressWidget(QWidget):
         self.eta.setText(f"ETA {format_eta(eta)}" if eta is not None else "ETA …")
         self.eta.setToolTip("Estimated time left")
 
+    def show_replayed(self, name: str, status: str) -> None:
+        """A past run was opened: drop the last live run's progress and ETA, say what is shown instead."""
+        self.bar.setValue(self.bar.maximum() if status == "completed" else 0)
+        self.bar.setFormat("%p%")
+        self.phase.setText(f"Showing '{name}' ({status or 'status unknown'})")
+        self.eta.setText("")
+        self.eta.setToolTip("")
+
     def set_paused(self, paused: bool) -> None:
         fmt = "paused %p%" if paused else "%p%"
         self.bar.setFormat(fmt)

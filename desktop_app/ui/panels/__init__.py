@@ -8,6 +8,7 @@ space, pitfall) compute on demand through the injected analysis runner (no runne
 from __future__ import annotations
 
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
+from desktop_app.ui.panel_names import ANALYSIS_PANELS, PANEL_NAMES
 from desktop_app.ui.panels.analysis_base import AnalysisPanel
 from desktop_app.ui.panels.base import Panel
 from desktop_app.ui.panels.curves import CurvesPanel
@@ -21,18 +22,9 @@ from desktop_app.ui.panels.summary import SummaryPanel
 from desktop_app.ui.panels.trajectory import TrajectoryPanel
 from desktop_app.ui.run_store import RunStore
 
-PANELS: dict[str, type[Panel]] = {
-    "Filters": FiltersPanel,
-    "Trajectories": TrajectoryPanel,
-    "Curves": CurvesPanel,
-    "Summary": SummaryPanel,
-    "Error surface": LandscapePanel,
-    "Interpolation": InterpolationPanel,
-    "Function space": FunctionSpacePanel,
-    "Pitfall": PitfallPanel,
-    "Output variance": OutputVariancePanel,
-}
-ANALYSIS_PANELS = ("Error surface", "Interpolation", "Function space", "Pitfall", "Output variance")
+PANELS: dict[str, type[Panel]] = dict(zip(PANEL_NAMES, (
+    FiltersPanel, TrajectoryPanel, CurvesPanel, SummaryPanel, LandscapePanel, InterpolationPanel, FunctionSpacePanel,
+    PitfallPanel, OutputVariancePanel), strict=True))
 
 
 def make_panels(store: RunStore, analysis_runner: AnalysisRunnerLike | None = None) -> dict[str, Panel]:

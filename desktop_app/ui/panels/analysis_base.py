@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QPushButton, QWidget
 
 from desktop_app.core.analysis.progress import AnalysisProgress
 from desktop_app.core.analysis.store import list_results, load_result, run_sources
 from desktop_app.ui.analysis_protocol import AnalysisJobLike, AnalysisRunnerLike
-from desktop_app.ui.panels.base import Panel
+from desktop_app.ui.panels.base import Panel, labelled
+from desktop_app.ui.panels.flow import flow_container
 from desktop_app.ui.run_store import RUN, RunStore, StoreChange
 
 NO_RUNNER_TIP = "Analyses need the analysis runner, which this window was built without."
@@ -77,12 +78,11 @@ class AnalysisPanel(Panel):
         self.progress_bar.setValue(0)
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.actions_row = QHBoxLayout()
-        self.actions_row.setContentsMargins(0, 0, 0, 0)
+        self.actions, self.actions_row = flow_container()  # wraps in a narrow dock, like the toolbar
         for w in (self.compute_button, self.cancel_button, self.progress_bar):
             self.actions_row.addWidget(w)
-        self.actions_row.addWidget(self.status, 1)
-        self.layout().insertLayout(2, self.actions_row)
+        self.layout().insertWidget(2, self.actions)
+        self.layout().insertWidget(3, self.status)
         self.graphics.ci.setContentsMargins(6, 6, 6, 6)
 
     def finish_setup(self) -> None:
@@ -95,8 +95,13 @@ class AnalysisPanel(Panel):
 
     def add_display(self, *widgets: QWidget | str) -> None:
         """Display options (they redraw, never recompute): appended to the Compute row, before the status."""
-        for w in widgets:
-            self.actions_row.insertWidget(self.actions_row.count() - 1, QLabel(w) if isinstance(w, str) else w)
+        items = list(widgets)
+        while items:
+            w = items.pop(0)
+            if isinstance(w, str) and items and isinstance(items[0], QWidget):
+                self.actions_row.addWidget(labelled(w, items.pop(0)))
+            else:
+                self.actions_row.addWidget(QLabel(w) if isinstance(w, str) else w)
 
     # -- for subclasses ----------------------------------------------------------------------------
     def compute_params(self) -> dict[str, Any]:

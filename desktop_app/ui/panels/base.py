@@ -27,7 +27,9 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from desktop_app.core.atomic import write_bytes_atomic, write_text_atomic
+from desktop_app.ui.panels.flow import flow_container
 from desktop_app.ui.run_store import RunStore, StoreChange
+from desktop_app.ui.run_title import run_caption
 
 FOREGROUND = "#202020"
 BACKGROUND = "w"
@@ -59,6 +61,17 @@ def arm_color(arm: str, arms: Sequence[str], alpha: int = 255) -> QColor:
 
 def arm_label(arm: str) -> str:
     return "none (random init)" if arm == "none" else arm
+
+
+def labelled(text: str, widget: QWidget) -> QWidget:
+    """``text`` and ``widget`` side by side in one box (they wrap together in a FlowLayout)."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(4)
+    row.addWidget(QLabel(text))
+    row.addWidget(widget)
+    return box
 
 
 def style_plot(plot: pg.PlotItem, title: str = "", x: str = "", y: str = "") -> pg.PlotItem:
@@ -109,8 +122,15 @@ class Panel(QWidget):
         self.header.setWordWrap(True)
         self.header.setToolTip(self.explanation)
         self.header.setStyleSheet("font-style: italic;")
-        self.toolbar = QHBoxLayout()
-        self.toolbar.setContentsMargins(0, 0, 0, 0)
+        self.tools, self.toolbar = flow_container()  # selectors wrap onto a second line in a narrow dock
+        self.run_label = QLabel("")
+        self.run_label.setObjectName("panelRun")
+        self.run_label.setToolTip("The run these figures show: name, start date, live or replayed from its folder")
+        self.run_label.setStyleSheet("color: #555;")
+        self.toolbar_row = QHBoxLayout()
+        self.toolbar_row.setContentsMargins(0, 0, 0, 0)
+        self.toolbar_row.addWidget(self.tools, 1)
+        self.toolbar_row.addWidget(self.run_label, 0, Qt.AlignmentFlag.AlignTop)
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Save this panel as PNG and SVG (the plots) and CSV (the data drawn)")
         self.export_dialog: Any = None  # the last ExportDialog opened by the button (tests drive it)
@@ -123,21 +143,31 @@ class Panel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.header)
-        layout.addLayout(self.toolbar)
+        layout.addLayout(self.toolbar_row)
         layout.addWidget(self.graphics, 1)
         self.setToolTip(self.explanation)
         store.changed.connect(self.on_store_changed)
+        store.changed.connect(self._update_run_label)
+        self._update_run_label()
 
     # -- building ----------------------------------------------------------------------------------
     def add_tool(self, *widgets: QWidget | str) -> None:
-        """Append widgets (or a label text) to the toolbar row."""
-        for w in widgets:
-            self.toolbar.addWidget(QLabel(w) if isinstance(w, str) else w)
+        """Append widgets (or a label text) to the toolbar; a label text stays on one line with the widget
+        after it when the toolbar wraps."""
+        items = list(widgets)
+        while items:
+            w = items.pop(0)
+            if isinstance(w, str) and items and isinstance(items[0], QWidget):
+                self.toolbar.addWidget(labelled(w, items.pop(0)))
+            else:
+                self.toolbar.addWidget(QLabel(w) if isinstance(w, str) else w)
 
     def finish_toolbar(self) -> None:
-        """Push the export button to the right end; call once after adding the selectors."""
-        self.toolbar.addStretch(1)
-        self.toolbar.addWidget(self.export_button)
+        """Put the export button at the right end, after the run's name; call once after adding the selectors."""
+        self.toolbar_row.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignTop)
+
+    def _update_run_label(self, _change: object = None) -> None:
+        self.run_label.setText(run_caption(self.store))
 
     # -- updates ---------------------------------------------------------------------------------
     def on_store_changed(self, change: StoreChange) -> None:

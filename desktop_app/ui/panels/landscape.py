@@ -13,7 +13,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QWidget
-from scipy import ndimage
 
 from desktop_app.core.analysis.progress import LandscapeResult
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
@@ -32,6 +31,8 @@ def filled(grid: np.ndarray) -> np.ndarray:
     nan = ~np.isfinite(grid)
     if not nan.any() or nan.all():
         return grid.copy()
+    from scipy import ndimage  # ~0.2 s: on first use, not while the window starts
+
     idx = ndimage.distance_transform_edt(nan, return_distances=False, return_indices=True)
     return grid[tuple(idx)]
 

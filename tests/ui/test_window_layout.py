@@ -1,0 +1,106 @@
+"""The window a new user meets (issue 15): the panels get the height, the builder is never clipped, the
+secondary docks are one click away, View > Reset layout and the remembered layout work, and the window opens on
+Filters (or the last panel looked at), never on an analysis with no result. Checked at 1400x900 and 1280x800."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLabel, QLineEdit, QScrollArea
+
+from desktop_app.ui.main_window import MainWindow
+from tests.ui.fakes import FakeController
+
+SIZES = [(1400, 900), (1280, 800)]
+
+
+def _window(qtbot, size: tuple[int, int]) -> MainWindow:
+    window = MainWindow(FakeController())
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.wait(50)
+    return window
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_panels_get_the_height_and_fit_the_width(qtbot, size) -> None:
+    window = _window(qtbot, size)
+    assert window.width() == size[0] and window.height() == size[1]  # nothing forces the window wider
+    for name in ("Filters", "Error surface", "Summary"):
+        assert window.show_panel(name)
+        qtbot.wait(20)
+        panel = window.panel_widgets[name]
+        assert panel.isVisible() and window.current_panel() == name
+        assert panel.height() >= 0.6 * window.height(), (name, panel.height())
+        assert panel.width() >= window.width() - window.builder_dock.width() - 20
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_builder_controls_inside_the_viewport(qtbot, size) -> None:
+    window = _window(qtbot, size)
+    scroll = window.builder.findChild(QScrollArea)
+    viewport = scroll.viewport()
+    body = scroll.widget()
+    assert body.width() <= viewport.width()  # no horizontal clipping (its scroll bar is off)
+    kinds = (QAbstractButton, QAbstractSpinBox, QComboBox, QLineEdit, QLabel)
+    checked = 0
+    for widget in body.findChildren(kinds[0]) + [w for k in kinds[1:] for w in body.findChildren(k)]:
+        if not widget.isVisibleTo(body):
+            continue
+        rect = QRect(widget.mapTo(viewport, QPoint(0, 0)), widget.size())
+        assert rect.left() >= 0 and rect.right() < viewport.width(), (type(widget).__name__, widget.objectName(),
+                                                                       getattr(widget, "text", lambda: "")(), rect)
+        if isinstance(widget, QAbstractButton) and widget.text():
+            assert widget.width() >= widget.minimumSizeHint().width()  # its label is not cut off
+        checked += 1
+    assert checked > 30
+    assert scroll.verticalScrollBar().isVisible()  # the form scrolls vertically instead
+
+
+def test_secondary_docks_tabbed_one_click_away(qtbot) -> None:
+    window = _window(qtbot, SIZES[0])
+    docks = window.secondary_docks
+    assert [d.windowTitle() for d in docks] == ["Live metrics", "Runs", "Checkpoints", "Log"]
+    for dock in docks[1:]:
+        assert dock in window.tabifiedDockWidgets(docks[0])
+    shown = [d.windowTitle() for d in docks if not d.widget().visibleRegion().isEmpty()]
+    assert shown == ["Live metrics"]  # one tab open, the others one click away
+    window.history_dock.raise_()
+    qtbot.wait(10)
+    assert [d.windowTitle() for d in docks if not d.widget().visibleRegion().isEmpty()] == ["Runs"]
+
+
+def test_reset_layout_restores_the_default(qtbot) -> None:
+    window = _window(qtbot, SIZES[1])
+    panel = window.panel_widgets["Filters"]
+    default_height = panel.height()
+    window.log_dock.setFloating(True)
+    window.history_dock.hide()
+    window.resizeDocks([window.live_dock], [420], Qt.Orientation.Vertical)
+    window.show_panel("Curves")
+    qtbot.wait(20)
+    assert panel.height() < default_height or not panel.isVisible()
+    window.reset_layout()
+    qtbot.wait(50)
+    assert not window.log_dock.isFloating() and window.history_dock.isVisibleTo(window)
+    assert window.current_panel() == "Filters"
+    assert abs(panel.height() - default_height) <= 4
+    assert window.reset_layout_action in window.view_menu.actions()
+
+
+def test_layout_and_last_panel_are_remembered(qtbot) -> None:
+    window = _window(qtbot, SIZES[0])
+    window.show_panel("Curves")
+    window.history_dock.raise_()
+    qtbot.wait(10)
+    window.close()
+    again = _window(qtbot, SIZES[0])
+    assert again.current_panel() == "Curves"
+    assert not again.history.visibleRegion().isEmpty()
+    again.show_panel("Error surface")  # an analysis with no result: the next start opens on Filters
+    qtbot.wait(10)
+    again.close()
+    third = _window(qtbot, SIZES[0])
+    assert third.current_panel() == "Filters"
