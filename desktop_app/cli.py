@@ -2,6 +2,7 @@
 
 basin [CONFIG.toml]
 basin run PRESET|CONFIG.toml [--out DIR] [--set key=value ...]
+basin run --help-config
 basin resume RUN_DIR
 basin presets
 basin runs [DIR]
@@ -28,7 +29,6 @@ from desktop_app.core.runs import (
     default_workspace,
     final_test_errors,
     list_runs,
-    new_run_dir,
     read_manifest,
     read_metrics,
 )
@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"basin {version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
     run = sub.add_parser("run", help="run a preset or a config file", epilog=EXIT_CODES_HELP)
-    run.add_argument("config", help="preset name (see `basin presets`) or path to a .toml config")
+    run.add_argument("config", nargs="?", help="preset name (see `basin presets`) or path to a .toml config")
+    run.add_argument("--help-config", action="store_true",
+                     help="list every config field with its type, default, allowed range and meaning, then exit")
     run.add_argument("--out", type=Path, help="run folder to create (default: a new folder in the workspace)")
     run.add_argument("--workspace", type=Path, help="folder holding run folders (default: user data dir)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -227,28 +229,37 @@ def _status_code(statuses: list[str]) -> int:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    if args.help_config:
+        out.write(config_mod.help_config() + "\n")
+        return EXIT_OK
+    if not args.config:
+        raise UsageError("run: give a preset name or a .toml config (or --help-config)")
     from desktop_app.core.engine import run_experiment
+    from desktop_app.core.sweep_runs import plan_runs, write_sweep_file
 
     cfg = load_config(args.config, parse_overrides(args.overrides))
-    variants = config_mod.expand_sweep(cfg)
     workspace = args.workspace or default_workspace()
-    root = args.out or new_run_dir(workspace, cfg.name)
+    plan = plan_runs(cfg, workspace, args.out)
+    for planned in plan:
+        if planned.run_dir.exists() and any(planned.run_dir.iterdir()):
+            raise ConfigError("--out", f"{planned.run_dir} exists and is not empty; pick a new folder or "
+                              "`basin resume` it")
+    write_sweep_file(cfg, args.out)
     printer = ProgressPrinter(sys.stderr, args.quiet)
     statuses = []
-    for label, variant in variants:
-        run_dir = root / label if label else root
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise ConfigError("--out", f"{run_dir} exists and is not empty; pick a new folder or `basin resume` it")
-        if label:
-            config_mod.save(cfg, root / "sweep.toml")
-            out.write(f"\n== {label} ==\n")
-        status = _drive(run_experiment(variant, None, run_dir), printer)
+    for planned in plan:
+        if planned.label:
+            out.write(f"\n== {planned.label} ==\n")
+        status = _drive(run_experiment(planned.config, None, planned.run_dir), printer)
         statuses.append(status)
-        out.write(summary_table(run_dir) + "\n")
+        out.write(summary_table(planned.run_dir) + "\n")
         out.flush()
         if status not in ("completed", "diverged"):  # a diverged variant (say, a too-large lr) ends only itself
             break
-    out.write(f"run folder: {root}\n")
+    if args.out is not None:
+        out.write(f"run folder: {args.out}\n")
+    else:
+        out.writelines(f"run folder: {planned.run_dir}\n" for planned in plan[: len(statuses)])
     return _status_code(statuses)
 
 

@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core import config as config_mod
 from desktop_app.core import presets as presets_mod
-from desktop_app.core import runs
 from desktop_app.core.config import ConfigError, ExperimentConfig
 from desktop_app.core.events import Event, RunFinished, RunStarted
+from desktop_app.core.sweep_runs import plan_runs
 from desktop_app.ui import settings as settings_mod
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
 from desktop_app.ui.builder import BuilderPane
@@ -377,8 +377,8 @@ class MainWindow(QMainWindow):
             return []
         busy = self.controller.is_busy()
         run_dirs = []
-        for _label, variant in config_mod.expand_sweep(cfg):
-            run_dir = runs.new_run_dir(self._workspace, variant.name)
+        for planned in plan_runs(cfg, self._workspace):
+            variant, run_dir = planned.config, planned.run_dir
             run_dir.parent.mkdir(parents=True, exist_ok=True)
             self.controller.start(variant, run_dir)
             run_dirs.append(run_dir)

@@ -11,7 +11,6 @@ from desktop_app.core import config as config_mod
 from desktop_app.core.config import ExperimentConfig, LayerSpec, ModelConfig, replace
 from desktop_app.core.presets import list_presets, load_preset
 from desktop_app.ui.builder import BuilderPane
-from desktop_app.ui.builder.tooltips import TOOLTIPS
 
 
 @pytest.fixture
@@ -60,7 +59,7 @@ def test_invalid_value_disables_start_and_names_field(pane: BuilderPane) -> None
     spin.setValue(4)
     assert pane.is_valid() and validity == [False, True]
     assert not spin.property("invalid")
-    assert spin.toolTip() == TOOLTIPS["finetune.epochs"]
+    assert spin.toolTip() == config_mod.declared("finetune.epochs").spec.help
 
 
 def test_float_field_out_of_range(pane: BuilderPane) -> None:
@@ -207,3 +206,40 @@ def test_every_preset_survives_the_builder(pane: BuilderPane, name: str) -> None
     pane.set_config(cfg)
     assert pane.is_valid()
     assert pane.config().hash() == cfg.hash()
+
+
+def test_every_declared_field_is_a_builder_row_or_says_why_not(pane: BuilderPane) -> None:
+    """The builder is generated from the declaration: each field's widget, range, choices and tooltip."""
+    from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox
+
+    for path, decl in config_mod.FIELDS.items():
+        s = decl.spec
+        if s.not_shown:
+            assert pane.field_widget(path) is None and len(s.not_shown) > 20, path
+            continue
+        if "[]" in path:  # a layer table column
+            widget = pane.layer_table.cell_widget(0, decl.name)
+        else:
+            widget = pane.field_widget(path)
+        assert widget is not None, f"{path} has no builder row and no not_shown reason"
+        if path not in ("arms", "model.layers"):
+            assert widget.toolTip() == s.help, path
+        if isinstance(widget, QSpinBox | QDoubleSpinBox):
+            assert widget.maximum() == s.hi and widget.minimum() <= s.lo, path
+        if isinstance(widget, QComboBox):
+            assert [widget.itemText(i) for i in range(widget.count())][: len(s.choices)] == list(s.choices), path
+        if isinstance(widget, QCheckBox):
+            assert widget.text() == s.label, path
+    assert [cb.toolTip() for cb in pane.arm_boxes.values()] == [
+        config_mod.FIELDS["arms"].spec.choice_help[a] for a in config_mod.ARMS
+    ]
+
+
+def test_new_rows_edit_the_config(pane: BuilderPane) -> None:
+    pane.field_widget("data.n_test").setValue(300)
+    pane.field_widget("snapshots.tensorboard").setChecked(True)
+    pane.field_widget("description").setPlainText("two lines\nof notes")
+    cfg = pane.config()
+    assert (cfg.data.n_test, cfg.snapshots.tensorboard, cfg.description) == (300, True, "two lines\nof notes")
+    pane.field_widget("data.probe_size").setValue(400)  # a cross-field rule: probe subset within the test set
+    assert [e.field for e in pane.errors()] == ["data.probe_size"]

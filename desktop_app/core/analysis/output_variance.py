@@ -16,15 +16,13 @@ import numpy as np
 import torch
 
 from desktop_app.core.analysis.progress import AnalysisProgress, OutputVarianceResult
-from desktop_app.core.config import ExperimentConfig
+from desktop_app.core.config import RESAMPLE_MODES, ExperimentConfig
 from desktop_app.core.control import RunControl
 from desktop_app.core.data import DataSplits, load_data
 from desktop_app.core.greedy import greedy_pretrain
 from desktop_app.core.models import Net, build_model
 from desktop_app.core.seeding import derive_seed
 from desktop_app.core.training import finetune_step, make_optimizer, probe_outputs
-
-RESAMPLE_MODES = ("auto", "pool", "deform", "none")
 
 
 def _pretrain(model: Net, arm: str, cfg: ExperimentConfig, pool: torch.Tensor, seed: int,

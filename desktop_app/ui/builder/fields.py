@@ -1,19 +1,22 @@
-"""Small editor widgets for config fields, reading/writing them generically, and the invalid marker."""
+"""Editor widgets for config fields, made from each field's declaration; generic read/write; invalid marker."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QValidator
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QPlainTextEdit, QSpinBox, QWidget
+
+from desktop_app.core.config import Declared, FieldSpec
 
 INVALID_STYLE = '*[invalid="true"] { border: 2px solid #d0312d; border-radius: 3px; }'
 INT_MAX = 2**31 - 1
 
 
 class IntSpin(QSpinBox):
-    """An int field with a wide range, so the config (not the widget) decides what is valid."""
+    """An int field; its range comes from the declaration (see :func:`widget_range`)."""
 
     def __init__(self, lo: int = 0, hi: int = INT_MAX, special: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -54,10 +57,48 @@ class FloatSpin(QDoubleSpinBox):
         return (QValidator.State.Acceptable, text, pos)
 
 
-def combo(items: tuple[str, ...] | list[str], parent: QWidget | None = None) -> QComboBox:
+def combo(items: tuple[str, ...] | list[str], parent: QWidget | None = None, help: dict | None = None) -> QComboBox:  # noqa: A002
     box = QComboBox(parent)
     box.addItems(list(items))
+    for i, name in enumerate(items):
+        if help and name in help:
+            box.setItemData(i, help[name], Qt.ItemDataRole.ToolTipRole)
     return box
+
+
+def widget_range(spec: FieldSpec) -> tuple[float, float]:
+    """A spin box spans the declared range, widened at the low end down to 0: a value just below the range is
+    then shown with the config's own message (red border, "must be in [1, 100000], got 0") instead of being
+    silently clamped, and 0 can carry a special text such as "all"."""
+    assert spec.lo is not None and spec.hi is not None
+    return min(spec.lo, 0), spec.hi
+
+
+def make_widget(d: Declared) -> QWidget:
+    """The editor for one declared field: check box, combo, spin box, text box or line edit."""
+    s = d.spec
+    if d.type is bool:
+        return QCheckBox(s.label)
+    if s.choices:
+        return combo(s.choices, help=dict(s.choice_help))
+    if d.type is int:
+        lo, hi = widget_range(s)
+        spin = IntSpin(int(lo), int(min(hi, INT_MAX)), special=s.special)
+        if s.step:
+            spin.setSingleStep(int(s.step))
+        return spin
+    if d.type is float:
+        lo, hi = widget_range(s)
+        return FloatSpin(lo, hi, s.step or 0.01)
+    if s.widget == "text":
+        box = QPlainTextEdit()
+        box.setTabChangesFocus(True)
+        box.setFixedHeight(box.fontMetrics().lineSpacing() * 3 + 12)
+        return box
+    edit = QLineEdit()
+    if s.max_len:
+        edit.setMaxLength(int(s.max_len))
+    return edit
 
 
 def read_value(widget: QWidget) -> Any:
@@ -71,6 +112,8 @@ def read_value(widget: QWidget) -> Any:
         return int(widget.value())
     if isinstance(widget, QLineEdit):
         return widget.text()
+    if isinstance(widget, QPlainTextEdit):
+        return widget.toPlainText()
     raise TypeError(f"no reader for {type(widget).__name__}")
 
 
@@ -85,6 +128,9 @@ def write_value(widget: QWidget, value: Any) -> None:
         widget.setValue(value)
     elif isinstance(widget, QLineEdit):
         widget.setText(str(value))
+    elif isinstance(widget, QPlainTextEdit):
+        if widget.toPlainText() != value:
+            widget.setPlainText(str(value))
     else:
         raise TypeError(f"no writer for {type(widget).__name__}")
 
@@ -97,7 +143,7 @@ def change_signal(widget: QWidget):
         return widget.currentTextChanged
     if isinstance(widget, QDoubleSpinBox | QSpinBox):
         return widget.valueChanged
-    if isinstance(widget, QLineEdit):
+    if isinstance(widget, QLineEdit | QPlainTextEdit):
         return widget.textChanged
     raise TypeError(f"no change signal for {type(widget).__name__}")
 

@@ -15,12 +15,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.config import LAYER_KINDS, LayerSpec
-from desktop_app.ui.builder.fields import IntSpin, combo, set_invalid
-from desktop_app.ui.builder.tooltips import tooltip
+from desktop_app.core.config import FIELDS, LayerSpec
+from desktop_app.ui.builder.fields import IntSpin, combo, set_invalid, widget_range
 
-COLUMNS = ("kind", "units", "kernel", "stride")
-USED = {"dense": {"units"}, "conv": {"units", "kernel", "stride"}, "pool": {"kernel", "stride"}}
+# The columns are LayerSpec's declared fields; a cell is enabled when its declaration's `when` allows the kind.
+CELLS = {d.name: d for d in FIELDS.values() if d.section == "model.layers[]"}
+COLUMNS = tuple(CELLS)
+KIND = CELLS["kind"].spec
+USED = {
+    kind: {name for name, d in CELLS.items() if name != "kind" and (d.spec.when is None or kind in d.spec.when[1])}
+    for kind in KIND.choices
+}
+
+
+def tooltip(column: str) -> str:
+    return CELLS[column].spec.help if column in CELLS else FIELDS["model.layers"].spec.help
 
 
 class LayerTable(QWidget):
@@ -31,12 +40,12 @@ class LayerTable(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setHorizontalHeaderLabels([c.capitalize() for c in COLUMNS])
+        self.table.setHorizontalHeaderLabels([CELLS[c].spec.label for c in COLUMNS])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setDefaultSectionSize(28)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setToolTip(tooltip("model.layers"))
+        self.table.setToolTip(FIELDS["model.layers"].spec.help)
         self.table.setMinimumHeight(130)
         self.add_button = QPushButton("Add")
         self.remove_button = QPushButton("Remove")
@@ -115,7 +124,7 @@ class LayerTable(QWidget):
             for col in COLUMNS:
                 w = self.cell_widget(row, col)
                 if w is not None:
-                    set_invalid(w, None, tooltip(f"model.layers.{col}"))
+                    set_invalid(w, None, tooltip(col))
 
     def mark_error(self, row: int, column: str, message: str) -> bool:
         w = self.cell_widget(row, column) if 0 <= row < self.table.rowCount() else None
@@ -129,14 +138,15 @@ class LayerTable(QWidget):
         self.table.setRowCount(0)
         self.table.setRowCount(len(self._layers))
         for row, spec in enumerate(self._layers):
-            kind = combo(LAYER_KINDS)
-            if spec.kind not in LAYER_KINDS:
+            kind = combo(KIND.choices, help=dict(KIND.choice_help))
+            if spec.kind not in KIND.choices:
                 kind.addItem(spec.kind)
             kind.setCurrentText(spec.kind)
             kind.currentTextChanged.connect(self._on_cell_edited)
             self._install(row, "kind", kind)
-            for col, lo, hi in (("units", 0, 1_000_000), ("kernel", 0, 99), ("stride", 0, 99)):
-                spin = IntSpin(lo, hi)
+            for col in COLUMNS[1:]:
+                lo, hi = widget_range(CELLS[col].spec)
+                spin = IntSpin(int(lo), int(hi))
                 spin.setValue(getattr(spec, col))
                 spin.setEnabled(col in USED.get(spec.kind, set()))
                 spin.valueChanged.connect(self._on_cell_edited)
@@ -144,7 +154,7 @@ class LayerTable(QWidget):
         self.remove_button.setEnabled(bool(self._layers))
 
     def _install(self, row: int, col: str, widget: QWidget) -> None:
-        widget.setToolTip(tooltip(f"model.layers.{col}"))
+        widget.setToolTip(tooltip(col))
         widget.setProperty("layer_row", row)
         widget.installEventFilter(self)
         self.table.setCellWidget(row, COLUMNS.index(col), widget)
@@ -163,7 +173,7 @@ class LayerTable(QWidget):
         kind_box = self.cell_widget(row, "kind")
         assert isinstance(kind_box, QComboBox)
         values = {"kind": kind_box.currentText()}
-        for col in ("units", "kernel", "stride"):
+        for col in COLUMNS[1:]:
             spin = self.cell_widget(row, col)
             assert isinstance(spin, QSpinBox)
             values[col] = int(spin.value())

@@ -21,37 +21,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.config import (
-    ACTIVATIONS,
-    ARMS,
-    DATASETS,
-    DEVICES,
-    ELASTIC_BASES,
-    EXPERIMENT_KINDS,
-    INITS,
-    NOISES,
-    OPTIMIZERS,
-    RESAMPLE_MODES,
-    ConfigError,
-    ExperimentConfig,
-    iter_errors,
-)
+from desktop_app.core.config import FIELDS, SECTIONS, ConfigError, Declared, ExperimentConfig, iter_errors
 from desktop_app.ui.builder.fields import (
     INVALID_STYLE,
-    FloatSpin,
-    IntSpin,
     change_signal,
-    combo,
+    make_widget,
     read_value,
     set_invalid,
     write_value,
 )
 from desktop_app.ui.builder.layer_table import LayerTable
-from desktop_app.ui.builder.tooltips import tooltip
 
 PATH_DATASETS = ("mnist", "fashion-mnist", "npz", "image-folder")
 DOWNLOADABLE = ("mnist", "fashion-mnist")
-ARM_LABELS = {"none": "none (random init)", "rbm": "RBM", "dae": "DAE", "cae": "CAE (conv)"}
+# Builder groups that are not config sections, top to bottom; sections get their title from the declaration.
+TOP_GROUPS = ("experiment", "data", "model", "arms", "finetune", "evaluation", "run")
+GROUP_TITLES = {"experiment": "Experiment", "evaluation": "Evaluation and snapshots", "run": "Seeds and device"}
+NESTED_IN = {"output_variance": "experiment", "pretraining.rbm": "arms", "pretraining.dae": "arms",
+             "pretraining.cae": "arms"}
 _LAYER_FIELD = re.compile(r"^model\.layers\[(\d+)\]\.(\w+)$")
 
 
@@ -92,15 +79,16 @@ class BuilderPane(QWidget):
         self._loading = False
         self._arm_order: tuple[str, ...] = self._cfg.arms
 
+        self._group_forms: dict[str, QFormLayout] = {}
         body = QWidget()
         col = QVBoxLayout(body)
         col.setSpacing(8)
-        col.addWidget(self._experiment_group())
-        col.addWidget(self._data_group())
-        col.addWidget(self._model_group())
-        col.addWidget(self._pretraining_group())
-        col.addWidget(self._finetune_group())
-        col.addWidget(self._run_group())
+        for key in TOP_GROUPS:
+            if key != "arms":
+                self._form(key)
+        self._build_rows()
+        for key in TOP_GROUPS:
+            col.addWidget(self._groups[key])
         col.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -119,48 +107,64 @@ class BuilderPane(QWidget):
         body.setMinimumWidth(340)
         self.set_config(self._cfg)
 
-    # -- building the form ---------------------------------------------------------------------------
-    def _bind(self, form: QFormLayout, label: str, path: str, widget: QWidget) -> QWidget:
-        widget.setToolTip(tooltip(path))
+    # -- building the form from the declaration -----------------------------------------------------------
+    def _build_rows(self) -> None:
+        """One row per declared field, in declaration order, in the group its declaration names."""
+        for d in FIELDS.values():
+            if "[]" in d.path or d.spec.not_shown:
+                continue  # layer cells belong to the layer table; not_shown says why a field has no row
+            if d.spec.widget == "arms":
+                self._arms_group(d)
+            elif d.spec.widget == "layers":
+                self.layer_table = LayerTable()
+                self.layer_table.changed.connect(self._on_edit)
+                self._form(self._group_of(d)).addRow(self.layer_table)
+            elif d.spec.widget == "path":
+                self._path_field(d)
+            else:
+                self._bind(self._form(self._group_of(d)), d, make_widget(d))
+
+    def _group_of(self, d: Declared) -> str:
+        if d.spec.group:
+            return d.spec.group
+        sec = SECTIONS.get(d.section)
+        return sec.group if sec is not None and sec.group else d.section
+
+    def _form(self, key: str) -> QFormLayout:
+        """The form of a builder group, created on first use (nested groups inside their parent)."""
+        if key not in self._group_forms:
+            title = SECTIONS[key].label if key in SECTIONS else GROUP_TITLES[key]
+            box = QGroupBox(title)
+            if key in SECTIONS and SECTIONS[key].help:
+                box.setToolTip(SECTIONS[key].help)
+            form = QFormLayout(box)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            self._groups[key] = box
+            self._group_forms[key] = form
+            parent = NESTED_IN.get(key, key.rpartition(".")[0] if "." in key else "")
+            if parent == "arms":
+                self._arms_column.addWidget(box)
+            elif parent:
+                self._form(parent).addRow(box)
+        return self._group_forms[key]
+
+    def _bind(self, form: QFormLayout, d: Declared, widget: QWidget) -> QWidget:
+        widget.setToolTip(d.spec.help)
         change_signal(widget).connect(self._on_edit)
-        self._fields[path] = widget
-        self._forms[path] = form
-        if isinstance(widget, QCheckBox) and not label:
+        self._fields[d.path] = widget
+        self._forms[d.path] = form
+        if isinstance(widget, QCheckBox):
             form.addRow(widget)
         else:
-            lab = QLabel(label)
-            lab.setToolTip(tooltip(path))
+            lab = QLabel(d.spec.label)
+            lab.setToolTip(d.spec.help)
             form.addRow(lab, widget)
         return widget
 
-    def _group(self, key: str, title: str) -> tuple[QGroupBox, QFormLayout]:
-        box = QGroupBox(title)
-        form = QFormLayout(box)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self._groups[key] = box
-        return box, form
-
-    def _experiment_group(self) -> QGroupBox:
-        box, form = self._group("experiment", "Experiment")
-        self._bind(form, "Name", "name", QLineEdit())
-        kind = combo(EXPERIMENT_KINDS)
-        for i, name in enumerate(EXPERIMENT_KINDS):
-            kind.setItemData(i, tooltip(f"kind.{name}"), Qt.ItemDataRole.ToolTipRole)
-        self._bind(form, "Experiment type", "kind", kind)
-        ov, ov_form = self._group("output_variance", "Output variance (Erhan 2010, Fig. 3)")
-        ov.setToolTip(tooltip("output_variance"))
-        self._bind(ov_form, "Blocks", "output_variance.n_blocks", IntSpin(0, 1000))
-        self._bind(ov_form, "Resamples per block", "output_variance.resamples", IntSpin(0, 1000))
-        self._bind(ov_form, "Resample by", "output_variance.resample", combo(RESAMPLE_MODES))
-        form.addRow(ov)
-        return box
-
-    def _data_group(self) -> QGroupBox:
-        box, form = self._group("data", "Data")
-        self._bind(form, "Dataset", "data.name", combo(DATASETS))
-        self._bind(form, "Deformed set", "data.base", combo(ELASTIC_BASES))
+    def _path_field(self, d: Declared) -> None:
         path_edit = QLineEdit()
         path_edit.setPlaceholderText("user cache")
+        path_edit.setMaxLength(int(d.spec.max_len or 32767))
         self.browse_button = QToolButton()
         self.browse_button.setText("…")
         self.browse_button.setToolTip("Pick the file or folder")
@@ -170,90 +174,29 @@ class BuilderPane(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(path_edit, 1)
         row.addWidget(self.browse_button)
-        path_edit.setToolTip(tooltip("data.path"))
+        path_edit.setToolTip(d.spec.help)
         change_signal(path_edit).connect(self._on_edit)
-        self._fields["data.path"] = path_edit
-        self._forms["data.path"] = form
+        form = self._form(self._group_of(d))
+        self._fields[d.path] = path_edit
+        self._forms[d.path] = form
         self._path_row = path_row
-        form.addRow(QLabel("Path"), path_row)
-        self._bind(form, "", "data.download", QCheckBox("Download if missing"))
-        self._bind(form, "Labelled examples", "data.n_labelled", IntSpin(special="all"))
-        self._bind(form, "Unlabelled pool", "data.n_unlabelled", IntSpin(special="all training images"))
-        for path in ("data.n_labelled", "data.n_unlabelled"):
-            self._fields[path].setSingleStep(100)
-        self._bind(form, "Images generated", "data.shapeset_count", IntSpin(0, 10_000_000))
-        self._bind(form, "Image size", "data.image_size", IntSpin(0, 1024))
-        self._bind(form, "Elastic alpha", "data.elastic_alpha", FloatSpin(0, 1000, 1))
-        self._bind(form, "Elastic sigma", "data.elastic_sigma", FloatSpin(0, 1000, 0.5))
-        self._bind(form, "Max rotation (°)", "data.affine_degrees", FloatSpin(0, 360, 1))
-        self._bind(form, "Max scaling", "data.affine_scale", FloatSpin(0, 10, 0.01))
-        return box
+        form.addRow(QLabel(d.spec.label), path_row)
 
-    def _model_group(self) -> QGroupBox:
-        box, form = self._group("model", "Model")
-        self.layer_table = LayerTable()
-        self.layer_table.changed.connect(self._on_edit)
-        form.addRow(self.layer_table)
-        self._bind(form, "Activation", "model.activation", combo(ACTIVATIONS))
-        init = combo(INITS)
-        for i, name in enumerate(INITS):
-            init.setItemData(i, tooltip(f"model.init.{name}"), Qt.ItemDataRole.ToolTipRole)
-        self._bind(form, "Initialisation", "model.init", init)
-        self._bind(form, "Dropout", "model.dropout", FloatSpin(0, 1, 0.05))
-        self._bind(form, "L1", "model.l1", FloatSpin(0, 10, 1e-5))
-        self._bind(form, "L2", "model.l2", FloatSpin(0, 10, 1e-5))
-        return box
-
-    def _pretraining_group(self) -> QGroupBox:
-        box = QGroupBox("Arms (pre-training methods)")
-        box.setToolTip(tooltip("arms"))
+    def _arms_group(self, d: Declared) -> None:
+        box = QGroupBox(d.spec.label)
+        box.setToolTip(d.spec.help)
         self._groups["arms"] = box
-        col = QVBoxLayout(box)
+        self._arms_column = QVBoxLayout(box)
         row = QHBoxLayout()
         self.arm_boxes: dict[str, QCheckBox] = {}
-        for arm in ARMS:
-            cb = QCheckBox(ARM_LABELS[arm])
-            cb.setToolTip(tooltip(f"arms.{arm}"))
+        for arm in d.spec.choices:
+            cb = QCheckBox(d.spec.choice_labels.get(arm, arm))
+            cb.setToolTip(d.spec.choice_help.get(arm, ""))
             cb.toggled.connect(self._on_edit)
             self.arm_boxes[arm] = cb
             row.addWidget(cb)
         row.addStretch(1)
-        col.addLayout(row)
-
-        rbm, form = self._group("pretraining.rbm", "RBM pre-training")
-        self._bind(form, "Epochs per layer", "pretraining.rbm.epochs", IntSpin(0, 1_000_000))
-        self._bind(form, "Learning rate", "pretraining.rbm.lr", FloatSpin(0, 100, 0.01))
-        self._bind(form, "CD-k steps", "pretraining.rbm.k", IntSpin(0, 10_000))
-        self._bind(form, "", "pretraining.rbm.persistent", QCheckBox("Persistent chains (PCD)"))
-        self._bind(form, "Momentum", "pretraining.rbm.momentum", FloatSpin(0, 1, 0.05))
-        self._bind(form, "Batch size", "pretraining.rbm.batch_size", IntSpin(0, 10_000_000))
-        col.addWidget(rbm)
-        for arm, title in (("dae", "Denoising autoencoder"), ("cae", "Convolutional autoencoder")):
-            grp, form = self._group(f"pretraining.{arm}", title)
-            self._bind(form, "Epochs per layer", f"pretraining.{arm}.epochs", IntSpin(0, 1_000_000))
-            self._bind(form, "Learning rate", f"pretraining.{arm}.lr", FloatSpin(0, 100, 0.01))
-            self._bind(form, "Noise", f"pretraining.{arm}.noise", combo(NOISES))
-            self._bind(form, "Noise level", f"pretraining.{arm}.corruption", FloatSpin(0, 1, 0.05))
-            self._bind(form, "Batch size", f"pretraining.{arm}.batch_size", IntSpin(0, 10_000_000))
-            col.addWidget(grp)
-        return box
-
-    def _finetune_group(self) -> QGroupBox:
-        box, form = self._group("finetune", "Fine-tuning")
-        self._bind(form, "Optimizer", "finetune.optimizer", combo(OPTIMIZERS))
-        self._bind(form, "Learning rate", "finetune.lr", FloatSpin(0, 100, 0.01))
-        self._bind(form, "Momentum", "finetune.momentum", FloatSpin(0, 1, 0.05))
-        self._bind(form, "Batch size", "finetune.batch_size", IntSpin(0, 10_000_000))
-        self._bind(form, "Epochs", "finetune.epochs", IntSpin(0, 10_000_000))
-        return box
-
-    def _run_group(self) -> QGroupBox:
-        box, form = self._group("run", "Seeds and device")
-        self._bind(form, "Paired seeds", "seeds.count", IntSpin(0, 1_000_000))
-        self._bind(form, "Base seed", "seeds.base", IntSpin())
-        self._bind(form, "Device", "device", combo(DEVICES))
-        self._bind(form, "CPU threads", "threads", IntSpin(0, 1024, special="default"))
-        return box
+        self._arms_column.addLayout(row)
 
     # -- public API ----------------------------------------------------------------------------------
     def config(self) -> ExperimentConfig:
@@ -272,6 +215,8 @@ class BuilderPane(QWidget):
             return self.layer_table.cell_widget(int(m.group(1)), m.group(2))
         if path == "arms" or path.startswith("arms["):
             return self._groups["arms"]
+        if path == "model.layers":
+            return self.layer_table
         return self._fields.get(path)
 
     def set_config(self, cfg: ExperimentConfig) -> None:
@@ -346,10 +291,10 @@ class BuilderPane(QWidget):
 
     def _show_errors(self) -> None:
         for path, widget in self._fields.items():
-            set_invalid(widget, None, tooltip(path))
-        set_invalid(self._groups["arms"], None, tooltip("arms"))
+            set_invalid(widget, None, FIELDS[path].spec.help)
+        set_invalid(self._groups["arms"], None, FIELDS["arms"].spec.help)
         self.layer_table.clear_errors()
-        set_invalid(self.layer_table.table, None, tooltip("model.layers"))
+        set_invalid(self.layer_table.table, None, FIELDS["model.layers"].spec.help)
         messages: dict[QWidget, list[str]] = {}
         for err in self._errors:
             widget = self._error_widget(err.field)
