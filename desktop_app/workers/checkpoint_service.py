@@ -1,21 +1,22 @@
 """CheckpointService: opens and exports checkpoints off the GUI thread, so the UI never imports torch.
 
-Each request runs on its own short-lived QThread (a job object moved there) and reports back through a queued
-signal to this GUI-thread object: ``finished(op, path, result)`` or ``failed(op, path, message)``. Results are
-torch-free (plain dicts, strings, an ExperimentConfig), so the UI can show them without torch.
-
-Threading rules followed (DESIGN.md): job signals connect only to methods of this GUI-thread object,
-``thread.finished`` -> ``job.deleteLater``, and ``shutdown`` waits with a timeout.
+Each request is a ``Task`` (``workers/background.py``, the one background-work pattern) of its own, so an
+open never waits behind a training run or an analysis; it reports back on the GUI thread once its thread has
+ended: ``finished(op, path, result)`` or ``failed(op, path, message)``. Results are torch-free (plain dicts,
+strings, an ExperimentConfig), so the UI can show them without torch. See docs/ARCHITECTURE.md (workers).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
+
+from desktop_app.core.control import RunControl
+from desktop_app.workers.background import Task
 
 OPEN, EXPORT = "open", "export"
 
@@ -47,26 +48,9 @@ def _export(checkpoint: str, dest: str) -> tuple[str, str]:
     return str(pt), str(st)
 
 
-class _Job(QObject):
-    """Lives on its own thread; runs one call and reports (op, path, ok, payload, seconds)."""
-
-    done = Signal(str, str, bool, object, float)
-
-    def __init__(self, op: str, path: str, fn: JobFn, args: tuple[Any, ...]) -> None:
-        super().__init__()
-        self._op, self._path, self._fn, self._args = op, path, fn, args
-
-    @Slot()
-    def run(self) -> None:
-        t0 = time.perf_counter()
-        try:
-            ok, payload = True, self._fn(*self._args)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a message for the user
-            ok, payload = False, str(exc) or type(exc).__name__
-        self.done.emit(self._op, self._path, ok, payload, time.perf_counter() - t0)
-        thread = QThread.currentThread()
-        if thread is not None:
-            thread.quit()
+def _call(fn: JobFn, args: tuple[Any, ...], _control: RunControl) -> Iterator[Any]:
+    """One call as a task generator (checkpoint jobs are short: nothing to pause or stop in between)."""
+    yield fn(*args)
 
 
 class CheckpointService(QObject):
@@ -87,12 +71,11 @@ class CheckpointService(QObject):
         super().__init__(parent)
         self._open_fn = open_fn or _open_summary
         self._export_fn = export_fn or _export
-        self._jobs: dict[QThread, _Job] = {}
-        self._retired: list[QThread] = []
+        self._tasks: dict[Task, tuple[str, str]] = {}
         self.last_seconds = 0.0
 
     def is_busy(self) -> bool:
-        return bool(self._jobs)
+        return bool(self._tasks)
 
     def open_checkpoint(self, path: Path | str) -> None:
         """Validate ``path``; reports ``finished("open", path, summary dict)`` or ``failed``."""
@@ -105,37 +88,27 @@ class CheckpointService(QObject):
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Wait for running jobs (they are short); True if all ended within the timeout."""
         ok = True
-        for thread in list(self._jobs):
-            thread.quit()
-            ok = thread.wait(timeout_ms) and ok
+        for task in list(self._tasks):
+            ok = task.wait(timeout_ms) and ok
         return ok
 
     def _submit(self, op: str, path: str, fn: JobFn, args: tuple[Any, ...]) -> None:
-        thread = QThread()
-        job = _Job(op, path, fn, args)
-        job.moveToThread(thread)
-        thread.started.connect(job.run)
-        job.done.connect(self._on_done)
-        thread.finished.connect(job.deleteLater)
-        thread.finished.connect(self._on_thread_finished)
-        self._jobs[thread] = job
-        thread.start()
-
-    @Slot(str, str, bool, object, float)
-    def _on_done(self, op: str, path: str, ok: bool, payload: object, seconds: float) -> None:
-        self.last_seconds = seconds
-        if ok:
-            self.finished.emit(op, path, payload)
-        else:
-            self.failed.emit(op, path, str(payload))
+        task = Task(partial(_call, fn, args), name=f"checkpoint-{op}")
+        task.ended.connect(self._on_ended)
+        self._tasks[task] = (op, path)
+        task.start()
 
     @Slot()
-    def _on_thread_finished(self) -> None:
-        thread = self.sender()
-        if isinstance(thread, QThread) and thread in self._jobs:
-            thread.wait(5000)  # `finished` is emitted just before the thread really ends
-            del self._jobs[thread]
-            self._retired = [t for t in self._retired if t.isRunning()] + [thread]
+    def _on_ended(self) -> None:
+        task = self.sender()
+        if not isinstance(task, Task) or task not in self._tasks:
+            return
+        op, path = self._tasks.pop(task)
+        self.last_seconds = task.seconds  # measured on the worker thread
+        if task.error is not None:
+            self.failed.emit(op, path, str(task.error) or type(task.error).__name__)
+        else:
+            self.finished.emit(op, path, task.last)
 
 
 __all__ = ["EXPORT", "OPEN", "CheckpointService"]

@@ -1,36 +1,31 @@
 """RunController: the only bridge between the GUI and the engine.
 
-Runs execute one at a time on a QThread; ``start`` while busy enqueues. A worker QObject living on that
-thread iterates the engine's generator and appends every event to a thread-safe buffer; a QTimer on the
-GUI thread drains the buffer at ~30 Hz and emits ``eventsReady(list)``, so the GUI gets at most ~30 updates
-a second whatever the step rate (Progress events in a batch collapse to the latest one).
-
-Threading rules followed (see DESIGN.md): worker signals connect only to methods of GUI-thread objects,
-``thread.finished`` -> ``worker.deleteLater``, torch threads are set inside the worker thread, and
-``shutdown`` sets the stop flag and waits with a timeout so no QThread is destroyed while running.
+Runs execute one at a time, each as a ``Task`` (``workers/background.py``, the one background-work pattern:
+a generator on its own QThread, events coalesced on the GUI thread at <= 30 Hz with Progress events collapsed
+to the latest, pause/stop through the run's RunControl, shutdown = stop + wait with a timeout). ``start``
+while busy enqueues. See docs/ARCHITECTURE.md (workers, threading).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_app.core import config as config_mod
 from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.control import RunControl
 from desktop_app.core.events import Event, LogMessage, Progress, RunFinished
+from desktop_app.workers.background import DRAIN_INTERVAL_MS, Task, set_torch_threads
 
 RunFn = Callable[[ExperimentConfig, RunControl, Path], Iterator[Event]]
 ResumeFn = Callable[[Path, RunControl], Iterator[Event]]
-
-DRAIN_INTERVAL_MS = 33  # ~30 emissions per second at most
 
 
 def _engine_run(cfg: ExperimentConfig, control: RunControl, run_dir: Path) -> Iterator[Event]:
@@ -57,90 +52,41 @@ class RunRequest:
         return self.cfg is None
 
 
-class EventBuffer:
-    """A lock-protected list the worker appends to and the GUI drains."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: deque[Event] = deque()
-
-    def append(self, ev: Event) -> None:
-        with self._lock:
-            self._items.append(ev)
-
-    def drain(self) -> list[Event]:
-        """Everything buffered, with consecutive-or-not Progress events collapsed to the latest one."""
-        with self._lock:
-            items = list(self._items)
-            self._items.clear()
-        last_progress = max((i for i, ev in enumerate(items) if isinstance(ev, Progress)), default=-1)
-        return [ev for i, ev in enumerate(items) if not isinstance(ev, Progress) or i == last_progress]
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
-
-
-class RunWorker(QObject):
-    """Lives on the run thread; iterates one engine generator into the buffer, then quits its thread."""
-
-    def __init__(
-        self,
-        request: RunRequest,
-        control: RunControl,
-        buffer: EventBuffer,
-        run_fn: RunFn,
-        resume_fn: ResumeFn,
-        threads: int,
-    ) -> None:
-        super().__init__()
-        self._request = request
-        self._control = control
-        self._buffer = buffer
-        self._run_fn = run_fn
-        self._resume_fn = resume_fn
-        self._threads = threads
-
-    @Slot()
-    def run(self) -> None:
-        req, t0, finished = self._request, time.perf_counter(), False
-        try:
-            self._set_torch_threads()
-            events = (
-                self._resume_fn(req.run_dir, self._control)
-                if req.is_resume
-                else self._run_fn(req.cfg, self._control, req.run_dir)  # type: ignore[arg-type]
-            )
-            for ev in events:
-                self._buffer.append(ev)
-                finished = finished or isinstance(ev, RunFinished)
-        except Exception as exc:  # noqa: BLE001 - report, never kill the thread silently
-            self._buffer.append(LogMessage("error", traceback.format_exc()))
-            if not finished:
-                self._buffer.append(
-                    RunFinished("failed", str(req.run_dir), time.perf_counter() - t0, f"{type(exc).__name__}: {exc}")
-                )
-                finished = True
+def run_events(
+    request: RunRequest, run_fn: RunFn, resume_fn: ResumeFn, threads: int, control: RunControl
+) -> Iterator[Event]:
+    """The events of one run (on the task thread): always ends with exactly one RunFinished, even when the
+    engine raises (then "failed", after the traceback as a LogMessage)."""
+    t0, finished = time.perf_counter(), False
+    try:
+        set_torch_threads(_torch_threads(request, threads))
+        events = (
+            resume_fn(request.run_dir, control)
+            if request.is_resume
+            else run_fn(request.cfg, control, request.run_dir)  # type: ignore[arg-type]
+        )
+        for ev in events:
+            finished = finished or isinstance(ev, RunFinished)
+            yield ev
+    except Exception as exc:  # noqa: BLE001 - report, never kill the thread silently
+        yield LogMessage("error", traceback.format_exc())
         if not finished:
-            status = "stopped" if self._control.stopped else "completed"
-            self._buffer.append(RunFinished(status, str(req.run_dir), time.perf_counter() - t0))
-        thread = QThread.currentThread()
-        if thread is not None:
-            thread.quit()  # thread-safe; makes the thread's exec() return at once
+            finished = True
+            yield RunFinished("failed", str(request.run_dir), time.perf_counter() - t0, f"{type(exc).__name__}: {exc}")
+    if not finished:
+        status = "stopped" if control.stopped else "completed"
+        yield RunFinished(status, str(request.run_dir), time.perf_counter() - t0)
 
-    def _set_torch_threads(self) -> None:
-        """torch's intra-op thread count is per thread: set it here, on the run thread."""
-        cfg = self._request.cfg
-        if cfg is None:
-            try:
-                cfg = config_mod.load(Path(self._request.run_dir) / "config.toml", validate=False)
-            except config_mod.ConfigError:
-                cfg = None
-        n = (cfg.threads if cfg is not None and cfg.threads > 0 else 0) or self._threads
-        if n > 0:
-            import torch
 
-            torch.set_num_threads(n)
+def _torch_threads(request: RunRequest, default: int) -> int:
+    """The run's ``threads`` setting (a resumed run's from its config.toml), else the controller's default."""
+    cfg = request.cfg
+    if cfg is None:
+        try:
+            cfg = config_mod.load(Path(request.run_dir) / "config.toml", validate=False)
+        except config_mod.ConfigError:
+            cfg = None
+    return (cfg.threads if cfg is not None and cfg.threads > 0 else 0) or default
 
 
 class RunController(QObject):
@@ -170,18 +116,12 @@ class RunController(QObject):
         self._run_fn = run_fn or _engine_run
         self._resume_fn = resume_fn or _engine_resume
         self._threads = threads
+        self._interval_ms = interval_ms
         self._queue: deque[RunRequest] = deque()
-        self._buffer = EventBuffer()
-        self._thread: QThread | None = None
-        self._retired: QThread | None = None
-        self._worker: RunWorker | None = None
-        self._control: RunControl | None = None
+        self._task: Task | None = None
         self._current: RunRequest | None = None
         self._state = "idle"
         self._last_status = ""
-        self._timer = QTimer(self)
-        self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self._drain)
 
     # -- queries ---------------------------------------------------------------------------------------
     @property
@@ -189,7 +129,7 @@ class RunController(QObject):
         return self._state
 
     def is_busy(self) -> bool:
-        return self._thread is not None
+        return self._task is not None
 
     def is_paused(self) -> bool:
         return self._state == "paused"
@@ -216,13 +156,13 @@ class RunController(QObject):
         self._enqueue(RunRequest(Path(run_dir), None))
 
     def pause(self) -> None:
-        if self._control is not None and self._state == "running":
-            self._control.pause()
+        if self._task is not None and self._state == "running":
+            self._task.pause()
             self._set_state("paused")
 
     def resume_run(self) -> None:
-        if self._control is not None and self._state == "paused":
-            self._control.resume()
+        if self._task is not None and self._state == "paused":
+            self._task.resume()
             self._set_state("running")
 
     def stop(self, clear_queue: bool = True) -> None:
@@ -230,28 +170,19 @@ class RunController(QObject):
         if clear_queue and self._queue:
             self._queue.clear()
             self.queueChanged.emit(0)
-        if self._control is not None:
-            self._control.stop()
+        if self._task is not None:
+            self._task.stop()
             self._set_state("stopping")
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Stop everything and wait for the run thread; True if it ended within the timeout."""
         self.stop(clear_queue=True)
-        ok = True
-        thread = self._thread
-        if thread is not None:
-            thread.quit()
-            ok = thread.wait(timeout_ms)
-            if ok:
-                self._finish_thread(thread)
-        if ok:
-            self._timer.stop()
-        return ok
+        return self._task.wait(timeout_ms) if self._task is not None else True
 
     # -- internals -------------------------------------------------------------------------------------
     def _enqueue(self, req: RunRequest) -> None:
         self._queue.append(req)
-        if self._thread is None:
+        if self._task is None:
             self._start_next()
         else:
             self.queueChanged.emit(len(self._queue))
@@ -263,54 +194,37 @@ class RunController(QObject):
         req = self._queue.popleft()
         self.queueChanged.emit(len(self._queue))
         self._current = req
-        self._control = RunControl()
         threads = self._threads
         if threads is None:
             import torch
 
             threads = torch.get_num_threads()
-        thread = QThread()
-        worker = RunWorker(req, self._control, self._buffer, self._run_fn, self._resume_fn, threads)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        thread.finished.connect(worker.deleteLater)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker = thread, worker
+        task = Task(partial(run_events, req, self._run_fn, self._resume_fn, threads), name="run",
+                    collapse=Progress, interval_ms=self._interval_ms)
+        task.items.connect(self._on_events)
+        task.ended.connect(self._on_ended)
+        self._task = task
         self._set_state("running")
-        self._timer.start()
-        thread.start()
+        task.start()
 
-    @Slot()
-    def _drain(self) -> None:
-        events = self._buffer.drain()
-        if not events:
-            return
+    @Slot(object)
+    def _on_events(self, events: list[Event]) -> None:
         for ev in events:
             if isinstance(ev, RunFinished):
                 self._last_status = ev.status
         self.eventsReady.emit(events)
 
     @Slot()
-    def _on_thread_finished(self) -> None:
-        sender = self.sender()
-        if sender is not None and sender is self._thread:
-            self._finish_thread(self._thread)
-
-    def _finish_thread(self, thread: QThread) -> None:
-        if thread is not self._thread:  # already handled (shutdown) or a stale signal
+    def _on_ended(self) -> None:
+        if self.sender() is not self._task:  # a stale signal
             return
-        thread.wait(5000)  # `finished` is emitted just before the thread really ends
-        self._drain()
         run_dir = str(self._current.run_dir) if self._current else ""
         status = self._last_status or "completed"
-        self._thread, self._worker, self._control, self._current = None, None, None, None
-        self._retired = thread  # keep the finished QThread alive until its queued `finished` was delivered
-        self._last_status = ""
+        self._task, self._current, self._last_status = None, None, ""
         self.runFinished.emit(run_dir, status)
         if self._queue:
             self._start_next()
         else:
-            self._timer.stop()
             self._set_state("idle")
 
     def _set_state(self, state: str) -> None:
@@ -319,4 +233,4 @@ class RunController(QObject):
             self.stateChanged.emit(state)
 
 
-__all__ = ["EventBuffer", "RunController", "RunRequest", "RunWorker"]
+__all__ = ["RunController", "RunRequest", "run_events"]

@@ -88,7 +88,7 @@ def test_cancel_is_quick_and_leaves_no_thread(qtbot, runner, run_dir):
     with qtbot.waitSignal(job.progress, timeout=5000):
         pass
     assert runner.is_busy()
-    thread = runner._thread
+    thread = runner._task._thread
     t0 = time.perf_counter()
     with qtbot.waitSignal(job.cancelled, timeout=2000):
         job.cancel()
@@ -146,7 +146,7 @@ def test_shutdown_stops_a_running_job(qtbot, run_dir):
     job = runner.start("slow", run_dir, {})
     with qtbot.waitSignal(job.progress, timeout=5000):
         pass
-    thread = runner._thread
+    thread = runner._task._thread
     assert runner.shutdown(2000)
     assert job.state == "cancelled" and not thread.isRunning() and not runner.is_busy()
     assert isinstance(thread, QThread)

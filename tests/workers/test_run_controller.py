@@ -12,7 +12,8 @@ import pytest
 from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.control import RunControl, StopRequested
 from desktop_app.core.events import EpochMetrics, Event, LogMessage, Progress, RunFinished, RunStarted
-from desktop_app.workers.run_controller import EventBuffer, RunController
+from desktop_app.workers.background import Outbox
+from desktop_app.workers.run_controller import RunController
 
 
 class FakeEngine:
@@ -86,11 +87,11 @@ def make_controller(qtbot):
 
 
 def test_event_buffer_collapses_progress_to_latest() -> None:
-    buf = EventBuffer()
+    buf = Outbox(collapse=Progress)
     for i in range(5):
-        buf.append(Progress("none", 0, "finetune", -1, 1, 1, i, 5, 0.0))
-    buf.append(LogMessage("info", "x"))
-    buf.append(Progress("none", 0, "finetune", -1, 1, 1, 9, 5, 0.0))
+        buf.put(Progress("none", 0, "finetune", -1, 1, 1, i, 5, 0.0))
+    buf.put(LogMessage("info", "x"))
+    buf.put(Progress("none", 0, "finetune", -1, 1, 1, 9, 5, 0.0))
     out = buf.drain()
     assert [type(e).__name__ for e in out] == ["LogMessage", "Progress"]
     assert out[-1].done_steps == 9
