@@ -24,6 +24,7 @@ import numpy as np
 
 from desktop_app.core import config as config_mod
 from desktop_app.core.config import ConfigError, ExperimentConfig
+from desktop_app.core.errors import one_line
 from desktop_app.core.events import EpochMetrics, LogMessage, PretrainEpoch, Progress, RunFinished, RunStarted
 from desktop_app.core.runs import (
     default_workspace,
@@ -70,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
     run = sub.add_parser("run", help="run a preset or a config file", epilog=EXIT_CODES_HELP)
     run.add_argument("config", nargs="?", help="preset name (see `basin presets`) or path to a .toml config")
+    run.add_argument("--check", action="store_true",
+                     help="check the config, its data and the device; print the run folders it would make; run nothing")
     run.add_argument("--help-config", action="store_true",
                      help="list every config field with its type, default, allowed range and meaning, then exit")
     run.add_argument("--out", type=Path, help="run folder to create (default: a new folder in the workspace)")
@@ -234,16 +237,26 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     if not args.config:
         raise UsageError("run: give a preset name or a .toml config (or --help-config)")
+    cfg = load_config(args.config, parse_overrides(args.overrides))  # before torch is imported: refusals are fast
     from desktop_app.core.engine import run_experiment
+    from desktop_app.core.preflight import PoolCache, check_inputs
     from desktop_app.core.sweep_runs import plan_runs, write_sweep_file
 
-    cfg = load_config(args.config, parse_overrides(args.overrides))
     workspace = args.workspace or default_workspace()
     plan = plan_runs(cfg, workspace, args.out)
+    pools: PoolCache = {}
     for planned in plan:
         if planned.run_dir.exists() and any(planned.run_dir.iterdir()):
             raise ConfigError("--out", f"{planned.run_dir} exists and is not empty; pick a new folder or "
                               "`basin resume` it")
+        try:
+            check_inputs(planned.config, pools)
+        except ConfigError as exc:
+            where = f" (in sweep variant {planned.label})" if planned.label else ""
+            raise ConfigError(exc.field, exc.message + where) from None
+    if args.check:
+        out.writelines(f"ok: {planned.config.name} -> {planned.run_dir}\n" for planned in plan)
+        return EXIT_OK
     write_sweep_file(cfg, args.out)
     printer = ProgressPrinter(sys.stderr, args.quiet)
     statuses = []
@@ -269,6 +282,9 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
     run_dir = args.run_dir
     if not (run_dir / "config.toml").exists():
         raise ConfigError("run_dir", f"{run_dir} is not a Basin run folder (no config.toml)")
+    from desktop_app.core.preflight import check_inputs
+
+    check_inputs(config_mod.load(run_dir / "config.toml"))  # bad config or data: one line, exit 2, nothing written
     status = _drive(resume_experiment(run_dir, None), ProgressPrinter(sys.stderr, args.quiet))
     out.write(summary_table(run_dir) + "\n")
     return _status_code([status])
@@ -355,7 +371,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return cmd_presets(out)
         return cmd_runs(args, out)
     except (ConfigError, UsageError) as exc:
-        sys.stderr.write(f"basin: error: {exc}\n")
+        sys.stderr.write(f"basin: error: {one_line(str(exc))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("\nbasin: interrupted\n")

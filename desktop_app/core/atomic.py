@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+from desktop_app.core.errors import ConfigError
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -28,9 +33,12 @@ def write_atomic(path: Path, writer: Callable[[BinaryIO], object]) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+            raise ConfigError(str(path), f"cannot write {path.name}: no space left on the device holding "
+                              f"{path.parent}; free some space or choose another folder") from None
         raise

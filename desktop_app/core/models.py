@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from desktop_app.core.config import LayerSpec, ModelConfig
+from desktop_app.core.config import LayerSpec, ModelConfig, check_model_fits, layer_shapes
 
 ACTIVATION_FNS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
 
@@ -47,21 +47,16 @@ class Net(nn.Module):
         self.n_classes = n_classes
         blocks: list[Block] = []
         shape = tuple(input_shape)  # (C, H, W) or (D,)
-        for spec in cfg.layers:
+        # shapes and size are checked against the limits before any weight is allocated (one ConfigError)
+        check_model_fits(cfg, shape, n_classes)
+        for spec, out_shape in zip(cfg.layers, layer_shapes(cfg.layers, shape), strict=True):
             if spec.kind == "dense":
-                fan_in = math.prod(shape)
-                module: nn.Module = nn.Linear(fan_in, spec.units)
-                shape = (spec.units,)
+                module: nn.Module = nn.Linear(math.prod(shape), spec.units)
             elif spec.kind == "conv":
-                c, h, w = shape
-                if spec.kernel > min(h, w):
-                    raise ValueError(f"conv kernel {spec.kernel} larger than its {h}x{w} input")
-                module = nn.Conv2d(c, spec.units, spec.kernel, stride=spec.stride)
-                shape = (spec.units, (h - spec.kernel) // spec.stride + 1, (w - spec.kernel) // spec.stride + 1)
+                module = nn.Conv2d(shape[0], spec.units, spec.kernel, stride=spec.stride)
             else:
-                c, h, w = shape
                 module = nn.MaxPool2d(spec.kernel, stride=spec.stride)
-                shape = (c, (h - spec.kernel) // spec.stride + 1, (w - spec.kernel) // spec.stride + 1)
+            shape = out_shape
             blocks.append(Block(spec, module, cfg.activation, cfg.dropout))
         self.blocks = nn.ModuleList(blocks)
         self.head = nn.Linear(math.prod(shape), n_classes)

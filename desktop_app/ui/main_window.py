@@ -445,6 +445,9 @@ class MainWindow(QMainWindow):
         if self._follow_live and any(isinstance(ev, RunFinished) for ev in events):
             for panel in self.panel_widgets.values():  # the final state at once, not after the live throttle
                 panel.flush()
+        for ev in events:  # bad data, a missing GPU, a full disk: one line, as a dialog (the log has it too)
+            if isinstance(ev, RunFinished) and ev.status == "failed" and ev.message:
+                self.show_error("Run failed", f"{ev.run_dir}\n\n{ev.message}")
         if any(isinstance(ev, RunStarted | RunFinished) for ev in events):
             self.history.refresh()
             current = self.controller.current_run_dir()

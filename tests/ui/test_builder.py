@@ -243,3 +243,40 @@ def test_new_rows_edit_the_config(pane: BuilderPane) -> None:
     assert (cfg.data.n_test, cfg.snapshots.tensorboard, cfg.description) == (300, True, "two lines\nof notes")
     pane.field_widget("data.probe_size").setValue(400)  # a cross-field rule: probe subset within the test set
     assert [e.field for e in pane.errors()] == ["data.probe_size"]
+
+
+def test_a_run_that_fails_on_its_input_shows_a_dialog(qtbot, tmp_path: Path) -> None:
+    from desktop_app.core.events import RunFinished
+    from desktop_app.ui.main_window import MainWindow
+    from tests.ui.fakes import FakeController
+
+    ctrl = FakeController()
+    window = MainWindow(ctrl)
+    qtbot.addWidget(window)
+    message = "data.path: /nowhere/set.npz not found (expected an .npz file with arrays x and y)"
+    ctrl.eventsReady.emit([RunFinished("failed", str(tmp_path / "r"), 0.1, message)])
+    box = window.last_message_box
+    assert box is not None and box.windowTitle() == "Run failed" and message in box.text()
+    box.close()
+
+
+def test_open_refuses_a_hostile_config_quickly(qtbot, tmp_path: Path) -> None:
+    import time
+
+    from desktop_app.ui.main_window import MainWindow
+    from tests.ui.fakes import FakeController
+
+    window = MainWindow(FakeController())
+    qtbot.addWidget(window)
+    deep = tmp_path / "deep.toml"
+    deep.write_text('[sweep]\nfield = "model.depth"\nvalues = [1e9]\n')
+    t0 = time.perf_counter()
+    assert window.open_config_file(deep)  # it opens, and the builder says what to fix
+    assert time.perf_counter() - t0 < 1.0
+    assert [e.field for e in window.builder.errors()] == ["sweep.values"] and not window.builder.is_valid()
+    for raw, fragment in ((b"", "is empty"), ("x = 1".encode("utf-16"), "UTF-16")):
+        bad = tmp_path / "bad.toml"
+        bad.write_bytes(raw)
+        assert not window.open_config_file(bad)
+        assert fragment in window.last_message_box.text()
+        window.last_message_box.close()

@@ -110,6 +110,7 @@ __all__ = [
     "help_config",
     "iter_errors",
     "layer_shapes",
+    "limits_markdown",
     "load",
     "mlp",
     "parameter_count",
@@ -119,3 +120,26 @@ __all__ = [
     "save",
     "set_dotted",
 ]
+
+
+def limits_markdown() -> str:
+    """The limits section of docs/SECURITY.md, generated from the declaration and :data:`limits.LIMITS`."""
+    from desktop_app.core.config.limits import LIMITS
+
+    lines = [
+        "Every size Basin reads is checked against these limits *before* anything is allocated; a value outside",
+        "them is refused with one line naming the field or file (`basin`: exit code 2; the window: a dialog).",
+        "This section is generated from the config declaration (`desktop_app/core/config/`); a test keeps it",
+        "in step (`python -c \"from desktop_app.core.config import limits_markdown; print(limits_markdown())\"`).",
+        "",
+        "| Limit | Value | What it bounds |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {lim.name} | {lim.value:,} {lim.unit} | {lim.what} |" for lim in LIMITS]
+    lines += ["", "Per-field ranges (also `basin run --help-config`):", "", "| Field | Allowed |", "|---|---|"]
+    for path, d in FIELDS.items():
+        rng = d.spec.range_text()
+        if rng and not d.spec.choices:
+            unit = f" {d.spec.unit}" if d.spec.unit and d.type in (int, float) else ""
+            lines.append(f"| `{display_path(path)}` | {rng}{unit} |")
+    return "\n".join(lines) + "\n"

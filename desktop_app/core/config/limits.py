@@ -31,7 +31,8 @@ MAX_SWEEP_VARIANTS = 100
 
 LIMITS: tuple[Limit, ...] = (
     Limit("config file", MAX_CONFIG_BYTES, "bytes", "a config TOML (also a --set value) is read only up to this size"),
-    Limit("config nesting", MAX_TOML_DEPTH, "levels", "tables and lists nested deeper are refused before parsing"),
+    Limit("config nesting", MAX_TOML_DEPTH, "levels",
+          "tables and lists nested deeper are refused before any config object is built"),
     Limit("model parameters", MAX_PARAMETERS, "weights", "all layers and the output layer together (4 bytes each, "
           "plus gradients and optimiser state)"),
     Limit("activation memory", MAX_ACTIVATION_BYTES, "bytes", "one minibatch's layer outputs (largest batch size "

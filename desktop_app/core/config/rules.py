@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterator
 
 from desktop_app.core.config.experiment import ExperimentConfig, LayerSpec, ModelConfig
-from desktop_app.core.config.limits import MAX_ACTIVATION_BYTES, MAX_PARAMETERS
+from desktop_app.core.config.limits import MAX_ACTIVATION_BYTES, MAX_DATA_BYTES, MAX_PARAMETERS
 from desktop_app.core.config.schema import ConfigError, field_errors
 
 # Input shape of the built-in datasets, known before loading (file datasets are checked once loaded).
@@ -44,6 +44,16 @@ def _path_for_file_datasets(cfg: ExperimentConfig) -> Iterator[ConfigError]:
         yield ConfigError("data.path", f"must name a file or folder for dataset {d.name!r}")
     if d.name == "elastic" and d.base in ("npz", "image-folder") and not d.path:
         yield ConfigError("data.path", f"must name a file or folder for elastic base {d.base!r}")
+
+
+def _shapeset_fits(cfg: ExperimentConfig) -> Iterator[ConfigError]:
+    d = cfg.data
+    if (d.base if d.name == "elastic" else d.name) == "shapeset":
+        need = d.shapeset_count * d.image_size * d.image_size * 4
+        if need > MAX_DATA_BYTES:
+            yield ConfigError("data.shapeset_count", f"{d.shapeset_count:,} images of {d.image_size}x{d.image_size} "
+                              f"would take {need / 1024**3:.1f} GiB, more than the {MAX_DATA_BYTES / 1024**3:.0f} "
+                              "GiB limit; generate fewer or smaller images")
 
 
 def _layer_order(cfg: ExperimentConfig) -> Iterator[ConfigError]:
@@ -83,7 +93,9 @@ def _sweep(cfg: ExperimentConfig) -> Iterator[ConfigError]:
     yield from sweep_errors(cfg)
 
 
-RULES = (_probe_within_test, _path_for_file_datasets, _layer_order, _arms_have_layers, _model_fits, _sweep)
+RULES = (
+    _probe_within_test, _path_for_file_datasets, _shapeset_fits, _layer_order, _arms_have_layers, _model_fits, _sweep,
+)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -16,18 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
-class ConfigError(ValueError):
-    """A config value (or a file or dataset it names) is invalid.
-
-    ``field`` is the dotted path (or ``file``, ``toml``, ``--set``...), ``message`` what is allowed. The CLI
-    turns it into one line and exit code 2; the window into a dialog.
-    """
-
-    def __init__(self, field_path: str, message: str) -> None:
-        super().__init__(f"{field_path}: {message}")
-        self.field = field_path
-        self.message = message
+from desktop_app.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

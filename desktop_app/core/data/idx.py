@@ -7,7 +7,6 @@ never holds a partial or tampered file.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import math
 import struct
@@ -24,6 +23,8 @@ import platformdirs
 
 from desktop_app.core.atomic import write_bytes_atomic
 from desktop_app.core.config import ConfigError, DataConfig
+from desktop_app.core.config.limits import MAX_DATASET_FILE_BYTES
+from desktop_app.core.data.imports import n_classes_of
 from desktop_app.core.data.splits import ImagePool
 
 # IDX type byte -> numpy dtype (multi-byte types are big-endian on disk).
@@ -139,12 +140,20 @@ def read_idx(path: Path) -> np.ndarray:
 @lru_cache(maxsize=8)
 def _read_idx_cached(path: str, _mtime_ns: int, _size: int) -> np.ndarray:
     """Reading 60000 gzipped images takes ~0.3 s: cache by (path, mtime, size) for repeated loads."""
+    limit = MAX_DATASET_FILE_BYTES
+    if _size > limit:
+        raise ConfigError("data.path", f"{path}: {_size:,} bytes, more than the {limit:,}-byte limit for a data file")
     try:
         data = Path(path).read_bytes()
         if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
+            inflater = zlib.decompressobj(wbits=31)
+            data = inflater.decompress(data, limit + 1)
+            if len(data) > limit or inflater.unconsumed_tail:
+                raise ConfigError("data.path", f"{path}: unpacks to more than the {limit:,}-byte limit for a data file")
+            if not inflater.eof:
+                raise EOFError("Compressed file ended before the end-of-stream marker was reached")
     except (OSError, EOFError, zlib.error) as exc:
-        raise ConfigError("data.path", f"{path}: cannot read ({exc})") from exc
+        raise ConfigError("data.path", f"{path}: cannot read ({exc})") from None
     arr = parse_idx(data, path)
     arr.flags.writeable = False
     return arr
@@ -262,7 +271,7 @@ def load_idx_folder(folder: Path) -> ImagePool:
     (tx, ty), (sx, sy) = out
     if tx.shape[1:] != sx.shape[1:]:
         raise ConfigError("data.path", f"train images are {tx.shape[2:]} but t10k images are {sx.shape[2:]}")
-    n_classes = int(max(ty.max(initial=0), sy.max(initial=0))) + 1
+    n_classes = n_classes_of(ty, sy, source=str(folder))
     return ImagePool(images=tx, labels=ty, n_classes=n_classes, test_images=sx, test_labels=sy)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app.core.config import ConfigError, DataConfig
+from desktop_app.core.config.limits import MAX_CLASSES, MAX_DATASET_FILE_BYTES, MAX_IMAGE_PIXELS
 from desktop_app.core.data.splits import ImagePool
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -53,6 +54,7 @@ def as_images(x: np.ndarray, source: str, field: str = "data.path") -> np.ndarra
         )
     if len(x) == 0 or 0 in x.shape[1:]:
         raise ConfigError(field, f"{source}: images array is empty, shape {x.shape}")
+    check_image_size(x.shape[1:], source, field)
     if x.dtype == np.uint8:
         return x
     if x.dtype == np.bool_:
@@ -68,6 +70,50 @@ def as_images(x: np.ndarray, source: str, field: str = "data.path") -> np.ndarra
             "(divide by 255, or save them as uint8)",
         )
     return x
+
+
+def check_image_size(shape: tuple[int, ...], source: str, field: str = "data.path") -> None:
+    """One image (C, H, W) or (D,) must hold at most MAX_IMAGE_PIXELS values (docs/SECURITY.md)."""
+    if math.prod(shape) > MAX_IMAGE_PIXELS:
+        raise ConfigError(field, f"{source}: images of shape {tuple(shape)} hold {math.prod(shape):,} values each, "
+                          f"more than the limit of {MAX_IMAGE_PIXELS:,}")
+
+
+def n_classes_of(*label_arrays: np.ndarray | None, source: str, field: str = "data.path") -> int:
+    """The largest label plus one, refused above MAX_CLASSES (a label of 10^9 would size a 10^9-wide layer)."""
+    top = max((int(y.max(initial=0)) for y in label_arrays if y is not None), default=0)
+    if top + 1 > MAX_CLASSES:
+        raise ConfigError(field, f"{source}: the largest label is {top}; at most {MAX_CLASSES:,} classes "
+                          f"(labels 0..{MAX_CLASSES - 1}) are supported")
+    return top + 1
+
+
+def npz_array_headers(path: Path, field: str = "data.path") -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array in an .npz, read from the .npy headers only (nothing is decompressed
+    beyond them), so an oversized or compressed-bomb archive is refused before any array is allocated."""
+    out: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist()[:64]:
+                key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    if version == (1, 0):
+                        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+                    else:
+                        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+                if dtype.hasobject:
+                    raise ConfigError(field, f"{path}: array {key!r} holds Python objects; Basin reads only "
+                                      "numeric arrays (allow_pickle is off)")
+                total += math.prod(shape) * dtype.itemsize
+                out[key] = (tuple(int(v) for v in shape), dtype)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError) as exc:
+        raise ConfigError(field, f"{path}: not a readable .npz file ({exc})") from None
+    if total > MAX_DATASET_FILE_BYTES:
+        raise ConfigError(field, f"{path}: its arrays would take {total / 1024**3:.1f} GiB in memory, more than the "
+                          f"limit of {MAX_DATASET_FILE_BYTES / 1024**3:.0f} GiB")
+    return out
 
 
 def as_labels(y: np.ndarray, n: int, source: str, field: str = "data.path") -> np.ndarray:
@@ -91,18 +137,26 @@ def pool_from_npz(path: Path, field: str = "data.path") -> ImagePool:
     """Read x/images and y/labels (plus optional x_test/y_test) from an npz file."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise ConfigError(field, f"{path} not found (expected an .npz file with arrays x and y)")
+        what = "not found" if not path.exists() else "is not a regular file"
+        raise ConfigError(field, f"{path} {what} (expected an .npz file with arrays x and y)")
+    if not zipfile.is_zipfile(path):
+        raise ConfigError(field, f"{path}: not a readable .npz file (not a zip archive of .npy arrays at all)")
+    headers = npz_array_headers(path, field)
+    wanted = [k for k in (*_X_KEYS, *_Y_KEYS, "x_test", "y_test") if k in headers]
+    for k in wanted:
+        if k in ("x", "images", "x_test") and len(headers[k][0]) > 1:
+            check_image_size(headers[k][0][1:], f"{path} ({k})", field)
     try:
         with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ConfigError(field, f"{path}: not a readable .npz file ({exc})") from exc
+            arrays = {k: npz[k] for k in wanted}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, RuntimeError) as exc:
+        raise ConfigError(field, f"{path}: not a readable .npz file ({exc})") from None
     x, y = _pick(arrays, _X_KEYS), _pick(arrays, _Y_KEYS)
     if x is None or y is None:
         raise ConfigError(
             field,
             f"{path}: expected arrays 'x' (or 'images') and 'y' (or 'labels'), "
-            f"found {sorted(arrays) or 'none'}",
+            f"found {sorted(headers)[:10] or 'none'}",
         )
     images = as_images(x, str(path), field)
     labels = as_labels(y, len(images), str(path), field)
@@ -121,10 +175,7 @@ def pool_from_npz(path: Path, field: str = "data.path") -> ImagePool:
         if test_images.dtype != images.dtype:  # keep one dtype so splitting converts both the same way
             test_images = test_images.astype(np.float32) / (255.0 if test_images.dtype == np.uint8 else 1.0)
             images = images.astype(np.float32) / (255.0 if images.dtype == np.uint8 else 1.0)
-    top = labels.max(initial=0)
-    if test_labels is not None:
-        top = max(top, test_labels.max(initial=0))
-    n_classes = int(top) + 1
+    n_classes = n_classes_of(labels, test_labels, source=str(path), field=field)
     return ImagePool(images, labels, n_classes, test_images, test_labels)
 
 
@@ -151,6 +202,9 @@ def _read_class_folders(
         raise ConfigError("data.path", "reading an image folder needs Pillow: pip install pillow") from exc
     images: list[np.ndarray] = []
     labels: list[int] = []
+    if len(class_names) > MAX_CLASSES:
+        raise ConfigError("data.path", f"{root} has {len(class_names):,} class folders; at most {MAX_CLASSES:,} "
+                          "classes are supported")
     for label, cname in enumerate(class_names):
         cdir = root / cname
         if not cdir.is_dir():
@@ -161,11 +215,13 @@ def _read_class_folders(
         for f in files:
             try:
                 with Image.open(f) as im:
+                    check_image_size((im.size[1], im.size[0]), str(f))  # from the header, before decoding
                     arr = np.asarray(im.convert("L"), dtype=np.uint8)
-            except (OSError, UnidentifiedImageError, ValueError) as exc:
+            except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
                 raise ConfigError("data.path", f"{f}: not a readable image ({exc})") from exc
             hw = (arr.shape[0], arr.shape[1])
             if size is None:
+                check_image_size(hw, str(f))
                 size, first = hw, f
             elif hw != size:
                 raise ConfigError(
@@ -175,6 +231,9 @@ def _read_class_folders(
                 )
             images.append(arr)
             labels.append(label)
+            if len(images) * arr.size > MAX_DATASET_FILE_BYTES:
+                raise ConfigError("data.path", f"{root}: its images would take more than "
+                                  f"{MAX_DATASET_FILE_BYTES / 1024**3:.0f} GiB in memory (the limit)")
     if not images or size is None or first is None:
         raise ConfigError("data.path", f"{root} holds no PNG or JPEG images in its class sub-folders")
     return np.stack(images)[:, None], np.asarray(labels, dtype=np.int64), size, first

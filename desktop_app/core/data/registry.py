@@ -35,15 +35,32 @@ def load_elastic(cfg: DataConfig) -> DataSplits:
     return replace(base, name=cfg.name, augment=ElasticAugment.from_config(cfg))
 
 
-DATASET_LOADERS: dict[str, Loader] = {
-    "digits": _split("digits", load_digits_pool),
-    "shapeset": _split("shapeset", load_shapeset_pool),
-    "elastic": load_elastic,
-    "mnist": _split("mnist", lambda cfg: load_idx_pool(cfg, MNIST)),
-    "fashion-mnist": _split("fashion-mnist", lambda cfg: load_idx_pool(cfg, FASHION_MNIST)),
-    "npz": _split("npz", load_npz_pool),
-    "image-folder": _split("image-folder", load_image_folder_pool),
+POOL_LOADERS: dict[str, PoolLoader] = {
+    "digits": load_digits_pool,
+    "shapeset": load_shapeset_pool,
+    "mnist": lambda cfg: load_idx_pool(cfg, MNIST),
+    "fashion-mnist": lambda cfg: load_idx_pool(cfg, FASHION_MNIST),
+    "npz": load_npz_pool,
+    "image-folder": load_image_folder_pool,
 }
+
+DATASET_LOADERS: dict[str, Loader] = {
+    "digits": _split("digits", POOL_LOADERS["digits"]),
+    "shapeset": _split("shapeset", POOL_LOADERS["shapeset"]),
+    "elastic": load_elastic,
+    **{name: _split(name, POOL_LOADERS[name]) for name in ("mnist", "fashion-mnist", "npz", "image-folder")},
+}
+
+
+def load_pool(cfg: DataConfig) -> ImagePool:
+    """The image pool a config's data come from (the base set for elastic), before splitting: what
+    :func:`desktop_app.core.preflight.check_inputs` measures without converting anything to float."""
+    source = cfg.base if cfg.name == "elastic" else cfg.name
+    loader = POOL_LOADERS.get(source)
+    if loader is None:
+        field = "data.base" if cfg.name == "elastic" else "data.name"
+        raise ConfigError(field, f"must be one of {', '.join(POOL_LOADERS)}; got {source!r}")
+    return loader(replace(cfg, name=source))
 
 
 def load_data(cfg: DataConfig) -> DataSplits:

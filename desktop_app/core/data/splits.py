@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from desktop_app.core.config import ConfigError, DataConfig
+from desktop_app.core.config.limits import MAX_DATA_BYTES
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -114,6 +115,19 @@ def split_indices(n_pool: int, n_official_test: int | None, cfg: DataConfig) -> 
     )
 
 
+def check_split_memory(idx: SplitIndices, image_shape: tuple[int, ...]) -> None:
+    """The splits as float32 must fit the data-memory limit (docs/SECURITY.md); checked before converting."""
+    rows = max(len(idx.labelled), len(idx.unlabelled)) + len(idx.valid) + len(idx.test)
+    need = rows * int(np.prod(image_shape)) * 4
+    if need > MAX_DATA_BYTES:
+        raise ConfigError(
+            "data",
+            f"{rows:,} images of {'x'.join(map(str, image_shape))} would take {need / 1024**3:.1f} GiB as float32, "
+            f"more than the {MAX_DATA_BYTES / 1024**3:.0f} GiB limit; lower data.n_labelled, data.n_unlabelled "
+            "(0 = all) or data.n_test",
+        )
+
+
 def to_float_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 -> /255, float -> float32; always a fresh float32 tensor."""
     if images.dtype == np.uint8:
@@ -125,6 +139,7 @@ def make_splits(name: str, pool: ImagePool, cfg: DataConfig, augment: Augment | 
     """Cut ``pool`` into DataSplits following the rules of :func:`split_indices`."""
     has_test = pool.test_images is not None and pool.test_labels is not None
     idx = split_indices(len(pool.images), len(pool.test_images) if has_test else None, cfg)
+    check_split_memory(idx, pool.images.shape[1:])
     test_src_x = pool.test_images if has_test else pool.images
     test_src_y = pool.test_labels if has_test else pool.labels
     n_lab, n_unl = len(idx.labelled), len(idx.unlabelled)
