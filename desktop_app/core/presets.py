@@ -20,7 +20,7 @@ def list_presets() -> list[str]:
 
 def load_preset(name: str) -> ExperimentConfig:
     path = presets_dir() / f"{name}.toml"
-    if not path.exists():
+    if name not in list_presets():  # a name, never a path out of the presets folder
         raise ConfigError("preset", f"unknown preset {name!r}; available: {', '.join(list_presets())}")
     return load(path)
 
