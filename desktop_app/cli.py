@@ -277,14 +277,14 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
-    from desktop_app.core.engine import resume_experiment
-
     run_dir = args.run_dir
     if not (run_dir / "config.toml").exists():
         raise ConfigError("run_dir", f"{run_dir} is not a Basin run folder (no config.toml)")
+    cfg = config_mod.load(run_dir / "config.toml")  # before torch is imported: a hostile config is refused at once
+    from desktop_app.core.engine import resume_experiment
     from desktop_app.core.preflight import check_inputs
 
-    check_inputs(config_mod.load(run_dir / "config.toml"))  # bad config or data: one line, exit 2, nothing written
+    check_inputs(cfg)  # bad data or device: one line, exit 2, nothing written
     status = _drive(resume_experiment(run_dir, None), ProgressPrinter(sys.stderr, args.quiet))
     out.write(summary_table(run_dir) + "\n")
     return _status_code([status])

@@ -99,6 +99,7 @@ def test_help_config_lists_every_field_with_range_and_help():
         assert decl.spec.help in text
         assert decl.spec.range_text() in text
     assert "finetune.lr  (float, default 0.1; (0, 10])" in text
+    assert "model parameters: at most 50,000,000 weights" in text
 
 
 def test_resample_modes_have_one_owner():

@@ -194,3 +194,15 @@ def test_gzip_bomb_idx_is_refused_while_unpacking(tmp_path: Path, monkeypatch) -
     bomb.write_bytes(gzip.compress(bytes(1_000_000)))
     with pytest.raises(ConfigError, match="unpacks to more than the 10,000-byte limit"):
         idx.read_idx(bomb)
+
+
+def test_resume_refuses_a_hostile_config_at_once(tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.toml").write_text('name = "r"\n[sweep]\nfield = "model.depth"\nvalues = [1e9]\n')
+    t0 = time.perf_counter()
+    code = cli.main(["resume", str(run)], out=io.StringIO())
+    assert time.perf_counter() - t0 < 1.0
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == "basin: error: sweep.values: model.depth must be in [1, 100], got 1e+09"
+    assert sorted(p.name for p in run.iterdir()) == ["config.toml"]

@@ -63,8 +63,13 @@ from desktop_app.core.config.sweep import expand_sweep
 
 
 def help_config() -> str:
-    """``basin run --help-config``: every field, its type, default, range, unit and one-line help."""
-    return help_text(ExperimentConfig)
+    """``basin run --help-config``: every field, its type, default, range, unit and one-line help, then the
+    limits that bound several fields together (docs/SECURITY.md)."""
+    from desktop_app.core.config.limits import LIMITS
+
+    tail = ["", "Limits across fields and files (checked before anything is built):"]
+    tail += [f"  {lim.name}: at most {lim.value:,} {lim.unit}; {lim.what}" for lim in LIMITS]
+    return help_text(ExperimentConfig) + "\n" + "\n".join(tail)
 
 
 __all__ = [
