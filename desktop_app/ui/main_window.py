@@ -1,6 +1,8 @@
 """MainWindow "Basin": builder dock, run toolbar, panel dock area, secondary docks and status bar.
 
-Data flows one way: builder -> ExperimentConfig -> controller -> events -> RunStore -> panels. The run
+Data flows one way: builder -> ExperimentConfig -> controller -> events -> lab model -> RunStore -> panels. The
+lab's state (open runs, the run shown, follow-live, replay, sweep -> run folders) lives in the Qt-free
+``core.lab`` model; the window forwards to it and subscribes through ``RunStore`` (docs/ARCHITECTURE.md). The run
 controller is injected (the UI never imports torch or the worker module).
 
 Layout (docs/ARCHITECTURE.md, "Window"): the panels are the product, so they get the height. The builder owns
@@ -33,6 +35,7 @@ from desktop_app.core import config as config_mod
 from desktop_app.core import presets as presets_mod
 from desktop_app.core.config import ConfigError, ExperimentConfig
 from desktop_app.core.events import Event, RunFinished, RunStarted
+from desktop_app.core.lab.model import REPLAY_ERRORS
 from desktop_app.core.sweep_runs import plan_runs
 from desktop_app.ui import settings as settings_mod
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
@@ -83,8 +86,7 @@ class MainWindow(QMainWindow):
         self.setDockNestingEnabled(True)
         self.controller = controller
         self.store = store if store is not None else RunStore(self)
-        self._live_run_dir = ""
-        self._follow_live = True
+        self.lab = self.store.model  # the lab's state: open runs, the run shown, follow-live (core.lab.LabModel)
         self._device_choice = ""
         self._torch_loaded = torch_loaded  # False: describing the device would import torch; wait for torch_ready
         self._layout_pending = True  # the default sizes are applied at the first show (they need a real geometry)
@@ -401,14 +403,13 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def open_run(self, run_dir: Path | str) -> bool:
-        """Replay a run folder into the store (and so into every panel)."""
+        """Replay a run folder into the lab model and show it in every panel (following live iff it is live)."""
         run_dir = Path(run_dir)
         try:
-            self.store.load_run(run_dir)
-        except (ConfigError, OSError, ValueError, KeyError) as exc:
+            self.lab.open(run_dir)
+        except REPLAY_ERRORS as exc:
             self.show_error("Cannot open run", f"{run_dir}\n\n{exc}")
             return False
-        self._follow_live = str(run_dir) == self._live_run_dir
         self.log.add_line(f"Opened run {run_dir.name} ({self.store.status or 'unknown'})")
         return True
 
@@ -435,14 +436,11 @@ class MainWindow(QMainWindow):
     def _on_events(self, events: Sequence[Event]) -> None:
         for ev in events:
             if isinstance(ev, RunStarted):
-                self._live_run_dir = ev.run_dir
-                self._follow_live = True
                 self.device_label.setText(f"Device: {ev.device}")
-        if self._follow_live:
-            self.store.ingest(events)
+        self.lab.ingest_live(events)  # follow-live: a new live run takes over the panels (core.lab.LabModel)
         self.log.ingest(events)
         self.progress.ingest(events)
-        if self._follow_live and any(isinstance(ev, RunFinished) for ev in events):
+        if self.lab.follow_live and any(isinstance(ev, RunFinished) for ev in events):
             for panel in self.panel_widgets.values():  # the final state at once, not after the live throttle
                 panel.flush()
         for ev in events:  # bad data, a missing GPU, a full disk: one line, as a dialog (the log has it too)

@@ -64,3 +64,54 @@ def test_panels_show_the_folders_numbers(panels, run_dir):
     img, levels, _ = tiling.tile_filters(w, (1, 28, 28), "per-tile")
     np.testing.assert_array_equal(filters.images["left"].image, img)
     assert filters.images["left"].image.shape == img.shape and w.shape == (16, 784)
+
+
+def test_window_shows_a_past_run_while_a_live_one_trains_then_follows_it_again(qtbot, run_dir):
+    """The window subscribes to the lab model: opening a run stops following live, opening the live run resumes."""
+    from desktop_app.core.events import EpochMetrics, RunStarted
+    from desktop_app.ui.main_window import MainWindow
+    from tests.ui.fakes import FakeController
+
+    ctrl = FakeController()
+    window = MainWindow(ctrl)
+    qtbot.addWidget(window)
+    live = "/synthetic/live"
+    ctrl.eventsReady.emit([RunStarted(live, "live", ("none",), (0,), "cpu", 10),
+                           EpochMetrics("none", 0, 0, 2.0, 0.9, 2.1, 0.9, 2.2, 0.9)])
+    assert window.store.run_dir == live and window.lab.showing_live
+    assert window.open_run(run_dir)
+    assert window.store.run_dir == str(run_dir) and not window.lab.follow_live
+    traj = window.panel_widgets["Trajectories"]
+    traj.flush()
+    shown = traj.items["none"].getData()[0].copy()
+    ctrl.eventsReady.emit([EpochMetrics("none", 0, 1, 1.0, 0.5, 1.1, 0.5, 1.2, 0.5)])
+    traj.flush()
+    np.testing.assert_array_equal(traj.items["none"].getData()[0], shown)  # the past run stays on screen
+    assert window.store.unit("none", 0).epochs.tolist() == [0, 1, 2, 3]
+    assert window.open_run(live)  # back to the live run: no replay, every live epoch is there
+    assert window.lab.follow_live and window.store.unit("none", 0).epochs.tolist() == [0, 1]
+    traj.flush()
+    np.testing.assert_allclose(traj.items["none"].getData()[0], np.log10([2.0, 1.0]))
+
+
+def test_store_delivers_the_models_changes_on_the_gui_thread(qtbot):
+    """The model calls back on whichever thread drives it; panels get ``changed`` on the GUI thread."""
+    import threading
+
+    from PySide6.QtCore import QThread
+    from PySide6.QtWidgets import QApplication
+
+    from desktop_app.core.events import EpochMetrics, RunStarted
+
+    store = RunStore()
+    threads = []
+    store.changed.connect(lambda change: threads.append((QThread.currentThread(), change.kinds)))
+    feeder = threading.Thread(target=store.model.ingest, args=([
+        RunStarted("/synthetic/t", "t", ("none",), (0,), "cpu", 1),
+        EpochMetrics("none", 0, 0, 1.0, 0.5, 1.0, 0.5, 1.0, 0.5)],))
+    feeder.start()
+    feeder.join()
+    qtbot.waitUntil(lambda: bool(threads), timeout=2000)
+    assert threads == [(QApplication.instance().thread(), {"run", "metrics"})]
+    store.ingest([EpochMetrics("none", 0, 1, 1.0, 0.5, 1.0, 0.5, 1.0, 0.5)])  # on the GUI thread: at once
+    assert threads[-1][1] == {"metrics"} and store.unit("none", 0).epochs.tolist() == [0, 1]

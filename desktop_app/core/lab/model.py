@@ -1,0 +1,236 @@
+"""LabModel: the lab's state without Qt — the open runs, the run shown, follow-live and replay.
+
+The window subscribes to it (through the adapter in ``ui/run_store.py``) and tests drive it directly, as napari's
+QtViewer subscribes to its Qt-free ViewerModel (docs/ARCHITECTURE.md, "The lab model").
+
+- **Open runs**: one ``RunData`` per run folder, keyed by the folder (``runs``). A run stays open while it is shown,
+  while it is the live run, or when it was opened with ``open(run_dir, show=False)`` (kept, e.g. for a comparison)
+  until ``close``; any other run is dropped when it stops being shown, so memory holds a bounded set.
+- **Live run**: the run the controller's events are about (``ingest_live``). Its data keeps filling even while
+  another run is shown, so looking back at it costs no replay.
+- **Follow-live**: a new live run (a RunStarted) takes over the panels; opening another run stops following, and
+  opening the live run follows it again. This is the window's behaviour before the model existed, kept.
+- **Replay**: ``open`` replays a run folder's events into a fresh RunData (``core.runs.replay``); a failure raises and
+  changes nothing. A resumed live run that is not open is first replayed, so its panels show the whole run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from desktop_app.core.config import ConfigError
+from desktop_app.core.events import Event, RunFinished, RunStarted
+from desktop_app.core.lab.emitter import Emitter
+from desktop_app.core.lab.store import EVERYTHING, RunData
+from desktop_app.core.runs import replay as replay_folder
+
+# What replaying a run folder may raise for a missing, damaged or hostile folder (one line each).
+REPLAY_ERRORS = (ConfigError, OSError, ValueError, KeyError)
+
+Replayer = Callable[[Path], Iterator[Event]]
+
+
+class LabEvents:
+    """The model's callbacks. ``changed(StoreChange)``: the shown run's data changed, or another run is shown
+    (kinds contains "run"); ``shown(run_dir)``: another run is shown ("" = none); ``runs(tuple[str, ...])``: the
+    open runs changed; ``live(run_dir, active)``: the live run started (active) or finished."""
+
+    def __init__(self) -> None:
+        self.changed = Emitter()
+        self.shown = Emitter()
+        self.runs = Emitter()
+        self.live = Emitter()
+
+
+class LabModel:
+    """The open runs (``runs``), the run shown (``shown``), the live run and follow-live; see the module doc."""
+
+    def __init__(self, replay: Replayer = replay_folder) -> None:
+        self.events = LabEvents()
+        self._replay = replay
+        self._runs: dict[str, RunData] = {}
+        self._kept: set[str] = set()
+        self._shown = RunData()
+        self._shown_key = ""
+        self._live = ""
+        self._live_active = False
+        self.follow_live = True
+
+    # -- reading ---------------------------------------------------------------------------------------
+    @property
+    def shown(self) -> RunData:
+        """The run the panels show (an empty RunData when none)."""
+        return self._shown
+
+    @property
+    def shown_dir(self) -> str:
+        """The folder of the run shown ("" when none, or for events without a folder)."""
+        return self._shown_key
+
+    @property
+    def live_dir(self) -> str:
+        """The folder of the last run the controller started ("" before any)."""
+        return self._live
+
+    @property
+    def live_active(self) -> bool:
+        """True between the live run's RunStarted and its RunFinished."""
+        return self._live_active
+
+    @property
+    def showing_live(self) -> bool:
+        return bool(self._live) and self._shown_key == self._live
+
+    @property
+    def runs(self) -> Mapping[str, RunData]:
+        """Open runs by folder, in the order they were opened (read-only)."""
+        return MappingProxyType(self._runs)
+
+    def run(self, run_dir: Path | str) -> RunData | None:
+        return self._runs.get(str(run_dir))
+
+    def is_kept(self, run_dir: Path | str) -> bool:
+        return str(run_dir) in self._kept
+
+    # -- opening and showing ---------------------------------------------------------------------------
+    def open(self, run_dir: Path | str, show: bool = True) -> RunData:
+        """Replay a run folder and show it (``show=False``: keep it open beside the shown run until ``close``).
+
+        The live run while it is being written is not replayed: its data already holds every event. Raises one of
+        ``REPLAY_ERRORS`` for a folder that cannot be replayed, and then nothing changes."""
+        key = str(run_dir)
+        data = self._runs.get(key)
+        if not (data is not None and key == self._live and self._live_active):
+            data = RunData()
+            data.ingest(self._replay(Path(run_dir)), replayed=True)
+            self._add(key, data)
+        if show:
+            self.follow_live = key == self._live
+            self._set_shown(key, data)
+        else:
+            self._kept.add(key)
+            self._prune()
+        return data
+
+    def show(self, run_dir: Path | str) -> RunData:
+        """Show a run that is open (KeyError if it is not); following the live run iff it is the live run."""
+        key = str(run_dir)
+        data = self._runs[key]
+        self.follow_live = key == self._live
+        self._set_shown(key, data)
+        return data
+
+    def close(self, run_dir: Path | str) -> None:
+        """Close an open run; closing the shown run shows none (the live run keeps its data while it is live)."""
+        key = str(run_dir)
+        self._kept.discard(key)
+        if key == self._shown_key:
+            self.clear()
+        else:
+            self._prune()
+
+    def clear(self) -> None:
+        """Show no run."""
+        self._set_shown("", RunData())
+
+    # -- events ----------------------------------------------------------------------------------------
+    def ingest(self, events: Iterable[Event], replayed: bool = False) -> None:
+        """Events for the shown run; a RunStarted shows its run (opening it when needed). Replays and tools use
+        this; the controller's feed goes through ``ingest_live``."""
+        target, batch = self._shown, []
+        for ev in events:
+            if isinstance(ev, RunStarted):
+                self._apply(target, batch, replayed)
+                target, batch = self._run_for(ev.run_dir), []
+                self._set_shown(ev.run_dir, target, notify=False)  # its RunStarted reports "run"
+            batch.append(ev)
+        self._apply(target, batch, replayed)
+
+    def ingest_live(self, events: Iterable[Event]) -> None:
+        """The controller's events. They always reach the live run's data; the panels show them while following.
+        A RunStarted makes its run the live one and takes over the panels (follow-live)."""
+        target = self._runs.get(self._live) if self._live else (self._shown if self.follow_live else None)
+        batch: list[Event] = []
+        for ev in events:
+            if isinstance(ev, RunStarted):
+                self._flush(target, batch)
+                target, batch = self._start_live(ev), []
+            elif isinstance(ev, RunFinished) and ev.run_dir == self._live and self._live_active:
+                self._live_active = False
+                batch.append(ev)
+                self._flush(target, batch)
+                batch = []
+                self.events.live.emit(self._live, False)
+                continue
+            batch.append(ev)
+        self._flush(target, batch)
+
+    def _flush(self, target: RunData | None, batch: list[Event]) -> None:
+        if target is None or not batch:
+            return
+        if self.follow_live and self._live and target is self._runs.get(self._live) and target is not self._shown:
+            self._set_shown(self._live, target)
+        self._apply(target, batch)
+
+    def _apply(self, target: RunData, batch: list[Event], replayed: bool = False) -> None:
+        """Ingest into one run's data; report the change when that run is the one shown."""
+        change = target.ingest(batch, replayed) if batch else None
+        if change is not None and target is self._shown:
+            self.events.changed.emit(change)
+
+    def _start_live(self, ev: RunStarted) -> RunData:
+        key = ev.run_dir
+        known = bool(key) and key in self._runs
+        data = self._runs[key] if known else RunData()
+        if not known and ev.resumed and key:
+            try:  # the engine re-emits only what follows the checkpoint: show the run's history too
+                data.ingest(self._replay(Path(key)), replayed=True)
+            except REPLAY_ERRORS:
+                pass  # the live events still arrive; the history shows when the folder is opened
+        self._live, self._live_active = key, True
+        if key:
+            self._add(key, data)
+        self.follow_live = True
+        self._set_shown(key, data, notify=False)  # its RunStarted reports "run"
+        self.events.live.emit(key, True)
+        return data
+
+    # -- bookkeeping -----------------------------------------------------------------------------------
+    def _run_for(self, key: str) -> RunData:
+        """The open run of a folder, or a new one (a RunStarted without a folder always starts afresh)."""
+        if key and key in self._runs:
+            return self._runs[key]
+        data = RunData()
+        if key:
+            self._add(key, data)
+        return data
+
+    def _add(self, key: str, data: RunData) -> None:
+        old = self._runs.get(key)
+        if old is data:
+            return
+        self._runs[key] = data
+        if old is not None and old is self._shown:
+            self._set_shown(key, data)
+        self.events.runs.emit(tuple(self._runs))
+
+    def _set_shown(self, key: str, data: RunData, notify: bool = True) -> None:
+        if data is not self._shown:
+            self._shown, self._shown_key = data, key
+            if notify:
+                self.events.changed.emit(EVERYTHING)
+            self.events.shown.emit(key)
+        self._prune()
+
+    def _prune(self) -> None:
+        keep = {self._shown_key, self._live} | self._kept
+        dropped = [k for k in self._runs if k not in keep]
+        for k in dropped:
+            del self._runs[k]
+        if dropped:
+            self.events.runs.emit(tuple(self._runs))
+
+
+__all__ = ["REPLAY_ERRORS", "LabEvents", "LabModel"]

@@ -1,0 +1,273 @@
+"""RunData: one run's results as numpy arrays, the data every panel reads (plain Python: no Qt, no torch).
+
+Events go in through ``ingest`` (live from the engine, or a run folder replayed); both paths fill the same arrays.
+Everything is keyed by (arm, seed) and, within a unit, by epoch, so ingesting the same event twice (replaying a
+folder that is still being written, then following it live) overwrites rather than duplicates, and events of
+different units may arrive interleaved (units trained in parallel).
+
+Data layout per unit (``data.unit(arm, seed)`` -> ``UnitData``):
+  epochs            int64 (n,)     fine-tuning epochs with metrics, ascending (0 = before fine-tuning)
+  metrics           float64 (n, 6) columns ``METRIC_NAMES`` (train/valid/test nll and error)
+  recon             {layer: float64 (n_epochs,)} pre-training reconstruction error, index epoch-1 (NaN gaps)
+  filters           [(phase, epoch, float32 array)] first-layer weights, in arrival order
+  filter_input_shape (C, H, W) of the network input, to tile dense filters
+  probes            {epoch: float32 (probe_size, n_classes)} softmax outputs on the probe subset
+  checkpoints       [(phase, epoch, path)]
+
+Run-level analysis results (``AnalysisFinished``, e.g. the output-variance experiment) are kept in ``analyses`` by
+name (the latest wins) and reported as kind "analyses". Each ``ingest`` reports one ``StoreChange`` to the
+``changed`` emitter's callbacks. The lab model (``core/lab/model.py``) holds one RunData per open run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from desktop_app.core.events import (
+    AnalysisFinished,
+    CheckpointSaved,
+    EpochMetrics,
+    Event,
+    FilterSnapshot,
+    LogMessage,
+    PhaseStarted,
+    PretrainEpoch,
+    ProbeOutputs,
+    Progress,
+    RunFinished,
+    RunStarted,
+)
+from desktop_app.core.lab.emitter import Emitter
+
+METRIC_NAMES = ("train_nll", "train_error", "valid_nll", "valid_error", "test_nll", "test_error")
+Unit = tuple[str, int]
+
+# What changed, as reported by StoreChange.kinds.
+RUN, METRICS, PRETRAIN, FILTERS, PROBES, CHECKPOINTS, STATUS, PROGRESS, LOG, ANALYSES = (
+    "run", "metrics", "pretrain", "filters", "probes", "checkpoints", "status", "progress", "log", "analyses",
+)
+
+
+@dataclass(frozen=True)
+class StoreChange:
+    """Which kinds of data changed, for which units.
+
+    ``kinds`` contains "run" when the data was reset to a new run, or another run is shown (everything changed).
+    """
+
+    kinds: frozenset[str]
+    units: frozenset[Unit]
+
+    def touches(self, *kinds: str) -> bool:
+        return RUN in self.kinds or any(k in self.kinds for k in kinds)
+
+
+EVERYTHING = StoreChange(frozenset({RUN}), frozenset())
+
+
+@dataclass
+class UnitData:
+    """Everything held for one (arm, seed)."""
+
+    arm: str
+    seed: int
+    epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    metrics: np.ndarray = field(default_factory=lambda: np.zeros((0, len(METRIC_NAMES))))
+    recon: dict[int, np.ndarray] = field(default_factory=dict)
+    filters: list[tuple[str, int, np.ndarray]] = field(default_factory=list)
+    filter_input_shape: tuple[int, ...] = ()
+    probes: dict[int, np.ndarray] = field(default_factory=dict)
+    checkpoints: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def column(self, name: str) -> np.ndarray:
+        """One metric over epochs, e.g. ``column("test_nll")``; aligned with ``epochs``."""
+        return self.metrics[:, METRIC_NAMES.index(name)].copy()
+
+    def latest(self) -> dict[str, float] | None:
+        """The last epoch's metrics as {"epoch": e, "train_nll": ..., ...}, or None before any epoch."""
+        if not len(self.epochs):
+            return None
+        row = {"epoch": float(self.epochs[-1])}
+        row.update({n: float(v) for n, v in zip(METRIC_NAMES, self.metrics[-1], strict=True)})
+        return row
+
+    # -- updates ---------------------------------------------------------------------------------------
+    def set_epoch(self, epoch: int, values: tuple[float, ...]) -> None:
+        hit = np.flatnonzero(self.epochs == epoch)
+        if len(hit):
+            self.metrics[hit[0]] = values
+            return
+        pos = int(np.searchsorted(self.epochs, epoch))
+        self.epochs = np.insert(self.epochs, pos, epoch)
+        self.metrics = np.insert(self.metrics, pos, np.asarray(values, dtype=np.float64), axis=0)
+
+    def set_recon(self, layer: int, epoch: int, value: float) -> None:
+        arr = self.recon.get(layer, np.zeros(0))
+        if len(arr) < epoch:
+            arr = np.concatenate([arr, np.full(epoch - len(arr), np.nan)])
+        arr[epoch - 1] = value
+        self.recon[layer] = arr
+
+    def add_filters(self, phase: str, epoch: int, weights: np.ndarray, input_shape: tuple[int, ...]) -> None:
+        self.filters = [f for f in self.filters if (f[0], f[1]) != (phase, epoch)]
+        self.filters.append((phase, epoch, weights))
+        if input_shape:
+            self.filter_input_shape = tuple(input_shape)
+
+    def add_checkpoint(self, phase: str, epoch: int, path: str) -> None:
+        self.checkpoints = [c for c in self.checkpoints if (c[0], c[1]) != (phase, epoch)]
+        self.checkpoints.append((phase, epoch, path))
+
+
+class RunData:
+    """Results of one run as numpy arrays; ``changed`` calls back with a ``StoreChange`` after each ingest."""
+
+    def __init__(self) -> None:
+        self.changed = Emitter()
+        self._units: dict[Unit, UnitData] = {}
+        self.run_dir: str = ""
+        self.name: str = ""
+        self.arms: tuple[str, ...] = ()
+        self.seeds: tuple[int, ...] = ()
+        self.device: str = ""
+        self.status: str = ""  # "" | "running" | "completed" | "stopped" | "failed" | ...
+        self.replayed: bool = False
+        self.total_steps: int = 0
+        self.progress: Progress | None = None
+        self.phase: PhaseStarted | None = None
+        self.analyses: dict[str, object] = {}  # analysis name -> result dataclass (core.analysis.progress)
+
+    def __repr__(self) -> str:
+        return f"RunData({self.run_dir!r}, status={self.status!r}, units={len(self._units)})"
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def units(self) -> list[Unit]:
+        """(arm, seed) pairs with data, in the run's arm order then seed order."""
+        order = {a: i for i, a in enumerate(self.arms)}
+        return sorted(self._units, key=lambda u: (order.get(u[0], len(order)), u[0], u[1]))
+
+    def unit(self, arm: str, seed: int) -> UnitData:
+        """The unit's data (an empty UnitData if nothing arrived yet; not inserted)."""
+        return self._units.get((arm, seed)) or UnitData(arm, seed)
+
+    def has_data(self) -> bool:
+        return bool(self._units)
+
+    def curve(self, arm: str, seed: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(epochs, values) of one metric for one unit."""
+        u = self.unit(arm, seed)
+        return u.epochs.copy(), u.column(name)
+
+    def metric_matrix(self, arm: str, name: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """One metric for every seed of an arm: (epochs (E,), values (S, E) with NaN gaps, seeds)."""
+        seeds = sorted(s for a, s in self._units if a == arm)
+        all_epochs = sorted({int(e) for s in seeds for e in self._units[(arm, s)].epochs})
+        epochs = np.asarray(all_epochs, dtype=np.int64)
+        values = np.full((len(seeds), len(epochs)), np.nan)
+        col = METRIC_NAMES.index(name)
+        for i, s in enumerate(seeds):
+            u = self._units[(arm, s)]
+            values[i, np.searchsorted(epochs, u.epochs)] = u.metrics[:, col]
+        return epochs, values, seeds
+
+    def recon_errors(self, arm: str, seed: int) -> dict[int, np.ndarray]:
+        """layer -> reconstruction error per pre-training epoch (index epoch-1)."""
+        return {k: v.copy() for k, v in self.unit(arm, seed).recon.items()}
+
+    def filters(self, arm: str, seed: int, phase: str | None = None) -> list[tuple[str, int, np.ndarray]]:
+        return [f for f in self.unit(arm, seed).filters if phase is None or f[0] == phase]
+
+    def probe_outputs(self, arm: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """(epochs (E,), outputs (E, probe_size, n_classes)) for one unit; empty arrays if none."""
+        probes = self.unit(arm, seed).probes
+        epochs = np.asarray(sorted(probes), dtype=np.int64)
+        if not len(epochs):
+            return epochs, np.zeros((0, 0, 0), dtype=np.float32)
+        return epochs, np.stack([probes[int(e)] for e in epochs])
+
+    def checkpoints(self, arm: str, seed: int) -> list[tuple[str, int, str]]:
+        return list(self.unit(arm, seed).checkpoints)
+
+    # -- writing ---------------------------------------------------------------------------------------
+    def ingest(self, events: Iterable[Event], replayed: bool = False) -> StoreChange | None:
+        """Apply a batch of events; reports (and returns) one StoreChange for the batch, None if nothing changed."""
+        kinds: set[str] = set()
+        units: set[Unit] = set()
+        for ev in events:
+            kind = self._apply(ev, replayed)
+            if kind:
+                kinds.add(kind)
+                unit = (getattr(ev, "arm", None), getattr(ev, "seed", None))
+                if unit[0] is not None:
+                    units.add(unit)  # type: ignore[arg-type]
+        if not kinds:
+            return None
+        change = StoreChange(frozenset(kinds), frozenset(units))
+        self.changed.emit(change)
+        return change
+
+    def _reset(self, ev: RunStarted) -> None:
+        self._units = {}
+        self.run_dir, self.name, self.device = ev.run_dir, ev.name, ev.device
+        self.arms, self.seeds = tuple(ev.arms), tuple(ev.seeds)
+        self.total_steps = ev.total_steps
+        self.progress = None
+        self.phase = None
+        self.analyses = {}
+
+    def _u(self, arm: str, seed: int) -> UnitData:
+        key = (arm, int(seed))
+        if key not in self._units:
+            self._units[key] = UnitData(arm, int(seed))
+        return self._units[key]
+
+    def _apply(self, ev: Event, replayed: bool) -> str | None:  # noqa: C901 - one branch per event type
+        if isinstance(ev, RunStarted):
+            same = ev.run_dir and ev.run_dir == self.run_dir
+            if not same:
+                self._reset(ev)
+            else:  # a resumed or followed run: keep what we have, refresh the header
+                self.arms, self.seeds, self.device = tuple(ev.arms), tuple(ev.seeds), ev.device
+                self.total_steps = ev.total_steps or self.total_steps
+            self.replayed = replayed
+            self.status = "running" if not replayed else self.status
+            return RUN
+        if isinstance(ev, EpochMetrics):
+            self._u(ev.arm, ev.seed).set_epoch(ev.epoch, tuple(getattr(ev, n) for n in METRIC_NAMES))
+            return METRICS
+        if isinstance(ev, PretrainEpoch):
+            self._u(ev.arm, ev.seed).set_recon(ev.layer, ev.epoch, ev.recon_error)
+            return PRETRAIN
+        if isinstance(ev, FilterSnapshot):
+            self._u(ev.arm, ev.seed).add_filters(ev.phase, ev.epoch, ev.weights, ev.input_shape)
+            return FILTERS
+        if isinstance(ev, ProbeOutputs):
+            self._u(ev.arm, ev.seed).probes[ev.epoch] = ev.outputs
+            return PROBES
+        if isinstance(ev, CheckpointSaved):
+            self._u(ev.arm, ev.seed).add_checkpoint(ev.phase, ev.epoch, ev.path)
+            return CHECKPOINTS
+        if isinstance(ev, PhaseStarted):
+            self.phase = ev
+            return PROGRESS
+        if isinstance(ev, Progress):
+            self.progress = ev
+            return PROGRESS
+        if isinstance(ev, RunFinished):
+            self.status = ev.status
+            return STATUS
+        if isinstance(ev, LogMessage):
+            return LOG
+        if isinstance(ev, AnalysisFinished):
+            self.analyses[ev.name] = ev.result
+            return ANALYSES
+        return None
+
+
+__all__ = [
+    "ANALYSES", "CHECKPOINTS", "EVERYTHING", "FILTERS", "LOG", "METRICS", "METRIC_NAMES", "PRETRAIN", "PROBES",
+    "PROGRESS", "RUN", "STATUS", "RunData", "StoreChange", "Unit", "UnitData",
+]
