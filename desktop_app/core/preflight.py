@@ -10,6 +10,7 @@ nothing to float.
 from __future__ import annotations
 
 from desktop_app.core.config import ConfigError, ExperimentConfig, check_model_fits
+from desktop_app.core.config.limits import MAX_PROBE_VALUES
 from desktop_app.core.config.rules import largest_batch
 from desktop_app.core.data.registry import load_pool
 from desktop_app.core.data.splits import ImagePool, check_split_memory, split_indices
@@ -33,6 +34,10 @@ def check_inputs(cfg: ExperimentConfig, pools: PoolCache | None = None) -> None:
     idx = split_indices(len(pool.images), len(pool.test_images) if has_test else None, d)  # type: ignore[arg-type]
     shape = tuple(int(v) for v in pool.images.shape[1:])
     check_split_memory(idx, shape)
+    if d.probe_size * pool.n_classes > MAX_PROBE_VALUES:
+        raise ConfigError("data.probe_size", f"{d.probe_size:,} probe examples x {pool.n_classes:,} classes would save "
+                          f"{d.probe_size * pool.n_classes:,} outputs per epoch, more than the limit of "
+                          f"{MAX_PROBE_VALUES:,}; lower data.probe_size")
     try:
         check_model_fits(cfg.model, shape, pool.n_classes, batch_size=largest_batch(cfg))
     except ConfigError as exc:

@@ -79,6 +79,16 @@ def test_npz_label_of_a_billion_is_refused_before_allocation(tmp_path: Path, cap
     assert code == 2 and "the largest label is 1000000000; at most 10,000 classes" in err
 
 
+def test_probe_outputs_bounded_by_the_real_number_of_classes(tmp_path: Path, capsys) -> None:
+    x = np.zeros((2200, 4, 4), dtype=np.uint8)
+    y = np.arange(2200) % 5
+    y[0] = 9_999
+    args = npz_config(tmp_path, x=x, y=y)
+    code, err = run_check(capsys, *args, "--set", "data.n_test=2100", "--set", "data.probe_size=2000",
+                          "--set", 'model.layers=[{kind="dense", units=4}]')
+    assert code == 2 and "data.probe_size: 2,000 probe examples x 10,000 classes" in err
+
+
 def test_npz_sizes_checked_from_headers_and_against_the_data(tmp_path: Path, capsys) -> None:
     x = np.zeros((60, 8, 8), dtype=np.uint8)
     args = npz_config(tmp_path, x=x, y=np.arange(60) % 3)

@@ -28,6 +28,7 @@ MAX_DATASET_FILE_BYTES = 4 * 1024**3
 MAX_CLASSES = 10_000
 MAX_IMAGE_PIXELS = 512 * 512
 MAX_SWEEP_VARIANTS = 100
+MAX_PROBE_VALUES = 10_000_000
 
 LIMITS: tuple[Limit, ...] = (
     Limit("config file", MAX_CONFIG_BYTES, "bytes", "a config TOML (also a --set value) is read only up to this size"),
@@ -44,4 +45,6 @@ LIMITS: tuple[Limit, ...] = (
     Limit("classes", MAX_CLASSES, "classes", "the largest label read from a dataset, plus one"),
     Limit("image size", MAX_IMAGE_PIXELS, "pixels", "height x width x channels of one dataset image"),
     Limit("sweep variants", MAX_SWEEP_VARIANTS, "values", "sweep.values; each variant is a full run"),
+    Limit("probe outputs", MAX_PROBE_VALUES, "values", "data.probe_size x classes: the softmax outputs saved after "
+          "every fine-tuning epoch"),
 )
