@@ -280,3 +280,15 @@ def test_open_refuses_a_hostile_config_quickly(qtbot, tmp_path: Path) -> None:
         assert not window.open_config_file(bad)
         assert fragment in window.last_message_box.text()
         window.last_message_box.close()
+
+
+def test_out_of_range_values_from_a_file_stay_visible_and_marked(pane: BuilderPane) -> None:
+    cfg = config_mod.from_dict({"finetune": {"epochs": 200_000}, "seeds": {"count": 10**400},
+                                "model": {"layers": [{"kind": "dense", "units": 200_000}]}}, validate=False)
+    pane.set_config(cfg)
+    assert pane.field_widget("finetune.epochs").value() == 200_000  # not clamped to the declared 100000
+    assert pane.layer_table.cell_widget(0, "units").value() == 200_000
+    fields = [e.field for e in pane.errors()]
+    assert {"finetune.epochs", "seeds.count", "model.layers[0].units"} <= set(fields) and not pane.is_valid()
+    pane.set_config(ExperimentConfig())
+    assert pane.field_widget("finetune.epochs").maximum() == 100_000 and pane.is_valid()

@@ -183,14 +183,15 @@ def check_value(path: str, value: Any, s: FieldSpec) -> ConfigError | None:
 def range_error(path: str, value: float, s: FieldSpec) -> ConfigError | None:
     if s.lo is None or s.hi is None:
         return None
-    ok = math.isfinite(value)
-    ok = ok and (value > s.lo if s.lo_open else value >= s.lo)
-    ok = ok and (value < s.hi if s.hi_open else value <= s.hi)
+    if isinstance(value, float) and not math.isfinite(value):
+        ok = False
+    else:  # ints compare exactly with the float bounds, however large they are
+        ok = (value > s.lo if s.lo_open else value >= s.lo) and (value < s.hi if s.hi_open else value <= s.hi)
     if ok:
         return None
+    got = f"{value:g}" if isinstance(value, float) else (str(value) if abs(value) < 10**30 else f"{str(value)[:12]}...")
     if s.lo == s.hi and not (s.lo_open or s.hi_open):
-        return ConfigError(path, f"must be {_num(s.lo)}, got {_num(value) if math.isfinite(value) else value}")
-    got = f"{value:g}" if isinstance(value, float) else str(value)
+        return ConfigError(path, f"must be {_num(s.lo)}, got {got}")
     return ConfigError(path, f"must be in {s.range_text()}, got {got}")
 
 

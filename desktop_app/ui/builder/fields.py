@@ -125,6 +125,12 @@ def write_value(widget: QWidget, value: Any) -> None:
             widget.addItem(str(value))
         widget.setCurrentText(str(value))
     elif isinstance(widget, QDoubleSpinBox | QSpinBox):
+        if isinstance(widget, QSpinBox):
+            value = max(-INT_MAX - 1, min(INT_MAX, int(value)))
+        lo, hi = widget.minimum(), widget.maximum()
+        if isinstance(value, int | float) and math.isfinite(value) and not lo <= value <= hi:
+            # a value from a file outside the declared range stays visible, marked by the config's message
+            widget.setRange(min(lo, value), max(hi, value))
         widget.setValue(value)
     elif isinstance(widget, QLineEdit):
         widget.setText(str(value))

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.config import FIELDS, LayerSpec
-from desktop_app.ui.builder.fields import IntSpin, combo, set_invalid, widget_range
+from desktop_app.ui.builder.fields import IntSpin, combo, set_invalid, widget_range, write_value
 
 # The columns are LayerSpec's declared fields; a cell is enabled when its declaration's `when` allows the kind.
 CELLS = {d.name: d for d in FIELDS.values() if d.section == "model.layers[]"}
@@ -147,7 +147,7 @@ class LayerTable(QWidget):
             for col in COLUMNS[1:]:
                 lo, hi = widget_range(CELLS[col].spec)
                 spin = IntSpin(int(lo), int(hi))
-                spin.setValue(getattr(spec, col))
+                write_value(spin, getattr(spec, col))
                 spin.setEnabled(col in USED.get(spec.kind, set()))
                 spin.valueChanged.connect(self._on_cell_edited)
                 self._install(row, col, spin)

@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QScrollArea,
+    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -28,6 +30,7 @@ from desktop_app.ui.builder.fields import (
     make_widget,
     read_value,
     set_invalid,
+    widget_range,
     write_value,
 )
 from desktop_app.ui.builder.layer_table import LayerTable
@@ -226,6 +229,8 @@ class BuilderPane(QWidget):
             self._cfg = cfg
             for path, widget in self._fields.items():
                 widget.blockSignals(True)
+                if isinstance(widget, QSpinBox | QDoubleSpinBox):  # back to the declared range, then the value
+                    widget.setRange(*widget_range(FIELDS[path].spec))
                 write_value(widget, get_path(cfg, path))
                 widget.blockSignals(False)
             self.layer_table.set_layers(cfg.model.layers)
