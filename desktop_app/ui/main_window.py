@@ -1,9 +1,9 @@
 """MainWindow "Basin": builder dock, run toolbar, panel dock area, secondary docks and status bar.
 
 Data flows one way: builder -> ExperimentConfig -> controller -> events -> lab model -> RunStore -> panels. The
-lab's state (open runs, the run shown, follow-live, replay, sweep -> run folders) lives in the Qt-free
-``core.lab`` model; the window forwards to it and subscribes through ``RunStore`` (docs/ARCHITECTURE.md). The run
-controller is injected (the UI never imports torch or the worker module).
+lab's state (open runs, the run shown, follow-live, replay) lives in the Qt-free ``core.lab`` model; the window
+forwards to it and subscribes through ``RunStore`` (docs/ARCHITECTURE.md, "The lab model"). The run controller is
+injected (the UI never imports torch or the worker module).
 
 Layout (docs/ARCHITECTURE.md, "Window"): the panels are the product, so they get the height. The builder owns
 the left edge; Live metrics, Runs, Checkpoints and Log share one tabbed dock under the panels, at most

@@ -9,6 +9,7 @@ callback into a signal delivered on the GUI thread, so panels keep connecting to
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -42,25 +43,36 @@ _SHOWN_RUN_API = (
 
 
 class RunStore(QObject):
-    """The run the model shows, as numpy arrays; emits ``changed(StoreChange)`` on the GUI thread."""
+    """The run the model shows, as numpy arrays; the model's callbacks as signals on the GUI thread:
+    ``changed(StoreChange)``, ``shownChanged(run_dir)``, ``runsChanged(tuple of folders)``,
+    ``liveChanged(run_dir, active)`` (see ``core.lab.model.LabEvents``)."""
 
     changed = Signal(object)  # StoreChange
-    _relay = Signal(object)  # the model's callback, queued to this object's thread when it came from another
+    shownChanged = Signal(str)
+    runsChanged = Signal(object)
+    liveChanged = Signal(str, bool)
+    _relay = Signal(str, object)  # (signal name, args): queued to this object's thread when emitted from another
 
     def __init__(self, parent: QObject | None = None, model: LabModel | None = None) -> None:
         super().__init__(parent)
         self.model = model if model is not None else LabModel()
         self._relay.connect(self._deliver)  # AutoConnection: direct on the GUI thread, queued from elsewhere
-        self.model.events.changed.connect(self._relay.emit)
+        events = self.model.events
+        for emitter, name in ((events.changed, "changed"), (events.shown, "shownChanged"),
+                              (events.runs, "runsChanged"), (events.live, "liveChanged")):
+            emitter.connect(partial(self._forward, name))
 
     @property
     def data(self) -> RunData:
         """The shown run's data (changes object when another run is shown)."""
         return self.model.shown
 
-    @Slot(object)
-    def _deliver(self, change: StoreChange) -> None:
-        self.changed.emit(change)
+    def _forward(self, name: str, *args: object) -> None:
+        self._relay.emit(name, args)
+
+    @Slot(str, object)
+    def _deliver(self, name: str, args: tuple) -> None:
+        getattr(self, name).emit(*args)
 
     # -- writing (through the model) ---------------------------------------------------------------------
     def clear(self) -> None:

@@ -224,3 +224,12 @@ def test_replaying_a_real_run_folder_equals_ingesting_it_live(tmp_path, override
         assert any(isinstance(e, CheckpointSaved) for e in events)
     assert a == b
     assert not live.shown.replayed and replayed.shown.replayed
+
+
+def test_a_refused_run_leaves_the_live_runs_status_alone():
+    """A queued run whose folder is locked ends before its RunStarted: its RunFinished is about no open run."""
+    model = LabModel()
+    model.ingest_live(run("/w/live", epochs=1))
+    seen = Recorder(model)
+    model.ingest_live([RunFinished("refused", "/w/locked", 0.0, "locked by another writer")])
+    assert model.shown.status == "completed" and model.runs.keys() == {"/w/live"} and seen.changes == []

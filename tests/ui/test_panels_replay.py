@@ -115,3 +115,21 @@ def test_store_delivers_the_models_changes_on_the_gui_thread(qtbot):
     assert threads == [(QApplication.instance().thread(), {"run", "metrics"})]
     store.ingest([EpochMetrics("none", 0, 1, 1.0, 0.5, 1.0, 0.5, 1.0, 0.5)])  # on the GUI thread: at once
     assert threads[-1][1] == {"metrics"} and store.unit("none", 0).epochs.tolist() == [0, 1]
+
+
+def test_store_relays_which_run_is_shown_open_and_live(qtbot, run_dir):
+    """What the title bar and a run comparison subscribe to, as Qt signals."""
+    from desktop_app.core.events import RunFinished, RunStarted
+
+    store = RunStore()
+    shown, opened, live = [], [], []
+    store.shownChanged.connect(shown.append)
+    store.runsChanged.connect(opened.append)
+    store.liveChanged.connect(lambda d, active: live.append((d, active)))
+    store.model.ingest_live([RunStarted("/synthetic/live", "live", ("none",), (0,), "cpu", 1)])
+    store.model.open(run_dir, show=False)
+    store.load_run(run_dir)
+    store.model.ingest_live([RunFinished("completed", "/synthetic/live", 1.0)])
+    assert shown == ["/synthetic/live", str(run_dir)] and store.run_dir == str(run_dir)
+    assert opened[-1] == ("/synthetic/live", str(run_dir))
+    assert live == [("/synthetic/live", True), ("/synthetic/live", False)]

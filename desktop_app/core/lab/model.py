@@ -150,13 +150,16 @@ class LabModel:
 
     def ingest_live(self, events: Iterable[Event]) -> None:
         """The controller's events. They always reach the live run's data; the panels show them while following.
-        A RunStarted makes its run the live one and takes over the panels (follow-live)."""
+        A RunStarted makes its run the live one and takes over the panels (follow-live). A RunFinished for another
+        folder (a run refused before it started) is no run's status and is dropped here (the log still shows it)."""
         target = self._runs.get(self._live) if self._live else (self._shown if self.follow_live else None)
         batch: list[Event] = []
         for ev in events:
             if isinstance(ev, RunStarted):
                 self._flush(target, batch)
                 target, batch = self._start_live(ev), []
+            elif isinstance(ev, RunFinished) and ev.run_dir and ev.run_dir != self._live:
+                continue  # a run that never started (refused before its RunStarted): no run's status changes
             elif isinstance(ev, RunFinished) and ev.run_dir == self._live and self._live_active:
                 self._live_active = False
                 batch.append(ev)
