@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from desktop_app.core.reproduce import ClaimResult
+from desktop_app.core.reproduce.report import ClaimResult
 
 WIDTH = 1100  # PNG width in pixels; height keeps the panel's aspect
 SIZE = (1100, 620)  # panel layout size while exporting

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+PHASES = ("init", "pretrain", "finetune")  # a unit's phases in training order ("init": before any training)
+PHASE_ORDER = {phase: i for i, phase in enumerate(PHASES)}  # sort key of a snapshot's phase
+
 
 def as_array(x) -> np.ndarray:
     """A float32 C-contiguous copy, safe to hand to another thread (accepts torch tensors too)."""

@@ -21,7 +21,6 @@ import platform
 import shlex
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -366,7 +365,3 @@ def _snap_key(phase_order: dict[str, int]):
 
 def now_iso() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def monotonic() -> float:
-    return time.perf_counter()

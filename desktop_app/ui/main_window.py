@@ -683,12 +683,6 @@ class MainWindow(QMainWindow):
             s.setValue("mainWindow/panel", panel)
         s.sync()
 
-    def restore_panel_state(self) -> None:
-        """Re-apply the saved central layout (call after the panels were added)."""
-        panels = settings_mod.app_settings().value("mainWindow/panelState")
-        if isinstance(panels, QByteArray) and not panels.isEmpty():
-            self.panel_area.restoreState(panels)
-
     # -- which run is shown ----------------------------------------------------------------------------
     def run_caption(self) -> str:
         """"name · date · live|replayed" of the run the panels show ("" without one)."""

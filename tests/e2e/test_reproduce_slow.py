@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from desktop_app.core import reproduce
+from desktop_app.core.reproduce.claims import run_folder_name
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +65,7 @@ def test_an_interrupted_claim_run_is_resumed_not_restarted(tmp_path):
 
     (label, cfg), = reproduce.CLAIMS["regulariser"].experiments(True)
     cfg = cfg.with_overrides({"device": "cpu"})
-    run_dir = tmp_path / "reduced" / reproduce._shared_name(cfg, label, "regulariser")
+    run_dir = tmp_path / "reduced" / run_folder_name(cfg)
     control = RunControl()
     for ev in run_experiment(cfg, control, run_dir):
         if isinstance(ev, EpochMetrics) and ev.epoch == 2:
@@ -88,7 +89,7 @@ def test_an_experiment_two_claims_share_runs_once(tmp_path):
     (label, cfg), = reproduce.CLAIMS["regulariser"].experiments(True)
     cfg = cfg.with_overrides({"device": "cpu"})
     first = reproduce.run_claim("regulariser", tmp_path, reduced=True, device="cpu")
-    src = tmp_path / "reduced" / reproduce._shared_name(cfg, label, "regulariser")
+    src = tmp_path / "reduced" / run_folder_name(cfg)
     twin = src.parent / f"some-other-name-{cfg.hash()[:8]}"
     shutil.move(src, twin)
     again = reproduce.run_claim("regulariser", tmp_path, reduced=True, device="cpu")

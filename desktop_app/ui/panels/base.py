@@ -256,13 +256,6 @@ class Panel(QWidget):
             if squeezed and old.width() >= 2 and old.height() >= 2:
                 item.setGeometry(old)
 
-    def export_item(self) -> pg.GraphicsLayout:
-        """The graphics item exported (all plots of the panel). Laid out first if never shown."""
-        item = self.graphics.ci
-        if item.boundingRect().width() < 2 or item.boundingRect().height() < 2:
-            item.setGeometry(QRectF(0, 0, *DEFAULT_SIZE))
-        return item
-
     def export_png(self, path: str | Path, width: int | None = None, dpi: float | None = None,
                    metadata: Mapping[str, str] | None = None) -> Path:
         """PNG of the plots; ``width`` in pixels (height keeps the on-screen aspect), or on-screen size x

@@ -16,10 +16,10 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
 from desktop_app.core import tiling
+from desktop_app.core.events import PHASE_ORDER
 from desktop_app.ui.panels.base import FOREGROUND, Panel
 from desktop_app.ui.run_store import FILTERS, RunStore
 
-PHASE_ORDER = {"init": 0, "pretrain": 1, "finetune": 2}
 SIDES = ("left", "right")
 GREY = pg.ColorMap([0.0, 1.0], [(0, 0, 0), (255, 255, 255)])
 PLAY_INTERVAL_MS = 400

@@ -1,0 +1,229 @@
+"""The reproduce claims: each a paper's statement, the experiments that test it (ordinary configs, run by the
+ordinary engine into ordinary run folders) and its evaluation in ``verdicts``; ``run_claim`` runs (or reuses)
+the experiments and evaluates them.
+
+``reduced=True`` gives a small version of every claim for the slow-marked tests; its verdicts are not expected
+to hold, only to be computed the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from desktop_app.core import config as config_mod
+from desktop_app.core.config import ExperimentConfig, LayerSpec
+from desktop_app.core.reproduce import verdicts
+from desktop_app.core.reproduce.report import ClaimResult
+from desktop_app.core.runs import read_manifest
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A paper's claim: ``experiments(reduced)`` gives (label, config) pairs; ``evaluate(run folders by label,
+    reduced)`` gives (verdict, Markdown, numbers)."""
+
+    name: str
+    title: str
+    statement: str
+    experiments: Callable[[bool], list[tuple[str, ExperimentConfig]]]
+    evaluate: Callable[[dict[str, Path], bool], tuple[str, str, dict]]
+
+
+def _base(reduced: bool, **over) -> ExperimentConfig:
+    """Sigmoid 3-layer net, classic init, 1,000 labelled digits, pre-training on the whole pool (Erhan 2010)."""
+    width = 64 if reduced else 500
+    d = {
+        "name": "reproduce",
+        "arms": ["none", "rbm", "dae"],
+        "data": {"name": "digits", "n_labelled": 1000, "n_unlabelled": 0, "n_valid": 500, "n_test": 1000,
+                 "probe_size": 200, "train_eval_size": 0},
+        "model": {"layers": [{"kind": "dense", "units": width}] * 3, "activation": "sigmoid", "init": "classic"},
+        "pretraining": {
+            "rbm": {"epochs": 2 if reduced else 10, "lr": 0.05, "k": 1, "batch_size": 20, "momentum": 0.5},
+            "dae": {"epochs": 2 if reduced else 10, "lr": 0.05, "noise": "masking", "corruption": 0.25,
+                    "batch_size": 20},
+        },
+        # Momentum: with plain SGD a 3-layer sigmoid net from the classic init sits on its initial plateau for
+        # tens of thousands of updates (Glorot & Bengio 2010), longer than 1,000 labels give in a short run.
+        "finetune": {"optimizer": "momentum", "lr": 0.1, "momentum": 0.9, "batch_size": 10,
+                     "epochs": 4 if reduced else 100},
+        "seeds": {"count": 2 if reduced else 10, "base": 0},
+        "snapshots": {"max_filters": 64, "checkpoint_every": 1000},
+        "device": "auto",
+    }
+    cfg = config_mod.from_dict(d)
+    return cfg.with_overrides(over) if over else cfg
+
+
+def _regulariser_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
+    return [("regulariser", replace(_base(reduced), name="reproduce-regulariser"))]
+
+
+def _control_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
+    cfg = _base(reduced, **{"model.activation": "relu", "model.init": "he", "finetune.optimizer": "adam",
+                            "finetune.lr": 0.001, "pretraining.dae.lr": 0.01, "seeds.count": 2 if reduced else 5})
+    return [("sigmoid-classic-sgd", replace(_base(reduced), name="reproduce-regulariser")),
+            ("relu-he-adam", replace(cfg, name="reproduce-modern-control"))]
+
+
+def _width_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
+    widths = (16, 128) if reduced else (25, 50, 500)
+    out = []
+    for w in widths:
+        cfg = _base(reduced, **{"seeds.count": 2 if reduced else 5})
+        layers = tuple(LayerSpec("dense", w) for _ in cfg.model.layers)
+        out.append((f"width={w}", replace(cfg, name=f"reproduce-width-{w}", model=replace(cfg.model, layers=layers))))
+    return out
+
+
+def _labels_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
+    sizes = (100, 500) if reduced else (100, 1000, 0)
+    out = []
+    for n in sizes:
+        over = {"data.n_labelled": n, "seeds.count": 2 if reduced else 5}
+        if n == 0 and not reduced:
+            # all 3,500 pool labels: 30 epochs = 10,500 updates, the budget 1,000 labels get in 100 epochs
+            over["finetune.epochs"] = 30
+        cfg = _base(reduced, **over)
+        out.append((f"labels={n or 'all'}", replace(cfg, name=f"reproduce-labels-{n or 'all'}")))
+    return out
+
+
+def _pitfall_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
+    """One-layer autoencoders of several widths and noise levels (dense DAE) plus conv AEs: >= 12 configs."""
+    out = []
+    widths = (16, 64) if reduced else (16, 64, 256, 1024)
+    noises = (0.0, 0.5) if reduced else (0.0, 0.25, 0.5)
+    common = {
+        "name": "reproduce-pitfall",
+        "data": {"name": "digits", "n_labelled": 1000, "n_valid": 500, "n_test": 1000, "probe_size": 50},
+        "finetune": {"epochs": 1, "batch_size": 50},
+        "seeds": {"count": 1},
+        "snapshots": {"max_filters": 16},
+        "device": "auto",
+    }
+    for w in widths:
+        for noise in noises:
+            model = {"layers": [{"kind": "dense", "units": w}], "activation": "sigmoid"}
+            d = {**common, "arms": ["dae"], "model": model,
+                 "pretraining": {"dae": {"epochs": 2 if reduced else 10, "lr": 0.05, "corruption": noise}}}
+            out.append((f"dae w={w} noise={noise:g}", config_mod.from_dict(d)))
+    if not reduced:
+        for ch in (4, 16):
+            for noise in (0.0, 0.5):
+                d = {**common, "arms": ["cae"],
+                     "model": {"layers": [{"kind": "conv", "units": ch, "kernel": 5}], "activation": "sigmoid"},
+                     "pretraining": {"cae": {"epochs": 5, "lr": 0.01, "corruption": noise}}}
+                out.append((f"cae ch={ch} noise={noise:g}", config_mod.from_dict(d)))
+    return out
+
+
+CLAIMS: dict[str, Claim] = {
+    "regulariser": Claim(
+        "regulariser", "Pre-training acts as a regulariser (Erhan et al. 2010)",
+        "Pre-trained nets reach lower test error and lower test NLL at equal or higher train NLL: the log test NLL "
+        "vs log train NLL curves of pre-trained nets lie below those of randomly initialised nets.",
+        _regulariser_runs, verdicts.eval_regulariser),
+    "modern-control": Claim(
+        "modern-control", "ReLU, He init and Adam shrink the gap (Glorot 2010/2011, He 2015)",
+        "Better units, inits and optimisers close most of the gap that pre-training opened on saturating nets.",
+        _control_runs, verdicts.eval_control),
+    "width": Claim(
+        "width", "Small layers: pre-training does not help (Erhan et al. 2010)",
+        "With tens of units per layer pre-training spends capacity on modelling the input and does not help or "
+        "hurts; with hundreds of units it helps.",
+        _width_runs, verdicts.eval_width),
+    "labels": Claim(
+        "labels", "Pre-training matters most with few labels (He, Girshick & Dollar 2019; Glorot 2011)",
+        "The gain of pre-training on the whole unlabelled pool is largest with few labelled examples and shrinks "
+        "as the labelled set grows.",
+        _labels_runs, verdicts.eval_labels),
+    "function-space": Claim(
+        "function-space", "Pre-trained and random nets live in different regions of function space (Erhan et al. 2010)",
+        "Embedding every net at every epoch by its outputs on a fixed test set (t-SNE, ISOMAP), pre-trained and "
+        "randomly initialised trajectories never overlap.",
+        _regulariser_runs, verdicts.eval_function_space),
+    "pitfall": Claim(
+        "pitfall", "Reconstruction error does not predict feature quality (Alberti et al. 2017)",
+        "Across autoencoder configurations, a lower reconstruction error does not go with more linearly separable "
+        "features: the correlation between reconstruction error and linear-probe accuracy is weak or absent.",
+        _pitfall_runs, verdicts.eval_pitfall),
+}
+
+
+def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | None = None,
+              on_event: Callable[[object], None] | None = None) -> ClaimResult:
+    """Run (or reuse, when a completed folder exists) every experiment of a claim, then evaluate it."""
+    from desktop_app.core.engine import resume_experiment, run_experiment
+
+    claim = CLAIMS[name]
+    t0 = time.perf_counter()
+    dirs: dict[str, Path] = {}
+    setup: dict[str, str] = {}
+    seeds = 0
+    for label, cfg in claim.experiments(reduced):
+        if device:
+            cfg = replace(cfg, device=device)
+        run_dir = Path(out_dir) / ("reduced" if reduced else "full") / run_folder_name(cfg)
+        run_dir = _completed_twin(run_dir, cfg.hash()) or run_dir
+        manifest = read_manifest(run_dir)
+        if manifest.get("status") != "completed" or manifest.get("config_hash") != cfg.hash():
+            if manifest.get("config_hash") == cfg.hash():  # interrupted earlier: continue where it stopped
+                events = resume_experiment(run_dir)
+            else:
+                if run_dir.exists():
+                    import shutil
+
+                    shutil.rmtree(run_dir)
+                events = run_experiment(cfg, None, run_dir)
+            for ev in events:
+                if on_event:
+                    on_event(ev)
+            if read_manifest(run_dir).get("status") != "completed":
+                raise RuntimeError(f"claim {name}: experiment {label} did not complete; see {run_dir}")
+        dirs[label] = run_dir
+        setup[label] = describe_setup(cfg)
+        seeds = max(seeds, cfg.seeds.count)
+    verdict, markdown, numbers = claim.evaluate(dirs, reduced)
+    wall = sum(float(read_manifest(d).get("elapsed_s", 0.0)) for d in dirs.values())
+    return ClaimResult(name, claim.title, claim.statement, verdict, markdown, numbers, seeds,
+                       max(wall, time.perf_counter() - t0) if not wall else wall, {k: str(v) for k, v in dirs.items()},
+                       setup)
+
+
+def describe_setup(cfg: ExperimentConfig) -> str:
+    """One line saying what an experiment trains: the setup a reader needs to judge the numbers."""
+    m, d, f, pt = cfg.model, cfg.data, cfg.finetune, cfg.pretraining
+    names = [f"{spec.kind} {spec.units}" + (f" (k{spec.kernel})" if spec.kind == "conv" else "") for spec in m.layers]
+    layers = f"{len(names)} x {names[0]}" if len(set(names)) == 1 and len(names) > 1 else ", ".join(names)
+    parts = [f"hidden layers {layers}; {m.activation}, {m.init} init"]
+    methods = {"rbm": f"RBM CD-{pt.rbm.k}, {pt.rbm.epochs} epochs/layer, lr {pt.rbm.lr:g}",
+               "dae": f"DAE {pt.dae.noise} {pt.dae.corruption:g}, {pt.dae.epochs} epochs/layer, lr {pt.dae.lr:g}",
+               "cae": f"conv AE {pt.cae.noise} {pt.cae.corruption:g}, {pt.cae.epochs} epochs/layer, lr {pt.cae.lr:g}"}
+    parts.append("arms " + ", ".join(cfg.arms) + "".join(f"; {methods[a]}" for a in cfg.arms if a in methods))
+    opt = f.optimizer + (f" {f.momentum:g}" if f.optimizer == "momentum" else "")
+    parts.append(f"fine-tuning {opt}, lr {f.lr:g}, batch {f.batch_size}, {f.epochs} epochs")
+    parts.append(f"{d.n_labelled or 'all'} labelled {d.name}, pre-training on "
+                 f"{d.n_unlabelled or 'every training image'}; {cfg.seeds.count} paired seed(s)")
+    return "; ".join(parts)
+
+
+def _completed_twin(run_dir: Path, config_hash: str) -> Path | None:
+    """A completed folder of the same experiment under another claim's name (width=500 is labels=1000: the
+    config hash leaves out the name), so one experiment runs once however many claims use it."""
+    if read_manifest(run_dir).get("status") == "completed" or not run_dir.parent.is_dir():
+        return None
+    for other in sorted(run_dir.parent.glob(f"*-{config_hash[:8]}")):
+        m = read_manifest(other)
+        if other != run_dir and m.get("status") == "completed" and m.get("config_hash") == config_hash:
+            return other
+    return None
+
+
+def run_folder_name(cfg: ExperimentConfig) -> str:
+    """An experiment's folder name: claims that share an experiment (regulariser = control's sigmoid arm)
+    share its folder."""
+    return f"{cfg.name}-{cfg.hash()[:8]}"

@@ -1,0 +1,297 @@
+"""Verdict statistics of the reproduce claims: each ``eval_*`` turns a claim's run folders into
+(verdict, Markdown account of the numbers, numbers), with paired-seed confidence intervals.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app.core import config as config_mod
+from desktop_app.core.reproduce.report import fmt_ci
+from desktop_app.core.runs import final_test_errors, read_metrics
+from desktop_app.core.stats import MeanCI, mean_ci, paired_difference
+
+
+def final_by_arm(run_dir: Path, split: str = "test", col: str = "error") -> dict[str, dict[int, float]]:
+    """arm -> seed -> ``col`` of ``split`` at the seed's last fine-tuning epoch: the run folder's one reducer,
+    ``runs.final_test_errors``, applied to that column."""
+    rows = [{**r, "split": "test", "error": r[col]} for r in read_metrics(run_dir) if r["split"] == split]
+    return final_test_errors(rows)
+
+
+def curves(run_dir: Path) -> dict[tuple[str, int], dict[str, np.ndarray]]:
+    """(arm, seed) -> {"train": nll per epoch, "test": nll per epoch}, epochs ascending."""
+    acc: dict[tuple[str, int], dict[str, dict[int, float]]] = {}
+    for r in read_metrics(run_dir):
+        if r["phase"] == "finetune" and r["split"] in ("train", "test"):
+            acc.setdefault((r["arm"], int(r["seed"])), {}).setdefault(r["split"], {})[int(r["epoch"])] = float(r["nll"])
+    return {
+        k: {s: np.array([v[s][e] for e in sorted(v[s])]) for s in ("train", "test") if s in v} for k, v in acc.items()
+    }
+
+
+def test_nll_at_equal_train_nll(run_dir: Path, skip_epoch0: bool = True) -> tuple[float, dict[str, dict[int, float]]]:
+    """Erhan 2010 Fig. 1 in one number per curve: log test NLL where each curve's log train NLL crosses a
+    level every curve reaches. Returns (level, arm -> seed -> log10 test NLL at that level)."""
+    cs = curves(run_dir)
+    lo = 1 if skip_epoch0 else 0
+    logs = {k: (np.log10(v["train"][lo:]), np.log10(v["test"][lo:])) for k, v in cs.items() if len(v["train"]) > lo}
+    level = max(float(tr.min()) for tr, _ in logs.values())
+    out: dict[str, dict[int, float]] = {}
+    for (arm, seed), (tr, te) in logs.items():
+        # first crossing of the level, linear in log-log between the two epochs around it
+        idx = int(np.argmax(tr <= level + 1e-12))
+        if idx == 0:
+            val = float(te[0])
+        else:
+            x0, x1, y0, y1 = tr[idx - 1], tr[idx], te[idx - 1], te[idx]
+            t = 0.0 if x0 == x1 else (x0 - level) / (x0 - x1)
+            val = float(y0 + t * (y1 - y0))
+        out.setdefault(arm, {})[seed] = val
+    return level, out
+
+
+def arm_table(run_dir: Path, reference: str = "none") -> tuple[str, dict]:
+    """Markdown table: test error and NLL per arm (mean, 95 % CI) and paired differences to the reference."""
+    err = final_by_arm(run_dir, "test", "error")
+    nll = final_by_arm(run_dir, "test", "nll")
+    tr_nll = final_by_arm(run_dir, "train", "nll")
+    lines = [
+        "| arm | seeds | test error % (mean [95 % CI]) | test NLL | train NLL | paired diff in test error, points "
+        "(arm - none) | p (paired t) |",
+        "| --- | ---: | --- | --- | --- | --- | ---: |",
+    ]
+    numbers: dict = {}
+    for arm in err:
+        e, n, t = mean_ci(list(err[arm].values())), mean_ci(list(nll[arm].values())), mean_ci(
+            list(tr_nll[arm].values()))
+        pd = paired_difference(err, arm, reference) if arm != reference else None
+        diff = fmt_ci(pd.diff, 100) if pd else "-"
+        p = f"{pd.t_pvalue:.3g}" if pd and not math.isnan(pd.t_pvalue) else "-"
+        lines.append(f"| {arm} | {e.n} | {fmt_ci(e, 100)} | {fmt_ci(n, 1, 4)} | {fmt_ci(t, 1, 4)} | {diff} | {p} |")
+        numbers[arm] = {
+            "test_error": e.mean, "test_error_ci": [e.lo, e.hi], "test_nll": n.mean, "train_nll": t.mean,
+            "paired_diff_error": pd.diff.mean if pd else None,
+            "paired_diff_error_ci": [pd.diff.lo, pd.diff.hi] if pd else None,
+            "paired_t_p": pd.t_pvalue if pd else None,
+        }
+    return "\n".join(lines), numbers
+
+
+def eval_regulariser(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
+    run = dirs["regulariser"]
+    table, numbers = arm_table(run)
+    level, at_level = test_nll_at_equal_train_nll(run)
+    tr = final_by_arm(run, "train", "nll")
+    lines = [table, "", f"Log-log trajectories (Erhan 2010 Fig. 1): every curve reaches log10 train NLL = {level:.3f}; "
+             "log10 test NLL where each curve crosses it (lower = better generalisation at equal training fit):", "",
+             "| arm | log10 test NLL at equal train NLL (mean [95 % CI]) | paired diff (arm - none) | final train NLL "
+             "paired diff (arm - none) |", "| --- | --- | --- | --- |"]
+    signature = []
+    for arm in at_level:
+        ci = mean_ci(list(at_level[arm].values()))
+        pd = paired_difference(at_level, arm) if arm != "none" else None
+        pt = paired_difference(tr, arm) if arm != "none" else None
+        lines.append(f"| {arm} | {fmt_ci(ci, 1, 3)} | {fmt_ci(pd.diff, 1, 3) if pd else '-'} | "
+                     f"{fmt_ci(pt.diff, 1, 4) if pt else '-'} |")
+        if pd:
+            numbers[arm]["log_test_nll_at_equal_train"] = ci.mean
+            numbers[arm]["log_test_nll_at_equal_train_diff"] = pd.diff.mean
+            lower_test = pd.diff.hi < 0 if not math.isnan(pd.diff.hi) else pd.diff.mean < 0
+            numbers[arm]["lower_test_nll_at_equal_train"] = bool(lower_test)
+            signature.append(lower_test)
+    helped = [a for a, v in numbers.items() if a != "none" and v["paired_diff_error_ci"]
+              and v["paired_diff_error_ci"][1] < 0]
+    none_trained = "none" in tr and float(np.mean(list(tr["none"].values()))) < 0.5
+    if not none_trained:
+        verdict = "not reproduced"
+        lines += ["", "The randomly initialised nets did not fit the training set (final train NLL >= 0.5): the "
+                  "comparison shows an optimisation effect, not the regulariser signature."]
+    elif signature and all(signature) and helped:
+        verdict = "reproduced"
+    elif any(signature) or helped:
+        verdict = "mixed"
+    else:
+        verdict = "not reproduced"
+    lines += ["", f"Arms whose paired test-error difference to `none` has a 95 % CI entirely below 0: "
+              f"{', '.join(helped) or 'none'}."]
+    return verdict, "\n".join(lines), numbers
+
+
+def _gap(run: Path) -> dict[str, MeanCI]:
+    err = final_by_arm(run)
+    return {arm: paired_difference(err, arm).diff for arm in err if arm != "none" and paired_difference(err, arm)}
+
+
+def eval_control(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
+    lines, numbers = [], {}
+    for label, run in dirs.items():
+        table, nums = arm_table(run)
+        lines += [f"**{label}**", "", table, ""]
+        numbers[label] = nums
+    old, new = _gap(dirs["sigmoid-classic-sgd"]), _gap(dirs["relu-he-adam"])
+    lines.append("| arm | gain of pre-training, sigmoid/classic/SGD (points) | gain, ReLU/He/Adam (points) |")
+    lines.append("| --- | --- | --- |")
+    shrank = []
+    for arm in old:
+        if arm in new:
+            lines.append(f"| {arm} | {fmt_ci(old[arm], -100)} | {fmt_ci(new[arm], -100)} |")
+            shrank.append(-new[arm].mean < -old[arm].mean)
+    verdict = "reproduced" if shrank and all(shrank) else ("mixed" if any(shrank) else "not reproduced")
+    lines += ["", "Gain = none minus pre-trained test error, paired by seed (positive = pre-training helps). The claim "
+              "is that the modern recipe shrinks it."]
+    return verdict, "\n".join(lines), numbers
+
+
+STUCK_ERROR = 0.5  # a random-init net ending above this test error never left its initial plateau
+
+
+def _eval_sweep(dirs: dict[str, Path], what: str) -> tuple[list[str], dict]:
+    lines = [f"| {what} | arm | gain of pre-training, points (none - arm, paired, mean [95 % CI]) | test error % none "
+             "| test error % arm |", "| --- | --- | --- | --- | --- |"]
+    numbers: dict = {}
+    stuck: dict[str, tuple[int, int]] = {}
+    for label, run in dirs.items():
+        err = final_by_arm(run)
+        none = list(err.get("none", {}).values())
+        if any(v > STUCK_ERROR for v in none):
+            stuck[label] = (sum(v > STUCK_ERROR for v in none), len(none))
+        for arm, ci in _gap(run).items():
+            lines.append(f"| {label} | {arm} | {fmt_ci(ci, -100)} | {np.mean(list(err['none'].values())) * 100:.2f} "
+                         f"| {np.mean(list(err[arm].values())) * 100:.2f} |")
+            numbers.setdefault(label, {})[arm] = {"gain": -ci.mean, "gain_ci": [-ci.hi, -ci.lo]}
+    if stuck:
+        lines += ["", "Random-init nets that ended above 50 % test error (they never left the initial plateau of a "
+                  "saturating net within the update budget, Glorot & Bengio 2010; there the gain measures "
+                  "optimisation as much as generalisation): "
+                  + "; ".join(f"{label}: {k} of {n} seeds" for label, (k, n) in stuck.items()) + "."]
+    return lines, numbers
+
+
+def eval_width(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
+    lines, numbers = _eval_sweep(dirs, "width")
+    labels = list(dirs)
+    small, large = labels[0], labels[-1]
+    small_gain = [v["gain"] for v in numbers.get(small, {}).values()]
+    large_gain = [v["gain"] for v in numbers.get(large, {}).values()]
+    ok_small = bool(small_gain) and max(small_gain) <= 0.005  # does not help (within half a point) or hurts
+    ok_large = bool(large_gain) and min(large_gain) > 0
+    verdict = "reproduced" if ok_small and ok_large else ("mixed" if ok_small or ok_large else "not reproduced")
+    lines += ["", f"Claim: at the smallest width ({small}) pre-training does not help or hurts; at the largest "
+              f"({large}) it helps. Small widths: gains {', '.join(f'{g * 100:+.2f}' for g in small_gain)} points; "
+              f"large: {', '.join(f'{g * 100:+.2f}' for g in large_gain)} points."]
+    return verdict, "\n".join(lines), numbers
+
+
+def eval_labels(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
+    lines, numbers = _eval_sweep(dirs, "labelled examples")
+    mean_gain = [float(np.mean([v["gain"] for v in numbers[label].values()])) for label in dirs if label in numbers]
+    decreasing = all(a >= b for a, b in zip(mean_gain, mean_gain[1:], strict=False))
+    verdict = "reproduced" if mean_gain and decreasing and mean_gain[0] > 0 else (
+        "mixed" if mean_gain and mean_gain[0] > 0 else "not reproduced")
+    lines += ["", "Claim: the gain of pre-training is largest with few labels and shrinks as labels grow. Mean gain "
+              f"over arms by label count: {', '.join(f'{g * 100:+.2f}' for g in mean_gain)} points."]
+    return verdict, "\n".join(lines), numbers
+
+
+def eval_function_space(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
+    from desktop_app.core.analysis import run_to_end
+    from desktop_app.core.analysis.function_space import (
+        compute_function_space,
+        last_epoch_mask,
+        load_probe_snapshots,
+        nn_arm_purity,
+    )
+    from desktop_app.core.analysis.store import cached_call
+
+    run = dirs["regulariser"]
+    res = run_to_end(cached_call(run, "function_space", compute_function_space, method="pca"))
+    # The paper's claim is pre-trained vs random: RBM and DAE nets may well share a region. Each (arm, seed)
+    # trajectory keeps its own id so only a net's own trajectory is left out of its neighbours.
+    snaps = load_probe_snapshots(run)
+    kind = ["random" if a == "none" else "pre-trained" for a in snaps.arms]
+    ids = {key: i for i, key in enumerate(dict.fromkeys(zip(snaps.arms, snaps.seeds.tolist(), strict=True)))}
+    traj = np.array([ids[(a, int(s))] for a, s in zip(snaps.arms, snaps.seeds, strict=True)])
+    binary = nn_arm_purity(snaps.outputs, kind, traj)
+    binary_last = nn_arm_purity(snaps.outputs, kind, traj, last_epoch_mask(kind, traj, snaps.epochs))
+    p_pre = float(np.mean([k == "pre-trained" for k in kind]))
+    binary_chance = p_pre ** 2 + (1 - p_pre) ** 2
+    numbers: dict = {"purity": res.purity, "purity_last": res.purity_last, "pretrained_vs_random": binary,
+                     "pretrained_vs_random_last": binary_last,
+                     "pca_explained_variance": [float(v) for v in res.explained_variance_ratio]}
+    lines = ["| grouping | nearest-neighbour purity, all epochs | last epoch only | chance |",
+             "| --- | ---: | ---: | ---: |",
+             f"| pre-trained (any method) vs random init | {binary:.3f} | {binary_last:.3f} | {binary_chance:.2f} |",
+             f"| each arm (none, RBM, DAE) | {res.purity:.3f} | {res.purity_last:.3f} | "
+             f"{1.0 / max(len(set(snaps.arms)), 1):.2f} |"]
+    verdict = "reproduced" if binary >= 0.9 else ("mixed" if binary > binary_chance + 0.2 else "not reproduced")
+    probe = config_mod.load(run / "config.toml").data.probe_size
+    lines += ["", f"Purity: the fraction of nets (one point per arm, seed and epoch: the softmax outputs on the "
+              f"{probe} probe digits) whose nearest neighbour from another trajectory is in "
+              "the same group; chance assumes groups mixed at random in their proportions. Erhan et al. saw no "
+              "overlap at all between pre-trained and random nets. The first two principal components hold "
+              f"{sum(res.explained_variance_ratio):.1%} of the output variance."]
+    return verdict, "\n".join(lines), numbers
+
+
+def eval_pitfall(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
+    from desktop_app.core.analysis import run_to_end
+    from desktop_app.core.analysis.pitfall import correlate, pitfall_points_for_run
+    from desktop_app.core.analysis.store import cached_call
+
+    lines = ["| configuration | reconstruction error (per image, nats) | linear probe test accuracy % | raw pixels % |",
+             "| --- | ---: | ---: | ---: |"]
+    points = []
+    pixel = float("nan")
+    for label, run in dirs.items():
+        # cached in the run folder under the key the report figures and the GUI's default-free job use
+        res = run_to_end(cached_call(run, "pitfall", pitfall_points_for_run))
+        for recon, acc in zip(res.recon_error, res.probe_accuracy, strict=True):
+            points.append((label, float(recon), float(acc)))
+            pixel = float(res.pixel_accuracy)
+            lines.append(f"| {label} | {recon:.2f} | {acc * 100:.2f} | {pixel * 100:.2f} |")
+    corr = correlate(points)
+    within = correlate(within_architecture(points))
+    lines += ["", f"Across {corr.n} configurations: Pearson r = {corr.pearson_r:+.3f} (p = {corr.pearson_p:.3g}), "
+              f"Spearman r = {corr.spearman_r:+.3f} (p = {corr.spearman_p:.3g}). Raw-pixel baseline probe: "
+              f"{pixel * 100:.2f} %. A lower reconstruction error would mean better features only if r were "
+              "strongly negative.",
+              "", "Width (or channel count) moves both numbers at once: a wider layer reconstructs better and gives a "
+              "probe more features. Within one architecture (each configuration's numbers minus its architecture's "
+              f"mean, so only the noise level varies): Pearson r = {within.pearson_r:+.3f} "
+              f"(p = {within.pearson_p:.3g}), Spearman r = {within.spearman_r:+.3f} (p = {within.spearman_p:.3g})."]
+    numbers = {"n": corr.n, "pearson_r": corr.pearson_r, "pearson_p": corr.pearson_p,
+               "spearman_r": corr.spearman_r, "spearman_p": corr.spearman_p, "pixel_accuracy": pixel,
+               "within_pearson_r": within.pearson_r, "within_pearson_p": within.pearson_p,
+               "within_spearman_r": within.spearman_r, "within_spearman_p": within.spearman_p,
+               "points": [list(p) for p in points]}
+
+    def strong(c) -> bool:  # reconstruction error predicts probe accuracy: lower error, higher accuracy
+        return c.spearman_r < -0.7 and c.spearman_p < 0.05
+
+    if strong(corr) and strong(within):
+        verdict = "not reproduced"
+    elif strong(corr):
+        verdict = "mixed"  # only across architectures, where capacity drives both
+    else:
+        verdict = "reproduced"
+    return verdict, "\n".join(lines), numbers
+
+
+def within_architecture(points: list[tuple[str, float, float]]) -> list[tuple[str, float, float]]:
+    """(label, recon, acc) centred within each architecture (the label before " noise="): what is left varies
+    with the noise level only. Architectures with a single point carry no within-architecture information."""
+    groups: dict[str, list[tuple[str, float, float]]] = {}
+    for p in points:
+        groups.setdefault(p[0].split(" noise=")[0], []).append(p)
+    out = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        r0 = float(np.mean([m[1] for m in members]))
+        a0 = float(np.mean([m[2] for m in members]))
+        out += [(m[0], m[1] - r0, m[2] - a0) for m in members]
+    return out
