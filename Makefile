@@ -13,7 +13,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]" "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[test,cluster]" "$(TORCH)"
 	touch $(STAMP)
 
 run: $(STAMP)

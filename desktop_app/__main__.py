@@ -168,4 +168,7 @@ def teardown(app, window) -> None:
 
 
 if __name__ == "__main__":
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # unit worker processes (core.execution.local) in a frozen bundle
     sys.exit(main())

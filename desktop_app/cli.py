@@ -80,9 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config field, e.g. --set finetune.epochs=5 --set arms='[\"none\",\"dae\"]'")
     run.add_argument("--quiet", action="store_true", help="no progress output, only the final table")
+    _execution_flags(run)
     res = sub.add_parser("resume", help="continue a stopped run from its last checkpoints", epilog=EXIT_CODES_HELP)
     res.add_argument("run_dir", type=Path)
     res.add_argument("--quiet", action="store_true")
+    _execution_flags(res)
     rep = sub.add_parser("reproduce", help="run the classic claims about pre-training and report them")
     rep.add_argument("claims", nargs="+", help="claim names or `all` (see the list below)")
     rep.add_argument("--out", type=Path, help="folder for the claims' run folders (default: workspace/reproduce)")
@@ -95,10 +97,29 @@ def build_parser() -> argparse.ArgumentParser:
                      "the runs were scheduled); repeatable")
     rep.add_argument("--device", choices=config_mod.DEVICES, help="override every experiment's device")
     rep.add_argument("--quiet", action="store_true")
+    _execution_flags(rep)
     sub.add_parser("presets", help="list the shipped presets")
     runs = sub.add_parser("runs", help="list past runs in a workspace folder")
     runs.add_argument("dir", nargs="?", type=Path, help="workspace folder (default: user data dir)")
     return p
+
+
+def _execution_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="run up to N (arm, seed) units at once, each in its own process (default: the config's "
+                        "execution.workers; 0 = physical cores)")
+    p.add_argument("--backend", choices=config_mod.EXECUTION_BACKENDS,
+                   help="where units run: local processes, inline (this process), dask (execution.address), "
+                        "auto (local when more than one worker)")
+
+
+def execution_overrides(args: argparse.Namespace) -> dict[str, object]:
+    out: dict[str, object] = {}
+    if getattr(args, "workers", None) is not None:
+        out["execution.workers"] = args.workers
+    if getattr(args, "backend", None) is not None:
+        out["execution.backend"] = args.backend
+    return out
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, object]:
@@ -237,7 +258,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     if not args.config:
         raise UsageError("run: give a preset name or a .toml config (or --help-config)")
-    cfg = load_config(args.config, parse_overrides(args.overrides))  # before torch is imported: refusals are fast
+    # before torch is imported: refusals are fast
+    cfg = load_config(args.config, {**parse_overrides(args.overrides), **execution_overrides(args)})
     from desktop_app.core.engine import run_experiment
     from desktop_app.core.preflight import PoolCache, check_inputs
     from desktop_app.core.sweep_runs import plan_runs, write_sweep_file
@@ -281,11 +303,14 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
     if not (run_dir / "config.toml").exists():
         raise ConfigError("run_dir", f"{run_dir} is not a Basin run folder (no config.toml)")
     cfg = config_mod.load(run_dir / "config.toml")  # before torch is imported: a hostile config is refused at once
+    if execution_overrides(args):
+        cfg = cfg.with_overrides(execution_overrides(args)).validate()  # --workers / --backend: one line if bad
     from desktop_app.core.engine import resume_experiment
     from desktop_app.core.preflight import check_inputs
 
     check_inputs(cfg)  # bad data or device: one line, exit 2, nothing written
-    status = _drive(resume_experiment(run_dir, None), ProgressPrinter(sys.stderr, args.quiet))
+    events = resume_experiment(run_dir, None, workers=args.workers, backend=args.backend)
+    status = _drive(events, ProgressPrinter(sys.stderr, args.quiet))
     out.write(summary_table(run_dir) + "\n")
     return _status_code([status])
 
@@ -303,7 +328,8 @@ def cmd_reproduce(args: argparse.Namespace, out: TextIO) -> int:
     for name in names:
         out.write(f"== {name} ==\n")
         out.flush()
-        result = reproduce.run_claim(name, root, reduced=args.reduced, device=args.device, on_event=printer.handle)
+        result = reproduce.run_claim(name, root, reduced=args.reduced, device=args.device, on_event=printer.handle,
+                                     execution=execution_overrides(args))
         results.append(result)
         out.write(f"{result.verdict}: {result.title}\n{result.markdown}\n\n")
         out.flush()

@@ -3,6 +3,9 @@
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Runs in the suite go one unit at a time in the test's process unless a test asks for workers (a 2-core CI box
+# shared with other jobs); tests/core/test_execution.py runs the real worker processes and Dask cluster.
+os.environ.setdefault("BASIN_WORKERS", "1")
 
 try:
     import torch

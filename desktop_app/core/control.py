@@ -6,6 +6,7 @@ The engine calls ``checkpoint()`` between minibatches, so requests take effect w
 from __future__ import annotations
 
 import threading
+import time
 
 
 class StopRequested(Exception):
@@ -44,4 +45,44 @@ class RunControl:
             if self._stop.is_set():
                 raise StopRequested
         if self._stop.is_set():
+            raise StopRequested
+
+
+RUN, PAUSE, STOP = 0, 1, 2
+
+
+class SharedStateControl(RunControl):
+    """A RunControl read from one shared integer (RUN, PAUSE or STOP) that another process writes.
+
+    A worker process sees its parent's pause and stop through it. A plain shared integer has no lock, so a
+    worker killed at any instant can never leave the parent (or the other workers) blocked.
+    """
+
+    def __init__(self, value) -> None:  # value: multiprocessing RawValue("i") or anything with a .value int
+        super().__init__()
+        self._value = value
+
+    def pause(self) -> None:
+        self._value.value = PAUSE
+
+    def resume(self) -> None:
+        self._value.value = RUN
+
+    def stop(self) -> None:
+        self._value.value = STOP
+
+    @property
+    def stopped(self) -> bool:
+        return self._value.value == STOP
+
+    @property
+    def paused(self) -> bool:
+        return self._value.value == PAUSE
+
+    def checkpoint(self) -> None:
+        state = self._value.value
+        while state == PAUSE:
+            time.sleep(0.05)
+            state = self._value.value
+        if state == STOP:
             raise StopRequested

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
-from desktop_app.core.events import Event, PhaseStarted, Progress, RunFinished, RunStarted
+from desktop_app.core.events import Event, PhaseStarted, Progress, RunFinished, RunStarted, UnitFinished
 
 
 def phase_text(arm: str, seed: int, phase: str, layer: int, epoch: int, epochs: int) -> str:
@@ -47,6 +47,7 @@ class ProgressWidget(QWidget):
         layout.addWidget(self.bar)
         layout.addWidget(self.eta)
         self._resumed_offset = 0
+        self._running: set[tuple[str, int]] = set()  # units seen working and not finished (parallel workers)
 
     def ingest(self, events: Iterable[Event]) -> None:
         last: Progress | None = None
@@ -57,10 +58,14 @@ class ProgressWidget(QWidget):
                 self.phase.setText(f"Starting '{ev.name}'…")
                 self.eta.setText("")
                 self._resumed_offset = -1 if ev.resumed else 0
+                self._running.clear()
             elif isinstance(ev, PhaseStarted):
-                self.phase.setText(phase_text(ev.arm, ev.seed, ev.phase, ev.layer, 0, ev.epochs))
+                self._running.add((ev.arm, ev.seed))
+                self.phase.setText(self._units_text() + phase_text(ev.arm, ev.seed, ev.phase, ev.layer, 0, ev.epochs))
             elif isinstance(ev, Progress):
                 last = ev
+            elif isinstance(ev, UnitFinished):
+                self._running.discard((ev.arm, ev.seed))
             elif isinstance(ev, RunFinished):
                 last = None
                 if ev.status == "completed":
@@ -76,10 +81,14 @@ class ProgressWidget(QWidget):
             self._resumed_offset = ev.done_steps
         total = max(ev.total_steps, 1)
         self.bar.setValue(int(1000 * min(ev.done_steps, total) / total))
-        self.phase.setText(phase_text(ev.arm, ev.seed, ev.phase, ev.layer, ev.epoch, ev.epochs))
+        self.phase.setText(self._units_text() + phase_text(ev.arm, ev.seed, ev.phase, ev.layer, ev.epoch, ev.epochs))
         eta = eta_seconds(ev.done_steps - self._resumed_offset, ev.total_steps - self._resumed_offset, ev.elapsed_s)
         self.eta.setText(f"ETA {format_eta(eta)}" if eta is not None else "ETA …")
         self.eta.setToolTip("Estimated time left")
+
+    def _units_text(self) -> str:
+        """With units running in parallel workers the bar counts all of them; the text names the latest."""
+        return f"{len(self._running)} units running · " if len(self._running) > 1 else ""
 
     def show_replayed(self, name: str, status: str) -> None:
         """A past run was opened: drop the last live run's progress and ETA, say what is shown instead."""

@@ -26,6 +26,8 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 DEVICES = ("auto", "cpu", "cuda")
 EXPERIMENT_KINDS = ("standard", "output-variance")
 RESAMPLE_MODES = ("auto", "pool", "deform", "none")
+EXECUTION_BACKENDS = ("auto", "local", "inline", "dask")
+MAX_WORKERS = 4096
 
 MAX_EXAMPLES = 1_000_000  # per split; the data-memory limit (limits.py) bounds them together
 MAX_UNITS = 100_000
@@ -285,6 +287,32 @@ class OutputVarianceConfig:
         "check: variance 0).")
 
 
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """Where the (arm, seed) units run (core.execution). Left out of the config hash: it changes where and how
+    fast a run goes, not its numbers (a unit's numbers depend on its thread count, which ``threads`` sets)."""
+
+    backend: str = spec(
+        "auto", label="Run units on", choices=EXECUTION_BACKENDS,
+        help="Where the (arm, seed) units run; a unit's numbers are the same on every backend at the same threads.",
+        choice_labels={"auto": "auto (all cores)", "local": "local processes", "inline": "this process",
+                       "dask": "Dask cluster"},
+        choice_help={
+            "auto": "Local worker processes when more than one worker and unit, else this process.",
+            "local": "Up to 'Units at once' worker processes on this machine, 1 torch thread each.",
+            "inline": "One unit after another in this process (torch's default threads).",
+            "dask": "Dask distributed workers at the scheduler address (a local Dask cluster when empty); the run "
+                    "folder must be on a filesystem the workers share. Needs basin[cluster].",
+        })
+    workers: int = spec(
+        0, label="Units at once", unit="workers", lo=0, hi=MAX_WORKERS, special="physical cores",
+        help="How many units run at the same time; 0 = the physical cores (or $BASIN_WORKERS).")
+    address: str = spec(
+        "", label="Dask scheduler", max_len=256, when=("backend", ("dask",)),
+        help="The Dask scheduler, e.g. tcp://host:8786 (started with `dask scheduler`); empty = a local Dask "
+        "cluster of 'Units at once' processes.")
+
+
 SWEEP_SPECIAL = ("model.width", "model.depth")
 
 
@@ -357,6 +385,10 @@ class ExperimentConfig:
         OutputVarianceConfig(), label="Output variance (Erhan 2010, Fig. 3)",
         help="Erhan 2010 Fig. 3: the training stream is cut into blocks; one block at a time is resampled while "
         "init, order and every other block stay fixed.")
+    execution: ExecutionConfig = section(
+        ExecutionConfig(), label="Execution", group="run",
+        help="Where the (arm, seed) units run: worker processes on this machine or a Dask cluster. Not part of "
+        "the config hash: it changes the wall time, not the numbers.")
 
     # -- convenience -------------------------------------------------------------------------------------
     def validate(self) -> ExperimentConfig:
@@ -383,7 +415,7 @@ class ExperimentConfig:
         return tomli_w.dumps(self.to_dict())
 
     def hash(self) -> str:
-        """Short stable hash of the scientific content (name and description excluded)."""
+        """Short stable hash of the scientific content (name, description and execution excluded)."""
         import hashlib
 
         import tomli_w
@@ -391,6 +423,7 @@ class ExperimentConfig:
         d = self.to_dict()
         d.pop("name", None)
         d.pop("description", None)
+        d.pop("execution", None)
         return hashlib.sha256(tomli_w.dumps(d).encode()).hexdigest()[:16]
 
     def with_overrides(self, overrides: dict[str, Any]) -> ExperimentConfig:

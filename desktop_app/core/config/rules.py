@@ -9,6 +9,7 @@ model's size (parameters, activation memory, feature maps large enough for every
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 
 from desktop_app.core.config.experiment import ExperimentConfig, LayerSpec, ModelConfig
@@ -93,8 +94,16 @@ def _sweep(cfg: ExperimentConfig) -> Iterator[ConfigError]:
     yield from sweep_errors(cfg)
 
 
+def _dask_address(cfg: ExperimentConfig) -> Iterator[ConfigError]:
+    """A Dask scheduler address is scheme://host:port or host:port: never a path or a command."""
+    address = cfg.execution.address
+    if address and not re.fullmatch(r"((tcp|tls|ucx|ws|wss)://)?[A-Za-z0-9._\-\[\]:]+:\d{1,5}", address):
+        yield ConfigError("execution.address", f"must look like tcp://host:8786, got {address[:60]!r}")
+
+
 RULES = (
     _probe_within_test, _path_for_file_datasets, _shapeset_fits, _layer_order, _arms_have_layers, _model_fits, _sweep,
+    _dask_address,
 )
 
 

@@ -155,7 +155,8 @@ CLAIMS: dict[str, Claim] = {
 
 
 def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | None = None,
-              on_event: Callable[[object], None] | None = None) -> ClaimResult:
+              on_event: Callable[[object], None] | None = None,
+              execution: dict[str, object] | None = None) -> ClaimResult:
     """Run (or reuse, when a completed folder exists) every experiment of a claim, then evaluate it."""
     from desktop_app.core.engine import resume_experiment, run_experiment
 
@@ -167,12 +168,14 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
     for label, cfg in claim.experiments(reduced):
         if device:
             cfg = replace(cfg, device=device)
+        if execution:  # where units run (e.g. {"execution.workers": 4}); not part of the config hash
+            cfg = cfg.with_overrides(execution)
         run_dir = Path(out_dir) / ("reduced" if reduced else "full") / run_folder_name(cfg)
         run_dir = _completed_twin(run_dir, cfg.hash()) or run_dir
         manifest = read_manifest(run_dir)
         if manifest.get("status") != "completed" or manifest.get("config_hash") != cfg.hash():
             if manifest.get("config_hash") == cfg.hash():  # interrupted earlier: continue where it stopped
-                events = resume_experiment(run_dir)
+                events = resume_experiment(run_dir, workers=cfg.execution.workers, backend=cfg.execution.backend)
             else:
                 if run_dir.exists():
                     import shutil

@@ -1,0 +1,98 @@
+"""A unit as a task any process can run: plain data in (``UnitTask``), events out, never an exception.
+
+Every backend calls ``run_task`` where the unit runs (this process, a worker process, a Dask worker), so a unit
+behaves the same everywhere: it sets its torch thread count, loads its data (cached for the next unit of the
+same data in that process), trains into its own files and ends with exactly one ``UnitFinished``.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop_app.core.config import ExperimentConfig
+from desktop_app.core.control import RunControl, StopRequested
+from desktop_app.core.events import Event, LogMessage, UnitFinished
+
+WORKERS_ENV = "BASIN_WORKERS"  # the default number of workers when the config says 0 (auto)
+
+
+@dataclass(frozen=True)
+class UnitTask:
+    """One (arm, seed) of a run: picklable, so it travels to a worker process or a cluster."""
+
+    config: ExperimentConfig
+    arm: str
+    seed: int
+    run_dir: str
+    threads: int = 0  # torch CPU threads while the unit runs; 0 = leave the process's setting alone
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.arm, self.seed)
+
+    @property
+    def label(self) -> str:
+        return f"{self.arm} seed {self.seed}"
+
+
+_DATA_CACHE: dict[tuple[str, str], object] = {}  # (data section, device) -> UnitData, one entry per process
+
+
+def _unit_data(cfg: ExperimentConfig):
+    from desktop_app.core.device import resolve_device
+    from desktop_app.core.unit import prepare_data
+
+    device = resolve_device(cfg.device)
+    key = (repr(cfg.data), str(device))
+    if key not in _DATA_CACHE:
+        _DATA_CACHE.clear()  # keep one data set per process, not one per config ever seen
+        _DATA_CACHE[key] = prepare_data(cfg, device)
+    return _DATA_CACHE[key]
+
+
+def run_task(task: UnitTask, control: RunControl, data=None) -> Iterator[Event]:
+    """The unit's events, ending with one UnitFinished: "completed", "diverged", "stopped" or "failed"."""
+    from desktop_app.core.unit import train_unit
+
+    try:
+        if task.threads > 0:
+            import torch
+
+            torch.set_num_threads(task.threads)
+        if data is None:
+            data = _unit_data(task.config)
+        yield from train_unit(task.config, task.arm, task.seed, Path(task.run_dir), control, data)
+    except StopRequested:
+        yield UnitFinished(task.arm, task.seed, "stopped")
+    except Exception as exc:  # noqa: BLE001 - one unit failing must not take the others down
+        yield LogMessage("error", f"{task.label} failed:\n{traceback.format_exc()}")
+        yield UnitFinished(task.arm, task.seed, "failed", f"{task.label}: {type(exc).__name__}: {exc}")
+
+
+def physical_cores() -> int:
+    """Physical cores this process may use (hyper-threads share one core's arithmetic units, and a unit at
+    minibatch 10 is bound by them), falling back to the logical count."""
+    logical = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores: set[tuple[str, str]] = set()
+    try:
+        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(logical)
+        for cpu in cpus:
+            topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+            cores.add(((topo / "physical_package_id").read_text().strip(), (topo / "core_id").read_text().strip()))
+    except OSError:
+        return max(1, logical)
+    return max(1, min(len(cores), logical)) if cores else max(1, logical)
+
+
+def resolve_workers(workers: int) -> int:
+    """Units at once: the config's number, else $BASIN_WORKERS, else the physical cores."""
+    if workers > 0:
+        return workers
+    env = os.environ.get(WORKERS_ENV, "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return physical_cores()

@@ -1,0 +1,295 @@
+"""One (arm, seed) unit: pre-training, fine-tuning, snapshots and checkpoints, as one generator of events.
+
+This is the seam that lets a unit run in any process or on any machine (docs/ARCHITECTURE.md, "Units and
+execution"): ``train_unit`` reads and writes only its own unit files in the run folder (its metrics file, its
+snapshots and its checkpoints) and persists its own events there, so a parent process only forwards them. A
+unit whose ``latest.pt`` exists continues from it, which is how a stopped run resumes and how a unit whose
+worker died starts again on another worker with the same final numbers.
+
+Randomness comes from (seed, purpose, epoch) alone (``seeding.derive_seed``), so units are paired across arms
+whatever process runs them. The default torch generator is used for dropout, so two units must never run at
+the same time in one process (the executors run one unit per process at a time).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from desktop_app.core.atomic import write_bytes_atomic
+from desktop_app.core.config import ExperimentConfig
+from desktop_app.core.control import RunControl, StopRequested
+from desktop_app.core.data import DataSplits, load_data
+from desktop_app.core.events import (
+    CheckpointSaved,
+    EpochMetrics,
+    Event,
+    FilterSnapshot,
+    LogMessage,
+    PhaseStarted,
+    PretrainEpoch,
+    ProbeOutputs,
+    Progress,
+    UnitFinished,
+    as_array,
+)
+from desktop_app.core.greedy import LayerEpoch, LayerStep, greedy_pretrain, pretrain_targets
+from desktop_app.core.models import Net, build_model
+from desktop_app.core.pretraining import PRETRAINERS, PretrainingDiverged
+from desktop_app.core.runs import RunWriter
+from desktop_app.core.seeding import derive_seed
+from desktop_app.core.training import (
+    FinetuneDiverged,
+    all_finite,
+    checkpoint_bytes,
+    evaluate,
+    finetune_step,
+    load_checkpoint,
+    make_optimizer,
+    probe_outputs,
+)
+
+PROGRESS_INTERVAL_S = 0.1
+
+
+def _steps(n: int, batch: int) -> int:
+    return math.ceil(n / batch) if n else 0
+
+
+def unit_steps(cfg: ExperimentConfig, arm: str, n_labelled: int, n_unlabelled: int) -> int:
+    """Minibatches one unit runs: the progress bar's unit of work."""
+    steps = cfg.finetune.epochs * _steps(n_labelled, cfg.finetune.batch_size)
+    if arm != "none":
+        section = getattr(cfg.pretraining, arm)
+        kinds = PRETRAINERS[arm].layer_kinds
+        n_layers = sum(1 for spec in cfg.model.layers if spec.kind in kinds)
+        steps += n_layers * section.epochs * _steps(n_unlabelled, section.batch_size)
+    return steps
+
+
+@dataclass
+class UnitData:
+    """The data splits on the unit's device, with the evaluation subsets every unit uses."""
+
+    splits: DataSplits
+    device: torch.device
+    train_eval: tuple[torch.Tensor, torch.Tensor]
+    probe_x: torch.Tensor
+
+
+def prepare_data(cfg: ExperimentConfig, device: torch.device, splits: DataSplits | None = None) -> UnitData:
+    data = splits if splits is not None else load_data(cfg.data)
+    for name in ("train_x", "train_y", "unlabelled_x", "valid_x", "valid_y", "test_x", "test_y"):
+        setattr(data, name, getattr(data, name).to(device))
+    n_eval = cfg.data.train_eval_size or len(data.train_x)
+    return UnitData(data, device, (data.train_x[:n_eval], data.train_y[:n_eval]),
+                    data.test_x[data.probe_idx.to(device)])
+
+
+def unit_dir(run_dir: Path, kind: str, arm: str, seed: int) -> Path:
+    return Path(run_dir) / kind / arm / f"s{seed}"
+
+
+def train_unit(cfg: ExperimentConfig, arm: str, seed: int, run_dir: Path, control: RunControl,
+               data: UnitData) -> Iterator[Event]:
+    """Train one unit into its files under run_dir, yielding its events; ends with UnitFinished ("completed" or
+    "diverged"). Progress counts the unit's own minibatches. StopRequested propagates (after a last Progress)."""
+    return UnitRun(cfg, arm, seed, Path(run_dir), control, data).events()
+
+
+class UnitRun:
+    def __init__(self, cfg: ExperimentConfig, arm: str, seed: int, run_dir: Path, control: RunControl,
+                 data: UnitData) -> None:
+        self.cfg, self.arm, self.seed = cfg, arm, int(seed)
+        self.run_dir = run_dir
+        self.control = control
+        self.unit_data = data
+        self.data = data.splits
+        self.device = data.device
+        self.writer = RunWriter(run_dir)
+        self.total_steps = unit_steps(cfg, arm, len(self.data.train_x), len(self.data.unlabelled_x))
+        self.done_steps = 0
+        self._t0 = time.perf_counter()
+        self._last_progress = 0.0
+        self._where = ("finetune", -1, 0, cfg.finetune.epochs)
+
+    def events(self) -> Iterator[Event]:
+        """A divergence ends this unit only: its last finite checkpoint stays and the message says what to lower."""
+        arm, seed = self.arm, self.seed
+        try:
+            yield from self._train()
+        except (PretrainingDiverged, FinetuneDiverged) as exc:
+            text = f"{arm} seed {seed}: {exc}; its last finite checkpoint is kept, the other units go on"
+            self.done_steps = self.total_steps  # the progress bar moves past this unit
+            yield LogMessage("error", text)
+            yield UnitFinished(arm, seed, "diverged", text)
+            return
+        except StopRequested:
+            yield self._progress(force=True)  # where the stop landed, to the minibatch
+            raise
+        yield UnitFinished(arm, seed, "completed")
+
+    # -- progress --------------------------------------------------------------------------------------
+    def _tick(self) -> Progress | None:
+        """Count one minibatch; a Progress event at most every PROGRESS_INTERVAL_S."""
+        self.done_steps += 1
+        return self._progress()
+
+    def _progress(self, force: bool = False) -> Progress | None:
+        now = time.perf_counter()
+        if force or now - self._last_progress >= PROGRESS_INTERVAL_S:
+            self._last_progress = now
+            phase, layer, epoch, epochs = self._where
+            return Progress(self.arm, self.seed, phase, layer, epoch, epochs, self.done_steps, self.total_steps,
+                            now - self._t0)
+        return None
+
+    # -- the unit ----------------------------------------------------------------------------------------
+    def _save_latest(self, state: dict[str, Any]) -> None:
+        state = {**state, "arm": self.arm, "seed": self.seed, "config": self.cfg.to_toml(),
+                 "torch_rng": torch.get_rng_state()}
+        write_bytes_atomic(unit_dir(self.run_dir, "checkpoints", self.arm, self.seed) / "latest.pt",
+                               checkpoint_bytes(state))
+
+    def _train(self) -> Iterator[Event]:
+        cfg, data, arm, seed = self.cfg, self.data, self.arm, self.seed
+        latest = unit_dir(self.run_dir, "checkpoints", arm, seed) / "latest.pt"
+        state = load_checkpoint(latest, self.device) if latest.exists() else None
+        model = build_model(cfg.model, data.input_shape, data.n_classes, seed).to(self.device)
+
+        if state is not None and state["stage"] == "done":
+            self.done_steps = self.total_steps
+            return
+        layers_done = 0
+        ft_epoch = -1
+        if state is not None:
+            model.load_state_dict(state["model"])
+            layers_done = int(state.get("layers_done", 0))
+            if state["stage"] == "finetune":
+                ft_epoch = int(state["epoch"])
+                layers_done = 10**6
+        targets = pretrain_targets(model, arm) if arm != "none" else []
+        done_layers = targets[: min(layers_done, len(targets))]
+        self.writer.load_unit(arm, seed, keep_finetune_upto=ft_epoch,
+                              keep_pretrain_layers=(done_layers[-1] + 1) if done_layers else 0)
+
+        if state is None:
+            yield self._filters(model, "init", 0)
+        if arm != "none" and ft_epoch < 0:
+            yield from self._pretrain(model, layers_done)
+        elif arm != "none":
+            self.done_steps += self.total_steps - unit_steps(cfg, "none", len(data.train_x), 0)
+        yield from self._finetune(model, state if ft_epoch >= 0 else None)
+
+    # -- pre-training ----------------------------------------------------------------------------------
+    def _pretrain(self, model: Net, layers_done: int) -> Iterator[Event]:
+        arm, seed = self.arm, self.seed
+        section = getattr(self.cfg.pretraining, arm)
+        per_layer = section.epochs * _steps(len(self.data.unlabelled_x), section.batch_size)
+        self.done_steps += min(layers_done, len(pretrain_targets(model, arm))) * per_layer
+        started = False
+        for item in greedy_pretrain(model, arm, self.cfg, self.data.unlabelled_x, seed, self.control, layers_done):
+            if not started:
+                yield PhaseStarted(arm, seed, "pretrain", item.layer, section.epochs)
+                started = True
+            if isinstance(item, LayerStep):
+                self._where = ("pretrain", item.layer, item.epoch, section.epochs)
+                ev = self._tick()
+                if ev is not None:
+                    yield ev
+            elif isinstance(item, LayerEpoch):
+                self.writer.add_rows(arm, seed, [{
+                    "arm": arm, "seed": seed, "phase": "pretrain", "layer": item.layer, "epoch": item.epoch,
+                    "split": "unlabelled", "nll": "", "error": "", "recon_error": item.recon_error,
+                }])
+                yield PretrainEpoch(arm, seed, item.layer, item.epoch, item.recon_error)
+                if item.layer == 0:
+                    yield self._filters(model, "pretrain", item.epoch)
+            else:
+                started = False
+                self._save_latest({"stage": "pretrain", "layers_done": item.index + 1, "model": model.state_dict()})
+
+    # -- fine-tuning -----------------------------------------------------------------------------------
+    def _finetune(self, model: Net, state: dict | None) -> Iterator[Event]:
+        cfg, data, arm, seed = self.cfg, self.data, self.arm, self.seed
+        ft = cfg.finetune
+        opt = make_optimizer(ft, model.parameters())
+        start = 0
+        if state is not None:
+            opt.load_state_dict(state["optimizer"])
+            start = int(state["epoch"])
+            self.done_steps += start * _steps(len(data.train_x), ft.batch_size)
+        yield PhaseStarted(arm, seed, "finetune", -1, ft.epochs)
+        if state is None:
+            yield from self._end_of_epoch(model, opt, 0)
+        n = len(data.train_x)
+        model.train()
+        for epoch in range(start + 1, ft.epochs + 1):
+            self._where = ("finetune", -1, epoch, ft.epochs)
+            order = torch.Generator().manual_seed(derive_seed(seed, "finetune-order", epoch))
+            perm = torch.randperm(n, generator=order).to(self.device)
+            torch.manual_seed(derive_seed(seed, "dropout", epoch))
+            aug_gen = None
+            if data.augment is not None:
+                aug_gen = torch.Generator(device=self.device).manual_seed(derive_seed(seed, "augment", epoch))
+            for s in range(0, n, ft.batch_size):
+                self.control.checkpoint()
+                idx = perm[s : s + ft.batch_size]
+                x, y = data.train_x[idx], data.train_y[idx]
+                if aug_gen is not None:
+                    x = data.augment(x, aug_gen)
+                finetune_step(model, opt, x, y, cfg.model, ft, epoch)
+                ev = self._tick()
+                if ev is not None:
+                    yield ev
+            yield from self._end_of_epoch(model, opt, epoch)
+
+    def _end_of_epoch(self, model: Net, opt, epoch: int) -> Iterator[Event]:
+        cfg, data, arm, seed = self.cfg, self.data, self.arm, self.seed
+        if not all_finite(model):  # the epoch's last step can overflow a weight with a finite loss
+            raise FinetuneDiverged(cfg.finetune, epoch, "non-finite weights")
+        tr = evaluate(model, *self.unit_data.train_eval)
+        va = evaluate(model, data.valid_x, data.valid_y)
+        te = evaluate(model, data.test_x, data.test_y)
+        if not all(math.isfinite(v) for v in (*tr, *va, *te)):
+            raise FinetuneDiverged(cfg.finetune, epoch, f"train NLL {tr[0]}, test NLL {te[0]}")
+        rows = [
+            {"arm": arm, "seed": seed, "phase": "finetune", "layer": -1, "epoch": epoch, "split": split,
+             "nll": nll, "error": err, "recon_error": ""}
+            for split, (nll, err) in zip(("train", "valid", "test"), (tr, va, te), strict=True)
+        ]
+        self.writer.add_rows(arm, seed, rows)
+        yield EpochMetrics(arm, seed, epoch, *tr, *va, *te)
+        if epoch > 0:
+            yield self._filters(model, "finetune", epoch)
+        if cfg.snapshots.probe_outputs:
+            out = probe_outputs(model, self.unit_data.probe_x)
+            self.writer.save_array(f"snapshots/{arm}/s{seed}/probe_{epoch:04d}.npy", out)
+            yield ProbeOutputs(arm, seed, epoch, out)
+        last = epoch == cfg.finetune.epochs
+        if epoch % cfg.snapshots.checkpoint_every == 0 or last:
+            path = unit_dir(self.run_dir, "checkpoints", arm, seed) / f"e{epoch:04d}.pt"
+            write_bytes_atomic(path, checkpoint_bytes({
+                "arm": arm, "seed": seed, "phase": "finetune", "epoch": epoch,
+                "model": model.state_dict(), "config": cfg.to_toml(),
+            }))
+            yield CheckpointSaved(arm, seed, "finetune", epoch, str(path))
+        self._save_latest({
+            "stage": "done" if last else "finetune", "epoch": epoch,
+            "model": model.state_dict(), "optimizer": opt.state_dict(),
+        })
+        self._where = ("finetune", -1, epoch, cfg.finetune.epochs)
+        yield self._progress(force=True)
+
+    def _filters(self, model: Net, phase: str, epoch: int) -> FilterSnapshot:
+        w = model.first_weights().detach()[: self.cfg.snapshots.max_filters].cpu()
+        arr = as_array(w)
+        if self.cfg.snapshots.filters:
+            self.writer.save_array(f"snapshots/{self.arm}/s{self.seed}/filters_{phase}_{epoch:04d}.npy", arr)
+        return FilterSnapshot(self.arm, self.seed, phase, epoch, arr, tuple(self.data.input_shape))

@@ -1,0 +1,201 @@
+"""Units run anywhere: local worker processes and a Dask cluster give exactly the numbers of the sequential
+engine at the same thread count; pause, stop, resume and a killed worker keep that true. Real processes and a
+real distributed.LocalCluster, tiny nets."""
+
+import csv
+import io
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from desktop_app import cli
+from desktop_app.core.control import RunControl
+from desktop_app.core.engine import resume_experiment, run_experiment
+from desktop_app.core.events import (
+    CheckpointSaved,
+    EpochMetrics,
+    LogMessage,
+    Progress,
+    RunFinished,
+    UnitFinished,
+)
+from desktop_app.core.execution import make_executor, physical_cores, resolve_workers
+from desktop_app.core.runs import read_manifest
+from tests.core.test_engine import tiny
+
+
+def cfg_for(backend: str, workers: int = 2, **over):
+    base = {"arms": ["none", "dae"], "seeds.count": 2, "threads": 1, "finetune.epochs": 3,
+            "execution.backend": backend, "execution.workers": workers}
+    return tiny(**{**base, **over})
+
+
+def table(run_dir):
+    with open(run_dir / "metrics.csv", newline="") as fh:
+        return sorted(tuple(r.values()) for r in csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory):
+    """The reference: the same units one after another in this process, one torch thread."""
+    run_dir = tmp_path_factory.mktemp("seq") / "run"
+    events = list(run_experiment(cfg_for("inline"), None, run_dir))
+    assert events[-1].status == "completed"
+    return run_dir
+
+
+def test_local_workers_give_the_sequential_numbers(sequential, tmp_path):
+    run_dir = tmp_path / "run"
+    events = list(run_experiment(cfg_for("local"), None, run_dir))
+    assert events[-1].status == "completed", events[-1].message
+    assert table(run_dir) == table(sequential)  # every metric of every unit, bit for bit
+    finished = [e for e in events if isinstance(e, UnitFinished)]
+    assert sorted((e.arm, e.seed, e.status) for e in finished) == [
+        ("dae", 0, "completed"), ("dae", 1, "completed"), ("none", 0, "completed"), ("none", 1, "completed")]
+    assert any(isinstance(e, LogMessage) and "2 local worker process" in e.text for e in events)
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress and all(p.total_steps == progress[0].total_steps for p in progress)
+    assert max(p.done_steps for p in progress) == progress[0].total_steps  # the bar covers every unit
+    assert read_manifest(run_dir)["status"] == "completed"
+    assert not mp.active_children()  # every worker process ended with the run
+
+
+def test_events_stream_live_and_pause_holds_every_worker(tmp_path):
+    control = RunControl()
+    cfg = cfg_for("local", **{"finetune.epochs": 6})
+    seen, paused_at = [], {}
+
+    def consume():
+        for ev in run_experiment(cfg, control, tmp_path / "run"):
+            seen.append(ev)
+            if isinstance(ev, EpochMetrics) and ev.epoch == 1 and not paused_at:
+                control.pause()  # a unit is still mid-run: its first epoch streamed in before it finished
+                paused_at["n"] = len(seen)
+
+    t = threading.Thread(target=consume)
+    t.start()
+    deadline = time.monotonic() + 120
+    while "n" not in paused_at and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "n" in paused_at
+    assert not any(isinstance(e, UnitFinished) for e in seen[: paused_at["n"]])
+    time.sleep(1.0)  # let events already in flight arrive
+    n = len(seen)
+    time.sleep(1.0)
+    assert len(seen) == n  # nothing moves while paused, in any worker
+    control.resume()
+    t.join(timeout=180)
+    assert not t.is_alive() and seen[-1].status == "completed"
+
+
+def test_stop_ends_every_unit_within_a_second_and_resume_finishes_exactly(sequential, tmp_path):
+    control = RunControl()
+    run_dir = tmp_path / "run"
+    t_stop = None
+    events = []
+    for ev in run_experiment(cfg_for("local"), control, run_dir):
+        events.append(ev)
+        if isinstance(ev, CheckpointSaved) and ev.epoch == 1 and t_stop is None:
+            control.stop()
+            t_stop = time.monotonic()
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "stopped"
+    assert time.monotonic() - t_stop < 1.5  # every unit and worker process ended (1 s + scheduling slack)
+    assert not mp.active_children()
+    assert read_manifest(run_dir)["status"] == "stopped"
+    rest = list(resume_experiment(run_dir, workers=2))
+    assert rest[-1].status == "completed"
+    assert table(run_dir) == table(sequential)
+
+
+def test_a_killed_worker_restarts_its_unit_from_its_checkpoint(sequential, tmp_path):
+    run_dir = tmp_path / "run"
+    killed = []
+    events = []
+    for ev in run_experiment(cfg_for("local", **{"finetune.batch_size": 5}), None, run_dir):
+        events.append(ev)
+        if isinstance(ev, CheckpointSaved) and ev.epoch == 1 and not killed:
+            children = mp.active_children()
+            assert len(children) == 2
+            os.kill(children[0].pid, signal.SIGKILL)  # mid-unit: no unit has finished yet
+            killed.append(children[0].pid)
+    assert killed
+    warnings = [e for e in events if isinstance(e, LogMessage) and e.level == "warning"]
+    assert any(f"pid {killed[0]}" in e.text and "starts again from its last checkpoint" in e.text for e in warnings)
+    assert events[-1].status == "completed", events[-1].message
+    reference = list(run_experiment(cfg_for("inline", **{"finetune.batch_size": 5}), None, tmp_path / "ref"))
+    assert reference[-1].status == "completed"
+    assert table(run_dir) == table(tmp_path / "ref")
+
+
+def test_a_diverged_unit_in_a_worker_ends_alone(tmp_path):
+    cfg = cfg_for("local", **{"model.activation": "relu", "model.layers": [{"kind": "dense", "units": 64}] * 2,
+                              "pretraining.dae.lr": 10.0, "pretraining.dae.noise": "gaussian"})
+    events = list(run_experiment(cfg, None, tmp_path / "run"))
+    status = {(e.arm, e.seed): e.status for e in events if isinstance(e, UnitFinished)}
+    assert status == {("none", 0): "completed", ("dae", 0): "diverged", ("none", 1): "completed",
+                      ("dae", 1): "diverged"}
+    assert events[-1].status == "diverged"
+    assert set(read_manifest(tmp_path / "run")["units"]) == {"dae/s0", "dae/s1"}
+
+
+def test_cli_workers_flag(sequential, tmp_path, capsys):
+    out = tmp_path / "r"
+    cfg_path = tmp_path / "cfg.toml"
+    cfg_path.write_text(cfg_for("auto", workers=0).to_toml())
+    code = cli.main(["run", str(cfg_path), "--out", str(out), "--quiet", "--workers", "2"], out=io.StringIO())
+    assert code == 0
+    assert table(out) == table(sequential)
+    assert read_manifest(out)["status"] == "completed"
+    assert "on 2 local worker process(es)" in capsys.readouterr().err
+
+
+def test_worker_counts(monkeypatch):
+    assert physical_cores() >= 1
+    monkeypatch.setenv("BASIN_WORKERS", "3")
+    assert resolve_workers(0) == 3 and resolve_workers(5) == 5
+    ex = cfg_for("auto", workers=0).execution
+    assert make_executor(ex, n_units=4).name == "local"
+    assert make_executor(ex, n_units=1).name == "inline"
+    monkeypatch.setenv("BASIN_WORKERS", "1")
+    assert make_executor(ex, n_units=4).name == "inline"
+
+
+def test_dask_local_cluster_gives_the_sequential_numbers(sequential, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        cfg = cfg_for("dask", **{"execution.address": cluster.scheduler_address})
+        events = list(run_experiment(cfg, None, tmp_path / "run"))
+    assert events[-1].status == "completed", events[-1].message
+    assert table(tmp_path / "run") == table(sequential)
+    metrics = [e for e in events if isinstance(e, EpochMetrics)]
+    assert len(metrics) == 2 * 2 * 4  # events streamed back from the workers: every unit's every epoch
+    assert any(isinstance(e, LogMessage) and "Dask workers" in e.text for e in events)
+
+
+def test_dask_worker_killed_mid_unit_reruns_it_from_its_checkpoint(sequential, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    cfg = cfg_for("dask")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        from desktop_app.core.execution.cluster import DaskExecutor
+
+        pids = client.run(os.getpid)  # worker address -> pid of its process (a nanny restarts a killed one)
+        killed = []
+        events = []
+        for ev in run_experiment(cfg, None, tmp_path / "run", executor=DaskExecutor(client=client)):
+            events.append(ev)
+            if isinstance(ev, CheckpointSaved) and ev.epoch == 1 and not killed:
+                busy = {addr: keys for addr, keys in client.processing().items() if keys}
+                addr = next(iter(busy))  # a worker in the middle of a unit
+                os.kill(pids[addr], signal.SIGKILL)
+                killed.append(addr)
+    assert killed
+    lost = [e for e in events if isinstance(e, LogMessage) and e.level == "warning" and killed[0] in e.text]
+    assert lost and "starts again from its last checkpoint" in lost[0].text
+    assert events[-1].status == "completed", events[-1].message
+    assert table(tmp_path / "run") == table(sequential)
