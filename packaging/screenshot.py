@@ -1,60 +1,118 @@
-"""Screenshot of the real main window (run under xvfb-run): starts quick-demo, grabs the window mid-run.
+"""Screenshots of the real main window (run under xvfb-run): every panel, as a user sees it at 1400x900.
 
-    xvfb-run -a .venv/bin/python packaging/screenshot.py docs/main-window.png [--after 12] [--panel Filters]
+    xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python packaging/screenshot.py docs/ --run RUN_DIR [--compute]
+    xvfb-run -a .venv/bin/python packaging/screenshot.py docs/ --train 12      # quick-demo, grabbed mid-run
+
+``--run`` opens a finished run folder (as the Runs list does); ``--compute`` also computes each analysis panel
+with the real AnalysisRunner (cached in the run folder, so a second call is quick). Writes main-window.png and
+panel-<name>.png into the output folder, as 8-bit palette PNGs when ImageMagick is there (they stay small).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-import torch  # noqa: F401  - composition-root import order: torch before Qt
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ANALYSIS_TIMEOUT_S = 900
+SMALL_ANALYSIS = {  # parameters small enough for a screenshot on 2 cores (the panels' defaults otherwise)
+    "Error surface": {"resolution": 25, "n_eval": 300},
+    "Interpolation": {"n_eval": 300},
+}
+
+
+def slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--after", type=float, default=12.0, help="seconds of training before the grab")
-    ap.add_argument("--panel", default="Filters", help="panel tab to raise")
-    ap.add_argument("--size", default="1600x1000")
+    ap.add_argument("out", type=Path, help="folder for the PNGs")
+    ap.add_argument("--run", type=Path, help="open this run folder")
+    ap.add_argument("--train", type=float, default=0.0, help="instead: train quick-demo, grab after N seconds")
+    ap.add_argument("--compute", action="store_true", help="compute the analysis panels before grabbing them")
+    ap.add_argument("--size", default="1400x900")
+    ap.add_argument("--panels", default="", help="comma-separated panel titles (default: all)")
     args = ap.parse_args()
 
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from desktop_app.core.presets import load_preset
-    from desktop_app.ui.main_window import MainWindow
-    from desktop_app.workers.run_controller import RunController
+    tmp = Path(tempfile.mkdtemp())
+    os.environ["BASIN_WORKSPACE"] = str(tmp / "ws")
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp / "settings"))
+    from desktop_app.__main__ import compose
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    tmp = tempfile.mkdtemp()
-    import os
+    app, window, controller = compose([])
+    import torch  # noqa: F401  - as run_gui does after the first paint: the status bar can name the device
 
-    os.environ["BASIN_WORKSPACE"] = tmp
-    controller = RunController()
-    window = MainWindow(controller)
-    window.set_workspace(Path(tmp))
-    window.set_config(load_preset("quick-demo"))
+    window.torch_ready.emit()
+    QApplication.processEvents()
     w, h = (int(v) for v in args.size.split("x"))
     window.resize(w, h)
     window.show()
-    for dock in window.panels():
-        if dock.windowTitle() == args.panel:
-            dock.raise_()
+    wait(app, 0.5)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.train:
+        from desktop_app.core.presets import load_preset
 
-    def grab() -> None:
-        window.grab().save(str(args.out))
-        controller.stop()
-        window.close()
-        app.quit()
-
-    QTimer.singleShot(500, window.start_run)
-    QTimer.singleShot(int(args.after * 1000), grab)
-    app.exec()
-    print(f"saved {args.out}")
+        window.set_workspace(tmp / "ws")
+        window.set_config(load_preset("quick-demo"))
+        window.start_run()
+        wait(app, args.train)
+    elif args.run:
+        if not window.open_run(args.run):
+            print(f"cannot open {args.run}", file=sys.stderr)
+            return 2
+        wait(app, 0.5)
+    names = [n.strip() for n in args.panels.split(",") if n.strip()] or list(window.panel_widgets)
+    for name in names:
+        panel = window.panel_widgets[name]
+        window.show_panel(name)
+        wait(app, 0.3)
+        if args.compute and hasattr(panel, "compute") and getattr(panel, "result", None) is None:
+            compute(app, panel, name)
+        panel.ensure_current()
+        wait(app, 0.3)
+        save(window.grab(), args.out / f"panel-{slug(name)}.png")
+    window.show_panel("Filters")
+    wait(app, 0.3)
+    save(window.grab(), args.out / "main-window.png")
+    controller.stop()
+    window.close()
     return 0
+
+
+def compute(app, panel, name: str) -> None:
+    job = panel.compute(**SMALL_ANALYSIS.get(name, {}))
+    if job is None:
+        print(f"{name}: cannot compute ({panel.compute_button.toolTip()})", file=sys.stderr)
+        return
+    t0 = time.monotonic()
+    while panel.is_computing() and time.monotonic() - t0 < ANALYSIS_TIMEOUT_S:
+        wait(app, 0.2)
+    print(f"{name}: {panel.status.text()} ({time.monotonic() - t0:.0f} s)")
+
+
+def wait(app, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def save(image, path: Path) -> None:
+    image.save(str(path))
+    if shutil.which("convert"):  # 8-bit palette: a screenshot of flat UI colours loses nothing visible
+        subprocess.run(["convert", str(path), "-colors", "256", f"PNG8:{path}"], check=False)
+    print(f"saved {path} ({path.stat().st_size // 1024} KB)")
 
 
 if __name__ == "__main__":

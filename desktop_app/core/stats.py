@@ -77,6 +77,12 @@ def paired_difference(
     return PairedDiff(arm, reference, seeds, ci, t_p, w_p)
 
 
+def wilcoxon_min_p(n: int) -> float:
+    """The smallest two-sided p the exact Wilcoxon signed-rank test can give with ``n`` nonzero pairs: 2 / 2**n
+    (every difference of one sign). With 5 seeds it is 0.0625, so "p < 0.05" is out of reach whatever the data."""
+    return min(1.0, 2.0 / 2.0**n) if n > 0 else float("nan")
+
+
 def box_stats(values: Sequence[float]) -> dict[str, float]:
     """Tukey box: quartiles, whiskers at the most extreme points within 1.5 IQR."""
     x = np.sort(np.asarray(values, dtype=np.float64))

@@ -249,3 +249,33 @@ def test_builder_experiment_type_shows_the_output_variance_fields(qtbot):
     pane.field_widget("output_variance.n_blocks").setValue(4)
     assert pane.config().output_variance.n_blocks == 4 and pane.is_valid()
     assert "variance" in pane.field_widget("output_variance.resamples").toolTip()
+
+
+def test_pitfall_never_correlates_rbm_with_autoencoder_errors(qtbot, store):
+    """RBM (squared) and AE (cross-entropy) errors get a plot each and a correlation each (issue 15)."""
+    from desktop_app.core.analysis.progress import PitfallResult
+    from desktop_app.ui.panels.pitfall import correlation_text
+
+    rbm_x, dae_x = np.array([10.0, 12.0, 15.0, 11.0]), np.array([80.0, 95.0, 90.0])
+    acc = np.array([0.93, 0.92, 0.90, 0.935, 0.91, 0.92, 0.90])
+    arms = ("rbm",) * 4 + ("dae",) * 3
+    r = PitfallResult(labels=tuple(f"{a}/s{i}" for i, a in enumerate(arms)), arms=arms,
+                      seeds=np.arange(7), layer=np.zeros(7, dtype=int), recon_error=np.r_[rbm_x, dae_x],
+                      probe_accuracy=acc, pixel_accuracy=0.87, n_train=100, n_test=100,
+                      pearson_r=-0.99, pearson_p=0.01, spearman_r=-0.9, spearman_p=0.05)  # "mixed" numbers
+    panel = PitfallPanel(store)
+    qtbot.addWidget(panel)
+    panel.display(r)
+    text = correlation_text(r)
+    assert "-0.990" not in text and "RBM: Pearson r" in text and "autoencoders: Pearson r" in text
+    from scipy import stats
+
+    assert f"{stats.pearsonr(rbm_x, acc[:4])[0]:+.3f}" in text
+    assert [p for p in panel.kind_plots.values() if p in panel.graphics.ci.items] == list(panel.kind_plots.values())
+    columns, rows = panel.data_table()
+    kind, pr = columns.index("error_kind"), columns.index("pearson_r")
+    assert {row[kind] for row in rows} == {"squared", "cross-entropy"}
+    assert len({row[pr] for row in rows}) == 2 and -0.99 not in {row[pr] for row in rows}
+    # two points close together get one label, not two printed over each other
+    labels = [t.textItem.toPlainText() for t in panel.texts]
+    assert len(labels) == len(set(labels))

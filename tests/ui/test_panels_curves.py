@@ -84,3 +84,20 @@ def test_seeds_still_running_leave_gaps_not_zeros(qtbot):
     assert list(s.n) == [2, 2, 2, 2, 1, 1]
     assert s.mean[-1] == pytest.approx(syn.metric("none", 0, 5, "test_nll"))
     assert s.lo[-1] == s.hi[-1] == s.mean[-1]
+
+
+def test_legend_names_arms_and_line_styles_as_drawn(panel):
+    """One legend entry per arm (its colour) and per split (its dash pattern, as drawn): train dashed."""
+    from PySide6.QtCore import Qt
+
+    entries = {label.text: sample.item for sample, label in panel.legend.items}
+    assert set(entries) == {*(("none (random init)" if a == "none" else a) for a in syn.ARMS),
+                            "train (dashed)", "test (solid)"}
+    assert entries["train (dashed)"].opts["pen"].style() == Qt.PenStyle.DashLine
+    (train_line,) = [i for i in panel.plot.listDataItems() if i.name() == "dae · train"]
+    assert train_line.opts["pen"].style() == Qt.PenStyle.DashLine
+    assert entries["dae"].opts["pen"].color() == train_line.opts["pen"].color()
+    recon = {label.text for _, label in panel.recon_legend.items}
+    assert recon == {"dae", "layer 1 (solid)", "layer 2 (dashed)"}
+    panel.select(splits=())
+    assert not panel.legend.isVisible()  # no empty legend

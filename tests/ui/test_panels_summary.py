@@ -74,3 +74,33 @@ def test_sweep_groups_side_by_side(panel, qtbot):
     assert panel.redraws > before and panel.summaries[2].ci.n == 3
     panel.set_groups({})
     assert [s.group for s in panel.summaries] == ["", ""]
+
+
+def test_two_seeds_show_no_interval_or_p_value(qtbot):
+    """n < 3: the seeds are drawn, but no interval or p-value is offered as a result (issue 15)."""
+    store = RunStore()
+    store.ingest(syn.events(seeds=(0, 1)))
+    panel = SummaryPanel(store)
+    qtbot.addWidget(panel)
+    assert {s.ci.n for s in panel.summaries} == {2}
+    assert len(panel.ci_bars.opts["x"]) == 0 and len(panel.diff_bars.opts["x"]) == 0  # no bars drawn
+    assert panel.small_n_note == "n = 2: not enough seeds for an interval"
+    assert "not enough seeds for an interval" in panel.box_plot.titleLabel.text
+    cells = [panel.table.item(r, c).text() for r in range(panel.table.rowCount()) for c in (4, 7, 8, 9)]
+    assert all(not any(ch.isdigit() and "n = " not in text for ch in text) for text in cells), cells
+    assert panel.box_plot.getViewBox().viewRange()[1][0] >= 0.0  # no axis below 0 % error
+    (legend_mean,) = [label.text for _, label in panel.legend.items if label.text.startswith("mean")]
+    assert legend_mean == "mean"
+    # each seed's own paired difference is drawn instead
+    assert len(panel.diff_seeds.data) == 2
+
+
+def test_wilcoxon_minimum_attainable_p_is_said(panel):
+    """With n seeds the exact Wilcoxon test cannot go below 2 / 2**n; when that is the result, the table says so."""
+    from desktop_app.core.stats import wilcoxon_min_p
+
+    assert wilcoxon_min_p(4) == pytest.approx(0.125) and wilcoxon_min_p(5) == pytest.approx(0.0625)
+    (dae,) = [s for s in panel.summaries if s.arm == "dae"]
+    assert dae.diff.wilcoxon_pvalue == pytest.approx(0.125)  # all 4 differences negative: the smallest possible
+    row = [s.arm for s in panel.summaries].index("dae")
+    assert panel.table.item(row, 9).text() == "0.125 (smallest possible with n = 4)"

@@ -92,3 +92,18 @@ def test_log_axes_label_round_nats_at_any_zoom(qtbot):
     values = [v for _, vs in levels for v in vs]
     labels = axis.tickStrings(values, 1.0, 0.0)
     assert {"0.1", "1", "10"} <= set(labels)
+
+
+@pytest.mark.parametrize("size", [600, 300, 150, 80, 40])
+def test_log_ticks_thin_out_on_a_short_axis(size):
+    """Tick labels of a log axis never sit closer than the space a label needs (issue 15: 1/0.9/0.8/0.7 printed
+    over each other on a 170 px axis)."""
+    from desktop_app.ui.panels.trajectory import decade_ticks
+
+    lo, hi, gap = np.log10(0.2), np.log10(2.5), 22.0
+    ticks = decade_ticks(lo, hi, size, gap)
+    assert ticks and all(lo <= t <= hi for t in ticks)
+    px = np.asarray(ticks) * size / (hi - lo)
+    assert len(ticks) == 1 or np.diff(px).min() >= gap - 1e-9
+    if size >= 600:
+        assert len(ticks) >= 9  # a tall axis keeps the 2-9 minors

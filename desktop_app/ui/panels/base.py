@@ -24,7 +24,7 @@ import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter, SVGExporter
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from desktop_app.core.atomic import write_bytes_atomic, write_text_atomic
 from desktop_app.ui.panels.flow import flow_container
@@ -70,8 +70,15 @@ def labelled(text: str, widget: QWidget) -> QWidget:
     row.setContentsMargins(0, 0, 0, 0)
     row.setSpacing(4)
     row.addWidget(QLabel(text))
-    row.addWidget(widget)
+    row.addWidget(fit_contents(widget))
     return box
+
+
+def fit_contents(widget: QWidget) -> QWidget:
+    """A combo box sized to its longest item as items come and go (the default sizes it once, often empty)."""
+    if isinstance(widget, QComboBox):
+        widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    return widget
 
 
 def style_plot(plot: pg.PlotItem, title: str = "", x: str = "", y: str = "") -> pg.PlotItem:
@@ -93,6 +100,58 @@ def style_plot(plot: pg.PlotItem, title: str = "", x: str = "", y: str = "") -> 
 def add_legend(plot: pg.PlotItem, **kwargs: Any) -> pg.LegendItem:
     return plot.addLegend(labelTextColor=FOREGROUND, brush=pg.mkBrush(255, 255, 255, 200),
                           pen=pg.mkPen(200, 200, 200), **kwargs)
+
+
+def style_sample(style: Qt.PenStyle, colour: Any = "#555555") -> pg.PlotDataItem:
+    """A legend sample for a line style ("train" dashed, "test" solid) in a neutral colour: arms keep colours,
+    splits and layers are told apart by the dash pattern, and the legend shows it as drawn."""
+    return pg.PlotDataItem(pen=pg.mkPen(colour, width=2, style=style))
+
+
+CORNERS = ((1, 0), (0, 0), (1, 1), (0, 1))  # legend anchors to try, in order: top-right, top-left, bottom-...
+
+
+def place_legend(plot: pg.PlotItem, legend: pg.LegendItem, xs: np.ndarray, ys: np.ndarray) -> tuple[int, int]:
+    """Anchor ``legend`` in the corner of ``plot`` that the data (xs, ys in data coordinates; lines should be
+    sampled densely) crosses least, so it does not cover curves. Returns the chosen (x, y) anchor (0 = left/top).
+    """
+    xs, ys = np.asarray(xs, float).ravel(), np.asarray(ys, float).ravel()
+    log_x, log_y = plot.ctrl.logXCheck.isChecked(), plot.ctrl.logYCheck.isChecked()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = np.log10(xs) if log_x else xs
+        v = np.log10(ys) if log_y else ys
+    ok = np.isfinite(u) & np.isfinite(v)
+    u, v = u[ok], v[ok]
+    box = plot.getViewBox().boundingRect()
+    size = legend.boundingRect()
+    if not len(u) or box.width() < 10 or box.height() < 10:
+        return _anchor_legend(legend, CORNERS[0])
+    span_u = (u.max() - u.min()) or 1.0
+    span_v = (v.max() - v.min()) or 1.0
+    fu = (u - u.min()) / span_u  # 0 left .. 1 right (the view's padding makes the real corner a bit larger)
+    fv = (v.max() - v) / span_v  # 0 top .. 1 bottom
+    w = min(1.0, (size.width() + 20) / box.width())
+    h = min(1.0, (size.height() + 20) / box.height())
+    best = min(CORNERS, key=lambda c: np.count_nonzero(
+        ((fu >= 1 - w) if c[0] else (fu <= w)) & ((fv >= 1 - h) if c[1] else (fv <= h))))
+    return _anchor_legend(legend, best)
+
+
+def _anchor_legend(legend: pg.LegendItem, corner: tuple[int, int]) -> tuple[int, int]:
+    offset = (-10 if corner[0] else 10, -10 if corner[1] else 10)
+    legend.anchor(itemPos=corner, parentPos=corner, offset=offset)
+    return corner
+
+
+def dense(x: np.ndarray, y: np.ndarray, per_segment: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Points along a polyline (for ``place_legend``: a line crosses a corner even between its points)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 2:
+        return x, y
+    t = np.linspace(0, 1, per_segment, endpoint=False)
+    xs = (x[:-1, None] + (x[1:] - x[:-1])[:, None] * t).ravel()
+    ys = (y[:-1, None] + (y[1:] - y[:-1])[:, None] * t).ravel()
+    return np.append(xs, x[-1]), np.append(ys, y[-1])
 
 
 class Panel(QWidget):
@@ -160,7 +219,7 @@ class Panel(QWidget):
             if isinstance(w, str) and items and isinstance(items[0], QWidget):
                 self.toolbar.addWidget(labelled(w, items.pop(0)))
             else:
-                self.toolbar.addWidget(QLabel(w) if isinstance(w, str) else w)
+                self.toolbar.addWidget(QLabel(w) if isinstance(w, str) else fit_contents(w))
 
     def finish_toolbar(self) -> None:
         """Put the export button at the right end, after the run's name; call once after adding the selectors."""

@@ -16,7 +16,16 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QWidget
 
-from desktop_app.ui.panels.base import Panel, add_legend, arm_color, arm_label, style_plot
+from desktop_app.ui.panels.base import (
+    Panel,
+    add_legend,
+    arm_color,
+    arm_label,
+    dense,
+    place_legend,
+    style_plot,
+    style_sample,
+)
 from desktop_app.ui.run_store import METRICS, PRETRAIN, RunStore
 
 SPLITS = ("train", "valid", "test")
@@ -88,7 +97,7 @@ class SeriesItems:
             plot.addItem(pg.FillBetweenItem(self.lo, self.hi, brush=pg.mkBrush(fill_colour)))
         symbol = "o" if len(s.epochs) <= SYMBOLS_UP_TO else None
         self.line = plot.plot(s.epochs, s.mean, pen=pen, name=name, symbol=symbol, symbolSize=5, symbolPen=None,
-                              symbolBrush=pg.mkBrush(colour))
+                              symbolBrush=pg.mkBrush(colour))  # (CurvesPanel rebuilds the legend: arms, styles)
 
     def update(self, s: Series) -> None:
         if self.lo is not None:
@@ -129,6 +138,7 @@ class CurvesPanel(Panel):
         self.graphics.ci.layout.setColumnStretchFactor(1, 2)
         self.legend = add_legend(self.plot, offset=(-10, 10))
         self.recon_legend = add_legend(self.recon_plot, offset=(-10, 10))
+        self.legend_corners: dict[str, tuple[int, int]] = {}
         self.series: list[Series] = []
         self._items: list[SeriesItems] = []
         self._layout: tuple = ()
@@ -183,6 +193,11 @@ class CurvesPanel(Panel):
                 axis.setTickSpacing(1, 1)  # epochs are integers: no 1.5 ticks on short runs
             else:
                 axis.setTickSpacing()
+        for plot, legend, kind in ((self.plot, self.legend, "metric"), (self.recon_plot, self.recon_legend, "recon")):
+            pts = [dense(s.epochs, v) for s in self.series if s.plot == kind for v in (s.mean, s.lo, s.hi)]
+            xs = np.concatenate([p[0] for p in pts]) if pts else np.zeros(0)
+            ys = np.concatenate([p[1] for p in pts]) if pts else np.zeros(0)
+            self.legend_corners[kind] = place_legend(plot, legend, xs, ys)
 
     def _rebuild(self, arms: list[str], band: bool) -> None:
         """New items for every series (selection or set of series changed); legends follow."""
@@ -198,6 +213,23 @@ class CurvesPanel(Panel):
             items = SeriesItems(plot, s, pg.mkPen(colour, width=2, style=style), colour,
                                 f"{arm_label(s.arm)} · {s.name}", band)
             self._items.append(items)
+        self._fill_legends(arms)
+
+    def _fill_legends(self, arms: list[str]) -> None:
+        """One entry per arm (its colour) and one per line style (train dashed, test solid; layer 2 dashed...),
+        as drawn; no legend at all for a plot without lines."""
+        for legend, kind in ((self.legend, "metric"), (self.recon_legend, "recon")):
+            legend.clear()
+            shown = [s for s in self.series if s.plot == kind]
+            for arm in dict.fromkeys(s.arm for s in shown):
+                legend.addItem(style_sample(Qt.PenStyle.SolidLine, arm_color(arm, arms)), arm_label(arm))
+            names = list(dict.fromkeys(s.name for s in shown))
+            if kind == "metric" or len(names) > 1:
+                for name in names:
+                    style = SPLIT_STYLE[name] if kind == "metric" else \
+                        LAYER_STYLES[(int(name.split()[-1]) - 1) % len(LAYER_STYLES)]
+                    legend.addItem(style_sample(style), f"{name} ({LINE_NAMES.get(style, 'dash-dot')})")
+            legend.setVisible(bool(shown))
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
         columns = ["plot", "arm", "series", "epoch", "mean", "band_lo", "band_hi", "n_seeds", "unit"]

@@ -17,13 +17,22 @@ from PySide6.QtWidgets import QComboBox, QSpinBox, QWidget
 from desktop_app.core.analysis.progress import InterpolationResult
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
 from desktop_app.ui.panels.analysis_base import AnalysisPanel, fill_combo, no_si_prefix, select_data
-from desktop_app.ui.panels.base import FOREGROUND, add_legend, arm_label, style_plot
+from desktop_app.ui.panels.base import (
+    FOREGROUND,
+    add_legend,
+    arm_color,
+    arm_label,
+    dense,
+    place_legend,
+    style_plot,
+    style_sample,
+)
 from desktop_app.ui.run_store import CHECKPOINTS, RunStore
 
 MODES = (("init → solution", "init_to_solution"),
          ("pretrained solution → random-init solution", "pretrained_to_random"))
 REFERENCE_ARM = "none"
-SPLIT_COLOURS = {"train": "#1f77b4", "test": "#d62728"}
+SPLIT_STYLES = {"train": Qt.PenStyle.DashLine, "test": Qt.PenStyle.SolidLine}  # the colour is the arm's
 
 
 class InterpolationPanel(AnalysisPanel):
@@ -68,15 +77,20 @@ class InterpolationPanel(AnalysisPanel):
         self.error_plot = style_plot(self.graphics.addPlot(row=0, col=1), "Error along the path",
                                      "alpha (0 = start, 1 = end)", "classification error (%)")
         self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self.legends = []
         for plot, quantity in ((self.loss_plot, "loss"), (self.error_plot, "error")):
-            add_legend(plot, offset=(-10, 10))
+            legend = add_legend(plot, offset=(-10, 10))
             for split in ("train", "test"):
-                colour = SPLIT_COLOURS[split]
-                self.curves[(quantity, split)] = plot.plot(name=split, pen=pg.mkPen(colour, width=2), symbol="o",
-                                                           symbolSize=4, symbolPen=None, symbolBrush=colour)
+                self.curves[(quantity, split)] = plot.plot(pen=pg.mkPen(FOREGROUND, width=2, style=SPLIT_STYLES[split]),
+                                                           symbol="o", symbolSize=4, symbolPen=None,
+                                                           symbolBrush=FOREGROUND)
+                shape = "dashed" if split == "train" else "solid"
+                legend.addItem(style_sample(SPLIT_STYLES[split]), f"{split} ({shape})")
+            legend.setVisible(False)  # shown with a result (no empty legend)
+            self.legends.append(legend)
             for alpha, text in ((0.0, "start"), (1.0, "end")):
                 line = pg.InfiniteLine(alpha, angle=90, pen=pg.mkPen("#606060", width=1, style=Qt.PenStyle.DashLine),
-                                       label=text, labelOpts={"position": 0.95, "color": FOREGROUND})
+                                       label=text, labelOpts={"position": 0.04, "color": FOREGROUND})
                 plot.addItem(line)
         for plot in (self.loss_plot, self.error_plot):
             no_si_prefix(plot)
@@ -128,6 +142,8 @@ class InterpolationPanel(AnalysisPanel):
     def clear_result(self) -> None:
         for item in self.curves.values():
             item.setData([], [])
+        for legend in self.legends:
+            legend.setVisible(False)
         self.loss_plot.setTitle("Loss along the path: choose a path and Compute", color=FOREGROUND, size="11pt")
 
     def series(self, r: InterpolationResult) -> dict[tuple[str, str], np.ndarray]:
@@ -139,8 +155,17 @@ class InterpolationPanel(AnalysisPanel):
         if not isinstance(result, InterpolationResult):
             return
         r = result
+        arm = self.result_params.get("arm") or self.arm_box.currentData() or ""
+        colour = arm_color(arm, list(self.store.arms)) if arm else pg.mkColor(FOREGROUND)
         for key, y in self.series(r).items():
             self.curves[key].setData(r.alphas, y, connect="finite")
+            self.curves[key].setPen(pg.mkPen(colour, width=2, style=SPLIT_STYLES[key[1]]))
+            self.curves[key].setSymbolBrush(colour)
+        for (plot, quantity), legend in zip(((self.loss_plot, "loss"), (self.error_plot, "error")), self.legends,
+                                            strict=True):
+            pts = [dense(r.alphas, y) for (q, _split), y in self.series(r).items() if q == quantity]
+            place_legend(plot, legend, np.concatenate([p[0] for p in pts]), np.concatenate([p[1] for p in pts]))
+            legend.setVisible(True)
         self.loss_plot.setTitle(f"Loss: alpha 0 = {r.start}, alpha 1 = {r.end}", color=FOREGROUND, size="11pt")
         self.error_plot.setTitle(f"Error (train: {r.n_train_eval}, test: {r.n_test} examples)", color=FOREGROUND,
                                  size="11pt")

@@ -17,10 +17,10 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QW
 from desktop_app.core.analysis.progress import LandscapeResult
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
 from desktop_app.ui.panels.analysis_base import AnalysisPanel, fill_combo, no_si_prefix, select_data
-from desktop_app.ui.panels.base import FOREGROUND, add_legend, arm_label, style_plot
+from desktop_app.ui.panels.base import FOREGROUND, arm_label, style_plot
 from desktop_app.ui.run_store import CHECKPOINTS, RunStore
 
-N_CONTOURS = 10
+N_CONTOURS = 6  # few enough to read each level off the colour bar
 MAX_EPOCH_LABELS = 12
 TINY = 1e-6
 DIRECTIONS = (("filter-normalised random", "random"), ("PCA of the trajectory", "pca"))
@@ -107,14 +107,19 @@ class LandscapePanel(AnalysisPanel):
 
         self.plot = style_plot(self.graphics.addPlot(row=0, col=0), "Error surface",
                                "direction 1 (alpha)", "direction 2 (beta)")
-        self.plot.setAspectLocked(False)
-        self.legend = add_legend(self.plot, offset=(10, 10))
+        # Both directions are in the same weight-space units: one unit is as long along alpha as along beta, so
+        # the basin's true shape shows (a stretched plot would draw a round basin as a valley).
+        self.plot.setAspectLocked(True, ratio=1.0)
+        # The legend sits under the plot, never on the surface (which fills the whole plot area).
+        self.legend = pg.LegendItem(colCount=3, labelTextColor=FOREGROUND)
+        self.graphics.ci.addItem(self.legend, row=1, col=0)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.cmap = pg.colormap.get("viridis")
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=self.cmap, interactive=False, pen=FOREGROUND)
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
         self.colorbar.axis.enableAutoSIPrefix(False)
+        self.colorbar.axis.setStyle(autoExpandTextSpace=True)
         self.colorbar.axis.setPen(pg.mkPen(FOREGROUND))
         self.colorbar.axis.setTextPen(pg.mkPen(FOREGROUND))
         self.isocurves = []
@@ -238,10 +243,16 @@ class LandscapePanel(AnalysisPanel):
         self.image.setRect(pixel_rect(r.xs, r.ys))
         self.colorbar.setLevels(values=(lo, hi))
         quantity = "loss (NLL, nats)" if self.quantity_box.currentData() == "loss" else "error (%)"
-        self.colorbar.axis.setLabel(f"log10 {quantity}" if self.log_box.isChecked() else quantity, color=FOREGROUND)
+        log = self.log_box.isChecked()
         show_contours = self.contour_box.isChecked() and not partial
-        for level, iso in zip(np.linspace(lo, hi, N_CONTOURS + 2)[1:-1], self.isocurves, strict=True):
+        levels = np.linspace(lo, hi, N_CONTOURS + 2)[1:-1]
+        for level, iso in zip(levels, self.isocurves, strict=True):
             iso.setData(self.shown if show_contours else None, float(level))
+        # The colour bar's ticks are the contour levels, labelled in the quantity itself (not its log10).
+        ticks = [(float(v), _level_text(10.0 ** v if log else v)) for v in (levels if show_contours else
+                                                                            np.linspace(lo, hi, 5))]
+        self.colorbar.axis.setTicks([ticks])
+        self.colorbar.axis.setLabel(f"{quantity}, log scale" if log else quantity, color=FOREGROUND)
         self._draw_trajectory(r)
         if r.directions == "pca":
             ev = np.nan_to_num(r.explained_variance_ratio) * 100
@@ -262,6 +273,8 @@ class LandscapePanel(AnalysisPanel):
         self.center_item.setData([0.0], [0.0])
         self.legend.clear()
         self.legend.addItem(self.center_item, f"centre: epoch {r.epoch}")
+        if self.contour_box.isChecked():
+            self.legend.addItem(pg.PlotDataItem(pen=pg.mkPen("#9a9a9a", width=1)), "contours at the colour bar's ticks")
         if r.directions != "pca" or not len(r.trajectory):
             self.path_item.setData([], [])
             return
@@ -277,7 +290,7 @@ class LandscapePanel(AnalysisPanel):
             self.epoch_labels.append(label)
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
-        columns = ["kind", "x", "y", "loss", "error", "epoch"]
+        columns = ["kind", "x", "y", "loss", "error", "epoch"]  # (contour levels: the colour bar's ticks)
         r = self.result
         if not isinstance(r, LandscapeResult):
             return columns, []
@@ -289,3 +302,8 @@ class LandscapePanel(AnalysisPanel):
             for (x, y), e in zip(r.trajectory, r.trajectory_epochs, strict=True):
                 rows.append(["trajectory", float(x), float(y), "", "", int(e)])
         return columns, rows
+
+
+def _level_text(v: float) -> str:
+    """A contour level for the colour bar: 3 significant digits, no exponent for everyday values."""
+    return f"{v:.3g}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.2e}"

@@ -4,6 +4,9 @@ separable its features are (a linear probe's test accuracy), with raw pixels as 
 If good reconstruction meant good features the points would fall on a line going down to the right of the
 baseline; Alberti et al. found no such correlation. One run gives a point per (pre-training arm, seed); "Add
 runs…" brings in other run folders (a sweep over noise level or width) so the correlation has a spread to see.
+
+RBM errors (squared) and autoencoder errors (cross-entropy) are different quantities: each kind gets its own
+plot (same accuracy axis) and its own correlation; no correlation is ever computed over both.
 """
 
 from __future__ import annotations
@@ -21,24 +24,67 @@ from desktop_app.core.analysis.progress import PitfallResult
 from desktop_app.ui import settings as settings_mod
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
 from desktop_app.ui.panels.analysis_base import AnalysisPanel, no_si_prefix
-from desktop_app.ui.panels.base import FOREGROUND, add_legend, arm_color, arm_label, style_plot
+from desktop_app.ui.panels.base import FOREGROUND, add_legend, arm_color, arm_label, place_legend, style_plot
 from desktop_app.ui.run_store import PRETRAIN, RunStore
 
 PRETRAIN_ARMS = ("rbm", "dae", "cae")
 AE_ARMS = ("dae", "cae")
 SYMBOLS = ("o", "t", "d", "s", "h", "p")
 MAX_POINT_LABELS = 40
+KIND_NAMES = {"squared": "RBM", "cross-entropy": "autoencoders"}
+KIND_AXES = {"squared": "RBM reconstruction error (squared, per example)",
+             "cross-entropy": "AE reconstruction error (cross-entropy, per example)"}
+NEAR = 0.05  # labels of points closer than this fraction of the axes' spans are merged into one
+
+
+def error_kind(arm: str) -> str:
+    """What an arm's reconstruction error measures: an RBM's squared error or an autoencoder's cross-entropy."""
+    return "cross-entropy" if arm in AE_ARMS else "squared"
+
+
+def kind_points(r: PitfallResult) -> dict[str, np.ndarray]:
+    """Indices of the points with a reconstruction error, per error kind (in first-seen order)."""
+    out: dict[str, list[int]] = {}
+    for i, arm in enumerate(r.arms):
+        if math.isfinite(float(r.recon_error[i])):
+            out.setdefault(error_kind(arm), []).append(i)
+    return {k: np.array(v, dtype=int) for k, v in out.items()}
+
+
+def correlations(r: PitfallResult, idx: np.ndarray) -> tuple[float, float, float, float]:
+    """(Pearson r, p, Spearman rho, p) over the points ``idx`` (one error kind); NaN below 3 points or no spread."""
+    x, y = r.recon_error[idx], r.probe_accuracy[idx]
+    if len(idx) == len(r.labels) and len(kind_points(r)) == 1:  # every point, one kind: the analysis's own numbers
+        return r.pearson_r, r.pearson_p, r.spearman_r, r.spearman_p
+    if len(idx) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return (float("nan"),) * 4
+    from scipy import stats  # lazily: ~0.5 s to import
+
+    pr, pp = stats.pearsonr(x, y)
+    sr, sp = stats.spearmanr(x, y)
+    return float(pr), float(pp), float(sr), float(sp)
 
 
 def correlation_text(r: PitfallResult) -> str:
-    """The correlation line shown in the panel's label."""
-    n = int(np.isfinite(r.recon_error).sum())
-    if not math.isfinite(r.pearson_r):
-        return f"Correlation undefined with {n} point(s) (needs 3 or more, with spread); add runs from a sweep."
-    text = (f"Pearson r = {r.pearson_r:+.3f} (p = {r.pearson_p:.3g}), Spearman ρ = {r.spearman_r:+.3f} "
-            f"(p = {r.spearman_p:.3g}), n = {n}; raw-pixel probe {100 * r.pixel_accuracy:.1f}%.")
-    if "rbm" in r.arms and any(a in AE_ARMS for a in r.arms):
-        text += " Caution: this mixes RBM (squared) and autoencoder (cross-entropy) errors, which are not comparable."
+    """The correlation line shown in the panel's label: one per error kind, never over both."""
+    kinds = kind_points(r)
+    parts = []
+    for kind, idx in kinds.items():
+        pr, pp, sr, sp = correlations(r, idx)
+        prefix = f"{KIND_NAMES[kind]}: " if len(kinds) > 1 else ""
+        if not math.isfinite(pr):
+            parts.append(f"{prefix}correlation undefined with {len(idx)} point(s) (needs 3 or more, with spread)")
+        else:
+            parts.append(f"{prefix}Pearson r = {pr:+.3f} (p = {pp:.3g}), Spearman ρ = {sr:+.3f} (p = {sp:.3g}), "
+                         f"n = {len(idx)}")
+    if not parts:
+        parts.append("Correlation undefined with 0 point(s)")
+    text = "; ".join(parts)
+    text = text[0].upper() + text[1:] + f"; raw-pixel probe {100 * r.pixel_accuracy:.1f}%."
+    if any("undefined" in p for p in parts):
+        text += " Add runs from a sweep for a spread."
+    if len(kinds) > 1:
+        text += " RBM (squared) and autoencoder (cross-entropy) errors are different quantities: each has its plot."
     return text
 
 
@@ -77,16 +123,26 @@ class PitfallPanel(AnalysisPanel):
                                    "with a reconstruction error. RBM errors (squared) and autoencoder errors "
                                    "(cross-entropy) are in different units: compare within one method.")
         self.layout().insertWidget(3, self.corr_label)
-        self.plot = style_plot(self.graphics.addPlot(row=0, col=0), "Reconstruction vs separability",
-                               "final reconstruction error per example (RBM: squared, AE: cross-entropy)",
-                               "linear-probe test accuracy (%)")
-        self.legend = add_legend(self.plot, offset=(-10, -10))
+        # One plot per error kind, sharing the accuracy axis; self.plot is the first one shown.
+        self.kind_plots: dict[str, pg.PlotItem] = {}
+        self.legends: dict[str, pg.LegendItem] = {}
+        self.baselines: dict[str, pg.InfiniteLine] = {}
+        for kind in KIND_AXES:
+            plot = style_plot(pg.PlotItem(), "Reconstruction vs separability", KIND_AXES[kind],
+                              "linear-probe test accuracy (%)")
+            no_si_prefix(plot)
+            self.kind_plots[kind] = plot
+            self.legends[kind] = add_legend(plot, offset=(-10, -10))
+            self.baselines[kind] = pg.InfiniteLine(
+                angle=0, pen=pg.mkPen("#505050", width=1.5, style=Qt.PenStyle.DashLine), label="raw pixels",
+                labelOpts={"position": 0.05, "color": FOREGROUND, "anchors": [(0, 1), (0, 1)]})
+        self.kind_plots["cross-entropy"].setYLink(self.kind_plots["squared"])
+        self.plot = self.kind_plots["squared"]
+        self.legend = self.legends["squared"]
+        self.baseline = self.baselines["squared"]
+        self.graphics.ci.addItem(self.plot, row=0, col=0)
         self.scatters: dict[str, pg.ScatterPlotItem] = {}
         self.texts: list[pg.TextItem] = []
-        self.baseline = pg.InfiniteLine(angle=0, pen=pg.mkPen("#505050", width=1.5, style=Qt.PenStyle.DashLine),
-                                        label="raw pixels", labelOpts={"position": 0.05, "color": FOREGROUND,
-                                                                       "anchors": [(0, 1), (0, 1)]})
-        no_si_prefix(self.plot)
         self.finish_setup()
 
     # -- selectors ---------------------------------------------------------------------------------
@@ -133,15 +189,15 @@ class PitfallPanel(AnalysisPanel):
 
     # -- drawing -----------------------------------------------------------------------------------
     def clear_result(self) -> None:
-        for item in self.scatters.values():
-            self.plot.removeItem(item)
+        for plot, legend, baseline in zip(self.kind_plots.values(), self.legends.values(), self.baselines.values(),
+                                          strict=True):
+            for item in [*self.scatters.values(), *self.texts, baseline]:
+                if item.scene() is not None and item.parentItem() is not None and item in plot.items:
+                    plot.removeItem(item)
+            legend.clear()
         self.scatters.clear()
-        for t in self.texts:
-            self.plot.removeItem(t)
         self.texts = []
-        if self.baseline.scene() is not None:
-            self.plot.removeItem(self.baseline)
-        self.legend.clear()
+        self._show_plots(["squared"])
         self.corr_label.setText("")
         self.plot.setTitle("Reconstruction vs separability: Compute to probe the pre-trained layers",
                            color=FOREGROUND, size="11pt")
@@ -154,6 +210,15 @@ class PitfallPanel(AnalysisPanel):
             out.setdefault(f"{run}:{arm}" if run else arm, []).append(i)
         return {k: np.array(v, dtype=int) for k, v in out.items()}
 
+    def _show_plots(self, kinds: list[str]) -> None:
+        """Put the plots of ``kinds`` side by side in the layout (and only them)."""
+        layout = self.graphics.ci
+        for plot in self.kind_plots.values():
+            if plot in layout.items:
+                layout.removeItem(plot)
+        for col, kind in enumerate(kinds):
+            layout.addItem(self.kind_plots[kind], row=0, col=col)
+
     def show_result(self, result: object, partial: bool = False) -> None:
         if not isinstance(result, PitfallResult):
             return
@@ -161,53 +226,94 @@ class PitfallPanel(AnalysisPanel):
         self.clear_result()
         arms = list(dict.fromkeys(r.arms))
         runs = list(dict.fromkeys(k.split(":", 1)[0] for k in self.groups(r) if ":" in k))
+        kinds = list(kind_points(r)) or ["squared"]
+        self._show_plots(kinds)
+        first = kinds[0]  # self.plot / legend / baseline: those of the first plot shown
+        self.plot, self.legend, self.baseline = self.kind_plots[first], self.legends[first], self.baselines[first]
         for key, idx in self.groups(r).items():
             run, _, arm = key.rpartition(":")
+            plot, legend = self.kind_plots[error_kind(arm)], self.legends[error_kind(arm)]
             symbol = SYMBOLS[(runs.index(run) + 1) % len(SYMBOLS)] if run else SYMBOLS[0]
             scatter = pg.ScatterPlotItem(r.recon_error[idx], 100.0 * r.probe_accuracy[idx], symbol=symbol, size=11,
                                          brush=pg.mkBrush(arm_color(arm, arms, 210)), pen=pg.mkPen(FOREGROUND),
                                          data=[r.labels[i] for i in idx], hoverable=True, tip=_tip)
-            self.plot.addItem(scatter)
+            plot.addItem(scatter)
             this_run = Path(self.store.run_dir).name if runs else ""
-            self.legend.addItem(scatter, f"{run or this_run}: {arm_label(arm)}" if run or this_run else arm_label(arm))
+            legend.addItem(scatter, f"{run or this_run}: {arm_label(arm)}" if run or this_run else arm_label(arm))
             self.scatters[key] = scatter
-        if len(r.labels) <= MAX_POINT_LABELS:
-            for lab, x, y in zip(r.labels, r.recon_error, r.probe_accuracy, strict=True):
-                if math.isfinite(x):
-                    run, _, point = lab.rpartition(":")
-                    text = pg.TextItem(run if self.point_text == "run" and run else point, color="#404040",
-                                       anchor=(-0.1, 0.5))
-                    text.setPos(float(x), 100.0 * float(y))
-                    self.plot.addItem(text)
-                    self.texts.append(text)
-        self.baseline.setValue(100.0 * r.pixel_accuracy)
-        self.baseline.label.setFormat(f"raw pixels {100 * r.pixel_accuracy:.1f}%")
-        self.plot.addItem(self.baseline)
-        self.legend.addItem(pg.PlotDataItem(pen=self.baseline.pen), "linear probe on raw pixels")
-        self.plot.setTitle(f"{len(r.labels)} pre-trained layers: probe on {r.n_train} train / {r.n_test} test "
-                           "examples", color=FOREGROUND, size="11pt")
-        self.corr_label.setText(correlation_text(r))
         ys = np.r_[100.0 * r.probe_accuracy, 100.0 * r.pixel_accuracy]
         ys = ys[np.isfinite(ys)]
-        if len(ys):
-            pad = max(1.0, 0.15 * float(np.ptp(ys)))
-            self.plot.setYRange(float(ys.min()) - pad, float(ys.max()) + pad, padding=0)
-        xs = r.recon_error[np.isfinite(r.recon_error)]
-        if len(xs):
-            pad = max(0.15 * float(np.ptp(xs)), 0.05 * float(np.abs(xs).max()), 1e-6)
-            self.plot.setXRange(float(xs.min()) - pad, float(xs.max()) + 2 * pad, padding=0)  # room for labels
+        y_lo, y_hi = (float(ys.min()), float(ys.max())) if len(ys) else (0.0, 100.0)
+        y_pad = max(1.0, 0.15 * (y_hi - y_lo))
+        for kind in kinds:
+            plot, legend, baseline = self.kind_plots[kind], self.legends[kind], self.baselines[kind]
+            idx = kind_points(r).get(kind, np.zeros(0, dtype=int))
+            xs = r.recon_error[idx]
+            x_lo, x_hi = (float(xs.min()), float(xs.max())) if len(xs) else (0.0, 1.0)
+            x_pad = max(0.15 * (x_hi - x_lo), 0.05 * max(abs(x_lo), abs(x_hi)), 1e-6)
+            if len(r.labels) <= MAX_POINT_LABELS:
+                self._label_points(plot, r, idx, (x_hi - x_lo + 2 * x_pad, y_hi - y_lo + 2 * y_pad))
+            baseline.setValue(100.0 * r.pixel_accuracy)
+            baseline.label.setFormat(f"raw pixels {100 * r.pixel_accuracy:.1f}%")
+            plot.addItem(baseline)
+            legend.addItem(pg.PlotDataItem(pen=baseline.pen), "linear probe on raw pixels")
+            plot.setXRange(x_lo - x_pad, x_hi + 2 * x_pad, padding=0)  # room for the labels on the right
+            plot.setTitle(f"{KIND_NAMES[kind]}: {len(idx)} pre-trained layer(s)", color=FOREGROUND, size="11pt")
+            line_x = np.linspace(x_lo - x_pad, x_hi + 2 * x_pad, 50)
+            place_legend(plot, legend, np.r_[xs, line_x], np.r_[100.0 * r.probe_accuracy[idx],
+                                                                np.full(50, 100.0 * r.pixel_accuracy)])
+        self.plot.setYRange(y_lo - y_pad, y_hi + y_pad, padding=0)
+        self.plot.setTitle(f"{self.plot.titleLabel.text}; probe on {r.n_train} train / {r.n_test} test examples",
+                       color=FOREGROUND, size="11pt")
+        self.corr_label.setText(correlation_text(r))
+
+    def _label_points(self, plot: pg.PlotItem, r: PitfallResult, idx: np.ndarray, spans: tuple[float, float]) -> None:
+        """One label per cluster of nearby points ("dae/s0, s1"), so labels never print over each other."""
+        clusters: list[list[int]] = []
+        for i in sorted(idx, key=lambda i: -float(r.probe_accuracy[i])):
+            for c in clusters:
+                j = c[0]
+                if (abs(r.recon_error[i] - r.recon_error[j]) < NEAR * spans[0]
+                        and abs(100 * (r.probe_accuracy[i] - r.probe_accuracy[j])) < NEAR * spans[1]):
+                    c.append(int(i))
+                    break
+            else:
+                clusters.append([int(i)])
+        for c in clusters:
+            names = [self._point_name(r.labels[i]) for i in c]
+            text = pg.TextItem(_merge_names(names), color="#404040", anchor=(-0.1, 0.5))
+            text.setPos(float(np.mean(r.recon_error[c])), 100.0 * float(np.mean(r.probe_accuracy[c])))
+            plot.addItem(text)
+            self.texts.append(text)
+
+    def _point_name(self, label: str) -> str:
+        run, _, point = label.rpartition(":")
+        return run if self.point_text == "run" and run else point
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
-        columns = ["label", "arm", "seed", "layer", "recon_error", "probe_accuracy_pct", "pixel_accuracy_pct",
-                   "pearson_r", "pearson_p", "spearman_r", "spearman_p"]
+        """One row per point; the correlations are those of the point's error kind (never over both kinds)."""
+        columns = ["label", "arm", "seed", "layer", "error_kind", "recon_error", "probe_accuracy_pct",
+                   "pixel_accuracy_pct", "pearson_r", "pearson_p", "spearman_r", "spearman_p"]
         r = self.result
         if not isinstance(r, PitfallResult):
             return columns, []
-        return columns, [[lab, arm, int(s), int(layer), float(x), 100.0 * float(y), 100.0 * r.pixel_accuracy,
-                          r.pearson_r, r.pearson_p, r.spearman_r, r.spearman_p]
+        corr = {kind: correlations(r, idx) for kind, idx in kind_points(r).items()}
+        nan4 = (float("nan"),) * 4
+        return columns, [[lab, arm, int(s), int(layer), error_kind(arm), float(x), 100.0 * float(y),
+                          100.0 * r.pixel_accuracy, *corr.get(error_kind(arm), nan4)]
                          for lab, arm, s, layer, x, y in zip(r.labels, r.arms, r.seeds, r.layer, r.recon_error,
                                                              r.probe_accuracy, strict=True)]
 
 
 def _tip(x: float, y: float, data: object) -> str:
     return f"{data}\nreconstruction error {x:.4g}\nprobe accuracy {y:.2f}%"
+
+
+def _merge_names(names: list[str]) -> str:
+    """"dae/s0", "dae/s1" -> "dae/s0, s1": the shared prefix once."""
+    if len(names) == 1:
+        return names[0]
+    head = names[0].rpartition("/")[0]
+    if head and all(n.rpartition("/")[0] == head for n in names):
+        return f"{head}/" + ", ".join(n.rpartition("/")[2] for n in names)
+    return ", ".join(names)

@@ -17,12 +17,16 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-from desktop_app.core.stats import MeanCI, PairedDiff, box_stats, mean_ci, paired_difference
+from desktop_app.core.stats import MeanCI, PairedDiff, box_stats, mean_ci, paired_difference, wilcoxon_min_p
 from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot
 from desktop_app.ui.run_store import METRICS, RunStore
 
 REFERENCE = "none"
 BOX_WIDTH = 0.5
+# Fewer seeds than this: intervals and p-values are not shown as results (a t-interval from 2 seeds spans tens
+# of points and a Wilcoxon p cannot go below 0.5); the seeds themselves are.
+MIN_SEEDS = 3
+BOX_TITLE = "Final test error over seeds"
 TABLE_COLUMNS = ("Group", "Arm", "Seeds", "Mean test error", "95 % CI", "Median", f"Minus {REFERENCE} (paired)",
                  "95 % CI of diff", "p (t)", "p (Wilcoxon)")
 
@@ -53,15 +57,15 @@ def final_errors(store: RunStore) -> dict[str, dict[int, float]]:
 class SummaryPanel(Panel):
     title = "Summary"
     explanation = ("Final test error per arm over seeds (box: quartiles, whiskers 1.5 IQR, dots: seeds, diamond: "
-                   "mean with 95 % CI) and the paired difference to random init (same seed): below zero, "
-                   "pre-training helped.")
+                   "mean with 95 % CI from 3 seeds on) and the paired difference to random init (same seed): below "
+                   "zero, pre-training helped.")
     kinds = (METRICS,)
 
     def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:
         super().__init__(store, parent)
         self.finish_toolbar()
         self.groups: dict[str, RunStore] = {"": store}
-        self.box_plot = style_plot(self.graphics.addPlot(row=0, col=0), "Final test error over seeds",
+        self.box_plot = style_plot(self.graphics.addPlot(row=0, col=0), BOX_TITLE,
                                    "arm", "test error (%)")
         self.diff_plot = style_plot(self.graphics.addPlot(row=0, col=1), f"Paired difference: arm − {REFERENCE}",
                                     "arm", "test error difference (percentage points)")
@@ -78,6 +82,7 @@ class SummaryPanel(Panel):
                               "have, with a paired t-test and a Wilcoxon signed-rank test")
         self.layout().addWidget(self.table)
         self.summaries: list[ArmSummary] = []
+        self.small_n_note = ""
         self._make_items()
         self.request_refresh()
 
@@ -126,7 +131,9 @@ class SummaryPanel(Panel):
                                                pen=pg.mkPen(FOREGROUND, width=1, style=Qt.PenStyle.DashLine)))
         self.diff_bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.15, pen=pg.mkPen(FOREGROUND, width=1.5))
         self.diff_dots = pg.PlotDataItem(pen=None, symbol="d", symbolSize=11, symbolPen=pg.mkPen(FOREGROUND))
+        self.diff_seeds = pg.ScatterPlotItem(size=6, pen=pg.mkPen("w", width=0.5))  # each seed's own difference
         self.diff_plot.addItem(self.diff_bars)
+        self.diff_plot.addItem(self.diff_seeds)
         self.diff_plot.addItem(self.diff_dots)
         self._legend_arms: list[str] | None = None
 
@@ -140,8 +147,11 @@ class SummaryPanel(Panel):
                                             pen=pg.mkPen(arm_color(arm, all_arms), width=1.5))
                 self.legend.addItem(sample, arm_label(arm))
             if all_arms:
-                self.legend.addItem(self.mean_dots, "mean ± 95 % CI")
+                self.legend.addItem(self.mean_dots, self._mean_label())
             self._legend_arms = all_arms
+        for _sample, label in self.legend.items:
+            if label.text.startswith("mean"):
+                label.setText(self._mean_label(), color=FOREGROUND)
         self._draw_boxes(all_arms)
         self._draw_diffs(all_arms)
         self._fit_tick_rows()
@@ -195,11 +205,15 @@ class SummaryPanel(Panel):
             sy += list(s.values.values())
             sb += [pg.mkBrush(c)] * n
         self.seed_dots.setData(sx, sy, brush=sb)
-        # mean and 95 % CI beside the box
-        ok = [s for s in ss if np.isfinite(s.ci.lo)]
+        # mean and 95 % CI beside the box (the interval only from MIN_SEEDS seeds on; never below 0 % error)
+        ok = [s for s in ss if np.isfinite(s.ci.lo) and s.ci.n >= MIN_SEEDS]
         self.ci_bars.setData(x=np.array([s.x + half + 0.12 for s in ok]), y=np.array([s.ci.mean for s in ok]),
                              top=np.array([s.ci.hi - s.ci.mean for s in ok]),
-                             bottom=np.array([s.ci.mean - s.ci.lo for s in ok]))
+                             bottom=np.array([s.ci.mean - max(0.0, s.ci.lo) for s in ok]))
+        few = sorted({s.ci.n for s in ss if s.ci.n < MIN_SEEDS})
+        self.small_n_note = f"n = {', '.join(map(str, few))}: not enough seeds for an interval" if few else ""
+        note = f"<br><span style='font-size:9pt'>{self.small_n_note}</span>" if few else ""
+        self.box_plot.setTitle(f"{BOX_TITLE}{note}", color=FOREGROUND, size="11pt")
         self.mean_dots.setData(np.array([s.x + half + 0.12 for s in ss]), np.array([s.ci.mean for s in ss]))
         self.box_plot.getAxis("bottom").setTicks([self._ticks(ss, [s.x for s in ss])])
         if not ss:
@@ -207,10 +221,11 @@ class SummaryPanel(Panel):
         margin = 1.0 if any(s.group for s in ss) else 0.6  # room for the first group's label
         self.box_plot.setXRange(float(x.min()) - margin, float(x.max()) + 0.8, padding=0)
         # head room above the data for the one-row legend
-        ys = [v for s in ss for v in (s.box["min"], s.box["max"], s.ci.lo, s.ci.hi) if np.isfinite(v)]
+        ys = [v for s in ss for v in (s.box["min"], s.box["max"]) if np.isfinite(v)]
+        ys += [v for s in ok for v in (max(0.0, s.ci.lo), s.ci.hi)]
         lo, hi = min(ys), max(ys)
         span = (hi - lo) or max(abs(hi), 1.0)
-        self.box_plot.setYRange(lo - 0.05 * span, hi + 0.3 * span, padding=0)
+        self.box_plot.setYRange(max(0.0, lo - 0.05 * span), hi + 0.3 * span, padding=0)  # an error is >= 0 %
 
     def _draw_diffs(self, all_arms: list[str]) -> None:
         diffs = [s for s in self.summaries if s.diff is not None]
@@ -218,24 +233,48 @@ class SummaryPanel(Panel):
         mean = np.array([s.diff.diff.mean for s in diffs], dtype=float)
         lo = np.array([s.diff.diff.lo for s in diffs], dtype=float)
         hi = np.array([s.diff.diff.hi for s in diffs], dtype=float)
-        ok = np.isfinite(lo) & np.isfinite(hi)
+        enough = np.array([s.diff.diff.n >= MIN_SEEDS for s in diffs], dtype=bool)
+        ok = np.isfinite(lo) & np.isfinite(hi) & enough
         self.diff_bars.setData(x=x[ok], y=mean[ok], top=(hi - mean)[ok], bottom=(mean - lo)[ok])
         self.diff_dots.setData(x, mean, symbolBrush=[pg.mkBrush(arm_color(s.arm, all_arms)) for s in diffs])
+        sx, sy, sb = [], [], []
+        for i, s in enumerate(diffs):
+            ref = self._reference_values(s)
+            d = [s.values[seed] - ref[seed] for seed in s.diff.seeds if seed in ref and seed in s.values]
+            sx += list(i + (np.linspace(-0.12, 0.12, len(d)) if len(d) > 1 else np.zeros(len(d))))
+            sy += d
+            sb += [pg.mkBrush(arm_color(s.arm, all_arms, 160))] * len(d)
+        self.diff_seeds.setData(sx, sy, brush=sb)
         self.diff_plot.getAxis("bottom").setTicks([self._ticks(diffs, [float(i) for i in range(len(diffs))])])
         if diffs:
             self.diff_plot.setXRange(-0.7, len(diffs) - 0.3, padding=0)
+
+    def _reference_values(self, s: ArmSummary) -> dict[int, float]:
+        for o in self.summaries:
+            if o.group == s.group and o.arm == REFERENCE:
+                return o.values
+        return {}
+
+    def _mean_label(self) -> str:
+        return "mean ± 95 % CI" if any(s.ci.n >= MIN_SEEDS for s in self.summaries) else "mean"
 
     def _fill_table(self) -> None:
         self.table.setRowCount(len(self.summaries))
         self.table.setColumnHidden(0, not any(s.group for s in self.summaries))
         for r, s in enumerate(self.summaries):
             d = s.diff.diff if s.diff is not None else None
-            cells = [s.group or "–", arm_label(s.arm), str(s.ci.n), f"{s.ci.mean:.2f} %", _interval(s.ci.lo, s.ci.hi),
-                     f"{s.box['median']:.2f} %",
-                     f"{d.mean:+.2f} pp (n={d.n})" if d else "–", _interval(d.lo, d.hi, "pp") if d else "–",
-                     _p(s.diff.t_pvalue) if s.diff else "–", _p(s.diff.wilcoxon_pvalue) if s.diff else "–"]
+            cells = [s.group or "–", arm_label(s.arm), str(s.ci.n), f"{s.ci.mean:.2f} %",
+                     _interval(s.ci.lo, s.ci.hi, s.ci.n), f"{s.box['median']:.2f} %",
+                     f"{d.mean:+.2f} pp (n={d.n})" if d else "–", _interval(d.lo, d.hi, d.n, "pp") if d else "–",
+                     _p(s.diff.t_pvalue, d.n) if s.diff and d else "–",
+                     _wilcoxon(s.diff.wilcoxon_pvalue, d.n) if s.diff and d else "–"]
             for c, text in enumerate(cells):
-                self.table.setItem(r, c, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                if text.startswith("– (n ="):
+                    item.setToolTip(f"n = {s.ci.n}: not enough seeds for an interval or a p-value (3 or more)")
+                elif "smallest" in text:
+                    item.setToolTip(text)
+                self.table.setItem(r, c, item)
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
         columns = ["group", "arm", "n", "values", "q1", "median", "q3", "whisker_lo", "whisker_hi", "min", "max",
@@ -255,11 +294,23 @@ class SummaryPanel(Panel):
         return columns, rows
 
 
-def _interval(lo: float, hi: float, unit: str = "%") -> str:
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "– (one seed)"
+def _interval(lo: float, hi: float, n: int, unit: str = "%") -> str:
+    if n < MIN_SEEDS or not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"– (n = {n})"
+    if unit == "%":
+        lo = max(0.0, lo)  # an error rate is never below 0 %
     return f"[{lo:.2f}, {hi:.2f}] {unit}"
 
 
-def _p(p: float) -> str:
+def _p(p: float, n: int) -> str:
+    if n < MIN_SEEDS:
+        return f"– (n = {n})"
     return "–" if not np.isfinite(p) else (f"{p:.3f}" if p >= 0.001 else f"{p:.1e}")
+
+
+def _wilcoxon(p: float, n: int) -> str:
+    """The p-value, and when it is the smallest the test can give with n seeds, that it is."""
+    text = _p(p, n)
+    if n >= MIN_SEEDS and np.isfinite(p) and p <= wilcoxon_min_p(n) * (1 + 1e-9):
+        text += f" (smallest possible with n = {n})"
+    return text

@@ -77,7 +77,7 @@ class LogNLLAxis(pg.AxisItem):
 
     def logTickValues(self, minVal: float, maxVal: float, size: float, stdTicks: list) -> list:  # noqa: N802, N803
         if maxVal - minVal >= 1.0:
-            return super().logTickValues(minVal, maxVal, size, stdTicks)
+            return [(None, decade_ticks(minVal, maxVal, size, self.min_label_gap()))]
         lo, hi = 10.0 ** minVal, 10.0 ** maxVal
         wanted = max(2.0, size / 80.0)
         raw = (hi - lo) / wanted
@@ -85,6 +85,10 @@ class LogNLLAxis(pg.AxisItem):
         step = next(m * mag for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * mag >= raw)
         values = np.arange(math.ceil(lo / step) * step, hi + step * 1e-9, step)
         return [(None, [float(v) for v in np.log10(values[values > 0])])]
+
+    def min_label_gap(self) -> float:
+        """Pixels a tick label needs along this axis (labels closer than this would print over each other)."""
+        return 22.0 if self.orientation in ("left", "right") else 42.0
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
         if not self.logMode:
@@ -95,6 +99,24 @@ class LogNLLAxis(pg.AxisItem):
             if len(set(labels)) == len(labels):
                 return labels
         return [_significant(v, 6) for v in nats]
+
+
+MANTISSAS = ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 3, 5, 7), (1, 2, 5), (1, 3), (1,))
+
+
+def decade_ticks(lo: float, hi: float, size: float, gap: float) -> list[float]:
+    """log10 tick positions over [lo, hi] (log10 units, spanning a decade or more) on an axis ``size`` pixels
+    long: the densest mantissa set (1-9, then 1 2 3 5 7, 1 2 5, 1 3, decades only) whose closest two ticks are
+    still ``gap`` pixels apart, so a short axis gets fewer ticks instead of overlapping labels."""
+    per_decade = size / max(hi - lo, 1e-9)
+    for mantissas in MANTISSAS:
+        closest = min(np.diff(np.log10([*mantissas, 10])))
+        if closest * per_decade >= gap:
+            break
+    step = max(1, math.ceil(gap / per_decade)) if mantissas == (1,) else 1  # decades further apart than 1
+    ticks = [d + math.log10(m) for d in range(math.floor(lo), math.ceil(hi) + 1) if d % step == 0
+             for m in mantissas]
+    return [t for t in ticks if lo <= t <= hi]
 
 
 def _significant(value: float, digits: int) -> str:
