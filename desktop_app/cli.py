@@ -25,6 +25,7 @@ import numpy as np
 from desktop_app.core import config as config_mod
 from desktop_app.core.config import ConfigError, ExperimentConfig
 from desktop_app.core.errors import one_line
+from desktop_app.core.eta import PhaseEta
 from desktop_app.core.events import EpochMetrics, LogMessage, PretrainEpoch, Progress, RunFinished, RunStarted
 from desktop_app.core.runs import (
     default_workspace,
@@ -155,53 +156,75 @@ def _fmt_eta(seconds: float) -> str:
 
 
 class ProgressPrinter:
-    """A one-line progress bar on a terminal; epoch lines otherwise."""
+    """Terminal output of a run. On a terminal: one line per finished epoch scrolling above a live progress bar
+    (rich), whose ETA comes from measured step rates per phase (core/eta.py). Otherwise (a log file, a pipe):
+    the same epoch lines only. Layers are numbered from 1, as in the window."""
 
     def __init__(self, stream: TextIO, quiet: bool) -> None:
         self.stream = stream
         self.quiet = quiet
         self.tty = stream.isatty()
-        self._width = 0
-
-    def _line(self, text: str) -> None:
-        if self.tty:
-            self.stream.write("\r" + text.ljust(self._width))
-            self._width = len(text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        self.eta = PhaseEta()
+        self._bar = None  # rich.progress.Progress while a run shows its bar
+        self._task = None
 
     def _print(self, text: str) -> None:
-        if self.tty and self._width:
-            self.stream.write("\r" + " " * self._width + "\r")
-            self._width = 0
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def _start_bar(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=30), TaskProgressColumn(),
+                             TextColumn("ETA {task.fields[eta]}"), console=Console(file=self.stream),
+                             transient=True, auto_refresh=True, refresh_per_second=4)
+        self._bar.start()
+        self._task = self._bar.add_task("starting", total=max(total, 1), eta="--:--")
+
+    def close(self) -> None:
+        """Take the live bar off the terminal (a run that ended without RunFinished, an interrupt)."""
+        self._stop_bar()
+
+    def _stop_bar(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = self._task = None
 
     def handle(self, ev) -> None:
         if isinstance(ev, LogMessage):
             self._print(f"[{ev.level}] {ev.text.rstrip()}")
             return
+        if isinstance(ev, RunStarted):
+            self.eta.start(ev)
+        elif isinstance(ev, Progress):
+            self.eta.update(ev)
         if self.quiet:
             return
         if isinstance(ev, RunStarted):
             verb = "resuming" if ev.resumed else "running"
             self._print(f"{verb} {ev.name} on {ev.device}: arms {', '.join(ev.arms)}; seeds "
                         f"{', '.join(map(str, ev.seeds))}\n  -> {ev.run_dir}")
-        elif isinstance(ev, Progress) and self.tty:
-            frac = ev.done_steps / max(ev.total_steps, 1)
-            eta = ev.elapsed_s * (1 - frac) / frac if frac > 0 else float("nan")
-            bar = "#" * int(frac * 30)
-            what = (f"pre-training layer {ev.layer} epoch {ev.epoch}/{ev.epochs}" if ev.phase == "pretrain"
+            if self.tty:
+                self._start_bar(ev.total_steps)
+        elif isinstance(ev, Progress) and self._bar is not None:
+            what = (f"pre-training layer {ev.layer + 1} epoch {ev.epoch}/{ev.epochs}" if ev.phase == "pretrain"
                     else f"fine-tuning epoch {ev.epoch}/{ev.epochs}")
-            self._line(f"[{bar:<30}] {frac:6.1%} {ev.arm} seed {ev.seed}: {what}  ETA {_fmt_eta(eta)}")
-        elif isinstance(ev, PretrainEpoch) and not self.tty:
-            self._print(f"  {ev.arm:>5} seed {ev.seed} pre-train layer {ev.layer} epoch {ev.epoch}: "
+            left = self.eta.seconds_left()
+            self._bar.update(self._task, completed=ev.done_steps, total=max(ev.total_steps, 1),
+                             description=f"{ev.arm} seed {ev.seed}: {what}",
+                             eta=_fmt_eta(left if left is not None else float("nan")))
+        elif isinstance(ev, PretrainEpoch):
+            self._print(f"  {ev.arm:>5} seed {ev.seed} pre-train layer {ev.layer + 1} epoch {ev.epoch}: "
                         f"reconstruction {ev.recon_error:.4f}")
-        elif isinstance(ev, EpochMetrics) and not self.tty:
+        elif isinstance(ev, EpochMetrics):
             self._print(f"  {ev.arm:>5} seed {ev.seed} epoch {ev.epoch:3d}: train nll {ev.train_nll:.4f} "
                         f"test nll {ev.test_nll:.4f} test error {ev.test_error:.2%}")
         elif isinstance(ev, RunFinished):
+            self._stop_bar()
             self._print(f"{ev.status} in {ev.elapsed_s:.1f} s{': ' + ev.message if ev.message else ''}")
 
 
@@ -235,10 +258,13 @@ def summary_table(run_dir: Path) -> str:
 
 def _drive(events: Iterable, printer: ProgressPrinter) -> str:
     status = "failed"
-    for ev in events:
-        printer.handle(ev)
-        if isinstance(ev, RunFinished):
-            status = ev.status
+    try:
+        for ev in events:
+            printer.handle(ev)
+            if isinstance(ev, RunFinished):
+                status = ev.status
+    finally:
+        printer.close()
     return status
 
 

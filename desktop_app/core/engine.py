@@ -107,6 +107,7 @@ class Engine:
                 device=describe_device(cfg.device),
                 total_steps=self.total_steps,
                 resumed=self.resume,
+                phase_steps=self._phase_steps() if cfg.kind == "standard" else (),
             )
             if cfg.kind == "output-variance":
                 yield from self._output_variance()
@@ -168,6 +169,19 @@ class Engine:
                 },
             }
         )
+
+    def _phase_steps(self) -> tuple[tuple[str, int], ...]:
+        """Planned steps per phase kind over the run (for core/eta.py): each arm's pre-training, all fine-tuning
+        (a unit of "none" is fine-tuning only; another arm's unit is that plus its pre-training)."""
+        cfg = self.cfg
+        n_lab, n_unlab = len(self.data.splits.train_x), len(self.data.splits.unlabelled_x)
+        finetune = unit_steps(cfg, "none", n_lab, n_unlab)
+        plan = {"finetune": finetune * len(cfg.arms) * cfg.seeds.count}
+        for arm in cfg.arms:
+            pretrain = (unit_steps(cfg, arm, n_lab, n_unlab) - finetune) * cfg.seeds.count
+            if pretrain > 0:
+                plan[f"pretrain:{arm}"] = pretrain
+        return tuple(plan.items())
 
     # -- the units ------------------------------------------------------------------------------------
     def _units(self):

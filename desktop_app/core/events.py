@@ -29,6 +29,9 @@ class RunStarted:
     device: str
     total_steps: int
     resumed: bool = False
+    # planned steps per phase kind over the whole run, (("pretrain:rbm", n), ("finetune", m), ...), for an ETA
+    # from per-phase rates (core/eta.py); () from runs recorded before it existed
+    phase_steps: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

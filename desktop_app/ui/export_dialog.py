@@ -1,4 +1,4 @@
-"""ExportDialog: formats, PNG width and DPI, destination folder (and a file name for a single panel).
+"""ExportDialog: formats, PNG width, DPI and aspect, destination folder (and a file name for a single panel).
 
 Used by every panel's Export button and by File > Export all. The choices persist in QSettings so a paper's
 figures come out the same size every time.
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -23,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.ui import settings as settings_mod
-from desktop_app.ui.exports import FORMATS, ExportOptions
+from desktop_app.ui.exports import ASPECTS, FORMATS, ExportOptions
 
 FORMAT_TIPS = {
     "png": "Raster image at the width and DPI below (for slides and documents)",
@@ -55,19 +56,24 @@ class ExportDialog(QDialog):
         formats_row.addStretch(1)
 
         self.width_spin = QSpinBox()
-        self.width_spin.setRange(0, 10_000)
+        self.width_spin.setRange(200, 10_000)
         self.width_spin.setSingleStep(100)
         self.width_spin.setSuffix(" px")
-        self.width_spin.setSpecialValueText("on-screen size × DPI/96")
-        self.width_spin.setValue(int(s.value("export/width", 1600)))
-        self.width_spin.setToolTip("PNG width in pixels; the height keeps the panel's aspect ratio")
+        self.width_spin.setValue(max(200, int(s.value("export/width", 1600))))
+        self.width_spin.setToolTip("PNG width in pixels; fonts and legends scale with it (the figure looks the "
+                                   "same at any width, only sharper)")
+        self.aspect_box = QComboBox()
+        for name, ratio in ASPECTS.items():
+            self.aspect_box.addItem(f"{name} (width : height)", ratio)
+        saved_aspect = str(s.value("export/aspect", "16:10"))
+        self.aspect_box.setCurrentIndex(max(0, list(ASPECTS).index(saved_aspect) if saved_aspect in ASPECTS else 0))
+        self.aspect_box.setToolTip("The figure's shape, for PNG and SVG: independent of the panel's shape on screen")
         self.dpi_spin = QSpinBox()
         self.dpi_spin.setRange(0, 1200)
         self.dpi_spin.setSingleStep(25)
         self.dpi_spin.setSpecialValueText("not set")
         self.dpi_spin.setValue(int(s.value("export/dpi", 150)))
-        self.dpi_spin.setToolTip("Resolution written into the PNG (its printed size = width / DPI); with width "
-                                 "'on-screen', it also scales the image")
+        self.dpi_spin.setToolTip("Resolution written into the PNG: its printed size is width / DPI inches")
 
         self.folder_edit = QLineEdit(str(folder or s.value("export/folder", str(Path.home()))))
         self.folder_edit.setToolTip("The files are written into this folder (created if missing)")
@@ -92,6 +98,7 @@ class ExportDialog(QDialog):
         form.addRow("Formats", formats_row)
         form.addRow("PNG width", self.width_spin)
         form.addRow("PNG DPI", self.dpi_spin)
+        form.addRow("Aspect", self.aspect_box)
         form.addRow("Folder", folder_row)
         if stem is not None:
             form.addRow("File name", self.stem_edit)
@@ -108,13 +115,13 @@ class ExportDialog(QDialog):
 
     def options(self) -> ExportOptions:
         return ExportOptions(Path(self.folder_edit.text().strip()).expanduser(), self.formats(),
-                             self.width_spin.value(), self.dpi_spin.value())
+                             self.width_spin.value(), self.dpi_spin.value(), float(self.aspect_box.currentData()))
 
     def stem(self) -> str | None:
         return (self.stem_edit.text().strip() or None) if self._single else None
 
     def set_values(self, folder: Path | str | None = None, formats: tuple[str, ...] | None = None,
-                   width: int | None = None, dpi: int | None = None) -> None:
+                   width: int | None = None, dpi: int | None = None, aspect: str | None = None) -> None:
         """Programmatic setup (tests, scripts)."""
         if folder is not None:
             self.folder_edit.setText(str(folder))
@@ -125,12 +132,15 @@ class ExportDialog(QDialog):
             self.width_spin.setValue(width)
         if dpi is not None:
             self.dpi_spin.setValue(dpi)
+        if aspect is not None:
+            self.aspect_box.setCurrentIndex(list(ASPECTS).index(aspect))
 
     def accept(self) -> None:
         s = settings_mod.app_settings()
         s.setValue("export/formats", ",".join(self.formats()))
         s.setValue("export/width", self.width_spin.value())
         s.setValue("export/dpi", self.dpi_spin.value())
+        s.setValue("export/aspect", list(ASPECTS)[self.aspect_box.currentIndex()])
         s.setValue("export/folder", self.folder_edit.text().strip())
         super().accept()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,15 +28,20 @@ MANIFEST_KEY = "basin-manifest"
 RUN_KEY = "basin-run"
 
 
+ASPECTS = {"16:10": 1.6, "4:3": 4 / 3, "3:2": 1.5, "2:1": 2.0, "1:1": 1.0}
+
+
 @dataclass(frozen=True)
 class ExportOptions:
-    """What to write: ``folder``, which formats, PNG ``width`` in pixels (0 = on-screen width x dpi/96) and
-    ``dpi`` (written into the PNG; 0 = leave unset)."""
+    """What to write: ``folder``, which formats, PNG ``width`` in pixels, ``dpi`` (written into the PNG; 0 = leave
+    unset) and ``aspect`` (width / height). The figure's size comes from these alone, never from the dock's
+    shape on screen; fonts and legends scale with the width."""
 
     folder: Path
     formats: tuple[str, ...] = FORMATS
     width: int = 1600
     dpi: int = 150
+    aspect: float = 1.6
 
 
 def slug(name: str) -> str:
@@ -65,9 +70,9 @@ def export_panel(panel: Panel, options: ExportOptions, stem: str | None = None,
     written: list[Path] = []
     if "png" in options.formats:
         written.append(panel.export_png(folder / f"{stem}.png", width=options.width or None,
-                                        dpi=options.dpi or None, metadata=meta))
+                                        dpi=options.dpi or None, metadata=meta, aspect=options.aspect))
     if "svg" in options.formats:
-        written.append(panel.export_svg(folder / f"{stem}.svg", metadata=meta))
+        written.append(panel.export_svg(folder / f"{stem}.svg", metadata=meta, aspect=options.aspect))
     if "csv" in options.formats:
         written.append(panel.export_csv(folder / f"{stem}.csv"))
     return written
@@ -78,6 +83,7 @@ class BundleResult:
     folder: Path
     written: list[Path]
     errors: list[str]  # "panel: message" for panels that could not be exported (the others still are)
+    skipped: list[str] = field(default_factory=list)  # panels with nothing to show (an analysis not computed)
 
 
 def export_bundle(panels: Mapping[str, Panel], run_dir: str | Path | None, options: ExportOptions) -> BundleResult:
@@ -87,7 +93,11 @@ def export_bundle(panels: Mapping[str, Panel], run_dir: str | Path | None, optio
     meta = manifest_metadata(run_dir)
     written: list[Path] = []
     errors: list[str] = []
+    skipped: list[str] = []
     for name, panel in panels.items():
+        if not panel.has_result():  # no empty figures or header-only CSVs
+            skipped.append(name)
+            continue
         try:
             written += export_panel(panel, options, slug(name), meta)
         except (OSError, ValueError, RuntimeError) as exc:
@@ -99,13 +109,13 @@ def export_bundle(panels: Mapping[str, Panel], run_dir: str | Path | None, optio
                 shutil.copyfile(src, folder / fname)
                 written.append(folder / fname)
     readme = folder / "README.txt"
-    write_text_atomic(readme, bundle_readme(panels, run_dir, written, errors))
+    write_text_atomic(readme, bundle_readme(panels, run_dir, written, errors, skipped))
     written.append(readme)
-    return BundleResult(folder, written, errors)
+    return BundleResult(folder, written, errors, skipped)
 
 
 def bundle_readme(panels: Mapping[str, Panel], run_dir: str | Path | None, written: list[Path],
-                  errors: list[str]) -> str:
+                  errors: list[str], skipped: list[str] = ()) -> str:
     lines = ["Basin figure bundle", f"exported {datetime.now().isoformat(timespec='seconds')}", ""]
     if run_dir:
         lines += [f"run folder: {Path(run_dir).resolve()}", "", "Reproduce this run headless:",
@@ -114,7 +124,10 @@ def bundle_readme(panels: Mapping[str, Panel], run_dir: str | Path | None, writt
         lines += ["No run folder: these figures show data not saved as a run.", ""]
     lines.append("Panels (PNG and SVG: the plots; CSV: exactly the data drawn):")
     for name, panel in panels.items():
-        lines.append(f"  {slug(name)}: {name} - {getattr(panel, 'explanation', '')}")
+        if name not in skipped:
+            lines.append(f"  {slug(name)}: {name} - {getattr(panel, 'explanation', '')}")
+    if skipped:
+        lines += ["", "Skipped, no result to show (compute them in the window first):"] + [f"  {n}" for n in skipped]
     lines += ["", "Files:"] + [f"  {p.name}" for p in written]
     if errors:
         lines += ["", "Not exported:"] + [f"  {e}" for e in errors]
@@ -129,5 +142,6 @@ def copy_reproduce_command(run_dir: str | Path) -> str:
     return text
 
 
-__all__ = ["FORMATS", "MANIFEST_KEY", "BundleResult", "ExportOptions", "copy_reproduce_command", "export_bundle",
+__all__ = ["ASPECTS", "FORMATS", "MANIFEST_KEY", "BundleResult", "ExportOptions", "copy_reproduce_command",
+           "export_bundle",
            "export_panel", "manifest_metadata", "slug"]

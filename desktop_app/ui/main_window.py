@@ -557,8 +557,11 @@ class MainWindow(QMainWindow):
         finally:
             QApplication.restoreOverrideCursor()
         self.last_bundle = result
-        self.log.add_line(f"Exported {len(result.written)} files to {result.folder}")
-        self.statusBar().showMessage(f"Exported {len(result.written)} files to {result.folder}", 8000)
+        text = f"Exported {len(result.written)} files to {result.folder}"
+        if result.skipped:
+            text += f"; skipped (no result yet): {', '.join(result.skipped)}"
+        self.log.add_line(text)
+        self.statusBar().showMessage(text, 12000)
         if result.errors:
             self.show_error("Some panels were not exported", "\n".join(result.errors))
         return result

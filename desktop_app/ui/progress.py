@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
+from desktop_app.core.eta import PhaseEta
 from desktop_app.core.events import Event, PhaseStarted, Progress, RunFinished, RunStarted, UnitFinished
 
 
@@ -24,12 +25,6 @@ def format_eta(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def eta_seconds(done: int, total: int, elapsed: float) -> float | None:
-    if done <= 0 or total <= 0 or elapsed <= 0:
-        return None
-    return elapsed * (total - done) / done
-
-
 class ProgressWidget(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,8 +41,8 @@ class ProgressWidget(QWidget):
         layout.addWidget(self.phase)
         layout.addWidget(self.bar)
         layout.addWidget(self.eta)
-        self._resumed_offset = 0
         self._running: set[tuple[str, int]] = set()  # units seen working and not finished (parallel workers)
+        self._eta = PhaseEta()  # from measured step rates per phase, not the run's average so far
 
     def ingest(self, events: Iterable[Event]) -> None:
         last: Progress | None = None
@@ -57,12 +52,13 @@ class ProgressWidget(QWidget):
                 self.bar.setFormat("%p%")
                 self.phase.setText(f"Starting '{ev.name}'…")
                 self.eta.setText("")
-                self._resumed_offset = -1 if ev.resumed else 0
                 self._running.clear()
+                self._eta.start(ev)
             elif isinstance(ev, PhaseStarted):
                 self._running.add((ev.arm, ev.seed))
                 self.phase.setText(self._units_text() + phase_text(ev.arm, ev.seed, ev.phase, ev.layer, 0, ev.epochs))
             elif isinstance(ev, Progress):
+                self._eta.update(ev)
                 last = ev
             elif isinstance(ev, UnitFinished):
                 self._running.discard((ev.arm, ev.seed))
@@ -77,14 +73,13 @@ class ProgressWidget(QWidget):
             self.show_progress(last)
 
     def show_progress(self, ev: Progress) -> None:
-        if self._resumed_offset == -1:  # a resumed run: the ETA counts only steps done since resuming
-            self._resumed_offset = ev.done_steps
         total = max(ev.total_steps, 1)
         self.bar.setValue(int(1000 * min(ev.done_steps, total) / total))
         self.phase.setText(self._units_text() + phase_text(ev.arm, ev.seed, ev.phase, ev.layer, ev.epoch, ev.epochs))
-        eta = eta_seconds(ev.done_steps - self._resumed_offset, ev.total_steps - self._resumed_offset, ev.elapsed_s)
+        eta = self._eta.seconds_left()
         self.eta.setText(f"ETA {format_eta(eta)}" if eta is not None else "ETA …")
-        self.eta.setToolTip("Estimated time left")
+        self.eta.setToolTip("Estimated time left, from the measured speed of each phase (pre-training per method, "
+                            "fine-tuning)")
 
     def _units_text(self) -> str:
         """With units running in parallel workers the bar counts all of them; the text names the latest."""

@@ -74,3 +74,31 @@ def test_module_entry_point_bad_config_has_no_traceback(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "basin: error: model.activation: must be one of sigmoid, tanh, relu; got 'softsign'"
     ]
+
+
+def test_terminal_keeps_one_line_per_epoch_above_the_bar():
+    """On a terminal: epoch lines scroll above a live bar (rich), layers numbered from 1 as in the window."""
+    import io
+
+    from desktop_app.cli import ProgressPrinter
+    from desktop_app.core.events import EpochMetrics as EM
+    from desktop_app.core.events import PretrainEpoch, Progress, RunFinished, RunStarted
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    printer = ProgressPrinter(out, quiet=False)
+    printer.handle(RunStarted("/r", "demo", ("rbm",), (0,), "cpu", 100, phase_steps=(("finetune", 50),
+                                                                                     ("pretrain:rbm", 50))))
+    for i in range(1, 6):
+        printer.handle(Progress("rbm", 0, "pretrain", 0, 1, 2, 10 * i, 100, 0.5 * i))
+    printer.handle(PretrainEpoch("rbm", 0, 0, 1, 12.5))
+    printer.handle(EM("rbm", 0, 1, 0.5, 0.1, 0.6, 0.12, 0.7, 0.13))
+    assert printer._bar is not None  # the bar is live between the lines
+    printer.handle(RunFinished("completed", "/r", 3.0))
+    text = out.getvalue()
+    assert "pre-train layer 1 epoch 1: reconstruction 12.5000" in text
+    assert "epoch   1: train nll 0.5000" in text and "completed in 3.0 s" in text
+    assert printer._bar is None

@@ -19,7 +19,7 @@ from desktop_app.core.runs import reproduce_command
 from desktop_app.ui.export_dialog import ExportDialog
 from desktop_app.ui.exports import MANIFEST_KEY, ExportOptions, export_panel
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.ui.panels import PANELS
+from desktop_app.ui.panels import ANALYSIS_PANELS, PANELS
 from desktop_app.ui.run_store import RunStore
 from tests.ui import test_panels_data as syn
 from tests.ui.fakes import FakeController
@@ -82,7 +82,16 @@ def test_export_all_writes_the_run_bundle(window, run_dir, tmp_path):
     assert window.last_bundle is not None and not window.last_bundle.errors
     panels = window.export_panels()
     assert set(PANELS) <= set(panels)
+    # analyses never computed are skipped, and said to be: no empty figures, no header-only CSVs
+    skipped = window.last_bundle.skipped
+    assert set(skipped) == set(ANALYSIS_PANELS)
+    assert not any(p.stem in {"error-surface", "interpolation", "function-space", "pitfall", "output-variance"}
+                   for p in out.iterdir())
+    assert all(n in (out / "README.txt").read_text(encoding="utf-8") for n in skipped)
+    assert "skipped (no result yet): Error surface" in window.log.toPlainText()
     for name, panel in panels.items():
+        if name in skipped:
+            continue
         stem = out / "".join(ch if ch.isalnum() else "-" for ch in name.lower())
         img = QImage(str(stem.with_suffix(".png")))
         assert not img.isNull() and img.width() == 700 and img.height() > 100, name
@@ -176,3 +185,36 @@ def test_copy_cli_command_without_a_run_is_disabled(qtbot):
     qtbot.addWidget(win)
     assert not win.copy_command_action.isEnabled()
     assert win.copy_cli_command() == ""
+
+
+def test_export_size_comes_from_the_dialog_not_the_dock(qtbot, run_dir, tmp_path):
+    """A squeezed dock (today's 1600x359 trajectories.png) and a tall one export the same figure: width x
+    width/aspect from the dialog, the same layout scaled to the width (fonts and legends with it)."""
+    store = RunStore()
+    store.ingest(syn.events(str(run_dir)), replayed=True)
+    panel = PANELS["Trajectories"](store)
+    qtbot.addWidget(panel)
+    panel.show()
+    images = []
+    for i, dock_size in enumerate([(1600, 359), (500, 700)]):
+        panel.resize(*dock_size)
+        qtbot.wait(20)
+        before = panel.graphics.ci.geometry()
+        (png,) = export_panel(panel, ExportOptions(tmp_path, ("png",), width=1200, dpi=0, aspect=1.5), f"t{i}")
+        assert panel.graphics.ci.geometry() == before  # the screen layout is put back
+        images.append(QImage(str(png)))
+    assert [(im.width(), im.height()) for im in images] == [(1200, 800), (1200, 800)]
+    same = sum(images[0].pixel(x, y) == images[1].pixel(x, y) for x in range(0, 1200, 7) for y in range(0, 800, 7))
+    assert same / ((1200 // 7 + 1) * (800 // 7 + 1)) > 0.99
+    (big,) = export_panel(panel, ExportOptions(tmp_path, ("png",), width=2400, dpi=0, aspect=2.0), "big")
+    assert (QImage(str(big)).width(), QImage(str(big)).height()) == (2400, 1200)
+
+
+def test_single_panel_dialog_defaults_to_the_run_folder(qtbot, run_dir):
+    store = RunStore()
+    store.ingest(syn.events(str(run_dir)), replayed=True)
+    panel = PANELS["Curves"](store)
+    qtbot.addWidget(panel)
+    panel.export_button.click()
+    assert panel.export_dialog.folder_edit.text() == str(run_dir / "figures")
+    assert panel.export_dialog.options().aspect == pytest.approx(1.6)

@@ -39,7 +39,12 @@ PALETTE = ((31, 119, 180), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 
            (127, 127, 127), (188, 189, 34), (23, 190, 207))
 RANDOM_COLOR = (255, 127, 14)
 DEFAULT_SIZE = (900, 600)
-MIN_EXPORT_SIZE = (400, 250)  # a panel laid out smaller than this is exported at DEFAULT_SIZE
+# Exports never depend on the dock's shape: the plots are laid out at EXPORT_LAYOUT_WIDTH x (that / aspect) scene
+# pixels, where fonts, legends and markers have their on-screen size, and rendered at the export width, so they
+# scale with it (a 1800 px PNG has twice the on-screen font size, the same proportions as a 900 px one).
+EXPORT_LAYOUT_WIDTH = 900
+DEFAULT_EXPORT_WIDTH = 1600
+DEFAULT_ASPECT = 1.6
 # Live redraws of a visible panel happen on the ticks of a shared LIVE_INTERVAL_S clock, and a panel whose redraw
 # takes t seconds waits at least REDRAW_BUDGET * t (capped) between redraws, so redrawing never takes more than
 # ~1/REDRAW_BUDGET of the GUI thread (bench/ui_latency.py measures the result).
@@ -299,32 +304,35 @@ class Panel(QWidget):
             self.refresh()
             self.redraws += 1
 
+    def has_result(self) -> bool:
+        """Whether there is anything to export: a drawn table with rows (an analysis not computed has none)."""
+        self.ensure_current()
+        return bool(self.data_table()[1])
+
     @contextmanager
-    def _export_layout(self) -> Iterator[pg.GraphicsLayout]:
-        """The exported item, laid out at DEFAULT_SIZE while it is smaller than MIN_EXPORT_SIZE (never shown,
-        a squeezed dock, a tab behind another); the on-screen layout is put back afterwards."""
+    def _export_layout(self, aspect: float | None = None) -> Iterator[pg.GraphicsLayout]:
+        """The exported item laid out at EXPORT_LAYOUT_WIDTH x (EXPORT_LAYOUT_WIDTH / aspect), whatever shape the
+        dock has (never shown, squeezed, a tab behind another); the on-screen layout is put back afterwards."""
         self.ensure_current()
         item = self.graphics.ci
         old = item.geometry()
-        squeezed = old.width() < MIN_EXPORT_SIZE[0] or old.height() < MIN_EXPORT_SIZE[1]
-        if squeezed:
-            item.setGeometry(QRectF(0, 0, *DEFAULT_SIZE))
+        aspect = aspect or DEFAULT_ASPECT
+        item.setGeometry(QRectF(0, 0, EXPORT_LAYOUT_WIDTH, EXPORT_LAYOUT_WIDTH / aspect))
+        item.layout.activate()
         try:
             yield item
         finally:
-            if squeezed and old.width() >= 2 and old.height() >= 2:
+            if old.width() >= 2 and old.height() >= 2:
                 item.setGeometry(old)
 
     def export_png(self, path: str | Path, width: int | None = None, dpi: float | None = None,
-                   metadata: Mapping[str, str] | None = None) -> Path:
-        """PNG of the plots; ``width`` in pixels (height keeps the on-screen aspect), or on-screen size x
-        dpi/96; ``dpi`` is also written into the file's metadata, and ``metadata`` as PNG text chunks (the
-        run's manifest travels with the figure)."""
-        with self._export_layout() as item:
+                   metadata: Mapping[str, str] | None = None, aspect: float | None = None) -> Path:
+        """PNG of the plots, ``width`` x ``width / aspect`` pixels (DEFAULT_EXPORT_WIDTH, DEFAULT_ASPECT) whatever
+        the panel's shape on screen; ``dpi`` is written into the file's metadata, and ``metadata`` as PNG text
+        chunks (the run's manifest travels with the figure)."""
+        with self._export_layout(aspect) as item:
             exporter = ImageExporter(item)
-            if width is None:
-                width = round(exporter.params["width"] * (dpi / 96 if dpi else 1))
-            exporter.params["width"] = int(width)
+            exporter.params["width"] = int(width or DEFAULT_EXPORT_WIDTH)  # the height follows the layout's aspect
             exporter.params["antialias"] = True
             exporter.params["background"] = QColor("white")
             image = exporter.export(toBytes=True)
@@ -343,9 +351,11 @@ class Panel(QWidget):
         write_bytes_atomic(Path(path), bytes(data.data()))
         return Path(path)
 
-    def export_svg(self, path: str | Path, metadata: Mapping[str, str] | None = None) -> Path:
-        """SVG of the plots (vector: curves stay sharp in a paper); ``metadata`` goes into <metadata> elements."""
-        with self._export_layout() as item:
+    def export_svg(self, path: str | Path, metadata: Mapping[str, str] | None = None,
+                   aspect: float | None = None) -> Path:
+        """SVG of the plots (vector: curves stay sharp in a paper) at the export layout's size and ``aspect``;
+        ``metadata`` goes into <metadata> elements."""
+        with self._export_layout(aspect) as item:
             data = bytes(SVGExporter(item).export(toBytes=True))
         if metadata:
             data = _svg_with_metadata(data, metadata)
@@ -378,7 +388,8 @@ class Panel(QWidget):
         """The Export dialog (formats, PNG width and DPI, folder); exports when accepted, non-blocking."""
         from desktop_app.ui.export_dialog import ExportDialog
 
-        dialog = ExportDialog(self, f"Export {self.title}", stem=self.title.lower().replace(" ", "-"))
+        folder = Path(self.store.run_dir) / "figures" if self.store.run_dir else None  # beside the run's files
+        dialog = ExportDialog(self, f"Export {self.title}", stem=self.title.lower().replace(" ", "-"), folder=folder)
         dialog.accepted.connect(self._on_export_accepted)
         self.export_dialog = dialog
         dialog.open()
