@@ -74,6 +74,7 @@ def main() -> int:
     ap.add_argument("--no-write", action="store_true", help="print only; do not update docs/PERFORMANCE.md")
     args = ap.parse_args()
     platform = os.environ.get("QT_QPA_PLATFORM", "") or ("xcb" if os.environ.get("DISPLAY") else "default")
+    load_before = os.getloadavg()[0]
     bare = [t for t, _ in measure(["-c", BARE_WINDOW], args.runs)]
     both = measure(["-m", "desktop_app"], args.runs)
     basin, panels = [t for t, _ in both], [t for _, t in both]
@@ -94,6 +95,8 @@ def main() -> int:
         "window paints with the builder, menus and empty panel docks; the panels (pyqtgraph) are built right "
         "after, then torch is imported on a background thread (desktop_app/__main__.py), so torch is in neither "
         "time.",
+        f"Load average while measuring: {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (2 cores; other "
+        "processes slow both windows alike, so the bare window's time is the yardstick).",
         "",
         machine_line(),
     ]

@@ -77,7 +77,7 @@ def main() -> int:
         panel = window.panel_widgets[name]
         window.show_panel(name)
         wait(app, 0.3)
-        if args.compute and hasattr(panel, "compute") and getattr(panel, "result", None) is None:
+        if args.compute and hasattr(panel, "is_computing") and panel.result is None:  # an AnalysisPanel
             compute(app, panel, name)
         panel.ensure_current()
         wait(app, 0.3)

@@ -204,6 +204,9 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         self.queue_label = QLabel("")
         toolbar.addWidget(self.queue_label)
+        self.sweep_label = QLabel("")  # a sweep's runs, visible before Start: "model.width: 25, 50, 500"
+        self.sweep_label.setToolTip("Start runs the experiment once per value, each into its own run folder")
+        toolbar.addWidget(self.sweep_label)
         self.addToolBar(toolbar)
         self.run_toolbar = toolbar
 
@@ -464,6 +467,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_config_changed(self, cfg: ExperimentConfig) -> None:
+        self._update_actions()
         if cfg.device != self._device_choice and not self.controller.is_busy():
             if not self._torch_loaded:  # describing it imports torch: say the choice until torch_ready
                 self.device_label.setText(f"Device: {cfg.device} (checking…)")
@@ -475,11 +479,20 @@ class MainWindow(QMainWindow):
         state = self.controller.state
         busy = state != "idle"
         self.start_action.setEnabled(self.builder.is_valid())
-        self.start_action.setText("Queue" if busy else "Start")
+        runs = self.planned_runs()
+        verb = "Queue" if busy else "Start"
+        self.start_action.setText(f"{verb} {runs} runs" if runs > 1 else verb)
         self.pause_action.setEnabled(state in ("running", "paused"))
         self.pause_action.setChecked(state == "paused")
         self.pause_action.setText("Resume" if state == "paused" else "Pause")
         self.stop_action.setEnabled(state in ("running", "paused"))
+
+    def planned_runs(self) -> int:
+        """How many runs Start makes for the builder's config (one per sweep value); shows the sweep."""
+        sweep = self.builder.config().sweep
+        values = list(sweep.values) if sweep.field else []
+        self.sweep_label.setText(f"  Sweep {sweep.field}: {', '.join(f'{v:g}' for v in values)}" if values else "")
+        return max(1, len(values))
 
     def _on_preset_action(self) -> None:
         action = self.sender()

@@ -104,3 +104,13 @@ def test_layout_and_last_panel_are_remembered(qtbot) -> None:
     again.close()
     third = _window(qtbot, SIZES[0])
     assert third.current_panel() == "Filters"
+
+
+def test_a_sweep_shows_its_runs_before_start(qtbot) -> None:
+    """A preset that runs 3 widths says so before Start, and Start says how many runs it makes (issue 15)."""
+    window = _window(qtbot, SIZES[0])
+    assert window.load_preset("reproduce-width")
+    assert window.start_action.text() == "Start 3 runs"
+    assert window.sweep_label.text().strip() == "Sweep model.width: 25, 50, 500"
+    assert window.load_preset("quick-demo")
+    assert window.start_action.text() == "Start" and window.sweep_label.text() == ""

@@ -24,7 +24,7 @@ from desktop_app.core.analysis.progress import PitfallResult
 from desktop_app.ui import settings as settings_mod
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
 from desktop_app.ui.panels.analysis_base import AnalysisPanel, no_si_prefix
-from desktop_app.ui.panels.base import FOREGROUND, add_legend, arm_color, arm_label, place_legend, style_plot
+from desktop_app.ui.panels.base import FOREGROUND, arm_color, arm_label, style_plot
 from desktop_app.ui.run_store import PRETRAIN, RunStore
 
 PRETRAIN_ARMS = ("rbm", "dae", "cae")
@@ -132,7 +132,7 @@ class PitfallPanel(AnalysisPanel):
                               "linear-probe test accuracy (%)")
             no_si_prefix(plot)
             self.kind_plots[kind] = plot
-            self.legends[kind] = add_legend(plot, offset=(-10, -10))
+            self.legends[kind] = pg.LegendItem(colCount=2, labelTextColor=FOREGROUND)  # under its plot, off the data
             self.baselines[kind] = pg.InfiniteLine(
                 angle=0, pen=pg.mkPen("#505050", width=1.5, style=Qt.PenStyle.DashLine), label="raw pixels",
                 labelOpts={"position": 0.05, "color": FOREGROUND, "anchors": [(0, 1), (0, 1)]})
@@ -211,13 +211,14 @@ class PitfallPanel(AnalysisPanel):
         return {k: np.array(v, dtype=int) for k, v in out.items()}
 
     def _show_plots(self, kinds: list[str]) -> None:
-        """Put the plots of ``kinds`` side by side in the layout (and only them)."""
+        """Put the plots of ``kinds`` side by side in the layout, each with its legend under it (and only them)."""
         layout = self.graphics.ci
-        for plot in self.kind_plots.values():
-            if plot in layout.items:
-                layout.removeItem(plot)
+        for item in [*self.kind_plots.values(), *self.legends.values()]:
+            if item in layout.items:
+                layout.removeItem(item)
         for col, kind in enumerate(kinds):
             layout.addItem(self.kind_plots[kind], row=0, col=col)
+            layout.addItem(self.legends[kind], row=1, col=col)
 
     def show_result(self, result: object, partial: bool = False) -> None:
         if not isinstance(result, PitfallResult):
@@ -259,9 +260,6 @@ class PitfallPanel(AnalysisPanel):
             legend.addItem(pg.PlotDataItem(pen=baseline.pen), "linear probe on raw pixels")
             plot.setXRange(x_lo - x_pad, x_hi + 2 * x_pad, padding=0)  # room for the labels on the right
             plot.setTitle(f"{KIND_NAMES[kind]}: {len(idx)} pre-trained layer(s)", color=FOREGROUND, size="11pt")
-            line_x = np.linspace(x_lo - x_pad, x_hi + 2 * x_pad, 50)
-            place_legend(plot, legend, np.r_[xs, line_x], np.r_[100.0 * r.probe_accuracy[idx],
-                                                                np.full(50, 100.0 * r.pixel_accuracy)])
         self.plot.setYRange(y_lo - y_pad, y_hi + y_pad, padding=0)
         self.plot.setTitle(f"{self.plot.titleLabel.text}; probe on {r.n_train} train / {r.n_test} test examples",
                        color=FOREGROUND, size="11pt")
