@@ -5,10 +5,13 @@ Its own small module (no pyqtgraph) so the main window can name the run before t
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
 from desktop_app.ui.run_store import RunStore
+
+MAX_MANIFEST_BYTES = 1_000_000
 
 
 def run_caption(store: RunStore) -> str:
@@ -21,13 +24,22 @@ def run_caption(store: RunStore) -> str:
 
 
 def run_date(folder: Path) -> str:
-    """When a run started: from its folder name's YYYYMMDD-HHMMSS stamp (runs.new_run_dir), else the folder's
-    modification time."""
+    """When a run started: its folder name's YYYYMMDD-HHMMSS stamp (runs.new_run_dir), else the "created" time in
+    its manifest.json (a folder named by hand, `basin run --out`); never the folder's modification time, which
+    moves whenever an analysis is cached in it."""
     try:
         when = datetime.strptime(folder.name[:15], "%Y%m%d-%H%M%S")
     except ValueError:
-        try:
-            when = datetime.fromtimestamp(folder.stat().st_mtime)
-        except OSError:
-            return "date unknown"
-    return when.strftime("%d %b %Y %H:%M")
+        when = _manifest_created(folder / "manifest.json")
+    return when.strftime("%d %b %Y %H:%M") if when else "date unknown"
+
+
+def _manifest_created(path: Path) -> datetime | None:
+    """The manifest's "created" timestamp; None if the file is missing, too big, not JSON or has none."""
+    try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            return None
+        created = json.loads(path.read_text(encoding="utf-8")).get("created")
+        return datetime.fromisoformat(created) if isinstance(created, str) else None
+    except (OSError, ValueError, AttributeError, UnicodeDecodeError):
+        return None

@@ -114,3 +114,26 @@ def test_a_sweep_shows_its_runs_before_start(qtbot) -> None:
     assert window.sweep_label.text().strip() == "Sweep model.width: 25, 50, 500"
     assert window.load_preset("quick-demo")
     assert window.start_action.text() == "Start" and window.sweep_label.text() == ""
+
+
+def test_title_and_panel_headers_name_the_run(qtbot, tmp_path) -> None:
+    """Title bar and every panel header: name, start date, live or replayed (issue 15)."""
+    import json
+
+    from desktop_app.ui.run_title import run_date
+    from tests.ui import test_panels_data as syn
+
+    window = _window(qtbot, SIZES[0])
+    assert window.windowTitle() == "Basin"
+    folder = tmp_path / "20260102-030405-demo"
+    window.store.ingest(syn.events(str(folder)), replayed=True)
+    assert window.windowTitle().startswith("Basin — ") and "02 Jan 2026 03:04 · replayed" in window.windowTitle()
+    for panel in window.panel_widgets.values():
+        assert panel.run_label.text() == window.run_caption()
+    named = tmp_path / "by-hand"
+    named.mkdir()
+    assert run_date(named) == "date unknown"
+    (named / "manifest.json").write_text(json.dumps({"created": "2025-05-06T07:08:09"}), encoding="utf-8")
+    assert run_date(named) == "06 May 2025 07:08"
+    (named / "manifest.json").write_text("{not json", encoding="utf-8")
+    assert run_date(named) == "date unknown"
