@@ -7,7 +7,8 @@ basin resume RUN_DIR
 basin presets
 basin runs [DIR]
 
-Exit codes: 0 completed; 1 failed; 2 bad input (one line naming the field, no traceback); 3 a unit diverged
+Exit codes: 0 completed; 1 failed; 2 bad input or an unusable run folder (one line naming the field or file,
+no traceback); 3 a unit diverged
 (a non-finite loss: lower the learning rate or momentum; the other units completed); 130 stopped.
 """
 
@@ -27,13 +28,18 @@ from desktop_app.core.config import ConfigError, ExperimentConfig
 from desktop_app.core.errors import one_line
 from desktop_app.core.eta import PhaseEta
 from desktop_app.core.events import EpochMetrics, LogMessage, PretrainEpoch, Progress, RunFinished, RunStarted
-from desktop_app.core.runs import (
-    default_workspace,
+from desktop_app.core.runfolder import (
+    RunFolder,
+    RunFolderError,
     final_test_errors,
+    is_locked,
     list_runs,
+    read_config,
     read_manifest,
     read_metrics,
 )
+from desktop_app.core.runfolder.metrics import final_test_nlls
+from desktop_app.core.runs import default_workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_STOPPED = 0, 1, 2, 3, 130
 EXIT_CODES_HELP = ("exit codes: 0 completed, 1 failed, 2 bad input (config, data, usage), 3 some (arm, seed) unit "
@@ -84,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     _execution_flags(run)
     res = sub.add_parser("resume", help="continue a stopped run from its last checkpoints", epilog=EXIT_CODES_HELP)
     res.add_argument("run_dir", type=Path)
+    res.add_argument("--force", action="store_true",
+                     help="resume even though config.toml was edited since the run started (recorded in the manifest)")
     res.add_argument("--quiet", action="store_true")
     _execution_flags(res)
     rep = sub.add_parser("reproduce", help="run the classic claims about pre-training and report them")
@@ -225,6 +233,8 @@ class ProgressPrinter:
                         f"test nll {ev.test_nll:.4f} test error {ev.test_error:.2%}")
         elif isinstance(ev, RunFinished):
             self._stop_bar()
+            if ev.status == "refused":  # a refusal is the command's error line
+                return
             self._print(f"{ev.status} in {ev.elapsed_s:.1f} s{': ' + ev.message if ev.message else ''}")
 
 
@@ -237,16 +247,11 @@ def summary_table(run_dir: Path) -> str:
     finals = {arm: {s: e for s, e in per_seed.items() if f"{arm}/s{s}" not in diverged}
               for arm, per_seed in final_test_errors(rows).items()}
     finals = {arm: per_seed for arm, per_seed in finals.items() if per_seed}
-    last_nll: dict[tuple[str, int], tuple[int, float]] = {}
-    for r in rows:
-        if r["phase"] == "finetune" and r["split"] == "test":
-            key, ep = (r["arm"], int(r["seed"])), int(r["epoch"])
-            if key not in last_nll or ep >= last_nll[key][0]:
-                last_nll[key] = (ep, float(r["nll"]))
+    final_nlls = final_test_nlls(rows)
     lines = [f"{'arm':<6} {'seeds':>5} {'test error % (mean +- std)':>28} {'test NLL (mean +- std)':>24}"]
     for arm, per_seed in finals.items():
         errs = np.array(list(per_seed.values())) * 100
-        nlls = np.array([last_nll[(arm, s)][1] for s in per_seed])
+        nlls = np.array([final_nlls[arm][s] for s in per_seed])
         sd_e = errs.std(ddof=1) if len(errs) > 1 else 0.0
         sd_n = nlls.std(ddof=1) if len(nlls) > 1 else 0.0
         lines.append(f"{arm:<6} {len(errs):>5} {errs.mean():>19.2f} +- {sd_e:<5.2f} "
@@ -257,12 +262,15 @@ def summary_table(run_dir: Path) -> str:
 
 
 def _drive(events: Iterable, printer: ProgressPrinter) -> str:
+    """Print the events; returns the final status. A refused run folder raises RunFolderError (exit 2)."""
     status = "failed"
     try:
         for ev in events:
             printer.handle(ev)
             if isinstance(ev, RunFinished):
                 status = ev.status
+                if status == "refused":
+                    raise RunFolderError(ev.message)
     finally:
         printer.close()
     return status
@@ -294,7 +302,10 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     plan = plan_runs(cfg, workspace, args.out)
     pools: PoolCache = {}
     for planned in plan:
-        if planned.run_dir.exists() and any(planned.run_dir.iterdir()):
+        holder = is_locked(planned.run_dir)
+        if holder is not None:
+            raise RunFolderError(f"{planned.run_dir} is in use: {holder.describe()} is writing it")
+        if RunFolder(planned.run_dir).holds_files():
             raise ConfigError("--out", f"{planned.run_dir} exists and is not empty; pick a new folder or "
                               "`basin resume` it")
         try:
@@ -326,16 +337,17 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
     run_dir = args.run_dir
-    if not (run_dir / "config.toml").exists():
-        raise ConfigError("run_dir", f"{run_dir} is not a Basin run folder (no config.toml)")
-    cfg = config_mod.load(run_dir / "config.toml")  # before torch is imported: a hostile config is refused at once
+    folder = RunFolder(run_dir)
+    if not folder.is_run():
+        raise RunFolderError(f"{run_dir} is not a Basin run folder (no config.toml)")
+    cfg = read_config(folder, validate=True)  # before torch is imported: a hostile config is refused at once
     if execution_overrides(args):
         cfg = cfg.with_overrides(execution_overrides(args)).validate()  # --workers / --backend: one line if bad
     from desktop_app.core.engine import resume_experiment
     from desktop_app.core.preflight import check_inputs
 
     check_inputs(cfg)  # bad data or device: one line, exit 2, nothing written
-    events = resume_experiment(run_dir, None, workers=args.workers, backend=args.backend)
+    events = resume_experiment(run_dir, None, workers=args.workers, backend=args.backend, force=args.force)
     status = _drive(events, ProgressPrinter(sys.stderr, args.quiet))
     out.write(summary_table(run_dir) + "\n")
     return _status_code([status])
@@ -391,8 +403,12 @@ def cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     out.write(f"{'created':<26} {'status':<10} {'seeds':>5}  {'final test error by arm':<40} folder\n")
     for info in infos:
+        if not info.readable:
+            out.write(f"{'-':<26} {info.status:<10} {'-':>5}  {'':<40} {info.path.name}: {info.problem}\n")
+            continue
         errs = ", ".join(f"{a} {e:.2%}" for a, e in info.final_test_error.items())
-        out.write(f"{info.created:<26} {info.status:<10} {info.seeds:>5}  {errs:<40} {info.path.name}\n")
+        status = f"{info.status} (writing)" if info.writer else info.status
+        out.write(f"{info.created:<26} {status:<10} {info.seeds:>5}  {errs:<40} {info.path.name}\n")
     return EXIT_OK
 
 
@@ -422,7 +438,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         if args.command == "presets":
             return cmd_presets(out)
         return cmd_runs(args, out)
-    except (ConfigError, UsageError) as exc:
+    except (ConfigError, UsageError, RunFolderError) as exc:
         sys.stderr.write(f"basin: error: {one_line(str(exc))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import torch
 
-from desktop_app.core import config as config_mod
 from desktop_app.core.config import ConfigError, ExperimentConfig
 from desktop_app.core.control import RunControl, StopRequested
 from desktop_app.core.device import describe_device, resolve_device
@@ -37,6 +36,8 @@ from desktop_app.core.events import (
     UnitFinished,
 )
 from desktop_app.core.execution import Executor, UnitTask, make_executor, unit_threads
+from desktop_app.core.runfolder import RunFolder, RunFolderError
+from desktop_app.core.runfolder.resume import open_new, open_resume
 from desktop_app.core.runs import RunWriter, git_commit, now_iso, package_versions, read_manifest
 from desktop_app.core.unit import PROGRESS_INTERVAL_S, prepare_data, unit_steps
 
@@ -274,15 +275,52 @@ def run_experiment(cfg: ExperimentConfig, control: RunControl | None, run_dir: P
 
     ``executor``: run the units somewhere other than ``cfg.execution`` says (e.g. a ``DaskExecutor`` on a
     dask-jobqueue cluster object)."""
-    return Engine(cfg, control or RunControl(), Path(run_dir), resume=False, executor=executor).events()
+    try:
+        lock = open_new(RunFolder(run_dir))
+    except RunFolderError as exc:
+        yield _refused(Path(run_dir), exc)
+        return
+    try:
+        if lock.stale_message:
+            yield LogMessage("warning", lock.stale_message)
+        yield from Engine(cfg, control or RunControl(), Path(run_dir), resume=False, executor=executor).events()
+    finally:
+        lock.release()
 
 
 def resume_experiment(run_dir: Path, control: RunControl | None = None, *, workers: int | None = None,
-                      backend: str | None = None, executor: Executor | None = None) -> Iterator[Event]:
-    """Continue a stopped run in place from each (arm, seed)'s last checkpoint (optionally elsewhere)."""
+                      backend: str | None = None, executor: Executor | None = None,
+                      force: bool = False) -> Iterator[Event]:
+    """Continue a stopped run in place from each (arm, seed)'s last checkpoint (optionally elsewhere). Refused
+    (status "refused", one line, nothing written) when another process writes the folder, its config was edited
+    (unless ``force``, which records the change in the manifest), or its manifest or a resume state is unusable."""
+    from desktop_app.core.checkpoints import verify_resume_states
+
     run_dir = Path(run_dir)
-    cfg = _with_execution(config_mod.load(run_dir / "config.toml"), workers, backend)
-    return Engine(cfg, control or RunControl(), run_dir, resume=True, executor=executor).events()
+    folder = RunFolder(run_dir)
+    try:
+        lock, cfg, manifest = open_resume(folder, force)
+    except (RunFolderError, ConfigError) as exc:
+        yield _refused(run_dir, exc)
+        return
+    try:
+        verify_resume_states(folder, cfg, manifest)
+    except RunFolderError as exc:
+        lock.release()
+        yield _refused(run_dir, exc)
+        return
+    try:
+        if lock.stale_message:
+            yield LogMessage("warning", lock.stale_message)
+        cfg = _with_execution(cfg, workers, backend)
+        yield from Engine(cfg, control or RunControl(), run_dir, resume=True, executor=executor).events()
+    finally:
+        lock.release()
+
+
+def _refused(run_dir: Path, exc: Exception) -> RunFinished:
+    """The run folder was not touched (locked by another writer, holds another run, unreadable, edited config)."""
+    return RunFinished(status="refused", run_dir=str(run_dir), elapsed_s=0.0, message=str(exc).splitlines()[0])
 
 
 __all__ = ["Engine", "resume_experiment", "run_experiment"]

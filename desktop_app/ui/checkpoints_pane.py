@@ -29,7 +29,7 @@ from desktop_app.ui.run_store import CHECKPOINTS, STATUS, RunStore, StoreChange
 from desktop_app.ui.tables import row_table
 
 COLUMNS = ("Arm", "Seed", "Phase", "Epoch", "File")
-CHECKPOINT_FILTER = "PyTorch checkpoints (*.pt *.pth);;All files (*)"
+CHECKPOINT_FILTER = "Checkpoints (*.pt *.pth *.safetensors);;All files (*)"
 MODEL_FILTER = "Model (*.pt *.safetensors)"
 
 

@@ -8,7 +8,6 @@ which run, code and versions made it. CSVs hold exactly ``panel.data_table()`` a
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +17,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QGuiApplication
 
 from desktop_app.core.atomic import write_text_atomic
+from desktop_app.core.runfolder import RunFolder, RunFolderError
+from desktop_app.core.runfolder.layout import CONFIG, MANIFEST
 from desktop_app.core.runs import reproduce_command
 
 if TYPE_CHECKING:
@@ -52,10 +53,10 @@ def manifest_metadata(run_dir: str | Path | None) -> dict[str, str]:
     """The run's manifest.json text and folder name, for embedding in figures ({} without a run folder)."""
     if not run_dir:
         return {}
-    path = Path(run_dir) / "manifest.json"
+    folder = RunFolder(run_dir)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
+        text = folder.read_text(folder.manifest_path)
+    except RunFolderError:  # missing, unreadable, or a link out of the folder: the figure goes without it
         return {}
     return {MANIFEST_KEY: text, RUN_KEY: Path(run_dir).name}
 
@@ -103,11 +104,14 @@ def export_bundle(panels: Mapping[str, Panel], run_dir: str | Path | None, optio
         except (OSError, ValueError, RuntimeError) as exc:
             errors.append(f"{name}: {exc}")
     if run_dir:
-        for fname in ("config.toml", "manifest.json"):
-            src = Path(run_dir) / fname
-            if src.is_file():
-                shutil.copyfile(src, folder / fname)
-                written.append(folder / fname)
+        run = RunFolder(run_dir)
+        for fname in (CONFIG, MANIFEST):
+            try:  # through the run folder's owner: a link out of the run folder is never copied
+                data = run.read_bytes(run.path(fname))
+            except RunFolderError:
+                continue
+            (folder / fname).write_bytes(data)
+            written.append(folder / fname)
     readme = folder / "README.txt"
     write_text_atomic(readme, bundle_readme(panels, run_dir, written, errors, skipped))
     written.append(readme)

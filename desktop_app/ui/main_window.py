@@ -437,10 +437,14 @@ class MainWindow(QMainWindow):
     # -- controller events -----------------------------------------------------------------------------
     @Slot(object)
     def _on_events(self, events: Sequence[Event]) -> None:
+        refused = [ev for ev in events if isinstance(ev, RunFinished) and ev.status == "refused"]
+        for ev in refused:  # the folder was not touched (locked by another writer, edited config, unreadable)
+            self.show_error("Cannot write run folder", f"{ev.run_dir}\n\n{ev.message}")
         for ev in events:
             if isinstance(ev, RunStarted):
                 self.device_label.setText(f"Device: {ev.device}")
-        self.lab.ingest_live(events)  # follow-live: a new live run takes over the panels (core.lab.LabModel)
+        self.lab.ingest_live([ev for ev in events if not any(ev is r for r in refused)])  # follow-live: a new live run
+        # takes over the panels (core.lab.LabModel); a refused run never touched its folder, so it changes nothing
         self.log.ingest(events)
         self.progress.ingest(events)
         if self.lab.follow_live and any(isinstance(ev, RunFinished) for ev in events):

@@ -1,4 +1,8 @@
-"""RunHistory: the runs in the workspace folder as a table, with Open, Resume and Refresh."""
+"""RunHistory: the runs in the workspace folder as a table, with Open, Resume and Refresh.
+
+A folder that cannot be read is listed too, with status "unreadable" and the reason (in the Final column and the
+tooltip); it cannot be opened or resumed. A run another process is writing (its lock is held) cannot be resumed.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.runs import RunInfo, list_runs
+from desktop_app.core.runfolder import RunInfo, list_runs
 from desktop_app.ui.exports import copy_reproduce_command
 from desktop_app.ui.tables import row_table
 
@@ -102,13 +106,15 @@ class RunHistory(QWidget):
                 info.name,
                 ", ".join(info.arms),
                 str(info.seeds),
-                info.status,
-                format_errors(info.final_test_error)
+                info.status + (" (writing)" if info.writer else ""),
+                info.problem if not info.readable else format_errors(info.final_test_error)
                 + ("  (partial)" if info.final_test_error and info.status != "completed" else ""),
             )
+            tip = str(info.path) + (f"\n{info.problem}" if info.problem else "") + \
+                (f"\nbeing written by {info.writer}" if info.writer else "")
             for col, text in enumerate(values):
                 item = QTableWidgetItem(text)
-                item.setToolTip(str(info.path))
+                item.setToolTip(tip)
                 self.table.setItem(row, col, item)
             if selected is not None and info.path == selected.path:
                 self.table.selectRow(row)
@@ -128,14 +134,15 @@ class RunHistory(QWidget):
 
     def _update_buttons(self) -> None:
         info = self.selected_run()
-        self.open_button.setEnabled(info is not None)
+        self.open_button.setEnabled(info is not None and info.readable)
         self.folder_button.setEnabled(info is not None)
         self.resume_button.setEnabled(
-            info is not None and info.status in RESUMABLE and str(info.path) not in self._busy_dirs
+            info is not None and info.readable and not info.writer and info.status in RESUMABLE
+            and str(info.path) not in self._busy_dirs
         )
 
     def _on_double_click(self, row: int, _col: int) -> None:
-        if 0 <= row < len(self._runs):
+        if 0 <= row < len(self._runs) and self._runs[row].readable:
             self.openRequested.emit(self._runs[row].path)
 
     def _open_selected(self) -> None:

@@ -13,9 +13,9 @@ from desktop_app.core.checkpoints import (
     export_model,
     list_checkpoints,
     open_checkpoint,
-    reproduce_command,
 )
 from desktop_app.core.engine import run_experiment
+from desktop_app.core.runs import reproduce_command
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from safetensors import safe_open
 from desktop_app.core import config as config_mod
 from desktop_app.core.engine import run_experiment
 from desktop_app.core.events import CheckpointSaved, RunFinished
-from desktop_app.ui.checkpoints_pane import CheckpointsPane
+from desktop_app.ui.checkpoints_pane import CHECKPOINT_FILTER, CheckpointsPane
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.run_store import RunStore
 from desktop_app.workers.checkpoint_service import CheckpointService
@@ -162,3 +162,16 @@ def test_actions_without_a_service_are_disabled(qtbot):
     assert not window.open_checkpoint_action.isEnabled()
     assert window.open_checkpoint_action.shortcut() == QKeySequence("Ctrl+Shift+O")
     assert window.checkpoints_dock.toggleViewAction() in window.view_menu.actions()
+
+
+def test_an_exported_safetensors_opens_again_through_the_pane(qtbot, pane, service, tmp_path):
+    pane.export_model(pane.rows()[1][4], tmp_path / "model")
+    qtbot.waitUntil(lambda: pane.last_result is not None, timeout=10_000)
+    wait_idle(qtbot, service)
+    _pt, st = pane.last_result
+    with qtbot.waitSignal(pane.checkpointChosen, timeout=10_000) as blocker:
+        pane.open_checkpoint(st)
+    wait_idle(qtbot, service)
+    assert Path(blocker.args[0]) == Path(st)
+    assert pane.last_result["epoch"] == 1 and pane.last_result["parameters"] == 784 * 8 + 8 + 8 * 10 + 10
+    assert "valid Basin checkpoint" in pane.status_label.text() and "*.safetensors" in CHECKPOINT_FILTER

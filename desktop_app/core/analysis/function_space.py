@@ -16,6 +16,7 @@ import numpy as np
 
 from desktop_app.core.analysis.progress import AnalysisProgress, FunctionSpaceResult
 from desktop_app.core.control import RunControl
+from desktop_app.core.runfolder import RunFolder
 
 METHODS = ("pca", "tsne", "isomap")
 
@@ -33,15 +34,16 @@ class ProbeSnapshots:
 def load_probe_snapshots(run_dir: Path, arms: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
                          epochs: Sequence[int] | None = None) -> ProbeSnapshots:
     """Read ``snapshots/<arm>/s<seed>/probe_<epoch>.npy``, sorted by (arm, seed, epoch)."""
+    folder = RunFolder(run_dir)
     items = []
-    for path in Path(run_dir).glob("snapshots/*/s*/probe_*.npy"):
-        arm, seed, epoch = path.parent.parent.name, int(path.parent.name[1:]), int(path.stem.split("_")[1])
+    for arm, seed, path in folder.snapshots("probe"):
+        epoch = int(path.stem.split("_")[1])
         if (arms is None or arm in arms) and (seeds is None or seed in seeds) and (epochs is None or epoch in epochs):
             items.append((arm, seed, epoch, path))
     if not items:
         raise FileNotFoundError(f"no probe output snapshots in {run_dir}")
     items.sort(key=lambda t: (t[0], t[1], t[2]))
-    outputs = np.stack([np.load(p).astype(np.float64).ravel() for *_, p in items])
+    outputs = np.stack([folder.load_array(p).astype(np.float64).ravel() for *_, p in items])
     return ProbeSnapshots(outputs, tuple(t[0] for t in items), np.array([t[1] for t in items], dtype=np.int64),
                           np.array([t[2] for t in items], dtype=np.int64))
 

@@ -25,6 +25,7 @@ from desktop_app.core.analysis.progress import AnalysisProgress, LandscapeResult
 from desktop_app.core.control import RunControl
 from desktop_app.core.data import DataSplits, load_data
 from desktop_app.core.models import ACTIVATION_FNS, Net, build_model
+from desktop_app.core.runfolder import RunFolder, read_config
 from desktop_app.core.training import load_checkpoint
 
 Params = dict[str, torch.Tensor]
@@ -39,13 +40,12 @@ MAX_ROWS_PER_CHUNK = 4096
 
 
 def checkpoint_path(run_dir: Path, arm: str, seed: int, epoch: int) -> Path:
-    return Path(run_dir) / "checkpoints" / arm / f"s{seed}" / f"e{epoch:04d}.pt"
+    return RunFolder(run_dir).unit(arm, seed).checkpoint_path(epoch)
 
 
 def checkpoint_epochs(run_dir: Path, arm: str, seed: int) -> list[int]:
     """Fine-tuning epochs with a saved checkpoint (e0000 = before fine-tuning), ascending."""
-    folder = Path(run_dir) / "checkpoints" / arm / f"s{seed}"
-    return sorted(int(p.stem[1:]) for p in folder.glob("e[0-9]*.pt"))
+    return RunFolder(run_dir).unit(arm, seed).checkpoint_epochs()
 
 
 def resolve_epoch(run_dir: Path, arm: str, seed: int, epoch: int | None) -> int:
@@ -61,7 +61,7 @@ def resolve_epoch(run_dir: Path, arm: str, seed: int, epoch: int | None) -> int:
 
 
 def run_config(run_dir: Path) -> config_mod.ExperimentConfig:
-    return config_mod.load(Path(run_dir) / "config.toml", validate=False)
+    return read_config(RunFolder(run_dir))
 
 
 def load_params(run_dir: Path, arm: str, seed: int, epoch: int) -> Params:

@@ -1,5 +1,5 @@
 """What analyses yield: progress items (so the GUI worker can show progress, draw partial results and cancel)
-and the frozen result dataclasses (numpy arrays and scalars, never tensors).
+and the frozen result dataclasses (``core.results``: numpy arrays and scalars, never tensors).
 
 Torch-free on purpose: the UI panels import these types; the computations live in the sibling modules.
 """
@@ -10,7 +10,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+# The result dataclasses live in core.results (below the run folder, which caches them); re-exported here.
+from desktop_app.core.results import (  # noqa: F401
+    Correlation,
+    FunctionSpaceResult,
+    InterpolationResult,
+    LandscapeResult,
+    OutputVarianceResult,
+    PitfallResult,
+)
 
 
 @dataclass(frozen=True)
@@ -36,101 +44,3 @@ def run_to_end(gen: Iterator[Any]) -> Any:
         raise RuntimeError("the analysis ended without a result")
     return result
 
-
-# ---------------------------------------------------------------------------------------------------------
-# Results
-# ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LandscapeResult:
-    """loss[j, i] = L(center + xs[i] d1 + ys[j] d2) (row-major: y down the rows); NaN where not yet computed."""
-
-    xs: np.ndarray  # (nx,) float64
-    ys: np.ndarray  # (ny,) float64
-    loss: np.ndarray  # (ny, nx) float64, mean NLL in nats
-    error: np.ndarray  # (ny, nx) float64, classification error in [0, 1]
-    trajectory: np.ndarray  # (T, 2) float64 checkpoints projected on the plane; (0, 2) for random directions
-    trajectory_epochs: np.ndarray  # (T,) int64
-    explained_variance_ratio: np.ndarray  # (2,) float64 of the PCA directions; NaN for random ones
-    directions: str  # "random" | "pca"
-    arm: str
-    seed: int
-    epoch: int
-    split: str
-    n_eval: int
-
-    @property
-    def complete(self) -> bool:
-        return bool(np.isfinite(self.loss).all())
-
-
-@dataclass(frozen=True)
-class InterpolationResult:
-    """Curves along alphas; alpha 0 is ``start`` (arm/seed/epoch), alpha 1 is ``end``."""
-
-    alphas: np.ndarray  # (n,) float64
-    train_loss: np.ndarray  # (n,) float64, mean NLL on the first n_train_eval labelled training examples
-    train_error: np.ndarray  # (n,) float64
-    test_loss: np.ndarray  # (n,) float64, on the whole test split
-    test_error: np.ndarray  # (n,) float64
-    mode: str
-    start: str  # "arm/s<seed>/e<epoch>"
-    end: str
-    n_train_eval: int
-    n_test: int
-
-
-@dataclass(frozen=True)
-class FunctionSpaceResult:
-    coords: np.ndarray  # (M, 2) float64 embedding
-    arms: tuple[str, ...]  # (M,) arm label of each point
-    seeds: np.ndarray  # (M,) int64
-    epochs: np.ndarray  # (M,) int64
-    method: str
-    purity: float  # nearest-neighbour arm purity over all points (original output space)
-    purity_last: float  # the same over each trajectory's last epoch only
-    explained_variance_ratio: np.ndarray  # (2,) float64 for PCA; NaN otherwise
-
-
-@dataclass(frozen=True)
-class Correlation:
-    n: int
-    pearson_r: float
-    pearson_p: float
-    spearman_r: float
-    spearman_p: float
-
-
-@dataclass(frozen=True)
-class PitfallResult:
-    labels: tuple[str, ...]  # (P,) "arm/s<seed>"
-    arms: tuple[str, ...]  # (P,)
-    seeds: np.ndarray  # (P,) int64
-    layer: np.ndarray  # (P,) int64 block index whose features are probed
-    recon_error: np.ndarray  # (P,) float64 final pre-training reconstruction error of that layer
-    probe_accuracy: np.ndarray  # (P,) float64 linear-probe test accuracy on its features
-    pixel_accuracy: float  # the same probe on raw pixels
-    n_train: int
-    n_test: int
-    pearson_r: float
-    pearson_p: float
-    spearman_r: float
-    spearman_p: float
-
-    def points(self) -> list[tuple[str, float, float]]:
-        return [(lab, float(r), float(a)) for lab, r, a in zip(self.labels, self.recon_error, self.probe_accuracy,
-                                                                   strict=True)]
-
-
-@dataclass(frozen=True)
-class OutputVarianceResult:
-    arms: tuple[str, ...]  # (A,)
-    positions: np.ndarray  # (B,) int64 block index 0 .. n_blocks-1 (0 = seen first)
-    block_start: np.ndarray  # (B,) int64 index in the stream of each block's first example
-    variance: np.ndarray  # (A, B) float64 variance over resamples, averaged over probe examples and classes; NaN
-    # where not yet computed
-    block_size: int
-    resamples: int
-    resample: str  # "pool" | "deform" | "none"
-    seed: int

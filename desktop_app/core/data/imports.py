@@ -140,7 +140,8 @@ def pool_from_npz(path: Path, field: str = "data.path") -> ImagePool:
         what = "not found" if not path.exists() else "is not a regular file"
         raise ConfigError(field, f"{path} {what} (expected an .npz file with arrays x and y)")
     if not zipfile.is_zipfile(path):
-        raise ConfigError(field, f"{path}: not a readable .npz file (not a zip archive of .npy arrays at all)")
+        raise ConfigError(field, f"{path}: not an npz file (not a readable .npz: not a zip archive of .npy "
+                                 "arrays at all)")
     headers = npz_array_headers(path, field)
     wanted = [k for k in (*_X_KEYS, *_Y_KEYS, "x_test", "y_test") if k in headers]
     for k in wanted:

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from desktop_app.core import config as config_mod
 from desktop_app.core.config import ExperimentConfig, LayerSpec
+from desktop_app.core.events import RunFinished
 from desktop_app.core.reproduce import verdicts
 from desktop_app.core.reproduce.report import ClaimResult
-from desktop_app.core.runs import read_manifest
+from desktop_app.core.runfolder import RunFolderError, is_locked, read_manifest
 
 
 @dataclass(frozen=True)
@@ -180,11 +181,16 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
                 if run_dir.exists():
                     import shutil
 
+                    holder = is_locked(run_dir)
+                    if holder is not None:
+                        raise RunFolderError(f"{run_dir} is in use: {holder.describe()} is writing it")
                     shutil.rmtree(run_dir)
                 events = run_experiment(cfg, None, run_dir)
             for ev in events:
                 if on_event:
                     on_event(ev)
+                if isinstance(ev, RunFinished) and ev.status == "refused":
+                    raise RunFolderError(ev.message)
             if read_manifest(run_dir).get("status") != "completed":
                 raise RuntimeError(f"claim {name}: experiment {label} did not complete; see {run_dir}")
         dirs[label] = run_dir

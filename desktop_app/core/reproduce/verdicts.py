@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core import config as config_mod
 from desktop_app.core.reproduce.report import fmt_ci
-from desktop_app.core.runs import final_test_errors, read_metrics
+from desktop_app.core.runfolder import RunFolder, final_test_errors, read_config, read_metrics
 from desktop_app.core.stats import MeanCI, mean_ci, paired_difference
 
 
@@ -228,7 +227,7 @@ def eval_function_space(dirs: dict[str, Path], reduced: bool) -> tuple[str, str,
              f"| each arm (none, RBM, DAE) | {res.purity:.3f} | {res.purity_last:.3f} | "
              f"{1.0 / max(len(set(snaps.arms)), 1):.2f} |"]
     verdict = "reproduced" if binary >= 0.9 else ("mixed" if binary > binary_chance + 0.2 else "not reproduced")
-    probe = config_mod.load(run / "config.toml").data.probe_size
+    probe = read_config(RunFolder(run)).data.probe_size
     lines += ["", f"Purity: the fraction of nets (one point per arm, seed and epoch: the softmax outputs on the "
               f"{probe} probe digits) whose nearest neighbour from another trajectory is in "
               "the same group; chance assumes groups mixed at random in their proportions. Erhan et al. saw no "

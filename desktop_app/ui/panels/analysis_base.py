@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QProgressBar, QPushButton, QWid
 
 from desktop_app.core.analysis.progress import AnalysisProgress
 from desktop_app.core.analysis.store import list_results, load_result, run_sources
+from desktop_app.core.runfolder import RunFolder, RunFolderError
 from desktop_app.ui.analysis_protocol import AnalysisJobLike, AnalysisRunnerLike
 from desktop_app.ui.panels.base import Panel, labelled
 from desktop_app.ui.panels.flow import flow_container
@@ -42,10 +43,10 @@ def load_cached(run_dir: str | Path, name: str) -> tuple[object, dict[str, Any]]
 
 def _written(run_dir: str | Path, meta: dict[str, Any]) -> tuple[str, int]:
     """Sort key, newest last: ``created`` has one-second resolution, so the JSON file's mtime breaks ties."""
-    path = Path(run_dir) / "analyses" / f"{meta.get('name', '')}-{meta.get('key', '')}.json"
     try:
+        _npz, path = RunFolder(run_dir).analysis_paths(str(meta.get("name", "")), str(meta.get("key", "")))
         return str(meta.get("created", "")), path.stat().st_mtime_ns
-    except OSError:
+    except (OSError, RunFolderError):
         return str(meta.get("created", "")), 0
 
 

@@ -1,0 +1,361 @@
+"""The run folder's layout, and the only way to turn a name into a path inside it.
+
+A run folder may come from someone else (a colleague, a paper's supplement), so every path Basin reads or
+writes in it is resolved here and must stay inside it: a symbolic link leading out is refused, arm names are
+checked before they become folder names, and every file is size-checked before it is read. See
+docs/ARCHITECTURE.md (run-folder layout) and docs/SECURITY.md.
+
+Layout (all writes atomic, temp + rename)::
+
+  config.toml                              the ExperimentConfig
+  manifest.json                            versions, git commit, config hash, seeds, arms, device, status, timings
+  metrics.csv                              every unit's rows merged (long format, see ``metrics``)
+  .basin.lock                              present while a process writes the folder (see ``lock``)
+  metrics/<arm>_s<seed>.csv                one unit's rows (what resume and replay read)
+  snapshots/<arm>/s<seed>/filters_<phase>_<epoch>.npy, probe_<epoch>.npy
+  checkpoints/<arm>/s<seed>/latest.pt      the unit's resume state; e<epoch>.pt weights along the trajectory
+  analyses/<name>-<key>.npz + .json        cached analysis results (see ``results_cache``)
+  tensorboard/                             optional TensorBoard event files
+
+One (arm, seed) unit owns ``metrics/<arm>_s<seed>.csv``, ``snapshots/<arm>/s<seed>/`` and
+``checkpoints/<arm>/s<seed>/`` (its ``UnitFolder``) and writes nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app.core.atomic import is_temp_name, write_bytes_atomic, write_text_atomic
+
+CONFIG = "config.toml"
+MANIFEST = "manifest.json"
+METRICS = "metrics.csv"
+LOCK = ".basin.lock"
+METRICS_DIR = "metrics"
+SNAPSHOTS = "snapshots"
+CHECKPOINTS = "checkpoints"
+ANALYSES = "analyses"
+TENSORBOARD = "tensorboard"
+LATEST = "latest.pt"
+
+MAX_TEXT_BYTES = 16 * 2**20  # config, manifest, analysis metadata
+MAX_CSV_BYTES = 512 * 2**20  # metrics files
+MAX_ARRAY_BYTES = 1024 * 2**20  # one snapshot .npy
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class RunFolderError(ValueError):
+    """A run folder, or a file in it, cannot be used; the message is one line naming the file and why."""
+
+
+def check_name(kind: str, value: object) -> str:
+    """An arm or analysis name that is safe as a path component (letters, digits, _ and -)."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise RunFolderError(f"{kind} {str(value)[:40]!r} is not a valid name (letters, digits, '_' and '-')")
+    return value
+
+
+def _inside(root: Path, path: Path) -> bool:
+    try:
+        path.relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A run folder on disk. Plain data (picklable), so it can be handed to a worker process."""
+
+    root: Path
+
+    def __init__(self, root: Path | str) -> None:
+        object.__setattr__(self, "root", Path(root).absolute())
+
+    # -- safe paths ------------------------------------------------------------------------------------
+    @property
+    def real_root(self) -> Path:
+        return self.root.resolve()
+
+    def path(self, *parts: str) -> Path:
+        """``root/parts...`` after checking that it stays inside the folder once links are followed."""
+        candidate = self.root.joinpath(*parts)
+        return self.check_inside(candidate)
+
+    def check_inside(self, path: Path) -> Path:
+        """``path`` itself if it (and any link on the way) stays inside the run folder; else RunFolderError."""
+        path = Path(path)
+        if not path.is_absolute():
+            path = self.root / path
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop
+            raise RunFolderError(f"{self.rel(path)}: refused: cannot resolve the path ({exc})") from None
+        if not _inside(self.real_root, real):
+            raise RunFolderError(f"{self.rel(path)}: refused: it leads out of the run folder {self.root} "
+                                 f"(a symbolic link to {real}?)")
+        return path
+
+    def rel(self, path: Path) -> str:
+        try:
+            return Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def check_links(self) -> None:
+        """Refuse the folder if any symbolic link in it leads outside (walks without following links)."""
+        if self.root.is_symlink() or not self.root.exists():
+            return
+        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
+            for name in dirnames + filenames:
+                p = Path(dirpath) / name
+                if p.is_symlink():
+                    self.check_inside(p)
+
+    # -- the fixed files -------------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.path(CONFIG)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path(MANIFEST)
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path(METRICS)
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / LOCK
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path(TENSORBOARD)
+
+    def is_run(self) -> bool:
+        """Holds a run (a manifest or a config), as opposed to an empty or foreign folder."""
+        return (self.root / MANIFEST).exists() or (self.root / CONFIG).exists()
+
+    def holds_files(self) -> bool:
+        """Anything but the lock file and temp files of a killed writer."""
+        if not self.root.is_dir():
+            return False
+        return any(p.name != LOCK and not is_temp_name(p.name) for p in self.root.iterdir())
+
+    # -- units -----------------------------------------------------------------------------------------
+    def unit(self, arm: str, seed: int) -> UnitFolder:
+        return UnitFolder(self, check_name("arm", arm), _check_seed(seed))
+
+    def unit_metric_files(self) -> list[tuple[str, int, Path]]:
+        """(arm, seed, path) of every per-unit metrics file."""
+        out = []
+        folder = self.root / METRICS_DIR
+        if not folder.is_dir():
+            return out
+        self.check_inside(folder)
+        for p in folder.glob("*.csv"):
+            arm, sep, seed = p.stem.rpartition("_s")
+            if sep and seed.isdigit() and _NAME.match(arm) and not is_temp_name(p.name):
+                out.append((arm, int(seed), self.check_inside(p)))
+        return out
+
+    def _unit_files(self, kind: str, pattern: str) -> list[tuple[str, int, Path]]:
+        top = self.root / kind
+        if not top.is_dir():
+            return []
+        self.check_inside(top)
+        out = []
+        for p in top.glob(f"*/s*/{pattern}"):
+            arm, seed = p.parent.parent.name, p.parent.name[1:]
+            if _NAME.match(arm) and seed.isdigit() and not is_temp_name(p.name):
+                out.append((arm, int(seed), self.check_inside(p)))
+        return out
+
+    def checkpoints(self) -> list[tuple[str, int, int, Path]]:
+        """(arm, seed, epoch, path) of every weights checkpoint ``e<epoch>.pt``, sorted by seed, arm, epoch."""
+        out = [(arm, seed, int(p.stem[1:]), p) for arm, seed, p in self._unit_files(CHECKPOINTS, "e[0-9]*.pt")
+               if p.stem[1:].isdigit()]
+        return sorted(out, key=lambda t: (t[1], t[0], t[2]))
+
+    def snapshots(self, kind: str = "*") -> list[tuple[str, int, Path]]:
+        """(arm, seed, path) of snapshot arrays; kind "filters", "probe" or "*"."""
+        return [(arm, seed, p) for arm, seed, p in self._unit_files(SNAPSHOTS, f"{kind}_*.npy")
+                if parse_snapshot_name(p.stem) is not None]
+
+    def units_on_disk(self) -> list[tuple[str, int]]:
+        units = {(a, s) for a, s, _ in self.unit_metric_files()}
+        units |= {(a, s) for a, s, _ in self.snapshots()}
+        units |= {(a, s) for a, s, _, _ in self.checkpoints()}
+        return sorted(units, key=lambda u: (u[1], u[0]))
+
+    # -- analyses --------------------------------------------------------------------------------------
+    def analysis_paths(self, name: str, key: str) -> tuple[Path, Path]:
+        """(npz, json) of one cached analysis result."""
+        check_name("analysis", name)
+        if not re.fullmatch(r"[0-9a-f]{1,64}", key):
+            raise RunFolderError(f"analysis key {key[:40]!r} is not a hex digest")
+        base = f"{name}-{key}"
+        return self.path(ANALYSES, base + ".npz"), self.path(ANALYSES, base + ".json")
+
+    def analysis_metadata_files(self, name: str | None = None) -> list[Path]:
+        folder = self.root / ANALYSES
+        if not folder.is_dir():
+            return []
+        self.check_inside(folder)
+        if name is not None:
+            check_name("analysis", name)
+        return [self.check_inside(p) for p in folder.glob(f"{name or '*'}-*.json") if not is_temp_name(p.name)]
+
+    # -- reading and writing ---------------------------------------------------------------------------
+    def read_bytes(self, path: Path, limit: int = MAX_TEXT_BYTES) -> bytes:
+        """A file's bytes, refused when it leads outside or is larger than ``limit``."""
+        path = self.check_inside(path)
+        try:
+            size = path.stat().st_size
+            if not path.is_file():
+                raise RunFolderError(f"{self.rel(path)}: not a regular file")
+            if size > limit:
+                raise RunFolderError(f"{self.rel(path)}: {size} bytes is larger than the {limit}-byte limit")
+            with open(path, "rb") as fh:
+                return fh.read(limit + 1)[:limit]
+        except OSError as exc:
+            raise RunFolderError(f"{self.rel(path)}: cannot read ({exc.strerror or exc})") from None
+
+    def read_text(self, path: Path, limit: int = MAX_TEXT_BYTES) -> str:
+        """UTF-8 text (a leading byte-order mark is dropped); bad bytes are an error naming the file."""
+        data = self.read_bytes(path, limit)
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise RunFolderError(f"{self.rel(path)}: not UTF-8 text (bad byte at offset {exc.start})") from None
+
+    def load_array(self, path: Path, limit: int = MAX_ARRAY_BYTES) -> np.ndarray:
+        """A numeric .npy array (never pickled objects), size-checked before it is read."""
+        data = self.read_bytes(path, limit)
+        import io
+
+        try:
+            arr = np.load(io.BytesIO(data), allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise RunFolderError(f"{self.rel(path)}: not a readable .npy array ({str(exc)[:120]})") from None
+        if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
+            raise RunFolderError(f"{self.rel(path)}: not a numeric array")
+        return arr
+
+    def write_bytes(self, path: Path, data: bytes) -> Path:
+        path = self.check_inside(path)
+        write_bytes_atomic(path, data)
+        return path
+
+    def write_text(self, path: Path, text: str) -> Path:
+        path = self.check_inside(path)
+        write_text_atomic(path, text)
+        return path
+
+    def save_array(self, path: Path, arr: np.ndarray) -> Path:
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(arr, dtype=np.float32))
+        return self.write_bytes(path, buf.getvalue())
+
+    def remove_temp_files(self) -> int:
+        """Delete ``.*.tmp`` files a killed writer left behind; only call it while no live process writes."""
+        if not self.root.is_dir():
+            return 0
+        n = 0
+        for dirpath, _dirnames, filenames in os.walk(self.root, followlinks=False):
+            for name in filenames:
+                if is_temp_name(name):
+                    try:
+                        os.unlink(Path(dirpath) / name)
+                        n += 1
+                    except OSError:
+                        pass
+        return n
+
+    def lock(self):
+        """Take the folder's exclusive writer lock (``lock.RunLock``); RunFolderLocked if a live process holds it."""
+        from desktop_app.core.runfolder.lock import RunLock
+
+        return RunLock.acquire(self)
+
+
+def _check_seed(seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) < 2**31:
+        raise RunFolderError(f"seed {str(seed)[:40]!r} is not a seed (an integer 0 .. 2^31-1)")
+    return int(seed)
+
+
+def parse_snapshot_name(stem: str) -> tuple[str, str, int] | None:
+    """("filters", phase, epoch) or ("probe", "finetune", epoch) from a snapshot's file stem; None if neither."""
+    parts = stem.split("_")
+    if parts[0] == "filters" and len(parts) == 3 and parts[1] in ("init", "pretrain", "finetune") \
+            and parts[2].isdigit():
+        return "filters", parts[1], int(parts[2])
+    if parts[0] == "probe" and len(parts) == 2 and parts[1].isdigit():
+        return "probe", "finetune", int(parts[1])
+    return None
+
+
+@dataclass(frozen=True)
+class UnitFolder:
+    """The files of one (arm, seed) unit: the only ones a unit writes (see the module docstring)."""
+
+    run: RunFolder
+    arm: str
+    seed: int
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.run.path(METRICS_DIR, f"{self.arm}_s{self.seed}.csv")
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.run.path(SNAPSHOTS, self.arm, f"s{self.seed}")
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.run.path(CHECKPOINTS, self.arm, f"s{self.seed}")
+
+    @property
+    def latest_path(self) -> Path:
+        return self.run.path(CHECKPOINTS, self.arm, f"s{self.seed}", LATEST)
+
+    def checkpoint_path(self, epoch: int) -> Path:
+        return self.run.path(CHECKPOINTS, self.arm, f"s{self.seed}", f"e{int(epoch):04d}.pt")
+
+    def filters_path(self, phase: str, epoch: int) -> Path:
+        return self.run.path(SNAPSHOTS, self.arm, f"s{self.seed}", f"filters_{phase}_{int(epoch):04d}.npy")
+
+    def probe_path(self, epoch: int) -> Path:
+        return self.run.path(SNAPSHOTS, self.arm, f"s{self.seed}", f"probe_{int(epoch):04d}.npy")
+
+    def checkpoint_epochs(self) -> list[int]:
+        """Fine-tuning epochs with a saved weights checkpoint, ascending."""
+        folder = self.checkpoints_dir
+        if not folder.is_dir():
+            return []
+        return sorted(int(p.stem[1:]) for p in folder.glob("e[0-9]*.pt")
+                      if p.stem[1:].isdigit() and not is_temp_name(p.name) and self.run.check_inside(p))
+
+    def write_checkpoint(self, epoch: int, data: bytes) -> Path:
+        return self.run.write_bytes(self.checkpoint_path(epoch), data)
+
+    def write_latest(self, data: bytes) -> Path:
+        return self.run.write_bytes(self.latest_path, data)
+
+    def files(self) -> list[Path]:
+        """Every file the unit has written (to copy a unit back from a machine without the shared folder)."""
+        out = [self.metrics_path] if self.metrics_path.exists() else []
+        for folder in (self.snapshots_dir, self.checkpoints_dir):
+            if folder.is_dir():
+                out += sorted(p for p in folder.iterdir() if p.is_file() and not is_temp_name(p.name))
+        return out

@@ -1,0 +1,88 @@
+"""The runs of a workspace folder: every readable one summarised, every unreadable one with the reason.
+
+One malformed folder (a metrics CSV saved with a byte-order mark, bad bytes, a config nested 20,000 deep, a seed
+that is not a number) must never take the listing down: it is listed with status "unreadable" and the one-line
+reason, and the others are listed as usual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app.core.runfolder.layout import MANIFEST, RunFolder, RunFolderError
+from desktop_app.core.runfolder.lock import is_locked
+from desktop_app.core.runfolder.manifest import read_manifest
+from desktop_app.core.runfolder.metrics import final_test_errors, read_metrics
+
+UNREADABLE = "unreadable"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    path: Path
+    name: str
+    created: str
+    status: str  # the manifest's status, or "unreadable" (then ``problem`` says why)
+    arms: tuple[str, ...]
+    seeds: int
+    final_test_error: dict[str, float]  # arm -> mean over seeds of the last epoch's test error
+    config_hash: str
+    problem: str = ""  # one line: why the folder cannot be read ("" when it can)
+    writer: str = ""  # "pid N on host H since ..." while a live process holds the folder's lock
+
+    @property
+    def readable(self) -> bool:
+        return not self.problem
+
+
+def run_info(run_dir: Path | str) -> RunInfo | None:
+    """A run's summary; None for a folder without a manifest; RunFolderError when it cannot be read."""
+    folder = RunFolder(run_dir)  # every file read below is checked to stay inside (no walk: listing stays fast)
+    manifest = read_manifest(folder)
+    if not manifest:
+        return None
+    arms = tuple(manifest.get("arms", ()))
+    finals = final_test_errors(read_metrics(folder, arms))
+    holder = is_locked(folder.root)
+    return RunInfo(
+        path=Path(run_dir),
+        name=manifest.get("name", folder.root.name),
+        created=manifest.get("created", ""),
+        status=manifest.get("status", "unknown"),
+        arms=arms,
+        seeds=len(manifest.get("seeds", ())),
+        final_test_error={arm: float(np.mean(list(v.values()))) for arm, v in finals.items()},
+        config_hash=manifest.get("config_hash", ""),
+        writer=holder.describe() if holder else "",
+    )
+
+
+def unreadable(run_dir: Path, problem: str) -> RunInfo:
+    return RunInfo(path=Path(run_dir), name=Path(run_dir).name, created="", status=UNREADABLE, arms=(), seeds=0,
+                   final_test_error={}, config_hash="", problem=problem.splitlines()[0][:300] if problem else "?")
+
+
+def safe_run_info(run_dir: Path) -> RunInfo | None:
+    """``run_info`` that never raises: an unreadable folder comes back as an "unreadable" RunInfo."""
+    try:
+        return run_info(run_dir)
+    except RunFolderError as exc:
+        return unreadable(run_dir, str(exc))
+    except (OSError, ValueError, TypeError, KeyError, RecursionError, MemoryError) as exc:  # belt and braces
+        return unreadable(run_dir, f"{run_dir / MANIFEST}: {type(exc).__name__}: {exc}")
+
+
+def list_runs(workspace: Path | str) -> list[RunInfo]:
+    """Runs in a workspace folder, newest first; unreadable ones (status "unreadable") last, by name."""
+    workspace = Path(workspace)
+    try:
+        candidates = [p for p in workspace.iterdir() if p.is_dir() and (p / MANIFEST).exists()]
+    except OSError:
+        return []
+    infos = [i for i in (safe_run_info(p) for p in candidates) if i is not None]
+    good = sorted((i for i in infos if i.readable), key=lambda i: i.created, reverse=True)
+    bad = sorted((i for i in infos if not i.readable), key=lambda i: i.name)
+    return good + bad

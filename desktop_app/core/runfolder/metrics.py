@@ -1,0 +1,161 @@
+"""Metric rows: long-format CSV, one file per (arm, seed) unit plus ``metrics.csv`` merged from them.
+
+Columns: arm, seed, phase, layer, epoch, split, nll, error, recon_error. Reading checks every row (a CSV saved
+by a spreadsheet with a byte-order mark, bad bytes, a seed that is not a number, ...) and names the file and
+line of the first bad one; rows come back as dicts of strings, as ``csv.DictReader`` gives them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from desktop_app.core.runfolder.layout import MAX_CSV_BYTES, RunFolder, RunFolderError, check_name
+
+COLUMNS = ("arm", "seed", "phase", "layer", "epoch", "split", "nll", "error", "recon_error")
+SPLITS = ("train", "valid", "test")
+PHASES = ("pretrain", "finetune")
+
+
+def rows_to_csv(rows: Iterable[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _fmt(row.get(k, "")) for k in COLUMNS})
+    return buf.getvalue()
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def _int(s: str) -> bool:
+    return s.lstrip("-").isdigit() and len(s) < 12
+
+
+def _float_or_empty(s: str) -> bool:
+    if s == "":
+        return True
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return len(s) < 64
+
+
+def check_row(row: dict[str, str]) -> str:
+    """"" for a good row, else what is wrong with it."""
+    if row.get("arm") is None or any(row.get(k) is None for k in COLUMNS):
+        return "missing columns"
+    try:
+        check_name("arm", row["arm"])
+    except RunFolderError as exc:
+        return str(exc)
+    if not row["seed"].isdigit() or len(row["seed"]) > 10:
+        return f"seed {row['seed'][:20]!r} is not a non-negative integer"
+    if row["phase"] not in PHASES:
+        return f"phase {row['phase'][:20]!r} is not one of {', '.join(PHASES)}"
+    for key in ("layer", "epoch"):
+        if not _int(row[key]):
+            return f"{key} {row[key][:20]!r} is not an integer"
+    if row["split"] not in (*SPLITS, "unlabelled"):
+        return f"split {row['split'][:20]!r} is not one of {', '.join(SPLITS)}, unlabelled"
+    for key in ("nll", "error", "recon_error"):
+        if not _float_or_empty(row[key]):
+            return f"{key} {row[key][:20]!r} is not a number"
+    if row["phase"] == "finetune" and (row["nll"] == "" or row["error"] == ""):
+        return "a fine-tuning row needs nll and error"
+    if row["phase"] == "pretrain" and row["recon_error"] == "":
+        return "a pre-training row needs recon_error"
+    return ""
+
+
+def read_csv(folder: RunFolder, path: Path) -> list[dict[str, str]]:
+    """Checked rows of one metrics file ([] when it does not exist)."""
+    if not path.exists() and not path.is_symlink():
+        return []
+    text = folder.read_text(path, MAX_CSV_BYTES)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if reader.fieldnames is None:
+        return []
+    missing = [c for c in COLUMNS if c not in reader.fieldnames]
+    if missing:
+        raise RunFolderError(f"{path}: not a Basin metrics file (no column {missing[0]!r})")
+    rows = []
+    try:
+        for row in reader:
+            problem = check_row(row)
+            if problem:
+                raise RunFolderError(f"{path} line {reader.line_num}: {problem}")
+            rows.append({k: row[k] for k in COLUMNS})
+    except csv.Error as exc:
+        raise RunFolderError(f"{path} line {reader.line_num}: {exc}") from None
+    return rows
+
+
+def unit_order(arms: Sequence[str]):
+    """Sort key of (arm, seed): seed-major, arms in config order (the order units run)."""
+    arms = list(arms)
+
+    def key(unit: tuple[str, int]) -> tuple[int, int, str]:
+        arm, seed = unit
+        return (seed, arms.index(arm) if arm in arms else len(arms), arm)
+
+    return key
+
+
+def read_metrics(folder: RunFolder | Path | str, arms: Sequence[str] | None = None) -> list[dict[str, str]]:
+    """All metric rows: the per-unit files (complete even for a stopped run), else the merged metrics.csv.
+    Units come seed-major, arms in ``arms`` order (default: the manifest's)."""
+    folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
+    if arms is None:
+        from desktop_app.core.runfolder.manifest import read_manifest
+
+        try:
+            arms = read_manifest(folder).get("arms", ())
+        except RunFolderError:
+            arms = ()
+    files = folder.unit_metric_files()
+    if files:
+        rows: list[dict[str, str]] = []
+        key = unit_order(arms)
+        for _arm, _seed, path in sorted(files, key=lambda t: key((t[0], t[1]))):
+            rows.extend(read_csv(folder, path))
+        return rows
+    return read_csv(folder, folder.root / "metrics.csv")
+
+
+def final_test_errors(rows: Iterable[dict[str, str]]) -> dict[str, dict[int, float]]:
+    """arm -> seed -> test error at that seed's last fine-tuning epoch (the one reducer of "final error")."""
+    last: dict[tuple[str, int], tuple[int, float]] = {}
+    for r in rows:
+        if r["phase"] != "finetune" or r["split"] != "test":
+            continue
+        key, epoch = (r["arm"], int(r["seed"])), int(r["epoch"])
+        if key not in last or epoch >= last[key][0]:
+            last[key] = (epoch, float(r["error"]))
+    out: dict[str, dict[int, float]] = {}
+    for (arm, seed), (_, err) in last.items():
+        out.setdefault(arm, {})[seed] = err
+    return out
+
+
+def final_test_nlls(rows: Iterable[dict[str, str]]) -> dict[str, dict[int, float]]:
+    """arm -> seed -> test NLL at that seed's last fine-tuning epoch."""
+    last: dict[tuple[str, int], tuple[int, float]] = {}
+    for r in rows:
+        if r["phase"] == "finetune" and r["split"] == "test":
+            key, epoch = (r["arm"], int(r["seed"])), int(r["epoch"])
+            if key not in last or epoch >= last[key][0]:
+                last[key] = (epoch, float(r["nll"]))
+    out: dict[str, dict[int, float]] = {}
+    for (arm, seed), (_, nll) in last.items():
+        out.setdefault(arm, {})[seed] = nll
+    return out
+

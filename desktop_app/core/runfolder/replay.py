@@ -1,0 +1,119 @@
+"""Replay: a run folder read back as the events that made it, the exact inverse of ``sink``.
+
+Per unit the order is the engine's: initial filters; per pre-trained layer and epoch the reconstruction error
+(then the first layer's filters); per fine-tuning epoch the metrics, filters, probe outputs and checkpoint.
+Results of run-kind analyses (output variance) come from the analysis cache through its allow-list. Anything
+unreadable raises ``RunFolderError`` with one line naming the file, before or while events are produced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from desktop_app.core import config as config_mod
+from desktop_app.core.events import (
+    PHASE_ORDER,
+    AnalysisFinished,
+    CheckpointSaved,
+    EpochMetrics,
+    Event,
+    FilterSnapshot,
+    PretrainEpoch,
+    ProbeOutputs,
+    RunFinished,
+    RunStarted,
+)
+from desktop_app.core.runfolder.layout import CONFIG, RunFolder, RunFolderError, parse_snapshot_name
+from desktop_app.core.runfolder.lock import is_locked
+from desktop_app.core.runfolder.manifest import read_manifest
+from desktop_app.core.runfolder.metrics import SPLITS, read_metrics, unit_order
+from desktop_app.core.runfolder.results_cache import list_metadata, read_result
+
+RUN_ANALYSES = ("output_variance",)  # analyses that are the result of a run itself (kind = output-variance)
+
+
+def read_config(folder: RunFolder, validate: bool = False) -> config_mod.ExperimentConfig:
+    """The run's config.toml, read by the config's own loader (size, encoding and nesting checked first) once
+    the path is known to stay inside the folder. ConfigError names the field; RunFolderError the folder."""
+    if not (folder.root / CONFIG).exists() and not (folder.root / CONFIG).is_symlink():
+        raise RunFolderError(f"{folder.root} is not a Basin run folder (no config.toml)")
+    path = folder.config_path
+    try:
+        return config_mod.load(path, validate=validate)
+    except config_mod.ConfigError:
+        raise
+    except (RecursionError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise RunFolderError(f"{path}: not a usable config ({type(exc).__name__})") from None
+
+
+def _unit_events(folder: RunFolder, arm: str, seed: int, rows: list[dict[str, str]],
+                 snaps: list[Path], input_shape: tuple[int, ...]) -> Iterator[Event]:
+    items: list[tuple[tuple[int, int, int, int], Any]] = []
+    for path in snaps:
+        kind, phase, epoch = parse_snapshot_name(path.stem)  # type: ignore[misc]  # listed ones parse
+        if kind == "filters":  # after the metrics of its epoch (pre-training: of the first layer)
+            items.append(((PHASE_ORDER[phase], 0, epoch, 1), ("filters", phase, epoch, path)))
+        else:
+            items.append(((PHASE_ORDER["finetune"], 0, epoch, 2), ("probe", epoch, path)))
+    by_epoch: dict[int, dict[str, tuple[float, float]]] = {}
+    for r in rows:
+        if r["phase"] == "pretrain":
+            layer, epoch = int(r["layer"]), int(r["epoch"])
+            items.append(((PHASE_ORDER["pretrain"], layer, epoch, 0),
+                          PretrainEpoch(arm, seed, layer, epoch, float(r["recon_error"]))))
+        else:
+            by_epoch.setdefault(int(r["epoch"]), {})[r["split"]] = (float(r["nll"]), float(r["error"]))
+    for epoch, m in by_epoch.items():
+        if all(s in m for s in SPLITS):
+            items.append(((PHASE_ORDER["finetune"], 0, epoch, 0),
+                          EpochMetrics(arm, seed, epoch, *m["train"], *m["valid"], *m["test"])))
+    for a, s, epoch, path in folder.checkpoints():
+        if (a, s) == (arm, seed):
+            items.append(((PHASE_ORDER["finetune"], 0, epoch, 3), CheckpointSaved(arm, seed, "finetune", epoch,
+                                                                                   str(path))))
+    items.sort(key=lambda t: t[0])
+    for _key, item in items:
+        if isinstance(item, tuple):  # arrays are read only when their turn comes
+            if item[0] == "filters":
+                _, phase, epoch, path = item
+                yield FilterSnapshot(arm, seed, phase, epoch, folder.load_array(path), input_shape)
+            else:
+                _, epoch, path = item
+                yield ProbeOutputs(arm, seed, epoch, folder.load_array(path))
+        else:
+            yield item
+
+
+def replay(run_dir: Path | str | RunFolder) -> Iterator[Event]:
+    """The run's events as the engine emitted them (per unit order), rebuilt from the folder."""
+    folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
+    folder.check_links()
+    if is_locked(folder.root) is None:  # no live writer: temp files of a killed one are garbage
+        folder.remove_temp_files()
+    manifest = read_manifest(folder)
+    cfg = read_config(folder)
+    yield RunStarted(run_dir=str(folder.root), name=cfg.name, arms=tuple(cfg.arms), seeds=tuple(cfg.seed_values),
+                     device=str(manifest.get("device", "cpu")), total_steps=0, resumed=False)
+    rows = read_metrics(folder, cfg.arms)
+    input_shape = tuple(manifest.get("input_shape", ()))
+    snaps: dict[tuple[str, int], list[Path]] = {}
+    for arm, seed, path in folder.snapshots():
+        snaps.setdefault((arm, seed), []).append(path)
+    unit_rows: dict[tuple[str, int], list[dict[str, str]]] = {}
+    for r in rows:
+        unit_rows.setdefault((r["arm"], int(r["seed"])), []).append(r)
+    units = set(unit_rows) | set(snaps) | {(a, s) for a, s, _, _ in folder.checkpoints()}
+    for arm, seed in sorted(units, key=unit_order(cfg.arms)):
+        yield from _unit_events(folder, arm, seed, unit_rows.get((arm, seed), []), snaps.get((arm, seed), []),
+                                input_shape)
+    for name in RUN_ANALYSES:
+        for meta in list_metadata(folder, name)[:1]:
+            key = meta.get("key")
+            result = read_result(folder, name, key) if isinstance(key, str) else None
+            if result is not None:
+                yield AnalysisFinished(name, result)
+    elapsed = manifest.get("elapsed_s", 0.0)
+    yield RunFinished(status=str(manifest.get("status", "unknown")), run_dir=str(folder.root),
+                      elapsed_s=float(elapsed), message="replayed")
