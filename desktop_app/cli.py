@@ -233,7 +233,7 @@ class ProgressPrinter:
                         f"test nll {ev.test_nll:.4f} test error {ev.test_error:.2%}")
         elif isinstance(ev, RunFinished):
             self._stop_bar()
-            if ev.status == "refused":  # a refusal is the command's error line
+            if ev.status == "refused" or ev.bad_input:  # the command's error line says it (exit 2)
                 return
             self._print(f"{ev.status} in {ev.elapsed_s:.1f} s{': ' + ev.message if ev.message else ''}")
 
@@ -271,6 +271,8 @@ def _drive(events: Iterable, printer: ProgressPrinter) -> str:
                 status = ev.status
                 if status == "refused":
                     raise RunFolderError(ev.message)
+                if ev.bad_input:  # a bad input met mid-run (data, a full disk): one line, exit 2; the folder resumes
+                    raise ConfigError(ev.run_dir, ev.message)
     finally:
         printer.close()
     return status

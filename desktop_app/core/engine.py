@@ -58,6 +58,7 @@ class Engine:
         self._last_progress = 0.0
         self._t0 = time.perf_counter()
         self._prior_s = 0.0
+        self.bad_input: str | None = None  # the one line of a bad input met mid-run (data, a full disk)
 
     @property
     def done_steps(self) -> int:
@@ -116,9 +117,8 @@ class Engine:
                 status, message = yield from self._units()
         except (StopRequested, KeyboardInterrupt):
             status, message = "stopped", "stopped by the user; resume continues from the last checkpoint"
-        except ConfigError as exc:
-            status, message = "failed", str(exc)
-            yield LogMessage("error", message)
+        except ConfigError as exc:  # a bad input met mid-run (data, a full disk): one line, no traceback
+            status, message, self.bad_input = "failed", str(exc), str(exc)
         except GeneratorExit:
             self._finish("stopped", "the consumer closed the run")
             raise
@@ -126,7 +126,8 @@ class Engine:
             status, message = "failed", f"{type(exc).__name__}: {exc}"
             yield LogMessage("error", traceback.format_exc())
         elapsed = self._finish(status, message)
-        yield RunFinished(status=status, run_dir=str(self.run_dir), elapsed_s=elapsed, message=message)
+        yield RunFinished(status=status, run_dir=str(self.run_dir), elapsed_s=elapsed, message=message,
+                          bad_input=self.bad_input is not None)
 
     def _finish(self, status: str, message: str) -> float:
         elapsed = time.perf_counter() - self._t0
@@ -136,7 +137,7 @@ class Engine:
                 self.writer.update_manifest(
                     status=status, finished=now_iso(), elapsed_s=self._prior_s + elapsed, message=message
                 )
-        except OSError:
+        except (OSError, ConfigError):  # e.g. the disk is full: the run's status is still told by RunFinished
             pass
         return elapsed
 
@@ -201,7 +202,12 @@ class Engine:
                 ev = self._run_progress(ev)
             elif isinstance(ev, UnitFinished):
                 self._unit_finished(ev, ended)
+                if ev.bad_input and self.bad_input is None:  # the same input fails every unit: end with its line
+                    self.bad_input = ev.message
+                    self.control.stop()
             yield ev
+        if self.bad_input is not None:
+            return "failed", self.bad_input
         if self.control.stopped:
             raise StopRequested
         if ended["failed"]:

@@ -122,6 +122,7 @@ class UnitFinished:
     seed: int
     status: str  # "completed" | "diverged" | "failed"
     message: str = ""
+    bad_input: bool = False  # failed on an input it was given (config, data, a full disk): message is one line
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ class RunFinished:
     run_dir: str
     elapsed_s: float
     message: str = ""
+    bad_input: bool = False  # failed on a bad input (config, data, a full disk): message is its one line (exit 2)
 
 
 Event = (

@@ -102,3 +102,27 @@ def test_terminal_keeps_one_line_per_epoch_above_the_bar():
     assert "pre-train layer 1 epoch 1: reconstruction 12.5000" in text
     assert "epoch   1: train nll 0.5000" in text and "completed in 3.0 s" in text
     assert printer._bar is None
+
+
+def test_a_full_disk_mid_run_is_one_line_exit_2_and_the_run_stays_readable(tmp_path):
+    """A write that runs out of room (here: the file-size limit, EFBIG, as a full disk gives ENOSPC) names the
+    file and its folder in one line, exit 2, no traceback; the run folder's manifest stays readable."""
+    import json
+    import resource
+
+    limit = 20_000  # config.toml and manifest.json fit; the first filter snapshot (16 x 784 floats) does not
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    out = tmp_path / "run"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "desktop_app", "run", "quick-demo", "--out", str(out), "--quiet",
+                           *TINY, "--set", "seeds.count=1", "--set", 'execution.backend="inline"'],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300, preexec_fn=cap)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "no space" in lines[0] and str(out) in lines[0], lines[0]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] in ("failed", "running") and manifest["config_hash"]

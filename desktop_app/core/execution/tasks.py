@@ -15,6 +15,7 @@ from pathlib import Path
 
 from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.control import RunControl, StopRequested
+from desktop_app.core.errors import ConfigError
 from desktop_app.core.events import Event, LogMessage, UnitFinished
 
 WORKERS_ENV = "BASIN_WORKERS"  # the default number of workers when the config says 0 (auto)
@@ -68,6 +69,8 @@ def run_task(task: UnitTask, control: RunControl, data=None) -> Iterator[Event]:
         yield from train_unit(task.config, task.arm, task.seed, Path(task.run_dir), control, data)
     except StopRequested:
         yield UnitFinished(task.arm, task.seed, "stopped")
+    except ConfigError as exc:  # a bad input (data, a full disk): its one line, never a traceback
+        yield UnitFinished(task.arm, task.seed, "failed", str(exc), bad_input=True)
     except Exception as exc:  # noqa: BLE001 - one unit failing must not take the others down
         yield LogMessage("error", f"{task.label} failed:\n{traceback.format_exc()}")
         yield UnitFinished(task.arm, task.seed, "failed", f"{task.label}: {type(exc).__name__}: {exc}")

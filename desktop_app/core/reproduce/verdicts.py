@@ -10,15 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app.core.reproduce.report import fmt_ci
-from desktop_app.core.runfolder import RunFolder, final_test_errors, read_config, read_metrics
+from desktop_app.core.runfolder import RunFolder, read_config, read_metrics
+from desktop_app.core.runfolder.metrics import final_values
 from desktop_app.core.stats import MeanCI, mean_ci, paired_difference
 
 
 def final_by_arm(run_dir: Path, split: str = "test", col: str = "error") -> dict[str, dict[int, float]]:
-    """arm -> seed -> ``col`` of ``split`` at the seed's last fine-tuning epoch: the run folder's one reducer,
-    ``runs.final_test_errors``, applied to that column."""
-    rows = [{**r, "split": "test", "error": r[col]} for r in read_metrics(run_dir) if r["split"] == split]
-    return final_test_errors(rows)
+    """arm -> seed -> ``col`` of ``split`` at the seed's last fine-tuning epoch (the run folder's one reducer)."""
+    return final_values(read_metrics(run_dir), split, col)
 
 
 def curves(run_dir: Path) -> dict[tuple[str, int], dict[str, np.ndarray]]:

@@ -131,31 +131,28 @@ def read_metrics(folder: RunFolder | Path | str, arms: Sequence[str] | None = No
     return read_csv(folder, folder.root / "metrics.csv")
 
 
-def final_test_errors(rows: Iterable[dict[str, str]]) -> dict[str, dict[int, float]]:
-    """arm -> seed -> test error at that seed's last fine-tuning epoch (the one reducer of "final error")."""
+def final_values(rows: Iterable[dict[str, str]], split: str = "test",
+                 column: str = "error") -> dict[str, dict[int, float]]:
+    """arm -> seed -> ``column`` of ``split`` at that seed's last fine-tuning epoch: the one "final value" reducer."""
     last: dict[tuple[str, int], tuple[int, float]] = {}
     for r in rows:
-        if r["phase"] != "finetune" or r["split"] != "test":
+        if r["phase"] != "finetune" or r["split"] != split:
             continue
         key, epoch = (r["arm"], int(r["seed"])), int(r["epoch"])
         if key not in last or epoch >= last[key][0]:
-            last[key] = (epoch, float(r["error"]))
+            last[key] = (epoch, float(r[column]))
     out: dict[str, dict[int, float]] = {}
-    for (arm, seed), (_, err) in last.items():
-        out.setdefault(arm, {})[seed] = err
+    for (arm, seed), (_, value) in last.items():
+        out.setdefault(arm, {})[seed] = value
     return out
+
+
+def final_test_errors(rows: Iterable[dict[str, str]]) -> dict[str, dict[int, float]]:
+    """arm -> seed -> test error at that seed's last fine-tuning epoch."""
+    return final_values(rows, "test", "error")
 
 
 def final_test_nlls(rows: Iterable[dict[str, str]]) -> dict[str, dict[int, float]]:
     """arm -> seed -> test NLL at that seed's last fine-tuning epoch."""
-    last: dict[tuple[str, int], tuple[int, float]] = {}
-    for r in rows:
-        if r["phase"] == "finetune" and r["split"] == "test":
-            key, epoch = (r["arm"], int(r["seed"])), int(r["epoch"])
-            if key not in last or epoch >= last[key][0]:
-                last[key] = (epoch, float(r["nll"]))
-    out: dict[str, dict[int, float]] = {}
-    for (arm, seed), (_, nll) in last.items():
-        out.setdefault(arm, {})[seed] = nll
-    return out
+    return final_values(rows, "test", "nll")
 
