@@ -178,13 +178,12 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
             if manifest.get("config_hash") == cfg.hash():  # interrupted earlier: continue where it stopped
                 events = resume_experiment(run_dir, workers=cfg.execution.workers, backend=cfg.execution.backend)
             else:
-                if run_dir.exists():
-                    import shutil
-
+                if run_dir.exists():  # another experiment under this name: moved aside, never deleted
                     holder = is_locked(run_dir)
                     if holder is not None:
                         raise RunFolderError(f"{run_dir} is in use: {holder.describe()} is writing it")
-                    shutil.rmtree(run_dir)
+                    stamp = time.strftime("%Y%m%d-%H%M%S")
+                    run_dir.rename(run_dir.with_name(f"{run_dir.name}.replaced-{stamp}"))
                 events = run_experiment(cfg, None, run_dir)
             for ev in events:
                 if on_event:
