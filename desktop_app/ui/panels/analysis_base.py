@@ -20,7 +20,7 @@ from desktop_app.core.analysis.progress import AnalysisProgress
 from desktop_app.core.analysis.store import list_results, load_result, run_sources
 from desktop_app.core.runfolder import RunFolder, RunFolderError
 from desktop_app.ui.analysis_protocol import AnalysisJobLike, AnalysisRunnerLike
-from desktop_app.ui.panels.base import Panel, labelled
+from desktop_app.ui.panels.base import Panel, add_widgets
 from desktop_app.ui.panels.flow import flow_container
 from desktop_app.ui.run_store import RUN, RunStore, StoreChange
 
@@ -96,13 +96,7 @@ class AnalysisPanel(Panel):
 
     def add_display(self, *widgets: QWidget | str) -> None:
         """Display options (they redraw, never recompute): appended to the Compute row, before the status."""
-        items = list(widgets)
-        while items:
-            w = items.pop(0)
-            if isinstance(w, str) and items and isinstance(items[0], QWidget):
-                self.actions_row.addWidget(labelled(w, items.pop(0)))
-            else:
-                self.actions_row.addWidget(QLabel(w) if isinstance(w, str) else w)
+        add_widgets(self.actions_row, widgets)
 
     # -- for subclasses ----------------------------------------------------------------------------
     def compute_params(self) -> dict[str, Any]:

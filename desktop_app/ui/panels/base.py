@@ -159,6 +159,17 @@ def dense(x: np.ndarray, y: np.ndarray, per_segment: int = 8) -> tuple[np.ndarra
     return np.append(xs, x[-1]), np.append(ys, y[-1])
 
 
+def add_widgets(layout, widgets: tuple[QWidget | str, ...], fit=lambda w: w) -> None:
+    """Append widgets to a row; a label text is kept on one line with the widget after it (``labelled``)."""
+    items = list(widgets)
+    while items:
+        w = items.pop(0)
+        if isinstance(w, str) and items and isinstance(items[0], QWidget):
+            layout.addWidget(labelled(w, items.pop(0)))
+        else:
+            layout.addWidget(QLabel(w) if isinstance(w, str) else fit(w))
+
+
 class Panel(QWidget):
     """Header sentence, toolbar row, a pyqtgraph layout; subclasses implement ``refresh`` and ``data_table``.
 
@@ -218,13 +229,7 @@ class Panel(QWidget):
     def add_tool(self, *widgets: QWidget | str) -> None:
         """Append widgets (or a label text) to the toolbar; a label text stays on one line with the widget
         after it when the toolbar wraps."""
-        items = list(widgets)
-        while items:
-            w = items.pop(0)
-            if isinstance(w, str) and items and isinstance(items[0], QWidget):
-                self.toolbar.addWidget(labelled(w, items.pop(0)))
-            else:
-                self.toolbar.addWidget(QLabel(w) if isinstance(w, str) else fit_contents(w))
+        add_widgets(self.toolbar, widgets, fit_contents)
 
     def finish_toolbar(self) -> None:
         """Put the export button at the right end, after the run's name; call once after adding the selectors."""
