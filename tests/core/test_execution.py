@@ -177,23 +177,45 @@ def test_dask_local_cluster_gives_the_sequential_numbers(sequential, tmp_path):
     assert any(isinstance(e, LogMessage) and "Dask workers" in e.text for e in events)
 
 
-def test_dask_worker_killed_mid_unit_reruns_it_from_its_checkpoint(sequential, tmp_path):
+def test_dask_worker_killed_mid_unit_reruns_it_from_its_checkpoint(tmp_path):
     distributed = pytest.importorskip("distributed")
-    cfg = cfg_for("dask")
+    long = {"finetune.epochs": 60}  # ~1 s units: still running when their first checkpoint's event arrives
+    sequential = tmp_path / "seq"
+    assert list(run_experiment(cfg_for("inline", **long), None, sequential))[-1].status == "completed"
+    cfg = cfg_for("dask", **long)
+    control = RunControl()
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         from desktop_app.core.execution.cluster import DaskExecutor
 
         pids = client.run(os.getpid)  # worker address -> pid of its process (a nanny restarts a killed one)
-        killed = []
-        events = []
-        for ev in run_experiment(cfg, None, tmp_path / "run", executor=DaskExecutor(client=client)):
-            events.append(ev)
-            if isinstance(ev, CheckpointSaved) and ev.epoch == 1 and not killed:
-                busy = {addr: keys for addr, keys in client.processing().items() if keys}
-                addr = next(iter(busy))  # a worker in the middle of a unit
-                os.kill(pids[addr], signal.SIGKILL)
-                killed.append(addr)
+        killed, events = [], []
+        first_checkpoint = threading.Event()
+
+        def consume():
+            for ev in run_experiment(cfg, control, tmp_path / "run", executor=DaskExecutor(client=client)):
+                events.append(ev)
+                if isinstance(ev, CheckpointSaved) and not first_checkpoint.is_set():
+                    control.pause()  # hold the units where they are (tiny units end faster than events arrive)
+                    first_checkpoint.set()
+
+        t = threading.Thread(target=consume)
+        t.start()
+        assert first_checkpoint.wait(60)
+        time.sleep(1.0)  # the pause reaches every task within 0.25 s, and their last events arrive
+        saved = {(e.arm, e.seed) for e in list(events) if isinstance(e, CheckpointSaved)}
+        done = {(e.arm, e.seed) for e in list(events) if isinstance(e, UnitFinished)}
+        # the worker executing a paused unit that has saved a checkpoint (a worker's other keys may be queued
+        # tasks that never started)
+        mid = {f"-{arm}-s{seed}" for arm, seed in saved - done}
+        holders = [addr for addr, keys in client.processing().items()
+                   if any(str(k).endswith(sfx) for k in keys for sfx in mid)]
+        if holders:
+            os.kill(pids[holders[0]], signal.SIGKILL)
+            killed.append(holders[0])
+        control.resume()
+        t.join(120)
+        assert not t.is_alive()
     assert killed
     lost = [e for e in events if isinstance(e, LogMessage) and e.level == "warning" and killed[0] in e.text]
     assert lost and "starts again from its last checkpoint" in lost[0].text
