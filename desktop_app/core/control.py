@@ -41,6 +41,8 @@ class RunControl:
         """Block while paused; raise StopRequested once stop() was called."""
         if self._stop.is_set():
             raise StopRequested
+        if self._running.is_set():  # the per-minibatch case: two flag reads, no lock
+            return
         while not self._running.wait(timeout=0.1):
             if self._stop.is_set():
                 raise StopRequested

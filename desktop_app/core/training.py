@@ -44,11 +44,18 @@ def make_optimizer(cfg: FinetuneConfig, params) -> torch.optim.Optimizer:
     raise ConfigError("finetune.optimizer", f"must be one of sgd, momentum, adam; got {cfg.optimizer!r}")
 
 
+LOSS_CHECK_EVERY = 32  # minibatches between loss checks (each reads a scalar: ~3 % of a batch-10 step when done
+# every step; docs/PERFORMANCE.md, "Engine overhead"). Between two checks a NaN can reach the weights, but the
+# end-of-epoch checks (all_finite, finite metrics) raise before anything of that epoch is written.
+
+
 def finetune_step(model: Net, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, model_cfg: ModelConfig,
-                  ft: FinetuneConfig, epoch: int) -> None:
-    """One supervised minibatch step; a non-finite loss raises before the step, so no NaN reaches the weights."""
-    loss = F.cross_entropy(model(x), y) + penalty(model, model_cfg.l1, model_cfg.l2)
-    if not torch.isfinite(loss):
+                  ft: FinetuneConfig, epoch: int, check_loss: bool = True) -> None:
+    """One supervised minibatch step; with ``check_loss`` a non-finite loss raises before the step."""
+    loss = F.cross_entropy(model(x), y)
+    if model_cfg.l1 or model_cfg.l2:  # adding a constant 0 would still cost an op and a backward node per step
+        loss = loss + penalty(model, model_cfg.l1, model_cfg.l2)
+    if check_loss and not torch.isfinite(loss):
         raise FinetuneDiverged(ft, epoch, f"loss {loss.item()}")
     opt.zero_grad(set_to_none=True)
     loss.backward()

@@ -45,6 +45,7 @@ from desktop_app.core.pretraining import PRETRAINERS, PretrainingDiverged
 from desktop_app.core.runs import RunWriter
 from desktop_app.core.seeding import derive_seed
 from desktop_app.core.training import (
+    LOSS_CHECK_EVERY,
     FinetuneDiverged,
     all_finite,
     checkpoint_bytes,
@@ -238,13 +239,13 @@ class UnitRun:
             aug_gen = None
             if data.augment is not None:
                 aug_gen = torch.Generator(device=self.device).manual_seed(derive_seed(seed, "augment", epoch))
-            for s in range(0, n, ft.batch_size):
+            for step, s in enumerate(range(0, n, ft.batch_size)):
                 self.control.checkpoint()
                 idx = perm[s : s + ft.batch_size]
                 x, y = data.train_x[idx], data.train_y[idx]
                 if aug_gen is not None:
                     x = data.augment(x, aug_gen)
-                finetune_step(model, opt, x, y, cfg.model, ft, epoch)
+                finetune_step(model, opt, x, y, cfg.model, ft, epoch, check_loss=step % LOSS_CHECK_EVERY == 0)
                 ev = self._tick()
                 if ev is not None:
                     yield ev
