@@ -8,7 +8,10 @@ execution").
 
 Arms x seeds are paired: seed i gets the same initial weights, the same fine-tuning data order, the same
 dropout masks and the same deformations in every arm, so differences between arms come from pre-training
-alone. Units are queued seed-major (every arm of seed 0, then seed 1, ...) so a stopped run holds whole pairs.
+alone. Units are queued seed-major (every arm of seed 0, then seed 1, ...) so a stopped run holds whole pairs;
+within a seed the longest unit goes first (pre-training arms before ``none``), so parallel workers that pull the
+next unit when they are free end together instead of one waiting on the last long unit (docs/PERFORMANCE.md,
+"Parallel units").
 A stopped run resumes exactly from each unit's last checkpoint because every epoch's randomness is derived
 from (seed, purpose, epoch), not from history.
 """
@@ -192,7 +195,7 @@ class Engine:
         n_units = len(self._unit_total)
         executor = self.executor or make_executor(cfg.execution, n_units, data=self.data)
         threads = unit_threads(cfg.threads, executor)
-        tasks = [UnitTask(cfg, arm, seed, str(self.run_dir), threads) for seed in cfg.seed_values for arm in cfg.arms]
+        tasks = [UnitTask(cfg, arm, seed, str(self.run_dir), threads) for arm, seed in self._dispatch_order()]
         if executor.name != "inline":
             each = f"{threads} torch thread(s) each" if threads else "torch's default threads"
             yield LogMessage("info", f"running {executor.describe(n_units)}, {each}")
@@ -217,6 +220,12 @@ class Engine:
             return "diverged", (f"{len(ended['diverged'])} unit(s) diverged: {'; '.join(ended['diverged'])}; the "
                                 "other units completed")
         return "completed", ""
+
+    def _dispatch_order(self) -> list[tuple[str, int]]:
+        """Seed-major (whole pairs first), longest unit first within a seed (see the module docstring)."""
+        order = list(self._unit_total)  # seed-major, arms in config order
+        seed_rank = {seed: i for i, seed in enumerate(self.cfg.seed_values)}
+        return sorted(order, key=lambda key: (seed_rank[key[1]], -self._unit_total[key]))
 
     def _run_progress(self, ev: Progress) -> Progress:
         """A unit's progress -> the run's: minibatches done over all units (each unit sends at most ~10 a second)."""

@@ -64,6 +64,15 @@ def test_local_workers_give_the_sequential_numbers(sequential, tmp_path):
     assert not mp.active_children()  # every worker process ended with the run
 
 
+def test_units_go_seed_major_with_the_longest_unit_of_each_seed_first(tmp_path):
+    """Workers pull the next unit when free: pre-training units before 'none' within each seed, so two workers
+    end together, and a stopped run still holds whole pairs (seed 0's units before seed 1's)."""
+    cfg = cfg_for("local", workers=1, arms=["none", "dae"])
+    events = list(run_experiment(cfg, None, tmp_path / "run"))
+    order = [(e.arm, e.seed) for e in events if isinstance(e, UnitFinished)]
+    assert order == [("dae", 0), ("none", 0), ("dae", 1), ("none", 1)]
+
+
 def test_events_stream_live_and_pause_holds_every_worker(tmp_path):
     control = RunControl()
     cfg = cfg_for("local", **{"finetune.epochs": 6})

@@ -13,6 +13,11 @@ and execution"; README, "Many seeds on a cluster"):
   another worker, where the unit continues from its last checkpoint in the shared folder.
 - Within one worker process units run one at a time (the default torch generator is per process); start
   workers with ``--nthreads 1`` and as many ``--nworkers`` as cores.
+- Units are handed out the way the local backend does it: no more in flight than the cluster has worker
+  threads, the next one submitted when one ends, in the engine's order (longest first within a seed). Submitting
+  all at once let the scheduler queue two units on one worker (``worker-saturation`` 1.1 rounds up to 2 tasks
+  per 1-thread worker) while another idled at the end of the run. A cluster that grows later (``scale``) gets
+  more units in flight as its threads appear; an ``adapt``-ive cluster sees only that demand, so give it a size.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import pickle
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +39,7 @@ POLL_S = 0.05
 STATE_POLL_S = 0.25
 FLUSH_S = 0.25
 STOP_GRACE_S = 0.8
+GROW_LOOK_S = 2.0  # how often a run with units still waiting asks the cluster for its thread count
 _UNIT_LOCK = threading.Lock()  # one unit at a time per worker process
 
 
@@ -138,23 +145,34 @@ class DaskExecutor:
         state = Variable(f"basin-state-{run_id}", client=client)
         state.set(RUN)
         sent = RUN
-        futures = {
-            client.submit(_dask_unit, task, queue.name, state.name, key=f"basin-{run_id}-{task.arm}-s{task.seed}",
-                          pure=False): task
-            for task in tasks
-        }
-        remaining = dict(futures)
+        pending = deque(tasks)
+        remaining: dict = {}  # future -> task, the units in flight
+
+        def submit_free_slots() -> None:
+            if not pending or sent == STOP:
+                return
+            slots = max(1, sum(client.nthreads().values()))  # re-read: a cluster may grow while it runs
+            while pending and len(remaining) < slots:
+                task = pending.popleft()
+                future = client.submit(_dask_unit, task, queue.name, state.name, pure=False,
+                                       key=f"basin-{run_id}-{task.arm}-s{task.seed}")
+                remaining[future] = task
+
         finished: set[tuple[str, int]] = set()
         started: dict[tuple[str, int], str] = {}
         stop_deadline = None
+        next_look = time.monotonic() + GROW_LOOK_S
         try:
+            submit_free_slots()
             while True:
                 wanted = STOP if control.stopped else PAUSE if control.paused else RUN
                 if wanted != sent:
                     state.set(wanted)
                     sent = wanted
+                    next_look = 0.0  # resumed: fill the free slots now
                     if wanted == STOP:
                         stop_deadline = time.monotonic() + STOP_GRACE_S
+                        pending.clear()
                         client.cancel([f for f in remaining if f.status == "pending"])
                 got = False
                 for blob in queue.get(batch=True):
@@ -180,7 +198,10 @@ class DaskExecutor:
                         finished.add(task.key)
                         yield LogMessage("error", msg)
                         yield UnitFinished(task.arm, task.seed, "failed", msg)
-                if not remaining and not done and not got:
+                if sent == RUN and pending and (done or time.monotonic() >= next_look):
+                    submit_free_slots()  # a unit ended, the run resumed, or a while passed (a growing cluster)
+                    next_look = time.monotonic() + GROW_LOOK_S
+                if not remaining and not pending and not done and not got:
                     return  # every task ended and its last batch (queued before it returned) is drained
                 if stop_deadline is not None and time.monotonic() > stop_deadline:
                     return
