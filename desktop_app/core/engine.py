@@ -231,7 +231,8 @@ class Engine:
         """A unit's progress -> the run's: minibatches done over all units (each unit sends at most ~10 a second)."""
         self._unit_done[(ev.arm, ev.seed)] = ev.done_steps
         elapsed = time.perf_counter() - self._t0
-        return replace(ev, done_steps=self.done_steps, total_steps=self.total_steps, elapsed_s=elapsed)
+        return replace(ev, done_steps=self.done_steps, total_steps=self.total_steps, elapsed_s=elapsed,
+                       unit_done_steps=ev.done_steps, unit_elapsed_s=ev.elapsed_s)
 
     def _unit_finished(self, ev: UnitFinished, ended: dict[str, list[str]]) -> None:
         key, label = (ev.arm, ev.seed), f"{ev.arm} seed {ev.seed}"

@@ -6,6 +6,11 @@ random-init fine-tuning, say) was off by 2.5x. Here each phase kind ("pretrain:r
 own measured rate, the steps still to do in each kind come from the plan in RunStarted.phase_steps, and a kind
 not measured yet borrows the rate of the most similar one measured (another pre-training method, else any).
 Torch-free and Qt-free: the CLI's progress bar and the window's status bar share it.
+
+Units running in parallel (core.execution) interleave their Progress events, so the run's step count between two
+events mixes phases. When events carry the unit's own count and clock (``unit_done_steps``/``unit_elapsed_s``),
+each unit's steps are credited to its own phase at its own pace (unit-seconds), and the time left is the
+unit-seconds left divided by the measured concurrency (unit-seconds per wall second: ~2 on two busy workers).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class PhaseEta:
     spent: dict[str, float] = field(default_factory=dict)  # kind -> seconds those steps took
     _last: tuple[int, float] | None = None  # (done_steps, elapsed_s) of the previous Progress
     done_steps: int = 0
+    _unit_last: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)  # per unit: (steps, clock)
+    _wall: tuple[float, float] | None = None  # run clock of the first and latest per-unit Progress
 
     def start(self, ev: RunStarted) -> None:
         self.plan = dict(getattr(ev, "phase_steps", ()) or ())
@@ -39,11 +46,14 @@ class PhaseEta:
         # a new run counts from step 0 at 0 s; a resumed one from its first Progress (earlier steps are not timed)
         self.done, self.spent, self.done_steps = {}, {}, 0
         self._last = None if ev.resumed else (0, 0.0)
+        self._unit_last, self._wall = {}, None
 
     def update(self, ev: Progress) -> None:
         kind = phase_kind(ev.phase, ev.arm)
         self.total = ev.total_steps or self.total
-        if self._last is not None:
+        if ev.unit_done_steps >= 0:
+            self._update_unit(ev, kind)
+        elif self._last is not None:
             steps, seconds = ev.done_steps - self._last[0], ev.elapsed_s - self._last[1]
             if steps > 0 and seconds >= 0:
                 # the steps since the previous event belong to this event's phase (it is sent after them; at a
@@ -52,6 +62,28 @@ class PhaseEta:
                 self.spent[kind] = self.spent.get(kind, 0.0) + seconds
         self._last = (ev.done_steps, ev.elapsed_s)
         self.done_steps = ev.done_steps
+
+    def _update_unit(self, ev: Progress, kind: str) -> None:
+        """Credit the steps this unit did since its previous event to its phase (its first event is a baseline:
+        a unit resumed from a checkpoint starts at a count of its own)."""
+        key = (ev.arm, ev.seed)
+        last = self._unit_last.get(key)
+        if last is not None:
+            steps, seconds = ev.unit_done_steps - last[0], ev.unit_elapsed_s - last[1]
+            if steps > 0 and seconds >= 0:
+                self.done[kind] = self.done.get(kind, 0) + steps
+                self.spent[kind] = self.spent.get(kind, 0.0) + seconds
+        self._unit_last[key] = (ev.unit_done_steps, ev.unit_elapsed_s)
+        self._wall = (ev.elapsed_s, ev.elapsed_s) if self._wall is None else (self._wall[0], ev.elapsed_s)
+        self._last = (ev.done_steps, ev.elapsed_s)
+
+    def concurrency(self) -> float:
+        """Unit-seconds measured per wall second (1 for a sequential run, up to the workers in parallel)."""
+        if not self._unit_last or self._wall is None:
+            return 1.0
+        wall = self._wall[1] - self._wall[0]
+        busy = sum(self.spent.values())
+        return max(1.0, busy / wall) if wall >= MIN_SECONDS and busy > 0 else 1.0
 
     def rate(self, kind: str) -> float | None:
         """Measured steps per second of ``kind``, or of the most similar measured kind; None if none is."""
@@ -87,7 +119,7 @@ class PhaseEta:
             if rate is None or rate <= 0:
                 return None
             eta += n * scale / rate
-        return eta
+        return eta / self.concurrency()
 
     def _overall(self) -> float | None:
         steps, seconds = sum(self.done.values()), sum(self.spent.values())

@@ -56,6 +56,10 @@ class Progress:
     done_steps: int  # minibatches done in the whole run
     total_steps: int
     elapsed_s: float
+    # the unit's own count and clock (the engine turns done_steps/elapsed_s into the run's; with units running
+    # in parallel only these say which unit did which steps in how long); -1 = not known
+    unit_done_steps: int = -1
+    unit_elapsed_s: float = -1.0
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from desktop_app.core.events import (
     Progress,
     RunFinished,
     RunStarted,
+    UnitFinished,
 )
 from desktop_app.core.runs import read_manifest
 from desktop_app.core.training import load_checkpoint
@@ -214,8 +215,10 @@ def test_elapsed_time_survives_a_killed_process(tmp_path):
     cfg = tiny(**{"arms": ["none", "dae"], "seeds.count": 1})
     run_dir = tmp_path / "run"
     events = run_experiment(cfg, RunControl(), run_dir)
-    for ev in events:  # stop consuming (as if the process were killed) once the second unit starts
-        if isinstance(ev, PretrainEpoch) and ev.arm == "dae":
+    first_done = False
+    for ev in events:  # stop consuming (as if the process were killed) once the second unit is under way
+        first_done = first_done or isinstance(ev, UnitFinished)
+        if first_done and isinstance(ev, EpochMetrics):
             break
     recorded = read_manifest(run_dir)["elapsed_s"]  # written when the first unit finished
     assert recorded > 0 and read_manifest(run_dir)["status"] == "running"

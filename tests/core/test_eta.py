@@ -58,3 +58,42 @@ def test_unmeasured_kind_borrows_a_measured_rate_and_nothing_before_two_seconds(
         eta.update(ev)
     # only fine-tuning measured (50/s): pre-training borrows it until it is measured itself
     assert eta.seconds_left() == pytest.approx((6000 - 250) / 50.0, rel=0.02)
+
+
+def parallel_stream(every_s: float = 0.1):  # units send Progress every 0.1 s (core.unit)
+    """Two workers: dae (2000 pre-training steps at 100/s, then 500 fine-tuning at 50/s: 30 s) beside none
+    (1500 fine-tuning steps at 50/s: 30 s), then the same pair for seed 1; 60 s of wall time in all. Events of
+    the two units interleave; each carries the run's totals and the unit's own count and clock."""
+    def unit(arm, seed, segments, t0):
+        done, t = 0, 0.0
+        for phase, steps, rate in segments:
+            n = 0
+            while n < steps:
+                k = min(int(rate * every_s), steps - n)
+                n, done, t = n + k, done + k, t + k / rate
+                yield (t0 + t, arm, seed, phase, done, t)
+    dae = (("pretrain", 2000, 100.0), ("finetune", 500, 50.0))
+    none = (("finetune", 1500, 50.0),)
+    ticks = sorted([*unit("dae", 0, dae, 0.0), *unit("none", 0, none, 0.0),
+                    *unit("dae", 1, dae, 30.0), *unit("none", 1, none, 30.0)])
+    per_unit: dict = {}
+    for wall, arm, seed, phase, done, t in ticks:
+        per_unit[(arm, seed)] = done
+        yield Progress(arm, seed, phase, 0, 1, 1, sum(per_unit.values()), 8000, wall, done, t)
+
+
+def test_parallel_units_credit_their_own_phase_and_the_eta_divides_by_the_workers():
+    eta = PhaseEta()
+    eta.start(RunStarted("r", "n", ("none", "dae"), (0, 1), "cpu", 8000,
+                         phase_steps=(("finetune", 4000), ("pretrain:dae", 4000))))
+    checked = 0
+    for ev in parallel_stream():
+        eta.update(ev)
+        left = eta.seconds_left()
+        if 5.0 <= ev.elapsed_s <= 55.0:
+            assert left == pytest.approx(60.0 - ev.elapsed_s, abs=3.0), ev
+            checked += 1
+    assert checked > 100
+    assert eta.rate("pretrain:dae") == pytest.approx(100.0, rel=0.01)
+    assert eta.rate("finetune") == pytest.approx(50.0, rel=0.01)
+    assert eta.concurrency() == pytest.approx(2.0, rel=0.05)
