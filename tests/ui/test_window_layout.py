@@ -137,3 +137,24 @@ def test_title_and_panel_headers_name_the_run(qtbot, tmp_path) -> None:
     assert run_date(named) == "06 May 2025 07:08"
     (named / "manifest.json").write_text("{not json", encoding="utf-8")
     assert run_date(named) == "date unknown"
+
+
+def test_the_builder_shows_and_edits_a_sweep(qtbot) -> None:
+    """The sweep is builder rows, not only a toolbar label: a preset's 3 widths are in them, typing values
+    makes Start say how many runs, and a value that is not a number is named (issue 15)."""
+    from desktop_app.ui.builder.fields import NumberList
+
+    window = _window(qtbot, SIZES[0])
+    assert window.load_preset("reproduce-width")
+    field, values = window.builder.field_widget("sweep.field"), window.builder.field_widget("sweep.values")
+    assert isinstance(values, NumberList) and values.text() == "25, 50, 500"
+    assert field.currentText() == "model.width" and field.isVisibleTo(window.builder)
+    values.setText("25, 50")
+    assert window.builder.config().sweep.values == (25.0, 50.0)
+    assert window.start_action.text() == "Start 2 runs"
+    values.setText("25, abc")
+    assert [e.field for e in window.builder.errors()] == ["sweep.values"]
+    assert "abc" in window.builder.errors()[0].message and not window.start_action.isEnabled()
+    field.setCurrentText("")
+    values.setText("")
+    assert window.builder.is_valid() and window.start_action.text() == "Start"

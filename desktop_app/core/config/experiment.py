@@ -328,12 +328,12 @@ class SweepConfig:
         "", label="Sweep field", max_len=100,
         help="Dotted numeric field to vary (e.g. data.n_labelled), or model.width (every dense layer's units) "
         "or model.depth (number of dense layers); empty = no sweep.",
-        not_shown="sweeps are written in the TOML file; the builder keeps them and Start runs every variant")
+        widget="sweep_field")
     values: tuple[float, ...] = spec(
         (), label="Sweep values", max_len=MAX_SWEEP_VARIANTS, item="value",
         help="One run folder per value, each checked against the swept field's own range before anything is "
         "built.",
-        not_shown="sweeps are written in the TOML file; the builder keeps them and Start runs every variant")
+        widget="numbers")
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,17 @@ def _target_spec(field: str) -> tuple[FieldSpec, bool]:
     return d.spec, d.type is int
 
 
+def sweepable_fields() -> tuple[str, ...]:
+    """Every field a sweep may vary (the builder's choices): the special ones, then each numeric field that is
+    not inside a list, in declaration order."""
+    from desktop_app.core.config.experiment import FIELDS
+
+    numeric = (p for p, d in FIELDS.items()
+               if "[]" not in p and d.type in (int, float) and d.spec.lo is not None and not d.spec.not_shown
+               and not p.startswith(("sweep.", "execution.")) and p not in ("threads",))
+    return (*SWEEP_SPECIAL, *numeric)
+
+
 def sweep_errors(cfg: ExperimentConfig) -> Iterator[ConfigError]:
     sw = cfg.sweep
     if not sw.field:

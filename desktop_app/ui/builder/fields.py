@@ -26,6 +26,32 @@ class IntSpin(QSpinBox):
             self.setSpecialValueText(special)  # shown at the minimum, e.g. "all" for 0
 
 
+class NumberList(QLineEdit):
+    """A list of numbers typed as "25, 50, 500" (a sweep's values); pieces that are not numbers are ignored and
+    listed in the tooltip-free ``bad`` attribute so the validation message can name them."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setPlaceholderText("e.g. 25, 50, 500")
+        self.bad: list[str] = []
+
+    def numbers(self) -> tuple[float, ...]:
+        out, self.bad = [], []
+        for piece in self.text().replace(";", ",").split(","):
+            piece = piece.strip()
+            if not piece:
+                continue
+            try:
+                out.append(float(piece))
+            except ValueError:
+                self.bad.append(piece)
+        return tuple(out)
+
+    def set_numbers(self, values: tuple[float, ...]) -> None:
+        if self.numbers() != tuple(values):
+            self.setText(", ".join(f"{v:g}" for v in values))
+
+
 class FloatSpin(QDoubleSpinBox):
     """A float field shown compactly (0.1, 1e-05) that accepts any float typed in."""
 
@@ -90,6 +116,16 @@ def make_widget(d: Declared) -> QWidget:
     if d.type is float:
         lo, hi = widget_range(s)
         return FloatSpin(lo, hi, s.step or 0.01)
+    if s.widget == "numbers":
+        return NumberList()
+    if s.widget == "sweep_field":
+        from desktop_app.core.config.sweep import sweepable_fields
+
+        box = combo(("", *sweepable_fields()))
+        box.setItemText(0, "")
+        box.setEditable(True)  # any numeric dotted field may be typed; validation names a wrong one
+        box.lineEdit().setPlaceholderText("no sweep")
+        return box
     if s.widget == "text":
         box = QPlainTextEdit()
         box.setTabChangesFocus(True)
@@ -102,6 +138,8 @@ def make_widget(d: Declared) -> QWidget:
 
 
 def read_value(widget: QWidget) -> Any:
+    if isinstance(widget, NumberList):
+        return widget.numbers()
     if isinstance(widget, QCheckBox):
         return widget.isChecked()
     if isinstance(widget, QComboBox):
@@ -118,7 +156,9 @@ def read_value(widget: QWidget) -> Any:
 
 
 def write_value(widget: QWidget, value: Any) -> None:
-    if isinstance(widget, QCheckBox):
+    if isinstance(widget, NumberList):
+        widget.set_numbers(tuple(value))
+    elif isinstance(widget, QCheckBox):
         widget.setChecked(bool(value))
     elif isinstance(widget, QComboBox):
         if widget.findText(str(value)) < 0:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from desktop_app.core.config import FIELDS, SECTIONS, ConfigError, Declared, ExperimentConfig, iter_errors
 from desktop_app.ui.builder.fields import (
     INVALID_STYLE,
+    NumberList,
     change_signal,
     make_widget,
     read_value,
@@ -40,8 +41,8 @@ DOWNLOADABLE = ("mnist", "fashion-mnist")
 # Builder groups that are not config sections, top to bottom; sections get their title from the declaration.
 TOP_GROUPS = ("experiment", "data", "model", "arms", "finetune", "evaluation", "run")
 GROUP_TITLES = {"experiment": "Experiment", "evaluation": "Evaluation and snapshots", "run": "Seeds and device"}
-NESTED_IN = {"output_variance": "experiment", "pretraining.rbm": "arms", "pretraining.dae": "arms",
-             "pretraining.cae": "arms"}
+NESTED_IN = {"output_variance": "experiment", "sweep": "experiment", "pretraining.rbm": "arms",
+             "pretraining.dae": "arms", "pretraining.cae": "arms"}
 _LAYER_FIELD = re.compile(r"^model\.layers\[(\d+)\]\.(\w+)$")
 
 
@@ -266,13 +267,18 @@ class BuilderPane(QWidget):
             return
         self._cfg = self._read_config()
         self._update_visibility()
-        self._errors = list(iter_errors(self._cfg))
+        self._errors = [*self._typing_errors(), *iter_errors(self._cfg)]
         self._show_errors()
         valid = not self._errors
         if valid != self._valid:
             self._valid = valid
             self.validityChanged.emit(valid)
         self.configChanged.emit(self._cfg)
+
+    def _typing_errors(self) -> list[ConfigError]:
+        """What a text box holds that is not a value at all (a sweep value "abc"): the config never sees it."""
+        return [ConfigError(path, f"not a number: {', '.join(w.bad)[:80]}")
+                for path, w in self._fields.items() if isinstance(w, NumberList) and w.bad]
 
     def _update_visibility(self) -> None:
         d = self._cfg.data
