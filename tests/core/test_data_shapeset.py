@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import torch
@@ -66,9 +65,6 @@ def test_shapeset_loader_is_deterministic_by_split_seed():
     assert not torch.equal(a.train_x, c.train_x)
 
 
-def test_shapeset_image_size_and_speed():
+def test_shapeset_image_size():
     x, _ = generate_shapeset(200, 16, seed=2)
     assert x.shape == (200, 1, 16, 16)
-    t = time.perf_counter()
-    generate_shapeset(6000, 28, seed=0)
-    assert time.perf_counter() - t < 2.0  # ~0.3 s on one core; generous for shared CI
