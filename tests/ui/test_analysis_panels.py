@@ -5,6 +5,7 @@ import csv
 import time
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
 from desktop_app.core.analysis.progress import AnalysisProgress, LandscapeResult
@@ -276,3 +277,32 @@ def test_pitfall_never_correlates_rbm_with_autoencoder_errors(qtbot, store):
     # two points close together get one label, not two printed over each other
     labels = [t.textItem.toPlainText() for t in panel.texts]
     assert len(labels) == len(set(labels))
+
+
+@pytest.mark.parametrize("size", [(900, 420), (600, 700)])
+def test_function_space_legend_never_covers_a_point(qtbot, store, size):
+    """An embedding fills its whole box (points in every corner): the legend gets room of its own, at any
+    panel size (issue 15: the legend sat over the data)."""
+    from desktop_app.core.results import FunctionSpaceResult
+
+    g = np.linspace(-1, 1, 15)
+    coords = np.array([(x, y) for x in g for y in g])  # every corner has points
+    n = len(coords)
+    arms = tuple("none" if i % 2 else "dae" for i in range(n))
+    r = FunctionSpaceResult(coords, arms, np.arange(n) % 3, np.arange(n), "pca", 0.5, 0.5, np.array([0.6, 0.2]))
+    panel = FunctionSpacePanel(store, None)
+    qtbot.addWidget(panel)
+    panel.resize(*size)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.display(r)
+    qtbot.wait(50)
+    vb = panel.plot.getViewBox()
+    legend_rect = panel.legend.sceneBoundingRect()
+    assert legend_rect.width() > 20 and legend_rect.height() > 20
+    inside = [tuple(p) for p in coords if legend_rect.contains(vb.mapViewToScene(pg.Point(*p)))]
+    assert not inside, f"{len(inside)} points under the legend"
+    # and every point is still in view
+    (x0, x1), (y0, y1) = vb.viewRange()
+    assert x0 <= coords[:, 0].min() and coords[:, 0].max() <= x1
+    assert y0 <= coords[:, 1].min() and coords[:, 1].max() <= y1

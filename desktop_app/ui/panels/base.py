@@ -142,6 +142,28 @@ def place_legend(plot: pg.PlotItem, legend: pg.LegendItem, xs: np.ndarray, ys: n
     return _anchor_legend(legend, best)
 
 
+def legend_clear_of(plot: pg.PlotItem, legend: pg.LegendItem, xs: np.ndarray, ys: np.ndarray) -> tuple[int, int]:
+    """``place_legend`` for data that fills the whole box (a scatter has points in every corner): the chosen
+    corner is then kept clear by widening the y range on the legend's side by the legend's height, so the legend
+    never covers a point at the plot's current size. Call it again when the plot is resized."""
+    corner = place_legend(plot, legend, xs, ys)
+    ys = np.asarray(ys, float)
+    ys = ys[np.isfinite(ys)]
+    box, size = plot.getViewBox().boundingRect(), legend.boundingRect()
+    if not len(ys) or box.height() < 10:
+        return corner
+    lo, hi = float(ys.min()), float(ys.max())
+    span = (hi - lo) or 1.0
+    pad = 0.05 * span  # the data's own margin
+    h = min(0.6, (size.height() + 24) / box.height())  # the legend's share of the view, plus its offset
+    room = (span + 2 * pad) * h / (1 - h)
+    if corner[1]:  # legend at the bottom
+        plot.setYRange(lo - pad - room, hi + pad, padding=0)
+    else:
+        plot.setYRange(lo - pad, hi + pad + room, padding=0)
+    return corner
+
+
 def _anchor_legend(legend: pg.LegendItem, corner: tuple[int, int]) -> tuple[int, int]:
     offset = (-10 if corner[0] else 10, -10 if corner[1] else 10)
     legend.anchor(itemPos=corner, parentPos=corner, offset=offset)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 from desktop_app.core.analysis.progress import FunctionSpaceResult
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
 from desktop_app.ui.panels.analysis_base import AnalysisPanel, fill_combo, no_si_prefix, select_data
-from desktop_app.ui.panels.base import FOREGROUND, add_legend, arm_color, arm_label, style_plot
+from desktop_app.ui.panels.base import FOREGROUND, add_legend, arm_color, arm_label, legend_clear_of, style_plot
 from desktop_app.ui.run_store import PROBES, RunStore
 
 METHODS = (("t-SNE", "tsne"), ("PCA", "pca"), ("ISOMAP", "isomap"))
@@ -61,6 +61,7 @@ class FunctionSpacePanel(AnalysisPanel):
         self.starts: dict[str, pg.ScatterPlotItem] = {}
         self.ends: dict[str, pg.ScatterPlotItem] = {}
         no_si_prefix(self.plot)
+        self.plot.getViewBox().sigResized.connect(self._keep_legend_clear)
         self.finish_setup()
 
     def compute_blocker(self) -> str:
@@ -132,6 +133,13 @@ class FunctionSpacePanel(AnalysisPanel):
         self.plot.setTitle(f"{method} of {len(r.arms)} nets ({n_traj} trajectories): purity {r.purity:.2f} "
                            f"(all epochs), {r.purity_last:.2f} (last)", color=FOREGROUND, size="11pt")
         self.purity_label.setText(purity_text(r))
+        self._keep_legend_clear()
+
+    def _keep_legend_clear(self, *_args: object) -> None:
+        """The embedding fills its box, so the legend gets room of its own above or below the points."""
+        r = self.result
+        if isinstance(r, FunctionSpaceResult) and len(r.coords):
+            legend_clear_of(self.plot, self.legend, r.coords[:, 0], r.coords[:, 1])
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
         columns = ["arm", "seed", "epoch", "x", "y", "method", "purity", "purity_last"]
