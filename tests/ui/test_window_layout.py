@@ -158,3 +158,53 @@ def test_the_builder_shows_and_edits_a_sweep(qtbot) -> None:
     field.setCurrentText("")
     values.setText("")
     assert window.builder.is_valid() and window.start_action.text() == "Start"
+
+
+def _text_rects(axis) -> list:
+    """The tick labels an axis would draw now, as rectangles in its own coordinates (pyqtgraph's draw specs)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(8, 8, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [] if specs is None else [rect for rect, _flags, text in specs[2] if text]
+
+
+@pytest.fixture(scope="module")
+def replay_run(tmp_path_factory):
+    from tests.analysis_runs import make_run
+
+    return make_run(tmp_path_factory.mktemp("layout") / "run")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_plot_keeps_its_axis_labels_and_ticks_readable(qtbot, size, replay_run) -> None:
+    """Every panel with a real run at the window sizes users get: axis titles inside the plot's view (not
+    clipped), tick labels that do not print over each other (issue 15)."""
+    import pyqtgraph as pg
+
+    window = _window(qtbot, size)
+    window.open_run(replay_run)
+    qtbot.waitUntil(lambda: window.store.has_data(), timeout=10_000)
+    checked = 0
+    for name, panel in window.panel_widgets.items():
+        assert window.show_panel(name)
+        qtbot.wait(30)
+        for view in panel.findChildren(pg.GraphicsView):
+            if not view.isVisible():
+                continue
+            shown = view.mapToScene(view.viewport().rect()).boundingRect()
+            for item in view.scene().items():
+                if not isinstance(item, pg.AxisItem) or not item.isVisible():
+                    continue
+                if item.label.isVisible() and item.labelText:
+                    rect = item.label.sceneBoundingRect()
+                    assert shown.adjusted(-1, -1, 1, 1).contains(rect), (name, item.labelText, rect, shown)
+                    checked += 1
+                rects = sorted(_text_rects(item), key=lambda r: (r.top(), r.left()))
+                for a, b in zip(rects, rects[1:], strict=False):
+                    assert not a.adjusted(1, 1, -1, -1).intersects(b), (name, item.orientation, a, b)
+    assert checked >= 10

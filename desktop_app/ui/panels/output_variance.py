@@ -59,9 +59,10 @@ class OutputVariancePanel(Panel):
         self.info = QLabel(HINT)
         self.info.setWordWrap(True)
         self.layout().insertWidget(2, self.info)
-        self.plot = style_plot(self.graphics.addPlot(row=0, col=0), "Output variance by block position",
+        self.plot = style_plot(self.graphics.addPlot(row=0, col=0),
+                               "Output variance by block position (mean over probe examples and classes)",
                                "position of the resampled block (0 = seen first)",
-                               "variance of probe outputs (mean over examples and classes)")
+                               "output variance")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.legend = add_legend(self.plot, offset=(10, 10))
         self.curves: dict[str, pg.PlotDataItem] = {}

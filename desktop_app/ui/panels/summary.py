@@ -68,7 +68,7 @@ class SummaryPanel(Panel):
         self.box_plot = style_plot(self.graphics.addPlot(row=0, col=0), BOX_TITLE,
                                    "arm", "test error (%)")
         self.diff_plot = style_plot(self.graphics.addPlot(row=0, col=1), f"Paired difference: arm − {REFERENCE}",
-                                    "arm", "test error difference (percentage points)")
+                                    "arm", "Δ test error (pp)")  # pp: percentage points
         self.graphics.ci.layout.setColumnStretchFactor(0, 3)
         self.graphics.ci.layout.setColumnStretchFactor(1, 2)
         self.legend = add_legend(self.box_plot, offset=(10, 5), colCount=6)
