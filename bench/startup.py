@@ -80,6 +80,7 @@ def main() -> int:
     basin, panels = [t for t, _ in both], [t for _, t in both]
     med_bare, med_basin, med_panels = statistics.median(bare), statistics.median(basin), statistics.median(panels)
     verdict = "meets" if med_basin <= TARGET_S else "misses"
+    verdict_panel = "meets" if med_panels <= TARGET_S else "misses"
     lines = [
         "## Start-up (`bench/startup.py`)",
         "",
@@ -88,13 +89,15 @@ def main() -> int:
         "| window | median | all runs |",
         "|---|---|---|",
         f"| Basin (`python -m desktop_app`) | {med_basin:.2f} s | {', '.join(f'{t:.2f}' for t in basin)} |",
-        f"| Basin, panels built and painted | {med_panels:.2f} s | {', '.join(f'{t:.2f}' for t in panels)} |",
+        f"| Basin, the panel in view built and painted | {med_panels:.2f} s | "
+        f"{', '.join(f'{t:.2f}' for t in panels)} |",
         f"| bare PySide6 QMainWindow | {med_bare:.2f} s | {', '.join(f'{t:.2f}' for t in bare)} |",
         "",
-        f"Target: a painted, usable window within {TARGET_S:.0f} s; the first paint's median {verdict} it. The "
-        "window paints with the builder, menus and empty panel docks; the panels (pyqtgraph) are built right "
-        "after, then torch is imported on a background thread (desktop_app/__main__.py), so torch is in neither "
-        "time.",
+        f"Target: a painted, usable window within {TARGET_S:.0f} s; the first paint's median {verdict} it, the "
+        f"panel in view's {verdict_panel} it. The window paints with the builder, menus and empty panel docks; "
+        "then the panel in view (pyqtgraph) is built and painted, torch is imported on a background thread, and "
+        "the other panels are built one per turn of the event loop, so input is answered between them "
+        "(desktop_app/__main__.py). torch is in neither time.",
         f"Load average while measuring: {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (2 cores; other "
         "processes slow both windows alike, so the bare window's time is the yardstick).",
         "",

@@ -13,10 +13,10 @@ looked at are remembered (LAYOUT_VERSION drops layouts saved by an older arrange
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, Signal, Slot
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -282,19 +282,40 @@ class MainWindow(QMainWindow):
             dock.raise_()
         return dock
 
-    def build_panels(self) -> None:
-        """Put the real panels into their docks (once; see ``defer_panels``)."""
-        if self.panel_widgets:
-            return
-        from desktop_app.ui.panels import make_panels
+    def build_panels(self, names: Sequence[str] | None = None) -> None:
+        """Put the real panels (``names``, default all) into their docks, each once (see ``defer_panels``)."""
+        from desktop_app.ui.panels import make_panel
 
-        self.panel_widgets = make_panels(self.store, self.analysis_runner)
         docks = {d.windowTitle(): d for d in self._panel_docks}
-        for name, panel in self.panel_widgets.items():
+        for name in PANEL_NAMES if names is None else names:
+            if name in self.panel_widgets:
+                continue
+            panel = make_panel(name, self.store, self.analysis_runner)
+            self.panel_widgets[name] = panel
             old = docks[name].widget()
             docks[name].setWidget(panel)
             if old is not None:
                 old.deleteLater()
+        if len(self.panel_widgets) == len(PANEL_NAMES):  # every caller sees them in the docks' order
+            self.panel_widgets = {name: self.panel_widgets[name] for name in PANEL_NAMES}
+
+    def build_panels_progressively(self, first_built: Callable[[], None] | None = None) -> None:
+        """Start-up: the panel on screen now, ``first_built()``, then one more panel per turn of the event loop,
+        so the window answers input between them (docs/PERFORMANCE.md, "Start-up")."""
+        shown = self.current_panel() or PANEL_NAMES[0]
+        self.build_panels([shown])
+        if first_built is not None:
+            first_built()
+        rest = [name for name in PANEL_NAMES if name not in self.panel_widgets]
+
+        def next_panel() -> None:
+            if rest:
+                self.build_panels([rest.pop(0)])
+                QTimer.singleShot(0, self, next_panel)  # the window as context: no call after it is deleted
+            else:
+                self.build_panels([])  # the final order
+
+        QTimer.singleShot(0, self, next_panel)
 
     def panels(self) -> list[QDockWidget]:
         return list(self._panel_docks)

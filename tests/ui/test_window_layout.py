@@ -208,3 +208,28 @@ def test_every_plot_keeps_its_axis_labels_and_ticks_readable(qtbot, size, replay
                 for a, b in zip(rects, rects[1:], strict=False):
                     assert not a.adjusted(1, 1, -1, -1).intersects(b), (name, item.orientation, a, b)
     assert checked >= 10
+
+
+def test_start_up_builds_the_panel_in_view_first_and_the_rest_between_events(qtbot) -> None:
+    """Start-up (issue 15): the panel on screen is built at once, the others one per turn of the event loop, so
+    the window answers input while they are built; at the end every panel is in its dock, in the docks' order."""
+    from PySide6.QtCore import QTimer
+
+    from desktop_app.ui.panel_names import PANEL_NAMES
+
+    window = MainWindow(FakeController(), defer_panels=True)
+    qtbot.addWidget(window)
+    window.resize(*SIZES[0])
+    window.show()
+    qtbot.waitExposed(window)
+    shown = window.current_panel()
+    built_when_called: list[list[str]] = []
+    window.build_panels_progressively(lambda: built_when_called.append(list(window.panel_widgets)))
+    assert built_when_called == [[shown]] and list(window.panel_widgets) == [shown]
+    answered: list[int] = []
+    QTimer.singleShot(0, lambda: answered.append(len(window.panel_widgets)))  # an event posted now
+    qtbot.waitUntil(lambda: len(window.panel_widgets) == len(PANEL_NAMES), timeout=20_000)
+    assert answered and answered[0] < len(PANEL_NAMES)  # handled before the last panel was built
+    assert list(window.panel_widgets) == list(PANEL_NAMES)
+    for dock in window.panels():
+        assert dock.widget() is window.panel_widgets[dock.windowTitle()]

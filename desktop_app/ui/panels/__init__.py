@@ -27,12 +27,17 @@ PANELS: dict[str, type[Panel]] = dict(zip(PANEL_NAMES, (
     PitfallPanel, OutputVariancePanel), strict=True))
 
 
+def make_panel(name: str, store: RunStore, analysis_runner: AnalysisRunnerLike | None = None) -> Panel:
+    """The panel titled ``name`` reading ``store``; an analysis panel also gets ``analysis_runner``."""
+    cls = PANELS[name]
+    return cls(store, analysis_runner) if name in ANALYSIS_PANELS else cls(store)  # type: ignore[call-arg]
+
+
 def make_panels(store: RunStore, analysis_runner: AnalysisRunnerLike | None = None) -> dict[str, Panel]:
     """One instance of every panel, all reading ``store``; the analysis panels also get ``analysis_runner``."""
-    return {name: cls(store, analysis_runner) if name in ANALYSIS_PANELS else cls(store)  # type: ignore[call-arg]
-            for name, cls in PANELS.items()}
+    return {name: make_panel(name, store, analysis_runner) for name in PANELS}
 
 
 __all__ = ["ANALYSIS_PANELS", "PANELS", "AnalysisPanel", "CurvesPanel", "FiltersPanel", "FunctionSpacePanel",
            "InterpolationPanel", "LandscapePanel", "OutputVariancePanel", "Panel", "PitfallPanel", "SummaryPanel",
-           "TrajectoryPanel", "make_panels"]
+           "TrajectoryPanel", "make_panel", "make_panels"]
