@@ -117,6 +117,9 @@ def _execution_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, metavar="N",
                    help="run up to N (arm, seed) units at once, each in its own process (default: the config's "
                         "execution.workers; 0 = physical cores)")
+    p.add_argument("--seed-batch", type=int, metavar="K", dest="seed_batch",
+                   help="train K paired seeds of an arm as one stacked net in one process (default: the config's "
+                        "execution.seed_batch; 1 = off, 0 = auto)")
     p.add_argument("--backend", choices=config_mod.EXECUTION_BACKENDS,
                    help="where units run: local processes, inline (this process), dask (execution.address), "
                         "auto (local when more than one worker)")
@@ -128,6 +131,8 @@ def execution_overrides(args: argparse.Namespace) -> dict[str, object]:
         out["execution.workers"] = args.workers
     if getattr(args, "backend", None) is not None:
         out["execution.backend"] = args.backend
+    if getattr(args, "seed_batch", None) is not None:
+        out["execution.seed_batch"] = args.seed_batch
     return out
 
 
@@ -349,7 +354,8 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
     from desktop_app.core.preflight import check_inputs
 
     check_inputs(cfg)  # bad data or device: one line, exit 2, nothing written
-    events = resume_experiment(run_dir, None, workers=args.workers, backend=args.backend, force=args.force)
+    events = resume_experiment(run_dir, None, workers=args.workers, backend=args.backend, force=args.force,
+                               seed_batch=args.seed_batch)
     status = _drive(events, ProgressPrinter(sys.stderr, args.quiet))
     out.write(summary_table(run_dir) + "\n")
     return _status_code([status])

@@ -38,7 +38,8 @@ from desktop_app.core.events import (
     RunStarted,
     UnitFinished,
 )
-from desktop_app.core.execution import Executor, UnitTask, make_executor, unit_threads
+from desktop_app.core.execution import Executor, make_executor, resolve_workers, unit_threads
+from desktop_app.core.execution.batching import check_memory, make_tasks, resolve_seed_batch
 from desktop_app.core.runfolder import RunFolder, RunFolderError
 from desktop_app.core.runfolder.resume import open_new, open_resume
 from desktop_app.core.runs import RunWriter, git_commit, now_iso, package_versions, read_manifest
@@ -193,9 +194,18 @@ class Engine:
         """Run every unit through the executor; returns (status, message) of the run."""
         cfg = self.cfg
         n_units = len(self._unit_total)
-        executor = self.executor or make_executor(cfg.execution, n_units, data=self.data)
+        d = self.data.splits
+        workers = resolve_workers(cfg.execution.workers) if cfg.execution.backend != "inline" else 1
+        k = resolve_seed_batch(cfg, self.device, d.input_shape, d.n_classes, workers, len(d.unlabelled_x))
+        n_tasks = len(cfg.arms) * -(-cfg.seeds.count // k)
+        executor = self.executor or make_executor(cfg.execution, n_tasks, data=self.data)
+        if executor.name != "dask":  # a Dask cluster's memory is its workers', not this machine's
+            check_memory(cfg, k, self.device, d.input_shape, d.n_classes, min(workers, n_tasks), len(d.unlabelled_x))
         threads = unit_threads(cfg.threads, executor)
-        tasks = [UnitTask(cfg, arm, seed, str(self.run_dir), threads) for arm, seed in self._dispatch_order()]
+        tasks = make_tasks(cfg, str(self.run_dir), threads, k, self._dispatch_order())
+        if k > 1:
+            yield LogMessage("info", f"seed batches: {k} seeds of an arm trained as one stacked net per task "
+                                     f"({len(tasks)} tasks)")
         if executor.name != "inline":
             each = f"{threads} torch thread(s) each" if threads else "torch's default threads"
             yield LogMessage("info", f"running {executor.describe(n_units)}, {each}")
@@ -276,12 +286,15 @@ class Engine:
                 yield AnalysisFinished("output_variance", item)
 
 
-def _with_execution(cfg: ExperimentConfig, workers: int | None, backend: str | None) -> ExperimentConfig:
+def _with_execution(cfg: ExperimentConfig, workers: int | None, backend: str | None,
+                    seed_batch: int | None = None) -> ExperimentConfig:
     ex = cfg.execution
     if workers is not None:
         ex = replace(ex, workers=int(workers))
     if backend is not None:
         ex = replace(ex, backend=backend)
+    if seed_batch is not None:
+        ex = replace(ex, seed_batch=int(seed_batch))
     return cfg if ex == cfg.execution else replace(cfg, execution=ex)
 
 
@@ -306,7 +319,7 @@ def run_experiment(cfg: ExperimentConfig, control: RunControl | None, run_dir: P
 
 def resume_experiment(run_dir: Path, control: RunControl | None = None, *, workers: int | None = None,
                       backend: str | None = None, executor: Executor | None = None,
-                      force: bool = False) -> Iterator[Event]:
+                      force: bool = False, seed_batch: int | None = None) -> Iterator[Event]:
     """Continue a stopped run in place from each (arm, seed)'s last checkpoint (optionally elsewhere). Refused
     (status "refused", one line, nothing written) when another process writes the folder, its config was edited
     (unless ``force``, which records the change in the manifest), or its manifest or a resume state is unusable."""
@@ -328,7 +341,7 @@ def resume_experiment(run_dir: Path, control: RunControl | None = None, *, worke
     try:
         if lock.stale_message:
             yield LogMessage("warning", lock.stale_message)
-        cfg = _with_execution(cfg, workers, backend)
+        cfg = _with_execution(cfg, workers, backend, seed_batch)
         yield from Engine(cfg, control or RunControl(), run_dir, resume=True, executor=executor).events()
     finally:
         lock.release()

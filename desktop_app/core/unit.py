@@ -39,7 +39,7 @@ from desktop_app.core.events import (
     UnitFinished,
     as_array,
 )
-from desktop_app.core.greedy import LayerEpoch, LayerStep, greedy_pretrain, pretrain_targets
+from desktop_app.core.greedy import LayerDone, LayerEpoch, LayerStep, greedy_pretrain, pretrain_targets
 from desktop_app.core.models import Net, build_model
 from desktop_app.core.pretraining import PRETRAINERS, PretrainingDiverged
 from desktop_app.core.runs import RunWriter
@@ -122,22 +122,27 @@ class UnitRun:
 
     def events(self) -> Iterator[Event]:
         """A divergence ends this unit only: its last finite checkpoint stays and the message says what to lower."""
-        arm, seed = self.arm, self.seed
         try:
             yield from self._train()
         except (PretrainingDiverged, FinetuneDiverged) as exc:
-            text = f"{arm} seed {seed}: {exc}; its last finite checkpoint is kept, the other units go on"
-            self.done_steps = self.total_steps  # the progress bar moves past this unit
-            yield LogMessage("error", text)
-            yield UnitFinished(arm, seed, "diverged", text)
+            yield from self.diverged(exc)
             return
         except StopRequested:
             yield self._progress(force=True)  # where the stop landed, to the minibatch
             raise
-        yield UnitFinished(arm, seed, "completed")
+        yield UnitFinished(self.arm, self.seed, "completed")
+
+    def diverged(self, exc: Exception) -> list[Event]:
+        """The events of this unit ending diverged (also used by a seed batch for one of its seeds)."""
+        text = f"{self.arm} seed {self.seed}: {exc}; its last finite checkpoint is kept, the other units go on"
+        self.done_steps = self.total_steps  # the progress bar moves past this unit
+        return [LogMessage("error", text), UnitFinished(self.arm, self.seed, "diverged", text)]
 
     # -- progress --------------------------------------------------------------------------------------
-    def _tick(self) -> Progress | None:
+    def where(self, phase: str, layer: int, epoch: int, epochs: int) -> None:
+        self._where = (phase, layer, epoch, epochs)
+
+    def tick(self) -> Progress | None:
         """Count one minibatch; a Progress event at most every PROGRESS_INTERVAL_S."""
         self.done_steps += 1
         return self._progress()
@@ -159,80 +164,109 @@ class UnitRun:
                                checkpoint_bytes(state))
 
     def _train(self) -> Iterator[Event]:
+        yield from self.begin()
+        if self.finished:
+            return
+        yield from self.pretrain_phase()
+        yield from self._finetune(self.model, self.state if self.ft_epoch >= 0 else None)
+
+    def begin(self) -> Iterator[Event]:
+        """Load the unit's ``latest.pt`` (if any), build its model, trim its metrics to what that checkpoint holds
+        and snapshot the initial filters. Sets ``model``, ``state``, ``layers_done``, ``ft_epoch`` (-1: fine-tuning
+        not started) and ``finished`` (the unit had completed)."""
         cfg, data, arm, seed = self.cfg, self.data, self.arm, self.seed
         latest = unit_dir(self.run_dir, "checkpoints", arm, seed) / "latest.pt"
         state = load_checkpoint(latest, self.device) if latest.exists() else None
         model = build_model(cfg.model, data.input_shape, data.n_classes, seed).to(self.device)
-
+        self.model, self.state, self.finished = model, state, False
+        self.layers_done, self.ft_epoch = 0, -1
         if state is not None and state["stage"] == "done":
             self.done_steps = self.total_steps
+            self.finished = True
             return
-        layers_done = 0
-        ft_epoch = -1
         if state is not None:
             model.load_state_dict(state["model"])
-            layers_done = int(state.get("layers_done", 0))
+            self.layers_done = int(state.get("layers_done", 0))
             if state["stage"] == "finetune":
-                ft_epoch = int(state["epoch"])
-                layers_done = 10**6
+                self.ft_epoch = int(state["epoch"])
+                self.layers_done = 10**6
         targets = pretrain_targets(model, arm) if arm != "none" else []
-        done_layers = targets[: min(layers_done, len(targets))]
-        self.writer.load_unit(arm, seed, keep_finetune_upto=ft_epoch,
+        done_layers = targets[: min(self.layers_done, len(targets))]
+        self.writer.load_unit(arm, seed, keep_finetune_upto=self.ft_epoch,
                               keep_pretrain_layers=(done_layers[-1] + 1) if done_layers else 0)
-
         if state is None:
             yield self._filters(model, "init", 0)
-        if arm != "none" and ft_epoch < 0:
-            yield from self._pretrain(model, layers_done)
-        elif arm != "none":
-            self.done_steps += self.total_steps - unit_steps(cfg, "none", len(data.train_x), 0)
-        yield from self._finetune(model, state if ft_epoch >= 0 else None)
+
+    def pretrain_phase(self) -> Iterator[Event]:
+        """Pre-train the layers not yet done (none once fine-tuning started: those steps count as done)."""
+        if self.arm != "none" and self.ft_epoch < 0:
+            yield from self._pretrain(self.model, self.layers_done)
+        elif self.arm != "none":
+            self.done_steps += self.total_steps - unit_steps(self.cfg, "none", len(self.data.train_x), 0)
 
     # -- pre-training ----------------------------------------------------------------------------------
     def _pretrain(self, model: Net, layers_done: int) -> Iterator[Event]:
+        self.skip_pretrained(model, layers_done)
+        for item in greedy_pretrain(model, self.arm, self.cfg, self.data.unlabelled_x, self.seed, self.control,
+                                    layers_done):
+            yield from self.pretrain_item(model, item)
+
+    def skip_pretrained(self, model: Net, layers_done: int) -> None:
+        """Count the minibatches of the layers a resumed unit had pre-trained already."""
+        section = getattr(self.cfg.pretraining, self.arm)
+        per_layer = section.epochs * _steps(len(self.data.unlabelled_x), section.batch_size)
+        self.done_steps += min(layers_done, len(pretrain_targets(model, self.arm))) * per_layer
+        self._pt_started = False
+
+    def pretrain_item(self, model: Net, item: LayerStep | LayerEpoch | LayerDone) -> Iterator[Event]:
+        """One item of greedy pre-training (``greedy_pretrain``'s, or a seed batch's for this seed) as this
+        unit's events, rows and resume states."""
         arm, seed = self.arm, self.seed
         section = getattr(self.cfg.pretraining, arm)
-        per_layer = section.epochs * _steps(len(self.data.unlabelled_x), section.batch_size)
-        self.done_steps += min(layers_done, len(pretrain_targets(model, arm))) * per_layer
-        started = False
-        for item in greedy_pretrain(model, arm, self.cfg, self.data.unlabelled_x, seed, self.control, layers_done):
-            if not started:
-                yield PhaseStarted(arm, seed, "pretrain", item.layer, section.epochs)
-                started = True
-            if isinstance(item, LayerStep):
-                self._where = ("pretrain", item.layer, item.epoch, section.epochs)
-                ev = self._tick()
-                if ev is not None:
-                    yield ev
-            elif isinstance(item, LayerEpoch):
-                self.writer.add_rows(arm, seed, [{
-                    "arm": arm, "seed": seed, "phase": "pretrain", "layer": item.layer, "epoch": item.epoch,
-                    "split": "unlabelled", "nll": "", "error": "", "recon_error": item.recon_error,
-                }])
-                yield PretrainEpoch(arm, seed, item.layer, item.epoch, item.recon_error)
-                if item.layer == 0:
-                    yield self._filters(model, "pretrain", item.epoch)
-            else:
-                started = False
-                self._save_latest({"stage": "pretrain", "layers_done": item.index + 1, "model": model.state_dict()})
+        if not self._pt_started:
+            yield PhaseStarted(arm, seed, "pretrain", item.layer, section.epochs)
+            self._pt_started = True
+        if isinstance(item, LayerStep):
+            self._where = ("pretrain", item.layer, item.epoch, section.epochs)
+            ev = self.tick()
+            if ev is not None:
+                yield ev
+        elif isinstance(item, LayerEpoch):
+            self.writer.add_rows(arm, seed, [{
+                "arm": arm, "seed": seed, "phase": "pretrain", "layer": item.layer, "epoch": item.epoch,
+                "split": "unlabelled", "nll": "", "error": "", "recon_error": item.recon_error,
+            }])
+            yield PretrainEpoch(arm, seed, item.layer, item.epoch, item.recon_error)
+            if item.layer == 0:
+                yield self._filters(model, "pretrain", item.epoch)
+        else:
+            self._pt_started = False
+            self._save_latest({"stage": "pretrain", "layers_done": item.index + 1, "model": model.state_dict()})
 
     # -- fine-tuning -----------------------------------------------------------------------------------
-    def _finetune(self, model: Net, state: dict | None) -> Iterator[Event]:
-        cfg, data, arm, seed = self.cfg, self.data, self.arm, self.seed
-        ft = cfg.finetune
+    def finetune_start(self, model: Net, state: dict | None):
+        """The optimizer (with its saved state when resuming), PhaseStarted and, on a fresh start, the epoch-0
+        metrics; a generator whose return value is (optimizer, the last epoch done)."""
+        ft = self.cfg.finetune
         opt = make_optimizer(ft, model.parameters())
         start = 0
         if state is not None:
             opt.load_state_dict(state["optimizer"])
             start = int(state["epoch"])
-            self.done_steps += start * _steps(len(data.train_x), ft.batch_size)
-        yield PhaseStarted(arm, seed, "finetune", -1, ft.epochs)
+            self.done_steps += start * _steps(len(self.data.train_x), ft.batch_size)
+        yield PhaseStarted(self.arm, self.seed, "finetune", -1, ft.epochs)
         if state is None:
-            yield from self._end_of_epoch(model, opt, 0)
+            yield from self.end_of_epoch(model, opt, 0)
+        return opt, start
+
+    def _finetune(self, model: Net, state: dict | None) -> Iterator[Event]:
+        cfg, data, seed = self.cfg, self.data, self.seed
+        ft = cfg.finetune
+        opt, start = yield from self.finetune_start(model, state)
         n = len(data.train_x)
         model.train()
         for epoch in range(start + 1, ft.epochs + 1):
-            self._where = ("finetune", -1, epoch, ft.epochs)
+            self.where("finetune", -1, epoch, ft.epochs)
             order = torch.Generator().manual_seed(derive_seed(seed, "finetune-order", epoch))
             perm = torch.randperm(n, generator=order).to(self.device)
             torch.manual_seed(derive_seed(seed, "dropout", epoch))
@@ -246,12 +280,12 @@ class UnitRun:
                 if aug_gen is not None:
                     x = data.augment(x, aug_gen)
                 finetune_step(model, opt, x, y, cfg.model, ft, epoch, check_loss=step % LOSS_CHECK_EVERY == 0)
-                ev = self._tick()
+                ev = self.tick()
                 if ev is not None:
                     yield ev
-            yield from self._end_of_epoch(model, opt, epoch)
+            yield from self.end_of_epoch(model, opt, epoch)
 
-    def _end_of_epoch(self, model: Net, opt, epoch: int) -> Iterator[Event]:
+    def end_of_epoch(self, model: Net, opt, epoch: int) -> Iterator[Event]:
         cfg, data, arm, seed = self.cfg, self.data, self.arm, self.seed
         if not all_finite(model):  # the epoch's last step can overflow a weight with a finite loss
             raise FinetuneDiverged(cfg.finetune, epoch, "non-finite weights")

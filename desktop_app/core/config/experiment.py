@@ -28,6 +28,7 @@ EXPERIMENT_KINDS = ("standard", "output-variance")
 RESAMPLE_MODES = ("auto", "pool", "deform", "none")
 EXECUTION_BACKENDS = ("auto", "local", "inline", "dask")
 MAX_WORKERS = 4096
+MAX_SEED_BATCH = 1024
 
 MAX_EXAMPLES = 1_000_000  # per split; the data-memory limit (limits.py) bounds them together
 MAX_UNITS = 100_000
@@ -290,7 +291,8 @@ class OutputVarianceConfig:
 @dataclass(frozen=True)
 class ExecutionConfig:
     """Where the (arm, seed) units run (core.execution). Left out of the config hash: it changes where and how
-    fast a run goes, not its numbers (a unit's numbers depend on its thread count, which ``threads`` sets)."""
+    fast a run goes, not its numbers (a unit's numbers depend on its thread count, which ``threads`` sets, and a
+    seed batch's on float rounding only: docs/ARCHITECTURE.md, "Seed batches")."""
 
     backend: str = spec(
         "auto", label="Run units on", choices=EXECUTION_BACKENDS,
@@ -311,6 +313,11 @@ class ExecutionConfig:
         "", label="Dask scheduler", max_len=256, when=("backend", ("dask",)),
         help="The Dask scheduler, e.g. tcp://host:8786 (started with `dask scheduler`); empty = a local Dask "
         "cluster of 'Units at once' processes.")
+    seed_batch: int = spec(
+        1, label="Seeds per batch", unit="seeds", lo=0, hi=MAX_SEED_BATCH, special="auto",
+        help="Train this many paired seeds of one arm as one stacked net in one process (dense nets; each seed "
+        "keeps its own init, data order and masks, and its own files; numbers equal one seed at a time up to float "
+        "rounding). 1 = off; 0 = auto: all seeds of an arm on CUDA, batches of 4 on a CPU (docs/PERFORMANCE.md).")
 
 
 SWEEP_SPECIAL = ("model.width", "model.depth")

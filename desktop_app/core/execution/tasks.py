@@ -3,6 +3,11 @@
 Every backend calls ``run_task`` where the unit runs (this process, a worker process, a Dask worker), so a unit
 behaves the same everywhere: it sets its torch thread count, loads its data (cached for the next unit of the
 same data in that process), trains into its own files and ends with exactly one ``UnitFinished``.
+
+A task may carry a seed batch (``seeds``, docs/ARCHITECTURE.md "Seed batches"): K seeds of one arm trained in
+one process as one stacked net (``core.seed_batch``). It still ends with one ``UnitFinished`` per seed, and the
+one of its key seed (``seed``, the batch's last) comes last, so an executor that waits for the key's
+``UnitFinished`` waits for the whole batch.
 """
 
 from __future__ import annotations
@@ -30,13 +35,25 @@ class UnitTask:
     seed: int
     run_dir: str
     threads: int = 0  # torch CPU threads while the unit runs; 0 = leave the process's setting alone
+    seeds: tuple[int, ...] = ()  # a seed batch (two or more seeds, ``seed`` the last of them); () = ``seed`` alone
 
     @property
     def key(self) -> tuple[str, int]:
         return (self.arm, self.seed)
 
     @property
+    def all_seeds(self) -> tuple[int, ...]:
+        return self.seeds or (self.seed,)
+
+    @property
+    def keys(self) -> tuple[tuple[str, int], ...]:
+        """Every (arm, seed) unit this task trains (one unless it is a seed batch)."""
+        return tuple((self.arm, s) for s in self.all_seeds)
+
+    @property
     def label(self) -> str:
+        if len(self.all_seeds) > 1:
+            return f"{self.arm} seeds {', '.join(map(str, self.all_seeds))}"
         return f"{self.arm} seed {self.seed}"
 
 
@@ -56,9 +73,12 @@ def _unit_data(cfg: ExperimentConfig):
 
 
 def run_task(task: UnitTask, control: RunControl, data=None) -> Iterator[Event]:
-    """The unit's events, ending with one UnitFinished: "completed", "diverged", "stopped" or "failed"."""
+    """The task's events, ending with one UnitFinished per seed: "completed", "diverged", "stopped" or "failed"
+    (the key seed's last)."""
+    from desktop_app.core.seed_batch import SeedBatch
     from desktop_app.core.unit import train_unit
 
+    batch = None
     try:
         if task.threads > 0:
             import torch
@@ -66,14 +86,36 @@ def run_task(task: UnitTask, control: RunControl, data=None) -> Iterator[Event]:
             torch.set_num_threads(task.threads)
         if data is None:
             data = _unit_data(task.config)
-        yield from train_unit(task.config, task.arm, task.seed, Path(task.run_dir), control, data)
+        if len(task.all_seeds) > 1:
+            batch = SeedBatch(task.config, task.arm, task.all_seeds, Path(task.run_dir), control, data, task.seed)
+            yield from batch.events()
+        else:
+            yield from train_unit(task.config, task.arm, task.seed, Path(task.run_dir), control, data)
     except StopRequested:
-        yield UnitFinished(task.arm, task.seed, "stopped")
+        for seed in _left(task, batch):
+            yield UnitFinished(task.arm, seed, "stopped")
+        yield from _held(batch)
     except ConfigError as exc:  # a bad input (data, a full disk): its one line, never a traceback
-        yield UnitFinished(task.arm, task.seed, "failed", str(exc), bad_input=True)
+        for seed in _left(task, batch):
+            yield UnitFinished(task.arm, seed, "failed", str(exc), bad_input=True)
+        yield from _held(batch)
     except Exception as exc:  # noqa: BLE001 - one unit failing must not take the others down
         yield LogMessage("error", f"{task.label} failed:\n{traceback.format_exc()}")
-        yield UnitFinished(task.arm, task.seed, "failed", f"{task.label}: {type(exc).__name__}: {exc}")
+        for seed in _left(task, batch):
+            yield UnitFinished(task.arm, seed, "failed", f"{task.label}: {type(exc).__name__}: {exc}")
+        yield from _held(batch)
+
+
+def _left(task: UnitTask, batch) -> list[int]:
+    """The task's seeds still without a UnitFinished, the key seed last."""
+    if batch is None:
+        return [s for s in task.all_seeds if s != task.seed] + [task.seed]
+    return batch.unfinished()
+
+
+def _held(batch) -> list[Event]:
+    """The key seed's end, when it ended before the others and the batch was then cut short."""
+    return batch.take_held() if batch is not None else []
 
 
 def physical_cores() -> int:

@@ -1,0 +1,101 @@
+"""How a run's units become tasks when ``execution.seed_batch`` asks for seed batches (docs/ARCHITECTURE.md,
+"Seed batches"): the batch size it resolves to, the memory check before anything starts, and the task list.
+
+``auto`` (0) batches all seeds of an arm on CUDA, where one seed at minibatch 10 is bound by kernel launches,
+and AUTO_CPU seeds on a CPU, the size ``bench/seed_batch.py`` measured best there (docs/PERFORMANCE.md, "Seed
+batches"). Only dense nets have a stacked step, so a net with conv or pool layers always runs plain units.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+
+from desktop_app.core.config import ConfigError, ExperimentConfig
+from desktop_app.core.execution.tasks import UnitTask
+
+AUTO_CPU = 4
+STATE_COPIES = {"sgd": 1, "momentum": 2, "adam": 3}  # weights + optimizer state tensors of their shape
+
+
+def n_params(cfg: ExperimentConfig, input_shape: tuple[int, ...], n_classes: int) -> int:
+    """Weights and biases of one dense net (the only kind that is stacked)."""
+    sizes = [math.prod(input_shape)] + [s.units for s in cfg.model.layers] + [n_classes]
+    return sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False))
+
+
+def resolve_seed_batch(cfg: ExperimentConfig, device: torch.device, input_shape: tuple[int, ...], n_classes: int,
+                       workers: int = 1, n_unlabelled: int = 0) -> int:
+    """Seeds per task: 1 (plain units) unless the config asks for batches of a dense net; auto takes at most what
+    fits in the free memory."""
+    k = cfg.execution.seed_batch
+    if not all(spec.kind == "dense" for spec in cfg.model.layers):
+        return 1
+    if k == 0:
+        k = cfg.seeds.count if device.type == "cuda" else AUTO_CPU
+        free = available_bytes(device)
+        if free is not None:
+            one = batch_bytes(cfg, 1, input_shape, n_classes, n_unlabelled) * max(1, workers)
+            k = min(k, max(1, int(0.8 * free) // max(1, one)))
+    return max(1, min(k, cfg.seeds.count))
+
+
+def batch_bytes(cfg: ExperimentConfig, k: int, input_shape: tuple[int, ...], n_classes: int,
+                n_unlabelled: int = 0) -> int:
+    """Bytes a batch of k seeds holds: the stacked weights and optimizer state (float32), a gradient, the
+    per-seed nets, the minibatch activations, and (pre-training) each seed's inputs of the layer it trains."""
+    params = n_params(cfg, input_shape, n_classes)
+    copies = STATE_COPIES.get(cfg.finetune.optimizer, 3) + 2
+    widest = max([math.prod(input_shape)] + [s.units for s in cfg.model.layers])
+    activations = 4 * len(cfg.model.layers) * cfg.finetune.batch_size * widest
+    pretrain = n_unlabelled * widest if any(arm != "none" for arm in cfg.arms) else 0
+    return 4 * k * (copies * params + activations + pretrain)
+
+
+def available_bytes(device: torch.device) -> int | None:
+    """Free memory where the batch lives: the GPU's free memory, else the system's available memory."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    if hasattr(os, "sysconf") and "SC_AVPHYS_PAGES" in os.sysconf_names:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return None
+
+
+def check_memory(cfg: ExperimentConfig, k: int, device: torch.device, input_shape: tuple[int, ...],
+                 n_classes: int, workers: int = 1, n_unlabelled: int = 0) -> None:
+    """One line naming the field when ``workers`` batches of k seeds would not fit in the free memory."""
+    if k <= 1:
+        return
+    need = batch_bytes(cfg, k, input_shape, n_classes, n_unlabelled) * max(1, workers)
+    free = available_bytes(device)
+    if free is not None and need > 0.8 * free:
+        raise ConfigError("execution.seed_batch", f"{workers} batch(es) of {k} seeds need about {need / 2**20:.0f} "
+                          f"MB on {device.type} but {free / 2**20:.0f} MB are free; use a smaller seed_batch")
+
+
+def make_tasks(cfg: ExperimentConfig, run_dir: str, threads: int, k: int,
+               order: list[tuple[str, int]] | None = None) -> list[UnitTask]:
+    """Tasks in the engine's dispatch ``order`` of (arm, seed) (default: seed-major, arms in config order), k
+    seeds per task: the seeds in chunks of k, each chunk's arms in the order of its first seed."""
+    order = order or [(arm, seed) for seed in cfg.seed_values for arm in cfg.arms]
+    if k <= 1:
+        return [UnitTask(cfg, arm, seed, run_dir, threads) for arm, seed in order]
+    seeds = list(cfg.seed_values)
+    tasks = []
+    for i in range(0, len(seeds), k):
+        chunk = seeds[i : i + k]
+        for arm in [a for a, s in order if s == chunk[0]]:
+            tasks.append(UnitTask(cfg, arm, chunk[-1], run_dir, threads, tuple(chunk) if len(chunk) > 1 else ()))
+    return tasks
+
+
+__all__ = ["AUTO_CPU", "batch_bytes", "check_memory", "make_tasks", "resolve_seed_batch"]

@@ -1,0 +1,278 @@
+"""Greedy pre-training of K seeds' dense layers as one stacked layer: DAE and RBM (CD-k / PCD).
+
+The seed-batch counterpart of ``greedy.greedy_pretrain`` (docs/ARCHITECTURE.md, "Seed batches"). Each seed keeps
+its own layer inputs, data order and noise generator (derived from (seed, arm, layer) as there) and its own
+``LayerPretrainer``, which draws that seed's corruption and Bernoulli samples from its own generator in the
+order it would alone, and which computes the end-of-epoch reconstruction error from the weights written back
+into its layer. Only the arithmetic of a minibatch step is stacked, with the weights as (K, hidden, visible),
+so seed i's weights equal what it computes alone up to float reassociation.
+
+Yields (position in ``models``, item): ``LayerStep`` / ``LayerEpoch`` / ``LayerDone`` as ``greedy_pretrain``
+yields them for that seed, or a ``PretrainingDiverged`` for a seed that left the stack (the others go on).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from desktop_app.core.config import ExperimentConfig
+from desktop_app.core.control import RunControl
+from desktop_app.core.greedy import RECON_EVAL_SIZE, LayerDone, LayerEpoch, LayerStep, layer_inputs, pretrain_targets
+from desktop_app.core.models import Net
+from desktop_app.core.pretraining import PretrainingDiverged, make_pretrainer
+from desktop_app.core.pretraining.base import bernoulli, corrupt, normal
+from desktop_app.core.seeding import derive_seed
+
+Item = LayerStep | LayerEpoch | LayerDone | PretrainingDiverged
+
+
+def _per_seed(draw, tensors: torch.Tensor, trainers) -> torch.Tensor:
+    """One draw per seed from its own generator, in the shape it draws alone."""
+    return torch.stack([draw(t, tr.generator) for t, tr in zip(tensors, trainers, strict=True)])
+
+
+class _Stacked:
+    """The stacked (W, c) of K layers plus the pre-trainers that own each seed's generator and extras."""
+
+    def __init__(self, trainers: Sequence) -> None:
+        self.trainers = list(trainers)
+        self.W = torch.stack([t.weight.detach() for t in trainers]).contiguous()  # (K, hidden, visible)
+        self.c = torch.stack([t.hidden_bias.detach() for t in trainers]).unsqueeze(1).contiguous()
+        self.b = torch.stack([t.visible_bias.detach() for t in trainers]).unsqueeze(1).contiguous()
+
+    def tensors(self) -> list[str]:
+        return ["W", "c", "b"]
+
+    def keep(self, positions: Sequence[int]) -> None:
+        idx = torch.tensor(list(positions), dtype=torch.long, device=self.W.device)
+        for name in self.tensors():
+            t = getattr(self, name)
+            if t is not None:
+                setattr(self, name, t.index_select(0, idx).contiguous())
+        self.trainers = [self.trainers[j] for j in positions]
+
+    @torch.no_grad()
+    def write_back(self) -> None:
+        """Each seed's weights into its own layer and pre-trainer (reconstruction error, the net itself)."""
+        for j, t in enumerate(self.trainers):
+            t.weight.data.copy_(self.W[j])
+            t.hidden_bias.data.copy_(self.c[j, 0])
+            t.visible_bias.data.copy_(self.b[j, 0])
+
+    def _drop_bad(self, values: torch.Tensor, what: str, extra: list[torch.Tensor]) -> tuple[dict, list]:
+        """Seeds whose value is not finite leave: {position: the exception its pre-trainer raises alone}."""
+        finite = torch.isfinite(values)
+        if bool(finite.all()):
+            return {}, extra
+        bad = {}
+        for j in torch.nonzero(~finite).flatten().tolist():
+            try:
+                self.trainers[j]._check_finite(float(values[j]), what)
+            except PretrainingDiverged as exc:
+                bad[j] = exc
+        keep = [j for j in range(len(self.trainers)) if j not in bad]
+        self.keep(keep)
+        idx = torch.tensor(keep, dtype=torch.long, device=values.device)
+        return bad, [t.index_select(0, idx) for t in extra]
+
+
+class StackedDAE(_Stacked):
+    """Tied-weight denoising autoencoders, plain SGD on the batch mean (``DAEPretrainer``'s step, by hand)."""
+
+    def __init__(self, trainers: Sequence) -> None:
+        super().__init__(trainers)
+        t0 = trainers[0]
+        self.lr, self.unit_interval = float(t0.cfg.lr), t0.unit_interval_input
+        self.activation = t0.activation
+
+    @torch.no_grad()
+    def train_step(self, x: torch.Tensor) -> dict[int, PretrainingDiverged]:
+        x = x.reshape(x.shape[0], x.shape[1], -1)
+        n = x.shape[1]
+        t0 = self.trainers[0]
+        xt = _per_seed(lambda t, g: corrupt(t, t0.noise, t0.corruption, g), x, self.trainers)
+        h = self._act(torch.baddbmm(self.c, xt, self.W.transpose(1, 2)))
+        z = torch.baddbmm(self.b, h, self.W)
+        if self.unit_interval:
+            loss = F.binary_cross_entropy_with_logits(z, x, reduction="none").sum((1, 2))
+        else:
+            loss = ((z - x) ** 2).sum((1, 2))
+        bad, (x, xt, h, z) = self._drop_bad(loss, "reconstruction error", [x, xt, h, z])
+        if not self.trainers:
+            return bad
+        dz = (torch.sigmoid(z) - x) if self.unit_interval else 2 * (z - x)
+        dz.div_(n)
+        da = self._act_grad(torch.bmm(dz, self.W.transpose(1, 2)), h)
+        gW = torch.bmm(h.transpose(1, 2), dz).add_(torch.bmm(da.transpose(1, 2), xt))
+        gc, gb = da.sum(1, keepdim=True), dz.sum(1, keepdim=True)
+        norm = torch.maximum(gW.abs().amax((1, 2)), torch.maximum(gc.abs().amax((1, 2)), gb.abs().amax((1, 2))))
+        more, (gW, gc, gb) = self._drop_bad(norm, "gradient norm", [gW, gc, gb])
+        bad.update({self._orig(j, bad): e for j, e in more.items()})
+        self.W.add_(gW, alpha=-self.lr)
+        self.c.add_(gc, alpha=-self.lr)
+        self.b.add_(gb, alpha=-self.lr)
+        return bad
+
+    @staticmethod
+    def _orig(j: int, dropped: dict) -> int:
+        """Position j after dropping ``dropped`` -> the position before."""
+        for d in sorted(dropped):
+            if d <= j:
+                j += 1
+        return j
+
+    def _act(self, a: torch.Tensor) -> torch.Tensor:
+        return {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[self.activation](a)
+
+    def _act_grad(self, g: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        if self.activation == "sigmoid":
+            return g * (1 - h) * h
+        if self.activation == "tanh":
+            return g * (1 - h * h)
+        return g * (h > 0)
+
+
+class StackedRBM(_Stacked):
+    """CD-k / PCD with momentum (``RBMPretrainer``'s step, stacked), per-seed Bernoulli / Gaussian samples."""
+
+    def __init__(self, trainers: Sequence) -> None:
+        super().__init__(trainers)
+        t0 = trainers[0]
+        self.k, self.gaussian, self.persistent = t0.k, t0.gaussian_visible, t0.persistent
+        self.lr, self.momentum = t0.lr, t0.momentum
+        self.vW, self.vc, self.vb = torch.zeros_like(self.W), torch.zeros_like(self.c), torch.zeros_like(self.b)
+        self.chain: torch.Tensor | None = None
+
+    def tensors(self) -> list[str]:
+        return ["W", "c", "b", "vW", "vc", "vb", "chain"]
+
+    def _hidden(self, v: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(torch.baddbmm(self.c, v, self.W.transpose(1, 2)))
+
+    def _visible_mean(self, h: torch.Tensor) -> torch.Tensor:
+        pre = torch.baddbmm(self.b, h, self.W)
+        return pre if self.gaussian else torch.sigmoid(pre)
+
+    def _sample_h(self, p: torch.Tensor) -> torch.Tensor:
+        return _per_seed(bernoulli, p, self.trainers)
+
+    @torch.no_grad()
+    def train_step(self, x: torch.Tensor) -> dict[int, PretrainingDiverged]:
+        v0 = x.reshape(x.shape[0], x.shape[1], -1)
+        ph0 = self._hidden(v0)
+        h0 = self._sample_h(ph0)
+        error = ((v0 - self._visible_mean(h0)) ** 2).sum((1, 2))
+        bad, (v0, ph0, h0) = self._drop_bad(error, "reconstruction error", [v0, ph0, h0])
+        if not self.trainers:
+            return bad
+        if self.persistent:
+            if self.chain is None:
+                self.chain = torch.stack([t._init_chain(v) for t, v in zip(self.trainers, v0, strict=True)])
+            h = self._sample_h(self._hidden(self.chain))
+        else:
+            h = h0
+        mean_v = v = None
+        for step in range(self.k):
+            pre = torch.baddbmm(self.b, h, self.W)
+            if self.gaussian:
+                mean_v = pre
+                v = pre + _per_seed(lambda t, g: normal(t.shape, t, g), pre, self.trainers)
+            else:
+                mean_v = torch.sigmoid(pre)
+                v = _per_seed(bernoulli, mean_v, self.trainers)
+            if step < self.k - 1:
+                h = self._sample_h(self._hidden(v))
+        h_neg = self._hidden(mean_v)
+        if self.persistent:
+            self.chain = v
+        n_pos, n_neg = v0.shape[1], mean_v.shape[1]
+        gW = torch.bmm(ph0.transpose(1, 2), v0).div_(n_pos).sub_(torch.bmm(h_neg.transpose(1, 2), mean_v).div_(n_neg))
+        gb = v0.mean(1, keepdim=True) - mean_v.mean(1, keepdim=True)
+        gc = ph0.mean(1, keepdim=True) - h_neg.mean(1, keepdim=True)
+        total = gW.abs().sum((1, 2)) + gb.abs().sum((1, 2)) + gc.abs().sum((1, 2))
+        more, (gW, gb, gc) = self._drop_bad(total, "gradient", [gW, gb, gc])
+        bad.update({StackedDAE._orig(j, bad): e for j, e in more.items()})
+        for vel, grad, name in ((self.vW, gW, "W"), (self.vb, gb, "b"), (self.vc, gc, "c")):
+            vel.mul_(self.momentum).add_(grad, alpha=self.lr)
+            getattr(self, name).add_(vel)
+        return bad
+
+    @torch.no_grad()
+    def write_back(self) -> None:
+        super().write_back()  # the RBM's visible bias is a plain tensor: copied in place as well
+
+
+STACKED_PRETRAINERS = {"dae": StackedDAE, "rbm": StackedRBM}
+
+
+def stacked_greedy_pretrain(models: Sequence[Net], arm: str, cfg: ExperimentConfig, pool: torch.Tensor,
+                            seeds: Sequence[int], control: RunControl | None = None,
+                            layers_done: int = 0) -> Iterator[tuple[int, Item]]:
+    """Pre-train every model's layers in place, bottom up, the seeds stacked (see the module docstring)."""
+    section = getattr(cfg.pretraining, arm)
+    device = next(models[0].parameters()).device
+    alive = list(range(len(models)))
+    for j, li in enumerate(pretrain_targets(models[0], arm)):
+        if j < layers_done:
+            continue
+        if not alive:
+            return
+        inputs = torch.stack([layer_inputs(models[p], pool, li) for p in alive])
+        order_gens = [torch.Generator().manual_seed(derive_seed(seeds[p], f"pretrain-order-{arm}", li)) for p in alive]
+        trainers = [make_pretrainer(
+            arm, models[p].blocks[li].module, cfg.model.activation, section,
+            unit_interval_input=(li == 0 or cfg.model.activation == "sigmoid"),
+            generator=torch.Generator(device=device).manual_seed(derive_seed(seeds[p], f"pretrain-noise-{arm}", li)),
+            stride=models[p].blocks[li].spec.stride) for p in alive]
+        stacked = STACKED_PRETRAINERS[arm](trainers)
+        members = list(alive)  # positions in models, in stack order
+        n = inputs.shape[1]
+        for epoch in range(1, section.epochs + 1):
+            perms = torch.stack([torch.randperm(n, generator=g) for g in order_gens]).to(device)
+            for start in range(0, n, section.batch_size):
+                if control is not None:
+                    control.checkpoint()
+                idx = perms[:, start : start + section.batch_size]
+                x = torch.gather(inputs, 1, idx.unsqueeze(2).expand(-1, -1, inputs.shape[2]))
+                bad = stacked.train_step(x)
+                if bad:
+                    keep = [q for q in range(len(members)) if q not in bad]
+                    for q in sorted(bad):
+                        yield members[q], PretrainingDiverged(f"layer {li} epoch {epoch}: {bad[q]}")
+                        alive.remove(members[q])
+                    members = [members[q] for q in keep]
+                    inputs, perms = inputs[keep], perms[keep]
+                    order_gens = [order_gens[q] for q in keep]
+                    if not members:
+                        return
+                for p in members:
+                    yield p, LayerStep(li, epoch)
+            stacked.write_back()
+            keep = []
+            for q, (p, t) in enumerate(zip(members, stacked.trainers, strict=True)):
+                error = float(t.reconstruction_error(inputs[q, :RECON_EVAL_SIZE]))
+                if not math.isfinite(error):
+                    yield p, PretrainingDiverged(f"layer {li} epoch {epoch}: {arm} pre-training diverged "
+                                                 f"(reconstruction error {error}); lower pretraining.{arm}.lr (now "
+                                                 f"{section.lr:g})")
+                    alive.remove(p)
+                    continue
+                keep.append(q)
+                yield p, LayerEpoch(li, epoch, error)
+            if len(keep) < len(members):
+                stacked.keep(keep)
+                members = [members[q] for q in keep]
+                inputs = inputs[keep]
+                order_gens = [order_gens[q] for q in keep]
+                if not members:
+                    return
+        for p in members:
+            if arm == "rbm" and cfg.model.activation == "tanh":  # as greedy_pretrain: sigmoid RBM -> tanh net
+                with torch.no_grad():
+                    models[p].blocks[li].module.weight.mul_(0.5)
+                    models[p].blocks[li].module.bias.mul_(0.5)
+            yield p, LayerDone(j, li)

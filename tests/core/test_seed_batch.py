@@ -1,0 +1,259 @@
+"""Seed batches (issue 14): K seeds of one arm trained as one stacked net give each seed the numbers it gets
+alone (up to float reassociation), write every seed's own unit files and events, resume exactly after a stop,
+and let a diverged seed end alone."""
+
+import csv
+import io
+
+import pytest
+import torch
+
+from desktop_app import cli
+from desktop_app.core.config import ConfigError, FinetuneConfig, LayerSpec, ModelConfig
+from desktop_app.core.control import RunControl
+from desktop_app.core.engine import resume_experiment, run_experiment
+from desktop_app.core.events import CheckpointSaved, EpochMetrics, LogMessage, RunFinished, UnitFinished
+from desktop_app.core.execution import batching
+from desktop_app.core.models import build_model
+from desktop_app.core.runfolder import RunFolder
+from desktop_app.core.stacked import StackedMLP
+from desktop_app.core.training import finetune_step, load_checkpoint, make_optimizer
+from tests.core.test_engine import tiny
+
+SEEDS = [3, 4, 5, 6]
+
+
+def table(run_dir):
+    with open(run_dir / "metrics.csv", newline="") as fh:
+        return {(r["arm"], r["seed"], r["phase"], r["layer"], r["epoch"], r["split"]): r for r in csv.DictReader(fh)}
+
+
+def batch_cfg(k: int, backend: str = "inline", **over):
+    base = {"arms": ["none", "dae"], "seeds.count": 4, "threads": 1, "finetune.epochs": 3,
+            "execution.backend": backend, "execution.workers": 2, "execution.seed_batch": k,
+            "model.layers": [{"kind": "dense", "units": 32}] * 2}
+    return tiny(**{**base, **over})
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("extras", [{}, {"dropout": 0.3, "l1": 1e-4, "l2": 1e-3, "activation": "tanh"},
+                                    {"activation": "relu", "dropout": 0.5}])
+def test_stacked_step_is_each_nets_own_step(optimizer, extras):
+    """Same init, minibatches and dropout generators: the stacked weights and optimizer state equal K nets
+    trained one by one with finetune_step (torch.optim, F.dropout on the default generator)."""
+    mc = ModelConfig(layers=(LayerSpec("dense", 30),) * 2, **extras)
+    ft = FinetuneConfig(optimizer=optimizer, lr=1e-3 if optimizer == "adam" else 0.05)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.rand(200, 1, 8, 8, generator=gen), torch.randint(0, 10, (200,), generator=gen)
+    batches = [[(s * 10 + k * 7) % 190 for k in range(len(SEEDS))] for s in range(25)]
+    nets = [build_model(mc, (1, 8, 8), 10, s) for s in SEEDS]
+    opts = [make_optimizer(ft, n.parameters()) for n in nets]
+    for k, (net, opt) in enumerate(zip(nets, opts, strict=True)):
+        torch.manual_seed(100 + SEEDS[k])
+        for starts in batches:
+            i = starts[k]
+            finetune_step(net, opt, x[i : i + 10], y[i : i + 10], mc, ft, 1)
+    stacked = StackedMLP([build_model(mc, (1, 8, 8), 10, s) for s in SEEDS], mc, ft)
+    gens = [torch.Generator().manual_seed(100 + s) for s in SEEDS]
+    for starts in batches:
+        xs = torch.stack([x[i : i + 10] for i in starts])
+        ys = torch.stack([y[i : i + 10] for i in starts])
+        assert stacked.step(xs, ys, gens, check_loss=True) == {}
+    probe = build_model(mc, (1, 8, 8), 10, 0)
+    for k, (net, opt) in enumerate(zip(nets, opts, strict=True)):
+        stacked.write_to(k, probe)
+        for a, b in zip(probe.parameters(), net.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        mine, ref = stacked.optimizer_state(k, opt.state_dict()), opt.state_dict()
+        assert mine["param_groups"] == ref["param_groups"]
+        assert mine["state"].keys() == ref["state"].keys()
+        for i, entry in ref["state"].items():
+            assert mine["state"][i].keys() == entry.keys()
+            for key, v in entry.items():
+                torch.testing.assert_close(mine["state"][i][key], v, rtol=1e-5, atol=1e-6)
+
+
+def test_a_seed_with_a_non_finite_loss_leaves_the_stack_and_the_others_go_on():
+    mc, ft = ModelConfig(layers=(LayerSpec("dense", 20),)), FinetuneConfig(optimizer="momentum", lr=0.05)
+    nets = [build_model(mc, (16,), 10, s) for s in SEEDS]
+    with torch.no_grad():
+        nets[1].head.bias.fill_(float("inf"))
+    stacked = StackedMLP(nets, mc, ft)
+    ref = [build_model(mc, (16,), 10, s) for s in (SEEDS[0], SEEDS[2], SEEDS[3])]
+    ref_opts = [make_optimizer(ft, n.parameters()) for n in ref]
+    x, y = torch.rand(4, 10, 16), torch.randint(0, 10, (4, 10))
+    bad = stacked.step(x, y, None, check_loss=True)
+    assert list(bad) == [1] and stacked.k == 3
+    for j, (net, opt) in enumerate(zip(ref, ref_opts, strict=True)):
+        finetune_step(net, opt, x[[0, 2, 3][j]], y[[0, 2, 3][j]], mc, ft, 1)
+    stacked.step(x[[0, 2, 3]], y[[0, 2, 3]], None, check_loss=True)
+    for net, opt in zip(ref, ref_opts, strict=True):
+        finetune_step(net, opt, x[[0, 2, 3][ref.index(net)]], y[[0, 2, 3][ref.index(net)]], mc, ft, 1)
+    probe = build_model(mc, (16,), 10, 0)
+    for j, net in enumerate(ref):
+        stacked.write_to(j, probe)
+        for a, b in zip(probe.parameters(), net.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def alone(tmp_path_factory):
+    """The reference: 4 seeds x 2 arms as plain units, one after another."""
+    run_dir = tmp_path_factory.mktemp("alone") / "run"
+    events = list(run_experiment(batch_cfg(1), None, run_dir))
+    assert events[-1].status == "completed", events[-1].message
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def batched(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("batched") / "run"
+    events = list(run_experiment(batch_cfg(4), None, run_dir))
+    assert events[-1].status == "completed", events[-1].message
+    return run_dir, events
+
+
+def test_a_batch_of_4_gives_each_seed_its_own_numbers_and_files(alone, batched):
+    run_dir, events = batched
+    a, b = table(alone), table(run_dir)
+    assert a.keys() == b.keys()
+    for key, row in a.items():
+        for col in ("nll", "recon_error"):
+            if row[col]:
+                assert float(b[key][col]) == pytest.approx(float(row[col]), rel=1e-4), key
+    for arm in ("none", "dae"):
+        for seed in range(4):
+            unit_a, unit_b = RunFolder(alone).unit(arm, seed), RunFolder(run_dir).unit(arm, seed)
+            assert unit_b.metrics_path.exists()
+            for epoch in (1, 3):
+                wa = load_checkpoint(unit_a.checkpoint_path(epoch))["model"]
+                wb = load_checkpoint(unit_b.checkpoint_path(epoch))["model"]
+                assert wa.keys() == wb.keys()
+                for name in wa:
+                    torch.testing.assert_close(wb[name], wa[name], rtol=1e-4, atol=1e-5)
+            assert load_checkpoint(unit_b.latest_path)["stage"] == "done"
+            assert sorted(p.name for p in unit_b.snapshots_dir.iterdir()) == \
+                sorted(p.name for p in unit_a.snapshots_dir.iterdir())
+    finished = [(e.arm, e.seed, e.status) for e in events if isinstance(e, UnitFinished)]
+    assert sorted(finished) == sorted((arm, s, "completed") for arm in ("none", "dae") for s in range(4))
+    assert len({arm for arm, _, _ in finished[:4]}) == 1 and finished[3][1] == 3  # a batch, its key seed last
+    per_unit = {(e.arm, e.seed) for e in events if isinstance(e, EpochMetrics)}
+    assert len(per_unit) == 8
+    assert len([e for e in events if isinstance(e, CheckpointSaved)]) == 8 * 4  # epochs 0-3 of every unit
+    assert any(isinstance(e, LogMessage) and "seed batches: 4 seeds" in e.text for e in events)
+
+
+def test_a_batch_stopped_midway_resumes_exactly_in_worker_processes(batched, tmp_path):
+    """Batches of 2 on two local worker processes, stopped after a seed's epoch-1 checkpoint, then resumed in
+    batches of 4 inline: the same numbers, bit for bit, as the batched run that was never stopped (the SGD state
+    is the weights; every epoch's randomness comes from its seed)."""
+    control = RunControl()
+    run_dir = tmp_path / "run"
+    events = []
+    for ev in run_experiment(batch_cfg(2, "local"), control, run_dir):
+        events.append(ev)
+        if isinstance(ev, CheckpointSaved) and ev.epoch == 1 and not control.stopped:
+            control.stop()
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "stopped"
+    stopped = {(e.arm, e.seed) for e in events if isinstance(e, UnitFinished) and e.status == "stopped"}
+    assert stopped
+    rest = list(resume_experiment(run_dir, seed_batch=4, backend="inline"))
+    assert rest[-1].status == "completed", rest[-1].message
+    ref, got = table(batched[0]), table(run_dir)
+    assert got.keys() == ref.keys()
+    for key, row in ref.items():
+        assert got[key]["nll"] == row["nll"] and got[key]["recon_error"] == row["recon_error"], key
+
+
+def test_diverging_seeds_end_diverged_as_they_do_alone(tmp_path):
+    """lr 10, momentum 0.99, ReLU: some seeds diverge in fine-tuning and leave the batch, the others complete;
+    every seed ends (status, epoch, cause) as it does alone."""
+    over = {"arms": ["none"], "model.activation": "relu", "finetune.optimizer": "momentum", "finetune.lr": 10.0,
+            "finetune.momentum": 0.99, "finetune.batch_size": 10, "model.layers": [{"kind": "dense", "units": 64}] * 3}
+    ends = []
+    for k in (1, 4):
+        events = list(run_experiment(batch_cfg(k, **over), None, tmp_path / f"k{k}"))
+        assert events[-1].status == "diverged"
+        ends.append({(e.arm, e.seed): (e.status, e.message.split(" (")[0]) for e in events
+                     if isinstance(e, UnitFinished)})
+    assert ends[1] == ends[0]
+    assert {status for status, _ in ends[1].values()} == {"diverged", "completed"}
+
+
+def test_auto_and_the_memory_check(monkeypatch):
+    cpu = torch.device("cpu")
+    assert batching.resolve_seed_batch(batch_cfg(0), cpu, (1, 28, 28), 10) == batching.AUTO_CPU
+    assert batching.resolve_seed_batch(batch_cfg(0, **{"seeds.count": 2}), cpu, (1, 28, 28), 10) == 2
+    assert batching.resolve_seed_batch(batch_cfg(3), cpu, (1, 28, 28), 10) == 3
+    conv = batch_cfg(4, **{"arms": ["none"], "model.layers": [{"kind": "conv", "units": 4, "kernel": 5}]})
+    assert batching.resolve_seed_batch(conv, cpu, (1, 28, 28), 10) == 1  # no stacked conv step
+    need = batching.batch_bytes(batch_cfg(4), 4, (1, 28, 28), 10)
+    monkeypatch.setattr(batching, "available_bytes", lambda device: need)
+    with pytest.raises(ConfigError, match=r"execution\.seed_batch.*4 seeds.*MB") as err:
+        batching.check_memory(batch_cfg(4), 4, cpu, (1, 28, 28), 10)
+    assert "\n" not in str(err.value)
+    batching.check_memory(batch_cfg(4), 2, cpu, (1, 28, 28), 10)  # half of it fits
+    # auto shrinks to what fits: 80 % of four seeds' bytes holds three
+    assert batching.resolve_seed_batch(batch_cfg(0), cpu, (1, 28, 28), 10) == 3
+
+
+def test_cli_seed_batch_flag(alone, tmp_path, capsys):
+    out = tmp_path / "r"
+    cfg_path = tmp_path / "cfg.toml"
+    cfg_path.write_text(batch_cfg(1).to_toml())
+    code = cli.main(["run", str(cfg_path), "--out", str(out), "--seed-batch", "2"], out=io.StringIO())
+    assert code == 0
+    a, b = table(alone), table(out)
+    assert all(float(b[k]["nll"]) == pytest.approx(float(r["nll"]), rel=1e-4) for k, r in a.items() if r["nll"])
+    assert "seed batches: 2 seeds" in capsys.readouterr().err
+    bad = cli.main(["run", str(cfg_path), "--out", str(tmp_path / "bad"), "--seed-batch", "-1"], out=io.StringIO())
+    assert bad == 2
+    assert "execution.seed_batch" in capsys.readouterr().err
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_batch_on_cuda_gives_each_seed_its_own_numbers(tmp_path):
+    """On a GPU (dropout off: a lone unit's CUDA dropout uses the fused kernel, a batch per-seed generators)."""
+    cfgs = [batch_cfg(k, **{"device": "cuda"}) for k in (1, 4)]
+    runs = [tmp_path / "alone", tmp_path / "batched"]
+    for cfg, run_dir in zip(cfgs, runs, strict=True):
+        assert list(run_experiment(cfg, None, run_dir))[-1].status == "completed"
+    a, b = table(runs[0]), table(runs[1])
+    for key, row in a.items():
+        if row["nll"]:
+            assert float(b[key]["nll"]) == pytest.approx(float(row["nll"]), rel=1e-4), key
+
+
+@pytest.mark.parametrize(("arm", "over"), [
+    ("dae", {}),
+    ("dae", {"model.activation": "tanh", "pretraining.dae.noise": "gaussian", "pretraining.dae.corruption": 0.3,
+             "pretraining.dae.lr": 0.001}),
+    ("rbm", {}),
+    ("rbm", {"pretraining.rbm.k": 2, "pretraining.rbm.persistent": True}),
+    ("rbm", {"model.activation": "tanh", "pretraining.rbm.persistent": True}),
+])
+def test_stacked_pretraining_is_each_seeds_own(arm, over):
+    """Per-seed corruption / Bernoulli (and Gaussian) samples from each seed's own generator: the stacked layers,
+    their reconstruction errors and the items each seed gets equal greedy_pretrain's for that seed alone."""
+    from desktop_app.core.greedy import LayerEpoch, greedy_pretrain
+    from desktop_app.core.stacked_pretrain import stacked_greedy_pretrain
+
+    cfg = batch_cfg(4, **{"arms": [arm], f"pretraining.{arm}.batch_size": 10, **over})
+    pool = torch.rand(120, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    alone, alone_items = [], []
+    for s in SEEDS:
+        net = build_model(cfg.model, (1, 28, 28), 10, s)
+        alone_items.append([i for i in greedy_pretrain(net, arm, cfg, pool, s)])
+        alone.append(net)
+    nets = [build_model(cfg.model, (1, 28, 28), 10, s) for s in SEEDS]
+    items = list(stacked_greedy_pretrain(nets, arm, cfg, pool, SEEDS))
+    for p, (net, ref) in enumerate(zip(nets, alone, strict=True)):
+        got = [i for q, i in items if q == p]
+        assert [type(i) for i in got] == [type(i) for i in alone_items[p]]
+        for a, b in zip(got, alone_items[p], strict=True):
+            if isinstance(a, LayerEpoch):
+                assert (a.layer, a.epoch) == (b.layer, b.epoch)
+                assert a.recon_error == pytest.approx(b.recon_error, rel=1e-4)
+        for a, b in zip(net.parameters(), ref.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
