@@ -132,8 +132,8 @@ def main() -> None:
         "",
         "- best K: " + ", ".join(f"{n} K = {k} (x{res[(n, k)][1]:.2f} per seed)" for n, k in best.items())
         + "; target >= 1.3x per seed.",
-        f"- K = 1 isolates the hand-written step (no autograd graph; plain SGD's update folded into the "
-        f"weight-gradient product; fused torch optimizers for momentum and Adam): SGD x{res[('sgd', 1)][1]:.2f} "
+        f"- K = 1 isolates the hand-written step (no autograd graph; the SGD and momentum updates folded into the "
+        f"weight-gradient product; torch's fused Adam): SGD x{res[('sgd', 1)][1]:.2f} "
         "there; the rest of a row's ratio is what stacking K seeds adds or loses.",
     ]
     if device.type == "cuda":

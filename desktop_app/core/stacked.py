@@ -5,9 +5,10 @@ step is a handful of small matrix products whose cost is dominated by moving the
 by autograd and optimizer bookkeeping. Here the weights carry a leading seed dimension, stored (K, fan_in,
 fan_out) so the forward pass is one ``baddbmm`` per layer, the backward pass is written out (no autograd
 graph), and plain SGD folds the update into the weight-gradient product (``W.baddbmm_(h^T, g, alpha=-lr)``),
-which reads and writes each weight once instead of writing a gradient and reading it back. Momentum, Adam and
-SGD with L1/L2 get explicit gradients and torch's own (fused) optimizer on the stacked tensors: their state is
-per element, hence per seed, and is split back into each seed's ``optimizer.state_dict()`` in the single-unit
+which reads and writes each weight once instead of writing a gradient and reading it back; momentum folds the
+same way into its buffer (``buf.baddbmm_(h^T, g, beta=mu)``, then ``W -= lr buf``). Adam and SGD with L1/L2 get
+explicit gradients and torch's fused optimizer on the stacked tensors. All this state is per element, hence
+per seed, and is split back into each seed's ``optimizer.state_dict()`` in the single-unit
 format, so a seed's checkpoint resumes alone or in any batch.
 
 Seeds never mix: the loss is the sum of the seeds' losses, so each seed's gradient is its own. Each seed keeps
@@ -45,14 +46,16 @@ class StackedMLP:
         self.model_cfg, self.ft = model_cfg, ft
         self.activation = model_cfg.activation
         self.dropout = float(model_cfg.dropout)
-        self.fused = ft.optimizer == "sgd" and not (model_cfg.l1 or model_cfg.l2)
+        # plain SGD and momentum fold their update into the weight-gradient product (no gradient tensor)
+        self.fold = ft.optimizer if ft.optimizer in ("sgd", "momentum") and not (model_cfg.l1 or model_cfg.l2) \
+            else None
         with torch.no_grad():
             self.weights = [torch.stack([lin.weight.detach().t() for lin in ls]).contiguous()
                             for ls in zip(*[_linears(n) for n in nets], strict=True)]
             self.biases = [torch.stack([lin.bias.detach() for lin in ls]).unsqueeze(1).contiguous()
                            for ls in zip(*[_linears(n) for n in nets], strict=True)]
-        self.opt = None
-        if not self.fused:
+        self.opt: torch.optim.Optimizer | _FoldedMomentum | None = None
+        if self.fold != "sgd":
             self._new_optimizer(self._stack_states(opt_states) if opt_states is not None else None)
 
     @property
@@ -120,6 +123,11 @@ class StackedMLP:
     def _new_optimizer(self, state: dict | None) -> None:
         """torch's fused (one-pass) optimizer on the stacked tensors: per-element state is per-seed state. The
         state loaded from a single-unit format says ``fused: None``; the groups are set back to fused."""
+        if self.fold == "momentum":
+            self.opt = _FoldedMomentum(self.params())
+            if state is not None:
+                self.opt.load_state_dict(state)
+            return
         self.opt = make_optimizer(self.ft, self.params(), fused=True)
         if state is not None:
             self.opt.load_state_dict(state)
@@ -202,9 +210,15 @@ class StackedMLP:
         for li in range(n_hidden, -1, -1):
             w, b = self.weights[li], self.biases[li]
             g_below = torch.bmm(g, w.transpose(1, 2)) if li > 0 else None  # with the weights before the update
-            if self.fused:
+            if self.fold == "sgd":  # W - lr * x^T g, in one pass over W
                 w.baddbmm_(inputs[li].transpose(1, 2), g, alpha=-self.ft.lr)
                 b.add_(g.sum(1, keepdim=True), alpha=-self.ft.lr)
+            elif self.fold == "momentum":  # buf = mu * buf + x^T g in one pass; W -= lr * buf (torch SGD's rule)
+                bw, bb = self.opt.buffers(li)
+                bw.baddbmm_(inputs[li].transpose(1, 2), g, beta=self.ft.momentum)
+                w.add_(bw, alpha=-self.ft.lr)
+                bb.mul_(self.ft.momentum).add_(g.sum(1, keepdim=True))
+                b.add_(bb, alpha=-self.ft.lr)
             else:
                 gw = torch.bmm(inputs[li].transpose(1, 2), g)
                 if self.model_cfg.l1:
@@ -216,8 +230,31 @@ class StackedMLP:
                 if masks:
                     g_below = g_below * masks[li - 1]
                 g = self._act_grad(g_below, acts[li - 1])
-        if self.opt is not None:
+        if self.fold is None:
             self.opt.step()
             for p in self.params():
                 p.grad = None
         return bad
+
+
+class _FoldedMomentum:
+    """The momentum buffers of a StackedMLP whose step folds the update into the gradient product, with torch
+    SGD's ``state_dict`` layout (no state before the first step, then one ``momentum_buffer`` per parameter)."""
+
+    def __init__(self, params: list[torch.Tensor]) -> None:
+        self.params = params
+        self.bufs: list[torch.Tensor] | None = None
+
+    def buffers(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.bufs is None:  # zeros: the first step gives buf = grad, as torch's clone of the first gradient
+            self.bufs = [torch.zeros_like(p) for p in self.params]
+        return self.bufs[2 * layer], self.bufs[2 * layer + 1]
+
+    def state_dict(self) -> dict:
+        state = {} if self.bufs is None else {i: {"momentum_buffer": b} for i, b in enumerate(self.bufs)}
+        return {"state": state, "param_groups": []}
+
+    def load_state_dict(self, state: dict) -> None:
+        entries = state["state"]
+        if entries:
+            self.bufs = [entries[i]["momentum_buffer"].clone().contiguous() for i in range(len(self.params))]
