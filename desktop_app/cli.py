@@ -27,7 +27,15 @@ from desktop_app.core import config as config_mod
 from desktop_app.core.config import ConfigError, ExperimentConfig
 from desktop_app.core.errors import one_line
 from desktop_app.core.eta import PhaseEta
-from desktop_app.core.events import EpochMetrics, LogMessage, PretrainEpoch, Progress, RunFinished, RunStarted
+from desktop_app.core.events import (
+    EpochMetrics,
+    LogMessage,
+    OnlinePoint,
+    PretrainEpoch,
+    Progress,
+    RunFinished,
+    RunStarted,
+)
 from desktop_app.core.runfolder import (
     RunFolder,
     RunFolderError,
@@ -37,6 +45,7 @@ from desktop_app.core.runfolder import (
     read_config,
     read_manifest,
     read_metrics,
+    read_online,
 )
 from desktop_app.core.runfolder.metrics import final_test_nlls
 from desktop_app.core.runs import default_workspace
@@ -236,6 +245,9 @@ class ProgressPrinter:
         elif isinstance(ev, EpochMetrics):
             self._print(f"  {ev.arm:>5} seed {ev.seed} epoch {ev.epoch:3d}: train nll {ev.train_nll:.4f} "
                         f"test nll {ev.test_nll:.4f} test error {ev.test_error:.2%}")
+        elif isinstance(ev, OnlinePoint):
+            self._print(f"  {ev.arm:>5} seed {ev.seed} after {ev.examples:>11,} examples: online error "
+                        f"{ev.online_error:.2%} (last {ev.block:,}), test error {ev.test_error:.2%}")
         elif isinstance(ev, RunFinished):
             self._stop_bar()
             if ev.status == "refused" or ev.bad_input:  # the command's error line says it (exit 2)
@@ -243,8 +255,29 @@ class ProgressPrinter:
             self._print(f"{ev.status} in {ev.elapsed_s:.1f} s{': ' + ev.message if ev.message else ''}")
 
 
+def online_summary(run_dir: Path) -> str:
+    """An online run's end of stream per arm: online and test error, mean and std over seeds."""
+    last: dict[tuple[str, int], OnlinePoint] = {}
+    for p in read_online(run_dir):
+        if (p.arm, p.seed) not in last or p.examples >= last[(p.arm, p.seed)].examples:
+            last[(p.arm, p.seed)] = p
+    lines = [f"{'arm':<6} {'seeds':>5} {'examples':>12} {'online error % (mean +- std)':>30} "
+             f"{'test error % (mean +- std)':>28}"]
+    for arm in dict.fromkeys(a for a, _ in last):
+        pts = [p for (a, _), p in last.items() if a == arm]
+        cells = []
+        for values in ([p.online_error * 100 for p in pts], [p.test_error * 100 for p in pts]):
+            v = np.array(values)
+            cells.append(f"{v.mean():.2f} +- {v.std(ddof=1) if len(v) > 1 else 0.0:.2f}")
+        lines.append(f"{arm:<6} {len(pts):>5} {min(p.examples for p in pts):>12,} {cells[0]:>30} {cells[1]:>28}")
+    return "\n".join(lines)
+
+
 def summary_table(run_dir: Path) -> str:
-    """Final test error and NLL per arm: mean and std over seeds, from the run folder."""
+    """Final test error and NLL per arm: mean and std over seeds, from the run folder (an online run: the end of
+    its stream)."""
+    if read_online(run_dir):
+        return online_summary(run_dir)
     rows = read_metrics(run_dir)
     units = read_manifest(run_dir).get("units", {})
     diverged = sorted(k for k, v in units.items() if isinstance(v, dict) and v.get("status") == "diverged") \

@@ -105,6 +105,12 @@ class Engine:
                 self._unit_total = {(arm, seed): unit_steps(cfg, arm, n_lab, n_unlab)
                                     for seed in cfg.seed_values for arm in cfg.arms}
                 self.total_steps = sum(self._unit_total.values())
+            elif cfg.kind == "online":
+                from desktop_app.core.online.unit import online_unit_steps
+
+                self._unit_total = {(arm, seed): online_unit_steps(cfg, arm)
+                                    for seed in cfg.seed_values for arm in cfg.arms}
+                self.total_steps = sum(self._unit_total.values())
             yield RunStarted(
                 run_dir=str(self.run_dir),
                 name=cfg.name,

@@ -109,6 +109,20 @@ class ProbeOutputs:
 
 
 @dataclass(frozen=True)
+class OnlinePoint:
+    """An online unit at one evaluation point (kind "online", Erhan 2010 Fig. 2): ``examples`` fine-tuning
+    examples seen; ``online_error`` over the last ``block`` of them, each scored before the net trained on it."""
+
+    arm: str
+    seed: int
+    examples: int
+    online_error: float
+    test_error: float
+    test_nll: float
+    block: int
+
+
+@dataclass(frozen=True)
 class CheckpointSaved:
     arm: str
     seed: int

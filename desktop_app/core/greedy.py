@@ -106,10 +106,14 @@ def greedy_pretrain(
                 raise PretrainingDiverged(f"layer {li} epoch {epoch}: {arm} pre-training diverged (reconstruction "
                                           f"error {error}); lower pretraining.{arm}.lr (now {section.lr:g})")
             yield LayerEpoch(li, epoch, error)
-        if arm == "rbm" and cfg.model.activation == "tanh":
-            # RBM hidden units are sigmoid; sigmoid(a) = (1 + tanh(a / 2)) / 2, so a tanh net computes the
-            # same features (rescaled to [-1, 1]) with half the weights and biases.
-            with torch.no_grad():
-                block.module.weight.mul_(0.5)
-                block.module.bias.mul_(0.5)
+        finish_layer(block.module, arm, cfg.model.activation)
         yield LayerDone(j, li)
+
+
+def finish_layer(module: torch.nn.Module, arm: str, activation: str) -> None:
+    """Hand a pre-trained layer to the net: RBM hidden units are sigmoid, and sigmoid(a) = (1 + tanh(a / 2)) / 2,
+    so a tanh net computes the same features (rescaled to [-1, 1]) with half the weights and biases."""
+    if arm == "rbm" and activation == "tanh":
+        with torch.no_grad():
+            module.weight.mul_(0.5)
+            module.bias.mul_(0.5)

@@ -23,6 +23,8 @@ from desktop_app.core.lab.store import (
     LOG,
     METRIC_NAMES,
     METRICS,
+    ONLINE,
+    ONLINE_NAMES,
     PRETRAIN,
     PROBES,
     PROGRESS,
@@ -37,6 +39,7 @@ from desktop_app.core.lab.store import (
 # Read from the shown run's RunData: methods and attributes alike (``store.units()``, ``store.status``).
 _SHOWN_RUN_API = (
     "units", "unit", "has_data", "curve", "metric_matrix", "recon_errors", "filters", "probe_outputs", "checkpoints",
+    "online_curve", "online_block",
     "run_dir", "name", "arms", "seeds", "device", "status", "replayed", "total_steps", "progress", "phase",
     "analyses",
 )
@@ -97,6 +100,6 @@ for _name in _SHOWN_RUN_API:
 
 
 __all__ = [
-    "ANALYSES", "CHECKPOINTS", "FILTERS", "LOG", "METRICS", "METRIC_NAMES", "PRETRAIN", "PROBES", "PROGRESS", "RUN",
-    "STATUS", "RunStore", "StoreChange", "Unit", "UnitData",
+    "ANALYSES", "CHECKPOINTS", "FILTERS", "LOG", "METRICS", "METRIC_NAMES", "ONLINE", "ONLINE_NAMES", "PRETRAIN",
+    "PROBES", "PROGRESS", "RUN", "STATUS", "RunStore", "StoreChange", "Unit", "UnitData",
 ]

@@ -24,13 +24,14 @@ ARMS = ("none", "rbm", "dae", "cae")
 NOISES = ("masking", "gaussian")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 DEVICES = ("auto", "cpu", "cuda")
-EXPERIMENT_KINDS = ("standard", "output-variance")
+EXPERIMENT_KINDS = ("standard", "output-variance", "online")
 RESAMPLE_MODES = ("auto", "pool", "deform", "none")
 EXECUTION_BACKENDS = ("auto", "local", "inline", "dask")
 MAX_WORKERS = 4096
 MAX_SEED_BATCH = 1024
 
 MAX_EXAMPLES = 1_000_000  # per split; the data-memory limit (limits.py) bounds them together
+MAX_STREAM_EXAMPLES = 10**9  # an online unit's budget: examples are generated, never held
 MAX_UNITS = 100_000
 MAX_LAYERS = 100
 MAX_BATCH = 100_000
@@ -289,6 +290,28 @@ class OutputVarianceConfig:
 
 
 @dataclass(frozen=True)
+class OnlineConfig:
+    """Erhan 2010 Fig. 2: train on an endless stream of deformed examples, each seen once, and record the online
+    error against the number of examples seen. Used when kind = "online"; the deformations' strengths are the
+    Data section's elastic and affine fields."""
+
+    pretrain_examples: int = spec(
+        10_000, label="Pre-training examples per layer", unit="examples", lo=1, hi=MAX_STREAM_EXAMPLES, step=1000,
+        help="Fresh stream examples each pre-trained layer sees once (unsupervised, labels unused).")
+    finetune_examples: int = spec(
+        100_000, label="Fine-tuning examples", unit="examples", lo=1, hi=MAX_STREAM_EXAMPLES, step=10_000,
+        help="Fresh labelled stream examples fine-tuning sees once; Erhan 2010 went to 10^7 and more.")
+    block: int = spec(
+        1000, label="Online-error block", unit="examples", lo=1, hi=MAX_EXAMPLES, step=100,
+        help="The online error is the error on the last this-many examples, each scored just before the net "
+        "trained on it.")
+    eval_points: int = spec(
+        20, label="Evaluation points", unit="points", lo=2, hi=500,
+        help="Log-spaced points (in examples seen) where the online and test errors are recorded and the unit "
+        "checkpoints.")
+
+
+@dataclass(frozen=True)
 class ExecutionConfig:
     """Where the (arm, seed) units run (core.execution). Left out of the config hash: it changes where and how
     fast a run goes, not its numbers (a unit's numbers depend on its thread count, which ``threads`` sets, and a
@@ -358,11 +381,15 @@ class ExperimentConfig:
     kind: str = spec(
         "standard", label="Experiment type", choices=EXPERIMENT_KINDS, group="experiment",
         help="standard: train every arm on every seed and watch the panels; output variance: measure how much "
-        "the final function depends on each block of the training stream (Erhan 2010, Fig. 3).",
+        "the final function depends on each block of the training stream (Erhan 2010, Fig. 3); online: train on "
+        "an endless stream, each example seen once (Erhan 2010, Fig. 2).",
         choice_help={
             "standard": "Train every arm x seed: filters, trajectories, curves, error surfaces, function space.",
             "output-variance": "For each block position, retrain with that block resampled and measure the "
             "variance of the outputs on the probe set: early examples matter more; pre-trained nets vary less.",
+            "online": "Pre-train and fine-tune on an endless stream of elastic + affine deformations, each example "
+            "seen once; record the online error vs examples seen (Erhan 2010, Fig. 2): optimisation, not "
+            "regularisation, if pre-training's advantage survives unlimited data.",
         })
     data: DataConfig = section(DataConfig(), label="Data")
     model: ModelConfig = section(ModelConfig(), label="Model")
@@ -392,6 +419,10 @@ class ExperimentConfig:
         OutputVarianceConfig(), label="Output variance (Erhan 2010, Fig. 3)",
         help="Erhan 2010 Fig. 3: the training stream is cut into blocks; one block at a time is resampled while "
         "init, order and every other block stay fixed.")
+    online: OnlineConfig = section(
+        OnlineConfig(), label="Online stream (Erhan 2010, Fig. 2)",
+        help="Erhan 2010 Fig. 2: budgets in examples, each a fresh deformation of a labelled training image, "
+        "drawn once; the online error over the last block is recorded at log-spaced points.")
     execution: ExecutionConfig = section(
         ExecutionConfig(), label="Execution", group="run",
         help="Where the (arm, seed) units run: worker processes on this machine or a Dask cluster. Not part of "
@@ -422,7 +453,8 @@ class ExperimentConfig:
         return tomli_w.dumps(self.to_dict())
 
     def hash(self) -> str:
-        """Short stable hash of the scientific content (name, description and execution excluded)."""
+        """Short stable hash of the scientific content (name, description and execution excluded, and the online
+        section unless kind = "online")."""
         import hashlib
 
         import tomli_w
@@ -431,6 +463,8 @@ class ExperimentConfig:
         d.pop("name", None)
         d.pop("description", None)
         d.pop("execution", None)
+        if self.kind != "online":  # no effect on other kinds; left out so their hashes predate the section
+            d.pop("online", None)
         return hashlib.sha256(tomli_w.dumps(d).encode()).hexdigest()[:16]
 
     def with_overrides(self, overrides: dict[str, Any]) -> ExperimentConfig:

@@ -101,9 +101,17 @@ def _dask_address(cfg: ExperimentConfig) -> Iterator[ConfigError]:
         yield ConfigError("execution.address", f"must look like tcp://host:8786, got {address[:60]!r}")
 
 
+def _online_stream(cfg: ExperimentConfig) -> Iterator[ConfigError]:
+    """The online error needs a full block before the last evaluation point."""
+    o = cfg.online
+    if cfg.kind == "online" and o.block > o.finetune_examples:
+        yield ConfigError("online.block", f"must be <= online.finetune_examples ({o.finetune_examples:,}), "
+                          f"got {o.block:,}")
+
+
 RULES = (
     _probe_within_test, _path_for_file_datasets, _shapeset_fits, _layer_order, _arms_have_layers, _model_fits, _sweep,
-    _dask_address,
+    _dask_address, _online_stream,
 )
 
 

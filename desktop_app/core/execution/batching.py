@@ -31,8 +31,8 @@ def resolve_seed_batch(cfg: ExperimentConfig, device: torch.device, input_shape:
     """Seeds per task: 1 (plain units) unless the config asks for batches of a dense net; auto takes at most what
     fits in the free memory."""
     k = cfg.execution.seed_batch
-    if not all(spec.kind == "dense" for spec in cfg.model.layers):
-        return 1
+    if cfg.kind == "online" or not all(spec.kind == "dense" for spec in cfg.model.layers):
+        return 1  # online units (core.online) and conv nets are not stacked
     if k == 0:
         k = cfg.seeds.count if device.type == "cuda" else AUTO_CPU
         free = available_bytes(device)

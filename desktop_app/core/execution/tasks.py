@@ -86,7 +86,11 @@ def run_task(task: UnitTask, control: RunControl, data=None) -> Iterator[Event]:
             torch.set_num_threads(task.threads)
         if data is None:
             data = _unit_data(task.config)
-        if len(task.all_seeds) > 1:
+        if task.config.kind == "online":  # the online experiment's units (core.online), one seed each
+            from desktop_app.core.online.unit import train_online_unit
+
+            yield from train_online_unit(task.config, task.arm, task.seed, Path(task.run_dir), control, data)
+        elif len(task.all_seeds) > 1:
             batch = SeedBatch(task.config, task.arm, task.all_seeds, Path(task.run_dir), control, data, task.seed)
             yield from batch.events()
         else:

@@ -13,6 +13,7 @@ Data layout per unit (``data.unit(arm, seed)`` -> ``UnitData``):
   filter_input_shape (C, H, W) of the network input, to tile dense filters
   probes            {epoch: float32 (probe_size, n_classes)} softmax outputs on the probe subset
   checkpoints       [(phase, epoch, path)]
+  online            {examples: (online_error, test_error, test_nll)} an online run's points (kind "online")
 
 Run-level analysis results (``AnalysisFinished``, e.g. the output-variance experiment) are kept in ``analyses`` by
 name (the latest wins) and reported as kind "analyses". Each ``ingest`` reports one ``StoreChange`` to the
@@ -33,6 +34,7 @@ from desktop_app.core.events import (
     Event,
     FilterSnapshot,
     LogMessage,
+    OnlinePoint,
     PhaseStarted,
     PretrainEpoch,
     ProbeOutputs,
@@ -46,9 +48,10 @@ METRIC_NAMES = ("train_nll", "train_error", "valid_nll", "valid_error", "test_nl
 Unit = tuple[str, int]
 
 # What changed, as reported by StoreChange.kinds.
-RUN, METRICS, PRETRAIN, FILTERS, PROBES, CHECKPOINTS, STATUS, PROGRESS, LOG, ANALYSES = (
-    "run", "metrics", "pretrain", "filters", "probes", "checkpoints", "status", "progress", "log", "analyses",
+RUN, METRICS, PRETRAIN, FILTERS, PROBES, CHECKPOINTS, STATUS, PROGRESS, LOG, ANALYSES, ONLINE = (
+    "run", "metrics", "pretrain", "filters", "probes", "checkpoints", "status", "progress", "log", "analyses", "online",
 )
+ONLINE_NAMES = ("online_error", "test_error", "test_nll")
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class UnitData:
     filter_input_shape: tuple[int, ...] = ()
     probes: dict[int, np.ndarray] = field(default_factory=dict)
     checkpoints: list[tuple[str, int, str]] = field(default_factory=list)
+    online: dict[int, tuple[float, float, float]] = field(default_factory=dict)
+    online_block: int = 0
 
     def column(self, name: str) -> np.ndarray:
         """One metric over epochs, e.g. ``column("test_nll")``; aligned with ``epochs``."""
@@ -191,6 +196,17 @@ class RunData:
     def checkpoints(self, arm: str, seed: int) -> list[tuple[str, int, str]]:
         return list(self.unit(arm, seed).checkpoints)
 
+    def online_curve(self, arm: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """An online unit's points: (examples (P,) int64 ascending, values (P, 3) columns ``ONLINE_NAMES``)."""
+        pts = self.unit(arm, seed).online
+        examples = np.asarray(sorted(pts), dtype=np.int64)
+        values = np.asarray([pts[int(e)] for e in examples], dtype=np.float64).reshape(len(examples), 3)
+        return examples, values
+
+    def online_block(self) -> int:
+        """The online-error block size of the run's points (0 before any)."""
+        return max((u.online_block for u in self._units.values()), default=0)
+
     # -- writing ---------------------------------------------------------------------------------------
     def ingest(self, events: Iterable[Event], replayed: bool = False) -> StoreChange | None:
         """Apply a batch of events; reports (and returns) one StoreChange for the batch, None if nothing changed."""
@@ -250,6 +266,11 @@ class RunData:
         if isinstance(ev, CheckpointSaved):
             self._u(ev.arm, ev.seed).add_checkpoint(ev.phase, ev.epoch, ev.path)
             return CHECKPOINTS
+        if isinstance(ev, OnlinePoint):
+            u = self._u(ev.arm, ev.seed)
+            u.online[int(ev.examples)] = (float(ev.online_error), float(ev.test_error), float(ev.test_nll))
+            u.online_block = int(ev.block)
+            return ONLINE
         if isinstance(ev, PhaseStarted):
             self.phase = ev
             return PROGRESS
@@ -268,6 +289,7 @@ class RunData:
 
 
 __all__ = [
-    "ANALYSES", "CHECKPOINTS", "EVERYTHING", "FILTERS", "LOG", "METRICS", "METRIC_NAMES", "PRETRAIN", "PROBES",
+    "ANALYSES", "CHECKPOINTS", "EVERYTHING", "FILTERS", "LOG", "METRICS", "METRIC_NAMES", "ONLINE", "ONLINE_NAMES",
+    "PRETRAIN", "PROBES",
     "PROGRESS", "RUN", "STATUS", "RunData", "StoreChange", "Unit", "UnitData",
 ]

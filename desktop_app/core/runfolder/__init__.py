@@ -8,6 +8,7 @@ allow-list in ``core.results``).
   lock           RunLock (O_EXCL lock file, pid + host, stale locks taken over and reported), is_locked
   manifest       read_manifest (typed), update_manifest (never rewrites one it could not read), ManifestError
   metrics        checked CSV rows, final_test_errors
+  online         an online run's per-unit curve files (OnlineSink, read_online)
   sink           RunSink / UnitSink: events -> files
   replay         replay: files -> events (the exact inverse of the sink), read_config
   results_cache  the analyses/ cache files, rebuilt only through core.results.RESULT_TYPES
@@ -21,11 +22,12 @@ from desktop_app.core.runfolder.listing import RunInfo, list_runs, run_info
 from desktop_app.core.runfolder.lock import LockInfo, RunFolderLocked, RunLock, is_locked
 from desktop_app.core.runfolder.manifest import ManifestError, read_manifest, update_manifest
 from desktop_app.core.runfolder.metrics import final_test_errors, read_metrics
+from desktop_app.core.runfolder.online import OnlineSink, read_online
 from desktop_app.core.runfolder.replay import read_config, replay
 from desktop_app.core.runfolder.sink import RunSink, UnitSink
 
 __all__ = [
-    "LockInfo", "ManifestError", "RunFolder", "RunFolderError", "RunFolderLocked", "RunInfo", "RunLock", "RunSink",
-    "UnitFolder", "UnitSink", "final_test_errors", "is_locked", "list_runs", "read_config", "read_manifest",
-    "read_metrics", "replay", "run_info", "update_manifest",
+    "LockInfo", "ManifestError", "OnlineSink", "RunFolder", "RunFolderError", "RunFolderLocked", "RunInfo", "RunLock",
+    "RunSink", "UnitFolder", "UnitSink", "final_test_errors", "is_locked", "list_runs", "read_config", "read_manifest",
+    "read_metrics", "read_online", "replay", "run_info", "update_manifest",
 ]

@@ -14,10 +14,11 @@ Layout (all writes atomic, temp + rename)::
   metrics/<arm>_s<seed>.csv                one unit's rows (what resume and replay read)
   snapshots/<arm>/s<seed>/filters_<phase>_<epoch>.npy, probe_<epoch>.npy
   checkpoints/<arm>/s<seed>/latest.pt      the unit's resume state; e<epoch>.pt weights along the trajectory
+  online/<arm>_s<seed>.csv                 an online run's curve per unit (see ``online``)
   analyses/<name>-<key>.npz + .json        cached analysis results (see ``results_cache``)
   tensorboard/                             optional TensorBoard event files
 
-One (arm, seed) unit owns ``metrics/<arm>_s<seed>.csv``, ``snapshots/<arm>/s<seed>/`` and
+One (arm, seed) unit owns ``metrics/<arm>_s<seed>.csv``, ``online/<arm>_s<seed>.csv``, ``snapshots/<arm>/s<seed>/`` and
 ``checkpoints/<arm>/s<seed>/`` (its ``UnitFolder``) and writes nothing else.
 """
 
@@ -41,6 +42,7 @@ SNAPSHOTS = "snapshots"
 CHECKPOINTS = "checkpoints"
 ANALYSES = "analyses"
 TENSORBOARD = "tensorboard"
+ONLINE = "online"
 LATEST = "latest.pt"
 
 MAX_TEXT_BYTES = 16 * 2**20  # config, manifest, analysis metadata
@@ -318,6 +320,10 @@ class UnitFolder:
         return self.run.path(METRICS_DIR, f"{self.arm}_s{self.seed}.csv")
 
     @property
+    def online_path(self) -> Path:
+        return self.run.path(ONLINE, f"{self.arm}_s{self.seed}.csv")
+
+    @property
     def snapshots_dir(self) -> Path:
         return self.run.path(SNAPSHOTS, self.arm, f"s{self.seed}")
 
@@ -354,7 +360,7 @@ class UnitFolder:
 
     def files(self) -> list[Path]:
         """Every file the unit has written (to copy a unit back from a machine without the shared folder)."""
-        out = [self.metrics_path] if self.metrics_path.exists() else []
+        out = [p for p in (self.metrics_path, self.online_path) if p.exists()]
         for folder in (self.snapshots_dir, self.checkpoints_dir):
             if folder.is_dir():
                 out += sorted(p for p in folder.iterdir() if p.is_file() and not is_temp_name(p.name))

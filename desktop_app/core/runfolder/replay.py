@@ -2,8 +2,9 @@
 
 Per unit the order is the engine's: initial filters; per pre-trained layer and epoch the reconstruction error
 (then the first layer's filters); per fine-tuning epoch the metrics, filters, probe outputs and checkpoint.
-Results of run-kind analyses (output variance) come from the analysis cache through its allow-list. Anything
-unreadable raises ``RunFolderError`` with one line naming the file, before or while events are produced.
+An online run's points follow every unit's events. Results of run-kind analyses (output variance) come from the
+analysis cache through its allow-list. Anything unreadable raises ``RunFolderError`` with one line naming the file,
+before or while events are produced.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from desktop_app.core.runfolder.layout import CONFIG, RunFolder, RunFolderError,
 from desktop_app.core.runfolder.lock import is_locked
 from desktop_app.core.runfolder.manifest import read_manifest
 from desktop_app.core.runfolder.metrics import SPLITS, read_metrics, unit_order
+from desktop_app.core.runfolder.online import read_online
 from desktop_app.core.runfolder.results_cache import list_metadata, read_result
 
 RUN_ANALYSES = ("output_variance",)  # analyses that are the result of a run itself (kind = output-variance)
@@ -108,6 +110,7 @@ def replay(run_dir: Path | str | RunFolder) -> Iterator[Event]:
     for arm, seed in sorted(units, key=unit_order(cfg.arms)):
         yield from _unit_events(folder, arm, seed, unit_rows.get((arm, seed), []), snaps.get((arm, seed), []),
                                 input_shape)
+    yield from read_online(folder, cfg.arms)  # an online run's curves (kind "online"), unit by unit
     for name in RUN_ANALYSES:
         for meta in list_metadata(folder, name)[:1]:
             key = meta.get("key")

@@ -1,8 +1,8 @@
 """Persistence: the engine's events written into the run folder, as a sink the events pass through.
 
 ``replay`` is the exact inverse: for every event kind persisted here (PretrainEpoch, EpochMetrics,
-FilterSnapshot, ProbeOutputs, CheckpointSaved), replaying the folder yields the same events in the same order
-per unit. A ``UnitSink`` writes only its own unit's files, so units may run in separate processes; the run's
+FilterSnapshot, ProbeOutputs, CheckpointSaved, OnlinePoint), replaying the folder yields the same events in the
+same order per unit. A ``UnitSink`` writes only its own unit's files, so units may run in separate processes; the run's
 ``metrics.csv`` is merged from the units' files at the end (``RunSink.merge_metrics``).
 """
 
@@ -11,12 +11,20 @@ from __future__ import annotations
 from typing import Any
 
 from desktop_app.core import config as config_mod
-from desktop_app.core.events import CheckpointSaved, EpochMetrics, FilterSnapshot, PretrainEpoch, ProbeOutputs
+from desktop_app.core.events import (
+    CheckpointSaved,
+    EpochMetrics,
+    FilterSnapshot,
+    OnlinePoint,
+    PretrainEpoch,
+    ProbeOutputs,
+)
 from desktop_app.core.runfolder import manifest as manifest_mod
 from desktop_app.core.runfolder.layout import RunFolder, UnitFolder
 from desktop_app.core.runfolder.metrics import SPLITS, read_csv, read_metrics, rows_to_csv
+from desktop_app.core.runfolder.online import OnlineSink
 
-UNIT_EVENTS = (PretrainEpoch, EpochMetrics, FilterSnapshot, ProbeOutputs, CheckpointSaved)
+UNIT_EVENTS = (PretrainEpoch, EpochMetrics, FilterSnapshot, ProbeOutputs, CheckpointSaved, OnlinePoint)
 
 
 def metric_rows(ev: PretrainEpoch | EpochMetrics) -> list[dict[str, Any]]:
@@ -37,6 +45,7 @@ class UnitSink:
         self.unit = unit
         self.save_filters = save_filters
         self._rows: list[dict[str, Any]] = []
+        self.online = OnlineSink(unit)
 
     def resume(self, keep_finetune_upto: int, keep_pretrain_layers: int) -> None:
         """Keep only the rows a checkpoint covers (later ones are recomputed identically) and rewrite the file."""
@@ -57,6 +66,8 @@ class UnitSink:
                 self.unit.run.save_array(self.unit.filters_path(ev.phase, ev.epoch), ev.weights)
         elif isinstance(ev, ProbeOutputs):
             self.unit.run.save_array(self.unit.probe_path(ev.epoch), ev.outputs)
+        elif isinstance(ev, OnlinePoint):
+            self.online.handle(ev)
 
     def _flush(self) -> None:
         self.unit.run.write_text(self.unit.metrics_path, rows_to_csv(self._rows))

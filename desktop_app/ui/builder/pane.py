@@ -41,8 +41,8 @@ DOWNLOADABLE = ("mnist", "fashion-mnist")
 # Builder groups that are not config sections, top to bottom; sections get their title from the declaration.
 TOP_GROUPS = ("experiment", "data", "model", "arms", "finetune", "evaluation", "run")
 GROUP_TITLES = {"experiment": "Experiment", "evaluation": "Evaluation and snapshots", "run": "Seeds and device"}
-NESTED_IN = {"output_variance": "experiment", "sweep": "experiment", "pretraining.rbm": "arms",
-             "pretraining.dae": "arms", "pretraining.cae": "arms"}
+NESTED_IN = {"output_variance": "experiment", "online": "experiment", "sweep": "experiment",
+             "pretraining.rbm": "arms", "pretraining.dae": "arms", "pretraining.cae": "arms"}
 _LAYER_FIELD = re.compile(r"^model\.layers\[(\d+)\]\.(\w+)$")
 
 
@@ -288,12 +288,13 @@ class BuilderPane(QWidget):
         self._set_row_visible("data.path", source in PATH_DATASETS)
         self._set_row_visible("data.download", source in DOWNLOADABLE)
         for path in ("data.elastic_alpha", "data.elastic_sigma", "data.affine_degrees", "data.affine_scale"):
-            self._set_row_visible(path, elastic)
+            self._set_row_visible(path, elastic or self._cfg.kind == "online")  # the online stream deforms too
         for path in ("data.shapeset_count", "data.image_size"):
             self._set_row_visible(path, source == "shapeset")
         for arm in ("rbm", "dae", "cae"):
             self._groups[f"pretraining.{arm}"].setVisible(arm in self._cfg.arms)
         self._groups["output_variance"].setVisible(self._cfg.kind == "output-variance")
+        self._groups["online"].setVisible(self._cfg.kind == "online")
         self._fields["finetune.momentum"].setEnabled(self._cfg.finetune.optimizer == "momentum")
 
     def _set_row_visible(self, path: str, visible: bool) -> None:
