@@ -107,6 +107,18 @@ def _pitfall(r: ClaimResult, out: Path) -> list[Path]:
     return _export(panel, out, "pitfall")
 
 
+def _online(r: ClaimResult, out: Path) -> list[Path]:
+    """Every depth's runs in one Online panel: the deepest shown, the others open beside it (one line style per
+    depth)."""
+    from desktop_app.ui.panels import OnlinePanel
+
+    dirs = list(r.run_dirs.values())
+    store = _store(dirs[-1])
+    for d in dirs[:-1]:
+        store.model.open(d, show=False)
+    return _export(OnlinePanel(store), out, "online")
+
+
 FIGURES: dict[str, Callable[[ClaimResult, Path], list[Path]]] = {
     "regulariser": _trajectory_and_summary,
     "modern-control": _grouped_summary,
@@ -114,6 +126,7 @@ FIGURES: dict[str, Callable[[ClaimResult, Path], list[Path]]] = {
     "labels": _grouped_summary,
     "function-space": _function_space,
     "pitfall": _pitfall,
+    "online": _online,
 }
 
 

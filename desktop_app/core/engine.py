@@ -119,7 +119,7 @@ class Engine:
                 device=describe_device(cfg.device),
                 total_steps=self.total_steps,
                 resumed=self.resume,
-                phase_steps=self._phase_steps() if cfg.kind == "standard" else (),
+                phase_steps=self._phase_steps() if cfg.kind in ("standard", "online") else (),
             )
             if cfg.kind == "output-variance":
                 yield from self._output_variance()
@@ -187,10 +187,18 @@ class Engine:
         (a unit of "none" is fine-tuning only; another arm's unit is that plus its pre-training)."""
         cfg = self.cfg
         n_lab, n_unlab = len(self.data.splits.train_x), len(self.data.splits.unlabelled_x)
-        finetune = unit_steps(cfg, "none", n_lab, n_unlab)
+        if cfg.kind == "online":
+            from desktop_app.core.online.unit import online_unit_steps
+
+            def steps(arm: str) -> int:
+                return online_unit_steps(cfg, arm)
+        else:
+            def steps(arm: str) -> int:
+                return unit_steps(cfg, arm, n_lab, n_unlab)
+        finetune = steps("none")
         plan = {"finetune": finetune * len(cfg.arms) * cfg.seeds.count}
         for arm in cfg.arms:
-            pretrain = (unit_steps(cfg, arm, n_lab, n_unlab) - finetune) * cfg.seeds.count
+            pretrain = (steps(arm) - finetune) * cfg.seeds.count
             if pretrain > 0:
                 plan[f"pretrain:{arm}"] = pretrain
         return tuple(plan.items())

@@ -6,7 +6,7 @@ paint before the panels themselves are built (docs/PERFORMANCE.md, Start-up).
 
 from __future__ import annotations
 
-PANEL_NAMES = ("Filters", "Trajectories", "Curves", "Summary", "Error surface", "Interpolation", "Function space",
-               "Pitfall", "Output variance")
+PANEL_NAMES = ("Filters", "Trajectories", "Curves", "Summary", "Online error", "Error surface", "Interpolation",
+               "Function space", "Pitfall", "Output variance")
 ANALYSIS_PANELS = ("Error surface", "Interpolation", "Function space", "Pitfall", "Output variance")
 FIRST_PANEL = "Filters"

@@ -143,10 +143,14 @@ def test_files_replay_and_progress(tmp_path):
     cfg = tiny()
     evs = run(cfg, tmp_path / "run")
     assert evs[-1].status == "completed"
-    live = [e for e in evs if isinstance(e, OnlinePoint)]
-    assert read_online(tmp_path / "run", cfg.arms) == live
+    live = [e for e in evs if isinstance(e, OnlinePoint)]  # units may run in any order (longest first)
+
+    def by_unit(points):
+        return sorted(points, key=lambda p: (p.seed, cfg.arms.index(p.arm), p.examples))
+
+    assert read_online(tmp_path / "run", cfg.arms) == by_unit(live)
     replayed = [e for e in replay(tmp_path / "run") if isinstance(e, OnlinePoint)]
-    assert replayed == live
+    assert replayed == by_unit(live)
     assert sum(isinstance(e, PretrainEpoch) for e in evs) == len(cfg.model.layers)  # one per dae layer
     started = evs[0]
     assert started.total_steps == sum(online_unit_steps(cfg, a) for a in cfg.arms)
@@ -156,7 +160,8 @@ def test_files_replay_and_progress(tmp_path):
 
 def test_resume_after_stop_gives_identical_numbers(tmp_path):
     cfg = tiny(**{"model.dropout": 0.2})
-    straight = [e for e in run(cfg, tmp_path / "straight") if isinstance(e, OnlinePoint)]
+    run(cfg, tmp_path / "straight")
+    straight = read_online(tmp_path / "straight", cfg.arms)
     control = RunControl()
     for ev in run_experiment(cfg, control, tmp_path / "resumed"):
         if isinstance(ev, OnlinePoint) and ev.arm == "dae" and ev.examples == straight[2].examples:
@@ -168,7 +173,6 @@ def test_resume_after_stop_gives_identical_numbers(tmp_path):
     evs = list(resume_experiment(tmp_path / "resumed"))
     assert evs[-1].status == "completed"
     assert read_online(tmp_path / "resumed", cfg.arms) == straight
-    assert read_online(tmp_path / "straight", cfg.arms) == straight
 
 
 def test_a_hostile_online_file_is_one_line(tmp_path):

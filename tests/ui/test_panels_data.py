@@ -6,7 +6,7 @@ import zlib
 
 import numpy as np
 
-from desktop_app.core.events import EpochMetrics, FilterSnapshot, PretrainEpoch, RunFinished, RunStarted
+from desktop_app.core.events import EpochMetrics, FilterSnapshot, OnlinePoint, PretrainEpoch, RunFinished, RunStarted
 
 ARMS = ("none", "dae")
 SEEDS = (0, 1, 2, 3)
@@ -68,6 +68,12 @@ def events(run_dir: str = "/synthetic/run", arms=ARMS, seeds=SEEDS, epochs: int 
                     "train_nll", "train_error", "valid_nll", "valid_error", "test_nll", "test_error"))))
     out.append(RunFinished("completed", run_dir, 1.0))
     return out
+
+
+def online_points(arms=ARMS, seeds=SEEDS) -> list:
+    """An online run's points for the same units (kind "online"): error falling with the examples seen."""
+    return [OnlinePoint(arm, seed, n, 0.5 / (1 + i) + 0.01 * seed, 0.4 / (1 + i) + 0.01 * seed, 1.0 / (1 + i), 100)
+            for seed in seeds for arm in arms for i, n in enumerate((100, 300, 1000, 3000))]
 
 
 def test_synthetic_stream_is_complete():

@@ -19,6 +19,7 @@ LIVE_PANELS = [n for n in PANELS if n not in ANALYSIS_PANELS]  # analysis panels
 def store():
     s = RunStore()
     s.ingest(syn.events())
+    s.ingest(syn.online_points())  # the Online error panel's data (an online run's points)
     return s
 
 
@@ -26,7 +27,7 @@ def test_registry_builds_one_of_each(qtbot, store):
     panels = make_panels(store)
     for p in panels.values():
         qtbot.addWidget(p)
-    assert list(panels) == ["Filters", "Trajectories", "Curves", "Summary", *ANALYSIS_PANELS]
+    assert list(panels) == ["Filters", "Trajectories", "Curves", "Summary", "Online error", *ANALYSIS_PANELS]
     for name, p in panels.items():
         assert isinstance(p, PANELS[name]) and isinstance(p, Panel)
         assert p.explanation and p.header.text() == p.explanation and p.toolTip() == p.explanation
@@ -92,4 +93,5 @@ def test_a_cleared_store_empties_every_panel(qtbot, store):
     assert not panels["Filters"].images["left"].isVisible() and panels["Filters"].timeline == []
     assert panels["Trajectories"].items == {}
     store.ingest(syn.events())  # and a new run fills them again
+    store.ingest(syn.online_points())
     assert all(panels[n].data_table()[1] for n in LIVE_PANELS)

@@ -293,3 +293,72 @@ def within_architecture(points: list[tuple[str, float, float]]) -> list[tuple[st
         a0 = float(np.mean([m[2] for m in members]))
         out += [(m[0], m[1] - r0, m[2] - a0) for m in members]
     return out
+
+
+def online_finals(run_dir: Path, column: str = "online_error") -> tuple[int, dict[str, dict[int, float]]]:
+    """(examples at the end of the stream, arm -> seed -> ``column`` there) of an online run; units that did not
+    reach the common end are left out."""
+    from desktop_app.core.runfolder import read_online
+
+    points = read_online(run_dir)
+    end = max((p.examples for p in points), default=0)
+    out: dict[str, dict[int, float]] = {}
+    for p in points:
+        if p.examples == end:
+            out.setdefault(p.arm, {})[p.seed] = float(getattr(p, column))
+    return end, out
+
+
+def eval_online(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
+    """Erhan 2010 Fig. 2: per depth, does pre-training's advantage in online error persist at the end of the
+    stream? Paired seeds (same seed = same init and stream in every arm); the 95 % interval of the paired
+    difference must lie below zero."""
+    lines = ["| hidden layers | examples seen | arm | online error % at the end (mean [95 % CI]) | test error % | "
+             "paired diff in online error, points (arm - none) | p (paired t) |",
+             "| ---: | ---: | --- | --- | --- | --- | ---: |"]
+    numbers: dict = {}
+    persists: dict[str, list[bool]] = {}
+    for label, run in dirs.items():
+        end, online = online_finals(run, "online_error")
+        _, test = online_finals(run, "test_error")
+        depth = label.split("=")[-1]
+        numbers[label] = {"examples": end}
+        for arm in online:
+            e, t = mean_ci(list(online[arm].values())), mean_ci(list(test[arm].values()))
+            pd = paired_difference(online, arm, "none") if arm != "none" else None
+            diff = fmt_ci(pd.diff, 100) if pd else "-"
+            p = f"{pd.t_pvalue:.3g}" if pd and not math.isnan(pd.t_pvalue) else "-"
+            lines.append(f"| {depth} | {end:,} | {arm} | {fmt_ci(e, 100)} | {fmt_ci(t, 100)} | {diff} | {p} |")
+            numbers[label][arm] = {
+                "online_error": e.mean, "online_error_ci": [e.lo, e.hi], "test_error": t.mean,
+                "paired_diff_online_error": pd.diff.mean if pd else None,
+                "paired_diff_online_error_ci": [pd.diff.lo, pd.diff.hi] if pd else None,
+                "paired_t_p": pd.t_pvalue if pd else None,
+            }
+            if pd is not None:
+                persists.setdefault(label, []).append(bool(pd.diff.hi < 0))
+    lines.append("")
+    for label, flags in persists.items():
+        arms = [a for a in numbers[label] if a not in ("none", "examples")]
+        said = ", ".join(f"{a} {'persists' if ok else 'does not persist'}" for a, ok in zip(arms, flags, strict=True))
+        lines.append(f"- {label}: pre-training's advantage at the end of the stream (interval of the paired "
+                     f"difference entirely below 0): {said}.")
+    labels = list(dirs)
+    if len(labels) >= 2:  # Erhan 2010: without pre-training the deeper net does worse than the shallow one
+        shallow, deep = online_finals(dirs[labels[0]])[1].get("none", {}), online_finals(dirs[labels[-1]])[1].get(
+            "none", {})
+        pd = paired_difference({"deep": deep, "shallow": shallow}, "deep", "shallow")
+        if pd is not None:
+            numbers["deep_minus_shallow_none"] = {"mean": pd.diff.mean, "ci": [pd.diff.lo, pd.diff.hi]}
+            lines.append(f"- Without pre-training, {labels[-1]} minus {labels[0]} online error: "
+                         f"{fmt_ci(pd.diff, 100)} points (paper: the deeper net does worse, > 0).")
+    deepest = persists.get(labels[-1], []) if labels else []
+    if deepest and all(deepest):
+        verdict = "reproduced"
+    elif any(any(f) for f in persists.values()):
+        verdict = "mixed"
+    else:
+        verdict = "not reproduced"
+    lines += ["", f"Claim: for the deepest net ({labels[-1] if labels else '-'}) every pre-trained arm keeps a lower "
+              "online error than random init at the end of the stream."]
+    return verdict, "\n".join(lines), numbers

@@ -16,6 +16,7 @@ from desktop_app.ui.panels.filters import FiltersPanel
 from desktop_app.ui.panels.function_space import FunctionSpacePanel
 from desktop_app.ui.panels.interpolation import InterpolationPanel
 from desktop_app.ui.panels.landscape import LandscapePanel
+from desktop_app.ui.panels.online import OnlinePanel
 from desktop_app.ui.panels.output_variance import OutputVariancePanel
 from desktop_app.ui.panels.pitfall import PitfallPanel
 from desktop_app.ui.panels.summary import SummaryPanel
@@ -23,8 +24,8 @@ from desktop_app.ui.panels.trajectory import TrajectoryPanel
 from desktop_app.ui.run_store import RunStore
 
 PANELS: dict[str, type[Panel]] = dict(zip(PANEL_NAMES, (
-    FiltersPanel, TrajectoryPanel, CurvesPanel, SummaryPanel, LandscapePanel, InterpolationPanel, FunctionSpacePanel,
-    PitfallPanel, OutputVariancePanel), strict=True))
+    FiltersPanel, TrajectoryPanel, CurvesPanel, SummaryPanel, OnlinePanel, LandscapePanel, InterpolationPanel,
+    FunctionSpacePanel, PitfallPanel, OutputVariancePanel), strict=True))
 
 
 def make_panel(name: str, store: RunStore, analysis_runner: AnalysisRunnerLike | None = None) -> Panel:
@@ -39,5 +40,5 @@ def make_panels(store: RunStore, analysis_runner: AnalysisRunnerLike | None = No
 
 
 __all__ = ["ANALYSIS_PANELS", "PANELS", "AnalysisPanel", "CurvesPanel", "FiltersPanel", "FunctionSpacePanel",
-           "InterpolationPanel", "LandscapePanel", "OutputVariancePanel", "Panel", "PitfallPanel", "SummaryPanel",
-           "TrajectoryPanel", "make_panel", "make_panels"]
+           "InterpolationPanel", "LandscapePanel", "OnlinePanel", "OutputVariancePanel", "Panel", "PitfallPanel",
+           "SummaryPanel", "TrajectoryPanel", "make_panel", "make_panels"]
