@@ -148,13 +148,14 @@ class OnlinePanel(Panel):
                 x, mean, lo, hi, n = summarise(group, col)
                 colour = arm_color(arm, arms)
                 if np.any(n > 1):
-                    lo_item = pg.PlotDataItem(x, shown(lo), pen=None)
-                    hi_item = pg.PlotDataItem(x, shown(hi), pen=None)
+                    # band edges: invisible lines (with pen=None a PlotDataItem builds no path to fill between)
+                    lo_item = pg.PlotDataItem(x, shown(lo), pen=pg.mkPen((0, 0, 0, 0)))
+                    hi_item = pg.PlotDataItem(x, shown(hi), pen=pg.mkPen((0, 0, 0, 0)))
                     for it in (lo_item, hi_item):
                         self.plot.addItem(it)
                     fill = pg.mkColor(colour)
                     fill.setAlpha(BAND_ALPHA)
-                    self.plot.addItem(pg.FillBetweenItem(lo_item.curve, hi_item.curve, brush=pg.mkBrush(fill)))
+                    self.plot.addItem(pg.FillBetweenItem(lo_item, hi_item, brush=pg.mkBrush(fill)))
                 name = f"{arm_label(arm)}, {depth} layer{'s' if depth != 1 else ''}" if depth else arm_label(arm)
                 self.mean_items[(depth, arm)] = self.plot.plot(
                     x, shown(mean), pen=pg.mkPen(colour, width=2.5, style=style[depth]), name=name)
@@ -167,6 +168,9 @@ class OnlinePanel(Panel):
         self.plot.getAxis("bottom").setTicks([log_ticks(xs.min(), xs.max(), count)])
         ys = np.concatenate([shown(c.values[:, col]) for c in self.curves])
         self.plot.getAxis("left").setTicks([log_ticks(ys.min(), ys.max(), "{:g}".format)] if log_y else None)
+        # the view fits the recorded curves; a wide interval (few seeds) runs on beyond it instead of squashing them
+        lo_y, hi_y = (np.log10(ys.min()), np.log10(ys.max())) if log_y else (0.0, float(ys.max()))
+        self.plot.setYRange(lo_y, hi_y, padding=0.05)
         blocks = sorted({c.block for c in self.curves})
         what = self.metric_box.currentText()
         detail = f"last {blocks[0]:,} examples" if what == "online error" and len(blocks) == 1 else "fixed test set"
