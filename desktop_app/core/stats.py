@@ -1,4 +1,5 @@
-"""Statistics over seeds: means with t-based 95 % confidence intervals and paired arm differences.
+"""Statistics over seeds: means with t-based 95 % confidence intervals and paired arm differences, and the
+bias-corrected moving average the Curves panel smooths with.
 
 Torch-free: the summary panel and `basin reproduce` both use it. Pre-training results are distributions
 over seeds (Erhan et al. 2010 used 400), so every number comes with its interval.
@@ -94,3 +95,23 @@ def box_stats(values: Sequence[float]) -> dict[str, float]:
     hi_w = float(x[x <= q3 + 1.5 * iqr].max())
     return {"q1": q1, "median": med, "q3": q3, "whisker_lo": lo_w, "whisker_hi": hi_w,
             "min": float(x.min()), "max": float(x.max())}
+
+
+def ema(values: Sequence[float], weight: float) -> np.ndarray:
+    """Bias-corrected exponential moving average, as Adam corrects its moments: s_t = m_t / (1 - w**k) with
+    m_t = w m_{t-1} + (1 - w) y_t over the k finite values seen so far. Without the division the first points are
+    pulled toward zero (the early-step bias of tensorflow/tensorboard#610); with it the first point is y_0 itself
+    and a constant curve stays constant. NaN entries (an epoch a seed has not reached) stay NaN and are skipped.
+    ``weight`` in [0, 1): 0 returns the values unchanged."""
+    y = np.asarray(values, dtype=np.float64)
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"smoothing weight must be in [0, 1), got {weight}")
+    out = np.full(y.shape, np.nan)
+    m, k = 0.0, 0
+    for i, v in enumerate(y):
+        if not np.isfinite(v):
+            continue
+        m = weight * m + (1.0 - weight) * v
+        k += 1
+        out[i] = m / (1.0 - weight**k)
+    return out

@@ -10,18 +10,30 @@ QtViewer subscribes to its Qt-free ViewerModel (docs/ARCHITECTURE.md, "The lab m
   another run is shown, so looking back at it costs no replay.
 - **Follow-live**: a new live run (a RunStarted) takes over the panels; opening another run stops following, and
   opening the live run follows it again. This is the window's behaviour before the model existed, kept.
+- **Comparison**: ``compare(run_dirs)`` keeps several runs open (finished or live: a live run keeps streaming into
+  its RunData) as a ``Comparison``, each run labelled by what differs between the configs; Curves, Summary and
+  Trajectories overlay it. Showing a run (``open``, ``show``) ends the comparison; follow-live does not.
 - **Replay**: ``open`` replays a run folder's events into a fresh RunData (``core.runs.replay``); a failure raises and
   changes nothing. A resumed live run that is not open is first replayed, so its panels show the whole run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
 from desktop_app.core.config import ConfigError
 from desktop_app.core.events import Event, RunFinished, RunStarted
+from desktop_app.core.lab.comparison import (
+    ComparedRun,
+    Comparison,
+    ConfigReader,
+    default_config_reader,
+    examples_per_epoch,
+    labels_for,
+)
 from desktop_app.core.lab.emitter import Emitter
 from desktop_app.core.lab.store import EVERYTHING, RunData
 from desktop_app.core.runs import replay as replay_folder
@@ -35,21 +47,29 @@ Replayer = Callable[[Path], Iterator[Event]]
 class LabEvents:
     """The model's callbacks. ``changed(StoreChange)``: the shown run's data changed, or another run is shown
     (kinds contains "run"); ``shown(run_dir)``: another run is shown ("" = none); ``runs(tuple[str, ...])``: the
-    open runs changed; ``live(run_dir, active)``: the live run started (active) or finished."""
+    open runs changed; ``live(run_dir, active)``: the live run started (active) or finished;
+    ``comparison(Comparison | None)``: a comparison started, changed or ended; ``compared(run_dir, StoreChange)``:
+    the data of a compared run changed."""
 
     def __init__(self) -> None:
         self.changed = Emitter()
         self.shown = Emitter()
         self.runs = Emitter()
         self.live = Emitter()
+        self.comparison = Emitter()
+        self.compared = Emitter()
 
 
 class LabModel:
     """The open runs (``runs``), the run shown (``shown``), the live run and follow-live; see the module doc."""
 
-    def __init__(self, replay: Replayer = replay_folder) -> None:
+    def __init__(self, replay: Replayer = replay_folder, read_config: ConfigReader = default_config_reader) -> None:
         self.events = LabEvents()
         self._replay = replay
+        self._read_config = read_config
+        self._comparison: Comparison | None = None
+        self._compare_kept: set[str] = set()  # runs kept open only because they are compared
+        self._compare_hooks: dict[str, tuple[RunData, Callable]] = {}
         self._runs: dict[str, RunData] = {}
         self._kept: set[str] = set()
         self._shown = RunData()
@@ -94,6 +114,11 @@ class LabModel:
     def is_kept(self, run_dir: Path | str) -> bool:
         return str(run_dir) in self._kept
 
+    @property
+    def comparison(self) -> Comparison | None:
+        """The runs compared (None when no comparison is open)."""
+        return self._comparison
+
     # -- opening and showing ---------------------------------------------------------------------------
     def open(self, run_dir: Path | str, show: bool = True) -> RunData:
         """Replay a run folder and show it (``show=False``: keep it open beside the shown run until ``close``).
@@ -109,6 +134,7 @@ class LabModel:
         if show:
             self.follow_live = key == self._live
             self._set_shown(key, data)
+            self.end_comparison()
         else:
             self._kept.add(key)
             self._prune()
@@ -120,12 +146,78 @@ class LabModel:
         data = self._runs[key]
         self.follow_live = key == self._live
         self._set_shown(key, data)
+        self.end_comparison()
         return data
+
+    # -- comparing ---------------------------------------------------------------------------------------
+    def compare(self, run_dirs: Sequence[Path | str]) -> Comparison:
+        """Open two or more runs side by side (in this order, duplicates dropped) and make them the comparison; the
+        shown run does not change. A folder that cannot be replayed raises one of ``REPLAY_ERRORS`` and nothing
+        changes (the comparison open before stays)."""
+        keys = list(dict.fromkeys(str(d) for d in run_dirs))
+        if len(keys) < 2:
+            raise ValueError(f"a comparison needs two runs or more, got {len(keys)}")
+        kept_before = set(self._kept)
+        try:
+            for key in keys:
+                if key in self._runs:  # already open (shown, live or kept): compare that data, no second replay
+                    self._kept.add(key)
+                else:
+                    self.open(key, show=False)
+        except REPLAY_ERRORS:
+            self._kept = kept_before
+            self._prune()
+            raise
+        wanted = set(keys)
+        old_only = self._compare_kept - wanted
+        self._compare_kept = (self._compare_kept & wanted) | (wanted - kept_before)
+        self._kept -= old_only
+        self._set_comparison(keys)
+        self._prune()
+        return self._comparison  # type: ignore[return-value]
+
+    def end_comparison(self) -> None:
+        """Close the comparison: its runs that were opened for it close (unless shown or live)."""
+        if self._comparison is None:
+            return
+        self._kept -= self._compare_kept
+        self._compare_kept = set()
+        self._set_comparison([])
+        self._prune()
+
+    def _set_comparison(self, keys: list[str]) -> None:
+        for data, hook in self._compare_hooks.values():
+            data.changed.disconnect(hook)
+        self._compare_hooks = {}
+        if not keys:
+            self._comparison = None
+            self.events.comparison.emit(None)
+            return
+        fields, labels = labels_for(keys, self._read_config)
+        runs = []
+        for key, label in zip(keys, labels, strict=True):
+            data = self._runs[key]
+            hook = partial(self._on_compared_change, key)
+            data.changed.connect(hook)
+            self._compare_hooks[key] = (data, hook)
+            runs.append(ComparedRun(key, label, data, examples_per_epoch(key, self._read_config)))
+        self._comparison = Comparison(tuple(runs), tuple(fields))
+        self.events.comparison.emit(self._comparison)
+
+    def _on_compared_change(self, key: str, change: object) -> None:
+        self.events.compared.emit(key, change)
 
     def close(self, run_dir: Path | str) -> None:
         """Close an open run; closing the shown run shows none (the live run keeps its data while it is live)."""
         key = str(run_dir)
         self._kept.discard(key)
+        if self._comparison is not None and key in self._comparison.run_dirs:
+            rest = [k for k in self._comparison.run_dirs if k != key]
+            self._compare_kept.discard(key)
+            if len(rest) >= 2:
+                self._set_comparison(rest)
+            else:
+                self.end_comparison()
         if key == self._shown_key:
             self.clear()
         else:
@@ -217,6 +309,8 @@ class LabModel:
         self._runs[key] = data
         if old is not None and old is self._shown:
             self._set_shown(key, data)
+        if old is not None and key in self._compare_hooks:  # a compared run replayed afresh: compare the new data
+            self._set_comparison(list(self._comparison.run_dirs))  # type: ignore[union-attr]
         self.events.runs.emit(tuple(self._runs))
 
     def _set_shown(self, key: str, data: RunData, notify: bool = True) -> None:
