@@ -2,10 +2,12 @@
 
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python packaging/screenshot.py docs/ --run RUN_DIR [--compute]
     xvfb-run -a .venv/bin/python packaging/screenshot.py docs/ --train 12      # quick-demo, grabbed mid-run
+    xvfb-run -a .venv/bin/python packaging/screenshot.py docs/ --compare RUN_A RUN_B RUN_C --panels Summary
 
 ``--run`` opens a finished run folder (as the Runs list does); ``--compute`` also computes each analysis panel
 with the real AnalysisRunner (cached in the run folder, so a second call is quick). Writes main-window.png and
-panel-<name>.png into the output folder, as 8-bit palette PNGs when ImageMagick is there (they stay small).
+panel-<name>.png (compare-<name>.png with ``--compare``: Run > Compare on those run folders) into the output
+folder, as 8-bit palette PNGs when ImageMagick is there (they stay small).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def main() -> int:
     ap.add_argument("out", type=Path, help="folder for the PNGs")
     ap.add_argument("--run", type=Path, help="open this run folder")
     ap.add_argument("--train", type=float, default=0.0, help="instead: train quick-demo, grab after N seconds")
+    ap.add_argument("--compare", type=Path, nargs="+", help="instead: compare these run folders (Run > Compare)")
+    ap.add_argument("--suffix", default="", help="added to the file names (e.g. -1280x800)")
     ap.add_argument("--compute", action="store_true", help="compute the analysis panels before grabbing them")
     ap.add_argument("--size", default="1400x900")
     ap.add_argument("--panels", default="", help="comma-separated panel titles (default: all)")
@@ -67,6 +71,11 @@ def main() -> int:
         window.set_config(load_preset("quick-demo"))
         window.start_run()
         wait(app, args.train)
+    elif args.compare:
+        if not window.compare_runs(args.compare):
+            print(f"cannot compare {args.compare}", file=sys.stderr)
+            return 2
+        wait(app, 0.5)
     elif args.run:
         if not window.open_run(args.run):
             print(f"cannot open {args.run}", file=sys.stderr)
@@ -81,7 +90,12 @@ def main() -> int:
             compute(app, panel, name)
         panel.ensure_current()
         wait(app, 0.3)
-        save(window.grab(), args.out / f"panel-{slug(name)}.png")
+        prefix = "compare" if args.compare else "panel"
+        save(window.grab(), args.out / f"{prefix}-{slug(name)}{args.suffix}.png")
+    if args.compare:
+        controller.stop()
+        window.close()
+        return 0
     window.show_panel("Filters")
     wait(app, 0.3)
     save(window.grab(), args.out / "main-window.png")

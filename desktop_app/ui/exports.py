@@ -8,6 +8,7 @@ which run, code and versions made it. CSVs hold exactly ``panel.data_table()`` a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,13 +62,27 @@ def manifest_metadata(run_dir: str | Path | None) -> dict[str, str]:
     return {MANIFEST_KEY: text, RUN_KEY: Path(run_dir).name}
 
 
+def comparison_metadata(run_dirs: list[str]) -> dict[str, str]:
+    """Each compared run's folder name and manifest.json, as one JSON list under MANIFEST_KEY (a comparison's
+    figure says which runs made it)."""
+    runs = []
+    for run_dir in run_dirs:
+        meta = manifest_metadata(run_dir)
+        runs.append({"run": Path(run_dir).name, "manifest": meta.get(MANIFEST_KEY, "")})
+    return {MANIFEST_KEY: json.dumps(runs), RUN_KEY: ", ".join(r["run"] for r in runs)}
+
+
 def export_panel(panel: Panel, options: ExportOptions, stem: str | None = None,
                  metadata: Mapping[str, str] | None = None) -> list[Path]:
-    """Write ``folder/stem.{png,svg,csv}`` for the chosen formats; metadata defaults to the panel's run."""
+    """Write ``folder/stem.{png,svg,csv}`` for the chosen formats; metadata defaults to the panel's run (each
+    compared run's, for a comparison)."""
     folder = Path(options.folder)
     folder.mkdir(parents=True, exist_ok=True)
     stem = stem or slug(panel.title)
-    meta = dict(manifest_metadata(panel.store.run_dir) if metadata is None else metadata)
+    if metadata is None:
+        runs = panel.export_run_dirs()
+        metadata = comparison_metadata(runs) if len(runs) > 1 else manifest_metadata(runs[0] if runs else None)
+    meta = dict(metadata)
     written: list[Path] = []
     if "png" in options.formats:
         written.append(panel.export_png(folder / f"{stem}.png", width=options.width or None,
@@ -146,6 +161,7 @@ def copy_reproduce_command(run_dir: str | Path) -> str:
     return text
 
 
-__all__ = ["ASPECTS", "FORMATS", "MANIFEST_KEY", "BundleResult", "ExportOptions", "copy_reproduce_command",
+__all__ = ["ASPECTS", "FORMATS", "MANIFEST_KEY", "BundleResult", "ExportOptions", "comparison_metadata",
+           "copy_reproduce_command",
            "export_bundle",
            "export_panel", "manifest_metadata", "slug"]

@@ -224,6 +224,14 @@ class MainWindow(QMainWindow):
         run_menu = self.run_menu = bar.addMenu("&Run")
         for a in (self.start_action, self.pause_action, self.stop_action):
             run_menu.addAction(a)
+        run_menu.addSeparator()
+        self.compare_action = self._action(
+            "Compare selected runs", self.compare_selected_runs, "Ctrl+Shift+K",
+            "Overlay the runs selected in the Runs pane in Curves, Summary and Trajectories")
+        self.end_compare_action = self._action("End comparison", self.end_comparison, None,
+                                               "Back to the run shown")
+        run_menu.addAction(self.compare_action)
+        run_menu.addAction(self.end_compare_action)
         self.view_menu = bar.addMenu("&View")
         self.reset_layout_action = self._action(
             "Reset layout", self.reset_layout, None, "Put every dock back where it starts: panels large, "
@@ -265,6 +273,8 @@ class MainWindow(QMainWindow):
         self.builder.validityChanged.connect(self._update_actions)
         self.history.openRequested.connect(self.open_run)
         self.history.resumeRequested.connect(self.resume_run)
+        if hasattr(self.history, "compare_requested"):  # the Runs pane's Compare (multi-selection)
+            self.history.compare_requested.connect(self.compare_runs)
 
     # -- panels ----------------------------------------------------------------------------------------
     def add_panel(self, name: str, widget: QWidget) -> QDockWidget:
@@ -436,6 +446,33 @@ class MainWindow(QMainWindow):
             return False
         self.log.add_line(f"Opened run {run_dir.name} ({self.store.status or 'unknown'})")
         return True
+
+    @Slot(list)
+    def compare_runs(self, run_dirs: Sequence[Path | str]) -> bool:
+        """Overlay two or more runs (finished or live) in Curves, Summary and Trajectories, each named by what
+        differs between their configs (core.lab.LabModel.compare); a run that cannot be read: one dialog."""
+        try:
+            comparison = self.lab.compare(run_dirs)
+        except (*REPLAY_ERRORS, ValueError) as exc:
+            self.show_error("Cannot compare runs", str(exc))
+            return False
+        self.log.add_line(f"Comparing {len(comparison)} runs: {'; '.join(comparison.labels())}")
+        if self.current_panel() not in ("Curves", "Summary", "Trajectories"):
+            self.show_panel("Curves")
+        return True
+
+    def compare_selected_runs(self) -> bool:
+        """Run > Compare selected runs: the runs selected in the Runs pane."""
+        selected = getattr(self.history, "selected_run_dirs", lambda: [])()
+        if len(selected) < 2:
+            self.history_dock.show()
+            self.history_dock.raise_()
+            self.statusBar().showMessage("Select two or more runs in the Runs pane first", 5000)
+            return False
+        return self.compare_runs(selected)
+
+    def end_comparison(self) -> None:
+        self.lab.end_comparison()
 
     @Slot(object)
     def resume_run(self, run_dir: Path | str) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_app.core.events import Event
+from desktop_app.core.lab.comparison import Comparison
 from desktop_app.core.lab.model import LabModel
 from desktop_app.core.lab.store import (
     ANALYSES,
@@ -48,12 +49,15 @@ _SHOWN_RUN_API = (
 class RunStore(QObject):
     """The run the model shows, as numpy arrays; the model's callbacks as signals on the GUI thread:
     ``changed(StoreChange)``, ``shownChanged(run_dir)``, ``runsChanged(tuple of folders)``,
-    ``liveChanged(run_dir, active)`` (see ``core.lab.model.LabEvents``)."""
+    ``liveChanged(run_dir, active)``, ``comparisonChanged(Comparison | None)``, ``comparedChanged(run_dir,
+    StoreChange)`` (see ``core.lab.model.LabEvents``)."""
 
     changed = Signal(object)  # StoreChange
     shownChanged = Signal(str)
     runsChanged = Signal(object)
     liveChanged = Signal(str, bool)
+    comparisonChanged = Signal(object)  # Comparison | None
+    comparedChanged = Signal(str, object)  # (run_dir, StoreChange): a compared run's data changed
     _relay = Signal(str, object)  # (signal name, args): queued to this object's thread when emitted from another
 
     def __init__(self, parent: QObject | None = None, model: LabModel | None = None) -> None:
@@ -62,13 +66,19 @@ class RunStore(QObject):
         self._relay.connect(self._deliver)  # AutoConnection: direct on the GUI thread, queued from elsewhere
         events = self.model.events
         for emitter, name in ((events.changed, "changed"), (events.shown, "shownChanged"),
-                              (events.runs, "runsChanged"), (events.live, "liveChanged")):
+                              (events.runs, "runsChanged"), (events.live, "liveChanged"),
+                              (events.comparison, "comparisonChanged"), (events.compared, "comparedChanged")):
             emitter.connect(partial(self._forward, name))
 
     @property
     def data(self) -> RunData:
         """The shown run's data (changes object when another run is shown)."""
         return self.model.shown
+
+    @property
+    def comparison(self) -> Comparison | None:
+        """The runs compared (``core.lab.Comparison``), None when no comparison is open."""
+        return self.model.comparison
 
     def _forward(self, name: str, *args: object) -> None:
         self._relay.emit(name, args)

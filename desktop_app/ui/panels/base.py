@@ -27,6 +27,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from desktop_app.core.atomic import write_bytes_atomic, write_text_atomic
+from desktop_app.core.lab.comparison import Comparison
 from desktop_app.ui.panels.flow import flow_container
 from desktop_app.ui.run_store import RunStore, StoreChange
 from desktop_app.ui.run_title import run_caption
@@ -202,6 +203,7 @@ class Panel(QWidget):
     title: ClassVar[str] = "Panel"
     explanation: ClassVar[str] = ""
     kinds: ClassVar[tuple[str, ...]] = ()
+    compares: ClassVar[bool] = False  # draws the lab's comparison when one is open (docs/ARCHITECTURE.md)
 
     def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -245,6 +247,9 @@ class Panel(QWidget):
         self.setToolTip(self.explanation)
         store.changed.connect(self.on_store_changed)
         store.changed.connect(self._update_run_label)
+        if self.compares:
+            store.comparisonChanged.connect(self._on_comparison)
+            store.comparedChanged.connect(self._on_compared_changed)
         self._update_run_label()
 
     # -- building ----------------------------------------------------------------------------------
@@ -258,7 +263,31 @@ class Panel(QWidget):
         self.toolbar_row.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignTop)
 
     def _update_run_label(self, _change: object = None) -> None:
-        self.run_label.setText(run_caption(self.store))
+        comparison = self.comparison()
+        if comparison is not None:
+            self.run_label.setText(f"Comparing {len(comparison)} runs")
+            self.run_label.setToolTip("\n".join(f"{r.label}: {r.run_dir}" for r in comparison))
+        else:
+            self.run_label.setText(run_caption(self.store))
+
+    def comparison(self) -> Comparison | None:
+        """The comparison this panel draws: the lab's, for a panel that ``compares``; else None."""
+        return self.store.comparison if self.compares else None
+
+    def export_run_dirs(self) -> list[str]:
+        """The run folders this panel's figures come from (the compared runs, or the run shown)."""
+        comparison = self.comparison()
+        if comparison is not None:
+            return list(comparison.run_dirs)
+        return [self.store.run_dir] if self.store.run_dir else []
+
+    def _on_comparison(self, _comparison: object) -> None:
+        self._update_run_label()
+        self.request_refresh()
+
+    def _on_compared_changed(self, _run_dir: str, change: StoreChange) -> None:
+        if self.comparison() is not None:
+            self.on_store_changed(change)
 
     # -- updates ---------------------------------------------------------------------------------
     def on_store_changed(self, change: StoreChange) -> None:
@@ -415,7 +444,8 @@ class Panel(QWidget):
         """The Export dialog (formats, PNG width and DPI, folder); exports when accepted, non-blocking."""
         from desktop_app.ui.export_dialog import ExportDialog
 
-        folder = Path(self.store.run_dir) / "figures" if self.store.run_dir else None  # beside the run's files
+        runs = self.export_run_dirs()
+        folder = Path(runs[0]) / "figures" if runs else None  # beside the (first) run's files
         dialog = ExportDialog(self, f"Export {self.title}", stem=self.title.lower().replace(" ", "-"), folder=folder)
         dialog.accepted.connect(self._on_export_accepted)
         self.export_dialog = dialog

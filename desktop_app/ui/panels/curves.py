@@ -1,8 +1,10 @@
 """Curves panel: NLL or error vs epoch per arm (mean over seeds with a band), and pre-training
-reconstruction error per layer.
+reconstruction error per layer; with a comparison open, one plot per split overlaying the compared runs.
 
 Seeds vary a lot with and without pre-training (Erhan 2010 used 400), so a single curve misleads: the band
-shows the spread; the reconstruction plot shows whether pre-training itself converged.
+shows the spread; the reconstruction plot shows whether pre-training itself converged. Plot controls: smoothing
+by a bias-corrected moving average (``core.stats.ema``; the raw mean stays drawn faintly behind), the x axis by
+epoch or labelled examples seen, log or linear y per plot, and in a comparison the split plots share their x zoom.
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QMenu, QToolButton, QWidget
 
+from desktop_app.core.lab.comparison import Comparison, examples_per_epoch
+from desktop_app.core.lab.store import METRIC_NAMES, RunData
+from desktop_app.core.stats import ema
 from desktop_app.ui.panels.base import (
+    FOREGROUND,
     Panel,
     add_legend,
     arm_color,
@@ -26,6 +33,7 @@ from desktop_app.ui.panels.base import (
     style_plot,
     style_sample,
 )
+from desktop_app.ui.panels.compare import STYLE_NAMES, comparison_arms, run_style
 from desktop_app.ui.run_store import METRICS, PRETRAIN, RunStore
 
 SPLITS = ("train", "valid", "test")
@@ -34,6 +42,11 @@ LAYER_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine
 LINE_NAMES = {Qt.PenStyle.DashLine: "dashed", Qt.PenStyle.DotLine: "dotted", Qt.PenStyle.SolidLine: "solid"}
 METRICS_SHOWN = {"NLL": ("nll", "NLL (nats)", 1.0), "error": ("error", "classification error (%)", 100.0)}
 BANDS = ("± std", "min–max", "none")
+X_AXES = {"epoch": "epoch", "examples seen": "labelled examples seen"}
+LAYER_SYMBOLS = ("o", "t", "s", "d")  # recon layers in a comparison (the dash pattern names the run there)
+PLOT_TITLES = {"metric": "Fine-tuning", "recon": "Pre-training", "train": "Fine-tuning: train",
+               "valid": "Fine-tuning: valid", "test": "Fine-tuning: test"}
+RAW_ALPHA = 70  # the unsmoothed mean, drawn faintly behind the smoothed line
 
 
 @dataclass
@@ -48,6 +61,17 @@ class Series:
     lo: np.ndarray
     hi: np.ndarray
     n: np.ndarray  # seeds contributing at each epoch
+    run: str = ""  # the compared run's label ("" outside a comparison)
+    x: np.ndarray | None = None  # the x drawn (epochs, or examples seen); None = epochs
+    smooth: np.ndarray | None = None  # the drawn line: the mean smoothed (None = not smoothed)
+
+    def __post_init__(self) -> None:
+        if self.x is None:
+            self.x = self.epochs.astype(float)
+
+    @property
+    def line(self) -> np.ndarray:
+        return self.mean if self.smooth is None else self.smooth
 
 
 def summarise(epochs: np.ndarray, values: np.ndarray, band: str) -> tuple[np.ndarray, ...]:
@@ -68,7 +92,7 @@ def summarise(epochs: np.ndarray, values: np.ndarray, band: str) -> tuple[np.nda
     return epochs, mean, lo, hi, n
 
 
-def recon_matrix(store: RunStore, arm: str, layer: int) -> tuple[np.ndarray, np.ndarray]:
+def recon_matrix(store: RunStore | RunData, arm: str, layer: int) -> tuple[np.ndarray, np.ndarray]:
     """(pre-training epochs 1..E, values (S, E)) of one layer's reconstruction error over an arm's seeds."""
     rows = [store.recon_errors(a, s).get(layer) for a, s in store.units() if a == arm]
     rows = [r for r in rows if r is not None]
@@ -83,27 +107,34 @@ SYMBOLS_UP_TO = 60  # epochs: longer curves are drawn without per-epoch symbols
 
 
 class SeriesItems:
-    """The items of one drawn series (band edges, fill, mean line), kept across live redraws: updating their
-    data is ~10x cheaper than clearing the plot and adding new items every epoch."""
+    """The items of one drawn series (band edges, fill, faint raw mean when smoothed, the line), kept across live
+    redraws: updating their data is ~10x cheaper than clearing the plot and adding new items every epoch."""
 
-    def __init__(self, plot: pg.PlotItem, s: Series, pen: Any, colour: Any, name: str, band: bool) -> None:
-        self.lo = self.hi = None
+    def __init__(self, plot: pg.PlotItem, s: Series, pen: Any, colour: Any, name: str, band: bool,
+                 symbol: str | None = "o") -> None:
+        self.lo = self.hi = self.raw = None
         if band:
-            self.lo, self.hi = pg.PlotCurveItem(s.epochs, s.lo, pen=None), pg.PlotCurveItem(s.epochs, s.hi, pen=None)
+            self.lo, self.hi = pg.PlotCurveItem(s.x, s.lo, pen=None), pg.PlotCurveItem(s.x, s.hi, pen=None)
             fill_colour = pg.mkColor(colour)
-            fill_colour.setAlpha(45)
+            fill_colour.setAlpha(45 if not s.run else 30)
             plot.addItem(self.lo)
             plot.addItem(self.hi)
             plot.addItem(pg.FillBetweenItem(self.lo, self.hi, brush=pg.mkBrush(fill_colour)))
-        symbol = "o" if len(s.epochs) <= SYMBOLS_UP_TO else None
-        self.line = plot.plot(s.epochs, s.mean, pen=pen, name=name, symbol=symbol, symbolSize=5, symbolPen=None,
+        if s.smooth is not None:
+            faint = pg.mkColor(colour)
+            faint.setAlpha(RAW_ALPHA)
+            self.raw = plot.plot(s.x, s.mean, pen=pg.mkPen(faint, width=1, style=pen.style()))
+        symbol = symbol if len(s.epochs) <= SYMBOLS_UP_TO else None
+        self.line = plot.plot(s.x, s.line, pen=pen, name=name, symbol=symbol, symbolSize=5, symbolPen=None,
                               symbolBrush=pg.mkBrush(colour))  # (CurvesPanel rebuilds the legend: arms, styles)
 
     def update(self, s: Series) -> None:
         if self.lo is not None:
-            self.lo.setData(s.epochs, s.lo)
-            self.hi.setData(s.epochs, s.hi)  # FillBetweenItem follows its curves' sigPlotChanged
-        self.line.setData(s.epochs, s.mean)
+            self.lo.setData(s.x, s.lo)
+            self.hi.setData(s.x, s.hi)  # FillBetweenItem follows its curves' sigPlotChanged
+        if self.raw is not None:
+            self.raw.setData(s.x, s.mean)
+        self.line.setData(s.x, s.line)
 
 
 class CurvesPanel(Panel):
@@ -111,6 +142,7 @@ class CurvesPanel(Panel):
     explanation = ("Fine-tuning NLL or error per epoch, mean over seeds with a band (std or min-max) per arm, and "
                    "pre-training reconstruction error per layer: how fast each arm learns and how much seeds vary.")
     kinds = (METRICS, PRETRAIN)
+    compares = True
 
     def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:
         super().__init__(store, parent)
@@ -120,34 +152,59 @@ class CurvesPanel(Panel):
         self.split_boxes = {s: QCheckBox(s) for s in SPLITS}
         for split, box in self.split_boxes.items():
             box.setChecked(split in ("train", "test"))
-            box.setToolTip(f"Show the {split} split ({LINE_NAMES[SPLIT_STYLE[split]]} lines)")
+            box.setToolTip(f"Show the {split} split ({LINE_NAMES[SPLIT_STYLE[split]]} lines; in a comparison, "
+                           "its own plot)")
         self.band_box = QComboBox()
         self.band_box.addItems(list(BANDS))
         self.band_box.setToolTip("Spread over seeds: mean ± one standard deviation, or the min-max envelope")
-        self.add_tool("Metric", self.metric_box, *self.split_boxes.values(), "Band", self.band_box)
+        self.smooth_box = QDoubleSpinBox()
+        self.smooth_box.setRange(0.0, 0.99)
+        self.smooth_box.setSingleStep(0.1)
+        self.smooth_box.setDecimals(2)
+        self.smooth_box.setToolTip("Exponential moving average weight (0 = off), bias-corrected so the first epochs "
+                                   "are not pulled toward zero; the raw mean stays drawn faintly")
+        self.x_box = QComboBox()
+        self.x_box.addItems(list(X_AXES))
+        self.x_box.setToolTip("Fine-tuning x axis: epochs, or labelled examples seen (epoch x the labelled set "
+                              "each epoch goes through, from the run's manifest)")
+        self.log_button = QToolButton()
+        self.log_button.setText("Log y")
+        self.log_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.log_button.setToolTip("Log or linear y axis, per plot")
+        self.log_menu = QMenu(self.log_button)
+        self.log_button.setMenu(self.log_menu)
+        self.log_y: dict[str, bool] = {}
+        self.add_tool("Metric", self.metric_box, *self.split_boxes.values(), "Band", self.band_box,
+                      "Smoothing", self.smooth_box, "x axis", self.x_box, self.log_button)
         self.finish_toolbar()
-        for w in (self.metric_box, self.band_box):
+        for w in (self.metric_box, self.band_box, self.x_box):
             w.currentIndexChanged.connect(self._on_selection)
+        self.smooth_box.valueChanged.connect(self._on_selection)
         for box in self.split_boxes.values():
             box.toggled.connect(self._on_selection)
 
-        self.plot = style_plot(self.graphics.addPlot(row=0, col=0), "Fine-tuning", "epoch", "NLL (nats)")
-        self.recon_plot = style_plot(self.graphics.addPlot(row=0, col=1), "Pre-training",
-                                     "pre-training epoch", "reconstruction error (per example)")
-        self.graphics.ci.layout.setColumnStretchFactor(0, 3)
-        self.graphics.ci.layout.setColumnStretchFactor(1, 2)
+        self.plot = style_plot(pg.PlotItem(), "Fine-tuning", "epoch", "NLL (nats)")
+        self.recon_plot = style_plot(pg.PlotItem(), "Pre-training", "pre-training epoch",
+                                     "reconstruction error (per example)")
+        self.plots: dict[str, pg.PlotItem] = {"metric": self.plot, "recon": self.recon_plot}
         self.legend = add_legend(self.plot, offset=(-10, 10))
         self.recon_legend = add_legend(self.recon_plot, offset=(-10, 10))
+        self.compare_legend = pg.LegendItem(colCount=4, labelTextColor=FOREGROUND, brush=pg.mkBrush(255, 255, 255),
+                                            pen=pg.mkPen(200, 200, 200))
         self.legend_corners: dict[str, tuple[int, int]] = {}
         self.series: list[Series] = []
         self._items: list[SeriesItems] = []
         self._layout: tuple = ()
+        self._arranged: tuple[str, ...] = ()
+        self._examples: dict[str, int] = {}
+        self._arrange(("metric", "recon"))
         self.request_refresh()
 
     def _on_selection(self, *_args: Any) -> None:
         self.request_refresh()
 
-    def select(self, metric: str | None = None, splits: tuple[str, ...] | None = None, band: str | None = None) -> None:
+    def select(self, metric: str | None = None, splits: tuple[str, ...] | None = None, band: str | None = None,
+               smoothing: float | None = None, x: str | None = None) -> None:
         """Set the selectors programmatically (tests, scripts)."""
         if metric is not None:
             self.metric_box.setCurrentText(metric)
@@ -156,64 +213,191 @@ class CurvesPanel(Panel):
                 box.setChecked(s in splits)
         if band is not None:
             self.band_box.setCurrentText(band)
+        if smoothing is not None:
+            self.smooth_box.setValue(smoothing)
+        if x is not None:
+            self.x_box.setCurrentText(x)
+
+    def set_log_y(self, key: str, on: bool) -> None:
+        """Log (True) or linear y for one plot ("metric", "recon"; in a comparison "train", "valid", "test")."""
+        self.log_y[key] = on
+        if key in self.plots:
+            self.plots[key].setLogMode(y=on)
+        for action in self.log_menu.actions():
+            if action.data() == key:
+                action.setChecked(on)
+        self.request_refresh()  # the legend corner depends on the scale
+
+    def _on_log_action(self, on: bool) -> None:
+        action = self.sender()
+        if isinstance(action, QAction):
+            self.set_log_y(str(action.data()), on)
 
     def arms(self) -> list[str]:
         arms = list(self.store.arms)
         return arms + [a for a, _ in self.store.units() if a not in arms]
 
-    def refresh(self) -> None:
-        metric, label, scale = METRICS_SHOWN[self.metric_box.currentText()]
+    # -- layout ----------------------------------------------------------------------------------------
+    def _plot(self, key: str) -> pg.PlotItem:
+        if key not in self.plots:
+            plot = style_plot(pg.PlotItem(), PLOT_TITLES[key], "epoch", "NLL (nats)")
+            self.plots[key] = plot
+        return self.plots[key]
+
+    def _arrange(self, keys: tuple[str, ...]) -> None:
+        """Put the plots ``keys`` into the layout: the run's two plots side by side, or a comparison's legend on top
+        and its plots in one row (two to a row from four plots on). A comparison's split plots share their x range
+        (linked zoom)."""
+        if keys == self._arranged:
+            return
+        layout = self.graphics.ci
+        layout.clear()
+        for i in range(3):
+            layout.layout.setColumnStretchFactor(i, 1)
+        comparing = keys != ("metric", "recon")
+        self.recon_plot.setLabel("left", "recon. error (per example)" if comparing else
+                                 "reconstruction error (per example)")
+        if not comparing:
+            layout.addItem(self.plot, row=0, col=0)
+            layout.addItem(self.recon_plot, row=0, col=1)
+            layout.layout.setColumnStretchFactor(0, 3)
+            layout.layout.setColumnStretchFactor(1, 2)
+            self.plot.setXLink(None)
+        else:
+            cols = len(keys) if len(keys) <= 3 else 2  # one row while it fits: the plots keep their height
+            layout.addItem(self.compare_legend, row=0, col=0, colspan=cols)
+            first = None
+            for i, key in enumerate(keys):
+                plot = self._plot(key)
+                layout.addItem(plot, row=1 + i // cols, col=i % cols)
+                if key in SPLITS:
+                    plot.setXLink(first)  # (None for the first: unlinks a plot linked before)
+                    first = first or plot
+        for key in keys:
+            self.plots[key].setLogMode(y=self.log_y.get(key, False))
+        self.log_menu.clear()
+        for key in keys:
+            action = QAction(PLOT_TITLES[key], self.log_menu)
+            action.setCheckable(True)
+            action.setChecked(self.log_y.get(key, False))
+            action.setData(key)
+            action.toggled.connect(self._on_log_action)
+            self.log_menu.addAction(action)
+        self._arranged = keys
+        self._layout = ()
+
+    # -- data ------------------------------------------------------------------------------------------
+    def _x(self, run_dir: str, epochs: np.ndarray) -> np.ndarray:
+        """The x of fine-tuning epochs: the epochs, or labelled examples seen (NaN when the run does not say)."""
+        if self.x_box.currentText() == "epoch":
+            return epochs.astype(float)
+        if run_dir not in self._examples:
+            self._examples[run_dir] = examples_per_epoch(run_dir) if run_dir else 0
+        n = self._examples[run_dir]
+        return epochs * float(n) if n else np.full(len(epochs), np.nan)
+
+    def _series_of(self, data: RunStore | RunData, run_dir: str, arms: list[str], run: str = "") -> list[Series]:
+        metric, _, scale = METRICS_SHOWN[self.metric_box.currentText()]
         band = self.band_box.currentText()
-        arms = self.arms()
-        self.plot.setLabel("left", label)
-        self.series = []
+        weight = float(self.smooth_box.value())
+        out: list[Series] = []
+        units = data.units()
         for arm in arms:
             for split in (s for s, box in self.split_boxes.items() if box.isChecked()):
-                epochs, values, _ = self.store.metric_matrix(arm, f"{split}_{metric}")
+                epochs, values, _ = data.metric_matrix(arm, f"{split}_{metric}")
                 e, mean, lo, hi, n = summarise(epochs, values * scale, band)
                 if len(e):
-                    self.series.append(Series("metric", arm, split, e, mean, lo, hi, n))
-            layers = sorted({k for a, s in self.store.units() if a == arm for k in self.store.recon_errors(a, s)})
+                    out.append(Series("metric", arm, split, e, mean, lo, hi, n, run, self._x(run_dir, e),
+                                      ema(mean, weight) if weight > 0 else None))
+            layers = sorted({k for a, s in units if a == arm for k in data.recon_errors(a, s)})
             for layer in layers:
-                epochs, values = recon_matrix(self.store, arm, layer)
+                epochs, values = recon_matrix(data, arm, layer)
                 e, mean, lo, hi, n = summarise(epochs, values, band)
                 if len(e):
-                    self.series.append(Series("recon", arm, f"layer {layer + 1}", e, mean, lo, hi, n))
-        layout = (band != "none", tuple((s.plot, s.arm, s.name, len(s.epochs) <= SYMBOLS_UP_TO) for s in self.series))
+                    out.append(Series("recon", arm, f"layer {layer + 1}", e, mean, lo, hi, n, run, None,
+                                      ema(mean, weight) if weight > 0 else None))
+        return out
+
+    def _plot_key(self, s: Series) -> str:
+        return s.plot if not s.run else (s.name if s.plot == "metric" else "recon")
+
+    # -- drawing ---------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        comparison = self.comparison()
+        _, label, _ = METRICS_SHOWN[self.metric_box.currentText()]
+        band = self.band_box.currentText()
+        smoothed = self.smooth_box.value() > 0
+        if comparison is None:
+            arms = self.arms()
+            self.series = self._series_of(self.store, self.store.run_dir, arms)
+            self._arrange(("metric", "recon"))
+        else:
+            arms = comparison_arms(comparison)
+            self.series = [s for r in comparison for s in self._series_of(r.data, r.run_dir, arms, r.label)]
+            splits = [s for s, box in self.split_boxes.items() if box.isChecked()]
+            has_recon = any(s.plot == "recon" for s in self.series)
+            self._arrange((*splits, *(("recon",) if has_recon else ())))
+        x_label = X_AXES[self.x_box.currentText()]
+        for key, plot in self.plots.items():
+            if key != "recon":
+                plot.setLabel("left", label)
+                plot.setLabel("bottom", x_label)
+        layout = (band != "none", smoothed, tuple((s.plot, s.run, s.arm, s.name, len(s.epochs) <= SYMBOLS_UP_TO)
+                                                  for s in self.series))
         if layout == self._layout:
             for s, items in zip(self.series, self._items, strict=True):  # live epochs: new data, same items
                 items.update(s)
         else:
-            self._rebuild(arms, band != "none")
+            self._rebuild(arms, band != "none", comparison)
             self._layout = layout
-        for plot, kind in ((self.plot, "metric"), (self.recon_plot, "recon")):
-            last = max((int(s.epochs.max()) for s in self.series if s.plot == kind and len(s.epochs)), default=0)
-            axis = plot.getAxis("bottom")
-            if 0 < last <= 12:
-                axis.setTickSpacing(1, 1)  # epochs are integers: no 1.5 ticks on short runs
+        self._tick_epochs()
+        if comparison is None:
+            for plot, legend, kind in ((self.plot, self.legend, "metric"),
+                                       (self.recon_plot, self.recon_legend, "recon")):
+                pts = [dense(s.x, v) for s in self.series if s.plot == kind for v in (s.line, s.lo, s.hi)]
+                xs = np.concatenate([p[0] for p in pts]) if pts else np.zeros(0)
+                ys = np.concatenate([p[1] for p in pts]) if pts else np.zeros(0)
+                self.legend_corners[kind] = place_legend(plot, legend, xs, ys)
+
+    def _tick_epochs(self) -> None:
+        """Integer ticks on short epoch axes (no 1.5 epochs)."""
+        for key in self._arranged:
+            shown = [s for s in self.series if self._plot_key(s) == key and len(s.epochs)]
+            last = max((int(s.epochs.max()) for s in shown), default=0)
+            axis = self.plots[key].getAxis("bottom")
+            if 0 < last <= 12 and (key == "recon" or self.x_box.currentText() == "epoch"):
+                axis.setTickSpacing(1, 1)
             else:
                 axis.setTickSpacing()
-        for plot, legend, kind in ((self.plot, self.legend, "metric"), (self.recon_plot, self.recon_legend, "recon")):
-            pts = [dense(s.epochs, v) for s in self.series if s.plot == kind for v in (s.mean, s.lo, s.hi)]
-            xs = np.concatenate([p[0] for p in pts]) if pts else np.zeros(0)
-            ys = np.concatenate([p[1] for p in pts]) if pts else np.zeros(0)
-            self.legend_corners[kind] = place_legend(plot, legend, xs, ys)
 
-    def _rebuild(self, arms: list[str], band: bool) -> None:
+    def _rebuild(self, arms: list[str], band: bool, comparison: Comparison | None) -> None:
         """New items for every series (selection or set of series changed); legends follow."""
-        self.plot.clear()
-        self.recon_plot.clear()
+        for key in self._arranged:
+            self.plots[key].clear()
         self._items = []
+        styles = {r.label: run_style(i) for i, r in enumerate(comparison or ())}
         for s in self.series:
             colour = arm_color(s.arm, arms)
-            if s.plot == "metric":
-                plot, style = self.plot, SPLIT_STYLE[s.name]
+            layer = int(s.name.split()[-1]) - 1 if s.plot == "recon" else 0
+            symbol = "o"
+            if s.run:
+                style = styles[s.run]
+                symbol = LAYER_SYMBOLS[layer % len(LAYER_SYMBOLS)] if s.plot == "recon" else "o"
+            elif s.plot == "metric":
+                style = SPLIT_STYLE[s.name]
             else:
-                plot, style = self.recon_plot, LAYER_STYLES[(int(s.name.split()[-1]) - 1) % len(LAYER_STYLES)]
-            items = SeriesItems(plot, s, pg.mkPen(colour, width=2, style=style), colour,
-                                f"{arm_label(s.arm)} · {s.name}", band)
-            self._items.append(items)
-        self._fill_legends(arms)
+                style = LAYER_STYLES[layer % len(LAYER_STYLES)]
+            name = f"{s.run} · {arm_label(s.arm)} · {s.name}" if s.run else f"{arm_label(s.arm)} · {s.name}"
+            plot = self.plots[self._plot_key(s)]
+            self._items.append(SeriesItems(plot, s, pg.mkPen(colour, width=2, style=style), colour, name, band,
+                                           symbol))
+        if comparison is None:
+            self.compare_legend.clear()
+            self._fill_legends(arms)
+        else:
+            self.legend.clear()
+            self.recon_legend.clear()
+            self._fill_compare_legend(arms, comparison)
 
     def _fill_legends(self, arms: list[str]) -> None:
         """One entry per arm (its colour) and one per line style (train dashed, test solid; layer 2 dashed...),
@@ -231,12 +415,66 @@ class CurvesPanel(Panel):
                     legend.addItem(style_sample(style), f"{name} ({LINE_NAMES.get(style, 'dash-dot')})")
             legend.setVisible(bool(shown))
 
+    def _fill_compare_legend(self, arms: list[str], comparison: Comparison) -> None:
+        """A comparison's legend, in its own row above the plots (it never covers a curve): each run by what
+        differs ("lr=0.05") with its line style, then each arm with its colour, then the recon layers' markers."""
+        legend = self.compare_legend
+        legend.clear()
+        for i, r in enumerate(comparison):
+            style = run_style(i)
+            legend.addItem(style_sample(style), f"{r.label} ({STYLE_NAMES[style]})")
+        for arm in dict.fromkeys(s.arm for s in self.series):
+            legend.addItem(style_sample(Qt.PenStyle.SolidLine, arm_color(arm, arms)), arm_label(arm))
+        layers = list(dict.fromkeys(s.name for s in self.series if s.plot == "recon"))
+        if len(layers) > 1:
+            for name in layers:
+                symbol = LAYER_SYMBOLS[(int(name.split()[-1]) - 1) % len(LAYER_SYMBOLS)]
+                legend.addItem(pg.PlotDataItem(pen=None, symbol=symbol, symbolBrush=pg.mkBrush("#555555"),
+                                               symbolPen=None), f"recon {name}")
+
+    # -- export ----------------------------------------------------------------------------------------
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
-        columns = ["plot", "arm", "series", "epoch", "mean", "band_lo", "band_hi", "n_seeds", "unit"]
-        metric, label, _ = METRICS_SHOWN[self.metric_box.currentText()]
+        """The drawn means (and smoothed lines); in a comparison also every seed's values exactly as the runs'
+        metrics files hold them (rows "seed": arm, seed, phase, layer, epoch, split, nll, error, recon_error)."""
+        if self.comparison() is not None:
+            return self._comparison_table()
+        columns = ["plot", "arm", "series", "epoch", "mean", "band_lo", "band_hi", "n_seeds", "unit", "x",
+                   "smoothed"]
         rows: list[list[Any]] = []
         for s in self.series:
-            unit = ("%" if metric == "error" else "nats") if s.plot == "metric" else "recon (per example)"
             rows += [[s.plot, s.arm, s.name, int(s.epochs[i]), float(s.mean[i]), float(s.lo[i]), float(s.hi[i]),
-                      int(s.n[i]), unit] for i in range(len(s.epochs))]
+                      int(s.n[i]), self._unit(s), float(s.x[i]), float(s.line[i])] for i in range(len(s.epochs))]
+        return columns, rows
+
+    def _unit(self, s: Series) -> str:
+        metric = METRICS_SHOWN[self.metric_box.currentText()][0]
+        return ("%" if metric == "error" else "nats") if s.plot == "metric" else "recon (per example)"
+
+    def _comparison_table(self) -> tuple[list[str], list[list[Any]]]:
+        comparison = self.comparison()
+        assert comparison is not None
+        columns = ["run", "label", "row", "arm", "seed", "phase", "layer", "epoch", "split", "nll", "error",
+                   "recon_error", "x", "mean", "band_lo", "band_hi", "n_seeds", "smoothed", "unit"]
+        splits = [s for s, box in self.split_boxes.items() if box.isChecked()]
+        rows: list[list[Any]] = []
+        for r in comparison:
+            head = [r.name, r.label]
+            for arm, seed in r.data.units():
+                u = r.data.unit(arm, seed)
+                for layer in sorted(u.recon):
+                    rows += [[*head, "seed", arm, seed, "pretrain", layer, e + 1, "unlabelled", "", "", float(v),
+                              "", "", "", "", "", "", ""]
+                             for e, v in enumerate(u.recon[layer]) if np.isfinite(v)]
+                for i, epoch in enumerate(u.epochs):
+                    for split in splits:
+                        nll = float(u.metrics[i, METRIC_NAMES.index(f"{split}_nll")])
+                        err = float(u.metrics[i, METRIC_NAMES.index(f"{split}_error")])
+                        rows.append([*head, "seed", arm, seed, "finetune", -1, int(epoch), split, nll, err, "", "",
+                                     "", "", "", "", "", ""])
+            for s in (s for s in self.series if s.run == r.label):
+                phase, layer = ("finetune", -1) if s.plot == "metric" else ("pretrain", int(s.name.split()[-1]) - 1)
+                split = s.name if s.plot == "metric" else "unlabelled"
+                rows += [[*head, "mean", s.arm, "", phase, layer, int(s.epochs[i]), split, "", "", "", float(s.x[i]),
+                          float(s.mean[i]), float(s.lo[i]), float(s.hi[i]), int(s.n[i]), float(s.line[i]),
+                          self._unit(s)] for i in range(len(s.epochs))]
         return columns, rows

@@ -3,7 +3,10 @@
 
 Pre-training results are distributions over seeds (Erhan 2010: box plots over 400 seeds), and seed i of
 two arms shares its data order, so the paired difference is the sharpest test of whether pre-training
-helps. Several run folders (a sweep's variants) show as groups side by side via ``set_groups``.
+helps. Several run folders (a sweep's variants) show as groups side by side via ``set_groups``. With a comparison
+open (docs/ARCHITECTURE.md, "Comparing runs") each arm is a group of its runs side by side, each run's boxes in its
+own line style, and the difference plot shows each run minus the first run, same arm, paired over the seeds both
+runs have.
 """
 
 from __future__ import annotations
@@ -15,10 +18,14 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from desktop_app.core.lab.comparison import Comparison
+from desktop_app.core.lab.store import RunData
 from desktop_app.core.stats import MeanCI, PairedDiff, box_stats, mean_ci, paired_difference, wilcoxon_min_p
-from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot
+from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot, style_sample
+from desktop_app.ui.panels.compare import comparison_arms, run_style
 from desktop_app.ui.run_store import METRICS, RunStore
 
 REFERENCE = "none"
@@ -42,9 +49,11 @@ class ArmSummary:
     box: dict[str, float]
     ci: MeanCI
     diff: PairedDiff | None
+    run: str = ""  # the compared run's label ("" outside a comparison)
+    run_index: int = 0  # its place in the comparison (0 = the reference run)
 
 
-def final_errors(store: RunStore) -> dict[str, dict[int, float]]:
+def final_errors(store: RunStore | RunData) -> dict[str, dict[int, float]]:
     """arm -> seed -> test error (%) at that seed's last fine-tuning epoch (the latest one while running)."""
     out: dict[str, dict[int, float]] = {}
     for arm, seed in store.units():
@@ -60,6 +69,7 @@ class SummaryPanel(Panel):
                    "mean with 95 % CI from 3 seeds on) and the paired difference to random init (same seed): below "
                    "zero, pre-training helped.")
     kinds = (METRICS,)
+    compares = True
 
     def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:
         super().__init__(store, parent)
@@ -72,6 +82,7 @@ class SummaryPanel(Panel):
         self.graphics.ci.layout.setColumnStretchFactor(0, 3)
         self.graphics.ci.layout.setColumnStretchFactor(1, 2)
         self.legend = add_legend(self.box_plot, offset=(10, 5), colCount=6)
+        self.compare_legend = pg.LegendItem(colCount=6, labelTextColor=FOREGROUND, pen=pg.mkPen(200, 200, 200))
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -101,6 +112,9 @@ class SummaryPanel(Panel):
 
     # -- drawing -----------------------------------------------------------------------------------
     def compute(self) -> list[ArmSummary]:
+        comparison = self.comparison()
+        if comparison is not None:
+            return self._compare(comparison)
         out: list[ArmSummary] = []
         x = 0.0
         for label, store in self.groups.items():
@@ -115,6 +129,27 @@ class SummaryPanel(Panel):
                 out.append(ArmSummary(label, arm, x, values, box_stats(v), mean_ci(v), diff))
                 x += 1
             x += 0.6  # a gap between groups
+        return out
+
+    def _compare(self, comparison: Comparison) -> list[ArmSummary]:
+        """Each arm a group of its runs side by side (the first run is the reference): mean with CI per run, and
+        each later run minus the reference run over the seeds both have (same seed: same init and data order)."""
+        finals = [final_errors(r.data) for r in comparison]
+        reference = comparison.runs[0].label
+        out: list[ArmSummary] = []
+        x = 0.0
+        for arm in comparison_arms(comparison):
+            ref = finals[0].get(arm)
+            for i, (r, by_arm) in enumerate(zip(comparison, finals, strict=True)):
+                if arm not in by_arm:
+                    continue
+                values = by_arm[arm]
+                v = list(values.values())
+                diff = paired_difference({r.label: values, reference: ref}, r.label, reference) \
+                    if i > 0 and ref else None
+                out.append(ArmSummary(arm_label(arm), arm, x, values, box_stats(v), mean_ci(v), diff, r.label, i))
+                x += 1
+            x += 0.6
         return out
 
     def _make_items(self) -> None:
@@ -135,21 +170,30 @@ class SummaryPanel(Panel):
         self.diff_plot.addItem(self.diff_bars)
         self.diff_plot.addItem(self.diff_seeds)
         self.diff_plot.addItem(self.diff_dots)
-        self._legend_arms: list[str] | None = None
+        self._legend_arms: tuple | None = None
+        self.numbered = False  # a comparison's boxes are labelled 1, 2, 3 (the legend says which run) when too narrow
+        self.box_plot.vb.sigResized.connect(self._on_box_resized)
 
     def refresh(self) -> None:
         self.summaries = self.compute()
-        all_arms = list(dict.fromkeys(s.arm for s in self.summaries))
-        if all_arms != self._legend_arms:
-            self.legend.clear()
-            for arm in all_arms:
-                sample = pg.ScatterPlotItem(symbol="s", size=11, brush=pg.mkBrush(arm_color(arm, all_arms, 150)),
-                                            pen=pg.mkPen(arm_color(arm, all_arms), width=1.5))
-                self.legend.addItem(sample, arm_label(arm))
-            if all_arms:
-                self.legend.addItem(self.mean_dots, self._mean_label())
-            self._legend_arms = all_arms
-        for _sample, label in self.legend.items:
+        comparison = self.comparison()
+        all_arms = comparison_arms(comparison) if comparison is not None else \
+            list(dict.fromkeys(s.arm for s in self.summaries))
+        self.numbered = comparison is not None and not self._run_labels_fit(comparison)
+        runs = [f"{i + 1}: {r.label}" if self.numbered else r.label for i, r in enumerate(comparison or ())]
+        if (all_arms, runs) != self._legend_arms:
+            self._show_legend(all_arms, runs, comparison is not None)
+        reference = comparison.runs[0].label if comparison is not None else REFERENCE
+        title = f"Paired difference: run − {reference}, same arm" if comparison is not None else \
+            f"Paired difference: arm − {REFERENCE}"
+        self.diff_plot.setTitle(title, color=FOREGROUND, size="11pt")
+        self.diff_plot.setLabel("bottom", "run" if comparison is not None else "arm", color=FOREGROUND)
+        self.diff_plot.setLabel("left", "test error difference (pp)" if comparison is not None else
+                                "test error difference (percentage points)", color=FOREGROUND)
+        self.box_plot.setLabel("bottom", "run" if comparison is not None else "arm", color=FOREGROUND)
+        self.table.horizontalHeaderItem(0).setText("Run" if comparison is not None else "Group")
+        self.table.horizontalHeaderItem(6).setText(f"Minus {reference} (paired)")
+        for _sample, label in self.active_legend().items:
             if label.text.startswith("mean"):
                 label.setText(self._mean_label(), color=FOREGROUND)
         self._draw_boxes(all_arms)
@@ -157,17 +201,54 @@ class SummaryPanel(Panel):
         self._fit_tick_rows()
         self._fill_table()
 
-    @staticmethod
-    def _ticks(items: list[ArmSummary], xs: list[float]) -> list[tuple[float, str]]:
+    def active_legend(self) -> pg.LegendItem:
+        """The legend in use: inside the box plot, or for a comparison (longer, run names) its own row under the
+        plots, where it covers no data and is not clipped by the box plot's width."""
+        return self.compare_legend if self.compare_legend.scene() is not None else self.legend
+
+    def _show_legend(self, all_arms: list[str], runs: list[str], comparing: bool) -> None:
+        layout = self.graphics.ci
+        if comparing and self.compare_legend.scene() is None:
+            layout.addItem(self.compare_legend, row=1, col=0, colspan=2)
+        elif not comparing and self.compare_legend.scene() is not None:
+            layout.removeItem(self.compare_legend)
+        self.legend.setVisible(not comparing)
+        legend = self.compare_legend if comparing else self.legend
+        legend.clear()
+        for arm in all_arms:
+            sample = pg.ScatterPlotItem(symbol="s", size=11, brush=pg.mkBrush(arm_color(arm, all_arms, 150)),
+                                        pen=pg.mkPen(arm_color(arm, all_arms), width=1.5))
+            legend.addItem(sample, arm_label(arm))
+        for i, text in enumerate(runs):  # (the sample shows the run's line style)
+            legend.addItem(style_sample(run_style(i)), text)
+        if all_arms:
+            legend.addItem(self.mean_dots, self._mean_label())
+        self._legend_arms = (all_arms, runs)
+
+    def _run_labels_fit(self, comparison: Comparison) -> bool:
+        """Whether each run's label fits under its box at the plot's current width (else boxes are numbered)."""
+        n = sum(len(r.data.arms) for r in comparison) + 0.6 * len(comparison_arms(comparison)) + 1.4
+        per_box = self.box_plot.vb.width() / max(n, 1.0)
+        metrics = QFontMetrics(self.font())
+        return max(metrics.horizontalAdvance(r.label) for r in comparison) + 8 <= per_box
+
+    def _on_box_resized(self, *_args: object) -> None:
+        comparison = self.comparison()
+        if comparison is not None and self.numbered == self._run_labels_fit(comparison):
+            self.request_refresh()  # labels under the boxes <-> numbers
+
+    def _ticks(self, items: list[ArmSummary], xs: list[float]) -> list[tuple[float, str]]:
         """Arm names; with groups, each group's label once, on a second line under its middle arm (long sweep
-        labels under every arm would overlap)."""
+        labels under every arm would overlap). In a comparison the run's label under each box (its number when
+        the labels would overlap) and the arm under its group."""
         ticks = []
         for i, (s, x) in enumerate(zip(items, xs, strict=True)):
+            first = (str(s.run_index + 1) if self.numbered else s.run) if s.run else s.arm
             if not s.group:
-                ticks.append((x, s.arm))
+                ticks.append((x, first))
                 continue
             members = [j for j, o in enumerate(items) if o.group == s.group]
-            ticks.append((x, f"{s.arm}\n{s.group}" if i == members[len(members) // 2] else f"{s.arm}\n "))
+            ticks.append((x, f"{first}\n{s.group}" if i == members[len(members) // 2] else f"{first}\n "))
         return ticks
 
     def _fit_tick_rows(self) -> None:
@@ -185,7 +266,8 @@ class SummaryPanel(Panel):
         fills = [arm_color(s.arm, all_arms, alpha=90) for s in ss]
         # pyqtgraph 0.14 fails on an empty pens list: no boxes = no per-box pens
         self.boxes.setOpts(x=x, y0=q1, height=q3 - q1, brushes=fills or None,
-                           pens=[pg.mkPen(c, width=1.5) for c in colours] or None)
+                           pens=[pg.mkPen(c, width=1.5 if not s.run else 2.0, style=run_style(s.run_index))
+                                 for c, s in zip(colours, ss, strict=True)] or None)
         half = BOX_WIDTH / 2
         seg = []  # medians, whiskers and caps as one line item of (x0, y0)-(x1, y1) pairs
         for s in ss:
@@ -225,7 +307,8 @@ class SummaryPanel(Panel):
         ys += [v for s in ok for v in (max(0.0, s.ci.lo), s.ci.hi)]
         lo, hi = min(ys), max(ys)
         span = (hi - lo) or max(abs(hi), 1.0)
-        self.box_plot.setYRange(max(0.0, lo - 0.05 * span), hi + 0.3 * span, padding=0)  # an error is >= 0 %
+        head = 0.3 if self.active_legend() is self.legend else 0.08  # room for the one-row legend in the plot
+        self.box_plot.setYRange(max(0.0, lo - 0.05 * span), hi + head * span, padding=0)  # an error is >= 0 %
 
     def _draw_diffs(self, all_arms: list[str]) -> None:
         diffs = [s for s in self.summaries if s.diff is not None]
@@ -251,7 +334,9 @@ class SummaryPanel(Panel):
 
     def _reference_values(self, s: ArmSummary) -> dict[int, float]:
         for o in self.summaries:
-            if o.group == s.group and o.arm == REFERENCE:
+            if s.run and o.arm == s.arm and o.run_index == 0:  # a comparison: the same arm in the first run
+                return o.values
+            if not s.run and o.group == s.group and o.arm == REFERENCE:
                 return o.values
         return {}
 
@@ -263,7 +348,7 @@ class SummaryPanel(Panel):
         self.table.setColumnHidden(0, not any(s.group for s in self.summaries))
         for r, s in enumerate(self.summaries):
             d = s.diff.diff if s.diff is not None else None
-            cells = [s.group or "–", arm_label(s.arm), str(s.ci.n), f"{s.ci.mean:.2f} %",
+            cells = [s.run or s.group or "–", arm_label(s.arm), str(s.ci.n), f"{s.ci.mean:.2f} %",
                      _interval(s.ci.lo, s.ci.hi, s.ci.n), f"{s.box['median']:.2f} %",
                      f"{d.mean:+.2f} pp (n={d.n})" if d else "–", _interval(d.lo, d.hi, d.n, "pp") if d else "–",
                      _p(s.diff.t_pvalue, d.n) if s.diff and d else "–",
@@ -279,7 +364,7 @@ class SummaryPanel(Panel):
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
         columns = ["group", "arm", "n", "values", "q1", "median", "q3", "whisker_lo", "whisker_hi", "min", "max",
                    "mean", "std", "ci_lo", "ci_hi", "diff_reference", "diff_n", "diff_mean", "diff_ci_lo",
-                   "diff_ci_hi", "t_pvalue", "wilcoxon_pvalue"]
+                   "diff_ci_hi", "t_pvalue", "wilcoxon_pvalue", "run"]
         rows: list[list[Any]] = []
         for s in self.summaries:
             b, d = s.box, s.diff
@@ -290,7 +375,7 @@ class SummaryPanel(Panel):
                 row += ["", "", "", "", "", "", ""]
             else:
                 row += [d.reference, d.diff.n, d.diff.mean, d.diff.lo, d.diff.hi, d.t_pvalue, d.wilcoxon_pvalue]
-            rows.append(row)
+            rows.append([*row, s.run])
         return columns, rows
 
 

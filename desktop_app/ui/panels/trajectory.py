@@ -2,7 +2,8 @@
 
 Pre-training acting as a regulariser shows as curves that end lower on the test axis at equal or higher
 train NLL. All curves of an arm are ONE PlotDataItem (a ``connect`` array breaks the line between seeds),
-so 2 x 400 curves of 100 points redraw as two items.
+so 2 x 400 curves of 100 points redraw as two items. With a comparison open (docs/ARCHITECTURE.md, "Comparing
+runs") every run's arms are drawn, each run in its own line style and each arm in its colour.
 """
 
 from __future__ import annotations
@@ -13,9 +14,21 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
 
-from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot
+from desktop_app.core.lab.store import RunData
+from desktop_app.ui.panels.base import (
+    FOREGROUND,
+    Panel,
+    add_legend,
+    arm_color,
+    arm_label,
+    place_legend,
+    style_plot,
+    style_sample,
+)
+from desktop_app.ui.panels.compare import STYLE_NAMES, comparison_arms, run_style
 from desktop_app.ui.run_store import METRICS, RunStore
 
 MAX_SYMBOL_POINTS = 20_000  # above this many points an arm is drawn as lines only (symbols cost ~10x)
@@ -33,6 +46,7 @@ class ArmTrajectories:
     train_nll: np.ndarray  # (P,)
     test_nll: np.ndarray  # (P,)
     connect: np.ndarray  # bool (P,): point i is joined to point i+1 (same seed)
+    run: str = ""  # the compared run's label ("" outside a comparison)
 
     @property
     def x(self) -> np.ndarray:
@@ -43,7 +57,7 @@ class ArmTrajectories:
         return np.log10(np.maximum(self.test_nll, TINY))
 
 
-def collect(store: RunStore, arm: str) -> ArmTrajectories:
+def collect(store: RunStore | RunData, arm: str) -> ArmTrajectories:
     """One arm's (train NLL, test NLL) points from the store, seed by seed."""
     seeds, epochs, train, test = [], [], [], []
     for a, s in store.units():
@@ -130,6 +144,7 @@ class TrajectoryPanel(Panel):
                    "2010, Fig. 1): pre-training acts as a regulariser when its curves end lower in test NLL at "
                    "equal or higher train NLL.")
     kinds = (METRICS,)
+    compares = True
 
     def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:
         super().__init__(store, parent)
@@ -152,9 +167,11 @@ class TrajectoryPanel(Panel):
         self.items: dict[str, pg.PlotDataItem] = {}
         self.ends: dict[str, pg.ScatterPlotItem] = {}
         self.data: dict[str, ArmTrajectories] = {}
+        self._legend_layout: tuple = ()
         self.marker = pg.ScatterPlotItem(size=12, pen=pg.mkPen(FOREGROUND, width=2), brush=None)
         self.marker.setZValue(10)
         self.plot.addItem(self.marker)
+        self.plot.vb.sigResized.connect(self._place_legend)
         self._proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved)
         self.request_refresh()
 
@@ -162,30 +179,71 @@ class TrajectoryPanel(Panel):
         arms = list(self.store.arms)
         return arms + [a for a, _ in self.store.units() if a not in arms]
 
+    def _groups(self) -> list[tuple[str, str, int, RunStore | RunData]]:
+        """(key, run label, run index, data) of every run drawn: the shown run, or each compared run."""
+        comparison = self.comparison()
+        if comparison is None:
+            return [("", "", 0, self.store)]
+        return [(r.label, r.label, i, r.data) for i, r in enumerate(comparison)]
+
     def refresh(self) -> None:
-        arms = self.arms()
-        for arm in [a for a in self.items if a not in arms]:
-            self.plot.removeItem(self.items.pop(arm))
-            self.plot.removeItem(self.ends.pop(arm))
-            self.legend.removeItem(arm_label(arm))
+        comparison = self.comparison()
+        arms = comparison_arms(comparison) if comparison is not None else self.arms()
+        wanted = {}
+        for _key, run, index, data in self._groups():
+            for arm in arms:
+                if comparison is None or any(a == arm for a, _ in data.units()):
+                    wanted[f"{run}\x1f{arm}" if run else arm] = (run, index, data, arm)
+        layout = tuple(wanted)
+        for key in [k for k in self.items if k not in wanted]:
+            self.plot.removeItem(self.items.pop(key))
+            self.plot.removeItem(self.ends.pop(key))
         self.data = {}
-        for arm in arms:
-            data = collect(self.store, arm)
-            self.data[arm] = data
-            n_seeds = len(np.unique(data.seeds))
+        for key, (run, index, data, arm) in wanted.items():
+            traj = collect(data, arm)
+            traj.run = run
+            self.data[key] = traj
+            n_seeds = len(np.unique(traj.seeds))
             colour = arm_color(arm, arms, alpha=220 if n_seeds <= 10 else 90)
-            if arm not in self.items:
-                self.items[arm] = self.plot.plot(name=arm_label(arm))
-                self.ends[arm] = pg.ScatterPlotItem(size=9, symbol="s", pen=pg.mkPen(FOREGROUND, width=0.8))
-                self.ends[arm].setZValue(5)
-                self.plot.addItem(self.ends[arm])
-            symbols = self.points_box.isChecked() and len(data.x) <= MAX_SYMBOL_POINTS
-            self.items[arm].setData(
-                data.x, data.y, connect=data.connect, pen=pg.mkPen(colour, width=1.2),
+            if key not in self.items:  # (the legend is refilled below: arms, then runs)
+                self.items[key] = self.plot.plot(name=f"{run} · {arm_label(arm)}" if run else arm_label(arm))
+                self.ends[key] = pg.ScatterPlotItem(size=9, symbol="s", pen=pg.mkPen(FOREGROUND, width=0.8))
+                self.ends[key].setZValue(5)
+                self.plot.addItem(self.ends[key])
+            symbols = self.points_box.isChecked() and len(traj.x) <= MAX_SYMBOL_POINTS
+            style = run_style(index) if run else Qt.PenStyle.SolidLine
+            self.items[key].setData(
+                traj.x, traj.y, connect=traj.connect, pen=pg.mkPen(colour, width=1.2 if not run else 1.6, style=style),
                 symbol="o" if symbols else None, symbolSize=4, symbolPen=None, symbolBrush=pg.mkBrush(colour))
-            last = ~data.connect  # the last point of each seed: where training ended
-            self.ends[arm].setData(data.x[last], data.y[last], brush=pg.mkBrush(arm_color(arm, arms)))
+            last = ~traj.connect  # the last point of each seed: where training ended
+            self.ends[key].setData(traj.x[last], traj.y[last], brush=pg.mkBrush(arm_color(arm, arms)))
+        if layout != self._legend_layout:
+            self._fill_legend(arms)
+            self._legend_layout = layout
+        self._place_legend()
         self.marker.setData([], [])
+
+    def _place_legend(self, *_args: object) -> None:
+        """A comparison's longer legend goes to the corner the curves cross least (again when the plot resizes)."""
+        if self.comparison() is None:
+            self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-10, 10))
+            return
+        xs = np.concatenate([d.x for d in self.data.values()]) if self.data else np.zeros(0)
+        ys = np.concatenate([d.y for d in self.data.values()]) if self.data else np.zeros(0)
+        place_legend(self.plot, self.legend, xs, ys)
+
+    def _fill_legend(self, arms: list[str]) -> None:
+        """Arms by colour; in a comparison also each run by its line style, named by what differs."""
+        self.legend.clear()
+        comparison = self.comparison()
+        shown = list(dict.fromkeys(arm for key, d in self.data.items() for arm in [key.split("\x1f")[-1]]))
+        for arm in shown:
+            if comparison is None:
+                self.legend.addItem(self.items[arm], arm_label(arm))
+            else:
+                self.legend.addItem(style_sample(Qt.PenStyle.SolidLine, arm_color(arm, arms)), arm_label(arm))
+        for i, r in enumerate(comparison or ()):
+            self.legend.addItem(style_sample(run_style(i)), f"{r.label} ({STYLE_NAMES[run_style(i)]})")
 
     # -- hover -------------------------------------------------------------------------------------
     def _on_mouse_moved(self, args: tuple) -> None:
@@ -199,19 +257,21 @@ class TrajectoryPanel(Panel):
         """Show the point nearest to (x, y) (view coordinates: log10 NLLs) within a few pixels; returns the text."""
         px, py = self.plot.vb.viewPixelSize()
         best: tuple[float, str, int] | None = None
-        for arm, data in self.data.items():
+        for key, data in self.data.items():
             if not len(data.x):
                 continue
             d = np.hypot((data.x - x) / max(px, 1e-12), (data.y - y) / max(py, 1e-12))
             i = int(np.argmin(d))
             if best is None or d[i] < best[0]:
-                best = (float(d[i]), arm, i)
+                best = (float(d[i]), key, i)
         if best is None or best[0] > HOVER_RADIUS_PX:
             self.marker.setData([], [])
             return ""
-        _, arm, i = best
-        data = self.data[arm]
-        text = (f"{arm_label(arm)}, seed {data.seeds[i]}, epoch {data.epochs[i]}: "
+        _, key, i = best
+        data = self.data[key]
+        arm = data.arm
+        who = f"{data.run}, {arm_label(arm)}" if data.run else arm_label(arm)
+        text = (f"{who}, seed {data.seeds[i]}, epoch {data.epochs[i]}: "
                 f"train NLL {data.train_nll[i]:.4f}, test NLL {data.test_nll[i]:.4f}")
         self.hover_label.setText(text)
         self.marker.setData([data.x[i]], [data.y[i]])
@@ -219,9 +279,13 @@ class TrajectoryPanel(Panel):
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
         columns = ["arm", "seed", "epoch", "train_nll", "test_nll", "log10_train_nll", "log10_test_nll"]
+        comparing = self.comparison() is not None
+        if comparing:
+            columns = ["run", *columns]
         rows: list[list[Any]] = []
-        for arm, d in self.data.items():
+        for d in self.data.values():
             x, y = d.x, d.y
-            rows += [[arm, int(d.seeds[i]), int(d.epochs[i]), float(d.train_nll[i]), float(d.test_nll[i]),
+            head = [d.run] if comparing else []
+            rows += [[*head, d.arm, int(d.seeds[i]), int(d.epochs[i]), float(d.train_nll[i]), float(d.test_nll[i]),
                       float(x[i]), float(y[i])] for i in range(len(x))]
         return columns, rows

@@ -1,0 +1,231 @@
+"""Comparing runs in the real window: two finished runs that differ in one field, overlaid in Curves (drawn data equal
+to the runs' metrics, legend names, a line style per run, each arm its colour in every run), the CSV export equal to
+the runs' metrics.csv, exact smoothing, log y per plot, linked x zoom; and a live run in a comparison receives new
+points."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop_app.core.config import replace
+from desktop_app.core.engine import run_experiment
+from desktop_app.core.events import EpochMetrics, RunStarted
+from desktop_app.core.stats import ema
+from desktop_app.ui.exports import ExportOptions, export_panel
+from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.panels.base import arm_color
+from desktop_app.ui.panels.compare import run_style
+from tests.ui.fakes import FakeController
+from tests.ui.test_main_window import tiny_config
+
+
+def tiny(lr: float):
+    cfg = tiny_config(name="cmp", epochs=3)
+    return replace(cfg, finetune=replace(cfg.finetune, lr=lr), seeds=replace(cfg.seeds, count=2))
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> list[Path]:
+    root = tmp_path_factory.mktemp("cmp")
+    dirs = []
+    for lr in (0.1, 0.05):
+        run_dir = root / f"run-lr{lr}"
+        events = list(run_experiment(tiny(lr), None, run_dir))
+        assert events[-1].status == "completed", events[-1].message
+        dirs.append(run_dir)
+    return dirs
+
+
+@pytest.fixture
+def window(qtbot):
+    window = MainWindow(FakeController())
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def metrics_rows(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "metrics.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def drawn(panel, key: str) -> dict[str, pg.PlotDataItem]:
+    """The named lines of one plot of the Curves panel, by legend name."""
+    return {i.name(): i for i in panel.plots[key].listDataItems() if i.name()}
+
+
+def test_compare_two_finished_runs_in_curves(window, two_runs, tmp_path):
+    assert window.compare_runs(two_runs)
+    curves = window.panel_widgets["Curves"]
+    assert window.current_panel() == "Curves" and curves.run_label.text() == "Comparing 2 runs"
+    curves.select(metric="NLL", splits=("train", "valid", "test"), band="none")
+    curves.ensure_current()
+    # one plot per split, their x zoom linked to the first; pre-training in its own plot
+    assert curves._arranged == ("train", "valid", "test", "recon")
+    train_vb = curves.plots["train"].getViewBox()
+    for split in ("valid", "test"):
+        assert curves.plots[split].getViewBox().linkedView(pg.ViewBox.XAxis) is train_vb
+    # the legend names runs by what differs, with their line styles, then the arms
+    texts = [label.text for _, label in curves.compare_legend.items]
+    assert texts[:2] == ["lr=0.1 (solid)", "lr=0.05 (dashed)"]
+    assert texts[2:4] == ["none (random init)", "dae"]
+    # every drawn mean equals the mean over seeds of the runs' metrics.csv, with the run's style and the arm's colour
+    arms = ["none", "dae"]
+    for i, (run_dir, label) in enumerate(zip(two_runs, ("lr=0.1", "lr=0.05"), strict=True)):
+        rows = metrics_rows(run_dir)
+        for split in ("train", "valid", "test"):
+            lines = drawn(curves, split)
+            for arm in arms:
+                item = lines[f"{label} · {arm_label(arm)} · {split}"]
+                x, y = item.getData()
+                per_seed = [[float(r["nll"]) for r in rows if (r["arm"], r["seed"], r["split"], r["phase"]) ==
+                             (arm, str(seed), split, "finetune")] for seed in (0, 1)]
+                np.testing.assert_array_equal(x, np.arange(4))
+                np.testing.assert_allclose(y, np.mean(per_seed, axis=0), rtol=1e-12)
+                pen = item.opts["pen"]
+                assert pen.style() == run_style(i) and pen.color().name() == arm_color(arm, arms).name()
+
+
+def arm_label(arm: str) -> str:
+    return "none (random init)" if arm == "none" else arm
+
+
+def test_the_csv_of_a_comparison_equals_the_runs_metrics(window, two_runs, tmp_path):
+    window.compare_runs(two_runs)
+    curves = window.panel_widgets["Curves"]
+    curves.select(splits=("train", "valid", "test"))
+    path = curves.export(tmp_path / "cmp.csv")
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    keys = ("arm", "seed", "phase", "layer", "epoch", "split", "nll", "error", "recon_error")
+    for run_dir in two_runs:
+        exported = sorted(tuple(r[k] for k in keys) for r in rows if r["run"] == run_dir.name and r["row"] == "seed")
+        expected = sorted(tuple(r[k] for k in keys) for r in metrics_rows(run_dir))
+        assert exported == expected and len(expected) > 0
+    assert {r["label"] for r in rows} == {"lr=0.1", "lr=0.05"}
+    # the export path (as the Export dialog writes): PNG, SVG and CSV, figures carrying both runs' manifests
+    png, svg, again = export_panel(curves, ExportOptions(tmp_path / "out", width=800), "cmp")
+    assert png.stat().st_size > 1000 and again.read_text() == path.read_text()
+    text = svg.read_text()
+    assert "run-lr0.1, run-lr0.05" in text and text.count("config_hash") == 2
+
+
+def test_smoothing_log_y_and_examples_seen(window, two_runs):
+    window.compare_runs(two_runs)
+    curves = window.panel_widgets["Curves"]
+    curves.select(metric="error", splits=("test",), band="± std", smoothing=0.6)
+    curves.ensure_current()
+    label = "lr=0.05 · dae · test"
+    rows = metrics_rows(two_runs[1])
+    per_seed = [[100 * float(r["error"]) for r in rows if (r["arm"], r["seed"], r["split"], r["phase"]) ==
+                 ("dae", str(seed), "test", "finetune")] for seed in (0, 1)]
+    mean = np.mean(per_seed, axis=0)
+    line = drawn(curves, "test")[label]
+    np.testing.assert_allclose(line.getData()[1], ema(mean, 0.6), rtol=1e-12)
+    # the raw mean is drawn faintly behind the smoothed line, in the run's dash pattern
+    faint = [i for i in curves.plots["test"].listDataItems() if not i.name()
+             and np.allclose(i.getData()[1], mean, rtol=1e-12)]
+    assert faint and faint[0].opts["pen"].color().alpha() < 255 and faint[0].opts["pen"].style() == Qt.PenStyle.DashLine
+    # log y on the test plot only
+    assert not curves.plots["test"].getViewBox().state["logMode"][1]
+    curves.set_log_y("test", True)
+    assert curves.plots["test"].getViewBox().state["logMode"][1]
+    assert not curves.plots["recon"].getViewBox().state["logMode"][1]
+    assert [a.isChecked() for a in curves.log_menu.actions()] == [True, False]
+    # x by labelled examples seen: epoch x the labelled set (200 examples in the manifest)
+    curves.select(x="examples seen")
+    curves.ensure_current()
+    np.testing.assert_array_equal(drawn(curves, "test")[label].getData()[0], np.arange(4) * 200.0)
+    assert curves.plots["test"].getAxis("bottom").labelText == "labelled examples seen"
+
+
+def test_a_live_run_in_a_comparison_receives_new_points(window, two_runs):
+    live_dir = str(two_runs[0].parent / "live")
+    ctrl = window.controller
+    ctrl.eventsReady.emit([RunStarted(live_dir, "live", ("none", "dae"), (0,), "cpu", 10)]
+                          + [EpochMetrics(a, 0, 0, 2.0, 0.5, 2.1, 0.5, 2.2, 0.5) for a in ("none", "dae")])
+    assert window.compare_runs([two_runs[0], live_dir])
+    curves = window.panel_widgets["Curves"]
+    curves.ensure_current()
+    name = f"{Path(live_dir).name} · dae · test"
+    assert drawn(curves, "test")[name].getData()[1].tolist() == [2.2]
+    ctrl.eventsReady.emit([EpochMetrics("dae", 0, 1, 1.0, 0.2, 1.1, 0.2, 1.5, 0.3)])
+    curves.ensure_current()
+    assert drawn(curves, "test")[name].getData()[1].tolist() == [2.2, 1.5]
+    # opening a run ends the comparison: the panels show that run alone again
+    window.open_run(two_runs[1])
+    curves.ensure_current()
+    assert curves.comparison() is None and curves._arranged == ("metric", "recon")
+
+
+def final_test_errors(run_dir: Path) -> dict[str, dict[int, float]]:
+    last: dict[tuple[str, int], tuple[int, float]] = {}
+    for r in metrics_rows(run_dir):
+        if r["phase"] == "finetune" and r["split"] == "test":
+            key = (r["arm"], int(r["seed"]))
+            if key not in last or int(r["epoch"]) > last[key][0]:
+                last[key] = (int(r["epoch"]), 100 * float(r["error"]))
+    out: dict[str, dict[int, float]] = {}
+    for (arm, seed), (_, v) in last.items():
+        out.setdefault(arm, {})[seed] = v
+    return out
+
+
+def test_summary_compares_each_arm_across_runs_with_paired_differences(window, two_runs):
+    window.compare_runs(two_runs)
+    summary = window.panel_widgets["Summary"]
+    summary.ensure_current()
+    got = [(s.group, s.run, s.arm) for s in summary.summaries]
+    assert got == [("none (random init)", "lr=0.1", "none"), ("none (random init)", "lr=0.05", "none"),
+                   ("dae", "lr=0.1", "dae"), ("dae", "lr=0.05", "dae")]
+    finals = [final_test_errors(d) for d in two_runs]
+    for s in summary.summaries:
+        expected = finals[s.run_index][s.arm]
+        assert s.values == pytest.approx(expected, rel=1e-12)
+        if s.run_index == 0:
+            assert s.diff is None
+        else:  # this run minus the first run, same arm, over the seeds both have
+            d = [expected[seed] - finals[0][s.arm][seed] for seed in (0, 1)]
+            assert s.diff.seeds == (0, 1) and s.diff.diff.mean == pytest.approx(np.mean(d), rel=1e-12)
+    # boxes in the run's line style; the legend names the runs; the table names the reference run
+    pens = summary.boxes.opts["pens"]
+    assert [p.style() for p in pens] == [run_style(s.run_index) for s in summary.summaries]
+    texts = [label.text for _, label in summary.active_legend().items]
+    assert summary.active_legend() is summary.compare_legend and not summary.legend.isVisible()
+    names = ["1: lr=0.1", "2: lr=0.05"] if summary.numbered else ["lr=0.1", "lr=0.05"]
+    assert texts[:4] == ["none (random init)", "dae", *names]
+    assert summary.table.horizontalHeaderItem(6).text() == "Minus lr=0.1 (paired)"
+    assert summary.table.item(1, 0).text() == "lr=0.05"
+    columns, rows = summary.data_table()
+    assert [r[columns.index("run")] for r in rows] == ["lr=0.1", "lr=0.05", "lr=0.1", "lr=0.05"]
+
+
+def test_trajectories_overlay_every_run(window, two_runs):
+    window.compare_runs(two_runs)
+    panel = window.panel_widgets["Trajectories"]
+    panel.ensure_current()
+    for i, (run_dir, label) in enumerate(zip(two_runs, ("lr=0.1", "lr=0.05"), strict=True)):
+        rows = metrics_rows(run_dir)
+        for arm in ("none", "dae"):
+            key = f"{label}\x1f{arm}"
+            train = [float(r["nll"]) for seed in (0, 1) for r in rows
+                     if (r["arm"], r["seed"], r["split"], r["phase"]) == (arm, str(seed), "train", "finetune")]
+            x, _ = panel.items[key].getData()
+            np.testing.assert_allclose(x, np.log10(train), rtol=1e-12)
+            assert panel.items[key].opts["pen"].style() == run_style(i)
+            assert panel.items[key].name() == f"{label} · {arm_label(arm)}"
+    texts = [label.text for _, label in panel.legend.items]
+    assert texts == ["none (random init)", "dae", "lr=0.1 (solid)", "lr=0.05 (dashed)"]
+    columns, rows = panel.data_table()
+    assert columns[0] == "run" and {r[0] for r in rows} == {"lr=0.1", "lr=0.05"}
+    last = panel.data["lr=0.05\x1fdae"]  # (epoch 0 is the same net in both runs: same seed, lr not used yet)
+    assert panel.hover_at(last.x[-1], last.y[-1]).startswith("lr=0.05, dae, seed 1, epoch 3")
+    window.end_comparison()
+    panel.ensure_current()
+    assert set(panel.items) == set() or set(panel.items) <= {"none", "dae"}
