@@ -84,6 +84,9 @@ class EpochMetrics:
     valid_error: float
     test_nll: float
     test_error: float
+    # seconds the unit had run when this epoch ended (pre-training included, summed over resumes; None: not recorded,
+    # runs from before it was). A measurement, not a result: events of an exact resume still compare equal.
+    wall_s: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

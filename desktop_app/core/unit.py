@@ -117,6 +117,7 @@ class UnitRun:
         self.total_steps = unit_steps(cfg, arm, len(self.data.train_x), len(self.data.unlabelled_x))
         self.done_steps = 0
         self._t0 = time.perf_counter()
+        self._wall_before = 0.0  # seconds this unit ran before a resume (from its checkpoint)
         self._last_progress = 0.0
         self._where = ("finetune", -1, 0, cfg.finetune.epochs)
 
@@ -157,8 +158,12 @@ class UnitRun:
         return None
 
     # -- the unit ----------------------------------------------------------------------------------------
+    def _wall(self) -> float:
+        """Seconds this unit has run (pre-training included), carried over resumes through its checkpoint."""
+        return self._wall_before + time.perf_counter() - self._t0
+
     def _save_latest(self, state: dict[str, Any]) -> None:
-        state = {**state, "arm": self.arm, "seed": self.seed, "config": self.cfg.to_toml(),
+        state = {**state, "arm": self.arm, "seed": self.seed, "config": self.cfg.to_toml(), "wall_s": self._wall(),
                  "torch_rng": torch.get_rng_state()}
         write_bytes_atomic(unit_dir(self.run_dir, "checkpoints", self.arm, self.seed) / "latest.pt",
                                checkpoint_bytes(state))
@@ -185,6 +190,9 @@ class UnitRun:
             self.finished = True
             return
         if state is not None:
+            wall = state.get("wall_s", 0.0)  # (a checkpoint from before wall time was recorded has none)
+            ok = isinstance(wall, int | float) and math.isfinite(wall) and wall >= 0
+            self._wall_before = float(wall) if ok else 0.0
             model.load_state_dict(state["model"])
             self.layers_done = int(state.get("layers_done", 0))
             if state["stage"] == "finetune":
@@ -294,13 +302,14 @@ class UnitRun:
         te = evaluate(model, data.test_x, data.test_y)
         if not all(math.isfinite(v) for v in (*tr, *va, *te)):
             raise FinetuneDiverged(cfg.finetune, epoch, f"train NLL {tr[0]}, test NLL {te[0]}")
+        wall = self._wall()
         rows = [
             {"arm": arm, "seed": seed, "phase": "finetune", "layer": -1, "epoch": epoch, "split": split,
-             "nll": nll, "error": err, "recon_error": ""}
+             "nll": nll, "error": err, "recon_error": "", "wall_s": wall}
             for split, (nll, err) in zip(("train", "valid", "test"), (tr, va, te), strict=True)
         ]
         self.writer.add_rows(arm, seed, rows)
-        yield EpochMetrics(arm, seed, epoch, *tr, *va, *te)
+        yield EpochMetrics(arm, seed, epoch, *tr, *va, *te, wall)
         if epoch > 0:
             yield self._filters(model, "finetune", epoch)
         if cfg.snapshots.probe_outputs:

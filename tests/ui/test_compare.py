@@ -103,7 +103,7 @@ def test_the_csv_of_a_comparison_equals_the_runs_metrics(window, two_runs, tmp_p
     path = curves.export(tmp_path / "cmp.csv")
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))
-    keys = ("arm", "seed", "phase", "layer", "epoch", "split", "nll", "error", "recon_error")
+    keys = ("arm", "seed", "phase", "layer", "epoch", "split", "nll", "error", "recon_error", "wall_s")
     for run_dir in two_runs:
         exported = sorted(tuple(r[k] for k in keys) for r in rows if r["run"] == run_dir.name and r["row"] == "seed")
         expected = sorted(tuple(r[k] for k in keys) for r in metrics_rows(run_dir))
@@ -143,6 +143,14 @@ def test_smoothing_log_y_and_examples_seen(window, two_runs):
     curves.ensure_current()
     np.testing.assert_array_equal(drawn(curves, "test")[label].getData()[0], np.arange(4) * 200.0)
     assert curves.plots["test"].getAxis("bottom").labelText == "labelled examples seen"
+    # x by wall time: the seeds' mean of the seconds each unit had run at the epoch's end, as recorded in metrics.csv
+    curves.select(x="wall time")
+    curves.ensure_current()
+    walls = [[float(r["wall_s"]) for r in rows if (r["arm"], r["seed"], r["split"], r["phase"]) ==
+              ("dae", str(seed), "test", "finetune")] for seed in (0, 1)]
+    x = drawn(curves, "test")[label].getData()[0]
+    np.testing.assert_allclose(x, np.mean(walls, axis=0), rtol=1e-12)
+    assert np.all(np.diff(x) > 0) and x[0] > 0  # the clock runs on; epoch 0 comes after pre-training
 
 
 def test_a_live_run_in_a_comparison_receives_new_points(window, two_runs):

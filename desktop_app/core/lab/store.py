@@ -8,6 +8,7 @@ different units may arrive interleaved (units trained in parallel).
 Data layout per unit (``data.unit(arm, seed)`` -> ``UnitData``):
   epochs            int64 (n,)     fine-tuning epochs with metrics, ascending (0 = before fine-tuning)
   metrics           float64 (n, 6) columns ``METRIC_NAMES`` (train/valid/test nll and error)
+  wall              float64 (n,)   seconds the unit had run at each epoch's end (NaN: not recorded)
   recon             {layer: float64 (n_epochs,)} pre-training reconstruction error, index epoch-1 (NaN gaps)
   filters           [(phase, epoch, float32 array)] first-layer weights, in arrival order
   filter_input_shape (C, H, W) of the network input, to tile dense filters
@@ -79,6 +80,7 @@ class UnitData:
     seed: int
     epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     metrics: np.ndarray = field(default_factory=lambda: np.zeros((0, len(METRIC_NAMES))))
+    wall: np.ndarray = field(default_factory=lambda: np.zeros(0))
     recon: dict[int, np.ndarray] = field(default_factory=dict)
     filters: list[tuple[str, int, np.ndarray]] = field(default_factory=list)
     filter_input_shape: tuple[int, ...] = ()
@@ -100,14 +102,17 @@ class UnitData:
         return row
 
     # -- updates ---------------------------------------------------------------------------------------
-    def set_epoch(self, epoch: int, values: tuple[float, ...]) -> None:
+    def set_epoch(self, epoch: int, values: tuple[float, ...], wall_s: float | None = None) -> None:
+        wall = np.nan if wall_s is None else float(wall_s)
         hit = np.flatnonzero(self.epochs == epoch)
         if len(hit):
             self.metrics[hit[0]] = values
+            self.wall[hit[0]] = wall
             return
         pos = int(np.searchsorted(self.epochs, epoch))
         self.epochs = np.insert(self.epochs, pos, epoch)
         self.metrics = np.insert(self.metrics, pos, np.asarray(values, dtype=np.float64), axis=0)
+        self.wall = np.insert(self.wall, pos, wall)
 
     def set_recon(self, layer: int, epoch: int, value: float) -> None:
         arr = self.recon.get(layer, np.zeros(0))
@@ -167,15 +172,16 @@ class RunData:
         return u.epochs.copy(), u.column(name)
 
     def metric_matrix(self, arm: str, name: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
-        """One metric for every seed of an arm: (epochs (E,), values (S, E) with NaN gaps, seeds)."""
+        """One metric for every seed of an arm: (epochs (E,), values (S, E) with NaN gaps, seeds); ``name`` is one
+        of METRIC_NAMES or "wall_s" (seconds the unit had run at each epoch's end, NaN where not recorded)."""
         seeds = sorted(s for a, s in self._units if a == arm)
         all_epochs = sorted({int(e) for s in seeds for e in self._units[(arm, s)].epochs})
         epochs = np.asarray(all_epochs, dtype=np.int64)
         values = np.full((len(seeds), len(epochs)), np.nan)
-        col = METRIC_NAMES.index(name)
+        col = None if name == "wall_s" else METRIC_NAMES.index(name)
         for i, s in enumerate(seeds):
             u = self._units[(arm, s)]
-            values[i, np.searchsorted(epochs, u.epochs)] = u.metrics[:, col]
+            values[i, np.searchsorted(epochs, u.epochs)] = u.wall if col is None else u.metrics[:, col]
         return epochs, values, seeds
 
     def recon_errors(self, arm: str, seed: int) -> dict[int, np.ndarray]:
@@ -252,7 +258,7 @@ class RunData:
             self.status = "running" if not replayed else self.status
             return RUN
         if isinstance(ev, EpochMetrics):
-            self._u(ev.arm, ev.seed).set_epoch(ev.epoch, tuple(getattr(ev, n) for n in METRIC_NAMES))
+            self._u(ev.arm, ev.seed).set_epoch(ev.epoch, tuple(getattr(ev, n) for n in METRIC_NAMES), ev.wall_s)
             return METRICS
         if isinstance(ev, PretrainEpoch):
             self._u(ev.arm, ev.seed).set_recon(ev.layer, ev.epoch, ev.recon_error)

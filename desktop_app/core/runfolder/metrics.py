@@ -1,8 +1,9 @@
 """Metric rows: long-format CSV, one file per (arm, seed) unit plus ``metrics.csv`` merged from them.
 
-Columns: arm, seed, phase, layer, epoch, split, nll, error, recon_error. Reading checks every row (a CSV saved
-by a spreadsheet with a byte-order mark, bad bytes, a seed that is not a number, ...) and names the file and
-line of the first bad one; rows come back as dicts of strings, as ``csv.DictReader`` gives them.
+Columns: arm, seed, phase, layer, epoch, split, nll, error, recon_error, wall_s (seconds the unit had run at the end
+of a fine-tuning epoch; files written before it was recorded have no such column and read as ""). Reading checks
+every row (a CSV saved by a spreadsheet with a byte-order mark, bad bytes, a seed that is not a number, ...) and
+names the file and line of the first bad one; rows come back as dicts of strings, as ``csv.DictReader`` gives them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 from desktop_app.core.runfolder.layout import MAX_CSV_BYTES, RunFolder, RunFolderError, check_name
 
-COLUMNS = ("arm", "seed", "phase", "layer", "epoch", "split", "nll", "error", "recon_error")
+REQUIRED = ("arm", "seed", "phase", "layer", "epoch", "split", "nll", "error", "recon_error")
+COLUMNS = (*REQUIRED, "wall_s")  # written; wall_s may be missing from older files
 SPLITS = ("train", "valid", "test")
 PHASES = ("pretrain", "finetune")
 
@@ -66,7 +68,7 @@ def check_row(row: dict[str, str]) -> str:
             return f"{key} {row[key][:20]!r} is not an integer"
     if row["split"] not in (*SPLITS, "unlabelled"):
         return f"split {row['split'][:20]!r} is not one of {', '.join(SPLITS)}, unlabelled"
-    for key in ("nll", "error", "recon_error"):
+    for key in ("nll", "error", "recon_error", "wall_s"):
         if not _float_or_empty(row[key]):
             return f"{key} {row[key][:20]!r} is not a number"
     if row["phase"] == "finetune" and (row["nll"] == "" or row["error"] == ""):
@@ -84,12 +86,14 @@ def read_csv(folder: RunFolder, path: Path) -> list[dict[str, str]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames is None:
         return []
-    missing = [c for c in COLUMNS if c not in reader.fieldnames]
+    missing = [c for c in REQUIRED if c not in reader.fieldnames]
     if missing:
         raise RunFolderError(f"{path}: not a Basin metrics file (no column {missing[0]!r})")
     rows = []
     try:
         for row in reader:
+            if row.get("wall_s") is None and row.get("arm") is not None:
+                row["wall_s"] = ""  # written before wall time was recorded
             problem = check_row(row)
             if problem:
                 raise RunFolderError(f"{path} line {reader.line_num}: {problem}")

@@ -60,6 +60,7 @@ def _unit_events(folder: RunFolder, arm: str, seed: int, rows: list[dict[str, st
         else:
             items.append(((PHASE_ORDER["finetune"], 0, epoch, 2), ("probe", epoch, path)))
     by_epoch: dict[int, dict[str, tuple[float, float]]] = {}
+    walls: dict[int, float | None] = {}
     for r in rows:
         if r["phase"] == "pretrain":
             layer, epoch = int(r["layer"]), int(r["epoch"])
@@ -67,10 +68,11 @@ def _unit_events(folder: RunFolder, arm: str, seed: int, rows: list[dict[str, st
                           PretrainEpoch(arm, seed, layer, epoch, float(r["recon_error"]))))
         else:
             by_epoch.setdefault(int(r["epoch"]), {})[r["split"]] = (float(r["nll"]), float(r["error"]))
+            walls[int(r["epoch"])] = float(r["wall_s"]) if r.get("wall_s") else None
     for epoch, m in by_epoch.items():
         if all(s in m for s in SPLITS):
             items.append(((PHASE_ORDER["finetune"], 0, epoch, 0),
-                          EpochMetrics(arm, seed, epoch, *m["train"], *m["valid"], *m["test"])))
+                          EpochMetrics(arm, seed, epoch, *m["train"], *m["valid"], *m["test"], walls.get(epoch))))
     for a, s, epoch, path in folder.checkpoints():
         if (a, s) == (arm, seed):
             items.append(((PHASE_ORDER["finetune"], 0, epoch, 3), CheckpointSaved(arm, seed, "finetune", epoch,

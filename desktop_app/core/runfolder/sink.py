@@ -33,8 +33,9 @@ def metric_rows(ev: PretrainEpoch | EpochMetrics) -> list[dict[str, Any]]:
         return [{"arm": ev.arm, "seed": ev.seed, "phase": "pretrain", "layer": ev.layer, "epoch": ev.epoch,
                  "split": "unlabelled", "nll": "", "error": "", "recon_error": float(ev.recon_error)}]
     values = ((ev.train_nll, ev.train_error), (ev.valid_nll, ev.valid_error), (ev.test_nll, ev.test_error))
+    wall = "" if ev.wall_s is None else float(ev.wall_s)
     return [{"arm": ev.arm, "seed": ev.seed, "phase": "finetune", "layer": -1, "epoch": ev.epoch, "split": split,
-             "nll": float(nll), "error": float(err), "recon_error": ""}
+             "nll": float(nll), "error": float(err), "recon_error": "", "wall_s": wall}
             for split, (nll, err) in zip(SPLITS, values, strict=True)]
 
 

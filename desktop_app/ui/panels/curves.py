@@ -4,7 +4,8 @@ reconstruction error per layer; with a comparison open, one plot per split overl
 Seeds vary a lot with and without pre-training (Erhan 2010 used 400), so a single curve misleads: the band
 shows the spread; the reconstruction plot shows whether pre-training itself converged. Plot controls: smoothing
 by a bias-corrected moving average (``core.stats.ema``; the raw mean stays drawn faintly behind), the x axis by
-epoch or labelled examples seen, log or linear y per plot, and in a comparison the split plots share their x zoom.
+epoch, labelled examples seen or wall time, log or linear y per plot, and in a comparison the split plots share
+their x zoom.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ LAYER_STYLES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine
 LINE_NAMES = {Qt.PenStyle.DashLine: "dashed", Qt.PenStyle.DotLine: "dotted", Qt.PenStyle.SolidLine: "solid"}
 METRICS_SHOWN = {"NLL": ("nll", "NLL (nats)", 1.0), "error": ("error", "classification error (%)", 100.0)}
 BANDS = ("± std", "min–max", "none")
-X_AXES = {"epoch": "epoch", "examples seen": "labelled examples seen"}
+X_AXES = {"epoch": "epoch", "examples seen": "labelled examples seen", "wall time": "wall time (s)"}
 LAYER_SYMBOLS = ("o", "t", "s", "d")  # recon layers in a comparison (the dash pattern names the run there)
 PLOT_TITLES = {"metric": "Fine-tuning", "recon": "Pre-training", "train": "Fine-tuning: train",
                "valid": "Fine-tuning: valid", "test": "Fine-tuning: test"}
@@ -165,8 +166,10 @@ class CurvesPanel(Panel):
                                    "are not pulled toward zero; the raw mean stays drawn faintly")
         self.x_box = QComboBox()
         self.x_box.addItems(list(X_AXES))
-        self.x_box.setToolTip("Fine-tuning x axis: epochs, or labelled examples seen (epoch x the labelled set "
-                              "each epoch goes through, from the run's manifest)")
+        self.x_box.setToolTip("Fine-tuning x axis: epochs; labelled examples seen (epoch x the labelled set each "
+                              "epoch goes through, from the run's manifest); or wall time, the seconds each unit had "
+                              "run at the epoch's end, pre-training included, mean over seeds (recorded since "
+                              "this version: older runs have none and draw no line on that axis)")
         self.log_button = QToolButton()
         self.log_button.setText("Log y")
         self.log_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -287,10 +290,18 @@ class CurvesPanel(Panel):
         self._layout = ()
 
     # -- data ------------------------------------------------------------------------------------------
-    def _x(self, run_dir: str, epochs: np.ndarray) -> np.ndarray:
-        """The x of fine-tuning epochs: the epochs, or labelled examples seen (NaN when the run does not say)."""
-        if self.x_box.currentText() == "epoch":
+    def _x(self, data: RunStore | RunData, run_dir: str, arm: str, epochs: np.ndarray) -> np.ndarray:
+        """The x of an arm's fine-tuning epochs: the epochs, labelled examples seen, or the seeds' mean wall time
+        (NaN where the run does not say)."""
+        axis = self.x_box.currentText()
+        if axis == "epoch":
             return epochs.astype(float)
+        if axis == "wall time":
+            all_epochs, walls, _ = data.metric_matrix(arm, "wall_s")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # an epoch no seed recorded: NaN
+                mean = np.nanmean(walls, axis=0) if walls.size else np.zeros(0)
+            return mean[np.searchsorted(all_epochs, epochs)] if len(epochs) else np.zeros(0)
         if run_dir not in self._examples:
             self._examples[run_dir] = examples_per_epoch(run_dir) if run_dir else 0
         n = self._examples[run_dir]
@@ -307,7 +318,7 @@ class CurvesPanel(Panel):
                 epochs, values, _ = data.metric_matrix(arm, f"{split}_{metric}")
                 e, mean, lo, hi, n = summarise(epochs, values * scale, band)
                 if len(e):
-                    out.append(Series("metric", arm, split, e, mean, lo, hi, n, run, self._x(run_dir, e),
+                    out.append(Series("metric", arm, split, e, mean, lo, hi, n, run, self._x(data, run_dir, arm, e),
                                       ema(mean, weight) if weight > 0 else None))
             layers = sorted({k for a, s in units if a == arm for k in data.recon_errors(a, s)})
             for layer in layers:
@@ -454,7 +465,7 @@ class CurvesPanel(Panel):
         comparison = self.comparison()
         assert comparison is not None
         columns = ["run", "label", "row", "arm", "seed", "phase", "layer", "epoch", "split", "nll", "error",
-                   "recon_error", "x", "mean", "band_lo", "band_hi", "n_seeds", "smoothed", "unit"]
+                   "recon_error", "wall_s", "x", "mean", "band_lo", "band_hi", "n_seeds", "smoothed", "unit"]
         splits = [s for s, box in self.split_boxes.items() if box.isChecked()]
         rows: list[list[Any]] = []
         for r in comparison:
@@ -463,18 +474,19 @@ class CurvesPanel(Panel):
                 u = r.data.unit(arm, seed)
                 for layer in sorted(u.recon):
                     rows += [[*head, "seed", arm, seed, "pretrain", layer, e + 1, "unlabelled", "", "", float(v),
-                              "", "", "", "", "", "", ""]
+                              "", "", "", "", "", "", "", ""]
                              for e, v in enumerate(u.recon[layer]) if np.isfinite(v)]
                 for i, epoch in enumerate(u.epochs):
                     for split in splits:
                         nll = float(u.metrics[i, METRIC_NAMES.index(f"{split}_nll")])
                         err = float(u.metrics[i, METRIC_NAMES.index(f"{split}_error")])
-                        rows.append([*head, "seed", arm, seed, "finetune", -1, int(epoch), split, nll, err, "", "",
-                                     "", "", "", "", "", ""])
+                        wall = float(u.wall[i]) if np.isfinite(u.wall[i]) else ""
+                        rows.append([*head, "seed", arm, seed, "finetune", -1, int(epoch), split, nll, err, "", wall,
+                                     "", "", "", "", "", "", ""])
             for s in (s for s in self.series if s.run == r.label):
                 phase, layer = ("finetune", -1) if s.plot == "metric" else ("pretrain", int(s.name.split()[-1]) - 1)
                 split = s.name if s.plot == "metric" else "unlabelled"
-                rows += [[*head, "mean", s.arm, "", phase, layer, int(s.epochs[i]), split, "", "", "", float(s.x[i]),
-                          float(s.mean[i]), float(s.lo[i]), float(s.hi[i]), int(s.n[i]), float(s.line[i]),
-                          self._unit(s)] for i in range(len(s.epochs))]
+                rows += [[*head, "mean", s.arm, "", phase, layer, int(s.epochs[i]), split, "", "", "", "",
+                          float(s.x[i]), float(s.mean[i]), float(s.lo[i]), float(s.hi[i]), int(s.n[i]),
+                          float(s.line[i]), self._unit(s)] for i in range(len(s.epochs))]
         return columns, rows
