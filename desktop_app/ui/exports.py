@@ -114,8 +114,9 @@ def export_bundle(panels: Mapping[str, Panel], run_dir: str | Path | None, optio
         if not panel.has_result():  # no empty figures or header-only CSVs
             skipped.append(name)
             continue
+        compared = len(getattr(panel, "export_run_dirs", list)()) > 1  # it draws a comparison: its runs' manifests
         try:
-            written += export_panel(panel, options, slug(name), meta)
+            written += export_panel(panel, options, slug(name), None if compared else meta)
         except (OSError, ValueError, RuntimeError) as exc:
             errors.append(f"{name}: {exc}")
     if run_dir:

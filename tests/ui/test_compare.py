@@ -114,6 +114,13 @@ def test_the_csv_of_a_comparison_equals_the_runs_metrics(window, two_runs, tmp_p
     assert png.stat().st_size > 1000 and again.read_text() == path.read_text()
     text = svg.read_text()
     assert "run-lr0.1, run-lr0.05" in text and text.count("config_hash") == 2
+    # Export all while comparing: the comparing panels carry every compared run's manifest
+    window.open_run(two_runs[0])
+    window.compare_runs(two_runs)
+    bundle = window.export_all(ExportOptions(tmp_path / "all", formats=("svg",)))
+    assert not bundle.errors
+    assert (tmp_path / "all" / "curves.svg").read_text().count("config_hash") == 2
+    assert (tmp_path / "all" / "filters.svg").read_text().count("config_hash") == 1  # the run shown
 
 
 def test_smoothing_log_y_and_examples_seen(window, two_runs):
