@@ -188,8 +188,6 @@ class SummaryPanel(Panel):
             f"Paired difference: arm − {REFERENCE}"
         self.diff_plot.setTitle(title, color=FOREGROUND, size="11pt")
         self.diff_plot.setLabel("bottom", "run" if comparison is not None else "arm", color=FOREGROUND)
-        self.diff_plot.setLabel("left", "test error difference (pp)" if comparison is not None else
-                                "test error difference (percentage points)", color=FOREGROUND)
         self.box_plot.setLabel("bottom", "run" if comparison is not None else "arm", color=FOREGROUND)
         self.table.horizontalHeaderItem(0).setText("Run" if comparison is not None else "Group")
         self.table.horizontalHeaderItem(6).setText(f"Minus {reference} (paired)")
