@@ -41,3 +41,28 @@ def test_final_by_arm_is_the_last_finetune_value_of_each_column(tmp_path):
         assert set(expected) == {"none", "dae"} and all(len(v) == 2 for v in expected.values())
     assert verdicts.final_by_arm(run) == final_test_errors(read_metrics(run))
     assert verdicts.final_by_arm(run, "train", "nll") != verdicts.final_by_arm(run, "test", "nll")
+
+
+def _groups(noise: float, slope: float, seed: int = 0):
+    """Two widths x three noise levels, 3 seeds each: accuracy = base(width) + slope * recon + seed noise."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for w, base_rec, base_acc in ((16, 190.0, 0.6), (64, 140.0, 0.86)):
+        for j, lvl in enumerate((0, 0.25, 0.5)):
+            rec = base_rec - 5.0 * j
+            out[f"dae w={w} noise={lvl}"] = [(rec + rng.normal(0, 0.1), base_acc + slope * (rec - base_rec)
+                                               + rng.normal(0, noise)) for _ in range(3)]
+    return out
+
+
+def test_pitfall_correlations_carry_seed_bootstrap_intervals():
+    rng = np.random.default_rng(1)
+    # within each width, lower reconstruction error goes with higher accuracy, far above the seeds' noise
+    r, lo, hi = verdicts._corr_ci(_groups(noise=1e-4, slope=-0.01), True, rng)
+    assert r < -0.95 and lo <= r <= hi < 0
+    # the same relation drowned in seed noise: the interval says r could be anything
+    r, lo, hi = verdicts._corr_ci(_groups(noise=0.2, slope=-0.01), True, rng)
+    assert lo < 0 < hi
+    # across widths the capacity confound gives a strong negative r whatever happens within a width
+    r, lo, hi = verdicts._corr_ci(_groups(noise=1e-4, slope=0.0), False, rng)
+    assert r < -0.9 and hi < 0

@@ -32,9 +32,13 @@ def test_reduced_claim_runs_and_reports(name, tmp_path):
         image = QImage(str(tmp_path / rel))
         assert image.width() == WIDTH and image.height() > 200
         assert (tmp_path / rel).with_suffix(".csv").stat().st_size > 0
-    if name == "pitfall":  # the CSV holds every configuration's point, not only the first run's
+    if name == "pitfall":  # the CSV holds every seed of every configuration, not only the first run's
+        from desktop_app.core.reproduce.claims import PITFALL_SEEDS
+
         with open((tmp_path / figures[0]).with_suffix(".csv"), newline="") as fh:
-            assert len(list(csv.DictReader(fh))) == len(result.run_dirs)
+            assert len(list(csv.DictReader(fh))) == PITFALL_SEEDS * len(set(result.run_dirs.values()))
+        assert "trajectory" in result.markdown and len(result.numbers["trajectory"]) == 2
+        assert all(math.isfinite(v) for v in (*result.numbers["pearson_ci"], *result.numbers["within_pearson_ci"]))
     if name == "function-space":  # each CSV holds its own method's embedding of every net
         for rel in figures:
             with open((tmp_path / rel).with_suffix(".csv"), newline="") as fh:

@@ -93,16 +93,23 @@ def _labels_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
     return out
 
 
+PITFALL_SEEDS = 3  # per configuration: intervals on both axes (Alberti's single points cannot say how noisy)
+TRAJECTORY = verdicts.TRAJECTORY
+
+
 def _pitfall_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
-    """One-layer autoencoders of several widths and noise levels (dense DAE) plus conv AEs: >= 12 configs."""
+    """One-layer autoencoders of several widths and noise levels (dense DAE) plus conv AEs (>= 12 configs), each
+    on PITFALL_SEEDS seeds, and one conv AE stopped after a growing number of epochs: the trajectory of
+    reconstruction error and probe accuracy over its training, closer to Alberti's SCAE than end points."""
     out = []
     widths = (16, 64) if reduced else (16, 64, 256, 1024)
     noises = (0.0, 0.5) if reduced else (0.0, 0.25, 0.5)
     common = {
         "name": "reproduce-pitfall",
-        "data": {"name": "digits", "n_labelled": 1000, "n_valid": 500, "n_test": 1000, "probe_size": 50},
+        "data": {"name": "digits", "n_labelled": 300 if reduced else 1000, "n_valid": 100 if reduced else 500,
+                 "n_test": 300 if reduced else 1000, "probe_size": 50},
         "finetune": {"epochs": 1, "batch_size": 50},
-        "seeds": {"count": 1},
+        "seeds": {"count": PITFALL_SEEDS},
         "snapshots": {"max_filters": 16},
         "device": "auto",
     }
@@ -112,13 +119,19 @@ def _pitfall_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
             d = {**common, "arms": ["dae"], "model": model,
                  "pretraining": {"dae": {"epochs": 2 if reduced else 10, "lr": 0.05, "corruption": noise}}}
             out.append((f"dae w={w} noise={noise:g}", config_mod.from_dict(d)))
+
+    def cae(ch: int, noise: float, epochs: int) -> ExperimentConfig:
+        return config_mod.from_dict({
+            **common, "arms": ["cae"],
+            "model": {"layers": [{"kind": "conv", "units": ch, "kernel": 5}], "activation": "sigmoid"},
+            "pretraining": {"cae": {"epochs": epochs, "lr": 0.01, "corruption": noise}}})
+
     if not reduced:
         for ch in (4, 16):
             for noise in (0.0, 0.5):
-                d = {**common, "arms": ["cae"],
-                     "model": {"layers": [{"kind": "conv", "units": ch, "kernel": 5}], "activation": "sigmoid"},
-                     "pretraining": {"cae": {"epochs": 5, "lr": 0.01, "corruption": noise}}}
-                out.append((f"cae ch={ch} noise={noise:g}", config_mod.from_dict(d)))
+                out.append((f"cae ch={ch} noise={noise:g}", cae(ch, noise, 5)))
+    ch, epochs = (4, (1, 2)) if reduced else (16, (1, 2, 5, 10, 20))
+    out += [(f"{TRAJECTORY} cae ch={ch} noise=0.5 epochs={e}", cae(ch, 0.5, e)) for e in epochs]
     return out
 
 

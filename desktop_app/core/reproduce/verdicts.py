@@ -235,44 +235,115 @@ def eval_function_space(dirs: dict[str, Path], reduced: bool) -> tuple[str, str,
     return verdict, "\n".join(lines), numbers
 
 
+TRAJECTORY = "trajectory"  # label prefix of the conv AE stopped after 1, 2, 5 ... epochs (not a configuration)
+BOOTSTRAP = 2000  # resamples of the seeds within each configuration, for the correlations' intervals
+
+
+def _ci_text(c) -> str:
+    return f"{c.mean:.3g} [{c.lo:.3g}, {c.hi:.3g}]" if c.n >= 3 else f"{c.mean:.3g} (n = {c.n}: no interval)"
+
+
+def _corr_ci(groups: dict[str, list[tuple[float, float]]], within: bool, rng: np.random.Generator
+             ) -> tuple[float, float, float]:
+    """Pearson r between the configurations' mean reconstruction error and mean probe accuracy (``within``:
+    centred per architecture first), and its 95 % bootstrap interval: the seeds of every configuration resampled
+    with replacement, so the interval says how much the seeds' noise moves r."""
+    from desktop_app.core.analysis.pitfall import correlate
+
+    def r_of(means: dict[str, tuple[float, float]]) -> float:
+        pts = [(label, rec, acc) for label, (rec, acc) in means.items()]
+        return correlate(within_architecture(pts) if within else pts).pearson_r
+
+    point = r_of({k: (float(np.mean([p[0] for p in v])), float(np.mean([p[1] for p in v])))
+                  for k, v in groups.items()})
+    draws = []
+    for _ in range(BOOTSTRAP):
+        means = {}
+        for k, v in groups.items():
+            pick = rng.integers(0, len(v), len(v))
+            means[k] = (float(np.mean([v[i][0] for i in pick])), float(np.mean([v[i][1] for i in pick])))
+        r = r_of(means)
+        if np.isfinite(r):
+            draws.append(r)
+    if len(draws) < BOOTSTRAP // 2:
+        return point, float("nan"), float("nan")
+    lo, hi = np.percentile(draws, [2.5, 97.5])
+    return point, float(lo), float(hi)
+
+
 def eval_pitfall(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
+    """Per configuration: reconstruction error and linear-probe accuracy over its seeds (mean and 95 % interval
+    on both axes); Pearson r across configurations and within each architecture with seed-bootstrap intervals;
+    and the conv AE's trajectory over its training epochs."""
     from desktop_app.core.analysis import run_to_end
     from desktop_app.core.analysis.pitfall import correlate, pitfall_points_for_run
     from desktop_app.core.analysis.store import cached_call
+    from desktop_app.core.stats import mean_ci
 
-    lines = ["| configuration | reconstruction error (per image, nats) | linear probe test accuracy % | raw pixels % |",
-             "| --- | ---: | ---: | ---: |"]
+    groups: dict[str, list[tuple[float, float]]] = {}
+    trajectory: dict[int, list[tuple[float, float]]] = {}
     points = []
     pixel = float("nan")
     for label, run in dirs.items():
         # cached in the run folder under the key the report figures and the GUI's default-free job use
         res = run_to_end(cached_call(run, "pitfall", pitfall_points_for_run))
-        for recon, acc in zip(res.recon_error, res.probe_accuracy, strict=True):
-            points.append((label, float(recon), float(acc)))
-            pixel = float(res.pixel_accuracy)
-            lines.append(f"| {label} | {recon:.2f} | {acc * 100:.2f} | {pixel * 100:.2f} |")
-    corr = correlate(points)
-    within = correlate(within_architecture(points))
-    lines += ["", f"Across {corr.n} configurations: Pearson r = {corr.pearson_r:+.3f} (p = {corr.pearson_p:.3g}), "
-              f"Spearman r = {corr.spearman_r:+.3f} (p = {corr.spearman_p:.3g}). Raw-pixel baseline probe: "
-              f"{pixel * 100:.2f} %. A lower reconstruction error would mean better features only if r were "
-              "strongly negative.",
-              "", "Width (or channel count) moves both numbers at once: a wider layer reconstructs better and gives a "
-              "probe more features. Within one architecture (each configuration's numbers minus its architecture's "
-              f"mean, so only the noise level varies): Pearson r = {within.pearson_r:+.3f} "
-              f"(p = {within.pearson_p:.3g}), Spearman r = {within.spearman_r:+.3f} (p = {within.spearman_p:.3g})."]
-    numbers = {"n": corr.n, "pearson_r": corr.pearson_r, "pearson_p": corr.pearson_p,
-               "spearman_r": corr.spearman_r, "spearman_p": corr.spearman_p, "pixel_accuracy": pixel,
-               "within_pearson_r": within.pearson_r, "within_pearson_p": within.pearson_p,
-               "within_spearman_r": within.spearman_r, "within_spearman_p": within.spearman_p,
-               "points": [list(p) for p in points]}
+        pixel = float(res.pixel_accuracy)
+        pairs = [(float(r), float(a)) for r, a in zip(res.recon_error, res.probe_accuracy, strict=True)
+                 if np.isfinite(r)]
+        if label.startswith(TRAJECTORY):
+            trajectory[int(label.rsplit("epochs=", 1)[1])] = pairs
+        else:
+            groups[label] = pairs
+            points += [(label, r, a) for r, a in pairs]
+    lines = ["| configuration | seeds | reconstruction error (nats per image) | linear probe test accuracy % |",
+             "| --- | ---: | ---: | ---: |"]
+    for label, pairs in groups.items():
+        rec, acc = mean_ci([p[0] for p in pairs]), mean_ci([p[1] * 100 for p in pairs])
+        lines.append(f"| {label} | {len(pairs)} | {_ci_text(rec)} | {_ci_text(acc)} |")
+    rng = np.random.default_rng(0)
+    across = _corr_ci(groups, False, rng)
+    within = _corr_ci(groups, True, rng)
+    per_seed = correlate(points)
+    n_cfg = len(groups)
+    lines += ["", f"Raw-pixel baseline probe: {pixel * 100:.2f} %. Intervals are 95 % over seeds (t); the correlations "
+              f"are over the {n_cfg} configurations' means, with 95 % intervals from {BOOTSTRAP} bootstrap resamples "
+              "of each configuration's seeds.",
+              "",
+              f"- Across configurations: Pearson r = {across[0]:+.2f} [{across[1]:+.2f}, {across[2]:+.2f}]. Width (or "
+              "channel count) moves both numbers at once: a wider layer reconstructs better and gives a probe more "
+              "features.",
+              f"- Within one architecture (each configuration's means minus its architecture's mean, so only the "
+              f"noise level varies): Pearson r = {within[0]:+.2f} [{within[1]:+.2f}, {within[2]:+.2f}].",
+              f"- Every seed as its own point ({per_seed.n} points): Pearson r = {per_seed.pearson_r:+.2f}, Spearman "
+              f"r = {per_seed.spearman_r:+.2f}.",
+              "",
+              "A lower reconstruction error would mean better features if r were reliably negative (its interval "
+              "below zero) within architectures as well as across them."]
+    traj_rows = []
+    if trajectory:
+        lines += ["", "Conv AE trajectory over its training (the same seeds stopped after more epochs):", "",
+                  "| epochs | reconstruction error | probe accuracy % |", "| ---: | ---: | ---: |"]
+        for epochs in sorted(trajectory):
+            pairs = trajectory[epochs]
+            rec, acc = mean_ci([p[0] for p in pairs]), mean_ci([p[1] * 100 for p in pairs])
+            lines.append(f"| {epochs} | {_ci_text(rec)} | {_ci_text(acc)} |")
+            traj_rows.append([epochs, rec.mean, rec.lo, rec.hi, acc.mean, acc.lo, acc.hi])
+        first, last = traj_rows[0], traj_rows[-1]
+        lines += ["", f"From {first[0]} to {last[0]} epochs the reconstruction error goes {first[1]:.3g} -> "
+                  f"{last[1]:.3g} ({(last[1] - first[1]) / first[1]:+.0%}) and the probe accuracy {first[4]:.2f} -> "
+                  f"{last[4]:.2f} % ({last[4] - first[4]:+.2f} points)."]
+    numbers = {"n": n_cfg, "pearson_r": across[0], "pearson_ci": [across[1], across[2]],
+               "within_pearson_r": within[0], "within_pearson_ci": [within[1], within[2]],
+               "per_seed_pearson_r": per_seed.pearson_r, "per_seed_spearman_r": per_seed.spearman_r,
+               "pearson_p": per_seed.pearson_p, "spearman_r": per_seed.spearman_r, "spearman_p": per_seed.spearman_p,
+               "pixel_accuracy": pixel, "points": [list(p) for p in points], "trajectory": traj_rows}
 
-    def strong(c) -> bool:  # reconstruction error predicts probe accuracy: lower error, higher accuracy
-        return c.spearman_r < -0.7 and c.spearman_p < 0.05
+    def predicts(r: tuple[float, float, float]) -> bool:  # lower error reliably goes with higher accuracy
+        return bool(np.isfinite(r[2]) and r[2] < 0 and r[0] < -0.5)
 
-    if strong(corr) and strong(within):
+    if predicts(across) and predicts(within):
         verdict = "not reproduced"
-    elif strong(corr):
+    elif predicts(across):
         verdict = "mixed"  # only across architectures, where capacity drives both
     else:
         verdict = "reproduced"
