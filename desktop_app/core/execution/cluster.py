@@ -195,9 +195,11 @@ class DaskExecutor:
                     if f.status == "error" and task.key not in finished:
                         exc = f.exception()
                         msg = f"{task.label}: the cluster gave up on this unit ({type(exc).__name__}: {exc})"
-                        finished.add(task.key)
                         yield LogMessage("error", msg)
-                        yield UnitFinished(task.arm, task.seed, "failed", msg)
+                        for key in task.keys:  # every seed of a batch that has not ended on its own
+                            if key not in finished:
+                                finished.add(key)
+                                yield UnitFinished(key[0], key[1], "failed", msg)
                 if sent == RUN and pending and (done or time.monotonic() >= next_look):
                     submit_free_slots()  # a unit ended, the run resumed, or a while passed (a growing cluster)
                     next_look = time.monotonic() + GROW_LOOK_S

@@ -109,6 +109,7 @@ class LocalExecutor:
         state = self._ctx.RawValue("i", RUN)
         pending: deque[UnitTask] = deque(tasks)
         restarts: dict[tuple[str, int], int] = {}
+        finished: set[tuple[str, int]] = set()  # units that reported their end (a seed batch reports one per seed)
         workers: list[_Worker] = []
         n_workers = min(self.workers, len(tasks))
         stop_deadline = None
@@ -149,20 +150,22 @@ class LocalExecutor:
                     try:
                         while w.conn.poll():
                             ev = w.conn.recv()
-                            if isinstance(ev, UnitFinished) and w.task is not None and (ev.arm, ev.seed) == w.task.key:
-                                w.task = None
+                            if isinstance(ev, UnitFinished):
+                                finished.add((ev.arm, ev.seed))
+                                if w.task is not None and (ev.arm, ev.seed) == w.task.key:
+                                    w.task = None
                             yield ev
                     except (EOFError, OSError):
                         died = True
                     if died or (w.process.sentinel in ready and not w.process.is_alive()):
-                        yield from self._lost(w, workers, pending, restarts, state)
+                        yield from self._lost(w, workers, pending, restarts, state, finished)
         finally:
             stopping = state.value == STOP or control.stopped
             state.value = STOP
             self._end(workers, grace_s=0.0 if stopping else 2.0)
 
     def _lost(self, w: _Worker, workers: list[_Worker], pending: deque[UnitTask],
-              restarts: dict[tuple[str, int], int], state) -> Iterator[Event]:
+              restarts: dict[tuple[str, int], int], state, finished: set[tuple[str, int]]) -> Iterator[Event]:
         """A worker died: drop it; its unit (if any) goes back to the front of the queue, or fails after
         MAX_RESTARTS deaths."""
         w.process.join(1.0)
@@ -177,7 +180,9 @@ class LocalExecutor:
         if n > MAX_RESTARTS:
             msg = f"{task.label}: its worker process died {n} times (last exit code {code}); giving up on this unit"
             yield LogMessage("error", msg)
-            yield UnitFinished(task.arm, task.seed, "failed", msg)
+            for arm, seed in task.keys:  # every seed of a batch that has not ended on its own
+                if (arm, seed) not in finished:
+                    yield UnitFinished(arm, seed, "failed", msg)
             return
         yield LogMessage("warning", f"{task.label}: its worker process (pid {w.process.pid}) ended with exit code "
                                     f"{code}; the unit starts again from its last checkpoint on another worker")
