@@ -41,17 +41,19 @@ def format_errors(errors: dict[str, float]) -> str:
 
 
 class RunHistory(QWidget):
-    """Signals: ``openRequested(Path)`` (double-click or Open), ``resumeRequested(Path)``."""
+    """Signals: ``openRequested(Path)`` (double-click or Open), ``resumeRequested(Path)``,
+    ``compare_requested(list[Path])`` (Compare on two or more selected readable runs)."""
 
     openRequested = Signal(object)
     resumeRequested = Signal(object)
+    compare_requested = Signal(list)
 
     def __init__(self, workspace: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._workspace = Path(workspace)
         self._runs: list[RunInfo] = []
         self._busy_dirs: set[str] = set()
-        self.table = row_table(COLUMNS)
+        self.table = row_table(COLUMNS, multi=True)
         self.table.cellDoubleClicked.connect(self._on_double_click)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -63,15 +65,18 @@ class RunHistory(QWidget):
         self.open_button.setToolTip("Replay the selected run into the panels")
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Continue the selected stopped run from its last checkpoint")
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setToolTip("Show the selected runs together in the panels (select two or more)")
         self.folder_button = QPushButton("Show folder")
         self.refresh_button = QPushButton("Refresh")
         self.open_button.clicked.connect(self._open_selected)
         self.resume_button.clicked.connect(self._resume_selected)
+        self.compare_button.clicked.connect(self._compare_selected)
         self.folder_button.clicked.connect(self._show_folder)
         self.refresh_button.clicked.connect(self.refresh)
         bar = QHBoxLayout()
         bar.addWidget(self.workspace_label, 1)
-        for b in (self.open_button, self.resume_button, self.folder_button, self.refresh_button):
+        for b in (self.open_button, self.resume_button, self.compare_button, self.folder_button, self.refresh_button):
             bar.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -120,11 +125,22 @@ class RunHistory(QWidget):
                 self.table.selectRow(row)
         self._update_buttons()
 
-    def selected_run(self) -> RunInfo | None:
+    def selected_runs(self) -> list[RunInfo]:
+        """The selected runs in table order."""
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        if rows and 0 <= rows[0].row() < len(self._runs):
-            return self._runs[rows[0].row()]
-        return None
+        return [self._runs[r] for r in sorted(i.row() for i in rows) if 0 <= r < len(self._runs)]
+
+    def selected_run(self) -> RunInfo | None:
+        """The one run Open, Resume and Show folder act on: the current row if selected, else the first selected."""
+        runs = self.selected_runs()
+        current = self.table.currentRow()
+        if 0 <= current < len(self._runs) and self._runs[current] in runs:
+            return self._runs[current]
+        return runs[0] if runs else None
+
+    def selected_run_dirs(self) -> list[Path]:
+        """The folders of the selected readable runs, in table order (what Compare hands on)."""
+        return [info.path for info in self.selected_runs() if info.readable]
 
     def select_path(self, path: Path) -> None:
         for row, info in enumerate(self._runs):
@@ -132,10 +148,21 @@ class RunHistory(QWidget):
                 self.table.selectRow(row)
                 return
 
+    def select_paths(self, paths: list[Path]) -> None:
+        """Select exactly these runs (those listed)."""
+        wanted = {Path(p) for p in paths}
+        model = self.table.selectionModel()
+        self.table.clearSelection()
+        for row, info in enumerate(self._runs):
+            if info.path in wanted:
+                model.select(self.table.model().index(row, 0), model.SelectionFlag.Select | model.SelectionFlag.Rows)
+        self._update_buttons()
+
     def _update_buttons(self) -> None:
         info = self.selected_run()
         self.open_button.setEnabled(info is not None and info.readable)
         self.folder_button.setEnabled(info is not None)
+        self.compare_button.setEnabled(len(self.selected_run_dirs()) >= 2)
         self.resume_button.setEnabled(
             info is not None and info.readable and not info.writer and info.status in RESUMABLE
             and str(info.path) not in self._busy_dirs
@@ -155,18 +182,24 @@ class RunHistory(QWidget):
         if info is not None:
             self.resumeRequested.emit(info.path)
 
+    def _compare_selected(self) -> None:
+        dirs = self.selected_run_dirs()
+        if len(dirs) >= 2:
+            self.compare_requested.emit(dirs)
+
     def copy_command(self) -> str:
         """Put the selected run's `basin run` reproduce command on the clipboard; returns it."""
         info = self.selected_run()
         return copy_reproduce_command(info.path) if info is not None else ""
 
     def build_context_menu(self) -> QMenu:
-        """Open / Resume / Copy CLI command / Show folder for the selected run."""
+        """Open / Resume / Copy CLI command / Show folder for the selected run; Compare for a multi-selection."""
         menu = QMenu(self)
         for text, slot, button in (("Open", self._open_selected, self.open_button),
                                    ("Resume", self._resume_selected, self.resume_button),
                                    ("Copy CLI command", self.copy_command, self.folder_button),
-                                   ("Show folder", self._show_folder, self.folder_button)):
+                                   ("Show folder", self._show_folder, self.folder_button),
+                                   ("Compare", self._compare_selected, self.compare_button)):
             action = menu.addAction(text)
             action.triggered.connect(slot)
             action.setEnabled(button.isEnabled())
@@ -176,8 +209,8 @@ class RunHistory(QWidget):
 
     def _show_context_menu(self, pos: QPoint) -> None:
         row = self.table.rowAt(pos.y())
-        if row >= 0:
-            self.table.selectRow(row)
+        if row >= 0 and not self.table.selectionModel().isRowSelected(row):
+            self.table.selectRow(row)  # a right-click inside a multi-selection keeps it (for Compare)
         if self.selected_run() is not None:
             self.build_context_menu().popup(self.table.viewport().mapToGlobal(pos))
 
