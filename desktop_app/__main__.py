@@ -82,6 +82,7 @@ def compose(argv: list[str], defer_panels: bool = False):
     from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.settings import APPLICATION, ORGANISATION
     from desktop_app.workers.analysis_worker import AnalysisRunner
+    from desktop_app.workers.background import Task
     from desktop_app.workers.checkpoint_service import CheckpointService
     from desktop_app.workers.run_controller import RunController
 
@@ -93,7 +94,7 @@ def compose(argv: list[str], defer_panels: bool = False):
     service = CheckpointService()
     analyses = AnalysisRunner()
     window = MainWindow(controller, checkpoint_service=service, analysis_runner=analyses,
-                        torch_loaded="torch" in sys.modules, defer_panels=defer_panels)
+                        torch_loaded="torch" in sys.modules, defer_panels=defer_panels, task_factory=Task)
     analyses.setParent(window)
     app.aboutToQuit.connect(analyses.shutdown)
     controller.setParent(window)

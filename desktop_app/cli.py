@@ -6,6 +6,8 @@ basin run --help-config
 basin resume RUN_DIR
 basin presets
 basin runs [DIR]
+basin runs --table [DIR]
+basin diff RUN_A RUN_B
 
 Exit codes: 0 completed; 1 failed; 2 bad input or an unusable run folder (one line naming the field or file,
 no traceback); 3 a unit diverged
@@ -119,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("presets", help="list the shipped presets")
     runs = sub.add_parser("runs", help="list past runs in a workspace folder")
     runs.add_argument("dir", nargs="?", type=Path, help="workspace folder (default: user data dir)")
+    runs.add_argument("--table", action="store_true",
+                      help="the Runs pane's table: status, wall time, final test error per arm with its 95%% "
+                      "interval, the config fields that differ across the runs, tags and note")
+    dif = sub.add_parser("diff", help="the config fields that differ between two runs (or config files)")
+    dif.add_argument("a", type=Path, metavar="RUN_A", help="a run folder or a config .toml")
+    dif.add_argument("b", type=Path, metavar="RUN_B", help="a run folder or a config .toml")
     return p
 
 
@@ -436,8 +444,69 @@ def cmd_presets(out: TextIO) -> int:
     return EXIT_OK
 
 
+def _console(out: TextIO):
+    from rich.console import Console
+
+    tty = hasattr(out, "isatty") and out.isatty()
+    return Console(file=out, width=None if tty else 250, highlight=False, markup=False, emoji=False,
+                   color_system="auto" if tty else None)
+
+
+def cmd_runs_table(folder: Path, out: TextIO) -> int:
+    """The Runs pane's table (core/lab/run_table.py) in the terminal; cells are plain text (no markup)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from desktop_app.core.lab.run_table import load_table
+
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder")
+    table = load_table(folder)
+    if not table.rows:
+        out.write(f"no runs in {folder}\n")
+        return EXIT_OK
+    grid = Table(title=f"{len(table.rows)} runs in {folder}", title_justify="left")
+    for col in table.columns:
+        grid.add_column(Text(col.title), overflow="fold")
+    for row in table.order(0, descending=True):
+        grid.add_row(*(Text(table.text(row, c)) for c in range(len(table.columns))))
+    _console(out).print(grid)
+    return EXIT_OK
+
+
+def _diff_side(path: Path) -> ExperimentConfig:
+    if path.is_dir():
+        return read_config(RunFolder(path))
+    if path.is_file():
+        return config_mod.load(path, validate=False)
+    raise UsageError(f"{path}: neither a run folder nor a config file")
+
+
+def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
+    """Field-by-field diff of two configs (core/config/diff.py): exit 0 with or without differences."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from desktop_app.core.config.diff import diff, short_value
+
+    rows = diff(_diff_side(args.a), _diff_side(args.b))
+    if not rows:
+        out.write("no config fields differ\n")
+        return EXIT_OK
+    grid = Table(title=f"{len(rows)} config fields differ", title_justify="left")
+    for title in ("field", str(args.a), str(args.b)):
+        grid.add_column(Text(title), overflow="fold")
+    for key, va, vb in rows:
+        grid.add_row(Text(key), Text("(absent)" if va is None else short_value(va)),
+                     Text("(absent)" if vb is None else short_value(vb)))
+    _console(out).print(grid)
+    return EXIT_OK
+
+
 def cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
     folder = args.dir or default_workspace()
+    if args.table:
+        return cmd_runs_table(folder, out)
     infos = list_runs(folder)
     if not infos:
         out.write(f"no runs in {folder}\n")
@@ -478,6 +547,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return cmd_reproduce(args, out)
         if args.command == "presets":
             return cmd_presets(out)
+        if args.command == "diff":
+            return cmd_diff(args, out)
         return cmd_runs(args, out)
     except (ConfigError, UsageError, RunFolderError) as exc:
         sys.stderr.write(f"basin: error: {one_line(str(exc))}\n")

@@ -51,6 +51,7 @@ from desktop_app.ui.progress import ProgressWidget
 from desktop_app.ui.run_history import RunHistory
 from desktop_app.ui.run_store import RunStore
 from desktop_app.ui.run_title import run_caption
+from desktop_app.ui.task_protocol import TaskFactory
 
 SHUTDOWN_TIMEOUT_MS = 15_000
 DEFAULT_SIZE = (1400, 900)
@@ -76,9 +77,11 @@ class MainWindow(QMainWindow):
         analysis_runner: AnalysisRunnerLike | None = None,
         torch_loaded: bool = True,
         defer_panels: bool = False,
+        task_factory: TaskFactory | None = None,
     ) -> None:
         """``defer_panels``: lay out empty panel docks and leave building the panels (pyqtgraph, ~0.5 s) to
-        ``build_panels()``, called once the window has painted (desktop_app/__main__.py)."""
+        ``build_panels()``, called once the window has painted (desktop_app/__main__.py). ``task_factory``
+        (``workers.background.Task``) runs background jobs such as the Runs table's load (inline without one)."""
         super().__init__(parent)
         self.setWindowTitle("Basin")
         self.setObjectName("basinMainWindow")
@@ -93,6 +96,7 @@ class MainWindow(QMainWindow):
         self._panel_docks: list[QDockWidget] = []
         self.last_message_box: QMessageBox | None = None
         self._workspace = settings_mod.workspace()
+        self._task_factory = task_factory
 
         self._build_panel_area()
         self._build_docks()
@@ -150,7 +154,7 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
         self.live_metrics = LiveMetricsTable(self.store)
-        self.history = RunHistory(self._workspace)
+        self.history = RunHistory(self._workspace, task_factory=self._task_factory)
         self.log = LogPane()
         self.live_dock = self._dock("Live metrics", self.live_metrics, "liveMetricsDock")
         self.history_dock = self._dock("Runs", self.history, "runHistoryDock")
@@ -275,6 +279,8 @@ class MainWindow(QMainWindow):
         self.history.resumeRequested.connect(self.resume_run)
         if hasattr(self.history, "compare_requested"):  # the Runs pane's Compare (multi-selection)
             self.history.compare_requested.connect(self.compare_runs)
+        self.history.load_config_requested.connect(self._load_run_config)
+        self.history.builder_config = self.builder.config  # "Diff" of one run against the builder
 
     # -- panels ----------------------------------------------------------------------------------------
     def add_panel(self, name: str, widget: QWidget) -> QDockWidget:
@@ -333,6 +339,12 @@ class MainWindow(QMainWindow):
     # -- config files ----------------------------------------------------------------------------------
     def set_config(self, cfg: ExperimentConfig) -> None:
         self.builder.set_config(cfg)
+
+    @Slot(object)
+    def _load_run_config(self, cfg: ExperimentConfig) -> None:
+        """The Runs pane's "Load into builder": start from a past run's config."""
+        self.builder.set_config(cfg)
+        self.log.add_line(f"Loaded the config of run '{cfg.name}' into the builder")
 
     def load_preset(self, name: str) -> bool:
         try:
@@ -511,8 +523,8 @@ class MainWindow(QMainWindow):
         for ev in events:  # bad data, a missing GPU, a full disk: one line, as a dialog (the log has it too)
             if isinstance(ev, RunFinished) and ev.status == "failed" and ev.message:
                 self.show_error("Run failed", f"{ev.run_dir}\n\n{ev.message}")
-        if any(isinstance(ev, RunStarted | RunFinished) for ev in events):
-            self.history.refresh()
+        if any(isinstance(ev, RunStarted | RunFinished) for ev in events):  # re-read just those runs
+            self.history.refresh_runs([Path(ev.run_dir) for ev in events if isinstance(ev, RunStarted | RunFinished)])
             current = self.controller.current_run_dir()
             self.history.set_busy_runs({str(current)} if current else set())
 
@@ -789,6 +801,7 @@ class MainWindow(QMainWindow):
         else:
             self.controller.shutdown(0)
         self._shutdown_checkpoint_service()
+        self.history.shutdown()
         if self.analysis_runner is not None:
             self.analysis_runner.shutdown(SHUTDOWN_TIMEOUT_MS)  # cancels within one batch; no thread outlives us
         self.save_state()

@@ -1,176 +1,352 @@
-"""RunHistory: the runs in the workspace folder as a table, with Open, Resume and Refresh.
+"""RunHistory, the Runs pane: the workspace's runs as a hyperparameter table (docs/ARCHITECTURE.md, "Runs table").
 
-A folder that cannot be read is listed too, with status "unreadable" and the reason (in the Final column and the
-tooltip); it cannot be opened or resumed. A run another process is writing (its lock is held) cannot be resumed.
+Per run: date, name, status, wall time, seeds, the final test error per arm with its 95 % interval, a column per
+config field that differs across the listed runs (new keys appear as runs load), tags and note. Sort by any
+column, filter by text and status. Actions: Open, Resume, Compare (two or more runs: ``compare_requested``),
+Diff (two runs, or one run and the builder's config), Load into builder, Tags and note, Delete (to the trash,
+after a confirmation), Show folder, Copy CLI command.
+
+The table loads in a background ``workers.background.Task`` injected as ``task_factory`` (manifests first, then
+each run's config, metrics and notes), so thousands of runs list without a frozen window; without a factory it
+loads inline (``ui/task_protocol.InlineTask``). A folder that cannot be read is a row with status "unreadable"
+and its one-line problem; it cannot be opened, resumed or compared. A run another process writes cannot be
+resumed or deleted.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QMenu,
+    QMessageBox,
     QPushButton,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from desktop_app.core.runfolder import RunInfo, list_runs
+from desktop_app.core.config import ConfigError, ExperimentConfig
+from desktop_app.core.lab.run_table import STATUSES, DetailsLoaded, InfosLoaded, RunRow, load
+from desktop_app.core.runfolder import RunFolder, RunFolderError, RunInfo, read_config
+from desktop_app.core.runfolder.notes import parse_tags, write_notes
+from desktop_app.core.runfolder.trash import trash_run
 from desktop_app.ui.exports import copy_reproduce_command
-from desktop_app.ui.tables import row_table
+from desktop_app.ui.run_dialogs import ConfigDiffDialog, NotesDialog
+from desktop_app.ui.run_table_model import RunFilterProxy, RunTableModel
+from desktop_app.ui.tables import fit_columns, row_view
+from desktop_app.ui.task_protocol import InlineTask, TaskFactory, TaskLike
 
-COLUMNS = ("Date", "Name", "Arms", "Seeds", "Status", "Final test error")
 RESUMABLE = ("stopped", "failed", "running")  # "running" = the app died mid-run
-
-
-def format_date(iso: str) -> str:
-    try:
-        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return iso
-
-
-def format_errors(errors: dict[str, float]) -> str:
-    return "  ".join(f"{arm} {100 * err:.2f}%" for arm, err in errors.items())
+ANY_STATUS = "Any status"
 
 
 class RunHistory(QWidget):
     """Signals: ``openRequested(Path)`` (double-click or Open), ``resumeRequested(Path)``,
-    ``compare_requested(list[Path])`` (Compare on two or more selected readable runs)."""
+    ``compare_requested(list[Path])`` (Compare on two or more selected readable runs),
+    ``load_config_requested(ExperimentConfig)`` (Load into builder), ``loaded()`` (a load has ended)."""
 
     openRequested = Signal(object)
     resumeRequested = Signal(object)
     compare_requested = Signal(list)
+    load_config_requested = Signal(object)
+    loaded = Signal()
 
-    def __init__(self, workspace: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, workspace: Path, parent: QWidget | None = None,
+                 task_factory: TaskFactory | None = None) -> None:
         super().__init__(parent)
         self._workspace = Path(workspace)
-        self._runs: list[RunInfo] = []
+        self._task_factory: TaskFactory = task_factory or InlineTask
         self._busy_dirs: set[str] = set()
-        self.table = row_table(COLUMNS, multi=True)
-        self.table.cellDoubleClicked.connect(self._on_double_click)
-        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self._task: TaskLike | None = None
+        self._stopping: list[TaskLike] = []  # replaced loads, told to stop; waited for by shutdown()
+        self._seen: set[Path] = set()
+        self._fitted = False
+        self.builder_config = None  # () -> ExperimentConfig: set by the window for "Diff with builder"
+        self.last_message_box: QMessageBox | None = None
+        self.notes_dialog: NotesDialog | None = None
+        self.diff_dialog: ConfigDiffDialog | None = None
+        self.context_menu: QMenu | None = None
+
+        self.model = RunTableModel(self)
+        self.proxy = RunFilterProxy(self.model, self)
+        self.table = row_view(multi=True)
+        self.table.setModel(self.proxy)
+        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)  # newest first
+        self.table.doubleClicked.connect(self._on_double_click)
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._show_context_menu)
-        self.context_menu: QMenu | None = None
+        self.model.columnsInserted.connect(self._fit_later)
+
         self.workspace_label = QLabel()
         self.workspace_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.open_button = QPushButton("Open")
-        self.open_button.setToolTip("Replay the selected run into the panels")
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Continue the selected stopped run from its last checkpoint")
-        self.compare_button = QPushButton("Compare")
-        self.compare_button.setToolTip("Show the selected runs together in the panels (select two or more)")
-        self.folder_button = QPushButton("Show folder")
-        self.refresh_button = QPushButton("Refresh")
-        self.open_button.clicked.connect(self._open_selected)
-        self.resume_button.clicked.connect(self._resume_selected)
-        self.compare_button.clicked.connect(self._compare_selected)
-        self.folder_button.clicked.connect(self._show_folder)
-        self.refresh_button.clicked.connect(self.refresh)
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter: words in any column (name, lr=…, tag, note)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(lambda text: self._apply_filter())
+        self.status_combo = QComboBox()
+        self.status_combo.addItems([ANY_STATUS, *STATUSES])
+        self.status_combo.setToolTip("Show only runs with this status")
+        self.status_combo.currentTextChanged.connect(lambda text: self._apply_filter())
+
+        def button(text: str, tip: str, slot) -> QPushButton:
+            b = QPushButton(text)
+            b.setToolTip(tip)
+            b.clicked.connect(slot)
+            return b
+
+        self.open_button = button("Open", "Replay the selected run into the panels", self._open_selected)
+        self.resume_button = button("Resume", "Continue the selected stopped run from its last checkpoint",
+                                    self._resume_selected)
+        self.compare_button = button("Compare", "Show the selected runs together in the panels (select two or more)",
+                                     self._compare_selected)
+        self.diff_button = button("Diff", "The config fields that differ between the two selected runs, or between "
+                                  "the selected run and the builder", self.show_diff)
+        self.load_button = button("Load into builder", "Start the builder from the selected run's config",
+                                  self.load_into_builder)
+        self.notes_button = button("Tags…", "Edit the selected run's tags and note (stored in its folder)",
+                                   self.edit_notes)
+        self.delete_button = button("Delete…", "Move the selected runs' folders to the system trash",
+                                    self.delete_selected)
+        self.folder_button = button("Show folder", "Open the run folder in the file manager", self._show_folder)
+        self.refresh_button = button("Refresh", "List the workspace again", self.refresh)
+        QShortcut(QKeySequence.StandardKey.Delete, self.table, self.delete_selected,
+                  context=Qt.ShortcutContext.WidgetShortcut)
+
+        top = QHBoxLayout()
+        top.addWidget(self.workspace_label, 1)
+        top.addWidget(self.filter_edit, 2)
+        top.addWidget(self.status_combo)
+        top.addWidget(self.refresh_button)
         bar = QHBoxLayout()
-        bar.addWidget(self.workspace_label, 1)
-        for b in (self.open_button, self.resume_button, self.compare_button, self.folder_button, self.refresh_button):
+        for b in (self.open_button, self.resume_button, self.compare_button, self.diff_button, self.load_button,
+                  self.notes_button, self.delete_button, self.folder_button):
             bar.addWidget(b)
+        bar.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
         layout.addLayout(bar)
         layout.addWidget(self.table)
         self.refresh()
 
+    # -- workspace and loading --------------------------------------------------------------------------
     @property
     def workspace(self) -> Path:
         return self._workspace
 
+    @property
+    def loading(self) -> bool:
+        return self._task is not None and not self._task.done
+
     def set_workspace(self, path: Path) -> None:
+        if Path(path) != self._workspace:
+            self._stop_task()
+            self.model.reset()
+            self._fitted = False
         self._workspace = Path(path)
         self.refresh()
 
     def set_busy_runs(self, run_dirs: set[str]) -> None:
-        """Run folders being written now (they cannot be resumed)."""
+        """Run folders being written now (they cannot be resumed or deleted)."""
         self._busy_dirs = set(run_dirs)
         self._update_buttons()
 
-    def runs(self) -> list[RunInfo]:
-        return list(self._runs)
-
     def refresh(self) -> None:
-        selected = self.selected_run()
-        self._runs = list_runs(self._workspace)
-        self.workspace_label.setText(f"Workspace: {self._workspace}  ({len(self._runs)} runs)")
-        self.table.setRowCount(len(self._runs))
-        for row, info in enumerate(self._runs):
-            values = (
-                format_date(info.created),
-                info.name,
-                ", ".join(info.arms),
-                str(info.seeds),
-                info.status + (" (writing)" if info.writer else ""),
-                info.problem if not info.readable else format_errors(info.final_test_error)
-                + ("  (partial)" if info.final_test_error and info.status != "completed" else ""),
-            )
-            tip = str(info.path) + (f"\n{info.problem}" if info.problem else "") + \
-                (f"\nbeing written by {info.writer}" if info.writer else "")
-            for col, text in enumerate(values):
-                item = QTableWidgetItem(text)
-                item.setToolTip(tip)
-                self.table.setItem(row, col, item)
-            if selected is not None and info.path == selected.path:
-                self.table.selectRow(row)
+        """List the workspace again in the background; rows already shown stay (and keep their selection) and are
+        updated in place, rows whose folder is gone are dropped when the load ends."""
+        self._start_load(None)
+
+    def refresh_runs(self, run_dirs: list[Path]) -> None:
+        """Read just these runs again (a run started or ended), in the background."""
+        self._start_load([Path(p) for p in run_dirs])
+
+    def _start_load(self, dirs: list[Path] | None) -> None:
+        if self._task is not None and not self._task.done:
+            if dirs is not None:  # a full load is running: it reads these too (or a later refresh will)
+                dirs = None
+            self._stop_task()
+        self._seen = set()
+        task = self._task_factory(partial(self._load_fn, self._workspace, dirs), name="runs-table")
+        task.items.connect(self._on_items)
+        task.ended.connect(partial(self._on_ended, task, dirs is None))
+        self._task = task
+        self._update_label()
+        task.start()
+
+    @staticmethod
+    def _load_fn(workspace: Path, dirs: list[Path] | None, control):
+        return load(workspace, control, dirs)
+
+    def _stop_task(self) -> None:
+        task, self._task = self._task, None
+        self._stopping = [t for t in self._stopping if not t.done]
+        if task is not None and not task.done:
+            task.items.disconnect(self._on_items)
+            task.stop()
+            self._stopping.append(task)
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Stop loading and wait for the load threads (the window calls this on close)."""
+        self._stop_task()
+        ok = all(t.wait(timeout_ms) for t in self._stopping)
+        self._stopping = []
+        return ok
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.shutdown()
+        super().closeEvent(event)
+
+    def wait_loaded(self, timeout_ms: int = 30_000) -> bool:
+        """Block until the load has ended and its rows are in (tests, and a caller that needs the list now)."""
+        return self._task is None or self._task.wait(timeout_ms)
+
+    @Slot(object)
+    def _on_items(self, items: list) -> None:
+        for batch in items:
+            if isinstance(batch, InfosLoaded):
+                self._seen.update(info.path for info in batch.infos)
+                self.model.add_infos(batch.infos)
+                if not self._fitted:
+                    self._fitted = True
+                    fit_columns(self.table)
+            elif isinstance(batch, DetailsLoaded):
+                self.model.add_details(batch.details)
+        self._update_label()
         self._update_buttons()
 
+    def _on_ended(self, task: TaskLike, full: bool) -> None:
+        if task is not self._task:
+            return
+        if full and not task.stopped and task.error is None:
+            gone = [r.path for r in self.model.table.rows if r.path not in self._seen]
+            self.model.remove_paths(gone)
+        fit_columns(self.table)
+        self._update_label()
+        self._update_buttons()
+        self.loaded.emit()
+
+    def _fit_later(self, *_args) -> None:
+        if self._fitted:
+            fit_columns(self.table)
+
+    def _update_label(self) -> None:
+        n, shown = len(self.model.table.rows), self.proxy.rowCount()
+        text = f"Workspace: {self._workspace}  ({n} runs" + (f", {shown} shown" if shown != n else "") + ")"
+        if self.loading:
+            loaded = sum(r.details is not None or not r.info.readable for r in self.model.table.rows)
+            text += f"  loading {loaded}/{n}…"
+        self.workspace_label.setText(text)
+
+    # -- filter ----------------------------------------------------------------------------------------
+    def set_filter(self, text: str = "", status: str | None = None) -> None:
+        self.filter_edit.setText(text)
+        self.status_combo.setCurrentText(status or ANY_STATUS)
+
+    def _apply_filter(self) -> None:
+        status = self.status_combo.currentText()
+        self.proxy.set_filter(self.filter_edit.text(), None if status == ANY_STATUS else [status])
+        self._update_label()
+        self._update_buttons()
+
+    # -- rows ------------------------------------------------------------------------------------------
+    def runs(self) -> list[RunInfo]:
+        """Every listed run (filtered out or not), in load order."""
+        return [r.info for r in self.model.table.rows]
+
+    def visible_runs(self) -> list[RunInfo]:
+        """The runs the view shows, top to bottom (sorted and filtered)."""
+        return [self._row(self.proxy.index(i, 0)).info for i in range(self.proxy.rowCount())]
+
+    def _row(self, proxy_index: QModelIndex) -> RunRow:
+        return self.model.table.rows[self.proxy.mapToSource(proxy_index).row()]
+
+    def column_titles(self) -> list[str]:
+        return [self.model.column(i).title for i in range(self.model.columnCount())]
+
+    def cell(self, path: Path, title: str) -> str:
+        """The text the table shows for a run in the column titled ``title`` ("" if there is no such column)."""
+        row, col = self.model.table.row_of(Path(path)), self.model.column_index(title)
+        if row is None or col < 0:
+            return ""
+        return self.model.data(self.model.index(row, col)) or ""
+
+    def tooltip(self, path: Path) -> str:
+        row = self.model.table.row_of(Path(path))
+        return self.model.table.tooltip(row) if row is not None else ""
+
+    def selected_rows(self) -> list[RunRow]:
+        """The selected runs, top to bottom as shown."""
+        model = self.table.selectionModel()
+        indexes = sorted(model.selectedRows(), key=lambda i: i.row()) if model else []
+        return [self._row(i) for i in indexes]
+
     def selected_runs(self) -> list[RunInfo]:
-        """The selected runs in table order."""
-        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        return [self._runs[r] for r in sorted(i.row() for i in rows) if 0 <= r < len(self._runs)]
+        return [r.info for r in self.selected_rows()]
 
     def selected_run(self) -> RunInfo | None:
         """The one run Open, Resume and Show folder act on: the current row if selected, else the first selected."""
-        runs = self.selected_runs()
-        current = self.table.currentRow()
-        if 0 <= current < len(self._runs) and self._runs[current] in runs:
-            return self._runs[current]
-        return runs[0] if runs else None
+        rows = self.selected_rows()
+        current = self.table.currentIndex()
+        if current.isValid() and self.table.selectionModel().isRowSelected(current.row()):
+            return self._row(current).info
+        return rows[0].info if rows else None
 
     def selected_run_dirs(self) -> list[Path]:
-        """The folders of the selected readable runs, in table order (what Compare hands on)."""
+        """The folders of the selected readable runs, top to bottom (what Compare hands on)."""
         return [info.path for info in self.selected_runs() if info.readable]
 
     def select_path(self, path: Path) -> None:
-        for row, info in enumerate(self._runs):
-            if info.path == Path(path):
-                self.table.selectRow(row)
-                return
+        self.select_paths([path])
 
     def select_paths(self, paths: list[Path]) -> None:
-        """Select exactly these runs (those listed)."""
-        wanted = {Path(p) for p in paths}
-        model = self.table.selectionModel()
-        self.table.clearSelection()
-        for row, info in enumerate(self._runs):
-            if info.path in wanted:
-                model.select(self.table.model().index(row, 0), model.SelectionFlag.Select | model.SelectionFlag.Rows)
+        """Select exactly these runs (those listed and not filtered out); the first becomes current."""
+        selection = QItemSelection()
+        first = None
+        for p in paths:
+            row = self.model.table.row_of(Path(p))
+            if row is None:
+                continue
+            index = self.proxy.mapFromSource(self.model.index(row, 0))
+            if index.isValid():
+                selection.select(index, index)
+                first = first or index
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        self.table.selectionModel().select(selection, flags)
+        if first is not None:
+            self.table.selectionModel().setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.table.scrollTo(first)
         self._update_buttons()
 
-    def _update_buttons(self) -> None:
+    def _writing(self, info: RunInfo) -> bool:
+        return bool(info.writer) or str(info.path) in self._busy_dirs
+
+    def _update_buttons(self, *_args) -> None:
         info = self.selected_run()
+        runs = self.selected_runs()
+        readable = [r for r in runs if r.readable]
         self.open_button.setEnabled(info is not None and info.readable)
         self.folder_button.setEnabled(info is not None)
-        self.compare_button.setEnabled(len(self.selected_run_dirs()) >= 2)
         self.resume_button.setEnabled(
-            info is not None and info.readable and not info.writer and info.status in RESUMABLE
-            and str(info.path) not in self._busy_dirs
-        )
+            info is not None and info.readable and not self._writing(info) and info.status in RESUMABLE)
+        self.compare_button.setEnabled(len(readable) >= 2)
+        self.diff_button.setEnabled(len(readable) == 2 or (len(readable) == 1 and self.builder_config is not None))
+        self.load_button.setEnabled(len(readable) == 1)
+        self.notes_button.setEnabled(len(runs) == 1)
+        self.delete_button.setEnabled(bool(runs) and not any(self._writing(r) for r in runs))
 
-    def _on_double_click(self, row: int, _col: int) -> None:
-        if 0 <= row < len(self._runs) and self._runs[row].readable:
-            self.openRequested.emit(self._runs[row].path)
+    # -- actions ---------------------------------------------------------------------------------------
+    def _on_double_click(self, index: QModelIndex) -> None:
+        info = self._row(index).info
+        if info.readable:
+            self.openRequested.emit(info.path)
 
     def _open_selected(self) -> None:
         info = self.selected_run()
@@ -187,19 +363,119 @@ class RunHistory(QWidget):
         if len(dirs) >= 2:
             self.compare_requested.emit(dirs)
 
+    def show_error(self, title: str, text: str) -> QMessageBox:
+        """A window-modal, non-blocking message box (kept in ``last_message_box``)."""
+        box = QMessageBox(QMessageBox.Icon.Critical, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+        self.last_message_box = box
+        return box
+
+    def _read_config(self, path: Path) -> ExperimentConfig | None:
+        try:
+            return read_config(RunFolder(path))
+        except (ConfigError, RunFolderError) as exc:
+            self.show_error("Cannot read the run's config", f"{path}\n\n{exc}")
+            return None
+
+    def show_diff(self) -> ConfigDiffDialog | None:
+        """Diff of the two selected runs' configs, or of the one selected run and the builder's config."""
+        runs = [r for r in self.selected_runs() if r.readable]
+        if len(runs) == 2:
+            a, b = (self._read_config(r.path) for r in runs)
+            names = runs[0].path.name, runs[1].path.name
+        elif len(runs) == 1 and self.builder_config is not None:
+            a, b = self._read_config(runs[0].path), self.builder_config()
+            names = runs[0].path.name, "builder"
+        else:
+            return None
+        if a is None or b is None:
+            return None
+        self.diff_dialog = ConfigDiffDialog(a, b, *names, parent=self)
+        self.diff_dialog.show()
+        return self.diff_dialog
+
+    def load_into_builder(self) -> None:
+        runs = [r for r in self.selected_runs() if r.readable]
+        if len(runs) == 1:
+            cfg = self._read_config(runs[0].path)
+            if cfg is not None:
+                self.load_config_requested.emit(cfg)
+
+    def edit_notes(self) -> NotesDialog | None:
+        """Open the tags-and-note editor of the selected run; Save writes them into its folder."""
+        rows = self.selected_rows()
+        if len(rows) != 1:
+            return None
+        row = rows[0]
+        dialog = NotesDialog(row.info.name, row.notes, self)
+        dialog.accepted.connect(partial(self._save_notes, row.path, dialog))
+        self.notes_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _save_notes(self, path: Path, dialog: NotesDialog) -> None:
+        tags, note = dialog.values()
+        try:
+            notes = write_notes(RunFolder(path), parse_tags(tags), note)
+        except (RunFolderError, ConfigError, OSError) as exc:
+            self.show_error("Cannot save tags and note", f"{path}\n\n{exc}")
+            return
+        self.model.table.set_notes(path, notes)
+        self.model.notes_changed(path)
+
+    def confirm_delete(self, runs: list[RunInfo]) -> bool:
+        """Ask before moving run folders to the trash (tests replace this)."""
+        names = "\n".join(r.path.name for r in runs[:10]) + ("\n…" if len(runs) > 10 else "")
+        answer = QMessageBox.question(
+            self, "Delete runs", f"Move {len(runs)} run folder{'s' if len(runs) != 1 else ''} to the trash?\n\n"
+            f"{names}", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def delete_selected(self) -> list[Path]:
+        """Move the selected runs to the system trash after a confirmation; a run being written is refused.
+        Returns the folders moved."""
+        runs = self.selected_runs()
+        if not runs:
+            return []
+        busy = [r for r in runs if self._writing(r)]
+        if busy:
+            self.show_error("Cannot delete", f"{busy[0].path}\n\nis being written by a run; stop it first")
+            return []
+        if not self.confirm_delete(runs):
+            return []
+        moved, problems = [], []
+        for info in runs:
+            try:
+                trash_run(info.path, self._workspace)
+                moved.append(info.path)
+            except RunFolderError as exc:
+                problems.append(str(exc))
+        self.model.remove_paths(moved)
+        self._update_label()
+        self._update_buttons()
+        if problems:
+            self.show_error("Cannot delete", "\n".join(problems[:10]))
+        return moved
+
     def copy_command(self) -> str:
         """Put the selected run's `basin run` reproduce command on the clipboard; returns it."""
         info = self.selected_run()
         return copy_reproduce_command(info.path) if info is not None else ""
 
     def build_context_menu(self) -> QMenu:
-        """Open / Resume / Copy CLI command / Show folder for the selected run; Compare for a multi-selection."""
+        """The pane's actions for the selection (each enabled as its button is)."""
         menu = QMenu(self)
         for text, slot, button in (("Open", self._open_selected, self.open_button),
                                    ("Resume", self._resume_selected, self.resume_button),
                                    ("Copy CLI command", self.copy_command, self.folder_button),
                                    ("Show folder", self._show_folder, self.folder_button),
-                                   ("Compare", self._compare_selected, self.compare_button)):
+                                   ("Compare", self._compare_selected, self.compare_button),
+                                   ("Diff", self.show_diff, self.diff_button),
+                                   ("Load into builder", self.load_into_builder, self.load_button),
+                                   ("Tags and note…", self.edit_notes, self.notes_button),
+                                   ("Delete…", self.delete_selected, self.delete_button)):
             action = menu.addAction(text)
             action.triggered.connect(slot)
             action.setEnabled(button.isEnabled())
@@ -208,9 +484,9 @@ class RunHistory(QWidget):
         return menu
 
     def _show_context_menu(self, pos: QPoint) -> None:
-        row = self.table.rowAt(pos.y())
-        if row >= 0 and not self.table.selectionModel().isRowSelected(row):
-            self.table.selectRow(row)  # a right-click inside a multi-selection keeps it (for Compare)
+        index = self.table.indexAt(pos)
+        if index.isValid() and not self.table.selectionModel().isRowSelected(index.row()):
+            self.table.selectRow(index.row())  # a right-click inside a multi-selection keeps it (for Compare)
         if self.selected_run() is not None:
             self.build_context_menu().popup(self.table.viewport().mapToGlobal(pos))
 

@@ -1,10 +1,11 @@
-"""The read-only, row-selecting table the run history and checkpoint list share."""
+"""The read-only, row-selecting tables: ``row_table`` (items: the checkpoint list, the config diff) and
+``row_view`` (the view of a model: the Runs table, thousands of rows)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QTableWidget
 
 
 def row_table(columns: Sequence[str], multi: bool = False) -> QTableWidget:
@@ -22,3 +23,33 @@ def row_table(columns: Sequence[str], multi: bool = False) -> QTableWidget:
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     header.setStretchLastSection(True)
     return table
+
+
+def row_view(multi: bool = False, sortable: bool = True) -> QTableView:
+    """The look of ``row_table`` for a model: whole rows selected (shift/ctrl extend when ``multi``), a header click
+    sorts. Columns are sized on request (``fit_columns``), not on every change: measuring thousands of rows on each
+    update would freeze the window."""
+    view = QTableView()
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection if multi
+                          else QAbstractItemView.SelectionMode.SingleSelection)
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setDefaultSectionSize(view.fontMetrics().height() + 8)
+    view.setAlternatingRowColors(True)
+    view.setSortingEnabled(sortable)
+    view.setWordWrap(False)
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setResizeContentsPrecision(200)  # size columns from (at most) 200 rows
+    header.setStretchLastSection(True)
+    return view
+
+
+def fit_columns(view: QTableView, max_width: int = 320) -> None:
+    """Size every column to its contents (sampled rows), none wider than ``max_width`` pixels."""
+    view.resizeColumnsToContents()
+    header = view.horizontalHeader()
+    for i in range(header.count()):
+        if header.sectionSize(i) > max_width:
+            header.resizeSection(i, max_width)

@@ -40,15 +40,16 @@ def test_the_window_starts_and_lists_unreadable_runs_with_the_reason(window_on, 
     monkeypatch.setenv("BASIN_WORKSPACE", str(workspace))
     window = window_on(workspace)
     history = window.history
+    assert history.wait_loaded()  # the Runs table loads in the background
     listed = {info.path.name: info for info in history.runs()}
     assert set(listed) == set(expected)
-    for row, info in enumerate(history.runs()):
+    for info in history.runs():
         problem = expected[info.path.name]
-        history.table.selectRow(row)
-        status = history.table.item(row, 4).text()
+        history.select_path(info.path)
+        status = history.cell(info.path, "Status")
         if problem:
-            assert status == "unreadable" and problem in history.table.item(row, 5).text()
-            assert problem in history.table.item(row, 0).toolTip()
+            assert status == "unreadable" and problem in history.cell(info.path, "Problem")
+            assert problem in history.tooltip(info.path)
             assert not history.open_button.isEnabled() and not history.resume_button.isEnabled()
         else:
             assert status == "completed" and history.open_button.isEnabled()

@@ -171,6 +171,7 @@ def test_copy_cli_command_from_run_menu_and_history(window, run_dir):
 
     clipboard.setText("")
     window.history.refresh()
+    assert window.history.wait_loaded()
     window.history.select_path(run_dir)
     menu = window.history.build_context_menu()
     action = next(a for a in menu.actions() if a.text() == "Copy CLI command")

@@ -252,7 +252,8 @@ def test_tiny_real_run_history_and_replay(real_window, qtbot) -> None:
     assert epochs.tolist() == [0, 1, 2]
     assert np.allclose(errs, [by_epoch[("dae", e)] for e in (0, 1, 2)])
     # history lists it as completed with a final test error per arm; replay refills the store
-    qtbot.waitUntil(lambda: bool(window.history.runs()) and window.history.runs()[0].status == "completed")
+    qtbot.waitUntil(lambda: bool(window.history.runs()) and window.history.runs()[0].status == "completed"
+                    and not window.history.loading)
     info = window.history.runs()[0]
     assert set(info.final_test_error) == {"none", "dae"}
     store.clear()
@@ -288,6 +289,7 @@ def test_stop_then_resume_from_history(real_window, qtbot) -> None:
     qtbot.waitUntil(lambda: bool(finished), timeout=5_000)
     assert finished == [(str(run_dir), "stopped")]
     window.history.refresh()
+    assert window.history.wait_loaded()
     window.history.select_path(run_dir)
     assert window.history.selected_run().status == "stopped"
     assert window.history.resume_button.isEnabled()

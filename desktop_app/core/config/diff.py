@@ -57,13 +57,40 @@ def diff(a: ExperimentConfig | dict[str, Any], b: ExperimentConfig | dict[str, A
     return rows
 
 
+class FieldDiffer:
+    """``differing_fields`` kept up to date one flat config at a time (O(fields) per config, not per table):
+    the Runs table adds thousands of runs as they load. A field differs once any config's value (or its absence)
+    is not the first config's."""
+
+    def __init__(self) -> None:
+        self._first: dict[str, str] | None = None
+        self._seen: set[str] = set()
+        self._differ: set[str] = set()
+
+    def add(self, flat: dict[str, Any]) -> bool:
+        """Take one flat config (``flatten``'s result); True when the set of differing fields grew."""
+        values = {k: repr(v) for k, v in flat.items() if not _ignored(k)}
+        if self._first is None:
+            self._first, self._seen = values, set(values)
+            return False
+        before = len(self._differ)
+        for k in (self._seen | set(values)) - self._differ:
+            if values.get(k, _MISSING) != self._first.get(k, _MISSING):
+                self._differ.add(k)
+        self._seen |= set(values)
+        return len(self._differ) > before
+
+    @property
+    def fields(self) -> list[str]:
+        return sorted(self._differ)
+
+
 def differing_fields(configs: Iterable[ExperimentConfig | dict[str, Any]]) -> list[str]:
     """The fields (dotted paths, sorted) whose value is not the same in every config; new keys count."""
-    flats = [flatten(c) for c in configs]
-    if len(flats) < 2:
-        return []
-    keys = set().union(*flats)
-    return sorted(k for k in keys if not _ignored(k) and len({repr(f.get(k, _MISSING)) for f in flats}) > 1)
+    differ = FieldDiffer()
+    for c in configs:
+        differ.add(flatten(c))
+    return differ.fields
 
 
 def short_value(value: Any) -> str:

@@ -9,6 +9,7 @@ Layout (all writes atomic, temp + rename)::
 
   config.toml                              the ExperimentConfig
   manifest.json                            versions, git commit, config hash, seeds, arms, device, status, timings
+  notes.json                               the user's tags and free-text note (see ``notes``; never the engine's)
   metrics.csv                              every unit's rows merged (long format, see ``metrics``)
   .basin.lock                              present while a process writes the folder (see ``lock``)
   metrics/<arm>_s<seed>.csv                one unit's rows (what resume and replay read)
@@ -35,6 +36,7 @@ from desktop_app.core.atomic import is_temp_name, write_bytes_atomic, write_text
 
 CONFIG = "config.toml"
 MANIFEST = "manifest.json"
+NOTES = "notes.json"
 METRICS = "metrics.csv"
 LOCK = ".basin.lock"
 METRICS_DIR = "metrics"
@@ -132,6 +134,10 @@ class RunFolder:
     @property
     def metrics_path(self) -> Path:
         return self.path(METRICS)
+
+    @property
+    def notes_path(self) -> Path:
+        return self.path(NOTES)
 
     @property
     def lock_path(self) -> Path:

@@ -3,6 +3,9 @@
 One malformed folder (a metrics CSV saved with a byte-order mark, bad bytes, a config nested 20,000 deep, a seed
 that is not a number) must never take the listing down: it is listed with status "unreadable" and the one-line
 reason, and the others are listed as usual.
+
+``metrics=False`` lists from the manifests alone (no metrics read: ``final_test_error`` stays empty), the cheap
+first pass of the Runs table, which reads the rest per run in the background (``core/lab/run_table.py``).
 """
 
 from __future__ import annotations
@@ -32,20 +35,21 @@ class RunInfo:
     config_hash: str
     problem: str = ""  # one line: why the folder cannot be read ("" when it can)
     writer: str = ""  # "pid N on host H since ..." while a live process holds the folder's lock
+    elapsed_s: float | None = None  # wall time the manifest records (None before the run's end)
 
     @property
     def readable(self) -> bool:
         return not self.problem
 
 
-def run_info(run_dir: Path | str) -> RunInfo | None:
+def run_info(run_dir: Path | str, metrics: bool = True) -> RunInfo | None:
     """A run's summary; None for a folder without a manifest; RunFolderError when it cannot be read."""
     folder = RunFolder(run_dir)  # every file read below is checked to stay inside (no walk: listing stays fast)
     manifest = read_manifest(folder)
     if not manifest:
         return None
     arms = tuple(manifest.get("arms", ()))
-    finals = final_test_errors(read_metrics(folder, arms))
+    finals = final_test_errors(read_metrics(folder, arms)) if metrics else {}
     holder = is_locked(folder.root)
     return RunInfo(
         path=Path(run_dir),
@@ -57,6 +61,7 @@ def run_info(run_dir: Path | str) -> RunInfo | None:
         final_test_error={arm: float(np.mean(list(v.values()))) for arm, v in finals.items()},
         config_hash=manifest.get("config_hash", ""),
         writer=holder.describe() if holder else "",
+        elapsed_s=float(manifest["elapsed_s"]) if "elapsed_s" in manifest else None,
     )
 
 
@@ -65,24 +70,27 @@ def unreadable(run_dir: Path, problem: str) -> RunInfo:
                    final_test_error={}, config_hash="", problem=problem.splitlines()[0][:300] if problem else "?")
 
 
-def safe_run_info(run_dir: Path) -> RunInfo | None:
+def safe_run_info(run_dir: Path, metrics: bool = True) -> RunInfo | None:
     """``run_info`` that never raises: an unreadable folder comes back as an "unreadable" RunInfo."""
     try:
-        return run_info(run_dir)
+        return run_info(run_dir, metrics)
     except RunFolderError as exc:
         return unreadable(run_dir, str(exc))
     except (OSError, ValueError, TypeError, KeyError, RecursionError, MemoryError) as exc:  # belt and braces
         return unreadable(run_dir, f"{run_dir / MANIFEST}: {type(exc).__name__}: {exc}")
 
 
-def list_runs(workspace: Path | str) -> list[RunInfo]:
-    """Runs in a workspace folder, newest first; unreadable ones (status "unreadable") last, by name."""
-    workspace = Path(workspace)
+def run_dirs(workspace: Path | str) -> list[Path]:
+    """The folders of a workspace that hold a manifest, by name (no file is read)."""
     try:
-        candidates = [p for p in workspace.iterdir() if p.is_dir() and (p / MANIFEST).exists()]
+        return sorted(p for p in Path(workspace).iterdir() if p.is_dir() and (p / MANIFEST).exists())
     except OSError:
         return []
-    infos = [i for i in (safe_run_info(p) for p in candidates) if i is not None]
+
+
+def list_runs(workspace: Path | str, metrics: bool = True) -> list[RunInfo]:
+    """Runs in a workspace folder, newest first; unreadable ones (status "unreadable") last, by name."""
+    infos = [i for i in (safe_run_info(p, metrics) for p in run_dirs(workspace)) if i is not None]
     good = sorted((i for i in infos if i.readable), key=lambda i: i.created, reverse=True)
     bad = sorted((i for i in infos if not i.readable), key=lambda i: i.name)
     return good + bad

@@ -1,0 +1,163 @@
+"""The Runs table's data (core/lab/run_table.py), run notes (core/runfolder/notes.py) and `basin runs --table` /
+`basin diff`: differing fields as columns, finals with intervals, sort and filter, hostile folders as rows."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from bench.run_table import write_run
+from desktop_app import cli
+from desktop_app.core.config.diff import diff, short_value
+from desktop_app.core.lab.run_table import InfosLoaded, RunTable, format_error, load, load_table
+from desktop_app.core.runfolder import RunFolder, RunFolderError
+from desktop_app.core.runfolder.notes import MAX_NOTE_CHARS, Notes, parse_tags, read_notes, write_notes
+from desktop_app.core.stats import mean_ci
+
+
+def titles(table: RunTable) -> list[str]:
+    return [c.title for c in table.columns]
+
+
+def cells(table: RunTable, name: str) -> dict[str, str]:
+    row = next(i for i, r in enumerate(table.rows) if r.info.name == name)
+    return {c.title: table.text(row, j) for j, c in enumerate(table.columns)}
+
+
+def test_columns_are_the_differing_fields_and_finals_carry_the_interval(tmp_path):
+    write_run(tmp_path, "a", {"finetune": {"lr": 0.01}}, errors={"none": [0.1, 0.2, 0.3], "dae": [0.1, 0.1, 0.1]})
+    write_run(tmp_path, "b", {"finetune": {"lr": 0.05}})
+    table = load_table(tmp_path)
+    assert titles(table) == ["Date", "Name", "Status", "Wall time", "Seeds", "none test error", "dae test error",
+                             "lr", "Tags", "Note"]
+    a = cells(table, "a")
+    assert a["lr"] == "0.01" and a["Status"] == "completed" and a["Seeds"] == "3" and a["Wall time"] == "12 s"
+    assert a["none test error"] == format_error(mean_ci([0.1, 0.2, 0.3]))
+    ci = mean_ci([0.1, 0.2, 0.3])
+    assert a["none test error"] == f"{100 * ci.mean:.2f} % ± {100 * ci.half_width:.2f}" == "20.00 % ± 24.84"
+    assert a["dae test error"] == "10.00 % ± 0.00"
+    # a third run with a new differing key: its column appears
+    write_run(tmp_path, "c", {"finetune": {"lr": 0.05}, "model": {"layers": [{"kind": "dense", "units": 64}]}})
+    table = load_table(tmp_path)
+    assert "units" in titles(table) and cells(table, "c")["units"] == "64" and cells(table, "a")["units"] == "25"
+
+
+def test_sort_and_filter(tmp_path):
+    for name, lr, err in (("x", 0.2, 0.3), ("y", 0.01, 0.1), ("z", 0.05, 0.2)):
+        write_run(tmp_path, name, {"finetune": {"lr": lr}}, errors={"none": [err] * 3, "dae": [err] * 3})
+    write_run(tmp_path, "s", {"finetune": {"lr": 0.1}}, status="stopped", errors={"none": [0.5] * 3, "dae": [0.5] * 3})
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "manifest.json").write_text("[]")
+    table = load_table(tmp_path)
+    lr = titles(table).index("lr")
+    names = [table.rows[i].info.name for i in table.order(lr)]
+    assert names == ["y", "z", "s", "x", "junk"]  # numeric order, the empty cell last
+    assert [table.rows[i].info.name for i in table.order(lr, descending=True)] == ["x", "s", "z", "y", "junk"]
+    err = titles(table).index("none test error")
+    assert [table.rows[i].info.name for i in table.order(err)] == ["y", "z", "x", "s", "junk"]
+    visible = lambda **kw: sorted(table.rows[i].info.name for i in range(len(table.rows)) if table.matches(i, **kw))  # noqa: E731
+    assert visible(text="0.05") == ["z"]
+    assert visible(statuses=["stopped"]) == ["s"]
+    assert visible(statuses=["unreadable"]) == ["junk"]
+    assert visible(text="JSON", statuses=None) == ["junk"]  # the problem is searchable
+
+
+def test_broken_folders_are_rows_with_their_problem(tmp_path):
+    write_run(tmp_path, "good", {})
+    bad = write_run(tmp_path, "bad-metrics", {})
+    (bad / "metrics" / "none_s1.csv").write_bytes(b"\xff\xfe garbage")
+    cfg_gone = write_run(tmp_path, "no-config", {})
+    (cfg_gone / "config.toml").unlink()
+    notes = write_run(tmp_path, "bad-notes", {})
+    (notes / "notes.json").write_text('{"tags": ["a\\u0000b"]}')
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "manifest.json").write_text("[" * 20000)
+    table = load_table(tmp_path)
+    rows = {r.info.name: r for r in table.rows}
+    assert "not UTF-8" in rows["bad-metrics"].problem and rows["bad-metrics"].details.flat  # config still shown
+    assert "no config.toml" in rows["no-config"].problem and rows["no-config"].details.finals
+    assert "notes.json" in rows["bad-notes"].problem and "tag" in rows["bad-notes"].problem
+    assert rows["deep"].status == "unreadable" and "nested too deeply" in rows["deep"].problem
+    assert not rows["good"].problem and "Problem" in titles(table)
+    assert all("\n" not in r.problem for r in table.rows)
+
+
+def test_load_yields_manifests_first_in_a_small_batch(tmp_path, monkeypatch):
+    from desktop_app.core.lab import run_table
+
+    monkeypatch.setattr(run_table, "FIRST_BATCH", 2)
+    for i in range(5):
+        write_run(tmp_path, f"r{i}", {})
+    batches = list(load(tmp_path))
+    kinds = [type(b).__name__ for b in batches]
+    assert kinds[0] == "InfosLoaded" and len(batches[0].infos) == 2
+    assert kinds.index("DetailsLoaded") > max(i for i, k in enumerate(kinds) if k == "InfosLoaded")
+    assert sum(len(b.infos) for b in batches if isinstance(b, InfosLoaded)) == 5
+
+
+def test_notes_round_trip_and_refuse_hostile_content(tmp_path):
+    folder = RunFolder(write_run(tmp_path, "r", {}))
+    assert read_notes(folder) == Notes()
+    text = "line one\nünïcödé [bold]not markup[/bold] <b>not html</b>"
+    written = write_notes(folder, parse_tags(" baseline, wide ,baseline"), text)
+    assert written == Notes(("baseline", "wide"), text) == read_notes(folder)
+    assert json.loads((folder.root / "notes.json").read_text())["tags"] == ["baseline", "wide"]
+    for tags, note in ((["a,b"], ""), (["x" * 41], ""), (["bad\x07"], ""), ([], "x" * (MAX_NOTE_CHARS + 1)),
+                       ([], "nul\x00")):
+        with pytest.raises(RunFolderError):
+            write_notes(folder, tags, note)
+    assert read_notes(folder) == written  # a refused write changed nothing
+    for content in (b"\xff", b"[1]", b'{"tags": "a"}', b'{"note": 5}', b"{" * 100_000, b" " * (65 * 1024)):
+        (folder.root / "notes.json").write_bytes(content)
+        with pytest.raises(RunFolderError) as exc:
+            read_notes(folder)
+        assert "notes.json" in str(exc.value) and "\n" not in str(exc.value)
+    (folder.root / "notes.json").unlink()
+    (folder.root / "notes.json").symlink_to(tmp_path.parent)
+    with pytest.raises(RunFolderError, match="refused"):
+        read_notes(folder)
+
+
+def run_cli(*argv):
+    out = io.StringIO()
+    return cli.main(list(argv), out=out), out.getvalue()
+
+
+def test_cli_table_prints_what_the_core_computes(tmp_path):
+    write_run(tmp_path, "a", {"finetune": {"lr": 0.01}})
+    write_run(tmp_path, "b", {"finetune": {"lr": 0.05}}, status="stopped")
+    write_notes(RunFolder(tmp_path / "b"), ["[red]tagged"], "")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "manifest.json").write_text("{")
+    code, out = run_cli("runs", "--table", str(tmp_path))
+    assert code == 0
+    table = load_table(tmp_path)
+    for row in range(len(table.rows)):
+        line = next(ln for ln in out.splitlines() if f" {table.rows[row].info.name} " in ln)
+        for col in range(len(table.columns) - 1):  # the last column (the problem) may wrap
+            assert table.text(row, col) in line
+    assert "[red]tagged" in out  # hostile text printed as text, not markup
+    assert run_cli("runs", "--table", str(tmp_path / "missing"))[0] == 2
+
+
+def test_cli_diff_prints_the_core_diff(tmp_path, capsys):
+    a = write_run(tmp_path, "a", {"finetune": {"lr": 0.01}})
+    b = write_run(tmp_path, "b", {"finetune": {"lr": 0.05}, "model": {"layers": [{"kind": "dense", "units": 7}]}})
+    code, out = run_cli("diff", str(a), str(b))
+    assert code == 0
+    rows = diff((a / "config.toml").read_text() and _cfg(a), _cfg(b))
+    assert [r[0] for r in rows] == ["finetune.lr", "model.layers.0.units"]
+    for key, va, vb in rows:
+        assert any(key in ln and short_value(va) in ln and short_value(vb) in ln for ln in out.splitlines())
+    assert run_cli("diff", str(a), str(a / "config.toml"))[1] == "no config fields differ\n"
+    code, _ = run_cli("diff", str(a), str(tmp_path / "nowhere"))
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "nowhere" in err
+
+
+def _cfg(run):
+    from desktop_app.core.runfolder import read_config
+
+    return read_config(RunFolder(run))
