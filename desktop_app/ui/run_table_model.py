@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QColor
 
 from desktop_app.core.lab.run_table import Column, RunDetails, RunTable
 from desktop_app.core.runfolder import RunInfo
@@ -123,6 +124,8 @@ class RunTableModel(QAbstractTableModel):
             return self.table.sort_key(row, self._table_col(col))
         if role == PATH_ROLE:
             return str(self.table.rows[row].path)
+        if role == Qt.ItemDataRole.ForegroundRole and self.table.rows[row].problem:
+            return QColor(160, 30, 30) if not self.table.rows[row].info.readable else QColor(150, 90, 0)
         if role == Qt.ItemDataRole.TextAlignmentRole and self._cols[col].kind in ("error", "field", "wall", "seeds"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None

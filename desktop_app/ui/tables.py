@@ -46,7 +46,7 @@ def row_view(multi: bool = False, sortable: bool = True) -> QTableView:
     return view
 
 
-def fit_columns(view: QTableView, max_width: int = 320) -> None:
+def fit_columns(view: QTableView, max_width: int = 200) -> None:
     """Size every column to its contents (sampled rows), none wider than ``max_width`` pixels."""
     view.resizeColumnsToContents()
     header = view.horizontalHeader()

@@ -184,9 +184,9 @@ class Column:
 class RunTable:
     """The rows and the columns they need; grows as ``load``'s batches are added.
 
-    Columns: Date, Name, Status, Wall time, Seeds, one "<arm> test error" per arm seen, one per config field that
-    differs across the runs whose config could be read (new keys appear as runs load), Tags, Note, and Problem
-    while any row has one.
+    Columns: Date, Name, Status, Problem (while any row has one), Wall time, Seeds, one "<arm> test error" per arm
+    seen, one per config field that differs across the runs whose config could be read (new keys appear as runs
+    load), Tags, Note.
     """
 
     def __init__(self) -> None:
@@ -264,16 +264,16 @@ class RunTable:
 
     def _rebuild_columns(self) -> bool:
         fields = self._differ.fields
-        cols = [Column("Date", "date"), Column("Name", "name"), Column("Status", "status"),
-                Column("Wall time", "wall"), Column("Seeds", "seeds")]
+        cols = [Column("Date", "date"), Column("Name", "name"), Column("Status", "status")]
+        if self._any_problem:  # beside the status it explains (the full text is the row's tooltip)
+            cols.append(Column("Problem", "problem", tip="What could not be read in the run folder"))
+        cols += [Column("Wall time", "wall"), Column("Seeds", "seeds")]
         cols += [Column(f"{arm} test error", "error", arm,
                         f"Final test error of arm {arm}: mean over seeds ± half-width of the 95 % t interval")
                  for arm in self._arms]
         cols += [Column(short_key(k, fields), "field", k, f"Config field {k} (differs across the listed runs)")
                  for k in fields]
         cols += [Column("Tags", "tags"), Column("Note", "note")]
-        if self._any_problem:
-            cols.append(Column("Problem", "problem"))
         changed = cols != self.columns
         self.columns = cols
         return changed
@@ -303,7 +303,7 @@ class RunTable:
             return ", ".join(r.notes.tags)
         if c.kind == "note":
             return r.notes.note.split("\n", 1)[0][:200]
-        return r.problem
+        return r.problem.replace(f"{r.path}/", "")  # the row names the run; the tooltip has the full path
 
     def sort_key(self, row: int, col: int) -> tuple:
         """Numbers compare as numbers, text as text; empty cells sort after every value."""
