@@ -30,6 +30,8 @@ from bench.report import machine_line, write_section  # noqa: E402
 from desktop_app.core import config as config_mod  # noqa: E402
 from desktop_app.core.events import EpochMetrics  # noqa: E402
 from desktop_app.core.runfolder import RunFolder, RunSink  # noqa: E402
+from desktop_app.core.runfolder.metrics import rows_to_csv  # noqa: E402
+from desktop_app.core.runfolder.sink import metric_rows  # noqa: E402
 
 BASE: dict[str, Any] = {
     "name": "sweep",
@@ -68,11 +70,13 @@ def write_run(workspace: Path, name: str, changes: dict[str, Any] | None = None,
         "schema_version": cfg.schema_version, "elapsed_s": float(elapsed_s),
     })
     for arm in cfg.arms:
-        for i, seed in enumerate(seeds):
+        for i, seed in enumerate(seeds):  # each unit's file written once (the engine rewrites it per epoch)
             final = errors[arm][i]
-            for epoch in range(epochs + 1):
-                err = final + (epochs - epoch) * 0.02
-                sink.handle(EpochMetrics(arm, seed, epoch, 1.0, err, 1.0, err, 1.0 + err, err))
+            rows = [row for epoch in range(epochs + 1) for row in metric_rows(
+                EpochMetrics(arm, seed, epoch, 1.0, final + (epochs - epoch) * 0.02, 1.0,
+                             final + (epochs - epoch) * 0.02, 1.0 + final, final + (epochs - epoch) * 0.02))]
+            unit = folder.unit(arm, seed)
+            folder.write_text(unit.metrics_path, rows_to_csv(rows))
     sink.merge_metrics(tuple(cfg.arms))
     return folder.root
 
@@ -185,7 +189,7 @@ def main() -> None:
         "",
         f"Machine: {machine_line()}.",
     ]
-    body = "## Runs table\n\n" + "\n".join(lines)
+    body = "## Runs table (`bench/run_table.py`)\n\n" + "\n".join(lines)
     print(body)
     if not args.no_doc:
         write_section("run_table", body)
