@@ -20,6 +20,8 @@ from desktop_app.core.runfolder import RunInfo
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2
+_ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole,
+                    Qt.ItemDataRole.TextAlignmentRole, SORT_ROLE, PATH_ROLE})
 
 
 def _ident(col: Column) -> tuple[str, str]:
@@ -31,12 +33,15 @@ class RunTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.table = RunTable()
         self._cols: list[Column] = list(self.table.columns)  # what the views were told about
+        self._map: list[int] = []  # view column -> table column
+        self._map_for: list[Column] | None = None
 
     # -- updates from the load ------------------------------------------------------------------------
     def reset(self) -> None:
         self.beginResetModel()
         self.table = RunTable()
         self._cols = list(self.table.columns)
+        self._map_for = None
         self.endResetModel()
 
     def add_infos(self, infos: list[RunInfo]) -> None:
@@ -79,6 +84,7 @@ class RunTableModel(QAbstractTableModel):
         """Insert the new columns where they belong (views keep their selection and sort); any other change of
         the column set (a run with a field was deleted) resets the columns."""
         new = self.table.columns
+        self._map_for = None
         if new == self._cols:
             return
         old_ids, new_ids = [_ident(c) for c in self._cols], [_ident(c) for c in new]
@@ -86,14 +92,17 @@ class RunTableModel(QAbstractTableModel):
         if not all(any(i == j for j in it) for i in old_ids):  # old is not a subsequence of new
             self.beginResetModel()
             self._cols = list(new)
+            self._map_for = None
             self.endResetModel()
             return
         for j, col in enumerate(new):
             if j >= len(self._cols) or _ident(self._cols[j]) != _ident(col):
                 self.beginInsertColumns(QModelIndex(), j, j)
                 self._cols.insert(j, col)
+                self._map_for = None
                 self.endInsertColumns()
         self._cols = list(new)  # same identities; titles may have changed ("lr" -> "finetune.lr")
+        self._map_for = None
         self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(self._cols) - 1)
 
     # -- Qt model API ---------------------------------------------------------------------------------
@@ -110,10 +119,14 @@ class RunTableModel(QAbstractTableModel):
         return next((i for i, c in enumerate(self._cols) if c.title == title), -1)
 
     def _table_col(self, col: int) -> int:
-        return self.table.columns.index(self._cols[col])
+        if self._map_for is not self.table.columns:  # the columns changed: map again (by kind and key)
+            where = {_ident(c): i for i, c in enumerate(self.table.columns)}
+            self._map = [where[_ident(c)] for c in self._cols]
+            self._map_for = self.table.columns
+        return self._map[col]
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        if role not in _ROLES or not index.isValid():  # a paint asks ~10 roles per cell: answer most at once
             return None
         row, col = index.row(), index.column()
         if role == Qt.ItemDataRole.DisplayRole:

@@ -41,15 +41,15 @@ def row_view(multi: bool = False, sortable: bool = True) -> QTableView:
     view.setWordWrap(False)
     header = view.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    header.setResizeContentsPrecision(200)  # size columns from (at most) 200 rows
+    header.setResizeContentsPrecision(40)  # size columns from 40 rows (each sampled cell is a Python call)
     header.setStretchLastSection(True)
     return view
 
 
-def fit_columns(view: QTableView, max_width: int = 200) -> None:
-    """Size every column to its contents (sampled rows), none wider than ``max_width`` pixels."""
-    view.resizeColumnsToContents()
+def fit_columns(view: QTableView, max_width: int = 200, columns: range | None = None) -> None:
+    """Size the columns (default: all) to their contents (sampled rows), none wider than ``max_width`` pixels."""
     header = view.horizontalHeader()
-    for i in range(header.count()):
+    for i in columns if columns is not None else range(header.count()):
+        view.resizeColumnToContents(i)
         if header.sectionSize(i) > max_width:
             header.resizeSection(i, max_width)
