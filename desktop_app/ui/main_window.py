@@ -277,8 +277,7 @@ class MainWindow(QMainWindow):
         self.builder.validityChanged.connect(self._update_actions)
         self.history.openRequested.connect(self.open_run)
         self.history.resumeRequested.connect(self.resume_run)
-        if hasattr(self.history, "compare_requested"):  # the Runs pane's Compare (multi-selection)
-            self.history.compare_requested.connect(self.compare_runs)
+        self.history.compare_requested.connect(self.compare_runs)  # the Runs pane's Compare (multi-selection)
         self.history.load_config_requested.connect(self._load_run_config)
         self.history.builder_config = self.builder.config  # "Diff" of one run against the builder
 
@@ -475,7 +474,7 @@ class MainWindow(QMainWindow):
 
     def compare_selected_runs(self) -> bool:
         """Run > Compare selected runs: the runs selected in the Runs pane."""
-        selected = getattr(self.history, "selected_run_dirs", lambda: [])()
+        selected = self.history.selected_run_dirs()
         if len(selected) < 2:
             self.history_dock.show()
             self.history_dock.raise_()

@@ -244,3 +244,17 @@ def test_trajectories_overlay_every_run(window, two_runs):
     window.end_comparison()
     panel.ensure_current()
     assert set(panel.items) == set() or set(panel.items) <= {"none", "dae"}
+
+
+def test_compare_from_the_runs_pane(window, two_runs, qtbot):
+    """Select two runs in the Runs pane, press Compare: the panels overlay them, named by what differs."""
+    window.history.set_workspace(two_runs[0].parent)
+    assert window.history.wait_loaded(30_000)
+    window.history.select_paths(two_runs)
+    assert sorted(window.history.selected_run_dirs()) == sorted(two_runs)  # top to bottom, as sorted
+    assert window.history.compare_button.isEnabled()
+    window.history.compare_button.click()
+    comparison = window.lab.comparison
+    assert comparison is not None and len(comparison) == 2
+    assert sorted(comparison.labels()) == ["lr=0.05", "lr=0.1"]
+    assert window.current_panel() in ("Curves", "Summary", "Trajectories")
