@@ -14,17 +14,16 @@ NORMALISATIONS = ("per-tile", "global")
 CHANNEL_MODES = ("mean", "first")
 
 
-def filters_to_tiles(weights: np.ndarray, input_shape: tuple[int, ...] = (), channels: str = "mean") -> np.ndarray:
-    """Filters as 2-D tiles (N, h, w), float32.
+def filters_to_stack(weights: np.ndarray, input_shape: tuple[int, ...] = ()) -> np.ndarray:
+    """Filters as (N, C, h, w) float32, keeping every input channel.
 
     Dense weights (units, fan_in) are reshaped to the input's (C, H, W) (or a square if that does not fit);
-    conv kernels (channels, in_ch, k, k) become k x k tiles. Several input channels are averaged ("mean") or
-    the first one is shown ("first"), so colour inputs still give one grey tile per filter.
+    conv kernels (channels, in_ch, k, k) stay as they are.
     """
     w = np.asarray(weights, dtype=np.float32)
     if w.ndim == 4:
-        stack = w
-    elif w.ndim == 2:
+        return w
+    if w.ndim == 2:
         n, fan_in = w.shape
         shape = tuple(int(s) for s in input_shape)
         if len(shape) == 2:
@@ -32,11 +31,19 @@ def filters_to_tiles(weights: np.ndarray, input_shape: tuple[int, ...] = (), cha
         if len(shape) != 3 or math.prod(shape) != fan_in:
             side = math.isqrt(fan_in)
             shape = (1, side, side) if side * side == fan_in else (1, 1, fan_in)
-        stack = w.reshape(n, *shape)
-    elif w.ndim == 3:
-        stack = w[:, None]
-    else:
-        raise ValueError(f"cannot tile filters of shape {w.shape}")
+        return w.reshape(n, *shape)
+    if w.ndim == 3:
+        return w[:, None]
+    raise ValueError(f"cannot tile filters of shape {w.shape}")
+
+
+def filters_to_tiles(weights: np.ndarray, input_shape: tuple[int, ...] = (), channels: str = "mean") -> np.ndarray:
+    """Filters as 2-D tiles (N, h, w), float32 (see ``filters_to_stack``).
+
+    Several input channels are averaged ("mean") or the first one is shown ("first"), so colour inputs still
+    give one grey tile per filter.
+    """
+    stack = filters_to_stack(weights, input_shape)
     tiles = stack[:, 0] if channels == "first" else stack.mean(axis=1)
     return np.ascontiguousarray(tiles, dtype=np.float32)
 

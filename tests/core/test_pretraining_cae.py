@@ -98,3 +98,54 @@ def test_gaussian_noise_and_linear_decoder_learn() -> None:
         for s in range(0, len(data), cae.batch_size):
             cae.train_step(data[s : s + cae.batch_size])
     assert cae.reconstruction_error(data) < 0.5 * before
+
+
+def test_max_pool_keeps_each_window_maximum_in_place_and_zero_elsewhere() -> None:
+    cae = ConvAEPretrainer(nn.Conv2d(1, 2, 3), "relu", CAEConfig(pool=2), unit_interval_input=True,
+                           generator=torch.Generator().manual_seed(0))
+    h = torch.rand(3, 2, 5, 6, generator=torch.Generator().manual_seed(1))
+    code = cae.sparse_code(h)
+    expect = torch.zeros_like(h)  # by hand: the maximum of every full 2x2 window, at its own position
+    for b in range(3):
+        for c in range(2):
+            for r in range(0, 4, 2):
+                for q in range(0, 6, 2):
+                    win = h[b, c, r : r + 2, q : q + 2]
+                    i = int(win.argmax())
+                    expect[b, c, r + i // 2, q + i % 2] = win.max()
+    assert torch.equal(code, expect)  # the odd last row is dropped like the network's own pooling
+    assert torch.equal(ConvAEPretrainer(nn.Conv2d(1, 2, 3), "relu", CAEConfig(pool=0), unit_interval_input=True,
+                                        generator=torch.Generator()).sparse_code(h), h)
+
+
+def test_pooled_cae_learns_and_sparsity_is_not_part_of_the_reported_error() -> None:
+    torch.manual_seed(0)
+    data = bar_images(96, 12, seed=1)
+    errors = {}
+    for sparsity in (0.0, 0.05):
+        layer = nn.Conv2d(1, 8, 5)
+        torch.nn.init.normal_(layer.weight, std=0.1, generator=torch.Generator().manual_seed(3))
+        cfg = CAEConfig(epochs=5, lr=0.01, corruption=0.3, batch_size=16, pool=2, sparsity=sparsity)
+        cae = ConvAEPretrainer(layer, "relu", cfg, unit_interval_input=True, generator=torch.Generator().manual_seed(2))
+        before = cae.reconstruction_error(data)
+        batch, gen = data[:16], cae.generator
+        params = cae.optimizer.param_groups[0]["params"]  # kernel, hidden and visible biases
+        start, state = [q.detach().clone() for q in params], gen.get_state()
+        reported = cae.train_step(batch)
+        with torch.no_grad():  # the first step again from the same weights and the same corruption
+            after = [q.detach().clone() for q in params]
+            for q, v in zip(params, start, strict=True):
+                q.copy_(v)
+            gen.set_state(state)
+            loss, objective = cae._objective_sum(cae.corrupt(batch), batch)
+            for q, v in zip(params, after, strict=True):
+                q.copy_(v)
+        assert reported == pytest.approx(float(loss), rel=1e-5)
+        assert (float(objective) > float(loss)) == (sparsity > 0)
+        for _ in range(cae.epochs):
+            for s in range(0, len(data), cae.batch_size):
+                cae.train_step(data[s : s + cae.batch_size])
+        errors[sparsity] = cae.reconstruction_error(data)
+        assert errors[sparsity] < 0.6 * before, (sparsity, before, errors[sparsity])
+    # the penalty only pulls codes down: the same start reconstructs less well but still learns
+    assert errors[0.05] > errors[0.0]

@@ -215,6 +215,15 @@ class CAEConfig:
         help="Masking fraction or Gaussian std of the CAE input noise; some noise keeps it from learning the "
         "identity.")
     batch_size: int = _batch(32, "CAE minibatch size.")
+    pool: int = spec(
+        0, label="Max-pool inside the AE", unit="px", lo=0, hi=8, special="off",
+        help="Masci et al. 2011: max-pool the feature maps over pool x pool windows and put each maximum back "
+        "at its place (all else zero) before decoding, which forces sparse codes and stroke-like filters; "
+        "0 or 1 = off.")
+    sparsity: float = spec(
+        0.0, label="Code sparsity (L1)", lo=0, hi=10, step=0.001,
+        help="Weight of the L1 norm of the feature maps (summed over units, per example) added to the "
+        "reconstruction loss during CAE training; pushes codes towards sparsity. 0 = off.")
 
 
 @dataclass(frozen=True)

@@ -50,15 +50,21 @@ class DenoisingAutoencoder(LayerPretrainer):
     def _loss_sum(self, x_in: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Sum over batch and units of the reconstruction loss of ``x_in`` against ``target``."""
 
+    def _objective_sum(self, x_in: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction loss sum, what is minimised); they differ when a subclass adds a penalty."""
+        loss = self._loss_sum(x_in, target)
+        return loss, loss
+
     def train_step(self, batch: torch.Tensor) -> float:
         x = self._input(self._prepare(batch))
         x_tilde = self.corrupt(x)
         try:
             with torch.enable_grad():
                 self.optimizer.zero_grad(set_to_none=True)
-                loss_sum = self._loss_sum(x_tilde, x)
-                error = self._check_finite(float(loss_sum.detach()))  # checked before the step: no NaN in W
-                (loss_sum / x.shape[0]).backward()
+                loss_sum, objective = self._objective_sum(x_tilde, x)
+                self._check_finite(float(objective.detach()))  # checked before the step: no NaN in W
+                error = float(loss_sum.detach())  # the reconstruction error; a penalty is not part of it
+                (objective / x.shape[0]).backward()
                 params = self.optimizer.param_groups[0]["params"]
                 self._check_finite(float(nn.utils.clip_grad_norm_(params, math.inf)), "gradient norm")
                 self.optimizer.step()

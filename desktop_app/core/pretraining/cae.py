@@ -50,6 +50,8 @@ class ConvAEPretrainer(DenoisingAutoencoder):
         # The layer's own stride wins when it is set; the argument covers layers built with the default.
         self.conv_stride: tuple[int, int] = mod_stride if mod_stride != (1, 1) else (self.stride, self.stride)
         self.padding: tuple[int, int] = _pair(module.padding)  # type: ignore[arg-type]
+        self.pool = int(getattr(cfg, "pool", 0))
+        self.sparsity = float(getattr(cfg, "sparsity", 0.0))
         self.optimizer = torch.optim.Adam([module.weight, self.hidden_bias, self.visible_bias], lr=float(cfg.lr))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -69,14 +71,32 @@ class ConvAEPretrainer(DenoisingAutoencoder):
         op = self.output_padding(in_hw, (h.shape[-2], h.shape[-1]))
         return F.conv_transpose2d(h, self.weight, self.visible_bias, self.conv_stride, self.padding, output_padding=op)
 
+    def sparse_code(self, h: torch.Tensor) -> torch.Tensor:
+        """Masci et al. (2011): keep only each pool x pool window's maximum, in place, zero elsewhere.
+
+        Max-pooling then unpooling to the recorded positions (``max_unpool2d``) makes the code sparse, so
+        each kernel must explain a whole local patch alone and cannot stay a near-identity pixel filter.
+        """
+        if self.pool <= 1 or min(h.shape[-2:]) < self.pool:
+            return h
+        pooled, idx = F.max_pool2d(h, self.pool, self.pool, return_indices=True)
+        return F.max_unpool2d(pooled, idx, self.pool, self.pool, output_size=h.shape[-2:])
+
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Noise-free reconstruction in input space (sigmoid applied for [0,1] inputs), for display."""
-        logits = self.decode_logits(self.encode(x), (x.shape[-2], x.shape[-1]))
+        logits = self.decode_logits(self.sparse_code(self.encode(x)), (x.shape[-2], x.shape[-1]))
         return torch.sigmoid(logits) if self.unit_interval_input else logits
 
+    def _objective_sum(self, x_in: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        code = self.sparse_code(self.encode(x_in))
+        logits = self.decode_logits(code, (target.shape[-2], target.shape[-1]))
+        loss = reconstruction_loss_sum(logits, target, self.unit_interval_input)
+        if self.sparsity <= 0:
+            return loss, loss
+        return loss, loss + self.sparsity * code.abs().sum()
+
     def _loss_sum(self, x_in: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        logits = self.decode_logits(self.encode(x_in), (target.shape[-2], target.shape[-1]))
-        return reconstruction_loss_sum(logits, target, self.unit_interval_input)
+        return self._objective_sum(x_in, target)[0]
 
     def _input(self, batch: torch.Tensor) -> torch.Tensor:
         if batch.dim() != 4:

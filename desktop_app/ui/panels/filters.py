@@ -2,7 +2,9 @@
 
 Erhan et al. (2010): pre-trained first-layer filters look like strokes and blobs and barely change during
 fine-tuning, while random-init filters stay noisy. Each side is ONE mosaic image (tiling.py), so a
-thousand filters cost one texture upload per redraw.
+thousand filters cost one texture upload per redraw. Under each mosaic two numbers make both claims
+checkable (core/analysis/filter_metrics.py): the shown filters' low-frequency energy share next to white
+noise's, and a histogram of each unit's relative weight change over fine-tuning.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
 from desktop_app.core import tiling
+from desktop_app.core.analysis import filter_metrics
 from desktop_app.core.events import PHASE_ORDER
-from desktop_app.ui.panels.base import FOREGROUND, Panel
+from desktop_app.ui.panels.base import FOREGROUND, Panel, arm_color, style_plot
 from desktop_app.ui.run_store import FILTERS, RunStore
 
 SIDES = ("left", "right")
 GREY = pg.ColorMap([0.0, 1.0], [(0, 0, 0), (255, 255, 255)])
 PLAY_INTERVAL_MS = 400
+CHANGE_BINS = 20
 
 Key = tuple[str, int]  # (phase, epoch)
 
@@ -55,6 +59,10 @@ class SideState:
     image: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     levels: tuple[float, float] = (-1.0, 1.0)
     tiles: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.float32))
+    structure: float = float("nan")  # mean low-frequency energy share of the shown filters
+    noise: float = float("nan")  # what white-noise filters of the same size would give
+    change: np.ndarray | None = None  # per unit ||W_end - W_start|| / ||W_start|| over fine-tuning
+    span: tuple[Key, Key] | None = None  # the (start, end) snapshots of ``change``
 
 
 class FiltersPanel(Panel):
@@ -111,6 +119,9 @@ class FiltersPanel(Panel):
         self.views: dict[str, pg.ViewBox] = {}
         self.images: dict[str, pg.ImageItem] = {}
         self.bars: dict[str, pg.ColorBarItem] = {}
+        self.hists: dict[str, pg.PlotItem] = {}
+        self.hist_titles: dict[str, pg.LabelItem] = {}
+        self.hist_curves: dict[str, pg.PlotDataItem] = {}
         for i, side in enumerate(SIDES):
             sub = self.graphics.addLayout(row=0, col=i)  # title, mosaic and colour bar of one side
             self.titles[side] = _Title("", color=FOREGROUND)
@@ -126,6 +137,16 @@ class FiltersPanel(Panel):
                 bar.getAxis(name).setTextPen(pg.mkPen(FOREGROUND))
             sub.addItem(bar, row=1, col=1)
             self.views[side], self.images[side], self.bars[side] = view, img, bar
+            self.hist_titles[side] = _Title("", color=FOREGROUND, size="9pt")
+            sub.addItem(self.hist_titles[side], row=2, col=0, colspan=2)
+            hist = sub.addPlot(row=3, col=0, colspan=2)
+            style_plot(hist, x="‖W_end − W_start‖ / ‖W_start‖ per unit", y="units")
+            hist.getAxis("bottom").enableAutoSIPrefix(False)
+            hist.setMaximumHeight(130)
+            hist.setMouseEnabled(x=False, y=False)
+            hist.hideButtons()
+            self.hists[side] = hist
+            self.hist_curves[side] = hist.plot([0.0, 1.0], [0.0], stepMode="center", fillLevel=0)
         self.request_refresh()
 
     # -- selectors ---------------------------------------------------------------------------------
@@ -227,8 +248,35 @@ class FiltersPanel(Panel):
                 input_shape = self.store.unit(arm, seed).filter_input_shape
                 state.image, state.levels, state.tiles = tiling.tile_filters(
                     snaps[k], input_shape, self.norm_box.currentText(), self.channel_box.currentText())
+                shape = filter_metrics.structure(snaps[k], input_shape)
+                state.structure, state.noise = shape.mean, shape.noise
+            state.span = filter_metrics.finetune_span(set(snaps))
+            if state.span is not None:
+                state.change = filter_metrics.relative_change(snaps[state.span[0]], snaps[state.span[1]])
             self.sides[side] = state
             self._draw_side(side, state)
+        self._draw_histograms()
+
+    def _draw_histograms(self) -> None:
+        """Both sides' per-unit change on the same bins and axes, so the two arms compare at a glance."""
+        values = [s.change[np.isfinite(s.change)] for s in self.sides.values() if s.change is not None]
+        top = max((float(v.max()) for v in values if len(v)), default=0.0)
+        edges = np.linspace(0.0, top * 1.05 if top > 0 else 1.0, CHANGE_BINS + 1)
+        peak = 1
+        for side, s in self.sides.items():
+            counts = np.zeros(CHANGE_BINS)
+            if s.change is not None:
+                counts = np.histogram(s.change[np.isfinite(s.change)], bins=edges)[0].astype(float)
+            peak = max(peak, int(counts.max(initial=0)))
+            colour = arm_color(s.arm, self._arms())
+            fill = pg.mkColor(colour)
+            fill.setAlpha(120)
+            self.hist_curves[side].setData(edges, counts, stepMode="center", fillLevel=0, brush=fill,
+                                           pen=pg.mkPen(colour))
+            self.hist_titles[side].setText(_change_text(s))
+        for hist in self.hists.values():
+            hist.setXRange(float(edges[0]), float(edges[-1]), padding=0)
+            hist.setYRange(0, peak * 1.1, padding=0)
 
     def _draw_side(self, side: str, state: SideState) -> None:
         img = self.images[side]
@@ -243,22 +291,29 @@ class FiltersPanel(Panel):
         self.bars[side].setLevels(state.levels)
         n = len(state.tiles)
         what = f"{n} filters of {state.tiles.shape[1]}×{state.tiles.shape[2]}" if n else "no filters yet"
+        shape = (f"<br>structure (low-frequency energy share): <b>{state.structure:.3f}</b>"
+                 f" (white noise {state.noise:.3f})") if np.isfinite(state.structure) else ""
         self.titles[side].setText(
-            f"<b>{_arm_text(state.arm)}</b> · seed {state.seed} · {describe(state.key)} · {what}")
+            f"<b>{_arm_text(state.arm)}</b> · seed {state.seed} · {describe(state.key)} · {what}{shape}")
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
         """One row per drawn filter: where it is, the levels, and its tile's drawn values (row-major)."""
         width = max((s.tiles.shape[1] * s.tiles.shape[2] for s in self.sides.values() if len(s.tiles)), default=0)
-        columns = ["side", "arm", "seed", "phase", "epoch", "filter", "tile_h", "tile_w", "level_lo", "level_hi"]
+        columns = ["side", "arm", "seed", "phase", "epoch", "filter", "tile_h", "tile_w", "level_lo", "level_hi",
+                   "low_freq_share", "finetune_change"]
         columns += [f"v{i}" for i in range(width)]
         rows: list[list[Any]] = []
         for side, s in self.sides.items():
             if s.key is None:
                 continue
             _, h, w = s.tiles.shape
+            snaps = self._snapshots(s.arm, s.seed)
+            shares = filter_metrics.low_frequency_share(snaps[s.key], self.store.unit(s.arm, s.seed).filter_input_shape)
             for i, tile in enumerate(s.tiles):
                 values = [float(v) for v in tile.ravel()]
-                rows.append([side, s.arm, s.seed, s.key[0], s.key[1], i, h, w, *s.levels, *values,
+                change = float(s.change[i]) if s.change is not None and i < len(s.change) else ""
+                rows.append([side, s.arm, s.seed, s.key[0], s.key[1], i, h, w, *s.levels, float(shares[i]), change,
+                             *values,
                              *([""] * (width - len(values)))])
         return columns, rows
 
@@ -273,6 +328,14 @@ class _Title(pg.LabelItem):
         self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
         self._sizeHint[Qt.SizeHint.PreferredSize] = (0, height)
         self.updateGeometry()
+
+
+def _change_text(s: SideState) -> str:
+    if s.change is None or s.span is None or not np.isfinite(s.change).any():
+        return "weight change over fine-tuning: after the first fine-tuning epoch"
+    finite = s.change[np.isfinite(s.change)]
+    return (f"fine-tuning moved {len(finite)} units: median <b>{np.median(finite):.3f}</b>, mean {finite.mean():.3f}"
+            f"<br>(from {describe(s.span[0])} to fine-tuning epoch {s.span[1][1]})")
 
 
 def _arm_text(arm: str) -> str:
