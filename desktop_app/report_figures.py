@@ -119,7 +119,23 @@ def _online(r: ClaimResult, out: Path) -> list[Path]:
     return _export(OnlinePanel(store), out, "online")
 
 
+def _filters(r: ClaimResult, out: Path) -> list[Path]:
+    """The Filters panel at the end of fine-tuning, each pre-trained arm beside random init, first seed: the
+    mosaics, the structure numbers and the per-unit weight-change histograms the claim's table summarises."""
+    from desktop_app.ui.panels import FiltersPanel
+
+    store = _store(next(iter(r.run_dirs.values())))
+    paths = []
+    for arm in [a for a in store.arms if a != "none"]:
+        panel = FiltersPanel(store)
+        panel.refresh()
+        panel.select(left=arm, right="none")
+        paths += _export(panel, out, f"filters-{arm}")
+    return paths
+
+
 FIGURES: dict[str, Callable[[ClaimResult, Path], list[Path]]] = {
+    "filters-move": _filters,
     "regulariser": _trajectory_and_summary,
     "modern-control": _grouped_summary,
     "width": _grouped_summary,

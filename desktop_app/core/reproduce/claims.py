@@ -191,6 +191,11 @@ CLAIMS: dict[str, Claim] = {
         "nets keep a lower online error than randomly initialised ones even after a million examples; a pure "
         "regulariser's advantage would vanish with unlimited data. The effect is clearest for the deeper net.",
         _online_runs, verdicts.eval_online),
+    "filters-move": Claim(
+        "filters-move", "Pre-trained first-layer filters move little during fine-tuning (Erhan et al. 2010)",
+        "Fine-tuning changes the first-layer weights of pre-trained nets relatively less than those of randomly "
+        "initialised nets: per unit, ||W_end - W_start|| / ||W_start|| is smaller after pre-training.",
+        _regulariser_runs, verdicts.eval_filters_move),
 }
 
 

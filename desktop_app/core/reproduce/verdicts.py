@@ -433,3 +433,63 @@ def eval_online(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
     lines += ["", f"Claim: for the deepest net ({labels[-1] if labels else '-'}) every pre-trained arm keeps a lower "
               "online error than random init at the end of the stream."]
     return verdict, "\n".join(lines), numbers
+
+
+def filter_numbers(run_dir: Path) -> dict[str, dict[int, dict[str, float]]]:
+    """arm -> seed -> {"change": mean per-unit ||W_end - W_start|| / ||W_start|| over fine-tuning, "structure":
+    low-frequency share of the last first-layer snapshot, "structure_noise"}, from the two snapshots per unit
+    that ``filter_metrics.finetune_span`` picks (only those are read)."""
+    from desktop_app.core.analysis import filter_metrics
+    from desktop_app.core.runfolder import read_manifest
+    from desktop_app.core.runfolder.layout import parse_snapshot_name
+
+    folder = RunFolder(run_dir)
+    input_shape = tuple(int(v) for v in read_manifest(run_dir).get("input_shape", ()))
+    paths: dict[tuple[str, int], dict[tuple[str, int], Path]] = {}
+    for arm, seed, path in folder.snapshots("filters"):
+        _, phase, epoch = parse_snapshot_name(path.stem)  # type: ignore[misc]  # listed ones parse
+        paths.setdefault((arm, seed), {})[(phase, epoch)] = path
+    out: dict[str, dict[int, dict[str, float]]] = {}
+    for (arm, seed), by_key in sorted(paths.items()):
+        span = filter_metrics.finetune_span(set(by_key))
+        if span is None:
+            continue
+        start, end = (folder.load_array(by_key[k]) for k in span)
+        shape = filter_metrics.structure(end, input_shape)
+        out.setdefault(arm, {})[seed] = {
+            "change": float(np.nanmean(filter_metrics.relative_change(start, end))),
+            "structure": shape.mean, "structure_noise": shape.noise}
+    return out
+
+
+def eval_filters_move(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
+    """Erhan 2010: pre-trained first-layer filters move less during fine-tuning than random-init ones."""
+    nums = filter_numbers(dirs["regulariser"])
+    change = {arm: {s: v["change"] for s, v in by_seed.items()} for arm, by_seed in nums.items()}
+    shape = {arm: {s: v["structure"] for s, v in by_seed.items()} for arm, by_seed in nums.items()}
+    noise = next((v["structure_noise"] for by_seed in nums.values() for v in by_seed.values()), float("nan"))
+    lines = ["| arm | seeds | relative change of first-layer units over fine-tuning (mean [95 % CI]) | paired diff "
+             "(arm - none) | p (paired t) | low-frequency share at the end | paired diff (arm - none) |",
+             "| --- | ---: | --- | --- | ---: | --- | --- |"]
+    numbers: dict = {"structure_white_noise": noise}
+    moved_less = []
+    for arm in sorted(change, key=lambda a: (a != "none", a)):
+        c, s = mean_ci(list(change[arm].values())), mean_ci(list(shape[arm].values()))
+        pd = paired_difference(change, arm) if arm != "none" else None
+        ps = paired_difference(shape, arm) if arm != "none" else None
+        p = f"{pd.t_pvalue:.3g}" if pd and not math.isnan(pd.t_pvalue) else "-"
+        lines.append(f"| {arm} | {c.n} | {fmt_ci(c, 1, 3)} | {fmt_ci(pd.diff, 1, 3) if pd else '-'} | {p} | "
+                     f"{fmt_ci(s, 1, 3)} | {fmt_ci(ps.diff, 1, 3) if ps else '-'} |")
+        numbers[arm] = {"change": c.mean, "change_ci": [c.lo, c.hi], "structure": s.mean,
+                        "change_diff": pd.diff.mean if pd else None,
+                        "change_diff_ci": [pd.diff.lo, pd.diff.hi] if pd else None,
+                        "paired_t_p": pd.t_pvalue if pd else None}
+        if pd:
+            moved_less.append(pd.diff.hi < 0 if not math.isnan(pd.diff.hi) else pd.diff.mean < 0)
+    verdict = ("reproduced" if moved_less and all(moved_less) else "mixed" if any(moved_less)
+               else "not reproduced")
+    lines += ["", "Per unit ||W_end - W_start|| / ||W_start|| of the snapshotted first-layer units, start = after "
+              "pre-training (random init: the initialisation), end = the last fine-tuning epoch, averaged over the "
+              f"units of each seed. Low-frequency share: white-noise filters give {noise:.3f} "
+              "(docs/ARCHITECTURE.md, Filter metrics)."]
+    return verdict, "\n".join(lines), numbers
