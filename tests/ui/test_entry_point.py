@@ -51,11 +51,12 @@ def test_window_starts_without_torch() -> None:
             "os.environ['BASIN_WORKSPACE'] = tempfile.mkdtemp()\n"
             "from PySide6.QtCore import QSettings\n"
             "QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())\n"
-            "from desktop_app.__main__ import compose\n"
+            "from desktop_app.__main__ import compose, teardown\n"
             "app, window, _ = compose([])\n"
             "window.show(); app.processEvents()\n"
             "print('torch' in sys.modules, window.device_label.text())\n"
-            "window.torch_ready.emit(); print(window.device_label.text())\n")
+            "window.torch_ready.emit(); print(window.device_label.text())\n"
+            "teardown(app, window)\n")  # as run_gui ends: left to interpreter exit, native destructors may crash
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(root))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
                          cwd=root)
