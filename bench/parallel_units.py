@@ -97,8 +97,9 @@ def ceiling(cfg: c.ExperimentConfig, root: Path) -> tuple[float, float]:
 
 
 def metrics(run_dir: Path) -> list[tuple]:
+    """Every metric row without wall_s (the seconds a unit had run: a measurement, different in any two runs)."""
     with open(run_dir / "metrics.csv", newline="") as fh:
-        return sorted(tuple(r.values()) for r in csv.DictReader(fh))
+        return sorted(tuple(v for k, v in r.items() if k != "wall_s") for r in csv.DictReader(fh))
 
 
 def fmt_hours(seconds: float) -> str:
