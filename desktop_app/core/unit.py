@@ -59,18 +59,19 @@ from desktop_app.core.training import (
 PROGRESS_INTERVAL_S = 0.1
 
 
-def _steps(n: int, batch: int) -> int:
+def minibatches(n: int, batch: int) -> int:
+    """Minibatches in one pass over n examples (the progress bar's unit of work, for every kind of unit)."""
     return math.ceil(n / batch) if n else 0
 
 
 def unit_steps(cfg: ExperimentConfig, arm: str, n_labelled: int, n_unlabelled: int) -> int:
     """Minibatches one unit runs: the progress bar's unit of work."""
-    steps = cfg.finetune.epochs * _steps(n_labelled, cfg.finetune.batch_size)
+    steps = cfg.finetune.epochs * minibatches(n_labelled, cfg.finetune.batch_size)
     if arm != "none":
         section = getattr(cfg.pretraining, arm)
         kinds = PRETRAINERS[arm].layer_kinds
         n_layers = sum(1 for spec in cfg.model.layers if spec.kind in kinds)
-        steps += n_layers * section.epochs * _steps(n_unlabelled, section.batch_size)
+        steps += n_layers * section.epochs * minibatches(n_unlabelled, section.batch_size)
     return steps
 
 
@@ -222,7 +223,7 @@ class UnitRun:
     def skip_pretrained(self, model: Net, layers_done: int) -> None:
         """Count the minibatches of the layers a resumed unit had pre-trained already."""
         section = getattr(self.cfg.pretraining, self.arm)
-        per_layer = section.epochs * _steps(len(self.data.unlabelled_x), section.batch_size)
+        per_layer = section.epochs * minibatches(len(self.data.unlabelled_x), section.batch_size)
         self.done_steps += min(layers_done, len(pretrain_targets(model, self.arm))) * per_layer
         self._pt_started = False
 
@@ -261,7 +262,7 @@ class UnitRun:
         if state is not None:
             opt.load_state_dict(state["optimizer"])
             start = int(state["epoch"])
-            self.done_steps += start * _steps(len(self.data.train_x), ft.batch_size)
+            self.done_steps += start * minibatches(len(self.data.train_x), ft.batch_size)
         yield PhaseStarted(self.arm, self.seed, "finetune", -1, ft.epochs)
         if state is None:
             yield from self.end_of_epoch(model, opt, 0)

@@ -51,22 +51,17 @@ from desktop_app.core.training import (
     finetune_step,
     make_optimizer,
 )
-
-PROGRESS_INTERVAL_S = 0.1
-
-
-def _steps(n: int, batch: int) -> int:
-    return math.ceil(n / batch) if n else 0
+from desktop_app.core.unit import PROGRESS_INTERVAL_S, minibatches
 
 
 def online_unit_steps(cfg: ExperimentConfig, arm: str) -> int:
     """Minibatches one online unit runs: the progress bar's unit of work."""
     o = cfg.online
-    steps = _steps(o.finetune_examples, cfg.finetune.batch_size)
+    steps = minibatches(o.finetune_examples, cfg.finetune.batch_size)
     if arm != "none":
         section = getattr(cfg.pretraining, arm)
         n_layers = sum(1 for spec in cfg.model.layers if spec.kind in PRETRAINERS[arm].layer_kinds)
-        steps += n_layers * _steps(o.pretrain_examples, section.batch_size)
+        steps += n_layers * minibatches(o.pretrain_examples, section.batch_size)
     return steps
 
 
@@ -180,7 +175,7 @@ class OnlineUnitRun:
         cfg, arm, seed = self.cfg, self.arm, self.seed
         section = getattr(cfg.pretraining, arm)
         budget, bs = cfg.online.pretrain_examples, section.batch_size
-        self.done_steps += layers_done * _steps(budget, bs)
+        self.done_steps += layers_done * minibatches(budget, bs)
         recon_x = self.data.valid_x[:RECON_EVAL_SIZE]
         for j, li in enumerate(targets):
             if j < layers_done:
@@ -223,7 +218,7 @@ class OnlineUnitRun:
         if state is not None:
             opt.load_state_dict(state["optimizer"])
             pos, ring = int(state["examples"]), state["ring"].cpu().clone()
-            self.done_steps += _steps(pos, ft.batch_size)
+            self.done_steps += minibatches(pos, ft.batch_size)
         k = sum(1 for p in self.points if p <= pos)  # the next evaluation point
         yield PhaseStarted(self.arm, seed, "finetune", -1, len(self.points))
         model.train()

@@ -78,17 +78,28 @@ def check_row(row: dict[str, str]) -> str:
     return ""
 
 
-def read_csv(folder: RunFolder, path: Path) -> list[dict[str, str]]:
-    """Checked rows of one metrics file ([] when it does not exist)."""
+def csv_reader(folder: RunFolder, path: Path, required: Iterable[str], kind: str, shown: str = ""
+               ) -> csv.DictReader | None:
+    """A reader over one of a run folder's CSV files, its size bounded and its header checked for the
+    ``required`` columns (RunFolderError naming ``shown`` or the path); None when the file does not exist or is
+    empty. Every CSV a run folder holds (metrics, online points) is opened here."""
     if not path.exists() and not path.is_symlink():
-        return []
+        return None
     text = folder.read_text(path, MAX_CSV_BYTES)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames is None:
-        return []
-    missing = [c for c in REQUIRED if c not in reader.fieldnames]
+        return None
+    missing = [c for c in required if c not in reader.fieldnames]
     if missing:
-        raise RunFolderError(f"{path}: not a Basin metrics file (no column {missing[0]!r})")
+        raise RunFolderError(f"{shown or path}: not a Basin {kind} file (no column {missing[0]!r})")
+    return reader
+
+
+def read_csv(folder: RunFolder, path: Path) -> list[dict[str, str]]:
+    """Checked rows of one metrics file ([] when it does not exist)."""
+    reader = csv_reader(folder, path, REQUIRED, "metrics")
+    if reader is None:
+        return []
     rows = []
     try:
         for row in reader:

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from desktop_app.core.events import OnlinePoint
-from desktop_app.core.runfolder.layout import MAX_CSV_BYTES, ONLINE, RunFolder, RunFolderError, UnitFolder, check_name
-from desktop_app.core.runfolder.metrics import unit_order
+from desktop_app.core.runfolder.layout import ONLINE, RunFolder, RunFolderError, UnitFolder, check_name
+from desktop_app.core.runfolder.metrics import csv_reader, unit_order
 
 COLUMNS = ("arm", "seed", "examples", "online_error", "test_error", "test_nll", "block")
 
@@ -56,15 +56,9 @@ def _point(row: dict[str, str]) -> OnlinePoint:
 
 def read_online_file(folder: RunFolder, path: Path) -> list[OnlinePoint]:
     """Checked points of one unit's online file ([] when it does not exist)."""
-    if not path.exists() and not path.is_symlink():
+    reader = csv_reader(folder, path, COLUMNS, "online", shown=folder.rel(path))
+    if reader is None:
         return []
-    text = folder.read_text(path, MAX_CSV_BYTES)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None:
-        return []
-    missing = [c for c in COLUMNS if c not in reader.fieldnames]
-    if missing:
-        raise RunFolderError(f"{folder.rel(path)}: not a Basin online file (no column {missing[0]!r})")
     out = []
     try:
         for row in reader:
