@@ -125,9 +125,9 @@ def unit_order(arms: Sequence[str]):
     return key
 
 
-def read_metrics(folder: RunFolder | Path | str, arms: Sequence[str] | None = None) -> list[dict[str, str]]:
-    """All metric rows: the per-unit files (complete even for a stopped run), else the merged metrics.csv.
-    Units come seed-major, arms in ``arms`` order (default: the manifest's)."""
+def folder_and_arms(folder: RunFolder | Path | str, arms: Iterable[str] | None) -> tuple[RunFolder, tuple[str, ...]]:
+    """The run folder, and the arm order its per-unit files are read in: ``arms``, else the manifest's (none when
+    the manifest cannot be read: units then sort by name)."""
     folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
     if arms is None:
         from desktop_app.core.runfolder.manifest import read_manifest
@@ -136,6 +136,13 @@ def read_metrics(folder: RunFolder | Path | str, arms: Sequence[str] | None = No
             arms = read_manifest(folder).get("arms", ())
         except RunFolderError:
             arms = ()
+    return folder, tuple(arms)
+
+
+def read_metrics(folder: RunFolder | Path | str, arms: Sequence[str] | None = None) -> list[dict[str, str]]:
+    """All metric rows: the per-unit files (complete even for a stopped run), else the merged metrics.csv.
+    Units come seed-major, arms in ``arms`` order (default: the manifest's)."""
+    folder, arms = folder_and_arms(folder, arms)
     files = folder.unit_metric_files()
     if files:
         rows: list[dict[str, str]] = []

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from desktop_app.core.events import OnlinePoint
 from desktop_app.core.runfolder.layout import ONLINE, RunFolder, RunFolderError, UnitFolder, check_name
-from desktop_app.core.runfolder.metrics import csv_reader, unit_order
+from desktop_app.core.runfolder.metrics import csv_reader, folder_and_arms, unit_order
 
 COLUMNS = ("arm", "seed", "examples", "online_error", "test_error", "test_nll", "block")
 
@@ -76,14 +76,7 @@ def read_online_file(folder: RunFolder, path: Path) -> list[OnlinePoint]:
 def read_online(folder: RunFolder | Path | str, arms: Iterable[str] | None = None) -> list[OnlinePoint]:
     """Every unit's points, units seed-major (arms in ``arms`` order, default the manifest's), examples ascending
     within a unit."""
-    folder = folder if isinstance(folder, RunFolder) else RunFolder(folder)
-    if arms is None:
-        from desktop_app.core.runfolder.manifest import read_manifest
-
-        try:
-            arms = read_manifest(folder).get("arms", ())
-        except RunFolderError:
-            arms = ()
+    folder, arms = folder_and_arms(folder, arms)
     top = folder.root / ONLINE
     if not top.is_dir():
         return []
