@@ -16,7 +16,10 @@ The ceiling any scheduler can reach here is measured too: one 'none' unit alone 
 'none' units (seeds 0 and 1) at once on two workers. Two one-thread processes share the machine's memory
 bandwidth and caches (and, on a VM, whatever the host gives two vCPUs), so their ratio is the per-worker
 efficiency of perfectly balanced work on this machine.
-The 1-thread cases must give identical metrics (checked). The projection of 2 x 400 seeds on N cores assumes
+Repeats alternate the cases (sequential, x1, x2, dask, ceiling; then again) and the table gives each case's
+median: this VM's speed drifts by tens of percent within minutes, so repeating one case back to back would
+measure the drift, not the case. The 1-thread cases must give identical metrics (checked).
+The projection of 2 x 400 seeds on N cores assumes
 one unit per physical core at the per-worker efficiency measured here: wall = ceil(800 / N) x unit time at
 one thread / efficiency.
 
@@ -32,6 +35,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import statistics
 import sys
 import tempfile
 import time
@@ -110,22 +114,33 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny epochs: check that the bench works (not written)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/PERFORMANCE.md alone")
+    ap.add_argument("--repeats", type=int, default=2,
+                    help="rounds over all cases, alternating; each case's median is reported (default 2)")
     ap.add_argument("--fraction", type=float, default=1.0,
                     help="run this share of the recipe's epochs (same net, data and minibatch): the full recipe takes "
                          "about 40 min here; ratios are per-epoch work, start-up weighs more at small fractions")
     args = ap.parse_args()
     cfg = recipe(args.quick, args.fraction)
     units = len(ARMS) * SEEDS
-    walls: dict[str, float] = {}
+    rounds: dict[str, list[float]] = {label: [] for label, *_ in CASES}
+    ceilings: list[tuple[float, float]] = []
     tables: dict[str, list[tuple]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, backend, workers, threads in CASES:
-            wall, run_dir = run_case(cfg, backend, workers, threads, Path(tmp))
-            walls[label] = wall
-            tables[label] = metrics(run_dir)
-            print(f"{label:<40} {wall:8.1f} s  {units / wall * 3600:8.0f} units/h", flush=True)
-        t_alone, t_pair = ceiling(cfg, Path(tmp))
-        print(f"ceiling: one unit alone {t_alone:.1f} s, two at once {t_pair:.1f} s", flush=True)
+        for r in range(max(1, args.repeats)):
+            for label, backend, workers, threads in CASES:
+                wall, run_dir = run_case(cfg, backend, workers, threads, Path(tmp) / f"r{r}")
+                rounds[label].append(wall)
+                table = metrics(run_dir)
+                # one torch thread is deterministic; torch's default threads may split sums differently per run
+                if threads == 1 and tables.setdefault(label, table) != table:
+                    raise SystemExit(f"{label}: round {r + 1} gave other metrics than round 1")
+                print(f"round {r + 1}: {label:<40} {wall:8.1f} s  {units / wall * 3600:8.0f} units/h", flush=True)
+            ceilings.append(ceiling(cfg, Path(tmp) / f"r{r}"))
+            alone, pair = ceilings[-1]
+            print(f"round {r + 1}: ceiling: one unit alone {alone:.1f} s, two at once {pair:.1f} s", flush=True)
+    walls = {label: statistics.median(ws) for label, ws in rounds.items()}
+    t_alone = statistics.median(a for a, _ in ceilings)
+    t_pair = statistics.median(p for _, p in ceilings)
     seq, one, two, dask = (walls[label] for label, *_ in CASES)
     speedup = seq / two
     efficiency = one / (2 * two)
@@ -141,18 +156,22 @@ def main() -> None:
         f"{cfg.finetune.epochs} fine-tuning epochs, minibatch 10"
         f"{scaled}"
         f"; {SEEDS} paired seeds x {len(ARMS)} arms = {units} "
-        "units; one run per case, wall time from start to RunFinished (start-up included).",
+        f"units; {len(ceilings)} rounds alternating the cases, each case's median wall time from start to RunFinished "
+        "(start-up included), the rounds' values in brackets.",
         "",
-        "| case | wall | units/hour | vs sequential |",
+        "| case | median wall (rounds) | units/hour | vs sequential |",
         "|---|---:|---:|---:|",
     ]
-    lines += [f"| {label} | {w:.1f} s | {units / w * 3600:.0f} | {seq / w:.2f}x |" for label, w in walls.items()]
+    lines += [f"| {label} | {w:.1f} s ({', '.join(f'{x:.0f}' for x in rounds[label])}) | {units / w * 3600:.0f} | "
+              f"{seq / w:.2f}x |" for label, w in walls.items()]
+    per_round = [(a / (2 * b)) for a, b in zip(rounds[CASES[1][0]], rounds[CASES[2][0]], strict=True)]
     lines += [
         "",
         f"- local x2 over sequential: **{speedup:.2f}x** (target >= 1.4x); parallel efficiency per worker "
-        f"(x1 / (2 x x2)): **{efficiency:.2f}** (target >= 0.85)",
+        f"(x1 / (2 x x2)): **{efficiency:.2f}** (target >= 0.85; per round "
+        f"{', '.join(f'{e:.2f}' for e in per_round)})",
         f"- ceiling of this machine: one 'none' unit alone on one worker {t_alone:.1f} s, two identical units at "
-        f"once on two workers {t_pair:.1f} s: per-worker efficiency of perfectly balanced work "
+        f"once on two workers {t_pair:.1f} s (medians): per-worker efficiency of perfectly balanced work "
         f"**{t_alone / t_pair:.2f}**; the scheduler reaches {efficiency / (t_alone / t_pair):.0%} of it",
         f"- Dask LocalCluster x2 vs local x2: {dask / two:.2f}x the wall time ({dask - two:+.1f} s: cluster "
         "start-up, scheduler round trips, events through a Dask queue)",
