@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--note", action="append", default=[], help="a paragraph for the report's header (e.g. how "
                      "the runs were scheduled); repeatable")
     rep.add_argument("--device", choices=config_mod.DEVICES, help="override every experiment's device")
+    rep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="change a field of every experiment of the claims, e.g. --set data.path=~/mnist for "
+                     "MNIST files you have; such runs get their own folders and the report names the change")
     rep.add_argument("--quiet", action="store_true")
     _execution_flags(rep)
     sub.add_parser("presets", help="list the shipped presets")
@@ -410,13 +413,14 @@ def cmd_reproduce(args: argparse.Namespace, out: TextIO) -> int:
     if unknown:
         raise ConfigError("claims", f"unknown claim {unknown[0]!r}; available: all, {', '.join(reproduce.CLAIMS)}")
     root = args.out or (default_workspace() / "reproduce")
+    overrides = parse_overrides(args.overrides)
     printer = ProgressPrinter(sys.stderr, args.quiet)
     results = []
     for name in names:
         out.write(f"== {name} ==\n")
         out.flush()
         result = reproduce.run_claim(name, root, reduced=args.reduced, device=args.device, on_event=printer.handle,
-                                     execution=execution_overrides(args))
+                                     execution=execution_overrides(args), overrides=overrides)
         results.append(result)
         out.write(f"{result.verdict}: {result.title}\n{result.markdown}\n\n")
         out.flush()

@@ -126,3 +126,24 @@ def test_a_full_disk_mid_run_is_one_line_exit_2_and_the_run_stays_readable(tmp_p
     assert "no space" in lines[0] and str(out) in lines[0], lines[0]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] in ("failed", "running") and manifest["config_hash"]
+
+
+def test_reproduce_set_changes_every_experiment_and_the_report_says_so(tmp_path, capsys):
+    """`basin reproduce --set` is how a user points a claim at data they have (or a base set where the paper's
+    cannot be had): the runs get their own folders and the setup names the change."""
+    from desktop_app.core.runfolder import RunFolder, read_config
+
+    code, out = run_cli("reproduce", "regulariser", "--reduced", "--out", str(tmp_path), "--quiet", "--device",
+                        "cpu", "--no-figures", "--report", str(tmp_path / "R.md"),
+                        "--set", "finetune.epochs=1", "--set", "data.n_labelled=120", "--set", "seeds.count=1")
+    assert code == 0, out
+    (run_dir,) = (tmp_path / "reduced").iterdir()
+    cfg = read_config(RunFolder(run_dir))
+    assert (cfg.finetune.epochs, cfg.data.n_labelled, cfg.seeds.count) == (1, 120, 1)
+    report = (tmp_path / "R.md").read_text()
+    assert "finetune.epochs = 1" in report and "data.n_labelled = 120" in report
+    code, _ = run_cli("reproduce", "regulariser", "--reduced", "--out", str(tmp_path), "--set", "finetune.epochz=3")
+    err = capsys.readouterr().err
+    assert code == 2 and "finetune.epochz" in err and "Traceback" not in err
+    code, _ = run_cli("reproduce", "regulariser", "--reduced", "--out", str(tmp_path), "--set", "seeds.count=0")
+    assert code == 2 and "seeds.count" in capsys.readouterr().err
