@@ -433,7 +433,9 @@ def cmd_reproduce(args: argparse.Namespace, out: TextIO) -> int:
             figures = args.figures or args.report.parent / "results"
             export_claim_figures(results, figures, relative_to=args.report.parent)
             out.write(f"figures: {figures}\n")
-        write_text_atomic(args.report, reproduce.render_report(results, reduced=args.reduced, notes=args.note))
+        write_text_atomic(args.report, reproduce.render_report(
+            results, reduced=args.reduced, notes=args.note,
+            claims=" ".join([*args.claims, *(f"--set {item}" for item in args.overrides)])))
         out.write(f"report: {args.report}\n")
     return EXIT_OK
 
