@@ -2,15 +2,16 @@
 
 Every seed stays a unit (docs/ARCHITECTURE.md, "Seed batches"): each has its own ``UnitRun``, which loads its
 own ``latest.pt``, writes its own metrics, snapshots and checkpoints and yields its own events, exactly as when
-it runs alone; only the minibatch steps are shared (``stacked.StackedMLP``, ``stacked_pretrain``). So panels, exports,
-analyses and resume never know a unit ran in a batch, and a seed resumes alone or in any batch.
+it runs alone; only the minibatch steps are shared (``stacked_conv.stacked_class`` picks ``stacked.StackedMLP`` for
+dense nets, ``stacked_conv.StackedCNN`` for nets with conv and pool layers; ``stacked_pretrain``). So panels,
+exports, analyses and resume never know a unit ran in a batch, and a seed resumes alone or in any batch.
 
 Each seed keeps its own init (``build_model`` with its seed), data order, dropout masks and deformations, from
 the same ``derive_seed`` streams a unit uses, so seed i of a batch computes what seed i alone computes up to
-float reassociation. DAE and RBM pre-training is stacked too (``stacked_pretrain``); the conv AE runs seed after
-seed. Seeds at different points (a run resumed from a mixed stop) are stacked in groups of equal layers done
-or equal fine-tuning start; nets with conv or pool layers fine-tune seed after seed. A seed that diverges
-leaves the batch with its own "diverged" unit end; the others go on.
+float reassociation. DAE, RBM and conv AE pre-training is stacked too (``stacked_pretrain.STACKED_PRETRAINERS``).
+Seeds at different points (a run resumed from a mixed stop) are stacked in groups of equal layers done or
+equal fine-tuning start; a net whose layer kinds no stacked net declares would fine-tune seed after seed. A
+seed that diverges leaves the batch with its own "diverged" unit end; the others go on.
 
 The batch's ``UnitFinished`` events are ordered so that the seed the task is keyed by (``UnitTask.seed``, the
 last of the batch) ends last: an executor that frees a worker on that key's ``UnitFinished`` sees the whole
@@ -29,7 +30,7 @@ from desktop_app.core.control import RunControl, StopRequested
 from desktop_app.core.events import Event, UnitFinished
 from desktop_app.core.pretraining import PretrainingDiverged
 from desktop_app.core.seeding import derive_seed
-from desktop_app.core.stacked import StackedMLP, stackable
+from desktop_app.core.stacked_conv import stacked_class
 from desktop_app.core.stacked_pretrain import STACKED_PRETRAINERS, stacked_greedy_pretrain
 from desktop_app.core.training import LOSS_CHECK_EVERY, FinetuneDiverged
 from desktop_app.core.unit import UnitData, UnitRun
@@ -90,9 +91,9 @@ class SeedBatch:
                     continue
                 started.append(u)
             live = yield from self._pretrain(started)
-            stacked = [u for u in live if stackable(u.model)]
+            stacked = [u for u in live if stacked_class([b.kind for b in u.model.blocks]) is not None]
             for u in live:
-                if u not in stacked:  # conv nets: seed after seed, as units do
+                if u not in stacked:  # no stacked step for these layers: seed after seed, as units do
                     yield from self._alone(u)
             for start in sorted({u.ft_epoch for u in stacked}):
                 yield from self._stacked([u for u in stacked if u.ft_epoch == start])
@@ -145,7 +146,7 @@ class SeedBatch:
         yield from self._end([UnitFinished(self.arm, u.seed, "completed")])
 
     def _stacked(self, group: list[UnitRun]) -> Iterator[Event]:
-        """Fine-tune seeds that start at the same epoch as one StackedMLP."""
+        """Fine-tune seeds that start at the same epoch as one stacked net (``stacked_conv.stacked_class``)."""
         cfg, data, device = self.cfg, self.data.splits, self.data.device
         ft = cfg.finetune
         opts, start = [], 0
@@ -160,7 +161,8 @@ class SeedBatch:
         if not group:
             return
         templates = [o.state_dict() for o in opts]
-        net = StackedMLP([u.model for u in group], cfg.model, ft, opt_states=templates)
+        stack = stacked_class([b.kind for b in group[0].model.blocks])
+        net = stack([u.model for u in group], cfg.model, ft, opt_states=templates)
         n = len(data.train_x)
         for epoch in range(start + 1, ft.epochs + 1):
             for u in group:

@@ -28,49 +28,49 @@ from desktop_app.core.training import make_optimizer
 
 
 def stackable(net: Net) -> bool:
-    """Only dense stacks have a stacked step (conv nets run their seeds one after another in a batch)."""
-    return all(b.kind == "dense" for b in net.blocks)
+    """Dense stacks have the hand-written step here (``stacked_conv.stacked_class`` picks one for any net)."""
+    return all(b.kind in StackedMLP.layer_kinds for b in net.blocks)
 
 
 def _linears(net: Net) -> list[torch.nn.Linear]:
     return [b.module for b in net.blocks] + [net.head]
 
 
-class StackedMLP:
-    """The stacked weights of K nets and their optimizer; ``step`` trains all K on their own minibatches."""
+class StackedNet:
+    """What every stacked net shares: its parameters carry a leading seed dimension (in a layout the subclass
+    chooses), one optimizer steps them all, and each seed's optimizer state goes to and from the single-unit
+    ``optimizer.state_dict()`` format, so a seed's checkpoint resumes alone or in any batch.
 
-    def __init__(self, nets: Sequence[Net], model_cfg: ModelConfig, ft: FinetuneConfig,
-                 opt_states: Sequence[dict] | None = None) -> None:
-        if not nets or not all(stackable(n) for n in nets):
-            raise ValueError("StackedMLP needs one or more dense-only nets")
-        self.model_cfg, self.ft = model_cfg, ft
-        self.activation = model_cfg.activation
-        self.dropout = float(model_cfg.dropout)
-        # plain SGD and momentum fold their update into the weight-gradient product (no gradient tensor)
-        self.fold = ft.optimizer if ft.optimizer in ("sgd", "momentum") and not (model_cfg.l1 or model_cfg.l2) \
-            else None
-        with torch.no_grad():
-            self.weights = [torch.stack([lin.weight.detach().t() for lin in ls]).contiguous()
-                            for ls in zip(*[_linears(n) for n in nets], strict=True)]
-            self.biases = [torch.stack([lin.bias.detach() for lin in ls]).unsqueeze(1).contiguous()
-                           for ls in zip(*[_linears(n) for n in nets], strict=True)]
-        self.opt: torch.optim.Optimizer | _FoldedMomentum | None = None
-        if self.fold != "sgd":
-            self._new_optimizer(self._stack_states(opt_states) if opt_states is not None else None)
+    A subclass declares ``layer_kinds`` (the layer kinds it stacks; ``stacked_conv.STACKED_NETS`` picks the
+    first class whose kinds hold every layer of a net) and ``auto_cpu`` (the K that ``execution.seed_batch =
+    auto`` uses on a CPU, from ``bench/seed_batch.py``), and implements ``params``, ``_set_params``,
+    ``_to_seed``, ``_from_seeds``, ``write_to`` and ``step``."""
+
+    layer_kinds: tuple[str, ...] = ()
+    auto_cpu: int = 1
+    ft: FinetuneConfig
+    opt: torch.optim.Optimizer | _FoldedMomentum | None
 
     @property
     def k(self) -> int:
-        return self.weights[0].shape[0]
+        return self.params()[0].shape[0]
 
     def params(self) -> list[torch.Tensor]:
-        """In the order of ``Net.parameters()`` (weight, bias per layer), so optimizer state indices match."""
-        return [t for pair in zip(self.weights, self.biases, strict=True) for t in pair]
+        """The stacked tensors in the order of ``Net.parameters()``, so optimizer state indices match."""
+        raise NotImplementedError
 
-    # -- optimizer state <-> the single-unit format ----------------------------------------------------
+    def _set_params(self, params: list[torch.Tensor]) -> None:
+        raise NotImplementedError
+
     def _to_seed(self, i: int, t: torch.Tensor, k: int) -> torch.Tensor:
         """Param i's stacked tensor (or state tensor of its shape) -> seed k's, in the Net's own layout."""
-        return t[k].t().clone() if i % 2 == 0 else t[k, 0].clone()
+        raise NotImplementedError
 
+    def _from_seeds(self, i: int, ts: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The inverse of ``_to_seed``: every seed's tensor of param i (Net layout) -> the stacked tensor."""
+        raise NotImplementedError
+
+    # -- optimizer state <-> the single-unit format ----------------------------------------------------
     def _stack_states(self, states: Sequence[dict]) -> dict:
         stacked: dict = {"param_groups": states[0]["param_groups"], "state": {}}
         for i in range(len(self.params())):
@@ -78,9 +78,7 @@ class StackedMLP:
             entry = {}
             for key, v in per[0].items():
                 if isinstance(v, torch.Tensor) and v.dim() > 0:
-                    vs = [p[key] for p in per]
-                    entry[key] = (torch.stack([x.t() for x in vs]) if i % 2 == 0
-                                  else torch.stack(vs).unsqueeze(1)).contiguous()
+                    entry[key] = self._from_seeds(i, [p[key] for p in per]).contiguous()
                 else:
                     entry[key] = v.clone() if isinstance(v, torch.Tensor) else v
             if entry:
@@ -100,19 +98,11 @@ class StackedMLP:
                             for key, v in entry.items()}
         return {"state": state, "param_groups": template["param_groups"]}
 
-    @torch.no_grad()
-    def write_to(self, k: int, net: Net) -> None:
-        """Copy seed k's weights into ``net`` (evaluation, snapshots, checkpoints use a plain Net)."""
-        for lin, w, b in zip(_linears(net), self.weights, self.biases, strict=True):
-            lin.weight.copy_(w[k].t())
-            lin.bias.copy_(b[k, 0])
-
     def keep(self, positions: Sequence[int]) -> None:
         """Keep only these seeds (a diverged seed leaves the batch; the others go on unchanged)."""
-        idx = torch.tensor(list(positions), dtype=torch.long, device=self.weights[0].device)
+        idx = torch.tensor(list(positions), dtype=torch.long, device=self.params()[0].device)
         old = self.opt.state_dict() if self.opt is not None else None
-        self.weights = [w.index_select(0, idx).contiguous() for w in self.weights]
-        self.biases = [b.index_select(0, idx).contiguous() for b in self.biases]
+        self._set_params([p.detach().index_select(0, idx).contiguous() for p in self.params()])
         if old is not None:
             for entry in old["state"].values():
                 for key, v in entry.items():
@@ -123,16 +113,66 @@ class StackedMLP:
     def _new_optimizer(self, state: dict | None) -> None:
         """torch's fused (one-pass) optimizer on the stacked tensors: per-element state is per-seed state. The
         state loaded from a single-unit format says ``fused: None``; the groups are set back to fused."""
-        if self.fold == "momentum":
-            self.opt = _FoldedMomentum(self.params())
-            if state is not None:
-                self.opt.load_state_dict(state)
-            return
         self.opt = make_optimizer(self.ft, self.params(), fused=True)
         if state is not None:
             self.opt.load_state_dict(state)
             for group in self.opt.param_groups:
                 group["fused"], group["foreach"] = True, None
+
+
+class StackedMLP(StackedNet):
+    """The stacked weights of K nets and their optimizer; ``step`` trains all K on their own minibatches."""
+
+    layer_kinds = ("dense",)
+    auto_cpu = 4  # bench/seed_batch.py (docs/PERFORMANCE.md, "Seed batches")
+
+    def __init__(self, nets: Sequence[Net], model_cfg: ModelConfig, ft: FinetuneConfig,
+                 opt_states: Sequence[dict] | None = None) -> None:
+        if not nets or not all(stackable(n) for n in nets):
+            raise ValueError("StackedMLP needs one or more dense-only nets")
+        self.model_cfg, self.ft = model_cfg, ft
+        self.activation = model_cfg.activation
+        self.dropout = float(model_cfg.dropout)
+        # plain SGD and momentum fold their update into the weight-gradient product (no gradient tensor)
+        self.fold = ft.optimizer if ft.optimizer in ("sgd", "momentum") and not (model_cfg.l1 or model_cfg.l2) \
+            else None
+        with torch.no_grad():
+            self.weights = [torch.stack([lin.weight.detach().t() for lin in ls]).contiguous()
+                            for ls in zip(*[_linears(n) for n in nets], strict=True)]
+            self.biases = [torch.stack([lin.bias.detach() for lin in ls]).unsqueeze(1).contiguous()
+                           for ls in zip(*[_linears(n) for n in nets], strict=True)]
+        self.opt = None
+        if self.fold != "sgd":
+            self._new_optimizer(self._stack_states(opt_states) if opt_states is not None else None)
+
+    def params(self) -> list[torch.Tensor]:
+        """In the order of ``Net.parameters()`` (weight, bias per layer), so optimizer state indices match."""
+        return [t for pair in zip(self.weights, self.biases, strict=True) for t in pair]
+
+    def _set_params(self, params: list[torch.Tensor]) -> None:
+        self.weights, self.biases = params[0::2], params[1::2]
+
+    def _to_seed(self, i: int, t: torch.Tensor, k: int) -> torch.Tensor:
+        """Weights are stored (K, fan_in, fan_out), biases (K, 1, fan_out)."""
+        return t[k].t().clone() if i % 2 == 0 else t[k, 0].clone()
+
+    def _from_seeds(self, i: int, ts: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.stack([x.t() for x in ts]) if i % 2 == 0 else torch.stack(list(ts)).unsqueeze(1)
+
+    @torch.no_grad()
+    def write_to(self, k: int, net: Net) -> None:
+        """Copy seed k's weights into ``net`` (evaluation, snapshots, checkpoints use a plain Net)."""
+        for lin, w, b in zip(_linears(net), self.weights, self.biases, strict=True):
+            lin.weight.copy_(w[k].t())
+            lin.bias.copy_(b[k, 0])
+
+    def _new_optimizer(self, state: dict | None) -> None:
+        if self.fold == "momentum":
+            self.opt = _FoldedMomentum(self.params())
+            if state is not None:
+                self.opt.load_state_dict(state)
+            return
+        super()._new_optimizer(state)
 
     # -- the step ----------------------------------------------------------------------------------------
     def _act(self, z: torch.Tensor) -> torch.Tensor:

@@ -1,11 +1,13 @@
-"""Greedy pre-training of K seeds' dense layers as one stacked layer: DAE and RBM (CD-k / PCD).
+"""Greedy pre-training of K seeds' layers as one stacked layer: DAE and RBM (CD-k / PCD) of dense layers, the
+convolutional autoencoder of conv layers (one grouped convolution, as ``stacked_conv``).
 
 The seed-batch counterpart of ``greedy.greedy_pretrain`` (docs/ARCHITECTURE.md, "Seed batches"). Each seed keeps
 its own layer inputs, data order and noise generator (derived from (seed, arm, layer) as there) and its own
 ``LayerPretrainer``, which draws that seed's corruption and Bernoulli samples from its own generator in the
 order it would alone, and which computes the end-of-epoch reconstruction error from the weights written back
-into its layer. Only the arithmetic of a minibatch step is stacked, with the weights as (K, hidden, visible),
-so seed i's weights equal what it computes alone up to float reassociation.
+into its layer. Only the arithmetic of a minibatch step is stacked, with the weights as (K, hidden, visible)
+(dense) or (K, out, in, kh, kw) (conv), so seed i's weights equal what it computes alone up to float
+reassociation. ``STACKED_PRETRAINERS`` declares which methods have a stacked step.
 
 Yields (position in ``models``, item): ``LayerStep`` / ``LayerEpoch`` / ``LayerDone`` as ``greedy_pretrain``
 yields them for that seed, or a ``PretrainingDiverged`` for a seed that left the stack (the others go on).
@@ -26,6 +28,7 @@ from desktop_app.core.models import Net
 from desktop_app.core.pretraining import PretrainingDiverged, make_pretrainer
 from desktop_app.core.pretraining.base import bernoulli, corrupt, normal
 from desktop_app.core.seeding import derive_seed
+from desktop_app.core.stacked_conv import from_groups, to_groups
 
 Item = LayerStep | LayerEpoch | LayerDone | PretrainingDiverged
 
@@ -60,8 +63,8 @@ class _Stacked:
         """Each seed's weights into its own layer and pre-trainer (reconstruction error, the net itself)."""
         for j, t in enumerate(self.trainers):
             t.weight.data.copy_(self.W[j])
-            t.hidden_bias.data.copy_(self.c[j, 0])
-            t.visible_bias.data.copy_(self.b[j, 0])
+            t.hidden_bias.data.copy_(self.c[j].reshape(t.hidden_bias.shape))
+            t.visible_bias.data.copy_(self.b[j].reshape(t.visible_bias.shape))
 
     def _drop_bad(self, values: torch.Tensor, what: str, extra: list[torch.Tensor]) -> tuple[dict, list]:
         """Seeds whose value is not finite leave: {position: the exception its pre-trainer raises alone}."""
@@ -206,7 +209,87 @@ class StackedRBM(_Stacked):
         super().write_back()  # the RBM's visible bias is a plain tensor: copied in place as well
 
 
-STACKED_PRETRAINERS = {"dae": StackedDAE, "rbm": StackedRBM}
+class StackedCAE(_Stacked):
+    """Tied-kernel conv autoencoders (``ConvAEPretrainer``'s step) as one grouped convolution: the K kernels along
+    the output channels, ``groups=K``; the decoder is the grouped transposed convolution with the same tensor
+    (its (K*out, in, kh, kw) layout is what ``conv_transpose2d`` takes for K groups), Masci's max-pool-unpool
+    and the L1 code penalty act per channel, hence per seed. Autograd and torch's fused Adam on the stacked
+    tensors (per-element state = per-seed state; a fresh Adam per layer, as each seed's pre-trainer has)."""
+
+    def __init__(self, trainers: Sequence) -> None:
+        self.trainers = list(trainers)
+        t0 = trainers[0]
+        with torch.no_grad():
+            self.W = torch.stack([t.weight.detach() for t in trainers]).contiguous()  # (K, out, in, kh, kw)
+            self.c = torch.stack([t.hidden_bias.detach() for t in trainers]).contiguous()  # (K, out)
+            self.b = torch.stack([t.visible_bias.detach() for t in trainers]).contiguous()  # (K, in)
+        self.t0, self.lr = t0, float(t0.cfg.lr)
+        self._new_optimizer(None)
+
+    def _new_optimizer(self, state: dict | None) -> None:
+        for name in self.tensors():
+            getattr(self, name).requires_grad_()
+        self.opt = torch.optim.Adam([self.W, self.c, self.b], lr=self.lr, fused=True)
+        if state is not None:
+            self.opt.load_state_dict(state)
+
+    def keep(self, positions: Sequence[int]) -> None:
+        state = self.opt.state_dict()
+        idx = torch.tensor(list(positions), dtype=torch.long, device=self.W.device)
+        with torch.no_grad():
+            for name in self.tensors():
+                setattr(self, name, getattr(self, name).detach().index_select(0, idx).contiguous())
+        for entry in state["state"].values():
+            for key, v in entry.items():
+                if isinstance(v, torch.Tensor) and v.dim() > 0:
+                    entry[key] = v.index_select(0, idx.to(v.device)).contiguous()
+        self.trainers = [self.trainers[j] for j in positions]
+        self._new_optimizer(state)
+
+    def _objective(self, xt: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per seed (K,): the reconstruction loss sum and what is minimised (``ConvAEPretrainer._objective_sum``)."""
+        t0, k = self.t0, xt.shape[0]
+        w = self.W.flatten(0, 1)
+        h = t0.act(F.conv2d(to_groups(xt), w, self.c.flatten(), t0.conv_stride, t0.padding, groups=k))
+        code = t0.sparse_code(h)
+        op = t0.output_padding((x.shape[-2], x.shape[-1]), (h.shape[-2], h.shape[-1]))
+        logits = F.conv_transpose2d(code, w, self.b.flatten(), t0.conv_stride, t0.padding, output_padding=op,
+                                    groups=k)
+        target = to_groups(x)
+        if t0.unit_interval_input:
+            per = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        else:
+            per = (logits - target) ** 2
+        loss = from_groups(per, k).flatten(1).sum(1)
+        if t0.sparsity <= 0:
+            return loss, loss
+        return loss, loss + t0.sparsity * from_groups(code.abs(), k).flatten(1).sum(1)
+
+    def train_step(self, x: torch.Tensor) -> dict[int, PretrainingDiverged]:
+        t0 = self.t0
+        xt = _per_seed(lambda t, g: corrupt(t, t0.noise, t0.corruption, g), x, self.trainers)
+        with torch.enable_grad():
+            _, objective = self._objective(xt, x)
+            bad, (x, xt) = self._drop_bad(objective.detach(), "reconstruction error", [x, xt])
+            if not self.trainers:
+                return bad
+            if bad:  # the forward again without the seeds that left (their NaN stays out of the others' graph)
+                _, objective = self._objective(xt, x)
+            (objective / x.shape[1]).sum().backward()
+        grads = [p.grad for p in (self.W, self.c, self.b)]
+        norm = torch.stack([g.abs().flatten(1).amax(1) for g in grads]).amax(0)
+        more, grads = self._drop_bad(norm, "gradient norm", grads)
+        bad.update({StackedDAE._orig(j, bad): e for j, e in more.items()})
+        if self.trainers:
+            for p, g in zip((self.W, self.c, self.b), grads, strict=True):
+                p.grad = g
+            self.opt.step()
+        for p in (self.W, self.c, self.b):
+            p.grad = None
+        return bad
+
+
+STACKED_PRETRAINERS = {"dae": StackedDAE, "rbm": StackedRBM, "cae": StackedCAE}
 
 
 def stacked_greedy_pretrain(models: Sequence[Net], arm: str, cfg: ExperimentConfig, pool: torch.Tensor,
@@ -237,7 +320,7 @@ def stacked_greedy_pretrain(models: Sequence[Net], arm: str, cfg: ExperimentConf
                 if control is not None:
                     control.checkpoint()
                 idx = perms[:, start : start + section.batch_size]
-                x = torch.gather(inputs, 1, idx.unsqueeze(2).expand(-1, -1, inputs.shape[2]))
+                x = inputs[torch.arange(len(members), device=device).unsqueeze(1), idx]
                 bad = stacked.train_step(x)
                 if bad:
                     keep = [q for q in range(len(members)) if q not in bad]

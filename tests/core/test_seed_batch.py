@@ -211,7 +211,7 @@ def test_auto_and_the_memory_check(monkeypatch):
     assert batching.resolve_seed_batch(batch_cfg(0, **{"seeds.count": 2}), cpu, (1, 28, 28), 10) == 2
     assert batching.resolve_seed_batch(batch_cfg(3), cpu, (1, 28, 28), 10) == 3
     conv = batch_cfg(4, **{"arms": ["none"], "model.layers": [{"kind": "conv", "units": 4, "kernel": 5}]})
-    assert batching.resolve_seed_batch(conv, cpu, (1, 28, 28), 10) == 1  # no stacked conv step
+    assert batching.resolve_seed_batch(conv, cpu, (1, 28, 28), 10) == 4  # stacked as grouped convolutions
     need = batching.batch_bytes(batch_cfg(4), 4, (1, 28, 28), 10)
     monkeypatch.setattr(batching, "available_bytes", lambda device: need)
     with pytest.raises(ConfigError, match=r"execution\.seed_batch.*4 seeds.*MB") as err:

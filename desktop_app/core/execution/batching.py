@@ -2,8 +2,9 @@
 "Seed batches"): the batch size it resolves to, the memory check before anything starts, and the task list.
 
 ``auto`` (0) batches all seeds of an arm on CUDA, where one seed at minibatch 10 is bound by kernel launches,
-and AUTO_CPU seeds on a CPU, the size ``bench/seed_batch.py`` measured best there (docs/PERFORMANCE.md, "Seed
-batches"). Only dense nets have a stacked step, so a net with conv or pool layers always runs plain units.
+and on a CPU the size ``bench/seed_batch.py`` measured best there for that kind of net (the stacked net's
+``auto_cpu``: docs/PERFORMANCE.md, "Seed batches"). A net whose layer kinds no stacked net declares
+(``stacked_conv.STACKED_NETS``) and online units run plain units.
 """
 
 from __future__ import annotations
@@ -13,28 +14,30 @@ import os
 
 import torch
 
-from desktop_app.core.config import ConfigError, ExperimentConfig
+from desktop_app.core.config import ConfigError, ExperimentConfig, layer_shapes, parameter_count
 from desktop_app.core.execution.tasks import UnitTask
+from desktop_app.core.stacked import StackedMLP
+from desktop_app.core.stacked_conv import stacked_class
 
-AUTO_CPU = 4
+AUTO_CPU = StackedMLP.auto_cpu  # the dense nets' (the reference net's) best K on a CPU
 STATE_COPIES = {"sgd": 1, "momentum": 2, "adam": 3}  # weights + optimizer state tensors of their shape
 
 
 def n_params(cfg: ExperimentConfig, input_shape: tuple[int, ...], n_classes: int) -> int:
-    """Weights and biases of one dense net (the only kind that is stacked)."""
-    sizes = [math.prod(input_shape)] + [s.units for s in cfg.model.layers] + [n_classes]
-    return sum(a * b + b for a, b in zip(sizes, sizes[1:], strict=False))
+    """Weights and biases of one net."""
+    return parameter_count(cfg.model, input_shape, n_classes)
 
 
 def resolve_seed_batch(cfg: ExperimentConfig, device: torch.device, input_shape: tuple[int, ...], n_classes: int,
                        workers: int = 1, n_unlabelled: int = 0) -> int:
-    """Seeds per task: 1 (plain units) unless the config asks for batches of a dense net; auto takes at most what
-    fits in the free memory."""
+    """Seeds per task: 1 (plain units) unless the config asks for batches of a net that has a stacked step; auto
+    takes at most what fits in the free memory."""
     k = cfg.execution.seed_batch
-    if cfg.kind == "online" or not all(spec.kind == "dense" for spec in cfg.model.layers):
-        return 1  # online units (core.online) and conv nets are not stacked
+    stack = stacked_class([spec.kind for spec in cfg.model.layers])
+    if cfg.kind == "online" or stack is None:
+        return 1  # online units (core.online) and nets without a stacked step are not stacked
     if k == 0:
-        k = cfg.seeds.count if device.type == "cuda" else AUTO_CPU
+        k = cfg.seeds.count if device.type == "cuda" else stack.auto_cpu
         free = available_bytes(device)
         if free is not None:
             one = batch_bytes(cfg, 1, input_shape, n_classes, n_unlabelled) * max(1, workers)
@@ -48,7 +51,7 @@ def batch_bytes(cfg: ExperimentConfig, k: int, input_shape: tuple[int, ...], n_c
     per-seed nets, the minibatch activations, and (pre-training) each seed's inputs of the layer it trains."""
     params = n_params(cfg, input_shape, n_classes)
     copies = STATE_COPIES.get(cfg.finetune.optimizer, 3) + 2
-    widest = max([math.prod(input_shape)] + [s.units for s in cfg.model.layers])
+    widest = max(math.prod(shape) for shape in [tuple(input_shape), *layer_shapes(cfg.model.layers, input_shape)])
     activations = 4 * len(cfg.model.layers) * cfg.finetune.batch_size * widest
     pretrain = n_unlabelled * widest if any(arm != "none" for arm in cfg.arms) else 0
     return 4 * k * (copies * params + activations + pretrain)

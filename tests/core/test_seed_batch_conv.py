@@ -1,0 +1,222 @@
+"""Seed batches of conv nets (issue 14 item 1): K seeds of a CNN stacked as grouped convolutions give each seed
+its own numbers (fine-tuning with momentum and Adam, conv-AE pre-training with Masci's pool and sparsity, dropout
+masks), write every seed's own unit files and events, and a stopped batch resumes exactly."""
+
+import pytest
+import torch
+
+from desktop_app.core.config import FinetuneConfig, LayerSpec, ModelConfig
+from desktop_app.core.control import RunControl
+from desktop_app.core.engine import resume_experiment, run_experiment
+from desktop_app.core.events import CheckpointSaved, EpochMetrics, FilterSnapshot, RunFinished, UnitFinished
+from desktop_app.core.execution import batching
+from desktop_app.core.models import build_model
+from desktop_app.core.runfolder import RunFolder
+from desktop_app.core.stacked import StackedMLP
+from desktop_app.core.stacked_conv import StackedCNN, from_groups, stacked_class, to_groups
+from desktop_app.core.training import finetune_step, load_checkpoint, make_optimizer
+from tests.core.test_engine import tiny
+from tests.core.test_seed_batch import SEEDS, table
+
+CNN = [{"kind": "conv", "units": 4, "kernel": 5}, {"kind": "pool", "units": 4, "kernel": 2, "stride": 2},
+       {"kind": "conv", "units": 6, "kernel": 3, "stride": 2}, {"kind": "dense", "units": 16}]
+
+
+def conv_cfg(k: int, **over):
+    base = {"arms": ["none", "cae"], "seeds.count": 4, "threads": 1, "finetune.epochs": 2, "finetune.batch_size": 20,
+            "execution.backend": "inline", "execution.seed_batch": k, "model.layers": CNN, "model.activation": "relu",
+            "model.init": "he", "data.n_labelled": 120, "data.n_unlabelled": 120, "data.n_test": 100,
+            "pretraining.cae.epochs": 1, "pretraining.cae.batch_size": 20, "pretraining.cae.pool": 2,
+            "pretraining.cae.sparsity": 0.001, "pretraining.cae.corruption": 0.3}
+    return tiny(**{**base, **over})
+
+
+def test_grouped_layout_round_trips():
+    x = torch.rand(3, 5, 2, 4, 4)
+    h = to_groups(x)
+    assert h.shape == (5, 6, 4, 4)
+    assert torch.equal(h[:, 2:4], x[1])  # seed 1's channels sit together
+    assert torch.equal(from_groups(h, 3), x)
+
+
+@pytest.mark.parametrize(("optimizer", "extras", "channels_last"), [
+    ("momentum", {}, False),
+    ("adam", {"dropout": 0.3, "l1": 1e-4, "l2": 1e-3, "activation": "tanh"}, False),
+    ("sgd", {"dropout": 0.5, "activation": "relu"}, True),
+])
+def test_stacked_cnn_step_is_each_nets_own_step(optimizer, extras, channels_last):
+    """Same init, minibatches and dropout generators: the stacked parameters and optimizer state equal K nets
+    trained one by one with finetune_step (torch.optim, F.dropout on the default generator). Channels-last
+    images (as the data sets' one-channel arrays read) give a unit channels-last feature maps, whose dropout
+    masks bernoulli_ fills in that memory order: the stack draws them in the same order."""
+    layers = (LayerSpec("conv", 4, 3), LayerSpec("pool", 4, 2, 2), LayerSpec("conv", 5, 3, 2), LayerSpec("dense", 12))
+    mc = ModelConfig(layers=layers, **extras)
+    ft = FinetuneConfig(optimizer=optimizer, lr=1e-3 if optimizer == "adam" else 0.05)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.rand(200, 2, 14, 14, generator=gen), torch.randint(0, 10, (200,), generator=gen)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    batches = [[(s * 10 + k * 7) % 190 for k in range(len(SEEDS))] for s in range(15)]
+    nets = [build_model(mc, (2, 14, 14), 10, s) for s in SEEDS]
+    opts = [make_optimizer(ft, n.parameters()) for n in nets]
+    for k, (net, opt) in enumerate(zip(nets, opts, strict=True)):
+        torch.manual_seed(100 + SEEDS[k])
+        for starts in batches:
+            i = starts[k]
+            finetune_step(net, opt, x[i : i + 10], y[i : i + 10], mc, ft, 1)
+    assert stacked_class([s.kind for s in layers]) is StackedCNN
+    stacked = StackedCNN([build_model(mc, (2, 14, 14), 10, s) for s in SEEDS], mc, ft)
+    gens = [torch.Generator().manual_seed(100 + s) for s in SEEDS]
+    for starts in batches:
+        idx = torch.tensor([list(range(i, i + 10)) for i in starts])  # as a seed batch gathers its minibatches
+        xs, ys = x[idx], y[idx]
+        assert xs[0].stride() == x[:10].stride()
+        assert stacked.step(xs, ys, gens, check_loss=True) == {}
+    probe = build_model(mc, (2, 14, 14), 10, 0)
+    for k, (net, opt) in enumerate(zip(nets, opts, strict=True)):
+        stacked.write_to(k, probe)
+        for a, b in zip(probe.parameters(), net.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        mine, ref = stacked.optimizer_state(k, opt.state_dict()), opt.state_dict()
+        assert mine["param_groups"] == ref["param_groups"]
+        assert mine["state"].keys() == ref["state"].keys()
+        for i, entry in ref["state"].items():
+            assert mine["state"][i].keys() == entry.keys()
+            for key, v in entry.items():
+                torch.testing.assert_close(mine["state"][i][key], v, rtol=1e-4, atol=1e-5)
+
+
+def test_per_seed_states_restart_a_conv_stack_exactly():
+    """Each seed's weights + single-unit Adam state rebuild the same stack: the continued steps are bit for bit
+    those of the stack that never stopped; a seed with a non-finite loss leaves and the others go on."""
+    mc = ModelConfig(layers=(LayerSpec("conv", 3, 3), LayerSpec("pool", 3, 2, 2), LayerSpec("dense", 8)))
+    ft = FinetuneConfig(optimizer="adam", lr=1e-3)
+    gen = torch.Generator().manual_seed(2)
+    xs, ys = torch.rand(10, 4, 6, 1, 10, 10, generator=gen), torch.randint(0, 10, (10, 4, 6), generator=gen)
+    first = StackedCNN([build_model(mc, (1, 10, 10), 10, s) for s in SEEDS], mc, ft)
+    for i in range(5):
+        first.step(xs[i], ys[i], None, check_loss=True)
+    nets = [build_model(mc, (1, 10, 10), 10, 0) for _ in SEEDS]
+    states = []
+    for k, net in enumerate(nets):
+        first.write_to(k, net)
+        states.append(first.optimizer_state(k, make_optimizer(ft, net.parameters()).state_dict()))
+    again = StackedCNN(nets, mc, ft, opt_states=states)
+    for i in range(5, 8):
+        first.step(xs[i], ys[i], None, check_loss=True)
+        again.step(xs[i], ys[i], None, check_loss=True)
+    for a, b in zip(first.params(), again.params(), strict=True):
+        assert torch.equal(a, b)
+    with torch.no_grad():
+        again.params()[-1][1].fill_(float("inf"))  # seed 1's head bias
+    assert list(again.step(xs[8], ys[8], None, check_loss=True)) == [1] and again.k == 3
+    first.keep([0, 2, 3])
+    first.step(xs[8][[0, 2, 3]], ys[8][[0, 2, 3]], None, check_loss=True)
+    for a, b in zip(first.params(), again.params(), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("over", [
+    {},
+    {"model.activation": "sigmoid", "pretraining.cae.noise": "gaussian", "pretraining.cae.pool": 0,
+     "pretraining.cae.sparsity": 0.0, "pretraining.cae.epochs": 2},
+])
+def test_stacked_cae_is_each_seeds_own(over):
+    """Per-seed corruption from each seed's own generator, Masci pooling and the L1 code penalty per seed: the
+    stacked conv layers, their reconstruction errors and the items each seed gets equal greedy_pretrain's."""
+    from desktop_app.core.greedy import LayerEpoch, greedy_pretrain
+    from desktop_app.core.stacked_pretrain import stacked_greedy_pretrain
+
+    cfg = conv_cfg(4, **{"arms": ["cae"], **over})
+    pool = torch.rand(60, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    alone, alone_items = [], []
+    for s in SEEDS:
+        net = build_model(cfg.model, (1, 28, 28), 10, s)
+        alone_items.append(list(greedy_pretrain(net, "cae", cfg, pool, s)))
+        alone.append(net)
+    nets = [build_model(cfg.model, (1, 28, 28), 10, s) for s in SEEDS]
+    items = list(stacked_greedy_pretrain(nets, "cae", cfg, pool, SEEDS))
+    for p, (net, ref) in enumerate(zip(nets, alone, strict=True)):
+        got = [i for q, i in items if q == p]
+        assert [type(i) for i in got] == [type(i) for i in alone_items[p]]
+        assert sum(isinstance(i, LayerEpoch) for i in got) == 2 * cfg.pretraining.cae.epochs  # both conv layers
+        for a, b in zip(got, alone_items[p], strict=True):
+            if isinstance(a, LayerEpoch):
+                assert (a.layer, a.epoch) == (b.layer, b.epoch)
+                assert a.recon_error == pytest.approx(b.recon_error, rel=1e-4)
+        for a, b in zip(net.parameters(), ref.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+OPTIMIZERS = {"momentum": {"finetune.optimizer": "momentum", "finetune.lr": 0.02},
+              "adam": {"finetune.optimizer": "adam", "finetune.lr": 1e-3, "model.dropout": 0.2, "arms": ["cae"]}}
+
+
+@pytest.fixture(scope="module", params=list(OPTIMIZERS))
+def pair(request, tmp_path_factory):
+    """The same CNN run (arms none + cae, 4 seeds) as plain units and as one batch of 4 per arm."""
+    runs = []
+    for k in (1, 4):
+        run_dir = tmp_path_factory.mktemp(f"{request.param}-k{k}") / "run"
+        events = list(run_experiment(conv_cfg(k, **OPTIMIZERS[request.param]), None, run_dir))
+        assert events[-1].status == "completed", events[-1].message
+        runs.append((run_dir, events))
+    return request.param, runs
+
+
+def test_a_conv_batch_of_4_gives_each_seed_its_own_numbers_and_files(pair):
+    _, ((alone, alone_events), (run_dir, events)) = pair
+    a, b = table(alone), table(run_dir)
+    assert a.keys() == b.keys() and any(r["recon_error"] for r in a.values())
+    for key, row in a.items():
+        for col in ("nll", "recon_error"):
+            if row[col]:
+                assert float(b[key][col]) == pytest.approx(float(row[col]), rel=1e-4), key
+    for arm in {key[0] for key in a}:
+        for seed in range(4):
+            unit_a, unit_b = RunFolder(alone).unit(arm, seed), RunFolder(run_dir).unit(arm, seed)
+            wa = load_checkpoint(unit_a.latest_path)
+            wb = load_checkpoint(unit_b.latest_path)
+            assert wb["stage"] == "done"
+            for name in wa["model"]:
+                torch.testing.assert_close(wb["model"][name], wa["model"][name], rtol=1e-4, atol=1e-5)
+            assert wa["optimizer"]["state"].keys() == wb["optimizer"]["state"].keys()
+            names = sorted(p.name for p in unit_a.snapshots_dir.iterdir())
+            assert sorted(p.name for p in unit_b.snapshots_dir.iterdir()) == names
+            assert any(n.startswith("filters_pretrain") for n in names) == (arm == "cae")
+    kinds = [(type(e).__name__, getattr(e, "arm", ""), getattr(e, "seed", -1)) for e in alone_events
+             if isinstance(e, EpochMetrics | FilterSnapshot | CheckpointSaved | UnitFinished)]
+    got = [(type(e).__name__, getattr(e, "arm", ""), getattr(e, "seed", -1)) for e in events
+           if isinstance(e, EpochMetrics | FilterSnapshot | CheckpointSaved | UnitFinished)]
+    assert sorted(got) == sorted(kinds)  # every unit gets the events it gets alone
+    finished = [(e.arm, e.seed) for e in events if isinstance(e, UnitFinished)]
+    assert finished[3][1] == 3 and len({arm for arm, _ in finished[:4]}) == 1  # a batch, its key seed last
+
+
+def test_a_conv_batch_stopped_midway_resumes_exactly(pair, tmp_path):
+    """Stopped after a seed's epoch-1 checkpoint, resumed in batches of 4: the same numbers, bit for bit, as the
+    stacked run that never stopped (the optimizer state goes through each seed's single-unit format)."""
+    name, (_, (ref_dir, _)) = pair
+    control = RunControl()
+    run_dir = tmp_path / "run"
+    events = []
+    for ev in run_experiment(conv_cfg(4, **OPTIMIZERS[name]), control, run_dir):
+        events.append(ev)
+        if isinstance(ev, CheckpointSaved) and ev.epoch == 1 and ev.arm == "cae" and not control.stopped:
+            control.stop()
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "stopped"
+    rest = list(resume_experiment(run_dir, seed_batch=4, backend="inline"))
+    assert rest[-1].status == "completed", rest[-1].message
+    ref, got = table(ref_dir), table(run_dir)
+    assert got.keys() == ref.keys()
+    for key, row in ref.items():
+        assert got[key]["nll"] == row["nll"] and got[key]["recon_error"] == row["recon_error"], key
+
+
+def test_conv_nets_resolve_to_a_stacked_batch():
+    cpu = torch.device("cpu")
+    assert stacked_class(["dense"]) is StackedMLP
+    assert batching.resolve_seed_batch(conv_cfg(4), cpu, (1, 28, 28), 10) == 4
+    assert batching.resolve_seed_batch(conv_cfg(0), cpu, (1, 28, 28), 10) == StackedCNN.auto_cpu
+    need = batching.batch_bytes(conv_cfg(4), 4, (1, 28, 28), 10, 200)
+    assert need > batching.batch_bytes(conv_cfg(4), 1, (1, 28, 28), 10, 200) > 4 * 4 * 28 * 28 * 200
