@@ -4,8 +4,9 @@ Why grouped convolutions (docs/ARCHITECTURE.md, "Seed batches"; docs/PERFORMANCE
 seeds' kernels are stacked along the output-channel axis and each conv layer runs once with ``groups=K`` on
 the seeds' feature maps laid side by side along the channel axis, (B, K*C, H, W); max pooling is per channel,
 so it needs nothing; dense layers and the head are one ``baddbmm`` over (K, B, fan_in). Folding the seed
-dimension into the batch with ``torch.func.functional_call`` + ``vmap(grad)`` measured slower here (1.2x the
-time of the grouped step at K = 4 and 16 on this CPU), so the grouped form with autograd is used.
+dimension into the batch with ``torch.func.functional_call`` + ``vmap(grad)`` measured slower here (bench/
+seed_batch.py, CNN row), so the grouped form with autograd is used, its maps channels-last (faster grouped
+convolutions on this CPU than channel-major maps).
 
 Seeds never mix: each group of a grouped convolution sees only its seed's channels, and the loss is the sum
 of the seeds' own losses, so each seed's gradient is its own. The parameters are stored in the Net's own
@@ -46,7 +47,7 @@ class StackedCNN(StackedNet):
     optimizer on the stacked tensors; ``step`` trains all K on their own minibatches."""
 
     layer_kinds = ("conv", "pool", "dense")
-    auto_cpu = 1  # no gain measured on this CPU (docs/PERFORMANCE.md, "Seed batches"); CUDA batches all seeds
+    auto_cpu = 4  # the best K of bench/seed_batch.py's CNN row on this CPU (docs/PERFORMANCE.md, "Seed batches")
 
     def __init__(self, nets: Sequence[Net], model_cfg: ModelConfig, ft: FinetuneConfig,
                  opt_states: Sequence[dict] | None = None) -> None:
@@ -120,7 +121,8 @@ class StackedCNN(StackedNet):
         k = x.shape[0]
         draw = masks is not None and not masks
         orders = iter(self._conv_orders(x[0]) if draw and x.dim() == 5 else ())
-        h = to_groups(x) if x.dim() == 5 else x
+        # channels-last grouped maps: ~1.3x faster grouped convolutions on this CPU than (B, K*C, H, W)-contiguous
+        h = to_groups(x).contiguous(memory_format=torch.channels_last) if x.dim() == 5 else x
         params = iter(self._params)
         n_mask = 0
         for spec in self.specs:

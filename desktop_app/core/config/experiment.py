@@ -349,8 +349,8 @@ class ExecutionConfig:
         1, label="Seeds per batch", unit="seeds", lo=0, hi=MAX_SEED_BATCH, special="auto",
         help="Train this many paired seeds of one arm as one stacked net in one process (dense and conv nets; each "
         "seed keeps its own init, data order, noise and masks, and its own files; numbers equal one seed at a time "
-        "up to float rounding). 1 = off; 0 = auto: all seeds of an arm on CUDA; on a CPU batches of 4 for dense "
-        "nets, 1 for conv nets (no gain measured there: docs/PERFORMANCE.md).")
+        "up to float rounding). 1 = off; 0 = auto: all seeds of an arm on CUDA, batches of 4 on a CPU "
+        "(docs/PERFORMANCE.md).")
 
 
 SWEEP_SPECIAL = ("model.width", "model.depth")
