@@ -57,9 +57,21 @@ def layer_inputs(model: Net, x: torch.Tensor, block: int) -> torch.Tensor:
     return h.contiguous()
 
 
-def pretrain_targets(model: Net, method: str) -> list[int]:
+def pretrain_targets(model: Net, method: str, bottom: int = 0) -> list[int]:
+    """The blocks greedy pre-training with ``method`` trains, bottom up: every block of the kinds it pre-trains, or
+    only the lowest ``bottom`` of them (``pretraining.bottom_layers``; 0 = all). The blocks above keep their
+    random init, so (Erhan 2010) pre-training the bottom k of 3 layers is a run with bottom = k."""
     kinds = PRETRAINERS[method].layer_kinds
-    return [i for i, b in enumerate(model.blocks) if b.kind in kinds]
+    targets = [i for i, b in enumerate(model.blocks) if b.kind in kinds]
+    return targets[:bottom] if bottom else targets
+
+
+def pretrained_layer_count(cfg: ExperimentConfig, arm: str) -> int:
+    """How many layers ``arm`` pre-trains, from the config alone (progress totals are counted before any net)."""
+    if arm == "none":
+        return 0
+    n = sum(1 for spec in cfg.model.layers if spec.kind in PRETRAINERS[arm].layer_kinds)
+    return min(n, cfg.pretraining.bottom_layers) if cfg.pretraining.bottom_layers else n
 
 
 def greedy_pretrain(
@@ -71,10 +83,11 @@ def greedy_pretrain(
     control: RunControl | None = None,
     layers_done: int = 0,
 ) -> Iterator[LayerStep | LayerEpoch | LayerDone]:
-    """Pre-train model's layers in place, bottom up, skipping the first ``layers_done`` (already trained)."""
+    """Pre-train model's layers in place, bottom up (only the bottom ``pretraining.bottom_layers`` when set),
+    skipping the first ``layers_done`` (already trained)."""
     section = getattr(cfg.pretraining, arm)
     device = next(model.parameters()).device
-    for j, li in enumerate(pretrain_targets(model, arm)):
+    for j, li in enumerate(pretrain_targets(model, arm, cfg.pretraining.bottom_layers)):
         if j < layers_done:
             continue
         block = model.blocks[li]

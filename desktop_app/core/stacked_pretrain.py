@@ -299,7 +299,7 @@ def stacked_greedy_pretrain(models: Sequence[Net], arm: str, cfg: ExperimentConf
     section = getattr(cfg.pretraining, arm)
     device = next(models[0].parameters()).device
     alive = list(range(len(models)))
-    for j, li in enumerate(pretrain_targets(models[0], arm)):
+    for j, li in enumerate(pretrain_targets(models[0], arm, cfg.pretraining.bottom_layers)):
         if j < layers_done:
             continue
         if not alive:

@@ -39,9 +39,16 @@ from desktop_app.core.events import (
     UnitFinished,
     as_array,
 )
-from desktop_app.core.greedy import LayerDone, LayerEpoch, LayerStep, greedy_pretrain, pretrain_targets
+from desktop_app.core.greedy import (
+    LayerDone,
+    LayerEpoch,
+    LayerStep,
+    greedy_pretrain,
+    pretrain_targets,
+    pretrained_layer_count,
+)
 from desktop_app.core.models import Net, build_model
-from desktop_app.core.pretraining import PRETRAINERS, PretrainingDiverged
+from desktop_app.core.pretraining import PretrainingDiverged
 from desktop_app.core.runs import RunWriter
 from desktop_app.core.seeding import derive_seed
 from desktop_app.core.training import (
@@ -69,9 +76,7 @@ def unit_steps(cfg: ExperimentConfig, arm: str, n_labelled: int, n_unlabelled: i
     steps = cfg.finetune.epochs * minibatches(n_labelled, cfg.finetune.batch_size)
     if arm != "none":
         section = getattr(cfg.pretraining, arm)
-        kinds = PRETRAINERS[arm].layer_kinds
-        n_layers = sum(1 for spec in cfg.model.layers if spec.kind in kinds)
-        steps += n_layers * section.epochs * minibatches(n_unlabelled, section.batch_size)
+        steps += pretrained_layer_count(cfg, arm) * section.epochs * minibatches(n_unlabelled, section.batch_size)
     return steps
 
 
@@ -199,7 +204,7 @@ class UnitRun:
             if state["stage"] == "finetune":
                 self.ft_epoch = int(state["epoch"])
                 self.layers_done = 10**6
-        targets = pretrain_targets(model, arm) if arm != "none" else []
+        targets = pretrain_targets(model, arm, cfg.pretraining.bottom_layers) if arm != "none" else []
         done_layers = targets[: min(self.layers_done, len(targets))]
         self.writer.load_unit(arm, seed, keep_finetune_upto=self.ft_epoch,
                               keep_pretrain_layers=(done_layers[-1] + 1) if done_layers else 0)
@@ -224,7 +229,7 @@ class UnitRun:
         """Count the minibatches of the layers a resumed unit had pre-trained already."""
         section = getattr(self.cfg.pretraining, self.arm)
         per_layer = section.epochs * minibatches(len(self.data.unlabelled_x), section.batch_size)
-        self.done_steps += min(layers_done, len(pretrain_targets(model, self.arm))) * per_layer
+        self.done_steps += min(layers_done, pretrained_layer_count(self.cfg, self.arm)) * per_layer
         self._pt_started = False
 
     def pretrain_item(self, model: Net, item: LayerStep | LayerEpoch | LayerDone) -> Iterator[Event]:

@@ -228,6 +228,11 @@ class CAEConfig:
 
 @dataclass(frozen=True)
 class PretrainingConfig:
+    bottom_layers: int = spec(
+        0, label="Pre-train bottom layers", unit="layers", lo=0, hi=MAX_LAYERS, special="all",
+        help="Greedy pre-training trains only the bottom this-many of the layers its method pre-trains; the layers "
+        "above keep their random init (Erhan 2010: the more layers pre-trained, the lower the test error and the "
+        "higher the train NLL). 0 = all.")
     rbm: RBMConfig = section(RBMConfig(), label="RBM pre-training")
     dae: DAEConfig = section(DAEConfig(), label="Denoising autoencoder")
     cae: CAEConfig = section(CAEConfig(), label="Convolutional autoencoder")
@@ -463,8 +468,8 @@ class ExperimentConfig:
         return tomli_w.dumps(self.to_dict())
 
     def hash(self) -> str:
-        """Short stable hash of the scientific content (name, description and execution excluded, and the online
-        section unless kind = "online")."""
+        """Short stable hash of the scientific content (name, description and execution excluded, the online
+        section unless kind = "online", and pretraining.bottom_layers at its default 0)."""
         import hashlib
 
         import tomli_w
@@ -475,6 +480,8 @@ class ExperimentConfig:
         d.pop("execution", None)
         if self.kind != "online":  # no effect on other kinds; left out so their hashes predate the section
             d.pop("online", None)
+        if not self.pretraining.bottom_layers:  # the default (all layers): left out so older hashes stay valid
+            d["pretraining"].pop("bottom_layers", None)
         return hashlib.sha256(tomli_w.dumps(d).encode()).hexdigest()[:16]
 
     def with_overrides(self, overrides: dict[str, Any]) -> ExperimentConfig:

@@ -2,8 +2,9 @@
 
 The per-field checks are generated from the declaration (``schema.field_errors``); the cross-field rules are
 written here, once, as explicit functions: probe subset within the test set, a path for file datasets, conv
-before dense, arms that have layers to pre-train, the sweep's values within the swept field's range, and the
-model's size (parameters, activation memory, feature maps large enough for every kernel).
+before dense, arms that have layers to pre-train (and as many as ``pretraining.bottom_layers`` asks for), the
+sweep's values within the swept field's range, and the model's size (parameters, activation memory, feature
+maps large enough for every kernel).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from desktop_app.core.config.schema import ConfigError, field_errors
 # Input shape of the built-in datasets, known before loading (file datasets are checked once loaded).
 _KNOWN_INPUTS = {"digits": (1, 28, 28), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28)}
 _ASSUMED_CLASSES = 10
+_PRETRAINED_KINDS = {"rbm": ("dense",), "dae": ("dense",), "cae": ("conv",)}  # core.pretraining's layer_kinds
 
 
 def iter_errors(cfg: ExperimentConfig) -> Iterator[ConfigError]:
@@ -76,6 +78,17 @@ def _arms_have_layers(cfg: ExperimentConfig) -> Iterator[ConfigError]:
         yield ConfigError("arms", "cae pre-trains conv layers: add a conv layer or drop it")
 
 
+def _bottom_layers_exist(cfg: ExperimentConfig) -> Iterator[ConfigError]:
+    """Pre-training only the bottom k layers needs k layers of the kind each pre-training arm trains."""
+    k = cfg.pretraining.bottom_layers
+    for arm, kinds in _PRETRAINED_KINDS.items():
+        n = sum(1 for layer in cfg.model.layers if layer.kind in kinds)
+        if k and arm in cfg.arms and 0 < n < k:
+            yield ConfigError("pretraining.bottom_layers", f"must be <= the {n} {'/'.join(kinds)} layer(s) {arm} "
+                              f"pre-trains, got {k}")
+            return
+
+
 def _model_fits(cfg: ExperimentConfig) -> Iterator[ConfigError]:
     shape = input_shape_of(cfg)
     if shape is None or any(err.field.startswith("model.") for err in field_errors(cfg.model, "model")):
@@ -110,8 +123,8 @@ def _online_stream(cfg: ExperimentConfig) -> Iterator[ConfigError]:
 
 
 RULES = (
-    _probe_within_test, _path_for_file_datasets, _shapeset_fits, _layer_order, _arms_have_layers, _model_fits, _sweep,
-    _dask_address, _online_stream,
+    _probe_within_test, _path_for_file_datasets, _shapeset_fits, _layer_order, _arms_have_layers,
+    _bottom_layers_exist, _model_fits, _sweep, _dask_address, _online_stream,
 )
 
 

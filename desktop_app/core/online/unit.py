@@ -36,10 +36,16 @@ from desktop_app.core.events import (
     UnitFinished,
     as_array,
 )
-from desktop_app.core.greedy import RECON_EVAL_SIZE, finish_layer, layer_inputs, pretrain_targets
+from desktop_app.core.greedy import (
+    RECON_EVAL_SIZE,
+    finish_layer,
+    layer_inputs,
+    pretrain_targets,
+    pretrained_layer_count,
+)
 from desktop_app.core.models import Net, build_model
 from desktop_app.core.online.stream import OnlineStream, evaluation_points
-from desktop_app.core.pretraining import PRETRAINERS, PretrainingDiverged, make_pretrainer
+from desktop_app.core.pretraining import PretrainingDiverged, make_pretrainer
 from desktop_app.core.runfolder import RunFolder, RunFolderError, UnitSink
 from desktop_app.core.seeding import derive_seed
 from desktop_app.core.training import (
@@ -60,8 +66,7 @@ def online_unit_steps(cfg: ExperimentConfig, arm: str) -> int:
     steps = minibatches(o.finetune_examples, cfg.finetune.batch_size)
     if arm != "none":
         section = getattr(cfg.pretraining, arm)
-        n_layers = sum(1 for spec in cfg.model.layers if spec.kind in PRETRAINERS[arm].layer_kinds)
-        steps += n_layers * minibatches(o.pretrain_examples, section.batch_size)
+        steps += pretrained_layer_count(cfg, arm) * minibatches(o.pretrain_examples, section.batch_size)
     return steps
 
 
@@ -154,7 +159,7 @@ class OnlineUnitRun:
         if state is not None and state["stage"] == "done":
             self.done_steps = self.total_steps
             return
-        targets = pretrain_targets(model, arm) if arm != "none" else []
+        targets = pretrain_targets(model, arm, cfg.pretraining.bottom_layers) if arm != "none" else []
         layers_done, pos = 0, -1
         if state is not None:
             model.load_state_dict(state["model"])

@@ -42,7 +42,7 @@ DOWNLOADABLE = ("mnist", "fashion-mnist")
 TOP_GROUPS = ("experiment", "data", "model", "arms", "finetune", "evaluation", "run")
 GROUP_TITLES = {"experiment": "Experiment", "evaluation": "Evaluation and snapshots", "run": "Seeds and device"}
 NESTED_IN = {"output_variance": "experiment", "online": "experiment", "sweep": "experiment",
-             "pretraining.rbm": "arms", "pretraining.dae": "arms", "pretraining.cae": "arms"}
+             "pretraining": "arms", "pretraining.rbm": "arms", "pretraining.dae": "arms", "pretraining.cae": "arms"}
 _LAYER_FIELD = re.compile(r"^model\.layers\[(\d+)\]\.(\w+)$")
 
 
@@ -293,6 +293,7 @@ class BuilderPane(QWidget):
             self._set_row_visible(path, source == "shapeset")
         for arm in ("rbm", "dae", "cae"):
             self._groups[f"pretraining.{arm}"].setVisible(arm in self._cfg.arms)
+        self._groups["pretraining"].setVisible(bool(self._cfg.pretrain_arms))
         self._groups["output_variance"].setVisible(self._cfg.kind == "output-variance")
         self._groups["online"].setVisible(self._cfg.kind == "online")
         self._fields["finetune.momentum"].setEnabled(self._cfg.finetune.optimizer == "momentum")
