@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -78,6 +79,15 @@ def version() -> str:
         return "unknown (not installed)"
 
 
+def _claims_help() -> str:
+    """The claims `basin reproduce` knows, from the registry (one line each), then the exit codes."""
+    from desktop_app.core.reproduce import CLAIMS
+
+    width = max(len(n) for n in CLAIMS) + 2
+    lines = [f"  {name:<{width}}{claim.title}" for name, claim in CLAIMS.items()]
+    return "claims:\n" + "\n".join(lines) + "\n\n" + textwrap.fill(EXIT_CODES_HELP, 79)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="basin", formatter_class=argparse.RawDescriptionHelpFormatter,
                 description="Basin: a desktop lab for unsupervised pre-training.\n\n"
@@ -105,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="resume even though config.toml was edited since the run started (recorded in the manifest)")
     res.add_argument("--quiet", action="store_true")
     _execution_flags(res)
-    rep = sub.add_parser("reproduce", help="run the classic claims about pre-training and report them")
+    rep = sub.add_parser("reproduce", help="run the classic claims about pre-training and report them",
+                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_claims_help())
     rep.add_argument("claims", nargs="+", help="claim names or `all` (see the list below)")
     rep.add_argument("--out", type=Path, help="folder for the claims' run folders (default: workspace/reproduce)")
     rep.add_argument("--reduced", action="store_true", help="a small version of each claim (minutes, for tests)")

@@ -74,6 +74,22 @@ def _grouped_summary(r: ClaimResult, out: Path) -> list[Path]:
     return paths
 
 
+def _bottom_k(r: ClaimResult, out: Path) -> list[Path]:
+    """Final test error with a group per k (the regulariser's run holds k = 0, its random-init arm, and k = all,
+    its pre-trained arms), and the Curves panel comparing the runs: the train-NLL plot is the claim's other half."""
+    from desktop_app.ui.panels import CurvesPanel, SummaryPanel
+
+    dirs = dict(r.run_dirs)
+    regulariser = dirs.pop("regulariser")
+    stores = {"k=0 (none) and k=3": _store(regulariser), **{label: _store(d) for label, d in dirs.items()}}
+    panel = SummaryPanel(next(iter(stores.values())))
+    panel.set_groups(stores)
+    paths = _export(panel, out, "summary")
+    store = _store(regulariser)
+    store.model.compare([regulariser, *dirs.values()])
+    return paths + _export(CurvesPanel(store), out, "curves")
+
+
 def _function_space(r: ClaimResult, out: Path) -> list[Path]:
     from desktop_app.core.analysis import run_to_end
     from desktop_app.core.analysis.function_space import compute_function_space
@@ -143,6 +159,8 @@ FIGURES: dict[str, Callable[[ClaimResult, Path], list[Path]]] = {
     "function-space": _function_space,
     "pitfall": _pitfall,
     "online": _online,
+    "bottom-k": _bottom_k,
+    "penalties": _grouped_summary,
 }
 
 

@@ -11,7 +11,8 @@ PRESET_HASHES = {variant.hash(): name for name in list_presets() if name.startsw
                  for _, variant in expand_sweep(load_preset(name))}
 
 
-@pytest.mark.parametrize("claim", ["regulariser", "modern-control", "width", "labels", "function-space"])
+@pytest.mark.parametrize("claim", ["regulariser", "modern-control", "width", "labels", "function-space", "bottom-k",
+                                   "penalties"])
 def test_every_experiment_of_a_claim_is_a_preset(claim):
     for label, cfg in reproduce.CLAIMS[claim].experiments(False):
         assert cfg.hash() in PRESET_HASHES, f"{claim}: experiment {label} has no reproduce-* preset"

@@ -12,9 +12,16 @@ from desktop_app.core.reproduce.claims import run_folder_name
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(scope="module")
+def claims_dir(tmp_path_factory):
+    """One folder for every claim's runs, as `basin reproduce all` uses: claims that share an experiment (the
+    regulariser run serves five claims) run it once and reuse the completed folder."""
+    return tmp_path_factory.mktemp("claims")
+
+
 @pytest.mark.parametrize("name", list(reproduce.CLAIMS))
-def test_reduced_claim_runs_and_reports(name, tmp_path):
-    result = reproduce.run_claim(name, tmp_path, reduced=True, device="cpu")
+def test_reduced_claim_runs_and_reports(name, tmp_path, claims_dir):
+    result = reproduce.run_claim(name, claims_dir, reduced=True, device="cpu")
     assert result.verdict in ("reproduced", "not reproduced", "mixed")
     assert result.seeds >= 1 and result.wall_time_s > 0
     assert result.markdown.count("|") > 4  # holds a table of numbers

@@ -16,7 +16,7 @@ from pathlib import Path
 from desktop_app.core import config as config_mod
 from desktop_app.core.config import ExperimentConfig, LayerSpec
 from desktop_app.core.events import RunFinished
-from desktop_app.core.reproduce import verdicts
+from desktop_app.core.reproduce import ablations, verdicts
 from desktop_app.core.reproduce.report import ClaimResult
 from desktop_app.core.runfolder import RunFolderError, is_locked, read_manifest
 
@@ -90,6 +90,36 @@ def _labels_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
             over["finetune.epochs"] = 30
         cfg = _base(reduced, **over)
         out.append((f"labels={n or 'all'}", replace(cfg, name=f"reproduce-labels-{n or 'all'}")))
+    return out
+
+
+def _bottom_k_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
+    """Pre-training only the bottom k of the 3 layers. k = 0 and k = 3 are the regulariser's runs (its random-init
+    and pre-trained arms, same seeds), so only k = 1 and 2 run here; reduced: the DAE arm alone."""
+    out = _regulariser_runs(reduced)
+    for k in (1, 2):
+        cfg = _base(reduced, **{"arms": ["dae"] if reduced else ["rbm", "dae"], "pretraining.bottom_layers": k})
+        out.append((f"k={k}", replace(cfg, name=f"reproduce-bottom-k-{k}")))
+    return out
+
+
+# Penalty strengths: the middle one is where the penalty alone, over the full run's 10^4 fine-tuning updates at an
+# effective step of lr / (1 - momentum) = 1, would shrink a typical weight (|w| ~ 1/sqrt(fan_in) ~ 0.03) by about
+# its own size (L1: 10^4 x 3e-6 = 0.03) or by a factor e (L2: exp(-2 x 5e-5 x 10^4)); one decade either side
+# covers a penalty too weak to matter and one that overrides the data.
+PENALTY_GRID = {"l1": (3e-7, 3e-6, 3e-5), "l2": (5e-6, 5e-5, 5e-4)}
+PENALTY_SEEDS = 5  # seeds 0-4 of the regulariser's 10: the grid is 6 runs, as many units as the regulariser's 30
+
+
+def _penalty_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
+    """Random-init nets with an L1 or an L2 penalty, a grid of strengths each, beside the regulariser's runs (its
+    pre-trained arms are what the best penalty is compared with, paired by seed)."""
+    out = _regulariser_runs(reduced)
+    for kind, grid in PENALTY_GRID.items():
+        for strength in grid[1:] if reduced else grid:
+            cfg = _base(reduced, **{"arms": ["none"], f"model.{kind}": strength,
+                                    "seeds.count": 2 if reduced else PENALTY_SEEDS})
+            out.append((f"{kind}={strength:g}", replace(cfg, name=f"reproduce-penalties-{kind}-{strength:g}")))
     return out
 
 
@@ -196,6 +226,17 @@ CLAIMS: dict[str, Claim] = {
         "Fine-tuning changes the first-layer weights of pre-trained nets relatively less than those of randomly "
         "initialised nets: per unit, ||W_end - W_start|| / ||W_start|| is smaller after pre-training.",
         _regulariser_runs, verdicts.eval_filters_move),
+    "bottom-k": Claim(
+        "bottom-k", "Pre-training more of the bottom layers: lower test error, higher train NLL (Erhan et al. 2010)",
+        "Pre-training only the bottom k of 3 layers (the others keep their random init), k = 0 to 3: the more layers "
+        "pre-trained, the lower the test error and the higher the final training NLL, the signature of a "
+        "regulariser rather than of better optimisation.",
+        _bottom_k_runs, ablations.eval_bottom_k),
+    "penalties": Claim(
+        "penalties", "L1 and L2 penalties do not match pre-training (Erhan et al. 2010)",
+        "Randomly initialised nets with an L1 or L2 weight penalty, its strength chosen on the validation error, "
+        "do not reach the test error of pre-trained nets: pre-training is not an ordinary weight penalty.",
+        _penalty_runs, ablations.eval_penalties),
 }
 
 
@@ -260,11 +301,13 @@ def describe_setup(cfg: ExperimentConfig) -> str:
     m, d, f, pt = cfg.model, cfg.data, cfg.finetune, cfg.pretraining
     names = [f"{spec.kind} {spec.units}" + (f" (k{spec.kernel})" if spec.kind == "conv" else "") for spec in m.layers]
     layers = f"{len(names)} x {names[0]}" if len(set(names)) == 1 and len(names) > 1 else ", ".join(names)
-    parts = [f"hidden layers {layers}; {m.activation}, {m.init} init"]
+    parts = [f"hidden layers {layers}; {m.activation}, {m.init} init"
+             + "".join(f", {name} penalty {v:g}" for name, v in (("L1", m.l1), ("L2", m.l2)) if v)]
     methods = {"rbm": f"RBM CD-{pt.rbm.k}, {pt.rbm.epochs} epochs/layer, lr {pt.rbm.lr:g}",
                "dae": f"DAE {pt.dae.noise} {pt.dae.corruption:g}, {pt.dae.epochs} epochs/layer, lr {pt.dae.lr:g}",
                "cae": f"conv AE {pt.cae.noise} {pt.cae.corruption:g}, {pt.cae.epochs} epochs/layer, lr {pt.cae.lr:g}"}
-    parts.append("arms " + ", ".join(cfg.arms) + "".join(f"; {methods[a]}" for a in cfg.arms if a in methods))
+    parts.append("arms " + ", ".join(cfg.arms) + "".join(f"; {methods[a]}" for a in cfg.arms if a in methods)
+                 + (f"; only the bottom {pt.bottom_layers} layer(s) pre-trained" if pt.bottom_layers else ""))
     opt = f.optimizer + (f" {f.momentum:g}" if f.optimizer == "momentum" else "")
     if cfg.kind == "online":
         o = cfg.online
