@@ -79,6 +79,11 @@ def test_bottom_k_numbers_and_verdict(tmp_path):
     assert numbers["dae"]["test_error_falls"] is True and numbers["rbm"]["test_error_falls"] is False
     assert verdict == "mixed" and "| dae | 3 | 4 |" in markdown
     assert CLAIMS["bottom-k"].evaluate is ablations.eval_bottom_k
+    # an arm missing at some k (the reduced claim runs k = 1, 2 with DAE only) is left out, not the k
+    cfg = base.with_overrides({"arms": ["dae"], "pretraining.bottom_layers": 1})
+    dirs["k=1"] = hand_made(tmp_path / "k1-dae", cfg, {"dae": cols(dae[1])})
+    assert list(ablations.bottom_k_finals(dirs)) == ["dae"]
+    assert list(ablations.eval_bottom_k(dirs, True)[2]["dae"]["k"]) == [0, 1, 2, 3]
 
 
 def test_penalties_pick_on_validation_and_compare_on_test(tmp_path):

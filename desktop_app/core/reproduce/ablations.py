@@ -42,7 +42,7 @@ def _ci_list(ci: MeanCI) -> list[float]:
 def bottom_k_finals(dirs: dict[str, Path]) -> dict[str, dict[int, dict[str, dict[int, float]]]]:
     """pre-trained arm -> k -> {"test_error", "train_nll"} -> seed -> final value. k = 0 is the regulariser run's
     random-init arm, k = all its pre-trained arm; the other runs say their k in ``pretraining.bottom_layers``.
-    Only arms present at every k are kept."""
+    Only arms present at every k any arm has are kept (an arm missing at some k has no monotone trend to judge)."""
     from desktop_app.core.greedy import pretrained_layer_count
 
     out: dict[str, dict[int, dict[str, dict[int, float]]]] = {}
@@ -56,8 +56,8 @@ def bottom_k_finals(dirs: dict[str, Path]) -> dict[str, dict[int, dict[str, dict
             out.setdefault(arm, {})[k] = {"test_error": err[arm], "train_nll": nll.get(arm, {})}
             if label == REGULARISER and REFERENCE in err:
                 out[arm][0] = {"test_error": err[REFERENCE], "train_nll": nll.get(REFERENCE, {})}
-    ks = set.intersection(*(set(v) for v in out.values())) if out else set()
-    return {arm: {k: by_k[k] for k in sorted(ks)} for arm, by_k in out.items()}
+    ks = set().union(*(set(v) for v in out.values()))
+    return {arm: {k: by_k[k] for k in sorted(ks)} for arm, by_k in out.items() if set(by_k) == ks}
 
 
 def eval_bottom_k(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
@@ -175,10 +175,10 @@ def eval_penalties(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict
     beaten: list[bool] = []
     compare = ["", "| penalty (best strength) | pre-trained arm | paired diff in test error, points (penalty - arm) | "
                "p (paired t) |", "| --- | --- | --- | ---: |"]
-    for kind, by_strength in penalties.items():
+    for kind, by_strength in sorted(penalties.items()):
         best = best_on_validation(by_strength)
         grid = []
-        for strength, fin in by_strength.items():
+        for strength, fin in sorted(by_strength.items()):
             v, t = mean_ci(list(fin["valid_error"].values())), mean_ci(list(fin["test_error"].values()))
             pd_none = paired_difference({"p": fin["test_error"], REFERENCE: reg_test.get(REFERENCE, {})}, "p")
             lines.append(f"| {kind} | {strength:g} | {t.n} | {fmt_ci(v, 100)} | {fmt_ci(t, 100)} | "
