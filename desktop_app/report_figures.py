@@ -150,6 +150,18 @@ def _filters(r: ClaimResult, out: Path) -> list[Path]:
     return paths
 
 
+def _output_variance(r: ClaimResult, out: Path) -> list[Path]:
+    """The Output variance panel with every seed's run open (one run folder per seed): per-seed lines, and per arm
+    the geometric mean over seeds with its 95 % interval."""
+    from desktop_app.ui.panels import OutputVariancePanel
+
+    dirs = list(r.run_dirs.values())
+    store = _store(dirs[0])
+    for d in dirs[1:]:
+        store.model.open(d, show=False)
+    return _export(OutputVariancePanel(store), out, "output-variance")
+
+
 FIGURES: dict[str, Callable[[ClaimResult, Path], list[Path]]] = {
     "filters-move": _filters,
     "regulariser": _trajectory_and_summary,
@@ -161,6 +173,7 @@ FIGURES: dict[str, Callable[[ClaimResult, Path], list[Path]]] = {
     "online": _online,
     "bottom-k": _bottom_k,
     "penalties": _grouped_summary,
+    "output-variance": _output_variance,
 }
 
 

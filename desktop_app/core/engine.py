@@ -63,6 +63,7 @@ class Engine:
         self._t0 = time.perf_counter()
         self._prior_s = 0.0
         self.bad_input: str | None = None  # the one line of a bad input met mid-run (data, a full disk)
+        self._threads_before = 0  # torch's thread count before cfg.threads was applied (0: not changed)
 
     @property
     def done_steps(self) -> int:
@@ -96,7 +97,8 @@ class Engine:
         try:
             cfg.validate()
             self.device = resolve_device(cfg.device)
-            if cfg.threads:
+            if cfg.threads:  # restored by _finish: in-process kinds (output-variance) must not leak it
+                self._threads_before = torch.get_num_threads()
                 torch.set_num_threads(cfg.threads)
             self.data = prepare_data(cfg, self.device)
             self._start_manifest()
@@ -141,6 +143,8 @@ class Engine:
 
     def _finish(self, status: str, message: str) -> float:
         elapsed = time.perf_counter() - self._t0
+        if self._threads_before:
+            torch.set_num_threads(self._threads_before)
         try:
             if (self.run_dir / "manifest.json").exists():
                 self.writer.write_merged_metrics()
@@ -285,7 +289,8 @@ class Engine:
         ov = self.cfg.output_variance
         seed = self.cfg.seeds.base
         for item in output_variance_experiment(self.cfg, ov.n_blocks, ov.resamples, arms=self.cfg.arms,
-                                               seed=seed, resample=ov.resample, control=self.control):
+                                               seed=seed, resample=ov.resample, stream_size=ov.stream_examples,
+                                               control=self.control):
             if isinstance(item, AnalysisProgress):
                 self._unit_done = {("", seed): item.done}
                 self.total_steps = item.total
@@ -295,7 +300,8 @@ class Engine:
                     yield Progress("", seed, "output-variance", -1, item.done, item.total, item.done, item.total,
                                    now - self._t0)
             else:
-                params = {"n_blocks": ov.n_blocks, "resamples": ov.resamples, "resample": ov.resample, "seed": seed}
+                params = {"n_blocks": ov.n_blocks, "resamples": ov.resamples, "resample": ov.resample, "seed": seed,
+                          "stream_examples": ov.stream_examples}
                 save_result(self.run_dir, "output_variance", params, item)
                 yield AnalysisFinished("output_variance", item)
 

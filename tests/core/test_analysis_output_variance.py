@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from desktop_app.core import config as c
 from desktop_app.core.analysis import AnalysisProgress, run_to_end
@@ -44,3 +45,35 @@ def test_bad_arguments_are_refused():
         run_to_end(output_variance_experiment(tiny(), resample="shuffle"))
     with pytest.raises(ValueError, match="elastic"):
         run_to_end(output_variance_experiment(tiny(), resample="deform"))
+
+
+def elastic() -> c.ExperimentConfig:
+    return tiny().with_overrides({"data.name": "elastic", "data.base": "digits", "data.n_labelled": 60})
+
+
+def test_an_elastic_stream_can_be_longer_than_the_labelled_set():
+    """The endless deformed stream: 3 passes over 60 images, deterministic per seed; resampling nothing still
+    gives variance 0 (the stream itself is the same for every net)."""
+    run = lambda resample: run_to_end(output_variance_experiment(  # noqa: E731
+        elastic(), n_blocks=3, resamples=2, arms=["none"], resample=resample, stream_size=180))
+    res = run("deform")
+    assert res.resample == "deform" and res.block_size == 60 and list(res.block_start) == [0, 60, 120]
+    assert (res.variance > 0).all()
+    np.testing.assert_array_equal(run("deform").variance, res.variance)
+    np.testing.assert_array_equal(run("none").variance, 0.0)
+
+
+def test_a_redeformed_block_changes_only_its_own_examples():
+    from desktop_app.core.analysis.output_variance import _Redeformed
+    from desktop_app.core.data import load_data
+    from desktop_app.core.online.stream import OnlineStream
+
+    data = load_data(elastic().data)
+    base = OnlineStream(data.train_x, data.train_y, data.augment, 0, "variance")
+    resampled = _Redeformed(base, 70, 130, seed=7)
+    bx, by = (t.clone() for t in base.take(50, 100))
+    rx, ry = resampled.take(50, 100)
+    assert torch.equal(ry, by)  # the same base images, so the same labels
+    assert torch.equal(rx[:20], bx[:20]) and torch.equal(rx[80:], bx[80:])
+    assert all(not torch.equal(rx[i], bx[i]) for i in range(20, 80))
+    assert torch.equal(base.take(50, 100)[0], bx)  # the base stream is not altered by a resample

@@ -12,7 +12,7 @@ PRESET_HASHES = {variant.hash(): name for name in list_presets() if name.startsw
 
 
 @pytest.mark.parametrize("claim", ["regulariser", "modern-control", "width", "labels", "function-space", "bottom-k",
-                                   "penalties"])
+                                   "penalties", "output-variance"])
 def test_every_experiment_of_a_claim_is_a_preset(claim):
     for label, cfg in reproduce.CLAIMS[claim].experiments(False):
         assert cfg.hash() in PRESET_HASHES, f"{claim}: experiment {label} has no reproduce-* preset"

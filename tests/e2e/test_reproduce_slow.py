@@ -51,6 +51,9 @@ def test_reduced_claim_runs_and_reports(name, tmp_path, claims_dir):
             with open((tmp_path / rel).with_suffix(".csv"), newline="") as fh:
                 rows = list(csv.DictReader(fh))
             assert rows and {r["method"] for r in rows} == {Path(rel).stem.rsplit("-", 1)[1]}
+    if name == "output-variance":  # one run folder per seed; the panel pools every seed's run into the figure
+        with open((tmp_path / figures[0]).with_suffix(".csv"), newline="") as fh:
+            assert {int(r["seed"]) for r in csv.DictReader(fh)} == set(range(result.seeds)) and result.seeds >= 2
     report = reproduce.render_report([result], reduced=True)
     assert result.title in report and result.verdict in report
     assert all(f"]({rel})" in report for rel in figures)

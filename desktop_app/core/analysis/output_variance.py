@@ -5,11 +5,17 @@ position b, block b alone is replaced by a fresh resample (other examples from a
 different elastic deformation of the same examples) while the init seed, the order and every other block stay
 fixed; the spread of the resulting nets' outputs on the probe set says how much examples seen at that point
 shape the final function. Erhan et al. found early blocks matter more, and less so after pre-training.
+
+On elastic data the stream is the online kind's endless stream (``core.online.stream``: every example a fresh
+deformation of a base image, deterministic per seed and index), so it can be far longer than the labelled set:
+the paper's nets trained on millions of InfiniteMNIST examples, and a net that never leaves its initial basin
+shows only recency (the last block matters most). A resample re-deforms the block's base images with another
+draw, generated chunk by chunk, never held whole (docs/ARCHITECTURE.md, "Output variance").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -21,6 +27,7 @@ from desktop_app.core.control import RunControl
 from desktop_app.core.data import DataSplits, load_data
 from desktop_app.core.greedy import greedy_pretrain
 from desktop_app.core.models import Net, build_model
+from desktop_app.core.online.stream import CHUNK, OnlineStream
 from desktop_app.core.seeding import derive_seed
 from desktop_app.core.training import finetune_step, make_optimizer, probe_outputs
 
@@ -32,17 +39,56 @@ def _pretrain(model: Net, arm: str, cfg: ExperimentConfig, pool: torch.Tensor, s
         pass
 
 
-def _one_pass(model: Net, cfg: ExperimentConfig, x: torch.Tensor, y: torch.Tensor, seed: int,
+def _one_pass(model: Net, cfg: ExperimentConfig, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], seed: int,
               control: RunControl | None) -> None:
-    """One online epoch over the stream in its given order (no shuffling: the order is the experiment)."""
+    """One online pass over the stream's minibatches in their given order (no shuffling: the order is the
+    experiment)."""
     ft = cfg.finetune
     opt = make_optimizer(ft, model.parameters())
     torch.manual_seed(derive_seed(seed, "dropout", 1))
     model.train()
-    for s in range(0, len(x), ft.batch_size):
+    for x, y in batches:
         if control is not None:
             control.checkpoint()
-        finetune_step(model, opt, x[s : s + ft.batch_size], y[s : s + ft.batch_size], cfg.model, ft, 1)
+        finetune_step(model, opt, x, y, cfg.model, ft, 1)
+
+
+def _tensor_batches(x: torch.Tensor, y: torch.Tensor, batch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    for s in range(0, len(x), batch):
+        yield x[s : s + batch], y[s : s + batch]
+
+
+class _Redeformed:
+    """A deformed stream whose examples [lo, hi) are the same base images under another deformation (resample
+    ``seed``); chunk c of the block is generated when first needed, one chunk held at a time."""
+
+    def __init__(self, base: OnlineStream, lo: int, hi: int, seed: int) -> None:
+        self.base, self.lo, self.hi, self.seed = base, lo, hi, seed
+        self._cache: tuple[int, torch.Tensor] | None = None
+
+    def _chunk(self, c: int) -> torch.Tensor:
+        if self._cache is None or self._cache[0] != c:
+            idx = self.base.base_indices(c * CHUNK, (c + 1) * CHUNK)
+            gen = torch.Generator().manual_seed(derive_seed(self.seed, "variance-deform-chunk", c))
+            self._cache = (c, self.base.augment(self.base.x[idx], gen))
+        return self._cache[1]
+
+    def take(self, start: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self.base.take(start, n)
+        a, b = max(start, self.lo), min(start + n, self.hi)
+        if a >= b:
+            return x, y
+        x = x.clone()  # the base stream's cached chunk stays the unresampled stream
+        for c in range(a // CHUNK, (b - 1) // CHUNK + 1):
+            ca, cb = max(a, c * CHUNK), min(b, (c + 1) * CHUNK)
+            x[ca - start : cb - start] = self._chunk(c)[ca - c * CHUNK : cb - c * CHUNK]
+        return x, y
+
+
+def _stream_batches(stream: OnlineStream | _Redeformed, size: int, batch: int
+                    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    for s in range(0, size, batch):
+        yield stream.take(s, min(batch, size - s))
 
 
 def _stream(data: DataSplits, mode: str, seed: int, stream_size: int) -> tuple[torch.Tensor, torch.Tensor,
@@ -76,7 +122,9 @@ def output_variance_experiment(
     arms: default "none" plus the config's first pre-training arm. resample: "pool" draws the block's
     replacement from labelled examples outside the stream (stream_size 0 = half the labelled set), "deform"
     applies a fresh elastic deformation (elastic datasets; "auto" picks it when available), "none" keeps the
-    block identical (a sanity check: variance 0). CPU; every net is trained from scratch, so keep it small.
+    block identical (a sanity check: variance 0). On elastic data (deform, none) the stream is the endless
+    deformed stream and stream_size may exceed the labelled set (0 = one pass over it). CPU; every net is
+    trained from scratch, so keep it small.
     """
     if resample not in RESAMPLE_MODES:
         raise ValueError(f"resample must be one of {', '.join(RESAMPLE_MODES)}; got {resample!r}")
@@ -91,10 +139,16 @@ def output_variance_experiment(
     if arms is None:
         arms = ("none", *cfg.pretrain_arms[:1]) if cfg.pretrain_arms else ("none",)
     arms = tuple(arms)
-    sx, sy, px, py = _stream(data, mode, seed, stream_size)
-    block = len(sx) // n_blocks
+    endless = data.augment is not None and mode != "pool"
+    if endless:
+        deformed = OnlineStream(data.train_x, data.train_y, data.augment, seed, "variance")
+        size = int(stream_size) or len(data.train_x)
+    else:
+        sx, sy, px, py = _stream(data, mode, seed, stream_size)
+        size = len(sx)
+    block = size // n_blocks
     if block < 1:
-        raise ValueError(f"{len(sx)} stream examples cannot fill {n_blocks} blocks")
+        raise ValueError(f"{size} stream examples cannot fill {n_blocks} blocks")
     if mode == "pool" and len(px) < block:
         raise ValueError(f"the resample pool ({len(px)}) is smaller than a block ({block}); lower stream_size")
     probe_x = data.test_x[data.probe_idx]
@@ -118,17 +172,21 @@ def output_variance_experiment(
             lo, hi = b * block, (b + 1) * block
             outs = []
             for r in range(resamples):
-                bx, by = sx.clone(), sy.clone()
-                if mode == "pool":
-                    gen = torch.Generator().manual_seed(derive_seed(seed, "variance-resample", b, r))
-                    pick = torch.randperm(len(px), generator=gen)[:block]
-                    bx[lo:hi], by[lo:hi] = px[pick], py[pick]
-                elif mode == "deform":
-                    gen = torch.Generator().manual_seed(derive_seed(seed, "variance-deform", b, r))
-                    bx[lo:hi] = data.augment(sx[lo:hi], gen)
+                batch = cfg.finetune.batch_size
+                if endless:
+                    stream = (_Redeformed(deformed, lo, hi, derive_seed(seed, "variance-deform", b, r))
+                              if mode == "deform" else deformed)
+                    batches = _stream_batches(stream, size, batch)
+                else:
+                    bx, by = sx.clone(), sy.clone()
+                    if mode == "pool":
+                        gen = torch.Generator().manual_seed(derive_seed(seed, "variance-resample", b, r))
+                        pick = torch.randperm(len(px), generator=gen)[:block]
+                        bx[lo:hi], by[lo:hi] = px[pick], py[pick]
+                    batches = _tensor_batches(bx, by, batch)
                 model = build_model(cfg.model, data.input_shape, data.n_classes, seed)
                 model.load_state_dict(init_state)
-                _one_pass(model, cfg, bx, by, seed, control)
+                _one_pass(model, cfg, batches, seed, control)
                 outs.append(probe_outputs(model, probe_x).astype(np.float64))
                 done += 1
                 yield AnalysisProgress("output_variance", done, total, None)

@@ -301,6 +301,11 @@ class OutputVarianceConfig:
         help="pool: replace the block with other labelled examples; deform: a fresh elastic deformation of the "
         "same examples (elastic data); auto: deform when the data are elastic; none: keep the block (a sanity "
         "check: variance 0).")
+    stream_examples: int = spec(
+        0, label="Stream length", unit="examples", lo=0, hi=MAX_STREAM_EXAMPLES, step=10_000,
+        help="Examples in the training stream, each seen once; 0 = one pass over the labelled set (pool: half "
+        "of it). Longer streams need elastic data: the base images cycle, each time freshly deformed. The net must "
+        "train long enough to leave its initial plateau, or only the last blocks matter.")
 
 
 @dataclass(frozen=True)
@@ -482,6 +487,9 @@ class ExperimentConfig:
             d.pop("online", None)
         if not self.pretraining.bottom_layers:  # the default (all layers): left out so older hashes stay valid
             d["pretraining"].pop("bottom_layers", None)
+        ov = d.get("output_variance", {})
+        if self.kind != "output-variance" or not ov.get("stream_examples"):  # hashes predate the field
+            ov.pop("stream_examples", None)
         return hashlib.sha256(tomli_w.dumps(d).encode()).hexdigest()[:16]
 
     def with_overrides(self, overrides: dict[str, Any]) -> ExperimentConfig:

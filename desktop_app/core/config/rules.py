@@ -3,8 +3,8 @@
 The per-field checks are generated from the declaration (``schema.field_errors``); the cross-field rules are
 written here, once, as explicit functions: probe subset within the test set, a path for file datasets, conv
 before dense, arms that have layers to pre-train (and as many as ``pretraining.bottom_layers`` asks for), the
-sweep's values within the swept field's range, and the model's size (parameters, activation memory, feature
-maps large enough for every kernel).
+sweep's values within the swept field's range, stream lengths, and the model's size (parameters, activation memory,
+feature maps large enough for every kernel).
 """
 
 from __future__ import annotations
@@ -122,9 +122,24 @@ def _online_stream(cfg: ExperimentConfig) -> Iterator[ConfigError]:
                           f"got {o.block:,}")
 
 
+def _variance_stream(cfg: ExperimentConfig) -> Iterator[ConfigError]:
+    """Only an endless (elastic) stream can be longer than the labelled set; a pool stream leaves half for
+    resampling. The labelled count is known here only when set; the data loader checks the rest."""
+    ov, d = cfg.output_variance, cfg.data
+    if cfg.kind != "output-variance" or not ov.stream_examples:
+        return
+    endless = d.name == "elastic" and ov.resample != "pool"
+    if not endless and d.n_labelled and ov.stream_examples >= d.n_labelled:
+        yield ConfigError("output_variance.stream_examples", f"{ov.stream_examples:,} needs elastic data (data.name = "
+                          f"'elastic') to be more than the {d.n_labelled:,} labelled examples minus a resample pool")
+    if ov.stream_examples < ov.n_blocks:
+        yield ConfigError("output_variance.stream_examples", f"must be >= output_variance.n_blocks ({ov.n_blocks}), "
+                          f"got {ov.stream_examples:,}")
+
+
 RULES = (
     _probe_within_test, _path_for_file_datasets, _shapeset_fits, _layer_order, _arms_have_layers,
-    _bottom_layers_exist, _model_fits, _sweep, _dask_address, _online_stream,
+    _bottom_layers_exist, _model_fits, _sweep, _dask_address, _online_stream, _variance_stream,
 )
 
 

@@ -17,6 +17,7 @@ from desktop_app.core import config as config_mod
 from desktop_app.core.config import ExperimentConfig, LayerSpec
 from desktop_app.core.events import RunFinished
 from desktop_app.core.reproduce import ablations, verdicts
+from desktop_app.core.reproduce.output_variance import eval_output_variance
 from desktop_app.core.reproduce.report import ClaimResult
 from desktop_app.core.runfolder import RunFolderError, is_locked, read_manifest
 
@@ -185,6 +186,32 @@ def _online_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
     return out
 
 
+OUTPUT_VARIANCE_SEEDS = 5  # one run folder per seed (an output-variance run trains one seed); paired by seed
+OUTPUT_VARIANCE_STREAM = 100_000  # examples per net: why this size, core/reproduce/output_variance.SIZE_NOTE
+
+
+def _output_variance_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
+    """Erhan 2010 Fig. 3 on the endless elastic stream of the digits: one hidden layer of 100 sigmoid units (the
+    paper's figure is of a 1-layer net), none / RBM / DAE, fine-tuning as in the regulariser claim (momentum 0.9,
+    lr 0.1, batch 10) in one online pass over OUTPUT_VARIANCE_STREAM examples, 5 blocks x 3 resamples (a fresh
+    deformation of the block's images); one run per seed. Reduced: 16 units, none / DAE, 1,000 examples, 3 blocks
+    x 2 resamples, 2 seeds (its verdict is not expected to hold, only to be computed the same way)."""
+    d = _base(reduced).to_dict()
+    # one torch thread: these nets are small, and a second thread only spins (the other core runs other work)
+    d.update({"kind": "output-variance", "name": "reproduce-output-variance", "threads": 1,
+              "arms": ["none", "dae"] if reduced else ["none", "rbm", "dae"]})
+    d["data"].update({"name": "elastic", "base": "digits", "n_labelled": 500 if reduced else 0,
+                      "n_unlabelled": 500 if reduced else 0})
+    d["model"]["layers"] = [{"kind": "dense", "units": 16 if reduced else 100}]
+    d["output_variance"] = {"n_blocks": 3 if reduced else 5, "resamples": 2 if reduced else 3, "resample": "deform",
+                            "stream_examples": 1000 if reduced else OUTPUT_VARIANCE_STREAM}
+    out = []
+    for seed in range(2 if reduced else OUTPUT_VARIANCE_SEEDS):
+        d["seeds"] = {"count": 1, "base": seed}
+        out.append((f"seed={seed}", config_mod.from_dict(d)))
+    return out
+
+
 CLAIMS: dict[str, Claim] = {
     "regulariser": Claim(
         "regulariser", "Pre-training acts as a regulariser (Erhan et al. 2010)",
@@ -237,6 +264,12 @@ CLAIMS: dict[str, Claim] = {
         "Randomly initialised nets with an L1 or L2 weight penalty, its strength chosen on the validation error, "
         "do not reach the test error of pre-trained nets: pre-training is not an ordinary weight penalty.",
         _penalty_runs, ablations.eval_penalties),
+    "output-variance": Claim(
+        "output-variance", "Early examples shape the final function more (Erhan et al. 2010, Fig. 3)",
+        "Resampling one block of the training stream changes the final function (outputs on a fixed test set) more "
+        "when the block comes early in training than when it comes late, and pre-trained nets vary less than "
+        "randomly initialised ones.",
+        _output_variance_runs, eval_output_variance),
 }
 
 
@@ -255,7 +288,7 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
     t0 = time.perf_counter()
     dirs: dict[str, Path] = {}
     setup: dict[str, str] = {}
-    seeds = 0
+    seeds: set[int] = set()
     for label, cfg in claim.experiments(reduced):
         if overrides:
             cfg = cfg.with_overrides(overrides).validate()
@@ -286,12 +319,12 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
                 raise RuntimeError(f"claim {name}: experiment {label} did not complete; see {run_dir}")
         dirs[label] = run_dir
         setup[label] = describe_setup(cfg)
-        seeds = max(seeds, cfg.seeds.count)
+        seeds.update(cfg.seed_values)  # distinct seeds: one per run folder in output-variance, shared elsewhere
     if overrides:
         setup["changed from the claim's settings (--set)"] = ", ".join(f"{k} = {v!r}" for k, v in overrides.items())
     verdict, markdown, numbers = claim.evaluate(dirs, reduced)
     wall = sum(float(read_manifest(d).get("elapsed_s", 0.0)) for d in dirs.values())
-    return ClaimResult(name, claim.title, claim.statement, verdict, markdown, numbers, seeds,
+    return ClaimResult(name, claim.title, claim.statement, verdict, markdown, numbers, len(seeds),
                        max(wall, time.perf_counter() - t0) if not wall else wall, {k: str(v) for k, v in dirs.items()},
                        setup)
 
@@ -319,6 +352,14 @@ def describe_setup(cfg: ExperimentConfig) -> str:
                      f"the last {o.block:,}")
         parts.append(f"stream: elastic + affine deformations of {d.n_labelled or 'all'} {d.name} training images; "
                      f"{cfg.seeds.count} paired seed(s)")
+        return "; ".join(parts)
+    if cfg.kind == "output-variance":
+        ov = cfg.output_variance
+        stream = f"{ov.stream_examples:,} examples" if ov.stream_examples else "the labelled set"
+        base = f"{d.base} (elastic + affine deformations)" if d.name == "elastic" else d.name
+        parts.append(f"one online pass over {stream}, fine-tuning {opt}, lr {f.lr:g}, batch {f.batch_size}")
+        parts.append(f"{ov.n_blocks} blocks x {ov.resamples} resamples ({ov.resample}) per arm; stream of "
+                     f"{d.n_labelled or 'all'} {base} training images; seed {cfg.seeds.base}")
         return "; ".join(parts)
     parts.append(f"fine-tuning {opt}, lr {f.lr:g}, batch {f.batch_size}, {f.epochs} epochs")
     parts.append(f"{d.n_labelled or 'all'} labelled {d.name}, pre-training on "

@@ -2,18 +2,24 @@
 the training stream is resampled, against the block's position in the stream.
 
 Unlike the other analyses this one is a run of its own (Experiment type "output variance" in the builder), so
-the panel only shows ``store.analyses["output_variance"]``, live or replayed from the run folder.
+the panel shows ``store.analyses["output_variance"]``, live or replayed from the run folder. An output-variance run
+trains one seed; the results of other output-variance runs kept open beside it (same arms and blocks, other seeds,
+as ``basin reproduce output-variance`` writes them) are pooled: a thin line per seed and, per arm, the geometric
+mean over seeds with its 95 % t-interval (dashed), the statistics the claim's verdict uses.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
 
 from desktop_app.core.analysis.progress import OutputVarianceResult
+from desktop_app.core.stats import mean_ci
 from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot
 from desktop_app.ui.run_store import ANALYSES, RunStore
 
@@ -67,11 +73,24 @@ class OutputVariancePanel(Panel):
         self.legend = add_legend(self.plot, offset=(10, 10))
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.result: OutputVarianceResult | None = None
+        self.results: list[OutputVarianceResult] = []  # the seeds drawn: this run's and the pooled ones
         self.request_refresh()
 
     def _on_log_toggled(self, on: bool) -> None:
         self.plot.setLogMode(False, on)
         self.request_refresh()
+
+    def _pooled(self, r: OutputVarianceResult) -> list[OutputVarianceResult]:
+        """r and the results of the other kept-open runs of the same design (other seeds), by seed."""
+        model = self.store.model
+        out = {r.seed: r}
+        for key, data in model.runs.items():
+            other = getattr(data, "analyses", {}).get(NAME)
+            if (isinstance(other, OutputVarianceResult) and model.is_kept(key) and other.seed not in out
+                    and other.arms == r.arms and other.variance.shape == r.variance.shape
+                    and other.block_size == r.block_size and np.isfinite(other.variance).all()):
+                out[other.seed] = other
+        return [out[s] for s in sorted(out)]
 
     def refresh(self) -> None:
         r = self.store.analyses.get(NAME)
@@ -81,35 +100,66 @@ class OutputVariancePanel(Panel):
         self.curves.clear()
         self.legend.clear()
         if self.result is None:
+            self.results = []
             self.info.setText(HINT)
             self.legend.setVisible(False)
             self.plot.setTitle("Output variance by block position: no result yet", color=FOREGROUND, size="11pt")
             return
         r = self.result
+        self.results = self._pooled(r)
         self.legend.setVisible(True)
         self.plot.setLogMode(False, self.log_box.isChecked())
+        x = r.positions.astype(float)
         for i, arm in enumerate(r.arms):
             colour = arm_color(arm, r.arms)
-            y = r.variance[i]
-            if self.log_box.isChecked():
-                y = np.maximum(y, TINY)
-            self.curves[arm] = self.plot.plot(r.positions.astype(float), y, name=arm_label(arm), connect="finite",
-                                              pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=8,
-                                              symbolBrush=pg.mkBrush(colour), symbolPen=pg.mkPen(FOREGROUND))
+            pen = {"pen": pg.mkPen(colour, width=2), "symbol": "o", "symbolSize": 8,
+                   "symbolBrush": pg.mkBrush(colour), "symbolPen": pg.mkPen(FOREGROUND)}
+            if len(self.results) < 2:
+                self.curves[arm] = self.plot.plot(x, self._y(r.variance[i]), name=arm_label(arm), connect="finite",
+                                                  **pen)
+                continue
+            faint = pg.mkColor(colour)
+            faint.setAlpha(90)
+            for res in self.results:  # one thin line per seed under the mean
+                self.curves[f"{arm}/{res.seed}"] = self.plot.plot(x, self._y(res.variance[i]), connect="finite",
+                                                                  pen=pg.mkPen(faint, width=1))
+            mean, lo, hi = geometric_mean_ci([res.variance[i] for res in self.results])
+            self.curves[arm] = self.plot.plot(x, self._y(mean), name=f"{arm_label(arm)} (mean of "
+                                              f"{len(self.results)} seeds)", connect="finite", **pen)
+            for end, band in (("lo", lo), ("hi", hi)):
+                self.curves[f"{arm}/{end}"] = self.plot.plot(x, self._y(band), connect="finite",
+                                                             pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine))
         self.plot.getAxis("bottom").setTicks([[(float(p), f"{p}\n(ex. {s}–{s + r.block_size - 1})")
                                                for p, s in zip(r.positions, r.block_start, strict=True)]])
         done = np.isfinite(r.variance).sum()
         partial = "" if done == r.variance.size else f" ({done}/{r.variance.size} so far)"
+        seeds = (f"seed {r.seed}" if len(self.results) < 2 else
+                 f"{len(self.results)} seeds, geometric mean and 95 % interval")
         self.plot.setTitle(f"Blocks of {r.block_size} examples, {r.resamples} resamples each ({r.resample}), "
-                           f"seed {r.seed}{partial}", color=FOREGROUND, size="11pt")
+                           f"{seeds}{partial}", color=FOREGROUND, size="11pt")
         self.plot.setXRange(-0.4, len(r.positions) - 0.6, padding=0)
-        self.info.setText(verdict(r))
+        if len(self.results) > 1:  # the verdict of the seeds' geometric mean
+            r = replace(r, variance=np.stack([geometric_mean_ci([res.variance[i] for res in self.results])[0]
+                                              for i in range(len(r.arms))]))
+        self.info.setText(verdict(r) + (f" (Geometric mean of {len(self.results)} seeds.)" if len(self.results) > 1
+                                        else ""))
+
+    def _y(self, y: np.ndarray) -> np.ndarray:
+        return np.maximum(y, TINY) if self.log_box.isChecked() else y
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
+        """Every seed drawn (the pooled runs too), one row per arm, block and seed."""
         columns = ["arm", "position", "block_start", "block_size", "variance", "resamples", "resample", "seed"]
-        r = self.result
-        if r is None:
+        if self.result is None:
             return columns, []
         return columns, [[arm, int(p), int(s), r.block_size, float(r.variance[i, j]), r.resamples, r.resample,
-                          r.seed] for i, arm in enumerate(r.arms)
+                          r.seed] for r in self.results or [self.result] for i, arm in enumerate(r.arms)
                          for j, (p, s) in enumerate(zip(r.positions, r.block_start, strict=True))]
+
+
+def geometric_mean_ci(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per block: 10 ** (mean, lo, hi) of the t-interval of log10 variance over seeds (variances span orders of
+    magnitude; core.reproduce.output_variance judges on the same scale)."""
+    logs = np.log10(np.maximum(np.stack(rows), TINY))
+    cis = [mean_ci(list(logs[:, j])) for j in range(logs.shape[1])]
+    return tuple(10.0 ** np.array([getattr(c, k) for c in cis]) for k in ("mean", "lo", "hi"))  # type: ignore[return-value]
