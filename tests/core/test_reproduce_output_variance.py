@@ -89,6 +89,7 @@ def test_one_output_variance_run_per_seed(reduced):
         assert cfg.data.name == "elastic" and cfg.output_variance.stream_examples > cfg.data.n_labelled
         # paired: the runs differ in their seed alone
         assert cfg.with_overrides({"seeds.base": 0}).hash() == runs[0][1].hash()
+    assert "100,000 examples" in reproduce.CLAIMS["output-variance"].size_note  # the report's setup says why
 
 
 def test_the_stream_field_leaves_existing_hashes_unchanged():

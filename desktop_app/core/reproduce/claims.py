@@ -17,6 +17,7 @@ from desktop_app.core import config as config_mod
 from desktop_app.core.config import ExperimentConfig, LayerSpec
 from desktop_app.core.events import RunFinished
 from desktop_app.core.reproduce import ablations, verdicts
+from desktop_app.core.reproduce.output_variance import SIZE_NOTE as OUTPUT_VARIANCE_SIZE
 from desktop_app.core.reproduce.output_variance import eval_output_variance
 from desktop_app.core.reproduce.report import ClaimResult
 from desktop_app.core.runfolder import RunFolderError, is_locked, read_manifest
@@ -32,6 +33,7 @@ class Claim:
     statement: str
     experiments: Callable[[bool], list[tuple[str, ExperimentConfig]]]
     evaluate: Callable[[dict[str, Path], bool], tuple[str, str, dict]]
+    size_note: str = ""  # why the experiments have the size they have: the report's setup says it
 
 
 def _base(reduced: bool, **over) -> ExperimentConfig:
@@ -187,7 +189,7 @@ def _online_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
 
 
 OUTPUT_VARIANCE_SEEDS = 5  # one run folder per seed (an output-variance run trains one seed); paired by seed
-OUTPUT_VARIANCE_STREAM = 100_000  # examples per net: why this size, core/reproduce/output_variance.SIZE_NOTE
+OUTPUT_VARIANCE_STREAM = 100_000  # examples per net; why this size: the claim's size_note
 
 
 def _output_variance_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
@@ -269,7 +271,7 @@ CLAIMS: dict[str, Claim] = {
         "Resampling one block of the training stream changes the final function (outputs on a fixed test set) more "
         "when the block comes early in training than when it comes late, and pre-trained nets vary less than "
         "randomly initialised ones.",
-        _output_variance_runs, eval_output_variance),
+        _output_variance_runs, eval_output_variance, OUTPUT_VARIANCE_SIZE),
 }
 
 
@@ -320,6 +322,8 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
         dirs[label] = run_dir
         setup[label] = describe_setup(cfg)
         seeds.update(cfg.seed_values)  # distinct seeds: one per run folder in output-variance, shared elsewhere
+    if claim.size_note:
+        setup["size"] = claim.size_note
     if overrides:
         setup["changed from the claim's settings (--set)"] = ", ".join(f"{k} = {v!r}" for k, v in overrides.items())
     verdict, markdown, numbers = claim.evaluate(dirs, reduced)

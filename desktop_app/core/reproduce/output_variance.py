@@ -22,8 +22,8 @@ from desktop_app.core.runfolder.results_cache import list_metadata, read_result
 from desktop_app.core.stats import mean_ci, paired_difference
 
 NAME = "output_variance"
-SIZE_NOTE = (
-    "**Size.** Early examples can only matter more if the nets leave their initial plateau: a net that is still "
+SIZE_NOTE = (  # the claim's size_note: the report's setup says it
+    "Early examples can only matter more if the nets leave their initial plateau: a net that is still "
     "near its initialisation at the end of the stream is shaped most by the last examples it saw. Exploratory runs "
     "(seed 0, one layer of 100 sigmoid units, random init, 5 blocks, momentum 0.9, lr 0.1): after 3,500 examples "
     "(one pass over the digits) the variance rose 10x from the first block to the last; after 35,000 it was flat up "
@@ -110,7 +110,7 @@ def evaluate(results: list[OutputVarianceResult]) -> tuple[str, str, dict]:
             lines.append(f"- The last block's variance jumps above the one before it for {', '.join(jump)}: at a "
                          "constant learning rate the final updates always leave their mark (recency), on top of the "
                          "early blocks' lasting effect.")
-    return verdict, "\n".join([SIZE_NOTE, "", *lines]), numbers
+    return verdict, "\n".join(lines), numbers
 
 
 def _below_zero(mean: float, hi: float) -> bool:
