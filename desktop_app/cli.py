@@ -39,6 +39,7 @@ from desktop_app.core.events import (
     RunFinished,
     RunStarted,
 )
+from desktop_app.core.phase_text import phase_text
 from desktop_app.core.runfolder import (
     RunFolder,
     RunFolderError,
@@ -211,6 +212,7 @@ class ProgressPrinter:
         self.eta = PhaseEta()
         self._bar = None  # rich.progress.Progress while a run shows its bar
         self._task = None
+        self._kind = "standard"  # the run's kind (RunStarted): how its phases are worded
 
     def _print(self, text: str) -> None:
         if self._bar is not None:
@@ -244,6 +246,7 @@ class ProgressPrinter:
             return
         if isinstance(ev, RunStarted):
             self.eta.start(ev)
+            self._kind = ev.kind
         elif isinstance(ev, Progress):
             self.eta.update(ev)
         if self.quiet:
@@ -255,8 +258,7 @@ class ProgressPrinter:
             if self.tty:
                 self._start_bar(ev.total_steps)
         elif isinstance(ev, Progress) and self._bar is not None:
-            what = (f"pre-training layer {ev.layer + 1} epoch {ev.epoch}/{ev.epochs}" if ev.phase == "pretrain"
-                    else f"fine-tuning epoch {ev.epoch}/{ev.epochs}")
+            what = phase_text(self._kind, ev.phase, ev.layer, ev.epoch, ev.epochs)
             left = self.eta.seconds_left()
             self._bar.update(self._task, completed=ev.done_steps, total=max(ev.total_steps, 1),
                              description=f"{ev.arm} seed {ev.seed}: {what}",

@@ -122,6 +122,7 @@ class Engine:
                 total_steps=self.total_steps,
                 resumed=self.resume,
                 phase_steps=self._phase_steps() if cfg.kind in ("standard", "online") else (),
+                kind=cfg.kind,
             )
             if cfg.kind == "output-variance":
                 yield from self._output_variance()

@@ -32,6 +32,7 @@ class RunStarted:
     # planned steps per phase kind over the whole run, (("pretrain:rbm", n), ("finetune", m), ...), for an ETA
     # from per-phase rates (core/eta.py); () from runs recorded before it existed
     phase_steps: tuple[tuple[str, int], ...] = ()
+    kind: str = "standard"  # the config's kind: an "online" run's fine-tuning "epochs" are evaluation points
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""LiveMetricsTable: per (arm, seed) the latest fine-tuning epoch's NLL and error, read from the RunStore."""
+"""LiveMetricsTable: per (arm, seed) the latest numbers, read from the RunStore: a standard run's last fine-tuning
+epoch (NLL and error per split), an online run's last evaluation point (examples seen, online and test error)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-from desktop_app.ui.run_store import METRICS, PRETRAIN, RunStore, StoreChange
+from desktop_app.ui.run_store import METRICS, ONLINE, PRETRAIN, RunStore, StoreChange
 
 COLUMNS = ("Arm", "Seed", "Epoch", "Train NLL", "Train err", "Valid NLL", "Valid err", "Test NLL", "Test err",
            "Pre-train recon")
+ONLINE_COLUMNS = ("Arm", "Seed", "Examples", "Online err", "Test NLL", "Test err", "Pre-train recon")
+TIP = "Latest epoch per arm and seed (epoch 0 = before any supervised step)"
+ONLINE_TIP = ("Latest evaluation point per arm and seed: fine-tuning examples seen, the error on the last {block} "
+              "of them (each scored before the net trained on it) and the test error")
 
 
 def _num(v: float, percent: bool = False) -> str:
@@ -21,48 +26,77 @@ def _num(v: float, percent: bool = False) -> str:
 
 
 class LiveMetricsTable(QTableWidget):
-    """Refreshes itself whenever the store's metrics change."""
+    """Refreshes itself whenever the store's metrics change; its columns follow the shown run's kind (an online
+    run records evaluation points, not epochs: docs/ARCHITECTURE.md, "Online experiments")."""
 
     def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         self.store = store
-        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self._columns: tuple[str, ...] = ()
+        self._set_columns(COLUMNS)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.verticalHeader().setVisible(False)
         self.setAlternatingRowColors(True)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.setToolTip("Latest epoch per arm and seed (epoch 0 = before any supervised step)")
+        self.setToolTip(TIP)
         store.changed.connect(self.on_store_changed)
 
     def on_store_changed(self, change: StoreChange) -> None:
-        if change.touches(METRICS, PRETRAIN):
+        if change.touches(METRICS, PRETRAIN, ONLINE):
             self.refresh()
+
+    def _set_columns(self, columns: tuple[str, ...]) -> None:
+        if columns != self._columns:
+            self._columns = columns
+            self.clear()
+            self.setColumnCount(len(columns))
+            self.setHorizontalHeaderLabels(list(columns))
+            header = self.horizontalHeader()
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+            # the reconstruction text grows with the layers ("L1 40.7720, L2 3.8893, L3 0.7407"): never clipped
+            header.setSectionResizeMode(len(columns) - 1, QHeaderView.ResizeMode.ResizeToContents)
 
     def refresh(self) -> None:
         units = self.store.units()
+        online = self.store.kind == "online" or self.store.online_block() > 0
+        self._set_columns(ONLINE_COLUMNS if online else COLUMNS)
+        block = self.store.online_block()
+        self.setToolTip(ONLINE_TIP.format(block=f"{block:,}" if block else "block") if online else TIP)
         self.setRowCount(len(units))
         for row, (arm, seed) in enumerate(units):
-            latest = self.store.unit(arm, seed).latest()
-            recon = self.store.recon_errors(arm, seed)
-            recon_text = ", ".join(
-                f"L{layer + 1} {_num(float(vals[~np.isnan(vals)][-1]))}"
-                for layer, vals in sorted(recon.items())
-                if (~np.isnan(vals)).any()
-            ) or "–"
             cells = [arm, str(seed)]
-            if latest is None:
-                cells += ["–"] * 7
-            else:
-                cells.append(str(int(latest["epoch"])))
-                for split in ("train", "valid", "test"):
-                    cells += [_num(latest[f"{split}_nll"]), _num(latest[f"{split}_error"], percent=True)]
-            cells.append(recon_text)
+            cells += self._online_cells(arm, seed) if online else self._epoch_cells(arm, seed)
+            cells.append(self._recon_text(arm, seed))
             for col, text in enumerate(cells):
                 item = self.item(row, col)
                 if item is None:
                     item = QTableWidgetItem()
                     self.setItem(row, col, item)
                 item.setText(text)
-                align = Qt.AlignmentFlag.AlignLeft if col in (0, 9) else Qt.AlignmentFlag.AlignRight
+                align = Qt.AlignmentFlag.AlignLeft if col in (0, len(cells) - 1) else Qt.AlignmentFlag.AlignRight
                 item.setTextAlignment(align | Qt.AlignmentFlag.AlignVCenter)
+
+    def _epoch_cells(self, arm: str, seed: int) -> list[str]:
+        latest = self.store.unit(arm, seed).latest()
+        if latest is None:
+            return ["–"] * 7
+        cells = [str(int(latest["epoch"]))]
+        for split in ("train", "valid", "test"):
+            cells += [_num(latest[f"{split}_nll"]), _num(latest[f"{split}_error"], percent=True)]
+        return cells
+
+    def _online_cells(self, arm: str, seed: int) -> list[str]:
+        examples, values = self.store.online_curve(arm, seed)
+        if not len(examples):
+            return ["–"] * 4
+        online_error, test_error, test_nll = (float(v) for v in values[-1])
+        return [f"{int(examples[-1]):,}", _num(online_error, percent=True), _num(test_nll),
+                _num(test_error, percent=True)]
+
+    def _recon_text(self, arm: str, seed: int) -> str:
+        recon = self.store.recon_errors(arm, seed)
+        return ", ".join(
+            f"L{layer + 1} {_num(float(vals[~np.isnan(vals)][-1]))}"
+            for layer, vals in sorted(recon.items())
+            if (~np.isnan(vals)).any()
+        ) or "–"

@@ -8,14 +8,11 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from desktop_app.core.eta import PhaseEta
 from desktop_app.core.events import Event, PhaseStarted, Progress, RunFinished, RunStarted, UnitFinished
+from desktop_app.core.phase_text import phase_text
 
 
-def phase_text(arm: str, seed: int, phase: str, layer: int, epoch: int, epochs: int) -> str:
-    if phase == "pretrain":
-        what = f"pre-training layer {layer + 1}, epoch {epoch}/{epochs}"
-    else:
-        what = f"fine-tuning epoch {epoch}/{epochs}"
-    return f"{what} · arm {arm} · seed {seed}"
+def unit_text(kind: str, arm: str, seed: int, phase: str, layer: int, epoch: int, epochs: int) -> str:
+    return f"{phase_text(kind, phase, layer, epoch, epochs)} · arm {arm} · seed {seed}"
 
 
 def format_eta(seconds: float) -> str:
@@ -43,6 +40,7 @@ class ProgressWidget(QWidget):
         layout.addWidget(self.eta)
         self._running: set[tuple[str, int]] = set()  # units seen working and not finished (parallel workers)
         self._eta = PhaseEta()  # from measured step rates per phase, not the run's average so far
+        self._kind = "standard"  # the run's kind (RunStarted): how its phases are worded
 
     def ingest(self, events: Iterable[Event]) -> None:
         last: Progress | None = None
@@ -54,9 +52,11 @@ class ProgressWidget(QWidget):
                 self.eta.setText("")
                 self._running.clear()
                 self._eta.start(ev)
+                self._kind = ev.kind
             elif isinstance(ev, PhaseStarted):
                 self._running.add((ev.arm, ev.seed))
-                self.phase.setText(self._units_text() + phase_text(ev.arm, ev.seed, ev.phase, ev.layer, 0, ev.epochs))
+                self.phase.setText(self._units_text() + unit_text(self._kind, ev.arm, ev.seed, ev.phase, ev.layer, 0,
+                                                                  ev.epochs))
             elif isinstance(ev, Progress):
                 self._eta.update(ev)
                 last = ev
@@ -75,7 +75,8 @@ class ProgressWidget(QWidget):
     def show_progress(self, ev: Progress) -> None:
         total = max(ev.total_steps, 1)
         self.bar.setValue(int(1000 * min(ev.done_steps, total) / total))
-        self.phase.setText(self._units_text() + phase_text(ev.arm, ev.seed, ev.phase, ev.layer, ev.epoch, ev.epochs))
+        self.phase.setText(self._units_text() + unit_text(self._kind, ev.arm, ev.seed, ev.phase, ev.layer, ev.epoch,
+                                                          ev.epochs))
         eta = self._eta.seconds_left()
         self.eta.setText(f"ETA {format_eta(eta)}" if eta is not None else "ETA …")
         self.eta.setToolTip("Estimated time left, from the measured speed of each phase (pre-training per method, "

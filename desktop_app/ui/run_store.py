@@ -41,7 +41,7 @@ from desktop_app.core.lab.store import (
 _SHOWN_RUN_API = (
     "units", "unit", "has_data", "curve", "metric_matrix", "recon_errors", "filters", "probe_outputs", "checkpoints",
     "online_curve", "online_block",
-    "run_dir", "name", "arms", "seeds", "device", "status", "replayed", "total_steps", "progress", "phase",
+    "run_dir", "name", "arms", "seeds", "device", "kind", "status", "replayed", "total_steps", "progress", "phase",
     "analyses",
 )
 

@@ -143,6 +143,7 @@ class RunData:
         self.arms: tuple[str, ...] = ()
         self.seeds: tuple[int, ...] = ()
         self.device: str = ""
+        self.kind: str = "standard"  # the config's kind (RunStarted): "online" runs record points, not epochs
         self.status: str = ""  # "" | "running" | "completed" | "stopped" | "failed" | ...
         self.replayed: bool = False
         self.total_steps: int = 0
@@ -233,7 +234,7 @@ class RunData:
 
     def _reset(self, ev: RunStarted) -> None:
         self._units = {}
-        self.run_dir, self.name, self.device = ev.run_dir, ev.name, ev.device
+        self.run_dir, self.name, self.device, self.kind = ev.run_dir, ev.name, ev.device, ev.kind
         self.arms, self.seeds = tuple(ev.arms), tuple(ev.seeds)
         self.total_steps = ev.total_steps
         self.progress = None
@@ -252,7 +253,7 @@ class RunData:
             if not same:
                 self._reset(ev)
             else:  # a resumed or followed run: keep what we have, refresh the header
-                self.arms, self.seeds, self.device = tuple(ev.arms), tuple(ev.seeds), ev.device
+                self.arms, self.seeds, self.device, self.kind = tuple(ev.arms), tuple(ev.seeds), ev.device, ev.kind
                 self.total_steps = ev.total_steps or self.total_steps
             self.replayed = replayed
             self.status = "running" if not replayed else self.status

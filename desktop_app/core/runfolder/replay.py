@@ -99,7 +99,7 @@ def replay(run_dir: Path | str | RunFolder) -> Iterator[Event]:
     manifest = read_manifest(folder)
     cfg = read_config(folder)
     yield RunStarted(run_dir=str(folder.root), name=cfg.name, arms=tuple(cfg.arms), seeds=tuple(cfg.seed_values),
-                     device=str(manifest.get("device", "cpu")), total_steps=0, resumed=False)
+                     device=str(manifest.get("device", "cpu")), total_steps=0, resumed=False, kind=cfg.kind)
     rows = read_metrics(folder, cfg.arms)
     input_shape = tuple(manifest.get("input_shape", ()))
     snaps: dict[tuple[str, int], list[Path]] = {}

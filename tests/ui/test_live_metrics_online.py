@@ -1,0 +1,107 @@
+"""An online run in the Live metrics table and the progress line: examples seen, online and test error per unit
+(not "–" under epoch columns), and evaluation points (not "fine-tuning epoch k/n") while it trains."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from desktop_app.cli import ProgressPrinter
+from desktop_app.core.engine import run_experiment
+from desktop_app.core.events import PhaseStarted, Progress, RunFinished, RunStarted
+from desktop_app.core.runfolder import read_online
+from desktop_app.ui.live_metrics import COLUMNS, ONLINE_COLUMNS, LiveMetricsTable
+from desktop_app.ui.progress import ProgressWidget
+from desktop_app.ui.run_store import RunStore
+from tests.core.test_online import tiny
+
+
+@pytest.fixture(scope="module")
+def online_run(tmp_path_factory):
+    """A real online run (arms none + dae, one seed) and the events it emitted."""
+    run_dir = tmp_path_factory.mktemp("online") / "run"
+    events = list(run_experiment(tiny(), None, run_dir))
+    assert events[-1].status == "completed"
+    return run_dir, events
+
+
+def cells(table: LiveMetricsTable) -> list[list[str]]:
+    return [[table.item(r, c).text() for c in range(table.columnCount())] for r in range(table.rowCount())]
+
+
+def test_live_metrics_show_each_online_units_last_point(qtbot, online_run):
+    run_dir, events = online_run
+    store = RunStore()
+    table = LiveMetricsTable(store)
+    qtbot.addWidget(table)
+    store.ingest(events[:1])  # RunStarted: the columns are the online ones before any point arrives
+    assert [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())] == list(ONLINE_COLUMNS)
+    store.ingest(events[1:])  # live, as the run controller delivers them
+    last = {}
+    for p in read_online(run_dir):
+        last[(p.arm, p.seed)] = p
+    want = [[arm, str(seed), f"{p.examples:,}", f"{100 * p.online_error:.2f}%", f"{p.test_nll:.4f}",
+             f"{100 * p.test_error:.2f}%"] for (arm, seed), p in last.items()]
+    got = cells(table)
+    assert [row[:6] for row in got] == want
+    assert got[0][6] == "–" and got[1][6].startswith("L1 ")  # "none" has no pre-training; dae's reconstruction
+    assert "the error on the last 100 of them" in table.toolTip()  # the online-error block of tiny()
+
+    store.load_run(run_dir)  # the same run replayed from its folder reads the same
+    assert [row[:6] for row in cells(table)] == want
+
+
+def test_a_standard_run_keeps_the_epoch_columns(qtbot):
+    store = RunStore()
+    table = LiveMetricsTable(store)
+    qtbot.addWidget(table)
+    store.ingest([RunStarted("/r", "demo", ("none",), (0,), "cpu", 10)])
+    assert [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())] == list(COLUMNS)
+
+
+def test_progress_words_an_online_unit_by_evaluation_points(qtbot, online_run):
+    _run_dir, events = online_run
+    started = events[0]
+    assert started.kind == "online"
+    w = ProgressWidget()
+    qtbot.addWidget(w)
+    w.ingest([started, PhaseStarted("dae", 0, "pretrain", 0, 1), Progress("dae", 0, "pretrain", 0, 1, 1, 5, 90, 1.0)])
+    assert w.phase.text() == "pre-training layer 1 on the stream · arm dae · seed 0"
+    w.ingest([PhaseStarted("dae", 0, "finetune", -1, 5), Progress("dae", 0, "finetune", -1, 3, 5, 60, 90, 2.0)])
+    assert w.phase.text() == "online fine-tuning to evaluation point 3/5 · arm dae · seed 0"
+    w.ingest([RunStarted("/s", "demo", ("none",), (0,), "cpu", 10),
+              Progress("none", 0, "finetune", -1, 3, 5, 6, 10, 1.0)])
+    assert w.phase.text() == "fine-tuning epoch 3/5 · arm none · seed 0"  # the next (standard) run: epochs again
+
+
+def test_basin_run_bar_words_an_online_unit_by_evaluation_points(online_run):
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    printer = ProgressPrinter(Tty(), quiet=False)
+    seen = []
+    for ev in online_run[1]:
+        if isinstance(ev, RunFinished):
+            break
+        printer.handle(ev)
+        if isinstance(ev, Progress) and ev.phase == "finetune":
+            seen.append(printer._bar.tasks[0].description)
+    printer.close()
+    assert seen and all("online fine-tuning to evaluation point " in d and "/5" in d for d in seen)
+    assert not any("epoch" in d for d in seen)
+
+
+def test_the_reconstruction_column_is_not_clipped(qtbot, online_run):
+    """Three layers' reconstruction errors fit their column at the window's width (they were cut to "L3 ...")."""
+    store = RunStore()
+    table = LiveMetricsTable(store)
+    qtbot.addWidget(table)
+    table.resize(960, 200)
+    table.show()
+    store.ingest(online_run[1])
+    last = table.columnCount() - 1
+    text = table.item(1, last).text()  # dae: "L1 ..., L2 ..."
+    assert text.count("L") == 2
+    assert table.columnWidth(last) >= table.fontMetrics().horizontalAdvance(text) + 6
