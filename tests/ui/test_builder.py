@@ -292,3 +292,19 @@ def test_out_of_range_values_from_a_file_stay_visible_and_marked(pane: BuilderPa
     assert {"finetune.epochs", "seeds.count", "model.layers[0].units"} <= set(fields) and not pane.is_valid()
     pane.set_config(ExperimentConfig())
     assert pane.field_widget("finetune.epochs").maximum() == 100_000 and pane.is_valid()
+
+
+def test_a_sweep_repeats_no_error_of_its_base_and_names_the_variant(pane: BuilderPane) -> None:
+    """The error of the config itself is said once (not again "in sweep variant model.width = width=25"); an error
+    only a variant has names the field and value once."""
+    pane.set_config(load_preset("quick-demo"))  # rbm and dae on one dense layer of 256
+    pane.field_widget("sweep.field").setCurrentText("model.width")
+    pane.field_widget("sweep.values").setText("25, 50")
+    pane.layer_table.cell_widget(0, "kind").setCurrentText("conv")  # rbm and dae need a dense layer
+    text = pane.message.text()
+    assert text.count("pre-train dense layers") == 1 and "sweep variant" not in text
+    pane.layer_table.cell_widget(0, "kind").setCurrentText("dense")
+    pane.field_widget("sweep.field").setCurrentText("data.n_test")
+    pane.field_widget("sweep.values").setText("1000, 100")  # the probe subset (200) does not fit 100 test examples
+    assert not pane.is_valid()
+    assert "(in sweep variant data.n_test = 100)" in pane.message.text()

@@ -79,10 +79,12 @@ def sweep_errors(cfg: ExperimentConfig) -> Iterator[ConfigError]:
         return
     from desktop_app.core.config.rules import iter_errors
 
-    for label, variant in variants:
+    own = {(e.field, e.message) for e in iter_errors(replace(cfg, sweep=SweepConfig()))}  # said once, not per variant
+    for value, (_label, variant) in zip(sw.values, variants, strict=True):
         for err in iter_errors(variant):
-            yield ConfigError(err.field, f"{err.message} (in sweep variant {sw.field} = {label})")
-            return
+            if (err.field, err.message) not in own:
+                yield ConfigError(err.field, f"{err.message} (in sweep variant {sw.field} = {_sweep_label(value)})")
+                return
 
 
 def _sweep_label(value: float) -> str:
