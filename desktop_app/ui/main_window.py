@@ -51,6 +51,7 @@ from desktop_app.ui.progress import ProgressWidget
 from desktop_app.ui.run_history import RunHistory
 from desktop_app.ui.run_store import RunStore
 from desktop_app.ui.run_title import run_caption
+from desktop_app.ui.tab_titles import FullTabTitles
 from desktop_app.ui.task_protocol import TaskFactory
 
 SHUTDOWN_TIMEOUT_MS = 15_000
@@ -133,6 +134,7 @@ class MainWindow(QMainWindow):
             | QMainWindow.DockOption.AnimatedDocks
         )
         self.panel_area.setTabPosition(Qt.DockWidgetArea.AllDockWidgetAreas, QTabWidget.TabPosition.North)
+        self._full_tab_titles = FullTabTitles(self.panel_area)
         self.setCentralWidget(self.panel_area)
 
     def _dock(self, title: str, widget: QWidget, object_name: str) -> QDockWidget:
@@ -241,6 +243,12 @@ class MainWindow(QMainWindow):
             "Reset layout", self.reset_layout, None, "Put every dock back where it starts: panels large, "
             "Live metrics / Runs / Checkpoints / Log tabbed below them")
         self.view_menu.addAction(self.reset_layout_action)
+        self.next_panel_action = self._action("Next panel", lambda: self.step_panel(1), "Ctrl+PgDown",
+                                              "Show the panel of the next tab")
+        self.previous_panel_action = self._action("Previous panel", lambda: self.step_panel(-1), "Ctrl+PgUp",
+                                                  "Show the panel of the previous tab")
+        self.view_menu.addAction(self.next_panel_action)
+        self.view_menu.addAction(self.previous_panel_action)
         self.view_menu.addSeparator()
         for dock in (self.builder_dock, self.live_dock, self.history_dock, self.log_dock):
             self.view_menu.addAction(dock.toggleViewAction())
@@ -729,6 +737,15 @@ class MainWindow(QMainWindow):
                 dock.raise_()
                 return True
         return False
+
+    def step_panel(self, step: int) -> str:
+        """View > Next / Previous panel: raise the panel ``step`` tabs on from the one on screen, in the panels'
+        order, wrapping around; returns its title."""
+        names = [dock.windowTitle() for dock in self._panel_docks]
+        current = self.current_panel()
+        name = names[(names.index(current) + step) % len(names)] if current in names else names[0]
+        self.show_panel(name)
+        return name
 
     def current_panel(self) -> str:
         """The title of the panel dock on screen (the raised tab), "" if none is."""

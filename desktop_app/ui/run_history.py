@@ -90,6 +90,8 @@ class RunHistory(QWidget):
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter: words in any column (name, lr=…, tag, note)")
         self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setToolTip("Show only the runs whose row contains every word typed (any column, "
+                                    "e.g. 'wide lr=0.05')")
         self.filter_edit.textChanged.connect(lambda text: self._apply_filter())
         self.status_combo = QComboBox()
         self.status_combo.addItems([ANY_STATUS, *STATUSES])
@@ -116,7 +118,8 @@ class RunHistory(QWidget):
         self.delete_button = button("Delete…", "Move the selected runs' folders to the system trash",
                                     self.delete_selected)
         self.folder_button = button("Show folder", "Open the run folder in the file manager", self._show_folder)
-        self.refresh_button = button("Refresh", "List the workspace again", self.refresh)
+        self.refresh_button = button("Refresh", "List the workspace again (F5)", self.refresh)
+        QShortcut(QKeySequence("F5"), self, self.refresh, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         QShortcut(QKeySequence.StandardKey.Delete, self.table, self.delete_selected,
                   context=Qt.ShortcutContext.WidgetShortcut)
 

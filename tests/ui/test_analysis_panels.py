@@ -335,3 +335,22 @@ def test_output_variance_pools_the_seeds_of_runs_kept_open(qtbot, tmp_path):
         assert all(f"{arm}/{s}" in panel.curves for s in (0, 1))
     assert "2 seeds" in panel.plot.titleLabel.text
     assert {row[-1] for row in panel.data_table()[1]} == {0, 1}
+
+
+def test_pitfall_axes_before_compute_are_those_of_the_runs_methods(qtbot):
+    """A CAE run's Pitfall panel, before Compute, is not labelled "RBM reconstruction error" (it has no RBM)."""
+    from desktop_app.core.events import RunStarted
+    from desktop_app.ui.run_store import RunStore
+
+    store = RunStore()
+    panel = PitfallPanel(store)
+    qtbot.addWidget(panel)
+
+    def shown_axes() -> list[str]:
+        return [p.getAxis("bottom").labelText for p in panel.kind_plots.values() if p in panel.graphics.ci.items]
+
+    store.ingest([RunStarted("/cae", "scae-pitfall", ("none", "cae"), (0,), "cpu", 10)])
+    assert shown_axes() == ["AE reconstruction error (cross-entropy, per example)"]
+    assert panel.plot.getAxis("bottom").labelText == shown_axes()[0]
+    store.ingest([RunStarted("/both", "demo", ("none", "rbm", "dae"), (0,), "cpu", 10)])
+    assert len(shown_axes()) == 2 and shown_axes()[0].startswith("RBM")

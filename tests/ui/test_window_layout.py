@@ -9,6 +9,7 @@ from PySide6.QtCore import QPoint, QRect, Qt
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QLabel, QLineEdit, QScrollArea
 
 from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.panel_names import PANEL_NAMES
 from tests.ui.fakes import FakeController
 
 SIZES = [(1400, 900), (1280, 800)]
@@ -233,3 +234,74 @@ def test_start_up_builds_the_panel_in_view_first_and_the_rest_between_events(qtb
     assert list(window.panel_widgets) == list(PANEL_NAMES)
     for dock in window.panels():
         assert dock.widget() is window.panel_widgets[dock.windowTitle()]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_panel_tabs_show_whole_titles(qtbot, size) -> None:
+    """Every panel's tab says its whole name (at 1280x800 they were cut to "Filt…", "Cur…", "Pit…"); a tab bar
+    without room scrolls, so the last tab is one arrow away; a tab bar Qt makes later (re-docking) does too."""
+    from PySide6.QtWidgets import QTabBar
+
+    window = _window(qtbot, size)
+    bars = [b for b in window.panel_area.findChildren(QTabBar) if b.isVisible() and b.count() > 1]
+    assert bars
+    titles = []
+    for bar in bars:
+        for i in range(bar.count()):
+            text = bar.tabText(i)
+            titles.append(text)
+            assert bar.tabRect(i).width() >= bar.fontMetrics().horizontalAdvance(text), (text, bar.tabRect(i))
+        assert bar.usesScrollButtons()
+    assert set(PANEL_NAMES) <= set(titles)
+    docks = window.panels()
+    window.panel_area.splitDockWidget(docks[0], docks[1], Qt.Orientation.Horizontal)  # a new layout of the area
+    window.panel_area.tabifyDockWidget(docks[1], docks[2])
+    qtbot.wait(50)
+    for bar in window.panel_area.findChildren(QTabBar):
+        if bar.isVisible():
+            assert bar.elideMode() == Qt.TextElideMode.ElideNone
+
+
+def test_keyboard_moves_between_panels_and_refreshes_runs(qtbot) -> None:
+    """Ctrl+PgDown / Ctrl+PgUp step through the panel tabs (wrapping), as in a browser; F5 in the Runs pane lists
+    the workspace again."""
+    from PySide6.QtTest import QTest
+
+    window = _window(qtbot, SIZES[1])
+    window.activateWindow()
+    assert window.show_panel(PANEL_NAMES[0])
+    qtbot.wait(20)
+    QTest.keyClick(window, Qt.Key.Key_PageDown, Qt.KeyboardModifier.ControlModifier)
+    qtbot.wait(20)
+    assert window.current_panel() == PANEL_NAMES[1]
+    for _ in range(2):
+        QTest.keyClick(window, Qt.Key.Key_PageUp, Qt.KeyboardModifier.ControlModifier)
+        qtbot.wait(20)
+    assert window.current_panel() == PANEL_NAMES[-1]
+    history = window.history
+    window.history_dock.raise_()
+    history.table.setFocus()
+    qtbot.wait(20)
+    assert history.wait_loaded()
+    with qtbot.waitSignal(history.loaded, timeout=10_000):  # a new listing of the workspace
+        QTest.keyClick(history.table, Qt.Key.Key_F5)
+    assert "(F5)" in history.refresh_button.toolTip()
+
+
+def test_every_panel_control_says_what_it_does(qtbot) -> None:
+    """Each button, box, field and slider of every panel and of the Runs pane has a tooltip ("Contours", the
+    surface's colour quantity, Pitfall's "Clear added" and the Runs filter had none)."""
+    from PySide6.QtWidgets import QSlider
+
+    window = _window(qtbot, SIZES[0])
+    kinds = (QAbstractButton, QComboBox, QLineEdit, QAbstractSpinBox, QSlider)
+    compound = (QAbstractSpinBox, QComboBox, QLineEdit)
+    missing = []
+    for name, panel in [*window.panel_widgets.items(), ("Runs", window.history)]:
+        for kind in kinds:
+            for widget in panel.findChildren(kind):
+                if widget.objectName().startswith("qt_") or isinstance(widget.parent(), compound):
+                    continue  # Qt's own parts of a compound widget (a spin box's line edit, a clear button)
+                if not widget.toolTip():
+                    missing.append((name, type(widget).__name__, getattr(widget, "text", lambda: "")()))
+    assert not missing

@@ -96,11 +96,13 @@ class LandscapePanel(AnalysisPanel):
         self.quantity_box = QComboBox()
         self.quantity_box.addItem("loss (NLL)", "loss")
         self.quantity_box.addItem("error (%)", "error")
+        self.quantity_box.setToolTip("What the colours show: the loss (NLL) or the classification error over the grid")
         self.log_box = QCheckBox("log10 colour scale")
         self.log_box.setChecked(True)
         self.log_box.setToolTip("Colour by log10 of the value: shows the shape of the basin floor, not only walls")
         self.contour_box = QCheckBox("Contours")
         self.contour_box.setChecked(True)
+        self.contour_box.setToolTip("Draw contour lines of the surface over its colours")
         for w in (self.quantity_box, self.log_box, self.contour_box):
             (w.currentIndexChanged if isinstance(w, QComboBox) else w.toggled).connect(self._redraw)
         self.add_display("Colour", self.quantity_box, self.log_box, self.contour_box)

@@ -112,6 +112,7 @@ class PitfallPanel(AnalysisPanel):
                                    "per pre-training arm and seed of each")
         self.add_button.clicked.connect(self._add_runs_dialog)
         self.clear_button = QPushButton("Clear added")
+        self.clear_button.setToolTip("Drop the runs added with Add runs…: back to this run's points only")
         self.clear_button.clicked.connect(self.clear_extra_runs)
         self.runs_label = QLabel("this run only")
         self.add_tool("Probe train n", self.n_train_spin, "test n", self.n_test_spin, self.add_button,
@@ -197,7 +198,10 @@ class PitfallPanel(AnalysisPanel):
             legend.clear()
         self.scatters.clear()
         self.texts = []
-        self._show_plots(["squared"])
+        kinds = self._run_kinds()  # before a result: the axes of the shown run's methods (a CAE run's is not RBM's)
+        self._show_plots(kinds)
+        self.plot, self.legend, self.baseline = (self.kind_plots[kinds[0]], self.legends[kinds[0]],
+                                                 self.baselines[kinds[0]])
         self.corr_label.setText("")
         self.plot.setTitle("Reconstruction vs separability: Compute to probe the pre-trained layers",
                            color=FOREGROUND, size="11pt")
@@ -209,6 +213,11 @@ class PitfallPanel(AnalysisPanel):
             run = lab.split(":", 1)[0] if ":" in lab else ""
             out.setdefault(f"{run}:{arm}" if run else arm, []).append(i)
         return {k: np.array(v, dtype=int) for k, v in out.items()}
+
+    def _run_kinds(self) -> list[str]:
+        """The error kinds of the shown run's pre-training arms, RBM's first ("squared" when it has none)."""
+        kinds = {error_kind(arm) for arm in self.store.arms if arm != "none"}
+        return [k for k in KIND_AXES if k in kinds] or ["squared"]
 
     def _show_plots(self, kinds: list[str]) -> None:
         """Put the plots of ``kinds`` side by side in the layout, each with its legend under it (and only them)."""
