@@ -512,7 +512,7 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     if not rows:
         out.write("no config fields differ\n")
         return EXIT_OK
-    grid = Table(title=f"{len(rows)} config fields differ", title_justify="left")
+    grid = Table(title=f"{len(rows)} config field{' differs' if len(rows) == 1 else 's differ'}", title_justify="left")
     for title in ("field", str(args.a), str(args.b)):
         grid.add_column(Text(title), overflow="fold")
     for key, va, vb in rows:

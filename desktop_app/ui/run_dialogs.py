@@ -64,8 +64,10 @@ class ConfigDiffDialog(QDialog):
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 self.table.setItem(i, j, item)
-        summary = QLabel(f"{len(self.rows)} fields differ" if self.rows else "The configs are the same "
-                         "(descriptive fields and execution settings are not compared)")
+        n = len(self.rows)
+        self.summary = summary = QLabel(
+            f"{n} field{' differs' if n == 1 else 's differ'}" if n else "The configs are the same (descriptive fields "
+            "and execution settings are not compared)")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

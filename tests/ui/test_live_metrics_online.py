@@ -105,3 +105,19 @@ def test_the_reconstruction_column_is_not_clipped(qtbot, online_run):
     text = table.item(1, last).text()  # dae: "L1 ..., L2 ..."
     assert text.count("L") == 2
     assert table.columnWidth(last) >= table.fontMetrics().horizontalAdvance(text) + 6
+
+
+def test_online_panel_waits_for_the_first_point_of_an_online_run(qtbot):
+    """An online run that has just started is not told to "choose Experiment type online" (it is one)."""
+    from desktop_app.ui.panels import OnlinePanel
+    from desktop_app.ui.panels.online import HINT, WAITING
+
+    store = RunStore()
+    panel = OnlinePanel(store)
+    qtbot.addWidget(panel)
+    store.ingest([RunStarted("/o", "online-demo", ("none",), (0,), "cpu", 10, kind="online")])
+    panel.ensure_current()
+    assert panel.info.text() == WAITING
+    store.ingest([RunStarted("/s", "quick-demo", ("none",), (0,), "cpu", 10)])
+    panel.ensure_current()
+    assert panel.info.text() == HINT

@@ -198,6 +198,7 @@ def test_diff_and_load_into_builder(pane_on, qtbot, tmp_path):
     expected = diff(read_config(RunFolder(dirs[0])), read_config(RunFolder(dirs[1])))
     assert [(dialog.cell(i, 0), dialog.cell(i, 1), dialog.cell(i, 2)) for i in range(len(expected))] == \
         [("finetune.lr", "0.01", "0.05")]
+    assert dialog.summary.text() == "1 field differs"  # not "1 fields differ"
     dialog.close()
     pane.select_path(dirs[2])
     assert not pane.diff_button.isEnabled()

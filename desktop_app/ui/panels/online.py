@@ -29,6 +29,8 @@ BAND_ALPHA = 45
 FLOOR = 1e-4  # an error of 0 drawn on a log axis
 HINT = ("No online points in this run. To record them, choose Experiment type “online” in the Experiment builder "
         "(or the online-demo preset) and Start: every unit trains on a fresh stream of deformed examples.")
+WAITING = ("This online run has no evaluation point yet: the first comes after the pre-training and one online-error "
+           "block of fine-tuning examples; the curves appear then.")
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ class OnlinePanel(Panel):
         log_y = self.log_box.isChecked()
         self.plot.setLogMode(True, log_y)
         if not self.curves:
-            self.info.setText(HINT)
+            self.info.setText(WAITING if self.store.kind == "online" else HINT)
             self.legend.setVisible(False)
             self.plot.setTitle("Online error vs examples seen: no points yet", color=FOREGROUND, size="11pt")
             return
