@@ -338,19 +338,29 @@ def test_output_variance_pools_the_seeds_of_runs_kept_open(qtbot, tmp_path):
 
 
 def test_pitfall_axes_before_compute_are_those_of_the_runs_methods(qtbot):
-    """A CAE run's Pitfall panel, before Compute, is not labelled "RBM reconstruction error" (it has no RBM)."""
+    """A CAE run's Pitfall panel in the window, before Compute: labelled with the autoencoder's error (not "RBM
+    reconstruction error": the run has no RBM) over an accuracy axis (it read -120..1, its y axis linked to the
+    RBM plot taken out of the layout)."""
     from desktop_app.core.events import RunStarted
-    from desktop_app.ui.run_store import RunStore
+    from desktop_app.ui.main_window import MainWindow
+    from tests.ui.fakes import FakeController
 
-    store = RunStore()
-    panel = PitfallPanel(store)
-    qtbot.addWidget(panel)
+    window = MainWindow(FakeController())
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    panel = window.panel_widgets["Pitfall"]
 
     def shown_axes() -> list[str]:
         return [p.getAxis("bottom").labelText for p in panel.kind_plots.values() if p in panel.graphics.ci.items]
 
-    store.ingest([RunStarted("/cae", "scae-pitfall", ("none", "cae"), (0,), "cpu", 10)])
+    window.store.ingest([RunStarted("/cae", "scae-pitfall", ("none", "cae"), (0,), "cpu", 10)])
+    window.show_panel("Pitfall")
+    qtbot.wait(100)
     assert shown_axes() == ["AE reconstruction error (cross-entropy, per example)"]
     assert panel.plot.getAxis("bottom").labelText == shown_axes()[0]
-    store.ingest([RunStarted("/both", "demo", ("none", "rbm", "dae"), (0,), "cpu", 10)])
+    lo, hi = panel.plot.viewRange()[1]
+    assert 0 <= lo < hi <= 100
+    window.store.ingest([RunStarted("/both", "demo", ("none", "rbm", "dae"), (0,), "cpu", 10)])
     assert len(shown_axes()) == 2 and shown_axes()[0].startswith("RBM")

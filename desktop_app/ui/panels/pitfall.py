@@ -225,6 +225,9 @@ class PitfallPanel(AnalysisPanel):
         for item in [*self.kind_plots.values(), *self.legends.values()]:
             if item in layout.items:
                 layout.removeItem(item)
+        # one y axis for both plots only while both are shown: linked to a plot out of the layout (no size), the
+        # AE plot's y range came out as -100..-10
+        self.kind_plots["cross-entropy"].setYLink(self.kind_plots["squared"] if len(kinds) > 1 else None)
         for col, kind in enumerate(kinds):
             layout.addItem(self.kind_plots[kind], row=0, col=col)
             layout.addItem(self.legends[kind], row=1, col=col)
