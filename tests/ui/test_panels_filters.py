@@ -105,3 +105,13 @@ def test_conv_kernels_and_a_thousand_filters(qtbot):
     p.channel_box.setCurrentText("first")
     assert np.allclose(p.sides["left"].tiles * np.abs(conv[:, 0]).reshape(16, -1).max(1)[:, None, None], conv[:, 0],
                        rtol=1e-5)
+
+
+def test_an_empty_panel_names_no_arm_or_seed(qtbot):
+    """Before any run there is no arm and no seed: the captions say only that nothing is there yet."""
+    p = FiltersPanel(RunStore())
+    qtbot.addWidget(p)
+    p.refresh()
+    for side in ("left", "right"):
+        text = p.titles[side].text
+        assert "no filters yet" in text and "seed" not in text and not text.startswith(("-", "–", "<b>–"))

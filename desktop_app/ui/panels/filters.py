@@ -293,6 +293,9 @@ class FiltersPanel(Panel):
         what = f"{n} filters of {state.tiles.shape[1]}×{state.tiles.shape[2]}" if n else "no filters yet"
         shape = (f"<br>structure (low-frequency energy share): <b>{state.structure:.3f}</b>"
                  f" (white noise {state.noise:.3f})") if np.isfinite(state.structure) else ""
+        if not state.arm:  # nothing loaded yet: no arm or seed to name
+            self.titles[side].setText(f"{describe(state.key)} · {what}")
+            return
         self.titles[side].setText(
             f"<b>{_arm_text(state.arm)}</b> · seed {state.seed} · {describe(state.key)} · {what}{shape}")
 
