@@ -79,13 +79,19 @@ def sequential_s(k: int, ft: FinetuneConfig, steps: int, x, y, device) -> float:
 def stacked_s(k: int, ft: FinetuneConfig, steps: int, x, y, device) -> float:
     """Seconds per minibatch per seed, the same K seeds stacked."""
     net = StackedMLP([build_model(MODEL, (784,), 10, seed).to(device) for seed in range(k)], MODEL, ft)
+    return _per_seed_s(k, steps, BATCH, device,
+                       lambda idx, s: net.step(x[idx], y[idx], None, check_loss=s % LOSS_CHECK_EVERY == 0))
+
+
+def _per_seed_s(k: int, steps: int, batch: int, device, step) -> float:
+    """Seconds per minibatch per seed of ``step(idx, s)``, idx = each seed's next minibatch (K, batch) in its own
+    data order: the timing loop every stacked case shares."""
     perms = torch.stack([torch.randperm(N, generator=torch.Generator().manual_seed(seed)) for seed in range(k)])
     perms = perms.to(device)
     _sync(device)
     t = time.perf_counter()
     for s in range(steps):
-        idx = perms[:, (s * BATCH) % (N - BATCH):][:, :BATCH]
-        net.step(x[idx], y[idx], None, check_loss=s % LOSS_CHECK_EVERY == 0)
+        step(perms[:, (s * batch) % (N - batch):][:, :batch], s)
     _sync(device)
     return (time.perf_counter() - t) / (k * steps)
 
@@ -117,15 +123,8 @@ def cnn_stacked_s(k: int, steps: int, x, y, device) -> float:
     """Seconds per minibatch per seed, the same K conv nets as one StackedCNN."""
     model, ft = _cnn()
     net = StackedCNN([build_model(model, CNN_SHAPE, 10, seed).to(device) for seed in range(k)], model, ft)
-    perms = torch.stack([torch.randperm(N, generator=torch.Generator().manual_seed(seed)) for seed in range(k)])
-    perms = perms.to(device)
-    _sync(device)
-    t = time.perf_counter()
-    for s in range(steps):
-        idx = perms[:, (s * ft.batch_size) % (N - ft.batch_size):][:, :ft.batch_size]
-        net.step(x[idx], y[idx], None, check_loss=s % LOSS_CHECK_EVERY == 0)
-    _sync(device)
-    return (time.perf_counter() - t) / (k * steps)
+    return _per_seed_s(k, steps, ft.batch_size, device,
+                       lambda idx, s: net.step(x[idx], y[idx], None, check_loss=s % LOSS_CHECK_EVERY == 0))
 
 
 def cnn_vmap_s(k: int, steps: int, x, y, device) -> float:
@@ -144,18 +143,14 @@ def cnn_vmap_s(k: int, steps: int, x, y, device) -> float:
         return F.cross_entropy(functional_call(base, (p,), (xx,)), yy)
 
     step = vmap(grad(loss))
-    perms = torch.stack([torch.randperm(N, generator=torch.Generator().manual_seed(seed)) for seed in range(k)])
-    perms = perms.to(device)
-    _sync(device)
-    t = time.perf_counter()
-    for s in range(steps):
-        idx = perms[:, (s * ft.batch_size) % (N - ft.batch_size):][:, :ft.batch_size]
+
+    def sgd(idx, _s):
         grads = step(params, x[idx], y[idx])
         with torch.no_grad():
             for name, g in grads.items():
                 params[name].sub_(g, alpha=ft.lr)
-    _sync(device)
-    return (time.perf_counter() - t) / (k * steps)
+
+    return _per_seed_s(k, steps, ft.batch_size, device, sgd)
 
 
 def measure_cnn(device: torch.device, quick: bool, repeats: int) -> dict[int, tuple[float, float, float]]:

@@ -59,18 +59,22 @@ def test_stacked_step_is_each_nets_own_step(optimizer, extras):
         xs = torch.stack([x[i : i + 10] for i in starts])
         ys = torch.stack([y[i : i + 10] for i in starts])
         assert stacked.step(xs, ys, gens, check_loss=True) == {}
-    probe = build_model(mc, (1, 8, 8), 10, 0)
+    assert_each_seed_matches(stacked, nets, opts, build_model(mc, (1, 8, 8), 10, 0), rtol=1e-5, atol=1e-6)
+
+
+def assert_each_seed_matches(stacked, nets, opts, probe, rtol: float, atol: float) -> None:
+    """Seed k of the stack holds net k's weights and (in the single-unit format) optimizer k's state."""
     for k, (net, opt) in enumerate(zip(nets, opts, strict=True)):
         stacked.write_to(k, probe)
         for a, b in zip(probe.parameters(), net.parameters(), strict=True):
-            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(a, b, rtol=rtol, atol=atol)
         mine, ref = stacked.optimizer_state(k, opt.state_dict()), opt.state_dict()
         assert mine["param_groups"] == ref["param_groups"]
         assert mine["state"].keys() == ref["state"].keys()
         for i, entry in ref["state"].items():
             assert mine["state"][i].keys() == entry.keys()
             for key, v in entry.items():
-                torch.testing.assert_close(mine["state"][i][key], v, rtol=1e-5, atol=1e-6)
+                torch.testing.assert_close(mine["state"][i][key], v, rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("optimizer", ["momentum", "adam"])

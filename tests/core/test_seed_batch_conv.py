@@ -16,7 +16,7 @@ from desktop_app.core.stacked import StackedMLP
 from desktop_app.core.stacked_conv import StackedCNN, from_groups, stacked_class, to_groups
 from desktop_app.core.training import finetune_step, load_checkpoint, make_optimizer
 from tests.core.test_engine import tiny
-from tests.core.test_seed_batch import SEEDS, table
+from tests.core.test_seed_batch import SEEDS, assert_each_seed_matches, table
 
 CNN = [{"kind": "conv", "units": 4, "kernel": 5}, {"kind": "pool", "units": 4, "kernel": 2, "stride": 2},
        {"kind": "conv", "units": 6, "kernel": 3, "stride": 2}, {"kind": "dense", "units": 16}]
@@ -72,18 +72,7 @@ def test_stacked_cnn_step_is_each_nets_own_step(optimizer, extras, channels_last
         xs, ys = x[idx], y[idx]
         assert xs[0].stride() == x[:10].stride()
         assert stacked.step(xs, ys, gens, check_loss=True) == {}
-    probe = build_model(mc, (2, 14, 14), 10, 0)
-    for k, (net, opt) in enumerate(zip(nets, opts, strict=True)):
-        stacked.write_to(k, probe)
-        for a, b in zip(probe.parameters(), net.parameters(), strict=True):
-            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
-        mine, ref = stacked.optimizer_state(k, opt.state_dict()), opt.state_dict()
-        assert mine["param_groups"] == ref["param_groups"]
-        assert mine["state"].keys() == ref["state"].keys()
-        for i, entry in ref["state"].items():
-            assert mine["state"][i].keys() == entry.keys()
-            for key, v in entry.items():
-                torch.testing.assert_close(mine["state"][i][key], v, rtol=1e-4, atol=1e-5)
+    assert_each_seed_matches(stacked, nets, opts, build_model(mc, (2, 14, 14), 10, 0), rtol=1e-4, atol=1e-5)
 
 
 def test_per_seed_states_restart_a_conv_stack_exactly():

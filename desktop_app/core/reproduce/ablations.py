@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.reproduce.report import fmt_ci
+from desktop_app.core.reproduce.report import fmt_ci, verdict_from
 from desktop_app.core.reproduce.verdicts import final_by_arm
 from desktop_app.core.runfolder import RunFolder, read_config
 from desktop_app.core.stats import MeanCI, mean_ci, paired_difference
@@ -108,12 +108,7 @@ def eval_bottom_k(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]
                      f"the train NLL {r['overall_train_nll_diff']:+.4f} [{t_lo:+.4f}, {t_hi:+.4f}]: test error "
                      f"{'falls' if falls else 'does not fall'} with k, train NLL "
                      f"{'rises' if rises else 'does not rise'}.")
-    if held and all(f and r for f, r in held.values()):
-        verdict = "reproduced"
-    elif any(f or r for f, r in held.values()):
-        verdict = "mixed"
-    else:
-        verdict = "not reproduced"
+    verdict = verdict_from([ok for pair in held.values() for ok in pair])
     lines += ["", "k = 0 is the regulariser run's random-init arm and the largest k its pre-trained arm (same seeds: "
               "same init of every layer left untrained, same data order); the layers above k keep their random init. "
               "Claim: test error falls with k while the final train NLL rises (every step's mean difference the "
@@ -200,12 +195,7 @@ def eval_penalties(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict
                                         "seeds": list(pd.seeds), "pretraining_better": worse}
             beaten.append(worse)
     lines += compare
-    if beaten and all(beaten):
-        verdict = "reproduced"
-    elif any(beaten):
-        verdict = "mixed"
-    else:
-        verdict = "not reproduced"
+    verdict = verdict_from(beaten)
     lines += ["", "Each penalty's strength is the one with the lowest mean final validation error over its seeds; its "
               "test error is then compared with each pre-trained arm of the regulariser run on the seeds both have "
               "(same seed: same init and data order). Claim: no penalty matches pre-training (every interval of "

@@ -29,6 +29,14 @@ class ClaimResult:
     setup: dict[str, str] = field(default_factory=dict)  # experiment label -> one-line description
 
 
+def verdict_from(held: list[bool]) -> str:
+    """The verdict of a claim made of several checks (one per arm, per step, ...): "reproduced" when every check
+    held, "mixed" when some did, "not reproduced" when none did (or there was nothing to check)."""
+    if held and all(held):
+        return "reproduced"
+    return "mixed" if any(held) else "not reproduced"
+
+
 def fmt_ci(ci: MeanCI, scale: float = 1.0, digits: int = 2) -> str:
     """"mean [lo, hi]" times ``scale`` (the mean alone for one seed, "n/a" for none)."""
     if ci.n == 0:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.reproduce.report import fmt_ci
+from desktop_app.core.reproduce.report import fmt_ci, verdict_from
 from desktop_app.core.runfolder import RunFolder, read_config, read_metrics
 from desktop_app.core.runfolder.metrics import final_values
 from desktop_app.core.stats import MeanCI, mean_ci, paired_difference
@@ -138,7 +138,7 @@ def eval_control(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
         if arm in new:
             lines.append(f"| {arm} | {fmt_ci(old[arm], -100)} | {fmt_ci(new[arm], -100)} |")
             shrank.append(-new[arm].mean < -old[arm].mean)
-    verdict = "reproduced" if shrank and all(shrank) else ("mixed" if any(shrank) else "not reproduced")
+    verdict = verdict_from(shrank)
     lines += ["", "Gain = none minus pre-trained test error, paired by seed (positive = pre-training helps). The claim "
               "is that the modern recipe shrinks it."]
     return verdict, "\n".join(lines), numbers
@@ -486,8 +486,7 @@ def eval_filters_move(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, d
                         "paired_t_p": pd.t_pvalue if pd else None}
         if pd:
             moved_less.append(pd.diff.hi < 0 if not math.isnan(pd.diff.hi) else pd.diff.mean < 0)
-    verdict = ("reproduced" if moved_less and all(moved_less) else "mixed" if any(moved_less)
-               else "not reproduced")
+    verdict = verdict_from(moved_less)
     lines += ["", "Per unit ||W_end - W_start|| / ||W_start|| of the snapshotted first-layer units, start = after "
               "pre-training (random init: the initialisation), end = the last fine-tuning epoch, averaged over the "
               f"units of each seed. Low-frequency share: white-noise filters give {noise:.3f} "
