@@ -46,13 +46,7 @@ def test_stacked_step_is_each_nets_own_step(optimizer, extras):
     gen = torch.Generator().manual_seed(0)
     x, y = torch.rand(200, 1, 8, 8, generator=gen), torch.randint(0, 10, (200,), generator=gen)
     batches = [[(s * 10 + k * 7) % 190 for k in range(len(SEEDS))] for s in range(25)]
-    nets = [build_model(mc, (1, 8, 8), 10, s) for s in SEEDS]
-    opts = [make_optimizer(ft, n.parameters()) for n in nets]
-    for k, (net, opt) in enumerate(zip(nets, opts, strict=True)):
-        torch.manual_seed(100 + SEEDS[k])
-        for starts in batches:
-            i = starts[k]
-            finetune_step(net, opt, x[i : i + 10], y[i : i + 10], mc, ft, 1)
+    nets, opts = train_alone(mc, ft, (1, 8, 8), x, y, batches)
     stacked = StackedMLP([build_model(mc, (1, 8, 8), 10, s) for s in SEEDS], mc, ft)
     gens = [torch.Generator().manual_seed(100 + s) for s in SEEDS]
     for starts in batches:
@@ -60,6 +54,19 @@ def test_stacked_step_is_each_nets_own_step(optimizer, extras):
         ys = torch.stack([y[i : i + 10] for i in starts])
         assert stacked.step(xs, ys, gens, check_loss=True) == {}
     assert_each_seed_matches(stacked, nets, opts, build_model(mc, (1, 8, 8), 10, 0), rtol=1e-5, atol=1e-6)
+
+
+def train_alone(mc, ft, shape, x, y, batches):
+    """The reference: each seed's net trained by itself with finetune_step on its minibatches (seed k starts at
+    ``starts[k]`` of each entry of ``batches``), dropout from the default generator seeded 100 + seed."""
+    nets = [build_model(mc, shape, 10, s) for s in SEEDS]
+    opts = [make_optimizer(ft, n.parameters()) for n in nets]
+    for k, (net, opt) in enumerate(zip(nets, opts, strict=True)):
+        torch.manual_seed(100 + SEEDS[k])
+        for starts in batches:
+            i = starts[k]
+            finetune_step(net, opt, x[i : i + 10], y[i : i + 10], mc, ft, 1)
+    return nets, opts
 
 
 def assert_each_seed_matches(stacked, nets, opts, probe, rtol: float, atol: float) -> None:

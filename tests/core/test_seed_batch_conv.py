@@ -14,9 +14,9 @@ from desktop_app.core.models import build_model
 from desktop_app.core.runfolder import RunFolder
 from desktop_app.core.stacked import StackedMLP
 from desktop_app.core.stacked_conv import StackedCNN, from_groups, stacked_class, to_groups
-from desktop_app.core.training import finetune_step, load_checkpoint, make_optimizer
+from desktop_app.core.training import load_checkpoint, make_optimizer
 from tests.core.test_engine import tiny
-from tests.core.test_seed_batch import SEEDS, assert_each_seed_matches, table
+from tests.core.test_seed_batch import SEEDS, assert_each_seed_matches, table, train_alone
 
 CNN = [{"kind": "conv", "units": 4, "kernel": 5}, {"kind": "pool", "units": 4, "kernel": 2, "stride": 2},
        {"kind": "conv", "units": 6, "kernel": 3, "stride": 2}, {"kind": "dense", "units": 16}]
@@ -57,13 +57,7 @@ def test_stacked_cnn_step_is_each_nets_own_step(optimizer, extras, channels_last
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     batches = [[(s * 10 + k * 7) % 190 for k in range(len(SEEDS))] for s in range(15)]
-    nets = [build_model(mc, (2, 14, 14), 10, s) for s in SEEDS]
-    opts = [make_optimizer(ft, n.parameters()) for n in nets]
-    for k, (net, opt) in enumerate(zip(nets, opts, strict=True)):
-        torch.manual_seed(100 + SEEDS[k])
-        for starts in batches:
-            i = starts[k]
-            finetune_step(net, opt, x[i : i + 10], y[i : i + 10], mc, ft, 1)
+    nets, opts = train_alone(mc, ft, (2, 14, 14), x, y, batches)
     assert stacked_class([s.kind for s in layers]) is StackedCNN
     stacked = StackedCNN([build_model(mc, (2, 14, 14), 10, s) for s in SEEDS], mc, ft)
     gens = [torch.Generator().manual_seed(100 + s) for s in SEEDS]
