@@ -92,21 +92,28 @@ def test_per_seed_states_restart_a_stack_exactly(optimizer):
     ft = FinetuneConfig(optimizer=optimizer, lr=1e-3 if optimizer == "adam" else 0.05)
     gen = torch.Generator().manual_seed(2)
     xs, ys = torch.rand(10, 4, 10, 16, generator=gen), torch.randint(0, 10, (10, 4, 10), generator=gen)
-    first = StackedMLP([build_model(mc, (16,), 10, s) for s in SEEDS], mc, ft)
-    for i in range(5):
+    restarted_stack(StackedMLP, mc, ft, (16,), xs, ys, 5, 10)
+
+
+def restarted_stack(cls, mc, ft, shape, xs, ys, stop: int, end: int):
+    """A stack stepped to ``stop``, rebuilt from what it writes per seed (weights + single-unit optimizer state),
+    then both stepped to ``end``: asserts they stay bit for bit equal; returns (the original, the rebuilt)."""
+    first = cls([build_model(mc, shape, 10, s) for s in SEEDS], mc, ft)
+    for i in range(stop):
         first.step(xs[i], ys[i], None, check_loss=True)
-    nets = [build_model(mc, (16,), 10, 0) for _ in SEEDS]
+    nets = [build_model(mc, shape, 10, 0) for _ in SEEDS]
     states = []
     for k, net in enumerate(nets):
         first.write_to(k, net)
         states.append(first.optimizer_state(k, make_optimizer(ft, net.parameters()).state_dict()))
     assert all(s["state"] for s in states)
-    again = StackedMLP(nets, mc, ft, opt_states=states)
-    for i in range(5, 10):
+    again = cls(nets, mc, ft, opt_states=states)
+    for i in range(stop, end):
         first.step(xs[i], ys[i], None, check_loss=True)
         again.step(xs[i], ys[i], None, check_loss=True)
     for a, b in zip(first.params(), again.params(), strict=True):
         assert torch.equal(a, b)
+    return first, again
 
 
 def test_a_seed_with_a_non_finite_loss_leaves_the_stack_and_the_others_go_on():

@@ -14,9 +14,9 @@ from desktop_app.core.models import build_model
 from desktop_app.core.runfolder import RunFolder
 from desktop_app.core.stacked import StackedMLP
 from desktop_app.core.stacked_conv import StackedCNN, from_groups, stacked_class, to_groups
-from desktop_app.core.training import load_checkpoint, make_optimizer
+from desktop_app.core.training import load_checkpoint
 from tests.core.test_engine import tiny
-from tests.core.test_seed_batch import SEEDS, assert_each_seed_matches, table, train_alone
+from tests.core.test_seed_batch import SEEDS, assert_each_seed_matches, restarted_stack, table, train_alone
 
 CNN = [{"kind": "conv", "units": 4, "kernel": 5}, {"kind": "pool", "units": 4, "kernel": 2, "stride": 2},
        {"kind": "conv", "units": 6, "kernel": 3, "stride": 2}, {"kind": "dense", "units": 16}]
@@ -76,20 +76,7 @@ def test_per_seed_states_restart_a_conv_stack_exactly():
     ft = FinetuneConfig(optimizer="adam", lr=1e-3)
     gen = torch.Generator().manual_seed(2)
     xs, ys = torch.rand(10, 4, 6, 1, 10, 10, generator=gen), torch.randint(0, 10, (10, 4, 6), generator=gen)
-    first = StackedCNN([build_model(mc, (1, 10, 10), 10, s) for s in SEEDS], mc, ft)
-    for i in range(5):
-        first.step(xs[i], ys[i], None, check_loss=True)
-    nets = [build_model(mc, (1, 10, 10), 10, 0) for _ in SEEDS]
-    states = []
-    for k, net in enumerate(nets):
-        first.write_to(k, net)
-        states.append(first.optimizer_state(k, make_optimizer(ft, net.parameters()).state_dict()))
-    again = StackedCNN(nets, mc, ft, opt_states=states)
-    for i in range(5, 8):
-        first.step(xs[i], ys[i], None, check_loss=True)
-        again.step(xs[i], ys[i], None, check_loss=True)
-    for a, b in zip(first.params(), again.params(), strict=True):
-        assert torch.equal(a, b)
+    first, again = restarted_stack(StackedCNN, mc, ft, (1, 10, 10), xs, ys, 5, 8)
     with torch.no_grad():
         again.params()[-1][1].fill_(float("inf"))  # seed 1's head bias
     assert list(again.step(xs[8], ys[8], None, check_loss=True)) == [1] and again.k == 3
