@@ -279,7 +279,7 @@ def test_a_batch_on_cuda_gives_each_seed_its_own_numbers(tmp_path):
 def test_stacked_pretraining_is_each_seeds_own(arm, over):
     """Per-seed corruption / Bernoulli (and Gaussian) samples from each seed's own generator: the stacked layers,
     their reconstruction errors and the items each seed gets equal greedy_pretrain's for that seed alone."""
-    from desktop_app.core.greedy import LayerEpoch, greedy_pretrain
+    from desktop_app.core.greedy import greedy_pretrain
     from desktop_app.core.stacked_pretrain import stacked_greedy_pretrain
 
     cfg = batch_cfg(4, **{"arms": [arm], f"pretraining.{arm}.batch_size": 10, **over})
@@ -291,6 +291,15 @@ def test_stacked_pretraining_is_each_seeds_own(arm, over):
         alone.append(net)
     nets = [build_model(cfg.model, (1, 28, 28), 10, s) for s in SEEDS]
     items = list(stacked_greedy_pretrain(nets, arm, cfg, pool, SEEDS))
+    assert_pretrained_alike(items, nets, alone, alone_items)
+
+
+def assert_pretrained_alike(items, nets, alone, alone_items) -> list[list]:
+    """Stacked pre-training's items and weights, seed by seed, equal each seed's own pre-training (reconstruction
+    errors and weights to float reassociation); returns each seed's stacked items."""
+    from desktop_app.core.greedy import LayerEpoch
+
+    per_seed = []
     for p, (net, ref) in enumerate(zip(nets, alone, strict=True)):
         got = [i for q, i in items if q == p]
         assert [type(i) for i in got] == [type(i) for i in alone_items[p]]
@@ -300,3 +309,5 @@ def test_stacked_pretraining_is_each_seeds_own(arm, over):
                 assert a.recon_error == pytest.approx(b.recon_error, rel=1e-4)
         for a, b in zip(net.parameters(), ref.parameters(), strict=True):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        per_seed.append(got)
+    return per_seed

@@ -16,7 +16,14 @@ from desktop_app.core.stacked import StackedMLP
 from desktop_app.core.stacked_conv import StackedCNN, from_groups, stacked_class, to_groups
 from desktop_app.core.training import load_checkpoint
 from tests.core.test_engine import tiny
-from tests.core.test_seed_batch import SEEDS, assert_each_seed_matches, restarted_stack, table, train_alone
+from tests.core.test_seed_batch import (
+    SEEDS,
+    assert_each_seed_matches,
+    assert_pretrained_alike,
+    restarted_stack,
+    table,
+    train_alone,
+)
 
 CNN = [{"kind": "conv", "units": 4, "kernel": 5}, {"kind": "pool", "units": 4, "kernel": 2, "stride": 2},
        {"kind": "conv", "units": 6, "kernel": 3, "stride": 2}, {"kind": "dense", "units": 16}]
@@ -106,16 +113,8 @@ def test_stacked_cae_is_each_seeds_own(over):
         alone.append(net)
     nets = [build_model(cfg.model, (1, 28, 28), 10, s) for s in SEEDS]
     items = list(stacked_greedy_pretrain(nets, "cae", cfg, pool, SEEDS))
-    for p, (net, ref) in enumerate(zip(nets, alone, strict=True)):
-        got = [i for q, i in items if q == p]
-        assert [type(i) for i in got] == [type(i) for i in alone_items[p]]
+    for got in assert_pretrained_alike(items, nets, alone, alone_items):
         assert sum(isinstance(i, LayerEpoch) for i in got) == 2 * cfg.pretraining.cae.epochs  # both conv layers
-        for a, b in zip(got, alone_items[p], strict=True):
-            if isinstance(a, LayerEpoch):
-                assert (a.layer, a.epoch) == (b.layer, b.epoch)
-                assert a.recon_error == pytest.approx(b.recon_error, rel=1e-4)
-        for a, b in zip(net.parameters(), ref.parameters(), strict=True):
-            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 OPTIMIZERS = {"momentum": {"finetune.optimizer": "momentum", "finetune.lr": 0.02},
