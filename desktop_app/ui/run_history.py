@@ -295,7 +295,8 @@ class RunHistory(QWidget):
         return [r.info for r in self.selected_rows()]
 
     def selected_run(self) -> RunInfo | None:
-        """The one run Open, Resume and Show folder act on: the current row if selected, else the first selected."""
+        """The run Open, Resume and Show folder act on (their buttons need exactly one selected; a double-click
+        or the context menu acts on the current row): the current row if selected, else the first selected."""
         rows = self.selected_rows()
         current = self.table.currentIndex()
         if current.isValid() and self.table.selectionModel().isRowSelected(current.row()):
@@ -335,10 +336,11 @@ class RunHistory(QWidget):
         info = self.selected_run()
         runs = self.selected_runs()
         readable = [r for r in runs if r.readable]
-        self.open_button.setEnabled(info is not None and info.readable)
-        self.folder_button.setEnabled(info is not None)
+        one = info if len(runs) == 1 else None  # with several selected, which one Open would act on is unclear
+        self.open_button.setEnabled(one is not None and one.readable)
+        self.folder_button.setEnabled(one is not None)
         self.resume_button.setEnabled(
-            info is not None and info.readable and not self._writing(info) and info.status in RESUMABLE)
+            one is not None and one.readable and not self._writing(one) and one.status in RESUMABLE)
         self.compare_button.setEnabled(len(readable) >= 2)
         self.diff_button.setEnabled(len(readable) == 2 or (len(readable) == 1 and self.builder_config is not None))
         self.load_button.setEnabled(len(readable) == 1)
@@ -426,6 +428,9 @@ class RunHistory(QWidget):
             return
         self.model.table.set_notes(path, notes)
         self.model.notes_changed(path)
+        tags = [i for i, c in enumerate(self.model.table.columns) if c.kind == "tags"]
+        if tags:  # new tags are shown whole, not as "baseli…" (columns are sized on request only)
+            fit_columns(self.table, columns=range(tags[0], tags[0] + 1))
 
     def confirm_delete(self, runs: list[RunInfo]) -> bool:
         """Ask before moving run folders to the trash (tests replace this)."""

@@ -40,8 +40,12 @@ def test_compare_emits_the_selected_run_folders(pane_on, qtbot, tmp_path):
     assert not pane.compare_button.isEnabled()
     pane.select_path(dirs[0])
     assert pane.selected_run_dirs() == [dirs[0]] and not pane.compare_button.isEnabled()
+    assert pane.open_button.isEnabled() and pane.folder_button.isEnabled()
     pane.select_paths(dirs[:2])
     assert sorted(pane.selected_run_dirs()) == sorted(dirs[:2]) and pane.compare_button.isEnabled()
+    # two selected: Open / Resume / Show folder would act on one of them, which is unclear
+    assert not pane.open_button.isEnabled() and not pane.resume_button.isEnabled()
+    assert not pane.folder_button.isEnabled()
     with qtbot.waitSignal(pane.compare_requested) as sig:
         pane.compare_button.click()
     assert sorted(sig.args[0]) == sorted(dirs[:2])
@@ -98,6 +102,9 @@ def test_tags_and_note_round_trip_through_the_folder(pane_on, tmp_path):
     assert read_notes(RunFolder(dirs[1])).tags == ("baseline", "wide")
     assert read_notes(RunFolder(dirs[1])).note == hostile
     assert pane.cell(dirs[1], "Tags") == "baseline, wide" and pane.cell(dirs[1], "Note").startswith("ünï [b]")
+    col = next(i for i, c in enumerate(pane.model.table.columns) if c.kind == "tags")
+    shown = pane.table.horizontalHeader().sectionSize(col)
+    assert shown >= pane.table.fontMetrics().horizontalAdvance("baseline, wide")  # whole, not "baseli…"
     pane.set_filter("second line")  # the whole note is searched
     assert [i.path for i in pane.visible_runs()] == [dirs[1]]
     pane.set_filter("")
