@@ -142,6 +142,7 @@ class StackedMLP(StackedNet):
             self.biases = [torch.stack([lin.bias.detach() for lin in ls]).unsqueeze(1).contiguous()
                            for ls in zip(*[_linears(n) for n in nets], strict=True)]
         self.opt = None
+        self.last_logits: torch.Tensor | None = None
         if self.fold != "sgd":
             self._new_optimizer(self._stack_states(opt_states) if opt_states is not None else None)
 
@@ -201,6 +202,14 @@ class StackedMLP(StackedNet):
         return total
 
     @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Eval-mode logits (no dropout) of every seed on its own inputs: x (K, B, ...) -> (K, B, classes)."""
+        h = x.reshape(x.shape[0], x.shape[1], -1)
+        for li in range(len(self.weights) - 1):
+            h = self._act(torch.baddbmm(self.biases[li], h, self.weights[li]))
+        return torch.baddbmm(self.biases[-1], h, self.weights[-1])
+
+    @torch.no_grad()
     def step(self, x: torch.Tensor, y: torch.Tensor, generators: Sequence[torch.Generator] | None,
              check_loss: bool) -> dict[int, float]:
         """One minibatch per seed: x (K, B, ...) and y (K, B); ``generators`` draw each seed's dropout masks.
@@ -225,6 +234,7 @@ class StackedMLP(StackedNet):
                 h = a
             inputs.append(h)
         z = torch.baddbmm(self.biases[-1], h, self.weights[-1])
+        self.last_logits = z  # before the update: without dropout, the eval-mode outputs an online unit scores
         bad: dict[int, float] = {}
         if check_loss:
             logp = torch.log_softmax(z, 2)

@@ -207,3 +207,27 @@ def test_the_online_demo_preset_runs_from_the_cli(tmp_path):
     assert [line.split()[:3] for line in lines[1:4]] == [[a, "1", "300"] for a in ("none", "rbm", "dae")]
     points = read_online(tmp_path / "r")
     assert [p.examples for p in points if p.arm == "rbm"] == [100, 180, 300]
+
+
+def test_the_dense_step_matches_autograd_and_its_state_resumes_the_plain_step(base_set):
+    """Online units of dense nets use the hand-written step (``DenseStep``): the same scores, weights and optimizer
+    state as the autograd step (``PlainStep``) up to float rounding, so its checkpoint resumes with either."""
+    from desktop_app.core.online.unit import DenseStep, PlainStep, make_stepper
+
+    cfg = tiny(**{"finetune.optimizer": "momentum", "finetune.momentum": 0.9})
+    x, y = base_set
+    nets = [build_model(cfg.model, tuple(x.shape[1:]), 10, 5) for _ in range(2)]
+    dense, plain = make_stepper(nets[0], cfg, None), PlainStep(nets[1], cfg, None)
+    assert isinstance(dense, DenseStep)  # what a dense online unit runs
+    for start in range(0, 200, 10):
+        a = dense.score_and_step(x[start:start + 10], y[start:start + 10], 1, check_loss=True)
+        b = plain.score_and_step(x[start:start + 10], y[start:start + 10], 1, check_loss=True)
+        assert torch.equal(a, b)
+    dense.write_to(nets[0])
+    for p, q in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+    resumed = PlainStep(nets[0], cfg, dense.optimizer_state())
+    for s, t in zip(resumed.opt.state_dict()["state"].values(), plain.opt.state_dict()["state"].values(), strict=True):
+        torch.testing.assert_close(s["momentum_buffer"], t["momentum_buffer"], rtol=1e-4, atol=1e-5)
+    conv = tiny(arms=["none"], **{"model.layers": [{"kind": "conv", "units": 4, "kernel": 5}]})
+    assert isinstance(make_stepper(build_model(conv.model, tuple(x.shape[1:]), 10, 0), conv, None), PlainStep)

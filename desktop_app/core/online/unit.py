@@ -48,6 +48,7 @@ from desktop_app.core.online.stream import OnlineStream, evaluation_points
 from desktop_app.core.pretraining import PretrainingDiverged, make_pretrainer
 from desktop_app.core.runfolder import RunFolder, RunFolderError, UnitSink
 from desktop_app.core.seeding import derive_seed
+from desktop_app.core.stacked import StackedMLP, stackable
 from desktop_app.core.training import (
     LOSS_CHECK_EVERY,
     FinetuneDiverged,
@@ -217,39 +218,37 @@ class OnlineUnitRun:
     def _finetune(self, model: Net, state: dict[str, Any] | None) -> Iterator[Event]:
         cfg, seed = self.cfg, self.seed
         ft, block, budget = cfg.finetune, cfg.online.block, cfg.online.finetune_examples
-        opt = make_optimizer(ft, model.parameters())
+        stepper = make_stepper(model, cfg, state["optimizer"] if state is not None else None)
         ring = torch.zeros(block, dtype=torch.bool)  # ring[i % block]: example i was misclassified before training
         pos = 0
         if state is not None:
-            opt.load_state_dict(state["optimizer"])
             pos, ring = int(state["examples"]), state["ring"].cpu().clone()
             self.done_steps += minibatches(pos, ft.batch_size)
         k = sum(1 for p in self.points if p <= pos)  # the next evaluation point
         yield PhaseStarted(self.arm, seed, "finetune", -1, len(self.points))
         model.train()
-        torch.manual_seed(derive_seed(seed, "online-dropout", pos))
+        stepper.reseed(derive_seed(seed, "online-dropout", pos))
         step = 0
         while pos < budget:
             self.control.checkpoint()
             self._where = ("finetune", -1, k + 1, len(self.points))
             n = min(ft.batch_size, self.points[k] - pos)
             x, y = self.ft_stream.take(pos, n)
-            wrong = online_mistakes(model, x, y)
+            wrong = stepper.score_and_step(x, y, k + 1, check_loss=step % LOSS_CHECK_EVERY == 0)
             keep = min(n, block)
             ring[torch.arange(pos + n - keep, pos + n) % block] = wrong[n - keep:]
-            finetune_step(model, opt, x, y, cfg.model, ft, k + 1, check_loss=step % LOSS_CHECK_EVERY == 0)
             pos += n
             step += 1
             ev = self._tick()
             if ev is not None:
                 yield ev
             if pos == self.points[k]:
-                yield from self._point(model, opt, ring, pos, k)
+                stepper.write_to(model)
+                yield from self._point(model, stepper.optimizer_state(), ring, pos, k)
                 k += 1
-                torch.manual_seed(derive_seed(seed, "online-dropout", pos))
+                stepper.reseed(derive_seed(seed, "online-dropout", pos))
 
-
-    def _point(self, model: Net, opt, ring: torch.Tensor, pos: int, k: int) -> Iterator[Event]:
+    def _point(self, model: Net, opt_state: dict, ring: torch.Tensor, pos: int, k: int) -> Iterator[Event]:
         cfg, data = self.cfg, self.data
         if not all_finite(model):
             raise FinetuneDiverged(cfg.finetune, k + 1, "non-finite weights")
@@ -265,7 +264,7 @@ class OnlineUnitRun:
         if last:
             yield self._filters(model, "finetune", k + 1)
         self._save_latest({"stage": "done" if last else "finetune", "epoch": k + 1, "examples": pos,
-                           "ring": ring.clone(), "model": model.state_dict(), "optimizer": opt.state_dict()})
+                           "ring": ring.clone(), "model": model.state_dict(), "optimizer": opt_state})
         yield self._progress(force=True)
 
     def _filters(self, model: Net, phase: str, epoch: int) -> FilterSnapshot:
@@ -283,3 +282,66 @@ def online_mistakes(model: Net, x: torch.Tensor, y: torch.Tensor) -> torch.Tenso
     wrong = (model(x).argmax(1) != y).cpu()
     model.train(was_training)
     return wrong
+
+
+class PlainStep:
+    """Score a minibatch (eval mode), then one autograd step (``training.finetune_step``): any net."""
+
+    def __init__(self, model: Net, cfg: ExperimentConfig, opt_state: dict | None) -> None:
+        self.model, self.cfg = model, cfg
+        self.opt = make_optimizer(cfg.finetune, model.parameters())
+        if opt_state is not None:
+            self.opt.load_state_dict(opt_state)
+
+    def reseed(self, seed: int) -> None:
+        torch.manual_seed(seed)  # the dropout masks of the segment up to the next evaluation point
+
+    def score_and_step(self, x: torch.Tensor, y: torch.Tensor, epoch: int, check_loss: bool) -> torch.Tensor:
+        wrong = online_mistakes(self.model, x, y)
+        finetune_step(self.model, self.opt, x, y, self.cfg.model, self.cfg.finetune, epoch, check_loss=check_loss)
+        return wrong
+
+    def write_to(self, model: Net) -> None:
+        """The weights already live in ``model``."""
+
+    def optimizer_state(self) -> dict:
+        return self.opt.state_dict()
+
+
+class DenseStep:
+    """The hand-written step of ``core.stacked`` for one dense net (K = 1): at minibatch 10 it is about twice as
+    fast as autograd (docs/PERFORMANCE.md, "Online units"), and without dropout the step's own forward pass on the
+    weights before the update is the eval-mode score, so scoring costs nothing. The weights live in the stack;
+    ``write_to`` copies them into the net at evaluation points (numbers equal the plain step's up to float
+    rounding; its optimizer state has the plain step's format, so a checkpoint resumes with either)."""
+
+    def __init__(self, model: Net, cfg: ExperimentConfig, opt_state: dict | None) -> None:
+        self.template = make_optimizer(cfg.finetune, model.parameters()).state_dict()
+        self.stack = StackedMLP([model], cfg.model, cfg.finetune, [opt_state] if opt_state is not None else None)
+        self.cfg = cfg
+        self.dropout = cfg.model.dropout > 0
+        self.generator = torch.Generator(device=next(model.parameters()).device)
+
+    def reseed(self, seed: int) -> None:
+        self.generator.manual_seed(seed)
+
+    def score_and_step(self, x: torch.Tensor, y: torch.Tensor, epoch: int, check_loss: bool) -> torch.Tensor:
+        xs, ys = x.unsqueeze(0), y.unsqueeze(0)
+        scored = self.stack.predict(xs) if self.dropout else None
+        bad = self.stack.step(xs, ys, [self.generator], check_loss)
+        if bad:
+            raise FinetuneDiverged(self.cfg.finetune, epoch, f"loss {bad[0]}")
+        logits = scored if scored is not None else self.stack.last_logits
+        return (logits[0].argmax(1) != y).cpu()
+
+    def write_to(self, model: Net) -> None:
+        self.stack.write_to(0, model)
+
+    def optimizer_state(self) -> dict:
+        return self.stack.optimizer_state(0, self.template)
+
+
+def make_stepper(model: Net, cfg: ExperimentConfig, opt_state: dict | None) -> PlainStep | DenseStep:
+    """The dense step where the net is dense-only (conv stacks are slower than autograd at K = 1: PERFORMANCE.md,
+    "Seed batches of a CNN"), else the autograd step."""
+    return (DenseStep if stackable(model) else PlainStep)(model, cfg, opt_state)
