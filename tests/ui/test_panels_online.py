@@ -85,3 +85,19 @@ def test_live_points_redraw_the_panel(qtbot, runs):
     store.ingest(list(replay(runs[1])))
     panel.flush()
     qtbot.waitUntil(lambda: len(panel.seed_items) == 4, timeout=5000)
+
+
+def test_with_no_points_the_axes_show_the_decades_to_come(qtbot):
+    """An empty panel spans one block to the fine-tuning budget (the default online section with no online run)
+    and 1-100 % error, labelled at the decades (a bare log axis would span 1-10 with no label)."""
+    from desktop_app.core.config import OnlineConfig
+
+    panel = OnlinePanel(RunStore())
+    qtbot.addWidget(panel)
+    online = OnlineConfig()
+    (x0, x1), (y0, y1) = panel.plot.viewRange()
+    assert x0 <= np.log10(online.block) < np.log10(online.finetune_examples) <= x1
+    assert y0 <= 0.0 and y1 >= 2.0  # 1 % .. 100 % in log10
+    bottom = [label for _pos, label in panel.plot.getAxis("bottom")._tickLevels[0]]
+    left = [label for _pos, label in panel.plot.getAxis("left")._tickLevels[0]]
+    assert "1k" in bottom and "100k" in bottom and {"1", "10", "100"} <= set(left)

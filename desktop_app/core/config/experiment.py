@@ -357,10 +357,9 @@ class ExecutionConfig:
         "cluster of 'Units at once' processes.")
     seed_batch: int = spec(
         1, label="Seeds per batch", unit="seeds", lo=0, hi=MAX_SEED_BATCH, special="auto",
-        help="Train this many paired seeds of one arm as one stacked net in one process (dense and conv nets; each "
-        "seed keeps its own init, data order, noise and masks, and its own files; numbers equal one seed at a time "
-        "up to float rounding). 1 = off; 0 = auto: all seeds of an arm on CUDA, batches of 4 on a CPU "
-        "(docs/PERFORMANCE.md).")
+        help="Train this many paired seeds of an arm as one stacked net: faster at small minibatches, each seed "
+        "keeps its own init, data and files (numbers equal up to float rounding). 1 = off; auto = all seeds on "
+        "CUDA, 4 on a CPU.")
 
 
 SWEEP_SPECIAL = ("model.width", "model.depth")

@@ -17,6 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QWidget
 
+from desktop_app.core.config import OnlineConfig
 from desktop_app.core.runfolder import RunFolder, RunFolderError, read_config
 from desktop_app.core.stats import mean_ci
 from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot, style_sample
@@ -127,6 +128,7 @@ class OnlinePanel(Panel):
             self.info.setText(WAITING if self.store.kind == "online" else HINT)
             self.legend.setVisible(False)
             self.plot.setTitle("Online error vs examples seen: no points yet", color=FOREGROUND, size="11pt")
+            self._empty_axes(log_y)
             return
         self.legend.setVisible(True)
         col = ONLINE_NAMES.index(SHOWN[self.metric_box.currentText()])
@@ -180,6 +182,23 @@ class OnlinePanel(Panel):
                            color=FOREGROUND, size="11pt")
         self.plot.setLabel("left", f"{what} (%)")
         self.info.setText("End of the stream, mean over seeds: " + "; ".join(finals) + ".")
+
+    def _empty_axes(self, log_y: bool) -> None:
+        """With no points yet the axes span what is to come (one block to the budget of the shown online run, or
+        of the default online section; error 1-100 %), labelled at the decades, instead of a bare 1-10 decade."""
+        online = OnlineConfig()
+        shown = self.store.model.shown.run_dir if self.store.kind == "online" else None
+        if shown:
+            try:
+                online = read_config(RunFolder(shown)).online
+            except (RunFolderError, ValueError, OSError):
+                pass
+        x0, x1 = float(min(online.block, online.finetune_examples)), float(online.finetune_examples)
+        x1 = max(x1, 10 * x0)
+        self.plot.setXRange(np.log10(x0), np.log10(x1), padding=0.03)
+        self.plot.getAxis("bottom").setTicks([log_ticks(x0, x1, count)])
+        self.plot.getAxis("left").setTicks([log_ticks(1.0, 100.0, "{:g}".format)] if log_y else None)
+        self.plot.setYRange(*((0.0, 2.0) if log_y else (0.0, 100.0)), padding=0.05)
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
         columns = ["run", "hidden_layers", "arm", "seed", "examples", *ONLINE_NAMES, "block"]
