@@ -128,9 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--note", action="append", default=[], help="a paragraph for the report's header (e.g. how "
                      "the runs were scheduled); repeatable")
     rep.add_argument("--device", choices=config_mod.DEVICES, help="override every experiment's device")
-    rep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="change a field of every experiment of the claims, e.g. --set data.path=~/mnist for "
-                     "MNIST files you have; such runs get their own folders and the report names the change")
+    rep.add_argument("--set", dest="overrides", action="append", default=[], metavar="[CLAIM:]KEY=VALUE",
+                     help="change a field of every experiment of the claims (or only of CLAIM's, e.g. --set "
+                     "online:data.path=~/mnist for MNIST files you have); such runs get their own folders and the "
+                     "report names the change")
     rep.add_argument("--quiet", action="store_true")
     _execution_flags(rep)
     sub.add_parser("presets", help="list the shipped presets")
@@ -176,6 +177,25 @@ def parse_overrides(items: Sequence[str]) -> dict[str, object]:
             raise ConfigError("--set", f"expected KEY=VALUE, got {item!r}")
         out[key.strip()] = config_mod.parse_value(value.strip())
     return out
+
+
+def claim_overrides(items: Sequence[str], names: Sequence[str]) -> tuple[dict[str, object],
+                                                                         dict[str, dict[str, object]]]:
+    """`basin reproduce --set`: (the changes for every claim, {claim: its own changes}). ``CLAIM:KEY=VALUE``
+    changes only that claim's experiments, so one `reproduce all` can point one claim at other data."""
+    common: list[str] = []
+    scoped: dict[str, list[str]] = {}
+    for item in items:
+        key = item.partition("=")[0]
+        claim, sep, _field = key.partition(":")
+        if not sep:
+            common.append(item)
+        elif claim.strip() not in names:
+            raise ConfigError("--set", f"{item!r} names claim {claim.strip()!r}, which is not among the claims run "
+                                       f"({', '.join(names)})")
+        else:
+            scoped.setdefault(claim.strip(), []).append(item.partition(":")[2])
+    return parse_overrides(common), {claim: parse_overrides(v) for claim, v in scoped.items()}
 
 
 def load_config(ref: str, overrides: dict[str, object]) -> ExperimentConfig:
@@ -426,14 +446,15 @@ def cmd_reproduce(args: argparse.Namespace, out: TextIO) -> int:
     if unknown:
         raise ConfigError("claims", f"unknown claim {unknown[0]!r}; available: all, {', '.join(reproduce.CLAIMS)}")
     root = args.out or (default_workspace() / "reproduce")
-    overrides = parse_overrides(args.overrides)
+    overrides, per_claim = claim_overrides(args.overrides, names)
     printer = ProgressPrinter(sys.stderr, args.quiet)
     results = []
     for name in names:
         out.write(f"== {name} ==\n")
         out.flush()
         result = reproduce.run_claim(name, root, reduced=args.reduced, device=args.device, on_event=printer.handle,
-                                     execution=execution_overrides(args), overrides=overrides)
+                                     execution=execution_overrides(args),
+                                     overrides={**overrides, **per_claim.get(name, {})})
         results.append(result)
         out.write(f"{result.verdict}: {result.title}\n{result.markdown}\n\n")
         out.flush()

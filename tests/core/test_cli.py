@@ -149,3 +149,16 @@ def test_reproduce_set_changes_every_experiment_and_the_report_says_so(tmp_path,
     assert code == 2 and "finetune.epochz" in err and "Traceback" not in err
     code, _ = run_cli("reproduce", "regulariser", "--reduced", "--out", str(tmp_path), "--set", "seeds.count=0")
     assert code == 2 and "seeds.count" in capsys.readouterr().err
+
+
+def test_reproduce_set_with_a_claim_prefix_changes_only_that_claim(tmp_path, capsys):
+    """`--set CLAIM:KEY=VALUE` (e.g. the online claim on other data in one `reproduce all`) leaves the other claims'
+    experiments, and so their config hashes and folders, as they are."""
+    from desktop_app.cli import claim_overrides
+
+    common, scoped = claim_overrides(["seeds.count=1", "online:data.name=\"digits\"", "online:data.n_test=100"],
+                                     ["regulariser", "online"])
+    assert common == {"seeds.count": 1} and scoped == {"online": {"data.name": "digits", "data.n_test": 100}}
+    code, _ = run_cli("reproduce", "regulariser", "--reduced", "--out", str(tmp_path), "--set", "online:seeds.count=1")
+    err = capsys.readouterr().err
+    assert code == 2 and "'online'" in err and "Traceback" not in err and not (tmp_path / "reduced").exists()
