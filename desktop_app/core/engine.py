@@ -227,7 +227,7 @@ class Engine:
                                      f"({len(tasks)} tasks)")
         if executor.name != "inline":
             each = f"{threads} torch thread(s) each" if threads else "torch's default threads"
-            yield LogMessage("info", f"running {executor.describe(n_units)}, {each}")
+            yield LogMessage("info", f"running {executor.describe(n_units, len(tasks))}, {each}")
         ended: dict[str, list[str]] = {"diverged": [], "failed": []}
         for ev in executor.run(tasks, self.control):
             if isinstance(ev, Progress):

@@ -198,6 +198,8 @@ def test_a_batch_stopped_midway_resumes_exactly_in_worker_processes(batched, tmp
         if isinstance(ev, CheckpointSaved) and ev.epoch == 1 and not control.stopped:
             control.stop()
     assert isinstance(events[-1], RunFinished) and events[-1].status == "stopped"
+    said = [e.text for e in events if isinstance(e, LogMessage)]
+    assert any("8 unit(s) in 4 task(s) on 2 local worker process(es)" in t for t in said), said
     stopped = {(e.arm, e.seed) for e in events if isinstance(e, UnitFinished) and e.status == "stopped"}
     assert stopped
     rest = list(resume_experiment(run_dir, seed_batch=4, backend="inline"))

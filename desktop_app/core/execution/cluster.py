@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from desktop_app.core.config import ConfigError
 from desktop_app.core.control import PAUSE, RUN, STOP, RunControl
 from desktop_app.core.events import Event, LogMessage, UnitFinished
-from desktop_app.core.execution.tasks import UnitTask, run_task
+from desktop_app.core.execution.tasks import UnitTask, in_tasks, run_task
 
 POLL_S = 0.05
 STATE_POLL_S = 0.25
@@ -110,10 +110,10 @@ class DaskExecutor:
         self.client = client
         self.workers = max(1, int(workers))
 
-    def describe(self, n_units: int) -> str:
+    def describe(self, n_units: int, n_tasks: int) -> str:
         where = self.address or ("the given cluster" if self.cluster or self.client else
                                  f"a local Dask cluster of {self.workers} process(es)")
-        return f"{n_units} unit(s) on Dask workers at {where}"
+        return f"{n_units} unit(s){in_tasks(n_units, n_tasks)} on Dask workers at {where}"
 
     def _connect(self):
         """(client, things to close afterwards)."""

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 
 from desktop_app.core.control import RunControl
 from desktop_app.core.events import Event
-from desktop_app.core.execution.tasks import UnitTask, run_task
+from desktop_app.core.execution.tasks import UnitTask, in_tasks, run_task
 
 
 class InlineExecutor:
@@ -17,8 +17,8 @@ class InlineExecutor:
     def __init__(self, data=None) -> None:
         self.data = data
 
-    def describe(self, n_units: int) -> str:
-        return f"{n_units} unit(s) one after another in this process"
+    def describe(self, n_units: int, n_tasks: int) -> str:
+        return f"{n_units} unit(s){in_tasks(n_units, n_tasks)} one after another in this process"
 
     def run(self, tasks: Sequence[UnitTask], control: RunControl) -> Iterator[Event]:
         for task in tasks:

@@ -27,7 +27,7 @@ from multiprocessing.connection import wait
 
 from desktop_app.core.control import PAUSE, RUN, STOP, RunControl, SharedStateControl
 from desktop_app.core.events import Event, LogMessage, UnitFinished
-from desktop_app.core.execution.tasks import UnitTask, run_task
+from desktop_app.core.execution.tasks import UnitTask, in_tasks, run_task
 
 POLL_S = 0.05  # how often the parent looks at its RunControl while it waits for events
 STOP_GRACE_S = 0.8  # after a stop, how long running units get to report before their workers are ended
@@ -69,9 +69,9 @@ class LocalExecutor:
         self.workers = max(1, int(workers))
         self._ctx = mp.get_context("spawn")
 
-    def describe(self, n_units: int) -> str:
-        n = min(self.workers, n_units)
-        return f"{n_units} unit(s) on {n} local worker process(es)"
+    def describe(self, n_units: int, n_tasks: int) -> str:
+        n = min(self.workers, n_tasks)  # a seed batch is one task: more workers than tasks would idle
+        return f"{n_units} unit(s){in_tasks(n_units, n_tasks)} on {n} local worker process(es)"
 
     # -- process management ------------------------------------------------------------------------------
     def _start_worker(self, state) -> _Worker:

@@ -122,6 +122,11 @@ def _held(batch) -> list[Event]:
     return batch.take_held() if batch is not None else []
 
 
+def in_tasks(n_units: int, n_tasks: int) -> str:
+    """" in N task(s)" when seed batches group the units (what the executors' log line says), else ""."""
+    return f" in {n_tasks} task(s)" if n_tasks != n_units else ""
+
+
 def physical_cores() -> int:
     """Physical cores this process may use (hyper-threads share one core's arithmetic units, and a unit at
     minibatch 10 is bound by them), falling back to the logical count."""
