@@ -1,4 +1,4 @@
-"""Online units: examples per second of the dense step (``online.unit.DenseStep``, the hand-written step of
+"""Online units: examples per second of the dense step (``online.steppers.DenseStep``, the hand-written step of
 ``core.stacked`` with the score taken from its forward pass) vs the autograd step (``PlainStep``: an eval-mode
 scoring pass, then ``training.finetune_step``), plus the stream's deformations, on the nets of
 ``basin reproduce online`` (784-500-10 and 784-500-500-500-10 sigmoid, momentum 0.9, minibatch 10).
@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import machine_line, write_section  # noqa: E402
 from desktop_app.core.models import build_model  # noqa: E402
-from desktop_app.core.online.unit import DenseStep, PlainStep, streams  # noqa: E402
+from desktop_app.core.online.steppers import DenseStep, PlainStep  # noqa: E402
+from desktop_app.core.online.unit import streams  # noqa: E402
 from desktop_app.core.reproduce.claims import _online_runs  # noqa: E402
 from desktop_app.core.unit import prepare_data  # noqa: E402
 

@@ -212,7 +212,7 @@ def test_the_online_demo_preset_runs_from_the_cli(tmp_path):
 def test_the_dense_step_matches_autograd_and_its_state_resumes_the_plain_step(base_set):
     """Online units of dense nets use the hand-written step (``DenseStep``): the same scores, weights and optimizer
     state as the autograd step (``PlainStep``) up to float rounding, so its checkpoint resumes with either."""
-    from desktop_app.core.online.unit import DenseStep, PlainStep, make_stepper
+    from desktop_app.core.online.steppers import DenseStep, PlainStep, make_stepper
 
     cfg = tiny(**{"finetune.optimizer": "momentum", "finetune.momentum": 0.9})
     x, y = base_set

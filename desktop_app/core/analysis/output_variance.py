@@ -10,7 +10,8 @@ On elastic data the stream is the online kind's endless stream (``core.online.st
 deformation of a base image, deterministic per seed and index), so it can be far longer than the labelled set:
 the paper's nets trained on millions of InfiniteMNIST examples, and a net that never leaves its initial basin
 shows only recency (the last block matters most). A resample re-deforms the block's base images with another
-draw, generated chunk by chunk, never held whole (docs/ARCHITECTURE.md, "Output variance").
+draw, generated chunk by chunk; the stream itself is kept up to STREAM_CACHE_BYTES (100,000 digits: 314 MB),
+since every pass reads it again (docs/ARCHITECTURE.md, "Output variance").
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ from desktop_app.core.control import RunControl
 from desktop_app.core.data import DataSplits, load_data
 from desktop_app.core.greedy import greedy_pretrain
 from desktop_app.core.models import Net, build_model
+from desktop_app.core.online.steppers import make_stepper
 from desktop_app.core.online.stream import CHUNK, OnlineStream
 from desktop_app.core.seeding import derive_seed
-from desktop_app.core.training import finetune_step, make_optimizer, probe_outputs
+from desktop_app.core.training import probe_outputs
+
+STREAM_CACHE_BYTES = 512 * 2**20
 
 
 def _pretrain(model: Net, arm: str, cfg: ExperimentConfig, pool: torch.Tensor, seed: int,
@@ -43,14 +47,14 @@ def _one_pass(model: Net, cfg: ExperimentConfig, batches: Iterable[tuple[torch.T
               control: RunControl | None) -> None:
     """One online pass over the stream's minibatches in their given order (no shuffling: the order is the
     experiment)."""
-    ft = cfg.finetune
-    opt = make_optimizer(ft, model.parameters())
-    torch.manual_seed(derive_seed(seed, "dropout", 1))
+    stepper = make_stepper(model, cfg)  # the hand-written step for dense nets (core.online.steppers)
+    stepper.reseed(derive_seed(seed, "dropout", 1))
     model.train()
     for x, y in batches:
         if control is not None:
             control.checkpoint()
-        finetune_step(model, opt, x, y, cfg.model, ft, 1)
+        stepper.train_step(x, y, 1, check_loss=True)
+    stepper.write_to(model)
 
 
 def _tensor_batches(x: torch.Tensor, y: torch.Tensor, batch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -141,7 +145,8 @@ def output_variance_experiment(
     arms = tuple(arms)
     endless = data.augment is not None and mode != "pool"
     if endless:
-        deformed = OnlineStream(data.train_x, data.train_y, data.augment, seed, "variance")
+        # every (block, resample) pass reads the same stream: keep up to STREAM_CACHE_BYTES of it generated
+        deformed = OnlineStream(data.train_x, data.train_y, data.augment, seed, "variance", STREAM_CACHE_BYTES)
         size = int(stream_size) or len(data.train_x)
     else:
         sx, sy, px, py = _stream(data, mode, seed, stream_size)

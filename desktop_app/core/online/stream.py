@@ -23,12 +23,17 @@ Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 class OnlineStream:
     """Examples ``[start, start + n)`` of one seed's stream for one purpose; see the module docstring."""
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, augment: Augment, seed: int, purpose: str) -> None:
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, augment: Augment, seed: int, purpose: str,
+                 cache_bytes: int = 0) -> None:
+        """``cache_bytes``: how much of the generated stream to keep (whole chunks, oldest dropped first) for a
+        caller that reads it again (output variance: dozens of passes over one stream); 0 = the current chunk."""
         if len(x) == 0:
             raise ValueError("the online stream needs at least one base image")
         self.x, self.y, self.augment = x, y, augment
         self.seed, self.purpose = int(seed), purpose
-        self._chunk: tuple[int, torch.Tensor, torch.Tensor] | None = None
+        chunk_bytes = CHUNK * max(1, x[:1].numel()) * x.element_size()
+        self._keep = max(1, int(cache_bytes) // chunk_bytes)
+        self._chunks: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._perm: tuple[int, torch.Tensor] | None = None
 
     def base_indices(self, start: int, stop: int) -> torch.Tensor:
@@ -50,11 +55,13 @@ class OnlineStream:
         return self._perm[1]
 
     def _get_chunk(self, c: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if self._chunk is None or self._chunk[0] != c:
+        if c not in self._chunks:
+            while len(self._chunks) >= self._keep:
+                del self._chunks[next(iter(self._chunks))]
             idx = self.base_indices(c * CHUNK, (c + 1) * CHUNK).to(self.x.device)
             gen = torch.Generator().manual_seed(derive_seed(self.seed, f"online-{self.purpose}-deform", c))
-            self._chunk = (c, self.augment(self.x[idx], gen), self.y[idx])
-        return self._chunk[1], self._chunk[2]
+            self._chunks[c] = (self.augment(self.x[idx], gen), self.y[idx])
+        return self._chunks[c]
 
     def take(self, start: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(images, labels) of examples ``start .. start+n-1``."""

@@ -44,19 +44,17 @@ from desktop_app.core.greedy import (
     pretrained_layer_count,
 )
 from desktop_app.core.models import Net, build_model
+from desktop_app.core.online.steppers import make_stepper
 from desktop_app.core.online.stream import OnlineStream, evaluation_points
 from desktop_app.core.pretraining import PretrainingDiverged, make_pretrainer
 from desktop_app.core.runfolder import RunFolder, RunFolderError, UnitSink
 from desktop_app.core.seeding import derive_seed
-from desktop_app.core.stacked import StackedMLP, stackable
 from desktop_app.core.training import (
     LOSS_CHECK_EVERY,
     FinetuneDiverged,
     all_finite,
     checkpoint_bytes,
     evaluate,
-    finetune_step,
-    make_optimizer,
 )
 from desktop_app.core.unit import PROGRESS_INTERVAL_S, minibatches
 
@@ -273,75 +271,3 @@ class OnlineUnitRun:
         self.sink.handle(ev)
         return ev
 
-
-@torch.no_grad()
-def online_mistakes(model: Net, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Which of a minibatch's examples the net misclassifies before it trains on them (eval mode; bool, CPU)."""
-    was_training = model.training
-    model.eval()
-    wrong = (model(x).argmax(1) != y).cpu()
-    model.train(was_training)
-    return wrong
-
-
-class PlainStep:
-    """Score a minibatch (eval mode), then one autograd step (``training.finetune_step``): any net."""
-
-    def __init__(self, model: Net, cfg: ExperimentConfig, opt_state: dict | None) -> None:
-        self.model, self.cfg = model, cfg
-        self.opt = make_optimizer(cfg.finetune, model.parameters())
-        if opt_state is not None:
-            self.opt.load_state_dict(opt_state)
-
-    def reseed(self, seed: int) -> None:
-        torch.manual_seed(seed)  # the dropout masks of the segment up to the next evaluation point
-
-    def score_and_step(self, x: torch.Tensor, y: torch.Tensor, epoch: int, check_loss: bool) -> torch.Tensor:
-        wrong = online_mistakes(self.model, x, y)
-        finetune_step(self.model, self.opt, x, y, self.cfg.model, self.cfg.finetune, epoch, check_loss=check_loss)
-        return wrong
-
-    def write_to(self, model: Net) -> None:
-        """The weights already live in ``model``."""
-
-    def optimizer_state(self) -> dict:
-        return self.opt.state_dict()
-
-
-class DenseStep:
-    """The hand-written step of ``core.stacked`` for one dense net (K = 1): at minibatch 10 it is about twice as
-    fast as autograd (docs/PERFORMANCE.md, "Online units"), and without dropout the step's own forward pass on the
-    weights before the update is the eval-mode score, so scoring costs nothing. The weights live in the stack;
-    ``write_to`` copies them into the net at evaluation points (numbers equal the plain step's up to float
-    rounding; its optimizer state has the plain step's format, so a checkpoint resumes with either)."""
-
-    def __init__(self, model: Net, cfg: ExperimentConfig, opt_state: dict | None) -> None:
-        self.template = make_optimizer(cfg.finetune, model.parameters()).state_dict()
-        self.stack = StackedMLP([model], cfg.model, cfg.finetune, [opt_state] if opt_state is not None else None)
-        self.cfg = cfg
-        self.dropout = cfg.model.dropout > 0
-        self.generator = torch.Generator(device=next(model.parameters()).device)
-
-    def reseed(self, seed: int) -> None:
-        self.generator.manual_seed(seed)
-
-    def score_and_step(self, x: torch.Tensor, y: torch.Tensor, epoch: int, check_loss: bool) -> torch.Tensor:
-        xs, ys = x.unsqueeze(0), y.unsqueeze(0)
-        scored = self.stack.predict(xs) if self.dropout else None
-        bad = self.stack.step(xs, ys, [self.generator], check_loss)
-        if bad:
-            raise FinetuneDiverged(self.cfg.finetune, epoch, f"loss {bad[0]}")
-        logits = scored if scored is not None else self.stack.last_logits
-        return (logits[0].argmax(1) != y).cpu()
-
-    def write_to(self, model: Net) -> None:
-        self.stack.write_to(0, model)
-
-    def optimizer_state(self) -> dict:
-        return self.stack.optimizer_state(0, self.template)
-
-
-def make_stepper(model: Net, cfg: ExperimentConfig, opt_state: dict | None) -> PlainStep | DenseStep:
-    """The dense step where the net is dense-only (conv stacks are slower than autograd at K = 1: PERFORMANCE.md,
-    "Seed batches of a CNN"), else the autograd step."""
-    return (DenseStep if stackable(model) else PlainStep)(model, cfg, opt_state)
