@@ -452,9 +452,13 @@ def cmd_reproduce(args: argparse.Namespace, out: TextIO) -> int:
     for name in names:
         out.write(f"== {name} ==\n")
         out.flush()
-        result = reproduce.run_claim(name, root, reduced=args.reduced, device=args.device, on_event=printer.handle,
-                                     execution=execution_overrides(args),
-                                     overrides={**overrides, **per_claim.get(name, {})})
+        try:
+            result = reproduce.run_claim(name, root, reduced=args.reduced, device=args.device,
+                                         on_event=printer.handle, execution=execution_overrides(args),
+                                         overrides={**overrides, **per_claim.get(name, {})})
+        except reproduce.ClaimIncomplete as exc:  # Ctrl-C or a failed unit: one line, the folders kept
+            sys.stderr.write(f"basin: {one_line(str(exc))}\n")
+            return EXIT_STOPPED if exc.status == "stopped" else EXIT_FAILED
         results.append(result)
         out.write(f"{result.verdict}: {result.title}\n{result.markdown}\n\n")
         out.flush()

@@ -162,3 +162,26 @@ def test_reproduce_set_with_a_claim_prefix_changes_only_that_claim(tmp_path, cap
     code, _ = run_cli("reproduce", "regulariser", "--reduced", "--out", str(tmp_path), "--set", "online:seeds.count=1")
     err = capsys.readouterr().err
     assert code == 2 and "'online'" in err and "Traceback" not in err and not (tmp_path / "reduced").exists()
+
+
+def test_ctrl_c_during_reproduce_is_one_line_and_exit_130(tmp_path):
+    """Stopping `basin reproduce` (Ctrl-C) ends with one line naming the claim, its experiment and its folder, and
+    how to continue; no traceback, and the folder is kept for the same command to resume."""
+    import signal
+    import time
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "desktop_app", "reproduce", "regulariser", "--reduced", "--device",
+                             "cpu", "--out", str(tmp_path), "--workers", "1", "--no-figures"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("reduced/*/snapshots/*")) and time.monotonic() < deadline:
+        time.sleep(0.1)  # until a unit has started (its initial filters are written)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    last = [line for line in err.splitlines() if line.strip()][-1]
+    assert "claim regulariser" in last and "stopped" in last and "same command" in last, last
+    (run_dir,) = (tmp_path / "reduced").iterdir()
+    assert str(run_dir) in last and (run_dir / "manifest.json").exists()

@@ -275,6 +275,15 @@ CLAIMS: dict[str, Claim] = {
 }
 
 
+class ClaimIncomplete(RuntimeError):
+    """An experiment of a claim ended without completing (stopped, failed): its folder keeps what it did, and
+    running the claim again resumes it."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | None = None,
               on_event: Callable[[object], None] | None = None,
               execution: dict[str, object] | None = None,
@@ -317,8 +326,10 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
                     on_event(ev)
                 if isinstance(ev, RunFinished) and ev.status == "refused":
                     raise RunFolderError(ev.message)
-            if read_manifest(run_dir).get("status") != "completed":
-                raise RuntimeError(f"claim {name}: experiment {label} did not complete; see {run_dir}")
+            status = str(read_manifest(run_dir).get("status", "unknown"))
+            if status != "completed":
+                raise ClaimIncomplete(status, f"claim {name}: experiment {label} {status} ({run_dir}); the same "
+                                              f"command continues it from its last checkpoints")
         dirs[label] = run_dir
         setup[label] = describe_setup(cfg)
         seeds.update(cfg.seed_values)  # distinct seeds: one per run folder in output-variance, shared elsewhere
