@@ -1,7 +1,9 @@
 """Online units: examples per second of the dense step (``online.steppers.DenseStep``, the hand-written step of
 ``core.stacked`` with the score taken from its forward pass) vs the autograd step (``PlainStep``: an eval-mode
 scoring pass, then ``training.finetune_step``), plus the stream's deformations, on the nets of
-``basin reproduce online`` (784-500-10 and 784-500-500-500-10 sigmoid, momentum 0.9, minibatch 10).
+``basin reproduce online`` (784-500-10 and 784-500-500-500-10 sigmoid, momentum 0.9, minibatch 10) and of
+``basin reproduce output-variance`` (784-100-10, whose 45 passes per seed also read the stream from a cache after the
+first: the stream column is what each pass would otherwise pay again).
 
 Each repeat times both steps on the same minibatches, alternating which goes first; the table gives medians and
 the projected wall time of the claim's 10^6 fine-tuning examples per unit.
@@ -25,7 +27,7 @@ from bench.report import machine_line, write_section  # noqa: E402
 from desktop_app.core.models import build_model  # noqa: E402
 from desktop_app.core.online.steppers import DenseStep, PlainStep  # noqa: E402
 from desktop_app.core.online.unit import streams  # noqa: E402
-from desktop_app.core.reproduce.claims import _online_runs  # noqa: E402
+from desktop_app.core.reproduce.claims import _online_runs, _output_variance_runs  # noqa: E402
 from desktop_app.core.unit import prepare_data  # noqa: E402
 
 DIGITS = {"data.name": "digits", "data.download": False, "data.n_valid": 500, "data.n_test": 1000}
@@ -51,8 +53,9 @@ def main() -> None:
     rows = []
     with open("/proc/loadavg") as fh:
         load = fh.read().split()[0]
-    for label, cfg in _online_runs(False):
-        cfg = cfg.with_overrides(DIGITS)
+    nets = [(label, cfg.with_overrides(DIGITS)) for label, cfg in _online_runs(False)]
+    nets.append(("output-variance", _output_variance_runs(False)[0][1]))
+    for label, cfg in nets:
         data = prepare_data(cfg, torch.device("cpu")).splits
         stream = streams(cfg, data, 0)[1]
         bs = cfg.finetune.batch_size
@@ -80,7 +83,8 @@ def main() -> None:
         "scoring pass + `training.finetune_step`), dense = `DenseStep` (what a dense online unit runs: "
         "`core.stacked`'s hand-written step at K = 1, the score taken from its own forward pass); stream = the "
         "elastic + affine deformations the unit draws. Projected: minutes per unit for 10^6 fine-tuning examples "
-        "(step + stream; pre-training and the evaluation points come on top).",
+        "(step + stream; pre-training and the evaluation points come on top). Output variance trains 45 passes of 100,000 "
+        "examples per seed on its net and generates the stream once (`online.stream.OnlineStream(cache_bytes)`).",
         "",
         "| net | autograd (us/example) | dense (us/example) | speed-up | stream (us/example) | "
         "projected autograd (min / 10^6) | projected dense (min / 10^6) |",
