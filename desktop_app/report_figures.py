@@ -119,7 +119,9 @@ def _pitfall(r: ClaimResult, out: Path) -> list[Path]:
     panel = PitfallPanel(_store(first))
     panel.point_text = "run"
     panel.display(merge_pitfall(parts))
-    panel.legend.hide()  # one entry per configuration would cover the points; the points carry their names
+    # one legend entry (symbol and colour) per configuration, in columns under the plot: with more points than
+    # the panel labels (MAX_POINT_LABELS) the legend is what names them
+    panel.legend.setColumnCount(3)
     return _export(panel, out, "pitfall")
 
 

@@ -364,3 +364,25 @@ def test_pitfall_axes_before_compute_are_those_of_the_runs_methods(qtbot):
     assert 0 <= lo < hi <= 100
     window.store.ingest([RunStarted("/both", "demo", ("none", "rbm", "dae"), (0,), "cpu", 10)])
     assert len(shown_axes()) == 2 and shown_axes()[0].startswith("RBM")
+
+
+def test_pitfall_gives_every_configuration_its_own_marker(qtbot, store):
+    """`basin reproduce pitfall` merges 21 configurations into one scatter (too many points to label each): every
+    configuration gets its own (symbol, colour) pair, so the legend names each point (12 dense DAE configurations
+    share a colour, so they need 12 symbols)."""
+    from desktop_app.core.results import PitfallResult
+    from desktop_app.workers.analysis_jobs import merge_pitfall
+
+    def part(arm: str, i: int) -> PitfallResult:
+        return PitfallResult(labels=(f"{arm}/s0",), arms=(arm,), seeds=np.zeros(1, dtype=int),
+                             layer=np.zeros(1, dtype=int), recon_error=np.array([50.0 + i]),
+                             probe_accuracy=np.array([0.85]), pixel_accuracy=0.84, n_train=10, n_test=10,
+                             pearson_r=0.0, pearson_p=1.0, spearman_r=0.0, spearman_p=1.0)
+
+    parts = [("" if i == 0 else f"dae-{i}", part("dae", i)) for i in range(12)]
+    parts += [(f"cae-{i}", part("cae", 12 + i)) for i in range(9)]
+    panel = PitfallPanel(store)
+    qtbot.addWidget(panel)
+    panel.display(merge_pitfall(parts))
+    markers = {(s.opts["symbol"], s.opts["brush"].color().name()) for s in panel.scatters.values()}
+    assert len(panel.scatters) == 21 and len(markers) == 21

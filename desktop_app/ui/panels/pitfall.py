@@ -29,7 +29,7 @@ from desktop_app.ui.run_store import PRETRAIN, RunStore
 
 PRETRAIN_ARMS = ("rbm", "dae", "cae")
 AE_ARMS = ("dae", "cae")
-SYMBOLS = ("o", "t", "d", "s", "h", "p")
+SYMBOLS = ("o", "t", "d", "s", "h", "p", "star", "t1", "t2", "t3", "+", "x")  # one per added run
 MAX_POINT_LABELS = 40
 KIND_NAMES = {"squared": "RBM", "cross-entropy": "autoencoders"}
 KIND_AXES = {"squared": "RBM reconstruction error (squared, per example)",
