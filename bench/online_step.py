@@ -83,8 +83,9 @@ def main() -> None:
         "scoring pass + `training.finetune_step`), dense = `DenseStep` (what a dense online unit runs: "
         "`core.stacked`'s hand-written step at K = 1, the score taken from its own forward pass); stream = the "
         "elastic + affine deformations the unit draws. Projected: minutes per unit for 10^6 fine-tuning examples "
-        "(step + stream; pre-training and the evaluation points come on top). Output variance trains 45 passes of 100,000 "
-        "examples per seed on its net and generates the stream once (`online.stream.OnlineStream(cache_bytes)`).",
+        "(step + stream; pre-training and the evaluation points come on top). Output variance trains 45 passes "
+        "of 100,000 examples per seed on its net and generates the stream once "
+        "(`online.stream.OnlineStream(cache_bytes)`).",
         "",
         "| net | autograd (us/example) | dense (us/example) | speed-up | stream (us/example) | "
         "projected autograd (min / 10^6) | projected dense (min / 10^6) |",
