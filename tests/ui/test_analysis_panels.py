@@ -386,3 +386,26 @@ def test_pitfall_gives_every_configuration_its_own_marker(qtbot, store):
     panel.display(merge_pitfall(parts))
     markers = {(s.opts["symbol"], s.opts["brush"].color().name()) for s in panel.scatters.values()}
     assert len(panel.scatters) == 21 and len(markers) == 21
+
+
+def test_progress_says_the_time_left(qtbot, store):
+    """A long analysis says how long it has left (from its measured rate), not only "k / n"."""
+    def steady(run_dir, params, control):
+        for i in range(400):
+            control.checkpoint()
+            time.sleep(0.01)
+            yield AnalysisProgress("landscape", i, 400, None)
+
+    runner = AnalysisRunner(threads=1, jobs={"landscape": steady})
+    panel = LandscapePanel(store, runner)
+    qtbot.addWidget(panel)
+    job = panel.compute()
+    qtbot.waitUntil(lambda: "left" in panel.status.text(), timeout=5000)
+    text = panel.status.text()  # "Computing… 150 / 400 · about 0:03 left"
+    done = int(text.split("…")[1].split("/")[0])
+    minutes, seconds = text.split("about ")[1].split(" left")[0].split(":")
+    left = 60 * int(minutes) + int(seconds)
+    assert 0 < done < 400 and 1 <= left <= 10
+    panel.cancel()
+    qtbot.waitUntil(lambda: job.state == "cancelled", timeout=10_000)
+    assert runner.shutdown(1000)

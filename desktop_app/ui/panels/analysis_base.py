@@ -22,10 +22,21 @@ from desktop_app.core.runfolder import RunFolder, RunFolderError
 from desktop_app.ui.analysis_protocol import AnalysisJobLike, AnalysisRunnerLike
 from desktop_app.ui.panels.base import Panel, add_widgets
 from desktop_app.ui.panels.flow import flow_container
+from desktop_app.ui.progress import format_eta
 from desktop_app.ui.run_store import RUN, RunStore, StoreChange
 
 NO_RUNNER_TIP = "Analyses need the analysis runner, which this window was built without."
 NO_RUN_TIP = "Open a run (Runs list) or start one first: analyses read its checkpoints and snapshots."
+ETA_AFTER_S = 1.0  # of measured progress before the time left is said (a first step's rate says little)
+
+
+def time_left(first: tuple[float, int], now: float, done: int, total: int) -> float | None:
+    """Seconds left at the rate measured since the first progress item ``first`` = (time, done); None until
+    ETA_AFTER_S have passed and a step has been done since then."""
+    t0, done0 = first
+    if done <= done0 or now - t0 < ETA_AFTER_S or total <= done:
+        return None
+    return (now - t0) / (done - done0) * (total - done)
 
 
 def load_cached(run_dir: str | Path, name: str) -> tuple[object, dict[str, Any]] | None:
@@ -67,6 +78,7 @@ class AnalysisPanel(Panel):
         self.from_cache = False
         self._run_dir = ""
         self._t0 = 0.0
+        self._first_progress: tuple[float, int] | None = None  # (time, done) of the job's first progress item
         self.compute_button = QPushButton("Compute")
         self.compute_button.clicked.connect(self._on_compute_clicked)
         self.cancel_button = QPushButton("Cancel")
@@ -168,6 +180,7 @@ class AnalysisPanel(Panel):
         job = self.runner.start(self.analysis_name, self.store.run_dir, params)
         self.job = job
         self._t0 = time.monotonic()
+        self._first_progress = None
         job.progress.connect(self._on_progress)
         job.finished.connect(self._on_finished)
         job.failed.connect(self._on_failed)
@@ -199,7 +212,12 @@ class AnalysisPanel(Panel):
     def _on_progress(self, item: AnalysisProgress) -> None:
         self.progress_bar.setRange(0, max(item.total, 1))
         self.progress_bar.setValue(item.done)
-        self.status.setText(f"Computing… {item.done} / {item.total}")
+        now = time.monotonic()
+        if self._first_progress is None:  # (a queued job's wait is not its speed)
+            self._first_progress = (now, item.done)
+        left = time_left(self._first_progress, now, item.done, item.total)
+        eta = f" · about {format_eta(left)} left" if left is not None else ""
+        self.status.setText(f"Computing… {item.done} / {item.total}{eta}")
         if item.partial is not None:
             self.result = item.partial
             self.show_result(item.partial, partial=True)
