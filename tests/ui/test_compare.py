@@ -258,3 +258,28 @@ def test_compare_from_the_runs_pane(window, two_runs, qtbot):
     assert comparison is not None and len(comparison) == 2
     assert sorted(comparison.labels()) == ["lr=0.05", "lr=0.1"]
     assert window.current_panel() in ("Curves", "Summary", "Trajectories")
+
+
+def paints_anything(item) -> bool:
+    """Whether a graphics item draws any pixel of its own (children aside)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(300, 200, QImage.Format.Format_ARGB32)
+    image.fill(0)
+    painter = QPainter(image)
+    item.paint(painter, None, None)
+    painter.end()
+    return any(image.pixel(x, y) for x in range(0, 300, 2) for y in range(0, 200, 2))
+
+
+def test_no_empty_legend_box_in_a_comparison_or_before_compute(window, two_runs):
+    """The Pre-training plot of a comparison names nothing in its own legend (the legend row above does): no empty
+    frame on it; nor on Function space before a result."""
+    assert window.compare_runs(two_runs)
+    curves = window.panel_widgets["Curves"]
+    curves.ensure_current()
+    assert "recon" in curves._arranged and not curves.recon_legend.items
+    assert not paints_anything(curves.recon_legend)
+    assert paints_anything(curves.compare_legend)  # a legend with entries still draws its frame
+    space = window.panel_widgets["Function space"]
+    assert space.result is None and not space.legend.items and not paints_anything(space.legend)

@@ -103,9 +103,22 @@ def style_plot(plot: pg.PlotItem, title: str = "", x: str = "", y: str = "") -> 
     return plot
 
 
-def add_legend(plot: pg.PlotItem, **kwargs: Any) -> pg.LegendItem:
-    return plot.addLegend(labelTextColor=FOREGROUND, brush=pg.mkBrush(255, 255, 255, 200),
-                          pen=pg.mkPen(200, 200, 200), **kwargs)
+class Legend(pg.LegendItem):
+    """A legend that draws nothing while it has no entries: pyqtgraph paints an empty legend's frame, a stray
+    little box on a plot with nothing to name yet (before Compute, or a plot whose legend a comparison moved)."""
+
+    def paint(self, p, *args) -> None:
+        if self.items:
+            super().paint(p, *args)
+
+
+def add_legend(plot: pg.PlotItem, **kwargs: Any) -> Legend:
+    """The plot's legend (a ``Legend``), anchored in its view box as ``PlotItem.addLegend`` would."""
+    if plot.legend is None:
+        plot.legend = Legend(labelTextColor=FOREGROUND, brush=pg.mkBrush(255, 255, 255, 200),
+                             pen=pg.mkPen(200, 200, 200), **kwargs)
+        plot.legend.setParentItem(plot.vb)
+    return plot.legend
 
 
 def style_sample(style: Qt.PenStyle, colour: Any = "#555555") -> pg.PlotDataItem:

@@ -25,6 +25,7 @@ from desktop_app.core.lab.store import METRIC_NAMES, RunData
 from desktop_app.core.stats import ema
 from desktop_app.ui.panels.base import (
     FOREGROUND,
+    Legend,
     Panel,
     add_legend,
     arm_color,
@@ -192,7 +193,7 @@ class CurvesPanel(Panel):
         self.plots: dict[str, pg.PlotItem] = {"metric": self.plot, "recon": self.recon_plot}
         self.legend = add_legend(self.plot, offset=(-10, 10))
         self.recon_legend = add_legend(self.recon_plot, offset=(-10, 10))
-        self.compare_legend = pg.LegendItem(colCount=4, labelTextColor=FOREGROUND, brush=pg.mkBrush(255, 255, 255),
+        self.compare_legend = Legend(colCount=4, labelTextColor=FOREGROUND, brush=pg.mkBrush(255, 255, 255),
                                             pen=pg.mkPen(200, 200, 200))
         self.legend_corners: dict[str, tuple[int, int]] = {}
         self.series: list[Series] = []

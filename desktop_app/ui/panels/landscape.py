@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QW
 from desktop_app.core.analysis.progress import LandscapeResult
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
 from desktop_app.ui.panels.analysis_base import AnalysisPanel, fill_combo, no_si_prefix, select_data
-from desktop_app.ui.panels.base import FOREGROUND, arm_label, style_plot
+from desktop_app.ui.panels.base import FOREGROUND, Legend, arm_label, style_plot
 from desktop_app.ui.run_store import CHECKPOINTS, RunStore
 
 N_CONTOURS = 6  # few enough to read each level off the colour bar
@@ -113,7 +113,7 @@ class LandscapePanel(AnalysisPanel):
         # the basin's true shape shows (a stretched plot would draw a round basin as a valley).
         self.plot.setAspectLocked(True, ratio=1.0)
         # The legend sits under the plot, never on the surface (which fills the whole plot area).
-        self.legend = pg.LegendItem(colCount=3, labelTextColor=FOREGROUND)
+        self.legend = Legend(colCount=3, labelTextColor=FOREGROUND)
         self.graphics.ci.addItem(self.legend, row=1, col=0)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)

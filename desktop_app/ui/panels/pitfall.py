@@ -24,7 +24,7 @@ from desktop_app.core.analysis.progress import PitfallResult
 from desktop_app.ui import settings as settings_mod
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
 from desktop_app.ui.panels.analysis_base import AnalysisPanel, no_si_prefix
-from desktop_app.ui.panels.base import FOREGROUND, arm_color, arm_label, style_plot
+from desktop_app.ui.panels.base import FOREGROUND, Legend, arm_color, arm_label, style_plot
 from desktop_app.ui.run_store import PRETRAIN, RunStore
 
 PRETRAIN_ARMS = ("rbm", "dae", "cae")
@@ -133,7 +133,7 @@ class PitfallPanel(AnalysisPanel):
                               "linear-probe test accuracy (%)")
             no_si_prefix(plot)
             self.kind_plots[kind] = plot
-            self.legends[kind] = pg.LegendItem(colCount=2, labelTextColor=FOREGROUND)  # under its plot, off the data
+            self.legends[kind] = Legend(colCount=2, labelTextColor=FOREGROUND)  # under its plot, off the data
             self.baselines[kind] = pg.InfiniteLine(
                 angle=0, pen=pg.mkPen("#505050", width=1.5, style=Qt.PenStyle.DashLine), label="raw pixels",
                 labelOpts={"position": 0.05, "color": FOREGROUND, "anchors": [(0, 1), (0, 1)]})

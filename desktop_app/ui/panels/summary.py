@@ -24,7 +24,16 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 from desktop_app.core.lab.comparison import Comparison
 from desktop_app.core.lab.store import RunData
 from desktop_app.core.stats import MeanCI, PairedDiff, box_stats, mean_ci, paired_difference, wilcoxon_min_p
-from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot, style_sample
+from desktop_app.ui.panels.base import (
+    FOREGROUND,
+    Legend,
+    Panel,
+    add_legend,
+    arm_color,
+    arm_label,
+    style_plot,
+    style_sample,
+)
 from desktop_app.ui.panels.compare import comparison_arms, run_style
 from desktop_app.ui.run_store import METRICS, RunStore
 
@@ -82,7 +91,7 @@ class SummaryPanel(Panel):
         self.graphics.ci.layout.setColumnStretchFactor(0, 3)
         self.graphics.ci.layout.setColumnStretchFactor(1, 2)
         self.legend = add_legend(self.box_plot, offset=(10, 5), colCount=6)
-        self.compare_legend = pg.LegendItem(colCount=6, labelTextColor=FOREGROUND, pen=pg.mkPen(200, 200, 200))
+        self.compare_legend = Legend(colCount=6, labelTextColor=FOREGROUND, pen=pg.mkPen(200, 200, 200))
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
