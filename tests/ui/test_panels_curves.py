@@ -101,3 +101,16 @@ def test_legend_names_arms_and_line_styles_as_drawn(panel):
     assert recon == {"dae", "layer 1 (solid)", "layer 2 (dashed)"}
     panel.select(splits=())
     assert not panel.legend.isVisible()  # no empty legend
+
+
+def test_the_plots_fill_the_panels_width(qtbot, panel):
+    """The fine-tuning and pre-training plots share the whole width (a third of it stayed blank on the right, on
+    screen and in the exported PNG)."""
+    panel.resize(1000, 500)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.ensure_current()
+    qtbot.wait(50)
+    width = panel.graphics.ci.geometry().width()
+    assert panel.recon_plot.geometry().right() >= 0.95 * width
+    assert panel.plot.geometry().width() > panel.recon_plot.geometry().width()  # fine-tuning is the wider one

@@ -256,9 +256,10 @@ class CurvesPanel(Panel):
             return
         layout = self.graphics.ci
         layout.clear()
-        for i in range(3):
-            layout.layout.setColumnStretchFactor(i, 1)
         comparing = keys != ("metric", "recon")
+        cols = 2 if not comparing else len(keys) if len(keys) <= 3 else 2  # one row while it fits
+        for i in range(3):  # an empty column keeping a stretch took a third of the width, blank
+            layout.layout.setColumnStretchFactor(i, 1 if i < cols else 0)
         self.recon_plot.setLabel("left", "recon. error (per example)" if comparing else
                                  "reconstruction error (per example)")
         if not comparing:
@@ -268,7 +269,6 @@ class CurvesPanel(Panel):
             layout.layout.setColumnStretchFactor(1, 2)
             self.plot.setXLink(None)
         else:
-            cols = len(keys) if len(keys) <= 3 else 2  # one row while it fits: the plots keep their height
             layout.addItem(self.compare_legend, row=0, col=0, colspan=cols)
             first = None
             for i, key in enumerate(keys):
