@@ -44,3 +44,17 @@ def test_run_label_uses_short_names():
     fields = differing_fields([a, b])
     assert run_label(b, fields) == "lr=0.05"
     assert run_label(a, [], fallback="run-1") == "run-1"
+
+
+def test_run_label_names_a_field_of_every_layer_once():
+    """A width sweep of a 3-layer net: "units=50", not "model.layers.0.units=50, model.layers.1.units=50, ..."."""
+    def layers(*units):
+        return [{"kind": "dense", "units": u} for u in units]
+
+    a, b, c_ = cfg(**{"model.layers": layers(25, 25, 25)}), cfg(**{"model.layers": layers(50, 50, 50)}), \
+        cfg(**{"model.layers": layers(50, 50, 25), "finetune.lr": 0.05})
+    fields = differing_fields([a, b, c_])
+    assert [k for k in fields if k.startswith("model.layers")] == [f"model.layers.{i}.units" for i in range(3)]
+    assert [run_label(x, fields) for x in (a, b, c_)] == [
+        "lr=0.1, units=25", "lr=0.1, units=50", "lr=0.05, units=50/50/25"]
+    assert run_label(b, ["model.layers.2.units"]) == "units=50"  # one layer differs: named as before

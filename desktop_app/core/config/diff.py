@@ -108,9 +108,27 @@ def short_key(key: str, keys: Sequence[str]) -> str:
     return key if clash or last.isdigit() or last == "count" else last
 
 
+def _per_item(key: str) -> str:
+    """The key with its list index as "*" (``model.layers.1.units`` -> ``model.layers.*.units``)."""
+    return ".".join("*" if part.isdigit() else part for part in key.split("."))
+
+
 def run_label(cfg: ExperimentConfig | dict[str, Any], fields: Sequence[str], fallback: str = "") -> str:
     """What names a run among others: "width=25, lr=0.05" over the differing ``fields``; ``fallback`` (the
-    folder name) when nothing differs."""
+    folder name) when nothing differs. A field that differs in several layers is named once: "units=50" when
+    the layers agree, "units=50/50/25" when not (a width sweep of a 3-layer net was named
+    "model.layers.0.units=50, model.layers.1.units=50, model.layers.2.units=50", wider than the legends)."""
     flat = flatten(cfg)
-    parts = [f"{short_key(k, fields)}={short_value(flat[k])}" for k in fields if k in flat]
+    groups: dict[str, list[str]] = {}
+    for k in fields:
+        groups.setdefault(_per_item(k), []).append(k)
+    names = list(groups)
+    parts = []
+    for name, keys in groups.items():
+        values = [short_value(flat[k]) for k in keys if k in flat]
+        if len(keys) == 1 and values:
+            parts.append(f"{short_key(keys[0], fields)}={values[0]}")
+        elif values:
+            shown = values[0] if len(set(values)) == 1 else "/".join(values)
+            parts.append(f"{short_key(name, names)}={shown}")
     return ", ".join(parts) or fallback
