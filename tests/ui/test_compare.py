@@ -283,3 +283,35 @@ def test_no_empty_legend_box_in_a_comparison_or_before_compute(window, two_runs)
     assert paints_anything(curves.compare_legend)  # a legend with entries still draws its frame
     space = window.panel_widgets["Function space"]
     assert space.result is None and not space.legend.items and not paints_anything(space.legend)
+
+
+@pytest.mark.parametrize("panel_name", ["Curves", "Summary"])
+def test_long_run_names_keep_a_comparison_inside_its_panel(qtbot, two_runs, panel_name, monkeypatch):
+    """The legend row of a comparison takes as many columns as the panel's width holds: with a fixed count, long
+    run names (runs that differ in several fields) made it wider than the panel and pushed the plots beside it
+    past the right edge (at 1400x900 the Pre-training plot was cut off)."""
+    from desktop_app.core.lab import comparison as comparison_mod
+    from desktop_app.ui.panels import make_panel
+    from desktop_app.ui.run_store import RunStore
+
+    def long_label(cfg, fields, fallback=""):
+        return f"finetune.lr={cfg.finetune.lr:g}, pretraining.dae.corruption=0.25, model.activation=sigmoid"
+
+    monkeypatch.setattr(comparison_mod, "run_label", long_label)
+    store = RunStore()
+    store.model.compare(two_runs)
+    panel = make_panel(panel_name, store, None)
+    qtbot.addWidget(panel)
+    panel.resize(960, 560)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.ensure_current()
+    qtbot.wait(50)
+    legend = panel.compare_legend
+    assert legend.scene() is not None and len(legend.items) >= 4
+    width = panel.graphics.viewport().width()
+    for item in panel.graphics.ci.items:
+        assert item.sceneBoundingRect().right() <= width + 1, (type(item).__name__, item.sceneBoundingRect(), width)
+    panel.resize(1400, 560)  # wider: back to one row
+    qtbot.wait(50)
+    assert legend.columnCount == min(len(legend.items), 6 if panel_name == "Summary" else 4)

@@ -4,6 +4,7 @@ differs between them (docs/ARCHITECTURE.md, "Comparing runs")."""
 
 from __future__ import annotations
 
+import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from desktop_app.core.lab.comparison import Comparison
@@ -31,4 +32,18 @@ def comparison_arms(comparison: Comparison) -> list[str]:
     return arms
 
 
-__all__ = ["RUN_STYLES", "RUN_SYMBOLS", "STYLE_NAMES", "comparison_arms", "run_style"]
+def fit_legend_columns(legend: pg.LegendItem, width: float, most: int) -> int:
+    """Give a comparison's row legend as many columns (at most ``most``) as ``width`` pixels hold, at least one:
+    with a fixed count, long run names made it wider than the panel, and the plots laid out beside it were pushed
+    past the right edge. Returns the column count."""
+    if not legend.items:
+        return legend.columnCount
+    cols = min(most, len(legend.items))
+    while True:
+        legend.setColumnCount(cols)
+        if cols == 1 or legend.layout.preferredWidth() <= width - 20:
+            return cols
+        cols -= 1
+
+
+__all__ = ["RUN_STYLES", "RUN_SYMBOLS", "STYLE_NAMES", "comparison_arms", "fit_legend_columns", "run_style"]

@@ -35,7 +35,7 @@ from desktop_app.ui.panels.base import (
     style_plot,
     style_sample,
 )
-from desktop_app.ui.panels.compare import STYLE_NAMES, comparison_arms, run_style
+from desktop_app.ui.panels.compare import STYLE_NAMES, comparison_arms, fit_legend_columns, run_style
 from desktop_app.ui.run_store import METRICS, PRETRAIN, RunStore
 
 SPLITS = ("train", "valid", "test")
@@ -48,6 +48,7 @@ X_AXES = {"epoch": "epoch", "examples seen": "labelled examples seen", "wall tim
 LAYER_SYMBOLS = ("o", "t", "s", "d")  # recon layers in a comparison (the dash pattern names the run there)
 PLOT_TITLES = {"metric": "Fine-tuning", "recon": "Pre-training", "train": "Fine-tuning: train",
                "valid": "Fine-tuning: valid", "test": "Fine-tuning: test"}
+COMPARE_LEGEND_COLUMNS = 4  # at most, in the legend row above a comparison's plots
 RAW_ALPHA = 70  # the unsmoothed mean, drawn faintly behind the smoothed line
 
 
@@ -193,8 +194,8 @@ class CurvesPanel(Panel):
         self.plots: dict[str, pg.PlotItem] = {"metric": self.plot, "recon": self.recon_plot}
         self.legend = add_legend(self.plot, offset=(-10, 10))
         self.recon_legend = add_legend(self.recon_plot, offset=(-10, 10))
-        self.compare_legend = Legend(colCount=4, labelTextColor=FOREGROUND, brush=pg.mkBrush(255, 255, 255),
-                                            pen=pg.mkPen(200, 200, 200))
+        self.compare_legend = Legend(colCount=COMPARE_LEGEND_COLUMNS, labelTextColor=FOREGROUND,
+                                     brush=pg.mkBrush(255, 255, 255), pen=pg.mkPen(200, 200, 200))
         self.legend_corners: dict[str, tuple[int, int]] = {}
         self.series: list[Series] = []
         self._items: list[SeriesItems] = []
@@ -443,6 +444,15 @@ class CurvesPanel(Panel):
                 symbol = LAYER_SYMBOLS[(int(name.split()[-1]) - 1) % len(LAYER_SYMBOLS)]
                 legend.addItem(pg.PlotDataItem(pen=None, symbol=symbol, symbolBrush=pg.mkBrush("#555555"),
                                                symbolPen=None), f"recon {name}")
+        self._fit_compare_legend()
+
+    def _fit_compare_legend(self) -> None:
+        fit_legend_columns(self.compare_legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self.compare_legend.scene() is not None:
+            self._fit_compare_legend()
 
     # -- export ----------------------------------------------------------------------------------------
     def data_table(self) -> tuple[list[str], list[list[Any]]]:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from desktop_app.core.lab.comparison import Comparison
@@ -34,10 +34,11 @@ from desktop_app.ui.panels.base import (
     style_plot,
     style_sample,
 )
-from desktop_app.ui.panels.compare import comparison_arms, run_style
+from desktop_app.ui.panels.compare import comparison_arms, fit_legend_columns, run_style
 from desktop_app.ui.run_store import METRICS, RunStore
 
 REFERENCE = "none"
+COMPARE_LEGEND_COLUMNS = 6  # at most, in the legend row under a comparison's plots
 BOX_WIDTH = 0.5
 # Fewer seeds than this: intervals and p-values are not shown as results (a t-interval from 2 seeds spans tens
 # of points and a Wilcoxon p cannot go below 0.5); the seeds themselves are.
@@ -91,7 +92,8 @@ class SummaryPanel(Panel):
         self.graphics.ci.layout.setColumnStretchFactor(0, 3)
         self.graphics.ci.layout.setColumnStretchFactor(1, 2)
         self.legend = add_legend(self.box_plot, offset=(10, 5), colCount=6)
-        self.compare_legend = Legend(colCount=6, labelTextColor=FOREGROUND, pen=pg.mkPen(200, 200, 200))
+        self.compare_legend = Legend(colCount=COMPARE_LEGEND_COLUMNS, labelTextColor=FOREGROUND,
+                                     pen=pg.mkPen(200, 200, 200))
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -180,6 +182,7 @@ class SummaryPanel(Panel):
         self.diff_plot.addItem(self.diff_seeds)
         self.diff_plot.addItem(self.diff_dots)
         self._legend_arms: tuple | None = None
+        self._diff_title = ""
         self.numbered = False  # a comparison's boxes are labelled 1, 2, 3 (the legend says which run) when too narrow
         self.box_plot.vb.sigResized.connect(self._on_box_resized)
 
@@ -195,7 +198,8 @@ class SummaryPanel(Panel):
         reference = comparison.runs[0].label if comparison is not None else REFERENCE
         title = f"Paired difference: run − {reference}, same arm" if comparison is not None else \
             f"Paired difference: arm − {REFERENCE}"
-        self.diff_plot.setTitle(title, color=FOREGROUND, size="11pt")
+        self._diff_title = title
+        self._fit_diff_title()
         self.diff_plot.setLabel("bottom", "run" if comparison is not None else "arm", color=FOREGROUND)
         self.box_plot.setLabel("bottom", "run" if comparison is not None else "arm", color=FOREGROUND)
         self.table.horizontalHeaderItem(0).setText("Run" if comparison is not None else "Group")
@@ -231,6 +235,23 @@ class SummaryPanel(Panel):
         if all_arms:
             legend.addItem(self.mean_dots, self._mean_label())
         self._legend_arms = (all_arms, runs)
+        if comparing:
+            fit_legend_columns(legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self.compare_legend.scene() is not None:
+            fit_legend_columns(self.compare_legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS)
+        self._fit_diff_title()
+
+    def _fit_diff_title(self) -> None:
+        """The paired-difference title, elided to its plot's share of the width: a long reference run name made
+        the title, and so the plot, wider than the panel."""
+        font = QFont(self.font())
+        font.setPointSizeF(11)
+        room = max(160, int(self.graphics.width() / 3) - 30)
+        text = QFontMetrics(font).elidedText(self._diff_title, Qt.TextElideMode.ElideRight, room)
+        self.diff_plot.setTitle(text, color=FOREGROUND, size="11pt")
 
     def _run_labels_fit(self, comparison: Comparison) -> bool:
         """Whether each run's label fits under its box at the plot's current width (else boxes are numbered)."""
