@@ -114,3 +114,18 @@ def test_the_plots_fill_the_panels_width(qtbot, panel):
     width = panel.graphics.ci.geometry().width()
     assert panel.recon_plot.geometry().right() >= 0.95 * width
     assert panel.plot.geometry().width() > panel.recon_plot.geometry().width()  # fine-tuning is the wider one
+
+
+def test_bands_follow_log_y(panel):
+    """With log y the ± std band is drawn around its line on the log scale (it stayed at its raw values, which the
+    log axis read as powers of ten: far above the curves, and the y range stretched to hold it)."""
+    panel.set_log_y("metric", True)
+    panel.ensure_current()
+    fills = [i for i in panel.plot.items if isinstance(i, pg.FillBetweenItem)]
+    assert fills
+    lows = [s.lo[np.isfinite(s.lo)] for s in panel.series if s.plot == "metric"]
+    highs = [s.hi[np.isfinite(s.hi)] for s in panel.series if s.plot == "metric"]
+    low, high = np.log10(min(v.min() for v in lows)), np.log10(max(v.max() for v in highs))
+    for fill in fills:
+        rect = fill.path().boundingRect()
+        assert low - 1e-6 <= rect.top() and rect.bottom() <= high + 1e-6, (rect, low, high)

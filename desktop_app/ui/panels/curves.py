@@ -117,7 +117,10 @@ class SeriesItems:
                  symbol: str | None = "o") -> None:
         self.lo = self.hi = self.raw = None
         if band:
-            self.lo, self.hi = pg.PlotCurveItem(s.x, s.lo, pen=None), pg.PlotCurveItem(s.x, s.hi, pen=None)
+            # PlotDataItems with an invisible pen: they follow the plot's log y (a PlotCurveItem does not, and the
+            # band was drawn at its raw values on the log scale, far above its line)
+            edge = pg.mkPen(None)
+            self.lo, self.hi = pg.PlotDataItem(s.x, s.lo, pen=edge), pg.PlotDataItem(s.x, s.hi, pen=edge)
             fill_colour = pg.mkColor(colour)
             fill_colour.setAlpha(45 if not s.run else 30)
             plot.addItem(self.lo)
