@@ -305,3 +305,48 @@ def test_every_panel_control_says_what_it_does(qtbot) -> None:
                 if not widget.toolTip():
                     missing.append((name, type(widget).__name__, getattr(widget, "text", lambda: "")()))
     assert not missing
+
+
+def _points_under(plot, legend) -> int:
+    """How many points along the curves drawn in ``plot`` (sampled between their vertices) lie under ``legend``."""
+    import numpy as np
+    import pyqtgraph as pg
+
+    from desktop_app.ui.panels.base import dense
+
+    rect, vb = legend.sceneBoundingRect(), plot.getViewBox()
+    assert legend.items and rect.width() > 20 and rect.height() > 20
+    under = 0
+    for item in plot.listDataItems():
+        x, y = item.getData()
+        if x is None or not len(x):
+            continue
+        xs, ys = dense(x, y)
+        ok = np.isfinite(xs) & np.isfinite(ys)
+        under += sum(rect.contains(vb.mapViewToScene(pg.Point(a, b))) for a, b in zip(xs[ok], ys[ok], strict=True))
+    return under
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_legends_cover_no_curve(qtbot, size, replay_run) -> None:
+    """Curves (fine-tuning and pre-training, linear and log y) and Trajectories: the legend sits where no curve
+    runs, with room made for it when the curves reach every corner (the pre-training legend lay over the first
+    layer's curve; the trajectories' over where every seed starts)."""
+    window = _window(qtbot, size)
+    window.open_run(replay_run)
+    qtbot.waitUntil(lambda: window.store.has_data(), timeout=10_000)
+    curves = window.panel_widgets["Curves"]
+    window.show_panel("Curves")
+    for log_y in (False, True):
+        for key in ("metric", "recon"):
+            curves.set_log_y(key, log_y)
+        curves.ensure_current()
+        qtbot.wait(50)
+        curves.ensure_current()  # (placed again at the plots' final size)
+        for plot, legend in ((curves.plot, curves.legend), (curves.recon_plot, curves.recon_legend)):
+            assert _points_under(plot, legend) == 0, (log_y, plot.titleLabel.text)
+    trajectories = window.panel_widgets["Trajectories"]
+    window.show_panel("Trajectories")
+    trajectories.ensure_current()
+    qtbot.wait(50)
+    assert _points_under(trajectories.plot, trajectories.legend) == 0

@@ -130,43 +130,61 @@ def style_sample(style: Qt.PenStyle, colour: Any = "#555555") -> pg.PlotDataItem
 CORNERS = ((1, 0), (0, 0), (1, 1), (0, 1))  # legend anchors to try, in order: top-right, top-left, bottom-...
 
 
-def place_legend(plot: pg.PlotItem, legend: pg.LegendItem, xs: np.ndarray, ys: np.ndarray) -> tuple[int, int]:
-    """Anchor ``legend`` in the corner of ``plot`` that the data (xs, ys in data coordinates; lines should be
-    sampled densely) crosses least, so it does not cover curves. Returns the chosen (x, y) anchor (0 = left/top).
-    """
+def _view_values(plot: pg.PlotItem, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Data (xs, ys) in the view's coordinates (log10 on a log axis), finite points only."""
     xs, ys = np.asarray(xs, float).ravel(), np.asarray(ys, float).ravel()
     log_x, log_y = plot.ctrl.logXCheck.isChecked(), plot.ctrl.logYCheck.isChecked()
     with np.errstate(divide="ignore", invalid="ignore"):
         u = np.log10(xs) if log_x else xs
         v = np.log10(ys) if log_y else ys
     ok = np.isfinite(u) & np.isfinite(v)
-    u, v = u[ok], v[ok]
+    return u[ok], v[ok]
+
+
+def _corner_counts(plot: pg.PlotItem, legend: pg.LegendItem, u: np.ndarray, v: np.ndarray) -> dict | None:
+    """How many points (view coordinates) fall where the legend would sit, per corner; None if unknown."""
     box = plot.getViewBox().boundingRect()
     size = legend.boundingRect()
     if not len(u) or box.width() < 10 or box.height() < 10:
-        return _anchor_legend(legend, CORNERS[0])
-    span_u = (u.max() - u.min()) or 1.0
-    span_v = (v.max() - v.min()) or 1.0
-    fu = (u - u.min()) / span_u  # 0 left .. 1 right (the view's padding makes the real corner a bit larger)
-    fv = (v.max() - v) / span_v  # 0 top .. 1 bottom
+        return None
+    (x0, x1), (y0, y1) = plot.getViewBox().viewRange()
+    lo_u, hi_u = (u.min(), u.max()) if u.max() > u.min() else (x0, x1)  # one x (one epoch): where the view has it
+    lo_v, hi_v = (v.min(), v.max()) if v.max() > v.min() else (y0, y1)
+    fu = (u - lo_u) / ((hi_u - lo_u) or 1.0)  # 0 left .. 1 right (the view's padding makes the corner a bit larger)
+    fv = (hi_v - v) / ((hi_v - lo_v) or 1.0)  # 0 top .. 1 bottom
     w = min(1.0, (size.width() + 20) / box.width())
     h = min(1.0, (size.height() + 20) / box.height())
-    best = min(CORNERS, key=lambda c: np.count_nonzero(
-        ((fu >= 1 - w) if c[0] else (fu <= w)) & ((fv >= 1 - h) if c[1] else (fv <= h))))
-    return _anchor_legend(legend, best)
+    return {c: int(np.count_nonzero(((fu >= 1 - w) if c[0] else (fu <= w)) & ((fv >= 1 - h) if c[1] else (fv <= h))))
+            for c in CORNERS}
 
 
-def legend_clear_of(plot: pg.PlotItem, legend: pg.LegendItem, xs: np.ndarray, ys: np.ndarray) -> tuple[int, int]:
-    """``place_legend`` for data that fills the whole box (a scatter has points in every corner): the chosen
-    corner is then kept clear by widening the y range on the legend's side by the legend's height, so the legend
-    never covers a point at the plot's current size. Call it again when the plot is resized."""
-    corner = place_legend(plot, legend, xs, ys)
-    ys = np.asarray(ys, float)
-    ys = ys[np.isfinite(ys)]
-    box, size = plot.getViewBox().boundingRect(), legend.boundingRect()
-    if not len(ys) or box.height() < 10:
+def place_legend(plot: pg.PlotItem, legend: pg.LegendItem, xs: np.ndarray, ys: np.ndarray) -> tuple[int, int]:
+    """Anchor ``legend`` in the corner of ``plot`` that the data (xs, ys in data coordinates; lines should be
+    sampled densely) crosses least, so it does not cover curves. Returns the chosen (x, y) anchor (0 = left/top).
+    """
+    counts = _corner_counts(plot, legend, *_view_values(plot, xs, ys))
+    if counts is None:
+        return _anchor_legend(legend, CORNERS[0])
+    return _anchor_legend(legend, min(CORNERS, key=counts.__getitem__))
+
+
+def legend_clear_of(plot: pg.PlotItem, legend: pg.LegendItem, xs: np.ndarray, ys: np.ndarray,
+                    only_if_covered: bool = False) -> tuple[int, int]:
+    """``place_legend`` for data that reach every corner (a scatter has points in every corner; curves that fall
+    from one corner to the opposite one): the chosen corner is then kept clear by widening the y range on the
+    legend's side by the legend's height, so the legend never covers a point at the plot's current size. With
+    ``only_if_covered`` the y range is left to auto-range when the corner is clear anyway. Call it again when the
+    plot is resized."""
+    u, v = _view_values(plot, xs, ys)
+    counts = _corner_counts(plot, legend, u, v)
+    if counts is None:
+        return _anchor_legend(legend, CORNERS[0])
+    corner = _anchor_legend(legend, min(CORNERS, key=counts.__getitem__))
+    if only_if_covered and counts[corner] == 0:
+        plot.enableAutoRange(axis=pg.ViewBox.YAxis)
         return corner
-    lo, hi = float(ys.min()), float(ys.max())
+    box, size = plot.getViewBox().boundingRect(), legend.boundingRect()
+    lo, hi = float(v.min()), float(v.max())
     span = (hi - lo) or 1.0
     pad = 0.05 * span  # the data's own margin
     h = min(0.6, (size.height() + 24) / box.height())  # the legend's share of the view, plus its offset

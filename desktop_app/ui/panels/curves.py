@@ -31,7 +31,7 @@ from desktop_app.ui.panels.base import (
     arm_color,
     arm_label,
     dense,
-    place_legend,
+    legend_clear_of,
     style_plot,
     style_sample,
 )
@@ -373,7 +373,7 @@ class CurvesPanel(Panel):
                 pts = [dense(s.x, v) for s in self.series if s.plot == kind for v in (s.line, s.lo, s.hi)]
                 xs = np.concatenate([p[0] for p in pts]) if pts else np.zeros(0)
                 ys = np.concatenate([p[1] for p in pts]) if pts else np.zeros(0)
-                self.legend_corners[kind] = place_legend(plot, legend, xs, ys)
+                self.legend_corners[kind] = legend_clear_of(plot, legend, xs, ys, only_if_covered=True)
 
     def _tick_epochs(self) -> None:
         """Integer ticks on short epoch axes (no 1.5 epochs)."""

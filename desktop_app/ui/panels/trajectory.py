@@ -24,7 +24,7 @@ from desktop_app.ui.panels.base import (
     add_legend,
     arm_color,
     arm_label,
-    place_legend,
+    legend_clear_of,
     style_plot,
     style_sample,
 )
@@ -224,13 +224,11 @@ class TrajectoryPanel(Panel):
         self.marker.setData([], [])
 
     def _place_legend(self, *_args: object) -> None:
-        """A comparison's longer legend goes to the corner the curves cross least (again when the plot resizes)."""
-        if self.comparison() is None:
-            self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-10, 10))
-            return
+        """The legend goes to the corner the curves cross least, with room made above or below the curves when
+        they cross every corner (again when the plot resizes). It sat top-right, over where every seed starts."""
         xs = np.concatenate([d.x for d in self.data.values()]) if self.data else np.zeros(0)
         ys = np.concatenate([d.y for d in self.data.values()]) if self.data else np.zeros(0)
-        place_legend(self.plot, self.legend, xs, ys)
+        legend_clear_of(self.plot, self.legend, xs, ys, only_if_covered=True)
 
     def _fill_legend(self, arms: list[str]) -> None:
         """Arms by colour; in a comparison also each run by its line style, named by what differs."""
