@@ -206,6 +206,8 @@ class CurvesPanel(Panel):
         self._arranged: tuple[str, ...] = ()
         self._examples: dict[str, int] = {}
         self._arrange(("metric", "recon"))
+        for plot in (self.plot, self.recon_plot):
+            plot.vb.sigResized.connect(self._place_legends)
         self.request_refresh()
 
     def _on_selection(self, *_args: Any) -> None:
@@ -367,13 +369,17 @@ class CurvesPanel(Panel):
             self._rebuild(arms, band != "none", comparison)
             self._layout = layout
         self._tick_epochs()
-        if comparison is None:
-            for plot, legend, kind in ((self.plot, self.legend, "metric"),
-                                       (self.recon_plot, self.recon_legend, "recon")):
-                pts = [dense(s.x, v) for s in self.series if s.plot == kind for v in (s.line, s.lo, s.hi)]
-                xs = np.concatenate([p[0] for p in pts]) if pts else np.zeros(0)
-                ys = np.concatenate([p[1] for p in pts]) if pts else np.zeros(0)
-                self.legend_corners[kind] = legend_clear_of(plot, legend, xs, ys, only_if_covered=True)
+        self._place_legends()
+
+    def _place_legends(self, *_args: object) -> None:
+        """Each plot's legend where no curve runs (again when the plot is resized: its room depends on the size)."""
+        if self.comparison() is not None:
+            return
+        for plot, legend, kind in ((self.plot, self.legend, "metric"), (self.recon_plot, self.recon_legend, "recon")):
+            pts = [dense(s.x, v) for s in self.series if s.plot == kind for v in (s.line, s.lo, s.hi)]
+            xs = np.concatenate([p[0] for p in pts]) if pts else np.zeros(0)
+            ys = np.concatenate([p[1] for p in pts]) if pts else np.zeros(0)
+            self.legend_corners[kind] = legend_clear_of(plot, legend, xs, ys, only_if_covered=True)
 
     def _tick_epochs(self) -> None:
         """Integer ticks on short epoch axes (no 1.5 epochs)."""
