@@ -249,7 +249,7 @@ class SummaryPanel(Panel):
         the title, and so the plot, wider than the panel."""
         font = QFont(self.font())
         font.setPointSizeF(11)
-        room = max(160, int(self.graphics.width() / 3) - 30)
+        room = max(160, int(0.4 * self.graphics.width()) - 40)  # its column: 2 of 5 parts of the width
         text = QFontMetrics(font).elidedText(self._diff_title, Qt.TextElideMode.ElideRight, room)
         self.diff_plot.setTitle(text, color=FOREGROUND, size="11pt")
 
