@@ -48,9 +48,11 @@ from desktop_app.ui.live_metrics import LiveMetricsTable
 from desktop_app.ui.log_pane import LogPane
 from desktop_app.ui.panel_names import ANALYSIS_PANELS, FIRST_PANEL, PANEL_NAMES
 from desktop_app.ui.progress import ProgressWidget
+from desktop_app.ui.run_history import KEYS as RUNS_KEYS
 from desktop_app.ui.run_history import RunHistory
 from desktop_app.ui.run_store import RunStore
 from desktop_app.ui.run_title import run_caption
+from desktop_app.ui.shortcuts import ShortcutsDialog, shortcut_rows
 from desktop_app.ui.tab_titles import FullTabTitles
 from desktop_app.ui.task_protocol import TaskFactory
 
@@ -249,9 +251,18 @@ class MainWindow(QMainWindow):
                                                   "Show the panel of the previous tab")
         self.view_menu.addAction(self.next_panel_action)
         self.view_menu.addAction(self.previous_panel_action)
+        self.runs_pane_action = self._action(
+            "Runs pane", self.show_runs_pane, "Ctrl+Shift+R",
+            "Bring the Runs pane to the front with the keyboard in its table (Enter opens, F5 lists again)")
+        self.view_menu.addAction(self.runs_pane_action)
         self.view_menu.addSeparator()
         for dock in (self.builder_dock, self.live_dock, self.history_dock, self.log_dock):
             self.view_menu.addAction(dock.toggleViewAction())
+        self.help_menu = bar.addMenu("&Help")
+        self.shortcuts_action = self._action("Keyboard shortcuts", self.show_shortcuts, "F1",
+                                             "Every key the window answers to")
+        self.help_menu.addAction(self.shortcuts_action)
+        self.shortcuts_dialog: ShortcutsDialog | None = None
 
     def _fill_presets_menu(self) -> None:
         self.presets_menu.clear()
@@ -602,9 +613,13 @@ class MainWindow(QMainWindow):
         self.copy_command_action = self._action(
             "Copy CLI command", self.copy_cli_command, "Ctrl+Shift+C",
             "Copy the `basin run` command that repeats the shown run headless")
+        self.export_panel_action = self._action(
+            "Export this panel…", self.export_current_panel, "Ctrl+Shift+X",
+            "Save the panel on screen as PNG, SVG and CSV (its Export… button)")
         self.open_checkpoint_action.setEnabled(service is not None)
         first = self.settings_action
-        for a in (self.open_checkpoint_action, self.export_model_action, self.export_all_action):
+        for a in (self.open_checkpoint_action, self.export_model_action, self.export_panel_action,
+                  self.export_all_action):
             self.file_menu.insertAction(first, a)
         self.file_menu.insertSeparator(first)
         self.run_menu.addSeparator()
@@ -659,6 +674,33 @@ class MainWindow(QMainWindow):
         if result.errors:
             self.show_error("Some panels were not exported", "\n".join(result.errors))
         return result
+
+    def export_current_panel(self) -> bool:
+        """File > Export this panel: the Export dialog of the panel on screen (False if none can export)."""
+        panel = self.panel_widgets.get(self.current_panel())
+        button = getattr(panel, "export_button", None)
+        if button is None or not button.isEnabled():
+            self.statusBar().showMessage("The panel on screen has nothing to export", 5000)
+            return False
+        button.click()
+        return True
+
+    def show_runs_pane(self) -> None:
+        """View > Runs pane: the Runs dock in front, the keyboard in its table (a row current, so arrows move)."""
+        self.history_dock.show()
+        self.history_dock.raise_()
+        table = self.history.table
+        table.setFocus()
+        if not table.currentIndex().isValid() and table.model().rowCount():
+            table.setCurrentIndex(table.model().index(0, 0))
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Help > Keyboard shortcuts: the list generated from the menus and the Runs pane's own keys."""
+        rows = shortcut_rows(self.menuBar(), [("Runs pane", RUNS_KEYS)])
+        self.shortcuts_dialog = ShortcutsDialog(rows, self)
+        self.shortcuts_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.shortcuts_dialog.show()
+        return self.shortcuts_dialog
 
     def copy_cli_command(self) -> str:
         """Put the shown run's reproduce command on the clipboard; returns it ("" without a run)."""

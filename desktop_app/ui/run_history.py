@@ -44,6 +44,9 @@ from desktop_app.ui.tables import fit_columns, row_view
 from desktop_app.ui.task_protocol import InlineTask, TaskFactory, TaskLike
 
 RESUMABLE = ("stopped", "failed", "running")  # "running" = the app died mid-run
+REFRESH_KEY, OPEN_KEYS, DELETE_KEY = "F5", ("Return", "Enter"), QKeySequence.StandardKey.Delete
+KEYS = (("F5", "list the workspace again"), ("Enter", "open the selected run"),
+        ("Delete", "move the selected runs to the trash"))  # what Help > Keyboard shortcuts lists for this pane
 ANY_STATUS = "Any status"
 
 
@@ -119,9 +122,11 @@ class RunHistory(QWidget):
                                     self.delete_selected)
         self.folder_button = button("Show folder", "Open the run folder in the file manager", self._show_folder)
         self.refresh_button = button("Refresh", "List the workspace again (F5)", self.refresh)
-        QShortcut(QKeySequence("F5"), self, self.refresh, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence.StandardKey.Delete, self.table, self.delete_selected,
-                  context=Qt.ShortcutContext.WidgetShortcut)
+        QShortcut(QKeySequence(REFRESH_KEY), self, self.refresh, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(QKeySequence(DELETE_KEY), self.table, self.delete_selected, context=Qt.ShortcutContext.WidgetShortcut)
+        for key in OPEN_KEYS:  # the keyboard's double-click
+            QShortcut(QKeySequence(key), self.table, self._open_from_keyboard,
+                      context=Qt.ShortcutContext.WidgetShortcut)
 
         top = QHBoxLayout()
         top.addWidget(self.workspace_label, 1)
@@ -352,6 +357,10 @@ class RunHistory(QWidget):
         info = self._row(index).info
         if info.readable:
             self.openRequested.emit(info.path)
+
+    def _open_from_keyboard(self) -> None:
+        if self.open_button.isEnabled():
+            self._open_selected()
 
     def _open_selected(self) -> None:
         info = self.selected_run()

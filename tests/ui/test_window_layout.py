@@ -353,3 +353,41 @@ def test_legends_cover_no_curve(qtbot, size, replay_run) -> None:
     trajectories.ensure_current()
     qtbot.wait(50)
     assert _points_under(trajectories.plot, trajectories.legend) == 0
+
+
+def test_keyboard_alone_opens_a_run_exports_a_panel_and_lists_every_shortcut(qtbot, replay_run) -> None:
+    """Without the mouse: Ctrl+Shift+R brings the Runs pane to the front with the keyboard in its table, Down and
+    Enter open a run (only a double-click did), Ctrl+Shift+X opens the shown panel's Export dialog, and F1 lists
+    every shortcut: each menu action's and the Runs pane's own keys (F5 was written only in a tooltip)."""
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    window = _window(qtbot, SIZES[1])
+    window.set_workspace(replay_run.parent)
+    window.activateWindow()
+    history = window.history
+    assert history.wait_loaded()
+    qtbot.waitUntil(lambda: history.model.rowCount() >= 1, timeout=10_000)
+    ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    QTest.keyClick(window, Qt.Key.Key_R, ctrl_shift)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is history.table, timeout=2000)
+    assert not window.history_dock.visibleRegion().isEmpty()
+    QTest.keyClick(history.table, Qt.Key.Key_Space)  # select the current row
+    QTest.keyClick(history.table, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.store.run_dir == str(replay_run), timeout=10_000)
+    assert window.show_panel("Summary")
+    qtbot.wait(20)
+    QTest.keyClick(window, Qt.Key.Key_X, ctrl_shift)
+    panel = window.panel_widgets["Summary"]
+    qtbot.waitUntil(lambda: panel.export_dialog is not None and panel.export_dialog.isVisible(), timeout=2000)
+    panel.export_dialog.reject()
+    QTest.keyClick(window, Qt.Key.Key_F1)
+    qtbot.waitUntil(lambda: window.shortcuts_dialog is not None and window.shortcuts_dialog.isVisible(), timeout=2000)
+    listed = {keys for keys, _ in window.shortcuts_dialog.rows}
+    menus = [a for m in window.menuBar().actions() if m.menu() for a in m.menu().actions()]
+    native = QKeySequence.SequenceFormat.NativeText
+    with_keys = {a.shortcut().toString(native) for a in menus if not a.shortcut().isEmpty()}
+    assert len(with_keys) >= 14 and with_keys <= listed
+    assert {"F5", "Enter", "Delete", "Ctrl+PgDown", "Ctrl+R"} <= listed
+    window.shortcuts_dialog.close()
