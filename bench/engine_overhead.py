@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report import machine_line, write_section  # noqa: E402
 from desktop_app.core import config as c  # noqa: E402
 from desktop_app.core.data import load_data  # noqa: E402
-from desktop_app.core.engine import run_experiment  # noqa: E402
+from desktop_app.core.engine.run import run_experiment  # noqa: E402
 from desktop_app.core.events import EpochMetrics  # noqa: E402
-from desktop_app.core.models import build_model  # noqa: E402
-from desktop_app.core.training import make_optimizer  # noqa: E402
+from desktop_app.core.training.models import build_model  # noqa: E402
+from desktop_app.core.training.step import make_optimizer  # noqa: E402
 
 CASES = [("784-1000-1000-1000-10 sigmoid", (1000, 1000, 1000), 256), ("784-500-500-10 sigmoid", (500, 500), 10)]
 

@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report import machine_line, write_section  # noqa: E402
 from desktop_app.core import config as c  # noqa: E402
 from desktop_app.core.analysis import landscape as ls  # noqa: E402
-from desktop_app.core.models import build_model  # noqa: E402
-from desktop_app.core.training import evaluate  # noqa: E402
+from desktop_app.core.training.models import build_model  # noqa: E402
+from desktop_app.core.training.step import evaluate  # noqa: E402
 
 WIDTHS = (1000, 1000, 1000)
 

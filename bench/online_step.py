@@ -1,5 +1,5 @@
 """Online units: examples per second of the dense step (``online.steppers.DenseStep``, the hand-written step of
-``core.stacked`` with the score taken from its forward pass) vs the autograd step (``PlainStep``: an eval-mode
+``training.dense_step`` with the score taken from its forward pass) vs the autograd step (``PlainStep``: an eval-mode
 scoring pass, then ``training.finetune_step``), plus the stream's deformations, on the nets of
 ``basin reproduce online`` (784-500-10 and 784-500-500-500-10 sigmoid, momentum 0.9, minibatch 10) and of
 ``basin reproduce output-variance`` (784-100-10, whose 45 passes per seed also read the stream from a cache after the
@@ -24,11 +24,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import machine_line, write_section  # noqa: E402
-from desktop_app.core.models import build_model  # noqa: E402
-from desktop_app.core.online.steppers import DenseStep, PlainStep  # noqa: E402
-from desktop_app.core.online.unit import streams  # noqa: E402
 from desktop_app.core.reproduce.claims import _online_runs, _output_variance_runs  # noqa: E402
-from desktop_app.core.unit import prepare_data  # noqa: E402
+from desktop_app.core.training.models import build_model  # noqa: E402
+from desktop_app.core.training.online_unit import streams  # noqa: E402
+from desktop_app.core.training.steppers import DenseStep, PlainStep  # noqa: E402
+from desktop_app.core.training.unit import prepare_data  # noqa: E402
 
 DIGITS = {"data.name": "digits", "data.download": False, "data.n_valid": 500, "data.n_test": 1000}
 
@@ -81,7 +81,7 @@ def main() -> None:
         f"{args.examples:,} stream examples, median of {args.repeats} alternating repeats, one process, "
         f"{args.threads} torch thread (load average {load} when it started). autograd = `PlainStep` (eval-mode "
         "scoring pass + `training.finetune_step`), dense = `DenseStep` (what a dense online unit runs: "
-        "`core.stacked`'s hand-written step at K = 1, the score taken from its own forward pass); stream = the "
+        "`training.dense_step`'s hand-written step at K = 1, the score taken from its own forward pass); stream = the "
         "elastic + affine deformations the unit draws. Projected: minutes per unit for 10^6 fine-tuning examples "
         "(step + stream; pre-training and the evaluation points come on top). Output variance trains 45 passes "
         "of 100,000 examples per seed on its net and generates the stream once "

@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.report import machine_line, write_section  # noqa: E402
 from desktop_app.core import config as c  # noqa: E402
-from desktop_app.core.engine import run_experiment  # noqa: E402
+from desktop_app.core.engine.run import run_experiment  # noqa: E402
 from desktop_app.core.events import RunFinished  # noqa: E402
 from desktop_app.core.execution import physical_cores  # noqa: E402
 from desktop_app.core.presets import load_preset  # noqa: E402

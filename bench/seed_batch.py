@@ -37,11 +37,11 @@ import torch  # noqa: E402
 
 from bench.report import machine_line, write_section  # noqa: E402
 from desktop_app.core.config import FinetuneConfig, LayerSpec, ModelConfig  # noqa: E402
-from desktop_app.core.models import build_model  # noqa: E402
 from desktop_app.core.presets import load_preset  # noqa: E402
-from desktop_app.core.stacked import StackedMLP  # noqa: E402
-from desktop_app.core.stacked_conv import StackedCNN  # noqa: E402
-from desktop_app.core.training import LOSS_CHECK_EVERY, finetune_step, make_optimizer  # noqa: E402
+from desktop_app.core.seedbatch.conv import StackedCNN  # noqa: E402
+from desktop_app.core.training.dense_step import StackedMLP  # noqa: E402
+from desktop_app.core.training.models import build_model  # noqa: E402
+from desktop_app.core.training.step import LOSS_CHECK_EVERY, finetune_step, make_optimizer  # noqa: E402
 
 KS = (1, 4, 16, 64)
 N, BATCH = 1000, 10
@@ -219,7 +219,7 @@ def main() -> None:
     best = {name: max(KS, key=lambda k, n=name: res[(n, k)][1]) for name in OPTIMIZERS}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
-        f"Per-seed fine-tuning throughput of K seeds stacked (`core/stacked.py`) vs K units one after another, "
+        f"Per-seed fine-tuning throughput of K seeds stacked (`training/dense_step.py`) vs K units one after another, "
         f"784-500-500-500-10 sigmoid at minibatch 10, one process, 1 torch thread, on {device.type}; ratio = "
         f"stacked / sequential steps per second per seed, median of {args.repeats} alternating repeats (load "
         f"average {load:.1f} on this machine's cores when the run started: other processes shared them).",

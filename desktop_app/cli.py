@@ -52,7 +52,7 @@ from desktop_app.core.runfolder import (
     read_online,
 )
 from desktop_app.core.runfolder.metrics import final_test_nlls
-from desktop_app.core.runs import default_workspace
+from desktop_app.core.runfolder.workspace import default_workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_STOPPED = 0, 1, 2, 3, 130
 EXIT_CODES_HELP = ("exit codes: 0 completed, 1 failed, 2 bad input (config, data, usage), 3 some (arm, seed) unit "
@@ -378,9 +378,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("run: give a preset name or a .toml config (or --help-config)")
     # before torch is imported: refusals are fast
     cfg = load_config(args.config, {**parse_overrides(args.overrides), **execution_overrides(args)})
-    from desktop_app.core.engine import run_experiment
-    from desktop_app.core.preflight import PoolCache, check_inputs
-    from desktop_app.core.sweep_runs import plan_runs, write_sweep_file
+    from desktop_app.core.engine.preflight import PoolCache, check_inputs
+    from desktop_app.core.engine.run import run_experiment
+    from desktop_app.core.engine.sweep_plan import plan_runs, write_sweep_file
 
     workspace = args.workspace or default_workspace()
     plan = plan_runs(cfg, workspace, args.out)
@@ -427,8 +427,8 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
     cfg = read_config(folder, validate=True)  # before torch is imported: a hostile config is refused at once
     if execution_overrides(args):
         cfg = cfg.with_overrides(execution_overrides(args)).validate()  # --workers / --backend: one line if bad
-    from desktop_app.core.engine import resume_experiment
-    from desktop_app.core.preflight import check_inputs
+    from desktop_app.core.engine.preflight import check_inputs
+    from desktop_app.core.engine.run import resume_experiment
 
     check_inputs(cfg)  # bad data or device: one line, exit 2, nothing written
     events = resume_experiment(run_dir, None, workers=args.workers, backend=args.backend, force=args.force,

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app.core.config import from_dict
-from desktop_app.core.engine import run_experiment
+from desktop_app.core.engine.run import run_experiment
 
 TINY: dict[str, Any] = {
     "data": {"n_labelled": 200, "n_valid": 100, "n_test": 200, "probe_size": 30, "n_unlabelled": 200},

@@ -20,7 +20,7 @@ from PySide6.QtGui import QGuiApplication
 from desktop_app.core.atomic import write_text_atomic
 from desktop_app.core.runfolder import RunFolder, RunFolderError
 from desktop_app.core.runfolder.layout import CONFIG, MANIFEST
-from desktop_app.core.runs import reproduce_command
+from desktop_app.core.runfolder.workspace import reproduce_command
 
 if TYPE_CHECKING:
     from desktop_app.ui.panels.base import Panel

@@ -34,9 +34,9 @@ from PySide6.QtWidgets import (
 from desktop_app.core import config as config_mod
 from desktop_app.core import presets as presets_mod
 from desktop_app.core.config import ConfigError, ExperimentConfig
+from desktop_app.core.engine.sweep_plan import plan_runs
 from desktop_app.core.events import Event, RunFinished, RunStarted
 from desktop_app.core.lab.model import REPLAY_ERRORS
-from desktop_app.core.sweep_runs import plan_runs
 from desktop_app.ui import settings as settings_mod
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
 from desktop_app.ui.builder import BuilderPane

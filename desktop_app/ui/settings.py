@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core.runs import default_workspace
+from desktop_app.core.runfolder.workspace import default_workspace
 
 ORGANISATION = "Basin"
 APPLICATION = "Basin"

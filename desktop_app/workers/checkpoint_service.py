@@ -25,7 +25,7 @@ JobFn = Callable[..., Any]
 
 def _open_summary(path: str) -> dict[str, Any]:
     """Validate a checkpoint (pickled code refused, never run) and describe it without tensors."""
-    from desktop_app.core.checkpoints import open_checkpoint
+    from desktop_app.core.training.checkpoints import open_checkpoint
 
     state = open_checkpoint(Path(path))
     model = state["model"]
@@ -42,7 +42,7 @@ def _open_summary(path: str) -> dict[str, Any]:
 
 
 def _export(checkpoint: str, dest: str) -> tuple[str, str]:
-    from desktop_app.core.checkpoints import export_model
+    from desktop_app.core.training.checkpoints import export_model
 
     pt, st = export_model(Path(checkpoint), Path(dest))
     return str(pt), str(st)

@@ -29,13 +29,13 @@ ResumeFn = Callable[[Path, RunControl], Iterator[Event]]
 
 
 def _engine_run(cfg: ExperimentConfig, control: RunControl, run_dir: Path) -> Iterator[Event]:
-    from desktop_app.core.engine import run_experiment
+    from desktop_app.core.engine.run import run_experiment
 
     return run_experiment(cfg, control, run_dir)
 
 
 def _engine_resume(run_dir: Path, control: RunControl) -> Iterator[Event]:
-    from desktop_app.core.engine import resume_experiment
+    from desktop_app.core.engine.run import resume_experiment
 
     return resume_experiment(run_dir, control)
 
@@ -142,7 +142,7 @@ class RunController(QObject):
 
     def describe_device(self, choice: str = "auto") -> str:
         """Human name of the device a config's ``device`` choice resolves to (for the status bar)."""
-        from desktop_app.core.device import describe_device
+        from desktop_app.core.training.device import describe_device
 
         return describe_device(choice)
 

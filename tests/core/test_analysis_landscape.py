@@ -14,9 +14,9 @@ from desktop_app.core.analysis import landscape as ls
 from desktop_app.core.analysis.store import cached, list_results, load_result
 from desktop_app.core.control import RunControl, StopRequested
 from desktop_app.core.data import load_data
-from desktop_app.core.engine import run_experiment
-from desktop_app.core.models import build_model
-from desktop_app.core.training import evaluate
+from desktop_app.core.engine.run import run_experiment
+from desktop_app.core.training.models import build_model
+from desktop_app.core.training.step import evaluate
 
 
 def make_tiny_run(run_dir: Path, **over) -> Path:

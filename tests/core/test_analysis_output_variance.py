@@ -66,7 +66,7 @@ def test_an_elastic_stream_can_be_longer_than_the_labelled_set():
 def test_a_redeformed_block_changes_only_its_own_examples():
     from desktop_app.core.analysis.output_variance import _Redeformed
     from desktop_app.core.data import load_data
-    from desktop_app.core.online.stream import OnlineStream
+    from desktop_app.core.data.stream import OnlineStream
 
     data = load_data(elastic().data)
     base = OnlineStream(data.train_x, data.train_y, data.augment, 0, "variance")

@@ -6,10 +6,10 @@ import torch
 
 from desktop_app.core import reproduce
 from desktop_app.core.config import ConfigError, ExperimentConfig, from_dict
-from desktop_app.core.greedy import LayerDone, greedy_pretrain, pretrain_targets, pretrained_layer_count
-from desktop_app.core.models import build_model
 from desktop_app.core.presets import list_presets, load_preset
-from desktop_app.core.unit import unit_steps
+from desktop_app.core.training.greedy import LayerDone, greedy_pretrain, pretrain_targets, pretrained_layer_count
+from desktop_app.core.training.models import build_model
+from desktop_app.core.training.unit import unit_steps
 from tests.core.test_engine import tiny
 
 # Hashes computed on main before the field existed: run folders of the background `basin reproduce` carry them.
@@ -75,7 +75,7 @@ def test_greedy_trains_the_bottom_k_and_leaves_the_rest_at_their_init(k):
 
 
 def test_a_seed_batch_pre_trains_the_same_bottom_layers():
-    from desktop_app.core.stacked_pretrain import stacked_greedy_pretrain
+    from desktop_app.core.seedbatch.pretrain import stacked_greedy_pretrain
 
     cfg = tiny(**{"model.layers": [{"kind": "dense", "units": 16}] * 3, "pretraining.bottom_layers": 1,
                   "pretraining.rbm.epochs": 1})

@@ -8,14 +8,14 @@ import torch
 from safetensors import safe_open
 
 from desktop_app.core import config as c
-from desktop_app.core.checkpoints import (
+from desktop_app.core.engine.run import run_experiment
+from desktop_app.core.runfolder.workspace import reproduce_command
+from desktop_app.core.training.checkpoints import (
     CheckpointError,
     export_model,
     list_checkpoints,
     open_checkpoint,
 )
-from desktop_app.core.engine import run_experiment
-from desktop_app.core.runs import reproduce_command
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import re
 import torch
 
 from desktop_app import cli
-from desktop_app.core.engine import run_experiment
+from desktop_app.core.engine.run import run_experiment
 from desktop_app.core.events import EpochMetrics, LogMessage, RunFinished, UnitFinished
-from desktop_app.core.runs import read_manifest
+from desktop_app.core.runfolder.workspace import read_manifest
 from tests.core.test_engine import tiny
 
 DATA = [

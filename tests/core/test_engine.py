@@ -11,7 +11,7 @@ import torch
 
 from desktop_app.core import config as c
 from desktop_app.core.control import RunControl
-from desktop_app.core.engine import Engine, resume_experiment, run_experiment
+from desktop_app.core.engine.run import Engine, resume_experiment, run_experiment
 from desktop_app.core.events import (
     CheckpointSaved,
     EpochMetrics,
@@ -23,8 +23,8 @@ from desktop_app.core.events import (
     RunStarted,
     UnitFinished,
 )
-from desktop_app.core.runs import read_manifest
-from desktop_app.core.training import load_checkpoint
+from desktop_app.core.runfolder.workspace import read_manifest
+from desktop_app.core.training.step import load_checkpoint
 
 
 def tiny(**over) -> c.ExperimentConfig:
@@ -89,7 +89,7 @@ def test_events_and_run_folder(tmp_path):
 def test_metrics_match_an_independent_evaluation(tmp_path):
     """Test NLL/error in metrics equal a plain re-evaluation of the saved final checkpoint."""
     from desktop_app.core.data import load_data
-    from desktop_app.core.models import build_model
+    from desktop_app.core.training.models import build_model
 
     cfg = tiny(arms=["none"], **{"seeds.count": 1})
     events = collect(cfg, tmp_path / "run")

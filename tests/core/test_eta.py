@@ -60,7 +60,7 @@ def test_unmeasured_kind_borrows_a_measured_rate_and_nothing_before_two_seconds(
     assert eta.seconds_left() == pytest.approx((6000 - 250) / 50.0, rel=0.02)
 
 
-def parallel_stream(every_s: float = 0.1):  # units send Progress every 0.1 s (core.unit)
+def parallel_stream(every_s: float = 0.1):  # units send Progress every 0.1 s (core.training.unit)
     """Two workers: dae (2000 pre-training steps at 100/s, then 500 fine-tuning at 50/s: 30 s) beside none
     (1500 fine-tuning steps at 50/s: 30 s), then the same pair for seed 1; 60 s of wall time in all. Events of
     the two units interleave; each carries the run's totals and the unit's own count and clock."""

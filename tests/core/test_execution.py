@@ -14,7 +14,7 @@ import pytest
 
 from desktop_app import cli
 from desktop_app.core.control import RunControl
-from desktop_app.core.engine import resume_experiment, run_experiment
+from desktop_app.core.engine.run import resume_experiment, run_experiment
 from desktop_app.core.events import (
     CheckpointSaved,
     EpochMetrics,
@@ -24,7 +24,7 @@ from desktop_app.core.events import (
     UnitFinished,
 )
 from desktop_app.core.execution import make_executor, physical_cores, resolve_workers
-from desktop_app.core.runs import read_manifest
+from desktop_app.core.runfolder.workspace import read_manifest
 from tests.core.test_engine import tiny
 
 

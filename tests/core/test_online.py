@@ -9,14 +9,14 @@ import torch
 from desktop_app.core import config as c
 from desktop_app.core.control import RunControl
 from desktop_app.core.data import ElasticAugment, load_data
-from desktop_app.core.engine import resume_experiment, run_experiment
+from desktop_app.core.data import stream as stream_mod
+from desktop_app.core.data.stream import CHUNK, OnlineStream, evaluation_points
+from desktop_app.core.engine.run import resume_experiment, run_experiment
 from desktop_app.core.events import OnlinePoint, PretrainEpoch, RunFinished
-from desktop_app.core.models import build_model
-from desktop_app.core.online import stream as stream_mod
-from desktop_app.core.online.stream import CHUNK, OnlineStream, evaluation_points
-from desktop_app.core.online.unit import online_unit_steps, streams
 from desktop_app.core.runfolder import RunFolder, RunFolderError, read_online, replay
-from desktop_app.core.training import finetune_step, make_optimizer
+from desktop_app.core.training.models import build_model
+from desktop_app.core.training.online_unit import online_unit_steps, streams
+from desktop_app.core.training.step import finetune_step, make_optimizer
 
 
 def tiny(**over) -> c.ExperimentConfig:
@@ -212,7 +212,7 @@ def test_the_online_demo_preset_runs_from_the_cli(tmp_path):
 def test_the_dense_step_matches_autograd_and_its_state_resumes_the_plain_step(base_set):
     """Online units of dense nets use the hand-written step (``DenseStep``): the same scores, weights and optimizer
     state as the autograd step (``PlainStep``) up to float rounding, so its checkpoint resumes with either."""
-    from desktop_app.core.online.steppers import DenseStep, PlainStep, make_stepper
+    from desktop_app.core.training.steppers import DenseStep, PlainStep, make_stepper
 
     cfg = tiny(**{"finetune.optimizer": "momentum", "finetune.momentum": 0.9})
     x, y = base_set

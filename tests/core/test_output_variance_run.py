@@ -3,9 +3,9 @@
 import numpy as np
 
 from desktop_app.core import config as c
-from desktop_app.core import runs
-from desktop_app.core.engine import run_experiment
+from desktop_app.core.engine.run import run_experiment
 from desktop_app.core.events import AnalysisFinished, Progress, RunFinished
+from desktop_app.core.runfolder import workspace as runs
 
 
 def test_output_variance_run_and_replay(tmp_path):

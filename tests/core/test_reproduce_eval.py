@@ -28,7 +28,7 @@ def test_negated_interval_keeps_low_end_first():
 
 def test_final_by_arm_is_the_last_finetune_value_of_each_column(tmp_path):
     """The one reducer (runs.final_test_errors) gives every split and column the reproduce tables use."""
-    from desktop_app.core.runs import final_test_errors, read_metrics
+    from desktop_app.core.runfolder.workspace import final_test_errors, read_metrics
     from tests.analysis_runs import make_run
 
     run = make_run(tmp_path / "run")

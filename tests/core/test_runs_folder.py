@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from desktop_app.core import config as c
-from desktop_app.core.engine import resume_experiment, run_experiment
+from desktop_app.core.engine.run import resume_experiment, run_experiment
 from desktop_app.core.events import (
     CheckpointSaved,
     EpochMetrics,

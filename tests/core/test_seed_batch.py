@@ -11,13 +11,13 @@ import torch
 from desktop_app import cli
 from desktop_app.core.config import ConfigError, FinetuneConfig, LayerSpec, ModelConfig
 from desktop_app.core.control import RunControl
-from desktop_app.core.engine import resume_experiment, run_experiment
+from desktop_app.core.engine.run import resume_experiment, run_experiment
 from desktop_app.core.events import CheckpointSaved, EpochMetrics, LogMessage, RunFinished, UnitFinished
 from desktop_app.core.execution import batching
-from desktop_app.core.models import build_model
 from desktop_app.core.runfolder import RunFolder
-from desktop_app.core.stacked import StackedMLP
-from desktop_app.core.training import finetune_step, load_checkpoint, make_optimizer
+from desktop_app.core.training.dense_step import StackedMLP
+from desktop_app.core.training.models import build_model
+from desktop_app.core.training.step import finetune_step, load_checkpoint, make_optimizer
 from tests.core.test_engine import tiny
 
 SEEDS = [3, 4, 5, 6]
@@ -281,8 +281,8 @@ def test_a_batch_on_cuda_gives_each_seed_its_own_numbers(tmp_path):
 def test_stacked_pretraining_is_each_seeds_own(arm, over):
     """Per-seed corruption / Bernoulli (and Gaussian) samples from each seed's own generator: the stacked layers,
     their reconstruction errors and the items each seed gets equal greedy_pretrain's for that seed alone."""
-    from desktop_app.core.greedy import greedy_pretrain
-    from desktop_app.core.stacked_pretrain import stacked_greedy_pretrain
+    from desktop_app.core.seedbatch.pretrain import stacked_greedy_pretrain
+    from desktop_app.core.training.greedy import greedy_pretrain
 
     cfg = batch_cfg(4, **{"arms": [arm], f"pretraining.{arm}.batch_size": 10, **over})
     pool = torch.rand(120, 1, 28, 28, generator=torch.Generator().manual_seed(1))
@@ -299,7 +299,7 @@ def test_stacked_pretraining_is_each_seeds_own(arm, over):
 def assert_pretrained_alike(items, nets, alone, alone_items) -> list[list]:
     """Stacked pre-training's items and weights, seed by seed, equal each seed's own pre-training (reconstruction
     errors and weights to float reassociation); returns each seed's stacked items."""
-    from desktop_app.core.greedy import LayerEpoch
+    from desktop_app.core.training.greedy import LayerEpoch
 
     per_seed = []
     for p, (net, ref) in enumerate(zip(nets, alone, strict=True)):

@@ -7,14 +7,14 @@ import torch
 
 from desktop_app.core.config import FinetuneConfig, LayerSpec, ModelConfig
 from desktop_app.core.control import RunControl
-from desktop_app.core.engine import resume_experiment, run_experiment
+from desktop_app.core.engine.run import resume_experiment, run_experiment
 from desktop_app.core.events import CheckpointSaved, EpochMetrics, FilterSnapshot, RunFinished, UnitFinished
 from desktop_app.core.execution import batching
-from desktop_app.core.models import build_model
 from desktop_app.core.runfolder import RunFolder
-from desktop_app.core.stacked import StackedMLP
-from desktop_app.core.stacked_conv import StackedCNN, from_groups, stacked_class, to_groups
-from desktop_app.core.training import load_checkpoint
+from desktop_app.core.seedbatch.conv import StackedCNN, from_groups, stacked_class, to_groups
+from desktop_app.core.training.dense_step import StackedMLP
+from desktop_app.core.training.models import build_model
+from desktop_app.core.training.step import load_checkpoint
 from tests.core.test_engine import tiny
 from tests.core.test_seed_batch import (
     SEEDS,
@@ -101,8 +101,8 @@ def test_per_seed_states_restart_a_conv_stack_exactly():
 def test_stacked_cae_is_each_seeds_own(over):
     """Per-seed corruption from each seed's own generator, Masci pooling and the L1 code penalty per seed: the
     stacked conv layers, their reconstruction errors and the items each seed gets equal greedy_pretrain's."""
-    from desktop_app.core.greedy import LayerEpoch, greedy_pretrain
-    from desktop_app.core.stacked_pretrain import stacked_greedy_pretrain
+    from desktop_app.core.seedbatch.pretrain import stacked_greedy_pretrain
+    from desktop_app.core.training.greedy import LayerEpoch, greedy_pretrain
 
     cfg = conv_cfg(4, **{"arms": ["cae"], **over})
     pool = torch.rand(60, 1, 28, 28, generator=torch.Generator().manual_seed(1))

@@ -3,7 +3,7 @@
 import pytest
 
 from desktop_app.core import config as c
-from desktop_app.core.engine import run_experiment
+from desktop_app.core.engine.run import run_experiment
 from desktop_app.core.events import EpochMetrics
 
 pytest.importorskip("tensorboard")

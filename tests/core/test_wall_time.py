@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 
 from desktop_app.core.control import RunControl
-from desktop_app.core.engine import resume_experiment, run_experiment
+from desktop_app.core.engine.run import resume_experiment, run_experiment
 from desktop_app.core.events import EpochMetrics, PretrainEpoch
 from desktop_app.core.lab import RunData
 from desktop_app.core.runfolder import RunFolder, read_metrics, replay

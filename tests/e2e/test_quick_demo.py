@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from desktop_app.core import runs
-from desktop_app.core.engine import run_experiment
+from desktop_app.core.engine.run import run_experiment
 from desktop_app.core.events import EpochMetrics, FilterSnapshot, PretrainEpoch, ProbeOutputs, RunFinished
 from desktop_app.core.presets import load_preset
+from desktop_app.core.runfolder import workspace as runs
 
 
 @pytest.fixture(scope="module")

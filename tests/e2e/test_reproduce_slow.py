@@ -73,9 +73,9 @@ def _floats(obj):
 def test_an_interrupted_claim_run_is_resumed_not_restarted(tmp_path):
     """Stopping `basin reproduce` (Ctrl-C, a closed laptop) loses at most the epoch in flight."""
     from desktop_app.core.control import RunControl
-    from desktop_app.core.engine import run_experiment
+    from desktop_app.core.engine.run import run_experiment
     from desktop_app.core.events import EpochMetrics
-    from desktop_app.core.runs import read_manifest
+    from desktop_app.core.runfolder.workspace import read_manifest
 
     (label, cfg), = reproduce.CLAIMS["regulariser"].experiments(True)
     cfg = cfg.with_overrides({"device": "cpu"})
@@ -98,7 +98,7 @@ def test_an_experiment_two_claims_share_runs_once(tmp_path):
     by its config hash and reused, not run again."""
     import shutil
 
-    from desktop_app.core.runs import read_manifest
+    from desktop_app.core.runfolder.workspace import read_manifest
 
     (label, cfg), = reproduce.CLAIMS["regulariser"].experiments(True)
     cfg = cfg.with_overrides({"device": "cpu"})

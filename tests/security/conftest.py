@@ -21,7 +21,7 @@ TINY = {
 @pytest.fixture(scope="session")
 def pristine_run(tmp_path_factory) -> Path:
     """A completed tiny run (made once per session)."""
-    from desktop_app.core.engine import run_experiment
+    from desktop_app.core.engine.run import run_experiment
 
     path = tmp_path_factory.mktemp("pristine") / "run"
     list(run_experiment(c.from_dict(TINY), None, path))

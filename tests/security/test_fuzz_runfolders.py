@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from desktop_app import cli
 from desktop_app.core.analysis.store import list_results, load_result
-from desktop_app.core.checkpoints import list_checkpoints
 from desktop_app.core.config import ConfigError
 from desktop_app.core.runfolder import RunFolderError, list_runs, replay
+from desktop_app.core.training.checkpoints import list_checkpoints
 
 NESTED_JSON = "[" * 30_000 + "]" * 30_000
 NESTED_TOML = "a = " + "[" * 30_000 + "]" * 30_000 + "\n"

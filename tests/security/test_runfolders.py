@@ -17,12 +17,12 @@ from desktop_app import cli
 from desktop_app.core import config as c
 from desktop_app.core.analysis.store import cache_key, load_result, run_sources, save_result
 from desktop_app.core.atomic import current_umask
-from desktop_app.core.checkpoints import CheckpointError, export_model, list_checkpoints, open_checkpoint
 from desktop_app.core.config import ConfigError
 from desktop_app.core.data.imports import pool_from_npz
 from desktop_app.core.events import AnalysisFinished
 from desktop_app.core.results import OutputVarianceResult
 from desktop_app.core.runfolder import RunFolderError, list_runs, read_manifest, replay
+from desktop_app.core.training.checkpoints import CheckpointError, export_model, list_checkpoints, open_checkpoint
 
 from .conftest import files_under
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFileDialog
 from safetensors import safe_open
 
 from desktop_app.core import config as config_mod
-from desktop_app.core.engine import run_experiment
+from desktop_app.core.engine.run import run_experiment
 from desktop_app.core.events import CheckpointSaved, RunFinished
 from desktop_app.ui.checkpoints_pane import CHECKPOINT_FILTER, CheckpointsPane
 from desktop_app.ui.main_window import MainWindow

@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from desktop_app.core.config import replace
-from desktop_app.core.engine import run_experiment
+from desktop_app.core.engine.run import run_experiment
 from desktop_app.core.events import EpochMetrics, RunStarted
 from desktop_app.core.stats import ema
 from desktop_app.ui.exports import ExportOptions, export_panel

@@ -15,7 +15,7 @@ import pytest
 from PySide6.QtGui import QGuiApplication, QImage, QKeySequence
 
 from desktop_app.core.config import ExperimentConfig
-from desktop_app.core.runs import reproduce_command
+from desktop_app.core.runfolder.workspace import reproduce_command
 from desktop_app.ui.export_dialog import ExportDialog
 from desktop_app.ui.exports import MANIFEST_KEY, ExportOptions, export_panel
 from desktop_app.ui.main_window import MainWindow

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from desktop_app.cli import ProgressPrinter
-from desktop_app.core.engine import run_experiment
+from desktop_app.core.engine.run import run_experiment
 from desktop_app.core.events import PhaseStarted, Progress, RunFinished, RunStarted
 from desktop_app.core.runfolder import read_online
 from desktop_app.ui.live_metrics import COLUMNS, ONLINE_COLUMNS, LiveMetricsTable

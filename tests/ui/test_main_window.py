@@ -12,7 +12,6 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QLabel
 
-from desktop_app.core import runs
 from desktop_app.core.config import DataConfig, ExperimentConfig, LayerSpec, ModelConfig, replace
 from desktop_app.core.events import (
     EpochMetrics,
@@ -25,6 +24,7 @@ from desktop_app.core.events import (
     RunFinished,
     RunStarted,
 )
+from desktop_app.core.runfolder import workspace as runs
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.settings import app_settings
 from tests.ui.fakes import FakeController
@@ -32,14 +32,14 @@ from tests.ui.fakes import FakeController
 
 def _engine_available() -> bool:
     try:
-        return importlib.util.find_spec("desktop_app.core.engine") is not None and bool(
-            __import__("desktop_app.core.engine", fromlist=["run_experiment"]).run_experiment
+        return importlib.util.find_spec("desktop_app.core.engine.run") is not None and bool(
+            __import__("desktop_app.core.engine.run", fromlist=["run_experiment"]).run_experiment
         )
     except Exception:  # noqa: BLE001 - any import failure means "not ready yet"
         return False
 
 
-needs_engine = pytest.mark.skipif(not _engine_available(), reason="desktop_app.core.engine not importable yet")
+needs_engine = pytest.mark.skipif(not _engine_available(), reason="desktop_app.core.engine.run not importable yet")
 
 
 def tiny_config(name: str = "tiny", epochs: int = 2) -> ExperimentConfig:
@@ -283,7 +283,7 @@ def test_stop_then_resume_from_history(real_window, qtbot) -> None:
     finished: list[tuple[str, str]] = []
     ctrl.runFinished.connect(lambda d, s: finished.append((d, s)))
     (run_dir,) = window.start_run()
-    # the longest unit of a seed runs first (core.engine): dae seed 0 is the one under way
+    # the longest unit of a seed runs first (core.engine.run): dae seed 0 is the one under way
     qtbot.waitUntil(lambda: len(window.store.unit("dae", 0).epochs) >= 2, timeout=30_000)
     window.stop_action.trigger()
     qtbot.waitUntil(lambda: bool(finished), timeout=5_000)

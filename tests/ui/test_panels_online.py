@@ -7,7 +7,7 @@ import csv
 import numpy as np
 import pytest
 
-from desktop_app.core.engine import run_experiment
+from desktop_app.core.engine.run import run_experiment
 from desktop_app.core.runfolder import read_online
 from desktop_app.ui.panels import OnlinePanel
 from desktop_app.ui.run_store import RunStore

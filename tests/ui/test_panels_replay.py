@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from desktop_app.core import runs, tiling
+from desktop_app.core import tiling
 from desktop_app.core.config import from_dict
-from desktop_app.core.engine import run_experiment
+from desktop_app.core.engine.run import run_experiment
+from desktop_app.core.runfolder import workspace as runs
 from desktop_app.ui.panels import make_panels
 from desktop_app.ui.run_store import RunStore
 

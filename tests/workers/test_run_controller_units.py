@@ -6,9 +6,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import time
 
-from desktop_app.core.engine import resume_experiment
+from desktop_app.core.engine.run import resume_experiment
 from desktop_app.core.events import EpochMetrics, UnitFinished
-from desktop_app.core.runs import read_manifest
+from desktop_app.core.runfolder.workspace import read_manifest
 from desktop_app.workers.run_controller import RunController
 from tests.core.test_engine import tiny
 

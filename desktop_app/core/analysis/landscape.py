@@ -24,9 +24,9 @@ from desktop_app.core import config as config_mod
 from desktop_app.core.analysis.progress import AnalysisProgress, LandscapeResult
 from desktop_app.core.control import RunControl
 from desktop_app.core.data import DataSplits, load_data
-from desktop_app.core.models import ACTIVATION_FNS, Net, build_model
 from desktop_app.core.runfolder import RunFolder, read_config
-from desktop_app.core.training import load_checkpoint
+from desktop_app.core.training.models import ACTIVATION_FNS, Net, build_model
+from desktop_app.core.training.step import load_checkpoint
 
 Params = dict[str, torch.Tensor]
 DEFAULT_MEMORY_MB = 1024

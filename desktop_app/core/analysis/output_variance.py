@@ -6,7 +6,7 @@ different elastic deformation of the same examples) while the init seed, the ord
 fixed; the spread of the resulting nets' outputs on the probe set says how much examples seen at that point
 shape the final function. Erhan et al. found early blocks matter more, and less so after pre-training.
 
-On elastic data the stream is the online kind's endless stream (``core.online.stream``: every example a fresh
+On elastic data the stream is the online kind's endless stream (``core.data.stream``: every example a fresh
 deformation of a base image, deterministic per seed and index), so it can be far longer than the labelled set:
 the paper's nets trained on millions of InfiniteMNIST examples, and a net that never leaves its initial basin
 shows only recency (the last block matters most). A resample re-deforms the block's base images with another
@@ -26,12 +26,12 @@ from desktop_app.core.analysis.progress import AnalysisProgress, OutputVarianceR
 from desktop_app.core.config import RESAMPLE_MODES, ExperimentConfig
 from desktop_app.core.control import RunControl
 from desktop_app.core.data import DataSplits, load_data
-from desktop_app.core.greedy import greedy_pretrain
-from desktop_app.core.models import Net, build_model
-from desktop_app.core.online.steppers import make_stepper
-from desktop_app.core.online.stream import CHUNK, OnlineStream
+from desktop_app.core.data.stream import CHUNK, OnlineStream
 from desktop_app.core.seeding import derive_seed
-from desktop_app.core.training import probe_outputs
+from desktop_app.core.training.greedy import greedy_pretrain
+from desktop_app.core.training.models import Net, build_model
+from desktop_app.core.training.step import probe_outputs
+from desktop_app.core.training.steppers import make_stepper
 
 STREAM_CACHE_BYTES = 512 * 2**20
 
@@ -47,7 +47,7 @@ def _one_pass(model: Net, cfg: ExperimentConfig, batches: Iterable[tuple[torch.T
               control: RunControl | None) -> None:
     """One online pass over the stream's minibatches in their given order (no shuffling: the order is the
     experiment)."""
-    stepper = make_stepper(model, cfg)  # the hand-written step for dense nets (core.online.steppers)
+    stepper = make_stepper(model, cfg)  # the hand-written step for dense nets (core.training.steppers)
     stepper.reseed(derive_seed(seed, "dropout", 1))
     model.train()
     for x, y in batches:

@@ -21,8 +21,8 @@ from desktop_app.core.analysis.landscape import build_net, checkpoint_epochs, lo
 from desktop_app.core.analysis.progress import AnalysisProgress, Correlation, PitfallResult
 from desktop_app.core.control import RunControl
 from desktop_app.core.data import load_data
-from desktop_app.core.greedy import pretrain_targets
-from desktop_app.core.runs import read_metrics
+from desktop_app.core.runfolder.workspace import read_metrics
+from desktop_app.core.training.greedy import pretrain_targets
 
 PRETRAIN_ARMS = ("rbm", "dae", "cae")
 

@@ -54,7 +54,7 @@ DATASET_LOADERS: dict[str, Loader] = {
 
 def load_pool(cfg: DataConfig) -> ImagePool:
     """The image pool a config's data come from (the base set for elastic), before splitting: what
-    :func:`desktop_app.core.preflight.check_inputs` measures without converting anything to float."""
+    :func:`desktop_app.core.engine.preflight.check_inputs` measures without converting anything to float."""
     source = cfg.base if cfg.name == "elastic" else cfg.name
     loader = POOL_LOADERS.get(source)
     if loader is None:

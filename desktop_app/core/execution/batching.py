@@ -16,8 +16,8 @@ import torch
 
 from desktop_app.core.config import ConfigError, ExperimentConfig, layer_shapes, parameter_count
 from desktop_app.core.execution.tasks import UnitTask
-from desktop_app.core.stacked import StackedMLP
-from desktop_app.core.stacked_conv import stacked_class
+from desktop_app.core.seedbatch.conv import stacked_class
+from desktop_app.core.training.dense_step import StackedMLP
 
 AUTO_CPU = StackedMLP.auto_cpu  # the dense nets' (the reference net's) best K on a CPU
 STATE_COPIES = {"sgd": 1, "momentum": 2, "adam": 3}  # weights + optimizer state tensors of their shape
@@ -35,7 +35,7 @@ def resolve_seed_batch(cfg: ExperimentConfig, device: torch.device, input_shape:
     k = cfg.execution.seed_batch
     stack = stacked_class([spec.kind for spec in cfg.model.layers])
     if cfg.kind == "online" or stack is None:
-        return 1  # online units (core.online) and nets without a stacked step are not stacked
+        return 1  # online units (core.training.online_unit) and nets without a stacked step are not stacked
     if k == 0:
         k = cfg.seeds.count if device.type == "cuda" else stack.auto_cpu
         free = available_bytes(device)

@@ -6,7 +6,7 @@ Why processes: at minibatch 10 a second torch thread in one process buys ~1.3x, 
 How (docs/ARCHITECTURE.md, "Units and execution"):
 - Worker processes start with the ``spawn`` method (no fork of a process that holds threads or Qt) and live
   for the whole run, taking one unit at a time from the parent over their own pipe.
-- Each unit persists its own files in its worker (``core.unit``); the events travel back over the same pipe
+- Each unit persists its own files in its worker (``core.training.unit``); the events travel back over the same pipe
   as they happen, and the parent forwards them (live panels, progress) and writes only run-level files.
 - Pause and stop reach the workers through one shared integer (``control.SharedStateControl``): no lock a
   killed worker could leave held. Every worker has its own pipe, so a worker killed mid-message breaks only

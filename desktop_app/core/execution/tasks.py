@@ -5,7 +5,7 @@ behaves the same everywhere: it sets its torch thread count, loads its data (cac
 same data in that process), trains into its own files and ends with exactly one ``UnitFinished``.
 
 A task may carry a seed batch (``seeds``, docs/ARCHITECTURE.md "Seed batches"): K seeds of one arm trained in
-one process as one stacked net (``core.seed_batch``). It still ends with one ``UnitFinished`` per seed, and the
+one process as one stacked net (``core.seedbatch.batch``). It still ends with one ``UnitFinished`` per seed, and the
 one of its key seed (``seed``, the batch's last) comes last, so an executor that waits for the key's
 ``UnitFinished`` waits for the whole batch.
 """
@@ -61,8 +61,8 @@ _DATA_CACHE: dict[tuple[str, str], object] = {}  # (data section, device) -> Uni
 
 
 def _unit_data(cfg: ExperimentConfig):
-    from desktop_app.core.device import resolve_device
-    from desktop_app.core.unit import prepare_data
+    from desktop_app.core.training.device import resolve_device
+    from desktop_app.core.training.unit import prepare_data
 
     device = resolve_device(cfg.device)
     key = (repr(cfg.data), str(device))
@@ -75,8 +75,8 @@ def _unit_data(cfg: ExperimentConfig):
 def run_task(task: UnitTask, control: RunControl, data=None) -> Iterator[Event]:
     """The task's events, ending with one UnitFinished per seed: "completed", "diverged", "stopped" or "failed"
     (the key seed's last)."""
-    from desktop_app.core.seed_batch import SeedBatch
-    from desktop_app.core.unit import train_unit
+    from desktop_app.core.seedbatch.batch import SeedBatch
+    from desktop_app.core.training.unit import train_unit
 
     batch = None
     try:
@@ -86,8 +86,8 @@ def run_task(task: UnitTask, control: RunControl, data=None) -> Iterator[Event]:
             torch.set_num_threads(task.threads)
         if data is None:
             data = _unit_data(task.config)
-        if task.config.kind == "online":  # the online experiment's units (core.online), one seed each
-            from desktop_app.core.online.unit import train_online_unit
+        if task.config.kind == "online":  # the online experiment's units (core.training.online_unit), one seed each
+            from desktop_app.core.training.online_unit import train_online_unit
 
             yield from train_online_unit(task.config, task.arm, task.seed, Path(task.run_dir), control, data)
         elif len(task.all_seeds) > 1:

@@ -1,5 +1,5 @@
 """The lab model: the open runs and their data, the run shown, follow-live, replay and comparisons — plain Python,
-no Qt, no torch (docs/ARCHITECTURE.md, "The lab model"). How a config becomes run folders is ``core/sweep_runs.py``."""
+no Qt, no torch (docs/ARCHITECTURE.md, "The lab model"). Config to run folders: ``engine/sweep_plan.py``."""
 
 from desktop_app.core.lab.comparison import ComparedRun, Comparison
 from desktop_app.core.lab.emitter import Emitter

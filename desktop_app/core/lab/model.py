@@ -13,7 +13,7 @@ QtViewer subscribes to its Qt-free ViewerModel (docs/ARCHITECTURE.md, "The lab m
 - **Comparison**: ``compare(run_dirs)`` keeps several runs open (finished or live: a live run keeps streaming into
   its RunData) as a ``Comparison``, each run labelled by what differs between the configs; Curves, Summary and
   Trajectories overlay it. Showing a run (``open``, ``show``) ends the comparison; follow-live does not.
-- **Replay**: ``open`` replays a run folder's events into a fresh RunData (``core.runs.replay``); a failure raises and
+- **Replay**: ``open`` replays a run folder's events into a fresh RunData (``runfolder.replay``); a failure raises and
   changes nothing. A resumed live run that is not open is first replayed, so its panels show the whole run.
 """
 
@@ -36,7 +36,7 @@ from desktop_app.core.lab.comparison import (
 )
 from desktop_app.core.lab.emitter import Emitter
 from desktop_app.core.lab.store import EVERYTHING, RunData
-from desktop_app.core.runs import replay as replay_folder
+from desktop_app.core.runfolder.workspace import replay as replay_folder
 
 # What replaying a run folder may raise for a missing, damaged or hostile folder (one line each).
 REPLAY_ERRORS = (ConfigError, OSError, ValueError, KeyError)

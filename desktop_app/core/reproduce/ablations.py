@@ -43,7 +43,7 @@ def bottom_k_finals(dirs: dict[str, Path]) -> dict[str, dict[int, dict[str, dict
     """pre-trained arm -> k -> {"test_error", "train_nll"} -> seed -> final value. k = 0 is the regulariser run's
     random-init arm, k = all its pre-trained arm; the other runs say their k in ``pretraining.bottom_layers``.
     Only arms present at every k any arm has are kept (an arm missing at some k has no monotone trend to judge)."""
-    from desktop_app.core.greedy import pretrained_layer_count
+    from desktop_app.core.training.greedy import pretrained_layer_count
 
     out: dict[str, dict[int, dict[str, dict[int, float]]]] = {}
     for label, run in dirs.items():

@@ -293,7 +293,7 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
     ``overrides`` (dotted field -> value, the CLI's ``--set``) change every experiment of the claim, e.g. the
     data a user has (``data.path`` of their MNIST files) or a base set when the paper's cannot be had here; they
     change the config hash, so such runs get their own folders, and the setup text names them."""
-    from desktop_app.core.engine import resume_experiment, run_experiment
+    from desktop_app.core.engine.run import resume_experiment, run_experiment
 
     claim = CLAIMS[name]
     t0 = time.perf_counter()

@@ -8,7 +8,7 @@ evaluation point the unit records the online and test errors (an ``OnlinePoint``
 folder's ``OnlineSink``) and saves its resume state (weights, optimizer, stream position, the block's scores),
 so a stopped unit continues with the identical numbers (docs/ARCHITECTURE.md, "Online experiments").
 
-Like ``core.unit`` it touches only its unit files and runs under every executor (``execution.tasks`` picks it
+Like ``core.training.unit`` it touches only its unit files and runs under every executor (``execution.tasks`` picks it
 for kind "online"); the dropout masks of a segment between two points are seeded from (seed, position).
 """
 
@@ -25,6 +25,7 @@ import torch
 from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.control import RunControl, StopRequested
 from desktop_app.core.data import ElasticAugment
+from desktop_app.core.data.stream import OnlineStream, evaluation_points
 from desktop_app.core.events import (
     Event,
     FilterSnapshot,
@@ -36,27 +37,26 @@ from desktop_app.core.events import (
     UnitFinished,
     as_array,
 )
-from desktop_app.core.greedy import (
+from desktop_app.core.pretraining import PretrainingDiverged, make_pretrainer
+from desktop_app.core.runfolder import RunFolder, RunFolderError, UnitSink
+from desktop_app.core.seeding import derive_seed
+from desktop_app.core.training.greedy import (
     RECON_EVAL_SIZE,
     finish_layer,
     layer_inputs,
     pretrain_targets,
     pretrained_layer_count,
 )
-from desktop_app.core.models import Net, build_model
-from desktop_app.core.online.steppers import make_stepper
-from desktop_app.core.online.stream import OnlineStream, evaluation_points
-from desktop_app.core.pretraining import PretrainingDiverged, make_pretrainer
-from desktop_app.core.runfolder import RunFolder, RunFolderError, UnitSink
-from desktop_app.core.seeding import derive_seed
-from desktop_app.core.training import (
+from desktop_app.core.training.models import Net, build_model
+from desktop_app.core.training.step import (
     LOSS_CHECK_EVERY,
     FinetuneDiverged,
     all_finite,
     checkpoint_bytes,
     evaluate,
 )
-from desktop_app.core.unit import PROGRESS_INTERVAL_S, minibatches
+from desktop_app.core.training.steppers import make_stepper
+from desktop_app.core.training.unit import PROGRESS_INTERVAL_S, minibatches
 
 
 def online_unit_steps(cfg: ExperimentConfig, arm: str) -> int:
@@ -137,7 +137,7 @@ class OnlineUnitRun:
 
     def _load_latest(self) -> dict[str, Any] | None:
         """The unit's resume state with its online fields checked (a hostile file is one line naming it)."""
-        from desktop_app.core.checkpoints import read_resume_state
+        from desktop_app.core.training.checkpoints import read_resume_state
 
         state = read_resume_state(self.unit, self.device)
         if state is None or state["stage"] == "pretrain":

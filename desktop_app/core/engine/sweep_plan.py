@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app.core.config import ExperimentConfig, expand_sweep, save
-from desktop_app.core.runs import new_run_dir
+from desktop_app.core.runfolder.workspace import new_run_dir
 
 
 @dataclass(frozen=True)

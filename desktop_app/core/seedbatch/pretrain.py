@@ -23,12 +23,19 @@ import torch.nn.functional as F
 
 from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.control import RunControl
-from desktop_app.core.greedy import RECON_EVAL_SIZE, LayerDone, LayerEpoch, LayerStep, layer_inputs, pretrain_targets
-from desktop_app.core.models import Net
 from desktop_app.core.pretraining import PretrainingDiverged, make_pretrainer
 from desktop_app.core.pretraining.base import bernoulli, corrupt, normal
+from desktop_app.core.seedbatch.conv import from_groups, to_groups
 from desktop_app.core.seeding import derive_seed
-from desktop_app.core.stacked_conv import from_groups, to_groups
+from desktop_app.core.training.greedy import (
+    RECON_EVAL_SIZE,
+    LayerDone,
+    LayerEpoch,
+    LayerStep,
+    layer_inputs,
+    pretrain_targets,
+)
+from desktop_app.core.training.models import Net
 
 Item = LayerStep | LayerEpoch | LayerDone | PretrainingDiverged
 

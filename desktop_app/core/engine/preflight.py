@@ -14,7 +14,7 @@ from desktop_app.core.config.limits import MAX_PROBE_VALUES
 from desktop_app.core.config.rules import largest_batch
 from desktop_app.core.data.registry import load_pool
 from desktop_app.core.data.splits import ImagePool, check_split_memory, split_indices
-from desktop_app.core.device import resolve_device
+from desktop_app.core.training.device import resolve_device
 
 PoolCache = dict[tuple, ImagePool]
 

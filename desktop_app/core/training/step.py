@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from desktop_app.core.config import ConfigError, FinetuneConfig, ModelConfig
 from desktop_app.core.events import as_array
-from desktop_app.core.models import Net, penalty
+from desktop_app.core.training.models import Net, penalty
 
 EVAL_BATCH = 1000
 

@@ -29,11 +29,11 @@ from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.control import RunControl, StopRequested
 from desktop_app.core.events import Event, UnitFinished
 from desktop_app.core.pretraining import PretrainingDiverged
+from desktop_app.core.seedbatch.conv import stacked_class
+from desktop_app.core.seedbatch.pretrain import STACKED_PRETRAINERS, stacked_greedy_pretrain
 from desktop_app.core.seeding import derive_seed
-from desktop_app.core.stacked_conv import stacked_class
-from desktop_app.core.stacked_pretrain import STACKED_PRETRAINERS, stacked_greedy_pretrain
-from desktop_app.core.training import LOSS_CHECK_EVERY, FinetuneDiverged
-from desktop_app.core.unit import UnitData, UnitRun
+from desktop_app.core.training.step import LOSS_CHECK_EVERY, FinetuneDiverged
+from desktop_app.core.training.unit import UnitData, UnitRun
 
 
 class _SeedOptimizer:

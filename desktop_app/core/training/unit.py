@@ -39,7 +39,10 @@ from desktop_app.core.events import (
     UnitFinished,
     as_array,
 )
-from desktop_app.core.greedy import (
+from desktop_app.core.pretraining import PretrainingDiverged
+from desktop_app.core.runfolder.workspace import RunWriter
+from desktop_app.core.seeding import derive_seed
+from desktop_app.core.training.greedy import (
     LayerDone,
     LayerEpoch,
     LayerStep,
@@ -47,11 +50,8 @@ from desktop_app.core.greedy import (
     pretrain_targets,
     pretrained_layer_count,
 )
-from desktop_app.core.models import Net, build_model
-from desktop_app.core.pretraining import PretrainingDiverged
-from desktop_app.core.runs import RunWriter
-from desktop_app.core.seeding import derive_seed
-from desktop_app.core.training import (
+from desktop_app.core.training.models import Net, build_model
+from desktop_app.core.training.step import (
     LOSS_CHECK_EVERY,
     FinetuneDiverged,
     all_finite,

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from desktop_app.core.config import FinetuneConfig, ModelConfig
-from desktop_app.core.models import ACTIVATION_FNS, Net
-from desktop_app.core.stacked import StackedMLP, StackedNet
+from desktop_app.core.training.dense_step import StackedMLP, StackedNet
+from desktop_app.core.training.models import ACTIVATION_FNS, Net
 
 
 def to_groups(x: torch.Tensor) -> torch.Tensor:

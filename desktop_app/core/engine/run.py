@@ -1,6 +1,6 @@
 """The lab engine: ``run_experiment(config, control, run_dir) -> Iterator[Event]``.
 
-A run is arms x seeds (arm, seed) units (``core.unit``), handed to an executor (``core.execution``: this
+A run is arms x seeds (arm, seed) units (``core.training.unit``), handed to an executor (``core.execution``: this
 process, local worker processes, or a Dask cluster, per the config's ``execution`` section). The engine owns the
 run level: validation, the manifest, the progress over all units, the run's status and the merged metrics.
 Units persist their own files, so their events are only forwarded here (docs/ARCHITECTURE.md, "Units and
@@ -28,7 +28,6 @@ import torch
 
 from desktop_app.core.config import ConfigError, ExperimentConfig
 from desktop_app.core.control import RunControl, StopRequested
-from desktop_app.core.device import describe_device, resolve_device
 from desktop_app.core.events import (
     AnalysisFinished,
     Event,
@@ -42,8 +41,9 @@ from desktop_app.core.execution import Executor, make_executor, resolve_workers,
 from desktop_app.core.execution.batching import check_memory, make_tasks, resolve_seed_batch
 from desktop_app.core.runfolder import RunFolder, RunFolderError
 from desktop_app.core.runfolder.resume import open_new, open_resume
-from desktop_app.core.runs import RunWriter, git_commit, now_iso, package_versions, read_manifest
-from desktop_app.core.unit import PROGRESS_INTERVAL_S, prepare_data, unit_steps
+from desktop_app.core.runfolder.workspace import RunWriter, git_commit, now_iso, package_versions, read_manifest
+from desktop_app.core.training.device import describe_device, resolve_device
+from desktop_app.core.training.unit import PROGRESS_INTERVAL_S, prepare_data, unit_steps
 
 
 class Engine:
@@ -76,7 +76,7 @@ class Engine:
         if not self.cfg.snapshots.tensorboard:
             yield from self._events()
             return
-        from desktop_app.core.tensorboard_log import TensorBoardSink
+        from desktop_app.core.runfolder.tensorboard_log import TensorBoardSink
 
         sink = None
         for ev in self._events():
@@ -108,7 +108,7 @@ class Engine:
                                     for seed in cfg.seed_values for arm in cfg.arms}
                 self.total_steps = sum(self._unit_total.values())
             elif cfg.kind == "online":
-                from desktop_app.core.online.unit import online_unit_steps
+                from desktop_app.core.training.online_unit import online_unit_steps
 
                 self._unit_total = {(arm, seed): online_unit_steps(cfg, arm)
                                     for seed in cfg.seed_values for arm in cfg.arms}
@@ -193,7 +193,7 @@ class Engine:
         cfg = self.cfg
         n_lab, n_unlab = len(self.data.splits.train_x), len(self.data.splits.unlabelled_x)
         if cfg.kind == "online":
-            from desktop_app.core.online.unit import online_unit_steps
+            from desktop_app.core.training.online_unit import online_unit_steps
 
             def steps(arm: str) -> int:
                 return online_unit_steps(cfg, arm)
@@ -344,7 +344,7 @@ def resume_experiment(run_dir: Path, control: RunControl | None = None, *, worke
     """Continue a stopped run in place from each (arm, seed)'s last checkpoint (optionally elsewhere). Refused
     (status "refused", one line, nothing written) when another process writes the folder, its config was edited
     (unless ``force``, which records the change in the manifest), or its manifest or a resume state is unusable."""
-    from desktop_app.core.checkpoints import verify_resume_states
+    from desktop_app.core.training.checkpoints import verify_resume_states
 
     run_dir = Path(run_dir)
     folder = RunFolder(run_dir)

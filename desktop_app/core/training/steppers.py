@@ -1,7 +1,7 @@
 """The per-minibatch step of the stream experiments (online units, output variance): one owner for "train a
 net on a stream of minibatches, scoring each before the step when asked".
 
-A dense-only net runs ``DenseStep``, ``core.stacked``'s hand-written step at K = 1: at minibatch 10 about 2-3x
+A dense-only net runs ``DenseStep``, ``dense_step``'s hand-written step at K = 1: at minibatch 10 about 2-3x
 faster than autograd (``bench/online_step.py``, docs/PERFORMANCE.md "Online units"), and without dropout the
 step's own forward pass on the weights before the update is the eval-mode score, so scoring costs nothing. Any
 other net runs ``PlainStep`` (autograd, ``training.finetune_step``). Both keep the optimizer state in the plain
@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 
 from desktop_app.core.config import ExperimentConfig
-from desktop_app.core.models import Net
-from desktop_app.core.stacked import StackedMLP, stackable
-from desktop_app.core.training import FinetuneDiverged, finetune_step, make_optimizer
+from desktop_app.core.training.dense_step import StackedMLP, stackable
+from desktop_app.core.training.models import Net
+from desktop_app.core.training.step import FinetuneDiverged, finetune_step, make_optimizer
 
 
 @torch.no_grad()
@@ -56,7 +56,7 @@ class PlainStep:
 
 
 class DenseStep:
-    """``core.stacked``'s hand-written step for one dense net (K = 1). The weights live in the stack; ``write_to``
+    """``dense_step``'s hand-written step for one dense net (K = 1). The weights live in the stack; ``write_to``
     copies them into the net (evaluation points, the end of a pass). Numbers equal ``PlainStep``'s up to float
     rounding (tests/core/test_online.py)."""
 

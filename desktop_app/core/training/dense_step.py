@@ -23,8 +23,8 @@ from collections.abc import Sequence
 import torch
 
 from desktop_app.core.config import FinetuneConfig, ModelConfig
-from desktop_app.core.models import Net
-from desktop_app.core.training import make_optimizer
+from desktop_app.core.training.models import Net
+from desktop_app.core.training.step import make_optimizer
 
 
 def stackable(net: Net) -> bool:

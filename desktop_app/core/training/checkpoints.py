@@ -185,7 +185,7 @@ def _resume_state_problem(state: Any) -> str:
 def verify_resume_states(folder: RunFolder, cfg: config_mod.ExperimentConfig, manifest: dict[str, Any]) -> None:
     """Before a resume trusts them: every unit's latest.pt loads and its tensors match the model the config
     builds (names and shapes). RunFolderError names the first file that does not."""
-    from desktop_app.core.models import build_model
+    from desktop_app.core.training.models import build_model
 
     input_shape, n_classes = manifest.get("input_shape"), manifest.get("n_classes")
     expected: dict[str, tuple[int, ...]] | None = None

@@ -14,9 +14,9 @@ import torch
 
 from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.control import RunControl
-from desktop_app.core.models import Net
 from desktop_app.core.pretraining import PRETRAINERS, PretrainingDiverged, make_pretrainer
 from desktop_app.core.seeding import derive_seed
+from desktop_app.core.training.models import Net
 
 EVAL_BATCH = 1000
 RECON_EVAL_SIZE = 2000
