@@ -13,6 +13,21 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class AnalysisProgress:
+    """Progress of a long computation (an analysis, an output-variance unit's passes): ``done`` of ``total``
+    work units of ``name``; ``partial`` is a result-so-far (or None)."""
+
+    name: str
+    done: int
+    total: int
+    partial: object | None = None
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+@dataclass(frozen=True)
 class LandscapeResult:
     """loss[j, i] = L(center + xs[i] d1 + ys[j] d2) (row-major: y down the rows); NaN where not yet computed."""
 

@@ -8,7 +8,7 @@ import torch
 
 from desktop_app.core import config as c
 from desktop_app.core.analysis import AnalysisProgress, run_to_end
-from desktop_app.core.analysis.output_variance import output_variance_experiment
+from desktop_app.core.experiments.output_variance import output_variance_experiment
 
 
 def tiny() -> c.ExperimentConfig:
@@ -64,9 +64,9 @@ def test_an_elastic_stream_can_be_longer_than_the_labelled_set():
 
 
 def test_a_redeformed_block_changes_only_its_own_examples():
-    from desktop_app.core.analysis.output_variance import _Redeformed
     from desktop_app.core.data import load_data
     from desktop_app.core.data.stream import OnlineStream
+    from desktop_app.core.experiments.output_variance import _Redeformed
 
     data = load_data(elastic().data)
     base = OnlineStream(data.train_x, data.train_y, data.augment, 0, "variance")

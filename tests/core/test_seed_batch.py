@@ -141,9 +141,9 @@ def test_a_seed_with_a_non_finite_loss_leaves_the_stack_and_the_others_go_on():
 
 @pytest.fixture(scope="module")
 def alone(tmp_path_factory):
-    """The reference: 4 seeds x 2 arms as plain units, one after another."""
+    """The reference: 4 seeds x 2 arms as plain units with the autograd step, one after another."""
     run_dir = tmp_path_factory.mktemp("alone") / "run"
-    events = list(run_experiment(batch_cfg(1), None, run_dir))
+    events = list(run_experiment(batch_cfg(1, **{"execution.step": "autograd"}), None, run_dir))
     assert events[-1].status == "completed", events[-1].message
     return run_dir
 

@@ -7,11 +7,11 @@ Torch-free on purpose: the UI panels import these types; the computations live i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 # The result dataclasses live in core.results (below the run folder, which caches them); re-exported here.
 from desktop_app.core.results import (  # noqa: F401
+    AnalysisProgress,
     Correlation,
     FunctionSpaceResult,
     InterpolationResult,
@@ -19,20 +19,6 @@ from desktop_app.core.results import (  # noqa: F401
     OutputVarianceResult,
     PitfallResult,
 )
-
-
-@dataclass(frozen=True)
-class AnalysisProgress:
-    """``done`` of ``total`` work units of analysis ``name``; ``partial`` is a result-so-far (or None)."""
-
-    name: str
-    done: int
-    total: int
-    partial: object | None = None
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 1.0
 
 
 def run_to_end(gen: Iterator[Any]) -> Any:

@@ -9,8 +9,6 @@ checkpoints gets fresh results.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,25 +17,8 @@ from desktop_app.core.analysis.progress import AnalysisProgress
 from desktop_app.core.runfolder import RunFolder, RunFolderError
 from desktop_app.core.runfolder import results_cache as cache_files
 
-STORE_VERSION = 1  # of the key; the files' format is cache_files.STORE_VERSION
-
-
-def _fingerprint(sources: Iterable[Path]) -> list[list[Any]]:
-    out = []
-    for p in sorted(Path(s) for s in sources):
-        try:
-            st = p.stat()
-            out.append([p.name, st.st_size, st.st_mtime_ns])
-        except OSError:
-            out.append([p.name, -1, -1])
-    return out
-
-
-def cache_key(name: str, params: dict[str, Any], sources: Iterable[Path] = ()) -> str:
-    """Stable 16-hex-digit key of (name, params, source files); params must be JSON-serialisable."""
-    blob = json.dumps({"v": STORE_VERSION, "name": name, "params": params, "sources": _fingerprint(sources)},
-                      sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+# the key's one owner is the run folder's (an output-variance run writes its result with the same key)
+_fingerprint, cache_key = cache_files.fingerprint, cache_files.cache_key
 
 
 def save_result(run_dir: Path, name: str, params: dict[str, Any], result: Any,

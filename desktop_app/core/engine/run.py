@@ -1,10 +1,10 @@
 """The lab engine: ``run_experiment(config, control, run_dir) -> Iterator[Event]``.
 
-A run is arms x seeds (arm, seed) units (``core.training.unit``), handed to an executor (``core.execution``: this
-process, local worker processes, or a Dask cluster, per the config's ``execution`` section). The engine owns the
-run level: validation, the manifest, the progress over all units, the run's status and the merged metrics.
-Units persist their own files, so their events are only forwarded here (docs/ARCHITECTURE.md, "Units and
-execution").
+A run is (arm, seed) units declared by its experiment kind (``core.experiments``: standard, online, output
+variance), handed to an executor (``core.execution``: this process, local worker processes, or a Dask cluster, per
+the config's ``execution`` section). The engine owns the run level: validation, the manifest, the progress over
+all units, the run's status and the merged metrics; it knows no kind. Units persist their own files, so their
+events are only forwarded here (docs/ARCHITECTURE.md, "Units and execution", "Experiment kinds").
 
 Arms x seeds are paired: seed i gets the same initial weights, the same fine-tuning data order, the same
 dropout masks and the same deformations in every arm, so differences between arms come from pre-training
@@ -29,7 +29,6 @@ import torch
 from desktop_app.core.config import ConfigError, ExperimentConfig
 from desktop_app.core.control import RunControl, StopRequested
 from desktop_app.core.events import (
-    AnalysisFinished,
     Event,
     LogMessage,
     Progress,
@@ -39,11 +38,13 @@ from desktop_app.core.events import (
 )
 from desktop_app.core.execution import Executor, make_executor, resolve_workers, unit_threads
 from desktop_app.core.execution.batching import check_memory, make_tasks, resolve_seed_batch
+from desktop_app.core.experiments import experiment_kind
+from desktop_app.core.experiments.standard import LEGACY_STEP, default_step
 from desktop_app.core.runfolder import RunFolder, RunFolderError
 from desktop_app.core.runfolder.resume import open_new, open_resume
 from desktop_app.core.runfolder.workspace import RunWriter, git_commit, now_iso, package_versions, read_manifest
 from desktop_app.core.training.device import describe_device, resolve_device
-from desktop_app.core.training.unit import PROGRESS_INTERVAL_S, prepare_data, unit_steps
+from desktop_app.core.training.unit import prepare_data
 
 
 class Engine:
@@ -51,7 +52,8 @@ class Engine:
 
     def __init__(self, cfg: ExperimentConfig, control: RunControl, run_dir: Path, resume: bool,
                  executor: Executor | None = None) -> None:
-        self.cfg = cfg
+        self.kind = experiment_kind(cfg)
+        self.cfg = self.kind.run_config(cfg)
         self.control = control
         self.run_dir = Path(run_dir)
         self.resume = resume
@@ -59,7 +61,7 @@ class Engine:
         self.total_steps = 0
         self._unit_done: dict[tuple[str, int], int] = {}
         self._unit_total: dict[tuple[str, int], int] = {}
-        self._last_progress = 0.0
+        self.step = default_step(self.cfg)  # a resumed run's is read from its manifest
         self._t0 = time.perf_counter()
         self._prior_s = 0.0
         self.bad_input: str | None = None  # the one line of a bad input met mid-run (data, a full disk)
@@ -102,17 +104,10 @@ class Engine:
                 torch.set_num_threads(cfg.threads)
             self.data = prepare_data(cfg, self.device)
             self._start_manifest()
-            if cfg.kind == "standard":
-                n_lab, n_unlab = len(self.data.splits.train_x), len(self.data.splits.unlabelled_x)
-                self._unit_total = {(arm, seed): unit_steps(cfg, arm, n_lab, n_unlab)
-                                    for seed in cfg.seed_values for arm in cfg.arms}
-                self.total_steps = sum(self._unit_total.values())
-            elif cfg.kind == "online":
-                from desktop_app.core.training.online_unit import online_unit_steps
-
-                self._unit_total = {(arm, seed): online_unit_steps(cfg, arm)
-                                    for seed in cfg.seed_values for arm in cfg.arms}
-                self.total_steps = sum(self._unit_total.values())
+            if self.step != default_step(cfg):  # a run made before the dense step was the default
+                yield LogMessage("info", f"fine-tuning with the {self.step} step this run was made with")
+            self._unit_total = {key: self.kind.unit_steps(cfg, key[0], self.data) for key in self.kind.units(cfg)}
+            self.total_steps = sum(self._unit_total.values())
             yield RunStarted(
                 run_dir=str(self.run_dir),
                 name=cfg.name,
@@ -121,13 +116,12 @@ class Engine:
                 device=describe_device(cfg.device),
                 total_steps=self.total_steps,
                 resumed=self.resume,
-                phase_steps=self._phase_steps() if cfg.kind in ("standard", "online") else (),
+                phase_steps=self.kind.phase_steps(cfg, self.data),
                 kind=cfg.kind,
             )
-            if cfg.kind == "output-variance":
-                yield from self._output_variance()
-            else:
-                status, message = yield from self._units()
+            status, message = yield from self._units()
+            if status == "completed":
+                yield from self.kind.finish(cfg, self.run_dir)
         except (StopRequested, KeyboardInterrupt):
             status, message = "stopped", "stopped by the user; resume continues from the last checkpoint"
         except ConfigError as exc:  # a bad input met mid-run (data, a full disk): one line, no traceback
@@ -159,6 +153,7 @@ class Engine:
     def _start_manifest(self) -> None:
         cfg, d = self.cfg, self.data.splits
         if self.resume:
+            self.step = str(read_manifest(self.run_dir).get("step", LEGACY_STEP))  # the step it was made with
             self.writer.update_manifest(status="running", resumed=now_iso())
             return
         self.writer.write_config(cfg)
@@ -172,6 +167,7 @@ class Engine:
                 "device": describe_device(cfg.device),
                 "device_type": self.device.type,
                 "config_hash": cfg.hash(),
+                "step": self.step,
                 "schema_version": cfg.schema_version,
                 "versions": package_versions(),
                 "git_commit": git_commit(),
@@ -187,41 +183,21 @@ class Engine:
             }
         )
 
-    def _phase_steps(self) -> tuple[tuple[str, int], ...]:
-        """Planned steps per phase kind over the run (for core/eta.py): each arm's pre-training, all fine-tuning
-        (a unit of "none" is fine-tuning only; another arm's unit is that plus its pre-training)."""
-        cfg = self.cfg
-        n_lab, n_unlab = len(self.data.splits.train_x), len(self.data.splits.unlabelled_x)
-        if cfg.kind == "online":
-            from desktop_app.core.training.online_unit import online_unit_steps
-
-            def steps(arm: str) -> int:
-                return online_unit_steps(cfg, arm)
-        else:
-            def steps(arm: str) -> int:
-                return unit_steps(cfg, arm, n_lab, n_unlab)
-        finetune = steps("none")
-        plan = {"finetune": finetune * len(cfg.arms) * cfg.seeds.count}
-        for arm in cfg.arms:
-            pretrain = (steps(arm) - finetune) * cfg.seeds.count
-            if pretrain > 0:
-                plan[f"pretrain:{arm}"] = pretrain
-        return tuple(plan.items())
-
     # -- the units ------------------------------------------------------------------------------------
     def _units(self):
         """Run every unit through the executor; returns (status, message) of the run."""
         cfg = self.cfg
         n_units = len(self._unit_total)
         d = self.data.splits
+        order = self._dispatch_order()
         workers = resolve_workers(cfg.execution.workers) if cfg.execution.backend != "inline" else 1
         k = resolve_seed_batch(cfg, self.device, d.input_shape, d.n_classes, workers, len(d.unlabelled_x))
-        n_tasks = len(cfg.arms) * -(-cfg.seeds.count // k)
+        n_tasks = len(order) if k <= 1 else len(cfg.arms) * -(-cfg.seeds.count // k)
         executor = self.executor or make_executor(cfg.execution, n_tasks, data=self.data)
         if executor.name != "dask":  # a Dask cluster's memory is its workers', not this machine's
             check_memory(cfg, k, self.device, d.input_shape, d.n_classes, min(workers, n_tasks), len(d.unlabelled_x))
         threads = unit_threads(cfg.threads, executor)
-        tasks = make_tasks(cfg, str(self.run_dir), threads, k, self._dispatch_order())
+        tasks = make_tasks(cfg, str(self.run_dir), threads, k, order, self.step)
         if k > 1:
             yield LogMessage("info", f"seed batches: {k} seeds of an arm trained as one stacked net per task "
                                      f"({len(tasks)} tasks)")
@@ -253,7 +229,7 @@ class Engine:
     def _dispatch_order(self) -> list[tuple[str, int]]:
         """Seed-major (whole pairs first), longest unit first within a seed (see the module docstring)."""
         order = list(self._unit_total)  # seed-major, arms in config order
-        seed_rank = {seed: i for i, seed in enumerate(self.cfg.seed_values)}
+        seed_rank = {seed: i for i, seed in enumerate(dict.fromkeys(seed for _, seed in order))}
         return sorted(order, key=lambda key: (seed_rank[key[1]], -self._unit_total[key]))
 
     def _run_progress(self, ev: Progress) -> Progress:
@@ -279,32 +255,6 @@ class Engine:
         if units or "units" in read_manifest(self.run_dir):
             changes["units"] = units
         self.writer.update_manifest(**changes)
-
-    # -- the output-variance experiment ---------------------------------------------------------------
-    def _output_variance(self) -> Iterator[Event]:
-        """Erhan 2010 Fig. 3 as a run: progress events, then the result saved under analyses/ and emitted."""
-        from desktop_app.core.analysis.output_variance import output_variance_experiment
-        from desktop_app.core.analysis.progress import AnalysisProgress
-        from desktop_app.core.analysis.store import save_result
-
-        ov = self.cfg.output_variance
-        seed = self.cfg.seeds.base
-        for item in output_variance_experiment(self.cfg, ov.n_blocks, ov.resamples, arms=self.cfg.arms,
-                                               seed=seed, resample=ov.resample, stream_size=ov.stream_examples,
-                                               control=self.control):
-            if isinstance(item, AnalysisProgress):
-                self._unit_done = {("", seed): item.done}
-                self.total_steps = item.total
-                now = time.perf_counter()
-                if now - self._last_progress >= PROGRESS_INTERVAL_S:
-                    self._last_progress = now
-                    yield Progress("", seed, "output-variance", -1, item.done, item.total, item.done, item.total,
-                                   now - self._t0)
-            else:
-                params = {"n_blocks": ov.n_blocks, "resamples": ov.resamples, "resample": ov.resample, "seed": seed,
-                          "stream_examples": ov.stream_examples}
-                save_result(self.run_dir, "output_variance", params, item)
-                yield AnalysisFinished("output_variance", item)
 
 
 def _with_execution(cfg: ExperimentConfig, workers: int | None, backend: str | None,

@@ -4,7 +4,7 @@
 ``auto`` (0) batches all seeds of an arm on CUDA, where one seed at minibatch 10 is bound by kernel launches,
 and on a CPU the size ``bench/seed_batch.py`` measured best there for that kind of net (the stacked net's
 ``auto_cpu``: docs/PERFORMANCE.md, "Seed batches"). A net whose layer kinds no stacked net declares
-(``stacked_conv.STACKED_NETS``) and online units run plain units.
+(``seedbatch.conv.STACKED_NETS``) and kinds that declare no seed batches (online) run one seed per task.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import torch
 
 from desktop_app.core.config import ConfigError, ExperimentConfig, layer_shapes, parameter_count
 from desktop_app.core.execution.tasks import UnitTask
+from desktop_app.core.experiments import experiment_kind
 from desktop_app.core.seedbatch.conv import stacked_class
 from desktop_app.core.training.dense_step import StackedMLP
 
@@ -34,8 +35,8 @@ def resolve_seed_batch(cfg: ExperimentConfig, device: torch.device, input_shape:
     takes at most what fits in the free memory."""
     k = cfg.execution.seed_batch
     stack = stacked_class([spec.kind for spec in cfg.model.layers])
-    if cfg.kind == "online" or stack is None:
-        return 1  # online units (core.training.online_unit) and nets without a stacked step are not stacked
+    if not experiment_kind(cfg).seed_batches or stack is None:
+        return 1  # kinds whose units are one seed each (online) and nets without a stacked step
     if k == 0:
         k = cfg.seeds.count if device.type == "cuda" else stack.auto_cpu
         free = available_bytes(device)
@@ -86,18 +87,19 @@ def check_memory(cfg: ExperimentConfig, k: int, device: torch.device, input_shap
 
 
 def make_tasks(cfg: ExperimentConfig, run_dir: str, threads: int, k: int,
-               order: list[tuple[str, int]] | None = None) -> list[UnitTask]:
+               order: list[tuple[str, int]] | None = None, step: str = "dense") -> list[UnitTask]:
     """Tasks in the engine's dispatch ``order`` of (arm, seed) (default: seed-major, arms in config order), k
     seeds per task: the seeds in chunks of k, each chunk's arms in the order of its first seed."""
     order = order or [(arm, seed) for seed in cfg.seed_values for arm in cfg.arms]
     if k <= 1:
-        return [UnitTask(cfg, arm, seed, run_dir, threads) for arm, seed in order]
+        return [UnitTask(cfg, arm, seed, run_dir, threads, step=step) for arm, seed in order]
     seeds = list(cfg.seed_values)
     tasks = []
     for i in range(0, len(seeds), k):
         chunk = seeds[i : i + k]
         for arm in [a for a, s in order if s == chunk[0]]:
-            tasks.append(UnitTask(cfg, arm, chunk[-1], run_dir, threads, tuple(chunk) if len(chunk) > 1 else ()))
+            tasks.append(UnitTask(cfg, arm, chunk[-1], run_dir, threads, tuple(chunk) if len(chunk) > 1 else (),
+                                  step=step))
     return tasks
 
 

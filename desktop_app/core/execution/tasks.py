@@ -36,6 +36,7 @@ class UnitTask:
     run_dir: str
     threads: int = 0  # torch CPU threads while the unit runs; 0 = leave the process's setting alone
     seeds: tuple[int, ...] = ()  # a seed batch (two or more seeds, ``seed`` the last of them); () = ``seed`` alone
+    step: str = "dense"  # the run's fine-tuning step (manifest "step"; ``experiments.standard.STEPS``)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -74,11 +75,10 @@ def _unit_data(cfg: ExperimentConfig):
 
 def run_task(task: UnitTask, control: RunControl, data=None) -> Iterator[Event]:
     """The task's events, ending with one UnitFinished per seed: "completed", "diverged", "stopped" or "failed"
-    (the key seed's last)."""
-    from desktop_app.core.seedbatch.batch import SeedBatch
-    from desktop_app.core.training.unit import train_unit
+    (the key seed's last). The task's experiment kind trains it (``core.experiments``)."""
+    from desktop_app.core.experiments import TaskState, experiment_kind
 
-    batch = None
+    state = TaskState()
     try:
         if task.threads > 0:
             import torch
@@ -86,28 +86,20 @@ def run_task(task: UnitTask, control: RunControl, data=None) -> Iterator[Event]:
             torch.set_num_threads(task.threads)
         if data is None:
             data = _unit_data(task.config)
-        if task.config.kind == "online":  # the online experiment's units (core.training.online_unit), one seed each
-            from desktop_app.core.training.online_unit import train_online_unit
-
-            yield from train_online_unit(task.config, task.arm, task.seed, Path(task.run_dir), control, data)
-        elif len(task.all_seeds) > 1:
-            batch = SeedBatch(task.config, task.arm, task.all_seeds, Path(task.run_dir), control, data, task.seed)
-            yield from batch.events()
-        else:
-            yield from train_unit(task.config, task.arm, task.seed, Path(task.run_dir), control, data)
+        yield from experiment_kind(task.config).run_unit(task, control, data, state)
     except StopRequested:
-        for seed in _left(task, batch):
+        for seed in _left(task, state.batch):
             yield UnitFinished(task.arm, seed, "stopped")
-        yield from _held(batch)
+        yield from _held(state.batch)
     except ConfigError as exc:  # a bad input (data, a full disk): its one line, never a traceback
-        for seed in _left(task, batch):
+        for seed in _left(task, state.batch):
             yield UnitFinished(task.arm, seed, "failed", str(exc), bad_input=True)
-        yield from _held(batch)
+        yield from _held(state.batch)
     except Exception as exc:  # noqa: BLE001 - one unit failing must not take the others down
         yield LogMessage("error", f"{task.label} failed:\n{traceback.format_exc()}")
-        for seed in _left(task, batch):
+        for seed in _left(task, state.batch):
             yield UnitFinished(task.arm, seed, "failed", f"{task.label}: {type(exc).__name__}: {exc}")
-        yield from _held(batch)
+        yield from _held(state.batch)
 
 
 def _left(task: UnitTask, batch) -> list[int]:

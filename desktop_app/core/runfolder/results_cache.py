@@ -9,10 +9,12 @@ strings), nothing else is called, and pickled objects are refused. A file that d
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import typing
 import zipfile
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,27 @@ from desktop_app.core.runfolder.layout import MAX_TEXT_BYTES, RunFolder, RunFold
 STORE_VERSION = 2
 MAX_RESULT_BYTES = 2 * 1024 * 2**20  # all arrays of one cached result, uncompressed
 MAX_NDIM = 8
+
+
+KEY_VERSION = 1  # of the cache key (name, params, source files); the files' format is STORE_VERSION
+
+
+def fingerprint(sources: Iterable[Path]) -> list[list[Any]]:
+    out = []
+    for p in sorted(Path(s) for s in sources):
+        try:
+            st = p.stat()
+            out.append([p.name, st.st_size, st.st_mtime_ns])
+        except OSError:
+            out.append([p.name, -1, -1])
+    return out
+
+
+def cache_key(name: str, params: dict[str, Any], sources: Iterable[Path] = ()) -> str:
+    """Stable 16-hex-digit key of (name, params, source files); params must be JSON-serialisable."""
+    blob = json.dumps({"v": KEY_VERSION, "name": name, "params": params, "sources": fingerprint(sources)},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _kind_of_annotation(tp: Any) -> str:
