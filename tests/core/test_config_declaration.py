@@ -103,7 +103,7 @@ def test_help_config_lists_every_field_with_range_and_help():
 
 
 def test_resample_modes_have_one_owner():
-    from desktop_app.core.analysis import output_variance
+    from desktop_app.core.experiments import output_variance
 
     assert output_variance.RESAMPLE_MODES is c.RESAMPLE_MODES
     assert FIELDS["output_variance.resample"].spec.choices is c.RESAMPLE_MODES

@@ -1,0 +1,146 @@
+"""Erhan et al. 2010's Figure 1 at its own scale: 2 x 400 paired seeds, log test NLL against log train NLL after
+every pass over the data, without pre-training and with it (docs/ARCHITECTURE.md, "Experiment kinds"; the
+Trajectories panel draws the figure).
+
+The rule, fixed before any run (``RULE``, printed in the report's setup), on three sub-statements:
+- S1, regulariser: at train NLL levels ``LEVELS`` each seed's test NLL where its train NLL first reaches the level
+  (linear in log-log between epochs); per level the paired difference (dae - none, log10) over the seeds that reach
+  it in both arms, 95 % t-interval, levels with at least ``MIN_PAIRS`` pairs. Holds when every such interval is
+  below 0; contradicted when one is above 0.
+- S2, overfitting signature: a seed overfits when its last test NLL exceeds its minimum over fine-tuning by more
+  than ``RISE`` (relative) while its train NLL kept falling after that minimum; paired difference of the
+  indicators (none - dae), 95 % t-interval. Holds when it is above 0; contradicted when below 0.
+- S3, two clouds: at the last epoch, AUC = P(a pre-trained seed's test NLL < a random-init seed's), 95 % interval
+  (Hanley & McNeil). Holds when the interval is above ``SEPARATED`` (the clouds barely overlap); contradicted when
+  it lies below 0.5.
+Verdict: "reproduced" when all hold, "not reproduced" when any is contradicted, else "mixed".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app.core.reproduce.report import fmt_ci
+from desktop_app.core.reproduce.verdicts import curves
+from desktop_app.core.stats import MeanCI, mean_ci
+
+LEVELS = (0.1, 0.03, 0.01)  # train NLL levels of S1
+MIN_PAIRS = 10  # a level enters S1 when at least this many pairs reach it
+RISE = 0.10  # S2: the last test NLL at least 10 % above the seed's minimum
+SEPARATED = 0.9  # S3: AUC interval above this = the clouds barely overlap
+ARM = "dae"
+WHY_ARM = ("DAE (stacked denoising autoencoders, 25 % masking noise): one of the paper's two pre-training methods, "
+           "and the cheaper one here (no Gibbs chain); the figure's statements are about pre-training against none, "
+           "not about the method.")
+RULE = (f"S1 (regulariser): at train NLL {', '.join(map(str, LEVELS))} the paired difference dae - none of log10 "
+        f"test NLL where each seed first reaches the level, over the pairs reaching it (levels with >= {MIN_PAIRS} "
+        "pairs), 95 % t-interval: holds when every interval < 0, contradicted when one > 0. S2 (overfitting "
+        f"signature: last test NLL > {1 + RISE:.2f} x its minimum while train NLL fell after it): paired difference "
+        "of the indicators none - dae, 95 % t-interval: holds when > 0, contradicted when < 0. S3 (two clouds): AUC "
+        "= P(dae seed's last test NLL < none seed's), 95 % interval (Hanley & McNeil): holds when > "
+        f"{SEPARATED}, contradicted when < 0.5. Reproduced = all hold; not reproduced = any contradicted; else mixed.")
+
+
+def at_level(train: np.ndarray, test: np.ndarray, level: float) -> float | None:
+    """log10 test NLL where the curve's train NLL first reaches ``level`` (linear in log-log), or None."""
+    lt, le, lv = np.log10(train), np.log10(test), math.log10(level)
+    reached = np.nonzero(lt <= lv)[0]
+    if len(reached) == 0:
+        return None
+    i = int(reached[0])
+    if i == 0:
+        return float(le[0])
+    x0, x1 = lt[i - 1], lt[i]
+    t = 0.0 if x0 == x1 else (x0 - lv) / (x0 - x1)
+    return float(le[i - 1] + t * (le[i] - le[i - 1]))
+
+
+def overfits(train: np.ndarray, test: np.ndarray) -> bool:
+    """S2's signature: the last test NLL is more than RISE above the minimum and train NLL fell after it."""
+    m = int(np.argmin(test))
+    return bool(test[-1] > (1 + RISE) * test[m] and train[-1] < train[m])
+
+
+def auc_ci(better: np.ndarray, worse: np.ndarray) -> tuple[float, float, float]:
+    """P(better < worse) with ties counted half, and its 95 % interval (Hanley & McNeil 1982)."""
+    a, b = np.asarray(better, float), np.asarray(worse, float)
+    n1, n2 = len(a), len(b)
+    if n1 == 0 or n2 == 0:
+        return float("nan"), float("nan"), float("nan")
+    less = (a[:, None] < b[None, :]).sum() + 0.5 * (a[:, None] == b[None, :]).sum()
+    auc = float(less / (n1 * n2))
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = (auc * (1 - auc) + (n1 - 1) * (q1 - auc**2) + (n2 - 1) * (q2 - auc**2)) / (n1 * n2)
+    half = 1.96 * math.sqrt(max(var, 0.0))
+    return auc, max(0.0, auc - half), min(1.0, auc + half)
+
+
+def judge(s1: Mapping[float, MeanCI], s2: MeanCI, s3: tuple[float, float, float]) -> tuple[str, list[str]]:
+    """The verdict of ``RULE`` and one word per sub-statement ("holds", "contradicted", "inconclusive")."""
+    used = [ci for ci in s1.values() if ci.n >= MIN_PAIRS and not math.isnan(ci.hi)]
+    words = [
+        "holds" if used and all(ci.hi < 0 for ci in used) else
+        "contradicted" if any(ci.lo > 0 for ci in used) else "inconclusive",
+        "holds" if s2.n >= 3 and s2.lo > 0 else "contradicted" if s2.n >= 3 and s2.hi < 0 else "inconclusive",
+        "holds" if s3[1] > SEPARATED else "contradicted" if s3[2] < 0.5 else "inconclusive",
+    ]
+    if all(w == "holds" for w in words):
+        return "reproduced", words
+    return ("not reproduced" if "contradicted" in words else "mixed"), words
+
+
+def evaluate_run(run_dir: Path) -> dict:
+    """The numbers of the rule for one Figure 1 run folder."""
+    cs = curves(run_dir)
+    seeds = sorted({s for a, s in cs if a == "none"} & {s for a, s in cs if a == ARM})
+    lo = 1  # epoch 0 (before fine-tuning) is not a point of the paper's curves
+    tr = {k: v["train"][lo:] for k, v in cs.items() if len(v.get("train", [])) > lo}
+    te = {k: v["test"][lo:] for k, v in cs.items() if len(v.get("test", [])) > lo}
+    s1: dict[float, MeanCI] = {}
+    for level in LEVELS:
+        d = []
+        for s in seeds:
+            a = at_level(tr.get((ARM, s), np.array([])), te.get((ARM, s), np.array([])), level) \
+                if (ARM, s) in tr else None
+            b = at_level(tr[("none", s)], te[("none", s)], level) if ("none", s) in tr else None
+            if a is not None and b is not None:
+                d.append(a - b)
+        s1[level] = mean_ci(d)
+    both = [s for s in seeds if (ARM, s) in tr and ("none", s) in tr]
+    s2 = mean_ci([float(overfits(tr[("none", s)], te[("none", s)])) - float(overfits(tr[(ARM, s)], te[(ARM, s)]))
+                  for s in both])
+    share = {arm: float(np.mean([overfits(tr[(arm, s)], te[(arm, s)]) for s in both])) if both else float("nan")
+             for arm in ("none", ARM)}
+    last = {arm: np.array([te[(arm, s)][-1] for s in both]) for arm in ("none", ARM)}
+    s3 = auc_ci(last[ARM], last["none"])
+    final_train = mean_ci([math.log10(tr[(ARM, s)][-1]) - math.log10(tr[("none", s)][-1]) for s in both])
+    final_test = mean_ci([math.log10(te[(ARM, s)][-1]) - math.log10(te[("none", s)][-1]) for s in both])
+    verdict, words = judge(s1, s2, s3)
+    return {"pairs": len(both), "s1": s1, "s2": s2, "share": share, "s3": s3, "final_train": final_train,
+            "final_test": final_test, "verdict": verdict, "words": words}
+
+
+def eval_fig1(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
+    """The claim's evaluation: one run folder (label "fig1") of none and dae over paired seeds."""
+    (run_dir,) = dirs.values()
+    r = evaluate_run(run_dir)
+    lines = [f"Rule (fixed before the runs): {RULE}", "",
+             f"{r['pairs']} paired seeds. Pre-trained arm: {WHY_ARM}", "",
+             "| sub-statement | numbers (95 % interval) | |", "|---|---|---|"]
+    s1 = "; ".join(f"train NLL {lv}: {fmt_ci(ci, digits=3)} (n = {ci.n})" for lv, ci in r["s1"].items())
+    lines.append(f"| S1: lower test NLL at equal train NLL (dae - none, log10) | {s1} | {r['words'][0]} |")
+    lines.append(f"| S2: overfitting signature, share none - dae | {fmt_ci(r['s2'], digits=3)} (none "
+                 f"{r['share']['none']:.1%}, dae {r['share'][ARM]:.1%}) | {r['words'][1]} |")
+    auc, lo, hi = r["s3"]
+    lines.append(f"| S3: AUC of the last test NLL (dae below none) | {auc:.3f} [{lo:.3f}, {hi:.3f}] | "
+                 f"{r['words'][2]} |")
+    lines += ["", f"Last epoch, paired dae - none (log10): train NLL {fmt_ci(r['final_train'], digits=3)}, test NLL "
+              f"{fmt_ci(r['final_test'], digits=3)}."]
+    numbers = {"pairs": r["pairs"], "auc": list(r["s3"]), "words": r["words"],
+               "s1": {str(k): [v.n, v.mean, v.lo, v.hi] for k, v in r["s1"].items()},
+               "s2": [r["s2"].n, r["s2"].mean, r["s2"].lo, r["s2"].hi]}
+    return r["verdict"], "\n".join(lines), numbers

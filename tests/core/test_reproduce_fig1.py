@@ -1,0 +1,58 @@
+"""The Figure 1 claim's rule (issue 25), fed synthetic results at its boundaries, and its pieces against
+independent computations."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from desktop_app.core.reproduce import fig1
+from desktop_app.core.stats import MeanCI
+
+
+def ci(n, lo, hi):
+    return MeanCI(n, (lo + hi) / 2, 1.0, lo, hi)
+
+
+GOOD_S1 = {0.1: ci(50, -0.3, -0.1), 0.03: ci(40, -0.2, -0.01), 0.01: ci(5, 0.1, 0.5)}  # 0.01: too few pairs
+
+
+@pytest.mark.parametrize("s1, s2, s3, verdict, words", [
+    (GOOD_S1, ci(400, 0.01, 0.1), (0.95, 0.91, 0.99), "reproduced", ["holds"] * 3),
+    # an S1 interval touching 0 is not below it
+    ({0.1: ci(50, -0.3, 0.0)}, ci(400, 0.01, 0.1), (0.95, 0.91, 0.99), "mixed", ["inconclusive", "holds", "holds"]),
+    ({0.1: ci(50, 0.001, 0.2)}, ci(400, 0.01, 0.1), (0.95, 0.91, 0.99), "not reproduced",
+     ["contradicted", "holds", "holds"]),
+    # no level with enough pairs: S1 cannot hold
+    ({0.1: ci(9, -0.3, -0.1)}, ci(400, 0.01, 0.1), (0.95, 0.91, 0.99), "mixed", ["inconclusive", "holds", "holds"]),
+    (GOOD_S1, ci(400, -0.1, -0.01), (0.95, 0.91, 0.99), "not reproduced", ["holds", "contradicted", "holds"]),
+    (GOOD_S1, ci(400, 0.0, 0.1), (0.95, 0.91, 0.99), "mixed", ["holds", "inconclusive", "holds"]),
+    (GOOD_S1, ci(400, 0.01, 0.1), (0.95, 0.90, 0.99), "mixed", ["holds", "holds", "inconclusive"]),  # at SEPARATED
+    (GOOD_S1, ci(400, 0.01, 0.1), (0.3, 0.2, 0.49), "not reproduced", ["holds", "holds", "contradicted"]),
+])
+def test_the_rule_at_its_boundaries(s1, s2, s3, verdict, words):
+    assert fig1.judge(s1, s2, s3) == (verdict, words)
+
+
+def test_at_level_interpolates_in_log_log_and_says_when_never_reached():
+    train, test = np.array([1.0, 0.1, 0.01]), np.array([1.0, 0.5, 0.4])
+    assert fig1.at_level(train, test, 1.0) == pytest.approx(0.0)
+    # train NLL 10^-1.5 lies halfway between epochs 2 and 3 in log space
+    assert fig1.at_level(train, test, 10**-1.5) == pytest.approx((math.log10(0.5) + math.log10(0.4)) / 2)
+    assert fig1.at_level(train, test, 0.001) is None
+
+
+def test_overfitting_signature():
+    assert fig1.overfits(np.array([1.0, 0.5, 0.1]), np.array([1.0, 0.5, 0.6]))  # 20 % above its minimum
+    assert not fig1.overfits(np.array([1.0, 0.5, 0.1]), np.array([1.0, 0.5, 0.54]))  # only 8 %
+    assert not fig1.overfits(np.array([1.0, 0.5, 0.6]), np.array([1.0, 0.5, 0.6]))  # train NLL rose too
+
+
+def test_auc_is_the_mann_whitney_statistic():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, 40), rng.normal(0.8, 1, 50)
+    auc, lo, hi = fig1.auc_ci(a, b)
+    u = sps.mannwhitneyu(b, a).statistic  # pairs where b > a, i.e. a below b
+    assert auc == pytest.approx(u / (40 * 50))
+    assert lo < auc < hi and 0.05 < hi - lo < 0.4
