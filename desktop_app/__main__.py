@@ -90,6 +90,7 @@ def compose(argv: list[str], defer_panels: bool = False):
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("Basin")
+    icon_error = _set_app_icon(app)
     controller = RunController()
     service = CheckpointService()
     analyses = AnalysisRunner()
@@ -105,7 +106,24 @@ def compose(argv: list[str], defer_panels: bool = False):
         window.set_config(load_preset(DEFAULT_PRESET))
     except ConfigError as exc:
         window.log.add_line(f"Default preset unavailable ({exc}); using built-in defaults", "warning")
+    if icon_error:
+        window.log.add_line(f"Application icon unavailable ({icon_error})", "warning")
     return app, window, controller
+
+
+def _set_app_icon(app) -> str:
+    """Give the application its icon from resources/icons; the reason when it cannot (shown in the log)."""
+    from desktop_app.core.config import ConfigError
+    from desktop_app.ui.app_icon import app_icon
+
+    try:
+        icon = app_icon()
+    except ConfigError as exc:  # resources not installed: the default preset says so too
+        return str(exc)
+    if icon.isNull():
+        return "no basin-*.png in the resources' icons folder"
+    app.setWindowIcon(icon)
+    return ""
 
 
 def _after_first_paint(window, callback) -> None:

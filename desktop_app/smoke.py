@@ -1,10 +1,11 @@
-"""``basin --smoke-test [--out DIR]``: prove an install (source tree or frozen bundle) really works.
+"""``basin --smoke-test [--out DIR]``: prove an install (source tree, wheel or frozen bundle) really works.
 
 Offscreen, it builds the real MainWindow with the real RunController and CheckpointService (same wiring as the
-GUI), trains one tiny epoch of quick-demo on the CPU, waits for RunFinished, exports the Trajectories panel as
-PNG (decoded and size-checked), SVG and CSV into DIR, and exports the last checkpoint as .pt + .safetensors
-through the worker. Prints one line and exits 0, or non-zero on any failure; a 120 s watchdog ends a hung run.
-Settings and workspace go to a temporary folder, so the user's own are never touched."""
+GUI), checks the window icon was found, trains one tiny epoch of quick-demo on the CPU, waits for RunFinished,
+exports the Trajectories panel as PNG (decoded and size-checked), SVG and CSV into DIR, and exports the last
+checkpoint as .pt + .safetensors through the worker. Prints one line and exits 0, or non-zero on any failure; a
+120 s watchdog ends a hung run. Settings and workspace go to a temporary folder, so the user's own are never
+touched."""
 
 from __future__ import annotations
 
@@ -91,6 +92,7 @@ class _Smoke:
         self.app, self.window, self.controller, self.out = app, window, controller, out
         self.summary = ""
         self.error = ""
+        self.icon_sizes = 0
         self.engine_errors: list[str] = []
 
     def start(self) -> int:
@@ -98,6 +100,11 @@ class _Smoke:
 
         from desktop_app.core.presets import load_preset
 
+        icon = self.app.windowIcon()  # set by compose() from the resources' icons: proves an install ships them
+        if icon.isNull():
+            self.error = "the application icon is missing (no basin-*.png in the resources' icons folder)"
+            return 1
+        self.icon_sizes = len(icon.availableSizes())
         w = self.window
         w.set_workspace(Path(os.environ["BASIN_WORKSPACE"]))
         w.set_config(load_preset("quick-demo").with_overrides(OVERRIDES))
@@ -132,6 +139,7 @@ class _Smoke:
     def _on_run_finished(self, run_dir: str, status: str) -> None:
         try:
             self.summary = _check_panel(self.window, self.out, run_dir, status)
+            self.summary += f", window icon at {self.icon_sizes} sizes"
             checkpoints = [c for arm, seed in self.window.store.units()
                            for c in self.window.store.checkpoints(arm, seed)]
             if not checkpoints:

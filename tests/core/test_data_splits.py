@@ -12,7 +12,6 @@ from desktop_app.core import config as config_mod
 from desktop_app.core.config import ConfigError, DataConfig
 from desktop_app.core.data import DATASET_LOADERS, ImagePool, load_data, make_splits, split_indices
 from desktop_app.core.data.digits import load_digits_pool
-from desktop_app.core.resources import resource_path, resources_dir
 
 
 def test_registry_covers_every_configurable_dataset():
@@ -23,13 +22,6 @@ def test_unknown_dataset_names_data_name():
     with pytest.raises(ConfigError) as err:
         load_data(DataConfig(name="cifar"))
     assert err.value.field == "data.name"
-
-
-def test_resource_path_points_at_repo_resources_and_meipass(tmp_path, monkeypatch):
-    assert resource_path("data", "digits5k.npz").is_file()
-    (tmp_path / "resources").mkdir()
-    monkeypatch.setattr("sys._MEIPASS", str(tmp_path), raising=False)
-    assert resources_dir() == tmp_path / "resources"
 
 
 def test_digits_pool_is_5000_balanced_images():
