@@ -59,6 +59,13 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def _warmup(device: torch.device) -> int:
+    """Untimed steps before each timing on CUDA: the first steps pay for kernel loading, cuBLAS/cuDNN handles
+    and the caching allocator's first blocks, which a run pays once, not per step. None on a CPU (as measured
+    before)."""
+    return 20 if device.type == "cuda" else 0
+
+
 def sequential_s(k: int, ft: FinetuneConfig, steps: int, x, y, device) -> float:
     """Seconds per minibatch per seed, K units one after another (each `steps` minibatches)."""
     total = 0.0
@@ -68,7 +75,10 @@ def sequential_s(k: int, ft: FinetuneConfig, steps: int, x, y, device) -> float:
         perm = torch.randperm(N, generator=torch.Generator().manual_seed(seed)).to(device)
         _sync(device)
         t = time.perf_counter()
-        for s in range(steps):
+        for s in range(-_warmup(device), steps):
+            if s == 0:
+                _sync(device)
+                t = time.perf_counter()
             idx = perm[(s * BATCH) % (N - BATCH):][:BATCH]
             finetune_step(net, opt, x[idx], y[idx], MODEL, ft, 1, check_loss=s % LOSS_CHECK_EVERY == 0)
         _sync(device)
@@ -90,7 +100,10 @@ def _per_seed_s(k: int, steps: int, batch: int, device, step) -> float:
     perms = perms.to(device)
     _sync(device)
     t = time.perf_counter()
-    for s in range(steps):
+    for s in range(-_warmup(device), steps):
+        if s == 0:
+            _sync(device)
+            t = time.perf_counter()
         step(perms[:, (s * batch) % (N - batch):][:, :batch], s)
     _sync(device)
     return (time.perf_counter() - t) / (k * steps)
@@ -111,7 +124,10 @@ def cnn_sequential_s(k: int, steps: int, x, y, device) -> float:
         perm = torch.randperm(N, generator=torch.Generator().manual_seed(seed)).to(device)
         _sync(device)
         t = time.perf_counter()
-        for s in range(steps):
+        for s in range(-_warmup(device), steps):
+            if s == 0:
+                _sync(device)
+                t = time.perf_counter()
             idx = perm[(s * ft.batch_size) % (N - ft.batch_size):][:ft.batch_size]
             finetune_step(net, opt, x[idx], y[idx], model, ft, 1, check_loss=s % LOSS_CHECK_EVERY == 0)
         _sync(device)
@@ -204,7 +220,9 @@ def main() -> None:
                     help="measure only the CNN row and rewrite only its part of the section (the dense table kept)")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    device = torch.device(args.device)
+    from desktop_app.core.training.device import resolve_device
+
+    device = resolve_device(args.device)  # with the exactness flags a run sets (no TF32, deterministic cuDNN)
     repeats = 1 if args.quick else args.repeats
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     cnn = measure_cnn(device, args.quick, repeats if args.cnn_only else max(repeats, 5))

@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     res = sub.add_parser("resume", help="continue a stopped run from its last checkpoints", epilog=EXIT_CODES_HELP)
     res.add_argument("run_dir", type=Path)
     res.add_argument("--force", action="store_true",
-                     help="resume even though config.toml was edited since the run started (recorded in the manifest)")
+                     help="resume even though config.toml was edited since the run started, or on another device type "
+                          "than it ran on (recorded in the manifest)")
     res.add_argument("--quiet", action="store_true")
     _execution_flags(res)
     rep = sub.add_parser("reproduce", help="run the classic claims about pre-training and report them",

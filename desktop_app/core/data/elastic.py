@@ -7,6 +7,7 @@ All in torch on the batch's device: random fields, separable Gaussian smoothing,
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -33,6 +34,14 @@ def gaussian_matrix(n: int, sigma: float, dtype: torch.dtype = torch.float32) ->
     return torch.where(inside, kern[(offset + r).clamp(0, 2 * r)], torch.zeros((), dtype=dtype))
 
 
+@functools.lru_cache(maxsize=16)
+def device_gaussian_matrix(n: int, sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``gaussian_matrix`` built once per (size, sigma, dtype, device) and kept on that device: every minibatch
+    of an elastic run smooths with the same matrices, and building them on the CPU and copying them to a GPU
+    each time cost a host-to-device copy per minibatch. Read-only (shared by every caller)."""
+    return gaussian_matrix(n, sigma, dtype).to(device)
+
+
 def smooth_fields(fields: torch.Tensor, sigma: float) -> torch.Tensor:
     """Gaussian-smooth (N, K, H, W) fields channel by channel (separable, zero padding).
 
@@ -40,8 +49,8 @@ def smooth_fields(fields: torch.Tensor, sigma: float) -> torch.Tensor:
     on 28x28 fields that is several times faster than conv1d/conv2d with a 25-tap kernel.
     """
     _, _, h, w = fields.shape
-    gh = gaussian_matrix(h, sigma, fields.dtype).to(fields.device)
-    gw = gh if w == h else gaussian_matrix(w, sigma, fields.dtype).to(fields.device)
+    gh = device_gaussian_matrix(h, float(sigma), fields.dtype, fields.device)
+    gw = gh if w == h else device_gaussian_matrix(w, float(sigma), fields.dtype, fields.device)
     return gh @ fields @ gw.T
 
 

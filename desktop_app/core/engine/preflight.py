@@ -14,7 +14,7 @@ from desktop_app.core.config.limits import MAX_PROBE_VALUES
 from desktop_app.core.config.rules import largest_batch
 from desktop_app.core.data.registry import load_pool
 from desktop_app.core.data.splits import ImagePool, check_split_memory, split_indices
-from desktop_app.core.training.device import resolve_device
+from desktop_app.core.training.device import gpu_count, pick_device
 
 PoolCache = dict[tuple, ImagePool]
 
@@ -22,7 +22,8 @@ PoolCache = dict[tuple, ImagePool]
 def check_inputs(cfg: ExperimentConfig, pools: PoolCache | None = None) -> None:
     """Raise one ConfigError if ``cfg`` cannot run here with its data; ``pools`` shares loads across variants."""
     cfg.validate()
-    resolve_device(cfg.device)
+    # a Dask client does not need the GPU its workers use: there only the choice itself is checked
+    pick_device(cfg.device, 1 if cfg.execution.backend == "dask" else gpu_count())
     d = cfg.data
     key = (d.base if d.name == "elastic" else d.name, d.path, d.download, d.shapeset_count, d.image_size, d.split_seed)
     pool = pools.get(key) if pools is not None else None

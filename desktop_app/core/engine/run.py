@@ -36,14 +36,16 @@ from desktop_app.core.events import (
     RunStarted,
     UnitFinished,
 )
-from desktop_app.core.execution import Executor, make_executor, resolve_workers, unit_threads
-from desktop_app.core.execution.batching import check_memory, make_tasks, resolve_seed_batch
+from desktop_app.core.execution import Executor, make_executor, unit_threads
+from desktop_app.core.execution.batching import check_memory, data_bytes, make_tasks, resolve_seed_batch
+from desktop_app.core.execution.plan import ExecutionPlan, plan_execution
+from desktop_app.core.execution.tasks import configured_workers, physical_cores
 from desktop_app.core.experiments import experiment_kind
 from desktop_app.core.experiments.standard import LEGACY_STEP, default_step
 from desktop_app.core.runfolder import RunFolder, RunFolderError
 from desktop_app.core.runfolder.resume import open_new, open_resume
 from desktop_app.core.runfolder.workspace import RunWriter, git_commit, now_iso, package_versions, read_manifest
-from desktop_app.core.training.device import describe_device, resolve_device
+from desktop_app.core.training.device import describe_device, device_change, gpu_count, pick_device, resolve_device
 from desktop_app.core.training.unit import prepare_data
 
 
@@ -98,7 +100,10 @@ class Engine:
         status, message = "completed", ""
         try:
             cfg.validate()
-            self.device = resolve_device(cfg.device)
+            self.plan = self._plan(len(cfg.arms) * cfg.seeds.count)
+            # the data stays on the CPU here unless the units train in this process (the parent of GPU workers
+            # never touches a GPU; a Dask client resolves no device: its workers do)
+            self.device = resolve_device(cfg.device) if self.plan.parent_device != "cpu" else torch.device("cpu")
             if cfg.threads:  # restored by _finish: in-process kinds (output-variance) must not leak it
                 self._threads_before = torch.get_num_threads()
                 torch.set_num_threads(cfg.threads)
@@ -113,7 +118,7 @@ class Engine:
                 name=cfg.name,
                 arms=tuple(cfg.arms),
                 seeds=tuple(cfg.seed_values),
-                device=describe_device(cfg.device),
+                device=self._device_text(),
                 total_steps=self.total_steps,
                 resumed=self.resume,
                 phase_steps=self.kind.phase_steps(cfg, self.data),
@@ -164,8 +169,8 @@ class Engine:
                 "status": "running",
                 "arms": list(cfg.arms),
                 "seeds": cfg.seed_values,
-                "device": describe_device(cfg.device),
-                "device_type": self.device.type,
+                "device": self._device_text(),
+                "device_type": self.plan.device_type,
                 "config_hash": cfg.hash(),
                 "step": self.step,
                 "schema_version": cfg.schema_version,
@@ -183,6 +188,23 @@ class Engine:
             }
         )
 
+    def _plan(self, n_tasks: int) -> ExecutionPlan:
+        """Where the units go on this machine (``core.execution.plan``)."""
+        cfg = self.cfg
+        backend = self.executor.name if self.executor is not None else cfg.execution.backend
+        return plan_execution(gpu_count(), physical_cores(), backend, cfg.device, n_tasks,
+                              configured_workers(cfg.execution.workers))
+
+    def _device_text(self) -> str:
+        """The device as the manifest and the status line say it, without touching a GPU this process does not
+        train on."""
+        plan = self.plan
+        if plan.backend == "dask":
+            return f"Dask workers (device {self.cfg.device}, resolved on each worker)"
+        if plan.device_type == "cuda" and plan.parent_device == "cpu":
+            return f"CUDA: {plan.gpus_used} GPU(s), {plan.per_device} worker(s) per GPU"
+        return describe_device(plan.device_type)
+
     # -- the units ------------------------------------------------------------------------------------
     def _units(self):
         """Run every unit through the executor; returns (status, message) of the run."""
@@ -190,12 +212,20 @@ class Engine:
         n_units = len(self._unit_total)
         d = self.data.splits
         order = self._dispatch_order()
-        workers = resolve_workers(cfg.execution.workers) if cfg.execution.backend != "inline" else 1
-        k = resolve_seed_batch(cfg, self.device, d.input_shape, d.n_classes, workers, len(d.unlabelled_x))
+        first = self.plan
+        unit_device = torch.device(first.device_type if first.device_type != "auto" else self.device.type)
+        # the free memory is looked at where the batches live, by a process allowed to touch it: this one for
+        # the CPU or an inline GPU run; each GPU worker checks its own (execution.tasks.run_task)
+        here = unit_device.type == "cpu" or first.parent_device != "cpu"
+        k = resolve_seed_batch(cfg, unit_device, d.input_shape, d.n_classes, max(1, first.per_device),
+                               len(d.unlabelled_x), gpus=max(1, first.gpus_used), measure=here)
         n_tasks = len(order) if k <= 1 else len(cfg.arms) * -(-cfg.seeds.count // k)
-        executor = self.executor or make_executor(cfg.execution, n_tasks, data=self.data)
-        if executor.name != "dask":  # a Dask cluster's memory is its workers', not this machine's
-            check_memory(cfg, k, self.device, d.input_shape, d.n_classes, min(workers, n_tasks), len(d.unlabelled_x))
+        plan = self._plan(n_tasks)
+        data = self.data if plan.parent_device == first.parent_device else None  # else the unit loads its own
+        executor = self.executor or make_executor(cfg.execution, n_tasks, data=data, plan=plan)
+        if executor.name != "dask" and here:  # a Dask cluster's memory is its workers', not this machine's
+            check_memory(cfg, k, unit_device, d.input_shape, d.n_classes, max(1, plan.per_device),
+                         len(d.unlabelled_x), plan.data_copies, data_bytes(d))
         threads = unit_threads(cfg.threads, executor)
         tasks = make_tasks(cfg, str(self.run_dir), threads, k, order, self.step)
         if k > 1:
@@ -309,13 +339,41 @@ def resume_experiment(run_dir: Path, control: RunControl | None = None, *, worke
         lock.release()
         yield _refused(run_dir, exc)
         return
+    cfg = _with_execution(cfg, workers, backend, seed_batch)
+    dask = cfg.execution.backend == "dask" or (executor is not None and executor.name == "dask")
+    # a Dask client cannot see its workers' GPUs: there only a device the config names is compared
+    choice = unit_device_choice(cfg)
+    change = "" if dask and choice == "auto" else device_change(manifest.get("device_type"), choice,
+                                                                 1 if dask else gpu_count())
+    if change and not force:
+        lock.release()
+        yield _refused(run_dir, RunFolderError(f"{folder.manifest_path}: {change}"))
+        return
     try:
         if lock.stale_message:
             yield LogMessage("warning", lock.stale_message)
-        cfg = _with_execution(cfg, workers, backend, seed_batch)
+        if change:  # forced: the run goes on with another device type, and says so
+            _record_device_change(run_dir, manifest.get("device_type"), cfg)
         yield from Engine(cfg, control or RunControl(), run_dir, resume=True, executor=executor).events()
     finally:
         lock.release()
+
+
+def unit_device_choice(cfg: ExperimentConfig) -> str:
+    """The device choice a run's units train with (a kind may pin it: output variance trains on the CPU)."""
+    return experiment_kind(cfg).run_config(cfg).device
+
+
+def _record_device_change(run_dir: Path, recorded: object, cfg: ExperimentConfig) -> None:
+    """A forced resume on another device type: the manifest keeps each change (and the type it now runs on)."""
+    try:
+        now = pick_device(unit_device_choice(cfg), gpu_count()).type
+    except ConfigError:  # a Dask client without the GPU its workers use
+        now = unit_device_choice(cfg)
+    manifest = read_manifest(run_dir)
+    changes = list(manifest.get("device_changes", [])) if isinstance(manifest.get("device_changes"), list) else []
+    changes.append({"from": str(recorded), "to": now, "at": now_iso()})
+    RunWriter(run_dir).update_manifest(device_type=now, device_changes=changes)
 
 
 def _refused(run_dir: Path, exc: Exception) -> RunFinished:
@@ -323,4 +381,4 @@ def _refused(run_dir: Path, exc: Exception) -> RunFinished:
     return RunFinished(status="refused", run_dir=str(run_dir), elapsed_s=0.0, message=str(exc).splitlines()[0])
 
 
-__all__ = ["Engine", "resume_experiment", "run_experiment"]
+__all__ = ["Engine", "resume_experiment", "run_experiment", "unit_device_choice"]

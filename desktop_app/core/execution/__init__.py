@@ -16,12 +16,14 @@ execution"). An executor's ``run(tasks, control)`` yields the units' events as t
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from desktop_app.core.config import ConfigError, ExecutionConfig
 from desktop_app.core.control import RunControl
 from desktop_app.core.events import Event
 from desktop_app.core.execution.inline import InlineExecutor
+from desktop_app.core.execution.plan import ExecutionPlan, plan_execution
 from desktop_app.core.execution.tasks import UnitTask, physical_cores, resolve_workers, run_task
 
 
@@ -33,8 +35,17 @@ class Executor(Protocol):
     def run(self, tasks: Sequence[UnitTask], control: RunControl) -> Iterator[Event]: ...
 
 
-def make_executor(ex: ExecutionConfig, n_units: int, data=None) -> Executor:
-    """The executor the config asks for; ``data`` (already loaded by the caller) serves the inline one."""
+def make_executor(ex: ExecutionConfig, n_units: int, data=None, plan: ExecutionPlan | None = None) -> Executor:
+    """The executor the config asks for, or the ``plan`` made for this machine (``core.execution.plan``: local
+    workers pinned to their GPUs); ``data`` (already loaded by the caller) serves the inline one."""
+    if plan is not None:
+        if plan.backend == "inline":
+            return InlineExecutor(data)
+        if plan.backend == "local":
+            from desktop_app.core.execution.local import LocalExecutor
+
+            return LocalExecutor(plan.workers, plan.worker_devices)
+        ex = replace(ex, backend="dask", workers=plan.workers)
     workers = resolve_workers(ex.workers)
     backend = ex.backend
     if backend == "auto":
@@ -63,6 +74,7 @@ def unit_threads(threads: int, executor: Executor) -> int:
 
 
 __all__ = [
-    "Executor", "InlineExecutor", "UnitTask", "make_executor", "physical_cores", "resolve_workers", "run_task",
+    "ExecutionPlan", "Executor", "InlineExecutor", "UnitTask", "make_executor", "physical_cores", "plan_execution",
+    "resolve_workers", "run_task",
     "unit_threads",
 ]

@@ -30,16 +30,24 @@ def n_params(cfg: ExperimentConfig, input_shape: tuple[int, ...], n_classes: int
 
 
 def resolve_seed_batch(cfg: ExperimentConfig, device: torch.device, input_shape: tuple[int, ...], n_classes: int,
-                       workers: int = 1, n_unlabelled: int = 0) -> int:
+                       workers: int = 1, n_unlabelled: int = 0, gpus: int = 1, measure: bool = True) -> int:
     """Seeds per task: 1 (plain units) unless the config asks for batches of a net that has a stacked step; auto
-    takes at most what fits in the free memory."""
+    takes at most what fits in the free memory (``measure``: where this process may look at that memory; a
+    parent whose workers train on GPUs does not touch them, and each worker checks its own: ``check_memory``).
+
+    On CUDA auto fills the GPUs: the seeds of an arm are split over the GPUs that arm gets (``gpus`` workers,
+    one per GPU, over the arms), so every GPU gets a task of about the same size."""
     k = cfg.execution.seed_batch
     stack = stacked_class([spec.kind for spec in cfg.model.layers])
     if not experiment_kind(cfg).seed_batches or stack is None:
         return 1  # kinds whose units are one seed each (online) and nets without a stacked step
     if k == 0:
-        k = cfg.seeds.count if device.type == "cuda" else stack.auto_cpu
-        free = available_bytes(device)
+        if device.type == "cuda":
+            per_arm = max(1, math.ceil(max(1, gpus) / max(1, len(cfg.arms))))  # GPUs each arm's seeds spread over
+            k = math.ceil(cfg.seeds.count / per_arm)
+        else:
+            k = stack.auto_cpu
+        free = available_bytes(device) if measure else None
         if free is not None:
             one = batch_bytes(cfg, 1, input_shape, n_classes, n_unlabelled) * max(1, workers)
             k = min(k, max(1, int(0.8 * free) // max(1, one)))
@@ -60,8 +68,9 @@ def batch_bytes(cfg: ExperimentConfig, k: int, input_shape: tuple[int, ...], n_c
 
 def available_bytes(device: torch.device) -> int | None:
     """Free memory where the batch lives: the GPU's free memory, else the system's available memory."""
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type == "cuda":  # free on the GPU, plus what torch's cache holds but no tensor uses
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int(torch.cuda.mem_get_info(device)[0]) + max(0, int(cached))
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -74,16 +83,34 @@ def available_bytes(device: torch.device) -> int | None:
     return None
 
 
+def data_bytes(data) -> int:
+    """Bytes of a loaded data set's tensors (``DataSplits``), counting shared storage (the labelled prefix of the
+    unlabelled pool) once."""
+    seen, total = set(), 0
+    for name in ("train_x", "train_y", "unlabelled_x", "valid_x", "valid_y", "test_x", "test_y"):
+        t = getattr(data, name)
+        storage = t.untyped_storage()
+        key = (storage.data_ptr(), t.device.type, t.device.index)
+        if key not in seen:
+            seen.add(key)
+            total += storage.nbytes()
+    return total
+
+
 def check_memory(cfg: ExperimentConfig, k: int, device: torch.device, input_shape: tuple[int, ...],
-                 n_classes: int, workers: int = 1, n_unlabelled: int = 0) -> None:
-    """One line naming the field when ``workers`` batches of k seeds would not fit in the free memory."""
+                 n_classes: int, workers: int = 1, n_unlabelled: int = 0, data_copies: int = 0,
+                 data_size: int = 0) -> None:
+    """One line naming the field when ``workers`` batches of k seeds, plus ``data_copies`` new copies of the data
+    set (``data_size`` bytes each: the worker processes' own), would not fit in the free memory."""
     if k <= 1:
         return
-    need = batch_bytes(cfg, k, input_shape, n_classes, n_unlabelled) * max(1, workers)
+    need = batch_bytes(cfg, k, input_shape, n_classes, n_unlabelled) * max(1, workers) + data_copies * data_size
     free = available_bytes(device)
     if free is not None and need > 0.8 * free:
-        raise ConfigError("execution.seed_batch", f"{workers} batch(es) of {k} seeds need about {need / 2**20:.0f} "
-                          f"MB on {device.type} but {free / 2**20:.0f} MB are free; use a smaller seed_batch")
+        copies = f" and {data_copies} copies of the data" if data_copies else ""
+        raise ConfigError("execution.seed_batch", f"{workers} batch(es) of {k} seeds{copies} need about "
+                          f"{need / 2**20:.0f} MB on {device.type} but {free / 2**20:.0f} MB are free; use a smaller "
+                          "seed_batch")
 
 
 def make_tasks(cfg: ExperimentConfig, run_dir: str, threads: int, k: int,
@@ -103,4 +130,4 @@ def make_tasks(cfg: ExperimentConfig, run_dir: str, threads: int, k: int,
     return tasks
 
 
-__all__ = ["AUTO_CPU", "batch_bytes", "check_memory", "make_tasks", "resolve_seed_batch"]
+__all__ = ["AUTO_CPU", "batch_bytes", "check_memory", "data_bytes", "make_tasks", "resolve_seed_batch"]

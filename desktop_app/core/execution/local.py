@@ -34,9 +34,14 @@ STOP_GRACE_S = 0.8  # after a stop, how long running units get to report before 
 MAX_RESTARTS = 3  # a unit whose worker dies this many times is reported failed instead of started again
 
 
-def _worker_main(conn, state) -> None:
-    """A worker process: run the units the parent sends, stream their events back, exit on None or EOF."""
+def _worker_main(conn, state, gpu: int | None = None) -> None:
+    """A worker process: run the units the parent sends, stream their events back, exit on None or EOF. ``gpu``:
+    the CUDA device this worker is pinned to (its units resolve auto / cuda to ``cuda:gpu``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (it stops the units)
+    if gpu is not None:
+        from desktop_app.core.training.device import pin_gpu
+
+        pin_gpu(gpu)
     control = SharedStateControl(state)
     while True:
         try:
@@ -58,6 +63,7 @@ class _Worker:
     conn: object
     task: UnitTask | None = None
     started: float = field(default_factory=time.monotonic)
+    device: str = "cpu"
 
 
 class LocalExecutor:
@@ -65,22 +71,35 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, devices: Sequence[str] = ()) -> None:
         self.workers = max(1, int(workers))
+        self.devices = tuple(devices)  # worker i's device ("cuda:i" pins it to that GPU); () = all "cpu"
         self._ctx = mp.get_context("spawn")
 
     def describe(self, n_units: int, n_tasks: int) -> str:
         n = min(self.workers, n_tasks)  # a seed batch is one task: more workers than tasks would idle
-        return f"{n_units} unit(s){in_tasks(n_units, n_tasks)} on {n} local worker process(es)"
+        gpus = sorted({d for d in self.devices[:n] if d.startswith("cuda")})
+        where = f", one per GPU ({', '.join(gpus)})" if gpus and len(gpus) == n else \
+            f" on GPUs {', '.join(gpus)}" if gpus else ""
+        return f"{n_units} unit(s){in_tasks(n_units, n_tasks)} on {n} local worker process(es){where}"
 
     # -- process management ------------------------------------------------------------------------------
-    def _start_worker(self, state) -> _Worker:
+    def _next_device(self, workers: list[_Worker]) -> str:
+        """The device of the next worker started: the planned one with the fewest live workers on it (a worker
+        that died is replaced on its own GPU)."""
+        if not self.devices:
+            return "cpu"
+        live = [w.device for w in workers]
+        return min(self.devices, key=lambda d: (live.count(d) - self.devices.count(d), self.devices.index(d)))
+
+    def _start_worker(self, state, device: str = "cpu") -> _Worker:
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
-        proc = self._ctx.Process(target=_worker_main, args=(child_conn, state), daemon=True,
+        gpu = int(device.split(":")[1]) if device.startswith("cuda:") else None
+        proc = self._ctx.Process(target=_worker_main, args=(child_conn, state, gpu), daemon=True,
                                  name="basin-unit-worker")
         proc.start()
         child_conn.close()  # the parent keeps only its end: EOF as soon as the worker dies
-        return _Worker(proc, parent_conn)
+        return _Worker(proc, parent_conn, device=device)
 
     @staticmethod
     def _end(workers: list[_Worker], grace_s: float) -> None:
@@ -127,7 +146,7 @@ class LocalExecutor:
                 # idle workers take the next units (not while paused: a new unit would only wait)
                 if state.value == RUN:
                     while len(workers) < n_workers and pending:
-                        workers.append(self._start_worker(state))
+                        workers.append(self._start_worker(state, self._next_device(workers)))
                     for w in list(workers):
                         if w.task is None and pending:
                             task = pending.popleft()

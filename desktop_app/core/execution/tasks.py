@@ -86,6 +86,12 @@ def run_task(task: UnitTask, control: RunControl, data=None) -> Iterator[Event]:
             torch.set_num_threads(task.threads)
         if data is None:
             data = _unit_data(task.config)
+            if len(task.all_seeds) > 1 and data.device.type == "cuda":  # a GPU worker checks its own GPU's memory
+                from desktop_app.core.execution.batching import check_memory
+
+                s = data.splits
+                check_memory(task.config, len(task.all_seeds), data.device, s.input_shape, s.n_classes, 1,
+                             len(s.unlabelled_x))
         yield from experiment_kind(task.config).run_unit(task, control, data, state)
     except StopRequested:
         for seed in _left(task, state.batch):
@@ -134,11 +140,15 @@ def physical_cores() -> int:
     return max(1, min(len(cores), logical)) if cores else max(1, logical)
 
 
-def resolve_workers(workers: int) -> int:
-    """Units at once: the config's number, else $BASIN_WORKERS, else the physical cores."""
+def configured_workers(workers: int) -> int:
+    """Units at once as asked: the config's number, else $BASIN_WORKERS, else 0 (auto: ``plan_execution`` picks
+    the physical cores on a CPU, one per GPU on CUDA)."""
     if workers > 0:
         return workers
     env = os.environ.get(WORKERS_ENV, "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return physical_cores()
+    return int(env) if env.isdigit() and int(env) > 0 else 0
+
+
+def resolve_workers(workers: int) -> int:
+    """Units at once on a CPU: the config's number, else $BASIN_WORKERS, else the physical cores."""
+    return configured_workers(workers) or physical_cores()

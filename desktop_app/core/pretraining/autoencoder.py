@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from desktop_app.core.config import NOISES
-from desktop_app.core.pretraining.base import Layer, LayerPretrainer, corrupt
+from desktop_app.core.pretraining.base import FiniteWatch, Layer, LayerPretrainer, corrupt
 
 
 class DenoisingAutoencoder(LayerPretrainer):
@@ -55,18 +55,18 @@ class DenoisingAutoencoder(LayerPretrainer):
         loss = self._loss_sum(x_in, target)
         return loss, loss
 
-    def train_step(self, batch: torch.Tensor) -> float:
+    def _update(self, batch: torch.Tensor, watch: FiniteWatch | None) -> torch.Tensor:
         x = self._input(self._prepare(batch))
         x_tilde = self.corrupt(x)
         try:
             with torch.enable_grad():
                 self.optimizer.zero_grad(set_to_none=True)
                 loss_sum, objective = self._objective_sum(x_tilde, x)
-                self._check_finite(float(objective.detach()))  # checked before the step: no NaN in W
-                error = float(loss_sum.detach())  # the reconstruction error; a penalty is not part of it
+                self._guard(objective.detach(), "reconstruction error", watch)  # at once: before the step
+                error = loss_sum.detach()  # the reconstruction error; a penalty is not part of it
                 (objective / x.shape[0]).backward()
                 params = self.optimizer.param_groups[0]["params"]
-                self._check_finite(float(nn.utils.clip_grad_norm_(params, math.inf)), "gradient norm")
+                self._guard(nn.utils.clip_grad_norm_(params, math.inf), "gradient norm", watch)
                 self.optimizer.step()
         finally:
             # Leave no gradients on the network's parameters: fine-tuning must start from clean .grad fields.

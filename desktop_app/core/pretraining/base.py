@@ -76,8 +76,64 @@ def reconstruction_loss_sum(logits: torch.Tensor, target: torch.Tensor, unit_int
 class PretrainingDiverged(FloatingPointError):
     """The reconstruction error became inf/nan: the learning rate is too large for this layer's input scale.
 
-    Raised instead of carrying on, so NaN weights never reach the network's fine-tuning phase.
+    Raised instead of carrying on, so NaN weights never reach the network's fine-tuning phase. ``step``: the step
+    (from 0, since the last check) whose value was not finite, when a deferred ``check`` found it.
     """
+
+    step: int = 0
+
+
+class FiniteWatch:
+    """Values that must stay finite (losses, gradient norms), kept on their device and read back together.
+
+    Reading a GPU value back to Python (``float(loss)``) waits for every queued kernel: two or three such reads
+    per minibatch keep the GPU idle between steps. A watch writes each value into a device buffer instead (no
+    host sync) and ``first_bad`` reads the buffer once, e.g. at the end of an epoch, to find the first value that
+    was not finite, with what it was and at which step: the same value, and so the same message, a check at the
+    step would have given. Each entry holds one value per stacked seed (width K; 1 alone)."""
+
+    def __init__(self) -> None:
+        self._buf: torch.Tensor | None = None
+        self._what: list[str] = []
+        self._step: list[int] = []
+        self.steps = 0  # steps ended since the last read
+
+    def add(self, value: torch.Tensor, what: str) -> None:
+        v = value.detach().reshape(-1)
+        n = len(self._what)
+        if self._buf is not None and n and self._buf.shape[1] != v.numel():
+            raise ValueError(f"a watch entry of {v.numel()} values after entries of {self._buf.shape[1]}")
+        if self._buf is None or n == len(self._buf) or self._buf.shape[1] != v.numel() or \
+                self._buf.device != v.device:
+            # float64: every float32 value, inf and nan exactly as they are (the message prints the value)
+            grown = torch.empty((max(64, 2 * n), v.numel()), dtype=torch.float64, device=v.device)
+            if self._buf is not None and n:
+                grown[:n].copy_(self._buf[:n])
+            self._buf = grown
+        self._buf[n].copy_(v)
+        self._what.append(what)
+        self._step.append(self.steps)
+
+    def end_step(self) -> None:
+        self.steps += 1
+
+    def first_bad(self) -> dict[int, tuple[int, str, float]]:
+        """{column (seed position): (step, what, value)} of each column's first non-finite value since the last
+        read, then forget them: one host sync when all were finite, two when some were not."""
+        n, buf = len(self._what), self._buf
+        what, step = self._what, self._step
+        self._what, self._step, self.steps = [], [], 0
+        if n == 0 or buf is None:
+            return {}
+        rows = buf[:n]
+        if bool(torch.isfinite(rows).all()):
+            return {}
+        out: dict[int, tuple[int, str, float]] = {}
+        for i, row in enumerate(rows.tolist()):
+            for j, value in enumerate(row):
+                if j not in out and not math.isfinite(value):
+                    out[j] = (step[i], what[i], value)
+        return out
 
 
 class LayerPretrainer(ABC):
@@ -110,6 +166,7 @@ class LayerPretrainer(ABC):
         self.stride = int(stride)
         self.batch_size: int = int(cfg.batch_size)
         self.epochs: int = int(cfg.epochs)
+        self.watch = FiniteWatch()  # the checks of ``step``, read by ``check``
 
     @property
     def weight(self) -> torch.Tensor:
@@ -133,9 +190,42 @@ class LayerPretrainer(ABC):
             )
         return value
 
-    @abstractmethod
+    def _guard(self, value: torch.Tensor, what: str, watch: FiniteWatch | None) -> None:
+        """Check ``value`` now (``watch`` None: a host sync, and the step stops before its update) or leave it to
+        the watch (read by ``check``)."""
+        if watch is None:
+            self._check_finite(float(value), what)
+        else:
+            watch.add(value, what)
+
     def train_step(self, batch: torch.Tensor) -> float:
-        """One minibatch update; returns the batch SUM of per-example reconstruction error."""
+        """One minibatch update checked at once (host syncs: it stops before a non-finite update reaches the
+        weights); returns the batch SUM of per-example reconstruction error. The training loops use ``step``."""
+        return float(self._update(batch, None))
+
+    def step(self, batch: torch.Tensor) -> None:
+        """One minibatch update whose finiteness checks wait on the device until ``check`` (no host sync): the
+        training loops call ``check`` once an epoch. A step after a non-finite value still updates (the values
+        stay non-finite); ``check`` then raises with the first of them, as ``train_step`` would have."""
+        self._update(batch, self.watch)
+        self.watch.end_step()
+
+    def check(self) -> None:
+        """PretrainingDiverged for the first non-finite value of the steps since the last check (its ``step``
+        attribute: which of those steps, from 0); one host sync."""
+        bad = self.watch.first_bad().get(0)
+        if bad is not None:
+            step, what, value = bad
+            try:
+                self._check_finite(value, what)
+            except PretrainingDiverged as exc:
+                exc.step = step
+                raise
+
+    @abstractmethod
+    def _update(self, batch: torch.Tensor, watch: FiniteWatch | None) -> torch.Tensor:
+        """One minibatch update, its checks through ``_guard``; returns the batch SUM of per-example
+        reconstruction error (a detached 0-d tensor on the layer's device)."""
 
     @abstractmethod
     def _error_sum(self, batch: torch.Tensor) -> float:

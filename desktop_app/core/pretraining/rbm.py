@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from desktop_app.core.config import RBMConfig
-from desktop_app.core.pretraining.base import LayerPretrainer, bernoulli, normal
+from desktop_app.core.pretraining.base import FiniteWatch, LayerPretrainer, bernoulli, normal
 
 MAX_ENUMERABLE_UNITS = 20  # 2**20 states: about the most that is still quick to enumerate exactly
 # Gaussian visible units need a learning rate 1-2 orders of magnitude below binary ones (Hinton's guide,
@@ -218,14 +218,15 @@ class RBMPretrainer(LayerPretrainer):
         return start.clone() if self.gaussian_visible else bernoulli(start.clamp(0, 1), self.generator)
 
     @torch.no_grad()
-    def train_step(self, batch: torch.Tensor) -> float:
+    def _update(self, batch: torch.Tensor, watch: FiniteWatch | None) -> torch.Tensor:
         v0 = self._prepare(batch).reshape(batch.shape[0], -1)
         W, b, c = self.weight.data, self.visible_bias, self.hidden_bias.data
         g = self.generator
         ph0 = self._hidden_probs(v0)
         h0 = bernoulli(ph0, g)
         # Monitoring: squared error of the mean-field reconstruction one Gibbs step from the data.
-        error = self._check_finite(float(((v0 - self._visible_mean(h0)) ** 2).sum()))
+        error = ((v0 - self._visible_mean(h0)) ** 2).sum()
+        self._guard(error, "reconstruction error", watch)
         if self.persistent:
             if self.chain is None:
                 self.chain = self._init_chain(v0)
@@ -239,7 +240,7 @@ class RBMPretrainer(LayerPretrainer):
         grad_W = ph0.T @ v0 / n_pos - h_neg.T @ v_neg / n_neg
         grad_b = v0.mean(0) - v_neg.mean(0)
         grad_c = ph0.mean(0) - h_neg.mean(0)
-        self._check_finite(float(grad_W.abs().sum() + grad_b.abs().sum() + grad_c.abs().sum()), "gradient")
+        self._guard(grad_W.abs().sum() + grad_b.abs().sum() + grad_c.abs().sum(), "gradient", watch)
         for vel, grad, param in (
             (self._vel_W, grad_W, W),
             (self._vel_b, grad_b, b),

@@ -317,7 +317,8 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
     ``overrides`` (dotted field -> value, the CLI's ``--set``) change every experiment of the claim, e.g. the
     data a user has (``data.path`` of their MNIST files) or a base set when the paper's cannot be had here; they
     change the config hash, so such runs get their own folders, and the setup text names them."""
-    from desktop_app.core.engine.run import resume_experiment, run_experiment
+    from desktop_app.core.engine.run import resume_experiment, run_experiment, unit_device_choice
+    from desktop_app.core.training.device import device_change, gpu_count
 
     claim = CLAIMS[name]
     t0 = time.perf_counter()
@@ -334,6 +335,11 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
         run_dir = Path(out_dir) / ("reduced" if reduced else "full") / run_folder_name(cfg)
         run_dir = _completed_twin(run_dir, cfg.hash()) or run_dir
         manifest = read_manifest(run_dir)
+        change = device_change(manifest.get("device_type"), unit_device_choice(cfg), gpu_count())
+        if change and manifest.get("config_hash") == cfg.hash():  # never reuse another device's numbers silently
+            raise RunFolderError(f"{run_dir}: {change.split(';')[0]}; reproduce reuses or continues a run only on "
+                                 f"the device type it ran on: run it there, or move the folder aside to run it "
+                                 "again here")
         if manifest.get("status") != "completed" or manifest.get("config_hash") != cfg.hash():
             if manifest.get("config_hash") == cfg.hash():  # interrupted earlier: continue where it stopped
                 events = resume_experiment(run_dir, workers=cfg.execution.workers, backend=cfg.execution.backend)

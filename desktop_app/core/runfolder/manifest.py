@@ -58,6 +58,7 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "resumed": (_str, "a string"),
     "message": (_str, "a string"),
     "config_changes": (_list_of(_dict_of(_str)), "a list of tables of strings"),
+    "device_changes": (_list_of(_dict_of(_str)), "a list of tables of strings"),
     "units": (_dict_of(_dict_of(_str)), "a table of unit tables of strings"),
 }
 

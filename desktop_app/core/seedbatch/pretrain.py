@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.control import RunControl
 from desktop_app.core.pretraining import PretrainingDiverged, make_pretrainer
-from desktop_app.core.pretraining.base import bernoulli, corrupt, normal
+from desktop_app.core.pretraining.base import FiniteWatch, bernoulli, corrupt, normal
 from desktop_app.core.seedbatch.conv import from_groups, to_groups
 from desktop_app.core.seeding import derive_seed
 from desktop_app.core.training.greedy import (
@@ -50,6 +50,7 @@ class _Stacked:
 
     def __init__(self, trainers: Sequence) -> None:
         self.trainers = list(trainers)
+        self.watch = FiniteWatch()  # each step's per-seed checks, read once an epoch (``check``)
         self.W = torch.stack([t.weight.detach() for t in trainers]).contiguous()  # (K, hidden, visible)
         self.c = torch.stack([t.hidden_bias.detach() for t in trainers]).unsqueeze(1).contiguous()
         self.b = torch.stack([t.visible_bias.detach() for t in trainers]).unsqueeze(1).contiguous()
@@ -73,21 +74,24 @@ class _Stacked:
             t.hidden_bias.data.copy_(self.c[j].reshape(t.hidden_bias.shape))
             t.visible_bias.data.copy_(self.b[j].reshape(t.visible_bias.shape))
 
-    def _drop_bad(self, values: torch.Tensor, what: str, extra: list[torch.Tensor]) -> tuple[dict, list]:
-        """Seeds whose value is not finite leave: {position: the exception its pre-trainer raises alone}."""
-        finite = torch.isfinite(values)
-        if bool(finite.all()):
-            return {}, extra
+    def train_step(self, x: torch.Tensor) -> None:
+        """One minibatch of every seed in the stack; the per-seed checks wait on the device for ``check``."""
+        self._update(x)
+        self.watch.end_step()
+
+    def check(self) -> dict[int, PretrainingDiverged]:
+        """{position: the exception its pre-trainer raises alone} for each seed with a non-finite loss or gradient
+        since the last check: the first such value, as the check at that step would have found it (one host sync;
+        ``FiniteWatch``). The caller drops those seeds (``keep``) before ``write_back``. Until then a seed that
+        diverged goes on computing non-finite values in its own slice of the stacked tensors only: every stacked
+        operation (batched matmuls, grouped convolutions, per-element optimizer updates) keeps seeds apart."""
         bad = {}
-        for j in torch.nonzero(~finite).flatten().tolist():
+        for j, (_, what, value) in self.watch.first_bad().items():
             try:
-                self.trainers[j]._check_finite(float(values[j]), what)
+                self.trainers[j]._check_finite(value, what)
             except PretrainingDiverged as exc:
                 bad[j] = exc
-        keep = [j for j in range(len(self.trainers)) if j not in bad]
-        self.keep(keep)
-        idx = torch.tensor(keep, dtype=torch.long, device=values.device)
-        return bad, [t.index_select(0, idx) for t in extra]
+        return bad
 
 
 class StackedDAE(_Stacked):
@@ -100,7 +104,7 @@ class StackedDAE(_Stacked):
         self.activation = t0.activation
 
     @torch.no_grad()
-    def train_step(self, x: torch.Tensor) -> dict[int, PretrainingDiverged]:
+    def _update(self, x: torch.Tensor) -> None:
         x = x.reshape(x.shape[0], x.shape[1], -1)
         n = x.shape[1]
         t0 = self.trainers[0]
@@ -111,29 +115,17 @@ class StackedDAE(_Stacked):
             loss = F.binary_cross_entropy_with_logits(z, x, reduction="none").sum((1, 2))
         else:
             loss = ((z - x) ** 2).sum((1, 2))
-        bad, (x, xt, h, z) = self._drop_bad(loss, "reconstruction error", [x, xt, h, z])
-        if not self.trainers:
-            return bad
+        self.watch.add(loss, "reconstruction error")
         dz = (torch.sigmoid(z) - x) if self.unit_interval else 2 * (z - x)
         dz.div_(n)
         da = self._act_grad(torch.bmm(dz, self.W.transpose(1, 2)), h)
         gW = torch.bmm(h.transpose(1, 2), dz).add_(torch.bmm(da.transpose(1, 2), xt))
         gc, gb = da.sum(1, keepdim=True), dz.sum(1, keepdim=True)
         norm = torch.maximum(gW.abs().amax((1, 2)), torch.maximum(gc.abs().amax((1, 2)), gb.abs().amax((1, 2))))
-        more, (gW, gc, gb) = self._drop_bad(norm, "gradient norm", [gW, gc, gb])
-        bad.update({self._orig(j, bad): e for j, e in more.items()})
+        self.watch.add(norm, "gradient norm")
         self.W.add_(gW, alpha=-self.lr)
         self.c.add_(gc, alpha=-self.lr)
         self.b.add_(gb, alpha=-self.lr)
-        return bad
-
-    @staticmethod
-    def _orig(j: int, dropped: dict) -> int:
-        """Position j after dropping ``dropped`` -> the position before."""
-        for d in sorted(dropped):
-            if d <= j:
-                j += 1
-        return j
 
     def _act(self, a: torch.Tensor) -> torch.Tensor:
         return {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[self.activation](a)
@@ -171,14 +163,12 @@ class StackedRBM(_Stacked):
         return _per_seed(bernoulli, p, self.trainers)
 
     @torch.no_grad()
-    def train_step(self, x: torch.Tensor) -> dict[int, PretrainingDiverged]:
+    def _update(self, x: torch.Tensor) -> None:
         v0 = x.reshape(x.shape[0], x.shape[1], -1)
         ph0 = self._hidden(v0)
         h0 = self._sample_h(ph0)
         error = ((v0 - self._visible_mean(h0)) ** 2).sum((1, 2))
-        bad, (v0, ph0, h0) = self._drop_bad(error, "reconstruction error", [v0, ph0, h0])
-        if not self.trainers:
-            return bad
+        self.watch.add(error, "reconstruction error")
         if self.persistent:
             if self.chain is None:
                 self.chain = torch.stack([t._init_chain(v) for t, v in zip(self.trainers, v0, strict=True)])
@@ -204,12 +194,10 @@ class StackedRBM(_Stacked):
         gb = v0.mean(1, keepdim=True) - mean_v.mean(1, keepdim=True)
         gc = ph0.mean(1, keepdim=True) - h_neg.mean(1, keepdim=True)
         total = gW.abs().sum((1, 2)) + gb.abs().sum((1, 2)) + gc.abs().sum((1, 2))
-        more, (gW, gb, gc) = self._drop_bad(total, "gradient", [gW, gb, gc])
-        bad.update({StackedDAE._orig(j, bad): e for j, e in more.items()})
+        self.watch.add(total, "gradient")
         for vel, grad, name in ((self.vW, gW, "W"), (self.vb, gb, "b"), (self.vc, gc, "c")):
             vel.mul_(self.momentum).add_(grad, alpha=self.lr)
             getattr(self, name).add_(vel)
-        return bad
 
     @torch.no_grad()
     def write_back(self) -> None:
@@ -225,6 +213,7 @@ class StackedCAE(_Stacked):
 
     def __init__(self, trainers: Sequence) -> None:
         self.trainers = list(trainers)
+        self.watch = FiniteWatch()
         t0 = trainers[0]
         with torch.no_grad():
             self.W = torch.stack([t.weight.detach() for t in trainers]).contiguous()  # (K, out, in, kh, kw)
@@ -273,31 +262,37 @@ class StackedCAE(_Stacked):
             return loss, loss
         return loss, loss + t0.sparsity * from_groups(code.abs(), k).flatten(1).sum(1)
 
-    def train_step(self, x: torch.Tensor) -> dict[int, PretrainingDiverged]:
+    def _update(self, x: torch.Tensor) -> None:
         t0 = self.t0
         xt = _per_seed(lambda t, g: corrupt(t, t0.noise, t0.corruption, g), x, self.trainers)
         with torch.enable_grad():
             _, objective = self._objective(xt, x)
-            bad, (x, xt) = self._drop_bad(objective.detach(), "reconstruction error", [x, xt])
-            if not self.trainers:
-                return bad
-            if bad:  # the forward again without the seeds that left (their NaN stays out of the others' graph)
-                _, objective = self._objective(xt, x)
+            self.watch.add(objective.detach(), "reconstruction error")
             (objective / x.shape[1]).sum().backward()
         grads = [p.grad for p in (self.W, self.c, self.b)]
-        norm = torch.stack([g.abs().flatten(1).amax(1) for g in grads]).amax(0)
-        more, grads = self._drop_bad(norm, "gradient norm", grads)
-        bad.update({StackedDAE._orig(j, bad): e for j, e in more.items()})
-        if self.trainers:
-            for p, g in zip((self.W, self.c, self.b), grads, strict=True):
-                p.grad = g
-            self.opt.step()
+        self.watch.add(torch.stack([g.abs().flatten(1).amax(1) for g in grads]).amax(0), "gradient norm")
+        self.opt.step()
         for p in (self.W, self.c, self.b):
             p.grad = None
-        return bad
 
 
 STACKED_PRETRAINERS = {"dae": StackedDAE, "rbm": StackedRBM, "cae": StackedCAE}
+
+
+def _layer_inputs(models: Sequence[Net], pool: torch.Tensor, li: int) -> torch.Tensor:
+    """(K, n, ...) inputs of block ``li`` for each seed. Block 0 sees the pool itself, the same for every seed: one
+    copy, expanded to K (a view, stride 0), where stacking made K copies of the pool."""
+    if li == 0:
+        one = layer_inputs(models[0], pool, 0)
+        return one.unsqueeze(0).expand(len(models), *one.shape)
+    return torch.stack([layer_inputs(m, pool, li) for m in models])
+
+
+def _rows(inputs: torch.Tensor, keep: list[int]) -> torch.Tensor:
+    """``inputs[keep]`` without copying a shared (expanded) layer-0 pool."""
+    if inputs.stride(0) == 0:
+        return inputs[:1].expand(len(keep), *inputs.shape[1:])
+    return inputs[keep]
 
 
 def stacked_greedy_pretrain(models: Sequence[Net], arm: str, cfg: ExperimentConfig, pool: torch.Tensor,
@@ -312,7 +307,7 @@ def stacked_greedy_pretrain(models: Sequence[Net], arm: str, cfg: ExperimentConf
             continue
         if not alive:
             return
-        inputs = torch.stack([layer_inputs(models[p], pool, li) for p in alive])
+        inputs = _layer_inputs([models[p] for p in alive], pool, li)
         order_gens = [torch.Generator().manual_seed(derive_seed(seeds[p], f"pretrain-order-{arm}", li)) for p in alive]
         trainers = [make_pretrainer(
             arm, models[p].blocks[li].module, cfg.model.activation, section,
@@ -329,19 +324,21 @@ def stacked_greedy_pretrain(models: Sequence[Net], arm: str, cfg: ExperimentConf
                     control.checkpoint()
                 idx = perms[:, start : start + section.batch_size]
                 x = inputs[torch.arange(len(members), device=device).unsqueeze(1), idx]
-                bad = stacked.train_step(x)
-                if bad:
-                    keep = [q for q in range(len(members)) if q not in bad]
-                    for q in sorted(bad):
-                        yield members[q], PretrainingDiverged(f"layer {li} epoch {epoch}: {bad[q]}")
-                        alive.remove(members[q])
-                    members = [members[q] for q in keep]
-                    inputs, perms = inputs[keep], perms[keep]
-                    order_gens = [order_gens[q] for q in keep]
-                    if not members:
-                        return
+                stacked.train_step(x)
                 for p in members:
                     yield p, LayerStep(li, epoch)
+            bad = stacked.check()  # the epoch's checks, read back at once: seeds that diverged leave here
+            if bad:
+                keep = [q for q in range(len(members)) if q not in bad]
+                for q in sorted(bad):
+                    yield members[q], PretrainingDiverged(f"layer {li} epoch {epoch}: {bad[q]}")
+                    alive.remove(members[q])
+                stacked.keep(keep)
+                members = [members[q] for q in keep]
+                inputs = _rows(inputs, keep)
+                order_gens = [order_gens[q] for q in keep]
+                if not members:
+                    return
             stacked.write_back()
             keep = []
             for q, (p, t) in enumerate(zip(members, stacked.trainers, strict=True)):
@@ -357,7 +354,7 @@ def stacked_greedy_pretrain(models: Sequence[Net], arm: str, cfg: ExperimentConf
             if len(keep) < len(members):
                 stacked.keep(keep)
                 members = [members[q] for q in keep]
-                inputs = inputs[keep]
+                inputs = _rows(inputs, keep)
                 order_gens = [order_gens[q] for q in keep]
                 if not members:
                     return

@@ -109,11 +109,12 @@ def greedy_pretrain(
             for start in range(0, len(inputs), section.batch_size):
                 if control is not None:
                     control.checkpoint()
-                try:
-                    trainer.train_step(inputs[perm[start : start + section.batch_size]])
-                except PretrainingDiverged as exc:  # say where: the user lowers that layer's rate
-                    raise PretrainingDiverged(f"layer {li} epoch {epoch}: {exc}") from None
+                trainer.step(inputs[perm[start : start + section.batch_size]])
                 yield LayerStep(li, epoch)
+            try:
+                trainer.check()  # the epoch's loss and gradient checks, read back at once (FiniteWatch)
+            except PretrainingDiverged as exc:  # say where: the user lowers that layer's rate
+                raise PretrainingDiverged(f"layer {li} epoch {epoch}: {exc}") from None
             error = float(trainer.reconstruction_error(recon_subset))
             if not math.isfinite(error):
                 raise PretrainingDiverged(f"layer {li} epoch {epoch}: {arm} pre-training diverged (reconstruction "

@@ -58,6 +58,9 @@ from desktop_app.core.training.step import (
 from desktop_app.core.training.steppers import make_stepper
 from desktop_app.core.training.unit import PROGRESS_INTERVAL_S, minibatches
 
+# a stream has no epochs: pre-training reads its loss checks back every this many minibatches (one host sync)
+PRETRAIN_CHECK_EVERY = 500
+
 
 def online_unit_steps(cfg: ExperimentConfig, arm: str) -> int:
     """Minibatches one online unit runs: the progress bar's unit of work."""
@@ -194,10 +197,9 @@ class OnlineUnitRun:
             for s in range(0, budget, bs):
                 self.control.checkpoint()
                 x, _ = self.pre_stream.take(j * budget + s, min(bs, budget - s))
-                try:
-                    trainer.train_step(layer_inputs(model, x, li))
-                except PretrainingDiverged as exc:
-                    raise PretrainingDiverged(f"layer {li} after {s:,} examples: {exc}") from None
+                trainer.step(layer_inputs(model, x, li))
+                if (s // bs + 1) % PRETRAIN_CHECK_EVERY == 0 or s + bs >= budget:
+                    self._check_pretrainer(trainer, li, s // bs + 1 - trainer.watch.steps)
                 ev = self._tick()
                 if ev is not None:
                     yield ev
@@ -213,14 +215,24 @@ class OnlineUnitRun:
                 yield self._filters(model, "pretrain", 1)
             self._save_latest({"stage": "pretrain", "layers_done": j + 1, "model": model.state_dict()})
 
+    @staticmethod
+    def _check_pretrainer(trainer, li: int, first_step: int) -> None:
+        """The checks of the steps since the last, read back at once; the message says where the stream diverged."""
+        bs = trainer.batch_size
+        try:
+            trainer.check()
+        except PretrainingDiverged as exc:
+            raise PretrainingDiverged(f"layer {li} after {(first_step + exc.step) * bs:,} examples: {exc}") from None
+
     def _finetune(self, model: Net, state: dict[str, Any] | None) -> Iterator[Event]:
         cfg, seed = self.cfg, self.seed
         ft, block, budget = cfg.finetune, cfg.online.block, cfg.online.finetune_examples
         stepper = make_stepper(model, cfg, state["optimizer"] if state is not None else None)
-        ring = torch.zeros(block, dtype=torch.bool)  # ring[i % block]: example i was misclassified before training
+        # ring[i % block]: example i was misclassified before training; on the device, read at evaluation points
+        ring = torch.zeros(block, dtype=torch.bool, device=self.device)
         pos = 0
         if state is not None:
-            pos, ring = int(state["examples"]), state["ring"].cpu().clone()
+            pos, ring = int(state["examples"]), state["ring"].to(self.device).clone()
             self.done_steps += minibatches(pos, ft.batch_size)
         k = sum(1 for p in self.points if p <= pos)  # the next evaluation point
         yield PhaseStarted(self.arm, seed, "finetune", -1, len(self.points))
@@ -234,7 +246,7 @@ class OnlineUnitRun:
             x, y = self.ft_stream.take(pos, n)
             wrong = stepper.score_and_step(x, y, k + 1, check_loss=step % LOSS_CHECK_EVERY == 0)
             keep = min(n, block)
-            ring[torch.arange(pos + n - keep, pos + n) % block] = wrong[n - keep:]
+            ring[torch.arange(pos + n - keep, pos + n, device=ring.device) % block] = wrong[n - keep:]
             pos += n
             step += 1
             ev = self._tick()
@@ -262,7 +274,7 @@ class OnlineUnitRun:
         if last:
             yield self._filters(model, "finetune", k + 1)
         self._save_latest({"stage": "done" if last else "finetune", "epoch": k + 1, "examples": pos,
-                           "ring": ring.clone(), "model": model.state_dict(), "optimizer": opt_state})
+                           "ring": ring.cpu().clone(), "model": model.state_dict(), "optimizer": opt_state})
         yield self._progress(force=True)
 
     def _filters(self, model: Net, phase: str, epoch: int) -> FilterSnapshot:

@@ -47,6 +47,29 @@ def make_optimizer(cfg: FinetuneConfig, params, fused: bool = False) -> torch.op
     raise ConfigError("finetune.optimizer", f"must be one of sgd, momentum, adam; got {cfg.optimizer!r}")
 
 
+def misplaced_steps(opt: torch.optim.Optimizer) -> list[tuple[dict, torch.Tensor]]:
+    """(state, step) of each parameter whose optimizer ``step`` counter is not where torch keeps it for a fresh
+    optimizer: on the CPU unless the group is ``capturable`` or ``fused``. A resume state loaded with
+    ``map_location=cuda`` puts every ``step`` on the GPU, where the non-capturable Adam reads it back with
+    ``.item()`` per parameter per step (a host sync each); a fresh run never does."""
+    out = []
+    for group in opt.param_groups:
+        if group.get("capturable") or group.get("fused"):
+            continue
+        for p in group["params"]:
+            step = opt.state.get(p, {}).get("step")
+            if isinstance(step, torch.Tensor) and step.device.type != "cpu":
+                out.append((opt.state[p], step))
+    return out
+
+
+def load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
+    """``opt.load_state_dict(state)``, then each ``step`` counter back on the CPU (``misplaced_steps``)."""
+    opt.load_state_dict(state)
+    for entry, step in misplaced_steps(opt):
+        entry["step"] = step.cpu()
+
+
 LOSS_CHECK_EVERY = 32  # minibatches between loss checks (each reads a scalar: ~3 % of a batch-10 step when done
 # every step; docs/PERFORMANCE.md, "Engine overhead"). Between two checks a NaN can reach the weights, but the
 # end-of-epoch checks (all_finite, finite metrics) raise before anything of that epoch is written.

@@ -15,15 +15,16 @@ import torch
 from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.training.dense_step import StackedMLP, stackable
 from desktop_app.core.training.models import Net
-from desktop_app.core.training.step import FinetuneDiverged, finetune_step, make_optimizer
+from desktop_app.core.training.step import FinetuneDiverged, finetune_step, load_optimizer_state, make_optimizer
 
 
 @torch.no_grad()
 def online_mistakes(model: Net, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Which of a minibatch's examples the net misclassifies before it trains on them (eval mode; bool, CPU)."""
+    """Which of a minibatch's examples the net misclassifies before it trains on them (eval mode; bool, on the
+    net's device: the caller keeps them there and reads them back once per evaluation point, not per minibatch)."""
     was_training = model.training
     model.eval()
-    wrong = (model(x).argmax(1) != y).cpu()
+    wrong = model(x).argmax(1) != y
     model.train(was_training)
     return wrong
 
@@ -35,7 +36,7 @@ class PlainStep:
         self.model, self.cfg = model, cfg
         self.opt = make_optimizer(cfg.finetune, model.parameters())
         if opt_state is not None:
-            self.opt.load_state_dict(opt_state)
+            load_optimizer_state(self.opt, opt_state)
 
     def reseed(self, seed: int) -> None:
         torch.manual_seed(seed)  # the dropout masks of the segment up to the next reseed
@@ -79,7 +80,7 @@ class DenseStep:
         scored = self.stack.predict(x.unsqueeze(0)) if self.dropout else None
         self.train_step(x, y, epoch, check_loss)
         logits = scored if scored is not None else self.stack.last_logits
-        return (logits[0].argmax(1) != y).cpu()
+        return logits[0].argmax(1) != y
 
     def write_to(self, model: Net) -> None:
         self.stack.write_to(0, model)

@@ -59,6 +59,7 @@ from desktop_app.core.training.step import (
     evaluate,
     finetune_step,
     load_checkpoint,
+    load_optimizer_state,
     make_optimizer,
     probe_outputs,
 )
@@ -92,11 +93,24 @@ class UnitData:
 
 def prepare_data(cfg: ExperimentConfig, device: torch.device, splits: DataSplits | None = None) -> UnitData:
     data = splits if splits is not None else load_data(cfg.data)
-    for name in ("train_x", "train_y", "unlabelled_x", "valid_x", "valid_y", "test_x", "test_y"):
+    names = ["train_x", "train_y", "unlabelled_x", "valid_x", "valid_y", "test_x", "test_y"]
+    if _prefix_views(data.train_x, data.unlabelled_x):  # prefixes of one tensor: moved once, then cut again
+        n_lab, n_unl = len(data.train_x), len(data.unlabelled_x)
+        base = (data.train_x if n_lab >= n_unl else data.unlabelled_x).to(device)
+        data.train_x, data.unlabelled_x = base[:n_lab], base[:n_unl]
+        names = [n for n in names if n not in ("train_x", "unlabelled_x")]
+    for name in names:
         setattr(data, name, getattr(data, name).to(device))
     n_eval = cfg.data.train_eval_size or len(data.train_x)
     return UnitData(data, device, (data.train_x[:n_eval], data.train_y[:n_eval]),
                     data.test_x[data.probe_idx.to(device)])
+
+
+def _prefix_views(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether ``a`` and ``b`` are both prefixes of one tensor (``data.splits.make_splits`` cuts the labelled set
+    and the unlabelled pool from one training pool); moving each would store the shorter one twice."""
+    return (a.device == b.device and a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+            and a.storage_offset() == b.storage_offset() and a.shape[1:] == b.shape[1:] and a.stride() == b.stride())
 
 
 def unit_dir(run_dir: Path, kind: str, arm: str, seed: int) -> Path:
@@ -265,7 +279,7 @@ class UnitRun:
         opt = make_optimizer(ft, model.parameters())
         start = 0
         if state is not None:
-            opt.load_state_dict(state["optimizer"])
+            load_optimizer_state(opt, state["optimizer"])  # Adam's step counters back on the CPU
             start = int(state["epoch"])
             self.done_steps += start * minibatches(len(self.data.train_x), ft.batch_size)
         yield PhaseStarted(self.arm, self.seed, "finetune", -1, ft.epochs)
