@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from desktop_app import cli
-from desktop_app.core import device as device_mod
 from desktop_app.core.config import ConfigError
 from desktop_app.core.engine.run import Engine, resume_experiment, run_experiment
 from desktop_app.core.events import RunFinished
 from desktop_app.core.execution import batching
 from desktop_app.core.execution.plan import plan_execution
+from desktop_app.core.training import device as device_mod
 from desktop_app.core.training.device import CUDA_EXACT, apply_flags, device_change, exactness_flags, pick_device
 from desktop_app.core.training.models import build_model
 from tests.core.test_engine import tiny
