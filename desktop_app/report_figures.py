@@ -167,6 +167,7 @@ def _output_variance(r: ClaimResult, out: Path) -> list[Path]:
 FIGURES: dict[str, Callable[[ClaimResult, Path], list[Path]]] = {
     "filters-move": _filters,
     "regulariser": _trajectory_and_summary,
+    "fig1": _trajectory_and_summary,
     "modern-control": _grouped_summary,
     "width": _grouped_summary,
     "labels": _grouped_summary,
