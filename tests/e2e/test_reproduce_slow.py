@@ -22,7 +22,11 @@ def claims_dir(tmp_path_factory):
 @pytest.mark.parametrize("name", list(reproduce.CLAIMS))
 def test_reduced_claim_runs_and_reports(name, tmp_path, claims_dir):
     result = reproduce.run_claim(name, claims_dir, reduced=True, device="cpu")
-    assert result.verdict in ("reproduced", "not reproduced", "mixed")
+    from desktop_app.core.reproduce.rules import VERDICTS
+
+    assert result.verdict in VERDICTS
+    assert result.rule and "Sub-statement:" in result.rule  # the rule fixed before the runs, printed in the setup
+    assert "| sub-statement | where |" in result.markdown
     assert result.seeds >= 1 and result.wall_time_s > 0
     assert result.markdown.count("|") > 4  # holds a table of numbers
     flat = [v for v in _floats(result.numbers)]
@@ -40,10 +44,10 @@ def test_reduced_claim_runs_and_reports(name, tmp_path, claims_dir):
         assert image.width() == WIDTH and image.height() > 200
         assert (tmp_path / rel).with_suffix(".csv").stat().st_size > 0
     if name == "pitfall":  # the CSV holds every seed of every configuration, not only the first run's
-        from desktop_app.core.reproduce.claims import PITFALL_SEEDS
+        from desktop_app.core.reproduce.claims import PITFALL_SEEDS_REDUCED
 
         with open((tmp_path / figures[0]).with_suffix(".csv"), newline="") as fh:
-            assert len(list(csv.DictReader(fh))) == PITFALL_SEEDS * len(set(result.run_dirs.values()))
+            assert len(list(csv.DictReader(fh))) == PITFALL_SEEDS_REDUCED * len(set(result.run_dirs.values()))
         assert "trajectory" in result.markdown and len(result.numbers["trajectory"]) == 2
         assert all(math.isfinite(v) for v in (*result.numbers["pearson_ci"], *result.numbers["within_pearson_ci"]))
     if name == "function-space":  # each CSV holds its own method's embedding of every net
@@ -55,7 +59,7 @@ def test_reduced_claim_runs_and_reports(name, tmp_path, claims_dir):
         with open((tmp_path / figures[0]).with_suffix(".csv"), newline="") as fh:
             assert {int(r["seed"]) for r in csv.DictReader(fh)} == set(range(result.seeds)) and result.seeds >= 2
     report = reproduce.render_report([result], reduced=True)
-    assert result.title in report and result.verdict in report
+    assert result.title in report and result.verdict in report and result.rule in report
     assert all(f"]({rel})" in report for rel in figures)
 
 

@@ -52,14 +52,25 @@ def nn_arm_purity(outputs: np.ndarray, arms: Sequence[str], seeds: Sequence[int]
                   mask: np.ndarray | None = None, block: int = 512) -> float:
     """Fraction of points whose nearest neighbour (Euclidean, among points of other (arm, seed) trajectories)
     has the same arm. ~1 = arms occupy separate regions; ~1/n_arms (balanced) = mixed. NaN if undefined."""
+    same = nn_same_arm(outputs, arms, seeds, mask, block)
+    same = same[~np.isnan(same)]
+    return float(same.mean()) if len(same) else float("nan")
+
+
+def nn_same_arm(outputs: np.ndarray, arms: Sequence[str], seeds: Sequence[int],
+                mask: np.ndarray | None = None, block: int = 512) -> np.ndarray:
+    """Per point (of the masked set): 1.0 when its nearest neighbour among points of other (arm, seed)
+    trajectories has the same arm, 0.0 when not, NaN when it has no such neighbour. The purity is its mean; the
+    reproduce rule averages it per seed to get an interval over seeds."""
     x = np.asarray(outputs, dtype=np.float64)
     arm_arr = np.asarray(arms)
     seed_arr = np.asarray(seeds)
     if mask is not None:
         x, arm_arr, seed_arr = x[mask], arm_arr[mask], seed_arr[mask]
     n = len(x)
+    out = np.full(n, np.nan)
     if n < 2:
-        return float("nan")
+        return out
     sq = (x * x).sum(1)
     nn = np.full(n, -1)
     for lo in range(0, n, block):  # row blocks: the full M x M distance matrix can be many GB
@@ -70,10 +81,8 @@ def nn_arm_purity(outputs: np.ndarray, arms: Sequence[str], seeds: Sequence[int]
         ok = np.isfinite(dist).any(1)
         nn[lo:hi] = np.where(ok, dist.argmin(1), -1)
     has_other = nn >= 0
-    if not has_other.any():
-        return float("nan")
-    same = arm_arr[nn[has_other]] == arm_arr[has_other]
-    return float(same.mean())
+    out[has_other] = (arm_arr[nn[has_other]] == arm_arr[has_other]).astype(np.float64)
+    return out
 
 
 def last_epoch_mask(arms: Sequence[str], seeds: Sequence[int], epochs: Sequence[int]) -> np.ndarray:

@@ -1,12 +1,13 @@
 """Verdicts of two controls of the regulariser claim (Erhan et al. 2010), each paired with its runs by seed:
 
 - ``eval_bottom_k``: pre-training only the bottom k of the layers (``pretraining.bottom_layers``), k = 0 (the
-  regulariser's random-init arm) up to all (its pre-trained arms): does the final test error fall and the final
-  train NLL rise with k?
+  regulariser's random-init arm) up to all (its pre-trained arms): does the final test error fall with k, and is
+  the final train NLL not lower?
 - ``eval_penalties``: L1 or L2 weight penalties on randomly initialised nets instead of pre-training, the strength
   of each chosen on the validation error: does the best penalised net still do worse on test than pre-training?
 
-Kept beside ``verdicts`` (same tables, same paired t-intervals) so that module stays one claim family long.
+Kept beside ``verdicts`` (same tables, same paired t-intervals) so that module stays one claim family long. Like
+``verdicts`` these only measure: each claim's rule (``claims.CLAIMS``) decides the verdict.
 """
 
 from __future__ import annotations
@@ -16,18 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.reproduce.report import fmt_ci, verdict_from
-from desktop_app.core.reproduce.verdicts import final_by_arm
+from desktop_app.core.reproduce.report import fmt_ci
+from desktop_app.core.reproduce.rules import Evidence, key, no_interval
+from desktop_app.core.reproduce.verdicts import TINY, final_by_arm
 from desktop_app.core.runfolder import RunFolder, read_config
 from desktop_app.core.stats import MeanCI, mean_ci, paired_difference
 
 REGULARISER = "regulariser"  # the label of the regulariser claim's run among a claim's run folders
 REFERENCE = "none"
-
-
-def _below(ci: MeanCI) -> bool:
-    """The interval lies entirely below 0 (one seed, no interval: its mean does)."""
-    return bool(ci.hi < 0) if not math.isnan(ci.hi) else bool(ci.mean < 0)
 
 
 def _ci_list(ci: MeanCI) -> list[float]:
@@ -60,16 +57,16 @@ def bottom_k_finals(dirs: dict[str, Path]) -> dict[str, dict[int, dict[str, dict
     return {arm: {k: by_k[k] for k in sorted(ks)} for arm, by_k in out.items() if set(by_k) == ks}
 
 
-def eval_bottom_k(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
-    """Erhan 2010: the more bottom layers pre-trained, the lower the test error and the higher the train NLL.
-    Monotone = every step k-1 -> k moves the mean paired difference the claimed way, and the paired difference
-    from no pre-training to all layers has its 95 % interval on the claimed side of 0."""
+def eval_bottom_k(dirs: dict[str, Path], reduced: bool) -> Evidence:
+    """Erhan 2010: the more bottom layers pre-trained, the lower the test error, and the final train NLL is not
+    lower. Evidence: per arm every step k-1 -> k in test error, and log10 final train NLL from k = 0 to all layers
+    (the regulariser claim's ``log_train_nll_diff``: one quantity, one statement, in both claims), paired."""
     finals = bottom_k_finals(dirs)
     lines = ["| arm | k | seeds | test error % (mean [95 % CI]) | step in test error, points (k minus k-1, paired) "
              "| final train NLL | step in train NLL (k minus k-1, paired) |",
              "| --- | ---: | ---: | --- | --- | --- | --- |"]
     numbers: dict = {}
-    held: dict[str, tuple[bool, bool]] = {}
+    intervals: dict[str, MeanCI] = {}
     for arm, by_k in finals.items():
         ks = list(by_k)
         rows: dict = {"k": ks, "test_error": [], "test_error_ci": [], "train_nll": [], "train_nll_ci": [],
@@ -84,6 +81,7 @@ def eval_bottom_k(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]
             if i:
                 step_e = _paired(by_k, k, ks[i - 1], "test_error")
                 step_t = _paired(by_k, k, ks[i - 1], "train_nll")
+                intervals[key("test_error_step", arm, f"k={ks[i - 1]} to {k}")] = step_e
                 rows["steps"].append({"from": ks[i - 1], "to": k, "test_error_diff": step_e.mean,
                                       "test_error_diff_ci": _ci_list(step_e), "train_nll_diff": step_t.mean,
                                       "train_nll_diff_ci": _ci_list(step_t)})
@@ -92,37 +90,31 @@ def eval_bottom_k(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]
         if len(ks) >= 2:
             all_e = _paired(by_k, ks[-1], ks[0], "test_error")
             all_t = _paired(by_k, ks[-1], ks[0], "train_nll")
-            falls = all(s["test_error_diff"] < 0 for s in rows["steps"]) and _below(all_e)
-            rises = all(s["train_nll_diff"] > 0 for s in rows["steps"]) and _below(_negate(all_t))
+            logs = {k: {s: float(np.log10(max(v, TINY))) for s, v in by_k[k]["train_nll"].items()}
+                    for k in (ks[0], ks[-1])}
+            log_t = paired_difference({"all": logs[ks[-1]], "none": logs[ks[0]]}, "all", "none")
+            log_ci = log_t.diff if log_t is not None else no_interval()
+            intervals[key("log_train_nll_diff", arm)] = log_ci
             rows.update({"overall_test_error_diff": all_e.mean, "overall_test_error_diff_ci": _ci_list(all_e),
                          "overall_train_nll_diff": all_t.mean, "overall_train_nll_diff_ci": _ci_list(all_t),
-                         "test_error_falls": falls, "train_nll_rises": rises})
-            held[arm] = (falls, rises)
+                         "overall_log_train_nll_diff": log_ci.mean, "overall_log_train_nll_diff_ci": _ci_list(log_ci)})
         numbers[arm] = rows
     lines.append("")
-    for arm, (falls, rises) in held.items():
-        r = numbers[arm]
-        (e_lo, e_hi), (t_lo, t_hi) = r["overall_test_error_diff_ci"], r["overall_train_nll_diff_ci"]
+    for arm, r in numbers.items():
+        if "overall_test_error_diff" not in r:
+            continue
+        (e_lo, e_hi), (t_lo, t_hi) = r["overall_test_error_diff_ci"], r["overall_log_train_nll_diff_ci"]
         lines.append(f"- {arm}: from k = {r['k'][0]} to k = {r['k'][-1]} the test error moves "
                      f"{r['overall_test_error_diff'] * 100:+.2f} points [{e_lo * 100:+.2f}, {e_hi * 100:+.2f}] and "
-                     f"the train NLL {r['overall_train_nll_diff']:+.4f} [{t_lo:+.4f}, {t_hi:+.4f}]: test error "
-                     f"{'falls' if falls else 'does not fall'} with k, train NLL "
-                     f"{'rises' if rises else 'does not rise'}.")
-    verdict = verdict_from([ok for pair in held.values() for ok in pair])
+                     f"the log10 final train NLL {r['overall_log_train_nll_diff']:+.2f} [{t_lo:+.2f}, {t_hi:+.2f}].")
     lines += ["", "k = 0 is the regulariser run's random-init arm and the largest k its pre-trained arm (same seeds: "
-              "same init of every layer left untrained, same data order); the layers above k keep their random init. "
-              "Claim: test error falls with k while the final train NLL rises (every step's mean difference the "
-              "claimed way, and the 95 % interval from no layer to all layers on the claimed side of 0)."]
-    return verdict, "\n".join(lines), numbers
+              "same init of every layer left untrained, same data order); the layers above k keep their random init."]
+    return Evidence("\n".join(lines), numbers, intervals)
 
 
 def _paired(by_k: dict[int, dict[str, dict[int, float]]], k: int, ref: int, metric: str) -> MeanCI:
     pd = paired_difference({"k": by_k[k][metric], "ref": by_k[ref][metric]}, "k", "ref")
     return pd.diff if pd is not None else MeanCI(0, math.nan, math.nan, math.nan, math.nan)
-
-
-def _negate(ci: MeanCI) -> MeanCI:
-    return MeanCI(ci.n, -ci.mean, ci.std, -ci.hi, -ci.lo)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -152,10 +144,10 @@ def best_on_validation(by_strength: dict[float, dict[str, dict[int, float]]]) ->
     return min(sorted(by_strength), key=lambda s: float(np.mean(list(by_strength[s]["valid_error"].values()))))
 
 
-def eval_penalties(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
+def eval_penalties(dirs: dict[str, Path], reduced: bool) -> Evidence:
     """Erhan 2010: the best L1 or L2 penalty on randomly initialised nets (strength chosen on validation error)
-    does not reach the test error of pre-trained nets. Reproduced when, for each penalty and each pre-trained
-    arm, the 95 % interval of the paired test-error difference (penalty minus pre-trained) lies above 0."""
+    does not reach the test error of pre-trained nets. Evidence: for each penalty and each pre-trained arm, the
+    paired test-error difference (penalty minus pre-trained)."""
     reg = dirs[REGULARISER]
     reg_test = final_by_arm(reg, "test", "error")
     reg_valid = final_by_arm(reg, "valid", "error")
@@ -167,7 +159,7 @@ def eval_penalties(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict
         v, t = mean_ci(list(reg_valid[REFERENCE].values())), mean_ci(list(reg_test[REFERENCE].values()))
         lines.append(f"| none | 0 | {t.n} | {fmt_ci(v, 100)} | {fmt_ci(t, 100)} | - | |")
     numbers: dict = {}
-    beaten: list[bool] = []
+    intervals: dict[str, MeanCI] = {}
     compare = ["", "| penalty (best strength) | pre-trained arm | paired diff in test error, points (penalty - arm) | "
                "p (paired t) |", "| --- | --- | --- | ---: |"]
     for kind, by_strength in sorted(penalties.items()):
@@ -190,14 +182,11 @@ def eval_penalties(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict
                 continue
             p = f"{pd.t_pvalue:.3g}" if not math.isnan(pd.t_pvalue) else "-"
             compare.append(f"| {kind} ({best:g}) | {arm} | {fmt_ci(pd.diff, 100)} | {p} |")
-            worse = _below(_negate(pd.diff))
+            intervals[key("penalty_minus_pretrained", f"{kind} {best:g}", arm)] = pd.diff
             numbers[kind]["vs"][arm] = {"diff": pd.diff.mean, "diff_ci": _ci_list(pd.diff), "paired_t_p": pd.t_pvalue,
-                                        "seeds": list(pd.seeds), "pretraining_better": worse}
-            beaten.append(worse)
+                                        "seeds": list(pd.seeds)}
     lines += compare
-    verdict = verdict_from(beaten)
     lines += ["", "Each penalty's strength is the one with the lowest mean final validation error over its seeds; its "
               "test error is then compared with each pre-trained arm of the regulariser run on the seeds both have "
-              "(same seed: same init and data order). Claim: no penalty matches pre-training (every interval of "
-              "penalty minus pre-trained above 0)."]
-    return verdict, "\n".join(lines), numbers
+              "(same seed: same init and data order)."]
+    return Evidence("\n".join(lines), numbers, intervals)

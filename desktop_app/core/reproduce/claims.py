@@ -20,20 +20,27 @@ from desktop_app.core.reproduce import ablations, fig1, verdicts
 from desktop_app.core.reproduce.output_variance import SIZE_NOTE as OUTPUT_VARIANCE_SIZE
 from desktop_app.core.reproduce.output_variance import eval_output_variance
 from desktop_app.core.reproduce.report import ClaimResult
+from desktop_app.core.reproduce.rules import Decision, Evidence, Rule, Statement
 from desktop_app.core.runfolder import RunFolderError, is_locked, read_manifest
 
 
 @dataclass(frozen=True)
 class Claim:
     """A paper's claim: ``experiments(reduced)`` gives (label, config) pairs; ``evaluate(run folders by label,
-    reduced)`` gives (verdict, Markdown, numbers)."""
+    reduced)`` measures (``rules.Evidence``); ``rule``, declared with the statement before any run, decides."""
 
     name: str
     title: str
     statement: str
+    rule: Rule
     experiments: Callable[[bool], list[tuple[str, ExperimentConfig]]]
-    evaluate: Callable[[dict[str, Path], bool], tuple[str, str, dict]]
+    evaluate: Callable[[dict[str, Path], bool], Evidence]
     size_note: str = ""  # why the experiments have the size they have: the report's setup says it
+
+    def judge(self, dirs: dict[str, Path], reduced: bool) -> tuple[Decision, Evidence]:
+        """Measure the claim's runs and decide its verdict by its rule."""
+        evidence = self.evaluate(dirs, reduced)
+        return self.rule.decide(evidence.intervals), evidence
 
 
 def _base(reduced: bool, **over) -> ExperimentConfig:
@@ -73,11 +80,14 @@ def _control_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
             ("relu-he-adam", replace(cfg, name="reproduce-modern-control"))]
 
 
+WIDTH_SEEDS = LABELS_SEEDS = 10  # with 5 the deciding intervals straddled (width 25: -0.40 [-3.09, 2.29] points)
+
+
 def _width_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
     widths = (16, 128) if reduced else (25, 50, 500)
     out = []
-    for w in widths:
-        cfg = _base(reduced, **{"seeds.count": 2 if reduced else 5})
+    for w in widths:  # width=500 is the regulariser run (same config hash): it runs once
+        cfg = _base(reduced, **{"seeds.count": 2 if reduced else WIDTH_SEEDS})
         layers = tuple(LayerSpec("dense", w) for _ in cfg.model.layers)
         out.append((f"width={w}", replace(cfg, name=f"reproduce-width-{w}", model=replace(cfg.model, layers=layers))))
     return out
@@ -87,7 +97,7 @@ def _labels_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
     sizes = (100, 500) if reduced else (100, 1000, 0)
     out = []
     for n in sizes:
-        over = {"data.n_labelled": n, "seeds.count": 2 if reduced else 5}
+        over = {"data.n_labelled": n, "seeds.count": 2 if reduced else LABELS_SEEDS}
         if n == 0 and not reduced:
             # all 3,500 pool labels: 30 epochs = 10,500 updates, the budget 1,000 labels get in 100 epochs
             over["finetune.epochs"] = 30
@@ -126,7 +136,9 @@ def _penalty_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
     return out
 
 
-PITFALL_SEEDS = 3  # per configuration: intervals on both axes (Alberti's single points cannot say how noisy)
+PITFALL_SEEDS = 6  # per configuration: intervals on both axes and paired per-architecture differences (3 barely
+# cleared 0 within an architecture)
+PITFALL_SEEDS_REDUCED = 3  # the fewest that give an interval
 TRAJECTORY = verdicts.TRAJECTORY
 
 
@@ -142,7 +154,7 @@ def _pitfall_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
         "data": {"name": "digits", "n_labelled": 300 if reduced else 1000, "n_valid": 100 if reduced else 500,
                  "n_test": 300 if reduced else 1000, "probe_size": 50},
         "finetune": {"epochs": 1, "batch_size": 50},
-        "seeds": {"count": PITFALL_SEEDS},
+        "seeds": {"count": PITFALL_SEEDS_REDUCED if reduced else PITFALL_SEEDS},
         "snapshots": {"max_filters": 16},
         "device": "auto",
     }
@@ -232,70 +244,184 @@ def _fig1_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
     return [("fig1", config_mod.from_dict(d))]
 
 
+# --------------------------------------------------------------------------------------------------------------
+# The claims, each with its decision rule (rules.py says how a rule decides; the report prints each rule)
+# --------------------------------------------------------------------------------------------------------------
+
+PAIRED = ("95 % t-intervals over seeds of the per-seed paired difference (seed i of every arm shares its init and "
+          "data order; core/stats.py)")
+POINTS = {"scale": 100.0, "unit": "points"}  # error differences are fractions; printed in percentage points
+NO_HELP_MARGIN = 0.01  # "does not help": a gain shown below 1 point of test error, a tenth of the gain at 500 units
+TRAIN_NLL_MARGIN = 0.1  # "equal train NLL": log10 difference above -0.1, a factor 1.26
+WEAK_R = 0.5  # "weak or absent correlation": Pearson r shown above -0.5
+PROBE_MARGIN = 0.01  # "no better features": probe accuracy gain shown below 1 point
+SEPARATE = 0.9  # "never overlap": nearest-neighbour purity shown above 0.9 (chance ~0.56 with 2 of 3 arms pre-trained)
+
+# One quantity, one statement, one outcome in the regulariser and bottom-k claims (same runs, same seeds).
+FINAL_TRAIN_NLL_NOT_LOWER = Statement(
+    "log_train_nll_diff", "pre-trained nets end with an equal or higher train NLL (log10 final train NLL, "
+    "pre-trained - random init)", "above", -TRAIN_NLL_MARGIN, unit="log10")
+
+RULES: dict[str, Rule] = {
+    "regulariser": Rule(
+        (Statement("test_error_diff", "lower test error (final, arm - none)", "below", 0.0, **POINTS),
+         Statement("log_test_nll_at_train_nll", "lower test NLL at matched train NLL (log10 test NLL where the train "
+                   "NLL curve first reaches the level, arm - none)", "below", 0.0, unit="log10", digits=3),
+         FINAL_TRAIN_NLL_NOT_LOWER),
+        f"{PAIRED}; at each train NLL level (0.1, 0.03, 0.01) over the seeds whose curves reach it in both arms, "
+        "counted in the table (a seed that never fits is left out of that level, not of the others)",
+        reported="final test and train NLL per arm (mean and interval).",
+        margins=f"equal train NLL = log10 difference above -{TRAIN_NLL_MARGIN:g} (within a factor "
+                f"{10 ** TRAIN_NLL_MARGIN:.2f}); the bottom-k claim judges the same interval the same way."),
+    "modern-control": Rule(
+        (Statement("gain_change", "the modern recipe shrinks the gain of pre-training (gain with ReLU/He/Adam - gain "
+                   "with sigmoid/classic/SGD, gain = none - arm)", "below", 0.0, **POINTS),),
+        f"{PAIRED}; the change of the gain pairs seed i of the two recipes on the seeds both ran",
+        reported="each recipe's arm table."),
+    "width": Rule(
+        (Statement("gain_smallest", "at the smallest width pre-training does not help (gain none - arm)", "below",
+                   NO_HELP_MARGIN, **POINTS),
+         Statement("gain_largest", "at the largest width pre-training helps (gain none - arm)", "above", 0.0,
+                   **POINTS)),
+        f"{PAIRED}; gains over the seeds whose random-init net left the chance-level plateau (ended below 50 % test "
+        f"error); plateau seeds are counted and left out (their gain is an optimisation failure); {WIDTH_SEEDS} seeds",
+        reported="the middle width, and gains over all seeds.",
+        margins=f"'does not help' = gain below {NO_HELP_MARGIN * 100:g} point, a tenth of the gain at 500 units: a "
+                "smaller help counts as none; 'hurts' needs no margin (it is below it too)."),
+    "labels": Rule(
+        (Statement("gain_fewest", "with the fewest labels pre-training helps (gain none - arm)", "above", 0.0,
+                   **POINTS),
+         Statement("gain_shrinks", "the gain shrinks as labels grow (gain at fewer labels - gain at more, per "
+                   "consecutive pair of label counts)", "above", 0.0, **POINTS)),
+        f"{PAIRED}; gains over the seeds whose random-init net left the chance-level plateau (ended below 50 % test "
+        "error), the shrinking over seeds off the plateau at both label counts; plateau seeds are counted and left "
+        f"out (their gain is an optimisation failure, not a generalisation gain); {LABELS_SEEDS} seeds",
+        reported="gains over all seeds."),
+    "function-space": Rule(
+        (Statement("purity_per_seed", "pre-trained and random-init nets occupy separate regions (nearest-neighbour "
+                   "purity of pre-trained vs random, per seed)", "above", SEPARATE, digits=3),),
+        "95 % t-interval over seeds of each seed's purity (the points of that seed's trajectories, neighbours among "
+        "all other trajectories)",
+        reported="purity over all points and at the last epoch, per-arm purity, the PCA share.",
+        margins=f"'never overlap' = purity above {SEPARATE:g}: at most one net in ten has a nearest neighbour of "
+                "the other kind."),
+    "pitfall": Rule(
+        (Statement("across_r", "across configurations the correlation of reconstruction error and probe accuracy is "
+                   "not strongly negative (Pearson r)", "above", -WEAK_R),
+         Statement("recon_differs", "within an architecture, its clean and noisiest configurations differ in "
+                   "reconstruction error (noisiest - clean; without it the comparison tests nothing)", "nonzero"),
+         Statement("accuracy_gain_of_better_recon", "within an architecture, the configuration that reconstructs "
+                   "better does not have better features (its probe accuracy gain)", "below", PROBE_MARGIN,
+                   **POINTS)),
+        f"per architecture, {PAIRED}, clean vs noisiest configuration; across configurations a 95 % interval of r "
+        f"from bootstrap resamples of each configuration's seeds; {PITFALL_SEEDS} seeds per configuration",
+        reported="r within architectures (centred), r over every seed, the conv AE trajectory.",
+        margins=f"weak r = above -{WEAK_R:g}; 'no better features' = a gain below {PROBE_MARGIN * 100:g} point of "
+                "probe accuracy."),
+    "online": Rule(
+        (Statement("online_error_diff", "pre-trained nets keep a lower online error at the end of the stream (arm - "
+                   "none, per depth)", "below", 0.0, **POINTS),
+         Statement("deeper_none_worse", "without pre-training the deeper net does worse (online error, deep - "
+                   "shallow)", "above", 0.0, **POINTS)),
+        f"{PAIRED}; online error over the last block of the stream",
+        reported="test error at the end of the stream. The digits version (a stream over 3,500 base digits, each "
+                 "deformed hundreds of times) is the reduced one: its end-of-stream error is close to a training "
+                 "error, so it cannot test whether the advantage survives unlimited data."),
+    "filters-move": Rule(
+        (Statement("relative_change_diff", "pre-trained first-layer units change relatively less (||W_end - W_start|| "
+                   "/ ||W_start||, arm - none)", "below", 0.0, digits=3),
+         Statement("absolute_change_diff", "pre-trained first-layer units change less in absolute terms "
+                   "(||W_end - W_start||, arm - none)", "below", 0.0, digits=3)),
+        f"{PAIRED}; per seed the mean over its snapshotted first-layer units",
+        reported="start norms (they differ several-fold between arms, which is why both changes are judged) and the "
+                 "low-frequency share of the final filters."),
+    "bottom-k": Rule(
+        (Statement("test_error_step", "each further pre-trained layer lowers the test error (k minus k-1)", "below",
+                   0.0, **POINTS),
+         FINAL_TRAIN_NLL_NOT_LOWER),
+        f"{PAIRED}; k = 0 and k = 3 are the regulariser run's arms (same seeds)",
+        reported="train NLL per k and its steps.",
+        margins=f"equal train NLL = log10 difference above -{TRAIN_NLL_MARGIN:g}, the regulariser claim's "
+                "statement on the same interval."),
+    "penalties": Rule(
+        (Statement("penalty_minus_pretrained", "the best penalty (chosen on validation error) does worse on test than "
+                   "pre-training (penalty - arm)", "above", 0.0, **POINTS),),
+        f"{PAIRED}; the penalty's seeds paired with the regulariser run's",
+        reported="every strength of the grid."),
+    "output-variance": Rule(
+        (Statement("slope_random_init", "early blocks shape the random-init net more (slope of log10 variance per "
+                   "block, the paper's main curve)", "below", 0.0, digits=3),
+         Statement("log_variance_diff", "pre-trained nets vary less (mean log10 variance, arm - none)", "below", 0.0,
+                   unit="log10")),
+        "95 % t-intervals over seeds (one run per seed) of each seed's slope, and of the paired difference",
+        reported="the pre-trained arms' slopes and every block's variance."),
+}
+
 CLAIMS: dict[str, Claim] = {
     "regulariser": Claim(
         "regulariser", "Pre-training acts as a regulariser (Erhan et al. 2010)",
         "Pre-trained nets reach lower test error and lower test NLL at equal or higher train NLL: the log test NLL "
         "vs log train NLL curves of pre-trained nets lie below those of randomly initialised nets.",
-        _regulariser_runs, verdicts.eval_regulariser),
+        RULES["regulariser"], _regulariser_runs, verdicts.eval_regulariser),
     "modern-control": Claim(
         "modern-control", "ReLU, He init and Adam shrink the gap (Glorot 2010/2011, He 2015)",
         "Better units, inits and optimisers close most of the gap that pre-training opened on saturating nets.",
-        _control_runs, verdicts.eval_control),
+        RULES["modern-control"], _control_runs, verdicts.eval_control),
     "width": Claim(
         "width", "Small layers: pre-training does not help (Erhan et al. 2010)",
         "With tens of units per layer pre-training spends capacity on modelling the input and does not help or "
         "hurts; with hundreds of units it helps.",
-        _width_runs, verdicts.eval_width),
+        RULES["width"], _width_runs, verdicts.eval_width),
     "labels": Claim(
         "labels", "Pre-training matters most with few labels (He, Girshick & Dollar 2019; Glorot 2011)",
         "The gain of pre-training on the whole unlabelled pool is largest with few labelled examples and shrinks "
         "as the labelled set grows.",
-        _labels_runs, verdicts.eval_labels),
+        RULES["labels"], _labels_runs, verdicts.eval_labels),
     "function-space": Claim(
         "function-space", "Pre-trained and random nets live in different regions of function space (Erhan et al. 2010)",
         "Embedding every net at every epoch by its outputs on a fixed test set (t-SNE, ISOMAP), pre-trained and "
         "randomly initialised trajectories never overlap.",
-        _regulariser_runs, verdicts.eval_function_space),
+        RULES["function-space"], _regulariser_runs, verdicts.eval_function_space),
     "pitfall": Claim(
         "pitfall", "Reconstruction error does not predict feature quality (Alberti et al. 2017)",
         "Across autoencoder configurations, a lower reconstruction error does not go with more linearly separable "
         "features: the correlation between reconstruction error and linear-probe accuracy is weak or absent.",
-        _pitfall_runs, verdicts.eval_pitfall),
+        RULES["pitfall"], _pitfall_runs, verdicts.eval_pitfall),
     "online": Claim(
         "online", "Pre-training's advantage persists on an endless stream (Erhan et al. 2010, Fig. 2)",
         "Trained online on an effectively endless stream of deformed digits, each example seen once, pre-trained "
         "nets keep a lower online error than randomly initialised ones even after a million examples; a pure "
         "regulariser's advantage would vanish with unlimited data. The effect is clearest for the deeper net.",
-        _online_runs, verdicts.eval_online),
+        RULES["online"], _online_runs, verdicts.eval_online),
     "filters-move": Claim(
         "filters-move", "Pre-trained first-layer filters move little during fine-tuning (Erhan et al. 2010)",
         "Fine-tuning changes the first-layer weights of pre-trained nets relatively less than those of randomly "
         "initialised nets: per unit, ||W_end - W_start|| / ||W_start|| is smaller after pre-training.",
-        _regulariser_runs, verdicts.eval_filters_move),
+        RULES["filters-move"], _regulariser_runs, verdicts.eval_filters_move),
     "bottom-k": Claim(
-        "bottom-k", "Pre-training more of the bottom layers: lower test error, higher train NLL (Erhan et al. 2010)",
+        "bottom-k", "Pre-training more of the bottom layers: lower test error, not a lower train NLL (Erhan et al. "
+        "2010)",
         "Pre-training only the bottom k of 3 layers (the others keep their random init), k = 0 to 3: the more layers "
-        "pre-trained, the lower the test error and the higher the final training NLL, the signature of a "
+        "pre-trained, the lower the test error, at an equal or higher final training NLL, the signature of a "
         "regulariser rather than of better optimisation.",
-        _bottom_k_runs, ablations.eval_bottom_k),
+        RULES["bottom-k"], _bottom_k_runs, ablations.eval_bottom_k),
     "penalties": Claim(
         "penalties", "L1 and L2 penalties do not match pre-training (Erhan et al. 2010)",
         "Randomly initialised nets with an L1 or L2 weight penalty, its strength chosen on the validation error, "
         "do not reach the test error of pre-trained nets: pre-training is not an ordinary weight penalty.",
-        _penalty_runs, ablations.eval_penalties),
+        RULES["penalties"], _penalty_runs, ablations.eval_penalties),
     "output-variance": Claim(
         "output-variance", "Early examples shape the final function more (Erhan et al. 2010, Fig. 3)",
         "Resampling one block of the training stream changes the final function (outputs on a fixed test set) more "
         "when the block comes early in training than when it comes late, and pre-trained nets vary less than "
         "randomly initialised ones.",
-        _output_variance_runs, eval_output_variance, OUTPUT_VARIANCE_SIZE),
+        RULES["output-variance"], _output_variance_runs, eval_output_variance, OUTPUT_VARIANCE_SIZE),
     "fig1": Claim(
         "fig1", "Figure 1 at its own scale: 2 x 400 trajectories (Erhan et al. 2010)",
         "Over 400 paired initialisations, pre-trained nets reach lower test NLL at equal train NLL; random-init nets "
         "more often show the overfitting signature (test NLL rising while train NLL falls); and at the end the two "
         "clouds of nets barely overlap.",
-        _fig1_runs, fig1.eval_fig1, fig1.RULE),
+        fig1.RULE, _fig1_runs, fig1.eval_fig1),
 }
 
 
@@ -367,11 +493,13 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
         setup["size"] = claim.size_note
     if overrides:
         setup["changed from the claim's settings (--set)"] = ", ".join(f"{k} = {v!r}" for k, v in overrides.items())
-    verdict, markdown, numbers = claim.evaluate(dirs, reduced)
+    decision, evidence = claim.judge(dirs, reduced)
+    numbers = {**evidence.numbers, "rule": decision.numbers()}
+    markdown = f"{decision.markdown()}\n\n{evidence.markdown}"
     wall = sum(float(read_manifest(d).get("elapsed_s", 0.0)) for d in dirs.values())
-    return ClaimResult(name, claim.title, claim.statement, verdict, markdown, numbers, len(seeds),
+    return ClaimResult(name, claim.title, claim.statement, decision.verdict, markdown, numbers, len(seeds),
                        max(wall, time.perf_counter() - t0) if not wall else wall, {k: str(v) for k, v in dirs.items()},
-                       setup)
+                       setup, claim.rule.describe())
 
 
 def describe_setup(cfg: ExperimentConfig) -> str:

@@ -5,21 +5,22 @@ block of the training stream is resampled, per arm and block position. Seed s of
 the stream, so arms are paired by seed. Variances span orders of magnitude, so the statistics are on log10:
 per seed and arm the least-squares slope of log10 variance against block position (negative = early blocks
 matter more) and the mean log10 variance over positions (paired pre-trained minus none: negative = pre-trained
-nets vary less), each with a 95 % t-interval over seeds (docs/ARCHITECTURE.md, "Output variance").
+nets vary less), each with a 95 % t-interval over seeds (docs/ARCHITECTURE.md, "Output variance"). The claim's
+rule (``claims.CLAIMS``) judges the random-init slope (the paper's main curve) and the pre-trained differences.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
 from desktop_app.core.reproduce.report import fmt_ci
+from desktop_app.core.reproduce.rules import Evidence, key
 from desktop_app.core.results import OutputVarianceResult
 from desktop_app.core.runfolder import RunFolder
 from desktop_app.core.runfolder.results_cache import list_metadata, read_result
-from desktop_app.core.stats import mean_ci, paired_difference
+from desktop_app.core.stats import MeanCI, mean_ci, paired_difference
 
 NAME = "output_variance"
 SIZE_NOTE = (  # the claim's size_note: the report's setup says it
@@ -54,8 +55,9 @@ def slope(positions: np.ndarray, log_variance: np.ndarray) -> float:
     return float((x * (log_variance - log_variance.mean())).sum() / (x * x).sum())
 
 
-def evaluate(results: list[OutputVarianceResult]) -> tuple[str, str, dict]:
-    """(verdict, Markdown, numbers) from one result per seed (same arms and blocks in each)."""
+def evaluate(results: list[OutputVarianceResult]) -> Evidence:
+    """The claim's evidence from one result per seed (same arms and blocks in each): per arm the slope of log10
+    variance against block position, and per pre-trained arm the paired difference in mean log10 variance."""
     if not results:
         raise ValueError("no output-variance runs to evaluate")
     arms, positions = results[0].arms, results[0].positions
@@ -72,13 +74,14 @@ def evaluate(results: list[OutputVarianceResult]) -> tuple[str, str, dict]:
              f"| arm | {head} | slope per block (log10) | paired diff in mean log10 variance (arm - none) |",
              "| --- |" + " --- |" * (len(positions) + 2)]
     numbers: dict = {"positions": [int(p) for p in positions], "block_size": int(block), "seeds": len(results)}
-    falls, lower = {}, {}
+    intervals: dict[str, MeanCI] = {}
     for arm in arms:
         cells = [fmt_ci(mean_ci([v[j] for v in logs[arm].values()]), 1, 2) for j in range(len(positions))]
         sl = mean_ci(list(slopes[arm].values()))
         pd = paired_difference(level, arm, "none") if arm != "none" else None
         lines.append(f"| {arm} | {' | '.join(cells)} | {fmt_ci(sl, 1, 3)} | {fmt_ci(pd.diff, 1, 2) if pd else '-'} |")
-        falls[arm] = _below_zero(sl.mean, sl.hi)
+        if arm == "none":  # the paper's main curve; the pre-trained arms' slopes are shown, not judged
+            intervals[key("slope_random_init", arm)] = sl
         numbers[arm] = {
             "log10_variance": [float(np.mean([v[j] for v in logs[arm].values()])) for j in range(len(positions))],
             "slope": sl.mean, "slope_ci": [sl.lo, sl.hi],
@@ -86,38 +89,23 @@ def evaluate(results: list[OutputVarianceResult]) -> tuple[str, str, dict]:
             "paired_diff_ci": [pd.diff.lo, pd.diff.hi] if pd else None,
         }
         if pd is not None:
-            lower[arm] = _below_zero(pd.diff.mean, pd.diff.hi)
-    early = all(falls.values())
-    less = bool(lower) and all(lower.values())
-    numbers["early_blocks_matter_more"] = early
-    numbers["pretrained_vary_less"] = less
-    verdict = "reproduced" if early and less else ("mixed" if early or less or any(falls.values())
-                                                   or any(lower.values()) else "not reproduced")
-    lines += ["", "- Early blocks matter more (slope interval entirely below 0): "
-              + ", ".join(f"{a} {'yes' if ok else 'no'}" for a, ok in falls.items()) + "."]
-    if lower:
-        lines.append("- Pre-trained nets vary less (paired interval entirely below 0): "
-                     + ", ".join(f"{a} {'yes' if ok else 'no'}" for a, ok in lower.items()) + ".")
-    rising = [a for a in arms if slopes[a] and mean_ci(list(slopes[a].values())).mean > 0]
+            intervals[key("log_variance_diff", arm)] = pd.diff
+    lines.append("")
+    rising = [a for a in arms if slopes[a] and mean_ci(list(slopes[a].values())).lo > 0]
     if rising:
-        lines.append(f"- Variance rises with position for {', '.join(rising)}: the last blocks shape the final "
-                     "function most, the recency of SGD at a constant learning rate rather than the paper's early "
-                     "commitment to a basin.")
+        lines.append(f"- Variance rises with position (slope interval above 0) for {', '.join(rising)}: the last "
+                     "blocks shape the final function most, the recency of SGD at a constant learning rate rather "
+                     "than the paper's early commitment to a basin.")
     if len(positions) > 2:
         jump = [a for a in arms if a not in rising and numbers[a]["log10_variance"][-1]
                 > numbers[a]["log10_variance"][-2]]
         if jump:
-            lines.append(f"- The last block's variance jumps above the one before it for {', '.join(jump)}: at a "
+            lines.append(f"- The last block's mean variance is above the one before it for {', '.join(jump)}: at a "
                          "constant learning rate the final updates always leave their mark (recency), on top of the "
                          "early blocks' lasting effect.")
-    return verdict, "\n".join(lines), numbers
+    return Evidence("\n".join(lines), numbers, intervals)
 
 
-def _below_zero(mean: float, hi: float) -> bool:
-    """The interval lies below 0 (one seed: the mean does)."""
-    return bool(hi < 0) if not math.isnan(hi) else bool(mean < 0)
-
-
-def eval_output_variance(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
+def eval_output_variance(dirs: dict[str, Path], reduced: bool) -> Evidence:
     """The claim's evaluation: one run folder per seed (labels "seed=0", "seed=1", ...)."""
     return evaluate([read_variance(d) for d in dirs.values()])

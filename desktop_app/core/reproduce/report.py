@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from desktop_app.core.reproduce.rules import MIN_SEEDS, VERDICTS
 from desktop_app.core.stats import MeanCI
 
 
@@ -20,21 +21,14 @@ class ClaimResult:
     name: str
     title: str
     statement: str
-    verdict: str  # "reproduced" | "not reproduced" | "mixed"
+    verdict: str  # one of rules.VERDICTS
     markdown: str  # our numbers, as tables and sentences
     numbers: dict = field(default_factory=dict)
     seeds: int = 0
     wall_time_s: float = 0.0
     run_dirs: dict[str, str] = field(default_factory=dict)
     setup: dict[str, str] = field(default_factory=dict)  # experiment label -> one-line description
-
-
-def verdict_from(held: list[bool]) -> str:
-    """The verdict of a claim made of several checks (one per arm, per step, ...): "reproduced" when every check
-    held, "mixed" when some did, "not reproduced" when none did (or there was nothing to check)."""
-    if held and all(held):
-        return "reproduced"
-    return "mixed" if any(held) else "not reproduced"
+    rule: str = ""  # the claim's decision rule in Markdown bullets (rules.Rule.describe), fixed before the runs
 
 
 def fmt_ci(ci: MeanCI, scale: float = 1.0, digits: int = 2) -> str:
@@ -65,6 +59,13 @@ def render_report(results: list[ClaimResult], reduced: bool = False, notes: list
         "have shared the 2 cores, so it is an upper bound for one run alone). In the window, the `reproduce-*` "
         "presets run the same experiments (same config hash) for watching a claim live.",
         "",
+        "Verdicts follow rules fixed in code before the runs (`core/reproduce/claims.py`, printed in each section's "
+        "setup): each claim is a list of sub-statements, each judged on a 95 % interval only (never a point mean): it "
+        "holds when the interval lies on the claimed side of its bound, is contradicted when it lies entirely on the "
+        "other side, and shows nothing when it straddles or touches the bound or when fewer than "
+        f"{MIN_SEEDS} seeds give no interval; a claim of no effect needs its interval inside a stated margin. "
+        + " ".join(f"**{word}**: {meaning}." for word, meaning in VERDICTS.items()),
+        "",
         *[line for note in notes or [] for line in (note, "")],
         "| claim | verdict | seeds | wall time |",
         "| --- | --- | ---: | ---: |",
@@ -75,6 +76,8 @@ def render_report(results: list[ClaimResult], reduced: bool = False, notes: list
         body += ["", f"## {r.title}", "", f"**Paper:** {r.statement}", ""]
         if r.setup:
             body += ["**Setup:**", ""] + [f"- {label}: {text}" for label, text in r.setup.items()] + [""]
+        if r.rule:
+            body += ["**Rule (fixed before the runs):**", "", r.rule, ""]
         body += [f"**Verdict:** {r.verdict}.", "",
                  r.markdown, "", f"Seeds: {r.seeds}. Wall time on this 2-core CPU: {r.wall_time_s / 60:.1f} min. "
                  "Run folders: " + ", ".join(f"`{Path(d).name}`" for d in r.run_dirs.values()) + "."]

@@ -1,0 +1,250 @@
+"""The reproduce claims' decision rules (core/reproduce/rules.py, declared in claims.RULES), fed synthetic intervals:
+every side at its borders, every combination of outcomes, every claim's rule, and the contested numbers of
+docs/RESULTS.md at 5cc2c12 (issue 26) decided the way their intervals allow."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from desktop_app.core.reproduce import CLAIMS
+from desktop_app.core.reproduce.claims import FINAL_TRAIN_NLL_NOT_LOWER, RULES
+from desktop_app.core.reproduce.rules import (
+    CONTRADICTED,
+    HOLDS,
+    INCONCLUSIVE,
+    MIN_SEEDS,
+    MIXED,
+    NOT_REPRODUCED,
+    NOT_SHOWN,
+    REPRODUCED,
+    VERDICTS,
+    Rule,
+    Statement,
+    combine,
+    key,
+    no_interval,
+)
+from desktop_app.core.stats import MeanCI, mean_ci
+
+N = 10
+
+
+def ci(lo: float, hi: float, n: int = N) -> MeanCI:
+    return MeanCI(n, (lo + hi) / 2, 1.0, lo, hi)
+
+
+BELOW = Statement("q", "q is below 0.5", "below", 0.5)
+ABOVE = Statement("q", "q is above -1", "above", -1.0)
+WITHIN = Statement("q", "no effect on q", "within", 0.2)
+NONZERO = Statement("q", "q differs from 0", "nonzero")
+
+
+@pytest.mark.parametrize("statement, interval, outcome", [
+    (BELOW, ci(-1.0, 0.4), HOLDS),
+    (BELOW, ci(-1.0, 0.5), NOT_SHOWN),  # touching the bound from below shows nothing
+    (BELOW, ci(0.5, 1.0), NOT_SHOWN),  # touching it from above contradicts nothing
+    (BELOW, ci(0.0, 1.0), NOT_SHOWN),  # straddling
+    (BELOW, ci(0.51, 1.0), CONTRADICTED),
+    (ABOVE, ci(-0.9, 3.0), HOLDS),
+    (ABOVE, ci(-1.0, 3.0), NOT_SHOWN),
+    (ABOVE, ci(-3.0, -1.0), NOT_SHOWN),
+    (ABOVE, ci(-3.0, -1.01), CONTRADICTED),
+    (WITHIN, ci(-0.19, 0.19), HOLDS),
+    (WITHIN, ci(-0.2, 0.1), NOT_SHOWN),  # touching the margin
+    (WITHIN, ci(-0.1, 0.2), NOT_SHOWN),
+    (WITHIN, ci(-0.1, 0.5), NOT_SHOWN),  # reaching beyond the margin but not entirely outside it
+    (WITHIN, ci(0.2, 0.5), NOT_SHOWN),  # outside but touching: not entirely beyond
+    (WITHIN, ci(0.21, 0.5), CONTRADICTED),
+    (WITHIN, ci(-0.5, -0.21), CONTRADICTED),
+    (WITHIN, ci(-0.5, 0.5), NOT_SHOWN),  # wider than the margin on both sides: says nothing
+    (NONZERO, ci(0.01, 1.0), HOLDS),
+    (NONZERO, ci(-1.0, -0.01), HOLDS),
+    (NONZERO, ci(0.0, 1.0), NOT_SHOWN),
+    (NONZERO, ci(-1.0, 1.0), NOT_SHOWN),  # never contradicted
+])
+def test_each_side_at_its_borders(statement, interval, outcome):
+    assert statement.judge(interval) == outcome
+
+
+@pytest.mark.parametrize("statement", [BELOW, ABOVE, WITHIN, NONZERO])
+def test_too_few_seeds_show_nothing_however_clear_the_numbers(statement):
+    clear = {"below": ci(-9, -8), "above": ci(8, 9), "within": ci(-0.01, 0.01), "nonzero": ci(8, 9)}[statement.side]
+    assert statement.judge(clear) == HOLDS
+    narrow = MeanCI(MIN_SEEDS - 1, clear.mean, 0.0, clear.lo, clear.hi)  # even with an interval computed
+    assert statement.judge(narrow) == NOT_SHOWN
+    assert statement.judge(mean_ci([clear.mean] * (MIN_SEEDS - 1))) == NOT_SHOWN
+    assert statement.judge(mean_ci([clear.mean])) == NOT_SHOWN  # one seed: no interval at all
+    assert statement.judge(no_interval()) == NOT_SHOWN
+    assert statement.judge(MeanCI(N, clear.mean, math.nan, math.nan, clear.hi)) == NOT_SHOWN
+
+
+def test_three_seeds_are_enough_for_an_interval():
+    assert MIN_SEEDS == 3
+    assert BELOW.judge(mean_ci([-1.0, -1.1, -0.9])) == HOLDS
+    assert BELOW.judge(mean_ci([-1.0, -1.1])) == NOT_SHOWN
+
+
+def test_a_margin_must_be_stated_and_sides_are_checked():
+    with pytest.raises(ValueError, match="margin"):
+        Statement("q", "no effect", "within", 0.0)
+    with pytest.raises(ValueError, match="side"):
+        Statement("q", "q is small", "smaller")
+
+
+@pytest.mark.parametrize("outcomes, verdict", [
+    ([HOLDS], REPRODUCED),
+    ([HOLDS, HOLDS, HOLDS], REPRODUCED),
+    ([HOLDS, CONTRADICTED], MIXED),
+    ([HOLDS, NOT_SHOWN, CONTRADICTED], MIXED),
+    ([CONTRADICTED], NOT_REPRODUCED),
+    ([CONTRADICTED, NOT_SHOWN], NOT_REPRODUCED),
+    ([HOLDS, NOT_SHOWN], INCONCLUSIVE),
+    ([NOT_SHOWN], INCONCLUSIVE),
+    ([], INCONCLUSIVE),
+])
+def test_the_verdict_combines_the_outcomes(outcomes, verdict):
+    assert combine(outcomes) == verdict
+    assert verdict in VERDICTS
+
+
+def test_a_rule_judges_every_place_a_quantity_is_measured_and_misses_nothing():
+    rule = Rule((Statement("gain", "pre-training helps", "above", 0.0, scale=100, unit="points"),
+                 Statement("cost", "and costs nothing", "within", 0.1)), "paired intervals")
+    evidence = {key("gain", "rbm"): ci(0.01, 0.05), key("gain", "dae"): ci(0.02, 0.04),
+                key("gain_other", "dae"): ci(-5, -4),  # another quantity sharing a prefix is not judged
+                "cost": ci(-0.05, 0.05)}
+    d = rule.decide(evidence)
+    assert [(j.where, j.outcome) for j in d.judgements] == [("gain[rbm]", HOLDS), ("gain[dae]", HOLDS),
+                                                              ("cost", HOLDS)]
+    assert d.verdict == REPRODUCED
+    table = d.markdown()
+    assert "| pre-training helps | rbm | 10 | 3.00 [1.00, 5.00] | 95 % interval entirely above 0 points | holds |" in table
+    assert "| and costs nothing | - | 10 |" in table and "inside ±0.1" in table
+    # a statement never measured cannot hold: the claim is then inconclusive, and the table says so
+    d = rule.decide({key("gain", "rbm"): ci(0.01, 0.05)})
+    assert d.verdict == INCONCLUSIVE and d.judgements[-1].outcome == NOT_SHOWN and "not measured" in d.markdown()
+    assert d.numbers()["judgements"][0]["outcome"] == HOLDS
+    # one arm contradicts it, another holds: mixed
+    d = rule.decide({key("gain", "rbm"): ci(0.01, 0.05), key("gain", "dae"): ci(-0.05, -0.01),
+                     "cost": ci(-0.05, 0.05)})
+    assert d.verdict == MIXED
+
+
+def _holding(s: Statement) -> MeanCI:
+    b = s.bound
+    return {"below": ci(b - 2, b - 1), "above": ci(b + 1, b + 2), "within": ci(-b / 2, b / 2),
+            "nonzero": ci(1, 2)}[s.side]
+
+
+def _contradicting(s: Statement) -> MeanCI:
+    b = s.bound
+    return {"below": ci(b + 1, b + 2), "above": ci(b - 2, b - 1), "within": ci(b + 1, b + 2),
+            "nonzero": ci(-1, 1)}[s.side]  # nonzero cannot be contradicted: its nearest is "not shown"
+
+
+def _touching(s: Statement) -> MeanCI:
+    b = s.bound
+    return {"below": ci(b - 1, b), "above": ci(b, b + 1), "within": ci(-b, 0), "nonzero": ci(0, 1)}[s.side]
+
+
+@pytest.mark.parametrize("name", list(CLAIMS))
+def test_every_claims_rule_on_synthetic_results(name):
+    rule = CLAIMS[name].rule
+    assert rule is RULES[name] and rule.statements
+    places = ("rbm", "dae")
+
+    def evidence(make, first=None):
+        out = {}
+        for i, s in enumerate(rule.statements):
+            for w in places:
+                out[key(s.quantity, w)] = (first if first and i == 0 and w == "rbm" else make)(s)
+        return out
+
+    assert rule.decide(evidence(_holding)).verdict == REPRODUCED
+    # one place of one sub-statement contradicted, the rest holding: mixed
+    assert rule.decide(evidence(_holding, _contradicting)).verdict == (
+        MIXED if rule.statements[0].side != "nonzero" else INCONCLUSIVE)
+    # every sub-statement contradicted (a precondition cannot be: it is then not shown)
+    assert rule.decide(evidence(_contradicting)).verdict == NOT_REPRODUCED
+    # one interval touching its bound: nothing contradicted, not everything shown
+    assert rule.decide(evidence(_holding, _touching)).verdict == INCONCLUSIVE
+    # two seeds: no interval anywhere, however the numbers look
+    two = {k: MeanCI(2, v.mean, 0.1, v.lo, v.hi) for k, v in evidence(_holding).items()}
+    assert rule.decide(two).verdict == INCONCLUSIVE
+    # a sub-statement never measured
+    missing = {k: v for k, v in evidence(_holding).items() if not rule.statements[-1].matches(k)}
+    assert rule.decide(missing).verdict == INCONCLUSIVE
+    text = rule.describe()
+    assert text.count("- Sub-statement:") == len(rule.statements) and "Intervals:" in text and "Verdict:" in text
+
+
+def test_every_claim_declares_its_rule_next_to_its_statement():
+    for name, claim in CLAIMS.items():
+        quantities = [s.quantity for s in claim.rule.statements]
+        assert len(set(quantities)) == len(quantities), name
+        for s in claim.rule.statements:
+            assert s.says and s.criterion().startswith("95 % interval"), name
+            assert s.side != "within" or s.bound > 0
+
+
+def test_regulariser_and_bottom_k_judge_the_final_train_nll_alike():
+    """One interval (log10 final train NLL, pre-trained - none, same runs and seeds) gets one outcome in both."""
+    assert FINAL_TRAIN_NLL_NOT_LOWER in RULES["regulariser"].statements
+    assert FINAL_TRAIN_NLL_NOT_LOWER in RULES["bottom-k"].statements
+    for interval in (ci(-1.2, -0.6), ci(-0.3, 0.2), ci(0.1, 0.4)):
+        outcomes = {name: RULES[name].decide({key("log_train_nll_diff", "rbm"): interval}).judgements
+                    for name in ("regulariser", "bottom-k")}
+        assert len({j.outcome for js in outcomes.values() for j in js if j.where == "log_train_nll_diff[rbm]"}) == 1
+
+
+# --- the contested numbers of docs/RESULTS.md at 5cc2c12 (issue 26), in the units the rules judge ---------------
+
+def test_width_at_25_units_with_5_seeds_shows_nothing():
+    ev = {key("gain_smallest", "width=25", "rbm"): ci(-0.0309, 0.0229, 5),
+          key("gain_smallest", "width=25", "dae"): ci(-0.0133, 0.0177, 5),
+          key("gain_largest", "width=500", "rbm"): ci(0.0192, 0.2184, 5),
+          key("gain_largest", "width=500", "dae"): ci(0.0153, 0.2151, 5)}
+    d = RULES["width"].decide(ev)
+    assert [j.outcome for j in d.judgements] == [NOT_SHOWN, NOT_SHOWN, HOLDS, HOLDS]
+    assert d.verdict == INCONCLUSIVE  # was "reproduced", decided on means within half a point
+
+
+def test_labels_with_every_random_init_seed_on_the_plateau_shows_nothing_at_100():
+    ev = {key("gain_fewest", "labels=100", "rbm"): no_interval(),  # 5 of 5 seeds left out: the plateau
+          key("gain_shrinks", "labels=100 vs labels=1000", "rbm"): no_interval(),
+          key("gain_shrinks", "labels=1000 vs labels=all", "rbm"): ci(-0.02, 0.14, 5)}
+    assert RULES["labels"].decide(ev).verdict == INCONCLUSIVE  # was "reproduced"
+
+
+def test_output_variance_of_5cc2c12_is_not_reproduced():
+    ev = {key("slope_random_init", "none"): ci(-0.075, 0.016, 5),
+          key("log_variance_diff", "rbm"): ci(0.27, 0.43, 5), key("log_variance_diff", "dae"): ci(0.30, 0.39, 5)}
+    d = RULES["output-variance"].decide(ev)
+    assert [j.outcome for j in d.judgements] == [NOT_SHOWN, CONTRADICTED, CONTRADICTED]
+    assert d.verdict == NOT_REPRODUCED  # was "mixed"
+
+
+def test_filters_that_move_relatively_less_but_absolutely_more_are_mixed():
+    ev = {key("relative_change_diff", "rbm"): ci(-2.36, -1.95), key("absolute_change_diff", "rbm"): ci(0.5, 0.9)}
+    assert RULES["filters-move"].decide(ev).verdict == MIXED  # was "reproduced" on the relative change alone
+
+
+def test_online_with_one_layer_rbm_straddling_is_inconclusive():
+    ev = {key("online_error_diff", "layers=1", "rbm"): ci(-0.0008, 0.0001, 5),
+          key("online_error_diff", "layers=1", "dae"): ci(-0.0011, -0.0001, 5),
+          key("online_error_diff", "layers=3", "rbm"): ci(-0.0033, -0.0012, 5),
+          key("online_error_diff", "layers=3", "dae"): ci(-0.0031, -0.0015, 5),
+          key("deeper_none_worse", "layers=3 - layers=1"): ci(0.0011, 0.0026, 5)}
+    assert RULES["online"].decide(ev).verdict == INCONCLUSIVE  # was "reproduced" on the deepest net alone
+
+
+def test_regulariser_with_a_lower_final_train_nll_after_pre_training_is_mixed():
+    ev = {key("test_error_diff", "rbm"): ci(-0.146, -0.067),
+          key("log_test_nll_at_train_nll", "rbm", "train NLL 0.1"): ci(-0.40, -0.24),
+          key("log_train_nll_diff", "rbm"): ci(-1.2, -0.5)}  # pre-trained nets fit the training set better
+    d = RULES["regulariser"].decide(ev)
+    assert d.verdict == MIXED
+    assert RULES["bottom-k"].decide({key("test_error_step", "rbm", "k=0 to 1"): ci(-0.11, -0.03),
+                                     key("log_train_nll_diff", "rbm"): ci(-1.2, -0.5)}).verdict == MIXED
