@@ -120,12 +120,14 @@ def test_a_rule_judges_every_place_a_quantity_is_measured_and_misses_nothing():
                                                               ("cost", HOLDS)]
     assert d.verdict == REPRODUCED
     table = d.markdown()
-    assert "| pre-training helps | rbm | 10 | 3.00 [1.00, 5.00] | 95 % interval entirely above 0 points | holds |" in table
+    assert ("| pre-training helps | rbm | 10 | 3.00 [1.00, 5.00] | 95 % interval entirely above 0 points | holds |"
+            in table)
     assert "| and costs nothing | - | 10 |" in table and "inside ±0.1" in table
     # a statement never measured cannot hold: the claim is then inconclusive, and the table says so
     d = rule.decide({key("gain", "rbm"): ci(0.01, 0.05)})
     assert d.verdict == INCONCLUSIVE and d.judgements[-1].outcome == NOT_SHOWN and "not measured" in d.markdown()
     assert d.numbers()["judgements"][0]["outcome"] == HOLDS
+    assert d.numbers()["judgements"][-1]["ci"] == [None, None]  # no interval: None, not NaN, in the numbers
     # one arm contradicts it, another holds: mixed
     d = rule.decide({key("gain", "rbm"): ci(0.01, 0.05), key("gain", "dae"): ci(-0.05, -0.01),
                      "cost": ci(-0.05, 0.05)})

@@ -43,6 +43,11 @@ def key(quantity: str, *where: object) -> str:
     return f"{quantity}[{', '.join(str(w) for w in where)}]" if where else quantity
 
 
+def finite(x: float) -> float | None:
+    """A number for a claim's numbers (JSON): None where there is none (no seeds, no interval)."""
+    return float(x) if math.isfinite(x) else None
+
+
 def no_interval(n: int = 0, mean: float = math.nan) -> MeanCI:
     """An interval that was not computed (too few values): judged "not shown"."""
     return MeanCI(n, mean, math.nan, math.nan, math.nan)
@@ -119,9 +124,9 @@ class Decision:
 
     def numbers(self) -> dict:
         return {"verdict": self.verdict, "judgements": [
-            {"quantity": j.statement.quantity, "where": j.where, "n": j.interval.n, "mean": j.interval.mean,
-             "ci": [j.interval.lo, j.interval.hi], "side": j.statement.side, "bound": j.statement.bound,
-             "outcome": j.outcome} for j in self.judgements]}
+            {"quantity": j.statement.quantity, "where": j.where, "n": j.interval.n, "mean": finite(j.interval.mean),
+             "ci": [finite(j.interval.lo), finite(j.interval.hi)], "side": j.statement.side,
+             "bound": j.statement.bound, "outcome": j.outcome} for j in self.judgements]}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app.core.reproduce.report import fmt_ci
-from desktop_app.core.reproduce.rules import Evidence, key, no_interval
+from desktop_app.core.reproduce.rules import Evidence, finite, key, no_interval
 from desktop_app.core.runfolder import RunFolder, read_config, read_metrics
 from desktop_app.core.runfolder.metrics import final_values
 from desktop_app.core.stats import MeanCI, mean_ci, paired_difference
@@ -141,7 +141,7 @@ def eval_regulariser(dirs: dict[str, Path], reduced: bool) -> Evidence:
                          f"{fmt_ci(mean_ci([none[s] for s in both]), 1, 3)} | {fmt_ci(d, 1, 3)} |")
             numbers["levels"].setdefault(f"{level:g}", {})[arm] = {
                 "seeds_arm": len(mine), "seeds_none": len(none), "seeds_both": len(both),
-                "diff": d.mean, "diff_ci": [d.lo, d.hi]}
+                "diff": finite(d.mean), "diff_ci": [finite(d.lo), finite(d.hi)]}
     log_tr = {arm: {s: float(np.log10(max(v, TINY))) for s, v in by.items()} for arm, by in tr.items()}
     lines += ["", "| arm | final train NLL (mean [95 % CI]) | log10 final train NLL (mean [95 % CI]) | paired diff in "
               "log10 final train NLL (arm - none) |", "| --- | --- | --- | --- |"]
@@ -149,7 +149,8 @@ def eval_regulariser(dirs: dict[str, Path], reduced: bool) -> Evidence:
         d = _diff(log_tr, arm) if arm != "none" else None
         if d is not None:
             intervals[key("log_train_nll_diff", arm)] = d
-            numbers[arm]["log_train_nll_diff"], numbers[arm]["log_train_nll_diff_ci"] = d.mean, [d.lo, d.hi]
+            numbers[arm]["log_train_nll_diff"] = finite(d.mean)
+            numbers[arm]["log_train_nll_diff_ci"] = [finite(d.lo), finite(d.hi)]
         lines.append(f"| {arm} | {fmt_ci(mean_ci(list(tr[arm].values())), 1, 4)} | "
                      f"{fmt_ci(mean_ci(list(log_tr[arm].values())), 1, 2)} | {fmt_ci(d, 1, 2) if d else '-'} |")
     return Evidence("\n".join(lines), numbers, intervals)
@@ -183,7 +184,8 @@ def eval_control(dirs: dict[str, Path], reduced: bool) -> Evidence:
         if arm in new:
             change = _diff({"new": new[arm], "old": old[arm]}, "new", "old")
             intervals[key("gain_change", arm)] = change
-            numbers.setdefault("gain_change", {})[arm] = {"mean": change.mean, "ci": [change.lo, change.hi]}
+            numbers.setdefault("gain_change", {})[arm] = {"mean": finite(change.mean),
+                                                          "ci": [finite(change.lo), finite(change.hi)]}
             lines.append(f"| {arm} | {fmt_ci(mean_ci(list(old[arm].values())), 100)} | "
                          f"{fmt_ci(mean_ci(list(new[arm].values())), 100)} | {fmt_ci(change, 100)} |")
     lines += ["", "Gain = none minus pre-trained test error of the same seed (positive = pre-training helps); its "
@@ -223,8 +225,9 @@ def _eval_sweep(dirs: dict[str, Path], what: str) -> tuple[list[str], dict, dict
             none_off = mean_ci([v for s, v in err["none"].items() if s in off])
             lines.append(f"| {label} | {arm} | {len(stuck)} | {fmt_ci(ci, 100)} | {fmt_ci(ci_all, 100)} | "
                          f"{fmt_ci(none_off, 100)} | {fmt_ci(mean_ci(list(err[arm].values())), 100)} |")
-            numbers.setdefault(label, {})[arm] = {"gain": ci.mean, "gain_ci": [ci.lo, ci.hi], "seeds": ci.n,
-                                                  "gain_all_seeds": ci_all.mean, "plateau_seeds": sorted(stuck)}
+            numbers.setdefault(label, {})[arm] = {"gain": finite(ci.mean), "gain_ci": [finite(ci.lo), finite(ci.hi)],
+                                                  "seeds": ci.n, "gain_all_seeds": ci_all.mean,
+                                                  "plateau_seeds": sorted(stuck)}
     lines += ["", f"Plateau seeds: random-init nets that ended above {STUCK_ERROR:.0%} test error (never left the "
               "chance-level plateau of a saturating net within the update budget, Glorot & Bengio 2010; their gain "
               "measures an optimisation failure, so they are left out of the judged gain): "
@@ -255,8 +258,8 @@ def eval_labels(dirs: dict[str, Path], reduced: bool) -> Evidence:
         for arm in kept[a]:
             d = _diff({"a": kept[a][arm], "b": kept[b].get(arm, {})}, "a", "b")
             intervals[key("gain_shrinks", f"{a} vs {b}", arm)] = d
-            numbers.setdefault("shrinks", {}).setdefault(f"{a} vs {b}", {})[arm] = {"mean": d.mean, "ci": [d.lo, d.hi],
-                                                                                   "seeds": d.n}
+            numbers.setdefault("shrinks", {}).setdefault(f"{a} vs {b}", {})[arm] = {
+                "mean": finite(d.mean), "ci": [finite(d.lo), finite(d.hi)], "seeds": d.n}
             lines.append(f"| {a} | {b} | {arm} | {fmt_ci(d, 100)} (n = {d.n}) |")
     return Evidence("\n".join(lines), numbers, intervals)
 
@@ -431,8 +434,9 @@ def eval_pitfall(dirs: dict[str, Path], reduced: bool) -> Evidence:
     for arch, (clean, noisy, rec, gain) in architecture_differences(by_seed).items():
         intervals[key("recon_differs", arch)] = rec
         intervals[key("accuracy_gain_of_better_recon", arch)] = gain
-        arch_numbers[arch] = {"clean": clean, "noisy": noisy, "recon_diff": rec.mean, "recon_diff_ci": [rec.lo, rec.hi],
-                              "accuracy_gain": gain.mean, "accuracy_gain_ci": [gain.lo, gain.hi], "seeds": rec.n}
+        arch_numbers[arch] = {"clean": clean, "noisy": noisy, "recon_diff": finite(rec.mean),
+                              "recon_diff_ci": [finite(rec.lo), finite(rec.hi)], "accuracy_gain": finite(gain.mean),
+                              "accuracy_gain_ci": [finite(gain.lo), finite(gain.hi)], "seeds": rec.n}
         lines.append(f"| {arch} | {noisy.split(' noise=')[1]} vs {clean.split(' noise=')[1]} noise | {rec.n} | "
                      f"{_ci_text(rec)} | {fmt_ci(gain, 100)} |")
     traj_rows = []
@@ -524,7 +528,7 @@ def eval_online(dirs: dict[str, Path], reduced: bool) -> Evidence:
             "none", {})
         d = _diff({"deep": deep, "shallow": shallow}, "deep", "shallow")
         intervals[key("deeper_none_worse", f"{labels[-1]} - {labels[0]}")] = d
-        numbers["deep_minus_shallow_none"] = {"mean": d.mean, "ci": [d.lo, d.hi]}
+        numbers["deep_minus_shallow_none"] = {"mean": finite(d.mean), "ci": [finite(d.lo), finite(d.hi)]}
         lines += ["", f"Without pre-training, {labels[-1]} minus {labels[0]} online error: {fmt_ci(d, 100)} points "
                   "(paper: the deeper net does worse, > 0)."]
     data = read_config(RunFolder(dirs[labels[0]])).data if labels else None
