@@ -39,6 +39,7 @@ BELOW = Statement("q", "q is below 0.5", "below", 0.5)
 ABOVE = Statement("q", "q is above -1", "above", -1.0)
 WITHIN = Statement("q", "no effect on q", "within", 0.2)
 NONZERO = Statement("q", "q differs from 0", "nonzero")
+ZONE = Statement("q", "q is well above 0.9", "above", 0.9, against=0.5)  # between 0.5 and 0.9: neither
 
 
 @pytest.mark.parametrize("statement, interval, outcome", [
@@ -59,6 +60,11 @@ NONZERO = Statement("q", "q differs from 0", "nonzero")
     (WITHIN, ci(0.21, 0.5), CONTRADICTED),
     (WITHIN, ci(-0.5, -0.21), CONTRADICTED),
     (WITHIN, ci(-0.5, 0.5), NOT_SHOWN),  # wider than the margin on both sides: says nothing
+    (ZONE, ci(0.91, 0.99), HOLDS),
+    (ZONE, ci(0.9, 0.99), NOT_SHOWN),
+    (ZONE, ci(0.6, 0.89), NOT_SHOWN),  # below the bound but not below the contradiction bound
+    (ZONE, ci(0.3, 0.5), NOT_SHOWN),  # touching it
+    (ZONE, ci(0.3, 0.49), CONTRADICTED),
     (NONZERO, ci(0.01, 1.0), HOLDS),
     (NONZERO, ci(-1.0, -0.01), HOLDS),
     (NONZERO, ci(0.0, 1.0), NOT_SHOWN),
@@ -68,7 +74,7 @@ def test_each_side_at_its_borders(statement, interval, outcome):
     assert statement.judge(interval) == outcome
 
 
-@pytest.mark.parametrize("statement", [BELOW, ABOVE, WITHIN, NONZERO])
+@pytest.mark.parametrize("statement", [BELOW, ABOVE, WITHIN, NONZERO, ZONE])
 def test_too_few_seeds_show_nothing_however_clear_the_numbers(statement):
     clear = {"below": ci(-9, -8), "above": ci(8, 9), "within": ci(-0.01, 0.01), "nonzero": ci(8, 9)}[statement.side]
     assert statement.judge(clear) == HOLDS
@@ -91,6 +97,11 @@ def test_a_margin_must_be_stated_and_sides_are_checked():
         Statement("q", "no effect", "within", 0.0)
     with pytest.raises(ValueError, match="side"):
         Statement("q", "q is small", "smaller")
+    with pytest.raises(ValueError, match="against"):
+        Statement("q", "q is large", "above", 0.5, against=0.9)  # the contradiction bound on the wrong side
+    with pytest.raises(ValueError, match="against"):
+        Statement("q", "q is small", "below", 0.5, against=0.1)
+    assert "(contradicted entirely below 0.5)" in ZONE.criterion()
 
 
 @pytest.mark.parametrize("outcomes, verdict", [
@@ -142,7 +153,8 @@ def _holding(s: Statement) -> MeanCI:
 
 def _contradicting(s: Statement) -> MeanCI:
     b = s.bound
-    return {"below": ci(b + 1, b + 2), "above": ci(b - 2, b - 1), "within": ci(b + 1, b + 2),
+    c = b if s.against is None else s.against
+    return {"below": ci(c + 1, c + 2), "above": ci(c - 2, c - 1), "within": ci(b + 1, b + 2),
             "nonzero": ci(-1, 1)}[s.side]  # nonzero cannot be contradicted: its nearest is "not shown"
 
 

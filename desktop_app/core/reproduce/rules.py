@@ -4,7 +4,8 @@ A claim's rule (declared in ``claims`` next to its statement) is a list of sub-s
 the claim's evaluation measures (one 95 % interval over paired seeds per place it is measured: per arm, per depth,
 per label count ...) and the side of a bound that interval must lie on. Only intervals decide, never point means:
 
-- ``below b``: holds when the whole interval is below b, is contradicted when the whole interval is above b;
+- ``below b``: holds when the whole interval is below b, is contradicted when the whole interval is above b (or
+  above a separate ``against`` bound, where the claim leaves a zone between "shown" and "shown false");
 - ``above b``: the mirror image;
 - ``within m`` (a claim of no effect): holds when the interval lies inside (-m, m), is contradicted when it lies
   entirely outside it (beyond m or below -m);
@@ -61,6 +62,7 @@ class Statement:
     says: str  # the sub-statement in words, as the report prints it
     side: str  # one of SIDES
     bound: float = 0.0  # below / above: the threshold; within: the margin m of (-m, m); nonzero: unused
+    against: float | None = None  # below / above: the bound to cross entirely to contradict (default: bound)
     scale: float = 1.0  # printing only: intervals and bound are shown times scale ...
     unit: str = ""  # ... in this unit
     digits: int = 2
@@ -70,6 +72,11 @@ class Statement:
             raise ValueError(f"statement {self.quantity!r}: side must be one of {SIDES}, got {self.side!r}")
         if self.side == "within" and not self.bound > 0:
             raise ValueError(f"statement {self.quantity!r}: a 'within' margin must be > 0, got {self.bound}")
+        if self.against is not None and not (
+                (self.side == "above" and self.against <= self.bound)
+                or (self.side == "below" and self.against >= self.bound)):
+            raise ValueError(f"statement {self.quantity!r}: 'against' must lie beyond the bound on the other side "
+                             f"(side {self.side}, bound {self.bound}, against {self.against})")
 
     def matches(self, evidence_key: str) -> bool:
         return evidence_key == self.quantity or evidence_key.startswith(self.quantity + "[")
@@ -79,10 +86,11 @@ class Statement:
         if ci.n < MIN_SEEDS or not (math.isfinite(ci.lo) and math.isfinite(ci.hi)):
             return NOT_SHOWN
         lo, hi, b = ci.lo, ci.hi, self.bound
+        c = b if self.against is None else self.against
         if self.side == "below":
-            return HOLDS if hi < b else CONTRADICTED if lo > b else NOT_SHOWN
+            return HOLDS if hi < b else CONTRADICTED if lo > c else NOT_SHOWN
         if self.side == "above":
-            return HOLDS if lo > b else CONTRADICTED if hi < b else NOT_SHOWN
+            return HOLDS if lo > b else CONTRADICTED if hi < c else NOT_SHOWN
         if self.side == "within":
             return HOLDS if -b < lo and hi < b else CONTRADICTED if lo > b or hi < -b else NOT_SHOWN
         return HOLDS if lo > 0 or hi < 0 else NOT_SHOWN  # nonzero
@@ -95,7 +103,11 @@ class Statement:
             return f"95 % interval inside ±{abs(self.bound * self.scale):g}{unit}"
         if self.side == "nonzero":
             return "95 % interval excludes 0"
-        return f"95 % interval entirely {self.side} {b}{unit}"
+        text = f"95 % interval entirely {self.side} {b}{unit}"
+        if self.against is not None and self.against != self.bound:
+            other = "above" if self.side == "below" else "below"
+            text += f" (contradicted entirely {other} {self.against * self.scale:g}{unit})"
+        return text
 
 
 @dataclass(frozen=True)
