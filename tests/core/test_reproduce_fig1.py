@@ -18,18 +18,24 @@ def ci(n, lo, hi):
 GOOD_S1 = {0.1: ci(50, -0.3, -0.1), 0.03: ci(40, -0.2, -0.01), 0.01: ci(5, 0.1, 0.5)}  # 0.01: too few pairs
 
 
+NS = "not shown"  # the shared rule vocabulary (core/reproduce/rules.py): holds / contradicted / not shown
+
+
 @pytest.mark.parametrize("s1, s2, s3, verdict, words", [
     (GOOD_S1, ci(400, 0.01, 0.1), (0.95, 0.91, 0.99), "reproduced", ["holds"] * 3),
     # an S1 interval touching 0 is not below it
-    ({0.1: ci(50, -0.3, 0.0)}, ci(400, 0.01, 0.1), (0.95, 0.91, 0.99), "mixed", ["inconclusive", "holds", "holds"]),
-    ({0.1: ci(50, 0.001, 0.2)}, ci(400, 0.01, 0.1), (0.95, 0.91, 0.99), "not reproduced",
+    ({0.1: ci(50, -0.3, 0.0)}, ci(400, 0.01, 0.1), (0.95, 0.91, 0.99), "inconclusive", [NS, "holds", "holds"]),
+    # one part contradicted while the others hold: mixed (the verdict table says which)
+    ({0.1: ci(50, 0.001, 0.2)}, ci(400, 0.01, 0.1), (0.95, 0.91, 0.99), "mixed",
      ["contradicted", "holds", "holds"]),
     # no level with enough pairs: S1 cannot hold
-    ({0.1: ci(9, -0.3, -0.1)}, ci(400, 0.01, 0.1), (0.95, 0.91, 0.99), "mixed", ["inconclusive", "holds", "holds"]),
-    (GOOD_S1, ci(400, -0.1, -0.01), (0.95, 0.91, 0.99), "not reproduced", ["holds", "contradicted", "holds"]),
-    (GOOD_S1, ci(400, 0.0, 0.1), (0.95, 0.91, 0.99), "mixed", ["holds", "inconclusive", "holds"]),
-    (GOOD_S1, ci(400, 0.01, 0.1), (0.95, 0.90, 0.99), "mixed", ["holds", "holds", "inconclusive"]),  # at SEPARATED
-    (GOOD_S1, ci(400, 0.01, 0.1), (0.3, 0.2, 0.49), "not reproduced", ["holds", "holds", "contradicted"]),
+    ({0.1: ci(9, -0.3, -0.1)}, ci(400, 0.01, 0.1), (0.95, 0.91, 0.99), "inconclusive", [NS, "holds", "holds"]),
+    (GOOD_S1, ci(400, -0.1, -0.01), (0.95, 0.91, 0.99), "mixed", ["holds", "contradicted", "holds"]),
+    (GOOD_S1, ci(400, 0.0, 0.1), (0.95, 0.91, 0.99), "inconclusive", ["holds", NS, "holds"]),
+    (GOOD_S1, ci(400, 0.01, 0.1), (0.95, 0.90, 0.99), "inconclusive", ["holds", "holds", NS]),  # at SEPARATED
+    (GOOD_S1, ci(400, 0.01, 0.1), (0.7, 0.5, 0.8), "inconclusive", ["holds", "holds", NS]),  # touching 0.5
+    (GOOD_S1, ci(400, 0.01, 0.1), (0.3, 0.2, 0.49), "mixed", ["holds", "holds", "contradicted"]),
+    ({0.1: ci(50, 0.001, 0.2)}, ci(400, -0.1, -0.01), (0.3, 0.2, 0.49), "not reproduced", ["contradicted"] * 3),
 ])
 def test_the_rule_at_its_boundaries(s1, s2, s3, verdict, words):
     assert fig1.judge(s1, s2, s3) == (verdict, words)

@@ -2,18 +2,19 @@
 every pass over the data, without pre-training and with it (docs/ARCHITECTURE.md, "Experiment kinds"; the
 Trajectories panel draws the figure).
 
-The rule, fixed before any run (``RULE``, printed in the report's setup), on three sub-statements:
+The rule, fixed before any run (``RULE``, a ``rules.Rule``; the report prints it in the setup), on three
+sub-statements:
 - S1, regulariser: at train NLL levels ``LEVELS`` each seed's test NLL where its train NLL first reaches the level
   (linear in log-log between epochs); per level the paired difference (dae - none, log10) over the seeds that reach
-  it in both arms, 95 % t-interval, levels with at least ``MIN_PAIRS`` pairs. Holds when every such interval is
-  below 0; contradicted when one is above 0.
+  it in both arms, 95 % t-interval, judged at the levels with at least ``MIN_PAIRS`` pairs. Holds when every such
+  interval is below 0; contradicted where one is above 0.
 - S2, overfitting signature: a seed overfits when its last test NLL exceeds its minimum over fine-tuning by more
   than ``RISE`` (relative) while its train NLL kept falling after that minimum; paired difference of the
   indicators (none - dae), 95 % t-interval. Holds when it is above 0; contradicted when below 0.
 - S3, two clouds: at the last epoch, AUC = P(a pre-trained seed's test NLL < a random-init seed's), 95 % interval
   (Hanley & McNeil). Holds when the interval is above ``SEPARATED`` (the clouds barely overlap); contradicted when
   it lies below 0.5.
-Verdict: "reproduced" when all hold, "not reproduced" when any is contradicted, else "mixed".
+The verdict combines them like every claim's (``rules.VERDICTS``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app.core.reproduce.report import fmt_ci
-from desktop_app.core.reproduce.verdicts import curves
+from desktop_app.core.reproduce.rules import CONTRADICTED, HOLDS, NOT_SHOWN, Evidence, Rule, Statement, key
+from desktop_app.core.reproduce.verdicts import at_log_level, curves
 from desktop_app.core.stats import MeanCI, mean_ci
 
 LEVELS = (0.1, 0.03, 0.01)  # train NLL levels of S1
@@ -36,27 +38,25 @@ ARM = "dae"
 WHY_ARM = ("DAE (stacked denoising autoencoders, 25 % masking noise): one of the paper's two pre-training methods, "
            "and the cheaper one here (no Gibbs chain); the figure's statements are about pre-training against none, "
            "not about the method.")
-RULE = (f"S1 (regulariser): at train NLL {', '.join(map(str, LEVELS))} the paired difference dae - none of log10 "
-        f"test NLL where each seed first reaches the level, over the pairs reaching it (levels with >= {MIN_PAIRS} "
-        "pairs), 95 % t-interval: holds when every interval < 0, contradicted when one > 0. S2 (overfitting "
-        f"signature: last test NLL > {1 + RISE:.2f} x its minimum while train NLL fell after it): paired difference "
-        "of the indicators none - dae, 95 % t-interval: holds when > 0, contradicted when < 0. S3 (two clouds): AUC "
-        "= P(dae seed's last test NLL < none seed's), 95 % interval (Hanley & McNeil): holds when > "
-        f"{SEPARATED}, contradicted when < 0.5. Reproduced = all hold; not reproduced = any contradicted; else mixed.")
+RULE = Rule(
+    (Statement("log_test_nll_at_train_nll", "S1, regulariser: lower test NLL at equal train NLL (log10 test NLL where "
+               "the train NLL curve first reaches the level, dae - none)", "below", 0.0, unit="log10", digits=3),
+     Statement("overfit_share_diff", "S2: random-init nets show the overfitting signature more often (last test NLL "
+               f"> {1 + RISE:.2f} x its minimum while train NLL fell after it; share none - dae)", "above", 0.0,
+               digits=3),
+     Statement("auc", "S3: the two clouds barely overlap (AUC = P(a dae seed's last test NLL < a none seed's))",
+               "above", SEPARATED, against=0.5, digits=3)),
+    "95 % t-intervals over paired seeds (S1, S2; core/stats.py); S1 at each train NLL level "
+    f"{', '.join(map(str, LEVELS))} over the pairs reaching it, judged where at least {MIN_PAIRS} pairs do; S3 "
+    "a Hanley & McNeil interval of the AUC",
+    reported="the share of overfitting seeds per arm and the last epoch's paired train and test NLL.",
+    margins=f"S3 holds above {SEPARATED} (the clouds barely overlap) and is contradicted below 0.5 (no separation).")
 
 
 def at_level(train: np.ndarray, test: np.ndarray, level: float) -> float | None:
-    """log10 test NLL where the curve's train NLL first reaches ``level`` (linear in log-log), or None."""
-    lt, le, lv = np.log10(train), np.log10(test), math.log10(level)
-    reached = np.nonzero(lt <= lv)[0]
-    if len(reached) == 0:
-        return None
-    i = int(reached[0])
-    if i == 0:
-        return float(le[0])
-    x0, x1 = lt[i - 1], lt[i]
-    t = 0.0 if x0 == x1 else (x0 - lv) / (x0 - x1)
-    return float(le[i - 1] + t * (le[i] - le[i - 1]))
+    """log10 test NLL where the curve's train NLL first reaches ``level`` (linear in log-log), or None: the
+    regulariser claim's reducer (``verdicts.at_log_level``), on this claim's raw NLL curves."""
+    return at_log_level(np.log10(train), np.log10(test), math.log10(level))
 
 
 def overfits(train: np.ndarray, test: np.ndarray) -> bool:
@@ -79,18 +79,28 @@ def auc_ci(better: np.ndarray, worse: np.ndarray) -> tuple[float, float, float]:
     return auc, max(0.0, auc - half), min(1.0, auc + half)
 
 
-def judge(s1: Mapping[float, MeanCI], s2: MeanCI, s3: tuple[float, float, float]) -> tuple[str, list[str]]:
-    """The verdict of ``RULE`` and one word per sub-statement ("holds", "contradicted", "inconclusive")."""
-    used = [ci for ci in s1.values() if ci.n >= MIN_PAIRS and not math.isnan(ci.hi)]
-    words = [
-        "holds" if used and all(ci.hi < 0 for ci in used) else
-        "contradicted" if any(ci.lo > 0 for ci in used) else "inconclusive",
-        "holds" if s2.n >= 3 and s2.lo > 0 else "contradicted" if s2.n >= 3 and s2.hi < 0 else "inconclusive",
-        "holds" if s3[1] > SEPARATED else "contradicted" if s3[2] < 0.5 else "inconclusive",
-    ]
-    if all(w == "holds" for w in words):
-        return "reproduced", words
-    return ("not reproduced" if "contradicted" in words else "mixed"), words
+def evidence(s1: Mapping[float, MeanCI], s2: MeanCI, s3: tuple[float, float, float],
+             pairs: int = MIN_PAIRS) -> dict[str, MeanCI]:
+    """The intervals ``RULE`` judges: S1 at the levels with at least MIN_PAIRS pairs (the others are reported, not
+    judged: a level no pair reaches cannot speak), S2, and S3 as an interval over ``pairs`` seeds."""
+    out = {key("log_test_nll_at_train_nll", ARM, f"train NLL {lv:g}"): ci for lv, ci in s1.items()
+           if ci.n >= MIN_PAIRS}
+    out["overfit_share_diff"] = s2
+    out["auc"] = MeanCI(pairs, s3[0], math.nan, s3[1], s3[2])
+    return out
+
+
+def judge(s1: Mapping[float, MeanCI], s2: MeanCI, s3: tuple[float, float, float],
+          pairs: int = MIN_PAIRS) -> tuple[str, list[str]]:
+    """The verdict of ``RULE`` and one word per sub-statement: "holds" (every interval of it holds),
+    "contradicted" (one is) or "not shown"."""
+    decision = RULE.decide(evidence(s1, s2, s3, pairs))
+    words = []
+    for statement in RULE.statements:
+        outcomes = [j.outcome for j in decision.judgements if j.statement is statement]
+        words.append(HOLDS if outcomes and all(o == HOLDS for o in outcomes)
+                     else CONTRADICTED if CONTRADICTED in outcomes else NOT_SHOWN)
+    return decision.verdict, words
 
 
 def evaluate_run(run_dir: Path) -> dict:
@@ -119,17 +129,17 @@ def evaluate_run(run_dir: Path) -> dict:
     s3 = auc_ci(last[ARM], last["none"])
     final_train = mean_ci([math.log10(tr[(ARM, s)][-1]) - math.log10(tr[("none", s)][-1]) for s in both])
     final_test = mean_ci([math.log10(te[(ARM, s)][-1]) - math.log10(te[("none", s)][-1]) for s in both])
-    verdict, words = judge(s1, s2, s3)
+    verdict, words = judge(s1, s2, s3, len(both))
     return {"pairs": len(both), "s1": s1, "s2": s2, "share": share, "s3": s3, "final_train": final_train,
-            "final_test": final_test, "verdict": verdict, "words": words}
+            "final_test": final_test, "verdict": verdict, "words": words,
+            "evidence": evidence(s1, s2, s3, len(both))}
 
 
-def eval_fig1(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
+def eval_fig1(dirs: dict[str, Path], reduced: bool) -> Evidence:
     """The claim's evaluation: one run folder (label "fig1") of none and dae over paired seeds."""
     (run_dir,) = dirs.values()
     r = evaluate_run(run_dir)
-    lines = [f"Rule (fixed before the runs): {RULE}", "",
-             f"{r['pairs']} paired seeds. Pre-trained arm: {WHY_ARM}", "",
+    lines = [f"{r['pairs']} paired seeds. Pre-trained arm: {WHY_ARM}", "",
              "| sub-statement | numbers (95 % interval) | |", "|---|---|---|"]
     s1 = "; ".join(f"train NLL {lv}: {fmt_ci(ci, digits=3)} (n = {ci.n})" for lv, ci in r["s1"].items())
     lines.append(f"| S1: lower test NLL at equal train NLL (dae - none, log10) | {s1} | {r['words'][0]} |")
@@ -143,4 +153,4 @@ def eval_fig1(dirs: dict[str, Path], reduced: bool) -> tuple[str, str, dict]:
     numbers = {"pairs": r["pairs"], "auc": list(r["s3"]), "words": r["words"],
                "s1": {str(k): [v.n, v.mean, v.lo, v.hi] for k, v in r["s1"].items()},
                "s2": [r["s2"].n, r["s2"].mean, r["s2"].lo, r["s2"].hi]}
-    return r["verdict"], "\n".join(lines), numbers
+    return Evidence("\n".join(lines), numbers, r["evidence"])

@@ -64,7 +64,7 @@ REGULARISER_LEVELS = (0.1, 0.03, 0.01)  # train NLL levels the test NLL is compa
 TINY = 1e-12  # floor of an NLL before log10 (a net that fits every training example exactly)
 
 
-def _at_level(tr: np.ndarray, te: np.ndarray, level: float) -> float | None:
+def at_log_level(tr: np.ndarray, te: np.ndarray, level: float) -> float | None:
     """log10 test NLL where the log10 train NLL curve first crosses ``level`` (log10), linear between the two
     epochs around the crossing; None when the curve never gets there."""
     reached = tr <= level + 1e-12
@@ -90,7 +90,7 @@ def test_nll_at_train_nll(run_dir: Path, level: float, skip_epoch0: bool = True)
     out: dict[str, dict[int, float]] = {}
     for (arm, seed), (tr, te) in _log_curves(run_dir, skip_epoch0).items():
         out.setdefault(arm, {})
-        val = _at_level(tr, te, float(np.log10(level)))
+        val = at_log_level(tr, te, float(np.log10(level)))
         if val is not None:
             out[arm][seed] = val
     return out
@@ -103,7 +103,7 @@ def test_nll_at_equal_train_nll(run_dir: Path, skip_epoch0: bool = True) -> tupl
     level = max(float(tr.min()) for tr, _ in logs.values())
     out: dict[str, dict[int, float]] = {}
     for (arm, seed), (tr, te) in logs.items():
-        out.setdefault(arm, {})[seed] = float(_at_level(tr, te, level))  # type: ignore[arg-type]  # reached
+        out.setdefault(arm, {})[seed] = float(at_log_level(tr, te, level))  # type: ignore[arg-type]  # reached
     return level, out
 
 
