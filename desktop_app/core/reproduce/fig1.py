@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app.core.reproduce.report import fmt_ci
-from desktop_app.core.reproduce.rules import CONTRADICTED, HOLDS, NOT_SHOWN, Evidence, Rule, Statement, key
+from desktop_app.core.reproduce.rules import CONTRADICTED, HOLDS, NOT_SHOWN, Evidence, Rule, Statement, finite, key
 from desktop_app.core.reproduce.verdicts import at_log_level, curves
 from desktop_app.core.stats import MeanCI, mean_ci
 
@@ -150,7 +150,7 @@ def eval_fig1(dirs: dict[str, Path], reduced: bool) -> Evidence:
                  f"{r['words'][2]} |")
     lines += ["", f"Last epoch, paired dae - none (log10): train NLL {fmt_ci(r['final_train'], digits=3)}, test NLL "
               f"{fmt_ci(r['final_test'], digits=3)}."]
-    numbers = {"pairs": r["pairs"], "auc": list(r["s3"]), "words": r["words"],
-               "s1": {str(k): [v.n, v.mean, v.lo, v.hi] for k, v in r["s1"].items()},
-               "s2": [r["s2"].n, r["s2"].mean, r["s2"].lo, r["s2"].hi]}
+    numbers = {"pairs": r["pairs"], "auc": [finite(v) for v in r["s3"]], "words": r["words"],
+               "s1": {str(k): [v.n, finite(v.mean), finite(v.lo), finite(v.hi)] for k, v in r["s1"].items()},
+               "s2": [r["s2"].n, finite(r["s2"].mean), finite(r["s2"].lo), finite(r["s2"].hi)]}
     return Evidence("\n".join(lines), numbers, r["evidence"])
