@@ -7,6 +7,8 @@ products (x W^T, x D1^T, x D2^T) are computed once and only combined per point. 
 ``torch.func.functional_call`` per point (correct, not fast).
 
 Also home of the small helpers that read nets back from a run folder (used by ``interpolation`` too).
+Over 400 lines because the batched MLP grid and the conv fallback must stay side by side: the tests hold one
+against the other point by point.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 Each ``spec(...)`` beside a field is the single source for that field's validation, builder row, tooltip,
 ``basin run --help-config`` line and documented limit (docs/ARCHITECTURE.md, "The one config declaration").
 Adding a field is this one edit plus its use. Rules that relate several fields live in ``rules.py``.
+Over 400 lines by design: the whole declaration in one file is the TOML order the config hash is computed from.
 """
 
 from __future__ import annotations

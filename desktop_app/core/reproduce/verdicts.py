@@ -1,6 +1,8 @@
 """Evidence of the reproduce claims: each ``eval_*`` turns a claim's run folders into ``rules.Evidence`` (a
 Markdown account of the numbers, the numbers, and the paired-seed 95 % intervals its rule judges). Verdicts are
 not decided here: each claim's rule (``claims.CLAIMS``, fixed before the runs) decides from the intervals.
+Over 400 lines: one reducer per claim, sharing the metric readers at the top; a claim with its own data (output
+variance, Figure 1) has its own module.
 """
 
 from __future__ import annotations
