@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,6 +293,21 @@ class RunFolder:
                     except OSError:
                         pass
         return n
+
+    def check_writable(self) -> None:
+        """Before a run writes anything (``basin run --check`` too): the folder, or the nearest existing folder above
+        it, where it will be made, must take a new entry. Probed by making and removing an empty folder there: a
+        permission bit says nothing to root, a read-only mount or a file on the way. RunFolderError otherwise."""
+        base = self.root
+        while not base.exists() and not base.is_symlink() and base != base.parent:
+            base = base.parent
+        if not base.is_dir():
+            raise RunFolderError(f"{self.root}: cannot create the run folder ({base} is not a folder)")
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".basin-probe-", dir=base))
+        except OSError as exc:
+            raise RunFolderError(f"{self.root}: cannot write the run folder in {base} "
+                                 f"({exc.strerror or exc})") from None
 
     def lock(self):
         """Take the folder's exclusive writer lock (``lock.RunLock``); RunFolderLocked if a live process holds it."""

@@ -181,14 +181,17 @@ class RunLock:
         return f"{self.folder.root}: took over a stale lock ({self.stale.describe()}: that process is gone)"
 
     @classmethod
-    def acquire(cls, folder: RunFolder) -> RunLock:
+    def acquire(cls, folder: RunFolder, check_links: bool = True) -> RunLock:
+        """Take the lock (RunFolderLocked naming the holder and the file to delete when a live one has it).
+        ``check_links=False`` only for deleting: moving the folder to the trash follows none of its links."""
         try:
             folder.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a read-only workspace, --out under a file: one line, not a traceback
             raise RunFolderError(f"{folder.root}: cannot create the run folder ({exc.strerror or exc})") from None
         if not folder.root.is_dir():
             raise RunFolderError(f"{folder.root}: not a folder")
-        folder.check_links()
+        if check_links:
+            folder.check_links()
         pid = os.getpid()
         info = LockInfo(pid, socket.gethostname(), time.time(), _proc_start(pid))
         payload = json.dumps({"pid": info.pid, "host": info.host, "started": info.started,
