@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from desktop_app.core.checkpoints import CheckpointError, open_checkpoint
 from desktop_app.core.runfolder import RunFolder, RunFolderError, list_runs, read_metrics
 from desktop_app.core.runfolder.lock import RunFolderLocked
 from desktop_app.core.runfolder.trash import trash_run
+from desktop_app.core.training.checkpoints import CheckpointError, open_checkpoint
 
 from .test_runfolders import assert_one_line_error, run_cli
 
@@ -84,7 +84,7 @@ def test_fifo_checkpoints_are_refused_by_the_analyses_and_open_checkpoint(run_co
     script = (
         "import sys\nfrom pathlib import Path\n"
         "from desktop_app.core.analysis.landscape import load_params\n"
-        "from desktop_app.core.checkpoints import CheckpointError, open_checkpoint\n"
+        "from desktop_app.core.training.checkpoints import CheckpointError, open_checkpoint\n"
         "from desktop_app.core.runfolder import RunFolderError\n"
         "run, path = Path(sys.argv[1]), Path(sys.argv[2])\n"
         "try:\n    load_params(run, 'none', 0, int(path.stem[1:]))\nexcept RunFolderError as e:\n    print(e)\n"
@@ -154,7 +154,7 @@ def test_a_compressed_checkpoint_bomb_is_refused_before_it_is_unpacked(pristine_
     assert bomb.stat().st_size < 4 * 2**20
     script = (
         "import resource, sys\nfrom pathlib import Path\n"
-        "from desktop_app.core.checkpoints import CheckpointError\n"
+        "from desktop_app.core.training.checkpoints import CheckpointError\n"
         "from desktop_app.workers.checkpoint_service import _open_summary\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "try:\n    print('opened', _open_summary(sys.argv[1])['parameters'])\n"
@@ -190,7 +190,7 @@ def test_resume_refuses_a_compressed_latest_pt_naming_it(run_copy, capsys):
 
 def test_a_checkpoint_over_the_parameter_limit_is_refused_even_stored(tmp_path, monkeypatch, pristine_run):
     """The parameter limit holds for an uncompressed file too (checked on the loaded tensors)."""
-    import desktop_app.core.checkpoint_file as checkpoint_file
+    import desktop_app.core.training.checkpoint_file as checkpoint_file
 
     monkeypatch.setattr(checkpoint_file, "MAX_PARAMETERS", 100)
     path = tmp_path / "big.pt"
