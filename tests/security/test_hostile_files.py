@@ -335,9 +335,16 @@ def test_config_values_in_a_diff_are_escaped(tmp_path, capsys, pristine_run):
 
 @pytest.fixture
 def trash_home(tmp_path, monkeypatch):
+    """A private system trash. send2trash reads XDG_DATA_HOME once, when first imported, so its cached paths are
+    pointed here too (otherwise the trash of whichever test imported it first is used)."""
+    import send2trash.plat_other as plat
+
     home = tmp_path / "xdg"
     home.mkdir()
     monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    monkeypatch.setattr(plat, "XDG_DATA_HOME", os.fsencode(home))
+    monkeypatch.setattr(plat, "HOMETRASH_B", os.fsencode(home / "Trash"))
+    monkeypatch.setattr(plat, "HOMETRASH", str(home / "Trash"))
     return home / "Trash"
 
 
