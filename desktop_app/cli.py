@@ -28,7 +28,7 @@ import numpy as np
 
 from desktop_app.core import config as config_mod
 from desktop_app.core.config import ConfigError, ExperimentConfig
-from desktop_app.core.errors import one_line
+from desktop_app.core.errors import one_line, printable
 from desktop_app.core.eta import PhaseEta
 from desktop_app.core.events import (
     EpochMetrics,
@@ -236,6 +236,7 @@ class ProgressPrinter:
         self._kind = "standard"  # the run's kind (RunStarted): how its phases are worded
 
     def _print(self, text: str) -> None:
+        text = printable(text, keep_newlines=True)  # names and messages come from configs and run folders
         if self._bar is not None:
             self._bar.console.print(text, markup=False, highlight=False, soft_wrap=True)
         else:
@@ -282,7 +283,7 @@ class ProgressPrinter:
             what = phase_text(self._kind, ev.phase, ev.layer, ev.epoch, ev.epochs)
             left = self.eta.seconds_left()
             self._bar.update(self._task, completed=ev.done_steps, total=max(ev.total_steps, 1),
-                             description=f"{ev.arm} seed {ev.seed}: {what}",
+                             description=printable(f"{ev.arm} seed {ev.seed}: {what}"),
                              eta=_fmt_eta(left if left is not None else float("nan")))
         elif isinstance(ev, PretrainEpoch):
             self._print(f"  {ev.arm:>5} seed {ev.seed} pre-train layer {ev.layer + 1} epoch {ev.epoch}: "
@@ -393,20 +394,21 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         if RunFolder(planned.run_dir).holds_files():
             raise ConfigError("--out", f"{planned.run_dir} exists and is not empty; pick a new folder or "
                               "`basin resume` it")
+        RunFolder(planned.run_dir).check_writable()  # a read-only workspace or --out: one line, before anything
         try:
             check_inputs(planned.config, pools)
         except ConfigError as exc:
             where = f" (in sweep variant {planned.label})" if planned.label else ""
             raise ConfigError(exc.field, exc.message + where) from None
     if args.check:
-        out.writelines(f"ok: {planned.config.name} -> {planned.run_dir}\n" for planned in plan)
+        out.writelines(f"ok: {printable(planned.config.name)} -> {printable(planned.run_dir)}\n" for planned in plan)
         return EXIT_OK
     write_sweep_file(cfg, args.out)
     printer = ProgressPrinter(sys.stderr, args.quiet)
     statuses = []
     for planned in plan:
         if planned.label:
-            out.write(f"\n== {planned.label} ==\n")
+            out.write(f"\n== {printable(planned.label)} ==\n")
         status = _drive(run_experiment(planned.config, None, planned.run_dir), printer)
         statuses.append(status)
         out.write(summary_table(planned.run_dir) + "\n")
@@ -414,9 +416,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
         if status not in ("completed", "diverged"):  # a diverged variant (say, a too-large lr) ends only itself
             break
     if args.out is not None:
-        out.write(f"run folder: {args.out}\n")
+        out.write(f"run folder: {printable(args.out)}\n")
     else:
-        out.writelines(f"run folder: {planned.run_dir}\n" for planned in plan[: len(statuses)])
+        out.writelines(f"run folder: {printable(planned.run_dir)}\n" for planned in plan[: len(statuses)])
     return _status_code(statuses)
 
 
@@ -498,7 +500,8 @@ def _console(out: TextIO):
 
 
 def cmd_runs_table(folder: Path, out: TextIO) -> int:
-    """The Runs pane's table (core/lab/run_table.py) in the terminal; cells are plain text (no markup)."""
+    """The Runs pane's table (core/lab/run_table.py) in the terminal; cells are plain text (no markup) with every
+    control character escaped (``printable``: a run's name or note could hold a clear-screen sequence)."""
     from rich.table import Table
     from rich.text import Text
 
@@ -508,13 +511,13 @@ def cmd_runs_table(folder: Path, out: TextIO) -> int:
         raise UsageError(f"{folder}: not a folder")
     table = load_table(folder)
     if not table.rows:
-        out.write(f"no runs in {folder}\n")
+        out.write(f"no runs in {printable(folder)}\n")
         return EXIT_OK
-    grid = Table(title=f"{len(table.rows)} runs in {folder}", title_justify="left")
+    grid = Table(title=Text(f"{len(table.rows)} runs in {printable(folder)}"), title_justify="left")
     for col in table.columns:
-        grid.add_column(Text(col.title), overflow="fold")
+        grid.add_column(Text(printable(col.title)), overflow="fold")
     for row in table.order(0, descending=True):
-        grid.add_row(*(Text(table.text(row, c)) for c in range(len(table.columns))))
+        grid.add_row(*(Text(printable(table.text(row, c))) for c in range(len(table.columns))))
     _console(out).print(grid)
     return EXIT_OK
 
@@ -540,30 +543,36 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     grid = Table(title=f"{len(rows)} config field{' differs' if len(rows) == 1 else 's differ'}", title_justify="left")
     for title in ("field", str(args.a), str(args.b)):
-        grid.add_column(Text(title), overflow="fold")
-    for key, va, vb in rows:
-        grid.add_row(Text(key), Text("(absent)" if va is None else short_value(va)),
-                     Text("(absent)" if vb is None else short_value(vb)))
+        grid.add_column(Text(printable(title)), overflow="fold")
+    for key, va, vb in rows:  # config values come from files: control characters escaped
+        grid.add_row(Text(printable(key)), Text("(absent)" if va is None else printable(short_value(va))),
+                     Text("(absent)" if vb is None else printable(short_value(vb))))
     _console(out).print(grid)
     return EXIT_OK
 
 
 def cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
+    """Every run in a workspace, one line each; everything read from the folders is printed through ``printable``
+    (a manifest's status or a folder's name could hold terminal escape sequences)."""
     folder = args.dir or default_workspace()
     if args.table:
         return cmd_runs_table(folder, out)
+    if not folder.is_dir():  # a mistyped path is an error, as with --table, not "no runs"
+        raise UsageError(f"{folder}: not a folder")
     infos = list_runs(folder)
     if not infos:
-        out.write(f"no runs in {folder}\n")
+        out.write(f"no runs in {printable(folder)}\n")
         return EXIT_OK
     out.write(f"{'created':<26} {'status':<10} {'seeds':>5}  {'final test error by arm':<40} folder\n")
     for info in infos:
+        name = printable(info.path.name)
         if not info.readable:
-            out.write(f"{'-':<26} {info.status:<10} {'-':>5}  {'':<40} {info.path.name}: {info.problem}\n")
+            out.write(f"{'-':<26} {printable(info.status):<10} {'-':>5}  {'':<40} {name}: "
+                      f"{printable(info.problem)}\n")
             continue
-        errs = ", ".join(f"{a} {e:.2%}" for a, e in info.final_test_error.items())
-        status = f"{info.status} (writing)" if info.writer else info.status
-        out.write(f"{info.created:<26} {status:<10} {info.seeds:>5}  {errs:<40} {info.path.name}\n")
+        errs = printable(", ".join(f"{a} {e:.2%}" for a, e in info.final_test_error.items()))
+        status = printable(f"{info.status} (writing)" if info.writer else info.status)
+        out.write(f"{printable(info.created):<26} {status:<10} {info.seeds:>5}  {errs:<40} {name}\n")
     return EXIT_OK
 
 

@@ -17,8 +17,21 @@ class ConfigError(ValueError):
         self.message = message
 
 
+def printable(text: object, keep_newlines: bool = False) -> str:
+    """Text safe to write to a terminal: every character that is not printable (C0 and C1 controls, so ESC and the
+    8-bit CSI that start clear-screen and set-title sequences, DEL, bidirectional overrides) is shown escaped
+    (``\\x1b``), never sent. The one helper for everything Basin prints that came from a file (docs/SECURITY.md):
+    a run's name, status, dates, folder names, config values, messages. ``keep_newlines`` keeps line breaks of
+    Basin's own multi-line output."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    if keep_newlines:
+        return "\n".join(printable(line) for line in text.split("\n"))
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def one_line(text: str, limit: int = 2000) -> str:
     """Text safe to print as one line: control characters (a newline in a hostile key) shown escaped, and cut."""
-    if not text.isprintable():
-        text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    text = printable(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -350,7 +350,9 @@ class RunHistory(QWidget):
         self.diff_button.setEnabled(len(readable) == 2 or (len(readable) == 1 and self.builder_config is not None))
         self.load_button.setEnabled(len(readable) == 1)
         self.notes_button.setEnabled(len(runs) == 1)
-        self.delete_button.setEnabled(bool(runs) and not any(self._writing(r) for r in runs))
+        # a lock held elsewhere (info.writer) does not disable Delete: trying says who holds it and which file to
+        # remove if that is not Basin (a forged or foreign lock); only this window's own runs must be stopped first
+        self.delete_button.setEnabled(bool(runs) and not any(str(r.path) in self._busy_dirs for r in runs))
 
     # -- actions ---------------------------------------------------------------------------------------
     def _on_double_click(self, index: QModelIndex) -> None:
@@ -456,7 +458,7 @@ class RunHistory(QWidget):
         runs = self.selected_runs()
         if not runs:
             return []
-        busy = [r for r in runs if self._writing(r)]
+        busy = [r for r in runs if str(r.path) in self._busy_dirs]
         if busy:
             self.show_error("Cannot delete", f"{busy[0].path}\n\nis being written by a run; stop it first")
             return []

@@ -9,6 +9,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+from desktop_app.core.runfolder import RunFolder, RunFolderError
 from desktop_app.ui.run_store import RunStore
 
 MAX_MANIFEST_BYTES = 1_000_000
@@ -37,9 +38,8 @@ def run_date(folder: Path) -> str:
 def _manifest_created(path: Path) -> datetime | None:
     """The manifest's "created" timestamp; None if the file is missing, too big, not JSON or has none."""
     try:
-        if path.stat().st_size > MAX_MANIFEST_BYTES:
-            return None
-        created = json.loads(path.read_text(encoding="utf-8")).get("created")
+        folder = RunFolder(path.parent)
+        created = json.loads(folder.read_text(path, MAX_MANIFEST_BYTES)).get("created")  # checked: never a FIFO
         return datetime.fromisoformat(created) if isinstance(created, str) else None
-    except (OSError, ValueError, AttributeError, UnicodeDecodeError):
+    except (RunFolderError, OSError, ValueError, AttributeError, UnicodeDecodeError, RecursionError):
         return None

@@ -21,8 +21,15 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_app.core.analysis.progress import AnalysisProgress
+from desktop_app.core.config import ConfigError
+from desktop_app.core.errors import one_line
+from desktop_app.core.runfolder import RunFolderError
 from desktop_app.workers.analysis_jobs import JOBS, JobFn
 from desktop_app.workers.background import Task
+
+# A run-folder file or config an analysis cannot use (a wrong-typed or truncated e*.pt, a FIFO): docs/SECURITY.md
+# wants one line naming the file, not a traceback and an exception class name.
+BAD_INPUT = (RunFolderError, ConfigError)
 
 DRAIN_INTERVAL_MS = 50  # <= 20 progress updates per second
 _ids = itertools.count(1)
@@ -173,9 +180,11 @@ class AnalysisRunner(QObject):
         if self.sender() is not task or task is None:  # a stale signal
             return
         self._task, self._job, self._result = None, None, None
-        if task.error is not None:
+        if isinstance(task.error, BAD_INPUT):  # a file of the run that cannot be used: its one line, no traceback
+            outcome: tuple[str, Any] = ("failed", one_line(str(task.error)))
+        elif task.error is not None:
             traceback.print_exception(task.error)
-            outcome: tuple[str, Any] = ("failed", f"{type(task.error).__name__}: {task.error}")
+            outcome = ("failed", f"{type(task.error).__name__}: {task.error}")
         elif task.stopped:
             outcome = ("cancelled", None)
         elif result is not None:

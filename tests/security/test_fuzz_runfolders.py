@@ -1,13 +1,20 @@
 """Property test: a run folder damaged in any of many ways (hypothesis picks files and damages) is listed,
 opened and resumed with exit code 0 or 2, one line and no traceback; nothing is written outside the folder; the
-workspace still lists every folder in it."""
+workspace still lists every folder in it. The damages include what issue 23 found: a file replaced by a FIFO (a
+read must never block: each example runs under an alarm), a checkpoint re-packed with compressed entries, and
+control characters (terminal escape sequences) in the manifest, the config, a CSV cell and the folder's name,
+which nothing Basin prints may pass to the terminal raw."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import shutil
+import signal
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +28,8 @@ from desktop_app.core.runfolder import RunFolderError, list_runs, replay
 from desktop_app.core.training.checkpoints import list_checkpoints
 
 NESTED_JSON = "[" * 30_000 + "]" * 30_000
+ESCAPES = ["\x1b[2J", "\x1b]0;pwned\x07", "\x9b31m", "\r\x1b[1A", "\u202e", "\x00"]
+ALARM_S = 300  # far longer than one example takes; only a read blocked on a FIFO reaches it
 NESTED_TOML = "a = " + "[" * 30_000 + "]" * 30_000 + "\n"
 
 damage = st.one_of(
@@ -33,13 +42,16 @@ damage = st.one_of(
         'name = "x"\n[model]\nlayers = 5\n', 'kind = "standard"\narms = ["../../x"]\n'])),
     st.tuples(st.just("link-out"), st.booleans()),
     st.tuples(st.just("delete"), st.none()),
-    st.tuples(st.just("csv-cell"), st.sampled_from(["zero", "nan", "-1", "1e400", "", "x" * 200])),
+    st.tuples(st.just("csv-cell"), st.sampled_from(["zero", "nan", "-1", "1e400", "", "x" * 200, "inf", "1.5"])),
+    st.tuples(st.just("fifo"), st.none()),
+    st.tuples(st.just("compress"), st.none()),
+    st.tuples(st.just("control"), st.sampled_from(ESCAPES)),
 )
 
 
 def _apply(run: Path, outside: Path, target: Path, kind: str, arg: object) -> None:
-    if target.is_symlink() or not target.exists():
-        return
+    if target.is_symlink() or not target.exists() or not (target.is_file() or target.is_dir()):
+        return  # gone, a link, or a FIFO made by an earlier damage (reading it would block)
     if target.is_dir() and kind not in ("link-out", "delete"):
         return
     if kind == "bytes":
@@ -59,6 +71,13 @@ def _apply(run: Path, outside: Path, target: Path, kind: str, arg: object) -> No
         target.symlink_to(victim if arg else outside)
     elif kind == "delete":
         target.unlink() if target.is_file() else shutil.rmtree(target)
+    elif kind == "fifo" and hasattr(os, "mkfifo"):
+        target.unlink() if target.is_file() else shutil.rmtree(target)
+        os.mkfifo(target)
+    elif kind == "compress" and target.suffix == ".pt":
+        _compress(target)
+    elif kind == "control":
+        _control_characters(target, str(arg))
     elif kind == "csv-cell" and target.suffix == ".csv":
         lines = target.read_text().splitlines()
         if len(lines) > 1:
@@ -68,17 +87,71 @@ def _apply(run: Path, outside: Path, target: Path, kind: str, arg: object) -> No
             target.write_text("\n".join(lines) + "\n")
 
 
+def _compress(target: Path) -> None:
+    """The same checkpoint with its entries deflate-compressed (torch.load reads it; Basin must refuse it)."""
+    try:
+        with zipfile.ZipFile(target) as src:
+            entries = [(info.filename, src.read(info)) for info in src.infolist()]
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name, data in entries:
+            dst.writestr(name, data)
+
+
+def _control_characters(target: Path, esc: str) -> None:
+    """Put a terminal escape sequence where Basin prints from: the manifest's name, status and created, the
+    config's name, the first cell of a CSV row."""
+    if target.name == "manifest.json":
+        try:
+            manifest = json.loads(target.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return
+        if isinstance(manifest, dict):
+            manifest.update(name=f"n{esc}", status=f"completed{esc}", created=f"2026{esc}")
+            target.write_text(json.dumps(manifest), encoding="utf-8")
+    elif target.name == "config.toml":
+        text = target.read_text(encoding="utf-8", errors="replace")
+        escaped = esc.encode("unicode_escape").decode().replace("\\x", "\\u00")
+        target.write_text(text.replace('name = "tiny"', f'name = "tiny{escaped}"', 1), encoding="utf-8")
+    elif target.suffix == ".csv":
+        lines = target.read_text(encoding="utf-8", errors="replace").splitlines()
+        if len(lines) > 1:
+            lines[1] = esc + lines[1]
+            target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _assert_printable(text: str) -> None:
+    raw = sorted({ch for ch in text if not ch.isprintable() and ch != "\n"})
+    assert not raw, f"printed raw control characters {raw!r}: {text[-500:]!r}"
+
+
+@contextlib.contextmanager
+def _no_hang(seconds: int):
+    """Fail (instead of hanging the suite) if anything blocks for ``seconds``: a read of a FIFO is interrupted."""
+    def fail(*_args):
+        raise TimeoutError(f"blocked for {seconds} s (a read of a FIFO?)")
+
+    previous = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _snapshot(folder: Path) -> list[tuple[str, bytes]]:
     return sorted((str(p.relative_to(folder)), p.read_bytes() if p.is_file() else b"")
                   for p in folder.rglob("*"))
 
 
 def _cli(*argv: str) -> tuple[int, str]:
-    import contextlib
-
-    err = io.StringIO()
+    """Exit code and stderr; everything printed (stdout too) must be free of raw control characters."""
+    err, out = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(err):
-        code = cli.main(list(argv), out=io.StringIO())
+        code = cli.main(list(argv), out=out)
+    _assert_printable(out.getvalue() + err.getvalue())
     return code, err.getvalue()
 
 
@@ -92,13 +165,18 @@ def pristine_files(pristine_run) -> tuple[Path, list[str]]:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_damaged_run_folders_exit_0_or_2_and_write_nothing_outside(pristine_files, data):
+    with _no_hang(ALARM_S):
+        _damaged_run_folder_example(pristine_files, data)
+
+
+def _damaged_run_folder_example(pristine_files, data) -> None:
     pristine, names = pristine_files
     with tempfile.TemporaryDirectory() as tmp:
         workspace, outside = Path(tmp) / "workspace", Path(tmp) / "outside"
         workspace.mkdir()
         outside.mkdir()
         shutil.copytree(pristine, workspace / "good")
-        run = workspace / "damaged"
+        run = workspace / data.draw(st.sampled_from(["damaged", *(f"damaged{esc}" for esc in ESCAPES[:4])]))
         shutil.copytree(pristine, run)
         for _ in range(data.draw(st.integers(1, 3))):
             target = run / data.draw(st.sampled_from(names))
@@ -109,6 +187,8 @@ def test_damaged_run_folders_exit_0_or_2_and_write_nothing_outside(pristine_file
         infos = {i.path.name: i for i in list_runs(workspace)}
         assert "good" in infos and infos["good"].readable
         code, err = _cli("runs", str(workspace))
+        assert code == 0 and "Traceback" not in err
+        code, err = _cli("runs", "--table", str(workspace))
         assert code == 0 and "Traceback" not in err
         try:
             list(replay(run))

@@ -4,6 +4,7 @@ columns, sort and filter, tags and notes stored in the run folder, delete to the
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -145,9 +146,16 @@ def test_a_broken_run_folder_is_a_row_with_its_problem(pane_on, tmp_path):
 
 @pytest.fixture
 def trash_home(tmp_path, monkeypatch):
+    """A private system trash. send2trash reads XDG_DATA_HOME once, when first imported, so its cached paths are
+    pointed here too (otherwise the trash of whichever test imported it first is used)."""
+    import send2trash.plat_other as plat
+
     home = tmp_path / "xdg"
     home.mkdir()
     monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    monkeypatch.setattr(plat, "XDG_DATA_HOME", os.fsencode(home))
+    monkeypatch.setattr(plat, "HOMETRASH_B", os.fsencode(home / "Trash"))
+    monkeypatch.setattr(plat, "HOMETRASH", str(home / "Trash"))
     return home / "Trash"
 
 

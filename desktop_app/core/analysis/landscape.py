@@ -13,6 +13,7 @@ against the other point by point.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -26,9 +27,10 @@ from desktop_app.core import config as config_mod
 from desktop_app.core.analysis.progress import AnalysisProgress, LandscapeResult
 from desktop_app.core.control import RunControl
 from desktop_app.core.data import DataSplits, load_data
-from desktop_app.core.runfolder import RunFolder, read_config
+from desktop_app.core.runfolder import RunFolder, read_config, read_manifest
+from desktop_app.core.runfolder.layout import CONFIG, MANIFEST
+from desktop_app.core.training.checkpoints import model_shapes, read_weights
 from desktop_app.core.training.models import ACTIVATION_FNS, Net, build_model
-from desktop_app.core.training.step import load_checkpoint
 
 Params = dict[str, torch.Tensor]
 DEFAULT_MEMORY_MB = 1024
@@ -67,9 +69,31 @@ def run_config(run_dir: Path) -> config_mod.ExperimentConfig:
 
 
 def load_params(run_dir: Path, arm: str, seed: int, epoch: int) -> Params:
-    """The checkpoint's state_dict as float32 CPU tensors."""
-    state = load_checkpoint(checkpoint_path(run_dir, arm, seed, epoch), "cpu")
-    return {k: v.detach().to(torch.float32) for k, v in state["model"].items()}
+    """The checkpoint's state_dict as float32 CPU tensors, checked as resume checks its states (the checked reader,
+    named tensors, and the names and shapes of the model the run's config builds): RunFolderError names the file."""
+    folder = RunFolder(run_dir)
+    model = read_weights(folder.unit(arm, seed), epoch, _expected_shapes(folder), "cpu")
+    return {k: v.detach().to(torch.float32) for k, v in model.items()}
+
+
+def _expected_shapes(folder: RunFolder) -> dict[str, tuple[int, ...]] | None:
+    """The run's model's tensor shapes, computed once per state of its config and manifest (an analysis reads
+    dozens of checkpoints of one run)."""
+    stamps = tuple(_mtime(folder.root / name) for name in (CONFIG, MANIFEST))
+    return _shapes_of(str(folder.root), stamps)
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+@functools.lru_cache(maxsize=8)
+def _shapes_of(root: str, _stamps: tuple[int, ...]) -> dict[str, tuple[int, ...]] | None:
+    folder = RunFolder(root)
+    return model_shapes(folder, read_config(folder), read_manifest(folder))
 
 
 def build_net(cfg: config_mod.ExperimentConfig, data: DataSplits, params: Params | None = None, seed: int = 0) -> Net:

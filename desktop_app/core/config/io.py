@@ -19,6 +19,7 @@ from typing import Any
 from desktop_app.core.config.experiment import ExperimentConfig
 from desktop_app.core.config.limits import MAX_CONFIG_BYTES, MAX_TOML_DEPTH
 from desktop_app.core.config.schema import ConfigError, FieldSpec
+from desktop_app.core.untrusted import UnreadableFile, read_regular
 
 
 def to_plain(obj: Any) -> Any:
@@ -158,15 +159,15 @@ def decode_text(raw: bytes, name: str) -> str:
 
 
 def read_config_text(path: str | Path) -> str:
-    """A config file's text, size-checked before reading; ConfigError names the file."""
+    """A config file's text, read through the one checked reader (``core.untrusted``: a regular file, size
+    checked before reading); ConfigError names the file."""
     p = Path(path)
     try:
-        with p.open("rb") as fh:
-            raw = fh.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(str(p), f"cannot read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(str(p), f"is larger than the {MAX_CONFIG_BYTES:,}-byte limit for a config file")
+        raw = read_regular(p, MAX_CONFIG_BYTES)  # a FIFO or device is refused, never waited on
+    except UnreadableFile as exc:
+        reason = f"is larger than the {MAX_CONFIG_BYTES:,}-byte limit for a config file" \
+            if "limit" in exc.reason else exc.reason
+        raise ConfigError(str(p), reason) from None
     text = decode_text(raw, str(p))
     if not text.strip():
         raise ConfigError(str(p), "is empty; a config must say what to run (start from a preset, e.g. quick-demo)")

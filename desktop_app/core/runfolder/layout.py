@@ -25,14 +25,19 @@ One (arm, seed) unit owns ``metrics/<arm>_s<seed>.csv``, ``online/<arm>_s<seed>.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from desktop_app.core.atomic import is_temp_name, write_bytes_atomic, write_text_atomic
+from desktop_app.core.untrusted import UnreadableFile, open_regular, read_regular
 
 CONFIG = "config.toml"
 MANIFEST = "manifest.json"
@@ -223,18 +228,18 @@ class RunFolder:
 
     # -- reading and writing ---------------------------------------------------------------------------
     def read_bytes(self, path: Path, limit: int = MAX_TEXT_BYTES) -> bytes:
-        """A file's bytes, refused when it leads outside or is larger than ``limit``."""
+        """A file's bytes, refused when it leads outside, is not a regular file (a FIFO would block) or is larger
+        than ``limit`` (``core.untrusted``, the one checked reader)."""
         path = self.check_inside(path)
         try:
-            size = path.stat().st_size
-            if not path.is_file():
-                raise RunFolderError(f"{self.rel(path)}: not a regular file")
-            if size > limit:
-                raise RunFolderError(f"{self.rel(path)}: {size} bytes is larger than the {limit}-byte limit")
-            with open(path, "rb") as fh:
-                return fh.read(limit + 1)[:limit]
-        except OSError as exc:
-            raise RunFolderError(f"{self.rel(path)}: cannot read ({exc.strerror or exc})") from None
+            return read_regular(path, limit)
+        except UnreadableFile as exc:
+            raise RunFolderError(f"{self.rel(path)}: {exc.reason}") from None
+
+    def open_file(self, path: Path, limit: int):
+        """``(file, size)`` context of a regular file inside the folder of at most ``limit`` bytes (for readers
+        that take a file object: torch.load, zipfile); RunFolderError names the file."""
+        return _open_inside(self, self.check_inside(path), limit)
 
     def read_text(self, path: Path, limit: int = MAX_TEXT_BYTES) -> str:
         """UTF-8 text (a leading byte-order mark is dropped); bad bytes are an error naming the file."""
@@ -289,11 +294,36 @@ class RunFolder:
                         pass
         return n
 
+    def check_writable(self) -> None:
+        """Before a run writes anything (``basin run --check`` too): the folder, or the nearest existing folder above
+        it, where it will be made, must take a new entry. Probed by making and removing an empty folder there: a
+        permission bit says nothing to root, a read-only mount or a file on the way. RunFolderError otherwise."""
+        base = self.root
+        while not base.exists() and not base.is_symlink() and base != base.parent:
+            base = base.parent
+        if not base.is_dir():
+            raise RunFolderError(f"{self.root}: cannot create the run folder ({base} is not a folder)")
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".basin-probe-", dir=base))
+        except OSError as exc:
+            raise RunFolderError(f"{self.root}: cannot write the run folder in {base} "
+                                 f"({exc.strerror or exc})") from None
+
     def lock(self):
         """Take the folder's exclusive writer lock (``lock.RunLock``); RunFolderLocked if a live process holds it."""
         from desktop_app.core.runfolder.lock import RunLock
 
         return RunLock.acquire(self)
+
+
+@contextlib.contextmanager
+def _open_inside(folder: RunFolder, path: Path, limit: int) -> Iterator[tuple[BinaryIO, int]]:
+    with contextlib.ExitStack() as stack:
+        try:
+            opened = stack.enter_context(open_regular(path, limit))
+        except UnreadableFile as exc:
+            raise RunFolderError(f"{folder.rel(path)}: {exc.reason}") from None
+        yield opened
 
 
 def _check_seed(seed: object) -> int:

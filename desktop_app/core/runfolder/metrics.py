@@ -3,13 +3,15 @@
 Columns: arm, seed, phase, layer, epoch, split, nll, error, recon_error, wall_s (seconds the unit had run at the end
 of a fine-tuning epoch; files written before it was recorded have no such column and read as ""). Reading checks
 every row (a CSV saved by a spreadsheet with a byte-order mark, bad bytes, a seed that is not a number, ...) and
-names the file and line of the first bad one; rows come back as dicts of strings, as ``csv.DictReader`` gives them.
+names the file and line of the first bad one (a non-finite number, an error outside [0, 1]); rows come back as
+dicts of strings, as ``csv.DictReader`` gives them.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,14 +43,27 @@ def _int(s: str) -> bool:
     return s.lstrip("-").isdigit() and len(s) < 12
 
 
-def _float_or_empty(s: str) -> bool:
+# What a value may be: Basin never writes a non-finite one (a diverged unit stops before its epoch is written), an
+# error is a fraction, a loss and a time are not negative. ``inf`` was accepted and shown as "inf%".
+_RANGES = {"nll": (0.0, float("inf")), "error": (0.0, 1.0), "recon_error": (-float("inf"), float("inf")),
+           "wall_s": (0.0, float("inf"))}
+
+
+def _number_problem(key: str, s: str) -> str:
+    """"" for an empty cell or a finite number in the column's range, else what is wrong."""
     if s == "":
-        return True
+        return ""
     try:
-        float(s)
+        value = float(s)
     except ValueError:
-        return False
-    return len(s) < 64
+        return f"{key} {s[:20]!r} is not a number"
+    if len(s) >= 64 or not math.isfinite(value):
+        return f"{key} {s[:20]!r} is not a finite number"
+    low, high = _RANGES[key]
+    if not low <= value <= high:
+        where = "between 0 and 1" if high == 1.0 else "at least 0"
+        return f"{key} {s[:20]!r} is out of range (must be {where})"
+    return ""
 
 
 def check_row(row: dict[str, str]) -> str:
@@ -69,8 +84,9 @@ def check_row(row: dict[str, str]) -> str:
     if row["split"] not in (*SPLITS, "unlabelled"):
         return f"split {row['split'][:20]!r} is not one of {', '.join(SPLITS)}, unlabelled"
     for key in ("nll", "error", "recon_error", "wall_s"):
-        if not _float_or_empty(row[key]):
-            return f"{key} {row[key][:20]!r} is not a number"
+        problem = _number_problem(key, row[key])
+        if problem:
+            return problem
     if row["phase"] == "finetune" and (row["nll"] == "" or row["error"] == ""):
         return "a fine-tuning row needs nll and error"
     if row["phase"] == "pretrain" and row["recon_error"] == "":

@@ -2,14 +2,18 @@
 
 Refused, with one line: a folder that is not a direct child of the workspace once links are resolved (a listed
 "run" that is a link to somewhere else is never trashed through the link's target), a folder without a run in it,
-and a run a live process writes (its lock is taken first, so a writer that starts now waits for us or we refuse).
+and a run a live process writes (its lock is taken first, so a writer that starts now waits for us or we refuse;
+the refusal names the lock file to delete if the holder is not Basin). Anything else inside the folder is not
+looked at: a run Basin refuses to open (a link leading out, a damaged manifest) can still be deleted, because the
+move renames the folder itself and follows none of its links.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from desktop_app.core.runfolder.layout import RunFolder, RunFolderError
+from desktop_app.core.runfolder.layout import CONFIG, MANIFEST, RunFolder, RunFolderError
 from desktop_app.core.runfolder.lock import RunLock
 
 
@@ -23,7 +27,8 @@ def check_trashable(run_dir: Path | str, workspace: Path | str) -> RunFolder:
         inside = False
     if not inside:
         raise RunFolderError(f"{folder.root}: refused: not a run folder directly inside the workspace {workspace}")
-    if not folder.root.is_dir() or not folder.is_run():
+    is_run = any(os.path.lexists(folder.root / name) for name in (CONFIG, MANIFEST))  # a link out still counts
+    if not folder.root.is_dir() or not is_run:
         raise RunFolderError(f"{folder.root}: refused: not a Basin run folder (no manifest or config)")
     return folder
 
@@ -31,7 +36,8 @@ def check_trashable(run_dir: Path | str, workspace: Path | str) -> RunFolder:
 def trash_run(run_dir: Path | str, workspace: Path | str) -> None:
     """Move a run folder to the system trash (send2trash); RunFolderError (one line) when refused or it fails."""
     folder = check_trashable(run_dir, workspace)
-    lock = RunLock.acquire(folder)  # RunFolderLocked (one line naming the holder) while a live writer has it
+    # RunFolderLocked (one line naming the holder and the lock file) while a live writer has it; links not checked
+    lock = RunLock.acquire(folder, check_links=False)
     lock.release()
     try:
         from send2trash import send2trash

@@ -1,18 +1,18 @@
 """Checkpoints: list a run's, open one safely, export a model as .pt and .safetensors with its config, and check
 a run's resume states before a resume trusts them.
 
-Opening is always ``torch.load(weights_only=True)`` (or safetensors, which holds only tensors): a checkpoint made
-elsewhere may carry pickled code, and Basin refuses it with a clear message before anything in it runs. Every
-failure is one line naming the file.
+Opening is always ``training.checkpoint_file`` (the checked reader, the zip directory bounded, then
+``torch.load(weights_only=True)``) or safetensors, which holds only tensors: a checkpoint made elsewhere may carry
+pickled code, a compressed bomb or be a FIFO, and Basin refuses each with a clear message before anything in it
+runs or is allocated. What a state must hold is checked here, the same way for resume and the analyses
+(``read_resume_state``, ``read_weights``). Every failure is one line naming the file.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import pickle
 import struct
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,17 +21,22 @@ import torch
 
 from desktop_app.core import config as config_mod
 from desktop_app.core.atomic import write_bytes_atomic
+from desktop_app.core.config.limits import MAX_PARAMETERS
 from desktop_app.core.runfolder import RunFolder, RunFolderError, UnitFolder
+from desktop_app.core.training.checkpoint_file import (
+    MAX_CHECKPOINT_BYTES,
+    CheckpointError,
+    check_model_state,
+    load_checkpoint_file,
+    parameter_count,
+)
+from desktop_app.core.untrusted import UnreadableFile, open_regular
 
 SAFETENSORS_SUFFIX = ".safetensors"
 MAX_SAFETENSORS_HEADER = 100 * 2**20
 STAGES = ("pretrain", "finetune", "done")
 MAX_CLASSES = 100_000
 MAX_INPUT_VALUES = 10**8
-
-
-class CheckpointError(ValueError):
-    """A file is not a usable Basin checkpoint; the message says why in one line."""
 
 
 @dataclass(frozen=True)
@@ -49,34 +54,35 @@ def list_checkpoints(run_dir: Path) -> list[CheckpointInfo]:
             for arm, seed, epoch, path in RunFolder(run_dir).checkpoints()]
 
 
-def _is_safetensors(path: Path) -> bool:
+def _is_safetensors(path: Path, head: bytes) -> bool:
     """safetensors: an 8-byte little-endian header length, then a JSON header."""
     if path.suffix == SAFETENSORS_SUFFIX:
         return True
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(9)
-    except OSError:
-        return False
-    return len(head) == 9 and head[8:9] == b"{" and 2 <= struct.unpack("<Q", head[:8])[0] <= MAX_SAFETENSORS_HEADER
+    return len(head) >= 9 and head[8:9] == b"{" and 2 <= struct.unpack("<Q", head[:8])[0] <= MAX_SAFETENSORS_HEADER
 
 
-def _load_safetensors(path: Path, device: str | torch.device) -> dict[str, Any]:
-    """A Basin-exported .safetensors (config in its metadata) as the same dict a .pt checkpoint gives."""
-    from safetensors import SafetensorError, safe_open
+def _load_safetensors(path: Path, data: bytes, device: str | torch.device) -> dict[str, Any]:
+    """A Basin-exported .safetensors (config in its metadata), from its bytes (read by the checked reader), as the
+    same dict a .pt checkpoint gives."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as st_load
 
     try:
-        with safe_open(str(path), framework="pt", device=str(device)) as fh:
-            metadata = fh.metadata() or {}
-            model = {k: fh.get_tensor(k) for k in fh.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        if len(data) < 8 or struct.unpack("<Q", data[:8])[0] > min(MAX_SAFETENSORS_HEADER, len(data) - 8):
+            raise ValueError("bad header length")
+        header = json.loads(data[8 : 8 + struct.unpack("<Q", data[:8])[0]])
+        if not isinstance(header, dict):
+            raise ValueError("the header is not a JSON object")
+        model = {k: v.to(device) for k, v in st_load(data).items()}
+    except (SafetensorError, OSError, ValueError, RuntimeError, RecursionError) as exc:
         raise CheckpointError(f"{path.name}: not a readable .safetensors file ({str(exc)[:160]})") from None
-    if "config" not in metadata:
+    metadata = header.get("__metadata__") or {}
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("config"), str):
         raise CheckpointError(f"{path.name}: not a Basin model (no 'config' in the .safetensors metadata)")
     state: dict[str, Any] = {"model": model, "config": metadata["config"]}
     try:
         meta = json.loads(metadata.get("basin", "{}"))
-    except (json.JSONDecodeError, RecursionError):
+    except (json.JSONDecodeError, RecursionError, TypeError):
         meta = {}
     if isinstance(meta, dict):
         for key, typ in (("arm", str), ("phase", str), ("seed", int), ("epoch", int)):
@@ -85,37 +91,23 @@ def _load_safetensors(path: Path, device: str | torch.device) -> dict[str, Any]:
     return state
 
 
-def _torch_load(path: Path, device: str | torch.device) -> Any:
-    try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{path}: is a folder, not a checkpoint") from None
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsupported content"
-        raise CheckpointError(
-            f"{path.name}: refused: the file holds pickled code or objects, not only tensors ({first[:160]})"
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, struct.error, KeyError,
-            IndexError, TypeError, AttributeError, RecursionError) as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise CheckpointError(f"{path.name}: not a readable checkpoint, truncated or corrupt "
-                              f"({type(exc).__name__}: {first[:160]})") from None
-
-
 def open_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict[str, Any]:
     """Load and validate a checkpoint (.pt, or a Basin-exported .safetensors): tensors and primitives only, a
-    model state dict and a valid config (as ``state["experiment"]``)."""
+    model state dict of at most MAX_PARAMETERS values and a valid config (as ``state["experiment"]``). Read
+    through the checked reader: a FIFO, a device or a compressed .pt is refused before anything is allocated."""
     path = Path(path)
-    if path.is_file() and _is_safetensors(path):
-        state = _load_safetensors(path, device)
-    else:
-        state = _torch_load(path, device)
-    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
-        raise CheckpointError(f"{path.name}: not a Basin checkpoint (no 'model' state dict)")
-    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state["model"].items()):
-        raise CheckpointError(f"{path.name}: the model state holds non-tensor values")
+    try:
+        with open_regular(path, MAX_CHECKPOINT_BYTES) as (fh, _size):
+            head = fh.read(9)
+            data = fh.read() if _is_safetensors(path, head) else None
+            if data is not None:
+                data = head + data
+    except UnreadableFile as exc:
+        raise CheckpointError(f"{path.name}: {exc.reason}") from None
+    except OSError as exc:
+        raise CheckpointError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
+    state = _load_safetensors(path, data, device) if data is not None else load_checkpoint_file(path, device)
+    check_model_state(state, path.name)
     try:
         state["experiment"] = config_mod.from_toml(str(state.get("config", "")))
     except config_mod.ConfigError as exc:
@@ -149,13 +141,14 @@ def export_model(checkpoint: Path, dest: Path) -> tuple[Path, Path]:
 
 
 def read_resume_state(unit: UnitFolder, device: str | torch.device = "cpu") -> dict[str, Any] | None:
-    """A unit's resume state, None when it has none; RunFolderError (one line naming the file) when unusable."""
+    """A unit's resume state, None when it has none; RunFolderError (one line naming the file) when unusable.
+    The one way ``latest.pt`` is read (``basin resume``'s check and the unit continuing it)."""
     path = unit.latest_path
     if not path.exists() and not path.is_symlink():
         return None
     unit.run.check_inside(path)
     try:
-        state = _torch_load(path, device)
+        state = load_checkpoint_file(path, device)
     except CheckpointError as exc:
         raise RunFolderError(f"{path}: {str(exc).removeprefix(path.name + ': ')}") from None
     problem = _resume_state_problem(state)
@@ -172,6 +165,8 @@ def _resume_state_problem(state: Any) -> str:
     if not isinstance(state.get("model"), dict) or not all(isinstance(v, torch.Tensor)
                                                             for v in state["model"].values()):
         return "no 'model' state dict of tensors"
+    if parameter_count(state["model"]) > MAX_PARAMETERS:
+        return f"{parameter_count(state['model']):,} parameters, more than the limit of {MAX_PARAMETERS:,}"
     if state["stage"] != "pretrain":
         if not isinstance(state.get("epoch"), int) or state["epoch"] < 0:
             return "'epoch' must be a non-negative integer"
@@ -182,34 +177,64 @@ def _resume_state_problem(state: Any) -> str:
     return ""
 
 
+def read_weights(unit: UnitFolder, epoch: int, expected: dict[str, tuple[int, ...]] | None = None,
+                 device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The model state of weights checkpoint ``e<epoch>.pt`` (what the analyses read), with the checks resume
+    makes: read through the checked reader, a dict of named floating-point tensors within the parameter limit,
+    and (given ``expected``, from ``model_shapes``) the names and shapes of the model the run's config builds.
+    RunFolderError names the file."""
+    path = unit.checkpoint_path(epoch)
+    try:
+        state = load_checkpoint_file(path, device)
+        model = check_model_state(state, path.name)
+    except CheckpointError as exc:
+        raise RunFolderError(f"{path}: {str(exc).removeprefix(path.name + ': ')}") from None
+    bad = next((k for k, v in model.items() if not v.is_floating_point()), None)
+    if bad is not None:
+        raise RunFolderError(f"{path}: tensor {bad[:80]!r} is not floating-point weights")
+    if expected is not None:
+        _check_shapes(path, model, expected)
+    return model
+
+
+def _check_shapes(path: Path, model: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]]) -> None:
+    got = {k: tuple(v.shape) for k, v in model.items()}
+    if got != expected:
+        diff = sorted(set(got) ^ set(expected)) or [k for k in expected if got[k] != expected[k]]
+        key = diff[0]
+        raise RunFolderError(f"{path}: does not match the config's model ({key[:80]}: checkpoint "
+                             f"{got.get(key, 'missing')}, config {expected.get(key, 'missing')})")
+
+
 def verify_resume_states(folder: RunFolder, cfg: config_mod.ExperimentConfig, manifest: dict[str, Any]) -> None:
     """Before a resume trusts them: every unit's latest.pt loads and its tensors match the model the config
     builds (names and shapes). RunFolderError names the first file that does not."""
-    from desktop_app.core.training.models import build_model
-
-    input_shape, n_classes = manifest.get("input_shape"), manifest.get("n_classes")
-    expected: dict[str, tuple[int, ...]] | None = None
-    if input_shape and n_classes:
-        if n_classes > MAX_CLASSES or any(n <= 0 for n in input_shape) or \
-                int(torch.tensor(input_shape, dtype=torch.float64).prod()) > MAX_INPUT_VALUES:
-            raise RunFolderError(f"{folder.manifest_path}: input_shape {input_shape[:8]} / n_classes {n_classes} "
-                                 f"are out of range")
-        try:
-            model = build_model(cfg.model, tuple(input_shape), int(n_classes), 0)
-        except (ValueError, RuntimeError, config_mod.ConfigError) as exc:
-            raise RunFolderError(f"{folder.manifest_path}: input_shape {input_shape} / n_classes {n_classes} do "
-                                 f"not fit the config's model ({str(exc).splitlines()[0][:120]})") from None
-        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    expected = model_shapes(folder, cfg, manifest)
     for seed in cfg.seed_values:
         for arm in cfg.arms:
             unit = folder.unit(arm, seed)
             state = read_resume_state(unit)
-            if state is None or expected is None:
-                continue
-            got = {k: tuple(v.shape) for k, v in state["model"].items()}
-            if got != expected:
-                diff = sorted(set(got) ^ set(expected)) or [k for k in expected if got[k] != expected[k]]
-                key = diff[0]
-                raise RunFolderError(
-                    f"{unit.latest_path}: does not match the config's model ({key}: checkpoint "
-                    f"{got.get(key, 'missing')}, config {expected.get(key, 'missing')})")
+            if state is not None and expected is not None:
+                _check_shapes(unit.latest_path, state["model"], expected)
+
+
+def model_shapes(folder: RunFolder, cfg: config_mod.ExperimentConfig,
+                 manifest: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
+    """Tensor names and shapes of the model the run's config builds for the data its manifest records (None when
+    the manifest does not record the data's shape); RunFolderError when those are out of range."""
+    from desktop_app.core.training.models import build_model
+
+    input_shape, n_classes = manifest.get("input_shape"), manifest.get("n_classes")
+    if not input_shape or not n_classes:
+        return None
+    if not isinstance(input_shape, list) or not all(isinstance(n, int) for n in input_shape) or \
+            not isinstance(n_classes, int) or n_classes > MAX_CLASSES or any(n <= 0 for n in input_shape) or \
+            int(torch.tensor(input_shape, dtype=torch.float64).prod()) > MAX_INPUT_VALUES:
+        raise RunFolderError(f"{folder.manifest_path}: input_shape {str(input_shape)[:60]} / n_classes "
+                             f"{str(n_classes)[:20]} are out of range")
+    try:
+        model = build_model(cfg.model, tuple(input_shape), int(n_classes), 0)
+    except (ValueError, RuntimeError, config_mod.ConfigError) as exc:
+        raise RunFolderError(f"{folder.manifest_path}: input_shape {input_shape} / n_classes {n_classes} do "
+                             f"not fit the config's model ({str(exc).splitlines()[0][:120]})") from None
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}

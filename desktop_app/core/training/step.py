@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from desktop_app.core.config import ConfigError, FinetuneConfig, ModelConfig
 from desktop_app.core.events import as_array
+from desktop_app.core.training.checkpoint_file import load_checkpoint_file
 from desktop_app.core.training.models import Net, penalty
 
 EVAL_BATCH = 1000
@@ -124,5 +125,6 @@ def checkpoint_bytes(state: dict[str, Any]) -> bytes:
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Load a Basin checkpoint; weights_only=True refuses pickled code."""
-    return torch.load(path, map_location=device, weights_only=True)
+    """Load a Basin checkpoint through ``training.checkpoint_file`` (checked reader, bounded zip, weights_only); what
+    the state holds is checked by ``training.checkpoints.read_resume_state`` / ``read_weights``."""
+    return load_checkpoint_file(path, device)

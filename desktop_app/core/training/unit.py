@@ -40,8 +40,10 @@ from desktop_app.core.events import (
     as_array,
 )
 from desktop_app.core.pretraining import PretrainingDiverged
+from desktop_app.core.runfolder import RunFolder
 from desktop_app.core.runfolder.workspace import RunWriter
 from desktop_app.core.seeding import derive_seed
+from desktop_app.core.training.checkpoints import read_resume_state
 from desktop_app.core.training.greedy import (
     LayerDone,
     LayerEpoch,
@@ -58,7 +60,6 @@ from desktop_app.core.training.step import (
     checkpoint_bytes,
     evaluate,
     finetune_step,
-    load_checkpoint,
     load_optimizer_state,
     make_optimizer,
     probe_outputs,
@@ -200,8 +201,7 @@ class UnitRun:
         and snapshot the initial filters. Sets ``model``, ``state``, ``layers_done``, ``ft_epoch`` (-1: fine-tuning
         not started) and ``finished`` (the unit had completed)."""
         cfg, data, arm, seed = self.cfg, self.data, self.arm, self.seed
-        latest = unit_dir(self.run_dir, "checkpoints", arm, seed) / "latest.pt"
-        state = load_checkpoint(latest, self.device) if latest.exists() else None
+        state = read_resume_state(RunFolder(self.run_dir).unit(arm, seed), self.device)  # checked like resume's
         model = build_model(cfg.model, data.input_shape, data.n_classes, seed).to(self.device)
         self.model, self.state, self.finished = model, state, False
         self.layers_done, self.ft_epoch = 0, -1
