@@ -185,3 +185,14 @@ def test_ctrl_c_during_reproduce_is_one_line_and_exit_130(tmp_path):
     assert "claim regulariser" in last and "stopped" in last and "same command" in last, last
     (run_dir,) = (tmp_path / "reduced").iterdir()
     assert str(run_dir) in last and (run_dir / "manifest.json").exists()
+
+
+def test_a_closed_pipe_ends_the_output_quietly(capsys):
+    """`basin presets | head -1`: the reader going away is not an error and prints no traceback."""
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    assert cli.main(["presets"], out=ClosedPipe()) == 0
+    assert capsys.readouterr().err == ""
