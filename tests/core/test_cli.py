@@ -70,7 +70,7 @@ def test_module_entry_point_bad_config_has_no_traceback(tmp_path):
     bad.write_text('[model]\nactivation = "softsign"\n')
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = subprocess.run([sys.executable, "-m", "desktop_app", "run", str(bad)], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=120)
+                          text=True, cwd=ROOT, env=env, timeout=HANG_S)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "basin: error: model.activation: must be one of sigmoid, tanh, relu; got 'softsign'"
@@ -120,7 +120,7 @@ def test_a_full_disk_mid_run_is_one_line_exit_2_and_the_run_stays_readable(tmp_p
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "desktop_app", "run", "quick-demo", "--out", str(out), "--quiet",
                            *TINY, "--set", "seeds.count=1", "--set", 'execution.backend="inline"'],
-                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300, preexec_fn=cap)
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=HANG_S, preexec_fn=cap)
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
