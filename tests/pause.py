@@ -15,6 +15,7 @@ from pathlib import Path
 from desktop_app.core.test_hooks import PAUSE_AT_ENV, PAUSE_FILE_ENV
 
 HANG_S = 600.0  # far beyond any tiny run on a loaded 2-core machine
+HANG_MS = int(HANG_S * 1000)  # the same for Qt waits (qtbot.waitUntil, QThread.wait)
 
 
 def pause_env(tmp_path: Path, at: str) -> tuple[dict[str, str], Path]:

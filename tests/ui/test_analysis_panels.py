@@ -19,9 +19,7 @@ from desktop_app.ui.panels.pitfall import PitfallPanel
 from desktop_app.ui.run_store import RunStore
 from desktop_app.workers.analysis_worker import AnalysisRunner
 from tests.analysis_runs import OUTPUT_VARIANCE, make_run, run_events
-from tests.pause import HANG_S
-
-HANG_MS = int(HANG_S * 1000)  # a limit that only catches a hang
+from tests.pause import HANG_MS, HANG_S
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 

@@ -27,10 +27,8 @@ from desktop_app.core.events import (
 from desktop_app.core.runfolder import workspace as runs
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.settings import app_settings
-from tests.pause import HANG_S
+from tests.pause import HANG_MS
 from tests.ui.fakes import FakeController
-
-HANG_MS = int(HANG_S * 1000)  # the real runs below: a limit that only catches a hang, not a slow machine
 
 
 def _engine_available() -> bool:

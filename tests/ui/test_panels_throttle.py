@@ -8,6 +8,7 @@ import numpy as np
 from desktop_app.ui.panels import base
 from desktop_app.ui.panels.curves import CurvesPanel
 from desktop_app.ui.run_store import RunStore
+from tests.pause import HANG_MS
 from tests.ui import test_panels_data as syn
 
 
@@ -41,7 +42,7 @@ def test_fast_stream_redraws_less_often_and_ends_on_the_last_state(qtbot, monkey
     # nothing is drawn at once; one redraw on the next tick of the shared clock draws the last state
     assert panel.redraws == before
     assert panel._refresh_timer.isActive()
-    qtbot.waitUntil(lambda: not panel._refresh_timer.isActive(), timeout=3000)
+    qtbot.waitUntil(lambda: not panel._refresh_timer.isActive(), timeout=HANG_MS)
     assert panel.redraws == before + 1
     test = [s for s in panel.series if (s.plot, s.arm, s.name) == ("metric", "dae", "test")][0]
     want = np.array([[syn.metric("dae", s, e, "test_nll") for e in range(syn.EPOCHS)] for s in syn.SEEDS])

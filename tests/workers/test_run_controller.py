@@ -14,9 +14,7 @@ from desktop_app.core.control import RunControl, StopRequested
 from desktop_app.core.events import EpochMetrics, Event, LogMessage, Progress, RunFinished, RunStarted
 from desktop_app.workers.background import Outbox
 from desktop_app.workers.run_controller import RunController
-from tests.pause import HANG_S
-
-HANG_MS = int(HANG_S * 1000)  # a limit that only catches a hang: the work below takes well under a second
+from tests.pause import HANG_MS, HANG_S
 
 
 class FakeEngine:
