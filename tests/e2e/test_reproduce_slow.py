@@ -93,7 +93,7 @@ def test_an_interrupted_claim_run_is_resumed_not_restarted(tmp_path):
     assert result.numbers
 
 
-def test_an_experiment_two_claims_share_runs_once(tmp_path):
+def test_an_experiment_two_claims_share_runs_once(tmp_path, claims_dir):
     """A completed run of the identical config under another folder name (width=500 is labels=1000) is found
     by its config hash and reused, not run again."""
     import shutil
@@ -102,6 +102,9 @@ def test_an_experiment_two_claims_share_runs_once(tmp_path):
 
     (label, cfg), = reproduce.CLAIMS["regulariser"].experiments(True)
     cfg = cfg.with_overrides({"device": "cpu"})
+    done = claims_dir / "reduced" / run_folder_name(cfg)
+    reproduce.run_claim("regulariser", claims_dir, reduced=True, device="cpu")  # the run the claims above share
+    shutil.copytree(done, tmp_path / "reduced" / done.name)  # a completed folder of its own to move
     first = reproduce.run_claim("regulariser", tmp_path, reduced=True, device="cpu")
     src = tmp_path / "reduced" / run_folder_name(cfg)
     twin = src.parent / f"some-other-name-{cfg.hash()[:8]}"
