@@ -6,6 +6,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Runs in the suite go one unit at a time in the test's process unless a test asks for workers (a 2-core CI box
 # shared with other jobs); tests/core/test_execution.py runs the real worker processes and Dask cluster.
 os.environ.setdefault("BASIN_WORKERS", "1")
+# One BLAS / OpenMP thread as well (numpy, scipy, sklearn's linear probes; the suite's subprocesses inherit it), set
+# before those libraries load: on a loaded 2-core box their second thread spins against everything else (the
+# pitfall claim's probes ran 5x slower with two; issue 23).
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 try:
     import torch

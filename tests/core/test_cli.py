@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from desktop_app import cli
+from tests.pause import HANG_S, pause_env, wait_paused
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [
@@ -69,7 +70,7 @@ def test_module_entry_point_bad_config_has_no_traceback(tmp_path):
     bad.write_text('[model]\nactivation = "softsign"\n')
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = subprocess.run([sys.executable, "-m", "desktop_app", "run", str(bad)], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=120)
+                          text=True, cwd=ROOT, env=env, timeout=HANG_S)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "basin: error: model.activation: must be one of sigmoid, tanh, relu; got 'softsign'"
@@ -119,7 +120,7 @@ def test_a_full_disk_mid_run_is_one_line_exit_2_and_the_run_stays_readable(tmp_p
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "desktop_app", "run", "quick-demo", "--out", str(out), "--quiet",
                            *TINY, "--set", "seeds.count=1", "--set", 'execution.backend="inline"'],
-                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300, preexec_fn=cap)
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=HANG_S, preexec_fn=cap)
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
@@ -166,19 +167,21 @@ def test_reproduce_set_with_a_claim_prefix_changes_only_that_claim(tmp_path, cap
 
 def test_ctrl_c_during_reproduce_is_one_line_and_exit_130(tmp_path):
     """Stopping `basin reproduce` (Ctrl-C) ends with one line naming the claim, its experiment and its folder, and
-    how to continue; no traceback, and the folder is kept for the same command to resume."""
+    how to continue; no traceback, and the folder is kept for the same command to resume. The run is held at its
+    first filter snapshot (a unit has started) when the SIGINT comes, however fast or slow the machine."""
     import signal
-    import time
 
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    hold, paused = pause_env(tmp_path, "FilterSnapshot")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path), **hold}
     proc = subprocess.Popen([sys.executable, "-m", "desktop_app", "reproduce", "regulariser", "--reduced", "--device",
                              "cpu", "--out", str(tmp_path), "--workers", "1", "--no-figures"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
-    deadline = time.monotonic() + 120
-    while not list(tmp_path.glob("reduced/*/snapshots/*")) and time.monotonic() < deadline:
-        time.sleep(0.1)  # until a unit has started (its initial filters are written)
-    proc.send_signal(signal.SIGINT)
-    _out, err = proc.communicate(timeout=120)
+    try:
+        assert wait_paused(paused, lambda: proc.poll() is None, lambda: proc.communicate()[1]) == proc.pid
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=HANG_S)
+    finally:
+        proc.kill()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     last = [line for line in err.splitlines() if line.strip()][-1]

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from desktop_app import cli
 from desktop_app.core.config import FIELDS, display_path
+from tests.pause import HANG_S  # a limit that only catches a hang
 
 ROOT = Path(__file__).resolve().parents[2]
 PATHS = [display_path(p).replace("[i]", "[0]") for p in FIELDS]
@@ -112,7 +113,7 @@ def _limited(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT), "HOME": str(cwd)}
     return subprocess.run([sys.executable, "-m", "desktop_app", *argv], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=120, preexec_fn=cap)
+                          env=env, timeout=HANG_S, preexec_fn=cap)
 
 
 @pytest.mark.parametrize(("toml", "fragment"), [

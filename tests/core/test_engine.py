@@ -3,7 +3,6 @@
 import csv
 import json
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -25,6 +24,7 @@ from desktop_app.core.events import (
 )
 from desktop_app.core.runfolder.workspace import read_manifest
 from desktop_app.core.training.step import load_checkpoint
+from tests.pause import HANG_S, quiet, wait_until
 
 
 def tiny(**over) -> c.ExperimentConfig:
@@ -150,22 +150,19 @@ def test_pause_blocks_and_resume_continues(tmp_path):
     cfg = tiny(arms=["none"], **{"seeds.count": 1})
     control = RunControl()
     engine = Engine(cfg, control, tmp_path / "run", resume=False)
-    result = {}
-
-    def consume():
-        result["events"] = list(engine.events())
-
+    events = []
     control.pause()
-    t = threading.Thread(target=consume)
+    t = threading.Thread(target=lambda: events.extend(engine.events()))
     t.start()
-    time.sleep(0.3)
-    steps = engine.done_steps
-    time.sleep(0.3)
-    assert engine.done_steps == steps  # nothing moves while paused
+    # the unit got as far as a paused unit gets (its initial filters, then its first minibatch's checkpoint)
+    wait_until(lambda: any(isinstance(e, FilterSnapshot) for e in events), "the unit's initial filters")
+    quiet(events)
+    assert t.is_alive() and engine.done_steps == 0  # nothing moves while paused
+    assert not any(isinstance(e, RunFinished) for e in events)
     control.resume()
-    t.join(timeout=60)
+    t.join(timeout=HANG_S)
     assert not t.is_alive()
-    assert result["events"][-1].status == "completed"
+    assert events[-1].status == "completed"
 
 
 def test_resume_is_exact(tmp_path):

@@ -24,6 +24,7 @@ from desktop_app.core.events import (
 from desktop_app.core.lab import LabModel, RunData, StoreChange
 from desktop_app.core.lab.store import FILTERS, METRICS, RUN, STATUS
 from tests.analysis_runs import OUTPUT_VARIANCE, run_events
+from tests.pause import HANG_S  # a limit that only catches a hang
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,7 +77,7 @@ def test_the_lab_model_imports_neither_qt_nor_torch():
     code = ("import sys, desktop_app.core.lab; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'superqt', 'torch')); "
             "print(bad); sys.exit(1 if bad else 0)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=HANG_S)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

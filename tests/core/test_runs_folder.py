@@ -26,6 +26,7 @@ from desktop_app.core.events import (
 from desktop_app.core.runfolder import RunFolder, RunFolderError, RunFolderLocked, is_locked, replay
 from desktop_app.core.runfolder.layout import LOCK
 from desktop_app.core.runfolder.sink import UNIT_EVENTS
+from tests.pause import HANG_S, pause_env, release, wait_paused
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -148,48 +149,54 @@ def test_a_fresh_run_never_overwrites_a_folder_holding_a_run(tmp_path):
     assert (run / "config.toml").read_text() == "name = 'someone else'\n"
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "BASIN_WORKSPACE": str(cwd)}
+def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "BASIN_WORKSPACE": str(cwd), **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "desktop_app.cli", *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_two_cli_runs_into_one_folder_one_fails_at_once(tmp_path):
+    """A second run and a resume meet the first while it is held mid-run (``tests.pause``), not whenever a
+    race against its speed lets them."""
     cfg_path = tmp_path / "tiny.toml"
-    c.save(tiny_cfg(finetune={"epochs": 30, "batch_size": 50}, seeds={"count": 1}), cfg_path)
+    c.save(tiny_cfg(finetune={"epochs": 3, "batch_size": 50}, seeds={"count": 1}), cfg_path)
     out = tmp_path / "shared"
-    first = _cli("run", str(cfg_path), "--out", str(out), "--quiet", cwd=tmp_path)
-    deadline = time.time() + 60
-    while not (out / LOCK).exists() and time.time() < deadline:
-        time.sleep(0.05)
-    second = _cli("run", str(cfg_path), "--out", str(out), "--quiet", cwd=tmp_path)
-    resume = _cli("resume", str(out), "--quiet", cwd=tmp_path)
-    _, err2 = second.communicate(timeout=120)
-    _, err3 = resume.communicate(timeout=120)
-    first.communicate(timeout=300)
-    assert first.returncode == 0
+    hold, paused = pause_env(tmp_path, "CheckpointSaved")
+    first = _cli("run", str(cfg_path), "--out", str(out), "--quiet", cwd=tmp_path, env=hold)
+    try:
+        wait_paused(paused, lambda: first.poll() is None, lambda: first.communicate()[1])
+        second = _cli("run", str(cfg_path), "--out", str(out), "--quiet", cwd=tmp_path)
+        resume = _cli("resume", str(out), "--quiet", cwd=tmp_path)
+        _, err2 = second.communicate(timeout=HANG_S)
+        _, err3 = resume.communicate(timeout=HANG_S)
+        release(paused)
+        _, err1 = first.communicate(timeout=HANG_S)
+    finally:
+        first.kill()
+    assert first.returncode == 0, err1
     for proc, err in ((second, err2), (resume, err3)):
         assert proc.returncode == 2, err
         lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("basin: error:") and "in use" in lines[0], err
-    assert c.load(out / "config.toml").finetune.epochs == 30
+    assert c.load(out / "config.toml").finetune.epochs == 3
 
 
 def test_kill_9_leaves_a_stale_lock_that_resume_takes_over_and_reports(tmp_path):
     cfg_path = tmp_path / "long.toml"
-    c.save(tiny_cfg(finetune={"epochs": 400, "batch_size": 50}, seeds={"count": 1}, arms=["none"]), cfg_path)
+    c.save(tiny_cfg(finetune={"epochs": 3, "batch_size": 50}, seeds={"count": 1}, arms=["none"]), cfg_path)
     out = tmp_path / "killed"
-    proc = _cli("run", str(cfg_path), "--out", str(out), "--quiet", cwd=tmp_path)
-    deadline = time.time() + 120
-    while not list(out.glob("checkpoints/none/s0/e000[1-9].pt")) and time.time() < deadline:
-        time.sleep(0.05)
-    proc.kill()
-    proc.communicate(timeout=30)
+    hold, paused = pause_env(tmp_path, "CheckpointSaved")  # held mid-run, holding the lock, when killed
+    proc = _cli("run", str(cfg_path), "--out", str(out), "--quiet", cwd=tmp_path, env=hold)
+    try:
+        assert wait_paused(paused, lambda: proc.poll() is None, lambda: proc.communicate()[1]) == proc.pid
+    finally:
+        proc.kill()
+        proc.communicate(timeout=HANG_S)
     assert (out / LOCK).exists() and is_locked(out) is None  # left behind, and known to be stale
     resumed = _cli("resume", str(out), "--quiet", cwd=tmp_path)
     first_line = resumed.stderr.readline()  # the warning comes before any training
-    resumed.kill()  # it resumes (holding the lock); no need to train 400 epochs
-    resumed.communicate(timeout=30)
+    resumed.kill()  # it resumes (holding the lock); no need to train on
+    resumed.communicate(timeout=HANG_S)
     assert "stale lock" in first_line and f"pid {proc.pid}" in first_line, first_line
 
 

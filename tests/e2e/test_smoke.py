@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.pause import HANG_S  # a limit that only catches a hang
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -23,7 +25,7 @@ def test_smoke_test_runs_one_epoch_and_exports_a_png(tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "BASIN_WORKSPACE": str(tmp_path / "ws")}
     env.pop("PYTHONPATH", None)
     proc = subprocess.run([sys.executable, "-m", "desktop_app", "--smoke-test", "--out", str(tmp_path / "out")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=150)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.startswith("smoke test ok:") and len(proc.stdout.strip().splitlines()) == 1
     png = tmp_path / "out" / "trajectories.png"

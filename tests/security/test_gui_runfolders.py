@@ -64,9 +64,9 @@ def test_resuming_a_folder_a_cli_process_writes_shows_a_dialog(window_on, pristi
     run = workspace / "run"
     shutil.copytree(pristine_run, run)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom desktop_app.core.runfolder import RunFolder\n"
-         "lock = RunFolder(sys.argv[1]).lock()\nprint('locked', flush=True)\ntime.sleep(60)\n", str(run)],
-        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True)
+        [sys.executable, "-c", "import sys\nfrom desktop_app.core.runfolder import RunFolder\n"
+         "lock = RunFolder(sys.argv[1]).lock()\nprint('locked', flush=True)\nsys.stdin.read()\n", str(run)],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         window = window_on(workspace)
@@ -79,5 +79,5 @@ def test_resuming_a_folder_a_cli_process_writes_shows_a_dialog(window_on, pristi
         qtbot.waitUntil(lambda: not window.controller.is_busy(), timeout=10_000)
         window.last_message_box.close()
     finally:
-        holder.kill()
+        holder.kill()  # it holds the lock until then, however long the window took (it waits on its stdin)
         holder.wait()

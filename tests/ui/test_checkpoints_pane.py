@@ -21,6 +21,7 @@ from desktop_app.ui.checkpoints_pane import CHECKPOINT_FILTER, CheckpointsPane
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.run_store import RunStore
 from desktop_app.workers.checkpoint_service import CheckpointService
+from tests.pause import HANG_MS
 from tests.ui import test_panels_data as syn
 from tests.ui.fakes import FakeController
 
@@ -54,7 +55,7 @@ def pane(qtbot, run_dir, service) -> CheckpointsPane:
 
 
 def wait_idle(qtbot, service) -> None:
-    qtbot.waitUntil(lambda: not service.is_busy(), timeout=10_000)
+    qtbot.waitUntil(lambda: not service.is_busy(), timeout=HANG_MS)
 
 
 def test_lists_the_runs_checkpoints(pane, run_dir):
@@ -77,7 +78,7 @@ def test_export_model_writes_pt_and_safetensors_with_config(qtbot, pane, service
     dest = tmp_path / "model"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(dest), ""))
     pane.export_button.click()
-    qtbot.waitUntil(lambda: pane.last_result is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: pane.last_result is not None, timeout=HANG_MS)
     wait_idle(qtbot, service)
     pt, st = (Path(p) for p in pane.last_result)
     assert (pt, st) == (dest.with_suffix(".pt"), dest.with_suffix(".safetensors"))
@@ -109,7 +110,7 @@ def test_malicious_checkpoint_is_refused_through_the_ui(qtbot, service, tmp_path
     chosen: list[str] = []
     window.checkpoints.checkpointChosen.connect(chosen.append)
     window.open_checkpoint_action.trigger()
-    qtbot.waitUntil(lambda: window.checkpoints.last_message_box is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.checkpoints.last_message_box is not None, timeout=HANG_MS)
     wait_idle(qtbot, service)
     box = window.checkpoints.last_message_box
     assert box.windowTitle() == "Checkpoint refused"
@@ -120,7 +121,7 @@ def test_malicious_checkpoint_is_refused_through_the_ui(qtbot, service, tmp_path
 
 def test_valid_checkpoint_opened_elsewhere_is_offered_to_the_panels(qtbot, pane, service):
     path = pane.rows()[1][4]
-    with qtbot.waitSignal(pane.checkpointChosen, timeout=10_000) as blocker:
+    with qtbot.waitSignal(pane.checkpointChosen, timeout=HANG_MS) as blocker:
         pane.open_checkpoint(path)
     wait_idle(qtbot, service)
     assert blocker.args == [path]
@@ -166,10 +167,10 @@ def test_actions_without_a_service_are_disabled(qtbot):
 
 def test_an_exported_safetensors_opens_again_through_the_pane(qtbot, pane, service, tmp_path):
     pane.export_model(pane.rows()[1][4], tmp_path / "model")
-    qtbot.waitUntil(lambda: pane.last_result is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: pane.last_result is not None, timeout=HANG_MS)
     wait_idle(qtbot, service)
     _pt, st = pane.last_result
-    with qtbot.waitSignal(pane.checkpointChosen, timeout=10_000) as blocker:
+    with qtbot.waitSignal(pane.checkpointChosen, timeout=HANG_MS) as blocker:
         pane.open_checkpoint(st)
     wait_idle(qtbot, service)
     assert Path(blocker.args[0]) == Path(st)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import desktop_app.__main__ as entry
+from tests.pause import HANG_S  # a limit that only catches a hang
 
 
 def test_cli_subcommands_are_delegated(monkeypatch) -> None:
@@ -58,7 +59,7 @@ def test_window_starts_without_torch() -> None:
             "window.torch_ready.emit(); print(window.device_label.text())\n"
             "teardown(app, window)\n")  # as run_gui ends: left to interpreter exit, native destructors may crash
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(root))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=HANG_S,
                          cwd=root)
     assert out.returncode == 0, out.stderr[-2000:]
     first, second = out.stdout.strip().splitlines()[-2:]

@@ -27,6 +27,7 @@ from desktop_app.core.events import (
 from desktop_app.core.runfolder import workspace as runs
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.settings import app_settings
+from tests.pause import HANG_MS
 from tests.ui.fakes import FakeController
 
 
@@ -238,7 +239,7 @@ def test_tiny_real_run_history_and_replay(real_window, qtbot) -> None:
     finished: list[tuple[str, str]] = []
     ctrl.runFinished.connect(lambda d, s: finished.append((d, s)))
     (run_dir,) = window.start_run()
-    qtbot.waitUntil(lambda: bool(finished), timeout=60_000)
+    qtbot.waitUntil(lambda: bool(finished), timeout=HANG_MS)
     assert finished == [(str(run_dir), "completed")]
     rows = runs.read_metrics(run_dir)
     test_rows = [r for r in rows if r["phase"] == "finetune" and r["split"] == "test"]
@@ -268,7 +269,7 @@ def test_close_during_run_stops_and_stays_resumable(real_window, qtbot) -> None:
     window.set_config(tiny_config("long", epochs=500))
     (run_dir,) = window.start_run()
     # the dae unit runs first (longest first); closed once it is fine-tuning, so it has a checkpoint to resume
-    qtbot.waitUntil(lambda: len(window.store.unit("dae", 0).epochs) >= 2, timeout=30_000)
+    qtbot.waitUntil(lambda: len(window.store.unit("dae", 0).epochs) >= 2, timeout=HANG_MS)
     window.close()  # stop latency is measured in bench/stop_latency.py; here: it stopped, not completed
     assert not ctrl.is_busy()
     assert runs.read_manifest(run_dir)["status"] == "stopped"
@@ -284,9 +285,9 @@ def test_stop_then_resume_from_history(real_window, qtbot) -> None:
     ctrl.runFinished.connect(lambda d, s: finished.append((d, s)))
     (run_dir,) = window.start_run()
     # the longest unit of a seed runs first (core.engine.run): dae seed 0 is the one under way
-    qtbot.waitUntil(lambda: len(window.store.unit("dae", 0).epochs) >= 2, timeout=30_000)
+    qtbot.waitUntil(lambda: len(window.store.unit("dae", 0).epochs) >= 2, timeout=HANG_MS)
     window.stop_action.trigger()
-    qtbot.waitUntil(lambda: bool(finished), timeout=5_000)
+    qtbot.waitUntil(lambda: bool(finished), timeout=HANG_MS)
     assert finished == [(str(run_dir), "stopped")]
     window.history.refresh()
     assert window.history.wait_loaded()
@@ -295,10 +296,10 @@ def test_stop_then_resume_from_history(real_window, qtbot) -> None:
     assert window.history.resume_button.isEnabled()
     window.history.resume_button.click()
     stopped_at = int(window.store.unit("dae", 0).epochs[-1])
-    qtbot.waitUntil(lambda: int(window.store.unit("dae", 0).epochs[-1]) > stopped_at + 1, timeout=30_000)
+    qtbot.waitUntil(lambda: int(window.store.unit("dae", 0).epochs[-1]) > stopped_at + 1, timeout=HANG_MS)
     assert window.store.run_dir == str(run_dir) and window.store.unit("dae", 0).epochs[0] == 0
     window.stop_action.trigger()  # stopping the resumed run also works and stays resumable
-    qtbot.waitUntil(lambda: len(finished) == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: len(finished) == 2, timeout=HANG_MS)
     assert finished[1] == (str(run_dir), "stopped")
     assert any("Resumed run 'resumable'" in line for line in window.log.plain_lines())
     assert runs.read_manifest(run_dir)["status"] == "stopped"

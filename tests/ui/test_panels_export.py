@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QTabWidget
 
 from desktop_app.ui.panels import ANALYSIS_PANELS, PANELS, Panel, make_panels
 from desktop_app.ui.run_store import RunStore
+from tests.pause import HANG_MS
 from tests.ui import test_panels_data as syn
 from tests.ui.test_exports import assert_csv_equals_table, svg_root
 
@@ -77,7 +78,7 @@ def test_hidden_panels_redraw_when_shown(qtbot, store):
     store.ingest(syn.events())  # same run again: everything "changes"
     filters = panels["Filters"]
     assert filters._refresh_timer.isActive()  # the visible tab redraws on the next tick of the live clock
-    qtbot.waitUntil(lambda: filters.redraws == before["Filters"] + 1, timeout=5000)
+    qtbot.waitUntil(lambda: filters.redraws == before["Filters"] + 1, timeout=HANG_MS)
     assert panels["Summary"].redraws == before["Summary"]  # hidden: deferred
     tabs.setCurrentWidget(panels["Summary"])
     assert panels["Summary"].redraws == before["Summary"] + 1

@@ -7,6 +7,7 @@ from desktop_app.core import tiling
 from desktop_app.core.events import FilterSnapshot
 from desktop_app.ui.panels.filters import FiltersPanel
 from desktop_app.ui.run_store import RunStore
+from tests.pause import HANG_MS
 from tests.ui import test_panels_data as syn
 
 
@@ -73,7 +74,7 @@ def test_play_steps_and_stops_on_hide(panel, qtbot):
     assert panel.timer.isActive()
     panel._step()
     assert panel.slider.value() == 1
-    qtbot.waitUntil(lambda: panel.slider.value() >= 2, timeout=3000)
+    qtbot.waitUntil(lambda: panel.slider.value() >= 2, timeout=HANG_MS)
     panel.hide()
     assert not panel.timer.isActive()
     assert panel.play_button.text() == "Play"

@@ -12,6 +12,7 @@ from desktop_app.core.runfolder import read_online
 from desktop_app.ui.panels import OnlinePanel
 from desktop_app.ui.run_store import RunStore
 from tests.core.test_online import tiny
+from tests.pause import HANG_MS
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,7 @@ def test_live_points_redraw_the_panel(qtbot, runs):
     assert not panel.seed_items and "No online points" in panel.info.text()
     store.ingest(list(replay(runs[1])))
     panel.flush()
-    qtbot.waitUntil(lambda: len(panel.seed_items) == 4, timeout=5000)
+    qtbot.waitUntil(lambda: len(panel.seed_items) == 4, timeout=HANG_MS)
 
 
 def test_with_no_points_the_axes_show_the_decades_to_come(qtbot):

@@ -9,6 +9,7 @@ from desktop_app.core.engine.run import run_experiment
 from desktop_app.core.runfolder import workspace as runs
 from desktop_app.ui.panels import make_panels
 from desktop_app.ui.run_store import RunStore
+from tests.pause import HANG_MS
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ def test_store_delivers_the_models_changes_on_the_gui_thread(qtbot):
         EpochMetrics("none", 0, 0, 1.0, 0.5, 1.0, 0.5, 1.0, 0.5)],))
     feeder.start()
     feeder.join()
-    qtbot.waitUntil(lambda: bool(threads), timeout=2000)
+    qtbot.waitUntil(lambda: bool(threads), timeout=HANG_MS)
     assert threads == [(QApplication.instance().thread(), {"run", "metrics"})]
     store.ingest([EpochMetrics("none", 0, 1, 1.0, 0.5, 1.0, 0.5, 1.0, 0.5)])  # on the GUI thread: at once
     assert threads[-1][1] == {"metrics"} and store.unit("none", 0).epochs.tolist() == [0, 1]

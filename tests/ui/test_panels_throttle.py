@@ -1,13 +1,14 @@
 """Live redraw throttle: a visible panel fed a fast event stream redraws at its own pace, never drops the
 last state, and a pending redraw waits while the panel is hidden."""
 
-import time
+from types import SimpleNamespace
 
 import numpy as np
 
 from desktop_app.ui.panels import base
 from desktop_app.ui.panels.curves import CurvesPanel
 from desktop_app.ui.run_store import RunStore
+from tests.pause import HANG_MS
 from tests.ui import test_panels_data as syn
 
 
@@ -41,7 +42,7 @@ def test_fast_stream_redraws_less_often_and_ends_on_the_last_state(qtbot, monkey
     # nothing is drawn at once; one redraw on the next tick of the shared clock draws the last state
     assert panel.redraws == before
     assert panel._refresh_timer.isActive()
-    qtbot.waitUntil(lambda: not panel._refresh_timer.isActive(), timeout=3000)
+    qtbot.waitUntil(lambda: not panel._refresh_timer.isActive(), timeout=HANG_MS)
     assert panel.redraws == before + 1
     test = [s for s in panel.series if (s.plot, s.arm, s.name) == ("metric", "dae", "test")][0]
     want = np.array([[syn.metric("dae", s, e, "test_nll") for e in range(syn.EPOCHS)] for s in syn.SEEDS])
@@ -52,12 +53,14 @@ def test_panels_due_together_share_the_clock_tick(qtbot, monkeypatch):
     monkeypatch.setattr(base, "LIVE_INTERVAL_S", 1.0)
     a, b = _shown_panel(qtbot), _shown_panel(qtbot)
     a._last_refresh = b._last_refresh = -1e9  # both last drew long ago
-    qtbot.waitUntil(lambda: time.perf_counter() % 1.0 < 0.3, timeout=3000)  # the next tick is >= 700 ms away
+    clock = [100.2]  # the panels' clock, stepped by the test: no machine is too slow for 100 ms between two calls
+    monkeypatch.setattr(base, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
     a.store.ingest(_epoch_batches()[0])
-    time.sleep(0.1)
+    clock[0] = 100.3
     b.store.ingest(_epoch_batches()[0])
-    # scheduled 100 ms apart, due at the same tick: the same time remains on both timers
-    assert abs(a._refresh_timer.remainingTime() - b._refresh_timer.remainingTime()) <= 15
+    # scheduled 100 ms apart, due at the same tick (101.0)
+    assert (a._refresh_timer.interval(), b._refresh_timer.interval()) == (800, 700)
+    assert a._refresh_timer.isActive() and b._refresh_timer.isActive()
 
 
 def test_slow_redraws_wait_longer(qtbot):

@@ -10,6 +10,7 @@ from desktop_app.core.analysis.progress import AnalysisProgress, InterpolationRe
 from desktop_app.core.analysis.store import list_results
 from desktop_app.workers.analysis_worker import AnalysisRunner
 from tests.analysis_runs import make_run
+from tests.pause import HANG_MS
 
 SMALL = {"arm": "dae", "seed": 0, "resolution": 7, "n_eval": 100}
 
@@ -48,10 +49,10 @@ def runner(qtbot):
     r = AnalysisRunner(threads=1, jobs=None)
     r.jobs.update({"slow": slow_job, "chatty": chatty_job, "broken": broken_job})
     yield r
-    assert r.shutdown(5000)
+    assert r.shutdown(HANG_MS)
 
 
-def wait_done(qtbot, job, timeout=30_000):
+def wait_done(qtbot, job, timeout=HANG_MS):
     qtbot.waitUntil(lambda: job.state in ("finished", "failed", "cancelled"), timeout=timeout)
 
 
@@ -84,23 +85,23 @@ def test_interpolation_through_the_runner(qtbot, runner, run_dir):
 
 def test_cancel_is_quick_and_leaves_no_thread(qtbot, runner, run_dir):
     job = runner.start("slow", run_dir, {})
-    with qtbot.waitSignal(job.progress, timeout=5000):
+    with qtbot.waitSignal(job.progress, timeout=HANG_MS):
         pass
     assert runner.is_busy()
     thread = runner._task._thread
-    with qtbot.waitSignal(job.cancelled, timeout=10_000):  # an endless job; latency: docs/PERFORMANCE.md
+    with qtbot.waitSignal(job.cancelled, timeout=HANG_MS):  # an endless job; latency: docs/PERFORMANCE.md
         job.cancel()
     assert job.state == "cancelled" and not runner.is_busy() and not thread.isRunning()
 
 
 def test_a_real_landscape_cancels_within_a_batch(qtbot, runner, run_dir):
     job = runner.start("landscape", run_dir, {**SMALL, "resolution": 101, "n_eval": 0, "direction_seed": 5})
-    with qtbot.waitSignal(job.progress, timeout=20_000):
+    with qtbot.waitSignal(job.progress, timeout=HANG_MS):
         pass
     t0 = time.perf_counter()
     runner.cancel()
-    wait_done(qtbot, job, 5000)
-    assert job.state in ("cancelled", "finished") and time.perf_counter() - t0 < 15.0, job.state
+    wait_done(qtbot, job, HANG_MS)
+    assert job.state in ("cancelled", "finished") and time.perf_counter() - t0 < 60.0, job.state
     if job.state == "cancelled":  # a cancelled surface is never cached
         assert not [m for m in list_results(run_dir, "landscape") if m["params"].get("direction_seed") == 5]
 
@@ -131,7 +132,7 @@ def test_progress_is_coalesced(qtbot, runner, run_dir):
 
 def test_failure_is_reported_with_the_message(qtbot, runner, run_dir):
     job = runner.start("broken", run_dir, {})
-    with qtbot.waitSignal(runner.failed, timeout=5000) as blocker:
+    with qtbot.waitSignal(runner.failed, timeout=HANG_MS) as blocker:
         pass
     assert "no checkpoints for arm 'x'" in blocker.args[0] and job.state == "failed"
     with pytest.raises(KeyError):
@@ -141,9 +142,9 @@ def test_failure_is_reported_with_the_message(qtbot, runner, run_dir):
 def test_shutdown_stops_a_running_job(qtbot, run_dir):
     runner = AnalysisRunner(threads=1, jobs={"slow": slow_job})
     job = runner.start("slow", run_dir, {})
-    with qtbot.waitSignal(job.progress, timeout=5000):
+    with qtbot.waitSignal(job.progress, timeout=HANG_MS):
         pass
     thread = runner._task._thread
-    assert runner.shutdown(2000)
+    assert runner.shutdown(HANG_MS)
     assert job.state == "cancelled" and not thread.isRunning() and not runner.is_busy()
     assert isinstance(thread, QThread)

@@ -11,6 +11,7 @@ import pytest
 from desktop_app.core.control import RunControl
 from desktop_app.workers import background
 from desktop_app.workers.background import Outbox, Task
+from tests.pause import HANG_MS
 
 
 class Tick:
@@ -80,7 +81,7 @@ def test_items_are_coalesced_at_30_hz_in_order_and_end_after_the_thread(qtbot) -
     rec = Recorder(task)
     t0 = time.perf_counter()
     task.start()
-    qtbot.waitUntil(lambda: task.done, timeout=20_000)
+    qtbot.waitUntil(lambda: task.done, timeout=HANG_MS)
     elapsed = time.perf_counter() - t0
     milestones = [x for x in rec.items if isinstance(x, str)]
     assert milestones == [f"milestone {i}" for i in range(999, 20_000, 1000)]
@@ -104,11 +105,9 @@ def test_stop_ends_the_generator_normally_within_a_step(qtbot) -> None:
     task = Task(job, name="endless", collapse=Tick)
     rec = Recorder(task)
     task.start()
-    qtbot.waitUntil(lambda: bool(rec.items), timeout=5000)
-    t0 = time.perf_counter()
+    qtbot.waitUntil(lambda: bool(rec.items), timeout=HANG_MS)
     task.stop()  # an endless job: ending at all is the behaviour; latency: docs/PERFORMANCE.md, background work
-    qtbot.waitUntil(lambda: task.done, timeout=10_000)
-    assert time.perf_counter() - t0 < 10.0
+    qtbot.waitUntil(lambda: task.done, timeout=HANG_MS)
     assert closed.is_set() and task.stopped and task.error is None
 
 
@@ -116,16 +115,17 @@ def test_pause_holds_the_generator_and_resume_continues(qtbot) -> None:
     seen: list[int] = []
     task = Task(lambda control: endless(control, seen), name="pausable")
     task.start()
-    qtbot.waitUntil(lambda: len(seen) > 3, timeout=5000)
+    qtbot.waitUntil(lambda: len(seen) > 3, timeout=HANG_MS)
     task.pause()
-    qtbot.wait(100)
-    n = len(seen)
-    qtbot.wait(200)
-    assert len(seen) == n and task.paused
+    n = -1
+    while n != len(seen):  # the step under way when the pause came ends, however slow the machine; then none
+        n = len(seen)
+        qtbot.wait(300)  # unpaused, a step takes 2 ms
+    assert task.paused
     task.resume()
-    qtbot.waitUntil(lambda: len(seen) > n + 3, timeout=5000)
+    qtbot.waitUntil(lambda: len(seen) > n + 3, timeout=HANG_MS)
     task.stop()
-    assert task.wait(2000) and task.done
+    assert task.wait(HANG_MS) and task.done
 
 
 @pytest.mark.parametrize("exc", [RuntimeError("size mismatch for layer 0"), ValueError("bad field")])
@@ -136,7 +136,7 @@ def test_an_exception_is_kept_for_the_owner_and_the_task_still_ends(qtbot, exc) 
 
     task = Task(job, name="broken")
     rec = Recorder(task)
-    with qtbot.waitSignal(task.ended, timeout=5000):
+    with qtbot.waitSignal(task.ended, timeout=HANG_MS):
         task.start()
     assert task.error is exc and rec.items and not task.stopped
 
@@ -145,11 +145,9 @@ def test_wait_after_stop_is_the_clean_shutdown(qtbot) -> None:
     task = Task(lambda control: endless(control, []), name="shutdown")
     rec = Recorder(task)
     task.start()
-    qtbot.waitUntil(lambda: bool(rec.batches), timeout=5000)
-    t0 = time.perf_counter()
+    qtbot.waitUntil(lambda: bool(rec.batches), timeout=HANG_MS)
     task.stop()
-    assert task.wait(10_000)
-    assert time.perf_counter() - t0 < 10.0  # an endless job
+    assert task.wait(HANG_MS)  # an endless job: ending at all is the behaviour
     assert rec.ended_at is not None and not task._thread.isRunning()  # ended was delivered synchronously
     qtbot.wait(50)  # the thread's queued `finished` arrives later and changes nothing
     assert task.done and rec.ended_at is not None
@@ -162,10 +160,10 @@ def test_a_running_task_survives_losing_every_reference(qtbot) -> None:
     ref = task
     del task
     gc.collect()  # a QThread destroyed while running would abort the process here
-    qtbot.waitUntil(lambda: len(seen) > 3, timeout=5000)
+    qtbot.waitUntil(lambda: len(seen) > 3, timeout=HANG_MS)
     assert ref in background._RUNNING
     ref.stop()
-    assert ref.wait(2000) and ref not in background._RUNNING
+    assert ref.wait(HANG_MS) and ref not in background._RUNNING
 
 
 def test_torch_threads_are_set_on_the_task_thread(qtbot) -> None:
@@ -191,4 +189,4 @@ def test_a_task_starts_once(qtbot) -> None:
     task.start()
     with pytest.raises(RuntimeError, match="already started"):
         task.start()
-    assert task.wait(2000) and task.last == 1
+    assert task.wait(HANG_MS) and task.last == 1

@@ -82,7 +82,10 @@ def _dask_unit(task: UnitTask, queue_name: str, state_name: str) -> str:
     status = "failed"
     try:
         with _UNIT_LOCK:
-            batch: list[Event | _Started] = [_Started(task.arm, task.seed, get_worker().address)]
+            # told at once, not with the first batch: a worker lost before its first flush is still known to have
+            # held the unit, so its second start is reported as a restart
+            queue.put(pickle.dumps([_Started(task.arm, task.seed, get_worker().address)]))
+            batch: list[Event | _Started] = []
             last = time.monotonic()
             for ev in run_task(task, control):
                 batch.append(ev)

@@ -22,6 +22,7 @@ from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.control import RunControl, StopRequested
 from desktop_app.core.errors import ConfigError
 from desktop_app.core.events import Event, LogMessage, UnitFinished
+from desktop_app.core.test_hooks import pause_point
 
 WORKERS_ENV = "BASIN_WORKERS"  # the default number of workers when the config says 0 (auto)
 
@@ -75,7 +76,14 @@ def _unit_data(cfg: ExperimentConfig):
 
 def run_task(task: UnitTask, control: RunControl, data=None) -> Iterator[Event]:
     """The task's events, ending with one UnitFinished per seed: "completed", "diverged", "stopped" or "failed"
-    (the key seed's last). The task's experiment kind trains it (``core.experiments``)."""
+    (the key seed's last). The task's experiment kind trains it (``core.experiments``); a test may hold the unit
+    at one of them (``core.test_hooks``)."""
+    for ev in _task_events(task, control, data):
+        pause_point(ev)
+        yield ev
+
+
+def _task_events(task: UnitTask, control: RunControl, data) -> Iterator[Event]:
     from desktop_app.core.experiments import TaskState, experiment_kind
 
     state = TaskState()
