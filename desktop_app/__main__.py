@@ -97,6 +97,7 @@ def compose(argv: list[str], defer_panels: bool = False):
     window = MainWindow(controller, checkpoint_service=service, analysis_runner=analyses,
                         torch_loaded="torch" in sys.modules, defer_panels=defer_panels, task_factory=Task)
     analyses.setParent(window)
+    app.aboutToQuit.connect(window.shutdown_threads)  # a replay or the Runs table's load: stopped and waited for
     app.aboutToQuit.connect(analyses.shutdown)
     controller.setParent(window)
     service.setParent(window)

@@ -21,6 +21,12 @@ def _sps():
     return stats
 
 
+def preload() -> None:
+    """Import scipy.stats now: call it on a background thread (the window's replay of an opened run does), so the
+    first Summary drawn after it does not import it on the GUI thread (seconds on a busy machine)."""
+    _sps()
+
+
 @dataclass(frozen=True)
 class MeanCI:
     n: int

@@ -13,7 +13,8 @@ looked at are remembered (LAYOUT_VERSION drops layouts saved by an older arrange
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
@@ -33,10 +34,12 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core import config as config_mod
 from desktop_app.core import presets as presets_mod
+from desktop_app.core import stats as stats_mod
 from desktop_app.core.config import ConfigError, ExperimentConfig
 from desktop_app.core.engine.sweep_plan import plan_runs
 from desktop_app.core.events import Event, RunFinished, RunStarted
-from desktop_app.core.lab.model import REPLAY_ERRORS
+from desktop_app.core.lab.model import REPLAY_ERRORS, replay_run
+from desktop_app.core.lab.store import RunData
 from desktop_app.ui import settings as settings_mod
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
 from desktop_app.ui.builder import BuilderPane
@@ -54,7 +57,7 @@ from desktop_app.ui.run_store import RunStore
 from desktop_app.ui.run_title import run_caption
 from desktop_app.ui.shortcuts import ShortcutsDialog, shortcut_rows
 from desktop_app.ui.tab_titles import FullTabTitles
-from desktop_app.ui.task_protocol import TaskFactory
+from desktop_app.ui.task_protocol import InlineTask, TaskFactory, TaskLike
 
 SHUTDOWN_TIMEOUT_MS = 15_000
 DEFAULT_SIZE = (1400, 900)
@@ -100,6 +103,9 @@ class MainWindow(QMainWindow):
         self.last_message_box: QMessageBox | None = None
         self._workspace = settings_mod.workspace()
         self._task_factory = task_factory
+        self.replay_task: TaskLike | None = None  # the replay of an Open or Compare under way
+        self._stopping_replays: list[TaskLike] = []  # replaced replays, told to stop; waited for on close
+        self._closing = False
 
         self._build_panel_area()
         self._build_docks()
@@ -325,6 +331,8 @@ class MainWindow(QMainWindow):
             if name in self.panel_widgets:
                 continue
             panel = make_panel(name, self.store, self.analysis_runner)
+            if self._task_factory is not None and hasattr(panel, "stagger"):
+                panel.stagger = True  # a run opened in the background: its panels draw one per turn
             self.panel_widgets[name] = panel
             old = docks[name].widget()
             docks[name].setWidget(panel)
@@ -467,10 +475,17 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def open_run(self, run_dir: Path | str) -> bool:
-        """Replay a run folder into the lab model and show it in every panel (following live iff it is live)."""
+        """Replay a run folder into the lab model and show it in every panel (following live iff it is live).
+
+        The replay runs in a background task (``replay_run``; the status bar counts its units) and the panels
+        show the run when it ends, so opening a study of 800 units never blocks the window; without a task
+        factory it runs inline and the run is shown on return. False when it failed at once (inline)."""
         run_dir = Path(run_dir)
+        return self._replay_then([run_dir], f"Opening {run_dir.name}", partial(self._opened, run_dir))
+
+    def _opened(self, run_dir: Path, replayed: dict[str, RunData]) -> bool:
         try:
-            self.lab.open(run_dir)
+            self.lab.open(run_dir, data=replayed.get(str(run_dir)))
         except REPLAY_ERRORS as exc:
             self.show_error("Cannot open run", f"{run_dir}\n\n{exc}")
             return False
@@ -480,9 +495,14 @@ class MainWindow(QMainWindow):
     @Slot(list)
     def compare_runs(self, run_dirs: Sequence[Path | str]) -> bool:
         """Overlay two or more runs (finished or live) in Curves, Summary and Trajectories, each named by what
-        differs between their configs (core.lab.LabModel.compare); a run that cannot be read: one dialog."""
+        differs between their configs (core.lab.LabModel.compare); a run that cannot be read: one dialog. The runs
+        not open yet are replayed in the background first, as ``open_run`` does."""
+        dirs = [Path(d) for d in run_dirs]
+        return self._replay_then(dirs, f"Comparing {len(dirs)} runs", partial(self._compared, dirs))
+
+    def _compared(self, run_dirs: list[Path], replayed: dict[str, RunData]) -> bool:
         try:
-            comparison = self.lab.compare(run_dirs)
+            comparison = self.lab.compare(run_dirs, replayed)
         except (*REPLAY_ERRORS, ValueError) as exc:
             self.show_error("Cannot compare runs", str(exc))
             return False
@@ -490,6 +510,72 @@ class MainWindow(QMainWindow):
         if self.current_panel() not in ("Curves", "Summary", "Trajectories"):
             self.show_panel("Curves")
         return True
+
+    # -- background replay ---------------------------------------------------------------------------------
+    @property
+    def replaying(self) -> bool:
+        """A run folder is being replayed (Open or Compare under way)."""
+        return self.replay_task is not None and not self.replay_task.done
+
+    def _replay_then(self, run_dirs: list[Path], what: str, then: Callable[[dict[str, RunData]], bool]) -> bool:
+        """Replay the folders that are not open yet in a background task, then ``then(replayed)`` on the GUI
+        thread; a newer Open or Compare replaces one under way (it is stopped)."""
+        self._stop_replay()
+        if self._closing:
+            return False
+        if len(run_dirs) == 1:  # Open replays afresh, except the live run (its data holds every event)
+            todo = [d for d in run_dirs if not self._is_live(d)]
+        else:  # Compare reuses the runs already open
+            todo = [d for d in dict.fromkeys(run_dirs) if self.lab.run(d) is None]
+        replayed: dict[str, RunData] = {}
+        outcome: list[bool] = []
+        task = (self._task_factory or InlineTask)(partial(_replay_job, todo), name="replay")
+        task.items.connect(partial(self._on_replay_items, what, replayed))
+        task.ended.connect(partial(self._on_replay_ended, task, what, replayed, then, outcome))
+        self.replay_task = task
+        self.statusBar().showMessage(f"{what}…")
+        task.start()
+        return outcome[0] if outcome else True  # inline: how it went; in the background: started
+
+    def _is_live(self, run_dir: Path) -> bool:
+        return str(run_dir) == self.lab.live_dir and self.lab.live_active
+
+    def _on_replay_items(self, what: str, replayed: dict[str, RunData], items: list) -> None:
+        for key, item in items:
+            if isinstance(item, RunData):
+                replayed[key] = item
+            else:
+                done, planned = item
+                of = f" of {planned}" if planned else ""
+                self.statusBar().showMessage(f"{what}: {done}{of} units read…")
+
+    def _on_replay_ended(self, task, what: str, replayed: dict[str, RunData],
+                         then: Callable[[dict[str, RunData]], bool], outcome: list[bool]) -> None:
+        if task is self.replay_task:
+            self.replay_task = None
+        if task.stopped or self._closing:
+            outcome.append(False)
+            return
+        self.statusBar().clearMessage()
+        if task.error is not None:
+            if isinstance(task.error, REPLAY_ERRORS):
+                title = "Cannot compare runs" if what.startswith("Comparing") else "Cannot open run"
+                self.show_error(title, str(task.error))
+                outcome.append(False)
+                return
+            raise task.error
+        outcome.append(then(replayed))
+
+    def _stop_replay(self, timeout_ms: int = 0) -> bool:
+        """Stop the replay under way (if any); wait up to ``timeout_ms`` for it. True once none runs."""
+        task, self.replay_task = self.replay_task, None
+        if task is not None and not task.done:
+            task.stop()
+            self._stopping_replays.append(task)
+        self._stopping_replays = [t for t in self._stopping_replays if not t.done]
+        if timeout_ms:
+            return all(t.wait(timeout_ms) for t in self._stopping_replays)
+        return not self._stopping_replays
 
     def compare_selected_runs(self) -> bool:
         """Run > Compare selected runs: the runs selected in the Runs pane."""
@@ -849,7 +935,16 @@ class MainWindow(QMainWindow):
         self._device_choice = ""
         self._on_config_changed(self.builder.config())
 
+    def shutdown_threads(self, timeout_ms: int = SHUTDOWN_TIMEOUT_MS) -> None:
+        """Stop and wait every thread the window owns that is not the run's (a replay, the Runs table's load);
+        after this no new one starts. Called on close and on the application's aboutToQuit (a quit that skips
+        closeEvent), so no QThread is destroyed while running (that aborts the process)."""
+        self._closing = True
+        self._stop_replay(timeout_ms)
+        self.history.shutdown(timeout_ms)
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self._stop_replay()  # at once: a replay under way ends within one batch while the run stops
         if self.controller.is_busy():
             self.log.add_line("Stopping the run before closing…", "warning")
             if not self.controller.shutdown(SHUTDOWN_TIMEOUT_MS):
@@ -859,11 +954,21 @@ class MainWindow(QMainWindow):
         else:
             self.controller.shutdown(0)
         self._shutdown_checkpoint_service()
-        self.history.shutdown()
+        self.shutdown_threads()
         if self.analysis_runner is not None:
             self.analysis_runner.shutdown(SHUTDOWN_TIMEOUT_MS)  # cancels within one batch; no thread outlives us
         self.save_state()
         super().closeEvent(event)
+
+
+def _replay_job(run_dirs: list[Path], control) -> Iterator[tuple[str, object]]:
+    """The background half of Open/Compare: each folder replayed (``replay_run``), a stop honoured per batch; then
+    scipy.stats imported here, so the Summary drawn next does not import it on the GUI thread."""
+    for run_dir in run_dirs:
+        for item in replay_run(run_dir):
+            control.checkpoint()
+            yield str(run_dir), item
+    stats_mod.preload()
 
 
 def _toml_paths(urls) -> list[str]:

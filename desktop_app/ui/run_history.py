@@ -69,6 +69,7 @@ class RunHistory(QWidget):
         self._busy_dirs: set[str] = set()
         self._task: TaskLike | None = None
         self._stopping: list[TaskLike] = []  # replaced loads, told to stop; waited for by shutdown()
+        self._shut = False  # shutdown() was called: no load starts any more (a run ending during a quit)
         self._seen: set[Path] = set()
         self._fitted = False
         self.builder_config = None  # () -> ExperimentConfig: set by the window for "Diff with builder"
@@ -177,6 +178,8 @@ class RunHistory(QWidget):
         self._start_load([Path(p) for p in run_dirs])
 
     def _start_load(self, dirs: list[Path] | None) -> None:
+        if self._shut:
+            return
         if self._task is not None and not self._task.done:
             if dirs is not None:  # a full load is running: it reads these too (or a later refresh will)
                 dirs = None
@@ -202,7 +205,8 @@ class RunHistory(QWidget):
             self._stopping.append(task)
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Stop loading and wait for the load threads (the window calls this on close)."""
+        """Stop loading and wait for the load threads (the window calls this on close); no load starts after it."""
+        self._shut = True
         self._stop_task()
         ok = all(t.wait(timeout_ms) for t in self._stopping)
         self._stopping = []

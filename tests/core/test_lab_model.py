@@ -52,8 +52,9 @@ def content(data: RunData) -> dict:
         units[(arm, seed)] = {
             "epochs": u.epochs.tolist(), "metrics": u.metrics.tolist(),
             "recon": {k: v.tolist() for k, v in u.recon.items()},
-            "filters": [(p, e, w.tolist()) for p, e, w in u.filters], "shape": u.filter_input_shape,
-            "probes": {e: p.tolist() for e, p in u.probes.items()}, "checkpoints": u.checkpoints,
+            "filters": [(p, e, w.tolist()) for p, e, w in data.filters(arm, seed)], "shape": u.filter_input_shape,
+            "probes": {int(e): p.tolist() for e, p in zip(*data.probe_outputs(arm, seed), strict=True)},
+            "checkpoints": u.checkpoints,
         }
     return {"units": units, "run_dir": data.run_dir, "name": data.name, "arms": data.arms, "seeds": data.seeds,
             "device": data.device, "status": data.status, "analyses": sorted(data.analyses)}

@@ -283,6 +283,23 @@ class SnapshotsConfig:
     tensorboard: bool = spec(
         False, label="Also write TensorBoard logs",
         help="Also write TensorBoard event files (needs the basin[tensorboard] extra).")
+    keep_seeds: int = spec(
+        0, label="Snapshots for the first", unit="seeds", lo=0, hi=10_000,
+        help="Storage policy for studies of many seeds: filters, probe outputs and the weights along the trajectory "
+        "(e<epoch>.pt) are written for the first N seeds of each arm only; every seed keeps its metrics and its "
+        "resume state (latest.pt, the final weights once done), so resume stays exact. 0 = every seed.")
+    every: int = spec(
+        1, label="Snapshot every", unit="epochs", lo=1, hi=MAX_EPOCHS,
+        help="Fine-tuning epochs between filter and probe-output snapshots (epoch 0 and the last are always "
+        "written); 1 = every epoch.")
+
+    def keeps(self, seed_index: int) -> bool:
+        """Whether the seed ``seed_index`` places after the base seed gets snapshots and trajectory checkpoints."""
+        return not self.keep_seeds or seed_index < self.keep_seeds
+
+    def snapshot_epoch(self, epoch: int, last: int) -> bool:
+        """Whether fine-tuning epoch ``epoch`` (of ``last``) gets filter and probe snapshots."""
+        return epoch == 0 or epoch == last or epoch % self.every == 0
 
 
 @dataclass(frozen=True)
@@ -493,6 +510,10 @@ class ExperimentConfig:
             d.pop("online", None)
         if not self.pretraining.bottom_layers:  # the default (all layers): left out so older hashes stay valid
             d["pretraining"].pop("bottom_layers", None)
+        snaps = d.get("snapshots", {})
+        for key, default in (("keep_seeds", 0), ("every", 1)):  # the storage policy at its defaults: hashes
+            if snaps.get(key) == default:  # predate it (where nothing is left out, the results are the same)
+                snaps.pop(key, None)
         ov = d.get("output_variance", {})
         if self.kind != "output-variance" or not ov.get("stream_examples"):  # hashes predate the field
             ov.pop("stream_examples", None)
@@ -513,6 +534,22 @@ class ExperimentConfig:
     @property
     def seed_values(self) -> list[int]:
         return [self.seeds.base + i for i in range(self.seeds.count)]
+
+    def keeps_snapshots(self, seed: int) -> bool:
+        """Whether ``seed`` gets filters, probe outputs and trajectory checkpoints (``snapshots.keep_seeds``)."""
+        return self.snapshots.keeps(seed - self.seeds.base)
+
+    def storage_note(self) -> str:
+        """What the storage policy leaves out, in a panel's words ("" when every seed keeps everything)."""
+        s, notes = self.snapshots, []
+        if s.keep_seeds and s.keep_seeds < self.seeds.count:
+            first, last = self.seeds.base, self.seeds.base + s.keep_seeds - 1
+            seeds = f"seed {first}" if first == last else f"seeds {first}-{last}"
+            notes.append(f"filters, probe outputs and checkpoints kept for {seeds} of each arm "
+                         f"(snapshots.keep_seeds = {s.keep_seeds}); the other seeds keep their metrics")
+        if s.every > 1:
+            notes.append(f"snapshots every {s.every} fine-tuning epochs")
+        return "; ".join(notes)
 
 
 def mlp(widths: list[int] | tuple[int, ...]) -> tuple[LayerSpec, ...]:

@@ -42,6 +42,35 @@ from desktop_app.core.runfolder.workspace import replay as replay_folder
 REPLAY_ERRORS = (ConfigError, OSError, ValueError, KeyError)
 
 Replayer = Callable[[Path], Iterator[Event]]
+REPLAY_BATCH = 2000  # events ingested per step of ``replay_run`` (a stop is honoured between steps)
+
+
+def lazy_replay(run_dir: Path) -> Iterator[Event]:
+    """The lab's replay: snapshots stay on disk until a panel shows them (``core.runfolder.replay(lazy=True)``)."""
+    return replay_folder(run_dir, lazy=True)
+
+
+def replay_run(run_dir: Path | str, replay: Replayer = lazy_replay) -> Iterator[tuple[int, int] | RunData]:
+    """Replay a folder into a fresh RunData step by step, off the GUI thread: yields (units done, units planned)
+    after every batch of events and the RunData last. Nothing else sees the RunData until ``LabModel.open`` is
+    given it (``open(run_dir, data=...)``), so building it on another thread is safe."""
+    data = RunData()
+    planned, seen = 0, set()
+    batch: list[Event] = []
+    for ev in replay(Path(run_dir)):
+        if isinstance(ev, RunStarted):
+            planned = len(ev.arms) * len(ev.seeds)
+        unit = (getattr(ev, "arm", None), getattr(ev, "seed", None))
+        if unit[0] is not None:
+            seen.add(unit)
+        batch.append(ev)
+        if len(batch) >= REPLAY_BATCH:
+            data.ingest(batch, replayed=True)
+            batch = []
+            yield len(seen), planned
+    data.ingest(batch, replayed=True)
+    yield len(seen), planned
+    yield data
 
 
 class LabEvents:
@@ -63,7 +92,7 @@ class LabEvents:
 class LabModel:
     """The open runs (``runs``), the run shown (``shown``), the live run and follow-live; see the module doc."""
 
-    def __init__(self, replay: Replayer = replay_folder, read_config: ConfigReader = default_config_reader) -> None:
+    def __init__(self, replay: Replayer = lazy_replay, read_config: ConfigReader = default_config_reader) -> None:
         self.events = LabEvents()
         self._replay = replay
         self._read_config = read_config
@@ -120,16 +149,20 @@ class LabModel:
         return self._comparison
 
     # -- opening and showing ---------------------------------------------------------------------------
-    def open(self, run_dir: Path | str, show: bool = True) -> RunData:
+    def open(self, run_dir: Path | str, show: bool = True, data: RunData | None = None) -> RunData:
         """Replay a run folder and show it (``show=False``: keep it open beside the shown run until ``close``).
+        ``data``: the folder already replayed (``replay_run`` on a background thread), used instead of replaying.
 
         The live run while it is being written is not replayed: its data already holds every event. Raises one of
         ``REPLAY_ERRORS`` for a folder that cannot be replayed, and then nothing changes."""
         key = str(run_dir)
-        data = self._runs.get(key)
-        if not (data is not None and key == self._live and self._live_active):
-            data = RunData()
-            data.ingest(self._replay(Path(run_dir)), replayed=True)
+        live = self._runs.get(key)
+        if live is not None and key == self._live and self._live_active:
+            data = live
+        else:
+            if data is None:
+                data = RunData()
+                data.ingest(self._replay(Path(run_dir)), replayed=True)
             self._add(key, data)
         if show:
             self.follow_live = key == self._live
@@ -150,10 +183,12 @@ class LabModel:
         return data
 
     # -- comparing ---------------------------------------------------------------------------------------
-    def compare(self, run_dirs: Sequence[Path | str]) -> Comparison:
+    def compare(self, run_dirs: Sequence[Path | str], replayed: Mapping[str, RunData] | None = None) -> Comparison:
         """Open two or more runs side by side (in this order, duplicates dropped) and make them the comparison; the
-        shown run does not change. A folder that cannot be replayed raises one of ``REPLAY_ERRORS`` and nothing
-        changes (the comparison open before stays)."""
+        shown run does not change. ``replayed``: folders already replayed in the background (``replay_run``). A
+        folder that cannot be replayed raises one of ``REPLAY_ERRORS`` and nothing changes (the comparison open
+        before stays)."""
+        replayed = replayed or {}
         keys = list(dict.fromkeys(str(d) for d in run_dirs))
         if len(keys) < 2:
             raise ValueError(f"a comparison needs two runs or more, got {len(keys)}")
@@ -163,7 +198,7 @@ class LabModel:
                 if key in self._runs:  # already open (shown, live or kept): compare that data, no second replay
                     self._kept.add(key)
                 else:
-                    self.open(key, show=False)
+                    self.open(key, show=False, data=replayed.get(key))
         except REPLAY_ERRORS:
             self._kept = kept_before
             self._prune()
@@ -330,4 +365,4 @@ class LabModel:
             self.events.runs.emit(tuple(self._runs))
 
 
-__all__ = ["REPLAY_ERRORS", "LabEvents", "LabModel"]
+__all__ = ["REPLAY_ERRORS", "LabEvents", "LabModel", "lazy_replay", "replay_run"]

@@ -10,11 +10,16 @@ Data layout per unit (``data.unit(arm, seed)`` -> ``UnitData``):
   metrics           float64 (n, 6) columns ``METRIC_NAMES`` (train/valid/test nll and error)
   wall              float64 (n,)   seconds the unit had run at each epoch's end (NaN: not recorded)
   recon             {layer: float64 (n_epochs,)} pre-training reconstruction error, index epoch-1 (NaN gaps)
-  filters           [(phase, epoch, float32 array)] first-layer weights, in arrival order
+  filters           [(phase, epoch, float32 array | StoredArray)] first-layer weights, in arrival order
   filter_input_shape (C, H, W) of the network input, to tile dense filters
-  probes            {epoch: float32 (probe_size, n_classes)} softmax outputs on the probe subset
+  probes            {epoch: float32 (probe_size, n_classes) | StoredArray} softmax outputs on the probe subset
   checkpoints       [(phase, epoch, path)]
   online            {examples: (online_error, test_error, test_nll)} an online run's points (kind "online")
+
+Snapshots (filters, probe outputs) that are on disk are held as ``StoredArray`` references, read when a panel asks
+for them (``filters``, ``probe_outputs``) through a small per-run cache of the last ``SNAPSHOT_CACHE`` arrays: a
+replayed study (``replay(lazy=True)``) and a live one (whose snapshot files the unit wrote before its event) keep
+memory bounded by the cache, not by the number of units x epochs (2 x 400 units held 3.3 GB of snapshots).
 
 Run-level analysis results (``AnalysisFinished``, e.g. the output-variance experiment) are kept in ``analyses`` by
 name (the latest wins) and reported as kind "analyses". Each ``ingest`` reports one ``StoreChange`` to the
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -42,8 +48,10 @@ from desktop_app.core.events import (
     Progress,
     RunFinished,
     RunStarted,
+    UnitFinished,
 )
 from desktop_app.core.lab.emitter import Emitter
+from desktop_app.core.runfolder.layout import RunFolder, RunFolderError, StoredArray
 
 METRIC_NAMES = ("train_nll", "train_error", "valid_nll", "valid_error", "test_nll", "test_error")
 Unit = tuple[str, int]
@@ -53,6 +61,7 @@ RUN, METRICS, PRETRAIN, FILTERS, PROBES, CHECKPOINTS, STATUS, PROGRESS, LOG, ANA
     "run", "metrics", "pretrain", "filters", "probes", "checkpoints", "status", "progress", "log", "analyses", "online",
 )
 ONLINE_NAMES = ("online_error", "test_error", "test_nll")
+SNAPSHOT_CACHE = 256  # snapshot arrays a run keeps in memory (most recently read or received); the rest stay on disk
 
 
 @dataclass(frozen=True)
@@ -82,9 +91,9 @@ class UnitData:
     metrics: np.ndarray = field(default_factory=lambda: np.zeros((0, len(METRIC_NAMES))))
     wall: np.ndarray = field(default_factory=lambda: np.zeros(0))
     recon: dict[int, np.ndarray] = field(default_factory=dict)
-    filters: list[tuple[str, int, np.ndarray]] = field(default_factory=list)
+    filters: list[tuple[str, int, np.ndarray | StoredArray]] = field(default_factory=list)
     filter_input_shape: tuple[int, ...] = ()
-    probes: dict[int, np.ndarray] = field(default_factory=dict)
+    probes: dict[int, np.ndarray | StoredArray] = field(default_factory=dict)
     checkpoints: list[tuple[str, int, str]] = field(default_factory=list)
     online: dict[int, tuple[float, float, float]] = field(default_factory=dict)
     online_block: int = 0
@@ -121,7 +130,8 @@ class UnitData:
         arr[epoch - 1] = value
         self.recon[layer] = arr
 
-    def add_filters(self, phase: str, epoch: int, weights: np.ndarray, input_shape: tuple[int, ...]) -> None:
+    def add_filters(self, phase: str, epoch: int, weights: np.ndarray | StoredArray,
+                    input_shape: tuple[int, ...]) -> None:
         self.filters = [f for f in self.filters if (f[0], f[1]) != (phase, epoch)]
         self.filters.append((phase, epoch, weights))
         if input_shape:
@@ -130,6 +140,22 @@ class UnitData:
     def add_checkpoint(self, phase: str, epoch: int, path: str) -> None:
         self.checkpoints = [c for c in self.checkpoints if (c[0], c[1]) != (phase, epoch)]
         self.checkpoints.append((phase, epoch, path))
+
+
+@dataclass(frozen=True)
+class ArmSummary:
+    """``RunData.arm_summary``: an arm's units at a glance."""
+
+    arm: str
+    planned: int  # seeds the run has for this arm
+    started: int  # units with any data
+    running: int
+    done: int
+    failed: int  # diverged or failed
+    measured: int  # units with at least one fine-tuning epoch
+    epoch: int  # median latest fine-tuning epoch (-1: none yet)
+    test_error: tuple[float, float, float]  # 10 %, 50 %, 90 % quantiles of the latest test error over units
+    test_nll: float  # median latest test NLL
 
 
 class RunData:
@@ -150,6 +176,10 @@ class RunData:
         self.progress: Progress | None = None
         self.phase: PhaseStarted | None = None
         self.analyses: dict[str, object] = {}  # analysis name -> result dataclass (core.analysis.progress)
+        self.unit_status: dict[Unit, str] = {}  # (arm, seed) -> how the unit ended (UnitFinished), while live
+        self.snapshot_problem: str = ""  # the last snapshot file that could not be read (one line), "" if none
+        self._cache: dict[Path, np.ndarray] = {}  # StoredArray path -> array, least recently used first
+        self._folder: RunFolder | None = None
 
     def __repr__(self) -> str:
         return f"RunData({self.run_dir!r}, status={self.status!r}, units={len(self._units)})"
@@ -190,15 +220,89 @@ class RunData:
         return {k: v.copy() for k, v in self.unit(arm, seed).recon.items()}
 
     def filters(self, arm: str, seed: int, phase: str | None = None) -> list[tuple[str, int, np.ndarray]]:
-        return [f for f in self.unit(arm, seed).filters if phase is None or f[0] == phase]
+        """The unit's filter snapshots as arrays (those on disk read now; an unreadable one is left out and named
+        in ``snapshot_problem``)."""
+        out = []
+        for ph, epoch, w in self.unit(arm, seed).filters:
+            if phase is None or ph == phase:
+                arr = self._array(w)
+                if arr is not None:
+                    out.append((ph, epoch, arr))
+        return out
 
     def probe_outputs(self, arm: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """(epochs (E,), outputs (E, probe_size, n_classes)) for one unit; empty arrays if none."""
         probes = self.unit(arm, seed).probes
-        epochs = np.asarray(sorted(probes), dtype=np.int64)
+        arrays = {int(e): self._array(probes[e]) for e in sorted(probes)}
+        arrays = {e: a for e, a in arrays.items() if a is not None}
+        epochs = np.asarray(sorted(arrays), dtype=np.int64)
         if not len(epochs):
             return epochs, np.zeros((0, 0, 0), dtype=np.float32)
-        return epochs, np.stack([probes[int(e)] for e in epochs])
+        return epochs, np.stack([arrays[int(e)] for e in epochs])
+
+    def arm_summary(self, arm: str) -> ArmSummary:
+        """One arm's units in a few numbers (the Live metrics table of a study: 2 x 400 rows say nothing):
+        how many are running, done, failed, and the quantiles of their latest test error and NLL."""
+        units = [u for (a, _s), u in self._units.items() if a == arm]
+        done = failed = running = 0
+        for u in units:
+            status = self.unit_status.get((arm, u.seed))
+            if status == "completed":
+                done += 1
+            elif status is not None:
+                failed += 1
+            elif self.status == "running":
+                running += 1
+            elif self.status == "completed":
+                done += 1  # a replayed run: its units' ends are not events
+        last = np.asarray([u.metrics[-1] for u in units if len(u.epochs)]).reshape(-1, len(METRIC_NAMES))
+        epochs = np.asarray([u.epochs[-1] for u in units if len(u.epochs)])
+        err, nll = last[:, METRIC_NAMES.index("test_error")], last[:, METRIC_NAMES.index("test_nll")]
+        q = (lambda v, p: float(np.nanquantile(v, p)) if len(v) else float("nan"))  # noqa: E731
+        planned = sum(1 for _s in self.seeds) if arm in self.arms else len(units)
+        return ArmSummary(arm, planned, len(units), running, done, failed, len(last),
+                          int(np.median(epochs)) if len(epochs) else -1,
+                          (q(err, 0.1), q(err, 0.5), q(err, 0.9)), q(nll, 0.5))
+
+    def held_snapshots(self) -> int:
+        """Snapshot arrays held in memory now (the cache plus arrays with no file behind them)."""
+        held = sum(isinstance(w, np.ndarray) for u in self._units.values() for *_, w in u.filters)
+        held += sum(isinstance(p, np.ndarray) for u in self._units.values() for p in u.probes.values())
+        return held + len(self._cache)
+
+    def _array(self, value: np.ndarray | StoredArray) -> np.ndarray | None:
+        if isinstance(value, np.ndarray):
+            return value
+        arr = self._cache.pop(value.path, None)
+        if arr is None:
+            try:
+                arr = value.load()
+            except RunFolderError as exc:
+                self.snapshot_problem = str(exc)
+                return None
+        self._remember(value.path, arr)
+        return arr
+
+    def _remember(self, path: Path, arr: np.ndarray) -> None:
+        self._cache[path] = arr
+        while len(self._cache) > SNAPSHOT_CACHE:
+            del self._cache[next(iter(self._cache))]
+
+    def _stored(self, arr: np.ndarray | StoredArray, path_of) -> np.ndarray | StoredArray:
+        """A live snapshot whose file the unit has written (``path_of(unit_folder)``): kept as a StoredArray with
+        the array in the cache, so a live study holds at most SNAPSHOT_CACHE arrays. Without a file: the array."""
+        if not isinstance(arr, np.ndarray) or not self.run_dir:
+            return arr
+        try:
+            if self._folder is None or str(self._folder.root) != self.run_dir:
+                self._folder = RunFolder(self.run_dir)
+            path = path_of(self._folder)
+            if not path.is_file():
+                return arr
+        except (RunFolderError, OSError):
+            return arr
+        self._remember(path, arr)
+        return StoredArray(self._folder, path)
 
     def checkpoints(self, arm: str, seed: int) -> list[tuple[str, int, str]]:
         return list(self.unit(arm, seed).checkpoints)
@@ -240,6 +344,9 @@ class RunData:
         self.progress = None
         self.phase = None
         self.analyses = {}
+        self.snapshot_problem = ""
+        self.unit_status = {}
+        self._cache = {}
 
     def _u(self, arm: str, seed: int) -> UnitData:
         key = (arm, int(seed))
@@ -265,10 +372,12 @@ class RunData:
             self._u(ev.arm, ev.seed).set_recon(ev.layer, ev.epoch, ev.recon_error)
             return PRETRAIN
         if isinstance(ev, FilterSnapshot):
-            self._u(ev.arm, ev.seed).add_filters(ev.phase, ev.epoch, ev.weights, ev.input_shape)
+            weights = self._stored(ev.weights, lambda f: f.unit(ev.arm, ev.seed).filters_path(ev.phase, ev.epoch))
+            self._u(ev.arm, ev.seed).add_filters(ev.phase, ev.epoch, weights, ev.input_shape)
             return FILTERS
         if isinstance(ev, ProbeOutputs):
-            self._u(ev.arm, ev.seed).probes[ev.epoch] = ev.outputs
+            outputs = self._stored(ev.outputs, lambda f: f.unit(ev.arm, ev.seed).probe_path(ev.epoch))
+            self._u(ev.arm, ev.seed).probes[ev.epoch] = outputs
             return PROBES
         if isinstance(ev, CheckpointSaved):
             self._u(ev.arm, ev.seed).add_checkpoint(ev.phase, ev.epoch, ev.path)
@@ -287,6 +396,9 @@ class RunData:
         if isinstance(ev, RunFinished):
             self.status = ev.status
             return STATUS
+        if isinstance(ev, UnitFinished):
+            self.unit_status[(ev.arm, int(ev.seed))] = ev.status
+            return STATUS
         if isinstance(ev, LogMessage):
             return LOG
         if isinstance(ev, AnalysisFinished):
@@ -296,7 +408,7 @@ class RunData:
 
 
 __all__ = [
-    "ANALYSES", "CHECKPOINTS", "EVERYTHING", "FILTERS", "LOG", "METRICS", "METRIC_NAMES", "ONLINE", "ONLINE_NAMES",
-    "PRETRAIN", "PROBES",
+    "ANALYSES", "ArmSummary", "CHECKPOINTS", "EVERYTHING", "FILTERS", "LOG", "METRICS", "METRIC_NAMES", "ONLINE",
+    "ONLINE_NAMES", "PRETRAIN", "PROBES",
     "PROGRESS", "RUN", "STATUS", "RunData", "StoreChange", "Unit", "UnitData",
 ]

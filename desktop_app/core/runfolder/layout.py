@@ -26,6 +26,7 @@ One (arm, seed) unit owns ``metrics/<arm>_s<seed>.csv``, ``online/<arm>_s<seed>.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import re
 import tempfile
@@ -180,15 +181,30 @@ class RunFolder:
         return out
 
     def _unit_files(self, kind: str, pattern: str) -> list[tuple[str, int, Path]]:
+        """(arm, seed, path) of the files ``<kind>/<arm>/s<seed>/<pattern>``, in linear time: the top folder is
+        resolved once, and below it only an entry that is itself a symbolic link is resolved (a plain folder or
+        file inside a checked folder is inside by construction). Resolving every file (``check_inside`` per
+        path) cost a ``realpath`` of every checkpoint and snapshot, 79 % of opening a 2 x 400 study."""
         top = self.root / kind
         if not top.is_dir():
             return []
         self.check_inside(top)
         out = []
-        for p in top.glob(f"*/s*/{pattern}"):
-            arm, seed = p.parent.parent.name, p.parent.name[1:]
-            if _NAME.match(arm) and seed.isdigit() and not is_temp_name(p.name):
-                out.append((arm, int(seed), self.check_inside(p)))
+        for arm_entry in _scan(top):
+            if not _NAME.match(arm_entry.name) or not _dir_inside(self, arm_entry):
+                continue
+            for seed_entry in _scan(Path(arm_entry.path)):
+                seed = seed_entry.name[1:]
+                if seed_entry.name[:1] != "s" or not seed.isdigit() or not _dir_inside(self, seed_entry):
+                    continue
+                for entry in _scan(Path(seed_entry.path)):
+                    name = entry.name
+                    if name.startswith(".") or not fnmatch.fnmatchcase(name, pattern) or is_temp_name(name):
+                        continue
+                    path = Path(entry.path)
+                    if entry.is_symlink():
+                        self.check_inside(path)
+                    out.append((arm_entry.name, int(seed), path))
         return out
 
     def checkpoints(self) -> list[tuple[str, int, int, Path]]:
@@ -326,6 +342,25 @@ def _open_inside(folder: RunFolder, path: Path, limit: int) -> Iterator[tuple[Bi
         yield opened
 
 
+def _scan(folder: Path) -> list[os.DirEntry]:
+    """The entries of a folder ([] when it cannot be listed: it vanished or is not a folder)."""
+    try:
+        with os.scandir(folder) as it:
+            return list(it)
+    except OSError:
+        return []
+
+
+def _dir_inside(folder: RunFolder, entry: os.DirEntry) -> bool:
+    """A folder entry to descend into: a plain folder, or a link that stays inside (RunFolderError if not)."""
+    if entry.is_symlink():
+        folder.check_inside(Path(entry.path))
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 def _check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) < 2**31:
         raise RunFolderError(f"seed {str(seed)[:40]!r} is not a seed (an integer 0 .. 2^31-1)")
@@ -341,6 +376,19 @@ def parse_snapshot_name(stem: str) -> tuple[str, str, int] | None:
     if parts[0] == "probe" and len(parts) == 2 and parts[1].isdigit():
         return "probe", "finetune", int(parts[1])
     return None
+
+
+@dataclass(frozen=True)
+class StoredArray:
+    """A snapshot array left on disk until it is looked at (``replay(lazy=True)``; the lab keeps these instead of
+    the arrays, so a study of 800 units opens without reading its snapshots). ``load`` reads it as
+    ``RunFolder.load_array`` does: size-checked, numeric only, RunFolderError naming the file."""
+
+    folder: RunFolder
+    path: Path
+
+    def load(self) -> np.ndarray:
+        return self.folder.load_array(self.path)
 
 
 @dataclass(frozen=True)

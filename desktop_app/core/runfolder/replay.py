@@ -26,7 +26,7 @@ from desktop_app.core.events import (
     RunFinished,
     RunStarted,
 )
-from desktop_app.core.runfolder.layout import CONFIG, RunFolder, RunFolderError, parse_snapshot_name
+from desktop_app.core.runfolder.layout import CONFIG, RunFolder, RunFolderError, StoredArray, parse_snapshot_name
 from desktop_app.core.runfolder.lock import is_locked
 from desktop_app.core.runfolder.manifest import read_manifest
 from desktop_app.core.runfolder.metrics import SPLITS, read_metrics, unit_order
@@ -50,8 +50,9 @@ def read_config(folder: RunFolder, validate: bool = False) -> config_mod.Experim
         raise RunFolderError(f"{path}: not a usable config ({type(exc).__name__})") from None
 
 
-def _unit_events(folder: RunFolder, arm: str, seed: int, rows: list[dict[str, str]],
-                 snaps: list[Path], input_shape: tuple[int, ...]) -> Iterator[Event]:
+def _unit_events(folder: RunFolder, arm: str, seed: int, rows: list[dict[str, str]], snaps: list[Path],
+                 checkpoints: list[tuple[int, Path]], input_shape: tuple[int, ...], lazy: bool = False
+                 ) -> Iterator[Event]:
     items: list[tuple[tuple[int, int, int, int], Any]] = []
     for path in snaps:
         kind, phase, epoch = parse_snapshot_name(path.stem)  # type: ignore[misc]  # listed ones parse
@@ -73,25 +74,29 @@ def _unit_events(folder: RunFolder, arm: str, seed: int, rows: list[dict[str, st
         if all(s in m for s in SPLITS):
             items.append(((PHASE_ORDER["finetune"], 0, epoch, 0),
                           EpochMetrics(arm, seed, epoch, *m["train"], *m["valid"], *m["test"], walls.get(epoch))))
-    for a, s, epoch, path in folder.checkpoints():
-        if (a, s) == (arm, seed):
-            items.append(((PHASE_ORDER["finetune"], 0, epoch, 3), CheckpointSaved(arm, seed, "finetune", epoch,
-                                                                                   str(path))))
+    for epoch, path in checkpoints:
+        items.append(((PHASE_ORDER["finetune"], 0, epoch, 3), CheckpointSaved(arm, seed, "finetune", epoch, str(path))))
     items.sort(key=lambda t: t[0])
+    load = (lambda p: StoredArray(folder, p)) if lazy else folder.load_array
     for _key, item in items:
-        if isinstance(item, tuple):  # arrays are read only when their turn comes
+        if isinstance(item, tuple):  # arrays are read only when their turn comes (lazy: when a panel shows them)
             if item[0] == "filters":
                 _, phase, epoch, path = item
-                yield FilterSnapshot(arm, seed, phase, epoch, folder.load_array(path), input_shape)
+                yield FilterSnapshot(arm, seed, phase, epoch, load(path), input_shape)
             else:
                 _, epoch, path = item
-                yield ProbeOutputs(arm, seed, epoch, folder.load_array(path))
+                yield ProbeOutputs(arm, seed, epoch, load(path))
         else:
             yield item
 
 
-def replay(run_dir: Path | str | RunFolder) -> Iterator[Event]:
-    """The run's events as the engine emitted them (per unit order), rebuilt from the folder."""
+def replay(run_dir: Path | str | RunFolder, lazy: bool = False) -> Iterator[Event]:
+    """The run's events as the engine emitted them (per unit order), rebuilt from the folder. ``lazy``: snapshot
+    events carry a ``StoredArray`` (read when a panel shows it) instead of the array, so opening a study does not
+    hold every unit's filters and probe outputs in memory.
+
+    Linear in the number of files: each folder is listed once (``RunFolder.checkpoints``/``snapshots``), and the
+    files are grouped by unit before the units are replayed."""
     folder = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
     folder.check_links()
     if is_locked(folder.root) is None:  # no live writer: temp files of a killed one are garbage
@@ -108,10 +113,13 @@ def replay(run_dir: Path | str | RunFolder) -> Iterator[Event]:
     unit_rows: dict[tuple[str, int], list[dict[str, str]]] = {}
     for r in rows:
         unit_rows.setdefault((r["arm"], int(r["seed"])), []).append(r)
-    units = set(unit_rows) | set(snaps) | {(a, s) for a, s, _, _ in folder.checkpoints()}
+    ckpts: dict[tuple[str, int], list[tuple[int, Path]]] = {}
+    for arm, seed, epoch, path in folder.checkpoints():
+        ckpts.setdefault((arm, seed), []).append((epoch, path))
+    units = set(unit_rows) | set(snaps) | set(ckpts)
     for arm, seed in sorted(units, key=unit_order(cfg.arms)):
         yield from _unit_events(folder, arm, seed, unit_rows.get((arm, seed), []), snaps.get((arm, seed), []),
-                                input_shape)
+                                ckpts.get((arm, seed), []), input_shape, lazy)
     yield from read_online(folder, cfg.arms)  # an online run's curves (kind "online"), unit by unit
     for name in RUN_ANALYSES:
         for meta in list_metadata(folder, name)[:1]:

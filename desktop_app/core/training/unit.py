@@ -223,7 +223,7 @@ class UnitRun:
         self.writer.load_unit(arm, seed, keep_finetune_upto=self.ft_epoch,
                               keep_pretrain_layers=(done_layers[-1] + 1) if done_layers else 0)
         if state is None:
-            yield self._filters(model, "init", 0)
+            yield from self._filters(model, "init", 0)
 
     def pretrain_phase(self) -> Iterator[Event]:
         """Pre-train the layers not yet done (none once fine-tuning started: those steps count as done)."""
@@ -266,7 +266,7 @@ class UnitRun:
             }])
             yield PretrainEpoch(arm, seed, item.layer, item.epoch, item.recon_error)
             if item.layer == 0:
-                yield self._filters(model, "pretrain", item.epoch)
+                yield from self._filters(model, "pretrain", item.epoch)
         else:
             self._pt_started = False
             self._save_latest({"stage": "pretrain", "layers_done": item.index + 1, "model": model.state_dict()})
@@ -330,14 +330,15 @@ class UnitRun:
         ]
         self.writer.add_rows(arm, seed, rows)
         yield EpochMetrics(arm, seed, epoch, *tr, *va, *te, wall)
-        if epoch > 0:
-            yield self._filters(model, "finetune", epoch)
-        if cfg.snapshots.probe_outputs:
+        last = epoch == cfg.finetune.epochs
+        snap = cfg.snapshots.snapshot_epoch(epoch, cfg.finetune.epochs)  # the storage policy (snapshots.every)
+        if epoch > 0 and snap:
+            yield from self._filters(model, "finetune", epoch)
+        if cfg.snapshots.probe_outputs and snap and cfg.keeps_snapshots(seed):
             out = probe_outputs(model, self.unit_data.probe_x)
             self.writer.save_array(f"snapshots/{arm}/s{seed}/probe_{epoch:04d}.npy", out)
             yield ProbeOutputs(arm, seed, epoch, out)
-        last = epoch == cfg.finetune.epochs
-        if epoch % cfg.snapshots.checkpoint_every == 0 or last:
+        if cfg.keeps_snapshots(seed) and (epoch % cfg.snapshots.checkpoint_every == 0 or last):
             path = unit_dir(self.run_dir, "checkpoints", arm, seed) / f"e{epoch:04d}.pt"
             write_bytes_atomic(path, checkpoint_bytes({
                 "arm": arm, "seed": seed, "phase": "finetune", "epoch": epoch,
@@ -351,9 +352,13 @@ class UnitRun:
         self._where = ("finetune", -1, epoch, cfg.finetune.epochs)
         yield self._progress(force=True)
 
-    def _filters(self, model: Net, phase: str, epoch: int) -> FilterSnapshot:
+    def _filters(self, model: Net, phase: str, epoch: int) -> Iterator[FilterSnapshot]:
+        """The first layer's filters, written and yielded; nothing for a seed the storage policy leaves out
+        (``snapshots.keep_seeds``: a 2 x 400 study holds no 800 filter histories)."""
+        if not self.cfg.keeps_snapshots(self.seed):
+            return
         w = model.first_weights().detach()[: self.cfg.snapshots.max_filters].cpu()
         arr = as_array(w)
         if self.cfg.snapshots.filters:
             self.writer.save_array(f"snapshots/{self.arm}/s{self.seed}/filters_{phase}_{epoch:04d}.npy", arr)
-        return FilterSnapshot(self.arm, self.seed, phase, epoch, arr, tuple(self.data.input_shape))
+        yield FilterSnapshot(self.arm, self.seed, phase, epoch, arr, tuple(self.data.input_shape))

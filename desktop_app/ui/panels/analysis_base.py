@@ -43,8 +43,11 @@ def load_cached(run_dir: str | Path, name: str) -> tuple[object, dict[str, Any]]
     """(result, params) of the newest cached ``name`` result of a run that matches its current files."""
     if not run_dir or not Path(run_dir).is_dir():
         return None
+    metas = list_results(Path(run_dir), name)
+    if not metas:  # listing the run's sources (every checkpoint and snapshot) only when a result may match
+        return None
     sources = run_sources(Path(run_dir))
-    for meta in sorted(list_results(Path(run_dir), name), key=lambda m: _written(run_dir, m), reverse=True):
+    for meta in sorted(metas, key=lambda m: _written(run_dir, m), reverse=True):
         params = meta.get("params", {})
         result = load_result(Path(run_dir), name, params, sources)
         if result is not None:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMessageBox, QPush
 from desktop_app.core.atomic import write_bytes_atomic, write_text_atomic
 from desktop_app.core.lab.comparison import Comparison
 from desktop_app.ui.panels.flow import flow_container
-from desktop_app.ui.run_store import RunStore, StoreChange
+from desktop_app.ui.run_store import RUN, RunStore, StoreChange
 from desktop_app.ui.run_title import run_caption
 
 FOREGROUND = "#202020"
@@ -52,6 +52,40 @@ DEFAULT_ASPECT = 1.6
 LIVE_INTERVAL_S = 1.0
 MAX_LIVE_INTERVAL_S = 3.0
 REDRAW_BUDGET = 10.0
+
+
+class _Stagger:
+    """Visible panels waiting to draw a newly shown run, drawn one per turn of the event loop: at study size each
+    panel's redraw takes a few hundred ms, and drawing four in one go blocked the window for their sum (the
+    window sets ``Panel.stagger``; a panel drawn alone, e.g. in a test, redraws at once)."""
+
+    def __init__(self) -> None:
+        self.queue: list[Panel] = []
+        self.timer: QTimer | None = None
+
+    def add(self, panel: Panel) -> None:
+        if panel not in self.queue:
+            self.queue.append(panel)
+        if self.timer is None:
+            self.timer = QTimer()
+            self.timer.setSingleShot(True)
+            self.timer.timeout.connect(self._next)
+        if not self.timer.isActive():
+            self.timer.start(0)
+
+    def _next(self) -> None:
+        if not self.queue:
+            return
+        panel = self.queue.pop(0)
+        try:
+            panel.request_refresh()
+        except RuntimeError:  # the panel was deleted meanwhile
+            pass
+        if self.queue and self.timer is not None:
+            self.timer.start(0)
+
+
+_STAGGER = _Stagger()
 
 
 def arm_color(arm: str, arms: Sequence[str], alpha: int = 255) -> QColor:
@@ -241,6 +275,7 @@ class Panel(QWidget):
         self.store = store
         self._dirty = False
         self.redraws = 0  # how many times refresh() ran (tests and the benchmark read it)
+        self.stagger = False  # the window sets it: a newly shown run redraws the visible panels one per turn
         self._last_refresh = -1e9  # perf_counter() at the end of the last redraw
         self._last_cost = 0.0  # seconds the last redraw took
         self._refresh_timer = QTimer(self)
@@ -323,6 +358,9 @@ class Panel(QWidget):
     # -- updates ---------------------------------------------------------------------------------
     def on_store_changed(self, change: StoreChange) -> None:
         if not change.touches(*self.kinds):
+            return
+        if self.stagger and RUN in change.kinds and self.isVisible():
+            _STAGGER.add(self)  # another run shown: one visible panel per turn of the event loop
             return
         if self.isVisible():
             self._throttled_refresh()

@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+from PySide6.QtWidgets import QComboBox, QCompleter, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
 from desktop_app.core import tiling
 from desktop_app.core.analysis import filter_metrics
+from desktop_app.core.config import ConfigError
 from desktop_app.core.events import PHASE_ORDER
+from desktop_app.core.runfolder import RunFolder, RunFolderError, read_config
 from desktop_app.ui.panels.base import FOREGROUND, Panel, arm_color, style_plot
 from desktop_app.ui.run_store import FILTERS, RunStore
 
@@ -77,8 +79,7 @@ class FiltersPanel(Panel):
         self.arm_boxes = {side: QComboBox() for side in SIDES}
         self.arm_boxes["left"].setToolTip("Arm shown on the left (default: the first pre-trained arm)")
         self.arm_boxes["right"].setToolTip("Arm shown on the right (default: none = random initialisation)")
-        self.seed_box = QComboBox()
-        self.seed_box.setToolTip("Seed: the same seed of two arms shares initialisation and data order")
+        self.seed_box = seed_chooser()
         self.norm_box = QComboBox()
         self.norm_box.addItems(list(tiling.NORMALISATIONS))
         self.norm_box.setToolTip("per-tile: each filter scaled to its own max |w| (shapes); "
@@ -109,6 +110,11 @@ class FiltersPanel(Panel):
         row.addWidget(self.slider, 1)
         row.addWidget(self.time_label)
         self.layout().addLayout(row)
+        self.storage_label = QLabel("")  # what the run's storage policy left out (snapshots.keep_seeds, every)
+        self.storage_label.setWordWrap(True)
+        self.storage_label.setStyleSheet("color: #555;")
+        self.storage_label.setVisible(False)
+        self.layout().addWidget(self.storage_label)
         self.timer = QTimer(self)
         self.timer.setInterval(PLAY_INTERVAL_MS)
         self.timer.timeout.connect(self._step)
@@ -156,7 +162,19 @@ class FiltersPanel(Panel):
         return arms
 
     def _seeds(self) -> list[int]:
-        return sorted(set(self.store.seeds) | {s for _, s in self.store.units()})
+        """The seeds with filter snapshots (a study keeps them for its first seeds only), else every seed."""
+        units = self.store.units()
+        kept = sorted({s for a, s in units if self.store.unit(a, s).filters})
+        return kept or sorted(set(self.store.seeds) | {s for _, s in units})
+
+    def _seed(self) -> int:
+        text = self.seed_box.currentText().strip()
+        return int(text) if text.isdigit() else (self._seeds() or [0])[0]
+
+    def _update_storage_note(self) -> None:
+        note = storage_note(self.store.run_dir)
+        self.storage_label.setText(f"Not stored: {note}." if note else "")
+        self.storage_label.setVisible(bool(note))
 
     def _sync_selectors(self) -> None:
         """Repopulate the combos when arms/seeds appear, keeping the user's choice."""
@@ -216,7 +234,8 @@ class FiltersPanel(Panel):
     # -- drawing ---------------------------------------------------------------------------------
     def refresh(self) -> None:
         self._sync_selectors()
-        seed = int(self.seed_box.currentText()) if self.seed_box.currentText() else 0
+        self._update_storage_note()
+        seed = self._seed()
         keys: set[Key] = set()
         for side in SIDES:
             keys |= set(self._snapshots(self.arm_boxes[side].currentText(), seed))
@@ -235,7 +254,7 @@ class FiltersPanel(Panel):
     def _draw(self) -> None:
         key = self.current_key()
         self.time_label.setText(f"{describe(key)}  ({self.slider.value() + 1 if key else 0}/{len(self.timeline)})")
-        seed = int(self.seed_box.currentText()) if self.seed_box.currentText() else 0
+        seed = self._seed()
         for side in SIDES:
             arm = self.arm_boxes[side].currentText()
             snaps = self._snapshots(arm, seed)
@@ -343,6 +362,34 @@ def _change_text(s: SideState) -> str:
 
 def _arm_text(arm: str) -> str:
     return "none (random init)" if arm == "none" else (arm or "–")
+
+
+def seed_chooser() -> QComboBox:
+    """A seed combo that scales to a study's 400 seeds: editable, so typing a seed finds it (a completer lists the
+    seeds starting with what is typed), and at most 20 rows when it drops down."""
+    box = QComboBox()
+    box.setEditable(True)
+    box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+    box.setMaxVisibleItems(20)
+    box.completer().setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+    box.completer().setFilterMode(Qt.MatchFlag.MatchStartsWith)
+    box.setToolTip("Seed: the same seed of two arms shares initialisation and data order; type a seed to find it")
+    return box
+
+
+_NOTES: dict[str, str] = {}
+
+
+def storage_note(run_dir: str) -> str:
+    """What the run's storage policy leaves out ("" when it keeps everything, or the config cannot be read)."""
+    if not run_dir:
+        return ""
+    if run_dir not in _NOTES:
+        try:
+            _NOTES[run_dir] = read_config(RunFolder(run_dir)).storage_note()
+        except (ConfigError, RunFolderError, OSError):
+            _NOTES[run_dir] = ""
+    return _NOTES[run_dir]
 
 
 def _fill(box: QComboBox, items: list[str], default: str) -> None:

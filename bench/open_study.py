@@ -1,0 +1,329 @@
+"""The window at study size (issue 25): open a finished 2 x N study and feed a live one, measuring the GUI thread.
+
+The study is the issue's tiny one: the quick-demo net 784-256-10 on 500 labelled digits, arms none and dae, 10
+fine-tuning epochs, ``snapshots.checkpoint_every = 10``, N paired seeds per arm (default 400).
+
+Generating it. ``--real`` trains every unit with ``basin run`` (800 units take ~3 min on 2 free cores). The
+default trains seed 0 of both arms for real and then writes seeds 1..N-1 through the run folder's own writer
+(``RunSink`` / ``UnitFolder``): the metrics rows are seed 0's, shifted by a seeded jitter, and the snapshot and
+checkpoint files are hard links to seed 0's (same bytes, same names, same file count as a real study; the disk
+holds one copy). Opening and replaying read the same files in the same layout as for a trained study.
+
+Measured, each in a fresh process (so RSS is the window's own), on the real window (``desktop_app.compose``:
+real RunController, Task factory, all panels built), offscreen:
+
+- open: ``window.open_run(study)`` until the run is shown: wall time, the longest gap between ticks of a 10 ms
+  QTimer on the GUI thread (the freeze the user feels), time until the panel on screen has drawn the run, RSS
+  after the open (and the RSS of the same window before it);
+- live: the study's events fed to the window as the run controller delivers them (``eventsReady`` batches, unit
+  after unit, every snapshot as an array, then RunFinished): RSS after each quarter of the units, the longest
+  GUI gap while units arrive and at the end (the RunFinished handling). The feed replays the folder rather than
+  training (a live 2 x 400 training run takes 6 min here): it measures the window, not the engine.
+
+    PYTHONPATH=. QT_QPA_PLATFORM=offscreen .venv/bin/python bench/open_study.py --seeds 100 [--real] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ROOT = Path(__file__).resolve().parents[1]
+GAP_TIMER_MS = 10
+
+STUDY_SETTINGS = {
+    "name": "open-study", "arms": ["none", "dae"],
+    "data.n_labelled": 500, "finetune.epochs": 10, "snapshots.checkpoint_every": 10,
+    "execution.workers": 2,
+}
+
+
+def study_config(seeds: int):
+    from desktop_app.core.presets import load_preset
+
+    cfg = load_preset("quick-demo")
+    d = cfg.to_dict()
+    d["name"], d["arms"] = STUDY_SETTINGS["name"], STUDY_SETTINGS["arms"]
+    overrides = {k: v for k, v in STUDY_SETTINGS.items() if "." in k}
+    overrides["seeds.count"] = seeds
+    from desktop_app.core.config.io import from_dict
+
+    return from_dict(d).with_overrides(overrides)
+
+
+def train(cfg, out: Path) -> None:
+    """``basin run`` of ``cfg`` into ``out`` (a subprocess: the real CLI path)."""
+    from desktop_app.core import config as config_mod
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    toml = out.parent / f"{out.name}.toml"
+    config_mod.save(cfg, toml)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-m", "desktop_app", "run", str(toml), "--out", str(out), "--quiet"],
+                   cwd=ROOT, env=env, check=True, timeout=3600)
+
+
+def generate(out: Path, seeds: int, real: bool = False) -> dict:
+    """The study in ``out`` (see the module docstring); returns how it was made and its size."""
+    t0 = time.perf_counter()
+    if real:
+        train(study_config(seeds), out)
+        return {"generated": "trained", "seconds": time.perf_counter() - t0, **folder_size(out)}
+    from desktop_app.core.runfolder import RunFolder, RunSink
+    from desktop_app.core.runfolder.manifest import read_manifest
+    from desktop_app.core.runfolder.metrics import read_csv, rows_to_csv
+
+    cfg = study_config(seeds)
+    train(study_config(1), out)
+    folder = RunFolder(out)
+    sink = RunSink(folder)
+    rng = random.Random(0)
+    for arm in cfg.arms:
+        src = folder.unit(arm, 0)
+        rows = read_csv(folder, src.metrics_path)
+        files = [p for p in src.files() if p.suffix in (".npy", ".pt")]
+        for seed in range(1, seeds):
+            dst = folder.unit(arm, seed)
+            shift = rng.uniform(-0.02, 0.02)
+            jittered = []
+            for r in rows:
+                r = dict(r, seed=str(seed))
+                for key in ("nll", "error", "recon_error"):
+                    if r[key]:
+                        r[key] = repr(max(0.0, float(r[key]) * (1 + shift + rng.uniform(-0.01, 0.01))))
+                jittered.append(r)
+            folder.write_text(dst.metrics_path, rows_to_csv(jittered))
+            for p in files:
+                target = (dst.snapshots_dir if p.suffix == ".npy" else dst.checkpoints_dir) / p.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(p, target)
+    manifest = read_manifest(folder)
+    sink.write_config(cfg)
+    sink.update_manifest(seeds=cfg.seed_values, config_hash=cfg.hash()) if "seeds" in manifest else \
+        sink.update_manifest(config_hash=cfg.hash())
+    sink.merge_metrics(tuple(cfg.arms))
+    return {"generated": "seed 0 trained, seeds 1.. written", "seconds": time.perf_counter() - t0,
+            **folder_size(out)}
+
+
+def folder_size(path: Path) -> dict:
+    """Bytes (each hard-linked file counted at every name, as a trained study would hold them) and files."""
+    n, size = 0, 0
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            n += 1
+            size += (Path(dirpath) / f).stat().st_size
+    return {"files": n, "bytes": size}
+
+
+# -- measuring (in a fresh process) ---------------------------------------------------------------------------
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class GapMeter:
+    """The longest gap between ticks of a 10 ms timer on the GUI thread (a blocked GUI thread shows as a gap)."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.last = time.perf_counter()
+        self.longest = 0.0
+        self.timer = QTimer()
+        self.timer.setInterval(GAP_TIMER_MS)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start()
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        self.longest = max(self.longest, now - self.last)
+        self.last = now
+
+    def reset(self) -> None:
+        self.tick()
+        self.longest = 0.0
+
+
+def _window(tmp: Path):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ["BASIN_WORKSPACE"] = str(tmp / "ws")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp / "config")
+    from desktop_app.__main__ import compose
+
+    app, window, controller = compose([])
+    window.resize(1400, 900)
+    window.show()
+    window.show_panel("Trajectories")
+    return app, window
+
+
+def _spin(app, until, timeout_s: float) -> float:
+    t0 = time.perf_counter()
+    while not until() and time.perf_counter() - t0 < timeout_s:
+        app.processEvents()
+        time.sleep(0.002)
+    return time.perf_counter() - t0
+
+
+def measure_open(study: Path) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        app, window = _window(Path(tmp))
+        _spin(app, lambda: False, 1.0)
+        meter = GapMeter()
+        panel = window.panel_widgets["Trajectories"]
+        before = rss_mb()
+        redraws = panel.redraws
+        drawn: list[float] = []
+        t0 = time.perf_counter()
+
+        def shown_and_drawn() -> bool:
+            if not drawn and window.store.run_dir == str(study) and panel.redraws > redraws:
+                drawn.append(time.perf_counter() - t0)
+            return bool(drawn)
+
+        meter.reset()
+        window.open_run(study)
+        opened = _spin(app, lambda: window.store.run_dir == str(study) and not window.replaying, 600)
+        _spin(app, shown_and_drawn, 30)
+        _spin(app, lambda: False, 0.5)
+        result = {"open_s": opened, "first_panel_s": drawn[0] if drawn else None,
+                  "longest_gap_s": meter.longest, "rss_before_mb": before, "rss_after_mb": rss_mb(),
+                  "units": len(window.store.units())}
+        window.close()
+        return result
+
+
+def measure_live(study: Path, batch_units: int = 2) -> dict:
+    """Feed the study's events as a live run (see the module docstring)."""
+    from desktop_app.core.events import RunFinished, RunStarted
+    from desktop_app.core.runfolder import replay
+
+    with tempfile.TemporaryDirectory() as tmp:
+        app, window = _window(Path(tmp))
+        _spin(app, lambda: False, 1.0)
+        meter = GapMeter()
+        events = replay(study)  # arrays, as live events carry them
+        start = next(events)
+        live_start = RunStarted(**{**start.__dict__, "resumed": False})
+        window.controller.eventsReady.emit([live_start])
+        n_units = len(start.arms) * len(start.seeds)
+        samples, unit, batch, finished = [], None, [], None
+        seen = 0
+        worst_running = 0.0
+        for ev in events:
+            if isinstance(ev, RunFinished):
+                finished = ev
+                break
+            key = (getattr(ev, "arm", None), getattr(ev, "seed", None))
+            if key[0] is not None and key != unit:
+                unit, seen = key, seen + 1
+                if seen % batch_units == 0 and batch:
+                    window.controller.eventsReady.emit(batch)
+                    batch = []
+                    _spin(app, lambda: False, 0.005)
+                    worst_running = max(worst_running, meter.longest)
+                    if seen % max(1, n_units // 4) == 0:
+                        samples.append((seen, rss_mb()))
+            batch.append(ev)
+        if batch:
+            window.controller.eventsReady.emit(batch)
+        _spin(app, lambda: False, 0.5)
+        worst_running = max(worst_running, meter.longest)
+        meter.reset()
+        t0 = time.perf_counter()
+        window.controller.eventsReady.emit([RunFinished("completed", str(study), finished.elapsed_s if finished
+                                                        else 0.0, "")])
+        end_s = time.perf_counter() - t0
+        _spin(app, lambda: not window.history.loading, 120)
+        _spin(app, lambda: False, 1.0)
+        result = {"rss_mb_by_units": samples, "rss_end_mb": rss_mb(), "longest_gap_running_s": worst_running,
+                  "finish_handling_s": end_s, "longest_gap_at_end_s": meter.longest,
+                  "held_snapshots": window.store.data.held_snapshots()}
+        t0 = time.perf_counter()
+        window.close()
+        result["close_s"] = time.perf_counter() - t0
+        return result
+
+
+def child(mode: str, study: Path) -> None:
+    out = measure_open(study) if mode == "open" else measure_live(study)
+    print("RESULT " + json.dumps(out))
+
+
+def run_child(mode: str, study: Path) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    done = subprocess.run([sys.executable, __file__, "--child", mode, "--study", str(study)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=1800)
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"{mode} measurement failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=400, help="paired seeds per arm (the issue's study: 400)")
+    p.add_argument("--real", action="store_true", help="train every unit (default: seed 0 trained, rest written)")
+    p.add_argument("--study", type=Path, help="an existing study folder to measure (skips generating)")
+    p.add_argument("--keep", type=Path, help="generate the study here and keep it")
+    p.add_argument("--no-write", action="store_true", help="print only; leave docs/PERFORMANCE.md alone")
+    p.add_argument("--child", choices=("open", "live"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        child(args.child, args.study)
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        study = args.study or args.keep or Path(tmp) / "study"
+        gen = {"generated": "given"} if args.study else generate(study, args.seeds, args.real)
+        print("study:", json.dumps(gen))
+        opened = run_child("open", study)
+        print("open:", json.dumps(opened))
+        live = run_child("live", study)
+        print("live:", json.dumps(live))
+    if not args.no_write:
+        from bench.report import machine_line, write_section
+
+        write_section("open-study", report(args.seeds, gen, opened, live, machine_line()))
+    return 0
+
+
+def report(seeds: int, gen: dict, opened: dict, live: dict, machine: str) -> str:
+    rss = ", ".join(f"{u} units {mb:.0f} MB" for u, mb in live["rss_mb_by_units"])
+    first = opened["first_panel_s"]
+    return "\n".join([
+        f"### A study in the window (`bench/open_study.py --seeds {seeds}`)",
+        "",
+        f"{machine}. The machine was shared with other jobs while this ran: times are noisy upper bounds.",
+        f"Study: 2 x {seeds} units ({gen.get('generated')}), {gen.get('files', '?')} files, "
+        f"{gen.get('bytes', 0) / 1e9:.2f} GB as listed.",
+        "",
+        "| Measure | Value |",
+        "|---|---|",
+        f"| Open: until the run is shown | {opened['open_s']:.2f} s |",
+        f"| Open: longest GUI gap (10 ms timer) | {opened['longest_gap_s'] * 1000:.0f} ms |",
+        f"| Open: panel on screen (Trajectories) drawn | {first:.2f} s |" if first is not None else
+        "| Open: panel on screen drawn | not seen |",
+        f"| RSS before / after open | {opened['rss_before_mb']:.0f} / {opened['rss_after_mb']:.0f} MB |",
+        f"| Live feed: RSS | {rss}; at the end {live['rss_end_mb']:.0f} MB |",
+        f"| Live feed: longest GUI gap while units arrive | {live['longest_gap_running_s'] * 1000:.0f} ms |",
+        f"| Live feed: RunFinished handled in / longest gap after it | {live['finish_handling_s'] * 1000:.0f} ms / "
+        f"{live['longest_gap_at_end_s'] * 1000:.0f} ms |",
+        f"| Snapshot arrays held in memory after the live feed | {live['held_snapshots']} |",
+        f"| Close after the live feed | {live['close_s']:.2f} s |",
+    ])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
