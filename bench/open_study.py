@@ -230,6 +230,7 @@ def measure_live(study: Path, batch_units: int = 2) -> dict:
             if key[0] is not None and key != unit:
                 unit, seen = key, seen + 1
                 if seen % batch_units == 0 and batch:
+                    meter.reset()  # the gap of this delivery only (reading the folder for the feed is not the GUI's)
                     window.controller.eventsReady.emit(batch)
                     batch = []
                     _spin(app, lambda: False, 0.005)
@@ -237,6 +238,7 @@ def measure_live(study: Path, batch_units: int = 2) -> dict:
                     if seen % max(1, n_units // 4) == 0:
                         samples.append((seen, rss_mb()))
             batch.append(ev)
+        meter.reset()
         if batch:
             window.controller.eventsReady.emit(batch)
         _spin(app, lambda: False, 0.5)

@@ -289,8 +289,9 @@ class RunData:
             del self._cache[next(iter(self._cache))]
 
     def _stored(self, arr: np.ndarray | StoredArray, path_of) -> np.ndarray | StoredArray:
-        """A live snapshot whose file the unit has written (``path_of(unit_folder)``): kept as a StoredArray with
-        the array in the cache, so a live study holds at most SNAPSHOT_CACHE arrays. Without a file: the array."""
+        """A live snapshot whose file the unit has written (``path_of(run_folder)``): kept as a StoredArray with
+        the array in the cache, so a live study holds at most SNAPSHOT_CACHE arrays. Without a file: the array.
+        One ``stat`` per event; the path is checked against links when it is read back."""
         if not isinstance(arr, np.ndarray) or not self.run_dir:
             return arr
         try:
@@ -372,11 +373,12 @@ class RunData:
             self._u(ev.arm, ev.seed).set_recon(ev.layer, ev.epoch, ev.recon_error)
             return PRETRAIN
         if isinstance(ev, FilterSnapshot):
-            weights = self._stored(ev.weights, lambda f: f.unit(ev.arm, ev.seed).filters_path(ev.phase, ev.epoch))
+            weights = self._stored(ev.weights,
+                                   lambda f: f.snapshot_file(ev.arm, ev.seed, "filters", ev.epoch, ev.phase))
             self._u(ev.arm, ev.seed).add_filters(ev.phase, ev.epoch, weights, ev.input_shape)
             return FILTERS
         if isinstance(ev, ProbeOutputs):
-            outputs = self._stored(ev.outputs, lambda f: f.unit(ev.arm, ev.seed).probe_path(ev.epoch))
+            outputs = self._stored(ev.outputs, lambda f: f.snapshot_file(ev.arm, ev.seed, "probe", ev.epoch))
             self._u(ev.arm, ev.seed).probes[ev.epoch] = outputs
             return PROBES
         if isinstance(ev, CheckpointSaved):

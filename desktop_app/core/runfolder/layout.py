@@ -218,6 +218,12 @@ class RunFolder:
         return [(arm, seed, p) for arm, seed, p in self._unit_files(SNAPSHOTS, f"{kind}_*.npy")
                 if parse_snapshot_name(p.stem) is not None]
 
+    def snapshot_file(self, arm: str, seed: int, kind: str, epoch: int, phase: str = "finetune") -> Path:
+        """Where a unit's snapshot ("filters" of ``phase``, or "probe") lies, NOT checked against links: for a
+        reference read later through ``load_array`` (which checks it). The unit's writer uses ``UnitFolder``."""
+        name = f"filters_{phase}_{int(epoch):04d}.npy" if kind == "filters" else f"probe_{int(epoch):04d}.npy"
+        return self.root / SNAPSHOTS / arm / f"s{int(seed)}" / name
+
     def units_on_disk(self) -> list[tuple[str, int]]:
         units = {(a, s) for a, s, _ in self.unit_metric_files()}
         units |= {(a, s) for a, s, _ in self.snapshots()}
