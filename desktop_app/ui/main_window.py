@@ -38,7 +38,7 @@ from desktop_app.core import stats as stats_mod
 from desktop_app.core.config import ConfigError, ExperimentConfig
 from desktop_app.core.engine.sweep_plan import plan_runs
 from desktop_app.core.events import Event, RunFinished, RunStarted
-from desktop_app.core.lab.model import REPLAY_ERRORS, replay_run
+from desktop_app.core.lab.model import REPLAY_ERRORS, Preview, replay_run
 from desktop_app.core.lab.store import RunData
 from desktop_app.ui import settings as settings_mod
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
@@ -64,6 +64,7 @@ DEFAULT_SIZE = (1400, 900)
 SECONDARY_FRACTION = 0.17  # of the window height, for the tabbed Live metrics / Runs / Checkpoints / Log dock
 SECONDARY_MIN_HEIGHT = 100
 LAYOUT_VERSION = 2
+PREVIEW_UNITS = 40  # Open of a study: its first units (seed-major: 20 seeds of 2 arms) are drawn while the rest load
 TOML_FILTER = "Experiment configs (*.toml);;All files (*)"
 
 
@@ -529,7 +530,8 @@ class MainWindow(QMainWindow):
             todo = [d for d in dict.fromkeys(run_dirs) if self.lab.run(d) is None]
         replayed: dict[str, RunData] = {}
         outcome: list[bool] = []
-        task = (self._task_factory or InlineTask)(partial(_replay_job, todo), name="replay")
+        preview = PREVIEW_UNITS if len(run_dirs) == 1 and self._task_factory is not None else 0
+        task = (self._task_factory or InlineTask)(partial(_replay_job, todo, preview), name="replay")
         task.items.connect(partial(self._on_replay_items, what, replayed))
         task.ended.connect(partial(self._on_replay_ended, task, what, replayed, then, outcome))
         self.replay_task = task
@@ -544,10 +546,19 @@ class MainWindow(QMainWindow):
         for key, item in items:
             if isinstance(item, RunData):
                 replayed[key] = item
+            elif isinstance(item, Preview):  # a study's first seeds: drawn now, replaced by the whole run at the end
+                try:
+                    self.lab.open(key, data=item.data)
+                except REPLAY_ERRORS:
+                    continue
+                self.statusBar().showMessage(f"{what}: showing the first {item.units} units while the rest are "
+                                             "read…")
             else:
                 done, planned = item
                 of = f" of {planned}" if planned else ""
-                self.statusBar().showMessage(f"{what}: {done}{of} units read…")
+                shown = self.store.run_dir == key
+                self.statusBar().showMessage(f"{what}: {done}{of} units read" + (" (the panels show the first "
+                                             "ones)…" if shown else "…"))
 
     def _on_replay_ended(self, task, what: str, replayed: dict[str, RunData],
                          then: Callable[[dict[str, RunData]], bool], outcome: list[bool]) -> None:
@@ -961,11 +972,11 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def _replay_job(run_dirs: list[Path], control) -> Iterator[tuple[str, object]]:
+def _replay_job(run_dirs: list[Path], preview_units: int, control) -> Iterator[tuple[str, object]]:
     """The background half of Open/Compare: each folder replayed (``replay_run``), a stop honoured per batch; then
     scipy.stats imported here, so the Summary drawn next does not import it on the GUI thread."""
     for run_dir in run_dirs:
-        for item in replay_run(run_dir):
+        for item in replay_run(run_dir, preview_units=preview_units):
             control.checkpoint()
             yield str(run_dir), item
     stats_mod.preload()

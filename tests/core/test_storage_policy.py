@@ -5,6 +5,7 @@ stopped study resumes to the same numbers, and the hash of a config that does no
 import csv
 
 from desktop_app.core import config as c
+from desktop_app.core.checkpoints import read_resume_state
 from desktop_app.core.control import RunControl
 from desktop_app.core.engine.run import resume_experiment, run_experiment
 from desktop_app.core.events import CheckpointSaved, EpochMetrics, FilterSnapshot, ProbeOutputs
@@ -40,11 +41,14 @@ def test_the_policy_keeps_snapshots_for_the_first_seeds_and_resume_stays_exact(t
     assert probe_epochs == [0, 2, 4]  # every 2, with epoch 0 and the last
     assert sorted({e.epoch for e in straight if isinstance(e, CheckpointSaved)}) == [0, 1, 2, 3, 4]
     folder = RunFolder(tmp_path / "straight")
+    model_keys = read_resume_state(folder.unit("none", 5))["model"].keys()
     assert {(a, s) for a, s, _ in folder.snapshots()} == {("none", 5), ("dae", 5)}
     assert {(a, s) for a, s, *_ in folder.checkpoints()} == {("none", 5), ("dae", 5)}
     for seed in (5, 6, 7):  # every seed: metrics and a resume state holding its final weights
         for arm in cfg.arms:
-            assert folder.unit(arm, seed).latest_path.is_file()
+            state = read_resume_state(folder.unit(arm, seed))
+            assert state["stage"] == "done" and set(state["model"]) == set(model_keys)
+            assert bool(state["optimizer"]) == (seed == 5)  # a finished seed without snapshots: no optimizer
     assert len({(r[0], r[1]) for r in table(tmp_path / "straight")}) == 6
 
     control = RunControl()

@@ -18,7 +18,7 @@ from desktop_app.core.events import (
     UnitFinished,
 )
 from desktop_app.core.lab import store as store_mod
-from desktop_app.core.lab.model import LabModel, replay_run
+from desktop_app.core.lab.model import LabModel, Preview, replay_run
 from desktop_app.core.lab.store import RunData
 from desktop_app.core.runfolder import RunFolder, RunSink, replay
 from desktop_app.core.runfolder import layout as layout_mod
@@ -149,6 +149,11 @@ def test_replay_run_reports_progress_and_ends_with_the_data(tmp_path):
     assert progress[-1] == (6, 6) and all(isinstance(p, tuple) for p in progress)
     model = LabModel()
     assert model.open(run_dir, data=data) is data and model.shown is data
+    items = list(replay_run(run_dir, preview_units=2))
+    (preview,) = [i for i in items if isinstance(i, Preview)]
+    assert preview.units == 2 and preview.data.units() == [("none", 0), ("dae", 0)]
+    assert len(preview.data.unit("dae", 0).epochs) == EPOCHS + 1  # whole units, not cut mid-way
+    assert len(items[-1].units()) == 6
 
 
 def test_arm_summary_counts_units_and_takes_quantiles():

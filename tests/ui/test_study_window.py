@@ -34,12 +34,16 @@ def _drained(window) -> bool:
     return not base._STAGGER.queue and not (base._STAGGER.timer and base._STAGGER.timer.isActive())
 
 
-def test_open_replays_in_the_background_and_then_shows_the_run(window, qtbot, tmp_path):
+def test_open_replays_in_the_background_and_then_shows_the_run(window, qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(main_window_mod, "PREVIEW_UNITS", 2)
     run_dir = study(tmp_path / "run", 4)
+    shown: list[int] = []
+    window.store.changed.connect(lambda _c: shown.append(len(window.store.units())))
     assert window.open_run(run_dir) is True  # started, not finished
     assert window.replaying or window.store.run_dir == str(run_dir)
     qtbot.waitUntil(lambda: window.store.run_dir == str(run_dir) and not window.replaying, timeout=60_000)
     assert len(window.store.units()) == 8 and window.store.status == "completed"
+    assert shown[0] == 2 and shown[-1] == 8  # the first units were shown while the rest were read
     qtbot.waitUntil(lambda: _drained(window), timeout=30_000)
 
 
@@ -48,7 +52,7 @@ def test_closing_during_a_replay_stops_and_waits_for_it(window, qtbot, tmp_path,
     started = threading.Event()
     real = main_window_mod.replay_run
 
-    def endless(path):  # a replay that never ends by itself: only a stop ends it
+    def endless(path, **_kw):  # a replay that never ends by itself: only a stop ends it
         yield from (item for item in real(path) if not hasattr(item, "units"))
         while True:
             started.set()
@@ -73,7 +77,7 @@ def test_quitting_stops_the_runs_table_load_and_the_replay(window, qtbot, tmp_pa
     gate = threading.Event()
     real = main_window_mod.replay_run
 
-    def held(path):
+    def held(path, **_kw):
         gate.wait(30)
         yield from real(path)
 

@@ -20,6 +20,7 @@ QtViewer subscribes to its Qt-free ViewerModel (docs/ARCHITECTURE.md, "The lab m
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
@@ -50,21 +51,43 @@ def lazy_replay(run_dir: Path) -> Iterator[Event]:
     return replay_folder(run_dir, lazy=True)
 
 
-def replay_run(run_dir: Path | str, replay: Replayer = lazy_replay) -> Iterator[tuple[int, int] | RunData]:
+@dataclass(frozen=True)
+class Preview:
+    """``replay_run``'s first units, complete in themselves: shown while the rest of a study is read."""
+
+    data: RunData
+    units: int
+
+
+def replay_run(run_dir: Path | str, replay: Replayer = lazy_replay, preview_units: int = 0
+               ) -> Iterator[tuple[int, int] | Preview | RunData]:
     """Replay a folder into a fresh RunData step by step, off the GUI thread: yields (units done, units planned)
     after every batch of events and the RunData last. Nothing else sees the RunData until ``LabModel.open`` is
-    given it (``open(run_dir, data=...)``), so building it on another thread is safe."""
+    given it (``open(run_dir, data=...)``), so building it on another thread is safe.
+
+    ``preview_units``: once that many units are read (units come seed-major, so the first seeds of every arm), a
+    ``Preview`` with a separate RunData holding just them is yielded (never touched again here), so the window
+    can draw a study's first seeds at once instead of after all of them (issue 25: the panel in view within 2 s).
+    """
     data = RunData()
+    preview: RunData | None = RunData() if preview_units else None
     planned, seen = 0, set()
     batch: list[Event] = []
     for ev in replay(Path(run_dir)):
         if isinstance(ev, RunStarted):
             planned = len(ev.arms) * len(ev.seeds)
         unit = (getattr(ev, "arm", None), getattr(ev, "seed", None))
-        if unit[0] is not None:
+        if unit[0] is not None and unit not in seen:
             seen.add(unit)
+            if preview is not None and len(seen) > preview_units:
+                data.ingest(batch, replayed=True)
+                preview.ingest(batch, replayed=True)
+                batch = []
+                if len(seen) - 1 < planned:
+                    yield Preview(preview, len(seen) - 1)
+                preview = None
         batch.append(ev)
-        if len(batch) >= REPLAY_BATCH:
+        if len(batch) >= REPLAY_BATCH and preview is None:
             data.ingest(batch, replayed=True)
             batch = []
             yield len(seen), planned
@@ -365,4 +388,4 @@ class LabModel:
             self.events.runs.emit(tuple(self._runs))
 
 
-__all__ = ["REPLAY_ERRORS", "LabEvents", "LabModel", "lazy_replay", "replay_run"]
+__all__ = ["REPLAY_ERRORS", "LabEvents", "LabModel", "Preview", "lazy_replay", "replay_run"]

@@ -345,9 +345,12 @@ class UnitRun:
                 "model": model.state_dict(), "config": cfg.to_toml(),
             }))
             yield CheckpointSaved(arm, seed, "finetune", epoch, str(path))
+        # a finished unit is never continued: a seed the storage policy keeps no snapshots of drops its optimizer
+        # state there (half of latest.pt with momentum), so 800 resume states of the reference net fit in ~3 GB
+        lean = last and not cfg.keeps_snapshots(seed)
         self._save_latest({
             "stage": "done" if last else "finetune", "epoch": epoch,
-            "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "model": model.state_dict(), "optimizer": {} if lean else opt.state_dict(),
         })
         self._where = ("finetune", -1, epoch, cfg.finetune.epochs)
         yield self._progress(force=True)

@@ -281,7 +281,7 @@ class Panel(QWidget):
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setTimerType(Qt.TimerType.PreciseTimer)  # panels due together fire together
-        self._refresh_timer.timeout.connect(self.request_refresh)
+        self._refresh_timer.timeout.connect(self._refresh_due)
 
         self.header = QLabel(self.explanation)
         self.header.setWordWrap(True)
@@ -380,6 +380,14 @@ class Panel(QWidget):
         self._last_cost = self._last_refresh - t0
         self.redraws += 1
 
+    def _refresh_due(self) -> None:
+        """A throttled live redraw is due: at once, or (``stagger``) queued behind the other panels due now, so a
+        study's panels (each a few hundred ms at 800 units) do not block the window for their sum."""
+        if self.stagger:
+            _STAGGER.add(self)
+        else:
+            self.request_refresh()
+
     def refresh_interval(self) -> float:
         """Seconds between live redraws: at least LIVE_INTERVAL_S, and long enough that redrawing takes at most
         1/REDRAW_BUDGET of the GUI thread's time (a slow panel redraws less often instead of freezing the window)."""
@@ -399,7 +407,8 @@ class Panel(QWidget):
     def flush(self) -> None:
         """Run a throttled redraw now (a run just finished: show its final state without waiting)."""
         if self._refresh_timer.isActive():
-            self.request_refresh()
+            self._refresh_timer.stop()
+            self._refresh_due()
 
     def hideEvent(self, event) -> None:  # noqa: N802 - Qt override
         if self._refresh_timer.isActive():  # a pending redraw waits for the panel to show again
