@@ -59,6 +59,10 @@ def import_torch_in_background(on_done=None) -> threading.Thread:
     def work() -> None:
         import torch  # noqa: F401
 
+        from desktop_app.core import stats
+
+        stats.preload()  # scipy.stats too: the first Summary drawn would import it on the GUI thread
+
         if on_done is not None:
             on_done()
 

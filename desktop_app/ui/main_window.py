@@ -973,13 +973,14 @@ class MainWindow(QMainWindow):
 
 
 def _replay_job(run_dirs: list[Path], preview_units: int, control) -> Iterator[tuple[str, object]]:
-    """The background half of Open/Compare: each folder replayed (``replay_run``), a stop honoured per batch; then
-    scipy.stats imported here, so the Summary drawn next does not import it on the GUI thread."""
+    """The background half of Open/Compare: scipy.stats imported here first (the Summary drawn next would import
+    it on the GUI thread: seconds on a busy machine), then each folder replayed (``replay_run``), a stop honoured
+    per batch."""
+    stats_mod.preload()
     for run_dir in run_dirs:
         for item in replay_run(run_dir, preview_units=preview_units):
             control.checkpoint()
             yield str(run_dir), item
-    stats_mod.preload()
 
 
 def _toml_paths(urls) -> list[str]:

@@ -22,6 +22,7 @@ from desktop_app.core.runfolder import RunFolder, RunFolderError
 from desktop_app.ui.analysis_protocol import AnalysisJobLike, AnalysisRunnerLike
 from desktop_app.ui.panels.base import Panel, add_widgets
 from desktop_app.ui.panels.flow import flow_container
+from desktop_app.ui.panels.storage_note import storage_note
 from desktop_app.ui.progress import format_eta
 from desktop_app.ui.run_store import RUN, RunStore, StoreChange
 
@@ -158,11 +159,17 @@ class AnalysisPanel(Panel):
             self.apply_params(params)
             self.result, self.result_params, self.from_cache = result, params, True
             self.show_result(result)
-            self.status.setText("Shown from the run folder's cache.")
+            self.status.setText("Shown from the run folder's cache." + self._storage_text())
         else:
-            self.status.setText("")
+            self.status.setText(self._storage_text().strip())
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(1 if hit else 0)
+
+    def _storage_text(self) -> str:
+        """" Not stored: ..." when the run's storage policy left snapshots out: the analysis covers the seeds that
+        have them (a study keeps them for its first seeds; see snapshots.keep_seeds)."""
+        note = storage_note(self._run_dir)
+        return f" Analysed: the seeds with snapshots (not stored: {note})." if note else ""
 
     def refresh(self) -> None:
         self.update_selectors()

@@ -19,10 +19,9 @@ from PySide6.QtWidgets import QComboBox, QCompleter, QHBoxLayout, QLabel, QPushB
 
 from desktop_app.core import tiling
 from desktop_app.core.analysis import filter_metrics
-from desktop_app.core.config import ConfigError
 from desktop_app.core.events import PHASE_ORDER
-from desktop_app.core.runfolder import RunFolder, RunFolderError, read_config
 from desktop_app.ui.panels.base import FOREGROUND, Panel, arm_color, style_plot
+from desktop_app.ui.panels.storage_note import storage_note
 from desktop_app.ui.run_store import FILTERS, RunStore
 
 SIDES = ("left", "right")
@@ -375,21 +374,6 @@ def seed_chooser() -> QComboBox:
     box.completer().setFilterMode(Qt.MatchFlag.MatchStartsWith)
     box.setToolTip("Seed: the same seed of two arms shares initialisation and data order; type a seed to find it")
     return box
-
-
-_NOTES: dict[str, str] = {}
-
-
-def storage_note(run_dir: str) -> str:
-    """What the run's storage policy leaves out ("" when it keeps everything, or the config cannot be read)."""
-    if not run_dir:
-        return ""
-    if run_dir not in _NOTES:
-        try:
-            _NOTES[run_dir] = read_config(RunFolder(run_dir)).storage_note()
-        except (ConfigError, RunFolderError, OSError):
-            _NOTES[run_dir] = ""
-    return _NOTES[run_dir]
 
 
 def _fill(box: QComboBox, items: list[str], default: str) -> None:
