@@ -3,6 +3,7 @@ them and memory holds a bounded number of them, live or replayed; the per-arm su
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +181,20 @@ def test_arm_summary_counts_units_and_takes_quantiles():
     assert s.test_nll == pytest.approx(np.median([0.3 + e for e in dae]))
     data.ingest([RunFinished("completed", "/w/s", 1.0)])
     assert data.arm_summary("none").running == 0
+
+
+def test_a_finished_runs_metrics_come_from_its_merged_file(tmp_path, monkeypatch):
+    """One file instead of one per unit once metrics.csv was merged after the last unit wrote; the same rows."""
+    from desktop_app.core.runfolder import metrics as metrics_mod
+
+    run_dir = study(tmp_path / "run", 5)
+    folder = RunFolder(run_dir)
+    per_unit = metrics_mod.read_metrics(folder)
+    RunSink(folder).merge_metrics(ARMS)
+    reads = Counter(monkeypatch, metrics_mod, "read_csv")
+    assert metrics_mod.read_metrics(folder) == per_unit and reads.n == 1
+    unit_file = folder.unit("dae", 2).metrics_path  # a unit written after the merge (a resume): its files again
+    later = (run_dir / "metrics.csv").stat().st_mtime_ns + 10**9
+    os.utime(unit_file, ns=(later, later))
+    reads.n = 0
+    assert metrics_mod.read_metrics(folder) == per_unit and reads.n == 10

@@ -156,10 +156,14 @@ def folder_and_arms(folder: RunFolder | Path | str, arms: Iterable[str] | None) 
 
 
 def read_metrics(folder: RunFolder | Path | str, arms: Sequence[str] | None = None) -> list[dict[str, str]]:
-    """All metric rows: the per-unit files (complete even for a stopped run), else the merged metrics.csv.
-    Units come seed-major, arms in ``arms`` order (default: the manifest's)."""
+    """All metric rows: the per-unit files (complete even for a stopped run), else the merged metrics.csv. The
+    merged file is read instead of the units' files when it was written after every one of them (a finished run:
+    one file instead of 800 for a study, half the time of the Runs table's row and of an Open). Units come
+    seed-major, arms in ``arms`` order (default: the manifest's)."""
     folder, arms = folder_and_arms(folder, arms)
     files = folder.unit_metric_files()
+    if files and _merged_is_current(folder, [p for *_, p in files]):
+        return read_csv(folder, folder.root / "metrics.csv")
     if files:
         rows: list[dict[str, str]] = []
         key = unit_order(arms)
@@ -167,6 +171,19 @@ def read_metrics(folder: RunFolder | Path | str, arms: Sequence[str] | None = No
             rows.extend(read_csv(folder, path))
         return rows
     return read_csv(folder, folder.root / "metrics.csv")
+
+
+def _merged_is_current(folder: RunFolder, unit_files: list[Path]) -> bool:
+    """metrics.csv exists and is newer than every unit's file (``RunSink.merge_metrics`` ran after the last
+    write); False when anything cannot be stat'ed."""
+    merged = folder.root / "metrics.csv"
+    try:
+        if merged.is_symlink() or not merged.is_file():
+            return False
+        written = merged.stat().st_mtime_ns
+        return all(p.stat().st_mtime_ns <= written for p in unit_files)
+    except OSError:
+        return False
 
 
 def final_values(rows: Iterable[dict[str, str]], split: str = "test",
