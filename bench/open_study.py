@@ -201,6 +201,12 @@ def measure_open(study: Path) -> dict:
         result = {"open_s": opened, "first_panel_s": drawn[0] if drawn else None,
                   "longest_gap_s": meter.longest, "rss_before_mb": before, "rss_after_mb": rss_mb(),
                   "units": len(window.store.units())}
+        from desktop_app.ui.exports import ExportOptions
+
+        t0 = time.perf_counter()
+        bundle = window.export_all(ExportOptions(Path(tmp) / "figures"))
+        result["export_all_s"] = time.perf_counter() - t0
+        result["export_files"] = len(bundle.written) if bundle else 0
         window.close()
         return result
 
@@ -326,6 +332,8 @@ def report(seeds: int, gen: dict, opened: dict, live: dict, machine: str) -> str
         "| Open: the panel on screen drawn | not seen |",
         f"| Open: longest GUI gap (10 ms timer) | {opened['longest_gap_s'] * 1000:.0f} ms |",
         f"| RSS before / after open | {opened['rss_before_mb']:.0f} / {opened['rss_after_mb']:.0f} MB |",
+        f"| File > Export all (every panel: PNG, SVG, CSV) | {opened.get('export_all_s', float('nan')):.1f} s, "
+        f"{opened.get('export_files', 0)} files |",
         f"| Live feed: RSS | {rss}; at the end {live['rss_end_mb']:.0f} MB |",
         f"| Live feed: longest GUI gap while units arrive | {live['longest_gap_running_s'] * 1000:.0f} ms |",
         f"| Live feed: RunFinished handled in / longest gap after it | {live['finish_handling_s'] * 1000:.0f} ms / "

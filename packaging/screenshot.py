@@ -72,12 +72,12 @@ def main() -> int:
         window.start_run()
         wait(app, args.train)
     elif args.compare:
-        if not window.compare_runs(args.compare):
+        if not window.compare_runs(args.compare) or not replayed(app, window):
             print(f"cannot compare {args.compare}", file=sys.stderr)
             return 2
         wait(app, 0.5)
     elif args.run:
-        if not window.open_run(args.run):
+        if not window.open_run(args.run) or not replayed(app, window):
             print(f"cannot open {args.run}", file=sys.stderr)
             return 2
         wait(app, 0.5)
@@ -113,6 +113,14 @@ def compute(app, panel, name: str) -> None:
     while panel.is_computing() and time.monotonic() - t0 < ANALYSIS_TIMEOUT_S:
         wait(app, 0.2)
     print(f"{name}: {panel.status.text()} ({time.monotonic() - t0:.0f} s)")
+
+
+def replayed(app, window, timeout_s: float = 600) -> bool:
+    """Wait for Open/Compare's background replay to end; True if it ended without an error dialog."""
+    t0 = time.monotonic()
+    while window.replaying and time.monotonic() - t0 < timeout_s:
+        wait(app, 0.1)
+    return not window.replaying and window.last_message_box is None
 
 
 def wait(app, seconds: float) -> None:

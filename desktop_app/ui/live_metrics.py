@@ -96,7 +96,7 @@ class LiveMetricsTable(QTableWidget):
             lo, mid, hi = s.test_error
             self._set_row(row, [arm, f"{s.started} of {s.planned}", str(s.running), str(s.done), str(s.failed),
                                 str(s.epoch) if s.epoch >= 0 else "–", _num(mid, percent=True),
-                                f"{_num(lo, percent=True)} – {_num(hi, percent=True)}" if s.measured else "–",
+                                f"{100 * lo:.2f}–{100 * hi:.2f}%" if s.measured else "–",
                                 _num(s.test_nll)])
 
     def _set_row(self, row: int, cells: list[str]) -> None:

@@ -113,7 +113,7 @@ def test_live_metrics_summarise_a_study_per_arm(qtbot):
     assert [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())] == list(ARM_COLUMNS)
     row = [table.item(0, c).text() for c in range(table.columnCount())]
     assert row[:6] == ["none", "20 of 30", "5", "14", "1", "1"]
-    assert row[6] == "10.95%"  # median of 0.100 .. 0.119
+    assert row[6] == "10.95%" and row[7] == "10.19–11.71%"  # median, 10th-90th percentile of 0.100 .. 0.119
 
 
 def test_the_filters_seed_chooser_finds_a_seed_and_says_what_is_not_stored(qtbot, tmp_path):
