@@ -122,11 +122,13 @@ class RunFolder:
         """Refuse the folder if any symbolic link in it leads outside (walks without following links)."""
         if self.root.is_symlink() or not self.root.exists():
             return
-        for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
-            for name in dirnames + filenames:
-                p = Path(dirpath) / name
-                if p.is_symlink():
-                    self.check_inside(p)
+        todo = [str(self.root)]  # scandir's entries know whether they are links: no lstat per file (22,000 in a
+        while todo:  # 2 x 400 study's folder)
+            for entry in _scan(Path(todo.pop())):
+                if entry.is_symlink():
+                    self.check_inside(Path(entry.path))
+                elif entry.is_dir(follow_symlinks=False):
+                    todo.append(entry.path)
 
     # -- the fixed files -------------------------------------------------------------------------------
     @property

@@ -64,8 +64,12 @@ class _Stagger:
         self.timer: QTimer | None = None
 
     def add(self, panel: Panel) -> None:
+        """Queue a panel; the one on screen (not a tab behind another) goes first."""
         if panel not in self.queue:
-            self.queue.append(panel)
+            if not panel.visibleRegion().isEmpty():
+                self.queue.insert(0, panel)
+            else:
+                self.queue.append(panel)
         if self.timer is None:
             self.timer = QTimer()
             self.timer.setSingleShot(True)
