@@ -5,11 +5,11 @@ stopped study resumes to the same numbers, and the hash of a config that does no
 import csv
 
 from desktop_app.core import config as c
-from desktop_app.core.checkpoints import read_resume_state
 from desktop_app.core.control import RunControl
 from desktop_app.core.engine.run import resume_experiment, run_experiment
 from desktop_app.core.events import CheckpointSaved, EpochMetrics, FilterSnapshot, ProbeOutputs
 from desktop_app.core.runfolder import RunFolder
+from desktop_app.core.training.checkpoints import read_resume_state
 
 
 def tiny(**over) -> c.ExperimentConfig:
