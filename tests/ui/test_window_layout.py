@@ -391,3 +391,50 @@ def test_keyboard_alone_opens_a_run_exports_a_panel_and_lists_every_shortcut(qtb
     assert len(with_keys) >= 14 and with_keys <= listed
     assert {"F5", "Enter", "Delete", "Ctrl+PgDown", "Ctrl+R"} <= listed
     window.shortcuts_dialog.close()
+
+
+@pytest.fixture(scope="module")
+def long_label_runs(tmp_path_factory, replay_run):
+    """A second run that differs from ``replay_run`` in many fields that matter: its label is long."""
+    from tests.analysis_runs import TINY, make_run
+
+    finetune = {**TINY.get("finetune", {}), "lr": 0.033}
+    data = {**TINY.get("data", {}), "split_seed": 7}
+    model = {**TINY.get("model", {}), "l2": 0.0001, "dropout": 0.1}
+    return [replay_run, make_run(tmp_path_factory.mktemp("layout2") / "other-run", finetune=finetune, data=data,
+                                 model=model)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_comparison_with_long_labels_stays_inside_every_panel(qtbot, size, long_label_runs, monkeypatch) -> None:
+    """Issue 27: runs that differ in many fields (labels of 150+ characters) compared in the real window: the
+    Curves and Summary plots and legends stay inside the panel at both sizes, the long labels elided with their
+    whole text in the tooltip."""
+    import pyqtgraph as pg
+
+    from desktop_app.core.lab import comparison as comparison_mod
+
+    real = comparison_mod.run_label
+
+    def long_label(cfg, fields, fallback=""):
+        return real(cfg, fields, fallback) + ", " + ", ".join(f"field_{i}=value_{i}" for i in range(12))
+
+    monkeypatch.setattr(comparison_mod, "run_label", long_label)
+    window = _window(qtbot, size)
+    assert window.compare_runs(long_label_runs)
+    for name in ("Curves", "Summary"):
+        assert window.show_panel(name)
+        qtbot.wait(50)
+        panel = window.panel_widgets[name]
+        panel.ensure_current()
+        qtbot.wait(50)
+        view = panel.graphics
+        width = view.viewport().width()
+        for item in view.ci.items:
+            if item.isVisible():
+                assert item.sceneBoundingRect().right() <= width + 1, (name, type(item).__name__, width)
+        legend = panel.compare_legend
+        assert any("…" in label.text for _, label in legend.items), name
+        assert all(len(label.toolTip()) > 150 for _, label in legend.items if "…" in label.text)
+        plots = [i for i in view.ci.items if isinstance(i, pg.PlotItem) and i.isVisible()]
+        assert plots and all(p.vb.height() >= 100 for p in plots), (name, [p.vb.height() for p in plots])

@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter, SVGExporter
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, Qt, QTimer
+from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
@@ -269,6 +269,7 @@ class Panel(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(BACKGROUND)
         self.graphics.setToolTip(self.explanation)
+        self.graphics.installEventFilter(self)  # its resizes: graphics_resized (a tab shown keeps the panel's size)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -373,6 +374,16 @@ class Panel(QWidget):
         super().showEvent(event)
         if self._dirty:
             self.request_refresh()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self.graphics and event.type() == QEvent.Type.Resize:
+            self.graphics_resized()
+        return super().eventFilter(watched, event)
+
+    def graphics_resized(self) -> None:
+        """The plots' view changed size (the panel resized, or laid out when its tab was first shown): what fits
+        its width (a comparison's legend columns) is fitted again here, not in the panel's resizeEvent, which a
+        tab shown at the size it had does not get."""
 
     def refresh(self) -> None:
         """Rebuild the plots from the store."""

@@ -458,8 +458,7 @@ class CurvesPanel(Panel):
     def _fit_compare_legend(self) -> None:
         fit_legend_columns(self.compare_legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
+    def graphics_resized(self) -> None:
         if self.compare_legend.scene() is not None:
             self._fit_compare_legend()
 

@@ -73,6 +73,9 @@ def final_errors(store: RunStore | RunData) -> dict[str, dict[int, float]]:
     return out
 
 
+SUMMARY_PLOTS_MIN_PX = 315
+
+
 class SummaryPanel(Panel):
     title = "Summary"
     explanation = ("Final test error per arm over seeds (box: quartiles, whiskers 1.5 IQR, dots: seeds, diamond: "
@@ -100,9 +103,13 @@ class SummaryPanel(Panel):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setMaximumHeight(130)
+        self.table.setMinimumHeight(100)  # the header and three rows
         self.table.setToolTip("Mean with t-based 95 % CI over seeds; paired difference over the seeds both arms "
                               "have, with a paired t-test and a Wilcoxon signed-rank test")
         self.layout().addWidget(self.table)
+        # the plots keep room for a box with its whiskers under a comparison's legend rows: the bottom docks give
+        # way (at 1280x800 the box plot was squashed to 20-40 px under a long-label legend)
+        self.graphics.setMinimumHeight(SUMMARY_PLOTS_MIN_PX)
         self.summaries: list[ArmSummary] = []
         self.small_n_note = ""
         self._make_items()
@@ -238,8 +245,7 @@ class SummaryPanel(Panel):
         if comparing:
             fit_legend_columns(legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
+    def graphics_resized(self) -> None:
         if self.compare_legend.scene() is not None:
             fit_legend_columns(self.compare_legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS)
         self._fit_diff_title()
