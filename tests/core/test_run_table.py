@@ -162,3 +162,38 @@ def _cfg(run):
     from desktop_app.core.runfolder import read_config
 
     return read_config(RunFolder(run))
+
+
+def test_one_interval_rule_from_three_seeds_in_table_report_and_summary(tmp_path):
+    """Issue 27: the table printed "7.10 % ± 10.16" at n = 2 where Summary refuses an interval; one rule now
+    (core.stats.shown_interval): the table, the reproduce report and Summary show none below 3 seeds."""
+    from desktop_app.core.reproduce.report import fmt_ci
+    from desktop_app.core.stats import MIN_SEEDS, shown_interval
+    from desktop_app.ui.panels import summary
+
+    two, three = mean_ci([0.05, 0.0915]), mean_ci([0.05, 0.0915, 0.07])
+    assert MIN_SEEDS == 3 and shown_interval(two) is None and shown_interval(three) == (three.lo, three.hi)
+    assert format_error(two) == "7.08 % (n = 2)" and "±" in format_error(three)
+    assert fmt_ci(two, 100) == "7.08 (n = 2)" and "[" in fmt_ci(three, 100)
+    assert summary._interval(two.lo, two.hi, two.n) == "– (n = 2)" and "[" in summary._interval(
+        three.lo, three.hi, three.n)
+    write_run(tmp_path, "pair", {"seeds": {"count": 2}}, errors={"none": [0.05, 0.0915], "dae": [0.1, 0.1]})
+    assert cells(load_table(tmp_path), "pair")["none test error"] == "7.08 % (n = 2)"
+
+
+def test_a_stopped_run_shows_its_last_completed_epoch_not_the_untrained_error(tmp_path):
+    """Issue 27: a stopped run listed its epoch-0 (untrained) test error as its result ("none 90.20 %"). Its
+    finals are at its last completed epoch, which the cell names; a run stopped before any epoch says so."""
+    write_run(tmp_path, "stopped", {"finetune": {"epochs": 10}}, status="stopped", epochs=3,
+              errors={"none": [0.2, 0.3, 0.25], "dae": [0.1, 0.1, 0.1]})
+    write_run(tmp_path, "early", {"finetune": {"epochs": 10}}, status="stopped", epochs=0,
+              errors={"none": [0.9, 0.9, 0.9], "dae": [0.9, 0.9, 0.9]})
+    write_run(tmp_path, "done", {"finetune": {"epochs": 3}}, epochs=3)
+    table = load_table(tmp_path)
+    stopped = cells(table, "stopped")
+    assert stopped["none test error"] == format_error(mean_ci([0.2, 0.3, 0.25])) + " · epoch 3 of 10"
+    early = cells(table, "early")
+    assert early["none test error"] == early["dae test error"] == "no epoch completed"
+    assert "epoch" not in cells(table, "done")["none test error"]
+    code, out = run_cli("runs", str(tmp_path))
+    assert code == 0 and "90.00%" not in out

@@ -19,7 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
 
 from desktop_app.core.analysis.progress import OutputVarianceResult
-from desktop_app.core.stats import mean_ci
+from desktop_app.core.stats import mean_ci, shown_interval
 from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot
 from desktop_app.ui.run_store import ANALYSES, RunStore
 
@@ -162,4 +162,6 @@ def geometric_mean_ci(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, n
     magnitude; core.reproduce.output_variance judges on the same scale)."""
     logs = np.log10(np.maximum(np.stack(rows), TINY))
     cis = [mean_ci(list(logs[:, j])) for j in range(logs.shape[1])]
-    return tuple(10.0 ** np.array([getattr(c, k) for c in cis]) for k in ("mean", "lo", "hi"))  # type: ignore[return-value]
+    bounds = [shown_interval(c) or (c.mean, c.mean) for c in cis]  # no band below MIN_SEEDS seeds
+    return (10.0 ** np.array([c.mean for c in cis]), 10.0 ** np.array([b[0] for b in bounds]),
+            10.0 ** np.array([b[1] for b in bounds]))

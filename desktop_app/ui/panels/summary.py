@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from desktop_app.core.lab.comparison import Comparison
 from desktop_app.core.lab.store import RunData
-from desktop_app.core.stats import MeanCI, PairedDiff, box_stats, mean_ci, paired_difference, wilcoxon_min_p
+from desktop_app.core.stats import MIN_SEEDS, MeanCI, PairedDiff, box_stats, mean_ci, paired_difference, wilcoxon_min_p
 from desktop_app.ui.panels.base import (
     FOREGROUND,
     Legend,
@@ -42,7 +42,6 @@ COMPARE_LEGEND_COLUMNS = 6  # at most, in the legend row under a comparison's pl
 BOX_WIDTH = 0.5
 # Fewer seeds than this: intervals and p-values are not shown as results (a t-interval from 2 seeds spans tens
 # of points and a Wilcoxon p cannot go below 0.5); the seeds themselves are.
-MIN_SEEDS = 3
 BOX_TITLE = "Final test error over seeds"
 TABLE_COLUMNS = ("Group", "Arm", "Seeds", "Mean test error", "95 % CI", "Median", f"Minus {REFERENCE} (paired)",
                  "95 % CI of diff", "p (t)", "p (Wilcoxon)")
