@@ -197,3 +197,39 @@ def test_a_stopped_run_shows_its_last_completed_epoch_not_the_untrained_error(tm
     assert "epoch" not in cells(table, "done")["none test error"]
     code, out = run_cli("runs", str(tmp_path))
     assert code == 0 and "90.00%" not in out
+
+
+def test_a_sweep_run_into_the_workspace_lists_its_sub_folders(tmp_path):
+    """Issue 27: `basin run sweep.toml --out ws/name` writes ws/name/sweep.toml and one sub-folder per value
+    (width=32/, width=128/); they did not appear in the Runs pane or `basin runs ws`. A linked folder inside a
+    sweep is not followed, and a plain folder without sweep.toml is not searched."""
+    from desktop_app.core.config import from_dict, save
+    from desktop_app.core.runfolder import list_runs
+
+    sweep = tmp_path / "widths"
+    write_run(sweep, "width=32", {"model": {"layers": [{"kind": "dense", "units": 32}]}})
+    write_run(sweep, "width=128", {"model": {"layers": [{"kind": "dense", "units": 128}]}})
+    save(from_dict({"name": "widths", "sweep": {"field": "model.width", "values": [32, 128]}}), sweep / "sweep.toml")
+    write_run(tmp_path, "plain", {})
+    write_run(tmp_path / "not-a-sweep", "hidden", {})
+    outside = write_run(tmp_path.parent / f"{tmp_path.name}-outside", "elsewhere", {})
+    (sweep / "link").symlink_to(outside, target_is_directory=True)
+    listed = sorted(str(i.path.relative_to(tmp_path)) for i in list_runs(tmp_path))
+    assert listed == ["plain", "widths/width=128", "widths/width=32"]
+    table = load_table(tmp_path)
+    assert sorted(r.info.name for r in table.rows) == ["plain", "width=128", "width=32"]
+    assert "units" in titles(table)
+    code, out = run_cli("runs", str(tmp_path))
+    assert code == 0 and "width=32" in out and "width=128" in out and "hidden" not in out
+
+
+def test_a_sweep_variant_can_be_trashed_but_not_a_folder_two_levels_down_elsewhere(tmp_path):
+    from desktop_app.core.config import from_dict, save
+    from desktop_app.core.runfolder.trash import check_trashable
+
+    sweep = tmp_path / "widths"
+    variant = write_run(sweep, "width=32", {})
+    with pytest.raises(RunFolderError):  # no sweep.toml: not a listed run
+        check_trashable(variant, tmp_path)
+    save(from_dict({"name": "widths", "sweep": {"field": "model.width", "values": [32]}}), sweep / "sweep.toml")
+    assert check_trashable(variant, tmp_path).root == variant
