@@ -30,8 +30,8 @@ def test_columns_are_the_differing_fields_and_finals_carry_the_interval(tmp_path
     write_run(tmp_path, "a", {"finetune": {"lr": 0.01}}, errors={"none": [0.1, 0.2, 0.3], "dae": [0.1, 0.1, 0.1]})
     write_run(tmp_path, "b", {"finetune": {"lr": 0.05}})
     table = load_table(tmp_path)
-    assert titles(table) == ["Date", "Name", "Status", "Wall time", "Seeds", "none test error", "dae test error",
-                             "lr", "Tags", "Note"]
+    assert titles(table) == ["Name", "lr", "none test error", "dae test error", "Status", "Seeds", "Wall time",
+                             "Date", "Tags", "Note"]
     a = cells(table, "a")
     assert a["lr"] == "0.01" and a["Status"] == "completed" and a["Seeds"] == "3" and a["Wall time"] == "12 s"
     assert a["none test error"] == format_error(mean_ci([0.1, 0.2, 0.3]))
@@ -233,3 +233,16 @@ def test_a_sweep_variant_can_be_trashed_but_not_a_folder_two_levels_down_elsewhe
         check_trashable(variant, tmp_path)
     save(from_dict({"name": "widths", "sweep": {"field": "model.width", "values": [32]}}), sweep / "sweep.toml")
     assert check_trashable(variant, tmp_path).root == variant
+
+
+def test_the_fields_that_matter_come_first_and_the_rest_are_hidden_columns(tmp_path):
+    """Issue 27: 32 columns put finetune.lr and units right of 14 noise columns. The fields that differ and can
+    matter follow the name; fields that differ but cannot matter (threads, snapshots) are hidden columns at the
+    end, for the column chooser."""
+    write_run(tmp_path, "a", {"finetune": {"lr": 0.01}, "threads": 1, "snapshots": {"max_filters": 10}})
+    write_run(tmp_path, "b", {"finetune": {"lr": 0.05}, "threads": 2, "snapshots": {"max_filters": 20}})
+    table = load_table(tmp_path)
+    shown = [c.title for c in table.columns if not c.hidden]
+    assert shown[:2] == ["Name", "lr"] and "threads" not in shown and "max_filters" not in shown
+    hidden = [c.key for c in table.columns if c.hidden]
+    assert hidden == ["snapshots.max_filters", "threads"]

@@ -438,3 +438,27 @@ def test_a_comparison_with_long_labels_stays_inside_every_panel(qtbot, size, lon
         assert all(len(label.toolTip()) > 150 for _, label in legend.items if "…" in label.text)
         plots = [i for i in view.ci.items if isinstance(i, pg.PlotItem) and i.isVisible()]
         assert plots and all(p.vb.height() >= 100 for p in plots), (name, [p.vb.height() for p in plots])
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_runs_tab_shows_fifteen_rows_and_gives_the_height_back(qtbot, size, tmp_path) -> None:
+    """Issue 27: the Runs pane showed two rows at both sizes. Brought to the front (View > Runs pane, or its tab)
+    its table shows at least 15 rows; opening a run from it, or another tab in front, gives the panels their height
+    back."""
+    from bench.run_table import write_run
+
+    for i in range(20):
+        write_run(tmp_path, f"run{i:02d}", {"finetune": {"lr": 0.01 * (i + 1)}})
+    window = _window(qtbot, size)
+    window.set_workspace(tmp_path)
+    assert window.history.wait_loaded()
+    panels_before = window.panel_widgets["Filters"].height()
+    window.show_runs_pane()
+    qtbot.wait(50)
+    table = window.history.table
+    rows = table.viewport().height() / table.verticalHeader().defaultSectionSize()
+    assert rows >= 15, (rows, window.history_dock.height())
+    assert window.width() == size[0] and window.height() == size[1]
+    window.live_dock.raise_()
+    qtbot.wait(50)
+    assert abs(window.panel_widgets["Filters"].height() - panels_before) <= 2

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app.core.config import ConfigError
-from desktop_app.core.config.diff import FieldDiffer, flatten, short_key, short_value
+from desktop_app.core.config.diff import FieldDiffer, flatten, no_effect, short_key, short_value
 from desktop_app.core.control import RunControl
 from desktop_app.core.runfolder import RunFolder, RunFolderError, RunInfo, final_test_errors, read_config, read_metrics
 from desktop_app.core.runfolder.listing import UNREADABLE, run_dirs, safe_run_info
@@ -187,14 +187,15 @@ class Column:
     kind: str  # date name status wall seeds error field tags note problem
     key: str = ""  # the arm of an error column, the dotted config field of a field column
     tip: str = ""
+    hidden: bool = False  # a field that cannot matter: listed for the column chooser, not shown by default
 
 
 class RunTable:
     """The rows and the columns they need; grows as ``load``'s batches are added.
 
-    Columns: Date, Name, Status, Problem (while any row has one), Wall time, Seeds, one "<arm> test error" per arm
-    seen, one per config field that differs across the runs whose config could be read (new keys appear as runs
-    load), Tags, Note.
+    Columns: Name, one per config field that differs across the runs whose config could be read and can matter
+    (new keys appear as runs load), one "<arm> test error" per arm seen, Status, Problem (while any row has one),
+    Seeds, Wall time, Date, Tags, Note, then the hidden columns of fields that differ but cannot matter.
     """
 
     def __init__(self) -> None:
@@ -271,18 +272,26 @@ class RunTable:
         return i
 
     def _rebuild_columns(self) -> bool:
-        fields = self._differ.fields
-        cols = [Column("Date", "date"), Column("Name", "name"), Column("Status", "status")]
-        if self._any_problem:  # beside the status it explains (the full text is the row's tooltip)
-            cols.append(Column("Problem", "problem", tip="What could not be read in the run folder"))
-        cols += [Column("Wall time", "wall"), Column("Seeds", "seeds")]
+        """Name, then the fields that tell the runs apart and can matter (``finetune.lr``, ``units``), then the
+        final test errors: what a study is read by comes first (14 columns of thread counts and snapshot settings
+        stood before them). Fields that differ but cannot matter follow at the end, hidden unless asked
+        (``Column.hidden``, the Runs pane's column chooser)."""
+        fields, other = self._differ.fields, self._differ.other_fields
+        cols = [Column("Name", "name")]
+        cols += [Column(short_key(k, fields), "field", k, f"Config field {k} (differs across the listed runs)")
+                 for k in fields]
         cols += [Column(f"{arm} test error", "error", arm,
                         f"Final test error of arm {arm}: mean over seeds ± half-width of the 95 % t interval "
                         f"(from {MIN_SEEDS} seeds on); a run that did not finish: at its last completed epoch")
                  for arm in self._arms]
-        cols += [Column(short_key(k, fields), "field", k, f"Config field {k} (differs across the listed runs)")
-                 for k in fields]
-        cols += [Column("Tags", "tags"), Column("Note", "note")]
+        cols.append(Column("Status", "status"))
+        if self._any_problem:  # beside the status it explains (the full text is the row's tooltip)
+            cols.append(Column("Problem", "problem", tip="What could not be read in the run folder"))
+        cols += [Column("Seeds", "seeds"), Column("Wall time", "wall"), Column("Date", "date"),
+                 Column("Tags", "tags"), Column("Note", "note")]
+        cols += [Column(k, "field", k, f"Config field {k}: differs across the listed runs but cannot change their "
+                        f"numbers ({no_effect(k) or 'not used by these runs'}); shown on request", hidden=True)
+                 for k in other if k != "name"]  # (the Name column shows it)
         changed = cols != self.columns
         self.columns = cols
         return changed

@@ -380,6 +380,15 @@ class Panel(QWidget):
             self.graphics_resized()
         return super().eventFilter(watched, event)
 
+    plots_min_height = 0  # px the plots keep (Summary: room for its boxes under a comparison's legend)
+    compact = False  # set_compact(True): the minimum given up
+
+    def set_compact(self, compact: bool) -> None:
+        """Give up the plots' minimum height while another view needs the window's height (the Runs table in
+        front): the panels share one tabbed dock, whose minimum is the largest of theirs."""
+        self.compact = compact
+        self.graphics.setMinimumHeight(0 if compact else self.plots_min_height)
+
     def graphics_resized(self) -> None:
         """The plots' view changed size (the panel resized, or laid out when its tab was first shown): what fits
         its width (a comparison's legend columns) is fitted again here, not in the panel's resizeEvent, which a

@@ -73,6 +73,7 @@ def final_errors(store: RunStore | RunData) -> dict[str, dict[int, float]]:
 
 
 SUMMARY_PLOTS_MIN_PX = 315
+TABLE_MIN_PX = 100  # the header and three rows
 
 
 class SummaryPanel(Panel):
@@ -102,13 +103,11 @@ class SummaryPanel(Panel):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setMaximumHeight(130)
-        self.table.setMinimumHeight(100)  # the header and three rows
         self.table.setToolTip("Mean with t-based 95 % CI over seeds; paired difference over the seeds both arms "
                               "have, with a paired t-test and a Wilcoxon signed-rank test")
         self.layout().addWidget(self.table)
         # the plots keep room for a box with its whiskers under a comparison's legend rows: the bottom docks give
         # way (at 1280x800 the box plot was squashed to 20-40 px under a long-label legend)
-        self.graphics.setMinimumHeight(SUMMARY_PLOTS_MIN_PX)
         self.summaries: list[ArmSummary] = []
         self.small_n_note = ""
         self._make_items()
@@ -241,8 +240,17 @@ class SummaryPanel(Panel):
         if all_arms:
             legend.addItem(self.mean_dots, self._mean_label())
         self._legend_arms = (all_arms, runs)
+        # a comparison's legend rows take height: the plots keep room for a box with its whiskers and the table
+        # three rows (the bottom docks give way; at 1280x800 the box plot was squashed to 20-40 px)
+        self.plots_min_height = SUMMARY_PLOTS_MIN_PX if comparing else 0
+        self.set_compact(self.compact)
         if comparing:
             fit_legend_columns(legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS)
+
+    def set_compact(self, compact: bool) -> None:
+        super().set_compact(compact)
+        comparing = self.compare_legend.scene() is not None
+        self.table.setMinimumHeight(TABLE_MIN_PX if comparing and not compact else 0)
 
     def graphics_resized(self) -> None:
         if self.compare_legend.scene() is not None:
