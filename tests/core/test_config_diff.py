@@ -103,3 +103,31 @@ def test_cannot_matter_is_declared_on_the_field_spec():
     differ.add(flatten(cfg(**{"finetune.lr": 0.1})))
     differ.add(flatten(cfg(**{"finetune.lr": 0.2, "threads": 3, "snapshots.max_filters": 9})))
     assert differ.fields == ["finetune.lr"] and differ.other_fields == ["snapshots.max_filters", "threads"]
+
+
+def test_presets_set_only_fields_their_runs_use():
+    """Issue 27: quick-demo's TOML set finetune.momentum with optimizer = "sgd" (a value that does nothing). No
+    preset sets a fine-tuning field its optimizer does not use (FieldSpec.when, the same rule as the labels)."""
+    import tomllib
+
+    from desktop_app.core.config.experiment import FIELDS
+    from desktop_app.core.presets import presets_dir
+
+    when = FIELDS["finetune.momentum"].spec.when
+    for path in sorted(presets_dir().glob("*.toml")):
+        finetune = tomllib.loads(path.read_text()).get("finetune", {})
+        if finetune.get("optimizer", "sgd") not in when[1]:
+            assert "momentum" not in finetune, path.name
+
+
+def test_set_accepts_the_sweep_fields_model_width_and_depth():
+    """Issue 27: `--set model.width=64` was refused though model.width is a sweep field."""
+    import pytest
+
+    from desktop_app.core.config import ConfigError
+
+    base = cfg(**{"model.layers": _dense(100, 100, 50)})
+    assert [la.units for la in base.with_overrides({"model.width": 64}).model.layers] == [64, 64, 64]
+    assert len(base.with_overrides({"model.depth": 2}).model.layers) == 2
+    with pytest.raises(ConfigError, match="model.width"):
+        base.with_overrides({"model.width": 0})

@@ -462,3 +462,9 @@ def test_the_runs_tab_shows_fifteen_rows_and_gives_the_height_back(qtbot, size, 
     window.live_dock.raise_()
     qtbot.wait(50)
     assert abs(window.panel_widgets["Filters"].height() - panels_before) <= 2
+
+
+def test_the_first_screen_says_press_start(qtbot) -> None:
+    """Issue 27: nothing on the first screen said what to do next."""
+    window = _window(qtbot, SIZES[1])
+    assert "Press Start" in window.builder.message.text() and window.builder.message.isVisible()

@@ -504,12 +504,28 @@ class ExperimentConfig:
         return hashlib.sha256(tomli_w.dumps(d).encode()).hexdigest()[:16]
 
     def with_overrides(self, overrides: dict[str, Any]) -> ExperimentConfig:
+        """The config with dotted fields set (``--set``); the sweep's own fields ``model.width`` and
+        ``model.depth`` too, applied as one sweep value would be (``--set model.width=64`` was refused)."""
+        from dataclasses import replace
+
         from desktop_app.core.config.io import from_dict, set_dotted
+        from desktop_app.core.config.sweep import expand_sweep
+        from desktop_app.core.errors import ConfigError
 
         d = self.to_dict()
         for key, value in overrides.items():
-            set_dotted(d, key, value)
-        return from_dict(d)
+            if key not in SWEEP_SPECIAL:
+                set_dotted(d, key, value)
+        cfg = from_dict(d)
+        for key, value in overrides.items():
+            if key in SWEEP_SPECIAL:
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ConfigError(key, f"must be a number, got {value!r}")
+                one = replace(cfg, sweep=SweepConfig(field=key, values=(float(value),)))
+                for err in one.errors():
+                    raise ConfigError(key, err.message.removeprefix(f"{key} "))
+                cfg = replace(expand_sweep(one)[0][1], name=cfg.name, sweep=cfg.sweep)
+        return cfg
 
     @property
     def pretrain_arms(self) -> tuple[str, ...]:

@@ -94,6 +94,8 @@ class SummaryPanel(Panel):
                                     "arm", "Δ test error (pp)")  # pp: percentage points
         self.graphics.ci.layout.setColumnStretchFactor(0, 3)
         self.graphics.ci.layout.setColumnStretchFactor(1, 2)
+        for plot in (self.box_plot, self.diff_plot):  # x is a category axis (arms, runs): no "arm (x0.001)"
+            plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.legend = add_legend(self.box_plot, offset=(10, 5), colCount=6)
         self.compare_legend = Legend(colCount=COMPARE_LEGEND_COLUMNS, labelTextColor=FOREGROUND,
                                      pen=pg.mkPen(200, 200, 200))
