@@ -311,9 +311,8 @@ def test_function_space_legend_never_covers_a_point(qtbot, store, size):
 
 def test_output_variance_pools_the_seeds_of_runs_kept_open(qtbot, tmp_path):
     """basin reproduce output-variance writes one run per seed: kept open beside the shown one, the panel draws
-    every seed and per arm the geometric mean with its t-interval over seeds (the claim's figure)."""
-    from scipy import stats
-
+    every seed and per arm the geometric mean over seeds; with two seeds no interval (core.stats.shown_interval:
+    from 3 seeds on, the rule of every panel, issue 27)."""
     ov = {k: v for k, v in OUTPUT_VARIANCE.items() if k in ("kind", "output_variance")}
     for seed in (0, 1):
         make_run(tmp_path / f"s{seed}", seeds={"count": 1, "base": seed}, **ov)
@@ -328,11 +327,9 @@ def test_output_variance_pools_the_seeds_of_runs_kept_open(qtbot, tmp_path):
     panel.refresh()
     assert [r.seed for r in panel.results] == [0, 1]
     logs = np.log10(np.stack([r.variance for r in panel.results]))  # (seed, arm, block)
-    half = stats.t.ppf(0.975, 1) * logs.std(axis=0, ddof=1) / np.sqrt(2)
     for i, arm in enumerate(panel.result.arms):
         np.testing.assert_allclose(panel.curves[arm].yData, 10 ** logs[:, i].mean(axis=0), rtol=1e-9)
-        np.testing.assert_allclose(panel.curves[f"{arm}/hi"].yData, 10 ** (logs[:, i].mean(axis=0) + half[i]),
-                                   rtol=1e-9)
+        np.testing.assert_allclose(panel.curves[f"{arm}/hi"].yData, 10 ** logs[:, i].mean(axis=0), rtol=1e-9)
         assert all(f"{arm}/{s}" in panel.curves for s in (0, 1))
     assert "2 seeds" in panel.plot.titleLabel.text
     assert {row[-1] for row in panel.data_table()[1]} == {0, 1}

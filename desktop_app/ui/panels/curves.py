@@ -36,6 +36,7 @@ from desktop_app.ui.panels.base import (
     style_sample,
 )
 from desktop_app.ui.panels.compare import STYLE_NAMES, comparison_arms, fit_legend_columns, run_style
+from desktop_app.ui.panels.log_axis import LogAxis
 from desktop_app.ui.run_store import METRICS, PRETRAIN, RunStore
 
 SPLITS = ("train", "valid", "test")
@@ -191,9 +192,9 @@ class CurvesPanel(Panel):
         for box in self.split_boxes.values():
             box.toggled.connect(self._on_selection)
 
-        self.plot = style_plot(pg.PlotItem(), "Fine-tuning", "epoch", "NLL (nats)")
-        self.recon_plot = style_plot(pg.PlotItem(), "Pre-training", "pre-training epoch",
-                                     "reconstruction error (per example)")
+        self.plot = style_plot(pg.PlotItem(axisItems={"left": LogAxis("left")}), "Fine-tuning", "epoch", "NLL (nats)")
+        self.recon_plot = style_plot(pg.PlotItem(axisItems={"left": LogAxis("left")}), "Pre-training",
+                                     "pre-training epoch", "reconstruction error (per example)")
         self.plots: dict[str, pg.PlotItem] = {"metric": self.plot, "recon": self.recon_plot}
         self.legend = add_legend(self.plot, offset=(-10, 10))
         self.recon_legend = add_legend(self.recon_plot, offset=(-10, 10))
@@ -250,7 +251,7 @@ class CurvesPanel(Panel):
     # -- layout ----------------------------------------------------------------------------------------
     def _plot(self, key: str) -> pg.PlotItem:
         if key not in self.plots:
-            plot = style_plot(pg.PlotItem(), PLOT_TITLES[key], "epoch", "NLL (nats)")
+            plot = style_plot(pg.PlotItem(axisItems={"left": LogAxis("left")}), PLOT_TITLES[key], "epoch", "NLL (nats)")
             self.plots[key] = plot
         return self.plots[key]
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
 from desktop_app.core.analysis.progress import OutputVarianceResult
 from desktop_app.core.stats import mean_ci, shown_interval
 from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot
+from desktop_app.ui.panels.log_axis import LogAxis
 from desktop_app.ui.run_store import ANALYSES, RunStore
 
 NAME = "output_variance"
@@ -65,7 +66,7 @@ class OutputVariancePanel(Panel):
         self.info = QLabel(HINT)
         self.info.setWordWrap(True)
         self.layout().insertWidget(2, self.info)
-        self.plot = style_plot(self.graphics.addPlot(row=0, col=0),
+        self.plot = style_plot(self.graphics.addPlot(row=0, col=0, axisItems={"left": LogAxis("left")}),
                                "Output variance by block position (mean over probe examples and classes)",
                                "position of the resampled block (0 = seen first)",
                                "output variance")
