@@ -362,3 +362,20 @@ def test_labels_longer_than_the_panel_are_elided_and_a_simple_comparison_after_g
     assert legend.layout.preferredWidth() < 0.8 * width, legend.layout.preferredWidth()
     assert max(label.item.boundingRect().width() for _, label in legend.items) < 300
     assert panel.compare_legend.sceneBoundingRect().height() < 80  # one row again, not the long run's many
+
+
+def test_the_bundle_of_a_comparison_documents_every_compared_run(window, two_runs, tmp_path):
+    """Issue 27: the export bundle of a comparison copied the config and manifest of the shown run only; now each
+    compared run's are under runs/<folder>/ and the README names every run with its reproduce command."""
+    from desktop_app.ui.exports import export_bundle
+
+    assert window.compare_runs(two_runs)
+    out = tmp_path / "bundle"
+    result = export_bundle(window.export_panels(), window.store.run_dir, ExportOptions(folder=out, formats=("csv",)))
+    assert not result.errors
+    readme = (out / "README.txt").read_text(encoding="utf-8")
+    for d in two_runs:
+        assert (out / "runs" / d.name / "config.toml").read_bytes() == (d / "config.toml").read_bytes()
+        assert (out / "runs" / d.name / "manifest.json").exists()
+        assert str(d.resolve()) in readme and f"runs/{d.name}/config.toml" in readme
+    assert "Comparison of 2 runs" in readme
