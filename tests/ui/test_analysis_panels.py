@@ -414,3 +414,16 @@ def test_progress_says_the_time_left(qtbot, store):
     gate.set()
     qtbot.waitUntil(lambda: job.state == "cancelled", timeout=HANG_MS)
     assert runner.shutdown(HANG_MS)
+
+
+def test_error_surface_levels_and_colour_bar_ticks_are_round_values():
+    """Issue 27: the colour bar's ticks (the contour levels) fell on 0.846, 0.624: the range split evenly. They are
+    round values now, strictly inside the range, in the quantity itself on a log scale."""
+    from desktop_app.ui.panels.landscape import N_CONTOURS, nice_levels
+
+    levels = nice_levels(0.624, 0.846, N_CONTOURS)
+    assert list(np.round(levels, 9)) == [0.65, 0.7, 0.75, 0.8]
+    assert list(nice_levels(10, 90, N_CONTOURS)) == [20, 40, 60, 80]
+    logs = nice_levels(np.log10(0.3), np.log10(40), N_CONTOURS, log=True)
+    assert list(np.round(10 ** logs, 9)) == [0.5, 1, 2, 5, 10, 20]
+    assert len(nice_levels(0.0, 1e-9 + 7.0, N_CONTOURS)) <= N_CONTOURS
