@@ -426,9 +426,18 @@ class Panel(QWidget):
         aspect = aspect or DEFAULT_ASPECT
         item.setGeometry(QRectF(0, 0, EXPORT_LAYOUT_WIDTH, EXPORT_LAYOUT_WIDTH / aspect))
         item.layout.activate()
+        # legends inside a plot ignore the view's transformations (a fixed on-screen size): an export renders the
+        # scene scaled to its width, so they came out at about half the axis text's size in a 1600 px PNG
+        ignores = pg.QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations
+        legends = [i for i in (item.scene().items() if item.scene() else ())
+                   if isinstance(i, pg.LegendItem) and i.flags() & ignores]
+        for legend in legends:
+            legend.setFlag(ignores, False)
         try:
             yield item
         finally:
+            for legend in legends:
+                legend.setFlag(ignores, True)
             if old.width() >= 2 and old.height() >= 2:
                 item.setGeometry(old)
 
