@@ -144,6 +144,11 @@ class SeriesItems:
         self.line.setData(s.x, s.line)
 
 
+def _plot_item() -> pg.PlotItem:
+    """A plot whose y axis can be log (LogAxis: labels that never overlap), linear at first."""
+    return pg.PlotItem(axisItems={"left": LogAxis("left", log=False)})
+
+
 class CurvesPanel(Panel):
     title = "Curves"
     explanation = ("Fine-tuning NLL or error per epoch, mean over seeds with a band (std or min-max) per arm, and "
@@ -192,8 +197,8 @@ class CurvesPanel(Panel):
         for box in self.split_boxes.values():
             box.toggled.connect(self._on_selection)
 
-        self.plot = style_plot(pg.PlotItem(axisItems={"left": LogAxis("left")}), "Fine-tuning", "epoch", "NLL (nats)")
-        self.recon_plot = style_plot(pg.PlotItem(axisItems={"left": LogAxis("left")}), "Pre-training",
+        self.plot = style_plot(_plot_item(), "Fine-tuning", "epoch", "NLL (nats)")
+        self.recon_plot = style_plot(_plot_item(), "Pre-training",
                                      "pre-training epoch", "reconstruction error (per example)")
         self.plots: dict[str, pg.PlotItem] = {"metric": self.plot, "recon": self.recon_plot}
         self.legend = add_legend(self.plot, offset=(-10, 10))
@@ -251,7 +256,7 @@ class CurvesPanel(Panel):
     # -- layout ----------------------------------------------------------------------------------------
     def _plot(self, key: str) -> pg.PlotItem:
         if key not in self.plots:
-            plot = style_plot(pg.PlotItem(axisItems={"left": LogAxis("left")}), PLOT_TITLES[key], "epoch", "NLL (nats)")
+            plot = style_plot(_plot_item(), PLOT_TITLES[key], "epoch", "NLL (nats)")
             self.plots[key] = plot
         return self.plots[key]
 

@@ -19,10 +19,12 @@ class LogAxis(pg.AxisItem):
     view spans less than a decade (late epochs, zoomed in),
     where pyqtgraph's own log ticks leave one unlabelled tick and an SI prefix."""
 
-    def __init__(self, orientation: str) -> None:
+    def __init__(self, orientation: str, log: bool = True) -> None:
+        """``log``: start in log mode (Trajectories); a plot whose log y is a toggle starts linear (a log axis over
+        a linear view labels 10^90 and widens the plot past its panel)."""
         super().__init__(orientation)
         self.enableAutoSIPrefix(False)
-        self.setLogMode(True)  # (a plot's setLogMode turns it off and on; linear, it is pyqtgraph's own axis)
+        self.setLogMode(log)
 
     def logTickValues(self, minVal: float, maxVal: float, size: float, stdTicks: list) -> list:  # noqa: N802, N803
         if maxVal - minVal >= 1.0:

@@ -66,7 +66,7 @@ class OutputVariancePanel(Panel):
         self.info = QLabel(HINT)
         self.info.setWordWrap(True)
         self.layout().insertWidget(2, self.info)
-        self.plot = style_plot(self.graphics.addPlot(row=0, col=0, axisItems={"left": LogAxis("left")}),
+        self.plot = style_plot(self.graphics.addPlot(row=0, col=0, axisItems={"left": LogAxis("left", log=False)}),
                                "Output variance by block position (mean over probe examples and classes)",
                                "position of the resampled block (0 = seen first)",
                                "output variance")
