@@ -468,3 +468,18 @@ def test_the_first_screen_says_press_start(qtbot) -> None:
     """Issue 27: nothing on the first screen said what to do next."""
     window = _window(qtbot, SIZES[1])
     assert "Press Start" in window.builder.message.text() and window.builder.message.isVisible()
+
+
+def test_headers_say_how_a_live_run_ended(qtbot, tmp_path) -> None:
+    """Issue 27: the title and panel headers kept "· live" after the run had ended."""
+    from tests.ui import test_panels_data as syn
+
+    window = _window(qtbot, SIZES[0])
+    events = syn.events(str(tmp_path / "20260102-030405-demo"))
+    window.store.ingest(events[:-1])
+    assert window.run_caption().endswith("· live")
+    window.store.ingest(events[-1:])  # RunFinished("completed")
+    qtbot.wait(20)
+    assert window.run_caption().endswith("· completed") and window.windowTitle().endswith("· completed")
+    for panel in window.panel_widgets.values():
+        assert panel.run_label.text() == window.run_caption()
