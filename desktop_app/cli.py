@@ -515,10 +515,12 @@ def cmd_runs_table(folder: Path, out: TextIO) -> int:
         out.write(f"no runs in {printable(folder)}\n")
         return EXIT_OK
     grid = Table(title=Text(f"{len(table.rows)} runs in {printable(folder)}"), title_justify="left")
-    for col in table.columns:
-        grid.add_column(Text(printable(col.title)), overflow="fold")
-    for row in table.order(0, descending=True):
-        grid.add_row(*(Text(printable(table.text(row, c))) for c in range(len(table.columns))))
+    shown = [i for i, col in enumerate(table.columns) if not col.hidden]  # as the pane shows them by default
+    for i in shown:
+        grid.add_column(Text(printable(table.columns[i].title)), overflow="fold")
+    date = next(i for i, col in enumerate(table.columns) if col.kind == "date")
+    for row in table.order(date, descending=True):  # newest first
+        grid.add_row(*(Text(printable(table.text(row, c))) for c in shown))
     _console(out).print(grid)
     return EXIT_OK
 

@@ -27,6 +27,9 @@ def preload() -> None:
     _sps()
 
 
+MIN_SEEDS = 3  # an interval is shown from this many values on: the one rule of the table, panels, CLI and report
+
+
 @dataclass(frozen=True)
 class MeanCI:
     n: int
@@ -38,6 +41,21 @@ class MeanCI:
     @property
     def half_width(self) -> float:
         return (self.hi - self.lo) / 2
+
+    @property
+    def shown(self) -> bool:
+        """Whether the interval is shown (``shown_interval``): from ``MIN_SEEDS`` values on, when finite."""
+        return shown_interval(self) is not None
+
+
+def shown_interval(ci: MeanCI) -> tuple[float, float] | None:
+    """(lo, hi) of ``ci`` as every number Basin prints or draws shows it, or None: fewer than ``MIN_SEEDS`` values
+    (at n = 2 the t interval is the mean ± 12.7 standard deviations: "7.10 % ± 10.16" read as a result) or an
+    interval that is not finite. The Runs table, Summary, Online, Output variance, ``basin runs --table`` and the
+    reproduce report all ask this one function."""
+    if ci.n < MIN_SEEDS or not (np.isfinite(ci.lo) and np.isfinite(ci.hi)):
+        return None
+    return ci.lo, ci.hi
 
 
 @dataclass(frozen=True)

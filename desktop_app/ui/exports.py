@@ -110,13 +110,15 @@ def export_bundle(panels: Mapping[str, Panel], run_dir: str | Path | None, optio
     written: list[Path] = []
     errors: list[str] = []
     skipped: list[str] = []
+    compared: list[str] = []  # the comparison's runs, when the panels draw one: each documented, not only one
     for name, panel in panels.items():
         if not panel.has_result():  # no empty figures or header-only CSVs
             skipped.append(name)
             continue
-        compared = len(getattr(panel, "export_run_dirs", list)()) > 1  # it draws a comparison: its runs' manifests
-        try:
-            written += export_panel(panel, options, slug(name), None if compared else meta)
+        runs = list(getattr(panel, "export_run_dirs", list)())
+        compared += [d for d in runs if len(runs) > 1 and d not in compared]
+        try:  # a panel that draws a comparison embeds its runs' manifests
+            written += export_panel(panel, options, slug(name), None if len(runs) > 1 else meta)
         except (OSError, ValueError, RuntimeError) as exc:
             errors.append(f"{name}: {exc}")
     if run_dir:
@@ -128,15 +130,39 @@ def export_bundle(panels: Mapping[str, Panel], run_dir: str | Path | None, optio
                 continue
             (folder / fname).write_bytes(data)
             written.append(folder / fname)
+    for d in compared:  # runs/<folder>/config.toml and manifest.json of every compared run
+        written += _copy_run_files(d, folder / "runs" / Path(d).name, folder)
     readme = folder / "README.txt"
-    write_text_atomic(readme, bundle_readme(panels, run_dir, written, errors, skipped))
+    write_text_atomic(readme, bundle_readme(panels, run_dir, written, errors, skipped, compared))
     written.append(readme)
     return BundleResult(folder, written, errors, skipped)
 
 
+def _copy_run_files(run_dir: str | Path, dest: Path, root: Path) -> list[Path]:
+    """config.toml and manifest.json of one run into ``dest`` (through the run folder's owner); the paths written,
+    relative names kept under ``root``."""
+    run = RunFolder(run_dir)
+    out = []
+    for fname in (CONFIG, MANIFEST):
+        try:
+            data = run.read_bytes(run.path(fname))
+        except RunFolderError:
+            continue
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / fname).write_bytes(data)
+        out.append(dest / fname)
+    return out
+
+
 def bundle_readme(panels: Mapping[str, Panel], run_dir: str | Path | None, written: list[Path],
-                  errors: list[str], skipped: list[str] = ()) -> str:
+                  errors: list[str], skipped: list[str] = (), compared: list[str] = ()) -> str:
     lines = ["Basin figure bundle", f"exported {datetime.now().isoformat(timespec='seconds')}", ""]
+    if compared:
+        lines += [f"Comparison of {len(compared)} runs (Curves, Summary and Trajectories draw them all; their config "
+                  "and manifest under runs/<folder>/):"]
+        for d in compared:
+            lines += [f"  {Path(d).resolve()}", f"      {reproduce_command(Path(d))}"]
+        lines.append("")
     if run_dir:
         lines += [f"run folder: {Path(run_dir).resolve()}", "", "Reproduce this run headless:",
                   f"    {reproduce_command(Path(run_dir))}", ""]
@@ -148,7 +174,8 @@ def bundle_readme(panels: Mapping[str, Panel], run_dir: str | Path | None, writt
             lines.append(f"  {slug(name)}: {name} - {getattr(panel, 'explanation', '')}")
     if skipped:
         lines += ["", "Skipped, no result to show (compute them in the window first):"] + [f"  {n}" for n in skipped]
-    lines += ["", "Files:"] + [f"  {p.name}" for p in written]
+    lines += ["", "Files:"] + [f"  runs/{p.parent.name}/{p.name}" if p.parent.parent.name == "runs" else f"  {p.name}"
+                                for p in written]
     if errors:
         lines += ["", "Not exported:"] + [f"  {e}" for e in errors]
     lines += ["", f"PNG and SVG files embed the run's manifest.json under the key '{MANIFEST_KEY}'."]

@@ -63,6 +63,7 @@ SHUTDOWN_TIMEOUT_MS = 15_000
 DEFAULT_SIZE = (1400, 900)
 SECONDARY_FRACTION = 0.17  # of the window height, for the tabbed Live metrics / Runs / Checkpoints / Log dock
 SECONDARY_MIN_HEIGHT = 100
+RUNS_ROWS = 15  # rows the Runs table shows when its tab is brought to the front (a study is read there)
 LAYOUT_VERSION = 2
 PREVIEW_UNITS = 40  # Open of a study: its first units (seed-major: 20 seeds of 2 arms) are drawn while the rest load
 TOML_FILTER = "Experiment configs (*.toml);;All files (*)"
@@ -174,6 +175,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.live_dock)
         self.tabifyDockWidget(self.live_dock, self.history_dock)
         self.tabifyDockWidget(self.history_dock, self.log_dock)
+        self._runs_restore: int | None = None  # the dock height before the Runs tab grew it
+        self.history_dock.visibilityChanged.connect(self._runs_visibility)
+        self.history.openRequested.connect(lambda _path: self._shrink_runs())
+        self.history.compare_requested.connect(lambda _dirs: self._shrink_runs())
 
     def builder_width(self) -> int:
         """The builder dock's width that shows every control unclipped: its form's minimum width plus the
@@ -904,6 +909,56 @@ class MainWindow(QMainWindow):
         self.live_dock.raise_()
         self.show_panel(FIRST_PANEL)
         self.apply_default_sizes()
+
+    def runs_height_needed(self, rows: int = RUNS_ROWS) -> int:
+        """The Runs dock's height that shows ``rows`` rows of its table (title, filter and button bars, header)."""
+        table, pane = self.history.table, self.history
+        title = self.history_dock.height() - pane.height() if pane.height() else 0
+        spacing = pane.layout().spacing() if pane.layout().spacing() >= 0 else 6
+        bars = pane.filter_edit.sizeHint().height() + pane.open_button.sizeHint().height() + 3 * spacing + 8
+        chrome = title + bars + table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth()
+        scroll = table.horizontalScrollBar().sizeHint().height()
+        return chrome + scroll + (rows + 1) * table.verticalHeader().defaultSectionSize()  # (+1: spacings unseen)
+
+    def _runs_visibility(self, visible: bool) -> None:
+        """The Runs tab in front: its dock grows to show ``RUNS_ROWS`` rows (it showed two at 1280x800); another
+        tab in front, or a run opened or compared from it: back to the height it had, the panels get it again."""
+        if not visible:
+            self._shrink_runs()
+            return
+        if self.history_dock.isFloating() or not self.isVisible():
+            return
+        need = min(self.runs_height_needed(), int(0.7 * self.height()))
+        if self.history_dock.height() < need:
+            self._runs_restore = self.history_dock.height()
+            self._compact_panels(True)
+            self._grow_runs(need)
+
+    def _grow_runs(self, height: int) -> None:
+        """Resize the Runs dock once the panels' smaller minimum is known to every layout above them (a resize asked
+        before that kept the old minimum: the dock did not grow)."""
+        for panel in self.panel_widgets.values():
+            if panel.layout() is not None:
+                panel.layout().activate()
+        for dock in self._panel_docks:
+            dock.updateGeometry()
+        self.panel_area.layout().invalidate()
+        self.panel_area.layout().activate()
+        self.centralWidget().updateGeometry()
+        self.layout().invalidate()
+        self.layout().activate()
+        self.resizeDocks([self.history_dock], [height], Qt.Orientation.Vertical)
+
+    def _shrink_runs(self) -> None:
+        if self._runs_restore is not None and not self.history_dock.isFloating():
+            height, self._runs_restore = self._runs_restore, None
+            self.resizeDocks([self.history_dock], [height], Qt.Orientation.Vertical)
+            self._compact_panels(False)
+
+    def _compact_panels(self, compact: bool) -> None:
+        for panel in self.panel_widgets.values():
+            if hasattr(panel, "set_compact"):
+                panel.set_compact(compact)
 
     def apply_default_sizes(self) -> None:
         """Builder as wide as its form needs; the secondary docks SECONDARY_FRACTION of the window's height."""

@@ -1,8 +1,10 @@
 """RunHistory, the Runs pane: the workspace's runs as a hyperparameter table (docs/ARCHITECTURE.md, "Runs table").
 
-Per run: date, name, status, wall time, seeds, the final test error per arm with its 95 % interval, a column per
-config field that differs across the listed runs (new keys appear as runs load), tags and note. Sort by any
-column, filter by text and status. Actions: Open, Resume, Compare (two or more runs: ``compare_requested``),
+Per run: its name, a column per config field that differs across the listed runs and can matter (new keys appear
+as runs load), the final test error per arm with its 95 % interval, status, seeds, wall time, date, tags and note;
+fields that differ but cannot matter are hidden columns. Sort by any column, filter by text and status; drag a
+header to reorder, and its context menu shows / hides columns and pins one to the left.
+Actions: Open, Resume, Compare (two or more runs: ``compare_requested``),
 Diff (two runs, or one run and the builder's config), Load into builder, Tags and note, Delete (to the trash,
 after a confirmation), Show folder, Copy CLI command.
 
@@ -81,13 +83,25 @@ class RunHistory(QWidget):
         self.model = RunTableModel(self)
         self.proxy = RunFilterProxy(self.model, self)
         self.table = row_view(multi=True)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 5)  # 15+ rows shown
         self.table.setModel(self.proxy)
-        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)  # newest first
+        self.table.sortByColumn(self.model.column_index("Date"), Qt.SortOrder.DescendingOrder)  # newest first
         self.table.doubleClicked.connect(self._on_double_click)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._show_context_menu)
         self.model.columnsInserted.connect(self._fit_later)
+        # columns: drag a header to reorder; its context menu hides / shows columns and pins one to the left
+        self._shown: dict[tuple[str, str], bool] = {}  # the user's choice per column (kind, key); else its default
+        self._pinned: list[tuple[str, str]] = []  # pinned columns, left to right, kept first whatever is inserted
+        self.column_menu: QMenu | None = None
+        header = self.table.horizontalHeader()
+        header.setSectionsMovable(True)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._show_column_menu)
+        header.setToolTip("Drag a column header to move it; right-click for the columns to show, hide or pin")
+        self.model.columnsInserted.connect(lambda *_: self._apply_columns())
+        self.model.modelReset.connect(self._apply_columns)
 
         self.workspace_label = QLabel()
         self.workspace_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -248,6 +262,88 @@ class RunHistory(QWidget):
         """Size just the inserted columns (sizing all of them on every insert froze the window for ~0.3 s)."""
         if self._fitted:
             fit_columns(self.table, columns=range(first, last + 1))
+
+    # -- columns: chooser, order, pins ---------------------------------------------------------------------
+    def _ident(self, col: int) -> tuple[str, str]:
+        c = self.model.column(col)
+        return (c.kind, c.key)
+
+    def column_shown(self, title: str) -> bool:
+        i = self.model.column_index(title)
+        return i >= 0 and not self.table.isColumnHidden(i)
+
+    def set_column_shown(self, title: str, shown: bool) -> None:
+        """Show or hide the column titled ``title`` (the column chooser); the choice holds while runs load."""
+        i = self.model.column_index(title)
+        if i >= 0:
+            self._shown[self._ident(i)] = shown
+            self._apply_columns()
+
+    def pin_column(self, title: str, pinned: bool = True) -> None:
+        """Keep the column titled ``title`` at the left, after the columns pinned before it (unpin: it stays where
+        it is, no longer kept there)."""
+        i = self.model.column_index(title)
+        if i < 0:
+            return
+        ident = self._ident(i)
+        if ident in self._pinned:
+            self._pinned.remove(ident)
+        if pinned:
+            self._pinned.append(ident)
+            self._shown[ident] = True
+        self._apply_columns()
+
+    def pinned_columns(self) -> list[str]:
+        titles = {self._ident(i): self.model.column(i).title for i in range(self.model.columnCount())}
+        return [titles[p] for p in self._pinned if p in titles]
+
+    def visual_titles(self) -> list[str]:
+        """The shown columns' titles in the order the view shows them."""
+        header = self.table.horizontalHeader()
+        order = sorted(range(self.model.columnCount()), key=header.visualIndex)
+        return [self.model.column(i).title for i in order if not self.table.isColumnHidden(i)]
+
+    def _apply_columns(self) -> None:
+        header = self.table.horizontalHeader()
+        for i in range(self.model.columnCount()):
+            ident = self._ident(i)
+            self.table.setColumnHidden(i, not self._shown.get(ident, not self.model.column(i).hidden))
+        logical = {self._ident(i): i for i in range(self.model.columnCount())}
+        for place, ident in enumerate(p for p in self._pinned if p in logical):
+            header.moveSection(header.visualIndex(logical[ident]), place)
+
+    def _show_column_menu(self, pos: QPoint) -> None:
+        header = self.table.horizontalHeader()
+        clicked = header.logicalIndexAt(pos)
+        menu = QMenu(self)
+        if clicked >= 0:
+            title = self.model.column(clicked).title
+            pinned = self._ident(clicked) in self._pinned
+            menu.addAction(f"Unpin '{title}'" if pinned else f"Pin '{title}' to the left",
+                           partial(self.pin_column, title, not pinned))
+            if title != "Name":
+                menu.addAction(f"Hide '{title}'", partial(self.set_column_shown, title, False))
+            menu.addSeparator()
+        columns = menu.addMenu("Columns")
+        for i in sorted(range(self.model.columnCount()), key=header.visualIndex):
+            col = self.model.column(i)
+            action = columns.addAction(col.title + ("  (cannot matter)" if col.hidden else ""))
+            action.setCheckable(True)
+            action.setChecked(not self.table.isColumnHidden(i))
+            action.setToolTip(col.tip)
+            action.toggled.connect(partial(self.set_column_shown, col.title))
+        menu.addAction("Default columns", self.reset_columns)
+        self.column_menu = menu
+        menu.popup(header.mapToGlobal(pos))
+
+    def reset_columns(self) -> None:
+        """Columns as they start: the model's order, fields that cannot matter hidden, nothing pinned."""
+        self._shown.clear()
+        self._pinned.clear()
+        header = self.table.horizontalHeader()
+        for i in range(self.model.columnCount()):
+            header.moveSection(header.visualIndex(i), i)
+        self._apply_columns()
 
     def _update_label(self) -> None:
         n, shown = len(self.model.table.rows), self.proxy.rowCount()

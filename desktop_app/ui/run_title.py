@@ -16,12 +16,14 @@ MAX_MANIFEST_BYTES = 1_000_000
 
 
 def run_caption(store: RunStore) -> str:
-    """"name · date · live|replayed" for the run a store holds ("" when it holds none)."""
+    """"name · date · live|replayed" for the run a store holds ("" when it holds none); a live run that has ended
+    says how ("· completed", "· stopped"): the headers kept "· live" after the run was over."""
     if not store.run_dir:
         return ""
     folder = Path(store.run_dir)
     name = store.name or folder.name
-    return f"{name} · {run_date(folder)} · {'replayed' if store.replayed else 'live'}"
+    state = "replayed" if store.replayed else ("live" if store.status in ("", "running") else str(store.status))
+    return f"{name} · {run_date(folder)} · {state}"
 
 
 def run_date(folder: Path) -> str:

@@ -30,8 +30,8 @@ def test_columns_are_the_differing_fields_and_finals_carry_the_interval(tmp_path
     write_run(tmp_path, "a", {"finetune": {"lr": 0.01}}, errors={"none": [0.1, 0.2, 0.3], "dae": [0.1, 0.1, 0.1]})
     write_run(tmp_path, "b", {"finetune": {"lr": 0.05}})
     table = load_table(tmp_path)
-    assert titles(table) == ["Date", "Name", "Status", "Wall time", "Seeds", "none test error", "dae test error",
-                             "lr", "Tags", "Note"]
+    assert titles(table) == ["Name", "lr", "none test error", "dae test error", "Status", "Seeds", "Wall time",
+                             "Date", "Tags", "Note"]
     a = cells(table, "a")
     assert a["lr"] == "0.01" and a["Status"] == "completed" and a["Seeds"] == "3" and a["Wall time"] == "12 s"
     assert a["none test error"] == format_error(mean_ci([0.1, 0.2, 0.3]))
@@ -162,3 +162,87 @@ def _cfg(run):
     from desktop_app.core.runfolder import read_config
 
     return read_config(RunFolder(run))
+
+
+def test_one_interval_rule_from_three_seeds_in_table_report_and_summary(tmp_path):
+    """Issue 27: the table printed "7.10 % ± 10.16" at n = 2 where Summary refuses an interval; one rule now
+    (core.stats.shown_interval): the table, the reproduce report and Summary show none below 3 seeds."""
+    from desktop_app.core.reproduce.report import fmt_ci
+    from desktop_app.core.stats import MIN_SEEDS, shown_interval
+    from desktop_app.ui.panels import summary
+
+    two, three = mean_ci([0.05, 0.0915]), mean_ci([0.05, 0.0915, 0.07])
+    assert MIN_SEEDS == 3 and shown_interval(two) is None and shown_interval(three) == (three.lo, three.hi)
+    assert format_error(two) == "7.08 % (n = 2)" and "±" in format_error(three)
+    assert fmt_ci(two, 100) == "7.08 (n = 2)" and "[" in fmt_ci(three, 100)
+    assert summary._interval(two.lo, two.hi, two.n) == "– (n = 2)" and "[" in summary._interval(
+        three.lo, three.hi, three.n)
+    write_run(tmp_path, "pair", {"seeds": {"count": 2}}, errors={"none": [0.05, 0.0915], "dae": [0.1, 0.1]})
+    assert cells(load_table(tmp_path), "pair")["none test error"] == "7.08 % (n = 2)"
+
+
+def test_a_stopped_run_shows_its_last_completed_epoch_not_the_untrained_error(tmp_path):
+    """Issue 27: a stopped run listed its epoch-0 (untrained) test error as its result ("none 90.20 %"). Its
+    finals are at its last completed epoch, which the cell names; a run stopped before any epoch says so."""
+    write_run(tmp_path, "stopped", {"finetune": {"epochs": 10}}, status="stopped", epochs=3,
+              errors={"none": [0.2, 0.3, 0.25], "dae": [0.1, 0.1, 0.1]})
+    write_run(tmp_path, "early", {"finetune": {"epochs": 10}}, status="stopped", epochs=0,
+              errors={"none": [0.9, 0.9, 0.9], "dae": [0.9, 0.9, 0.9]})
+    write_run(tmp_path, "done", {"finetune": {"epochs": 3}}, epochs=3)
+    table = load_table(tmp_path)
+    stopped = cells(table, "stopped")
+    assert stopped["none test error"] == format_error(mean_ci([0.2, 0.3, 0.25])) + " · epoch 3 of 10"
+    early = cells(table, "early")
+    assert early["none test error"] == early["dae test error"] == "no epoch completed"
+    assert "epoch" not in cells(table, "done")["none test error"]
+    code, out = run_cli("runs", str(tmp_path))
+    assert code == 0 and "90.00%" not in out
+
+
+def test_a_sweep_run_into_the_workspace_lists_its_sub_folders(tmp_path):
+    """Issue 27: `basin run sweep.toml --out ws/name` writes ws/name/sweep.toml and one sub-folder per value
+    (width=32/, width=128/); they did not appear in the Runs pane or `basin runs ws`. A linked folder inside a
+    sweep is not followed, and a plain folder without sweep.toml is not searched."""
+    from desktop_app.core.config import from_dict, save
+    from desktop_app.core.runfolder import list_runs
+
+    sweep = tmp_path / "widths"
+    write_run(sweep, "width=32", {"model": {"layers": [{"kind": "dense", "units": 32}]}})
+    write_run(sweep, "width=128", {"model": {"layers": [{"kind": "dense", "units": 128}]}})
+    save(from_dict({"name": "widths", "sweep": {"field": "model.width", "values": [32, 128]}}), sweep / "sweep.toml")
+    write_run(tmp_path, "plain", {})
+    write_run(tmp_path / "not-a-sweep", "hidden", {})
+    outside = write_run(tmp_path.parent / f"{tmp_path.name}-outside", "elsewhere", {})
+    (sweep / "link").symlink_to(outside, target_is_directory=True)
+    listed = sorted(str(i.path.relative_to(tmp_path)) for i in list_runs(tmp_path))
+    assert listed == ["plain", "widths/width=128", "widths/width=32"]
+    table = load_table(tmp_path)
+    assert sorted(r.info.name for r in table.rows) == ["plain", "width=128", "width=32"]
+    assert "units" in titles(table)
+    code, out = run_cli("runs", str(tmp_path))
+    assert code == 0 and "width=32" in out and "width=128" in out and "hidden" not in out
+
+
+def test_a_sweep_variant_can_be_trashed_but_not_a_folder_two_levels_down_elsewhere(tmp_path):
+    from desktop_app.core.config import from_dict, save
+    from desktop_app.core.runfolder.trash import check_trashable
+
+    sweep = tmp_path / "widths"
+    variant = write_run(sweep, "width=32", {})
+    with pytest.raises(RunFolderError):  # no sweep.toml: not a listed run
+        check_trashable(variant, tmp_path)
+    save(from_dict({"name": "widths", "sweep": {"field": "model.width", "values": [32]}}), sweep / "sweep.toml")
+    assert check_trashable(variant, tmp_path).root == variant
+
+
+def test_the_fields_that_matter_come_first_and_the_rest_are_hidden_columns(tmp_path):
+    """Issue 27: 32 columns put finetune.lr and units right of 14 noise columns. The fields that differ and can
+    matter follow the name; fields that differ but cannot matter (threads, snapshots) are hidden columns at the
+    end, for the column chooser."""
+    write_run(tmp_path, "a", {"finetune": {"lr": 0.01}, "threads": 1, "snapshots": {"max_filters": 10}})
+    write_run(tmp_path, "b", {"finetune": {"lr": 0.05}, "threads": 2, "snapshots": {"max_filters": 20}})
+    table = load_table(tmp_path)
+    shown = [c.title for c in table.columns if not c.hidden]
+    assert shown[:2] == ["Name", "lr"] and "threads" not in shown and "max_filters" not in shown
+    hidden = [c.key for c in table.columns if c.hidden]
+    assert hidden == ["snapshots.max_filters", "threads"]

@@ -315,3 +315,67 @@ def test_long_run_names_keep_a_comparison_inside_its_panel(qtbot, two_runs, pane
     panel.resize(1400, 560)  # wider: back to one row
     qtbot.wait(50)
     assert legend.columnCount == min(len(legend.items), 6 if panel_name == "Summary" else 4)
+
+
+@pytest.mark.parametrize("panel_name", ["Curves", "Summary"])
+def test_labels_longer_than_the_panel_are_elided_and_a_simple_comparison_after_gets_fresh_widths(
+        qtbot, two_runs, panel_name, monkeypatch):
+    """Issue 27: one run label of 200 characters (every differing field, noise included) is wider than the panel
+    in one column too: it is elided with its full text in the tooltip, so the legend and the plots stay inside;
+    comparing runs with short labels afterwards gives the legend its short widths back."""
+    from desktop_app.core.lab import comparison as comparison_mod
+    from desktop_app.ui.panels import make_panel
+    from desktop_app.ui.run_store import RunStore
+
+    real_label = comparison_mod.run_label
+    noise = ", ".join(f"model.layers.{i}.kernel=5, model.layers.{i}.stride=1, model.layers.{i}.kind=dense"
+                      for i in range(3))
+
+    def long_label(cfg, fields, fallback=""):
+        return f"finetune.lr={cfg.finetune.lr:g}, {noise}, threads=2, snapshots.checkpoint_every=5"
+
+    monkeypatch.setattr(comparison_mod, "run_label", long_label)
+    store = RunStore()
+    store.model.compare(two_runs)
+    panel = make_panel(panel_name, store, None)
+    qtbot.addWidget(panel)
+    panel.resize(960, 560)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.ensure_current()
+    qtbot.wait(50)
+    legend = panel.compare_legend
+    width = panel.graphics.viewport().width()
+    for item in panel.graphics.ci.items:
+        assert item.sceneBoundingRect().right() <= width + 1, (type(item).__name__, item.sceneBoundingRect(), width)
+    texts = [label.text for _, label in legend.items]
+    elided = [label for _, label in legend.items if "…" in label.text]
+    assert elided and all("finetune.lr=" in label.toolTip() for label in elided), texts
+    assert all(len(label.toolTip()) > 200 for label in elided)
+
+    monkeypatch.setattr(comparison_mod, "run_label", real_label)
+    store.model.compare(list(reversed(two_runs)))
+    panel.ensure_current()
+    qtbot.wait(50)
+    assert not any("…" in label.text for _, label in legend.items)
+    assert legend.columnCount == min(len(legend.items), 6 if panel_name == "Summary" else 4)
+    assert legend.layout.preferredWidth() < 0.8 * width, legend.layout.preferredWidth()
+    assert max(label.item.boundingRect().width() for _, label in legend.items) < 300
+    assert panel.compare_legend.sceneBoundingRect().height() < 80  # one row again, not the long run's many
+
+
+def test_the_bundle_of_a_comparison_documents_every_compared_run(window, two_runs, tmp_path):
+    """Issue 27: the export bundle of a comparison copied the config and manifest of the shown run only; now each
+    compared run's are under runs/<folder>/ and the README names every run with its reproduce command."""
+    from desktop_app.ui.exports import export_bundle
+
+    assert window.compare_runs(two_runs)
+    out = tmp_path / "bundle"
+    result = export_bundle(window.export_panels(), window.store.run_dir, ExportOptions(folder=out, formats=("csv",)))
+    assert not result.errors
+    readme = (out / "README.txt").read_text(encoding="utf-8")
+    for d in two_runs:
+        assert (out / "runs" / d.name / "config.toml").read_bytes() == (d / "config.toml").read_bytes()
+        assert (out / "runs" / d.name / "manifest.json").exists()
+        assert str(d.resolve()) in readme and f"runs/{d.name}/config.toml" in readme
+    assert "Comparison of 2 runs" in readme

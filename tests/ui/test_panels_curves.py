@@ -129,3 +129,37 @@ def test_bands_follow_log_y(panel):
     for fill in fills:
         rect = fill.path().boundingRect()
         assert low - 1e-6 <= rect.top() and rect.bottom() <= high + 1e-6, (rect, low, high)
+
+
+def test_log_y_tick_labels_never_overlap_on_a_short_axis(qtbot):
+    """Issue 27: with log y, pyqtgraph labelled every minor tick ("0.03, 0.04, ... 0.9") and they printed over each
+    other on screen and in exports (15 overlaps on a 70 px axis over 0.04-0.12). Curves' and Output variance's y
+    axes are LogAxis: the ticks thinned to what the axis holds."""
+    from PySide6.QtGui import QImage, QPainter
+
+    from desktop_app.ui.panels import make_panel
+    from desktop_app.ui.panels.log_axis import LogAxis
+    from desktop_app.ui.run_store import RunStore
+
+    panel = make_panel("Curves", RunStore(), None)
+    qtbot.addWidget(panel)
+    for plot in panel.plots.values():
+        assert isinstance(plot.getAxis("left"), LogAxis)
+    view = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(view)
+    view.resize(300, 110)
+    plot = view.addPlot(axisItems={"left": LogAxis("left")})
+    plot.setLogMode(y=True)
+    plot.plot([1, 2, 3], [0.04, 1, 0.12])
+    view.show()
+    qtbot.waitExposed(view)
+    image = QImage(8, 8, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        specs = plot.getAxis("left").generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    rects = sorted((r for r, _f, text in specs[2] if text), key=lambda r: r.top())
+    assert rects
+    for a, b in zip(rects, rects[1:], strict=False):
+        assert not a.adjusted(1, 1, -1, -1).intersects(b), (a, b)

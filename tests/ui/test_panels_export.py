@@ -96,3 +96,22 @@ def test_a_cleared_store_empties_every_panel(qtbot, store):
     store.ingest(syn.events())  # and a new run fills them again
     store.ingest(syn.online_points())
     assert all(panels[n].data_table()[1] for n in LIVE_PANELS)
+
+
+@pytest.mark.parametrize("name", ["Curves", "Summary", "Trajectories"])
+def test_exported_legends_scale_with_the_figure(qtbot, store, name):
+    """Issue 27: legends inside a plot kept their on-screen pixel size in a PNG rendered at twice the layout's width
+    (about half the axis text's size). During an export they scale with the scene like the axis text, and get
+    their fixed on-screen size back afterwards."""
+    import pyqtgraph as pg
+    from PySide6.QtGui import QTransform
+
+    panel = make_panels(store)[name]
+    qtbot.addWidget(panel)
+    panel.ensure_current()
+    legends = [i for i in panel.graphics.scene().items() if isinstance(i, pg.LegendItem) and i.items]
+    assert legends
+    zoom = QTransform.fromScale(2.0, 2.0)  # what rendering at twice the layout width does
+    with panel._export_layout():
+        assert all(lg.deviceTransform(zoom).m11() == pytest.approx(2.0) for lg in legends)
+    assert all(lg.deviceTransform(zoom).m11() == pytest.approx(1.0) for lg in legends)

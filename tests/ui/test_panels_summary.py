@@ -104,3 +104,17 @@ def test_wilcoxon_minimum_attainable_p_is_said(panel):
     assert dae.diff.wilcoxon_pvalue == pytest.approx(0.125)  # all 4 differences negative: the smallest possible
     row = [s.arm for s in panel.summaries].index("dae")
     assert panel.table.item(row, 9).text() == "0.125 (smallest possible with n = 4)"
+
+
+def test_category_axes_never_get_an_si_prefix(qtbot):
+    """Issue 27: the paired-difference x axis read "arm (x0.001)": pyqtgraph's SI prefix on a category axis."""
+    from desktop_app.ui.panels import make_panel
+    from desktop_app.ui.run_store import RunStore
+
+    panel = make_panel("Summary", RunStore(), None)
+    qtbot.addWidget(panel)
+    for plot in (panel.box_plot, panel.diff_plot):
+        axis = plot.getAxis("bottom")
+        axis.setRange(-0.004, 0.004)  # the range a single category at 0 gets
+        axis.updateAutoSIPrefix()
+        assert not axis.autoSIPrefix and "x0.001" not in axis.labelString()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QPoint
 
 from bench.run_table import write_run
 from desktop_app.core.runfolder import RunFolder
@@ -252,3 +254,37 @@ def test_the_window_loads_a_past_config_into_the_builder_and_diffs_against_it(qt
     dialog.close()
     window.close()
     assert not history.loading
+
+
+def test_columns_can_be_hidden_shown_reordered_and_pinned(pane_on, tmp_path):
+    """Issue 27: the differing fields that matter come right after the name; fields that cannot matter (threads,
+    snapshots) are hidden columns the chooser shows on request; a header drags to a new place; a pinned column
+    stays at the left while runs with new columns load; Default columns undoes it all. Newest first by date."""
+    for i, lr in enumerate((0.01, 0.05, 0.1)):
+        write_run(tmp_path, f"r{i}", {"finetune": {"lr": lr}, "threads": i + 1},
+                  created=datetime(2026, 11, 1 + i))
+    pane = pane_on(tmp_path)
+    assert pane.visual_titles()[:2] == ["Name", "lr"] and not pane.column_shown("threads")
+    assert [r.name for r in pane.visible_runs()] == ["r2", "r1", "r0"]
+    pane.set_column_shown("threads", True)
+    assert pane.column_shown("threads")
+    pane.set_column_shown("Wall time", False)
+    assert "Wall time" not in pane.visual_titles()
+    header = pane.table.horizontalHeader()
+    status = pane.model.column_index("Status")
+    header.moveSection(header.visualIndex(status), 0)  # what dragging the header does
+    assert pane.visual_titles()[0] == "Status"
+    pane.pin_column("none test error")
+    assert pane.visual_titles()[0] == "none test error" and pane.pinned_columns() == ["none test error"]
+    write_run(tmp_path, "wide", {"finetune": {"lr": 0.2}, "model": {"layers": [{"kind": "dense", "units": 64}]}})
+    pane.refresh()
+    assert pane.wait_loaded()
+    assert "units" in pane.visual_titles() and pane.visual_titles()[0] == "none test error"
+    assert pane.column_shown("threads") and not pane.column_shown("Wall time")
+    pane._show_column_menu(QPoint(5, 5))
+    titles = [a.text() for a in pane.column_menu.actions()]
+    assert any(t.startswith("Unpin") or t.startswith("Pin") for t in titles) and "Default columns" in titles
+    pane.column_menu.close()
+    pane.reset_columns()
+    assert pane.visual_titles()[:2] == ["Name", "lr"] and not pane.column_shown("threads")
+    assert pane.column_shown("Wall time") and pane.pinned_columns() == []

@@ -391,3 +391,95 @@ def test_keyboard_alone_opens_a_run_exports_a_panel_and_lists_every_shortcut(qtb
     assert len(with_keys) >= 14 and with_keys <= listed
     assert {"F5", "Enter", "Delete", "Ctrl+PgDown", "Ctrl+R"} <= listed
     window.shortcuts_dialog.close()
+
+
+@pytest.fixture(scope="module")
+def long_label_runs(tmp_path_factory, replay_run):
+    """A second run that differs from ``replay_run`` in many fields that matter: its label is long."""
+    from tests.analysis_runs import TINY, make_run
+
+    finetune = {**TINY.get("finetune", {}), "lr": 0.033}
+    data = {**TINY.get("data", {}), "split_seed": 7}
+    model = {**TINY.get("model", {}), "l2": 0.0001, "dropout": 0.1}
+    return [replay_run, make_run(tmp_path_factory.mktemp("layout2") / "other-run", finetune=finetune, data=data,
+                                 model=model)]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_comparison_with_long_labels_stays_inside_every_panel(qtbot, size, long_label_runs, monkeypatch) -> None:
+    """Issue 27: runs that differ in many fields (labels of 150+ characters) compared in the real window: the
+    Curves and Summary plots and legends stay inside the panel at both sizes, the long labels elided with their
+    whole text in the tooltip."""
+    import pyqtgraph as pg
+
+    from desktop_app.core.lab import comparison as comparison_mod
+
+    real = comparison_mod.run_label
+
+    def long_label(cfg, fields, fallback=""):
+        return real(cfg, fields, fallback) + ", " + ", ".join(f"field_{i}=value_{i}" for i in range(12))
+
+    monkeypatch.setattr(comparison_mod, "run_label", long_label)
+    window = _window(qtbot, size)
+    assert window.compare_runs(long_label_runs)
+    for name in ("Curves", "Summary"):
+        assert window.show_panel(name)
+        qtbot.wait(50)
+        panel = window.panel_widgets[name]
+        panel.ensure_current()
+        qtbot.wait(50)
+        view = panel.graphics
+        width = view.viewport().width()
+        for item in view.ci.items:
+            if item.isVisible():
+                assert item.sceneBoundingRect().right() <= width + 1, (name, type(item).__name__, width)
+        legend = panel.compare_legend
+        assert any("…" in label.text for _, label in legend.items), name
+        assert all(len(label.toolTip()) > 150 for _, label in legend.items if "…" in label.text)
+        plots = [i for i in view.ci.items if isinstance(i, pg.PlotItem) and i.isVisible()]
+        assert plots and all(p.vb.height() >= 100 for p in plots), (name, [p.vb.height() for p in plots])
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_runs_tab_shows_fifteen_rows_and_gives_the_height_back(qtbot, size, tmp_path) -> None:
+    """Issue 27: the Runs pane showed two rows at both sizes. Brought to the front (View > Runs pane, or its tab)
+    its table shows at least 15 rows; opening a run from it, or another tab in front, gives the panels their height
+    back."""
+    from bench.run_table import write_run
+
+    for i in range(20):
+        write_run(tmp_path, f"run{i:02d}", {"finetune": {"lr": 0.01 * (i + 1)}})
+    window = _window(qtbot, size)
+    window.set_workspace(tmp_path)
+    assert window.history.wait_loaded()
+    panels_before = window.panel_widgets["Filters"].height()
+    window.show_runs_pane()
+    qtbot.wait(50)
+    table = window.history.table
+    rows = table.viewport().height() / table.verticalHeader().defaultSectionSize()
+    assert rows >= 15, (rows, window.history_dock.height())
+    assert window.width() == size[0] and window.height() == size[1]
+    window.live_dock.raise_()
+    qtbot.wait(50)
+    assert abs(window.panel_widgets["Filters"].height() - panels_before) <= 2
+
+
+def test_the_first_screen_says_press_start(qtbot) -> None:
+    """Issue 27: nothing on the first screen said what to do next."""
+    window = _window(qtbot, SIZES[1])
+    assert "Press Start" in window.builder.message.text() and window.builder.message.isVisible()
+
+
+def test_headers_say_how_a_live_run_ended(qtbot, tmp_path) -> None:
+    """Issue 27: the title and panel headers kept "· live" after the run had ended."""
+    from tests.ui import test_panels_data as syn
+
+    window = _window(qtbot, SIZES[0])
+    events = syn.events(str(tmp_path / "20260102-030405-demo"))
+    window.store.ingest(events[:-1])
+    assert window.run_caption().endswith("· live")
+    window.store.ingest(events[-1:])  # RunFinished("completed")
+    qtbot.wait(20)
+    assert window.run_caption().endswith("· completed") and window.windowTitle().endswith("· completed")
+    for panel in window.panel_widgets.values():
+        assert panel.run_label.text() == window.run_caption()

@@ -61,7 +61,8 @@ class DataConfig:
         help="File or folder to read the images from; empty uses the user cache.")
     download: bool = spec(
         False, label="Download if missing",
-        help="Fetch MNIST / Fashion-MNIST into the user cache (sha256-checked) if missing.")
+        help="Fetch MNIST / Fashion-MNIST into the user cache (sha256-checked) if missing.",
+        no_effect="where the files come from, not which images")
     base: str = spec(
         "digits", label="Deformed set", choices=ELASTIC_BASES,
         help="The image set the elastic stream deforms (an InfiniteMNIST-like endless supply).")
@@ -235,9 +236,9 @@ class PretrainingConfig:
         help="Greedy pre-training trains only the bottom this-many of the layers its method pre-trains; the layers "
         "above keep their random init (Erhan 2010: the more layers pre-trained, the lower the test error and the "
         "higher the train NLL). 0 = all.")
-    rbm: RBMConfig = section(RBMConfig(), label="RBM pre-training")
-    dae: DAEConfig = section(DAEConfig(), label="Denoising autoencoder")
-    cae: CAEConfig = section(CAEConfig(), label="Convolutional autoencoder")
+    rbm: RBMConfig = section(RBMConfig(), label="RBM pre-training", when=("arms", ("rbm",)))
+    dae: DAEConfig = section(DAEConfig(), label="Denoising autoencoder", when=("arms", ("dae",)))
+    cae: CAEConfig = section(CAEConfig(), label="Convolutional autoencoder", when=("arms", ("cae",)))
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,7 @@ class FinetuneConfig:
     lr: float = _lr(0.1, "Fine-tuning learning rate; too large erases what pre-training found.")
     momentum: float = spec(
         0.9, label="Momentum", lo=0, hi=1, hi_open=True, step=0.05,
-        help="Momentum coefficient (optimizer 'momentum' only).")
+        help="Momentum coefficient (optimizer 'momentum' only).", when=("optimizer", ("momentum",)))
     batch_size: int = _batch(10, "Fine-tuning minibatch size; Erhan 2010 used 10 (online-like SGD).")
     epochs: int = spec(
         10, label="Epochs", unit="epochs", lo=1, hi=MAX_EPOCHS,
@@ -414,13 +415,13 @@ class ExperimentConfig:
     schema_version: int = spec(
         SCHEMA_VERSION, label="Schema version", lo=SCHEMA_VERSION, hi=SCHEMA_VERSION,
         help="Version of the config format; Basin writes it and refuses versions it does not know.",
-        not_shown="the file format's version, written by Basin, not a choice")
+        not_shown="the file format's version, written by Basin, not a choice", no_effect="the file format")
     name: str = spec(
         "experiment", label="Name", min_len=1, max_len=200, group="experiment",
-        help="Names the run folder and the run history entry; no effect on training.")
+        help="Names the run folder and the run history entry; no effect on training.", no_effect="a name")
     description: str = spec(
         "", label="Description", widget="text", max_len=10_000, group="experiment",
-        help="Free notes kept with the run and in every checkpoint; no effect on training.")
+        help="Free notes kept with the run and in every checkpoint; no effect on training.", no_effect="notes")
     kind: str = spec(
         "standard", label="Experiment type", choices=EXPERIMENT_KINDS, group="experiment",
         help="standard: train every arm on every seed and watch the panels; output variance: measure how much "
@@ -450,26 +451,30 @@ class ExperimentConfig:
     pretraining: PretrainingConfig = section(PretrainingConfig(), label="Pre-training")
     finetune: FinetuneConfig = section(FinetuneConfig(), label="Fine-tuning")
     seeds: SeedsConfig = section(SeedsConfig(), label="Seeds", group="run")
-    snapshots: SnapshotsConfig = section(SnapshotsConfig(), label="Snapshots", group="evaluation")
+    snapshots: SnapshotsConfig = section(SnapshotsConfig(), label="Snapshots", group="evaluation",
+                                         no_effect="what is recorded while training, not the training")
     device: str = spec(
         "auto", label="Device", choices=DEVICES, group="run",
         help="auto uses a CUDA GPU when present, else the CPU; results are reproducible on one device.")
     threads: int = spec(
         0, label="CPU threads", unit="threads", lo=0, hi=256, special="default", group="run",
-        help="torch CPU threads for this run; 0 = default.")
-    sweep: SweepConfig = section(SweepConfig(), label="Sweep")
+        help="torch CPU threads for this run; 0 = default.", no_effect="how fast, not what is trained")
+    sweep: SweepConfig = section(SweepConfig(), label="Sweep",
+                                 no_effect="which variants to make; a variant is named by its swept field")
     output_variance: OutputVarianceConfig = section(
         OutputVarianceConfig(), label="Output variance (Erhan 2010, Fig. 3)",
         help="Erhan 2010 Fig. 3: the training stream is cut into blocks; one block at a time is resampled while "
-        "init, order and every other block stay fixed.")
+        "init, order and every other block stay fixed.", when=("kind", ("output-variance",)))
     online: OnlineConfig = section(
         OnlineConfig(), label="Online stream (Erhan 2010, Fig. 2)",
         help="Erhan 2010 Fig. 2: budgets in examples, each a fresh deformation of a labelled training image, "
-        "drawn once; the online error over the last block is recorded at log-spaced points.")
+        "drawn once; the online error over the last block is recorded at log-spaced points.",
+        when=("kind", ("online",)))
     execution: ExecutionConfig = section(
         ExecutionConfig(), label="Execution", group="run",
         help="Where the (arm, seed) units run: worker processes on this machine or a Dask cluster. Not part of "
-        "the config hash: it changes the wall time, not the numbers.")
+        "the config hash: it changes the wall time, not the numbers.",
+        no_effect="where the units run, not their numbers")
 
     # -- convenience -------------------------------------------------------------------------------------
     def validate(self) -> ExperimentConfig:
@@ -520,12 +525,28 @@ class ExperimentConfig:
         return hashlib.sha256(tomli_w.dumps(d).encode()).hexdigest()[:16]
 
     def with_overrides(self, overrides: dict[str, Any]) -> ExperimentConfig:
+        """The config with dotted fields set (``--set``); the sweep's own fields ``model.width`` and
+        ``model.depth`` too, applied as one sweep value would be (``--set model.width=64`` was refused)."""
+        from dataclasses import replace
+
         from desktop_app.core.config.io import from_dict, set_dotted
+        from desktop_app.core.config.sweep import expand_sweep
+        from desktop_app.core.errors import ConfigError
 
         d = self.to_dict()
         for key, value in overrides.items():
-            set_dotted(d, key, value)
-        return from_dict(d)
+            if key not in SWEEP_SPECIAL:
+                set_dotted(d, key, value)
+        cfg = from_dict(d)
+        for key, value in overrides.items():
+            if key in SWEEP_SPECIAL:
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise ConfigError(key, f"must be a number, got {value!r}")
+                one = replace(cfg, sweep=SweepConfig(field=key, values=(float(value),)))
+                for err in one.errors():
+                    raise ConfigError(key, err.message.removeprefix(f"{key} "))
+                cfg = replace(expand_sweep(one)[0][1], name=cfg.name, sweep=cfg.sweep)
+        return cfg
 
     @property
     def pretrain_arms(self) -> tuple[str, ...]:

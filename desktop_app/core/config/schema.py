@@ -28,6 +28,11 @@ class FieldSpec:
     in the builder) when the sibling field has one of those values. ``widget`` names a special editor
     (``path``, ``text``, ``layers``, ``arms``); otherwise the type picks it. ``not_shown`` says why the builder
     has no row for the field; ``group`` moves the row to another builder group than its section's.
+    ``no_effect`` says why the field cannot change a run's numbers (a thread count, what is recorded): run labels,
+    the Runs table's leading columns and ``basin diff`` leave it out unless asked (core/config/diff.py). On a
+    section, ``no_effect`` covers every field in it and ``when`` names a top-level field (``("kind",
+    ("online",))``; a list field such as ``arms`` must contain one of the values) outside of which the section
+    is not used.
     """
 
     label: str
@@ -50,6 +55,7 @@ class FieldSpec:
     special: str = ""
     group: str = ""
     not_shown: str = ""
+    no_effect: str = ""
 
     def range_text(self) -> str:
         """The allowed values as a short text: ``[1, 100000]``, ``(0, 10]``, ``one of a, b``."""
@@ -76,9 +82,12 @@ def spec(default: Any, **kw: Any) -> Any:
     return field(default=default, metadata={"spec": FieldSpec(**kw)})
 
 
-def section(default: Any, *, label: str, help: str = "", group: str = "") -> Any:  # noqa: A002 - reads best
-    """A nested section (a dataclass-typed field): its title and help for the builder group and --help-config."""
-    return field(default=default, metadata={"spec": FieldSpec(label=label, help=help, group=group)})
+def section(default: Any, *, label: str, help: str = "", group: str = "",  # noqa: A002 - reads best
+            no_effect: str = "", when: tuple[str, tuple[str, ...]] | None = None) -> Any:
+    """A nested section (a dataclass-typed field): its title and help for the builder group and --help-config;
+    ``no_effect`` / ``when`` as on ``FieldSpec`` (what cannot change a run's numbers, when it is used)."""
+    return field(default=default, metadata={"spec": FieldSpec(label=label, help=help, group=group,
+                                                              no_effect=no_effect, when=when)})
 
 
 # ---------------------------------------------------------------------------------------------------------

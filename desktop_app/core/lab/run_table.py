@@ -20,17 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app.core.config import ConfigError
-from desktop_app.core.config.diff import FieldDiffer, flatten, short_key, short_value
+from desktop_app.core.config.diff import FieldDiffer, flatten, no_effect, short_key, short_value
 from desktop_app.core.control import RunControl
 from desktop_app.core.runfolder import RunFolder, RunFolderError, RunInfo, final_test_errors, read_config, read_metrics
 from desktop_app.core.runfolder.listing import UNREADABLE, run_dirs, safe_run_info
+from desktop_app.core.runfolder.metrics import final_epochs
 from desktop_app.core.runfolder.notes import Notes, read_notes
-from desktop_app.core.stats import MeanCI, mean_ci
+from desktop_app.core.stats import MIN_SEEDS, MeanCI, mean_ci, shown_interval
 
 FIRST_BATCH = 50  # manifests in the first batch: the first rows show after ~50 small reads
 BATCH = 200  # manifests per later batch
 DETAIL_BATCH = 25  # runs whose config, metrics and notes are read per details batch
 STATUSES = ("completed", "running", "stopped", "failed", "diverged", UNREADABLE)
+UNFINISHED = ("running", "stopped", "failed", "diverged")
 READ_ERRORS = (RunFolderError, ConfigError, OSError, ValueError, TypeError, KeyError, RecursionError, MemoryError)
 
 
@@ -44,6 +46,7 @@ class RunDetails:
 
     flat: dict[str, Any] = field(default_factory=dict)  # core.config.diff.flatten of config.toml ({} if unreadable)
     finals: dict[str, MeanCI] = field(default_factory=dict)  # arm -> final test error over seeds
+    epochs: dict[str, int] = field(default_factory=dict)  # arm -> the epoch its finals are at (the least over seeds)
     notes: Notes = Notes()
     problem: str = ""  # one line: what could not be read (config, metrics or notes); the rest is still shown
     fatal: bool = False  # the metrics could not be read: "unreadable", as ``list_runs`` lists it
@@ -56,14 +59,17 @@ def run_details(run_dir: Path, arms: Sequence[str] = ()) -> RunDetails:
     fatal = False
     flat: dict[str, Any] = {}
     finals: dict[str, MeanCI] = {}
+    epochs: dict[str, int] = {}
     notes = Notes()
     try:
         flat = flatten(read_config(folder))
     except READ_ERRORS as exc:
         problems.append(one_line(str(exc)))
     try:
-        by_seed = final_test_errors(read_metrics(folder, arms))
+        rows = read_metrics(folder, arms)
+        by_seed = final_test_errors(rows)
         finals = {arm: mean_ci(list(v.values())) for arm, v in by_seed.items()}
+        epochs = {arm: min(v.values()) for arm, v in final_epochs(rows).items() if v}
     except READ_ERRORS as exc:
         problems.insert(0, one_line(str(exc)))
         fatal = True
@@ -71,7 +77,7 @@ def run_details(run_dir: Path, arms: Sequence[str] = ()) -> RunDetails:
         notes = read_notes(folder)
     except READ_ERRORS as exc:
         problems.append(one_line(str(exc)))
-    return RunDetails(flat, finals, notes, "; ".join(problems), fatal)
+    return RunDetails(flat, finals, epochs, notes, "; ".join(problems), fatal)
 
 
 @dataclass
@@ -163,12 +169,14 @@ def format_duration(seconds: float | None) -> str:
 
 
 def format_error(ci: MeanCI | None) -> str:
-    """"12.34 % ± 1.20" (mean and half-width of the 95 % interval, in percent); one seed: no interval."""
+    """"12.34 % ± 1.20" (mean and half-width of the 95 % interval, in percent) from ``MIN_SEEDS`` seeds on
+    (core.stats.shown_interval); fewer: the mean and how many seeds ("7.10 % (n = 2)"), one seed: the mean."""
     if ci is None or ci.n == 0:
         return ""
-    if ci.n == 1 or not math.isfinite(ci.half_width):
-        return f"{100 * ci.mean:.2f} %"
-    return f"{100 * ci.mean:.2f} % ± {100 * ci.half_width:.2f}"
+    interval = shown_interval(ci)
+    if interval is None:
+        return f"{100 * ci.mean:.2f} %" + (f" (n = {ci.n})" if ci.n > 1 else "")
+    return f"{100 * ci.mean:.2f} % ± {100 * (interval[1] - interval[0]) / 2:.2f}"
 
 
 @dataclass(frozen=True)
@@ -179,14 +187,15 @@ class Column:
     kind: str  # date name status wall seeds error field tags note problem
     key: str = ""  # the arm of an error column, the dotted config field of a field column
     tip: str = ""
+    hidden: bool = False  # a field that cannot matter: listed for the column chooser, not shown by default
 
 
 class RunTable:
     """The rows and the columns they need; grows as ``load``'s batches are added.
 
-    Columns: Date, Name, Status, Problem (while any row has one), Wall time, Seeds, one "<arm> test error" per arm
-    seen, one per config field that differs across the runs whose config could be read (new keys appear as runs
-    load), Tags, Note.
+    Columns: Name, one per config field that differs across the runs whose config could be read and can matter
+    (new keys appear as runs load), one "<arm> test error" per arm seen, Status, Problem (while any row has one),
+    Seeds, Wall time, Date, Tags, Note, then the hidden columns of fields that differ but cannot matter.
     """
 
     def __init__(self) -> None:
@@ -263,17 +272,26 @@ class RunTable:
         return i
 
     def _rebuild_columns(self) -> bool:
-        fields = self._differ.fields
-        cols = [Column("Date", "date"), Column("Name", "name"), Column("Status", "status")]
-        if self._any_problem:  # beside the status it explains (the full text is the row's tooltip)
-            cols.append(Column("Problem", "problem", tip="What could not be read in the run folder"))
-        cols += [Column("Wall time", "wall"), Column("Seeds", "seeds")]
-        cols += [Column(f"{arm} test error", "error", arm,
-                        f"Final test error of arm {arm}: mean over seeds ± half-width of the 95 % t interval")
-                 for arm in self._arms]
+        """Name, then the fields that tell the runs apart and can matter (``finetune.lr``, ``units``), then the
+        final test errors: what a study is read by comes first (14 columns of thread counts and snapshot settings
+        stood before them). Fields that differ but cannot matter follow at the end, hidden unless asked
+        (``Column.hidden``, the Runs pane's column chooser)."""
+        fields, other = self._differ.fields, self._differ.other_fields
+        cols = [Column("Name", "name")]
         cols += [Column(short_key(k, fields), "field", k, f"Config field {k} (differs across the listed runs)")
                  for k in fields]
-        cols += [Column("Tags", "tags"), Column("Note", "note")]
+        cols += [Column(f"{arm} test error", "error", arm,
+                        f"Final test error of arm {arm}: mean over seeds ± half-width of the 95 % t interval "
+                        f"(from {MIN_SEEDS} seeds on); a run that did not finish: at its last completed epoch")
+                 for arm in self._arms]
+        cols.append(Column("Status", "status"))
+        if self._any_problem:  # beside the status it explains (the full text is the row's tooltip)
+            cols.append(Column("Problem", "problem", tip="What could not be read in the run folder"))
+        cols += [Column("Seeds", "seeds"), Column("Wall time", "wall"), Column("Date", "date"),
+                 Column("Tags", "tags"), Column("Note", "note")]
+        cols += [Column(k, "field", k, f"Config field {k}: differs across the listed runs but cannot change their "
+                        f"numbers ({no_effect(k) or 'not used by these runs'}); shown on request", hidden=True)
+                 for k in other if k != "name"]  # (the Name column shows it)
         changed = cols != self.columns
         self.columns = cols
         return changed
@@ -296,7 +314,7 @@ class RunTable:
         if c.kind == "seeds":
             return str(info.seeds) if info.readable else ""
         if c.kind == "error":
-            return format_error(d.finals.get(c.key)) if d else ""
+            return self._error_text(r, c.key)
         if c.kind == "field":
             return short_value(d.flat[c.key]) if d and c.key in d.flat else ""
         if c.kind == "tags":
@@ -304,6 +322,23 @@ class RunTable:
         if c.kind == "note":
             return r.notes.note.split("\n", 1)[0][:200]
         return r.problem.replace(f"{r.path}/", "")  # the row names the run; the tooltip has the full path
+
+    def _error_text(self, r: RunRow, arm: str) -> str:
+        """The final test error of ``arm``; a run that did not finish says at which epoch ("23.10 % (n = 2) ·
+        epoch 3 of 10", from its last completed epoch) or that no epoch was completed."""
+        d = r.details
+        if d is None:
+            return ""
+        text = format_error(d.finals.get(arm))
+        if r.status == "completed":
+            return text
+        planned = d.flat.get("finetune.epochs")
+        of = f" of {planned}" if isinstance(planned, int) else ""
+        if arm in d.epochs and (not isinstance(planned, int) or d.epochs[arm] < planned):
+            return f"{text} · epoch {d.epochs[arm]}{of}"
+        if not text and arm in r.info.arms and r.status in UNFINISHED:
+            return "no epoch completed"
+        return text
 
     def sort_key(self, row: int, col: int) -> tuple:
         """Numbers compare as numbers, text as text; empty cells sort after every value."""

@@ -5,13 +5,12 @@ Statistics live in ``verdicts``, experiment definitions in ``claims``; this modu
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop_app.core.reproduce.rules import MIN_SEEDS, VERDICTS
-from desktop_app.core.stats import MeanCI
+from desktop_app.core.stats import MeanCI, shown_interval
 
 
 @dataclass
@@ -32,12 +31,14 @@ class ClaimResult:
 
 
 def fmt_ci(ci: MeanCI, scale: float = 1.0, digits: int = 2) -> str:
-    """"mean [lo, hi]" times ``scale`` (the mean alone for one seed, "n/a" for none)."""
+    """"mean [lo, hi]" times ``scale``; the mean alone (with its n from 2 on) below ``MIN_SEEDS`` seeds
+    (core.stats.shown_interval, the rule of every table and panel), "n/a" for none."""
     if ci.n == 0:
         return "n/a"
-    if math.isnan(ci.lo):
-        return f"{ci.mean * scale:.{digits}f}"
-    lo, hi = sorted((ci.lo * scale, ci.hi * scale))  # a negative scale swaps the ends
+    interval = shown_interval(ci)
+    if interval is None:
+        return f"{ci.mean * scale:.{digits}f}" + (f" (n = {ci.n})" if ci.n > 1 else "")
+    lo, hi = sorted((interval[0] * scale, interval[1] * scale))  # a negative scale swaps the ends
     return f"{ci.mean * scale:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 

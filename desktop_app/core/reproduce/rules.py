@@ -23,9 +23,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from desktop_app.core.stats import MeanCI
-
-MIN_SEEDS = 3  # the project's rule: an interval needs at least 3 values (2 give a t-interval 6x the spread)
+from desktop_app.core.stats import MIN_SEEDS, MeanCI  # the project's one rule: an interval from 3 values on
 
 HOLDS, CONTRADICTED, NOT_SHOWN = "holds", "contradicted", "not shown"
 REPRODUCED, MIXED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "mixed", "not reproduced", "inconclusive"

@@ -80,12 +80,27 @@ def safe_run_info(run_dir: Path, metrics: bool = True) -> RunInfo | None:
         return unreadable(run_dir, f"{run_dir / MANIFEST}: {type(exc).__name__}: {exc}")
 
 
+SWEEP_FILE = "sweep.toml"  # core.sweep_runs.write_sweep_file: a folder whose sub-folders are a sweep's variants
+
+
 def run_dirs(workspace: Path | str) -> list[Path]:
-    """The folders of a workspace that hold a manifest, by name (no file is read)."""
+    """The folders of a workspace that hold a manifest, by name (no file is read); and one level down, the
+    variants of a sweep run with ``--out ws/name`` (``ws/name/width=32/``, beside ``ws/name/sweep.toml``): they
+    were missing from the Runs pane and ``basin runs``. Linked sub-folders of a sweep are not followed."""
     try:
-        return sorted(p for p in Path(workspace).iterdir() if p.is_dir() and (p / MANIFEST).exists())
+        children = sorted(p for p in Path(workspace).iterdir() if p.is_dir())
     except OSError:
         return []
+    out: list[Path] = []
+    for p in children:
+        if (p / MANIFEST).exists():
+            out.append(p)
+        elif (p / SWEEP_FILE).is_file():
+            try:
+                out += sorted(v for v in p.iterdir() if not v.is_symlink() and v.is_dir() and (v / MANIFEST).exists())
+            except OSError:
+                continue
+    return out
 
 
 def list_runs(workspace: Path | str, metrics: bool = True) -> list[RunInfo]:

@@ -186,19 +186,36 @@ def _merged_is_current(folder: RunFolder, unit_files: list[Path]) -> bool:
         return False
 
 
-def final_values(rows: Iterable[dict[str, str]], split: str = "test",
-                 column: str = "error") -> dict[str, dict[int, float]]:
-    """arm -> seed -> ``column`` of ``split`` at that seed's last fine-tuning epoch: the one "final value" reducer."""
+FIRST_TRAINED_EPOCH = 1  # fine-tuning epoch 0 is the evaluation before any training: never a final result
+
+
+def _last(rows: Iterable[dict[str, str]], split: str, column: str) -> dict[tuple[str, int], tuple[int, float]]:
     last: dict[tuple[str, int], tuple[int, float]] = {}
     for r in rows:
         if r["phase"] != "finetune" or r["split"] != split:
             continue
         key, epoch = (r["arm"], int(r["seed"])), int(r["epoch"])
-        if key not in last or epoch >= last[key][0]:
+        if epoch >= FIRST_TRAINED_EPOCH and (key not in last or epoch >= last[key][0]):
             last[key] = (epoch, float(r[column]))
+    return last
+
+
+def final_values(rows: Iterable[dict[str, str]], split: str = "test",
+                 column: str = "error") -> dict[str, dict[int, float]]:
+    """arm -> seed -> ``column`` of ``split`` at that seed's last completed fine-tuning epoch: the one "final value"
+    reducer. A unit stopped before its first epoch ended has none (its epoch-0 row is the untrained net's: a
+    stopped run listed "none 90.20 %" as its result)."""
     out: dict[str, dict[int, float]] = {}
-    for (arm, seed), (_, value) in last.items():
+    for (arm, seed), (_, value) in _last(rows, split, column).items():
         out.setdefault(arm, {})[seed] = value
+    return out
+
+
+def final_epochs(rows: Iterable[dict[str, str]]) -> dict[str, dict[int, int]]:
+    """arm -> seed -> the fine-tuning epoch ``final_values`` reads (a stopped run's last completed epoch)."""
+    out: dict[str, dict[int, int]] = {}
+    for (arm, seed), (epoch, _) in _last(rows, "test", "error").items():
+        out.setdefault(arm, {})[seed] = epoch
     return out
 
 

@@ -1,6 +1,7 @@
 """Deleting a run: the whole folder goes to the system trash (recoverable), never ``rm -r``.
 
-Refused, with one line: a folder that is not a direct child of the workspace once links are resolved (a listed
+Refused, with one line: a folder that is not a direct child of the workspace (or of a sweep folder in it, as
+``listing.run_dirs`` lists them) once links are resolved (a listed
 "run" that is a link to somewhere else is never trashed through the link's target), a folder without a run in it,
 and a run a live process writes (its lock is taken first, so a writer that starts now waits for us or we refuse;
 the refusal names the lock file to delete if the holder is not Basin). Anything else inside the folder is not
@@ -14,6 +15,7 @@ import os
 from pathlib import Path
 
 from desktop_app.core.runfolder.layout import CONFIG, MANIFEST, RunFolder, RunFolderError
+from desktop_app.core.runfolder.listing import SWEEP_FILE
 from desktop_app.core.runfolder.lock import RunLock
 
 
@@ -22,7 +24,8 @@ def check_trashable(run_dir: Path | str, workspace: Path | str) -> RunFolder:
     if folder.root.is_symlink():
         raise RunFolderError(f"{folder.root}: refused: a symbolic link, not a run folder of the workspace")
     try:
-        inside = folder.root.resolve().parent == Path(workspace).resolve()
+        parent, ws = folder.root.resolve().parent, Path(workspace).resolve()
+        inside = parent == ws or (parent.parent == ws and (parent / SWEEP_FILE).is_file())
     except (OSError, RuntimeError):
         inside = False
     if not inside:

@@ -322,7 +322,7 @@ class BuilderPane(QWidget):
             self.message.setText("<b>Fix before starting:</b><br>" + "<br>".join(_html(s) for s in shown))
             self.message.setStyleSheet("color: #b3261e;")
         else:
-            self.message.setText("Ready: the configuration is valid.")
+            self.message.setText("Ready: the configuration is valid. Press Start (Ctrl+R) to train it.")
             self.message.setStyleSheet("color: #2e7d32;")
 
     def _error_widget(self, path: str) -> QWidget | None:

@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter, SVGExporter
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, Qt, QTimer
+from PySide6.QtCore import QBuffer, QByteArray, QEvent, QIODevice, QObject, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
@@ -308,6 +308,7 @@ class Panel(QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground(BACKGROUND)
         self.graphics.setToolTip(self.explanation)
+        self.graphics.installEventFilter(self)  # its resizes: graphics_resized (a tab shown keeps the panel's size)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -425,6 +426,25 @@ class Panel(QWidget):
         if self._dirty:
             self.request_refresh()
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self.graphics and event.type() == QEvent.Type.Resize:
+            self.graphics_resized()
+        return super().eventFilter(watched, event)
+
+    plots_min_height = 0  # px the plots keep (Summary: room for its boxes under a comparison's legend)
+    compact = False  # set_compact(True): the minimum given up
+
+    def set_compact(self, compact: bool) -> None:
+        """Give up the plots' minimum height while another view needs the window's height (the Runs table in
+        front): the panels share one tabbed dock, whose minimum is the largest of theirs."""
+        self.compact = compact
+        self.graphics.setMinimumHeight(0 if compact else self.plots_min_height)
+
+    def graphics_resized(self) -> None:
+        """The plots' view changed size (the panel resized, or laid out when its tab was first shown): what fits
+        its width (a comparison's legend columns) is fitted again here, not in the panel's resizeEvent, which a
+        tab shown at the size it had does not get."""
+
     def refresh(self) -> None:
         """Rebuild the plots from the store."""
         raise NotImplementedError
@@ -457,9 +477,18 @@ class Panel(QWidget):
         aspect = aspect or DEFAULT_ASPECT
         item.setGeometry(QRectF(0, 0, EXPORT_LAYOUT_WIDTH, EXPORT_LAYOUT_WIDTH / aspect))
         item.layout.activate()
+        # legends inside a plot ignore the view's transformations (a fixed on-screen size): an export renders the
+        # scene scaled to its width, so they came out at about half the axis text's size in a 1600 px PNG
+        ignores = pg.QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations
+        legends = [i for i in (item.scene().items() if item.scene() else ())
+                   if isinstance(i, pg.LegendItem) and i.flags() & ignores]
+        for legend in legends:
+            legend.setFlag(ignores, False)
         try:
             yield item
         finally:
+            for legend in legends:
+                legend.setFlag(ignores, True)
             if old.width() >= 2 and old.height() >= 2:
                 item.setGeometry(old)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 
 from desktop_app.core.lab.comparison import Comparison
 
@@ -32,18 +33,56 @@ def comparison_arms(comparison: Comparison) -> list[str]:
     return arms
 
 
+def _full_text(label: pg.LabelItem) -> str:
+    """The label's whole text: what it was given, before ``elide_legend`` shortened it."""
+    full = getattr(label, "_basin_full_text", None)
+    if full is None or (label.text != full and label.text != getattr(label, "_basin_elided", None)):
+        full = label.text  # set anew since (Summary rewrites its "mean" entry)
+    label._basin_full_text = full  # type: ignore[attr-defined]
+    return full
+
+
+def elide_legend(legend: pg.LegendItem, width: float | None) -> None:
+    """Shorten each entry longer than one column of ``width`` pixels holds to "…" at its end, its whole text in the
+    entry's tooltip; ``None``: every entry gets its whole text back."""
+    for sample, label in legend.items:
+        full = _full_text(label)
+        text = full
+        if width is not None:
+            room = int(min(width, 100_000) - 20 - sample.boundingRect().width() - 30)
+            text = QFontMetrics(label.item.font()).elidedText(full, Qt.TextElideMode.ElideRight, max(room, 40))
+        if text != label.text:
+            label._basin_elided = text  # type: ignore[attr-defined]
+            label.setText(text)
+        label.setToolTip(full if text != full else "")
+
+
+ELIDED_COLUMN_PX = 360  # an elided entry keeps at least this much room: two columns of run names at 1280x800
+
+
 def fit_legend_columns(legend: pg.LegendItem, width: float, most: int) -> int:
     """Give a comparison's row legend as many columns (at most ``most``) as ``width`` pixels hold, at least one:
     with a fixed count, long run names made it wider than the panel, and the plots laid out beside it were pushed
-    past the right edge. Returns the column count."""
+    past the right edge. When no count holds the whole texts (runs named by 200 characters of fields), entries are
+    elided to columns of at least ``ELIDED_COLUMN_PX``, each with its whole text in its tooltip: the legend stays
+    inside the panel and takes few rows from the plots. Returns the column count."""
     if not legend.items:
         return legend.columnCount
-    cols = min(most, len(legend.items))
+    elide_legend(legend, None)  # whole texts back: a wider panel, or a new comparison, may hold them
+    for cols in range(min(most, len(legend.items)), 0, -1):
+        legend.setColumnCount(cols)
+        if legend.layout.preferredWidth() <= width - 20:
+            return cols
+    if width < 300:  # not laid out yet; its resize fits it again
+        return 1
+    cols = max(1, min(most, len(legend.items), int((width - 20) // ELIDED_COLUMN_PX)))
     while True:
+        elide_legend(legend, (width - 20) / cols)
         legend.setColumnCount(cols)
         if cols == 1 or legend.layout.preferredWidth() <= width - 20:
             return cols
         cols -= 1
 
 
-__all__ = ["RUN_STYLES", "RUN_SYMBOLS", "STYLE_NAMES", "comparison_arms", "fit_legend_columns", "run_style"]
+__all__ = ["ELIDED_COLUMN_PX", "RUN_STYLES", "RUN_SYMBOLS", "STYLE_NAMES", "comparison_arms", "elide_legend",
+           "fit_legend_columns", "run_style"]

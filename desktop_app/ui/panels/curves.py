@@ -36,6 +36,7 @@ from desktop_app.ui.panels.base import (
     style_sample,
 )
 from desktop_app.ui.panels.compare import STYLE_NAMES, comparison_arms, fit_legend_columns, run_style
+from desktop_app.ui.panels.log_axis import LogAxis
 from desktop_app.ui.run_store import METRICS, PRETRAIN, RunStore
 
 SPLITS = ("train", "valid", "test")
@@ -143,6 +144,11 @@ class SeriesItems:
         self.line.setData(s.x, s.line)
 
 
+def _plot_item() -> pg.PlotItem:
+    """A plot whose y axis can be log (LogAxis: labels that never overlap), linear at first."""
+    return pg.PlotItem(axisItems={"left": LogAxis("left", log=False)})
+
+
 class CurvesPanel(Panel):
     title = "Curves"
     explanation = ("Fine-tuning NLL or error per epoch, mean over seeds with a band (std or min-max) per arm, and "
@@ -191,9 +197,9 @@ class CurvesPanel(Panel):
         for box in self.split_boxes.values():
             box.toggled.connect(self._on_selection)
 
-        self.plot = style_plot(pg.PlotItem(), "Fine-tuning", "epoch", "NLL (nats)")
-        self.recon_plot = style_plot(pg.PlotItem(), "Pre-training", "pre-training epoch",
-                                     "reconstruction error (per example)")
+        self.plot = style_plot(_plot_item(), "Fine-tuning", "epoch", "NLL (nats)")
+        self.recon_plot = style_plot(_plot_item(), "Pre-training",
+                                     "pre-training epoch", "reconstruction error (per example)")
         self.plots: dict[str, pg.PlotItem] = {"metric": self.plot, "recon": self.recon_plot}
         self.legend = add_legend(self.plot, offset=(-10, 10))
         self.recon_legend = add_legend(self.recon_plot, offset=(-10, 10))
@@ -250,7 +256,7 @@ class CurvesPanel(Panel):
     # -- layout ----------------------------------------------------------------------------------------
     def _plot(self, key: str) -> pg.PlotItem:
         if key not in self.plots:
-            plot = style_plot(pg.PlotItem(), PLOT_TITLES[key], "epoch", "NLL (nats)")
+            plot = style_plot(_plot_item(), PLOT_TITLES[key], "epoch", "NLL (nats)")
             self.plots[key] = plot
         return self.plots[key]
 
@@ -458,8 +464,7 @@ class CurvesPanel(Panel):
     def _fit_compare_legend(self) -> None:
         fit_legend_columns(self.compare_legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
+    def graphics_resized(self) -> None:
         if self.compare_legend.scene() is not None:
             self._fit_compare_legend()
 

@@ -7,6 +7,7 @@ value of the nearest computed one, so the picture is whole from the first batch 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,33 @@ def pixel_rect(xs: np.ndarray, ys: np.ndarray) -> QRectF:
     dx = (xs[-1] - xs[0]) / max(len(xs) - 1, 1)
     dy = (ys[-1] - ys[0]) / max(len(ys) - 1, 1)
     return QRectF(xs[0] - dx / 2, ys[0] - dy / 2, dx * len(xs), dy * len(ys))
+
+
+def _nice_step(raw: float) -> float:
+    mag = 10.0 ** math.floor(math.log10(raw))
+    return next(m * mag for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * mag >= raw * (1 - 1e-9))
+
+
+def nice_levels(lo: float, hi: float, most: int, log: bool = False) -> np.ndarray:
+    """At most ``most`` round values strictly inside (lo, hi) (1, 2, 2.5 or 5 times a power of ten apart): contour
+    levels and colour-bar ticks a reader can name. With ``log``, lo / hi are log10 of the quantity: round values of
+    the quantity itself (0.5, 1, 2, 5 over decades), returned as log10."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return np.array([])
+    a, b = (10.0 ** lo, 10.0 ** hi) if log else (lo, hi)
+    if log and hi - lo >= 1.0:
+        values = [m * 10.0 ** k for k in range(math.floor(lo), math.ceil(hi) + 1) for m in (1, 2, 5)]
+        values = [v for v in values if a < v < b]
+        while len(values) > most:
+            values = values[::2]
+    else:
+        step = _nice_step((b - a) / (most + 1))
+        values = [v for v in np.arange(math.ceil(a / step) * step, b, step) if a < v < b]
+        while len(values) > most:
+            step = _nice_step(step * 1.5)
+            values = [v for v in np.arange(math.ceil(a / step) * step, b, step) if a < v < b]
+    out = np.asarray(values, dtype=float)
+    return np.log10(out) if log else out
 
 
 class LandscapePanel(AnalysisPanel):
@@ -247,12 +275,13 @@ class LandscapePanel(AnalysisPanel):
         quantity = "loss (NLL, nats)" if self.quantity_box.currentData() == "loss" else "error (%)"
         log = self.log_box.isChecked()
         show_contours = self.contour_box.isChecked() and not partial
-        levels = np.linspace(lo, hi, N_CONTOURS + 2)[1:-1]
-        for level, iso in zip(levels, self.isocurves, strict=True):
-            iso.setData(self.shown if show_contours else None, float(level))
-        # The colour bar's ticks are the contour levels, labelled in the quantity itself (not its log10).
-        ticks = [(float(v), _level_text(10.0 ** v if log else v)) for v in (levels if show_contours else
-                                                                            np.linspace(lo, hi, 5))]
+        levels = nice_levels(lo, hi, N_CONTOURS, log)
+        for i, iso in enumerate(self.isocurves):
+            iso.setData(self.shown if show_contours and i < len(levels) else None,
+                        float(levels[i]) if i < len(levels) else 0.0)
+        # The colour bar's ticks are the contour levels, round values of the quantity itself (not its log10): they
+        # fell on 0.846, 0.624 when they split the range evenly.
+        ticks = [(float(v), _level_text(10.0 ** v if log else v)) for v in levels]
         self.colorbar.axis.setTicks([ticks])
         self.colorbar.axis.setLabel(f"{quantity}, log scale" if log else quantity, color=FOREGROUND)
         self._draw_trajectory(r)

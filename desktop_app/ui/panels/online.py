@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QWidget
 
 from desktop_app.core.config import OnlineConfig
 from desktop_app.core.runfolder import RunFolder, RunFolderError, read_config
-from desktop_app.core.stats import mean_ci
+from desktop_app.core.stats import mean_ci, shown_interval
 from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot, style_sample
 from desktop_app.ui.run_store import ONLINE, ONLINE_NAMES, RunStore
 
@@ -233,13 +233,14 @@ def log_ticks(lo: float, hi: float, label) -> list[tuple[float, str]]:
 
 def summarise(group: list[SeedCurve], col: int) -> tuple[np.ndarray, ...]:
     """(examples, mean, lo, hi, n) over the seeds of one arm and depth at every point some seed has recorded;
-    lo / hi are the 95 % interval of the mean (the mean itself where fewer than two seeds have the point)."""
+    lo / hi are the 95 % interval of the mean (the mean itself where fewer than ``MIN_SEEDS`` seeds have the
+    point: core.stats.shown_interval)."""
     x = np.unique(np.concatenate([c.examples for c in group]))
     mean, lo, hi, n = (np.zeros(len(x)) for _ in range(4))
     for i, e in enumerate(x):
         vals = [float(c.values[c.examples == e, col][0]) for c in group if np.any(c.examples == e)]
         ci = mean_ci(vals)
         mean[i], n[i] = ci.mean, ci.n
-        lo[i], hi[i] = (ci.lo, ci.hi) if ci.n > 1 else (ci.mean, ci.mean)
+        lo[i], hi[i] = shown_interval(ci) or (ci.mean, ci.mean)
     lo = np.maximum(lo, 0.0)
     return x.astype(float), mean, lo, hi, n

@@ -19,8 +19,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
 
 from desktop_app.core.analysis.progress import OutputVarianceResult
-from desktop_app.core.stats import mean_ci
+from desktop_app.core.stats import mean_ci, shown_interval
 from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot
+from desktop_app.ui.panels.log_axis import LogAxis
 from desktop_app.ui.run_store import ANALYSES, RunStore
 
 NAME = "output_variance"
@@ -65,7 +66,7 @@ class OutputVariancePanel(Panel):
         self.info = QLabel(HINT)
         self.info.setWordWrap(True)
         self.layout().insertWidget(2, self.info)
-        self.plot = style_plot(self.graphics.addPlot(row=0, col=0),
+        self.plot = style_plot(self.graphics.addPlot(row=0, col=0, axisItems={"left": LogAxis("left", log=False)}),
                                "Output variance by block position (mean over probe examples and classes)",
                                "position of the resampled block (0 = seen first)",
                                "output variance")
@@ -162,4 +163,6 @@ def geometric_mean_ci(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, n
     magnitude; core.reproduce.output_variance judges on the same scale)."""
     logs = np.log10(np.maximum(np.stack(rows), TINY))
     cis = [mean_ci(list(logs[:, j])) for j in range(logs.shape[1])]
-    return tuple(10.0 ** np.array([getattr(c, k) for c in cis]) for k in ("mean", "lo", "hi"))  # type: ignore[return-value]
+    bounds = [shown_interval(c) or (c.mean, c.mean) for c in cis]  # no band below MIN_SEEDS seeds
+    return (10.0 ** np.array([c.mean for c in cis]), 10.0 ** np.array([b[0] for b in bounds]),
+            10.0 ** np.array([b[1] for b in bounds]))

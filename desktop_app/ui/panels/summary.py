@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from desktop_app.core.lab.comparison import Comparison
 from desktop_app.core.lab.store import RunData
-from desktop_app.core.stats import MeanCI, PairedDiff, box_stats, mean_ci, paired_difference, wilcoxon_min_p
+from desktop_app.core.stats import MIN_SEEDS, MeanCI, PairedDiff, box_stats, mean_ci, paired_difference, wilcoxon_min_p
 from desktop_app.ui.panels.base import (
     FOREGROUND,
     Legend,
@@ -42,7 +42,6 @@ COMPARE_LEGEND_COLUMNS = 6  # at most, in the legend row under a comparison's pl
 BOX_WIDTH = 0.5
 # Fewer seeds than this: intervals and p-values are not shown as results (a t-interval from 2 seeds spans tens
 # of points and a Wilcoxon p cannot go below 0.5); the seeds themselves are.
-MIN_SEEDS = 3
 BOX_TITLE = "Final test error over seeds"
 TABLE_COLUMNS = ("Group", "Arm", "Seeds", "Mean test error", "95 % CI", "Median", f"Minus {REFERENCE} (paired)",
                  "95 % CI of diff", "p (t)", "p (Wilcoxon)")
@@ -73,6 +72,10 @@ def final_errors(store: RunStore | RunData) -> dict[str, dict[int, float]]:
     return out
 
 
+SUMMARY_PLOTS_MIN_PX = 315
+TABLE_MIN_PX = 100  # the header and three rows
+
+
 class SummaryPanel(Panel):
     title = "Summary"
     explanation = ("Final test error per arm over seeds (box: quartiles, whiskers 1.5 IQR, dots: seeds, diamond: "
@@ -91,6 +94,8 @@ class SummaryPanel(Panel):
                                     "arm", "Δ test error (pp)")  # pp: percentage points
         self.graphics.ci.layout.setColumnStretchFactor(0, 3)
         self.graphics.ci.layout.setColumnStretchFactor(1, 2)
+        for plot in (self.box_plot, self.diff_plot):  # x is a category axis (arms, runs): no "arm (x0.001)"
+            plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.legend = add_legend(self.box_plot, offset=(10, 5), colCount=6)
         self.compare_legend = Legend(colCount=COMPARE_LEGEND_COLUMNS, labelTextColor=FOREGROUND,
                                      pen=pg.mkPen(200, 200, 200))
@@ -103,6 +108,8 @@ class SummaryPanel(Panel):
         self.table.setToolTip("Mean with t-based 95 % CI over seeds; paired difference over the seeds both arms "
                               "have, with a paired t-test and a Wilcoxon signed-rank test")
         self.layout().addWidget(self.table)
+        # the plots keep room for a box with its whiskers under a comparison's legend rows: the bottom docks give
+        # way (at 1280x800 the box plot was squashed to 20-40 px under a long-label legend)
         self.summaries: list[ArmSummary] = []
         self.small_n_note = ""
         self._make_items()
@@ -235,11 +242,19 @@ class SummaryPanel(Panel):
         if all_arms:
             legend.addItem(self.mean_dots, self._mean_label())
         self._legend_arms = (all_arms, runs)
+        # a comparison's legend rows take height: the plots keep room for a box with its whiskers and the table
+        # three rows (the bottom docks give way; at 1280x800 the box plot was squashed to 20-40 px)
+        self.plots_min_height = SUMMARY_PLOTS_MIN_PX if comparing else 0
+        self.set_compact(self.compact)
         if comparing:
             fit_legend_columns(legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS)
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
+    def set_compact(self, compact: bool) -> None:
+        super().set_compact(compact)
+        comparing = self.compare_legend.scene() is not None
+        self.table.setMinimumHeight(TABLE_MIN_PX if comparing and not compact else 0)
+
+    def graphics_resized(self) -> None:
         if self.compare_legend.scene() is not None:
             fit_legend_columns(self.compare_legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS)
         self._fit_diff_title()
