@@ -1,0 +1,241 @@
+"""The promises Basin's science rests on, each held by a test of the property itself (issue 29), not by two
+implementations that happen to agree:
+
+- pairing: seed i of every arm fine-tunes on the same minibatches in the same order, in a unit and in a seed batch
+  (and a seed in a batch sees what it sees alone);
+- resume: a unit or a seed batch stopped after an epoch and resumed ends bit for bit where the unstopped one
+  ends, with optimizer state (momentum buffers, Adam moments and step counts) carried across the stop;
+- greedy pre-training: layer k is trained on the output of layer k-1 as TRAINED (not as initialised).
+
+Each test was checked to fail on the hand mutation that breaks its promise (docs/TESTING.md lists them).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from desktop_app.core import greedy, unit
+from desktop_app.core.control import RunControl, StopRequested
+from desktop_app.core.events import EpochMetrics, UnitFinished
+from desktop_app.core.models import build_model
+from desktop_app.core.seed_batch import train_seed_batch
+from desktop_app.core.stacked import StackedMLP
+from desktop_app.core.training import load_checkpoint
+from desktop_app.core.unit import prepare_data, train_unit, unit_dir
+from tests.core.test_engine import tiny
+
+SEEDS = (0, 1)
+
+
+def small(**over):
+    base = {"arms": ["none", "dae"], "seeds.count": len(SEEDS), "finetune.epochs": 2,
+            "data.n_labelled": 120, "data.n_valid": 40, "data.n_test": 40, "data.probe_size": 10,
+            "data.n_unlabelled": 60, "pretraining.dae.epochs": 1, "model.layers": [{"kind": "dense", "units": 16}],
+            "snapshots.filters": False, "snapshots.probe_outputs": False}
+    return tiny(**{**base, **over})
+
+
+@pytest.fixture(scope="module")
+def splits():
+    from desktop_app.core.data import load_data
+
+    return load_data(small().data)
+
+
+def unit_data(cfg, splits):
+    return prepare_data(cfg, torch.device("cpu"), splits)
+
+
+def ended(events, status="completed"):
+    done = [e for e in events if isinstance(e, UnitFinished)]
+    assert done and all(e.status == status for e in done), [e.message for e in done]
+
+
+# -- pairing of the data order -----------------------------------------------------------------------------
+def plain_minibatches(monkeypatch, cfg, splits, arm, seed, run_dir) -> list[torch.Tensor]:
+    """The inputs of every fine-tuning step of one unit, in order (a spy around the real step)."""
+    seen: list[torch.Tensor] = []
+    real = unit.finetune_step
+
+    def spy(model, opt, x, y, *args, **kwargs):
+        seen.append(x.clone())
+        return real(model, opt, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(unit, "finetune_step", spy)
+    ended(list(train_unit(cfg, arm, seed, run_dir, RunControl(), unit_data(cfg, splits))))
+    monkeypatch.setattr(unit, "finetune_step", real)
+    return seen
+
+
+def batch_minibatches(monkeypatch, cfg, splits, arm, seeds, run_dir) -> dict[int, list[torch.Tensor]]:
+    """Seed -> the inputs of its every fine-tuning step in a seed batch (the stacked step's slice of that seed)."""
+    seen: dict[int, list[torch.Tensor]] = {s: [] for s in seeds}
+    real = StackedMLP.step
+
+    def spy(self, x, y, *args, **kwargs):
+        assert x.shape[0] == len(seeds)  # nobody diverges here: seed j of the stack is seeds[j]
+        for j, s in enumerate(seeds):
+            seen[s].append(x[j].clone())
+        return real(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(StackedMLP, "step", spy)
+    ended(list(train_seed_batch(cfg, arm, list(seeds), run_dir, RunControl(), unit_data(cfg, splits))))
+    monkeypatch.setattr(StackedMLP, "step", real)
+    return seen
+
+
+def same_batches(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def rows(x: torch.Tensor) -> list[bytes]:
+    return sorted(r.numpy().tobytes() for r in x.flatten(1))
+
+
+def assert_each_epoch_is_one_pass(batches: list[torch.Tensor], train_x: torch.Tensor, per_epoch: int) -> None:
+    """Every epoch's minibatches hold every labelled example exactly once (a permutation of the set)."""
+    assert len(batches) % per_epoch == 0 and batches
+    for e in range(0, len(batches), per_epoch):
+        assert rows(torch.cat(batches[e : e + per_epoch])) == rows(train_x)
+
+
+def test_seed_i_of_every_arm_sees_the_same_minibatches_in_a_unit(monkeypatch, splits, tmp_path):
+    cfg = small(arms=["none", "dae", "rbm"], **{"pretraining.rbm.epochs": 1})
+    seen = {(arm, s): plain_minibatches(monkeypatch, cfg, splits, arm, s, tmp_path / "run")
+            for arm in cfg.arms for s in SEEDS}
+    per_epoch = -(-len(splits.train_x) // cfg.finetune.batch_size)
+    for s in SEEDS:
+        assert_each_epoch_is_one_pass(seen[("none", s)], splits.train_x, per_epoch)
+        for arm in ("dae", "rbm"):
+            assert same_batches(seen[("none", s)], seen[(arm, s)]), (arm, s)
+    # the order is the seed's own: seeds differ, and so do two epochs of one seed
+    assert not same_batches(seen[("none", 0)], seen[("none", 1)])
+    first, second = seen[("none", 0)][:per_epoch], seen[("none", 0)][per_epoch : 2 * per_epoch]
+    assert not same_batches(first, second)
+
+
+def test_seed_i_of_every_arm_sees_the_same_minibatches_in_a_seed_batch(monkeypatch, splits, tmp_path):
+    """In a batch too; and seed i in a batch sees exactly what seed i sees alone (so a batched arm stays paired
+    with an arm whose seeds ran alone)."""
+    cfg = small()
+    seeds = (3, 5)
+    batched = {arm: batch_minibatches(monkeypatch, cfg, splits, arm, seeds, tmp_path / arm) for arm in cfg.arms}
+    per_epoch = -(-len(splits.train_x) // cfg.finetune.batch_size)
+    for s in seeds:
+        assert_each_epoch_is_one_pass(batched["none"][s], splits.train_x, per_epoch)
+        assert same_batches(batched["none"][s], batched["dae"][s]), s
+        alone = plain_minibatches(monkeypatch, cfg, splits, "none", s, tmp_path / "alone")
+        assert same_batches(batched["none"][s], alone), s
+    assert not same_batches(batched["none"][3], batched["none"][5])
+
+
+# -- exact resume with optimizer state -----------------------------------------------------------------------
+def final_state(run_dir, arm, seed) -> dict:
+    return load_checkpoint(unit_dir(run_dir, "checkpoints", arm, seed) / "latest.pt")
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    assert a["stage"] == b["stage"] == "done"
+    assert a["model"].keys() == b["model"].keys()
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    sa, sb = a["optimizer"]["state"], b["optimizer"]["state"]
+    assert sa.keys() == sb.keys() and sa
+    for i in sa:
+        assert sa[i].keys() == sb[i].keys()
+        for key in sa[i]:
+            assert torch.equal(torch.as_tensor(sa[i][key]), torch.as_tensor(sb[i][key])), (i, key)
+
+
+def run_units(cfg, splits, run_dir, control, batch: bool):
+    data = unit_data(cfg, splits)
+    if batch:
+        yield from train_seed_batch(cfg, "none", list(SEEDS), run_dir, control, data)
+    else:
+        for s in SEEDS:
+            yield from train_unit(cfg, "none", s, run_dir, control, data)
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["unit", "seed-batch"])
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_a_stopped_run_resumes_exactly_with_its_optimizer_state(splits, tmp_path, optimizer, batch):
+    """Stopped after epoch 1 (between two minibatches of epoch 2) and resumed: the same weights, optimizer state
+    and metrics, bit for bit, as the run never stopped. Momentum buffers and Adam's moments and step count only
+    come back from the checkpoint (plain SGD has no state, which is why this needs its own test)."""
+    lr = 1e-3 if optimizer == "adam" else 0.05
+    cfg = small(arms=["none"], **{"finetune.optimizer": optimizer, "finetune.lr": lr, "finetune.epochs": 3,
+                                  "model.dropout": 0.2})
+    straight = list(run_units(cfg, splits, tmp_path / "straight", RunControl(), batch))
+    ended(straight)
+    control = RunControl()
+    with pytest.raises(StopRequested):
+        for ev in run_units(cfg, splits, tmp_path / "resumed", control, batch):
+            if isinstance(ev, EpochMetrics) and ev.epoch == 1:
+                control.stop()
+    for s in SEEDS[: 2 if batch else 1]:
+        stopped = final_state(tmp_path / "resumed", "none", s)
+        assert stopped["stage"] == "finetune" and stopped["epoch"] == 1 and stopped["optimizer"]["state"]
+    rest = list(run_units(cfg, splits, tmp_path / "resumed", RunControl(), batch))
+    ended(rest)
+    for s in SEEDS:
+        assert_same_state(final_state(tmp_path / "straight", "none", s), final_state(tmp_path / "resumed", "none", s))
+    last = {(e.seed, e.epoch): e for e in straight if isinstance(e, EpochMetrics)}
+    again = {(e.seed, e.epoch): e for e in rest if isinstance(e, EpochMetrics)}
+    for key in [(s, e) for s in SEEDS for e in (2, 3)]:
+        a, b = last[key], again[key]
+        assert (a.train_nll, a.valid_nll, a.test_nll, a.test_error) == (b.train_nll, b.valid_nll, b.test_nll,
+                                                                         b.test_error), key
+
+
+# -- greedy pre-training feeds each layer the trained layer below -----------------------------------------------
+ACT = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu}
+
+
+@pytest.mark.parametrize("arm,activation", [("dae", "tanh"), ("rbm", "tanh"), ("dae", "sigmoid")])
+def test_each_layer_is_pretrained_on_the_output_of_the_trained_layer_below(monkeypatch, arm, activation):
+    """Every minibatch layer 1 (and 2) trains on is a set of rows of act(W h + b) computed here with the FINAL
+    weights of the layer below (which nothing changes after it is done; an RBM under tanh after its halving), and
+    each epoch passes over every pool example once. With the untrained layer below the rows would differ."""
+    cfg = small(arms=[arm], **{"model.activation": activation, f"pretraining.{arm}.epochs": 2,
+                               f"pretraining.{arm}.batch_size": 16,
+                               "model.layers": [{"kind": "dense", "units": 12}, {"kind": "dense", "units": 10},
+                                                {"kind": "dense", "units": 8}]})
+    net = build_model(cfg.model, (1, 8, 8), 10, seed=4)
+    init = {k: v.clone() for k, v in net.state_dict().items()}
+    pool = torch.rand(50, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    seen: dict[int, list[torch.Tensor]] = {}
+    real = greedy.make_pretrainer
+
+    def spy(method, module, *args, **kwargs):
+        trainer = real(method, module, *args, **kwargs)
+        layer = next(i for i, b in enumerate(net.blocks) if b.module is module)
+        step = trainer.train_step
+
+        def recorded(x):
+            seen.setdefault(layer, []).append(x.clone())
+            return step(x)
+
+        trainer.train_step = recorded
+        return trainer
+
+    monkeypatch.setattr(greedy, "make_pretrainer", spy)
+    done = [i.layer for i in greedy.greedy_pretrain(net, arm, cfg, pool, seed=4) if isinstance(i, greedy.LayerDone)]
+    assert done == [0, 1, 2]
+    act = ACT[activation]
+    h = pool.flatten(1)
+    h_init = h
+    for layer in range(3):
+        per_epoch = -(-len(pool) // 16)
+        assert len(seen[layer]) == 2 * per_epoch
+        for e in range(0, len(seen[layer]), per_epoch):
+            got = torch.cat(seen[layer][e : e + per_epoch])
+            dist = torch.cdist(got, h, compute_mode="donot_use_mm_for_euclid_dist")
+            match = dist.argmin(1)
+            assert torch.equal(match.sort().values, torch.arange(len(pool))), (layer, e)  # one pass over the pool
+            assert float(dist.min(1).values.max()) < 1e-5, (layer, e)
+        if layer > 0:  # the test can tell trained from untrained inputs
+            assert float((h - h_init).abs().max()) > 1e-3
+        w, b = net.blocks[layer].module.weight.detach(), net.blocks[layer].module.bias.detach()
+        h = act(h @ w.T + b)
+        h_init = act(h_init @ init[f"blocks.{layer}.module.weight"].T + init[f"blocks.{layer}.module.bias"])

@@ -1,0 +1,227 @@
+"""Mutation testing of Basin's scientific core, one module at a time (issue 29; docs/TESTING.md).
+
+Why a driver around mutmut: mutmut reads one ``[tool.mutmut]`` table from the project's pyproject.toml, but each
+module here has its own small set of tests that should kill its mutants, and the machines this runs on are small
+and shared. So for every module in ``MODULES`` (the one list to update when a file moves) the driver copies the
+project into ``build/mutation/<module>/`` with that module's table, runs ``mutmut run`` there under ``nice`` with
+one worker, and reads mutmut's per-mutant results back. The worktree is never touched.
+
+``--sample N`` runs a fixed, seeded sample of N mutants per module (mutmut mutant names, drawn with
+``random.Random(SAMPLE_SEED)``), for a session that cannot afford every mutant; the summary says so.
+
+The summary (``build/mutation/summary.md`` and ``summary.json``) gives per module: mutants tried, killed,
+survived, untested ("no tests": mutmut found no selected test calling that function), timeouts, and the kill rate
+(killed + timeout over all tried minus the mutants listed in ``EQUIVALENT``), then every survivor's diff.
+
+    python tools/mutation.py                     # every module, every mutant
+    python tools/mutation.py stats greedy        # some modules
+    python tools/mutation.py --sample 40 unit    # a seeded sample of 40 mutants
+    python tools/mutation.py --list              # the modules and their tests
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "build" / "mutation"
+SAMPLE_SEED = 29  # the issue's number: a fixed sample, so two runs of --sample N try the same mutants
+
+
+@dataclass(frozen=True)
+class Module:
+    """A module under mutation: the source files mutated and the fast tests that should kill their mutants
+    (pytest arguments: files, ``file::test`` ids or ``-k`` expressions)."""
+
+    sources: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+# The one list to update when the core's files move (issue 24's rooms): module name -> sources and tests.
+MODULES: dict[str, Module] = {
+    "stats": Module(("desktop_app/core/stats.py",), ("tests/core/test_stats.py", "tests/core/test_smoothing.py")),
+    "rbm": Module(("desktop_app/core/pretraining/rbm.py",), ("tests/core/test_pretraining_rbm.py",)),
+    "autoencoder": Module(
+        ("desktop_app/core/pretraining/autoencoder.py", "desktop_app/core/pretraining/dae.py"),
+        ("tests/core/test_pretraining_dae.py",),
+    ),
+    "cae": Module(("desktop_app/core/pretraining/cae.py",), ("tests/core/test_pretraining_cae.py",)),
+    "training": Module(
+        ("desktop_app/core/training.py",),
+        ("tests/core/test_divergence.py", "tests/core/test_properties.py",
+         "tests/core/test_engine.py::test_metrics_match_an_independent_evaluation"),
+    ),
+    "stacked": Module(
+        ("desktop_app/core/stacked.py",),
+        ("tests/core/test_seed_batch.py::test_stacked_step_is_each_nets_own_step",
+         "tests/core/test_seed_batch.py::test_per_seed_states_restart_a_stack_exactly",
+         "tests/core/test_seed_batch.py::test_a_seed_with_a_non_finite_loss_leaves_the_stack_and_the_others_go_on"),
+    ),
+    "greedy": Module(
+        ("desktop_app/core/greedy.py",),
+        ("tests/core/test_bottom_layers.py", "tests/core/test_properties.py"),
+    ),
+    "unit": Module(
+        ("desktop_app/core/unit.py", "desktop_app/core/checkpoints.py"),
+        ("tests/core/test_properties.py", "tests/core/test_checkpoints.py", "tests/core/test_divergence.py"),
+    ),
+    "metrics": Module(("desktop_app/core/runfolder/metrics.py",), ("tests/core/test_runs_folder.py",)),
+    "exports": Module(
+        ("desktop_app/ui/exports.py",),
+        ("tests/ui/test_exports.py", "tests/ui/test_panels_export.py", "tests/ui/test_panels_data.py"),
+    ),
+}
+
+# Mutants judged equivalent (no input can tell them from the original): mutant name -> why. They are left out of
+# the kill rate and listed in docs/TESTING.md.
+EQUIVALENT: dict[str, str] = {}
+
+
+def mutmut_table(module: Module) -> str:
+    def arr(items) -> str:
+        return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+    return (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["desktop_app"]\n'
+        f"only_mutate = {arr(module.sources)}\n"
+        f"pytest_add_cli_args_test_selection = {arr(module.tests)}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]\n'
+        # torch is not fork-safe after it started threads: mutants run in processes forked from a clean server
+        'process_isolation = "forkserver"\n'
+        "use_git_change_detection = false\n"
+        "debug = true\n"  # (without it mutmut 3.8 failed its stats run here, with the output swallowed)
+    )
+
+
+def prepare(name: str, module: Module) -> Path:
+    """A fresh copy of the project with this module's mutmut table (a copy: mutmut writes mutants/ beside it)."""
+    work = WORK / name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+    for sub in ("desktop_app", "tests", "resources"):
+        if (ROOT / sub).exists():
+            shutil.copytree(ROOT / sub, work / sub, ignore=ignore)
+    text = (ROOT / "pyproject.toml").read_text()
+    (work / "pyproject.toml").write_text(text + mutmut_table(module))
+    return work
+
+
+def mutmut(work: Path, *args: str, log=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "PYTHONPATH": str(work / "mutants")}
+    exe = Path(sys.executable).with_name("mutmut")
+    cmd = ["nice", "-n", "10", str(exe), *args]
+    return subprocess.run(cmd, cwd=work, env=env, stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, check=False)
+
+
+def mutant_names(work: Path) -> list[str]:
+    """Every mutant mutmut generated for the module (from its ``mutants/**/*.meta`` files)."""
+    names: list[str] = []
+    for meta in sorted((work / "mutants").rglob("*.meta")):
+        names += sorted(json.loads(meta.read_text()).get("exit_code_by_key", {}))
+    return names
+
+
+def results(work: Path) -> dict[str, str]:
+    """Mutant name -> mutmut's status word (killed, survived, no tests, timeout, ...; "not checked": not run)."""
+    from mutmut.stats import status_by_exit_code  # mutmut is the optional extra `mutation`
+
+    out: dict[str, str] = {}
+    for meta in sorted((work / "mutants").rglob("*.meta")):
+        for key, code in json.loads(meta.read_text()).get("exit_code_by_key", {}).items():
+            out[key] = status_by_exit_code[code]
+    return out
+
+
+def diff(work: Path, mutant: str) -> str:
+    text = mutmut(work, "show", mutant).stdout
+    return "\n".join(line for line in text.splitlines() if line.startswith(("+", "-")) and
+                     not line.startswith(("+++", "---")))
+
+
+def run_module(name: str, sample: int | None) -> dict:
+    module = MODULES[name]
+    work = prepare(name, module)
+    with open(work / "mutmut.log", "w") as log:
+        if sample is None:
+            mutmut(work, "run", "--max-children", "1", log=log)
+            chosen = None
+        else:  # a first run with a name that matches no mutant generates the mutants and the stats only
+            mutmut(work, "run", "--max-children", "1", "no.such.mutant*", log=log)
+            every = mutant_names(work)
+            chosen = sorted(random.Random(SAMPLE_SEED).sample(every, min(sample, len(every))))
+            if chosen:
+                mutmut(work, "run", "--max-children", "1", *chosen, log=log)
+    status = results(work)
+    if chosen is not None:
+        status = {k: v for k, v in status.items() if k in chosen}
+    counts: dict[str, int] = {}
+    for s in status.values():
+        counts[s] = counts.get(s, 0) + 1
+    equivalent = [k for k in status if k in EQUIVALENT]
+    caught = counts.get("killed", 0) + counts.get("timeout", 0) + counts.get("caught by type check", 0)
+    judged = len(status) - len(equivalent) - counts.get("not checked", 0)
+    survivors = {k: diff(work, k) for k, s in status.items() if s not in ("killed", "timeout") and k not in EQUIVALENT}
+    return {"module": name, "sources": list(module.sources), "tests": list(module.tests), "sampled": sample,
+            "mutants": len(status), "counts": counts, "equivalent": equivalent,
+            "kill_rate": round(caught / judged, 3) if judged else None, "survivors": survivors}
+
+
+def write_summary(reports: list[dict]) -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    (WORK / "summary.json").write_text(json.dumps(reports, indent=1))
+    lines = ["| module | mutants | killed | survived | no tests | timeout | equivalent | kill rate |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in reports:
+        c = r["counts"]
+        rate = "-" if r["kill_rate"] is None else f"{100 * r['kill_rate']:.0f} %"
+        sampled = f" (sample of {r['sampled']})" if r["sampled"] else ""
+        lines.append(f"| {r['module']}{sampled} | {r['mutants']} | {c.get('killed', 0)} | {c.get('survived', 0)} | "
+                     f"{c.get('no tests', 0)} | {c.get('timeout', 0)} | {len(r['equivalent'])} | {rate} |")
+    for r in reports:
+        for mutant, text in r["survivors"].items():
+            lines += ["", f"### {mutant}", "```diff", text, "```"]
+    (WORK / "summary.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("modules", nargs="*", help=f"some of: {', '.join(MODULES)} (default: all)")
+    p.add_argument("--sample", type=int, help="a seeded sample of this many mutants per module")
+    p.add_argument("--list", action="store_true", help="print the modules, their sources and tests")
+    args = p.parse_args(argv)
+    if args.list:
+        for name, m in MODULES.items():
+            print(f"{name}: {' '.join(m.sources)}\n    tests: {' '.join(m.tests)}")
+        return 0
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        print(f"unknown module(s): {', '.join(unknown)}; known: {', '.join(MODULES)}", file=sys.stderr)
+        return 2
+    reports = []
+    previous = {}
+    if (WORK / "summary.json").exists():  # a run of some modules keeps the others' last results
+        previous = {r["module"]: r for r in json.loads((WORK / "summary.json").read_text())}
+    for name in args.modules or list(MODULES):
+        print(f"== {name}", flush=True)
+        previous[name] = run_module(name, args.sample)
+    reports = [previous[n] for n in MODULES if n in previous]
+    write_summary(reports)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
