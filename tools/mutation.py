@@ -118,8 +118,8 @@ def prepare(name: str, module: Module) -> Path:
 
 
 def mutmut(work: Path, *args: str, log=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHONPATH": str(work / "mutants")}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # mutmut puts mutants/ first on the path
+    env.update(QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     exe = Path(sys.executable).with_name("mutmut")
     cmd = ["nice", "-n", "10", str(exe), *args]
     return subprocess.run(cmd, cwd=work, env=env, stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT,

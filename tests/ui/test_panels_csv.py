@@ -1,0 +1,210 @@
+"""Every column of every live panel's exported CSV against the synthetic run's KNOWN values, computed here
+independently (numpy / scipy / the closed form of the smoothing), never from the panel's own data (issue 29).
+
+``test_panels_export.py`` checks that a CSV equals ``data_table()``; these check that ``data_table()`` equals the
+data: a panel that exports the wrong seed, band, quartile, smoothing or tile fails here.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from desktop_app.ui.panels import PANELS
+from desktop_app.ui.run_store import RunStore
+from tests.ui import test_panels_data as syn
+
+METRIC_NAMES = ("train_nll", "train_error", "valid_nll", "valid_error", "test_nll", "test_error")
+
+
+@pytest.fixture
+def store():
+    s = RunStore()
+    s.ingest(syn.events())
+    s.ingest(syn.online_points())
+    return s
+
+
+def exported(qtbot, store, tmp_path, name, **select) -> tuple[list[str], list[dict[str, str]]]:
+    panel = PANELS[name](store)
+    qtbot.addWidget(panel)
+    if select:
+        panel.select(**select)
+    path = panel.export_csv(tmp_path / f"{name}.csv")
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def num(cell: str) -> float:
+    return float(cell)
+
+
+def ema_closed_form(y: np.ndarray, w: float) -> np.ndarray:
+    """Bias-corrected EMA written as the weighted mean it is: s_t = sum_j (1-w) w^(t-j) y_j / (1 - w^(t+1))."""
+    out = np.empty(len(y))
+    for t in range(len(y)):
+        weights = (1 - w) * w ** np.arange(t, -1, -1)
+        out[t] = np.dot(weights, y[: t + 1]) / (1 - w ** (t + 1))
+    return out
+
+
+def test_trajectories_csv_every_column(qtbot, store, tmp_path):
+    columns, rows = exported(qtbot, store, tmp_path, "Trajectories")
+    assert columns == ["arm", "seed", "epoch", "train_nll", "test_nll", "log10_train_nll", "log10_test_nll"]
+    want = {(a, s, e) for a in syn.ARMS for s in syn.SEEDS for e in range(syn.EPOCHS)}
+    assert {(r["arm"], int(r["seed"]), int(r["epoch"])) for r in rows} == want and len(rows) == len(want)
+    for r in rows:
+        a, s, e = r["arm"], int(r["seed"]), int(r["epoch"])
+        train, test = syn.metric(a, s, e, "train_nll"), syn.metric(a, s, e, "test_nll")
+        assert num(r["train_nll"]) == train and num(r["test_nll"]) == test
+        assert num(r["log10_train_nll"]) == pytest.approx(np.log10(train), rel=1e-12)
+        assert num(r["log10_test_nll"]) == pytest.approx(np.log10(test), rel=1e-12)
+
+
+@pytest.mark.parametrize("metric,band,smoothing", [("NLL", "± std", 0.6), ("error", "min–max", 0.0),
+                                                    ("NLL", "none", 0.3)])
+def test_curves_csv_every_column(qtbot, store, tmp_path, metric, band, smoothing):
+    columns, rows = exported(qtbot, store, tmp_path, "Curves", metric=metric, splits=("train", "valid", "test"),
+                             band=band, smoothing=smoothing, x="epoch")
+    assert columns == ["plot", "arm", "series", "epoch", "mean", "band_lo", "band_hi", "n_seeds", "unit", "x",
+                       "smoothed"]
+    scale, unit = (100.0, "%") if metric == "error" else (1.0, "nats")
+    key = "error" if metric == "error" else "nll"
+    expected: dict[tuple[str, str, str], tuple[np.ndarray, list[int], str]] = {}
+    for arm in syn.ARMS:
+        for split in ("train", "valid", "test"):
+            v = np.array([[syn.metric(arm, s, e, f"{split}_{key}") * scale for e in range(syn.EPOCHS)]
+                          for s in syn.SEEDS])
+            expected[("metric", arm, split)] = (v, list(range(syn.EPOCHS)), unit)
+        if arm != "none":
+            for layer in syn.LAYERS:
+                v = np.array([[syn.recon(arm, s, layer, e) for e in range(1, syn.PRETRAIN_EPOCHS + 1)]
+                              for s in syn.SEEDS])
+                expected[("recon", arm, f"layer {layer + 1}")] = (v, list(range(1, syn.PRETRAIN_EPOCHS + 1)),
+                                                                  "recon (per example)")
+    got: dict[tuple[str, str, str], list[dict]] = {}
+    for r in rows:
+        got.setdefault((r["plot"], r["arm"], r["series"]), []).append(r)
+    assert got.keys() == expected.keys()
+    for k, (v, epochs, u) in expected.items():
+        rs = got[k]
+        assert [int(r["epoch"]) for r in rs] == epochs, k
+        mean = v.mean(axis=0)
+        if band == "± std":
+            spread = v.std(axis=0, ddof=1)
+            lo, hi = mean - spread, mean + spread
+        elif band == "min–max":
+            lo, hi = v.min(axis=0), v.max(axis=0)
+        else:
+            lo, hi = mean, mean
+        line = ema_closed_form(mean, smoothing) if smoothing else mean
+        np.testing.assert_allclose([num(r["mean"]) for r in rs], mean, rtol=1e-12, err_msg=str(k))
+        np.testing.assert_allclose([num(r["band_lo"]) for r in rs], lo, rtol=1e-12, err_msg=str(k))
+        np.testing.assert_allclose([num(r["band_hi"]) for r in rs], hi, rtol=1e-12, err_msg=str(k))
+        np.testing.assert_allclose([num(r["smoothed"]) for r in rs], line, rtol=1e-10, err_msg=str(k))
+        np.testing.assert_array_equal([num(r["x"]) for r in rs], epochs)
+        assert [int(r["n_seeds"]) for r in rs] == [len(syn.SEEDS)] * len(epochs)
+        assert {r["unit"] for r in rs} == {u}
+
+
+def t_interval(x: np.ndarray) -> tuple[float, float]:
+    return sps.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=sps.sem(x))
+
+
+def test_summary_csv_every_column(qtbot, store, tmp_path):
+    """Final test error (%) per arm over the seeds: the box (numpy percentiles and Tukey's 1.5 IQR whiskers), the
+    t interval (scipy), and the paired difference to "none" with its t-test and Wilcoxon p-values (scipy)."""
+    columns, rows = exported(qtbot, store, tmp_path, "Summary")
+    assert columns == ["group", "arm", "n", "values", "q1", "median", "q3", "whisker_lo", "whisker_hi", "min", "max",
+                       "mean", "std", "ci_lo", "ci_hi", "diff_reference", "diff_n", "diff_mean", "diff_ci_lo",
+                       "diff_ci_hi", "t_pvalue", "wilcoxon_pvalue", "run"]
+    assert [r["arm"] for r in rows] == list(syn.ARMS)
+    final = {a: 100 * np.array([syn.metric(a, s, syn.EPOCHS - 1, "test_error") for s in syn.SEEDS])
+             for a in syn.ARMS}
+    for r in rows:
+        v = final[r["arm"]]
+        assert r["group"] == "" and r["run"] == ""
+        assert int(r["n"]) == len(syn.SEEDS)
+        values = dict(item.split("=") for item in r["values"].split(";"))
+        assert list(values) == [f"s{s}" for s in syn.SEEDS]
+        np.testing.assert_allclose([float(x) for x in values.values()], v, rtol=1e-12)
+        q1, med, q3 = np.percentile(v, [25, 50, 75])
+        iqr = q3 - q1
+        inside = v[(v >= q1 - 1.5 * iqr) & (v <= q3 + 1.5 * iqr)]
+        box = (q1, med, q3, inside.min(), inside.max(), v.min(), v.max())
+        names = ("q1", "median", "q3", "whisker_lo", "whisker_hi", "min", "max")
+        np.testing.assert_allclose([num(r[n]) for n in names], box, rtol=1e-12, err_msg=r["arm"])
+        lo, hi = t_interval(v)
+        np.testing.assert_allclose([num(r[n]) for n in ("mean", "std", "ci_lo", "ci_hi")],
+                                   (v.mean(), v.std(ddof=1), lo, hi), rtol=1e-10)
+        if r["arm"] == "none":  # the reference: no difference to itself
+            assert [r[n] for n in columns[15:22]] == [""] * 7
+            continue
+        d = v - final["none"]
+        dlo, dhi = t_interval(d)
+        assert r["diff_reference"] == "none" and int(r["diff_n"]) == len(syn.SEEDS)
+        np.testing.assert_allclose([num(r[n]) for n in ("diff_mean", "diff_ci_lo", "diff_ci_hi", "t_pvalue")],
+                                   (d.mean(), dlo, dhi, sps.ttest_1samp(d, 0).pvalue), rtol=1e-10)
+        assert num(r["wilcoxon_pvalue"]) == pytest.approx(sps.wilcoxon(d).pvalue, rel=1e-10)
+    assert final["none"].max() > np.percentile(final["none"], 75) + 1.5 * sps.iqr(final["none"])  # an outlier
+
+
+def low_share(w: np.ndarray) -> float:
+    """Share of a 28 x 28 filter's (mean removed) spectral energy within 0.25 cycles/pixel of DC."""
+    img = w.reshape(28, 28).astype(np.float64)
+    power = np.abs(np.fft.fft2(img - img.mean())) ** 2
+    f = np.fft.fftfreq(28)
+    radius = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
+    return float(power[radius <= 0.25 + 1e-12].sum() / power.sum())
+
+
+@pytest.mark.parametrize("normalisation", ["per-tile", "global"])
+def test_filters_csv_every_column(qtbot, store, tmp_path, normalisation):
+    """The newest snapshot of both sides (fine-tuning epoch 5 of seed 2): every filter's drawn 28 x 28 values
+    (scaled per tile, or raw with symmetric levels), its low-frequency share and its fine-tuning change."""
+    seed = 2
+    columns, rows = exported(qtbot, store, tmp_path, "Filters", left="dae", right="none", seed=seed,
+                             normalisation=normalisation)
+    fixed = ["side", "arm", "seed", "phase", "epoch", "filter", "tile_h", "tile_w", "level_lo", "level_hi",
+             "low_freq_share", "finetune_change"]
+    assert columns == fixed + [f"v{i}" for i in range(784)]
+    assert [(r["side"], r["arm"]) for r in rows] == [("left", "dae")] * syn.N_FILTERS + \
+        [("right", "none")] * syn.N_FILTERS
+    for r in rows:
+        arm = r["arm"]
+        last = syn.EPOCHS - 1
+        w = syn.filters(arm, seed, "finetune", last).astype(np.float64)
+        start = syn.filters(arm, seed, "finetune", 0).astype(np.float64)
+        i = int(r["filter"])
+        assert (int(r["seed"]), r["phase"], int(r["epoch"]), int(r["tile_h"]), int(r["tile_w"])) == \
+            (seed, "finetune", last, 28, 28)
+        drawn = np.array([num(r[f"v{j}"]) for j in range(784)])
+        if normalisation == "per-tile":
+            np.testing.assert_allclose(drawn, w[i] / np.abs(w[i]).max(), rtol=1e-6)
+            assert (num(r["level_lo"]), num(r["level_hi"])) == (-1.0, 1.0)
+        else:
+            np.testing.assert_allclose(drawn, w[i], rtol=1e-6)
+            m = np.abs(w).max()
+            assert (num(r["level_lo"]), num(r["level_hi"])) == pytest.approx((-m, m), rel=1e-6)
+        assert num(r["low_freq_share"]) == pytest.approx(low_share(w[i]), rel=1e-6)
+        change = np.linalg.norm(w[i] - start[i]) / np.linalg.norm(start[i])
+        assert num(r["finetune_change"]) == pytest.approx(change, rel=1e-6)
+    assert sorted(int(r["filter"]) for r in rows if r["side"] == "left") == list(range(syn.N_FILTERS))
+
+
+def test_online_error_csv_every_column(qtbot, store, tmp_path):
+    columns, rows = exported(qtbot, store, tmp_path, "Online error")
+    assert columns == ["run", "hidden_layers", "arm", "seed", "examples", "online_error", "test_error", "test_nll",
+                       "block"]
+    want = {(p.arm, p.seed, p.examples): p for p in syn.online_points()}
+    assert len(rows) == len(want)
+    for r in rows:
+        p = want[(r["arm"], int(r["seed"]), int(r["examples"]))]
+        assert (num(r["online_error"]), num(r["test_error"]), num(r["test_nll"])) == \
+            (p.online_error, p.test_error, p.test_nll)
+        assert int(r["block"]) == p.block
+        assert r["run"] == "/synthetic/run" and int(r["hidden_layers"]) == 0  # no config to read: depth unknown
