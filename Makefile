@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # torch is pinned in the same pip call as the project: a bare `torch` would pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: run test test-busy lint venv clean screenshot bench
+.PHONY: run test test-busy lint venv clean screenshot bench mutation
 
 venv: $(STAMP)
 
@@ -20,7 +20,7 @@ run: $(STAMP)
 	$(PY) -m desktop_app $(ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check desktop_app tests bench packaging
+	$(VENV)/bin/ruff check desktop_app tests bench packaging tools
 	$(VENV)/bin/lint-imports
 
 SUITE := QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider -m "slow or not slow"
@@ -35,6 +35,12 @@ test-busy: lint
 	trap 'kill $$a $$b 2>/dev/null' EXIT INT TERM; \
 	echo "make test-busy: two busy loops (pids $$a $$b) share the cores with the suite"; \
 	$(SUITE); status=$$?; kill $$a $$b 2>/dev/null; exit $$status
+
+# Mutation testing of the scientific core, module by module (slow; not part of `make test`): docs/TESTING.md.
+# MODULES="stats greedy" picks modules, SAMPLE=40 tries a seeded sample of 40 mutants per module.
+mutation: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[mutation]"
+	nice -n 10 $(PY) tools/mutation.py $(if $(SAMPLE),--sample $(SAMPLE)) $(MODULES)
 
 bench: $(STAMP)
 	$(PY) bench/engine_overhead.py

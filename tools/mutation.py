@@ -210,15 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown module(s): {', '.join(unknown)}; known: {', '.join(MODULES)}", file=sys.stderr)
         return 2
-    reports = []
     previous = {}
     if (WORK / "summary.json").exists():  # a run of some modules keeps the others' last results
         previous = {r["module"]: r for r in json.loads((WORK / "summary.json").read_text())}
     for name in args.modules or list(MODULES):
         print(f"== {name}", flush=True)
         previous[name] = run_module(name, args.sample)
-    reports = [previous[n] for n in MODULES if n in previous]
-    write_summary(reports)
+        write_summary([previous[n] for n in MODULES if n in previous])  # after each module: a long run shows progress
     return 0
 
 
