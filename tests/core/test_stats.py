@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from desktop_app.core.stats import box_stats, mean_ci, paired_difference
+from desktop_app.core.stats import box_stats, mean_ci, paired_difference, wilcoxon_min_p
 
 
 def test_mean_ci_matches_scipy_t_interval():
@@ -31,3 +31,48 @@ def test_box_stats():
     b = box_stats([1, 2, 3, 4, 100])
     assert b["median"] == 3 and b["q1"] == 2 and b["q3"] == 4
     assert b["whisker_hi"] == 4 and b["max"] == 100
+
+
+def tukey(x) -> dict[str, float]:
+    """Tukey's box written out: quartiles (numpy's linear interpolation), whiskers at the most extreme data points
+    within 1.5 IQR of the box (issue 29: the reference the mutants of box_stats are checked against)."""
+    x = sorted(float(v) for v in x)
+    q1, med, q3 = np.percentile(x, [25, 50, 75])
+    fence_lo, fence_hi = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+    return {"q1": q1, "median": med, "q3": q3, "whisker_lo": min(v for v in x if v >= fence_lo),
+            "whisker_hi": max(v for v in x if v <= fence_hi), "min": x[0], "max": x[-1]}
+
+
+@pytest.mark.parametrize("values", [
+    [1.0, 4.0, 5.0, 6.0, 9.0],  # points exactly on both fences (4 - 1.5*2 = 1, 6 + 1.5*2 = 9) are inside
+    [-0.5, 4.0, 5.0, 6.0, 10.5],  # between 1.5 and 2.5 IQR out on both sides: outliers
+    [0.0, 1.0, 2.0, 3.0, 40.0, -30.0, 2.5],
+    [7.0],
+    list(np.random.default_rng(3).normal(0, 1, 25)) + [6.0, -6.0],
+])
+def test_box_stats_is_tukeys_box(values):
+    assert box_stats(values) == pytest.approx(tukey(values))
+
+
+def test_box_stats_of_nothing_is_empty():
+    assert box_stats([]) == {}
+
+
+def test_paired_difference_interval_and_p_values_match_scipy():
+    by_arm = {"none": {s: 0.1 + 0.01 * s for s in range(6)}, "rbm": {s: 0.08 + 0.013 * s * (-1) ** s for s in range(6)}}
+    pd = paired_difference(by_arm, "rbm")
+    d = np.array([by_arm["rbm"][s] - by_arm["none"][s] for s in range(6)])
+    lo, hi = sps.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=sps.sem(d))
+    assert (pd.diff.lo, pd.diff.hi) == (pytest.approx(lo), pytest.approx(hi))
+    assert pd.wilcoxon_pvalue == pytest.approx(sps.wilcoxon(d).pvalue)
+    assert (pd.arm, pd.reference) == ("rbm", "none")
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8])
+def test_wilcoxon_min_p_is_the_exact_tests_smallest_p(n):
+    """Every difference of one sign: the exact two-sided signed-rank p, which no data with n pairs goes below."""
+    assert wilcoxon_min_p(n) == pytest.approx(sps.wilcoxon(np.arange(1.0, n + 1), method="exact").pvalue)
+
+
+def test_wilcoxon_min_p_without_pairs_is_nan():
+    assert np.isnan(wilcoxon_min_p(0))
