@@ -101,6 +101,7 @@ def mutmut_table(module: Module) -> str:
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["desktop_app"]\n'
+        'also_copy = ["resources/"]\n'  # presets and the embedded digits, found beside desktop_app/
         f"only_mutate = {arr(module.sources)}\n"
         f"pytest_add_cli_args_test_selection = {arr(module.tests)}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]\n'
@@ -195,14 +196,29 @@ def mutate(work: Path, module: Module, sample: int | None) -> list[str] | None:
         return chosen
 
 
-def run_module(name: str, sample: int | None, report_only: bool = False) -> dict:
-    """Mutate one module (or, ``report_only``, read its last run back) and count the results."""
+def recheck(work: Path, survivors: list[str]) -> None:
+    """Run the last run's survivors again against the worktree's current tests (after tests were added to kill
+    them): the tests are copied in and mutmut's test-to-function map is rebuilt, the other results stand."""
+    for dest in (work / "tests", work / "mutants" / "tests"):
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(ROOT / "tests", dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+    if survivors:
+        with open(work / "mutmut.log", "a") as log:
+            mutmut(work, "run", "--max-children", "1", *survivors, log=log)
+
+
+def run_module(name: str, sample: int | None, report_only: bool = False, survivors: list[str] | None = None) -> dict:
+    """Mutate one module (or, ``report_only``, read its last run back; with ``survivors``, run those again first)
+    and count the results."""
     module = MODULES[name]
-    if report_only:
+    if report_only or survivors is not None:
         work = WORK / name
         chosen = json.loads((work / "sample.json").read_text()) if (work / "sample.json").exists() else None
         if chosen is not None:
             sample = len(chosen)
+        if survivors is not None:
+            recheck(work, survivors)
     else:
         work = prepare(name, module)
         chosen = mutate(work, module, sample)
@@ -249,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample", type=int, help="a seeded sample of this many mutants per module")
     p.add_argument("--list", action="store_true", help="print the modules, their sources and tests")
     p.add_argument("--report", action="store_true", help="summarise the modules' last runs, running nothing")
+    p.add_argument("--recheck", action="store_true",
+                   help="run the last run's survivors again with the current tests (after adding tests)")
     args = p.parse_args(argv)
     if args.list:
         for name, m in MODULES.items():
@@ -263,7 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         previous = {r["module"]: r for r in json.loads((WORK / "summary.json").read_text())}
     for name in args.modules or list(MODULES):
         print(f"== {name}", flush=True)
-        previous[name] = run_module(name, args.sample, args.report)
+        survivors = None
+        if args.recheck:
+            survivors = [m.split()[0] for m in previous.get(name, {}).get("survivors", {})]
+        previous[name] = run_module(name, args.sample, args.report, survivors)
         write_summary([previous[n] for n in MODULES if n in previous])  # after each module: a long run shows progress
     return 0
 
