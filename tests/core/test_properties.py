@@ -239,3 +239,76 @@ def test_each_layer_is_pretrained_on_the_output_of_the_trained_layer_below(monke
         w, b = net.blocks[layer].module.weight.detach(), net.blocks[layer].module.bias.detach()
         h = act(h @ w.T + b)
         h_init = act(h_init @ init[f"blocks.{layer}.module.weight"].T + init[f"blocks.{layer}.module.bias"])
+
+
+@pytest.mark.parametrize("arm,activation", [("dae", "tanh"), ("dae", "sigmoid"), ("rbm", "tanh"), ("rbm", "sigmoid")])
+def test_greedy_layers_are_told_their_input_range_and_count_their_steps(monkeypatch, arm, activation):
+    """Each layer's pre-trainer is told its inputs lie in [0, 1] exactly when they do (pixels; sigmoid units below:
+    cross-entropy reconstruction and binary visible units), and every minibatch step is reported with its layer
+    and epoch (the progress bar and the resume counts rest on them)."""
+    cfg = small(arms=[arm], **{"model.activation": activation, f"pretraining.{arm}.epochs": 2,
+                               f"pretraining.{arm}.batch_size": 20,
+                               "model.layers": [{"kind": "dense", "units": 12}, {"kind": "dense", "units": 10}]})
+    net = build_model(cfg.model, (1, 8, 8), 10, seed=2)
+    pool = torch.rand(50, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    told: dict[int, bool] = {}
+    ranges: dict[int, tuple[float, float]] = {}
+    real = greedy.make_pretrainer
+
+    def spy(method, module, *args, **kwargs):
+        layer = next(i for i, b in enumerate(net.blocks) if b.module is module)
+        told[layer] = kwargs["unit_interval_input"]
+        h = greedy.layer_inputs(net, pool, layer)
+        ranges[layer] = (float(h.min()), float(h.max()))
+        return real(method, module, *args, **kwargs)
+
+    monkeypatch.setattr(greedy, "make_pretrainer", spy)
+    items = list(greedy.greedy_pretrain(net, arm, cfg, pool, seed=2))
+    for layer, (lo, hi) in ranges.items():
+        assert told[layer] == (lo >= 0.0 and hi <= 1.0), (layer, lo, hi)
+    assert told == {0: True, 1: activation == "sigmoid"}
+    steps = [(i.layer, i.epoch) for i in items if isinstance(i, greedy.LayerStep)]
+    assert steps == [(layer, e) for layer in (0, 1) for e in (1, 2) for _ in range(3)]  # 50 examples, batches of 20
+
+
+@pytest.mark.parametrize("arm,activation", [("rbm", "tanh"), ("rbm", "sigmoid"), ("dae", "tanh")])
+def test_a_pretrained_layer_handed_to_the_net_computes_what_its_pretrainer_learned(arm, activation):
+    """An RBM's hidden units are sigmoid(W x + b); a tanh net gets W/2 and b/2, so its layer computes
+    tanh((W x + b) / 2) = 2 sigmoid(W x + b) - 1, the same features rescaled to [-1, 1]. Other layers are handed
+    over as trained. (The weights are read at the layer's last epoch, before the hand-over.)"""
+    cfg = small(arms=[arm], **{"model.activation": activation, f"pretraining.{arm}.epochs": 1,
+                               "model.layers": [{"kind": "dense", "units": 12}]})
+    net = build_model(cfg.model, (1, 8, 8), 10, seed=5)
+    pool = torch.rand(40, 1, 8, 8, generator=torch.Generator().manual_seed(6))
+    module = net.blocks[0].module
+    trained = None
+    for item in greedy.greedy_pretrain(net, arm, cfg, pool, seed=5):
+        if isinstance(item, greedy.LayerEpoch):
+            trained = (module.weight.detach().clone(), module.bias.detach().clone())
+        if isinstance(item, greedy.LayerDone):
+            break
+    w, b = trained
+    x = pool.flatten(1)
+    with torch.no_grad():
+        handed = ACT[activation](x @ module.weight.T + module.bias)
+    learned = x @ w.T + b
+    if arm == "rbm" and activation == "tanh":
+        torch.testing.assert_close(handed, 2 * torch.sigmoid(learned) - 1, rtol=1e-5, atol=1e-6)
+    else:
+        torch.testing.assert_close(handed, ACT[activation](learned), rtol=0, atol=0)
+
+
+def test_greedy_pretraining_draws_nothing_from_the_global_generator():
+    """Every layer's order and noise come from (seed, arm, layer): the global torch generator's state (whatever
+    ran before in this process) changes nothing."""
+    cfg = small(arms=["dae"], **{"pretraining.dae.epochs": 1,
+                                 "model.layers": [{"kind": "dense", "units": 12}, {"kind": "dense", "units": 10}]})
+    pool = torch.rand(40, 1, 8, 8, generator=torch.Generator().manual_seed(7))
+    weights = []
+    for global_seed in (0, 1):
+        net = build_model(cfg.model, (1, 8, 8), 10, seed=8)
+        torch.manual_seed(global_seed)
+        list(greedy.greedy_pretrain(net, "dae", cfg, pool, seed=8))
+        weights.append([p.detach().clone() for p in net.parameters()])
+    for a, b in zip(*weights, strict=True):
+        assert torch.equal(a, b)
