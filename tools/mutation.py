@@ -74,7 +74,8 @@ MODULES: dict[str, Module] = {
     ),
     "unit": Module(
         ("desktop_app/core/unit.py", "desktop_app/core/checkpoints.py"),
-        ("tests/core/test_properties.py", "tests/core/test_checkpoints.py", "tests/core/test_divergence.py"),
+        ("tests/core/test_properties.py", "tests/core/test_checkpoints.py", "tests/core/test_divergence.py",
+         "tests/core/test_engine.py::test_events_and_run_folder"),
     ),
     "metrics": Module(("desktop_app/core/runfolder/metrics.py",),
                       ("tests/core/test_runs_folder.py", "tests/core/test_input_limits.py")),

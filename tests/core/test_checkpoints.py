@@ -35,8 +35,10 @@ def test_list_and_open(run_dir):
     cks = list_checkpoints(run_dir)
     assert [(k.arm, k.seed, k.epoch) for k in cks] == [("dae", 0, 0), ("dae", 0, 1), ("dae", 0, 2),
                                                         ("none", 0, 0), ("none", 0, 1), ("none", 0, 2)]
+    assert {k.phase for k in cks} == {"finetune"}
     state = open_checkpoint(cks[-1].path)
     assert state["epoch"] == 2 and state["experiment"].arms == ("none", "dae")
+    assert (state["arm"], state["seed"], state["phase"]) == ("none", 0, "finetune")
 
 
 class Evil:
@@ -71,6 +73,8 @@ def test_export_model_pt_and_safetensors(run_dir, tmp_path):
     original = open_checkpoint(ck.path)["model"]
     loaded = torch.load(pt, weights_only=True)
     assert c.from_toml(loaded["config"]).arms == ("none", "dae")
+    assert {k: loaded[k] for k in ("arm", "seed", "phase", "epoch")} == {"arm": "none", "seed": 0, "phase": "finetune",
+                                                                         "epoch": 2}
     with safe_open(str(st), framework="pt") as fh:
         assert c.from_toml(fh.metadata()["config"]) == c.from_toml(loaded["config"])
         for key, value in original.items():

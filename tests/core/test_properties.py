@@ -17,7 +17,7 @@ import torch
 
 from desktop_app.core import greedy, unit
 from desktop_app.core.control import RunControl, StopRequested
-from desktop_app.core.events import EpochMetrics, UnitFinished
+from desktop_app.core.events import EpochMetrics, PretrainEpoch, Progress, UnitFinished
 from desktop_app.core.models import build_model
 from desktop_app.core.seed_batch import train_seed_batch
 from desktop_app.core.stacked import StackedMLP
@@ -130,6 +130,22 @@ def test_seed_i_of_every_arm_sees_the_same_minibatches_in_a_seed_batch(monkeypat
     assert not same_batches(batched["none"][3], batched["none"][5])
 
 
+def test_seed_i_of_every_arm_sees_the_same_deformed_minibatches(monkeypatch, tmp_path):
+    """On the elastic set every minibatch is freshly deformed; the deformations are the seed's own too, so the
+    arms stay paired (and every example is deformed: no minibatch row is an undeformed training image)."""
+    from desktop_app.core.data import load_data
+
+    cfg = small(**{"data.name": "elastic", "finetune.epochs": 1})
+    splits = load_data(cfg.data)
+    assert splits.augment is not None
+    seen = {arm: plain_minibatches(monkeypatch, cfg, splits, arm, 0, tmp_path / "run") for arm in cfg.arms}
+    assert same_batches(seen["none"], seen["dae"])
+    plain = set(rows(splits.train_x))
+    assert not plain & set(rows(torch.cat(seen["none"])))
+    other = plain_minibatches(monkeypatch, cfg, splits, "none", 1, tmp_path / "run")
+    assert not same_batches(seen["none"], other)
+
+
 # -- exact resume with optimizer state -----------------------------------------------------------------------
 def final_state(run_dir, arm, seed) -> dict:
     return load_checkpoint(unit_dir(run_dir, "checkpoints", arm, seed) / "latest.pt")
@@ -148,13 +164,13 @@ def assert_same_state(a: dict, b: dict) -> None:
             assert torch.equal(torch.as_tensor(sa[i][key]), torch.as_tensor(sb[i][key])), (i, key)
 
 
-def run_units(cfg, splits, run_dir, control, batch: bool):
+def run_units(cfg, splits, run_dir, control, batch: bool, arm: str = "none"):
     data = unit_data(cfg, splits)
     if batch:
-        yield from train_seed_batch(cfg, "none", list(SEEDS), run_dir, control, data)
+        yield from train_seed_batch(cfg, arm, list(SEEDS), run_dir, control, data)
     else:
         for s in SEEDS:
-            yield from train_unit(cfg, "none", s, run_dir, control, data)
+            yield from train_unit(cfg, arm, s, run_dir, control, data)
 
 
 @pytest.mark.parametrize("batch", [False, True], ids=["unit", "seed-batch"])
@@ -186,6 +202,33 @@ def test_a_stopped_run_resumes_exactly_with_its_optimizer_state(splits, tmp_path
         a, b = last[key], again[key]
         assert (a.train_nll, a.valid_nll, a.test_nll, a.test_error) == (b.train_nll, b.valid_nll, b.test_nll,
                                                                          b.test_error), key
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["unit", "seed-batch"])
+def test_a_run_stopped_between_pretrained_layers_resumes_exactly(splits, tmp_path, batch):
+    """Stopped while layer 2 pre-trains (layer 1 done and saved): the resumed run pre-trains layer 2 only, from
+    the saved layer 1, ends bit for bit where the unstopped run ends, and its progress counts every minibatch of
+    the unit once (the layer done before the stop included)."""
+    cfg = small(arms=["dae"], **{"finetune.optimizer": "momentum", "finetune.lr": 0.05, "finetune.epochs": 1,
+                                 "pretraining.dae.epochs": 2, "pretraining.dae.batch_size": 20,
+                                 "model.layers": [{"kind": "dense", "units": 16}, {"kind": "dense", "units": 12}]})
+    ended(list(run_units(cfg, splits, tmp_path / "straight", RunControl(), batch, "dae")))
+    control = RunControl()
+    with pytest.raises(StopRequested):
+        for ev in run_units(cfg, splits, tmp_path / "resumed", control, batch, "dae"):
+            if isinstance(ev, PretrainEpoch) and ev.layer == 1 and ev.epoch == 1:
+                control.stop()
+    for s in SEEDS[: 2 if batch else 1]:
+        stopped = final_state(tmp_path / "resumed", "dae", s)
+        assert stopped["stage"] == "pretrain" and stopped["layers_done"] == 1
+    rest = list(run_units(cfg, splits, tmp_path / "resumed", RunControl(), batch, "dae"))
+    ended(rest)
+    assert {(e.seed, e.layer) for e in rest if isinstance(e, PretrainEpoch)} <= {(s, 1) for s in SEEDS} | \
+        ({(1, 0)} if not batch else set())  # seed 1 of the unit path had not started before the stop
+    for s in SEEDS:
+        assert_same_state(final_state(tmp_path / "straight", "dae", s), final_state(tmp_path / "resumed", "dae", s))
+        last = [e for e in rest if isinstance(e, Progress) and e.seed == s][-1]
+        assert last.done_steps == last.total_steps
 
 
 # -- greedy pre-training feeds each layer the trained layer below -----------------------------------------------
