@@ -197,9 +197,11 @@ def mutate(work: Path, module: Module, sample: int | None) -> list[str] | None:
         return chosen
 
 
-def recheck(work: Path, survivors: list[str]) -> None:
+def recheck(work: Path, module: Module, survivors: list[str]) -> None:
     """Run the last run's survivors again against the worktree's current tests (after tests were added to kill
-    them): the tests are copied in and mutmut's test-to-function map is rebuilt, the other results stand."""
+    them): the tests and the module's test list are copied in and mutmut's test-to-function map is rebuilt; the
+    other results stand."""
+    (work / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + mutmut_table(module))
     for dest in (work / "tests", work / "mutants" / "tests"):
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(ROOT / "tests", dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -219,7 +221,7 @@ def run_module(name: str, sample: int | None, report_only: bool = False, survivo
         if chosen is not None:
             sample = len(chosen)
         if survivors is not None:
-            recheck(work, survivors)
+            recheck(work, module, survivors)
     else:
         work = prepare(name, module)
         chosen = mutate(work, module, sample)
