@@ -220,12 +220,16 @@ def run_module(name: str, sample: int | None, report_only: bool = False, survivo
         chosen = json.loads((work / "sample.json").read_text()) if (work / "sample.json").exists() else None
         if chosen is not None:
             sample = len(chosen)
+        before = results(work)
         if survivors is not None:
             recheck(work, module, survivors)
     else:
         work = prepare(name, module)
         chosen = mutate(work, module, sample)
+        before = {}
     status = results(work)
+    if report_only or survivors is not None:  # a changed test list makes mutmut forget every verdict: keep the old
+        status = {k: before.get(k, v) if v == "not checked" else v for k, v in status.items()}
     if chosen is not None:
         status = {k: v for k, v in status.items() if k in chosen}
     counts: dict[str, int] = {}
