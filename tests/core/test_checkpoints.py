@@ -85,3 +85,20 @@ def test_export_model_pt_and_safetensors(run_dir, tmp_path):
 def test_reproduce_command_names_the_config(run_dir):
     cmd = shlex.split(reproduce_command(run_dir))
     assert cmd[:2] == ["basin", "run"] and cmd[2].endswith("config.toml") and cmd[3] == "--out"
+
+
+def test_an_exported_safetensors_opens_as_the_checkpoint_it_came_from(run_dir, tmp_path):
+    """The .safetensors export reads back (open_checkpoint) with the same weights, config and arm/seed/phase/epoch;
+    a damaged one is refused with the reason in the message."""
+    ck = list_checkpoints(run_dir)[-1]
+    _, st = export_model(ck.path, tmp_path / "model")
+    original, again = open_checkpoint(ck.path), open_checkpoint(st)
+    assert {k: again[k] for k in ("arm", "seed", "phase", "epoch")} == {"arm": "none", "seed": 0, "phase": "finetune",
+                                                                        "epoch": 2}
+    assert again["experiment"] == original["experiment"]
+    for key, value in original["model"].items():
+        assert torch.equal(again["model"][key], value)
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(st.read_bytes()[:40])
+    with pytest.raises(CheckpointError, match=r"broken.safetensors: not a readable .safetensors file \(.*header"):
+        open_checkpoint(broken)  # safetensors' own reason (a header that is cut short), not a generic word
