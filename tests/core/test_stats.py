@@ -76,3 +76,12 @@ def test_wilcoxon_min_p_is_the_exact_tests_smallest_p(n):
 
 def test_wilcoxon_min_p_without_pairs_is_nan():
     assert np.isnan(wilcoxon_min_p(0))
+
+
+def test_seed_statistics_of_float32_values_are_computed_in_float64():
+    """Values may come as float32 (a metrics array); quartiles and means are still float64 computations of them."""
+    v32 = np.array([0.1, 0.2, 0.3, 0.7, 0.45, 0.9], dtype=np.float32)
+    v64 = v32.astype(np.float64)
+    assert box_stats(v32) == pytest.approx(tukey(v64), rel=1e-15, abs=0)
+    ci = mean_ci(v32)
+    assert (ci.mean, ci.std) == (pytest.approx(v64.mean(), rel=1e-15), pytest.approx(v64.std(ddof=1), rel=1e-15))
