@@ -58,7 +58,7 @@ MODULES: dict[str, Module] = {
     "cae": Module(("desktop_app/core/pretraining/cae.py",), ("tests/core/test_pretraining_cae.py",)),
     "training": Module(
         ("desktop_app/core/training.py",),
-        ("tests/core/test_divergence.py", "tests/core/test_properties.py",
+        ("tests/core/test_training_steps.py", "tests/core/test_divergence.py", "tests/core/test_properties.py",
          "tests/core/test_engine.py::test_metrics_match_an_independent_evaluation",
          "tests/core/test_seed_batch.py::test_stacked_step_is_each_nets_own_step"),
     ),

@@ -1,0 +1,78 @@
+"""The fine-tuning optimizers do the textbook updates with the configured rates, written out here by hand (issue 29:
+mutants of ``training.make_optimizer`` that dropped Adam's rate survived because every test used Adam's default)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+import pytest
+import torch
+
+from desktop_app.core.config import ConfigError, FinetuneConfig
+from desktop_app.core.training import load_checkpoint, make_optimizer
+
+
+def steps(opt_cfg: FinetuneConfig, grads: list[torch.Tensor], fused: bool = False) -> tuple[torch.Tensor, object]:
+    p = torch.nn.Parameter(torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64))
+    opt = make_optimizer(opt_cfg, [p], fused=fused)
+    for g in grads:
+        p.grad = g.clone()
+        opt.step()
+    return p.detach(), opt
+
+
+G1, G2 = torch.tensor([0.2, -0.4, 1.0], dtype=torch.float64), torch.tensor([-0.1, 0.3, 0.5], dtype=torch.float64)
+P0 = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
+
+
+def test_sgd_is_p_minus_lr_g():
+    p, _ = steps(FinetuneConfig(optimizer="sgd", lr=0.3), [G1, G2])
+    torch.testing.assert_close(p, P0 - 0.3 * G1 - 0.3 * G2, rtol=1e-15, atol=1e-15)
+
+
+def test_momentum_accumulates_a_velocity():
+    p, _ = steps(FinetuneConfig(optimizer="momentum", lr=0.3, momentum=0.7), [G1, G2])
+    v1 = G1
+    v2 = 0.7 * v1 + G2
+    torch.testing.assert_close(p, P0 - 0.3 * v1 - 0.3 * v2, rtol=1e-14, atol=1e-15)
+
+
+def test_adam_uses_the_configured_rate_and_bias_corrected_moments():
+    lr, b1, b2, eps = 0.05, 0.9, 0.999, 1e-8  # not Adam's default rate (1e-3)
+    p, _ = steps(FinetuneConfig(optimizer="adam", lr=lr), [G1, G2])
+    m = v = torch.zeros(3, dtype=torch.float64)
+    want = P0.clone()
+    for t, g in enumerate((G1, G2), start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        want = want - lr * (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + eps)
+    torch.testing.assert_close(p, want, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam"])
+def test_the_fused_kernel_only_when_asked(name):
+    """A unit steps with torch's reference loop; the fused one-pass kernel is the seed batch's, asked for."""
+    _, plain = steps(FinetuneConfig(optimizer=name, lr=0.01), [G1])
+    _, fused = steps(FinetuneConfig(optimizer=name, lr=0.01), [G1], fused=True)
+    assert not plain.defaults.get("fused") and fused.defaults.get("fused") is True
+
+
+def test_an_unknown_optimizer_names_the_field():
+    with pytest.raises(ConfigError) as info:
+        make_optimizer(FinetuneConfig(optimizer="lbfgs", lr=0.1), [torch.nn.Parameter(torch.zeros(1))])
+    assert info.value.field == "finetune.optimizer" and "lbfgs" in str(info.value)
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {shlex.quote(str(_Evil.marker))}",))
+
+
+def test_load_checkpoint_refuses_pickled_code(tmp_path):
+    _Evil.marker = tmp_path / "pwned"
+    bad = tmp_path / "evil.pt"
+    torch.save({"model": {}, "payload": _Evil()}, bad)
+    with pytest.raises(Exception, match="(?i)weights_only|unpickl|unsupported"):
+        load_checkpoint(bad)
+    assert not _Evil.marker.exists()
