@@ -98,6 +98,9 @@ _BOX_DTYPE = ("box_stats without dtype=float64: min, max and the fence compariso
 EQUIVALENT: dict[str, str] = {
     "desktop_app.core.stats.x_box_stats__mutmut_4": _BOX_DTYPE,
     "desktop_app.core.stats.x_box_stats__mutmut_6": _BOX_DTYPE,
+    "desktop_app.core.stats.x_wilcoxon_min_p__mutmut_7": (
+        "min(2.0, 2 / 2**n) for n >= 1: 2 / 2**n <= 1 there, so the cap is never reached (n = 0 takes the else)"),
+    "desktop_app.core.stats.x_wilcoxon_min_p__mutmut_16": 'float("NAN"): float() parses nan in any case',
     "desktop_app.core.training.x_load_checkpoint__mutmut_8": (
         "torch.load without weights_only=True: it is torch's default since 2.6 (torch >= 2.13 is pinned); "
         "test_load_checkpoint_refuses_pickled_code passes on it. Kept explicit in the source on purpose."),
