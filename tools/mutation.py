@@ -57,23 +57,23 @@ MODULES: dict[str, Module] = {
     ),
     "cae": Module(("desktop_app/core/pretraining/cae.py",), ("tests/core/test_pretraining_cae.py",)),
     "training": Module(
-        ("desktop_app/core/training.py",),
+        ("desktop_app/core/training/step.py",),
         ("tests/core/test_training_steps.py", "tests/core/test_divergence.py", "tests/core/test_properties.py",
          "tests/core/test_engine.py::test_metrics_match_an_independent_evaluation",
          "tests/core/test_seed_batch.py::test_stacked_step_is_each_nets_own_step"),
     ),
     "stacked": Module(
-        ("desktop_app/core/stacked.py",),
+        ("desktop_app/core/training/dense_step.py",),
         ("tests/core/test_seed_batch.py::test_stacked_step_is_each_nets_own_step",
          "tests/core/test_seed_batch.py::test_per_seed_states_restart_a_stack_exactly",
          "tests/core/test_seed_batch.py::test_a_seed_with_a_non_finite_loss_leaves_the_stack_and_the_others_go_on"),
     ),
     "greedy": Module(
-        ("desktop_app/core/greedy.py",),
+        ("desktop_app/core/training/greedy.py",),
         ("tests/core/test_bottom_layers.py", "tests/core/test_properties.py"),
     ),
     "unit": Module(
-        ("desktop_app/core/unit.py", "desktop_app/core/checkpoints.py"),
+        ("desktop_app/core/training/unit.py", "desktop_app/core/training/checkpoints.py"),
         ("tests/core/test_properties.py", "tests/core/test_checkpoints.py", "tests/core/test_divergence.py",
          "tests/core/test_engine.py::test_events_and_run_folder"),
     ),
@@ -101,7 +101,7 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.stats.x_wilcoxon_min_p__mutmut_7": (
         "min(2.0, 2 / 2**n) for n >= 1: 2 / 2**n <= 1 there, so the cap is never reached (n = 0 takes the else)"),
     "desktop_app.core.stats.x_wilcoxon_min_p__mutmut_16": 'float("NAN"): float() parses nan in any case',
-    "desktop_app.core.training.x_load_checkpoint__mutmut_8": (
+    "desktop_app.core.training.step.x_load_checkpoint__mutmut_8": (
         "torch.load without weights_only=True: it is torch's default since 2.6 (torch >= 2.13 is pinned); "
         "test_load_checkpoint_refuses_pickled_code passes on it. Kept explicit in the source on purpose."),
 }

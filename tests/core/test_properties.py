@@ -15,14 +15,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from desktop_app.core import greedy, unit
 from desktop_app.core.control import RunControl, StopRequested
 from desktop_app.core.events import EpochMetrics, PretrainEpoch, Progress, UnitFinished
-from desktop_app.core.models import build_model
-from desktop_app.core.seed_batch import train_seed_batch
-from desktop_app.core.stacked import StackedMLP
-from desktop_app.core.training import load_checkpoint
-from desktop_app.core.unit import prepare_data, train_unit, unit_dir
+from desktop_app.core.seedbatch.batch import train_seed_batch
+from desktop_app.core.training import greedy, unit
+from desktop_app.core.training.dense_step import StackedMLP
+from desktop_app.core.training.models import build_model
+from desktop_app.core.training.step import load_checkpoint
+from desktop_app.core.training.unit import prepare_data, train_unit, unit_dir
 from tests.core.test_engine import tiny
 
 SEEDS = (0, 1)
@@ -253,13 +253,13 @@ def test_each_layer_is_pretrained_on_the_output_of_the_trained_layer_below(monke
     def spy(method, module, *args, **kwargs):
         trainer = real(method, module, *args, **kwargs)
         layer = next(i for i, b in enumerate(net.blocks) if b.module is module)
-        step = trainer.train_step
+        step = trainer.step
 
         def recorded(x):
             seen.setdefault(layer, []).append(x.clone())
             return step(x)
 
-        trainer.train_step = recorded
+        trainer.step = recorded
         return trainer
 
     monkeypatch.setattr(greedy, "make_pretrainer", spy)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from desktop_app.core.config import ConfigError, FinetuneConfig
-from desktop_app.core.training import load_checkpoint, make_optimizer
+from desktop_app.core.training.step import load_checkpoint, make_optimizer
 
 
 def steps(opt_cfg: FinetuneConfig, grads: list[torch.Tensor], fused: bool = False) -> tuple[torch.Tensor, object]:
