@@ -223,7 +223,8 @@ def recheck(work: Path, module: Module, survivors: list[str]) -> None:
             mutmut(work, "run", "--max-children", "1", *survivors, log=log)
 
 
-def run_module(name: str, sample: int | None, report_only: bool = False, survivors: list[str] | None = None) -> dict:
+def run_module(name: str, sample: int | None, report_only: bool = False, survivors: list[str] | None = None,
+               more: int = 0) -> dict:
     """Mutate one module (or, ``report_only``, read its last run back; with ``survivors``, run those again first)
     and count the results."""
     module = MODULES[name]
@@ -235,6 +236,14 @@ def run_module(name: str, sample: int | None, report_only: bool = False, survivo
         before = results(work)
         if survivors is not None:
             recheck(work, module, survivors)
+            if more:  # mutants not run yet (a run cut short or sampled), a seeded sample of them, now
+                pending = sorted(k for k, v in before.items() if v == "not checked")
+                extra = sorted(random.Random(SAMPLE_SEED + 1).sample(pending, min(more, len(pending))))
+                recheck(work, module, extra)
+                if chosen is not None:
+                    chosen = sorted(set(chosen) | set(extra))
+                    sample = len(chosen)
+                    (work / "sample.json").write_text(json.dumps(chosen))
     else:
         work = prepare(name, module)
         chosen = mutate(work, module, sample)
@@ -286,6 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report", action="store_true", help="summarise the modules' last runs, running nothing")
     p.add_argument("--recheck", action="store_true",
                    help="run the last run's survivors again with the current tests (after adding tests)")
+    p.add_argument("--more", type=int, default=0,
+                   help="with --recheck: also run a seeded sample of this many mutants the last run did not reach")
     args = p.parse_args(argv)
     if args.list:
         for name, m in MODULES.items():
@@ -303,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         survivors = None
         if args.recheck:
             survivors = [m.split()[0] for m in previous.get(name, {}).get("survivors", {})]
-        previous[name] = run_module(name, args.sample, args.report, survivors)
+        previous[name] = run_module(name, args.sample, args.report, survivors, args.more)
         write_summary([previous[n] for n in MODULES if n in previous])  # after each module: a long run shows progress
     return 0
 
