@@ -17,6 +17,9 @@ survived, untested ("no tests": mutmut found no selected test calling that funct
     python tools/mutation.py stats greedy        # some modules
     python tools/mutation.py --sample 40 unit    # a seeded sample of 40 mutants
     python tools/mutation.py --list              # the modules and their tests
+    python tools/mutation.py --report            # summarise the last runs again, running nothing
+    python tools/mutation.py --recheck stats     # after adding tests: run the last survivors again
+    python tools/mutation.py --recheck --more 40 stats   # ... and 40 mutants a cut-short run did not reach
 """
 
 from __future__ import annotations
