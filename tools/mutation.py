@@ -63,7 +63,8 @@ MODULES: dict[str, Module] = {
         ("desktop_app/core/training/step.py",),
         ("tests/core/test_training_steps.py", "tests/core/test_divergence.py", "tests/core/test_properties.py",
          "tests/core/test_engine.py::test_metrics_match_an_independent_evaluation",
-         "tests/core/test_seed_batch.py::test_stacked_step_is_each_nets_own_step"),
+         "tests/core/test_seed_batch.py::test_stacked_step_is_each_nets_own_step",
+         "tests/core/test_gpu_path.py::test_resumed_adam_step_counters_go_back_to_the_cpu"),
     ),
     "stacked": Module(
         ("desktop_app/core/training/dense_step.py",),
