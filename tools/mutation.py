@@ -105,6 +105,9 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.stats.x_wilcoxon_min_p__mutmut_7": (
         "min(2.0, 2 / 2**n) for n >= 1: 2 / 2**n <= 1 there, so the cap is never reached (n = 0 takes the else)"),
     "desktop_app.core.stats.x_wilcoxon_min_p__mutmut_16": 'float("NAN"): float() parses nan in any case',
+    "desktop_app.core.pretraining.rbm.xǁRBMPretrainerǁ__init____mutmut_35": (
+        "the RBM's visible bias in torch's default dtype instead of the layer's: both are float32 in Basin, which "
+        "builds every net in the default dtype and never changes it"),
     "desktop_app.core.training.step.x_load_checkpoint__mutmut_8": (
         "torch.load without weights_only=True: it is torch's default since 2.6 (torch >= 2.13 is pinned); "
         "test_load_checkpoint_refuses_pickled_code passes on it. Kept explicit in the source on purpose."),

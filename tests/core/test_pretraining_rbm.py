@@ -189,3 +189,20 @@ def test_rejects_conv_layers_and_bad_k() -> None:
         RBMPretrainer(nn.Conv2d(1, 2, 3), "sigmoid", RBMConfig(), unit_interval_input=True, generator=gen)
     with pytest.raises(ValueError, match="k"):
         RBMPretrainer(nn.Linear(3, 2), "sigmoid", RBMConfig(k=0), unit_interval_input=True, generator=gen)
+
+
+@pytest.mark.parametrize("unit_interval", [True, False])
+def test_reconstruction_is_the_mean_field_pass_through_both_biases(unit_interval: bool) -> None:
+    """Mean per-example squared error of v against its mean-field reconstruction, written out: hidden
+    probabilities sigmoid(v W^T + c), then the visible mean W^T h + b (through a sigmoid for Bernoulli visible
+    units, linear for Gaussian ones), with a visible bias that is not zero (it starts at zero; training moves it)."""
+    layer = nn.Linear(6, 4)
+    rbm = RBMPretrainer(layer, "sigmoid", RBMConfig(batch_size=5), unit_interval_input=unit_interval,
+                        generator=torch.Generator().manual_seed(0))
+    rbm.visible_bias = torch.linspace(-1.0, 1.5, 6)
+    v = torch.rand(5, 6, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        h = torch.sigmoid(v @ layer.weight.T + layer.bias)
+        pre = h @ layer.weight + rbm.visible_bias
+        recon = torch.sigmoid(pre) if unit_interval else pre
+    assert rbm.reconstruction_error(v) == pytest.approx(float(((v - recon) ** 2).sum(1).mean()), rel=1e-5)
