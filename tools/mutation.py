@@ -88,7 +88,8 @@ MODULES: dict[str, Module] = {
     "exports": Module(
         ("desktop_app/ui/exports.py", "desktop_app/ui/panels/curves.py", "desktop_app/ui/panels/summary.py",
          "desktop_app/ui/panels/trajectory.py", "desktop_app/ui/panels/filters.py", "desktop_app/ui/panels/online.py"),
-        ("tests/ui/test_panels_csv.py", "tests/ui/test_exports.py", "tests/ui/test_panels_export.py"),
+        ("tests/ui/test_panels_csv.py", "tests/ui/test_exports.py", "tests/ui/test_panels_export.py",
+         "tests/ui/test_compare.py"),
         ("desktop_app.ui.exports.*", "*data_table__mutmut_*", "*_comparison_table__mutmut_*",
          "desktop_app.ui.panels.curves.x_summarise__mutmut_*"),
     ),
@@ -108,6 +109,9 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.pretraining.rbm.xǁRBMPretrainerǁ__init____mutmut_35": (
         "the RBM's visible bias in torch's default dtype instead of the layer's: both are float32 in Basin, which "
         "builds every net in the default dtype and never changes it"),
+    "desktop_app.ui.panels.filters.xǁFiltersPanelǁdata_table__mutmut_65": (
+        "i <= len(change) instead of i < len(change): i runs over the drawn tiles, and the change is computed "
+        "for the same first max_filters units of the same layer, so i < len(change) always holds"),
     "desktop_app.core.training.step.x_load_checkpoint__mutmut_8": (
         "torch.load without weights_only=True: it is torch's default since 2.6 (torch >= 2.13 is pinned); "
         "test_load_checkpoint_refuses_pickled_code passes on it. Kept explicit in the source on purpose."),
