@@ -106,6 +106,12 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.stats.x_wilcoxon_min_p__mutmut_7": (
         "min(2.0, 2 / 2**n) for n >= 1: 2 / 2**n <= 1 there, so the cap is never reached (n = 0 takes the else)"),
     "desktop_app.core.stats.x_wilcoxon_min_p__mutmut_16": 'float("NAN"): float() parses nan in any case',
+    "desktop_app.core.stats.x_mean_ci__mutmut_32": 'float("NAN"): float() parses nan in any case',
+    "desktop_app.core.stats.x_paired_difference__mutmut_25": 'float("NAN"): float() parses nan in any case',
+    "desktop_app.core.stats.x_paired_difference__mutmut_31": (
+        "d != d[1] instead of d != d[0] behind len(d) > 1: all equal to the first iff all equal to the second"),
+    "desktop_app.core.stats.x_paired_difference__mutmut_41": (
+        "np.any(d != 1) instead of np.any(d != 0) where d is known not to be constant: both always hold there"),
     "desktop_app.core.pretraining.rbm.xǁRBMPretrainerǁ__init____mutmut_35": (
         "the RBM's visible bias in torch's default dtype instead of the layer's: both are float32 in Basin, which "
         "builds every net in the default dtype and never changes it"),

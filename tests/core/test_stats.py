@@ -85,3 +85,21 @@ def test_seed_statistics_of_float32_values_are_computed_in_float64():
     assert box_stats(v32) == pytest.approx(tukey(v64), rel=1e-15, abs=0)
     ci = mean_ci(v32)
     assert (ci.mean, ci.std) == (pytest.approx(v64.mean(), rel=1e-15), pytest.approx(v64.std(ddof=1), rel=1e-15))
+
+
+def test_mean_ci_of_no_value_and_of_one_value():
+    none, one = mean_ci([]), mean_ci([0.25])
+    assert none.n == 0 and all(np.isnan(v) for v in (none.mean, none.std, none.lo, none.hi))
+    assert (one.n, one.mean, one.std) == (1, 0.25, 0.0) and np.isnan(one.lo) and np.isnan(one.hi)
+
+
+def test_paired_difference_at_another_level_and_with_a_constant_difference():
+    by_arm = {"none": {s: 0.2 - 0.01 * s for s in range(5)}, "dae": {s: 0.15 + 0.02 * s * s for s in range(5)}}
+    pd = paired_difference(by_arm, "dae", level=0.9)
+    d = np.array([by_arm["dae"][s] - by_arm["none"][s] for s in range(5)])
+    lo, hi = sps.t.interval(0.9, len(d) - 1, loc=d.mean(), scale=sps.sem(d))
+    assert (pd.diff.lo, pd.diff.hi) == (pytest.approx(lo), pytest.approx(hi))
+    # every seed 0.05 better: no spread, so no test statistic (the interval is the point itself)
+    constant = paired_difference({"none": {s: 0.2 for s in range(5)}, "dae": {s: 0.15 for s in range(5)}}, "dae")
+    assert np.isnan(constant.t_pvalue) and np.isnan(constant.wilcoxon_pvalue)
+    assert constant.diff.mean == pytest.approx(-0.05)
