@@ -109,6 +109,14 @@ def test_the_csv_of_a_comparison_equals_the_runs_metrics(window, two_runs, tmp_p
         expected = sorted(tuple(r[k] for k in keys) for r in metrics_rows(run_dir))
         assert exported == expected and len(expected) > 0
     assert {r["label"] for r in rows} == {"lr=0.1", "lr=0.05"}
+    # the drawn means: per run, arm, split and epoch the mean NLL over the seeds of that run's metrics.csv
+    means = [r for r in rows if r["row"] == "mean" and r["phase"] == "finetune"]
+    assert means and {r["unit"] for r in means} == {"nats"}
+    for r in means:
+        run_dir = next(d for d in two_runs if d.name == r["run"])
+        values = [float(m["nll"]) for m in metrics_rows(run_dir)
+                  if (m["arm"], m["phase"], m["epoch"], m["split"]) == (r["arm"], "finetune", r["epoch"], r["split"])]
+        assert float(r["mean"]) == pytest.approx(np.mean(values), rel=1e-6) and int(r["n_seeds"]) == len(values)
     # the export path (as the Export dialog writes): PNG, SVG and CSV, figures carrying both runs' manifests
     png, svg, again = export_panel(curves, ExportOptions(tmp_path / "out", width=800), "cmp")
     assert png.stat().st_size > 1000 and again.read_text() == path.read_text()
