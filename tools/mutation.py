@@ -118,6 +118,8 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.ui.panels.filters.xǁFiltersPanelǁdata_table__mutmut_65": (
         "i <= len(change) instead of i < len(change): i runs over the drawn tiles, and the change is computed "
         "for the same first max_filters units of the same layer, so i < len(change) always holds"),
+    "desktop_app.core.pretraining.cae.xǁConvAEPretrainerǁ_objective_sum__mutmut_9": (
+        "target.shape[+2] instead of [-2]: a conv layer's target is always (N, C, H, W), where index 2 is -2"),
     "desktop_app.core.training.step.x_load_checkpoint__mutmut_8": (
         "torch.load without weights_only=True: it is torch's default since 2.6 (torch >= 2.13 is pinned); "
         "test_load_checkpoint_refuses_pickled_code passes on it. Kept explicit in the source on purpose."),

@@ -149,3 +149,23 @@ def test_pooled_cae_learns_and_sparsity_is_not_part_of_the_reported_error() -> N
         assert errors[sparsity] < 0.6 * before, (sparsity, before, errors[sparsity])
     # the penalty only pulls codes down: the same start reconstructs less well but still learns
     assert errors[0.05] > errors[0.0]
+
+
+@pytest.mark.parametrize("unit_interval", [True, False])
+def test_reconstruct_is_the_tied_decoder_of_the_sparse_code(unit_interval: bool) -> None:
+    """reconstruct(x), written out: act(conv(x)) -> keep each pool window's maximum -> conv_transpose with the same
+    kernel and the visible bias -> sigmoid for [0,1] input (logits unbounded, so a missing sigmoid shows)."""
+    layer = nn.Conv2d(1, 3, 3)
+    with torch.no_grad():
+        layer.weight.mul_(8.0)  # large logits: a sigmoid visibly changes them
+    cae = ConvAEPretrainer(layer, "sigmoid", CAEConfig(pool=2), unit_interval_input=unit_interval,
+                           generator=torch.Generator().manual_seed(1))
+    x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        h = torch.sigmoid(F.conv2d(x, layer.weight, layer.bias))
+        pooled, idx = F.max_pool2d(h, 2, 2, return_indices=True)
+        code = F.max_unpool2d(pooled, idx, 2, 2, output_size=h.shape[-2:])
+        logits = F.conv_transpose2d(code, layer.weight, cae.visible_bias)
+        want = torch.sigmoid(logits) if unit_interval else logits
+    torch.testing.assert_close(cae.reconstruct(x), want, rtol=1e-5, atol=1e-6)
+    assert (logits.abs() > 1).any()
