@@ -70,7 +70,8 @@ MODULES: dict[str, Module] = {
         ("desktop_app/core/training/dense_step.py",),
         ("tests/core/test_seed_batch.py::test_stacked_step_is_each_nets_own_step",
          "tests/core/test_seed_batch.py::test_per_seed_states_restart_a_stack_exactly",
-         "tests/core/test_seed_batch.py::test_a_seed_with_a_non_finite_loss_leaves_the_stack_and_the_others_go_on"),
+         "tests/core/test_seed_batch.py::test_a_seed_with_a_non_finite_loss_leaves_the_stack_and_the_others_go_on",
+         "tests/core/test_seed_batch.py::test_seeds_left_in_a_stack_keep_their_own_weights_and_optimizer_state"),
     ),
     "greedy": Module(
         ("desktop_app/core/training/greedy.py",),
@@ -100,6 +101,9 @@ MODULES: dict[str, Module] = {
 _BOX_DTYPE = ("box_stats without dtype=float64: min, max and the fence comparisons are exact in any real dtype, "
               "np.percentile interpolates float32 and integer input in float64, and float() makes every result "
               "float64 (test_seed_statistics_of_float32_values_are_computed_in_float64 passes on it)")
+_FOLD = ("the folded SGD/momentum update switched off (for all, or for momentum): the explicit gradients and "
+         "torch's fused optimizer compute the same step up to float reassociation, which is the tolerance every "
+         "stacked-vs-alone test holds; the fold is a speed path (bench/seed_batch.py), not a result")
 EQUIVALENT: dict[str, str] = {
     "desktop_app.core.stats.x_box_stats__mutmut_4": _BOX_DTYPE,
     "desktop_app.core.stats.x_box_stats__mutmut_6": _BOX_DTYPE,
@@ -120,6 +124,8 @@ EQUIVALENT: dict[str, str] = {
         "for the same first max_filters units of the same layer, so i < len(change) always holds"),
     "desktop_app.core.pretraining.cae.xǁConvAEPretrainerǁ_objective_sum__mutmut_9": (
         "target.shape[+2] instead of [-2]: a conv layer's target is always (N, C, H, W), where index 2 is -2"),
+    "desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_15": _FOLD,
+    "desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_21": _FOLD,
     "desktop_app.core.training.step.x_load_checkpoint__mutmut_8": (
         "torch.load without weights_only=True: it is torch's default since 2.6 (torch >= 2.13 is pinned); "
         "test_load_checkpoint_refuses_pickled_code passes on it. Kept explicit in the source on purpose."),

@@ -313,3 +313,37 @@ def assert_pretrained_alike(items, nets, alone, alone_items) -> list[list]:
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
         per_seed.append(got)
     return per_seed
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_seeds_left_in_a_stack_keep_their_own_weights_and_optimizer_state(optimizer):
+    """A seed that leaves (``keep``) takes nothing from the others: the seeds kept hold exactly the weights and
+    single-unit optimizer state they had, and step on as a stack built from them alone would."""
+    mc = ModelConfig(layers=(LayerSpec("dense", 12),) * 2)
+    ft = FinetuneConfig(optimizer=optimizer, lr=1e-3 if optimizer == "adam" else 0.05)
+    gen = torch.Generator().manual_seed(5)
+    xs, ys = torch.rand(6, 3, 10, 16, generator=gen), torch.randint(0, 10, (6, 3, 10), generator=gen)
+    stack = StackedMLP([build_model(mc, (16,), 10, s) for s in (1, 2, 3)], mc, ft)
+    for i in range(3):
+        stack.step(xs[i], ys[i], None, check_loss=True)
+
+    def seed_state(st, k):
+        net = build_model(mc, (16,), 10, 0)
+        st.write_to(k, net)
+        return net, st.optimizer_state(k, make_optimizer(ft, net.parameters()).state_dict())
+
+    before = [seed_state(stack, k) for k in (0, 2)]
+    stack.keep([0, 2])
+    rebuilt = StackedMLP([net for net, _ in before], mc, ft, opt_states=[s for _, s in before])
+    for j, (net, state) in enumerate(before):
+        now, now_state = seed_state(stack, j)
+        for a, b in zip(now.parameters(), net.parameters(), strict=True):
+            assert torch.equal(a, b)
+        for i, entry in state["state"].items():
+            for key, v in entry.items():
+                assert torch.equal(torch.as_tensor(now_state["state"][i][key]), torch.as_tensor(v)), (j, i, key)
+    for i in range(3, 6):
+        stack.step(xs[i][[0, 2]], ys[i][[0, 2]], None, check_loss=True)
+        rebuilt.step(xs[i][[0, 2]], ys[i][[0, 2]], None, check_loss=True)
+    for a, b in zip(stack.params(), rebuilt.params(), strict=True):
+        assert torch.equal(a, b)
