@@ -32,7 +32,9 @@ def exported(qtbot, store, tmp_path, name, **select) -> tuple[list[str], list[di
     panel = PANELS[name](store)
     qtbot.addWidget(panel)
     if select:
+        panel.refresh()  # the selectors are filled from the data first
         panel.select(**select)
+        panel.refresh()  # and the panel draws the selection (an export redraws only a panel marked stale)
     path = panel.export_csv(tmp_path / f"{name}.csv")
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
