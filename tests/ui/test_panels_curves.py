@@ -163,3 +163,32 @@ def test_log_y_tick_labels_never_overlap_on_a_short_axis(qtbot):
     assert rects
     for a, b in zip(rects, rects[1:], strict=False):
         assert not a.adjusted(1, 1, -1, -1).intersects(b), (a, b)
+
+
+def test_rbm_and_autoencoder_reconstruction_errors_are_not_one_scale(qtbot):
+    """An RBM's squared error and a DAE's cross-entropy shared one axis as if one quantity: shown together, each
+    is divided by its own epoch-1 mean and the axis and legend say so; shown alone, an arm keeps its values and
+    the axis names its measure."""
+    store = RunStore()
+    store.ingest(syn.events(arms=("none", "rbm", "dae")))
+    p = CurvesPanel(store)
+    qtbot.addWidget(p)
+    p.refresh()
+    for arm in ("rbm", "dae"):
+        s = series(p, "recon", arm, "layer 1")
+        raw = np.array([[syn.recon(arm, sd, 0, e) for e in range(1, syn.PRETRAIN_EPOCHS + 1)]
+                        for sd in syn.SEEDS]).mean(0)
+        np.testing.assert_allclose(s.mean, raw / raw[0])
+        np.testing.assert_allclose(s.scale, raw[0])
+    assert "epoch-1" in p.recon_plot.getAxis("left").labelText
+    assert {label.text for _, label in p.recon_legend.items} >= {"rbm (squared)", "dae (cross-entropy)"}
+    columns, rows = p.data_table()
+    units = {r[columns.index("unit")] for r in rows if r[0] == "recon"}
+    assert all("epoch-1" in u for u in units)
+    alone = RunStore()
+    alone.ingest(syn.events(arms=("none", "dae")))
+    q = CurvesPanel(alone)
+    qtbot.addWidget(q)
+    q.refresh()
+    assert series(q, "recon", "dae", "layer 1").scale == 1.0
+    assert "cross-entropy" in q.recon_plot.getAxis("left").labelText

@@ -37,6 +37,7 @@ from desktop_app.ui.panels.base import (
 )
 from desktop_app.ui.panels.compare import STYLE_NAMES, comparison_arms, fit_legend_columns, run_style
 from desktop_app.ui.panels.log_axis import LogAxis
+from desktop_app.ui.panels.pitfall import error_kind
 from desktop_app.ui.run_store import METRICS, PRETRAIN, RunStore
 
 SPLITS = ("train", "valid", "test")
@@ -51,6 +52,8 @@ PLOT_TITLES = {"metric": "Fine-tuning", "recon": "Pre-training", "train": "Fine-
                "valid": "Fine-tuning: valid", "test": "Fine-tuning: test"}
 COMPARE_LEGEND_COLUMNS = 4  # at most, in the legend row above a comparison's plots
 RAW_ALPHA = 70  # the unsmoothed mean, drawn faintly behind the smoothed line
+RECON_LABELS = {"squared": "RBM recon. error (squared)", "cross-entropy": "AE recon. error (cross-entropy)",
+                "relative": "recon. error ÷ epoch-1 value"}  # per example; short: a comparison's plots are small
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Series:
     run: str = ""  # the compared run's label ("" outside a comparison)
     x: np.ndarray | None = None  # the x drawn (epochs, or examples seen); None = epochs
     smooth: np.ndarray | None = None  # the drawn line: the mean smoothed (None = not smoothed)
+    scale: float = 1.0  # what mean, lo, hi and smooth were divided by (a recon series made relative: see below)
 
     def __post_init__(self) -> None:
         if self.x is None:
@@ -105,6 +109,28 @@ def recon_matrix(store: RunStore | RunData, arm: str, layer: int) -> tuple[np.nd
     for i, r in enumerate(rows):
         values[i, : len(r)] = r
     return np.arange(1, width + 1), values
+
+
+def relative_recon(series: list[Series]) -> str:
+    """Make the pre-training series comparable on one axis; returns what their y axis measures.
+
+    An RBM's reconstruction error is a squared error and an autoencoder's a cross-entropy (Pitfall's
+    ``error_kind``): on one axis the larger quantity flattened the other and read as "worse". When both kinds are
+    shown, each series is divided by its own first epoch's mean (1 = where it started; the exported table says
+    so in its unit and keeps the divisor); with one kind, the values stay as measured and the axis names the
+    measure."""
+    recon = [s for s in series if s.plot == "recon"]
+    kinds = {error_kind(s.arm) for s in recon}
+    if len(kinds) < 2:
+        return RECON_LABELS[kinds.pop()] if kinds else "recon. error (per example)"
+    for s in recon:
+        first = s.mean[np.isfinite(s.mean)][:1]
+        scale = float(first[0]) if len(first) and first[0] > 0 else 1.0
+        s.scale = scale
+        s.mean, s.lo, s.hi = s.mean / scale, s.lo / scale, s.hi / scale
+        if s.smooth is not None:
+            s.smooth = s.smooth / scale
+    return RECON_LABELS["relative"]
 
 
 SYMBOLS_UP_TO = 60  # epochs: longer curves are drawn without per-epoch symbols
@@ -272,8 +298,6 @@ class CurvesPanel(Panel):
         cols = 2 if not comparing else len(keys) if len(keys) <= 3 else 2  # one row while it fits
         for i in range(3):  # an empty column keeping a stretch took a third of the width, blank
             layout.layout.setColumnStretchFactor(i, 1 if i < cols else 0)
-        self.recon_plot.setLabel("left", "recon. error (per example)" if comparing else
-                                 "reconstruction error (per example)")
         if not comparing:
             layout.addItem(self.plot, row=0, col=0)
             layout.addItem(self.recon_plot, row=0, col=1)
@@ -361,6 +385,8 @@ class CurvesPanel(Panel):
             splits = [s for s, box in self.split_boxes.items() if box.isChecked()]
             has_recon = any(s.plot == "recon" for s in self.series)
             self._arrange((*splits, *(("recon",) if has_recon else ())))
+        self.recon_label = relative_recon(self.series)
+        self.recon_plot.setLabel("left", self.recon_label)
         x_label = X_AXES[self.x_box.currentText()]
         for key, plot in self.plots.items():
             if key != "recon":
@@ -433,8 +459,10 @@ class CurvesPanel(Panel):
         for legend, kind in ((self.legend, "metric"), (self.recon_legend, "recon")):
             legend.clear()
             shown = [s for s in self.series if s.plot == kind]
+            relative = kind == "recon" and any(s.scale != 1.0 for s in shown)
             for arm in dict.fromkeys(s.arm for s in shown):
-                legend.addItem(style_sample(Qt.PenStyle.SolidLine, arm_color(arm, arms)), arm_label(arm))
+                label = f"{arm_label(arm)} ({error_kind(arm)})" if relative else arm_label(arm)
+                legend.addItem(style_sample(Qt.PenStyle.SolidLine, arm_color(arm, arms)), label)
             names = list(dict.fromkeys(s.name for s in shown))
             if kind == "metric" or len(names) > 1:
                 for name in names:
@@ -484,7 +512,11 @@ class CurvesPanel(Panel):
 
     def _unit(self, s: Series) -> str:
         metric = METRICS_SHOWN[self.metric_box.currentText()][0]
-        return ("%" if metric == "error" else "nats") if s.plot == "metric" else "recon (per example)"
+        if s.plot == "metric":
+            return "%" if metric == "error" else "nats"
+        if s.scale != 1.0:
+            return f"recon ÷ epoch-1 value {s.scale:.6g} ({error_kind(s.arm)})"
+        return f"recon (per example, {error_kind(s.arm)})"
 
     def _comparison_table(self) -> tuple[list[str], list[list[Any]]]:
         comparison = self.comparison()
