@@ -192,3 +192,41 @@ def test_rbm_and_autoencoder_reconstruction_errors_are_not_one_scale(qtbot):
     q.refresh()
     assert series(q, "recon", "dae", "layer 1").scale == 1.0
     assert "cross-entropy" in q.recon_plot.getAxis("left").labelText
+
+
+def _move_to(qtbot, p: CurvesPanel, plot: pg.PlotItem, x: float, y: float) -> None:
+    """A real mouse move over the plot's view at data point (x, y): QTest's event on the graphics view's viewport,
+    through the scene's own mouse handling (sigMouseMoved)."""
+    scene_pos = plot.vb.mapViewToScene(pg.Point(x, y))
+    qtbot.mouseMove(p.graphics.viewport(), p.graphics.mapFromScene(scene_pos))
+
+
+def test_hover_reads_out_every_shown_runs_value_at_the_hovered_epoch(qtbot, panel):
+    """As TensorBoard does: over a plot, a box lists each shown series' drawn value at the epoch nearest the
+    pointer (read here against the known metrics); over the pre-training plot its layers; off the plots nothing."""
+    panel.resize(1200, 600)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.refresh()
+    qtbot.wait(20)
+    (x0, x1), (y0, y1) = panel.plot.vb.viewRange()
+    _move_to(qtbot, panel, panel.plot, 3.2, (y0 + y1) / 2)
+    qtbot.waitUntil(lambda: panel.readout != "", timeout=2000)
+    lines = panel.readout.splitlines()
+    assert lines[0] == "epoch 3"
+    expected = {f"{'none (random init)' if arm == 'none' else arm} · {split}": known(arm, f"{split}_nll")[:, 3].mean()
+                for arm in syn.ARMS for split in ("train", "test")}
+    got = dict(line.split(": ") for line in lines[1:])
+    assert set(got) == set(expected)
+    for name, value in expected.items():
+        assert float(got[name]) == pytest.approx(value, rel=1e-3)
+    assert panel.hover_text.isVisible() and panel.hover_line.value() == 3
+    (rx0, rx1), (ry0, ry1) = panel.recon_plot.vb.viewRange()
+    _move_to(qtbot, panel, panel.recon_plot, 1.9, (ry0 + ry1) / 2)
+    qtbot.waitUntil(lambda: panel.readout.startswith("pre-training epoch 2"), timeout=2000)
+    layer2 = np.mean([syn.recon("dae", sd, 1, 2) for sd in syn.SEEDS])
+    assert f"dae · layer 2: {layer2:.4g}" in panel.readout.splitlines()
+    qtbot.mouseMove(panel.graphics.viewport(), panel.graphics.mapFromScene(panel.plot.titleLabel.sceneBoundingRect()
+                                                                           .center()))
+    qtbot.waitUntil(lambda: panel.readout == "", timeout=2000)
+    assert panel.hover_text.scene() is None

@@ -240,6 +240,13 @@ class CurvesPanel(Panel):
         self._arrange(("metric", "recon"))
         for plot in (self.plot, self.recon_plot):
             plot.vb.sigResized.connect(self._place_legends)
+        self.hover_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#808080", width=1))
+        self.hover_text = pg.TextItem(color=FOREGROUND, fill=pg.mkBrush(255, 255, 255, 230),
+                                      border=pg.mkPen(200, 200, 200))
+        self.hover_text.setZValue(1000)
+        self.readout = ""  # what the hover box says now, as plain text ("" = hidden)
+        self._hovered: pg.PlotItem | None = None
+        self.graphics.scene().sigMouseMoved.connect(self.hover_at)
         self.request_refresh()
 
     def _on_selection(self, *_args: Any) -> None:
@@ -412,6 +419,63 @@ class CurvesPanel(Panel):
             xs = np.concatenate([p[0] for p in pts]) if pts else np.zeros(0)
             ys = np.concatenate([p[1] for p in pts]) if pts else np.zeros(0)
             self.legend_corners[kind] = legend_clear_of(plot, legend, xs, ys, only_if_covered=True)
+
+    # -- hover readout -------------------------------------------------------------------------------
+    def hover_at(self, scene_pos: Any) -> None:
+        """TensorBoard's readout: over a plot, a vertical line at the pointer's x and a box with every shown
+        series' value at the drawn point nearest that x (its x said when it is not the pointer's); elsewhere
+        nothing."""
+        key = next((k for k in self._arranged
+                    if self.plots[k].vb.sceneBoundingRect().contains(scene_pos)), None)
+        rows: list[str] = []
+        if key is not None:
+            plot = self.plots[key]
+            x, rows = self._readout_rows(key, float(plot.vb.mapSceneToView(scene_pos).x()))
+        if not rows:
+            self._hide_hover()
+            return
+        if self._hovered is not plot:
+            self._hide_hover()
+            plot.vb.addItem(self.hover_line, ignoreBounds=True)  # on the view box: plot.clear() keeps them
+            plot.vb.addItem(self.hover_text, ignoreBounds=True)
+            self._hovered = plot
+        self.hover_line.setPos(x)
+        self.readout = "\n".join(rows)
+        self.hover_text.setText(self.readout)
+        view = plot.vb.mapSceneToView(scene_pos)
+        (x0, x1), _ = plot.vb.viewRange()
+        self.hover_text.setAnchor((0, 0) if x < (x0 + x1) / 2 else (1, 0))  # opens toward the middle
+        self.hover_text.setPos(view.x(), view.y())
+        self.hover_line.show()
+        self.hover_text.show()
+
+    def _readout_rows(self, key: str, pointer: float) -> tuple[float, list[str]]:
+        """(the drawn x nearest the pointer, the box's lines): that x, then each series of plot ``key`` with its
+        drawn value (the smoothed line where smoothing is on) at its point nearest the pointer, and that point's
+        x where it is not the first line's (a run with fewer epochs, a wall-time axis)."""
+        nearest: list[tuple[Series, int]] = []
+        for s in self.series:
+            if self._plot_key(s) != key or not np.isfinite(s.x).any():
+                continue
+            nearest.append((s, int(np.nanargmin(np.abs(np.where(np.isfinite(s.x), s.x, np.nan) - pointer)))))
+        if not nearest:
+            return pointer, []
+        x = min((float(s.x[i]) for s, i in nearest), key=lambda v: abs(v - pointer))
+        axis = "pre-training epoch" if key == "recon" else X_AXES[self.x_box.currentText()]
+        rows = [f"{axis} {x:.6g}"]
+        for s, i in nearest:
+            name = f"{s.run} · {arm_label(s.arm)} · {s.name}" if s.run else f"{arm_label(s.arm)} · {s.name}"
+            at = "" if s.x[i] == x else f" (at {s.x[i]:.6g})"
+            rows.append(f"{name}: {s.line[i]:.4g}{at}")
+        return x, rows
+
+    def _hide_hover(self) -> None:
+        if self._hovered is not None:
+            for item in (self.hover_line, self.hover_text):
+                if item.scene() is not None:
+                    self._hovered.vb.removeItem(item)
+            self._hovered = None
+        self.readout = ""
 
     def _tick_epochs(self) -> None:
         """Integer ticks on short epoch axes (no 1.5 epochs)."""
