@@ -75,6 +75,24 @@ SUMMARY_PLOTS_MIN_PX = 315
 TABLE_MIN_PX = 100  # the header and three rows
 
 
+DIFF_TITLE_PX = 290  # the paired-difference title's room in an export (its column of the 900 px layout: ~306 px)
+
+
+def diff_title(reference: str | None) -> str:
+    """The paired-difference plot's title. In a comparison (each arm minus the same arm of the reference run) it
+    names the reference run when the whole title fits the plot's column in an export: "Paired difference: run −
+    <label>, same arm" was cut even in a 1600 px PNG (the export lays the figure out 900 px wide and scales it),
+    and with a long label (runs named by several differing fields) the title says "the first run" (the legend
+    lists the runs in order; the table's "Minus <label>" column names it in full)."""
+    if reference is None:
+        return f"Paired difference: arm − {REFERENCE}"
+    title = f"Paired difference vs {reference}"
+    font = QFont()
+    font.setPointSizeF(11)
+    return title if QFontMetrics(font).horizontalAdvance(title) <= DIFF_TITLE_PX else \
+        "Paired difference vs the first run"
+
+
 class SummaryPanel(Panel):
     title = "Summary"
     explanation = ("Final test error per arm over seeds (box: quartiles, whiskers 1.5 IQR, dots: seeds, diamond: "
@@ -204,10 +222,8 @@ class SummaryPanel(Panel):
         if (all_arms, runs) != self._legend_arms:
             self._show_legend(all_arms, runs, comparison is not None)
         reference = comparison.runs[0].label if comparison is not None else REFERENCE
-        title = f"Paired difference: run − {reference}, same arm" if comparison is not None else \
-            f"Paired difference: arm − {REFERENCE}"
-        self._diff_title = title
-        self._fit_diff_title()
+        self._diff_title = diff_title(reference if comparison is not None else None)
+        self.diff_plot.setTitle(self._diff_title, color=FOREGROUND, size="11pt")  # elided on screen if narrow
         self.diff_plot.setLabel("bottom", "run" if comparison is not None else "arm", color=FOREGROUND)
         self.box_plot.setLabel("bottom", "run" if comparison is not None else "arm", color=FOREGROUND)
         self.table.horizontalHeaderItem(0).setText("Run" if comparison is not None else "Group")
@@ -258,16 +274,6 @@ class SummaryPanel(Panel):
     def graphics_resized(self) -> None:
         if self.active_legend().scene() is not None:
             fit_legend_columns(self.active_legend(), self.graphics.width(), COMPARE_LEGEND_COLUMNS)
-        self._fit_diff_title()
-
-    def _fit_diff_title(self) -> None:
-        """The paired-difference title, elided to its plot's share of the width: a long reference run name made
-        the title, and so the plot, wider than the panel."""
-        font = QFont(self.font())
-        font.setPointSizeF(11)
-        room = max(160, int(0.4 * self.graphics.width()) - 40)  # its column: 2 of 5 parts of the width
-        text = QFontMetrics(font).elidedText(self._diff_title, Qt.TextElideMode.ElideRight, room)
-        self.diff_plot.setTitle(text, color=FOREGROUND, size="11pt")
 
     def _run_labels_fit(self, comparison: Comparison) -> bool:
         """Whether each run's label fits under its box at the plot's current width (else boxes are numbered)."""
