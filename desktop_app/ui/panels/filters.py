@@ -51,7 +51,7 @@ def describe(key: Key | None) -> str:
     return f"{phase} epoch {epoch}"
 
 
-HIST_HEIGHT = (60, 130)  # px: the weight-change histograms' height, at least and at most
+HIST_HEIGHT = (80, 130)  # px: the weight-change histograms' height, at least and at most
 HIST_SHARE = 0.2  # of the plots' height, between those
 
 
@@ -308,6 +308,9 @@ class FiltersPanel(Panel):
         for hist in self.hists.values():
             hist.setXRange(float(edges[0]), float(edges[-1]), padding=0)
             hist.setYRange(0, peak * 1.1, padding=0)
+            # two labels, 0 and the tallest bar's count: on a short panel pyqtgraph's own three or four were
+            # closer together than a line of text
+            hist.getAxis("left").setTicks([[(0, "0"), (peak, str(peak))], []])
 
     def _draw_side(self, side: str, state: SideState) -> None:
         img = self.images[side]
