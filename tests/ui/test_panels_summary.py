@@ -142,3 +142,20 @@ def test_the_legend_covers_no_box_whisker_or_seed_and_is_whole_at_1280(qtbot):
         assert plot.vb.sceneBoundingRect().height() >= 150
     for _sample, label in legend.items:
         assert view.contains(label.sceneBoundingRect()), label.text
+
+
+def test_a_title_with_markup_is_never_cut_inside_a_tag(qtbot):
+    """The box plot's title carries an HTML note with n < 3 seeds; on a narrow panel the eliding title leaves it
+    whole rather than cutting the markup (plain titles are elided with "…")."""
+    store = RunStore()
+    store.ingest(syn.events(seeds=(0, 1)))
+    p = SummaryPanel(store)
+    qtbot.addWidget(p)
+    p.resize(380, 400)
+    p.show()
+    qtbot.waitExposed(p)
+    p.refresh()
+    qtbot.wait(50)
+    title = p.box_plot.titleLabel
+    assert "<br>" in title.text and "not enough seeds" in title.item.toPlainText()
+    assert "<" not in title.item.toPlainText()

@@ -150,7 +150,8 @@ class PlotTitle(pg.LabelItem):
         self._fitted_to = width
         full = self.full_text
         super().setText(full)
-        if self.item.boundingRect().width() > width and len(full) > 1:
+        # (a title with markup, such as Summary's "<br>" note, is not cut: a cut could fall inside a tag)
+        if self.item.boundingRect().width() > width and len(full) > 1 and "<" not in full:
             lo, hi = 0, len(full)  # the longest prefix that fits with "…" (binary search: a handful of layouts)
             while lo < hi:
                 mid = (lo + hi + 1) // 2
