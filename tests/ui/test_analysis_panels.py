@@ -427,3 +427,33 @@ def test_error_surface_levels_and_colour_bar_ticks_are_round_values():
     logs = nice_levels(np.log10(0.3), np.log10(40), N_CONTOURS, log=True)
     assert list(np.round(10 ** logs, 9)) == [0.5, 1, 2, 5, 10, 20]
     assert len(nice_levels(0.0, 1e-9 + 7.0, N_CONTOURS)) <= N_CONTOURS
+
+
+def test_pitfall_keeps_both_plots_titles_labels_and_legends_inside_at_1280(qtbot, store):
+    """At 1280x800 the panel is about 850 px wide: the autoencoder plot's long title claimed its text's width and
+    pushed that plot's title, x label and legend off the right edge. Titles now elide (the whole text in the
+    tooltip) and every part of both plots stays inside the view."""
+    from desktop_app.core.analysis.progress import PitfallResult
+
+    arms = ("rbm",) * 4 + ("dae",) * 4
+    r = PitfallResult(labels=tuple(f"{a}/s{i}" for i, a in enumerate(arms)), arms=arms,
+                      seeds=np.arange(8), layer=np.zeros(8, dtype=int),
+                      recon_error=np.r_[61.0, 61.1, 61.05, 61.2, 231.0, 233.0, 235.0, 232.0],
+                      probe_accuracy=np.linspace(0.2, 0.4, 8), pixel_accuracy=0.735, n_train=200, n_test=200,
+                      pearson_r=-0.5, pearson_p=0.2, spearman_r=-0.4, spearman_p=0.3)
+    panel = PitfallPanel(store)
+    qtbot.addWidget(panel)
+    panel.resize(850, 500)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.display(r)
+    qtbot.wait(50)
+    view = panel.graphics
+    shown = view.mapToScene(view.viewport().rect()).boundingRect().adjusted(-1, -1, 1, 1)
+    for kind, plot in panel.kind_plots.items():
+        title = plot.titleLabel
+        assert shown.contains(title.item.sceneBoundingRect()), (kind, title.item.toPlainText())
+        assert title.text.startswith("RBM" if kind == "squared" else "autoencoders")  # the whole title kept
+        assert shown.contains(plot.getAxis("bottom").label.sceneBoundingRect()), kind
+        assert shown.contains(plot.sceneBoundingRect()), kind
+        assert shown.contains(panel.legends[kind].sceneBoundingRect()), kind

@@ -308,3 +308,27 @@ def test_a_sweep_repeats_no_error_of_its_base_and_names_the_variant(pane: Builde
     pane.field_widget("sweep.values").setText("1000, 100")  # the probe subset (200) does not fit 100 test examples
     assert not pane.is_valid()
     assert "(in sweep variant data.n_test = 100)" in pane.message.text()
+
+
+def test_messages_name_the_typed_value_and_follow_a_correction(pane: BuilderPane, qtbot) -> None:
+    """Typing "-0.1" into a box whose range starts at 0 named "-0" (the last in-range value the spin box kept);
+    after a correction the message stayed on the old value. Every keystroke now reaches the config, and Enter
+    keeps the typed number instead of putting the old one back."""
+    spin = pane.field_widget("model.dropout")
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin.lineEdit(), "-0.1")
+    assert [e.field for e in pane.errors()] == ["model.dropout"]
+    assert "got -0.1" in pane.message.text() and "got -0.1" in spin.toolTip()
+    qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
+    assert spin.lineEdit().text() == "-0.1" and pane.config().model.dropout == -0.1
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin.lineEdit(), "0.25")
+    assert pane.is_valid() and pane.config().model.dropout == 0.25 and "got" not in pane.message.text()
+    epochs = pane.field_widget("finetune.epochs")  # above the range: stale before ("got 20000" from "20000")
+    epochs.lineEdit().selectAll()
+    qtbot.keyClicks(epochs.lineEdit(), "200000")
+    assert "got 200000" in pane.message.text()
+    units = pane.layer_table.cell_widget(0, "units")
+    units.lineEdit().selectAll()
+    qtbot.keyClicks(units.lineEdit(), "300")
+    assert pane.config().model.layers[0].units == 300

@@ -387,3 +387,32 @@ def test_the_bundle_of_a_comparison_documents_every_compared_run(window, two_run
         assert (out / "runs" / d.name / "manifest.json").exists()
         assert str(d.resolve()) in readme and f"runs/{d.name}/config.toml" in readme
     assert "Comparison of 2 runs" in readme
+
+
+@pytest.mark.parametrize("long", [False, True], ids=["short-label", "long-label"])
+def test_the_paired_difference_title_is_whole_in_an_export(qtbot, two_runs, long, monkeypatch):
+    """"Paired difference: run − <label>, same arm" was cut in a 1600 px PNG (the export lays the figure out
+    900 px wide, then scales): the title names a reference run whose name fits, else "the first run", and is
+    drawn whole in the export's layout."""
+    from desktop_app.core.lab import comparison as comparison_mod
+    from desktop_app.ui.panels import make_panel
+    from desktop_app.ui.run_store import RunStore
+
+    if long:
+        monkeypatch.setattr(comparison_mod, "run_label", lambda cfg, fields, fallback="": (
+            f"finetune.lr={cfg.finetune.lr:g}, pretraining.dae.corruption=0.25, model.activation=sigmoid"))
+    store = RunStore()
+    store.model.compare(two_runs)
+    panel = make_panel("Summary", store, None)
+    qtbot.addWidget(panel)
+    panel.resize(700, 560)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.ensure_current()
+    qtbot.wait(50)
+    reference = panel.comparison().runs[0].label
+    title = panel.diff_plot.titleLabel
+    assert title.text == ("Paired difference vs the first run" if long else f"Paired difference vs {reference}")
+    with panel._export_layout():
+        assert title.item.toPlainText() == title.text  # whole, not elided
+        assert title.item.sceneBoundingRect().width() <= panel.diff_plot.sceneBoundingRect().width()

@@ -163,3 +163,70 @@ def test_log_y_tick_labels_never_overlap_on_a_short_axis(qtbot):
     assert rects
     for a, b in zip(rects, rects[1:], strict=False):
         assert not a.adjusted(1, 1, -1, -1).intersects(b), (a, b)
+
+
+def test_rbm_and_autoencoder_reconstruction_errors_are_not_one_scale(qtbot):
+    """An RBM's squared error and a DAE's cross-entropy shared one axis as if one quantity: shown together, each
+    is divided by its own epoch-1 mean and the axis and legend say so; shown alone, an arm keeps its values and
+    the axis names its measure."""
+    store = RunStore()
+    store.ingest(syn.events(arms=("none", "rbm", "dae")))
+    p = CurvesPanel(store)
+    qtbot.addWidget(p)
+    p.refresh()
+    for arm in ("rbm", "dae"):
+        s = series(p, "recon", arm, "layer 1")
+        raw = np.array([[syn.recon(arm, sd, 0, e) for e in range(1, syn.PRETRAIN_EPOCHS + 1)]
+                        for sd in syn.SEEDS]).mean(0)
+        np.testing.assert_allclose(s.mean, raw / raw[0])
+        np.testing.assert_allclose(s.scale, raw[0])
+    assert "epoch-1" in p.recon_plot.getAxis("left").labelText
+    assert {label.text for _, label in p.recon_legend.items} >= {"rbm (squared)", "dae (cross-entropy)"}
+    columns, rows = p.data_table()
+    units = {r[columns.index("unit")] for r in rows if r[0] == "recon"}
+    assert all("epoch-1" in u for u in units)
+    alone = RunStore()
+    alone.ingest(syn.events(arms=("none", "dae")))
+    q = CurvesPanel(alone)
+    qtbot.addWidget(q)
+    q.refresh()
+    assert series(q, "recon", "dae", "layer 1").scale == 1.0
+    assert "cross-entropy" in q.recon_plot.getAxis("left").labelText
+
+
+def _move_to(qtbot, p: CurvesPanel, plot: pg.PlotItem, x: float, y: float) -> None:
+    """A real mouse move over the plot's view at data point (x, y): QTest's event on the graphics view's viewport,
+    through the scene's own mouse handling (sigMouseMoved)."""
+    scene_pos = plot.vb.mapViewToScene(pg.Point(x, y))
+    qtbot.mouseMove(p.graphics.viewport(), p.graphics.mapFromScene(scene_pos))
+
+
+def test_hover_reads_out_every_shown_runs_value_at_the_hovered_epoch(qtbot, panel):
+    """As TensorBoard does: over a plot, a box lists each shown series' drawn value at the epoch nearest the
+    pointer (read here against the known metrics); over the pre-training plot its layers; off the plots nothing."""
+    panel.resize(1200, 600)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.refresh()
+    qtbot.wait(20)
+    (x0, x1), (y0, y1) = panel.plot.vb.viewRange()
+    _move_to(qtbot, panel, panel.plot, 3.2, (y0 + y1) / 2)
+    qtbot.waitUntil(lambda: panel.readout != "", timeout=2000)
+    lines = panel.readout.splitlines()
+    assert lines[0] == "epoch 3"
+    expected = {f"{'none (random init)' if arm == 'none' else arm} · {split}": known(arm, f"{split}_nll")[:, 3].mean()
+                for arm in syn.ARMS for split in ("train", "test")}
+    got = dict(line.split(": ") for line in lines[1:])
+    assert set(got) == set(expected)
+    for name, value in expected.items():
+        assert float(got[name]) == pytest.approx(value, rel=1e-3)
+    assert panel.hover_text.isVisible() and panel.hover_line.value() == 3
+    (rx0, rx1), (ry0, ry1) = panel.recon_plot.vb.viewRange()
+    _move_to(qtbot, panel, panel.recon_plot, 1.9, (ry0 + ry1) / 2)
+    qtbot.waitUntil(lambda: panel.readout.startswith("pre-training epoch 2"), timeout=2000)
+    layer2 = np.mean([syn.recon("dae", sd, 1, 2) for sd in syn.SEEDS])
+    assert f"dae · layer 2: {layer2:.4g}" in panel.readout.splitlines()
+    qtbot.mouseMove(panel.graphics.viewport(), panel.graphics.mapFromScene(panel.plot.titleLabel.sceneBoundingRect()
+                                                                           .center()))
+    qtbot.waitUntil(lambda: panel.readout == "", timeout=2000)
+    assert panel.hover_text.scene() is None

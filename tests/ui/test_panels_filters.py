@@ -116,3 +116,20 @@ def test_an_empty_panel_names_no_arm_or_seed(qtbot):
     for side in ("left", "right"):
         text = p.titles[side].text
         assert "no filters yet" in text and "seed" not in text and not text.startswith(("-", "–", "<b>–"))
+
+
+def test_headers_wrap_in_their_half_and_the_mosaics_keep_the_height(qtbot, panel):
+    """At 1280x800 the panel is about 850 x 500 px: the two headers ran into each other ("(white noise
+    0.189)structure") and the mosaics were about 95 px tall under them and a 130 px histogram."""
+    panel.resize(850, 500)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.refresh()
+    qtbot.wait(50)
+    left, right = (panel.titles[s].item.sceneBoundingRect() for s in ("left", "right"))
+    assert "structure" in panel.titles["left"].text and "structure" in panel.titles["right"].text
+    assert not left.intersects(right), (left, right)
+    middle = panel.graphics.sceneRect().center().x()
+    assert left.right() <= middle + 1 and right.left() >= middle - 1
+    for side in ("left", "right"):
+        assert panel.views[side].sceneBoundingRect().height() >= 150, side

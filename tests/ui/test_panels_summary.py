@@ -118,3 +118,44 @@ def test_category_axes_never_get_an_si_prefix(qtbot):
         axis.setRange(-0.004, 0.004)  # the range a single category at 0 gets
         axis.updateAutoSIPrefix()
         assert not axis.autoSIPrefix and "x0.001" not in axis.labelString()
+
+
+def test_the_legend_covers_no_box_whisker_or_seed_and_is_whole_at_1280(qtbot):
+    """At 1280x800 (about 850 x 500 px for the panel) the legend inside the box plot covered a whisker and seed
+    dots and its last entry ("mean ± 95 % CI") was cut at the plot's edge: it has its own row under the plots."""
+    store = RunStore()
+    store.ingest(syn.events(arms=("none", "rbm", "dae")))
+    p = SummaryPanel(store)
+    qtbot.addWidget(p)
+    p.resize(850, 500)
+    p.show()
+    qtbot.waitExposed(p)
+    p.refresh()
+    qtbot.wait(50)
+    legend = p.active_legend()
+    assert legend is p.legend and legend.isVisible() and len(legend.items) == 4
+    rect = legend.sceneBoundingRect()
+    view = p.graphics.mapToScene(p.graphics.viewport().rect()).boundingRect().adjusted(-1, -1, 1, 1)
+    assert view.contains(rect), (rect, view)
+    for plot in (p.box_plot, p.diff_plot):
+        assert not rect.intersects(plot.vb.sceneBoundingRect()), plot.titleLabel.text
+        assert plot.vb.sceneBoundingRect().height() >= 150
+    for _sample, label in legend.items:
+        assert view.contains(label.sceneBoundingRect()), label.text
+
+
+def test_a_title_with_markup_is_never_cut_inside_a_tag(qtbot):
+    """The box plot's title carries an HTML note with n < 3 seeds; on a narrow panel the eliding title leaves it
+    whole rather than cutting the markup (plain titles are elided with "…")."""
+    store = RunStore()
+    store.ingest(syn.events(seeds=(0, 1)))
+    p = SummaryPanel(store)
+    qtbot.addWidget(p)
+    p.resize(380, 400)
+    p.show()
+    qtbot.waitExposed(p)
+    p.refresh()
+    qtbot.wait(50)
+    title = p.box_plot.titleLabel
+    assert "<br>" in title.text and "not enough seeds" in title.item.toPlainText()
+    assert "<" not in title.item.toPlainText()

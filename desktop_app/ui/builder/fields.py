@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QPlainTextEdit, QSpinBox, QWidget
 
@@ -15,15 +15,62 @@ INVALID_STYLE = '*[invalid="true"] { border: 2px solid #d0312d; border-radius: 3
 INT_MAX = 2**31 - 1
 
 
-class IntSpin(QSpinBox):
+class TypedSpin:
+    """What a spin box holds is what was typed, in range or not (mixed into :class:`IntSpin` and :class:`FloatSpin`).
+
+    A plain spin box keeps its last in-range value while the text is out of range ("-0.1" in a box whose range
+    starts at 0 leaves the value at -0 from "-0"), and puts that value back on Enter or focus-out: the config's
+    message then named a number nobody typed ("got -0") and stayed stale after a correction. :meth:`typed` reads
+    the text itself, and :meth:`fixup` widens the range to a typed out-of-range number, so the box keeps it and
+    the config marks it with its own message (the arrows still step inside the declared range set again by
+    ``BuilderPane.set_config``)."""
+
+    def _connect_edited(self) -> None:
+        """``edited`` fires on a new value (setValue, arrows) and on every keystroke (setValue leaves the line
+        edit's signal blocked, a keystroke out of range leaves the value unchanged)."""
+        self.valueChanged.connect(lambda *_: self.edited.emit())  # type: ignore[attr-defined]
+        self.lineEdit().textChanged.connect(lambda *_: self.edited.emit())  # type: ignore[attr-defined]
+
+    def _parse(self, text: str) -> float | None:
+        raise NotImplementedError
+
+    def typed(self) -> float | int:
+        """The number in the box's text (out of range included), else its value (a special text such as "all")."""
+        got = self._parse(self.cleanText())  # type: ignore[attr-defined]
+        return self.value() if got is None else got  # type: ignore[attr-defined]
+
+    def validate(self, text: str, pos: int) -> object:
+        state = super().validate(text, pos)  # type: ignore[misc]
+        if state[0] == QValidator.State.Invalid and self._parse(text) is not None:
+            return (QValidator.State.Intermediate, text, pos)  # out of range: kept, then marked by the config
+        return state
+
+    def fixup(self, text: str) -> str:  # Enter or focus-out with an out-of-range number: keep it, not the old value
+        got = self._parse(text)
+        if got is not None:
+            self.setRange(min(self.minimum(), got), max(self.maximum(), got))  # type: ignore[attr-defined]
+        return text
+
+
+class IntSpin(TypedSpin, QSpinBox):
     """An int field; its range comes from the declaration (see :func:`widget_range`)."""
+
+    edited = Signal()
 
     def __init__(self, lo: int = 0, hi: int = INT_MAX, special: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._connect_edited()
         self.setRange(lo, hi)
         self.setAccelerated(True)
         if special:
             self.setSpecialValueText(special)  # shown at the minimum, e.g. "all" for 0
+
+    def _parse(self, text: str) -> int | None:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            return None
+        return value if -INT_MAX - 1 <= value <= INT_MAX else None
 
 
 class NumberList(QLineEdit):
@@ -52,11 +99,14 @@ class NumberList(QLineEdit):
             self.setText(", ".join(f"{v:g}" for v in values))
 
 
-class FloatSpin(QDoubleSpinBox):
+class FloatSpin(TypedSpin, QDoubleSpinBox):
     """A float field shown compactly (0.1, 1e-05) that accepts any float typed in."""
+
+    edited = Signal()
 
     def __init__(self, lo: float = 0.0, hi: float = 1e6, step: float = 0.01, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._connect_edited()
         self.setDecimals(12)
         self.setRange(lo, hi)
         self.setSingleStep(step)
@@ -70,6 +120,13 @@ class FloatSpin(QDoubleSpinBox):
             return float(text.strip())
         except ValueError:
             return self.value()
+
+    def _parse(self, text: str) -> float | None:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            return None
+        return value if math.isfinite(value) else None
 
     def validate(self, text: str, pos: int) -> object:
         t = text.strip()
@@ -144,6 +201,10 @@ def read_value(widget: QWidget) -> Any:
         return widget.isChecked()
     if isinstance(widget, QComboBox):
         return widget.currentText()
+    if isinstance(widget, FloatSpin):
+        return float(widget.typed())
+    if isinstance(widget, IntSpin):
+        return int(widget.typed())
     if isinstance(widget, QDoubleSpinBox):
         return float(widget.value())
     if isinstance(widget, QSpinBox):
@@ -187,6 +248,8 @@ def change_signal(widget: QWidget):
         return widget.toggled
     if isinstance(widget, QComboBox):
         return widget.currentTextChanged
+    if isinstance(widget, TypedSpin):
+        return widget.edited  # every keystroke, out of range too (see TypedSpin)
     if isinstance(widget, QDoubleSpinBox | QSpinBox):
         return widget.valueChanged
     if isinstance(widget, QLineEdit | QPlainTextEdit):

@@ -9,14 +9,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QPushButton,
-    QSpinBox,
     QTableWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop_app.core.config import FIELDS, LayerSpec
-from desktop_app.ui.builder.fields import IntSpin, combo, set_invalid, widget_range, write_value
+from desktop_app.ui.builder.fields import IntSpin, change_signal, combo, set_invalid, widget_range, write_value
 
 # The columns are LayerSpec's declared fields; a cell is enabled when its declaration's `when` allows the kind.
 CELLS = {d.name: d for d in FIELDS.values() if d.section == "model.layers[]"}
@@ -149,7 +148,7 @@ class LayerTable(QWidget):
                 spin = IntSpin(int(lo), int(hi))
                 write_value(spin, getattr(spec, col))
                 spin.setEnabled(col in USED.get(spec.kind, set()))
-                spin.valueChanged.connect(self._on_cell_edited)
+                change_signal(spin).connect(self._on_cell_edited)
                 self._install(row, col, spin)
         self.remove_button.setEnabled(bool(self._layers))
 
@@ -175,8 +174,8 @@ class LayerTable(QWidget):
         values = {"kind": kind_box.currentText()}
         for col in COLUMNS[1:]:
             spin = self.cell_widget(row, col)
-            assert isinstance(spin, QSpinBox)
-            values[col] = int(spin.value())
+            assert isinstance(spin, IntSpin)
+            values[col] = int(spin.typed())
             spin.setEnabled(col in USED.get(values["kind"], set()))
         self._layers[row] = LayerSpec(**values)
         self.select_row(row)

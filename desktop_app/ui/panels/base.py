@@ -125,8 +125,78 @@ def fit_contents(widget: QWidget) -> QWidget:
     return widget
 
 
+class PlotTitle(pg.LabelItem):
+    """A plot's title that claims no width and elides its text ("…") to the width the plot gets, the whole text
+    in its tooltip. pyqtgraph's title claims its text's width: a long title ("autoencoders: 4 pre-trained
+    layer(s); probe on 200 train / 200 test examples", an error surface's run, seed and grid) widened its plot
+    past the panel at 1280 px, pushing the neighbour plot's title, x label and legend, or the colour bar, off
+    the right edge. ``text`` stays the whole title."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.full_text = ""
+        self._fitted_to = -1.0
+
+    def setText(self, text: str, **args: Any) -> None:  # noqa: N802 - pyqtgraph override
+        self.full_text = text
+        self._fitted_to = -1.0
+        super().setText(text, **args)
+        self._fit()
+
+    def _fit(self) -> None:
+        width = self.size().width()
+        if width <= 0 or width == self._fitted_to:
+            return
+        self._fitted_to = width
+        full = self.full_text
+        super().setText(full)
+        # (a title with markup, such as Summary's "<br>" note, is not cut: a cut could fall inside a tag)
+        if self.item.boundingRect().width() > width and len(full) > 1 and "<" not in full:
+            lo, hi = 0, len(full)  # the longest prefix that fits with "…" (binary search: a handful of layouts)
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                super().setText(full[:mid].rstrip() + "…")
+                if self.item.boundingRect().width() <= width:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            super().setText(full[:lo].rstrip() + "…")
+        self.text = full
+        self.setToolTip(full if self.item.toPlainText() != full else "")
+
+    def updateMin(self) -> None:  # noqa: N802 - pyqtgraph override
+        super().updateMin()
+        height = self.itemRect().height()
+        self.setMinimumWidth(0)
+        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
+        self._sizeHint[Qt.SizeHint.PreferredSize] = (0, height)
+        self.updateGeometry()
+
+    def resizeEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
+        self._fit()
+        super().resizeEvent(ev)
+
+
+def elided_title(plot: pg.PlotItem) -> PlotTitle:
+    """Put a :class:`PlotTitle` in place of ``plot``'s own title label (same place, options and text)."""
+    old = plot.titleLabel
+    if isinstance(old, PlotTitle):
+        return old
+    new = PlotTitle(old.text, parent=plot, **old.opts)
+    new.setVisible(old.isVisible())
+    plot.layout.removeItem(old)
+    old.setParentItem(None)
+    if old.scene() is not None:
+        old.scene().removeItem(old)
+    plot.layout.addItem(new, 0, 1)
+    plot.titleLabel = new
+    return new
+
+
 def style_plot(plot: pg.PlotItem, title: str = "", x: str = "", y: str = "") -> pg.PlotItem:
-    """Dark axes and labels on the white background (pyqtgraph's global default is white on black)."""
+    """Dark axes and labels on the white background (pyqtgraph's global default is white on black); a title
+    that elides rather than widening the plot (:class:`PlotTitle`)."""
+    elided_title(plot)
     for name in ("left", "bottom", "right", "top"):
         axis = plot.getAxis(name)
         axis.setPen(pg.mkPen(FOREGROUND))

@@ -37,6 +37,7 @@ from desktop_app.ui.panels.base import (
 )
 from desktop_app.ui.panels.compare import STYLE_NAMES, comparison_arms, fit_legend_columns, run_style
 from desktop_app.ui.panels.log_axis import LogAxis
+from desktop_app.ui.panels.pitfall import error_kind
 from desktop_app.ui.run_store import METRICS, PRETRAIN, RunStore
 
 SPLITS = ("train", "valid", "test")
@@ -51,6 +52,8 @@ PLOT_TITLES = {"metric": "Fine-tuning", "recon": "Pre-training", "train": "Fine-
                "valid": "Fine-tuning: valid", "test": "Fine-tuning: test"}
 COMPARE_LEGEND_COLUMNS = 4  # at most, in the legend row above a comparison's plots
 RAW_ALPHA = 70  # the unsmoothed mean, drawn faintly behind the smoothed line
+RECON_LABELS = {"squared": "RBM recon. error (squared)", "cross-entropy": "AE recon. error (cross-entropy)",
+                "relative": "recon. error ÷ epoch-1 value"}  # per example; short: a comparison's plots are small
 
 
 @dataclass
@@ -68,6 +71,7 @@ class Series:
     run: str = ""  # the compared run's label ("" outside a comparison)
     x: np.ndarray | None = None  # the x drawn (epochs, or examples seen); None = epochs
     smooth: np.ndarray | None = None  # the drawn line: the mean smoothed (None = not smoothed)
+    scale: float = 1.0  # what mean, lo, hi and smooth were divided by (a recon series made relative: see below)
 
     def __post_init__(self) -> None:
         if self.x is None:
@@ -105,6 +109,28 @@ def recon_matrix(store: RunStore | RunData, arm: str, layer: int) -> tuple[np.nd
     for i, r in enumerate(rows):
         values[i, : len(r)] = r
     return np.arange(1, width + 1), values
+
+
+def relative_recon(series: list[Series]) -> str:
+    """Make the pre-training series comparable on one axis; returns what their y axis measures.
+
+    An RBM's reconstruction error is a squared error and an autoencoder's a cross-entropy (Pitfall's
+    ``error_kind``): on one axis the larger quantity flattened the other and read as "worse". When both kinds are
+    shown, each series is divided by its own first epoch's mean (1 = where it started; the exported table says
+    so in its unit and keeps the divisor); with one kind, the values stay as measured and the axis names the
+    measure."""
+    recon = [s for s in series if s.plot == "recon"]
+    kinds = {error_kind(s.arm) for s in recon}
+    if len(kinds) < 2:
+        return RECON_LABELS[kinds.pop()] if kinds else "recon. error (per example)"
+    for s in recon:
+        first = s.mean[np.isfinite(s.mean)][:1]
+        scale = float(first[0]) if len(first) and first[0] > 0 else 1.0
+        s.scale = scale
+        s.mean, s.lo, s.hi = s.mean / scale, s.lo / scale, s.hi / scale
+        if s.smooth is not None:
+            s.smooth = s.smooth / scale
+    return RECON_LABELS["relative"]
 
 
 SYMBOLS_UP_TO = 60  # epochs: longer curves are drawn without per-epoch symbols
@@ -214,6 +240,13 @@ class CurvesPanel(Panel):
         self._arrange(("metric", "recon"))
         for plot in (self.plot, self.recon_plot):
             plot.vb.sigResized.connect(self._place_legends)
+        self.hover_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#808080", width=1))
+        self.hover_text = pg.TextItem(color=FOREGROUND, fill=pg.mkBrush(255, 255, 255, 230),
+                                      border=pg.mkPen(200, 200, 200))
+        self.hover_text.setZValue(1000)
+        self.readout = ""  # what the hover box says now, as plain text ("" = hidden)
+        self._hovered: pg.PlotItem | None = None
+        self.graphics.scene().sigMouseMoved.connect(self.hover_at)
         self.request_refresh()
 
     def _on_selection(self, *_args: Any) -> None:
@@ -272,8 +305,6 @@ class CurvesPanel(Panel):
         cols = 2 if not comparing else len(keys) if len(keys) <= 3 else 2  # one row while it fits
         for i in range(3):  # an empty column keeping a stretch took a third of the width, blank
             layout.layout.setColumnStretchFactor(i, 1 if i < cols else 0)
-        self.recon_plot.setLabel("left", "recon. error (per example)" if comparing else
-                                 "reconstruction error (per example)")
         if not comparing:
             layout.addItem(self.plot, row=0, col=0)
             layout.addItem(self.recon_plot, row=0, col=1)
@@ -361,6 +392,8 @@ class CurvesPanel(Panel):
             splits = [s for s, box in self.split_boxes.items() if box.isChecked()]
             has_recon = any(s.plot == "recon" for s in self.series)
             self._arrange((*splits, *(("recon",) if has_recon else ())))
+        self.recon_label = relative_recon(self.series)
+        self.recon_plot.setLabel("left", self.recon_label)
         x_label = X_AXES[self.x_box.currentText()]
         for key, plot in self.plots.items():
             if key != "recon":
@@ -386,6 +419,63 @@ class CurvesPanel(Panel):
             xs = np.concatenate([p[0] for p in pts]) if pts else np.zeros(0)
             ys = np.concatenate([p[1] for p in pts]) if pts else np.zeros(0)
             self.legend_corners[kind] = legend_clear_of(plot, legend, xs, ys, only_if_covered=True)
+
+    # -- hover readout -------------------------------------------------------------------------------
+    def hover_at(self, scene_pos: Any) -> None:
+        """TensorBoard's readout: over a plot, a vertical line at the pointer's x and a box with every shown
+        series' value at the drawn point nearest that x (its x said when it is not the pointer's); elsewhere
+        nothing."""
+        key = next((k for k in self._arranged
+                    if self.plots[k].vb.sceneBoundingRect().contains(scene_pos)), None)
+        rows: list[str] = []
+        if key is not None:
+            plot = self.plots[key]
+            x, rows = self._readout_rows(key, float(plot.vb.mapSceneToView(scene_pos).x()))
+        if not rows:
+            self._hide_hover()
+            return
+        if self._hovered is not plot:
+            self._hide_hover()
+            plot.vb.addItem(self.hover_line, ignoreBounds=True)  # on the view box: plot.clear() keeps them
+            plot.vb.addItem(self.hover_text, ignoreBounds=True)
+            self._hovered = plot
+        self.hover_line.setPos(x)
+        self.readout = "\n".join(rows)
+        self.hover_text.setText(self.readout)
+        view = plot.vb.mapSceneToView(scene_pos)
+        (x0, x1), _ = plot.vb.viewRange()
+        self.hover_text.setAnchor((0, 0) if x < (x0 + x1) / 2 else (1, 0))  # opens toward the middle
+        self.hover_text.setPos(view.x(), view.y())
+        self.hover_line.show()
+        self.hover_text.show()
+
+    def _readout_rows(self, key: str, pointer: float) -> tuple[float, list[str]]:
+        """(the drawn x nearest the pointer, the box's lines): that x, then each series of plot ``key`` with its
+        drawn value (the smoothed line where smoothing is on) at its point nearest the pointer, and that point's
+        x where it is not the first line's (a run with fewer epochs, a wall-time axis)."""
+        nearest: list[tuple[Series, int]] = []
+        for s in self.series:
+            if self._plot_key(s) != key or not np.isfinite(s.x).any():
+                continue
+            nearest.append((s, int(np.nanargmin(np.abs(np.where(np.isfinite(s.x), s.x, np.nan) - pointer)))))
+        if not nearest:
+            return pointer, []
+        x = min((float(s.x[i]) for s, i in nearest), key=lambda v: abs(v - pointer))
+        axis = "pre-training epoch" if key == "recon" else X_AXES[self.x_box.currentText()]
+        rows = [f"{axis} {x:.6g}"]
+        for s, i in nearest:
+            name = f"{s.run} · {arm_label(s.arm)} · {s.name}" if s.run else f"{arm_label(s.arm)} · {s.name}"
+            at = "" if s.x[i] == x else f" (at {s.x[i]:.6g})"
+            rows.append(f"{name}: {s.line[i]:.4g}{at}")
+        return x, rows
+
+    def _hide_hover(self) -> None:
+        if self._hovered is not None:
+            for item in (self.hover_line, self.hover_text):
+                if item.scene() is not None:
+                    self._hovered.vb.removeItem(item)
+            self._hovered = None
+        self.readout = ""
 
     def _tick_epochs(self) -> None:
         """Integer ticks on short epoch axes (no 1.5 epochs)."""
@@ -433,8 +523,10 @@ class CurvesPanel(Panel):
         for legend, kind in ((self.legend, "metric"), (self.recon_legend, "recon")):
             legend.clear()
             shown = [s for s in self.series if s.plot == kind]
+            relative = kind == "recon" and any(s.scale != 1.0 for s in shown)
             for arm in dict.fromkeys(s.arm for s in shown):
-                legend.addItem(style_sample(Qt.PenStyle.SolidLine, arm_color(arm, arms)), arm_label(arm))
+                label = f"{arm_label(arm)} ({error_kind(arm)})" if relative else arm_label(arm)
+                legend.addItem(style_sample(Qt.PenStyle.SolidLine, arm_color(arm, arms)), label)
             names = list(dict.fromkeys(s.name for s in shown))
             if kind == "metric" or len(names) > 1:
                 for name in names:
@@ -484,7 +576,11 @@ class CurvesPanel(Panel):
 
     def _unit(self, s: Series) -> str:
         metric = METRICS_SHOWN[self.metric_box.currentText()][0]
-        return ("%" if metric == "error" else "nats") if s.plot == "metric" else "recon (per example)"
+        if s.plot == "metric":
+            return "%" if metric == "error" else "nats"
+        if s.scale != 1.0:
+            return f"recon ÷ epoch-1 value {s.scale:.6g} ({error_kind(s.arm)})"
+        return f"recon (per example, {error_kind(s.arm)})"
 
     def _comparison_table(self) -> tuple[list[str], list[list[Any]]]:
         comparison = self.comparison()

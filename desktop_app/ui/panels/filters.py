@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import QComboBox, QCompleter, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
 from desktop_app.core import tiling
@@ -48,6 +49,10 @@ def describe(key: Key | None) -> str:
     if phase == "finetune":
         return "fine-tuning epoch 0 (after pre-training)" if epoch == 0 else f"fine-tuning epoch {epoch}"
     return f"{phase} epoch {epoch}"
+
+
+HIST_HEIGHT = (80, 130)  # px: the weight-change histograms' height, at least and at most
+HIST_SHARE = 0.2  # of the plots' height, between those
 
 
 @dataclass
@@ -147,12 +152,20 @@ class FiltersPanel(Panel):
             hist = sub.addPlot(row=3, col=0, colspan=2)
             style_plot(hist, x="‖W_end − W_start‖ / ‖W_start‖ per unit", y="units")
             hist.getAxis("bottom").enableAutoSIPrefix(False)
-            hist.setMaximumHeight(130)
+            hist.setMaximumHeight(HIST_HEIGHT[1])
             hist.setMouseEnabled(x=False, y=False)
             hist.hideButtons()
             self.hists[side] = hist
             self.hist_curves[side] = hist.plot([0.0, 1.0], [0.0], stepMode="center", fillLevel=0)
         self.request_refresh()
+
+    def graphics_resized(self) -> None:
+        """The histograms give way on a short panel: the mosaics (what the panel is for) keep the height; at
+        1280x800 a fixed 130 px histogram under a wrapped header left them about 95 px."""
+        lo, hi = HIST_HEIGHT
+        height = max(lo, min(hi, round(HIST_SHARE * self.graphics.height())))
+        for hist in self.hists.values():
+            hist.setMaximumHeight(height)
 
     # -- selectors ---------------------------------------------------------------------------------
     def _arms(self) -> list[str]:
@@ -295,6 +308,9 @@ class FiltersPanel(Panel):
         for hist in self.hists.values():
             hist.setXRange(float(edges[0]), float(edges[-1]), padding=0)
             hist.setYRange(0, peak * 1.1, padding=0)
+            # two labels, 0 and the tallest bar's count: on a short panel pyqtgraph's own three or four were
+            # closer together than a line of text
+            hist.getAxis("left").setTicks([[(0, "0"), (peak, str(peak))], []])
 
     def _draw_side(self, side: str, state: SideState) -> None:
         img = self.images[side]
@@ -340,7 +356,13 @@ class FiltersPanel(Panel):
 
 
 class _Title(pg.LabelItem):
-    """A label that does not claim its text width, so both sides of the panel get the same width."""
+    """A label that does not claim its text width, so both sides of the panel get the same width, and wraps its
+    text to the width it gets (centred): unwrapped, a long header ran under its neighbour's at 1280 px
+    ("(white noise 0.189)structure"). Its height follows the wrapped lines."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.item.document().setDefaultTextOption(QTextOption(Qt.AlignmentFlag.AlignHCenter))
 
     def updateMin(self) -> None:  # noqa: N802 - pyqtgraph override
         super().updateMin()
@@ -349,6 +371,13 @@ class _Title(pg.LabelItem):
         self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
         self._sizeHint[Qt.SizeHint.PreferredSize] = (0, height)
         self.updateGeometry()
+
+    def resizeEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
+        width = max(1.0, self.size().width())
+        if abs(self.item.textWidth() - width) > 0.5:
+            self.item.setTextWidth(width)
+            self.updateMin()  # the wrapped height
+        super().resizeEvent(ev)
 
 
 def _change_text(s: SideState) -> str:

@@ -28,7 +28,6 @@ from desktop_app.ui.panels.base import (
     FOREGROUND,
     Legend,
     Panel,
-    add_legend,
     arm_color,
     arm_label,
     style_plot,
@@ -76,6 +75,24 @@ SUMMARY_PLOTS_MIN_PX = 315
 TABLE_MIN_PX = 100  # the header and three rows
 
 
+DIFF_TITLE_PX = 290  # the paired-difference title's room in an export (its column of the 900 px layout: ~306 px)
+
+
+def diff_title(reference: str | None) -> str:
+    """The paired-difference plot's title. In a comparison (each arm minus the same arm of the reference run) it
+    names the reference run when the whole title fits the plot's column in an export: "Paired difference: run −
+    <label>, same arm" was cut even in a 1600 px PNG (the export lays the figure out 900 px wide and scales it),
+    and with a long label (runs named by several differing fields) the title says "the first run" (the legend
+    lists the runs in order; the table's "Minus <label>" column names it in full)."""
+    if reference is None:
+        return f"Paired difference: arm − {REFERENCE}"
+    title = f"Paired difference vs {reference}"
+    font = QFont()
+    font.setPointSizeF(11)
+    return title if QFontMetrics(font).horizontalAdvance(title) <= DIFF_TITLE_PX else \
+        "Paired difference vs the first run"
+
+
 class SummaryPanel(Panel):
     title = "Summary"
     explanation = ("Final test error per arm over seeds (box: quartiles, whiskers 1.5 IQR, dots: seeds, diamond: "
@@ -96,7 +113,9 @@ class SummaryPanel(Panel):
         self.graphics.ci.layout.setColumnStretchFactor(1, 2)
         for plot in (self.box_plot, self.diff_plot):  # x is a category axis (arms, runs): no "arm (x0.001)"
             plot.getAxis("bottom").enableAutoSIPrefix(False)
-        self.legend = add_legend(self.box_plot, offset=(10, 5), colCount=6)
+        # the legend has its own row under the plots: inside the box plot it covered a whisker and seed dots
+        # at 1280x800 and its last entry was cut at the plot's edge
+        self.legend = Legend(colCount=COMPARE_LEGEND_COLUMNS, labelTextColor=FOREGROUND, pen=pg.mkPen(200, 200, 200))
         self.compare_legend = Legend(colCount=COMPARE_LEGEND_COLUMNS, labelTextColor=FOREGROUND,
                                      pen=pg.mkPen(200, 200, 200))
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
@@ -203,10 +222,8 @@ class SummaryPanel(Panel):
         if (all_arms, runs) != self._legend_arms:
             self._show_legend(all_arms, runs, comparison is not None)
         reference = comparison.runs[0].label if comparison is not None else REFERENCE
-        title = f"Paired difference: run − {reference}, same arm" if comparison is not None else \
-            f"Paired difference: arm − {REFERENCE}"
-        self._diff_title = title
-        self._fit_diff_title()
+        self._diff_title = diff_title(reference if comparison is not None else None)
+        self.diff_plot.setTitle(self._diff_title, color=FOREGROUND, size="11pt")  # elided on screen if narrow
         self.diff_plot.setLabel("bottom", "run" if comparison is not None else "arm", color=FOREGROUND)
         self.box_plot.setLabel("bottom", "run" if comparison is not None else "arm", color=FOREGROUND)
         self.table.horizontalHeaderItem(0).setText("Run" if comparison is not None else "Group")
@@ -220,18 +237,19 @@ class SummaryPanel(Panel):
         self._fill_table()
 
     def active_legend(self) -> pg.LegendItem:
-        """The legend in use: inside the box plot, or for a comparison (longer, run names) its own row under the
-        plots, where it covers no data and is not clipped by the box plot's width."""
+        """The legend in use, in its own row under the plots (it covers no data and is not clipped by the box
+        plot's width): the arms', or for a comparison the one that also names the runs."""
         return self.compare_legend if self.compare_legend.scene() is not None else self.legend
 
     def _show_legend(self, all_arms: list[str], runs: list[str], comparing: bool) -> None:
         layout = self.graphics.ci
-        if comparing and self.compare_legend.scene() is None:
-            layout.addItem(self.compare_legend, row=1, col=0, colspan=2)
-        elif not comparing and self.compare_legend.scene() is not None:
-            layout.removeItem(self.compare_legend)
-        self.legend.setVisible(not comparing)
-        legend = self.compare_legend if comparing else self.legend
+        legend, other = (self.compare_legend, self.legend) if comparing else (self.legend, self.compare_legend)
+        if other.scene() is not None:
+            layout.removeItem(other)
+        other.setVisible(False)
+        if legend.scene() is None:
+            layout.addItem(legend, row=1, col=0, colspan=2)
+        legend.setVisible(True)
         legend.clear()
         for arm in all_arms:
             sample = pg.ScatterPlotItem(symbol="s", size=11, brush=pg.mkBrush(arm_color(arm, all_arms, 150)),
@@ -246,8 +264,7 @@ class SummaryPanel(Panel):
         # three rows (the bottom docks give way; at 1280x800 the box plot was squashed to 20-40 px)
         self.plots_min_height = SUMMARY_PLOTS_MIN_PX if comparing else 0
         self.set_compact(self.compact)
-        if comparing:
-            fit_legend_columns(legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS)
+        fit_legend_columns(legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS)
 
     def set_compact(self, compact: bool) -> None:
         super().set_compact(compact)
@@ -255,18 +272,8 @@ class SummaryPanel(Panel):
         self.table.setMinimumHeight(TABLE_MIN_PX if comparing and not compact else 0)
 
     def graphics_resized(self) -> None:
-        if self.compare_legend.scene() is not None:
-            fit_legend_columns(self.compare_legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS)
-        self._fit_diff_title()
-
-    def _fit_diff_title(self) -> None:
-        """The paired-difference title, elided to its plot's share of the width: a long reference run name made
-        the title, and so the plot, wider than the panel."""
-        font = QFont(self.font())
-        font.setPointSizeF(11)
-        room = max(160, int(0.4 * self.graphics.width()) - 40)  # its column: 2 of 5 parts of the width
-        text = QFontMetrics(font).elidedText(self._diff_title, Qt.TextElideMode.ElideRight, room)
-        self.diff_plot.setTitle(text, color=FOREGROUND, size="11pt")
+        if self.active_legend().scene() is not None:
+            fit_legend_columns(self.active_legend(), self.graphics.width(), COMPARE_LEGEND_COLUMNS)
 
     def _run_labels_fit(self, comparison: Comparison) -> bool:
         """Whether each run's label fits under its box at the plot's current width (else boxes are numbered)."""
@@ -345,13 +352,11 @@ class SummaryPanel(Panel):
             return
         margin = 1.0 if any(s.group for s in ss) else 0.6  # room for the first group's label
         self.box_plot.setXRange(float(x.min()) - margin, float(x.max()) + 0.8, padding=0)
-        # head room above the data for the one-row legend
         ys = [v for s in ss for v in (s.box["min"], s.box["max"]) if np.isfinite(v)]
         ys += [v for s in ok for v in (max(0.0, s.ci.lo), s.ci.hi)]
         lo, hi = min(ys), max(ys)
         span = (hi - lo) or max(abs(hi), 1.0)
-        head = 0.3 if self.active_legend() is self.legend else 0.08  # room for the one-row legend in the plot
-        self.box_plot.setYRange(max(0.0, lo - 0.05 * span), hi + head * span, padding=0)  # an error is >= 0 %
+        self.box_plot.setYRange(max(0.0, lo - 0.05 * span), hi + 0.08 * span, padding=0)  # an error is >= 0 %
 
     def _draw_diffs(self, all_arms: list[str]) -> None:
         diffs = [s for s in self.summaries if s.diff is not None]
