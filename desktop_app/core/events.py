@@ -33,6 +33,8 @@ class RunStarted:
     # from per-phase rates (core/eta.py); () from runs recorded before it existed
     phase_steps: tuple[tuple[str, int], ...] = ()
     kind: str = "standard"  # the config's kind: an "online" run's fine-tuning "epochs" are evaluation points
+    # the result panels the run's experiment kind feeds, first = the one to show (core.experiments); () = any
+    panels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -633,6 +633,8 @@ class MainWindow(QMainWindow):
         for ev in events:
             if isinstance(ev, RunStarted):
                 self.device_label.setText(f"Device: {ev.device}")
+                if ev.panels and self.current_panel() not in ev.panels:  # the kind's own panel, not an empty one
+                    self.show_panel(ev.panels[0])
         self.lab.ingest_live([ev for ev in events if not any(ev is r for r in refused)])  # follow-live: a new live run
         # takes over the panels (core.lab.LabModel); a refused run never touched its folder, so it changes nothing
         self.log.ingest(events)

@@ -303,3 +303,25 @@ def test_stop_then_resume_from_history(real_window, qtbot) -> None:
     assert finished[1] == (str(run_dir), "stopped")
     assert any("Resumed run 'resumable'" in line for line in window.log.plain_lines())
     assert runs.read_manifest(run_dir)["status"] == "stopped"
+
+
+def test_a_live_run_brings_its_kinds_panel_forward(fake_window, qtbot, tmp_path) -> None:
+    """A run whose experiment kind feeds other panels (output variance) shows its own panel when it starts, not the
+    Filters panel it cannot fill; a standard run leaves the panel the user was reading (issue 24: the kinds
+    declare their panels)."""
+    from desktop_app.core.experiments import KINDS
+    from desktop_app.ui.panel_names import PANEL_NAMES
+
+    assert all(name in PANEL_NAMES for kind in KINDS.values() for name in kind.panels)
+    window, ctrl = fake_window
+    window.show_panel("Filters")
+    qtbot.waitUntil(lambda: window.current_panel() == "Filters", timeout=HANG_MS)
+    started = RunStarted(run_dir=str(tmp_path / "ov"), name="ov", arms=("none",), seeds=(0,), device="cpu",
+                         total_steps=4, kind="output-variance", panels=KINDS["output-variance"].panels)
+    ctrl.eventsReady.emit([started])
+    qtbot.waitUntil(lambda: window.current_panel() == "Output variance", timeout=HANG_MS)
+    window.show_panel("Curves")
+    qtbot.waitUntil(lambda: window.current_panel() == "Curves", timeout=HANG_MS)
+    ctrl.eventsReady.emit([RunStarted(run_dir=str(tmp_path / "std"), name="std", arms=("none",), seeds=(0,),
+                                      device="cpu", total_steps=4, panels=KINDS["standard"].panels)])
+    assert window.current_panel() == "Curves"  # the emit ran the window's slot already (same thread, direct)

@@ -123,6 +123,7 @@ class Engine:
                 resumed=self.resume,
                 phase_steps=self.kind.phase_steps(cfg, self.data),
                 kind=cfg.kind,
+                panels=self.kind.panels,
             )
             status, message = yield from self._units()
             if status == "completed":
