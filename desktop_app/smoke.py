@@ -168,6 +168,8 @@ def _check_panel(window, out: Path, run_dir: str, status: str) -> str:
     if status != "completed":
         raise RuntimeError(f"run ended '{status}' ({run_dir})")
     panel = window.panel_widgets[PANEL]
+    window.show_panel(PANEL)  # as a user would look at it: a panel behind a tab (or queued) draws when shown
+    panel.request_refresh()
     columns, rows = panel.data_table()
     if len(rows) < 2:
         raise RuntimeError(f"{PANEL} panel drew {len(rows)} points, expected epochs 0 and 1")

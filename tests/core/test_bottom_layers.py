@@ -13,9 +13,10 @@ from desktop_app.core.training.unit import unit_steps
 from tests.core.test_engine import tiny
 
 # Hashes computed on main before the field existed: run folders of the background `basin reproduce` carry them.
+# (reproduce-width left the list when issue 26 gave it 10 seeds: its content, and so its hash, changed on purpose.)
 HASHES_BEFORE = {"default": "23642745828a4263", "reproduce-regulariser full": "effc22f4f7b4f1b9",
                  "reproduce-regulariser reduced": "cefd4825cfa787b5", "preset erhan2010": "652c41b07819168f",
-                 "preset reproduce-width": "49e38c8bc1e8f1a5", "preset online-demo": "6d996ab530ea72db",
+                 "preset online-demo": "6d996ab530ea72db",
                  "preset scae-pitfall": "05a1287ca261a63a"}
 
 
@@ -24,7 +25,7 @@ def test_the_default_leaves_existing_hashes_unchanged():
     (_, reduced), = reproduce.CLAIMS["regulariser"].experiments(True)
     now = {"default": ExperimentConfig().hash(), "reproduce-regulariser full": full.hash(),
            "reproduce-regulariser reduced": reduced.hash(),
-           **{f"preset {n}": load_preset(n).hash() for n in ("erhan2010", "reproduce-width", "online-demo",
+           **{f"preset {n}": load_preset(n).hash() for n in ("erhan2010", "online-demo",
                                                               "scae-pitfall")}}
     assert now == HASHES_BEFORE
 
