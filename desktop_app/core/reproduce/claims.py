@@ -234,7 +234,8 @@ FIG1_KEEP_SEEDS = 10  # filters, probe outputs and epoch checkpoints of seeds 0-
 def _fig1_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
     """Erhan 2010's Figure 1: the reference recipe (784-500-500-500-10 sigmoid, classic init, 1,000 labelled
     digits, DAE 15 epochs per layer on the unlabelled pool, momentum SGD 50 epochs at minibatch 10), none against
-    DAE (``fig1.WHY_ARM``), 400 paired seeds, seed batches of the dense step on every core; filters and probe
+    DAE (``fig1.WHY_ARM``), 400 paired seeds, the dense step one seed per task on every core (faster than seed
+    batches on a CPU, docs/PERFORMANCE.md; on a GPU pass --seed-batch 0); filters and probe
     outputs kept for the first seeds only (the storage policy), so the folder fits a laptop disk. Reduced: 3
     seeds of a 64-unit net, 2 + 4 epochs."""
     d = _base(reduced).to_dict()
@@ -242,7 +243,7 @@ def _fig1_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
     d["pretraining"]["dae"]["epochs"] = 2 if reduced else 15
     d["finetune"]["epochs"] = 4 if reduced else 50
     d["seeds"] = {"count": 3 if reduced else FIG1_SEEDS, "base": 0}
-    d["execution"] = {"seed_batch": 0}
+    d["execution"] = {"seed_batch": 1}  # the dense step one seed per task: fastest on a CPU (bench/fig1_study.py)
     d["snapshots"]["keep_seeds"] = 2 if reduced else FIG1_KEEP_SEEDS  # the storage policy: a laptop disk
     return [("fig1", config_mod.from_dict(d))]
 
