@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check desktop_app tests bench packaging tools
 	$(VENV)/bin/lint-imports
 
-SUITE := QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider -m "slow or not slow"
+SUITE := QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider -m "slow or not slow" --durations=20
 
 test: lint
 	$(SUITE)
