@@ -86,8 +86,9 @@ def test_curves_csv_every_column(qtbot, store, tmp_path, metric, band, smoothing
             for layer in syn.LAYERS:
                 v = np.array([[syn.recon(arm, s, layer, e) for e in range(1, syn.PRETRAIN_EPOCHS + 1)]
                               for s in syn.SEEDS])
+                measure = "squared" if arm == "rbm" else "cross-entropy"  # an RBM's error vs an autoencoder's
                 expected[("recon", arm, f"layer {layer + 1}")] = (v, list(range(1, syn.PRETRAIN_EPOCHS + 1)),
-                                                                  "recon (per example)")
+                                                                  f"recon (per example, {measure})")
     got: dict[tuple[str, str, str], list[dict]] = {}
     for r in rows:
         got.setdefault((r["plot"], r["arm"], r["series"]), []).append(r)
