@@ -288,6 +288,13 @@ def _layer_inputs(models: Sequence[Net], pool: torch.Tensor, li: int) -> torch.T
     return torch.stack([layer_inputs(m, pool, li) for m in models])
 
 
+def _keep(stacked, keep: list[int], members: list, inputs: torch.Tensor, order_gens: list) -> tuple[list, torch.Tensor,
+                                                                                                   list]:
+    """Drop the seeds not in ``keep`` (positions) from the stack and from every per-seed list."""
+    stacked.keep(keep)
+    return [members[q] for q in keep], _rows(inputs, keep), [order_gens[q] for q in keep]
+
+
 def _rows(inputs: torch.Tensor, keep: list[int]) -> torch.Tensor:
     """``inputs[keep]`` without copying a shared (expanded) layer-0 pool."""
     if inputs.stride(0) == 0:
@@ -333,10 +340,7 @@ def stacked_greedy_pretrain(models: Sequence[Net], arm: str, cfg: ExperimentConf
                 for q in sorted(bad):
                     yield members[q], PretrainingDiverged(f"layer {li} epoch {epoch}: {bad[q]}")
                     alive.remove(members[q])
-                stacked.keep(keep)
-                members = [members[q] for q in keep]
-                inputs = _rows(inputs, keep)
-                order_gens = [order_gens[q] for q in keep]
+                members, inputs, order_gens = _keep(stacked, keep, members, inputs, order_gens)
                 if not members:
                     return
             stacked.write_back()
@@ -352,10 +356,7 @@ def stacked_greedy_pretrain(models: Sequence[Net], arm: str, cfg: ExperimentConf
                 keep.append(q)
                 yield p, LayerEpoch(li, epoch, error)
             if len(keep) < len(members):
-                stacked.keep(keep)
-                members = [members[q] for q in keep]
-                inputs = _rows(inputs, keep)
-                order_gens = [order_gens[q] for q in keep]
+                members, inputs, order_gens = _keep(stacked, keep, members, inputs, order_gens)
                 if not members:
                     return
         for p in members:
