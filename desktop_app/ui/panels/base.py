@@ -125,7 +125,19 @@ def fit_contents(widget: QWidget) -> QWidget:
     return widget
 
 
-class PlotTitle(pg.LabelItem):
+class NarrowLabel(pg.LabelItem):
+    """A label that claims no width of its own (only its height), so a long text never widens its column."""
+
+    def updateMin(self) -> None:  # noqa: N802 - pyqtgraph override
+        super().updateMin()
+        height = self.itemRect().height()
+        self.setMinimumWidth(0)
+        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
+        self._sizeHint[Qt.SizeHint.PreferredSize] = (0, height)
+        self.updateGeometry()
+
+
+class PlotTitle(NarrowLabel):
     """A plot's title that claims no width and elides its text ("…") to the width the plot gets, the whole text
     in its tooltip. pyqtgraph's title claims its text's width: a long title ("autoencoders: 4 pre-trained
     layer(s); probe on 200 train / 200 test examples", an error surface's run, seed and grid) widened its plot
@@ -163,14 +175,6 @@ class PlotTitle(pg.LabelItem):
             super().setText(full[:lo].rstrip() + "…")
         self.text = full
         self.setToolTip(full if self.item.toPlainText() != full else "")
-
-    def updateMin(self) -> None:  # noqa: N802 - pyqtgraph override
-        super().updateMin()
-        height = self.itemRect().height()
-        self.setMinimumWidth(0)
-        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
-        self._sizeHint[Qt.SizeHint.PreferredSize] = (0, height)
-        self.updateGeometry()
 
     def resizeEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
         self._fit()

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QComboBox, QCompleter, QHBoxLayout, QLabel, QPushB
 from desktop_app.core import tiling
 from desktop_app.core.analysis import filter_metrics
 from desktop_app.core.events import PHASE_ORDER
-from desktop_app.ui.panels.base import FOREGROUND, Panel, arm_color, style_plot
+from desktop_app.ui.panels.base import FOREGROUND, NarrowLabel, Panel, arm_color, style_plot
 from desktop_app.ui.panels.storage_note import storage_note
 from desktop_app.ui.run_store import FILTERS, RunStore
 
@@ -355,7 +355,7 @@ class FiltersPanel(Panel):
         return columns, rows
 
 
-class _Title(pg.LabelItem):
+class _Title(NarrowLabel):
     """A label that does not claim its text width, so both sides of the panel get the same width, and wraps its
     text to the width it gets (centred): unwrapped, a long header ran under its neighbour's at 1280 px
     ("(white noise 0.189)structure"). Its height follows the wrapped lines."""
@@ -363,14 +363,6 @@ class _Title(pg.LabelItem):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.item.document().setDefaultTextOption(QTextOption(Qt.AlignmentFlag.AlignHCenter))
-
-    def updateMin(self) -> None:  # noqa: N802 - pyqtgraph override
-        super().updateMin()
-        height = self.itemRect().height()
-        self.setMinimumWidth(0)
-        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
-        self._sizeHint[Qt.SizeHint.PreferredSize] = (0, height)
-        self.updateGeometry()
 
     def resizeEvent(self, ev: Any) -> None:  # noqa: N802 - Qt override
         width = max(1.0, self.size().width())
