@@ -23,7 +23,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check desktop_app tests bench packaging tools
 	$(VENV)/bin/lint-imports
 
-SUITE := QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider -m "slow or not slow" --durations=20
+# The suite runs on every core (pytest-xdist): one test file per worker at a time, so a file's module fixtures (the
+# shared reduced claims, the quick-demo run) are made once. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
+SUITE := QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider -m "slow or not slow" --durations=20 \
+	-n $(TEST_WORKERS) --dist loadfile
 
 test: lint
 	$(SUITE)

@@ -24,11 +24,22 @@ def claims_dir(tmp_path_factory):
 # length. `basin reproduce --reduced` keeps the sizes of reproduce.claims.
 SMALLER = {"online": {"online.finetune_examples": 10_000, "online.pretrain_examples": 2_000},
            "fig1": {"pretraining.dae.epochs": 1, "finetune.epochs": 3}}
+# Pre-training on 500 unlabelled digits instead of the ~3,500 the claims' splits leave: the same code paths (greedy
+# layers, stacks, checkpoints, the analyses) at a seventh of the minibatches. Claims that set their own data or
+# stream (online, output-variance) keep theirs. Every test here that shares ``claims_dir`` uses the same sizes, so
+# the regulariser run the claims share is still made once.
+POOL = {"data.n_unlabelled": 500}
+OWN_DATA = ("online", "output-variance")
+
+
+def smaller(name: str) -> dict[str, object]:
+    """The ``--set`` overrides this file runs claim ``name`` with."""
+    return {**({} if name in OWN_DATA else POOL), **SMALLER.get(name, {})}
 
 
 @pytest.mark.parametrize("name", list(reproduce.CLAIMS))
 def test_reduced_claim_runs_and_reports(name, tmp_path, claims_dir):
-    result = reproduce.run_claim(name, claims_dir, reduced=True, device="cpu", overrides=SMALLER.get(name))
+    result = reproduce.run_claim(name, claims_dir, reduced=True, device="cpu", overrides=smaller(name))
     from desktop_app.core.reproduce.rules import VERDICTS
 
     assert result.verdict in VERDICTS
@@ -89,7 +100,7 @@ def test_an_interrupted_claim_run_is_resumed_not_restarted(tmp_path):
     from desktop_app.core.runfolder.workspace import read_manifest
 
     (label, cfg), = reproduce.CLAIMS["regulariser"].experiments(True)
-    cfg = cfg.with_overrides({"device": "cpu"})
+    cfg = cfg.with_overrides({**smaller("regulariser"), "device": "cpu"})
     run_dir = tmp_path / "reduced" / run_folder_name(cfg)
     control = RunControl()
     for ev in run_experiment(cfg, control, run_dir):
@@ -98,7 +109,7 @@ def test_an_interrupted_claim_run_is_resumed_not_restarted(tmp_path):
     assert read_manifest(run_dir)["status"] == "stopped"
     marker = run_dir / "kept.txt"
     marker.write_text("this folder was continued, not rebuilt")
-    result = reproduce.run_claim("regulariser", tmp_path, reduced=True, device="cpu")
+    result = reproduce.run_claim("regulariser", tmp_path, reduced=True, device="cpu", overrides=smaller("regulariser"))
     assert marker.exists()
     assert read_manifest(run_dir)["status"] == "completed"
     assert result.numbers
@@ -112,15 +123,16 @@ def test_an_experiment_two_claims_share_runs_once(tmp_path, claims_dir):
     from desktop_app.core.runfolder.workspace import read_manifest
 
     (label, cfg), = reproduce.CLAIMS["regulariser"].experiments(True)
-    cfg = cfg.with_overrides({"device": "cpu"})
+    over = smaller("regulariser")
+    cfg = cfg.with_overrides({**over, "device": "cpu"})
     done = claims_dir / "reduced" / run_folder_name(cfg)
-    reproduce.run_claim("regulariser", claims_dir, reduced=True, device="cpu")  # the run the claims above share
+    reproduce.run_claim("regulariser", claims_dir, reduced=True, device="cpu", overrides=over)  # the shared run
     shutil.copytree(done, tmp_path / "reduced" / done.name)  # a completed folder of its own to move
-    first = reproduce.run_claim("regulariser", tmp_path, reduced=True, device="cpu")
+    first = reproduce.run_claim("regulariser", tmp_path, reduced=True, device="cpu", overrides=over)
     src = tmp_path / "reduced" / run_folder_name(cfg)
     twin = src.parent / f"some-other-name-{cfg.hash()[:8]}"
     shutil.move(src, twin)
-    again = reproduce.run_claim("regulariser", tmp_path, reduced=True, device="cpu")
+    again = reproduce.run_claim("regulariser", tmp_path, reduced=True, device="cpu", overrides=over)
     assert not src.exists() and again.run_dirs["regulariser"] == str(twin)
     assert read_manifest(twin)["status"] == "completed"
     assert again.numbers == first.numbers
