@@ -57,17 +57,49 @@ def metrics_file(run_dir: Path) -> dict[tuple[str, int, str], dict[int, float]]:
     return out
 
 
+def hparams_dashboard(logdir: Path):
+    """What TensorBoard's HParams dashboard shows for ``logdir``: (experiment, session groups), from the plugin's
+    own request handlers over TensorBoard's own data provider."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import api_pb2, backend_context, get_experiment, list_session_groups
+
+    mux = plugin_event_multiplexer.EventMultiplexer()
+    mux.AddRunsFromDirectory(str(logdir))
+    mux.Reload()
+    provider = data_provider.MultiplexerDataProvider(mux, str(logdir))
+    backend = backend_context.Context(base_plugin.TBContext(logdir=str(logdir), data_provider=provider,
+                                                            multiplexer=mux))
+    request_context = context.RequestContext()
+    experiment = get_experiment.Handler(request_context, backend, "", api_pb2.GetExperimentRequest()).run()
+    request = api_pb2.ListSessionGroupsRequest(
+        start_index=0, slice_size=1000, aggregation_type=api_pb2.AGGREGATION_AVG,
+        allowed_statuses=[api_pb2.STATUS_UNKNOWN, api_pb2.STATUS_SUCCESS, api_pb2.STATUS_FAILURE,
+                          api_pb2.STATUS_RUNNING])
+    for info in experiment.hparam_infos:
+        request.col_params.add(hparam=info.name)
+    for info in experiment.metric_infos:
+        request.col_params.add(metric=info.name)
+    groups = list_session_groups.Handler(request_context, backend, "", request).run().session_groups
+    return experiment, groups
+
+
+def value(v) -> object:
+    return getattr(v, v.WhichOneof("kind"))
+
+
 def session_hparams(acc: EventAccumulator) -> dict[str, object]:
     content = acc.PluginTagToContent(hp_metadata.PLUGIN_NAME)[hp_metadata.SESSION_START_INFO_TAG]
     info = hp_metadata.parse_session_start_info_plugin_data(content)
-    return {k: getattr(v, v.WhichOneof("kind")) for k, v in info.hparams.items()}
+    return {k: value(v) for k, v in info.hparams.items()}
 
 
 def assert_mirrors_the_metrics(run_dir: Path, cfg: c.ExperimentConfig) -> None:
     """One run per (arm, seed) whose scalars are the metrics file's, each step once, and its hparams."""
     tb = run_dir / "tensorboard"
     units = {(arm, seed) for arm in cfg.arms for seed in cfg.seed_values}
-    assert run_dirs(tb) == {"."} | {f"{arm}/seed{seed}" for arm, seed in units}
+    assert run_dirs(tb) == {f"{arm}/seed{seed}" for arm, seed in units}
     expected = metrics_file(run_dir)
     for arm, seed in units:
         acc = accumulator(tb / arm / f"seed{seed}")
@@ -91,12 +123,16 @@ def assert_mirrors_the_metrics(run_dir: Path, cfg: c.ExperimentConfig) -> None:
             assert hp["pretraining.dae.corruption"] == pytest.approx(0.3)
         # what cannot change the numbers is left out (thread count, snapshot settings, a dense layer's kernel)
         assert not {"threads", "snapshots.tensorboard", "model.layers.0.kernel", "arms", "seeds.count"} & set(hp)
-    experiment = hp_metadata.parse_experiment_plugin_data(
-        accumulator(tb).PluginTagToContent(hp_metadata.PLUGIN_NAME)[hp_metadata.EXPERIMENT_TAG])
-    assert {m.name.tag for m in experiment.metric_infos} == {"test_error", "test_nll", "valid_error"}
-    infos = {h.name: h for h in experiment.hparam_infos}
-    assert [v.string_value for v in infos["arm"].domain_discrete.values] == sorted(cfg.arms)
-    assert [v.number_value for v in infos["seed"].domain_discrete.values] == list(cfg.seed_values)
+    # the HParams dashboard: one group per unit, its hparams, and test error / NLL at the final epoch
+    experiment, groups = hparams_dashboard(tb)
+    assert {"test_error", "test_nll"} <= {m.name.tag for m in experiment.metric_infos}
+    assert len(groups) == len(units)
+    final = cfg.finetune.epochs
+    for group in groups:
+        arm, seed = value(group.hparams["arm"]), int(value(group.hparams["seed"]))
+        metrics = {m.name.tag: (m.value, m.training_step) for m in group.metric_values}
+        for tag in ("test_error", "test_nll"):
+            assert metrics[tag] == (pytest.approx(expected[(arm, seed, tag)][final], rel=1e-6), final)
 
 
 @pytest.mark.parametrize("seed_batch", [1, 2])
@@ -130,3 +166,21 @@ def test_a_resumed_run_writes_no_step_twice(tmp_path):
         assert '"completed"' in f.read()
     assert list(resume_experiment(run_dir))[-1].status == "completed"
     assert_mirrors_the_metrics(run_dir, cfg)
+
+
+def test_a_workspace_of_runs_is_one_hparams_table(tmp_path):
+    """``tensorboard --logdir`` on a folder of runs (a sweep, a workspace): every unit of every run is its own
+    group, and an hparam that differs between the runs spans both runs' values (a per-run experiment summary
+    would have been one run's, its domains leaving the other run's values out)."""
+    for units in (9, 12):
+        cfg = tiny(**{"arms": ["none"], "seeds.count": 1, "model.layers": [{"kind": "dense", "units": units}]})
+        assert list(run_experiment(cfg, None, tmp_path / f"units={units}"))[-1].status == "completed"
+    experiment, groups = hparams_dashboard(tmp_path)
+    info = next(h for h in experiment.hparam_infos if h.name == "model.layers.0.units")
+    assert info.differs and (info.domain_interval.min_value, info.domain_interval.max_value) == (9, 12)
+    assert not next(h for h in experiment.hparam_infos if h.name == "finetune.lr").differs
+    assert sorted(value(g.hparams["model.layers.0.units"]) for g in groups) == [9, 12]
+    for g in groups:
+        expected = metrics_file(tmp_path / f"units={int(value(g.hparams['model.layers.0.units']))}")
+        got = {m.name.tag: m.value for m in g.metric_values}
+        assert got["test_error"] == pytest.approx(expected[("none", 3, "test_error")][2], rel=1e-6)

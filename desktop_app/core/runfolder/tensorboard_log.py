@@ -9,9 +9,12 @@ snapshot under ``filters/<phase>`` (``init``, ``pretrain``, ``finetune``) by epo
 
 The config goes in through TensorBoard's HParams plugin: each unit's run starts with a session whose hparams
 are the config fields that can change that unit's numbers (``config.diff``: no ``no_effect`` field, none its arm
-does not use) plus ``arm`` and ``seed``; ``tensorboard/`` itself holds the experiment (every hparam with the
-values the units take, and the metrics ``test_error``, ``test_nll``, ``valid_error``: the HParams table shows a
-run's last value of each, i.e. its final epoch's).
+does not use) plus ``arm`` and ``seed``. No experiment summary is written: TensorBoard then derives the HParams
+table from the sessions (each hparam's values over every session, whether it differs; the metrics are the runs'
+scalar tags, each shown at its last step: ``test_error`` and ``test_nll`` are the final epoch's). An experiment
+summary would be one run's: with ``--logdir`` on a workspace or a sweep TensorBoard takes the first it finds for
+all runs, so the other runs' values fall outside its domains. Sessions are grouped by a hash of their hparams
+(not by ``<arm>/seed<k>``, which two runs share), so a group is one unit.
 
 A resume rewrites the files from the run folder: the folder is the record (TensorBoard's writer flushes every
 few seconds, so a killed process can leave the event files behind its metrics), and a resumed unit recomputes the
@@ -45,8 +48,6 @@ from desktop_app.core.runfolder.layout import TENSORBOARD, RunFolder, RunFolderE
 from desktop_app.core.runfolder.replay import replay
 from desktop_app.core.tiling import filters_to_tiles, mosaic, normalise
 
-# the HParams plugin's metrics: scalar tags of every unit's run, read at their last step
-METRICS = (("test_error", "final test error"), ("test_nll", "final test NLL"), ("valid_error", "final valid error"))
 EVENT_FILE_PREFIX = "events.out.tfevents."
 FLUSH_SECS = 10  # a TensorBoard watching the run sees an epoch within seconds (torch's default is 120)
 
@@ -135,20 +136,15 @@ class TensorBoardSink:
         return ""
 
     def start(self, resumed: bool) -> str:
-        """The experiment's HParams config; on a resume, the event files rebuilt from the folder first."""
-        note = ""
-        if resumed:
-            try:
-                self._rebuild()
-            except (RunFolderError, ConfigError, OSError, ValueError) as exc:
-                self.close()
-                note = f"TensorBoard files of the earlier segments are incomplete: {str(exc).splitlines()[0]}"
-        w = self._writer_cls(log_dir=str(self.root), flush_secs=FLUSH_SECS)
+        """A resumed run's event files rebuilt from the folder (a fresh run has none yet)."""
+        if not resumed:
+            return ""
         try:
-            w.file_writer.add_summary(self._experiment())
-        finally:
-            w.close()
-        return note
+            self._rebuild()
+        except (RunFolderError, ConfigError, OSError, ValueError) as exc:
+            self.close()
+            return f"TensorBoard files of the earlier segments are incomplete: {str(exc).splitlines()[0]}"
+        return ""
 
     def _rebuild(self) -> None:
         for dirpath, _dirs, files in os.walk(self.root, followlinks=False):
@@ -190,7 +186,7 @@ class TensorBoardSink:
             if unit not in self._sessions:
                 self._sessions.add(unit)
                 w.file_writer.add_summary(self._hp.hparams_pb(
-                    unit_hparams(self.cfg, *unit), trial_id=run_name(*unit), start_time_secs=time.time()))
+                    unit_hparams(self.cfg, *unit), start_time_secs=time.time()))
         return w
 
     def _close_unit(self, unit: tuple[str, int]) -> None:
@@ -201,20 +197,3 @@ class TensorBoardSink:
     def close(self) -> None:
         for unit in list(self._writers):
             self._close_unit(unit)
-
-    # -- hparams --------------------------------------------------------------------------------------
-    def _experiment(self):
-        """Every unit's hparam with the values the units take (so TensorBoard offers them as filters)."""
-        hp = self._hp
-        values: dict[str, set[HParamValue]] = {}
-        for arm in self.cfg.arms:
-            for seed in self.cfg.seed_values:
-                for k, v in unit_hparams(self.cfg, arm, seed).items():
-                    values.setdefault(k, set()).add(v)
-        hparams = []
-        for k, vs in values.items():
-            kinds = {type(v) for v in vs}
-            domain = hp.Discrete(sorted(vs)) if len(kinds) == 1 else None  # type: ignore[type-var]
-            hparams.append(hp.HParam(k, domain))
-        metrics = [hp.Metric(tag, display_name=name) for tag, name in METRICS]
-        return hp.hparams_config_pb(hparams, metrics, time_created_secs=time.time())
