@@ -172,6 +172,7 @@ class LandscapePanel(AnalysisPanel):
         self.colorbar.axis.enableAutoSIPrefix(False)
         self.colorbar.axis.setPen(pg.mkPen(FOREGROUND))
         self.colorbar.axis.setTextPen(pg.mkPen(FOREGROUND))
+        self._tick_texts: list[str] = []  # the colour bar's tick labels, as drawn
         self.plot.vb.sigResized.connect(self._fit_colour_label)
         self.isocurves = []
         for _ in range(N_CONTOURS):
@@ -373,8 +374,7 @@ class LandscapePanel(AnalysisPanel):
         if axis.labelText != shown:
             axis.setLabel(shown, color=FOREGROUND)
         axis.label.setToolTip(names[0])
-        texts = getattr(self, "_tick_texts", [])
-        widest = max((_text_width(axis, t) for t in texts), default=0.0)
+        widest = max((_text_width(axis, t) for t in self._tick_texts), default=0.0)
         text_left = max(0, axis.style["tickLength"]) + axis.style["tickTextOffset"][0]
         # pyqtgraph puts the rotated label at x = width - its height + 5 (resizeEvent)
         width = math.ceil(text_left + widest + LABEL_GAP + axis.label.boundingRect().height() - 5)
