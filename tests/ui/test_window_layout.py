@@ -483,3 +483,76 @@ def test_headers_say_how_a_live_run_ended(qtbot, tmp_path) -> None:
     assert window.run_caption().endswith("· completed") and window.windowTitle().endswith("· completed")
     for panel in window.panel_widgets.values():
         assert panel.run_label.text() == window.run_caption()
+
+
+def _surface(lo: float, hi: float):
+    """A 21 x 21 loss bowl from ``lo`` at the centre to ``hi`` at the corners (error: loss / 3, clipped)."""
+    import numpy as np
+
+    from desktop_app.core.results import LandscapeResult
+
+    xs = ys = np.linspace(-1.0, 1.0, 21)
+    x, y = np.meshgrid(xs, ys)
+    loss = lo + (hi - lo) * (x**2 + y**2) / 2
+    return LandscapeResult(xs, ys, loss, np.clip(loss / 3, 0, 1), np.zeros((0, 2)), np.zeros(0, dtype=int),
+                           np.full(2, np.nan), "random", "dae", 0, 10, "train", 500)
+
+
+def _round(values: list[float], log: bool) -> bool:
+    """1-2-5 values: evenly spaced by 1, 2 or 5 times a power of ten and multiples of that step, or (on a log
+    scale over a decade or more) each 1, 2 or 5 times a power of ten."""
+    import math
+
+    def mantissa(v: float) -> float:
+        return v / 10 ** math.floor(math.log10(v) + 1e-9)
+
+    if log and all(min(abs(mantissa(v) - m) for m in (1, 2, 5)) < 1e-6 for v in values):
+        return True
+    steps = {round(b - a, 9) for a, b in zip(values, values[1:], strict=False)}
+    if len(steps) != 1:
+        return False
+    step = steps.pop()
+    return min(abs(mantissa(step) - m) for m in (1, 2, 5)) < 1e-6 and all(
+        abs(v / step - round(v / step)) < 1e-6 for v in values)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_error_surface_takes_the_height_with_a_readable_colour_bar(qtbot, size) -> None:
+    """Issue 27: at 1280x800 the error surface was about 180 px tall (its controls above it took the height), its
+    colour bar's label ran into the tick labels and the ticks fell on odd values (0.846, 0.624). The plot now takes
+    the panel's height (controls beside it: the 1:1 surface has width to spare), the ticks are 1-2-5 values and
+    the label sits beside them, inside the bar's height, for every colour setting."""
+    from PySide6.QtGui import QImage, QPainter
+
+    window = _window(qtbot, size)
+    assert window.show_panel("Error surface")
+    panel = window.panel_widgets["Error surface"]
+    view = panel.graphics
+    shown = view.mapToScene(view.viewport().rect()).boundingRect().adjusted(-1, -1, 1, 1)
+    for quantity, log, (lo, hi) in [("loss", True, (0.05, 2.3)), ("loss", False, (0.624, 0.846)),
+                                    ("error", False, (0.3, 2.7)), ("error", True, (0.3, 2.7))]:
+        panel.quantity_box.setCurrentIndex(panel.quantity_box.findData(quantity))
+        panel.log_box.setChecked(log)
+        panel.display(_surface(lo, hi))
+        qtbot.wait(50)
+        plot = panel.plot
+        assert plot.sceneBoundingRect().height() >= 400, (quantity, log, plot.sceneBoundingRect())
+        surface = plot.vb.mapViewToScene(panel.image.mapRectToView(panel.image.boundingRect())).boundingRect()
+        assert surface.height() >= 320, surface  # the 1:1 surface itself (it was 92-190 px)
+        for item in (plot, panel.legend, plot.titleLabel.item, plot.getAxis("bottom").label):
+            assert shown.contains(item.sceneBoundingRect()), (type(item).__name__, item.sceneBoundingRect())
+        axis = panel.colorbar.axis
+        image = QImage(10, 10, QImage.Format.Format_ARGB32)
+        painter = QPainter(image)
+        try:
+            _, _, texts = axis.generateDrawSpecs(painter)
+        finally:
+            painter.end()
+        label = axis.label.mapRectToScene(axis.label.boundingRect())
+        bar = axis.sceneBoundingRect()
+        assert shown.contains(label) and bar.top() - 1 <= label.top() and label.bottom() <= bar.bottom() + 1, (
+            axis.labelText, label, bar)
+        ticks = [axis.mapRectToScene(rect) for rect, _flags, _text in texts]
+        assert len(ticks) >= 2 and not any(t.intersects(label) for t in ticks), (axis.labelText, label, ticks)
+        values = [float(text) for _rect, _flags, text in texts]
+        assert _round(values, log), (quantity, log, values)

@@ -283,7 +283,8 @@ class SnapshotsConfig:
         help="Fine-tuning epochs between checkpoints (the last epoch is always saved); resume starts from these.")
     tensorboard: bool = spec(
         False, label="Also write TensorBoard logs",
-        help="Also write TensorBoard event files (needs the basin[tensorboard] extra).")
+        help="Also write TensorBoard event files, one run per arm and seed with the config as HParams: "
+        "tensorboard --logdir <run folder>/tensorboard (needs the basin[tensorboard] extra).")
     keep_seeds: int = spec(
         0, label="Snapshots for the first", unit="seeds", lo=0, hi=10_000,
         help="Storage policy for studies of many seeds: filters, probe outputs and the weights along the trajectory "

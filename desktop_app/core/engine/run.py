@@ -83,12 +83,17 @@ class Engine:
         from desktop_app.core.runfolder.tensorboard_log import TensorBoardSink
 
         sink = None
-        for ev in self._events():
-            if sink is None and isinstance(ev, RunStarted):
-                sink = TensorBoardSink(self.run_dir / "tensorboard")
+        try:
+            for ev in self._events():
+                if sink is None and isinstance(ev, RunStarted):
+                    sink = TensorBoardSink(RunFolder(self.run_dir), self.cfg)
+                note = sink.handle(ev) if sink is not None else ""
+                yield ev
+                if note:
+                    yield LogMessage("warning", note)
+        finally:  # a consumer that closes the run early still gets its files flushed
             if sink is not None:
-                sink.handle(ev)
-            yield ev
+                sink.close()
 
     def _events(self) -> Iterator[Event]:
         cfg = self.cfg

@@ -17,7 +17,7 @@ Layout (all writes atomic, temp + rename)::
   checkpoints/<arm>/s<seed>/latest.pt      the unit's resume state; e<epoch>.pt weights along the trajectory
   online/<arm>_s<seed>.csv                 an online run's curve per unit (see ``online``)
   analyses/<name>-<key>.npz + .json        cached analysis results (see ``results_cache``)
-  tensorboard/                             optional TensorBoard event files
+  tensorboard/<arm>/seed<k>/               optional TensorBoard event files, one run per unit (``tensorboard_log``)
 
 One (arm, seed) unit owns ``metrics/<arm>_s<seed>.csv``, ``online/<arm>_s<seed>.csv``, ``snapshots/<arm>/s<seed>/`` and
 ``checkpoints/<arm>/s<seed>/`` (its ``UnitFolder``) and writes nothing else.

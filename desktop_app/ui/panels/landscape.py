@@ -12,8 +12,19 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QWidget
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QFontMetricsF
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFrame,
+    QHBoxLayout,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.core.analysis.progress import LandscapeResult
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
@@ -25,6 +36,15 @@ N_CONTOURS = 6  # few enough to read each level off the colour bar
 MAX_EPOCH_LABELS = 12
 TINY = 1e-6
 DIRECTIONS = (("filter-normalised random", "random"), ("PCA of the trajectory", "pca"))
+SIDE_MIN, SIDE_MAX = 200, 320  # px of the controls' column beside the plot
+LABEL_GAP = 6  # px between the colour bar's tick labels and its label
+# the colour bar's label, longest first: the first that fits the bar's height is shown (the whole one in its tooltip)
+COLOUR_LABELS = {
+    ("loss", False): ("loss (NLL, nats)", "NLL (nats)", "NLL"),
+    ("loss", True): ("loss (NLL, nats), log scale", "NLL (nats), log scale", "NLL, log scale", "NLL (log)"),
+    ("error", False): ("error (%)", "error %"),
+    ("error", True): ("error (%), log scale", "error %, log scale", "error % (log)"),
+}
 
 
 def filled(grid: np.ndarray) -> np.ndarray:
@@ -47,11 +67,11 @@ def pixel_rect(xs: np.ndarray, ys: np.ndarray) -> QRectF:
 
 def _nice_step(raw: float) -> float:
     mag = 10.0 ** math.floor(math.log10(raw))
-    return next(m * mag for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * mag >= raw * (1 - 1e-9))
+    return next(m * mag for m in (1.0, 2.0, 5.0, 10.0) if m * mag >= raw * (1 - 1e-9))
 
 
 def nice_levels(lo: float, hi: float, most: int, log: bool = False) -> np.ndarray:
-    """At most ``most`` round values strictly inside (lo, hi) (1, 2, 2.5 or 5 times a power of ten apart): contour
+    """At most ``most`` round values strictly inside (lo, hi) (1, 2 or 5 times a power of ten apart): contour
     levels and colour-bar ticks a reader can name. With ``log``, lo / hi are log10 of the quantity: round values of
     the quantity itself (0.5, 1, 2, 5 over decades), returned as log10."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
@@ -66,7 +86,7 @@ def nice_levels(lo: float, hi: float, most: int, log: bool = False) -> np.ndarra
         step = _nice_step((b - a) / (most + 1))
         values = [v for v in np.arange(math.ceil(a / step) * step, b, step) if a < v < b]
         while len(values) > most:
-            step = _nice_step(step * 1.5)
+            step = _nice_step(step * 1.1)
             values = [v for v in np.arange(math.ceil(a / step) * step, b, step) if a < v < b]
     out = np.asarray(values, dtype=float)
     return np.log10(out) if log else out
@@ -134,6 +154,7 @@ class LandscapePanel(AnalysisPanel):
         for w in (self.quantity_box, self.log_box, self.contour_box):
             (w.currentIndexChanged if isinstance(w, QComboBox) else w.toggled).connect(self._redraw)
         self.add_display("Colour", self.quantity_box, self.log_box, self.contour_box)
+        self._controls_beside_the_plot()
 
         self.plot = style_plot(self.graphics.addPlot(row=0, col=0), "Error surface",
                                "direction 1 (alpha)", "direction 2 (beta)")
@@ -149,9 +170,10 @@ class LandscapePanel(AnalysisPanel):
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=self.cmap, interactive=False, pen=FOREGROUND)
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
         self.colorbar.axis.enableAutoSIPrefix(False)
-        self.colorbar.axis.setStyle(autoExpandTextSpace=True)
         self.colorbar.axis.setPen(pg.mkPen(FOREGROUND))
         self.colorbar.axis.setTextPen(pg.mkPen(FOREGROUND))
+        self._tick_texts: list[str] = []  # the colour bar's tick labels, as drawn
+        self.plot.vb.sigResized.connect(self._fit_colour_label)
         self.isocurves = []
         for _ in range(N_CONTOURS):
             iso = pg.IsocurveItem(level=0, pen=pg.mkPen(255, 255, 255, 150, width=1), axisOrder="row-major")
@@ -171,6 +193,44 @@ class LandscapePanel(AnalysisPanel):
         self.shown: np.ndarray = np.zeros((0, 0), dtype=np.float32)  # the image drawn (filled, maybe log10)
         no_si_prefix(self.plot)
         self.finish_setup()
+
+    def _controls_beside_the_plot(self) -> None:
+        """The explanation, selectors, Compute row and status in a column left of the plot instead of above it.
+
+        The surface is drawn 1:1 (both directions in the same units), so it is as tall as the plot is and the
+        plot's width beyond that is empty: at 1280x800 four rows of text and controls above it left it about 180 px
+        tall. Beside it they cost only width it had to spare. The column scrolls when the panel is shorter than it."""
+        layout = self.layout()
+        for w in (self.header, self.actions, self.status, self.graphics):
+            layout.removeWidget(w)
+        layout.removeItem(self.toolbar_row)
+        for w in (self.tools, self.run_label, self.export_button):
+            self.toolbar_row.removeWidget(w)
+        side = QWidget()
+        column = QVBoxLayout(side)
+        column.setContentsMargins(0, 0, 0, 0)
+        self.run_label.setWordWrap(True)
+        head = QHBoxLayout()
+        head.addWidget(self.run_label, 1)
+        head.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignTop)
+        column.addLayout(head)
+        for w in (self.header, self.tools, self.actions, self.status):
+            column.addWidget(w)
+        column.addStretch(1)
+        boxes = [w for w in self.tools.children() + self.actions.children() if isinstance(w, QWidget)]
+        width = max(SIDE_MIN, min(SIDE_MAX, max(w.sizeHint().width() for w in boxes)))
+        self.controls = QScrollArea()
+        self.controls.setObjectName("surfaceControls")
+        self.controls.setFrameShape(QFrame.Shape.NoFrame)
+        self.controls.setWidgetResizable(True)
+        self.controls.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.controls.setWidget(side)
+        side.setFixedWidth(width)
+        self.controls.setFixedWidth(width + self.controls.verticalScrollBar().sizeHint().width())
+        body = QHBoxLayout()
+        body.addWidget(self.controls)
+        body.addWidget(self.graphics, 1)
+        layout.addLayout(body, 1)
 
     # -- selectors ---------------------------------------------------------------------------------
     def _units_with_checkpoints(self) -> list[tuple[str, int]]:
@@ -272,7 +332,6 @@ class LandscapePanel(AnalysisPanel):
         self.image.setImage(self.shown, levels=(lo, hi), autoLevels=False)
         self.image.setRect(pixel_rect(r.xs, r.ys))
         self.colorbar.setLevels(values=(lo, hi))
-        quantity = "loss (NLL, nats)" if self.quantity_box.currentData() == "loss" else "error (%)"
         log = self.log_box.isChecked()
         show_contours = self.contour_box.isChecked() and not partial
         levels = nice_levels(lo, hi, N_CONTOURS, log)
@@ -283,7 +342,8 @@ class LandscapePanel(AnalysisPanel):
         # fell on 0.846, 0.624 when they split the range evenly.
         ticks = [(float(v), _level_text(10.0 ** v if log else v)) for v in levels]
         self.colorbar.axis.setTicks([ticks])
-        self.colorbar.axis.setLabel(f"{quantity}, log scale" if log else quantity, color=FOREGROUND)
+        self._tick_texts = [text for _v, text in ticks]
+        self._fit_colour_label()
         self._draw_trajectory(r)
         if r.directions == "pca":
             ev = np.nan_to_num(r.explained_variance_ratio) * 100
@@ -295,9 +355,31 @@ class LandscapePanel(AnalysisPanel):
             self.plot.setLabel("left", "direction 2 (beta, filter-normalised units)", color=FOREGROUND)
         n = np.isfinite(r.loss).sum()
         done = "" if n == r.loss.size else f", {n}/{r.loss.size} points so far"
-        self.plot.setTitle(f"{arm_label(r.arm)}, seed {r.seed}, epoch {r.epoch}: {r.split} loss on {r.n_eval} "
-                           f"examples, {len(r.xs)} x {len(r.ys)} grid{done}", color=FOREGROUND, size="11pt")
+        # short enough to stand whole beside the controls at 1280x800 (the title elides, whole in its tooltip)
+        self.plot.setTitle(f"{arm_label(r.arm)}, seed {r.seed}, epoch {r.epoch}: {r.split} loss, n = {r.n_eval}, "
+                           f"{len(r.xs)} x {len(r.ys)} grid{done}", color=FOREGROUND, size="11pt")
         self.plot.setRange(xRange=(r.xs[0], r.xs[-1]), yRange=(r.ys[0], r.ys[-1]), padding=0.02)
+
+    def _fit_colour_label(self) -> None:
+        """The colour bar's label beside its tick labels, never on them, and no longer than the bar.
+
+        pyqtgraph's ColorBarItem fixes its axis at 45 px whatever the tick labels, so a label such as "0.65" ran
+        under the axis label; the axis width is set here from the tick labels drawn, and the label is the longest
+        wording that fits the bar's height (the whole one in the tooltip)."""
+        axis = self.colorbar.axis
+        key = (self.quantity_box.currentData(), self.log_box.isChecked())
+        names = COLOUR_LABELS.get(key, ("",))
+        room = axis.geometry().height()
+        shown = next((n for n in names if _text_width(axis, n) + 8 <= room), names[-1])
+        if axis.labelText != shown:
+            axis.setLabel(shown, color=FOREGROUND)
+        axis.label.setToolTip(names[0])
+        widest = max((_text_width(axis, t) for t in self._tick_texts), default=0.0)
+        text_left = max(0, axis.style["tickLength"]) + axis.style["tickTextOffset"][0]
+        # pyqtgraph puts the rotated label at x = width - its height + 5 (resizeEvent)
+        width = math.ceil(text_left + widest + LABEL_GAP + axis.label.boundingRect().height() - 5)
+        if axis.fixedWidth != width:  # (not width(): the layout applies a new one later)
+            axis.setWidth(width)
 
     def _draw_trajectory(self, r: LandscapeResult) -> None:
         self._clear_labels()
@@ -333,6 +415,12 @@ class LandscapePanel(AnalysisPanel):
             for (x, y), e in zip(r.trajectory, r.trajectory_epochs, strict=True):
                 rows.append(["trajectory", float(x), float(y), "", "", int(e)])
         return columns, rows
+
+
+def _text_width(axis: pg.AxisItem, text: str) -> float:
+    """Width of ``text`` in the axis's tick font, measured as pyqtgraph measures its tick labels."""
+    font = axis.style["tickFont"] or axis.font()
+    return QFontMetricsF(font).boundingRect(QRectF(0, 0, 100, 100), Qt.AlignmentFlag.AlignCenter, text).width()
 
 
 def _level_text(v: float) -> str:
