@@ -134,7 +134,7 @@ def test_sweep_queues_one_run_per_value(fake_window) -> None:
 def _fake_run_events(run_dir: str) -> list:
     w = np.ones((4, 784), dtype=np.float32)
     return [
-        RunStarted(run_dir, "fake", ("none", "rbm"), (0, 1), "CPU (1 threads)", 100),
+        RunStarted(run_dir, "fake", ("none", "rbm"), (0, 1), "CPU (1 thread)", 100),
         PhaseStarted("rbm", 0, "pretrain", 0, 3),
         Progress("rbm", 0, "pretrain", 0, 2, 3, 20, 100, 2.0),
         PretrainEpoch("rbm", 0, 0, 1, 12.5),

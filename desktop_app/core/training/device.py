@@ -130,4 +130,5 @@ def describe_device(choice: str = "auto") -> str:
         return "CPU (CUDA unavailable)"
     if dev.type == "cuda":
         return f"GPU: {torch.cuda.get_device_name(dev)}"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'' if n == 1 else 's'})"
