@@ -96,6 +96,20 @@ def test_fifo_checkpoints_are_refused_by_the_analyses_and_open_checkpoint(run_co
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_named_like_an_idx_file_is_refused_not_waited_on(tmp_path):
+    """data.path's IDX files go through the checked reader too: a FIFO (no writer) is one ConfigError naming it."""
+    fifo = tmp_path / "train-images-idx3-ubyte"
+    make_fifo(fifo)
+    script = ("import sys\nfrom desktop_app.core.config import ConfigError\n"
+              "from desktop_app.core.data import read_idx\n"
+              "try:\n    read_idx(sys.argv[1])\nexcept ConfigError as e:\n    print(e)\n")
+    proc = child("-c", script, str(fifo))
+    assert proc.returncode == 0, proc.stderr
+    (line,) = proc.stdout.strip().splitlines()
+    assert "data.path" in line and fifo.name in line and "FIFO" in line, line
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_opening_a_run_with_a_fifo_in_the_window_is_a_dialog_not_a_hang(run_copy):
     make_fifo(run_copy / "manifest.json")
     script = (

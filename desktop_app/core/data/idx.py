@@ -26,6 +26,7 @@ from desktop_app.core.config import ConfigError, DataConfig
 from desktop_app.core.config.limits import MAX_DATASET_FILE_BYTES
 from desktop_app.core.data.imports import n_classes_of
 from desktop_app.core.data.splits import ImagePool
+from desktop_app.core.untrusted import UnreadableFile, read_regular
 
 # IDX type byte -> numpy dtype (multi-byte types are big-endian on disk).
 IDX_DTYPES: dict[int, str] = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -144,7 +145,7 @@ def _read_idx_cached(path: str, _mtime_ns: int, _size: int) -> np.ndarray:
     if _size > limit:
         raise ConfigError("data.path", f"{path}: {_size:,} bytes, more than the {limit:,}-byte limit for a data file")
     try:
-        data = Path(path).read_bytes()
+        data = read_regular(path, limit)  # a FIFO or device named like an IDX file is refused, never waited on
         if data[:2] == b"\x1f\x8b":
             inflater = zlib.decompressobj(wbits=31)
             data = inflater.decompress(data, limit + 1)
@@ -152,6 +153,8 @@ def _read_idx_cached(path: str, _mtime_ns: int, _size: int) -> np.ndarray:
                 raise ConfigError("data.path", f"{path}: unpacks to more than the {limit:,}-byte limit for a data file")
             if not inflater.eof:
                 raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+    except UnreadableFile as exc:
+        raise ConfigError("data.path", str(exc)) from None
     except (OSError, EOFError, zlib.error) as exc:
         raise ConfigError("data.path", f"{path}: cannot read ({exc})") from None
     arr = parse_idx(data, path)
