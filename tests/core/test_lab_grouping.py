@@ -115,3 +115,9 @@ def test_arrange_without_configs_and_value_order():
     assert arrange(unreadable, ComparisonView(group_by="finetune.lr")).group_by == ""
     assert value_order([128, 32, 32.0, 512]) == [32, 128, 512]
     assert value_order(["sgd", "momentum", "sgd"]) == ["sgd", "momentum"]
+
+
+def test_a_pooled_seed_reads_as_its_run_and_seed():
+    from desktop_app.core.lab.grouping import pooled_seed, seed_text
+
+    assert seed_text(pooled_seed(0, 3)) == "3" and seed_text(pooled_seed(1, 3)) == "3 (run 2 of the group)"

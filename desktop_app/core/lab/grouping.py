@@ -44,6 +44,12 @@ def seed_origin(seed: int) -> tuple[int, int]:
     return divmod(int(seed), SEED_BLOCK)
 
 
+def seed_text(seed: int) -> str:
+    """A seed as a reader knows it: "3", or in a group "3 (run 2 of the group)"."""
+    place, own = seed_origin(seed)
+    return f"{own} (run {place + 1} of the group)" if place else str(own)
+
+
 class PooledRunData(RunData):
     """The read side of ``RunData`` over several runs' data: every member's unit under a pooled seed
     (``pooled_seed``). The members' UnitData are shared, not copied, and the pool is rebuilt when a member gains a
@@ -160,4 +166,4 @@ def group_of(comparison: Comparison, run_dir: str) -> ComparedRun | None:
 
 
 __all__ = ["MISSING", "SEED_BLOCK", "ComparisonView", "PooledRunData", "arrange", "choosable_fields", "group_of",
-           "pooled_seed", "seed_origin", "value_order"]
+           "pooled_seed", "seed_origin", "seed_text", "value_order"]
