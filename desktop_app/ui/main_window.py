@@ -65,7 +65,7 @@ DEFAULT_SIZE = (1400, 900)
 SECONDARY_FRACTION = 0.17  # of the window height, for the tabbed Live metrics / Runs / Checkpoints / Log dock
 SECONDARY_MIN_HEIGHT = 100
 RUNS_ROWS = 15  # rows the Runs table shows when its tab is brought to the front (a study is read there)
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3  # 3: the HParams panel dock (a layout saved without it would strand its tab)
 PREVIEW_UNITS = 40  # Open of a study: its first units (seed-major: 20 seeds of 2 arms) are drawn while the rest load
 TOML_FILTER = "Experiment configs (*.toml);;All files (*)"
 

@@ -191,3 +191,20 @@ def test_hparams_without_a_comparison_says_how_to_get_one(window):
     panel.ensure_current()
     assert "Compare two or more runs" in panel.plot.titleLabel.text and panel.points == []
     assert not panel.has_result() and not panel.view_button.isVisible()
+
+
+def test_a_damaged_saved_view_reads_as_the_default(qtbot):
+    from desktop_app.ui import settings as settings_mod
+    from desktop_app.ui.comparison_view import GROUP_BY, LABEL_KEYS
+
+    s = settings_mod.app_settings()
+    s.setValue(LABEL_KEYS, ["a", "b"])  # a list where a string belongs
+    s.sync()
+    assert load_view() == ComparisonView()
+    s.setValue(LABEL_KEYS, "finetune.lr," + "x" * 5000)  # an over-long key is dropped, the rest kept
+    s.setValue(GROUP_BY, "y" * 5000)
+    s.sync()
+    assert load_view() == ComparisonView()
+    s.setValue(GROUP_BY, "finetune.lr")
+    s.sync()
+    assert load_view() == ComparisonView(("finetune.lr",), "finetune.lr")
