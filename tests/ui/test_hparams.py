@@ -88,7 +88,7 @@ def test_hparams_points_equal_the_runs_final_errors_with_t_intervals(window, swe
     bars = [i for i in panel._items if type(i).__name__ == "ErrorBarItem"]
     assert sum(len(b.opts["x"]) for b in bars) == 4  # w16 and w256, two arms each
     # the parallel coordinates: one line per run, the error axis last, coloured by that error
-    assert [a.key for a in panel.axes] == ["model.layers.0.units", "seeds.count"] and len(panel.lines) == 3
+    assert [a.key for a in panel.axes] == ["model.layers.0.units"] and len(panel.lines) == 3  # seeds: no axis
     for line in panel.lines:
         dae_errors = list(finals[Path(line.run_dir).name]["dae"].values())
         assert line.error == pytest.approx(np.mean(dae_errors), rel=1e-12) and line.n == len(dae_errors)
@@ -119,13 +119,12 @@ def test_hparams_series_by_the_other_fields_and_the_parallel_axes(window, sweep)
     window.show_panel("HParams")
     panel.select(field="model.layers.0.units", arm="none")
     assert {p.series for p in panel.points} == {"lr=0.1", "lr=0.05"}  # what differs at units=64
-    # (the seed count differs too: it is a field of the configs)
-    assert [a.key for a in panel.axes] == ["finetune.lr", "model.layers.0.units", "seeds.count"]
-    assert len(panel.lines) == 4 and all(len(ln.fractions) == 4 for ln in panel.lines)
+    # the seed count differs too, but it is the sample, not a setting: no axis, no series of its own
+    assert [a.key for a in panel.axes] == ["finetune.lr", "model.layers.0.units"]
+    assert len(panel.lines) == 4 and all(len(ln.fractions) == 3 for ln in panel.lines)
     panel.select(field="finetune.lr")
     assert not panel.axis.log and list(panel.axis.values) == [0.05, 0.1]
-    assert {p.series for p in panel.points} == {"units=16, seeds.count=3", "units=64, seeds.count=2",
-                                                "units=256, seeds.count=3"}
+    assert {p.series for p in panel.points} == {"units=16", "units=64", "units=256"}
 
 
 def test_grouping_pools_seeds_in_curves_and_summary_and_is_kept(window, sweep, qtbot):
@@ -208,3 +207,19 @@ def test_a_damaged_saved_view_reads_as_the_default(qtbot):
     s.setValue(GROUP_BY, "finetune.lr")
     s.sync()
     assert load_view() == ComparisonView(("finetune.lr",), "finetune.lr")
+
+
+def test_the_reports_width_figure_is_the_hparams_plot(qtbot, sweep, tmp_path):
+    """The reproduce report's width and label-size claims draw this panel from their runs (report_figures)."""
+    from desktop_app.core.reproduce.report import ClaimResult
+    from desktop_app.report_figures import _sweep
+
+    result = ClaimResult("width", "w", "s", "supported", "", run_dirs={d.name: str(d) for d in sweep[:3]})
+    paths = _sweep(result, tmp_path)
+    assert [p.name for p in paths][-1] == "hparams.png" and (tmp_path / "hparams.csv").exists()
+    with open(tmp_path / "hparams.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["view"] == "points"]
+    finals = {d.name: final_test_errors(d) for d in sweep[:3]}
+    assert {r["field"] for r in rows} == {"model.layers.0.units"} and len(rows) == 6
+    for r in rows:
+        assert float(r["mean"]) == pytest.approx(np.mean(list(finals[r["run"]][r["arm"]].values())), rel=1e-12)

@@ -22,6 +22,15 @@ from desktop_app.core.lab.grouping import MISSING, choosable_fields, value_order
 from desktop_app.core.stats import MeanCI, mean_ci
 
 LOG_RATIO = 10.0  # a positive numeric field whose largest value is this many times its smallest: log axis
+# Which seeds a run drew (how many, from which base) is the sample the interval is over, not a setting: runs that
+# differ only there are one line of the plot, and the parallel coordinates have no axis for it (a variant stopped at
+# 2 seeds was a line of its own, and "seeds.count" an axis beside the swept fields).
+SAMPLE_SECTIONS = ("seeds.",)
+
+
+def is_setting(key: str) -> bool:
+    """Whether ``key`` is a setting of the runs (an HParams axis or series), not their sample of seeds."""
+    return not key.startswith(SAMPLE_SECTIONS)
 
 
 def final_test_errors(data: Any) -> dict[str, dict[int, float]]:
@@ -121,7 +130,7 @@ def series_keys(entries: Sequence[ComparedRun], key: str, label_keys: Sequence[s
     for e in entries:
         if not e.members:
             by_value.setdefault(repr(_value(e, key)), []).append(e)
-    return [k for k in label_keys if k != key and any(
+    return [k for k in label_keys if k != key and is_setting(k) and any(
         len({repr(e.config.get(k, MISSING)) for e in same}) > 1 for same in by_value.values())]
 
 
@@ -147,7 +156,7 @@ def default_field(comparison: Comparison) -> str:
     plotted against width)."""
     if comparison.group_by:
         return comparison.group_by
-    keys = list(comparison.label_keys) or choosable_fields(comparison)
+    keys = [k for k in (list(comparison.label_keys) or choosable_fields(comparison)) if is_setting(k)]
     runs = comparison.members()
 
     def distinct(key: str) -> int:
@@ -170,10 +179,10 @@ class ParallelLine:
 
 def parallel_lines(comparison: Comparison, arm: str) -> tuple[list[FieldAxis], list[ParallelLine]]:
     """Axes over the fields that differ and matter (one per field; a field that differs in several layers once
-    per layer), and one line per compared run for ``arm``; the last fraction is the error on its own axis (low
-    error at the bottom)."""
+    per layer; not the seeds drawn, ``is_setting``), and one line per compared run for ``arm``; the last fraction
+    is the error on its own axis (low error at the bottom)."""
     runs = list(comparison.members())
-    keys = list(comparison.fields)
+    keys = [k for k in comparison.fields if is_setting(k)]
     names = choosable_fields(comparison)
     axes = [field_axis(k, [r.config.get(k, MISSING) if r.config else MISSING for r in runs], names) for k in keys]
     errors = []
@@ -197,4 +206,4 @@ def error_range(lines: Sequence[ParallelLine]) -> tuple[float, float]:
 
 
 __all__ = ["LOG_RATIO", "FieldAxis", "HParamPoint", "ParallelLine", "default_field", "entries_for", "error_range",
-           "field_axis", "final_test_errors", "hparam_points", "parallel_lines", "series_keys"]
+           "field_axis", "final_test_errors", "hparam_points", "is_setting", "parallel_lines", "series_keys"]
