@@ -74,6 +74,20 @@ def _grouped_summary(r: ClaimResult, out: Path) -> list[Path]:
     return paths
 
 
+def _sweep(r: ClaimResult, out: Path) -> list[Path]:
+    """Erhan's width and label-size figures: the grouped summary, and the HParams panel comparing the claim's runs
+    (final test error per arm against the swept field, log x where it spans decades; parallel coordinates)."""
+    from desktop_app.ui.panels import HParamsPanel
+
+    paths = _grouped_summary(r, out)
+    dirs = list(dict.fromkeys(r.run_dirs.values()))
+    if len(dirs) >= 2:
+        store = _store(dirs[0])
+        store.model.compare(dirs)
+        paths += _export(HParamsPanel(store), out, "hparams")
+    return paths
+
+
 def _bottom_k(r: ClaimResult, out: Path) -> list[Path]:
     """Final test error with a group per k (the regulariser's run holds k = 0, its random-init arm, and k = all,
     its pre-trained arms), and the Curves panel comparing the runs: the train-NLL plot is the claim's other half."""
@@ -169,8 +183,8 @@ FIGURES: dict[str, Callable[[ClaimResult, Path], list[Path]]] = {
     "regulariser": _trajectory_and_summary,
     "fig1": _trajectory_and_summary,
     "modern-control": _grouped_summary,
-    "width": _grouped_summary,
-    "labels": _grouped_summary,
+    "width": _sweep,
+    "labels": _sweep,
     "function-space": _function_space,
     "pitfall": _pitfall,
     "online": _online,

@@ -44,6 +44,7 @@ from desktop_app.ui import settings as settings_mod
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
 from desktop_app.ui.builder import BuilderPane
 from desktop_app.ui.checkpoints_pane import CheckpointServiceLike, CheckpointsPane
+from desktop_app.ui.comparison_view import load_view
 from desktop_app.ui.controller_protocol import RunControllerLike
 from desktop_app.ui.export_dialog import ExportDialog
 from desktop_app.ui.exports import BundleResult, ExportOptions, copy_reproduce_command, export_bundle
@@ -64,7 +65,7 @@ DEFAULT_SIZE = (1400, 900)
 SECONDARY_FRACTION = 0.17  # of the window height, for the tabbed Live metrics / Runs / Checkpoints / Log dock
 SECONDARY_MIN_HEIGHT = 100
 RUNS_ROWS = 15  # rows the Runs table shows when its tab is brought to the front (a study is read there)
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3  # 3: the HParams panel dock (a layout saved without it would strand its tab)
 PREVIEW_UNITS = 40  # Open of a study: its first units (seed-major: 20 seeds of 2 arms) are drawn while the rest load
 TOML_FILTER = "Experiment configs (*.toml);;All files (*)"
 
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self.controller = controller
         self.store = store if store is not None else RunStore(self)
         self.lab = self.store.model  # the lab's state: open runs, the run shown, follow-live (core.lab.LabModel)
+        self.lab.set_comparison_view(load_view())  # how comparisons name and group runs, as the user left it
         self._device_choice = ""
         self._torch_loaded = torch_loaded  # False: describing the device would import torch; wait for torch_ready
         self._layout_pending = True  # the default sizes are applied at the first show (they need a real geometry)
@@ -513,7 +515,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot compare runs", str(exc))
             return False
         self.log.add_line(f"Comparing {len(comparison)} runs: {'; '.join(comparison.labels())}")
-        if self.current_panel() not in ("Curves", "Summary", "Trajectories"):
+        if self.current_panel() not in ("Curves", "Summary", "Trajectories", "HParams"):
             self.show_panel("Curves")
         return True
 

@@ -6,7 +6,8 @@ paint before the panels themselves are built (docs/PERFORMANCE.md, Start-up).
 
 from __future__ import annotations
 
-PANEL_NAMES = ("Filters", "Trajectories", "Curves", "Summary", "Online error", "Error surface", "Interpolation",
-               "Function space", "Pitfall", "Output variance")
+PANEL_NAMES = ("Filters", "Trajectories", "Curves", "Summary", "HParams", "Online error", "Error surface",
+               "Interpolation", "Function space", "Pitfall", "Output variance")
 ANALYSIS_PANELS = ("Error surface", "Interpolation", "Function space", "Pitfall", "Output variance")
+COMPARISON_PANELS = ("HParams",)  # draw only a comparison of runs (the run shown alone has nothing to plot there)
 FIRST_PANEL = "Filters"

@@ -303,7 +303,7 @@ def test_long_run_names_keep_a_comparison_inside_its_panel(qtbot, two_runs, pane
     from desktop_app.ui.run_store import RunStore
 
     def long_label(cfg, fields, fallback=""):
-        return f"finetune.lr={cfg.finetune.lr:g}, pretraining.dae.corruption=0.25, model.activation=sigmoid"
+        return f"finetune.lr={cfg['finetune.lr']:g}, pretraining.dae.corruption=0.25, model.activation=sigmoid"
 
     monkeypatch.setattr(comparison_mod, "run_label", long_label)
     store = RunStore()
@@ -340,7 +340,7 @@ def test_labels_longer_than_the_panel_are_elided_and_a_simple_comparison_after_g
                       for i in range(3))
 
     def long_label(cfg, fields, fallback=""):
-        return f"finetune.lr={cfg.finetune.lr:g}, {noise}, threads=2, snapshots.checkpoint_every=5"
+        return f"finetune.lr={cfg['finetune.lr']:g}, {noise}, threads=2, snapshots.checkpoint_every=5"
 
     monkeypatch.setattr(comparison_mod, "run_label", long_label)
     store = RunStore()
@@ -400,7 +400,7 @@ def test_the_paired_difference_title_is_whole_in_an_export(qtbot, two_runs, long
 
     if long:
         monkeypatch.setattr(comparison_mod, "run_label", lambda cfg, fields, fallback="": (
-            f"finetune.lr={cfg.finetune.lr:g}, pretraining.dae.corruption=0.25, model.activation=sigmoid"))
+            f"finetune.lr={cfg['finetune.lr']:g}, pretraining.dae.corruption=0.25, model.activation=sigmoid"))
     store = RunStore()
     store.model.compare(two_runs)
     panel = make_panel("Summary", store, None)

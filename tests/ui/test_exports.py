@@ -84,11 +84,12 @@ def test_export_all_writes_the_run_bundle(window, run_dir, tmp_path):
     assert set(PANELS) <= set(panels)
     # analyses never computed are skipped, and said to be: no empty figures, no header-only CSVs
     skipped = window.last_bundle.skipped
-    assert set(skipped) == {*ANALYSIS_PANELS, "Online error"}  # a standard run records no online points
+    # a standard run records no online points; HParams draws only a comparison
+    assert set(skipped) == {*ANALYSIS_PANELS, "Online error", "HParams"}
     assert not any(p.stem in {"error-surface", "interpolation", "function-space", "pitfall", "output-variance"}
                    for p in out.iterdir())
     assert all(n in (out / "README.txt").read_text(encoding="utf-8") for n in skipped)
-    assert "skipped (no result yet): Online error, Error surface" in window.log.toPlainText()
+    assert "skipped (no result yet): HParams, Online error, Error surface" in window.log.toPlainText()
     for name, panel in panels.items():
         if name in skipped:
             continue

@@ -83,7 +83,7 @@ def test_layout_and_shortcuts(fake_window, qtbot) -> None:
     assert window.device_label.text() == "Device: fake-cpu"
     builtin = window.panels()
     assert [d.objectName() for d in builtin] == [
-        "panel-filters", "panel-trajectories", "panel-curves", "panel-summary", "panel-online-error",
+        "panel-filters", "panel-trajectories", "panel-curves", "panel-summary", "panel-hparams", "panel-online-error",
         "panel-error-surface", "panel-interpolation", "panel-function-space", "panel-pitfall", "panel-output-variance"]
     dock = window.add_panel("Extra one", QLabel("one"))
     dock2 = window.add_panel("Extra two", QLabel("two"))

@@ -7,13 +7,15 @@ import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QTabWidget
 
+from desktop_app.ui.panel_names import COMPARISON_PANELS
 from desktop_app.ui.panels import ANALYSIS_PANELS, PANELS, Panel, make_panels
 from desktop_app.ui.run_store import RunStore
 from tests.pause import HANG_MS
 from tests.ui import test_panels_data as syn
 from tests.ui.test_exports import assert_csv_equals_table, svg_root
 
-LIVE_PANELS = [n for n in PANELS if n not in ANALYSIS_PANELS]  # analysis panels: tests/ui/test_analysis_panels.py
+# analysis panels: tests/ui/test_analysis_panels.py; HParams (a comparison's only): tests/ui/test_hparams.py
+LIVE_PANELS = [n for n in PANELS if n not in ANALYSIS_PANELS and n not in COMPARISON_PANELS]
 
 
 @pytest.fixture
@@ -28,7 +30,8 @@ def test_registry_builds_one_of_each(qtbot, store):
     panels = make_panels(store)
     for p in panels.values():
         qtbot.addWidget(p)
-    assert list(panels) == ["Filters", "Trajectories", "Curves", "Summary", "Online error", *ANALYSIS_PANELS]
+    assert list(panels) == ["Filters", "Trajectories", "Curves", "Summary", "HParams", "Online error",
+                            *ANALYSIS_PANELS]
     for name, p in panels.items():
         assert isinstance(p, PANELS[name]) and isinstance(p, Panel)
         assert p.explanation and p.header.text() == p.explanation and p.toolTip() == p.explanation

@@ -422,7 +422,7 @@ def test_a_comparison_with_long_labels_stays_inside_every_panel(qtbot, size, lon
     monkeypatch.setattr(comparison_mod, "run_label", long_label)
     window = _window(qtbot, size)
     assert window.compare_runs(long_label_runs)
-    for name in ("Curves", "Summary"):
+    for name in ("Curves", "Summary", "HParams"):
         assert window.show_panel(name)
         qtbot.wait(50)
         panel = window.panel_widgets[name]
@@ -433,6 +433,13 @@ def test_a_comparison_with_long_labels_stays_inside_every_panel(qtbot, size, lon
         for item in view.ci.items:
             if item.isVisible():
                 assert item.sceneBoundingRect().right() <= width + 1, (name, type(item).__name__, width)
+        if name == "HParams":  # its legend names arms (runs are its points and lines): both plots keep room
+            plots = [i for i in view.ci.items if isinstance(i, pg.PlotItem)]
+            assert len(plots) == 2 and all(p.vb.height() >= 150 and p.vb.width() >= 200 for p in plots), size
+            for plot in plots:
+                rects = sorted(_text_rects(plot.getAxis("bottom")), key=lambda r: r.left())
+                assert not any(a.adjusted(1, 1, -1, -1).intersects(b) for a, b in zip(rects, rects[1:], strict=False))
+            continue
         legend = panel.compare_legend
         assert any("…" in label.text for _, label in legend.items), name
         assert all(len(label.toolTip()) > 150 for _, label in legend.items if "…" in label.text)

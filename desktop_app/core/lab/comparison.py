@@ -10,13 +10,13 @@ read. Plain Python: no Qt, no torch.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from desktop_app.core.config import ConfigError, ExperimentConfig
-from desktop_app.core.config.diff import differing_fields, run_label
+from desktop_app.core.config.diff import FieldDiffer, differing_fields, flatten, run_label
 from desktop_app.core.lab.store import RunData
 from desktop_app.core.runfolder import RunFolderError, read_config, read_manifest
 
@@ -26,24 +26,40 @@ ConfigReader = Callable[[Path], ExperimentConfig]
 @dataclass(frozen=True)
 class ComparedRun:
     """One run of a comparison: its folder, its label among the others, its (live or replayed) data, and how many
-    labelled examples one fine-tuning epoch sees (0 = unknown), for the "examples seen" axis."""
+    labelled examples one fine-tuning epoch sees (0 = unknown), for the "examples seen" axis. ``config``: its flat
+    config (``config.diff.flatten``; empty when it cannot be read), from which labels and groups are made.
+    A group of runs (``core/lab/grouping.py``) is one ComparedRun whose ``members`` are the runs pooled in it."""
 
     run_dir: str
     label: str
     data: RunData
     examples_per_epoch: int = 0
+    config: Mapping[str, Any] = field(default_factory=dict)
+    members: tuple[ComparedRun, ...] = ()
 
     @property
     def name(self) -> str:
         return Path(self.run_dir).name
 
+    def runs(self) -> tuple[ComparedRun, ...]:
+        """The runs this entry stands for: its members when it is a group, else itself."""
+        return self.members or (self,)
+
 
 @dataclass(frozen=True)
 class Comparison:
-    """An ordered set of open runs (the order the user chose them in) and the config fields that tell them apart."""
+    """An ordered set of open runs (the order the user chose them in) and the config fields that tell them apart.
+
+    ``runs`` are the entries the panels draw: the runs, or with ``group_by`` one entry per value of that field (its
+    runs pooled). ``fields``: what differs and matters; ``other_fields``: what differs but cannot matter (offered as
+    label keys on request); ``label_keys``: the fields the labels name (the user's choice, else ``fields``)."""
 
     runs: tuple[ComparedRun, ...]
     fields: tuple[str, ...] = ()
+    other_fields: tuple[str, ...] = ()
+    label_keys: tuple[str, ...] = ()
+    group_by: str = ""
+    chosen: tuple[str, ...] = ()  # the run folders in the order the user chose them (groups reorder ``runs``)
 
     def __iter__(self) -> Iterator[ComparedRun]:
         return iter(self.runs)
@@ -53,13 +69,20 @@ class Comparison:
 
     @property
     def run_dirs(self) -> tuple[str, ...]:
-        return tuple(r.run_dir for r in self.runs)
+        """Every compared run's folder (a group's members each), in the order chosen."""
+        return tuple(r.run_dir for r in self.members())
 
     def labels(self) -> tuple[str, ...]:
         return tuple(r.label for r in self.runs)
 
+    def members(self) -> tuple[ComparedRun, ...]:
+        """The compared runs one by one (a group's members in place of the group), in the order chosen."""
+        out = [m for r in self.runs for m in r.runs()]
+        order = {d: i for i, d in enumerate(self.chosen)}
+        return tuple(sorted(out, key=lambda m: order.get(m.run_dir, 0)))
+
     def find(self, run_dir: Path | str) -> ComparedRun | None:
-        return next((r for r in self.runs if r.run_dir == str(run_dir)), None)
+        return next((r for r in self.members() if r.run_dir == str(run_dir)), None)
 
 
 def _config(run_dir: str, reader: ConfigReader) -> ExperimentConfig | None:
@@ -81,12 +104,33 @@ def labels_for(run_dirs: Sequence[str], reader: ConfigReader = default_config_re
     every run of a comparison has its own."""
     configs = [_config(d, reader) for d in run_dirs]
     fields = differing_fields([c for c in configs if c is not None])
-    labels = [run_label(c, fields, fallback=Path(d).name) if c is not None else Path(d).name
-              for d, c in zip(run_dirs, configs, strict=True)]
+    flats = [flatten(c) if c is not None else {} for c in configs]
+    return fields, unique_labels(run_dirs, flats, fields)
+
+
+def unique_labels(run_dirs: Sequence[str], flats: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> list[str]:
+    """One label per run over ``keys`` (``run_label``); the folder name when no key names it or its config could
+    not be read (``{}``); equal labels get their folder name added so every run has its own."""
+    labels = [run_label(dict(f), keys, fallback=Path(d).name) if f else Path(d).name
+              for d, f in zip(run_dirs, flats, strict=True)]
     counts = Counter(labels)
-    labels = [f"{lab} ({Path(d).name})" if counts[lab] > 1 and lab != Path(d).name else lab
-              for lab, d in zip(labels, run_dirs, strict=True)]
-    return fields, labels
+    return [f"{lab} ({Path(d).name})" if counts[lab] > 1 and lab != Path(d).name else lab
+            for lab, d in zip(labels, run_dirs, strict=True)]
+
+
+def flat_config(run_dir: str, reader: ConfigReader = default_config_reader) -> dict[str, Any]:
+    """The run's flat config (``flatten``), ``{}`` when it cannot be read (the run is named by its folder)."""
+    cfg = _config(run_dir, reader)
+    return flatten(cfg) if cfg is not None else {}
+
+
+def field_sets(flats: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """(fields that differ and matter, fields that differ but cannot matter) among the readable flat configs."""
+    differ = FieldDiffer()
+    for f in flats:
+        if f:
+            differ.add(dict(f))
+    return differ.fields, differ.other_fields
 
 
 def examples_per_epoch(run_dir: str, reader: ConfigReader = default_config_reader) -> int:
@@ -102,5 +146,5 @@ def examples_per_epoch(run_dir: str, reader: ConfigReader = default_config_reade
     return int(cfg.data.n_labelled) if cfg is not None and cfg.data.n_labelled > 0 else 0
 
 
-__all__ = ["ComparedRun", "Comparison", "ConfigReader", "default_config_reader", "examples_per_epoch",
-           "labels_for"]
+__all__ = ["ComparedRun", "Comparison", "ConfigReader", "default_config_reader", "examples_per_epoch", "field_sets",
+           "flat_config", "labels_for", "unique_labels"]

@@ -33,9 +33,10 @@ from desktop_app.core.lab.comparison import (
     ConfigReader,
     default_config_reader,
     examples_per_epoch,
-    labels_for,
+    flat_config,
 )
 from desktop_app.core.lab.emitter import Emitter
+from desktop_app.core.lab.grouping import ComparisonView, arrange
 from desktop_app.core.lab.store import EVERYTHING, RunData
 from desktop_app.core.runfolder.workspace import replay as replay_folder
 
@@ -120,6 +121,7 @@ class LabModel:
         self._replay = replay
         self._read_config = read_config
         self._comparison: Comparison | None = None
+        self._view = ComparisonView()
         self._compare_kept: set[str] = set()  # runs kept open only because they are compared
         self._compare_hooks: dict[str, tuple[RunData, Callable]] = {}
         self._runs: dict[str, RunData] = {}
@@ -251,16 +253,31 @@ class LabModel:
             self._comparison = None
             self.events.comparison.emit(None)
             return
-        fields, labels = labels_for(keys, self._read_config)
         runs = []
-        for key, label in zip(keys, labels, strict=True):
+        for key in keys:
             data = self._runs[key]
             hook = partial(self._on_compared_change, key)
             data.changed.connect(hook)
             self._compare_hooks[key] = (data, hook)
-            runs.append(ComparedRun(key, label, data, examples_per_epoch(key, self._read_config)))
-        self._comparison = Comparison(tuple(runs), tuple(fields))
+            runs.append(ComparedRun(key, "", data, examples_per_epoch(key, self._read_config),
+                                    flat_config(key, self._read_config)))
+        self._comparison = arrange(runs, self._view)
         self.events.comparison.emit(self._comparison)
+
+    @property
+    def comparison_view(self) -> ComparisonView:
+        """How comparisons name and group their runs (``core/lab/grouping.py``); kept for later comparisons."""
+        return self._view
+
+    def set_comparison_view(self, view: ComparisonView) -> None:
+        """Name and group the compared runs as ``view`` says (the open comparison is redrawn; configs are not
+        read again)."""
+        if view == self._view:
+            return
+        self._view = view
+        if self._comparison is not None:
+            self._comparison = arrange(self._comparison.members(), view)
+            self.events.comparison.emit(self._comparison)
 
     def _on_compared_change(self, key: str, change: object) -> None:
         self.events.compared.emit(key, change)

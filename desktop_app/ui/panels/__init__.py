@@ -14,6 +14,7 @@ from desktop_app.ui.panels.base import Panel
 from desktop_app.ui.panels.curves import CurvesPanel
 from desktop_app.ui.panels.filters import FiltersPanel
 from desktop_app.ui.panels.function_space import FunctionSpacePanel
+from desktop_app.ui.panels.hparams import HParamsPanel
 from desktop_app.ui.panels.interpolation import InterpolationPanel
 from desktop_app.ui.panels.landscape import LandscapePanel
 from desktop_app.ui.panels.online import OnlinePanel
@@ -24,8 +25,8 @@ from desktop_app.ui.panels.trajectory import TrajectoryPanel
 from desktop_app.ui.run_store import RunStore
 
 PANELS: dict[str, type[Panel]] = dict(zip(PANEL_NAMES, (
-    FiltersPanel, TrajectoryPanel, CurvesPanel, SummaryPanel, OnlinePanel, LandscapePanel, InterpolationPanel,
-    FunctionSpacePanel, PitfallPanel, OutputVariancePanel), strict=True))
+    FiltersPanel, TrajectoryPanel, CurvesPanel, SummaryPanel, HParamsPanel, OnlinePanel, LandscapePanel,
+    InterpolationPanel, FunctionSpacePanel, PitfallPanel, OutputVariancePanel), strict=True))
 
 
 def make_panel(name: str, store: RunStore, analysis_runner: AnalysisRunnerLike | None = None) -> Panel:
@@ -40,5 +41,5 @@ def make_panels(store: RunStore, analysis_runner: AnalysisRunnerLike | None = No
 
 
 __all__ = ["ANALYSIS_PANELS", "PANELS", "AnalysisPanel", "CurvesPanel", "FiltersPanel", "FunctionSpacePanel",
-           "InterpolationPanel", "LandscapePanel", "OnlinePanel", "OutputVariancePanel", "Panel", "PitfallPanel",
-           "SummaryPanel", "TrajectoryPanel", "make_panel", "make_panels"]
+           "HParamsPanel", "InterpolationPanel", "LandscapePanel", "OnlinePanel", "OutputVariancePanel", "Panel",
+           "PitfallPanel", "SummaryPanel", "TrajectoryPanel", "make_panel", "make_panels"]

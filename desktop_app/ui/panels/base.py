@@ -404,14 +404,22 @@ class Panel(QWidget):
         add_widgets(self.toolbar, widgets, fit_contents)
 
     def finish_toolbar(self) -> None:
-        """Put the export button at the right end, after the run's name; call once after adding the selectors."""
+        """Put the export button at the right end, after the run's name; call once after adding the selectors. A
+        panel that ``compares`` also gets the "Names & groups" menu (shown while a comparison is open)."""
+        if self.compares:
+            from desktop_app.ui.comparison_view import ComparisonViewButton
+
+            self.view_button = ComparisonViewButton(self.store)
+            self.toolbar.addWidget(self.view_button)
         self.toolbar_row.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignTop)
 
     def _update_run_label(self, _change: object = None) -> None:
         comparison = self.comparison()
         if comparison is not None:
-            self.run_label.setText(f"Comparing {len(comparison)} runs")
-            self.run_label.setToolTip("\n".join(f"{r.label}: {r.run_dir}" for r in comparison))
+            runs = len(comparison.run_dirs)
+            self.run_label.setText(f"Comparing {runs} runs" + (f" in {len(comparison)} groups" if
+                                                                comparison.group_by else ""))
+            self.run_label.setToolTip("\n".join(f"{r.label}: {m.run_dir}" for r in comparison for m in r.runs()))
         else:
             self.run_label.setText(run_caption(self.store))
 

@@ -22,6 +22,7 @@ from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
 from desktop_app.core.lab.comparison import Comparison
+from desktop_app.core.lab.hparams import final_test_errors
 from desktop_app.core.lab.store import RunData
 from desktop_app.core.stats import MIN_SEEDS, MeanCI, PairedDiff, box_stats, mean_ci, paired_difference, wilcoxon_min_p
 from desktop_app.ui.panels.base import (
@@ -62,13 +63,9 @@ class ArmSummary:
 
 
 def final_errors(store: RunStore | RunData) -> dict[str, dict[int, float]]:
-    """arm -> seed -> test error (%) at that seed's last fine-tuning epoch (the latest one while running)."""
-    out: dict[str, dict[int, float]] = {}
-    for arm, seed in store.units():
-        latest = store.unit(arm, seed).latest()
-        if latest is not None:
-            out.setdefault(arm, {})[seed] = 100.0 * latest["test_error"]
-    return out
+    """arm -> seed -> test error (%) at that seed's last fine-tuning epoch (the latest one while running); the one
+    owner is ``core.lab.hparams.final_test_errors`` (the HParams panel reads the same numbers)."""
+    return final_test_errors(store)
 
 
 SUMMARY_PLOTS_MIN_PX = 315

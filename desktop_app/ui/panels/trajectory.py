@@ -16,6 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
 
+from desktop_app.core.lab.grouping import seed_text
 from desktop_app.core.lab.store import RunData
 from desktop_app.ui.panels.base import (
     FOREGROUND,
@@ -213,7 +214,7 @@ class TrajectoryPanel(Panel):
         data = self.data[key]
         arm = data.arm
         who = f"{data.run}, {arm_label(arm)}" if data.run else arm_label(arm)
-        text = (f"{who}, seed {data.seeds[i]}, epoch {data.epochs[i]}: "
+        text = (f"{who}, seed {seed_text(data.seeds[i])}, epoch {data.epochs[i]}: "
                 f"train NLL {data.train_nll[i]:.4f}, test NLL {data.test_nll[i]:.4f}")
         self.hover_label.setText(text)
         self.marker.setData([data.x[i]], [data.y[i]])
