@@ -29,7 +29,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from bench.report import machine_line, write_section  # noqa: E402
 from desktop_app.core.events import EpochMetrics, FilterSnapshot, RunStarted  # noqa: E402
 from desktop_app.ui.panels.filters import FiltersPanel  # noqa: E402
-from desktop_app.ui.panels.trajectory import TrajectoryPanel, collect  # noqa: E402
+from desktop_app.ui.panels.trajectory import MAX_SYMBOL_POINTS, TrajectoryPanel, collect  # noqa: E402
 from desktop_app.ui.run_store import RunStore  # noqa: E402
 
 SIZE = (900, 600)
@@ -143,7 +143,7 @@ def main() -> None:
         "",
         f"Hover (nearest of {n_points:,} points, numpy): {t_hover:.2f} ms. Ingesting the {n_points:,} epoch events "
         f"into the RunStore took {ingest_s:.1f} s (once). Lines only for the trajectory at this size: arms above "
-        "20,000 points drop the per-epoch symbols.",
+        f"{MAX_SYMBOL_POINTS:,} points drop the per-epoch symbols.",
     ]
     text = "\n".join(lines)
     print(text)

@@ -7,8 +7,10 @@ over seeds (Erhan et al. 2010 used 400), so every number comes with its interval
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -25,6 +27,73 @@ def preload() -> None:
     """Import scipy.stats now: call it on a background thread (the window's replay of an opened run does), so the
     first Summary drawn after it does not import it on the GUI thread (seconds on a busy machine)."""
     _sps()
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """The continued fraction of the regularised incomplete beta function (modified Lentz; Numerical Recipes
+    6.4), converged to double precision."""
+    tiny, eps = 1e-300, 1e-16
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 100_000):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)), -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < eps:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta I_x(a, b) for 0 <= x <= 1."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def t_sf(t: float, df: float) -> float:
+    """P(T > t) for Student's t with ``df`` degrees of freedom (t >= 0): I_{df/(df+t^2)}(df/2, 1/2) / 2."""
+    return 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
+
+
+@lru_cache(maxsize=4096)
+def t_quantile(q: float, df: int) -> float:
+    """Student's t quantile for 0.5 <= q < 1, without scipy: an interval over seeds needs only this, and
+    importing scipy.stats for it cost ``basin runs --table`` half a second or more (issue 25). Bisection on the
+    survival function (``t_sf``, the incomplete beta by its continued fraction) to double precision; cached per
+    (q, df). df = 1 and 2 have closed forms."""
+    if not 0.5 <= q < 1.0 or df < 1:
+        raise ValueError(f"t quantile needs 0.5 <= q < 1 and df >= 1, got q={q}, df={df}")
+    if q == 0.5:
+        return 0.0
+    if df == 1:
+        return math.tan(math.pi * (q - 0.5))
+    if df == 2:
+        return (2 * q - 1) / math.sqrt(2 * q * (1 - q))
+    tail = 1.0 - q
+    lo, hi = 0.0, 1.0
+    while t_sf(hi, df) > tail:
+        lo, hi = hi, 2 * hi
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if t_sf(mid, df) > tail:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
 
 
 MIN_SEEDS = 3  # an interval is shown from this many values on: the one rule of the table, panels, CLI and report
@@ -79,7 +148,7 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> MeanCI:
     if n == 1:
         return MeanCI(1, mean, 0.0, float("nan"), float("nan"))
     std = float(x.std(ddof=1))
-    half = float(_sps().t.ppf(0.5 + level / 2, n - 1) * std / np.sqrt(n))
+    half = float(t_quantile(0.5 + level / 2, n - 1) * std / np.sqrt(n))
     return MeanCI(n, mean, std, mean - half, mean + half)
 
 

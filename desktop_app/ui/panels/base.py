@@ -446,17 +446,22 @@ class Panel(QWidget):
     def on_store_changed(self, change: StoreChange) -> None:
         if not change.touches(*self.kinds):
             return
-        if self.stagger and RUN in change.kinds and self.isVisible():
+        if self.stagger and RUN in change.kinds and self.on_screen():
             _STAGGER.add(self)  # another run shown: one visible panel per turn of the event loop
             return
-        if self.isVisible():
+        if self.on_screen():
             self._throttled_refresh()
         else:
             self.request_refresh()
 
+    def on_screen(self) -> bool:
+        """Shown, not a tab behind another. A panel dock tabified behind another stays ``isVisible()`` (Qt clips it
+        to nothing rather than hiding it), so every panel redrew every change: ten panels on opening a study."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
+
     def request_refresh(self) -> None:
         """Redraw now, or when shown if the main window is up and this panel is hidden behind a tab."""
-        if self.window().isVisible() and not self.isVisible():
+        if self.window().isVisible() and not self.on_screen():
             self._dirty = True
             return
         self._refresh_timer.stop()
@@ -505,6 +510,17 @@ class Panel(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
+        if self._dirty:
+            self.request_refresh()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """A tab brought to the front gets no showEvent (it was never hidden, see ``on_screen``) but is painted:
+        a redraw deferred while it was behind runs right after this paint."""
+        super().paintEvent(event)
+        if self._dirty:
+            QTimer.singleShot(0, self._refresh_if_dirty)
+
+    def _refresh_if_dirty(self) -> None:
         if self._dirty:
             self.request_refresh()
 
