@@ -10,6 +10,10 @@ like a sweep of small runs: 2 arms x 3 seeds x 10 fine-tuning epochs, with lr, w
 ``write_run`` is also what the Runs-table tests build their workspaces with.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/run_table.py [--runs 2000] [--workspace DIR] [--no-write]
+
+``--cli DIR`` instead times ``basin runs --table DIR`` as a user runs it (a fresh process each time, median of
+``--repeats``), whether it imported scipy, and each run's Runs-pane row (``run_details``) in this process: issue 25's
+"under 2 s" for a workspace holding the 2 x 400 study (``bench/open_study.py --keep DIR/study``). It prints only.
 """
 
 from __future__ import annotations
@@ -154,6 +158,36 @@ def measure_core(workspace: Path) -> dict[str, float]:
     return {"manifests": manifests, "table": time.perf_counter() - t0}
 
 
+def measure_cli(workspace: Path, repeats: int = 5) -> dict[str, Any]:
+    """Wall seconds of ``basin runs --table workspace`` (fresh processes), whether scipy was imported by it, and
+    seconds per run of ``run_details`` (the Runs pane's row) here."""
+    import statistics
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    walls = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "desktop_app", "runs", "--table", str(workspace)], cwd=root, env=env,
+                       check=True, capture_output=True, timeout=600)
+        walls.append(time.perf_counter() - t0)
+    probe = ("import sys, io; from desktop_app.cli import main; "
+             "main(['runs', '--table', sys.argv[1]], out=io.StringIO()); print('scipy' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe, str(workspace)], cwd=root, env=env, check=True,
+                          capture_output=True, text=True, timeout=600)
+    from desktop_app.core.lab.run_table import run_details
+    from desktop_app.core.runfolder import list_runs
+
+    rows = {}
+    for info in list_runs(workspace, metrics=False):
+        t0 = time.perf_counter()
+        run_details(info.path)
+        rows[info.path.name] = time.perf_counter() - t0
+    return {"median_s": statistics.median(walls), "walls_s": walls, "scipy": done.stdout.strip().endswith("True"),
+            "rows_s": rows}
+
+
 def main() -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # here, not at import: the tests import write_run
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -161,7 +195,17 @@ def main() -> None:
     ap.add_argument("--workspace", type=Path, help="write (or reuse with --no-write) the runs here")
     ap.add_argument("--no-write", action="store_true", help="reuse the runs already in --workspace")
     ap.add_argument("--no-doc", action="store_true", help="print only; do not rewrite docs/PERFORMANCE.md")
+    ap.add_argument("--cli", type=Path, help="time `basin runs --table` on this workspace (see above) and stop")
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
+    if args.cli is not None:
+        result = measure_cli(args.cli, args.repeats)
+        print(f"basin runs --table {args.cli}: median {result['median_s']:.2f} s of {args.repeats} "
+              f"({', '.join(f'{w:.2f}' for w in result['walls_s'])}); scipy imported: {result['scipy']}")
+        for name, seconds in result["rows_s"].items():
+            print(f"  Runs pane row (run_details) {name}: {seconds:.2f} s")
+        print(f"Machine: {machine_line()}.")
+        return
     tmp = None
     workspace = args.workspace
     if workspace is None:

@@ -160,7 +160,7 @@ class CheckpointsPane(QWidget):
         finally:
             self.table.setUpdatesEnabled(True)
         start, self._filled = self._filled, end
-        if start == 0 or end == len(self._rows):
+        if start == 0:  # sized from the first rows (later rows differ only in numbers and the stretched file)
             self.table.resizeColumnsToContents()
         if end < len(self._rows):
             self._fill_timer.start()
@@ -199,15 +199,29 @@ class CheckpointsPane(QWidget):
         self._stale = True
         if not self.window().isVisible():  # a pane on its own (tests, scripts): at once
             self.refresh()
-        elif not self.isVisible():  # a tab behind another: when shown (a study's 1,600 rows cost ~0.3 s)
+        elif not self._on_screen():  # a tab behind another: when shown (a study's 1,600 rows cost ~0.3 s)
             return
         elif RUN in change.kinds:
             self.refresh()
         elif not self._timer.isActive():
             self._timer.start()
 
+    def _on_screen(self) -> bool:
+        """Shown, not a tab behind another (a tabified dock behind another stays ``isVisible()``: Qt clips it)."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
+
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
+        if self._stale:
+            self.refresh()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """Its tab brought to the front: painted (no showEvent, see ``_on_screen``); a stale list is rebuilt next."""
+        super().paintEvent(event)
+        if self._stale:
+            QTimer.singleShot(0, self._refresh_if_stale)
+
+    def _refresh_if_stale(self) -> None:
         if self._stale:
             self.refresh()
 

@@ -103,3 +103,38 @@ def test_paired_difference_at_another_level_and_with_a_constant_difference():
     constant = paired_difference({"none": {s: 0.2 for s in range(5)}, "dae": {s: 0.15 for s in range(5)}}, "dae")
     assert np.isnan(constant.t_pvalue) and np.isnan(constant.wilcoxon_pvalue)
     assert constant.diff.mean == pytest.approx(-0.05)
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 4, 7, 19, 30, 99, 399, 799, 5000])
+@pytest.mark.parametrize("q", [0.5, 0.75, 0.9, 0.95, 0.975, 0.995, 0.9995])
+def test_t_quantile_matches_scipy(df, q):
+    from desktop_app.core.stats import t_quantile
+
+    assert t_quantile(q, df) == pytest.approx(sps.t.ppf(q, df), rel=1e-11, abs=1e-12)
+
+
+def test_t_quantile_refuses_what_it_does_not_compute():
+    from desktop_app.core.stats import t_quantile
+
+    for q, df in ((0.4, 5), (1.0, 5), (0.975, 0)):
+        with pytest.raises(ValueError):
+            t_quantile(q, df)
+
+
+def test_an_interval_over_seeds_does_not_import_scipy():
+    """``basin runs --table`` computes intervals only: scipy (0.5 s or more to import) stays out of it (issue 25)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from desktop_app.core.stats import mean_ci; ci = mean_ci([0.1, 0.12, 0.11, 0.13]); "
+            "print(ci.lo, ci.hi, 'scipy' in sys.modules)")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
+                         timeout=120)
+    lo, hi, imported = out.stdout.split()
+    x = [0.1, 0.12, 0.11, 0.13]
+    want = sps.t.interval(0.95, 3, loc=np.mean(x), scale=sps.sem(x))
+    assert (float(lo), float(hi)) == (pytest.approx(want[0]), pytest.approx(want[1]))
+    assert imported == "False"

@@ -5,6 +5,7 @@ table summarises a study per arm; the Filters seed chooser finds a seed among ma
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +136,92 @@ def test_the_filters_seed_chooser_finds_a_seed_and_says_what_is_not_stored(qtbot
     assert "seed 37" in panel.titles["left"].text
     assert panel.storage_label.isVisible()
     assert "kept for seeds 0-9 of each arm" in panel.storage_label.text()
+
+
+def _study_events(seeds: int, epochs: int) -> list:
+    """RunStarted and every epoch of 2 x ``seeds`` units; unit (arm, s) at epoch e has train NLL 1 / (1 + e + s / 1000)
+    and test NLL twice that (none) or 1.5 x (dae): each value known."""
+    events: list = [RunStarted("/w/study", "study", ("none", "dae"), tuple(range(seeds)), "cpu", 0)]
+    for seed in range(seeds):
+        for arm in ("none", "dae"):
+            for epoch in range(epochs):
+                train = 1.0 / (1 + epoch + seed / 1000)
+                test = train * (2.0 if arm == "none" else 1.5)
+                events.append(EpochMetrics(arm, seed, epoch, train, 0.5, train, 0.5, test, 0.1 + seed / 10_000))
+    return events
+
+
+def test_a_study_of_400_seeds_per_arm_draws_and_exports_every_seed(qtbot, tmp_path):
+    """Trajectories draws each arm's 400 curves as one item (every point, a break between seeds, lines only above
+    the symbol budget); its CSV export holds every seed's every point; Summary draws a dot per seed and pair."""
+    import csv
+
+    import numpy as np
+
+    from desktop_app.ui.panels.summary import SummaryPanel
+    from desktop_app.ui.panels.trajectory import MAX_SYMBOL_POINTS, TrajectoryPanel
+
+    seeds, epochs = 400, 11
+    store = RunStore()
+    store.ingest(_study_events(seeds, epochs))
+    panel = TrajectoryPanel(store)
+    qtbot.addWidget(panel)
+    for arm, factor in (("none", 2.0), ("dae", 1.5)):
+        x, y = panel.items[arm].getData()
+        train = np.array([1.0 / (1 + e + s / 1000) for s in range(seeds) for e in range(epochs)])
+        np.testing.assert_allclose(x, np.log10(train))
+        np.testing.assert_allclose(y, np.log10(train * factor))
+        connect = panel.items[arm].opts["connect"]
+        assert np.count_nonzero(~connect) == seeds  # each seed's curve ends once: 400 separate curves
+        assert len(x) > MAX_SYMBOL_POINTS and panel.items[arm].opts["symbol"] is None
+        assert len(panel.ends[arm].getData()[0]) == seeds
+    panel.export_csv(tmp_path / "t.csv")
+    with open(tmp_path / "t.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * seeds * epochs
+    assert {(r["arm"], int(r["seed"])) for r in rows} == {(a, s) for a in ("none", "dae") for s in range(seeds)}
+    summary = SummaryPanel(store)
+    qtbot.addWidget(summary)
+    assert len(summary.seed_dots.data) == 2 * seeds and len(summary.diff_seeds.data) == seeds
+
+
+def test_a_panel_behind_a_tab_redraws_when_brought_to_the_front(window, qtbot):
+    """Panel docks tabified behind another stay isVisible(): they must still wait for their tab (ten panels redrew
+    every change of a study), and redraw when it is brought to the front."""
+    window.resize(1400, 900)
+    window.show_panel("Trajectories")
+    qtbot.waitUntil(lambda: window.current_panel() == "Trajectories", timeout=10_000)
+    front, behind = window.panel_widgets["Trajectories"], window.panel_widgets["Curves"]
+    assert front.on_screen() and not behind.on_screen() and behind.isVisible()
+    before_front, before_behind = front.redraws, behind.redraws
+    window.store.ingest(_study_events(3, 2))
+    qtbot.waitUntil(lambda: front.redraws > before_front, timeout=10_000)
+    qtbot.wait(50)
+    assert behind.redraws == before_behind and behind._dirty
+    window.show_panel("Curves")
+    qtbot.waitUntil(lambda: behind.redraws > before_behind, timeout=10_000)
+    assert not behind._dirty and len(behind.series) > 0
+
+
+def test_the_checkpoints_pane_fills_a_long_list_in_parts(qtbot, tmp_path, monkeypatch):
+    """Many checkpoints (a study's 1,600; here 320 in parts of 50): rows() and the row count are whole at once, the
+    cells follow a part per turn of the event loop, and end up exactly the rows listed."""
+    from desktop_app.core.lab.model import replay_run
+    from desktop_app.ui import checkpoints_pane as pane_mod
+    from desktop_app.ui.checkpoints_pane import CheckpointsPane
+
+    monkeypatch.setattr(pane_mod, "FILL_ROWS", 50)
+    run_dir = study(tmp_path / "run", 80)  # 2 x 80 units, checkpoints e0 and the last each
+    store = RunStore()
+    pane = CheckpointsPane(store)
+    qtbot.addWidget(pane)
+    pane.resize(600, 300)
+    pane.show()
+    store.model.open(run_dir, data=list(replay_run(run_dir))[-1])
+    rows = pane.rows()
+    assert len(rows) == 320 and pane.table.rowCount() == 320
+    assert pane.filling and pane.table.item(319, 0) is None  # the first part only, so far
+    assert pane.table.item(49, 0) is not None
+    qtbot.waitUntil(lambda: not pane.filling, timeout=30_000)
+    cells = [tuple(pane.table.item(r, c).text() for c in range(5)) for r in range(320)]
+    assert cells == [(a, str(s), p, str(e), Path(path).name) for a, s, p, e, path in rows]

@@ -169,6 +169,7 @@ class RunData:
     def __init__(self) -> None:
         self.changed = Emitter()
         self._units: dict[Unit, UnitData] = {}
+        self._order: tuple[tuple[str, ...], list[Unit]] | None = None  # (arms, units()) until a unit is added
         self.run_dir: str = ""
         self.name: str = ""
         self.arms: tuple[str, ...] = ()
@@ -192,8 +193,11 @@ class RunData:
     # -- reading ---------------------------------------------------------------------------------------
     def units(self) -> list[Unit]:
         """(arm, seed) pairs with data, in the run's arm order then seed order."""
-        order = {a: i for i, a in enumerate(self.arms)}
-        return sorted(self._units, key=lambda u: (order.get(u[0], len(order)), u[0], u[1]))
+        arms = tuple(self.arms)
+        if self._order is None or self._order[0] != arms:  # sorted once per new unit (panels ask many times)
+            order = {a: i for i, a in enumerate(arms)}
+            self._order = (arms, sorted(self._units, key=lambda u: (order.get(u[0], len(order)), u[0], u[1])))
+        return list(self._order[1])
 
     def unit(self, arm: str, seed: int) -> UnitData:
         """The unit's data (an empty UnitData if nothing arrived yet; not inserted)."""
@@ -344,6 +348,7 @@ class RunData:
 
     def _reset(self, ev: RunStarted) -> None:
         self._units = {}
+        self._order = None
         self.run_dir, self.name, self.device, self.kind = ev.run_dir, ev.name, ev.device, ev.kind
         self.arms, self.seeds = tuple(ev.arms), tuple(ev.seeds)
         self.total_steps = ev.total_steps
@@ -358,6 +363,7 @@ class RunData:
         key = (arm, int(seed))
         if key not in self._units:
             self._units[key] = UnitData(arm, int(seed))
+            self._order = None
         return self._units[key]
 
     def _apply(self, ev: Event, replayed: bool) -> str | None:  # noqa: C901 - one branch per event type
