@@ -15,6 +15,7 @@ run controller injected.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -62,6 +63,10 @@ def import_torch_in_background(on_done=None) -> threading.Thread:
         from desktop_app.core import stats
 
         stats.preload()  # scipy.stats too: the first Summary drawn would import it on the GUI thread
+        # Every object alive now (torch's, scipy's, Qt's: millions) is moved out of the garbage collector's full
+        # passes, which stop every thread: with them in, each full pass of a study's replay took 0.4 s and froze the
+        # window as long (issue 25). They live as long as the process anyway.
+        gc.freeze()
 
         if on_done is not None:
             on_done()

@@ -36,6 +36,9 @@ from desktop_app.ui.run_store import METRICS, RunStore
 # and exported each symbol is drawn alone (2 x 400 seeds x 11 epochs: a 7 s PNG and a 40 s SVG of 17,600 symbol
 # paths, against a fraction of a second for the lines; issue 25). At that density the lines show the clouds.
 MAX_SYMBOL_POINTS = 4_000
+# Above it the lines are also 1 px wide: Qt strokes a wider line with its general path stroker, which drew 2 x 4,400
+# points in ~200 ms against ~2 ms at 1 px (the GUI thread's longest stall when a 2 x 400 study opened; issue 25).
+# Hundreds of overlapping translucent curves look the same either way.
 HOVER_RADIUS_PX = 12.0
 TINY = 1e-12  # NLL is > 0; clip so log10 stays finite
 
@@ -160,8 +163,9 @@ class TrajectoryPanel(Panel):
                 self.plot.addItem(self.ends[key])
             symbols = self.points_box.isChecked() and len(traj.x) <= MAX_SYMBOL_POINTS
             style = run_style(index) if run else Qt.PenStyle.SolidLine
+            width = 1.0 if len(traj.x) > MAX_SYMBOL_POINTS else 1.2 if not run else 1.6  # (MAX_SYMBOL_POINTS)
             self.items[key].setData(
-                traj.x, traj.y, connect=traj.connect, pen=pg.mkPen(colour, width=1.2 if not run else 1.6, style=style),
+                traj.x, traj.y, connect=traj.connect, pen=pg.mkPen(colour, width=width, style=style),
                 symbol="o" if symbols else None, symbolSize=4, symbolPen=None, symbolBrush=pg.mkBrush(colour))
             last = ~traj.connect  # the last point of each seed: where training ended
             self.ends[key].setData(traj.x[last], traj.y[last], brush=pg.mkBrush(arm_color(arm, arms)))
