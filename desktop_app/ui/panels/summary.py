@@ -265,8 +265,16 @@ class SummaryPanel(Panel):
 
     def set_compact(self, compact: bool) -> None:
         super().set_compact(compact)
-        comparing = self.compare_legend.scene() is not None
+        comparing = self.comparison() is not None
         self.table.setMinimumHeight(TABLE_MIN_PX if comparing and not compact else 0)
+
+    def _on_comparison(self, comparison: object) -> None:
+        """The room a comparison needs is claimed at once, even behind another tab (the redraw waits for the tab):
+        claimed only when the tab is brought to the front, the window kept the docks' heights and squashed the
+        plots to 80 px at 1280x800."""
+        self.plots_min_height = SUMMARY_PLOTS_MIN_PX if comparison is not None else 0
+        self.set_compact(self.compact)
+        super()._on_comparison(comparison)
 
     def graphics_resized(self) -> None:
         if self.active_legend().scene() is not None:
