@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
 
 from desktop_app.core.lab.grouping import seed_text
-from desktop_app.core.lab.store import RunData
+from desktop_app.core.lab.store import METRIC_NAMES, RunData
 from desktop_app.ui.panels.base import (
     FOREGROUND,
     Panel,
@@ -65,25 +65,22 @@ class ArmTrajectories:
 
 
 def collect(store: RunStore | RunData, arm: str) -> ArmTrajectories:
-    """One arm's (train NLL, test NLL) points from the store, seed by seed."""
-    seeds, epochs, train, test = [], [], [], []
-    for a, s in store.units():
-        if a != arm:
-            continue
-        u = store.unit(a, s)
-        if not len(u.epochs):
-            continue
-        seeds.append(np.full(len(u.epochs), s, dtype=np.int64))
-        epochs.append(u.epochs)
-        train.append(u.column("train_nll"))
-        test.append(u.column("test_nll"))
-    if not seeds:
+    """One arm's (train NLL, test NLL) points from the store, seed by seed (joined in one pass: per-unit array
+    operations cost 80 ms for a comparison of two 2 x 400 studies)."""
+    pairs = [(s, u) for s, u in ((s, store.unit(a, s)) for a, s in store.units() if a == arm) if len(u.epochs)]
+    if not pairs:
         empty = np.zeros(0)
         return ArmTrajectories(arm, empty.astype(np.int64), empty.astype(np.int64), empty, empty, empty.astype(bool))
-    seed_arr = np.concatenate(seeds)
+    units = [u for _, u in pairs]
+    lengths = np.array([len(u.epochs) for u in units])
+    # the store's seed, not the unit's own: a group's pooled data numbers its members' seeds apart (core.lab.grouping)
+    seed_arr = np.repeat(np.array([s for s, _ in pairs], dtype=np.int64), lengths)
+    metrics = np.concatenate([u.metrics for u in units])
+    epochs = np.concatenate([u.epochs for u in units]).astype(np.int64, copy=False)
     connect = np.zeros(len(seed_arr), dtype=bool)
     connect[:-1] = seed_arr[1:] == seed_arr[:-1]
-    return ArmTrajectories(arm, seed_arr, np.concatenate(epochs), np.concatenate(train), np.concatenate(test), connect)
+    return ArmTrajectories(arm, seed_arr, epochs, metrics[:, METRIC_NAMES.index("train_nll")].copy(),
+                           metrics[:, METRIC_NAMES.index("test_nll")].copy(), connect)
 
 
 LogNLLAxis = LogAxis  # (the name its tests and older code use)
