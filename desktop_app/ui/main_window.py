@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -69,6 +70,7 @@ SECONDARY_FRACTION = 0.17  # of the window height, for the tabbed Live metrics /
 SECONDARY_MIN_HEIGHT = 100
 RUNS_ROWS = 15  # rows the Runs table shows when its tab is brought to the front (a study is read there)
 LAYOUT_VERSION = 3  # 3: the HParams panel dock (a layout saved without it would strand its tab)
+PREVIEW_PAUSE_S = 0.3  # the replay waits this long after a preview, leaving the GIL and a core to its first draw
 PREVIEW_UNITS = 40  # Open of a study: its first units (seed-major: 20 seeds of 2 arms) are drawn while the rest load
 TOML_FILTER = "Experiment configs (*.toml);;All files (*)"
 
@@ -1067,6 +1069,8 @@ def _replay_job(run_dirs: list[Path], preview_units: int, control) -> Iterator[t
             for item in replay_run(run_dir, preview_units=preview_units):
                 control.checkpoint()
                 yield str(run_dir), item
+                if isinstance(item, Preview):
+                    time.sleep(PREVIEW_PAUSE_S)
 
 
 def _toml_paths(urls) -> list[str]:
