@@ -104,6 +104,7 @@ class RunWriter:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._sink = RunSink(self.folder)
         self._unit_rows: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self._dirty: set[tuple[str, int]] = set()  # units whose rows were added but not yet written
 
     def write_config(self, cfg: Any) -> None:
         self._sink.write_config(cfg)
@@ -118,12 +119,25 @@ class RunWriter:
         """On resume: keep only the rows a checkpoint covers (later ones are recomputed identically)."""
         unit = self._sink.unit(arm, seed)
         unit.resume(keep_finetune_upto, keep_pretrain_layers)
+        self._dirty.discard((arm, int(seed)))
         self._unit_rows[(arm, int(seed))] = unit._rows
 
-    def add_rows(self, arm: str, seed: int, rows: list[dict[str, Any]]) -> None:
+    def add_rows(self, arm: str, seed: int, rows: list[dict[str, Any]], flush: bool = True) -> None:
+        """Add a unit's metrics rows; ``flush=False`` leaves the file as it is until ``flush_rows`` (a unit writes
+        its rows together with its resume state, ``training.unit.UnitRun.flush``)."""
         unit = self._sink.unit(arm, seed)
         unit._rows.extend(rows)
-        unit._flush()
+        if flush:
+            unit._flush()
+        else:
+            self._dirty.add((arm, int(seed)))
+
+    def flush_rows(self, arm: str, seed: int) -> None:
+        """Write the unit's metrics file if rows were added since it was last written."""
+        key = (arm, int(seed))
+        if key in self._dirty:
+            self._dirty.discard(key)
+            self._sink.unit(arm, seed)._flush()
 
     def write_merged_metrics(self) -> None:
         self._sink.merge_metrics()

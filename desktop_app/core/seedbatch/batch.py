@@ -104,6 +104,9 @@ class SeedBatch:
                     if ev is not None:
                         yield ev
             raise
+        finally:  # stopped, failed or abandoned: each seed's pending resume state and rows go to disk
+            for u in self.units:
+                u.flush()
 
     def _pretrain(self, units: list[UnitRun]):
         """Pre-train the units that need it (stacked for DAE and RBM, in groups of equal layers done; seed after

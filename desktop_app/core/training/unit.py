@@ -6,6 +6,13 @@ snapshots and its checkpoints) and persists its own events there, so a parent pr
 unit whose ``latest.pt`` exists continues from it, which is how a stopped run resumes and how a unit whose
 worker died starts again on another worker with the same final numbers.
 
+``latest.pt`` (7 MB with momentum for the reference net, written atomically with an fsync) and the unit's
+metrics file go to disk at most every ``LATEST_EVERY_S`` seconds, and always when the unit ends (completed,
+diverged, stopped, failed): writing both every epoch cost up to ~1.3 s an epoch on a busy disk (issue 25). In
+between, the last epoch's resume state waits in memory, a copy, exactly as it would have been written then. A
+unit killed without a chance to flush (kill -9) resumes from the last state written, with its metrics trimmed
+to it, so resume stays exact; it only recomputes more epochs.
+
 Randomness comes from (seed, purpose, epoch) alone (``seeding.derive_seed``), so units are paired across arms
 whatever process runs them. The default torch generator is used for dropout, so two units must never run at
 the same time in one process (the executors run one unit per process at a time).
@@ -13,6 +20,7 @@ the same time in one process (the executors run one unit per process at a time).
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Iterator
@@ -66,6 +74,7 @@ from desktop_app.core.training.step import (
 )
 
 PROGRESS_INTERVAL_S = 0.1
+LATEST_EVERY_S = 30.0  # at most this often a unit writes latest.pt and its metrics file (see the docstring)
 
 
 def minibatches(n: int, batch: int) -> int:
@@ -141,6 +150,8 @@ class UnitRun:
         self._wall_before = 0.0  # seconds this unit ran before a resume (from its checkpoint)
         self._last_progress = 0.0
         self._where = ("finetune", -1, 0, cfg.finetune.epochs)
+        self._pending: dict[str, Any] | None = None  # the resume state not yet written (``_save_latest``)
+        self._saved_at = time.monotonic()
 
     def events(self) -> Iterator[Event]:
         """A divergence ends this unit only: its last finite checkpoint stays and the message says what to lower."""
@@ -152,12 +163,15 @@ class UnitRun:
         except StopRequested:
             yield self._progress(force=True)  # where the stop landed, to the minibatch
             raise
+        finally:  # stopped, failed or abandoned: what the unit would have written by now goes to disk
+            self.flush()
         yield UnitFinished(self.arm, self.seed, "completed")
 
     def diverged(self, exc: Exception) -> list[Event]:
         """The events of this unit ending diverged (also used by a seed batch for one of its seeds)."""
         text = f"{self.arm} seed {self.seed}: {exc}; its last finite checkpoint is kept, the other units go on"
         self.done_steps = self.total_steps  # the progress bar moves past this unit
+        self.flush()  # the last finite resume state and the rows up to the divergence
         return [LogMessage("error", text), UnitFinished(self.arm, self.seed, "diverged", text)]
 
     # -- progress --------------------------------------------------------------------------------------
@@ -183,11 +197,29 @@ class UnitRun:
         """Seconds this unit has run (pre-training included), carried over resumes through its checkpoint."""
         return self._wall_before + time.perf_counter() - self._t0
 
-    def _save_latest(self, state: dict[str, Any]) -> None:
+    def _save_latest(self, state: dict[str, Any], force: bool = False) -> None:
+        """The unit's resume state as of now: written with the unit's metrics rows when ``force`` or when the last
+        write is ``LATEST_EVERY_S`` old, else kept (a copy) until then or until ``flush``."""
         state = {**state, "arm": self.arm, "seed": self.seed, "config": self.cfg.to_toml(), "wall_s": self._wall(),
                  "torch_rng": torch.get_rng_state()}
+        if force or time.monotonic() - self._saved_at >= LATEST_EVERY_S:
+            self._write_latest(state)
+        else:
+            self._pending = copy.deepcopy(state)  # the live weights and optimizer buffers move on
+
+    def flush(self) -> None:
+        """Write the unit's metrics rows and its pending resume state, if any (the unit ends or stops)."""
+        if self._pending is not None:
+            self._write_latest(self._pending)
+        else:
+            self.writer.flush_rows(self.arm, self.seed)
+
+    def _write_latest(self, state: dict[str, Any]) -> None:
+        self._pending = None
+        self.writer.flush_rows(self.arm, self.seed)  # first: the rows a resume from this state keeps
         write_bytes_atomic(unit_dir(self.run_dir, "checkpoints", self.arm, self.seed) / "latest.pt",
-                               checkpoint_bytes(state))
+                           checkpoint_bytes(state))
+        self._saved_at = time.monotonic()
 
     def _train(self) -> Iterator[Event]:
         yield from self.begin()
@@ -263,7 +295,7 @@ class UnitRun:
             self.writer.add_rows(arm, seed, [{
                 "arm": arm, "seed": seed, "phase": "pretrain", "layer": item.layer, "epoch": item.epoch,
                 "split": "unlabelled", "nll": "", "error": "", "recon_error": item.recon_error,
-            }])
+            }], flush=False)
             yield PretrainEpoch(arm, seed, item.layer, item.epoch, item.recon_error)
             if item.layer == 0:
                 yield from self._filters(model, "pretrain", item.epoch)
@@ -328,7 +360,7 @@ class UnitRun:
              "nll": nll, "error": err, "recon_error": "", "wall_s": wall}
             for split, (nll, err) in zip(("train", "valid", "test"), (tr, va, te), strict=True)
         ]
-        self.writer.add_rows(arm, seed, rows)
+        self.writer.add_rows(arm, seed, rows, flush=False)
         yield EpochMetrics(arm, seed, epoch, *tr, *va, *te, wall)
         last = epoch == cfg.finetune.epochs
         snap = cfg.snapshots.snapshot_epoch(epoch, cfg.finetune.epochs)  # the storage policy (snapshots.every)
@@ -351,7 +383,7 @@ class UnitRun:
         self._save_latest({
             "stage": "done" if last else "finetune", "epoch": epoch,
             "model": model.state_dict(), "optimizer": {} if lean else opt.state_dict(),
-        })
+        }, force=last)
         self._where = ("finetune", -1, epoch, cfg.finetune.epochs)
         yield self._progress(force=True)
 

@@ -1,0 +1,91 @@
+"""A unit writes its resume state (latest.pt) and metrics file at most every ``LATEST_EVERY_S`` seconds and always
+when it ends or stops (issue 25: writing 7 MB with an fsync every epoch was a large share of a unit's time). The
+moments are driven by setting the interval (0: every epoch; huge: never on its own), not by the clock."""
+
+import csv
+
+import pytest
+import torch
+
+from desktop_app.core import config as c
+from desktop_app.core.control import RunControl
+from desktop_app.core.engine.run import resume_experiment, run_experiment
+from desktop_app.core.events import EpochMetrics, UnitFinished
+from desktop_app.core.pretraining import make_pretrainer
+from desktop_app.core.runfolder import RunFolder
+from desktop_app.core.seedbatch.pretrain import StackedDAE
+from desktop_app.core.training import unit as unit_mod
+from desktop_app.core.training.checkpoints import read_resume_state
+
+STEPS = ["dense", "autograd"]  # the seed-batch path at K = 1 and the plain unit
+
+
+def tiny(step: str) -> c.ExperimentConfig:
+    return c.from_dict({
+        "name": "persist", "arms": ["none", "dae"],
+        "data": {"n_labelled": 200, "n_valid": 100, "n_test": 200, "probe_size": 50, "n_unlabelled": 300},
+        "model": {"layers": [{"kind": "dense", "units": 16}]},
+        "pretraining": {"dae": {"epochs": 2, "batch_size": 20}},
+        "finetune": {"epochs": 5, "batch_size": 20, "lr": 0.1, "optimizer": "momentum"},
+        "seeds": {"count": 1}, "device": "cpu",
+        "execution": {"backend": "inline", "step": "auto" if step == "dense" else "autograd"},
+    })
+
+
+def rows(path) -> list[tuple]:
+    """A metrics file's rows without their wall time (a run's own clock)."""
+    return [tuple(v for k, v in r.items() if k != "wall_s") for r in csv.DictReader(open(path))]
+
+
+def latest(run_dir, arm: str) -> dict | None:
+    return read_resume_state(RunFolder(run_dir).unit(arm, 0))
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_every_epoch_at_interval_zero(step, tmp_path, monkeypatch):
+    """Interval 0 is the old behaviour: when epoch k's metrics arrive, latest.pt holds epoch k - 1."""
+    monkeypatch.setattr(unit_mod, "LATEST_EVERY_S", 0.0)
+    seen = []
+    for ev in run_experiment(tiny(step), None, tmp_path / "run"):
+        if isinstance(ev, EpochMetrics) and ev.arm == "none" and ev.epoch > 0:
+            seen.append((ev.epoch, latest(tmp_path / "run", "none")["epoch"]))
+    assert seen == [(k, k - 1) for k in range(1, 6)]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_the_state_waits_in_memory_and_a_stop_writes_it_and_resume_is_exact(step, tmp_path, monkeypatch):
+    """With a huge interval nothing is written during the run; stopped after epoch 3's metrics, each unit writes
+    the state and rows of its last finished epoch, and the resumed run equals the straight one."""
+    straight = list(run_experiment(tiny(step), None, tmp_path / "straight"))
+    assert straight[-1].status == "completed"
+    monkeypatch.setattr(unit_mod, "LATEST_EVERY_S", 1e9)
+    control, run_dir = RunControl(), tmp_path / "run"
+    completed = []
+    for ev in run_experiment(tiny(step), control, run_dir):
+        if isinstance(ev, EpochMetrics) and ev.arm == "dae" and ev.epoch == 3:
+            assert latest(run_dir, "dae") is None  # not even the pre-trained layer's state was written yet
+            control.stop()
+        if isinstance(ev, UnitFinished) and ev.status == "completed":
+            completed.append(ev.arm)
+    assert all(latest(run_dir, arm)["stage"] == "done" for arm in completed)  # a finished unit wrote its end
+    state = latest(run_dir, "dae")
+    assert (state["stage"], state["epoch"]) == ("finetune", 3)
+    unit_rows = rows(RunFolder(run_dir).unit("dae", 0).metrics_path)
+    assert max(int(r[4]) for r in unit_rows if r[2] == "finetune") == 3  # the rows the state covers, written
+    rest = list(resume_experiment(run_dir))
+    assert rest[-1].status == "completed", rest[-1].message
+    assert rows(run_dir / "metrics.csv") == rows(tmp_path / "straight" / "metrics.csv")
+
+
+def test_stacked_dae_check_finds_weights_a_step_left_non_finite():
+    """The folded DAE step watches the loss and the gradient's factors; a weight that overflowed (finite factors,
+    an infinite product) is found by the epoch's check before the weights reach the seed's layer."""
+    cfg = tiny("dense").pretraining.dae
+    trainers = [make_pretrainer("dae", torch.nn.Linear(6, 4), "sigmoid", cfg, unit_interval_input=True,
+                                generator=torch.Generator().manual_seed(s)) for s in range(2)]
+    stacked = StackedDAE(trainers)
+    stacked.train_step(torch.rand(2, 5, 6))
+    assert stacked.check() == {}
+    stacked.W[1, 2, 3] = float("inf")
+    bad = stacked.check()
+    assert list(bad) == [1] and "weights inf" in str(bad[1])
