@@ -8,10 +8,10 @@ worker died starts again on another worker with the same final numbers.
 
 ``latest.pt`` (7 MB with momentum for the reference net, written atomically with an fsync) and the unit's
 metrics file go to disk at most every ``LATEST_EVERY_S`` seconds, and always when the unit ends (completed,
-diverged, stopped, failed): writing both every epoch cost up to ~1.3 s an epoch on a busy disk (issue 25). In
-between, the last epoch's resume state waits in memory, a copy, exactly as it would have been written then. A
-unit killed without a chance to flush (kill -9) resumes from the last state written, with its metrics trimmed
-to it, so resume stays exact; it only recomputes more epochs.
+diverged, stopped, failed): writing latest.pt every epoch cost ~1.3 s of an 18 s reference unit on a quiet
+disk, more on a busy one (issue 25). In between, the last epoch's resume state waits in memory, a copy, exactly
+as it would have been written then. A unit killed without a chance to flush (kill -9) resumes from the last
+state written, with its metrics trimmed to it, so resume stays exact; it only recomputes more epochs.
 
 Randomness comes from (seed, purpose, epoch) alone (``seeding.derive_seed``), so units are paired across arms
 whatever process runs them. The default torch generator is used for dropout, so two units must never run at
