@@ -1,6 +1,6 @@
 """Composition root: ``python -m desktop_app`` (and bare ``basin``) starts the GUI; ``run`` / ``presets`` /
-``runs`` / ``--help`` / ``--version`` go to the CLI; ``--smoke-test [--out DIR]`` trains one tiny epoch offscreen
-and exports a panel (desktop_app/smoke.py).
+``runs`` / ``diff`` / ``--help`` / ``--version`` go to the CLI; ``--smoke-test [--out DIR]`` trains one tiny
+epoch offscreen and exports a panel (desktop_app/smoke.py).
 
 Start-up order (docs/PERFORMANCE.md, "Start-up"): the window is built and shown without torch, and torch is
 imported on a background thread right after the first paint, long before a worker needs it (a worker that
@@ -22,7 +22,8 @@ import threading
 import time
 from pathlib import Path
 
-CLI_COMMANDS = ("run", "resume", "reproduce", "presets", "runs")
+CLI_COMMANDS = ("run", "resume", "reproduce", "presets", "runs", "diff")  # cli.build_parser's commands (a test
+# keeps them equal): `python -m desktop_app diff A B` opened the window instead
 CLI_OPTIONS = ("-h", "--help", "--version")
 STARTUP_PROBE_ENV = "BASIN_STARTUP_PROBE"  # bench/startup.py: write the first-paint time here, then quit
 

@@ -17,6 +17,22 @@ def test_cli_subcommands_are_delegated(monkeypatch) -> None:
     assert entry.main(["my.toml"]) == 99
 
 
+def test_every_cli_command_is_delegated(monkeypatch) -> None:
+    """The commands `python -m desktop_app` hands to the CLI are the parser's own: `diff` opened the window."""
+    import argparse
+
+    import desktop_app.cli as cli
+
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(entry.CLI_COMMANDS) == set(commands)
+    seen: list[list[str]] = []
+    monkeypatch.setattr("desktop_app.cli.main", lambda argv: seen.append(list(argv)) or 0)
+    monkeypatch.setattr(entry, "run_gui", lambda argv: 99)
+    assert entry.main(["diff", "runs/a", "runs/b"]) == 0
+    assert seen == [["diff", "runs/a", "runs/b"]]
+
+
 def test_bare_basin_opens_the_window_and_options_go_to_the_cli(monkeypatch, capsys) -> None:
     """`basin` (the console script, desktop_app.cli:main) with no command opens the window, as
     `python -m desktop_app` does; --version and --help answer on both entry points."""
