@@ -121,3 +121,16 @@ def test_a_pooled_seed_reads_as_its_run_and_seed():
     from desktop_app.core.lab.grouping import pooled_seed, seed_text
 
     assert seed_text(pooled_seed(0, 3)) == "3" and seed_text(pooled_seed(1, 3)) == "3 (run 2 of the group)"
+
+
+def test_default_labels_start_with_the_field_that_tells_the_runs_apart():
+    """Issue 27, seen in the window: a width sweep compared with one run that also differs in lr and threads-free
+    fields named every run "lr=0.1, units=…" cut off before the width; the field with the most values comes first
+    (then the others in their order), so the elided legend entries still differ."""
+    configs = {"/w/a": config(0.1, 32), "/w/b": config(0.1, 64), "/w/c": config(0.1, 128), "/w/d": config(0.05, 256)}
+    m = model_with({d: run(d) for d in configs}, configs)
+    labels = m.compare(list(configs)).labels()
+    assert labels == ("units=32, lr=0.1", "units=64, lr=0.1", "units=128, lr=0.1", "units=256, lr=0.05")
+    # keys the user chose keep the user's order
+    m.set_comparison_view(ComparisonView(label_keys=("finetune.lr", "model.layers.0.units")))
+    assert m.comparison.labels()[0].startswith("lr=0.1, ")
