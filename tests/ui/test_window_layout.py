@@ -422,13 +422,20 @@ def test_a_comparison_with_long_labels_stays_inside_every_panel(qtbot, size, lon
     monkeypatch.setattr(comparison_mod, "run_label", long_label)
     window = _window(qtbot, size)
     assert window.compare_runs(long_label_runs)
-    for name in ("Curves", "Summary", "HParams"):
+    for name in ("Curves", "Summary", "HParams", "Trajectories"):
         assert window.show_panel(name)
         qtbot.wait(50)
         panel = window.panel_widgets[name]
         panel.ensure_current()
         qtbot.wait(50)
         view = panel.graphics
+        if name == "Trajectories":  # its legend sits in the plot: inside the view box, long names elided
+            box = panel.plot.vb.sceneBoundingRect()
+            rect = panel.legend.sceneBoundingRect()
+            assert box.left() - 1 <= rect.left() and rect.right() <= box.right() + 1, (size, rect, box)
+            assert any("…" in label.text for _, label in panel.legend.items)
+            assert all(len(label.toolTip()) > 150 for _, label in panel.legend.items if "…" in label.text)
+            continue
         width = view.viewport().width()
         for item in view.ci.items:
             if item.isVisible():

@@ -28,7 +28,7 @@ from desktop_app.ui.panels.base import (
     style_plot,
     style_sample,
 )
-from desktop_app.ui.panels.compare import STYLE_NAMES, comparison_arms, run_style
+from desktop_app.ui.panels.compare import STYLE_NAMES, comparison_arms, elide_legend, run_style
 from desktop_app.ui.panels.log_axis import LogAxis, decade_ticks  # noqa: F401 - re-exported
 from desktop_app.ui.run_store import METRICS, RunStore
 
@@ -174,7 +174,15 @@ class TrajectoryPanel(Panel):
 
     def _place_legend(self, *_args: object) -> None:
         """The legend goes to the corner the curves cross least, with room made above or below the curves when
-        they cross every corner (again when the plot resizes). It sat top-right, over where every seed starts."""
+        they cross every corner (again when the plot resizes). It sat top-right, over where every seed starts.
+        Entries longer than the plot is wide (runs named by many fields) are elided, their whole text in the tooltip:
+        the legend ran past the plot's left edge, each run's name cut at its start."""
+        width = self.plot.vb.width()
+        if width >= 100:  # (not laid out yet: the resize places it again)
+            elide_legend(self.legend, width - 20)
+            self.legend.layout.invalidate()  # the frame follows the texts only when asked (pyqtgraph sizes it on add)
+            hint = self.legend.layout.preferredSize()
+            self.legend.setGeometry(0, 0, hint.width(), hint.height())
         xs = np.concatenate([d.x for d in self.data.values()]) if self.data else np.zeros(0)
         ys = np.concatenate([d.y for d in self.data.values()]) if self.data else np.zeros(0)
         legend_clear_of(self.plot, self.legend, xs, ys, only_if_covered=True)
