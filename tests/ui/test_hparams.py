@@ -223,3 +223,55 @@ def test_the_reports_width_figure_is_the_hparams_plot(qtbot, sweep, tmp_path):
     assert {r["field"] for r in rows} == {"model.layers.0.units"} and len(rows) == 6
     for r in rows:
         assert float(r["mean"]) == pytest.approx(np.mean(list(finals[r["run"]][r["arm"]].values())), rel=1e-12)
+
+
+def test_a_dozen_parallel_axes_keep_their_names_and_values_apart(window, sweep, qtbot, monkeypatch):
+    """Issue 27, seen at 1400x900 with a reproduce run beside quick-demo variants: 13 differing fields printed their
+    axis names over each other ("batch_sizefinetune.epochs") and values into the next axis. Names now alternate
+    between two rows, elided in the middle where even that is too narrow; values are elided before the next axis."""
+    from dataclasses import replace as dc_replace
+
+    from desktop_app.ui.panels import hparams as hparams_mod
+    from tests.ui.test_window_layout import _text_rects
+
+    real = hparams_mod.parallel_lines
+
+    def many(comparison, arm):
+        axes, lines = real(comparison, arm)
+        names = ["pretraining.dae.epochs", "finetune.batch_size", "optimizer", "pretraining.rbm.momentum"]
+        more = [dc_replace(axes[i % len(axes)], name=f"{names[i % 4]}.{i}") for i in range(12)]
+        lines = [dc_replace(ln, fractions=tuple(ln.fractions[i % len(axes)] for i in range(12)) + ln.fractions[-1:])
+                 for ln in lines]
+        return more, lines
+
+    monkeypatch.setattr(hparams_mod, "parallel_lines", many)
+    window.resize(1280, 800)
+    window.compare_runs(sweep)
+    window.show_panel("HParams")
+    panel = window.panel_widgets["HParams"]
+    panel.ensure_current()
+    qtbot.wait(50)
+    assert len(panel.axes) == 12
+    axis = panel.parallel.getAxis("bottom")
+    ticks = axis._tickLevels[0]
+    rects = sorted(_text_rects(axis), key=lambda r: r.left())
+    assert len(rects) == len(ticks) == 13, ([t for _, t in ticks], rects, panel.parallel.vb.viewRange())
+    rows = {0: [], 1: []}
+    for rect, (_pos, text) in zip(rects, sorted(ticks), strict=True):
+        rows[1 if text.startswith("\n") else 0].append(rect)
+    assert rows[0] and rows[1]  # too many for one row at this width
+    for row in rows.values():
+        inner = [r.adjusted(1, 0, -1, 0) for r in row]
+        assert not any(a.intersects(b) for a, b in zip(inner, inner[1:], strict=False))
+    vb = panel.parallel.vb
+    for item, _text, i in panel._value_texts:
+        rect = item.sceneBoundingRect()
+        if i < len(panel.axes):  # a field's values end before the next axis
+            assert rect.right() <= vb.mapViewToScene(pg_point(i + 1, 0)).x() + 1, (item.textItem.toPlainText(), i)
+        assert vb.sceneBoundingRect().left() - 1 <= rect.left() and rect.right() <= vb.sceneBoundingRect().right() + 1
+
+
+def pg_point(x: float, y: float):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(x, y)

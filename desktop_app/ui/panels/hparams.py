@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QComboBox, QWidget
 
 from desktop_app.core.config.diff import short_value
@@ -43,6 +45,7 @@ from desktop_app.ui.panels.compare import RUN_SYMBOLS, comparison_arms, fit_lege
 from desktop_app.ui.run_store import METRICS, RunStore
 
 LEGEND_COLUMNS = 6
+X_MARGIN = 0.6  # the parallel view's room left of its first axis and right of its last, in axis spacings
 COLOURS = pg.colormap.get("viridis")  # low error dark, high error yellow (the error axis says which)
 EMPTY_TITLE = "Compare two or more runs (Runs pane → Compare) to plot their final test error against their fields"
 CSV_COLUMNS = ["view", "run", "label", "series", "arm", "field", "value", "x", "n", "mean", "ci_lo", "ci_hi",
@@ -89,6 +92,8 @@ class HParamsPanel(Panel):
         self.arm = ""
         self._items: list[Any] = []
         self._parallel_items: list[Any] = []
+        self._value_texts: list[tuple[pg.TextItem, str, int]] = []  # (item, whole text, axis index)
+        self.parallel.vb.sigResized.connect(self._label_parallel)
         self.request_refresh()
 
     # -- choices ---------------------------------------------------------------------------------------
@@ -134,7 +139,7 @@ class HParamsPanel(Panel):
             self.plot.removeItem(item)
         for item in self._parallel_items:
             self.parallel.removeItem(item)
-        self._items, self._parallel_items = [], []
+        self._items, self._parallel_items, self._value_texts = [], [], []
         self.legend.clear()
         self.field = self.field_box.currentData() or ""
         self.arm = self.arm_box.currentData() or ""
@@ -232,17 +237,42 @@ class HParamsPanel(Panel):
                                    symbol="o", symbolSize=6, symbolBrush=pg.mkBrush(colour), symbolPen=None)
             item.setToolTip(f"{line.label}: {line.error:.2f} % (n = {line.n})")
             self._add(self.parallel, item, self._parallel_items)
-        names = [(float(i), a.name + (" (log)" if a.log else "")) for i, a in enumerate(axes)]
-        self.parallel.getAxis("bottom").setTicks([[*names, (float(k), "test error")]])
-        self.parallel.setXRange(-0.3, k + 0.6, padding=0)
+        self._label_parallel()
+        self.parallel.setXRange(-X_MARGIN, k + X_MARGIN, padding=0)
         self.parallel.setYRange(-0.08, 1.08, padding=0)
         self.parallel.setTitle(f"Every run across its fields · {arm_label(self.arm)}, coloured by final test error",
                                color=FOREGROUND, size="11pt")
 
     def _axis_text(self, i: int, fraction: float, text: str) -> None:
-        item = pg.TextItem(text, color=FOREGROUND, anchor=(-0.08, 0.5))
+        last = i == len(self.axes)  # the error axis is the rightmost: its values go left of it, inside the plot
+        item = pg.TextItem(text, color=FOREGROUND, anchor=(1.08, 0.5) if last else (-0.08, 0.5))
         item.setPos(i, fraction)
         self._add(self.parallel, item, self._parallel_items)
+        self._value_texts.append((item, text, i))
+
+    def _label_parallel(self, *_args: object) -> None:
+        """Axis names and value labels fitted to the room between two axes (again when the plot resizes): with a
+        dozen differing fields the names printed over each other ("batch_sizefinetune.epochs") and a value ran
+        into the next axis's. Names that do not fit alternate between two rows and are elided in the middle
+        ("pretr…epochs"); values are elided at their end; the CSV export has every whole name and value."""
+        k = len(self.axes)
+        axis = self.parallel.getAxis("bottom")
+        names = [a.name + (" (log)" if a.log else "") for a in self.axes] + ["test error"]
+        room = self.parallel.vb.width() / (k + 2 * X_MARGIN)  # pixels between neighbouring axes
+        if not self.axes or room <= 0:
+            axis.setTicks([[(float(i), n) for i, n in enumerate(names)]] if self.axes else None)
+            return
+        metrics = QFontMetrics(axis.style.get("tickFont") or axis.font())
+        stagger = any(metrics.horizontalAdvance(n) > room - 8 for n in names)
+        # the first and last names stay within the margin (pyqtgraph hides a tick label that leaves its axis)
+        widths = [int(room - 8 if not stagger or i in (0, k) else 2 * room - 8) for i in range(k + 1)]
+        texts = [metrics.elidedText(n, Qt.TextElideMode.ElideMiddle, max(w, 12)) for n, w in zip(names, widths,
+                                                                                                 strict=True)]
+        axis.setTicks([[(float(i), "\n" + t if stagger and i % 2 else t) for i, t in enumerate(texts)]])
+        for item, text, _axis in self._value_texts:
+            shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(int(room - 10), 12))
+            item.setText(shown)
+            item.setToolTip(text if shown != text else "")
 
     @staticmethod
     def _add(plot: pg.PlotItem, item: Any, items: list[Any]) -> None:
