@@ -45,7 +45,8 @@ from desktop_app.ui.panels.compare import RUN_SYMBOLS, comparison_arms, fit_lege
 from desktop_app.ui.run_store import METRICS, RunStore
 
 LEGEND_COLUMNS = 6
-X_MARGIN = 0.6  # the parallel view's room left of its first axis and right of its last, in axis spacings
+X_MARGIN = 0.6  # the parallel view's room left of its first axis, in axis spacings
+X_RIGHT = 1.0  # and right of its last (the error axis), whose values are written right of it as every axis's are
 COLOURS = pg.colormap.get("viridis")  # low error dark, high error yellow (the error axis says which)
 EMPTY_TITLE = "Compare two or more runs (Runs pane → Compare) to plot their final test error against their fields"
 CSV_COLUMNS = ["view", "run", "label", "series", "arm", "field", "value", "x", "n", "mean", "ci_lo", "ci_hi",
@@ -238,14 +239,13 @@ class HParamsPanel(Panel):
             item.setToolTip(f"{line.label}: {line.error:.2f} % (n = {line.n})")
             self._add(self.parallel, item, self._parallel_items)
         self._label_parallel()
-        self.parallel.setXRange(-X_MARGIN, k + X_MARGIN, padding=0)
+        self.parallel.setXRange(-X_MARGIN, k + X_RIGHT, padding=0)
         self.parallel.setYRange(-0.08, 1.08, padding=0)
         self.parallel.setTitle(f"Every run across its fields · {arm_label(self.arm)}, coloured by final test error",
                                color=FOREGROUND, size="11pt")
 
     def _axis_text(self, i: int, fraction: float, text: str) -> None:
-        last = i == len(self.axes)  # the error axis is the rightmost: its values go left of it, inside the plot
-        item = pg.TextItem(text, color=FOREGROUND, anchor=(1.08, 0.5) if last else (-0.08, 0.5))
+        item = pg.TextItem(text, color=FOREGROUND, anchor=(-0.08, 0.5))
         item.setPos(i, fraction)
         self._add(self.parallel, item, self._parallel_items)
         self._value_texts.append((item, text, i))
@@ -254,11 +254,12 @@ class HParamsPanel(Panel):
         """Axis names and value labels fitted to the room between two axes (again when the plot resizes): with a
         dozen differing fields the names printed over each other ("batch_sizefinetune.epochs") and a value ran
         into the next axis's. Names that do not fit alternate between two rows and are elided in the middle
-        ("pretr…epochs"); values are elided at their end; the CSV export has every whole name and value."""
+        ("pretr…epochs"); values are elided at their end (the error axis's within the right margin); the CSV
+        export has every whole name and value."""
         k = len(self.axes)
         axis = self.parallel.getAxis("bottom")
         names = [a.name + (" (log)" if a.log else "") for a in self.axes] + ["test error"]
-        room = self.parallel.vb.width() / (k + 2 * X_MARGIN)  # pixels between neighbouring axes
+        room = self.parallel.vb.width() / (k + X_MARGIN + X_RIGHT)  # pixels between neighbouring axes
         if not self.axes or room <= 0:
             axis.setTicks([[(float(i), n) for i, n in enumerate(names)]] if self.axes else None)
             return
@@ -269,6 +270,9 @@ class HParamsPanel(Panel):
         texts = [metrics.elidedText(n, Qt.TextElideMode.ElideMiddle, max(w, 12)) for n, w in zip(names, widths,
                                                                                                  strict=True)]
         axis.setTicks([[(float(i), "\n" + t if stagger and i % 2 else t) for i, t in enumerate(texts)]])
+        axis.setHeight(None)  # the automatic height, plus the second row's line when there is one
+        if stagger:
+            axis.setHeight(axis.maximumHeight() + metrics.lineSpacing())
         for item, text, _axis in self._value_texts:
             shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(int(room - 10), 12))
             item.setText(shown)
