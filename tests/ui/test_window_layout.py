@@ -420,6 +420,10 @@ def test_a_comparison_with_long_labels_stays_inside_every_panel(qtbot, size, lon
         return real(cfg, fields, fallback) + ", " + ", ".join(f"field_{i}=value_{i}" for i in range(12))
 
     monkeypatch.setattr(comparison_mod, "run_label", long_label)
+    from desktop_app.ui.panels import summary as summary_mod
+
+    real_arm = summary_mod.arm_label  # and arm names as long as a run group's: wider than their place on the axis
+    monkeypatch.setattr(summary_mod, "arm_label", lambda arm: f"{real_arm(arm)}, its description in full")
     window = _window(qtbot, size)
     assert window.compare_runs(long_label_runs)
     for name in ("Curves", "Summary", "HParams", "Trajectories"):
@@ -447,6 +451,10 @@ def test_a_comparison_with_long_labels_stays_inside_every_panel(qtbot, size, lon
                 rects = sorted(_text_rects(plot.getAxis("bottom")), key=lambda r: r.left())
                 assert not any(a.adjusted(1, 1, -1, -1).intersects(b) for a, b in zip(rects, rects[1:], strict=False))
             continue
+        if name == "Summary":  # every run number and arm under both plots (pyqtgraph drops a label leaving the axis)
+            for plot in (panel.box_plot, panel.diff_plot):
+                axis = plot.getAxis("bottom")
+                assert len(_text_rects(axis)) == len(axis._tickLevels[0]), (size, axis._tickLevels[0])
         legend = panel.compare_legend
         assert any("…" in label.text for _, label in legend.items), name
         assert all(len(label.toolTip()) > 150 for _, label in legend.items if "…" in label.text)

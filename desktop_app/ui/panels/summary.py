@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -208,6 +209,10 @@ class SummaryPanel(Panel):
         self._diff_title = ""
         self.numbered = False  # a comparison's boxes are labelled 1, 2, 3 (the legend says which run) when too narrow
         self.box_plot.vb.sigResized.connect(self._on_box_resized)
+        self._full_ticks: dict[int, list[tuple[float, str]]] = {}  # plot -> its ticks before group labels were fitted
+        for plot in (self.box_plot, self.diff_plot):
+            plot.vb.sigResized.connect(partial(self._fit_group_labels, plot))
+            plot.vb.sigXRangeChanged.connect(partial(self._fit_group_labels, plot))
 
     def refresh(self) -> None:
         self.summaries = self.compute()
@@ -306,6 +311,36 @@ class SummaryPanel(Panel):
             ticks.append((x, f"{first}\n{s.group}" if i == members[len(members) // 2] else f"{first}\n "))
         return ticks
 
+    def _set_ticks(self, plot: pg.PlotItem, ticks: list[tuple[float, str]]) -> None:
+        self._full_ticks[id(plot)] = ticks
+        self._fit_group_labels(plot)
+
+    def _fit_group_labels(self, plot: pg.PlotItem, *_args: object) -> None:
+        """Each group label (the arm under a comparison's runs) elided to the room it has: half-way to the next
+        group label on each side and inside the axis (again when the plot resizes). pyqtgraph drops a tick label
+        that leaves its axis, and took the run number above with it: the paired differences of six runs showed
+        no "none (random init)" and no "4" under the first arm at 1400x900 and in a 1600 px export."""
+        full = self._full_ticks.get(id(plot), [])
+        axis = plot.getAxis("bottom")
+        (x0, x1), _ = plot.vb.viewRange()
+        width = plot.vb.width()
+        if not full or width <= 0 or x1 <= x0:
+            axis.setTicks([full] if full else None)
+            return
+        px = width / (x1 - x0)
+        metrics = QFontMetrics(axis.style.get("tickFont") or axis.font())
+        centres = [x for x, text in full if text.partition("\n")[2].strip()]
+        ticks = []
+        for x, text in full:
+            first, _, group = text.partition("\n")
+            if group.strip():
+                gaps = [abs(c - x) for c in centres if c != x] + [2 * (x - x0), 2 * (x1 - x)]
+                room = int(min(gaps) * px) - 8
+                group = metrics.elidedText(group, Qt.TextElideMode.ElideRight, max(room, 12))
+                text = f"{first}\n{group}"
+            ticks.append((x, text))
+        axis.setTicks([ticks])
+
     def _fit_tick_rows(self) -> None:
         """Room under the x axes for the second tick line when groups are shown."""
         grouped = any(s.group for s in self.summaries)
@@ -352,7 +387,7 @@ class SummaryPanel(Panel):
         note = f"<br><span style='font-size:9pt'>{self.small_n_note}</span>" if few else ""
         self.box_plot.setTitle(f"{BOX_TITLE}{note}", color=FOREGROUND, size="11pt")
         self.mean_dots.setData(np.array([s.x + half + 0.12 for s in ss]), np.array([s.ci.mean for s in ss]))
-        self.box_plot.getAxis("bottom").setTicks([self._ticks(ss, [s.x for s in ss])])
+        self._set_ticks(self.box_plot, self._ticks(ss, [s.x for s in ss]))
         if not ss:
             return
         margin = 1.0 if any(s.group for s in ss) else 0.6  # room for the first group's label
@@ -381,9 +416,9 @@ class SummaryPanel(Panel):
             sy += d
             sb += [pg.mkBrush(arm_color(s.arm, all_arms, 160))] * len(d)
         self.diff_seeds.setData(sx, sy, brush=sb)
-        self.diff_plot.getAxis("bottom").setTicks([self._ticks(diffs, [float(i) for i in range(len(diffs))])])
         if diffs:
             self.diff_plot.setXRange(-0.7, len(diffs) - 0.3, padding=0)
+        self._set_ticks(self.diff_plot, self._ticks(diffs, [float(i) for i in range(len(diffs))]))
 
     def _reference_values(self, s: ArmSummary) -> dict[int, float]:
         for o in self.summaries:
