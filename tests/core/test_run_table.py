@@ -223,6 +223,29 @@ def test_a_sweep_run_into_the_workspace_lists_its_sub_folders(tmp_path):
     assert code == 0 and "width=32" in out and "width=128" in out and "hidden" not in out
 
 
+def test_reproduce_runs_in_the_workspace_are_listed_and_can_be_trashed(tmp_path):
+    """`basin reproduce` writes out/full/<run>/ (or out/reduced/<run>/), its default out being workspace/reproduce:
+    seen in the review of issue 27, those runs were missing from the Runs pane and `basin runs`. A linked size
+    folder is not followed; other folders two levels down are not searched."""
+    from desktop_app.core.runfolder import list_runs
+    from desktop_app.core.runfolder.trash import check_trashable
+
+    full = write_run(tmp_path / "reproduce" / "full", "reproduce-regulariser-1234abcd", {})
+    write_run(tmp_path / "claims" / "reduced", "reproduce-width-5678abcd", {})
+    write_run(tmp_path / "other" / "deeper", "hidden", {})
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    write_run(outside / "full", "elsewhere", {})
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "full").symlink_to(outside / "full", target_is_directory=True)
+    listed = sorted(str(i.path.relative_to(tmp_path)) for i in list_runs(tmp_path))
+    assert listed == ["claims/reduced/reproduce-width-5678abcd", "reproduce/full/reproduce-regulariser-1234abcd"]
+    code, out = run_cli("runs", str(tmp_path))
+    assert code == 0 and "reproduce-regulariser-1234abcd" in out and "hidden" not in out and "elsewhere" not in out
+    assert check_trashable(full, tmp_path).root == full
+    with pytest.raises(RunFolderError):
+        check_trashable(tmp_path / "other" / "deeper" / "hidden", tmp_path)
+
+
 def test_a_sweep_variant_can_be_trashed_but_not_a_folder_two_levels_down_elsewhere(tmp_path):
     from desktop_app.core.config import from_dict, save
     from desktop_app.core.runfolder.trash import check_trashable

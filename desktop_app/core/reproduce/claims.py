@@ -23,6 +23,7 @@ from desktop_app.core.reproduce.output_variance import eval_output_variance
 from desktop_app.core.reproduce.report import ClaimResult
 from desktop_app.core.reproduce.rules import Decision, Evidence, Rule, Statement
 from desktop_app.core.runfolder import RunFolderError, is_locked, read_manifest
+from desktop_app.core.runfolder.listing import FULL, REDUCED
 
 
 @dataclass(frozen=True)
@@ -463,7 +464,7 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
             cfg = replace(cfg, device=device)
         if execution:  # where units run (e.g. {"execution.workers": 4}); not part of the config hash
             cfg = cfg.with_overrides(execution)
-        run_dir = Path(out_dir) / ("reduced" if reduced else "full") / run_folder_name(cfg)
+        run_dir = Path(out_dir) / (REDUCED if reduced else FULL) / run_folder_name(cfg)  # listed by run_dirs
         run_dir = _completed_twin(run_dir, cfg.hash()) or run_dir
         manifest = read_manifest(run_dir)
         change = device_change(manifest.get("device_type"), unit_device_choice(cfg), gpu_count())

@@ -81,12 +81,16 @@ def safe_run_info(run_dir: Path, metrics: bool = True) -> RunInfo | None:
 
 
 SWEEP_FILE = "sweep.toml"  # core.sweep_runs.write_sweep_file: a folder whose sub-folders are a sweep's variants
+FULL, REDUCED = "full", "reduced"  # core.reproduce.claims.run_claim: ``out/full/<run>`` and ``out/reduced/<run>``
+REPRODUCE_SIZES = (FULL, REDUCED)
 
 
 def run_dirs(workspace: Path | str) -> list[Path]:
-    """The folders of a workspace that hold a manifest, by name (no file is read); and one level down, the
-    variants of a sweep run with ``--out ws/name`` (``ws/name/width=32/``, beside ``ws/name/sweep.toml``): they
-    were missing from the Runs pane and ``basin runs``. Linked sub-folders of a sweep are not followed."""
+    """The folders of a workspace that hold a manifest, by name (no file is read); one level down, the variants of
+    a sweep run with ``--out ws/name`` (``ws/name/width=32/``, beside ``ws/name/sweep.toml``); and two levels
+    down, the runs of ``basin reproduce`` (``ws/reproduce/full/<run>/``, its default ``--out`` in the workspace,
+    or ``ws/name/reduced/<run>/``). Both were missing from the Runs pane and ``basin runs``. Linked sub-folders are
+    not followed."""
     try:
         children = sorted(p for p in Path(workspace).iterdir() if p.is_dir())
     except OSError:
@@ -96,11 +100,28 @@ def run_dirs(workspace: Path | str) -> list[Path]:
         if (p / MANIFEST).exists():
             out.append(p)
         elif (p / SWEEP_FILE).is_file():
-            try:
-                out += sorted(v for v in p.iterdir() if not v.is_symlink() and v.is_dir() and (v / MANIFEST).exists())
-            except OSError:
-                continue
+            out += _runs_in(p)
+        else:
+            for size in REPRODUCE_SIZES:
+                sub = p / size
+                if not sub.is_symlink() and sub.is_dir():
+                    out += _runs_in(sub)
     return out
+
+
+def _runs_in(folder: Path) -> list[Path]:
+    """The run folders directly in ``folder`` (not links), by name."""
+    try:
+        return sorted(v for v in folder.iterdir() if not v.is_symlink() and v.is_dir() and (v / MANIFEST).exists())
+    except OSError:
+        return []
+
+
+def listed_parent(parent: Path, workspace: Path) -> bool:
+    """Whether ``run_dirs`` lists the run folders directly in ``parent`` (both paths resolved): the workspace, a
+    sweep's folder in it, or a reproduce size folder two levels down."""
+    return (parent == workspace or (parent.parent == workspace and (parent / SWEEP_FILE).is_file())
+            or (parent.name in REPRODUCE_SIZES and parent.parent.parent == workspace))
 
 
 def list_runs(workspace: Path | str, metrics: bool = True) -> list[RunInfo]:

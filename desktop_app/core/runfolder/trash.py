@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from desktop_app.core.runfolder.layout import CONFIG, MANIFEST, RunFolder, RunFolderError
-from desktop_app.core.runfolder.listing import SWEEP_FILE
+from desktop_app.core.runfolder.listing import listed_parent
 from desktop_app.core.runfolder.lock import RunLock
 
 
@@ -25,7 +25,7 @@ def check_trashable(run_dir: Path | str, workspace: Path | str) -> RunFolder:
         raise RunFolderError(f"{folder.root}: refused: a symbolic link, not a run folder of the workspace")
     try:
         parent, ws = folder.root.resolve().parent, Path(workspace).resolve()
-        inside = parent == ws or (parent.parent == ws and (parent / SWEEP_FILE).is_file())
+        inside = listed_parent(parent, ws)
     except (OSError, RuntimeError):
         inside = False
     if not inside:
