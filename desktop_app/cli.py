@@ -52,7 +52,7 @@ from desktop_app.core.runfolder import (
     read_metrics,
     read_online,
 )
-from desktop_app.core.runfolder.metrics import final_test_nlls
+from desktop_app.core.runfolder.metrics import final_epochs, final_test_nlls
 from desktop_app.core.runfolder.workspace import default_workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_STOPPED = 0, 1, 2, 3, 130
@@ -337,13 +337,40 @@ def summary_table(run_dir: Path) -> str:
     for arm, per_seed in finals.items():
         errs = np.array(list(per_seed.values())) * 100
         nlls = np.array([final_nlls[arm][s] for s in per_seed])
-        sd_e = errs.std(ddof=1) if len(errs) > 1 else 0.0
-        sd_n = nlls.std(ddof=1) if len(nlls) > 1 else 0.0
-        lines.append(f"{arm:<6} {len(errs):>5} {errs.mean():>19.2f} +- {sd_e:<5.2f} "
-                     f"{nlls.mean():>15.4f} +- {sd_n:<6.4f}")
+        if len(errs) > 1:
+            lines.append(f"{arm:<6} {len(errs):>5} {errs.mean():>19.2f} +- {errs.std(ddof=1):<5.2f} "
+                         f"{nlls.mean():>15.4f} +- {nlls.std(ddof=1):<6.4f}")
+        else:  # one seed has no spread to print ("+- 0.00" read as a measured one)
+            lines.append(f"{arm:<6} {len(errs):>5} {errs.mean():>19.2f} (n = 1) {nlls.mean():>15.4f} (n = 1) ")
     if diverged:
         lines.append(f"diverged (left out above): {', '.join(diverged)}")
+    manifest = read_manifest(run_dir)
+    if manifest.get("status") in ("stopped", "failed"):
+        lines.append(unfinished_note(str(manifest["status"]), rows, _planned_epochs(run_dir),
+                                     [str(a) for a in manifest.get("arms", ())] or list(finals)))
     return "\n".join(lines)
+
+
+def _planned_epochs(run_dir: Path) -> int | None:
+    try:
+        return read_config(RunFolder(run_dir)).finetune.epochs
+    except (ConfigError, RunFolderError):
+        return None
+
+
+def unfinished_note(status: str, rows: list[dict[str, str]], planned: int | None, arms: list[str]) -> str:
+    """What a stopped or failed run's numbers are: each arm's last completed fine-tuning epoch (the values above
+    are read there), or that it completed none ("none 90.20 %" was once a stopped run's untrained epoch 0)."""
+    epochs = final_epochs(rows)
+    of = f" of {planned}" if planned else ""
+    parts = []
+    for arm in arms:
+        done = sorted(set(epochs.get(arm, {}).values()))
+        if not done:
+            parts.append(f"{arm}: no epoch completed")
+        else:
+            parts.append(f"{arm}: epoch {done[0]}{of}" if len(done) == 1 else f"{arm}: epochs {done[0]}-{done[-1]}{of}")
+    return f"{status}: values at each unit's last completed fine-tuning epoch ({', '.join(parts)})"
 
 
 def _drive(events: Iterable, printer: ProgressPrinter) -> str:

@@ -199,6 +199,21 @@ def test_a_stopped_run_shows_its_last_completed_epoch_not_the_untrained_error(tm
     assert code == 0 and "90.00%" not in out
 
 
+def test_basin_run_s_final_table_says_where_a_stopped_run_stopped_and_prints_no_spread_of_one_seed(tmp_path):
+    """Seen in the review of issue 27: `basin run` ended a stopped run with its table and no word that the numbers
+    are from its last completed epoch, and printed one seed's spread as "+- 0.00"."""
+    write_run(tmp_path, "stopped", {"finetune": {"epochs": 10}}, status="stopped", epochs=3,
+              errors={"none": [0.2, 0.3, 0.25], "dae": [0.1, 0.1, 0.1]})
+    write_run(tmp_path, "one", {"seeds": {"count": 1}}, errors={"none": [0.25], "dae": [0.125]})
+    text = cli.summary_table(tmp_path / "stopped")
+    assert text.splitlines()[-1] == ("stopped: values at each unit's last completed fine-tuning epoch (none: epoch 3 "
+                                     "of 10, dae: epoch 3 of 10)")
+    one = cli.summary_table(tmp_path / "one")
+    assert "+- 0.00" not in one and "stopped" not in one
+    assert [line.split()[:3] for line in one.splitlines()[1:]] == [["none", "1", "25.00"], ["dae", "1", "12.50"]]
+    assert all(line.count("(n = 1)") == 2 for line in one.splitlines()[1:])
+
+
 def test_a_sweep_run_into_the_workspace_lists_its_sub_folders(tmp_path):
     """Issue 27: `basin run sweep.toml --out ws/name` writes ws/name/sweep.toml and one sub-folder per value
     (width=32/, width=128/); they did not appear in the Runs pane or `basin runs ws`. A linked folder inside a
