@@ -957,6 +957,9 @@ class MainWindow(QMainWindow):
         self.layout().invalidate()
         self.layout().activate()
         self.resizeDocks([self.history_dock], [height], Qt.Orientation.Vertical)
+        short = height - self.history_dock.height()  # the tab bar of the tabified docks is taken from the size asked
+        if 0 < short < height:
+            self.resizeDocks([self.history_dock], [height + short], Qt.Orientation.Vertical)
 
     def _shrink_runs(self) -> None:
         if self._runs_restore is not None and not self.history_dock.isFloating():

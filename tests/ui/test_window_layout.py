@@ -469,8 +469,10 @@ def test_the_runs_tab_shows_fifteen_rows_and_gives_the_height_back(qtbot, size, 
     back."""
     from bench.run_table import write_run
 
-    for i in range(20):
-        write_run(tmp_path, f"run{i:02d}", {"finetune": {"lr": 0.01 * (i + 1)}})
+    for i in range(20):  # a study's many differing fields: the table scrolls sideways (its bar takes a row's height)
+        write_run(tmp_path, f"run{i:02d}", {"finetune": {"lr": 0.01 * (i + 1), "epochs": 5 + i, "batch_size": 10 + i},
+                                             "model": {"dropout": 0.01 * i, "l2": 1e-5 * (i + 1)},
+                                             "data": {"split_seed": i, "n_valid": 300 + i}, "seeds": {"base": i}})
     window = _window(qtbot, size)
     window.set_workspace(tmp_path)
     assert window.history.wait_loaded()
@@ -478,6 +480,7 @@ def test_the_runs_tab_shows_fifteen_rows_and_gives_the_height_back(qtbot, size, 
     window.show_runs_pane()
     qtbot.wait(50)
     table = window.history.table
+    assert table.horizontalScrollBar().isVisible()
     rows = table.viewport().height() / table.verticalHeader().defaultSectionSize()
     assert rows >= 15, (rows, window.history_dock.height())
     assert window.width() == size[0] and window.height() == size[1]
