@@ -111,12 +111,14 @@ def export_bundle(panels: Mapping[str, Panel], run_dir: str | Path | None, optio
     errors: list[str] = []
     skipped: list[str] = []
     compared: list[str] = []  # the comparison's runs, when the panels draw one: each documented, not only one
+    comparing: list[str] = []  # the panels that draw them
     for name, panel in panels.items():
         if not panel.has_result():  # no empty figures or header-only CSVs
             skipped.append(name)
             continue
         runs = list(getattr(panel, "export_run_dirs", list)())
         compared += [d for d in runs if len(runs) > 1 and d not in compared]
+        comparing += [name] if len(runs) > 1 else []
         try:  # a panel that draws a comparison embeds its runs' manifests
             written += export_panel(panel, options, slug(name), None if len(runs) > 1 else meta)
         except (OSError, ValueError, RuntimeError) as exc:
@@ -133,7 +135,7 @@ def export_bundle(panels: Mapping[str, Panel], run_dir: str | Path | None, optio
     for d in compared:  # runs/<folder>/config.toml and manifest.json of every compared run
         written += _copy_run_files(d, folder / "runs" / Path(d).name, folder)
     readme = folder / "README.txt"
-    write_text_atomic(readme, bundle_readme(panels, run_dir, written, errors, skipped, compared))
+    write_text_atomic(readme, bundle_readme(panels, run_dir, written, errors, skipped, compared, comparing))
     written.append(readme)
     return BundleResult(folder, written, errors, skipped)
 
@@ -155,18 +157,22 @@ def _copy_run_files(run_dir: str | Path, dest: Path, root: Path) -> list[Path]:
 
 
 def bundle_readme(panels: Mapping[str, Panel], run_dir: str | Path | None, written: list[Path],
-                  errors: list[str], skipped: list[str] = (), compared: list[str] = ()) -> str:
+                  errors: list[str], skipped: list[str] = (), compared: list[str] = (),
+                  comparing: list[str] = ()) -> str:
+    """The bundle's README: the compared runs (named by the panels that draw them: HParams was left out) or the
+    run folder, each with its reproduce command; a comparison is never called "data not saved as a run"."""
     lines = ["Basin figure bundle", f"exported {datetime.now().isoformat(timespec='seconds')}", ""]
     if compared:
-        lines += [f"Comparison of {len(compared)} runs (Curves, Summary and Trajectories draw them all; their config "
-                  "and manifest under runs/<folder>/):"]
+        drawn = ", ".join(comparing) if comparing else "the comparing panels"
+        lines += [f"Comparison of {len(compared)} runs ({drawn} draw them all; their config and manifest under "
+                  "runs/<folder>/):"]
         for d in compared:
             lines += [f"  {Path(d).resolve()}", f"      {reproduce_command(Path(d))}"]
         lines.append("")
     if run_dir:
         lines += [f"run folder: {Path(run_dir).resolve()}", "", "Reproduce this run headless:",
                   f"    {reproduce_command(Path(run_dir))}", ""]
-    else:
+    elif not compared:
         lines += ["No run folder: these figures show data not saved as a run.", ""]
     lines.append("Panels (PNG and SVG: the plots; CSV: exactly the data drawn):")
     for name, panel in panels.items():

@@ -387,6 +387,9 @@ def test_the_bundle_of_a_comparison_documents_every_compared_run(window, two_run
         assert (out / "runs" / d.name / "manifest.json").exists()
         assert str(d.resolve()) in readme and f"runs/{d.name}/config.toml" in readme
     assert "Comparison of 2 runs" in readme
+    line = next(ln for ln in readme.splitlines() if ln.startswith("Comparison of"))
+    assert all(name in line for name in ("Curves", "Summary", "Trajectories", "HParams")), line
+    assert "not saved as a run" not in readme  # (seen in the review: a comparison's bundle said so of its runs)
 
 
 @pytest.mark.parametrize("long", [False, True], ids=["short-label", "long-label"])
