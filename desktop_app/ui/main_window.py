@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
+    QTabBar,
     QTabWidget,
     QToolBar,
     QWidget,
@@ -927,7 +928,16 @@ class MainWindow(QMainWindow):
         bars = pane.filter_edit.sizeHint().height() + pane.open_button.sizeHint().height() + 3 * spacing + 8
         chrome = title + bars + table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth()
         scroll = table.horizontalScrollBar().sizeHint().height()
-        return chrome + scroll + (rows + 1) * table.verticalHeader().defaultSectionSize()  # (+1: spacings unseen)
+        return chrome + scroll + self._dock_tabs_height() + (rows + 1) * table.verticalHeader().defaultSectionSize()
+
+    def _dock_tabs_height(self) -> int:
+        """The height of the tab bar over the Runs dock and its tabified neighbours: resizeDocks counts it in the
+        size asked (a study whose columns scroll sideways got 14.9 rows, not 15)."""
+        title = self.history_dock.windowTitle()
+        for bar in self.findChildren(QTabBar):
+            if bar.isVisible() and any(bar.tabText(i) == title for i in range(bar.count())):
+                return bar.sizeHint().height()
+        return 0
 
     def _runs_visibility(self, visible: bool) -> None:
         """The Runs tab in front: its dock grows to show ``RUNS_ROWS`` rows (it showed two at 1280x800); another
@@ -957,9 +967,6 @@ class MainWindow(QMainWindow):
         self.layout().invalidate()
         self.layout().activate()
         self.resizeDocks([self.history_dock], [height], Qt.Orientation.Vertical)
-        short = height - self.history_dock.height()  # the tab bar of the tabified docks is taken from the size asked
-        if 0 < short < height:
-            self.resizeDocks([self.history_dock], [height + short], Qt.Orientation.Vertical)
 
     def _shrink_runs(self) -> None:
         if self._runs_restore is not None and not self.history_dock.isFloating():
