@@ -221,6 +221,11 @@ def test_hover_reads_out_every_shown_runs_value_at_the_hovered_epoch(qtbot, pane
     for name, value in expected.items():
         assert float(got[name]) == pytest.approx(value, rel=1e-3)
     assert panel.hover_text.isVisible() and panel.hover_line.value() == 3
+    area = panel.graphics.mapToScene(panel.graphics.viewport().rect()).boundingRect()
+    assert area.contains(panel.hover_text.sceneBoundingRect())
+    _move_to(qtbot, panel, panel.plot, x1 - 0.05 * (x1 - x0), y0 + 0.03 * (y1 - y0))  # bottom right: stays whole
+    qtbot.waitUntil(lambda: panel.hover_line.value() != 3, timeout=2000)
+    assert panel.readout and area.contains(panel.hover_text.sceneBoundingRect()), panel.hover_text.sceneBoundingRect()
     (rx0, rx1), (ry0, ry1) = panel.recon_plot.vb.viewRange()
     _move_to(qtbot, panel, panel.recon_plot, 1.9, (ry0 + ry1) / 2)
     qtbot.waitUntil(lambda: panel.readout.startswith("pre-training epoch 2"), timeout=2000)

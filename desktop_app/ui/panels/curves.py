@@ -436,18 +436,27 @@ class CurvesPanel(Panel):
             return
         if self._hovered is not plot:
             self._hide_hover()
-            plot.vb.addItem(self.hover_line, ignoreBounds=True)  # on the view box: plot.clear() keeps them
-            plot.vb.addItem(self.hover_text, ignoreBounds=True)
+            plot.vb.addItem(self.hover_line, ignoreBounds=True)  # on the view box: plot.clear() keeps it
+            self.graphics.scene().addItem(self.hover_text)  # over the whole figure: the view box clipped the box
             self._hovered = plot
         self.hover_line.setPos(x)
         self.readout = "\n".join(rows)
         self.hover_text.setText(self.readout)
-        view = plot.vb.mapSceneToView(scene_pos)
-        (x0, x1), _ = plot.vb.viewRange()
-        self.hover_text.setAnchor((0, 0) if x < (x0 + x1) / 2 else (1, 0))  # opens toward the middle
-        self.hover_text.setPos(view.x(), view.y())
+        self._place_hover(scene_pos)
         self.hover_line.show()
         self.hover_text.show()
+
+    def _place_hover(self, scene_pos: Any, gap: float = 12.0) -> None:
+        """The readout box beside the pointer, on the side with room, kept whole inside the figure: inside the plot's
+        view box it was clipped, a comparison's nine lines cut to one at 1280x800."""
+        area = self.graphics.mapToScene(self.graphics.viewport().rect()).boundingRect()
+        self.hover_text.setAnchor((0, 0))
+        size = self.hover_text.boundingRect()
+        w, h = size.width(), size.height()
+        x = scene_pos.x() + gap if scene_pos.x() + gap + w <= area.right() else scene_pos.x() - gap - w
+        x = max(area.left(), min(x, area.right() - w))
+        y = max(area.top(), min(scene_pos.y() + gap, area.bottom() - h))
+        self.hover_text.setPos(x, y)
 
     def _readout_rows(self, key: str, pointer: float) -> tuple[float, list[str]]:
         """(the drawn x nearest the pointer, the box's lines): that x, then each series of plot ``key`` with its
@@ -471,9 +480,10 @@ class CurvesPanel(Panel):
 
     def _hide_hover(self) -> None:
         if self._hovered is not None:
-            for item in (self.hover_line, self.hover_text):
-                if item.scene() is not None:
-                    self._hovered.vb.removeItem(item)
+            if self.hover_line.scene() is not None:
+                self._hovered.vb.removeItem(self.hover_line)
+            if self.hover_text.scene() is not None:
+                self.hover_text.scene().removeItem(self.hover_text)
             self._hovered = None
         self.readout = ""
 
