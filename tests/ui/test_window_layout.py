@@ -457,7 +457,8 @@ def test_a_comparison_with_long_labels_stays_inside_every_panel(qtbot, size, lon
                 assert len(_text_rects(axis)) == len(axis._tickLevels[0]), (size, axis._tickLevels[0])
         legend = panel.compare_legend
         assert any("…" in label.text for _, label in legend.items), name
-        assert all(len(label.toolTip()) > 150 for _, label in legend.items if "…" in label.text)
+        assert any(len(label.toolTip()) > 150 for _, label in legend.items if "…" in label.text)  # a run's label
+        assert all(len(label.toolTip()) > len(label.text) for _, label in legend.items if "…" in label.text)
         plots = [i for i in view.ci.items if isinstance(i, pg.PlotItem) and i.isVisible()]
         assert plots and all(p.vb.height() >= 100 for p in plots), (name, [p.vb.height() for p in plots])
 
@@ -581,3 +582,42 @@ def test_the_error_surface_takes_the_height_with_a_readable_colour_bar(qtbot, si
         assert len(ticks) >= 2 and not any(t.intersects(label) for t in ticks), (axis.labelText, label, ticks)
         values = [float(text) for _rect, _flags, text in texts]
         assert _round(values, log), (quantity, log, values)
+
+
+@pytest.fixture(scope="module")
+def six_runs(tmp_path_factory, replay_run):
+    """Six runs that differ in their learning rate and more (long labels): a legend of many entries."""
+    from tests.analysis_runs import TINY, make_run
+
+    runs = [replay_run]
+    for i, lr in enumerate((0.011, 0.022, 0.033, 0.044, 0.055)):
+        finetune = {**TINY.get("finetune", {}), "lr": lr}
+        model = {**TINY.get("model", {}), "l2": 0.0001 * (i + 1)}
+        runs.append(make_run(tmp_path_factory.mktemp(f"six{i}") / "run", finetune=finetune, model=model))
+    return runs
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_summary_of_six_runs_keeps_its_plots_under_the_legend(qtbot, size, six_runs, monkeypatch) -> None:
+    """Issue 27: six long-named runs, their arms and the mean in Summary's legend row: the legend keeps to 3 rows
+    (entries elided, whole names in tooltips) and the box plot and paired differences keep 100 px or more (69 px at
+    1280x800 under a five-row legend before)."""
+    from desktop_app.core.lab import comparison as comparison_mod
+
+    real = comparison_mod.run_label
+    monkeypatch.setattr(comparison_mod, "run_label", lambda cfg, fields, fallback="": real(cfg, fields, fallback)
+                        + ", " + ", ".join(f"field_{i}=value_{i}" for i in range(8)))
+    window = _window(qtbot, size)
+    assert window.compare_runs(six_runs)
+    assert window.show_panel("Summary")
+    panel = window.panel_widgets["Summary"]
+    panel.ensure_current()
+    qtbot.wait(100)
+    legend = panel.compare_legend
+    assert len(legend.items) >= 9  # six runs, their arms, the mean
+    assert -(-len(legend.items) // legend.columnCount) <= 3, legend.columnCount
+    assert all(len(label.toolTip()) > len(label.text) for _, label in legend.items if "…" in label.text)
+    width = panel.graphics.viewport().width()
+    assert legend.sceneBoundingRect().right() <= width + 1
+    heights = [p.vb.height() for p in (panel.box_plot, panel.diff_plot)]
+    assert all(h >= 100 for h in heights), (size, heights)  # 113 px at 1280x800, 69 before

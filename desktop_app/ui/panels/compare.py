@@ -60,22 +60,29 @@ def elide_legend(legend: pg.LegendItem, width: float | None) -> None:
 ELIDED_COLUMN_PX = 360  # an elided entry keeps at least this much room: two columns of run names at 1280x800
 
 
-def fit_legend_columns(legend: pg.LegendItem, width: float, most: int) -> int:
+def fit_legend_columns(legend: pg.LegendItem, width: float, most: int, elided_px: float = ELIDED_COLUMN_PX,
+                       max_rows: int | None = None) -> int:
     """Give a comparison's row legend as many columns (at most ``most``) as ``width`` pixels hold, at least one:
     with a fixed count, long run names made it wider than the panel, and the plots laid out beside it were pushed
     past the right edge. When no count holds the whole texts (runs named by 200 characters of fields), entries are
-    elided to columns of at least ``ELIDED_COLUMN_PX``, each with its whole text in its tooltip: the legend stays
-    inside the panel and takes few rows from the plots. Returns the column count."""
+    elided to columns of at least ``elided_px``, each with its whole text in its tooltip: the legend stays inside
+    the panel and takes few rows from the plots. ``max_rows``: a panel whose plots share a fixed height with the
+    legend (Summary) asks for at most that many rows, eliding entries (never below ``elided_px``) rather than
+    adding rows. Returns the column count."""
     if not legend.items:
         return legend.columnCount
     elide_legend(legend, None)  # whole texts back: a wider panel, or a new comparison, may hold them
-    for cols in range(min(most, len(legend.items)), 0, -1):
+    n = len(legend.items)
+    fewest = 1
+    if max_rows and width >= 300:
+        fewest = max(1, min(most, n, -(-n // max_rows), int((width - 20) // elided_px)))
+    for cols in range(min(most, n), fewest - 1, -1):
         legend.setColumnCount(cols)
         if legend.layout.preferredWidth() <= width - 20:
             return cols
     if width < 300:  # not laid out yet; its resize fits it again
         return 1
-    cols = max(1, min(most, len(legend.items), int((width - 20) // ELIDED_COLUMN_PX)))
+    cols = fewest if max_rows else max(1, min(most, n, int((width - 20) // elided_px)))
     while True:
         elide_legend(legend, (width - 20) / cols)
         legend.setColumnCount(cols)

@@ -40,6 +40,11 @@ from desktop_app.ui.run_store import METRICS, RunStore
 
 REFERENCE = "none"
 COMPARE_LEGEND_COLUMNS = 6  # at most, in the legend row under a comparison's plots
+# The legend row shares the plots' fixed height: six runs, their arms and the mean in two columns took five rows and
+# left the box plot 69 px at 1280x800. At most three rows, entries elided to no less than this (runs are named by the
+# field that tells them apart first; tooltips and the table give whole names).
+SUMMARY_LEGEND_ROWS = 3
+SUMMARY_ELIDED_PX = 160
 BOX_WIDTH = 0.5
 # Fewer seeds than this: intervals and p-values are not shown as results (a t-interval from 2 seeds spans tens
 # of points and a Wilcoxon p cannot go below 0.5); the seeds themselves are.
@@ -266,7 +271,8 @@ class SummaryPanel(Panel):
         # three rows (the bottom docks give way; at 1280x800 the box plot was squashed to 20-40 px)
         self.plots_min_height = SUMMARY_PLOTS_MIN_PX if comparing else 0
         self.set_compact(self.compact)
-        fit_legend_columns(legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS)
+        fit_legend_columns(legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS, SUMMARY_ELIDED_PX,
+                           SUMMARY_LEGEND_ROWS)
 
     def set_compact(self, compact: bool) -> None:
         super().set_compact(compact)
@@ -283,7 +289,8 @@ class SummaryPanel(Panel):
 
     def graphics_resized(self) -> None:
         if self.active_legend().scene() is not None:
-            fit_legend_columns(self.active_legend(), self.graphics.width(), COMPARE_LEGEND_COLUMNS)
+            fit_legend_columns(self.active_legend(), self.graphics.width(), COMPARE_LEGEND_COLUMNS,
+                               SUMMARY_ELIDED_PX, SUMMARY_LEGEND_ROWS)
 
     def _run_labels_fit(self, comparison: Comparison) -> bool:
         """Whether each run's label fits under its box at the plot's current width (else boxes are numbered)."""
