@@ -26,6 +26,19 @@ def test_negated_interval_keeps_low_end_first():
     assert report.fmt_ci(ci, -100) == "76.00 [53.00, 99.00]"
 
 
+def test_the_report_prints_a_paired_p_value_only_where_it_prints_the_interval():
+    """One rule for intervals and tests (MIN_SEEDS): at 2 paired seeds no p-value beside the refused interval."""
+    from desktop_app.core.stats import paired_difference
+
+    none = {0: 0.10, 1: 0.12, 2: 0.11}
+    dae = {0: 0.08, 1: 0.09, 2: 0.10}
+    two = paired_difference({"none": {s: none[s] for s in (0, 1)}, "dae": {s: dae[s] for s in (0, 1)}}, "dae")
+    three = paired_difference({"none": none, "dae": dae}, "dae")
+    assert report.fmt_p(two) == "-" and report.fmt_p(None) == "-"
+    expected = stats.ttest_rel([dae[s] for s in range(3)], [none[s] for s in range(3)]).pvalue
+    assert report.fmt_p(three) == f"{expected:.3g}"
+
+
 def test_final_by_arm_is_the_last_finetune_value_of_each_column(tmp_path):
     """The one reducer (runs.final_test_errors) gives every split and column the reproduce tables use."""
     from desktop_app.core.runfolder.workspace import final_test_errors, read_metrics

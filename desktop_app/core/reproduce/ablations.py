@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.reproduce.report import fmt_ci
+from desktop_app.core.reproduce.report import fmt_ci, fmt_p
 from desktop_app.core.reproduce.rules import Evidence, key, no_interval
 from desktop_app.core.reproduce.verdicts import TINY, final_by_arm
 from desktop_app.core.runfolder import RunFolder, read_config
@@ -180,7 +180,7 @@ def eval_penalties(dirs: dict[str, Path], reduced: bool) -> Evidence:
             pd = paired_difference({"p": chosen, arm: reg_test[arm]}, "p", arm)
             if pd is None:
                 continue
-            p = f"{pd.t_pvalue:.3g}" if not math.isnan(pd.t_pvalue) else "-"
+            p = fmt_p(pd)
             compare.append(f"| {kind} ({best:g}) | {arm} | {fmt_ci(pd.diff, 100)} | {p} |")
             intervals[key("penalty_minus_pretrained", f"{kind} {best:g}", arm)] = pd.diff
             numbers[kind]["vs"][arm] = {"diff": pd.diff.mean, "diff_ci": _ci_list(pd.diff), "paired_t_p": pd.t_pvalue,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop_app.core.reproduce.rules import MIN_SEEDS, VERDICTS
-from desktop_app.core.stats import MeanCI, shown_interval
+from desktop_app.core.stats import MeanCI, PairedDiff, shown_interval
 
 
 @dataclass
@@ -40,6 +40,14 @@ def fmt_ci(ci: MeanCI, scale: float = 1.0, digits: int = 2) -> str:
         return f"{ci.mean * scale:.{digits}f}" + (f" (n = {ci.n})" if ci.n > 1 else "")
     lo, hi = sorted((interval[0] * scale, interval[1] * scale))  # a negative scale swaps the ends
     return f"{ci.mean * scale:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def fmt_p(pd: PairedDiff | None) -> str:
+    """A paired t-test's p-value for the report, under the same rule as its interval: "-" below ``MIN_SEEDS``
+    paired seeds (the table refused the interval at n = 2 and printed a p-value beside it) or when undefined."""
+    if pd is None or pd.diff.n < MIN_SEEDS or pd.t_pvalue != pd.t_pvalue:
+        return "-"
+    return f"{pd.t_pvalue:.3g}"
 
 
 def render_report(results: list[ClaimResult], reduced: bool = False, notes: list[str] | None = None,

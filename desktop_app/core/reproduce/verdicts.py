@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.reproduce.report import fmt_ci
+from desktop_app.core.reproduce.report import fmt_ci, fmt_p
 from desktop_app.core.reproduce.rules import Evidence, finite, key, no_interval
 from desktop_app.core.runfolder import RunFolder, read_config, read_metrics
 from desktop_app.core.runfolder.metrics import final_values
@@ -51,7 +51,7 @@ def arm_table(run_dir: Path, reference: str = "none") -> tuple[str, dict]:
             list(tr_nll[arm].values()))
         pd = paired_difference(err, arm, reference) if arm != reference else None
         diff = fmt_ci(pd.diff, 100) if pd else "-"
-        p = f"{pd.t_pvalue:.3g}" if pd and not math.isnan(pd.t_pvalue) else "-"
+        p = fmt_p(pd)
         lines.append(f"| {arm} | {e.n} | {fmt_ci(e, 100)} | {fmt_ci(n, 1, 4)} | {fmt_ci(t, 1, 4)} | {diff} | {p} |")
         numbers[arm] = {
             "test_error": e.mean, "test_error_ci": [e.lo, e.hi], "test_nll": n.mean, "train_nll": t.mean,
@@ -514,7 +514,7 @@ def eval_online(dirs: dict[str, Path], reduced: bool) -> Evidence:
             e, t = mean_ci(list(online[arm].values())), mean_ci(list(test[arm].values()))
             pd = paired_difference(online, arm, "none") if arm != "none" else None
             diff = fmt_ci(pd.diff, 100) if pd else "-"
-            p = f"{pd.t_pvalue:.3g}" if pd and not math.isnan(pd.t_pvalue) else "-"
+            p = fmt_p(pd)
             lines.append(f"| {depth} | {end:,} | {arm} | {fmt_ci(e, 100)} | {fmt_ci(t, 100)} | {diff} | {p} |")
             numbers[label][arm] = {
                 "online_error": e.mean, "online_error_ci": [e.lo, e.hi], "test_error": t.mean,
