@@ -115,6 +115,8 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.stats.x_mean_ci__mutmut_32": 'float("NAN"): float() parses nan in any case',
     **{f"desktop_app.core.stats.x_mean_ci__mutmut_{i}": 'float("NAN"): float() parses nan in any case'
        for i in (23, 26, 29, 51, 54)},
+    "desktop_app.core.runfolder.metrics.x_final_test_errors__mutmut_6": (
+        'final_values(rows, "test") without "error": the column\'s default is "error"'),
     "desktop_app.core.stats.x_paired_difference__mutmut_27": (
         "len(d) >= 1 instead of len(d) > 1 before np.any(d != d[0]): one difference always equals itself"),
     "desktop_app.core.stats.x_paired_difference__mutmut_25": 'float("NAN"): float() parses nan in any case',

@@ -106,6 +106,7 @@ def test_good_rows_pass_at_the_edges_of_every_range():
     ({"seed": "12345678901"}, "seed '12345678901' is not a non-negative integer"),
     ({"phase": "train"}, "phase 'train' is not one of pretrain, finetune"),
     ({"layer": "1.5"}, "layer '1.5' is not an integer"),
+    ({"layer": "X1"}, "layer 'X1' is not an integer"),
     ({"layer": "-12345678901"}, "layer '-12345678901' is not an integer"),
     ({"epoch": "123456789012"}, "epoch '123456789012' is not an integer"),
     ({"epoch": ""}, "epoch '' is not an integer"),
@@ -229,3 +230,36 @@ def test_the_final_value_is_the_last_trained_epochs_of_the_split_asked():
     assert m.final_values(rows, "train", "nll") == {"none": {0: 0.2}}
     assert m.final_epochs(rows) == {"none": {0: 3}, "dae": {7: 1}}
     assert m.final_values([epoch_row("none", 0, 0)]) == {} and m.FIRST_TRAINED_EPOCH == 1
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"seed": "s" * 30}, f"seed {'s' * 20!r} is not a non-negative integer"),
+    ({"phase": "p" * 30}, f"phase {'p' * 20!r} is not one of pretrain, finetune"),
+    ({"epoch": "e" * 30}, f"epoch {'e' * 20!r} is not an integer"),
+    ({"split": "t" * 30}, f"split {'t' * 20!r} is not one of train, valid, test, unlabelled"),
+    ({"nll": "n" * 30}, f"nll {'n' * 20!r} is not a number"),
+    ({"error": "2" * 30}, f"error {'2' * 20!r} is out of range (must be between 0 and 1)"),
+])
+def test_a_message_quotes_at_most_20_characters_of_the_bad_cell(changes, problem):
+    assert m.check_row(row(**changes)) == problem
+
+
+def test_a_manifest_without_arms_sorts_units_by_name(tmp_path):
+    folder = write_units(tmp_path, {(a, 0): unit_rows(a, 0) for a in ("zeta", "alpha")})
+    (tmp_path / "manifest.json").write_text(json.dumps({"seeds": 1}))
+    assert [r["arm"] for r in m.read_metrics(folder)] == ["alpha", "zeta"]
+    assert m.folder_and_arms(tmp_path, None)[1] == ()
+
+
+def test_a_metrics_file_may_be_larger_than_a_text_file_and_cells_come_back_as_written(tmp_path):
+    """A study's merged metrics.csv is bounded by MAX_CSV_BYTES (512 MiB), not by the 16 MiB of a config; and a
+    quoted cell keeps its bytes (the csv module reads text opened with newline="")."""
+    extra = 140  # columns Basin does not read, 120 kB each: 16.8 MB, past MAX_TEXT_BYTES
+    header = HEADER + "," + ",".join(f"x{i}" for i in range(extra))
+    good = 'none,0,pretrain,0,1,unlabelled,,,"0.5\r\n",'
+    (tmp_path / "big.csv").write_text(header + "\n" + good + "," + ",".join(["y" * 120_000] * extra) + "\n",
+                                      newline="")
+    assert (tmp_path / "big.csv").stat().st_size > 16 * 2**20
+    rows = m.read_csv(RunFolder(tmp_path), tmp_path / "big.csv")
+    assert rows == [{"arm": "none", "seed": "0", "phase": "pretrain", "layer": "0", "epoch": "1",
+                     "split": "unlabelled", "nll": "", "error": "", "recon_error": "0.5\r\n", "wall_s": ""}]
