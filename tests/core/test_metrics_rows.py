@@ -246,7 +246,7 @@ def test_a_message_quotes_at_most_20_characters_of_the_bad_cell(changes, problem
 
 def test_a_manifest_without_arms_sorts_units_by_name(tmp_path):
     folder = write_units(tmp_path, {(a, 0): unit_rows(a, 0) for a in ("zeta", "alpha")})
-    (tmp_path / "manifest.json").write_text(json.dumps({"seeds": 1}))
+    (tmp_path / "manifest.json").write_text("{}")
     assert [r["arm"] for r in m.read_metrics(folder)] == ["alpha", "zeta"]
     assert m.folder_and_arms(tmp_path, None)[1] == ()
 
@@ -263,3 +263,13 @@ def test_a_metrics_file_may_be_larger_than_a_text_file_and_cells_come_back_as_wr
     rows = m.read_csv(RunFolder(tmp_path), tmp_path / "big.csv")
     assert rows == [{"arm": "none", "seed": "0", "phase": "pretrain", "layer": "0", "epoch": "1",
                      "split": "unlabelled", "nll": "", "error": "", "recon_error": "0.5\r\n", "wall_s": ""}]
+
+
+def test_a_file_with_old_mac_line_ends_reads_like_any_other(tmp_path):
+    """A spreadsheet may save with bare carriage returns; the rows are the same (the csv module's own line
+    splitting, newline="")."""
+    text = m.rows_to_csv(unit_rows("none", 0) + unit_rows("dae", 1))
+    (tmp_path / "unix.csv").write_text(text)
+    (tmp_path / "mac.csv").write_bytes(text.replace("\n", "\r").encode())
+    folder = RunFolder(tmp_path)
+    assert m.read_csv(folder, tmp_path / "mac.csv") == m.read_csv(folder, tmp_path / "unix.csv") != []
