@@ -17,6 +17,7 @@ import torch
 
 from desktop_app.core.control import RunControl, StopRequested
 from desktop_app.core.events import EpochMetrics, PretrainEpoch, Progress, UnitFinished
+from desktop_app.core.pretraining import PretrainingDiverged
 from desktop_app.core.seedbatch.batch import train_seed_batch
 from desktop_app.core.training import greedy, unit
 from desktop_app.core.training.dense_step import StackedMLP
@@ -248,11 +249,13 @@ def test_each_layer_is_pretrained_on_the_output_of_the_trained_layer_below(monke
     init = {k: v.clone() for k, v in net.state_dict().items()}
     pool = torch.rand(50, 1, 8, 8, generator=torch.Generator().manual_seed(1))
     seen: dict[int, list[torch.Tensor]] = {}
+    noise_seeds: dict[int, int] = {}
     real = greedy.make_pretrainer
 
     def spy(method, module, *args, **kwargs):
         trainer = real(method, module, *args, **kwargs)
         layer = next(i for i, b in enumerate(net.blocks) if b.module is module)
+        noise_seeds[layer] = kwargs["generator"].initial_seed()
         step = trainer.step
 
         def recorded(x):
@@ -268,6 +271,7 @@ def test_each_layer_is_pretrained_on_the_output_of_the_trained_layer_below(monke
     act = ACT[activation]
     h = pool.flatten(1)
     h_init = h
+    orders = []
     for layer in range(3):
         per_epoch = -(-len(pool) // 16)
         assert len(seen[layer]) == 2 * per_epoch
@@ -275,6 +279,7 @@ def test_each_layer_is_pretrained_on_the_output_of_the_trained_layer_below(monke
             got = torch.cat(seen[layer][e : e + per_epoch])
             dist = torch.cdist(got, h, compute_mode="donot_use_mm_for_euclid_dist")
             match = dist.argmin(1)
+            orders.append(tuple(match.tolist()))
             assert torch.equal(match.sort().values, torch.arange(len(pool))), (layer, e)  # one pass over the pool
             assert float(dist.min(1).values.max()) < 1e-5, (layer, e)
         if layer > 0:  # the test can tell trained from untrained inputs
@@ -282,6 +287,9 @@ def test_each_layer_is_pretrained_on_the_output_of_the_trained_layer_below(monke
         w, b = net.blocks[layer].module.weight.detach(), net.blocks[layer].module.bias.detach()
         h = act(h @ w.T + b)
         h_init = act(h_init @ init[f"blocks.{layer}.module.weight"].T + init[f"blocks.{layer}.module.bias"])
+    # each layer draws its own order and noise, from (seed, arm, layer): no two layers (or epochs) share an order
+    assert len(set(orders)) == len(orders) == 6
+    assert len(set(noise_seeds.values())) == 3
 
 
 @pytest.mark.parametrize("arm,activation", [("dae", "tanh"), ("dae", "sigmoid"), ("rbm", "tanh"), ("rbm", "sigmoid")])
@@ -355,3 +363,36 @@ def test_greedy_pretraining_draws_nothing_from_the_global_generator():
         weights.append([p.detach().clone() for p in net.parameters()])
     for a, b in zip(*weights, strict=True):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("where", ["check", "reconstruction"])
+def test_a_diverged_layer_names_its_layer_its_epoch_and_the_rate_to_lower(monkeypatch, where):
+    """The pre-trainer's own divergence (its epoch check) and a non-finite reconstruction error both stop greedy
+    pre-training with a message saying which layer and epoch, and (the reconstruction) which rate to lower."""
+    cfg = small(arms=["dae"], **{"pretraining.dae.epochs": 2, "pretraining.dae.lr": 0.25,
+                                 "model.layers": [{"kind": "dense", "units": 12}, {"kind": "dense", "units": 10}]})
+    net = build_model(cfg.model, (1, 8, 8), 10, seed=3)
+    pool = torch.rand(30, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    real = greedy.make_pretrainer
+
+    def spy(method, module, *args, **kwargs):
+        trainer = real(method, module, *args, **kwargs)
+        if module is net.blocks[1].module:  # layer 1 goes wrong in its second epoch
+            epochs = iter(range(1, 10))
+            if where == "check":
+                def check():
+                    if next(epochs) == 2:
+                        raise PretrainingDiverged("dae loss is nan at step 3")
+                trainer.check = check
+            else:
+                error = trainer.reconstruction_error
+                trainer.reconstruction_error = lambda x: float("nan") if next(epochs) == 2 else error(x)
+        return trainer
+
+    monkeypatch.setattr(greedy, "make_pretrainer", spy)
+    with pytest.raises(PretrainingDiverged) as exc:
+        list(greedy.greedy_pretrain(net, "dae", cfg, pool, seed=3))
+    assert str(exc.value) == {
+        "check": "layer 1 epoch 2: dae loss is nan at step 3",
+        "reconstruction": "layer 1 epoch 2: dae pre-training diverged (reconstruction error nan); lower "
+                          "pretraining.dae.lr (now 0.25)"}[where]
