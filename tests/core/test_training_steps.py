@@ -76,3 +76,35 @@ def test_load_checkpoint_refuses_pickled_code(tmp_path):
     with pytest.raises(Exception, match="(?i)weights_only|unpickl|unsupported"):
         load_checkpoint(bad)
     assert not _Evil.marker.exists()
+
+
+def test_a_divergence_says_its_epoch_and_what_to_lower():
+    from desktop_app.core.training.step import FinetuneDiverged
+
+    exc = FinetuneDiverged(FinetuneConfig(optimizer="momentum", lr=0.5, momentum=0.95), 4, "loss nan")
+    assert exc.epoch == 4 and isinstance(exc, FloatingPointError)
+    assert str(exc) == ("fine-tuning diverged at epoch 4 (loss nan); lower finetune.lr (now 0.5) or "
+                        "finetune.momentum (now 0.95)")
+    assert str(FinetuneDiverged(FinetuneConfig(optimizer="adam", lr=0.001), 1, "non-finite weights")) == (
+        "fine-tuning diverged at epoch 1 (non-finite weights); lower finetune.lr (now 0.001)")
+
+
+def test_step_counters_off_the_cpu_are_found_in_every_group_but_the_fused_and_capturable():
+    """A resume state loaded onto a GPU leaves Adam's step counters there ("meta" stands in for the GPU); a group
+    whose kernel keeps them on the device (fused, capturable) is left alone, and the groups after it are still
+    looked at."""
+    from desktop_app.core.training.step import misplaced_steps
+
+    params = [torch.nn.Parameter(torch.rand(3)) for _ in range(3)]
+    opt = torch.optim.Adam([{"params": [params[0]]}, {"params": [params[1]]}, {"params": [params[2]]}], lr=0.1)
+    for p in params:
+        p.grad = torch.ones(3)
+    opt.step()
+    for p in params:
+        opt.state[p]["step"] = torch.tensor(1.0, device="meta")
+    opt.param_groups[0]["fused"] = True
+    opt.param_groups[1]["capturable"] = True
+    found = misplaced_steps(opt)
+    assert len(found) == 1 and found[0][0] is opt.state[params[2]]
+    opt.param_groups[0]["fused"] = False
+    assert [entry is opt.state[params[0]] for entry, _ in misplaced_steps(opt)] == [True, False]
