@@ -129,6 +129,10 @@ EQUIVALENT: dict[str, str] = {
         "the loop that moves a step counter off the GPU back to the CPU changed: without a GPU no counter is ever "
         "anywhere but the CPU, so the loop body never runs (misplaced_steps itself is tested with meta tensors, "
         "which cannot be copied back; only a GPU run can hold this line)") for i in (3, 4, 5)},
+    **{f"desktop_app.core.training.step.x_finetune_step__mutmut_{i}": (
+        "zero_grad(set_to_none=None or False): the gradients are zeroed instead of dropped, and backward adds the same "
+        "gradient into the zeros, since every parameter of a net is in every step's graph; None only saves a "
+        "kernel and memory") for i in (26, 27)},
     "desktop_app.core.training.greedy.x_greedy_pretrain__mutmut_57": (
         "make_pretrainer without stride=block.spec.stride: the CAE takes the layer's own stride when it is not 1 "
         "(cae.py), and build_model makes every conv layer with stride=spec.stride, so the argument repeats it; "
