@@ -133,6 +133,11 @@ EQUIVALENT: dict[str, str] = {
         "zero_grad(set_to_none=None or False): the gradients are zeroed instead of dropped, and backward adds the same "
         "gradient into the zeros, since every parameter of a net is in every step's graph; None only saves a "
         "kernel and memory") for i in (26, 27)},
+    "desktop_app.core.training.unit.xǁUnitRunǁskip_pretrained__mutmut_12": (
+        "done_steps = instead of +=: both callers (UnitRun._pretrain, the seed batch's stacked pre-training) call "
+        "it right after begin, before the unit counted any step, so the sum starts from 0"),
+    "desktop_app.core.training.unit.xǁUnitRunǁskip_pretrained__mutmut_23": (
+        "_pt_started = None instead of False: it is only read as `not self._pt_started`"),
     "desktop_app.core.training.greedy.x_greedy_pretrain__mutmut_57": (
         "make_pretrainer without stride=block.spec.stride: the CAE takes the layer's own stride when it is not 1 "
         "(cae.py), and build_model makes every conv layer with stride=spec.stride, so the argument repeats it; "

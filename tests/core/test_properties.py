@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from desktop_app.core.control import RunControl, StopRequested
-from desktop_app.core.events import EpochMetrics, PretrainEpoch, Progress, UnitFinished
+from desktop_app.core.events import EpochMetrics, PhaseStarted, PretrainEpoch, Progress, UnitFinished
 from desktop_app.core.pretraining import PretrainingDiverged
 from desktop_app.core.seedbatch.batch import train_seed_batch
 from desktop_app.core.training import greedy, unit
@@ -396,3 +396,16 @@ def test_a_diverged_layer_names_its_layer_its_epoch_and_the_rate_to_lower(monkey
         "check": "layer 1 epoch 2: dae loss is nan at step 3",
         "reconstruction": "layer 1 epoch 2: dae pre-training diverged (reconstruction error nan); lower "
                           "pretraining.dae.lr (now 0.25)"}[where]
+
+
+def test_each_pretrained_layer_and_the_fine_tuning_announce_their_phase_once(splits, tmp_path):
+    """The window's and the CLI's phase lines: one PhaseStarted per pre-trained layer, before that layer's first
+    epoch, then one for fine-tuning."""
+    cfg = small(arms=["dae"], **{"pretraining.dae.epochs": 2, "finetune.epochs": 1,
+                                 "model.layers": [{"kind": "dense", "units": 16}, {"kind": "dense", "units": 8}]})
+    events = list(train_unit(cfg, "dae", 0, tmp_path / "run", RunControl(), unit_data(cfg, splits)))
+    ended(events)
+    marks = [("start", e.phase, e.layer, e.epochs) if isinstance(e, PhaseStarted) else ("epoch", e.layer, e.epoch)
+             for e in events if isinstance(e, PhaseStarted | PretrainEpoch)]
+    assert marks == [("start", "pretrain", 0, 2), ("epoch", 0, 1), ("epoch", 0, 2),
+                     ("start", "pretrain", 1, 2), ("epoch", 1, 1), ("epoch", 1, 2), ("start", "finetune", -1, 1)]
