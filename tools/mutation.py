@@ -138,6 +138,8 @@ EQUIVALENT: dict[str, str] = {
         "it right after begin, before the unit counted any step, so the sum starts from 0"),
     "desktop_app.core.training.unit.xǁUnitRunǁskip_pretrained__mutmut_23": (
         "_pt_started = None instead of False: it is only read as `not self._pt_started`"),
+    "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
+        "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
     "desktop_app.core.training.greedy.x_greedy_pretrain__mutmut_57": (
         "make_pretrainer without stride=block.spec.stride: the CAE takes the layer's own stride when it is not 1 "
         "(cae.py), and build_model makes every conv layer with stride=spec.stride, so the argument repeats it; "

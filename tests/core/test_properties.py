@@ -409,3 +409,7 @@ def test_each_pretrained_layer_and_the_fine_tuning_announce_their_phase_once(spl
              for e in events if isinstance(e, PhaseStarted | PretrainEpoch)]
     assert marks == [("start", "pretrain", 0, 2), ("epoch", 0, 1), ("epoch", 0, 2),
                      ("start", "pretrain", 1, 2), ("epoch", 1, 1), ("epoch", 1, 2), ("start", "finetune", -1, 1)]
+
+
+def test_a_pass_over_n_examples_is_n_over_the_batch_size_rounded_up():
+    assert [unit.minibatches(n, 10) for n in (0, 1, 9, 10, 11, 20, 21)] == [0, 1, 1, 1, 2, 2, 3]
