@@ -413,3 +413,24 @@ def test_each_pretrained_layer_and_the_fine_tuning_announce_their_phase_once(spl
 
 def test_a_pass_over_n_examples_is_n_over_the_batch_size_rounded_up():
     assert [unit.minibatches(n, 10) for n in (0, 1, 9, 10, 11, 20, 21)] == [0, 1, 1, 1, 2, 2, 3]
+
+
+def test_a_unit_resumed_in_fine_tuning_counts_every_minibatch_once(splits, tmp_path):
+    """Stopped after fine-tuning epoch 1 of a pre-trained unit and resumed: the resumed unit counts the layers
+    pre-trained and the epoch done before the stop (its progress ends at its total, not short of it nor past it)
+    and announces its fine-tuning as its own (arm and seed)."""
+    cfg = small(arms=["dae"], **{"finetune.epochs": 3, "pretraining.dae.epochs": 2})
+    control = RunControl()
+    with pytest.raises(StopRequested):
+        for ev in train_unit(cfg, "dae", 1, tmp_path / "run", control, unit_data(cfg, splits)):
+            if isinstance(ev, EpochMetrics) and ev.epoch == 1:
+                control.stop()
+    assert final_state(tmp_path / "run", "dae", 1)["epoch"] == 1
+    rest = list(train_unit(cfg, "dae", 1, tmp_path / "run", RunControl(), unit_data(cfg, splits)))
+    ended(rest)
+    assert [e for e in rest if isinstance(e, PhaseStarted)] == [PhaseStarted("dae", 1, "finetune", -1, 3)]
+    progress = [e for e in rest if isinstance(e, Progress)]
+    per_epoch = unit.minibatches(cfg.data.n_labelled, cfg.finetune.batch_size)
+    assert progress[-1].done_steps == progress[-1].total_steps == unit.unit_steps(
+        cfg, "dae", cfg.data.n_labelled, cfg.data.n_unlabelled)
+    assert all(e.done_steps > progress[-1].total_steps - 2 * per_epoch for e in progress)  # epoch 1 counted
