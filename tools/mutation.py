@@ -336,6 +336,7 @@ def run_module(name: str, sample: int | None, report_only: bool = False, survivo
     left = [k for k, s in status.items() if s in ("survived", "no tests", "suspicious") and k not in EQUIVALENT]
     survivors = {k: f"({status[k]})\n{text}" for k, text in diffs(work, left).items()}
     return {"module": name, "sources": list(module.sources), "tests": list(module.tests), "sampled": sample,
+            "functions": list(module.functions),
             "mutants": len(status), "counts": counts, "equivalent": equivalent,
             "kill_rate": round(caught / judged, 3) if judged else None, "survivors": survivors}
 
@@ -349,6 +350,8 @@ def write_summary(reports: list[dict]) -> None:
         c = r["counts"]
         rate = "-" if r["kill_rate"] is None else f"{100 * r['kill_rate']:.0f} %"
         sampled = f" (sample of {r['sampled']})" if r["sampled"] else ""
+        if r.get("functions") and (not r["sampled"] or r["sampled"] == r["mutants"]):
+            sampled = " (the functions named in MODULES)"  # every mutant of them: a selection, not a sample
         cells = [f"{r['module']}{sampled}", r["mutants"], *(c.get(k, 0) for k in ("not checked", "killed", "survived",
                                                                                  "no tests", "timeout")),
                  len(r["equivalent"]), rate]
