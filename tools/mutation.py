@@ -143,6 +143,9 @@ EQUIVALENT: dict[str, str] = {
         "_pt_started = None instead of False: it is only read as `not self._pt_started`"),
     "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
         "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
+    **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ_update__mutmut_{i}": (
+        "zero_grad(set_to_none=None or False) before the update: the weight and both biases are in every step's "
+        "graph, so backward writes the same gradient into zeros as into nothing") for i in (6, 7)},
     "desktop_app.core.training.greedy.x_greedy_pretrain__mutmut_57": (
         "make_pretrainer without stride=block.spec.stride: the CAE takes the layer's own stride when it is not 1 "
         "(cae.py), and build_model makes every conv layer with stride=spec.stride, so the argument repeats it; "
