@@ -169,3 +169,17 @@ def test_reconstruct_is_the_tied_decoder_of_the_sparse_code(unit_interval: bool)
         want = torch.sigmoid(logits) if unit_interval else logits
     torch.testing.assert_close(cae.reconstruct(x), want, rtol=1e-5, atol=1e-6)
     assert (logits.abs() > 1).any()
+
+
+def test_the_stride_argument_covers_a_layer_built_with_the_default() -> None:
+    """A conv layer built with stride 1 is encoded at stride 1 unless the pre-trainer is told another stride (the
+    layer's own stride wins when it has one)."""
+    x = torch.rand(2, 1, 9, 9)
+    for stride, side in ((None, 7), (2, 4), (3, 3)):
+        layer = nn.Conv2d(1, 3, 3)
+        extra = {} if stride is None else {"stride": stride}
+        cae = ConvAEPretrainer(layer, "sigmoid", CAEConfig(), unit_interval_input=True,
+                               generator=torch.Generator().manual_seed(0), **extra)
+        want = torch.sigmoid(F.conv2d(x, layer.weight, layer.bias, stride=stride or 1))
+        assert want.shape[-2:] == (side, side)
+        torch.testing.assert_close(cae.encode(x), want, rtol=0, atol=0)
