@@ -150,6 +150,12 @@ EQUIVALENT: dict[str, str] = {
         "graph, so backward writes the same gradient into zeros as into nothing") for i in (6, 7)},
     **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ__init____mutmut_{i}": _CPU
        for i in (27, 30)},
+    "desktop_app.core.pretraining.cae.xǁConvAEPretrainerǁoutput_padding__mutmut_2": (
+        "weight.shape[+2:] instead of [-2:]: a conv weight is always (out, in, kh, kw), where both are (kh, kw)"),
+    "desktop_app.core.pretraining.cae.xǁConvAEPretrainerǁreconstruct__mutmut_8": (
+        "x.shape[+2] instead of [-2]: every caller passes an (N, C, H, W) batch, where index 2 is -2"),
+    "desktop_app.core.pretraining.cae.xǁConvAEPretrainerǁ_objective_sum__mutmut_20": (
+        "sparsity < 0 instead of <= 0: at sparsity 0 the penalty added is 0 times a finite sum"),
     "desktop_app.core.training.greedy.x_greedy_pretrain__mutmut_57": (
         "make_pretrainer without stride=block.spec.stride: the CAE takes the layer's own stride when it is not 1 "
         "(cae.py), and build_model makes every conv layer with stride=spec.stride, so the argument repeats it; "

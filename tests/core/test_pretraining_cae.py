@@ -183,3 +183,28 @@ def test_the_stride_argument_covers_a_layer_built_with_the_default() -> None:
         want = torch.sigmoid(F.conv2d(x, layer.weight, layer.bias, stride=stride or 1))
         assert want.shape[-2:] == (side, side)
         torch.testing.assert_close(cae.encode(x), want, rtol=0, atol=0)
+
+
+def test_the_sparsity_penalty_is_minimised_but_not_reported_as_reconstruction_error() -> None:
+    """What Adam minimises is the reconstruction loss plus sparsity * sum |code|; the reconstruction error the run
+    reports (and its divergence check reads) is the loss alone, the same as the unpenalised twin's."""
+    x = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    layer = nn.Conv2d(1, 2, 3)
+    penalised = ConvAEPretrainer(layer, "relu", CAEConfig(sparsity=0.5), unit_interval_input=False,
+                                 generator=torch.Generator().manual_seed(0))
+    plain = ConvAEPretrainer(layer, "relu", CAEConfig(sparsity=0.0), unit_interval_input=False,
+                             generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        loss, objective = penalised._objective_sum(x, x)
+        code = torch.relu(F.conv2d(x, layer.weight, layer.bias))
+        torch.testing.assert_close(objective, loss + 0.5 * code.abs().sum())
+        assert float(code.abs().sum()) > 0
+        assert penalised.reconstruction_error(x) == plain.reconstruction_error(x) == pytest.approx(float(loss) / 3)
+
+
+def test_a_batch_that_is_not_four_dimensional_is_refused_with_its_shape() -> None:
+    cae = ConvAEPretrainer(nn.Conv2d(1, 2, 3), "relu", CAEConfig(), unit_interval_input=False,
+                           generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError) as exc:
+        cae.train_step(torch.rand(2, 9, 9))
+    assert str(exc.value) == "cae expects (B, C, H, W) batches, got shape (2, 9, 9)"
