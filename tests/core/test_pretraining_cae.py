@@ -208,3 +208,13 @@ def test_a_batch_that_is_not_four_dimensional_is_refused_with_its_shape() -> Non
     with pytest.raises(ValueError) as exc:
         cae.train_step(torch.rand(2, 9, 9))
     assert str(exc.value) == "cae expects (B, C, H, W) batches, got shape (2, 9, 9)"
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("padding", [1, 2])
+def test_a_padded_layer_reconstructs_the_input_size(stride: int, padding: int) -> None:
+    layer = nn.Conv2d(1, 2, 5, stride=stride, padding=padding)
+    cae = ConvAEPretrainer(layer, "relu", CAEConfig(), unit_interval_input=False,
+                           generator=torch.Generator().manual_seed(0))
+    x = torch.rand(2, 1, 11, 12)
+    assert cae.reconstruct(x).shape == x.shape
