@@ -66,6 +66,7 @@ def test_greedy_trains_the_bottom_k_and_leaves_the_rest_at_their_init(k):
     pool = torch.rand(60, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     done = [i.layer for i in greedy_pretrain(net, "dae", cfg, pool, 3) if isinstance(i, LayerDone)]
     assert done == pretrain_targets(net, "dae", k) == list(range(k))
+    assert pretrain_targets(net, "dae") == pretrain_targets(net, "dae", 0) == [0, 1, 2]  # no bottom: every layer
     for i, (block, ref) in enumerate(zip(net.blocks, init.blocks, strict=True)):
         same = torch.equal(block.module.weight, ref.module.weight)
         assert same == (i >= k), f"layer {i}"

@@ -169,3 +169,52 @@ def test_reconstruct_is_the_tied_decoder_of_the_sparse_code(unit_interval: bool)
         want = torch.sigmoid(logits) if unit_interval else logits
     torch.testing.assert_close(cae.reconstruct(x), want, rtol=1e-5, atol=1e-6)
     assert (logits.abs() > 1).any()
+
+
+def test_the_stride_argument_covers_a_layer_built_with_the_default() -> None:
+    """A conv layer built with stride 1 is encoded at stride 1 unless the pre-trainer is told another stride (the
+    layer's own stride wins when it has one)."""
+    x = torch.rand(2, 1, 9, 9)
+    for stride, side in ((None, 7), (2, 4), (3, 3)):
+        layer = nn.Conv2d(1, 3, 3)
+        extra = {} if stride is None else {"stride": stride}
+        cae = ConvAEPretrainer(layer, "sigmoid", CAEConfig(), unit_interval_input=True,
+                               generator=torch.Generator().manual_seed(0), **extra)
+        want = torch.sigmoid(F.conv2d(x, layer.weight, layer.bias, stride=stride or 1))
+        assert want.shape[-2:] == (side, side)
+        torch.testing.assert_close(cae.encode(x), want, rtol=0, atol=0)
+
+
+def test_the_sparsity_penalty_is_minimised_but_not_reported_as_reconstruction_error() -> None:
+    """What Adam minimises is the reconstruction loss plus sparsity * sum |code|; the reconstruction error the run
+    reports (and its divergence check reads) is the loss alone, the same as the unpenalised twin's."""
+    x = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    layer = nn.Conv2d(1, 2, 3)
+    penalised = ConvAEPretrainer(layer, "relu", CAEConfig(sparsity=0.5), unit_interval_input=False,
+                                 generator=torch.Generator().manual_seed(0))
+    plain = ConvAEPretrainer(layer, "relu", CAEConfig(sparsity=0.0), unit_interval_input=False,
+                             generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        loss, objective = penalised._objective_sum(x, x)
+        code = torch.relu(F.conv2d(x, layer.weight, layer.bias))
+        torch.testing.assert_close(objective, loss + 0.5 * code.abs().sum())
+        assert float(code.abs().sum()) > 0
+        assert penalised.reconstruction_error(x) == plain.reconstruction_error(x) == pytest.approx(float(loss) / 3)
+
+
+def test_a_batch_that_is_not_four_dimensional_is_refused_with_its_shape() -> None:
+    cae = ConvAEPretrainer(nn.Conv2d(1, 2, 3), "relu", CAEConfig(), unit_interval_input=False,
+                           generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError) as exc:
+        cae.train_step(torch.rand(2, 9, 9))
+    assert str(exc.value) == "cae expects (B, C, H, W) batches, got shape (2, 9, 9)"
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("padding", [1, 2])
+def test_a_padded_layer_reconstructs_the_input_size(stride: int, padding: int) -> None:
+    layer = nn.Conv2d(1, 2, 5, stride=stride, padding=padding)
+    cae = ConvAEPretrainer(layer, "relu", CAEConfig(), unit_interval_input=False,
+                           generator=torch.Generator().manual_seed(0))
+    x = torch.rand(2, 1, 11, 12)
+    assert cae.reconstruct(x).shape == x.shape

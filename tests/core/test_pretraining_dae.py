@@ -156,3 +156,42 @@ def test_divergence_raises_before_nan_reaches_the_weights() -> None:
             for s in range(0, len(data), 20):
                 dae.train_step(data[s : s + 20])
     assert torch.isfinite(layer.weight).all() and torch.isfinite(layer.bias).all()
+
+
+def test_a_non_finite_step_waits_for_the_epochs_check_and_names_the_reconstruction_error() -> None:
+    """``step`` (the training loops') never syncs with the device: a non-finite reconstruction error is only read
+    by ``check``, which names it, the step it came from and the rate to lower; ``train_step`` raises at once,
+    before the update."""
+    layer = nn.Linear(6, 4)
+    cfg = DAEConfig(lr=0.1, noise="masking", corruption=0.25, batch_size=2)
+    dae = DAEPretrainer(layer, "tanh", cfg, unit_interval_input=False, generator=torch.Generator().manual_seed(0))
+    good, bad = torch.rand(2, 6), torch.full((2, 6), float("nan"))
+    dae.step(good)
+    dae.step(bad)  # no exception yet
+    with pytest.raises(PretrainingDiverged) as exc:
+        dae.check()
+    assert str(exc.value) == "dae pre-training diverged (reconstruction error nan); lower pretraining.dae.lr (now 0.1)"
+    assert exc.value.step == 1
+    fresh = nn.Linear(6, 4)
+    before = fresh.weight.detach().clone()
+    dae = DAEPretrainer(fresh, "tanh", cfg, unit_interval_input=False, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(PretrainingDiverged, match=r"^dae pre-training diverged \(reconstruction error nan\)"):
+        dae.train_step(bad)
+    assert torch.equal(fresh.weight, before)
+
+
+def test_a_finite_error_with_an_overflowing_gradient_is_caught_and_named() -> None:
+    """One pixel at 1e19: the squared error (1e38) is still a float32, its gradient's norm is not. The gradient
+    norm is the second thing checked, at once in ``train_step`` and at the epoch's check in ``step``."""
+    x = torch.zeros(2, 6)
+    x[0, 0] = 1e19
+    cfg = DAEConfig(lr=0.1, noise="gaussian", corruption=0.0, batch_size=2)
+    for at_once in (True, False):
+        torch.manual_seed(0)
+        dae = DAEPretrainer(nn.Linear(6, 4), "tanh", cfg, unit_interval_input=False,
+                            generator=torch.Generator().manual_seed(0))
+        if not at_once:
+            dae.step(x)  # no host sync, no exception: the watch holds the value
+        with pytest.raises(PretrainingDiverged) as exc:
+            dae.train_step(x) if at_once else dae.check()
+        assert str(exc.value) == "dae pre-training diverged (gradient norm inf); lower pretraining.dae.lr (now 0.1)"

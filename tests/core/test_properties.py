@@ -16,7 +16,8 @@ import pytest
 import torch
 
 from desktop_app.core.control import RunControl, StopRequested
-from desktop_app.core.events import EpochMetrics, PretrainEpoch, Progress, UnitFinished
+from desktop_app.core.events import EpochMetrics, PhaseStarted, PretrainEpoch, Progress, UnitFinished
+from desktop_app.core.pretraining import PretrainingDiverged
 from desktop_app.core.seedbatch.batch import train_seed_batch
 from desktop_app.core.training import greedy, unit
 from desktop_app.core.training.dense_step import StackedMLP
@@ -248,11 +249,13 @@ def test_each_layer_is_pretrained_on_the_output_of_the_trained_layer_below(monke
     init = {k: v.clone() for k, v in net.state_dict().items()}
     pool = torch.rand(50, 1, 8, 8, generator=torch.Generator().manual_seed(1))
     seen: dict[int, list[torch.Tensor]] = {}
+    noise_seeds: dict[int, int] = {}
     real = greedy.make_pretrainer
 
     def spy(method, module, *args, **kwargs):
         trainer = real(method, module, *args, **kwargs)
         layer = next(i for i, b in enumerate(net.blocks) if b.module is module)
+        noise_seeds[layer] = kwargs["generator"].initial_seed()
         step = trainer.step
 
         def recorded(x):
@@ -268,6 +271,7 @@ def test_each_layer_is_pretrained_on_the_output_of_the_trained_layer_below(monke
     act = ACT[activation]
     h = pool.flatten(1)
     h_init = h
+    orders = []
     for layer in range(3):
         per_epoch = -(-len(pool) // 16)
         assert len(seen[layer]) == 2 * per_epoch
@@ -275,6 +279,7 @@ def test_each_layer_is_pretrained_on_the_output_of_the_trained_layer_below(monke
             got = torch.cat(seen[layer][e : e + per_epoch])
             dist = torch.cdist(got, h, compute_mode="donot_use_mm_for_euclid_dist")
             match = dist.argmin(1)
+            orders.append(tuple(match.tolist()))
             assert torch.equal(match.sort().values, torch.arange(len(pool))), (layer, e)  # one pass over the pool
             assert float(dist.min(1).values.max()) < 1e-5, (layer, e)
         if layer > 0:  # the test can tell trained from untrained inputs
@@ -282,6 +287,9 @@ def test_each_layer_is_pretrained_on_the_output_of_the_trained_layer_below(monke
         w, b = net.blocks[layer].module.weight.detach(), net.blocks[layer].module.bias.detach()
         h = act(h @ w.T + b)
         h_init = act(h_init @ init[f"blocks.{layer}.module.weight"].T + init[f"blocks.{layer}.module.bias"])
+    # each layer draws its own order and noise, from (seed, arm, layer): no two layers (or epochs) share an order
+    assert len(set(orders)) == len(orders) == 6
+    assert len(set(noise_seeds.values())) == 3
 
 
 @pytest.mark.parametrize("arm,activation", [("dae", "tanh"), ("dae", "sigmoid"), ("rbm", "tanh"), ("rbm", "sigmoid")])
@@ -355,3 +363,74 @@ def test_greedy_pretraining_draws_nothing_from_the_global_generator():
         weights.append([p.detach().clone() for p in net.parameters()])
     for a, b in zip(*weights, strict=True):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("where", ["check", "reconstruction"])
+def test_a_diverged_layer_names_its_layer_its_epoch_and_the_rate_to_lower(monkeypatch, where):
+    """The pre-trainer's own divergence (its epoch check) and a non-finite reconstruction error both stop greedy
+    pre-training with a message saying which layer and epoch, and (the reconstruction) which rate to lower."""
+    cfg = small(arms=["dae"], **{"pretraining.dae.epochs": 2, "pretraining.dae.lr": 0.25,
+                                 "model.layers": [{"kind": "dense", "units": 12}, {"kind": "dense", "units": 10}]})
+    net = build_model(cfg.model, (1, 8, 8), 10, seed=3)
+    pool = torch.rand(30, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    real = greedy.make_pretrainer
+
+    def spy(method, module, *args, **kwargs):
+        trainer = real(method, module, *args, **kwargs)
+        if module is net.blocks[1].module:  # layer 1 goes wrong in its second epoch
+            epochs = iter(range(1, 10))
+            if where == "check":
+                def check():
+                    if next(epochs) == 2:
+                        raise PretrainingDiverged("dae loss is nan at step 3")
+                trainer.check = check
+            else:
+                error = trainer.reconstruction_error
+                trainer.reconstruction_error = lambda x: float("nan") if next(epochs) == 2 else error(x)
+        return trainer
+
+    monkeypatch.setattr(greedy, "make_pretrainer", spy)
+    with pytest.raises(PretrainingDiverged) as exc:
+        list(greedy.greedy_pretrain(net, "dae", cfg, pool, seed=3))
+    assert str(exc.value) == {
+        "check": "layer 1 epoch 2: dae loss is nan at step 3",
+        "reconstruction": "layer 1 epoch 2: dae pre-training diverged (reconstruction error nan); lower "
+                          "pretraining.dae.lr (now 0.25)"}[where]
+
+
+def test_each_pretrained_layer_and_the_fine_tuning_announce_their_phase_once(splits, tmp_path):
+    """The window's and the CLI's phase lines: one PhaseStarted per pre-trained layer, before that layer's first
+    epoch, then one for fine-tuning."""
+    cfg = small(arms=["dae"], **{"pretraining.dae.epochs": 2, "finetune.epochs": 1,
+                                 "model.layers": [{"kind": "dense", "units": 16}, {"kind": "dense", "units": 8}]})
+    events = list(train_unit(cfg, "dae", 0, tmp_path / "run", RunControl(), unit_data(cfg, splits)))
+    ended(events)
+    marks = [("start", e.phase, e.layer, e.epochs) if isinstance(e, PhaseStarted) else ("epoch", e.layer, e.epoch)
+             for e in events if isinstance(e, PhaseStarted | PretrainEpoch)]
+    assert marks == [("start", "pretrain", 0, 2), ("epoch", 0, 1), ("epoch", 0, 2),
+                     ("start", "pretrain", 1, 2), ("epoch", 1, 1), ("epoch", 1, 2), ("start", "finetune", -1, 1)]
+
+
+def test_a_pass_over_n_examples_is_n_over_the_batch_size_rounded_up():
+    assert [unit.minibatches(n, 10) for n in (0, 1, 9, 10, 11, 20, 21)] == [0, 1, 1, 1, 2, 2, 3]
+
+
+def test_a_unit_resumed_in_fine_tuning_counts_every_minibatch_once(splits, tmp_path):
+    """Stopped after fine-tuning epoch 1 of a pre-trained unit and resumed: the resumed unit counts the layers
+    pre-trained and the epoch done before the stop (its progress ends at its total, not short of it nor past it)
+    and announces its fine-tuning as its own (arm and seed)."""
+    cfg = small(arms=["dae"], **{"finetune.epochs": 3, "pretraining.dae.epochs": 2})
+    control = RunControl()
+    with pytest.raises(StopRequested):
+        for ev in train_unit(cfg, "dae", 1, tmp_path / "run", control, unit_data(cfg, splits)):
+            if isinstance(ev, EpochMetrics) and ev.epoch == 1:
+                control.stop()
+    assert final_state(tmp_path / "run", "dae", 1)["epoch"] == 1
+    rest = list(train_unit(cfg, "dae", 1, tmp_path / "run", RunControl(), unit_data(cfg, splits)))
+    ended(rest)
+    assert [e for e in rest if isinstance(e, PhaseStarted)] == [PhaseStarted("dae", 1, "finetune", -1, 3)]
+    progress = [e for e in rest if isinstance(e, Progress)]
+    per_epoch = unit.minibatches(cfg.data.n_labelled, cfg.finetune.batch_size)
+    assert progress[-1].done_steps == progress[-1].total_steps == unit.unit_steps(
+        cfg, "dae", cfg.data.n_labelled, cfg.data.n_unlabelled)
+    assert all(e.done_steps > progress[-1].total_steps - 2 * per_epoch for e in progress)  # epoch 1 counted

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from desktop_app.core.reproduce import CLAIMS
@@ -23,6 +24,7 @@ from desktop_app.core.reproduce.rules import (
     Rule,
     Statement,
     combine,
+    finite,
     key,
     no_interval,
 )
@@ -60,6 +62,7 @@ ZONE = Statement("q", "q is well above 0.9", "above", 0.9, against=0.5)  # betwe
     (WITHIN, ci(0.21, 0.5), CONTRADICTED),
     (WITHIN, ci(-0.5, -0.21), CONTRADICTED),
     (WITHIN, ci(-0.5, 0.5), NOT_SHOWN),  # wider than the margin on both sides: says nothing
+    (WITHIN, ci(-0.5, -0.2), NOT_SHOWN),  # outside below but touching
     (ZONE, ci(0.91, 0.99), HOLDS),
     (ZONE, ci(0.9, 0.99), NOT_SHOWN),
     (ZONE, ci(0.6, 0.89), NOT_SHOWN),  # below the bound but not below the contradiction bound
@@ -68,6 +71,8 @@ ZONE = Statement("q", "q is well above 0.9", "above", 0.9, against=0.5)  # betwe
     (NONZERO, ci(0.01, 1.0), HOLDS),
     (NONZERO, ci(-1.0, -0.01), HOLDS),
     (NONZERO, ci(0.0, 1.0), NOT_SHOWN),
+    (NONZERO, ci(-1.0, 0.0), NOT_SHOWN),  # touching 0 from below
+    (NONZERO, ci(-0.5, 0.5), NOT_SHOWN),
     (NONZERO, ci(-1.0, 1.0), NOT_SHOWN),  # never contradicted
 ])
 def test_each_side_at_its_borders(statement, interval, outcome):
@@ -102,6 +107,9 @@ def test_a_margin_must_be_stated_and_sides_are_checked():
     with pytest.raises(ValueError, match="against"):
         Statement("q", "q is small", "below", 0.5, against=0.1)
     assert "(contradicted entirely below 0.5)" in ZONE.criterion()
+    # a contradiction bound beyond the bound, or on it, is accepted (built here, not at import: as the report does)
+    for side, bound, against in (("above", 0.9, 0.5), ("above", 0.5, 0.5), ("below", 0.1, 0.3), ("below", 0.1, 0.1)):
+        assert Statement("q", "", side, bound, against=against).against == against
 
 
 @pytest.mark.parametrize("outcomes, verdict", [
@@ -262,3 +270,70 @@ def test_regulariser_with_a_lower_final_train_nll_after_pre_training_is_mixed():
     assert d.verdict == MIXED
     assert RULES["bottom-k"].decide({key("test_error_step", "rbm", "k=0 to 1"): ci(-0.11, -0.03),
                                      key("log_train_nll_diff", "rbm"): ci(-1.2, -0.5)}).verdict == MIXED
+
+
+def test_a_decision_reports_every_judgement_exactly():
+    """The report's table and numbers are the judgements themselves: every column, every key, in order."""
+    gain = Statement("gain", "pre-training helps", "above", 0.0, scale=100, unit="points")
+    cost = Statement("cost", "and costs nothing", "within", 0.1, digits=3)
+    rule = Rule((gain, cost), "paired intervals over the seeds")
+    d = rule.decide({key("gain", "rbm"): MeanCI(4, 0.03, 0.01, 0.05, 0.01),  # lo and hi printed in order
+                     key("gain", "dae"): MeanCI(2, 0.02, 0.01, math.nan, math.nan)})
+    assert d.markdown().split("\n") == [
+        "| sub-statement | where | seeds | 95 % interval | test | outcome |",
+        "| --- | --- | ---: | --- | --- | --- |",
+        "| pre-training helps | rbm | 4 | 3.00 [1.00, 5.00] | 95 % interval entirely above 0 points | holds |",
+        "| pre-training helps | dae | 2 | 2.00 (n = 2: no interval) | 95 % interval entirely above 0 points "
+        "| not shown |",
+        "| and costs nothing | - | 0 | not measured | 95 % interval inside ±0.1 | not shown |",
+    ]
+    assert d.numbers() == {"verdict": INCONCLUSIVE, "judgements": [
+        {"quantity": "gain", "where": "gain[rbm]", "n": 4, "mean": 0.03, "ci": [0.05, 0.01], "side": "above",
+         "bound": 0.0, "outcome": HOLDS},
+        {"quantity": "gain", "where": "gain[dae]", "n": 2, "mean": 0.02, "ci": [None, None], "side": "above",
+         "bound": 0.0, "outcome": NOT_SHOWN},
+        {"quantity": "cost", "where": "", "n": 0, "mean": None, "ci": [None, None], "side": "within",
+         "bound": 0.1, "outcome": NOT_SHOWN}]}
+    shown = rule.decide({"cost": MeanCI(5, -0.01, 0.1, -0.05, math.inf)}).markdown().split("\n")[-1]
+    assert shown == ("| and costs nothing | - | 5 | -0.010 (n = 5: no interval) | 95 % interval inside ±0.1 "
+                     "| not shown |")
+    assert finite(math.inf) is None and finite(math.nan) is None and finite(-3) == -3.0
+    assert isinstance(finite(np.float32(0.5)), float) and not isinstance(finite(np.float32(0.5)), np.floating)
+    assert key("q") == "q" and key("q", "rbm", 3) == "q[rbm, 3]"
+    assert math.isnan(no_interval().std) and math.isnan(no_interval().lo) and math.isnan(no_interval().hi)
+    three = rule.decide({"cost": MeanCI(3, 0.01, 0.1, -0.02, 0.04)}).markdown().split("\n")[-1]
+    assert three == "| and costs nothing | - | 3 | 0.010 [-0.020, 0.040] | 95 % interval inside ±0.1 | holds |"
+    assert no_interval(4, 0.5).n == 4 and no_interval(4, 0.5).mean == 0.5 and math.isnan(no_interval().mean)
+
+
+@pytest.mark.parametrize("statement, criterion", [
+    (Statement("q", "", "below", 0.5, scale=100, unit="%"), "95 % interval entirely below +50 %"),
+    (Statement("q", "", "above", -0.02), "95 % interval entirely above -0.02"),
+    (Statement("q", "", "below", 0.0), "95 % interval entirely below 0"),
+    (Statement("q", "", "above", 0.9, against=0.5, scale=10, unit="pts"),
+     "95 % interval entirely above +9 pts (contradicted entirely below 5 pts)"),
+    (Statement("q", "", "below", 0.1, against=0.3),
+     "95 % interval entirely below +0.1 (contradicted entirely above 0.3)"),
+    (Statement("q", "", "below", 0.1, against=0.1), "95 % interval entirely below +0.1"),
+    (Statement("q", "", "within", 0.02, scale=100, unit="points"), "95 % interval inside ±2 points"),
+    (Statement("q", "", "nonzero", unit="nats"), "95 % interval excludes 0"),
+])
+def test_each_criterion_in_words(statement, criterion):
+    assert statement.criterion() == criterion
+
+
+def test_a_rule_describes_itself_for_the_report():
+    rule = Rule((Statement("g", "g helps", "above", 0.0), Statement("c", "c is flat", "within", 0.1)),
+                "paired, per arm", reported="the NLL, not judged", margins="0.1 is a tenth")
+    assert rule.describe().split("\n") == [
+        "- Intervals: paired, per arm",
+        "- Sub-statement: g helps; test: 95 % interval entirely above 0.",
+        "- Sub-statement: c is flat; test: 95 % interval inside ±0.1.",
+        "- Margins: 0.1 is a tenth",
+        "- Reported, not judged: the NLL, not judged",
+        "- Verdict: reproduced when every sub-statement holds at every place it is measured; mixed when some hold "
+        "and some are contradicted; not reproduced when one is contradicted and none holds; inconclusive "
+        "otherwise. An interval touching its bound, or fewer than 3 seeds, shows nothing.",
+    ]
+    bare = Rule((), "x").describe().split("\n")
+    assert bare[0] == "- Intervals: x" and len(bare) == 2

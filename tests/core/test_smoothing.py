@@ -36,3 +36,11 @@ def test_gaps_stay_gaps_and_bad_weights_are_refused():
     assert np.isnan(out[1]) and out[0] == 1.0 and out[2] == pytest.approx((0.5 * 1 + 3) / 1.5)
     with pytest.raises(ValueError, match="smoothing"):
         ema([1.0], 1.0)
+
+
+def test_float32_values_are_smoothed_in_float64():
+    """A metrics array may be float32; the recurrence still runs in float64 (float32 would round every step)."""
+    y32 = np.random.default_rng(1).normal(0.3, 0.1, 50).astype(np.float32)
+    out = ema(y32, 0.9)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, ema(y32.astype(np.float64), 0.9))

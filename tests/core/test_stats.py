@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from desktop_app.core.stats import box_stats, mean_ci, paired_difference, wilcoxon_min_p
+from desktop_app.core.stats import (
+    MIN_SEEDS,
+    MeanCI,
+    box_stats,
+    mean_ci,
+    paired_difference,
+    shown_interval,
+    wilcoxon_min_p,
+)
 
 
 def test_mean_ci_matches_scipy_t_interval():
@@ -138,3 +146,29 @@ def test_an_interval_over_seeds_does_not_import_scipy():
     want = sps.t.interval(0.95, 3, loc=np.mean(x), scale=sps.sem(x))
     assert (float(lo), float(hi)) == (pytest.approx(want[0]), pytest.approx(want[1]))
     assert imported == "False"
+
+
+def test_mean_ci_counts_its_values():
+    for n in (2, 3, 7):
+        assert mean_ci(np.linspace(0.1, 0.2, n)).n == n
+
+
+def test_two_differing_pairs_get_scipys_p_values():
+    """Two seeds are enough for a t-test and a Wilcoxon test (wide, but computed); only one pair, or a constant
+    difference, has none."""
+    pd = paired_difference({"none": {0: 0.20, 1: 0.30}, "dae": {0: 0.15, 1: 0.29}}, "dae")
+    d = np.array([0.15 - 0.20, 0.29 - 0.30])
+    assert pd.t_pvalue == pytest.approx(sps.ttest_1samp(d, 0.0).pvalue)
+    assert pd.wilcoxon_pvalue == pytest.approx(sps.wilcoxon(d).pvalue)
+    one = paired_difference({"none": {0: 0.2}, "dae": {0: 0.1}}, "dae")
+    assert np.isnan(one.t_pvalue) and np.isnan(one.wilcoxon_pvalue)
+
+
+def test_an_interval_is_shown_from_three_finite_values_on():
+    assert MIN_SEEDS == 3
+    assert shown_interval(MeanCI(3, 0.5, 0.1, 0.25, 0.75)) == (0.25, 0.75)
+    assert shown_interval(MeanCI(2, 0.5, 0.1, 0.25, 0.75)) is None  # n = 2: mean +- 12.7 sd, never shown
+    for lo, hi in ((np.nan, 0.75), (0.25, np.nan), (-np.inf, 0.75), (0.25, np.inf), (np.nan, np.nan)):
+        assert shown_interval(MeanCI(5, 0.5, 0.1, lo, hi)) is None, (lo, hi)
+    ci = mean_ci([0.1, 0.2, 0.4])
+    assert shown_interval(ci) == (ci.lo, ci.hi) and ci.shown

@@ -76,3 +76,90 @@ def test_load_checkpoint_refuses_pickled_code(tmp_path):
     with pytest.raises(Exception, match="(?i)weights_only|unpickl|unsupported"):
         load_checkpoint(bad)
     assert not _Evil.marker.exists()
+
+
+def test_a_divergence_says_its_epoch_and_what_to_lower():
+    from desktop_app.core.training.step import FinetuneDiverged
+
+    exc = FinetuneDiverged(FinetuneConfig(optimizer="momentum", lr=0.5, momentum=0.95), 4, "loss nan")
+    assert exc.epoch == 4 and isinstance(exc, FloatingPointError)
+    assert str(exc) == ("fine-tuning diverged at epoch 4 (loss nan); lower finetune.lr (now 0.5) or "
+                        "finetune.momentum (now 0.95)")
+    assert str(FinetuneDiverged(FinetuneConfig(optimizer="adam", lr=0.001), 1, "non-finite weights")) == (
+        "fine-tuning diverged at epoch 1 (non-finite weights); lower finetune.lr (now 0.001)")
+
+
+def test_step_counters_off_the_cpu_are_found_in_every_group_but_the_fused_and_capturable():
+    """A resume state loaded onto a GPU leaves Adam's step counters there ("meta" stands in for the GPU); a group
+    whose kernel keeps them on the device (fused, capturable) is left alone, and the groups after it are still
+    looked at."""
+    from desktop_app.core.training.step import misplaced_steps
+
+    params = [torch.nn.Parameter(torch.rand(3)) for _ in range(3)]
+    unused = torch.nn.Parameter(torch.rand(2))  # no gradient yet: no state at all
+    opt = torch.optim.Adam([{"params": [params[0]]}, {"params": [params[1]]}, {"params": [params[2], unused]}],
+                           lr=0.1)
+    for p in params:
+        p.grad = torch.ones(3)
+    opt.step()
+    assert unused not in opt.state
+    for p in params:
+        opt.state[p]["step"] = torch.tensor(1.0, device="meta")
+    opt.param_groups[0]["fused"] = True
+    opt.param_groups[1]["capturable"] = True
+    found = misplaced_steps(opt)
+    assert len(found) == 1 and found[0][0] is opt.state[params[2]]
+    opt.param_groups[0]["fused"] = False
+    assert [entry is opt.state[params[0]] for entry, _ in misplaced_steps(opt)] == [True, False]
+
+
+@pytest.mark.parametrize("l1, l2", [(0.0, 0.0), (0.0, 0.2), (0.05, 0.0), (0.05, 0.2)])
+def test_a_fine_tuning_step_descends_cross_entropy_plus_each_penalty_asked(l1, l2):
+    """One SGD step on the mean cross-entropy plus l1 * sum |W| + l2 * sum W^2 over the layers' weights (not the
+    biases), whichever of the two is set."""
+    from desktop_app.core.training.models import build_model
+    from desktop_app.core.training.step import finetune_step
+    from tests.core.test_engine import tiny
+
+    cfg = tiny(**{"model.layers": [{"kind": "dense", "units": 5}], "model.activation": "tanh", "model.l1": l1,
+                  "model.l2": l2})
+    net = build_model(cfg.model, (1, 3, 3), 4, seed=1)
+    x = torch.rand(6, 1, 3, 3, generator=torch.Generator().manual_seed(2))
+    y = torch.tensor([0, 1, 2, 3, 0, 1])
+    before = {k: v.detach().clone() for k, v in net.named_parameters()}
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in before.items()}
+    hidden = torch.tanh(x.flatten(1) @ params["blocks.0.module.weight"].T + params["blocks.0.module.bias"])
+    loss = torch.nn.functional.cross_entropy(hidden @ params["head.weight"].T + params["head.bias"], y)
+    for name in ("blocks.0.module.weight", "head.weight"):
+        loss = loss + l1 * params[name].abs().sum() + l2 * params[name].pow(2).sum()
+    loss.backward()
+    ft = FinetuneConfig(optimizer="sgd", lr=0.5)
+    finetune_step(net, make_optimizer(ft, net.parameters()), x, y, cfg.model, ft, epoch=1)
+    for name, p in net.named_parameters():
+        torch.testing.assert_close(p.detach(), before[name] - 0.5 * params[name].grad, rtol=1e-5, atol=1e-6)
+
+
+def test_a_non_finite_loss_stops_the_step_before_it_changes_anything():
+    from desktop_app.core.training.models import build_model
+    from desktop_app.core.training.step import FinetuneDiverged, finetune_step
+    from tests.core.test_engine import tiny
+
+    cfg = tiny(**{"model.layers": [{"kind": "dense", "units": 5}]})
+    net = build_model(cfg.model, (1, 3, 3), 4, seed=1)
+    before = [p.detach().clone() for p in net.parameters()]
+    x = torch.full((2, 1, 3, 3), float("nan"))
+    ft = FinetuneConfig(optimizer="sgd", lr=0.5)
+    with pytest.raises(FinetuneDiverged) as exc:  # checked by default
+        finetune_step(net, make_optimizer(ft, net.parameters()), x, torch.tensor([0, 1]), cfg.model, ft, epoch=7)
+    assert str(exc.value) == "fine-tuning diverged at epoch 7 (loss nan); lower finetune.lr (now 0.5)"
+    assert all(torch.equal(a, b.detach()) for a, b in zip(before, net.parameters(), strict=True))
+
+
+def test_a_checkpoint_is_loaded_onto_the_device_asked(tmp_path):
+    """("meta" stands in for a GPU: the tensors land where the caller asks, not where they were saved.)"""
+    from desktop_app.core.training.step import checkpoint_bytes
+
+    (tmp_path / "c.pt").write_bytes(checkpoint_bytes({"model": {"w": torch.ones(2)}, "epoch": 3}))
+    assert load_checkpoint(tmp_path / "c.pt")["model"]["w"].device.type == "cpu"
+    state = load_checkpoint(tmp_path / "c.pt", "meta")
+    assert state["model"]["w"].device.type == "meta" and state["epoch"] == 3

@@ -125,8 +125,8 @@ def read_csv(folder: RunFolder, path: Path) -> list[dict[str, str]]:
             if problem:
                 raise RunFolderError(f"{path} line {reader.line_num}: {problem}")
             rows.append({k: row[k] for k in COLUMNS})
-    except csv.Error as exc:
-        raise RunFolderError(f"{path} line {reader.line_num}: {exc}") from None
+    except csv.Error as exc:  # the DictReader's line_num is still the last good row's: its reader's is this one
+        raise RunFolderError(f"{path} line {reader.reader.line_num}: {exc}") from None
     return rows
 
 
