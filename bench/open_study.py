@@ -311,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         child(args.child, args.study)
         return 0
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")  # how shared the machine was
     with tempfile.TemporaryDirectory() as tmp:
         study = args.study or args.keep or Path(tmp) / "study"
         gen = {"generated": "given (made earlier by this bench)", **folder_size(study)} if args.study else \
@@ -323,11 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         from bench.report import machine_line, write_section
 
-        write_section("open-study", report(args.seeds, gen, opened, live, machine_line()))
+        write_section("open-study", report(args.seeds, gen, opened, live, machine_line(), load))
     return 0
 
 
-def report(seeds: int, gen: dict, opened: dict, live: dict, machine: str) -> str:
+def report(seeds: int, gen: dict, opened: dict, live: dict, machine: str, load: float) -> str:
     rss = ", ".join(f"{u} units {mb:.0f} MB" for u, mb in live["rss_mb_by_units"])
     first = opened["first_panel_s"]
     worst_gap = max(opened["longest_gap_s"], live["longest_gap_running_s"], live["longest_gap_at_end_s"])
@@ -349,9 +350,9 @@ def report(seeds: int, gen: dict, opened: dict, live: dict, machine: str) -> str
         "1.2 px trajectory stroke (200 ms per paint), the Checkpoints list's 8,000 cells in one go, and 17,600 "
         "trajectory symbols drawn one by one into each PNG and SVG (7 s and 39 s).",
         "",
-        f"{machine}. The machine was shared with other jobs (2 cores, about 8 agents) while this ran: times are "
-        "noisy upper bounds. "
-        f"Study: {gen.get('generated')}, {gen.get('files', '?')} files, {gen.get('bytes', 0) / 1e9:.2f} GB as "
+        f"{machine}. Load average {load:.1f} on {os.cpu_count()} cores when the bench started"
+        + (" (the machine was shared: times are upper bounds). " if load > 1.5 else " (the machine otherwise idle). ")
+        + f"Study: {gen.get('generated')}, {gen.get('files', '?')} files, {gen.get('bytes', 0) / 1e9:.2f} GB as "
         "listed. The live row feeds the study's events to the window as the run controller delivers them (not a "
         "training run: it measures the window).",
         "",
