@@ -77,12 +77,20 @@ MODULES: dict[str, Module] = {
          "tests/core/test_seed_batch.py::test_stacked_step_is_each_nets_own_step",
          "tests/core/test_gpu_path.py::test_resumed_adam_step_counters_go_back_to_the_cpu"),
     ),
+    # the seed batch's stacked steps: fine-tuning (dense_step.py, all of it) and the dense pre-trainers stacked
+    # (StackedDAE, StackedRBM and their base); the conv stack (StackedCAE) and the greedy driver are left out
     "stacked": Module(
-        ("desktop_app/core/training/dense_step.py",),
+        ("desktop_app/core/training/dense_step.py", "desktop_app/core/seedbatch/pretrain.py"),
         ("tests/core/test_seed_batch.py::test_stacked_step_is_each_nets_own_step",
          "tests/core/test_seed_batch.py::test_per_seed_states_restart_a_stack_exactly",
          "tests/core/test_seed_batch.py::test_a_seed_with_a_non_finite_loss_leaves_the_stack_and_the_others_go_on",
-         "tests/core/test_seed_batch.py::test_seeds_left_in_a_stack_keep_their_own_weights_and_optimizer_state"),
+         "tests/core/test_seed_batch.py::test_seeds_left_in_a_stack_keep_their_own_weights_and_optimizer_state",
+         "tests/core/test_seed_batch.py::test_stacked_pretraining_is_each_seeds_own",
+         "tests/core/test_seed_batch.py::test_seeds_left_in_a_stacked_pretraining_keep_their_own_state_and_step_on_unchanged",
+         "tests/core/test_bottom_layers.py::test_a_seed_batch_pre_trains_the_same_bottom_layers",
+         "tests/core/test_unit_persistence.py::test_stacked_dae_check_finds_weights_a_step_left_non_finite"),
+        ("desktop_app.core.training.dense_step.*", "desktop_app.core.seedbatch.pretrain.xǁStackedDAEǁ*",
+         "desktop_app.core.seedbatch.pretrain.xǁStackedRBMǁ*", "desktop_app.core.seedbatch.pretrain.xǁ_Stackedǁ*"),
     ),
     "greedy": Module(
         ("desktop_app/core/training/greedy.py",),
@@ -156,6 +164,20 @@ EQUIVALENT: dict[str, str] = {
         "x.shape[+2] instead of [-2]: every caller passes an (N, C, H, W) batch, where index 2 is -2"),
     "desktop_app.core.pretraining.cae.xǁConvAEPretrainerǁ_objective_sum__mutmut_20": (
         "sparsity < 0 instead of <= 0: at sparsity 0 the penalty added is 0 times a finite sum"),
+    "desktop_app.core.pretraining.cae.xǁConvAEPretrainerǁ__init____mutmut_48": (
+        "pool defaults to 1 instead of 0 for a config without one: sparse_code treats 0 and 1 alike (pool <= 1: "
+        "no pooling; a 1 x 1 max-pool would keep every value anyway)"),
+    "desktop_app.core.pretraining.cae.xǁConvAEPretrainerǁdecode_logits__mutmut_6": (
+        "h.shape[+2] instead of [-2]: the feature maps are always (N, C, H, W) (_input refuses other batches), "
+        "where index 2 is -2"),
+    "desktop_app.core.pretraining.cae.xǁConvAEPretrainerǁsparse_code__mutmut_2": (
+        "pool < 1 instead of <= 1: at pool 1 the 1 x 1 max-pool and unpool give every value back in place"),
+    **{f"desktop_app.core.pretraining.cae.xǁConvAEPretrainerǁsparse_code__mutmut_{i}": (
+        "h.shape[+2:] instead of [-2:]: the feature maps are always (N, C, H, W), where both are (H, W)")
+       for i in (5, 28)},
+    **{f"desktop_app.core.pretraining.cae.xǁConvAEPretrainerǁsparse_code__mutmut_{i}": (
+        "max_pool2d's / max_unpool2d's stride None or left out: torch then takes the kernel size, which is "
+        "the stride given (pool)") for i in (11, 14, 15, 21, 25, 26)},
     "desktop_app.core.training.greedy.x_greedy_pretrain__mutmut_57": (
         "make_pretrainer without stride=block.spec.stride: the CAE takes the layer's own stride when it is not 1 "
         "(cae.py), and build_model makes every conv layer with stride=spec.stride, so the argument repeats it; "
@@ -185,6 +207,17 @@ EQUIVALENT: dict[str, str] = {
         "for the same first max_filters units of the same layer, so i < len(change) always holds"),
     "desktop_app.core.pretraining.cae.xǁConvAEPretrainerǁ_objective_sum__mutmut_9": (
         "target.shape[+2] instead of [-2]: a conv layer's target is always (N, C, H, W), where index 2 is -2"),
+    **{f"desktop_app.core.training.dense_step.xǁStackedNetǁkeep__mutmut_{i}": _CPU for i in (4, 7, 32)},
+    **{f"desktop_app.core.training.dense_step.xǁStackedNetǁ_stack_states__mutmut_{i}": (
+        "the fallback lookup of a parameter's state under str(i) changed (None or 'None'): every state a stack is "
+        "built from is an optimizer's state_dict() (batch.py), or one read back by torch.load, whose keys are "
+        "ints; where the int key is missing both lookups give the {} default") for i in (17, 23)},
+    "desktop_app.core.training.dense_step.xǁStackedNetǁkeep__mutmut_9": (
+        "the index tensor put on params()[1]'s device instead of params()[0]'s: a stack's tensors are all made on "
+        "the one device of its nets"),
+    "desktop_app.core.training.dense_step.xǁStackedNetǁkeep__mutmut_25": (
+        "v.dim() > 1 instead of > 0 for the optimizer state selected by seed: per-element state has its stacked "
+        "parameter's shape, (K, in, out) or (K, 1, out), never 1-D; the step counts are 0-D"),
     "desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_15": _FOLD,
     "desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_21": _FOLD,
     "desktop_app.core.training.step.x_load_checkpoint__mutmut_8": (

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from desktop_app.core.config import CAEConfig
+from desktop_app.core.config import CAEConfig, DAEConfig
 from desktop_app.core.pretraining.cae import ConvAEPretrainer
 
 
@@ -218,3 +218,54 @@ def test_a_padded_layer_reconstructs_the_input_size(stride: int, padding: int) -
                            generator=torch.Generator().manual_seed(0))
     x = torch.rand(2, 1, 11, 12)
     assert cae.reconstruct(x).shape == x.shape
+
+
+def test_a_layer_with_groups_dilation_or_named_padding_is_refused_with_the_reason() -> None:
+    gen = torch.Generator()
+    for layer in (nn.Conv2d(2, 2, 3, groups=2), nn.Conv2d(1, 2, 3, dilation=2), nn.Conv2d(1, 2, 3, dilation=(1, 2))):
+        with pytest.raises(ValueError, match="^cae supports conv layers with groups=1 and dilation=1 only$"):
+            ConvAEPretrainer(layer, "relu", CAEConfig(), unit_interval_input=False, generator=gen)
+    with pytest.raises(ValueError, match="^cae needs numeric conv padding, got 'same'$"):
+        ConvAEPretrainer(nn.Conv2d(1, 2, 3, padding="same"), "relu", CAEConfig(), unit_interval_input=False,
+                         generator=gen)
+
+
+def test_a_layer_padded_unevenly_encodes_and_reconstructs_like_the_layer() -> None:
+    layer = nn.Conv2d(1, 2, 3, padding=(2, 0))
+    cae = ConvAEPretrainer(layer, "relu", CAEConfig(), unit_interval_input=False,
+                           generator=torch.Generator().manual_seed(0))
+    x = torch.rand(3, 1, 9, 8, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(cae.encode(x), F.relu(layer(x)))  # rows padded by 2, columns not at all
+    h = F.relu(layer(x))
+    expect = F.conv_transpose2d(h, layer.weight, cae.visible_bias, 1, (2, 0))  # stride 1: no output padding
+    assert expect.shape == x.shape
+    torch.testing.assert_close(cae.decode_logits(h, (9, 8)), expect)
+
+
+def test_a_config_without_pool_or_sparsity_trains_a_plain_cae() -> None:
+    """The pre-trainer takes any config with the DAE's fields; pool and sparsity then default to off."""
+    cae = ConvAEPretrainer(nn.Conv2d(1, 2, 3), "relu", DAEConfig(lr=0.01), unit_interval_input=False,
+                           generator=torch.Generator().manual_seed(0))
+    h = torch.rand(2, 2, 4, 4, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(cae.sparse_code(h), h)  # no pooling
+    x = torch.rand(2, 1, 6, 6, generator=torch.Generator().manual_seed(2))
+    loss, objective = cae._objective_sum(x, x)
+    assert loss.item() > 0 and torch.equal(loss, objective)  # no sparsity penalty
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 2, 2), (2, 1, 4, 3)])
+def test_max_pool_also_sparsifies_a_single_channel_map_as_small_as_the_window(shape: tuple[int, ...]) -> None:
+    """The size check looks at the map's height and width only: one channel (fewer than the pool size) and a map
+    exactly one window high are pooled too."""
+    cae = ConvAEPretrainer(nn.Conv2d(1, 1, 3), "relu", CAEConfig(pool=2), unit_interval_input=True,
+                           generator=torch.Generator().manual_seed(0))
+    h = torch.rand(*shape, generator=torch.Generator().manual_seed(3)) + 0.1
+    code = cae.sparse_code(h)
+    expect = torch.zeros_like(h)
+    for b in range(shape[0]):
+        for r in range(0, shape[2] - 1, 2):
+            for q in range(0, shape[3] - 1, 2):
+                win = h[b, 0, r : r + 2, q : q + 2]
+                i = int(win.argmax())
+                expect[b, 0, r + i // 2, q + i % 2] = win.max()
+    assert torch.equal(code, expect)

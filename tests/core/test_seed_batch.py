@@ -315,7 +315,7 @@ def assert_pretrained_alike(items, nets, alone, alone_items) -> list[list]:
     return per_seed
 
 
-@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
 def test_seeds_left_in_a_stack_keep_their_own_weights_and_optimizer_state(optimizer):
     """A seed that leaves (``keep``) takes nothing from the others: the seeds kept hold exactly the weights and
     single-unit optimizer state they had, and step on as a stack built from them alone would."""
@@ -323,7 +323,9 @@ def test_seeds_left_in_a_stack_keep_their_own_weights_and_optimizer_state(optimi
     ft = FinetuneConfig(optimizer=optimizer, lr=1e-3 if optimizer == "adam" else 0.05)
     gen = torch.Generator().manual_seed(5)
     xs, ys = torch.rand(6, 3, 10, 16, generator=gen), torch.randint(0, 10, (6, 3, 10), generator=gen)
-    stack = StackedMLP([build_model(mc, (16,), 10, s) for s in (1, 2, 3)], mc, ft)
+    nets = [build_model(mc, (16,), 10, s) for s in (1, 2, 3)]
+    # built as a batch starting at epoch 0 builds it: from each unit's fresh (empty) optimizer state
+    stack = StackedMLP(nets, mc, ft, opt_states=[make_optimizer(ft, n.parameters()).state_dict() for n in nets])
     for i in range(3):
         stack.step(xs[i], ys[i], None, check_loss=True)
 
@@ -342,8 +344,60 @@ def test_seeds_left_in_a_stack_keep_their_own_weights_and_optimizer_state(optimi
         for i, entry in state["state"].items():
             for key, v in entry.items():
                 assert torch.equal(torch.as_tensor(now_state["state"][i][key]), torch.as_tensor(v)), (j, i, key)
+    alone = StackedMLP([before[1][0]], mc, ft, opt_states=[before[1][1]])  # a stack of one: seed 2 by itself
     for i in range(3, 6):
         stack.step(xs[i][[0, 2]], ys[i][[0, 2]], None, check_loss=True)
         rebuilt.step(xs[i][[0, 2]], ys[i][[0, 2]], None, check_loss=True)
-    for a, b in zip(stack.params(), rebuilt.params(), strict=True):
+        alone.step(xs[i][[2]], ys[i][[2]], None, check_loss=True)
+    for a, b, c in zip(stack.params(), rebuilt.params(), alone.params(), strict=True):
         assert torch.equal(a, b)
+        torch.testing.assert_close(a[1:], c, rtol=1e-6, atol=1e-7)
+    stack.keep([])  # every seed left (all diverged in one epoch): an empty stack, not an error
+    assert all(p.shape[0] == 0 for p in stack.params())
+
+
+@pytest.mark.parametrize("arm", ["dae", "rbm"])
+def test_seeds_left_in_a_stacked_pretraining_keep_their_own_state_and_step_on_unchanged(arm):
+    """A seed that leaves a stacked pre-training (``keep``, after its divergence) takes nothing from the others:
+    the seeds kept hold their own slice of every stacked tensor (the RBM's momentum velocities and persistent
+    chain included) and their own generators, so they step on exactly as if no seed had left, and their weights
+    are written back into their own layers."""
+    from desktop_app.core.config import DAEConfig, RBMConfig
+    from desktop_app.core.pretraining import make_pretrainer
+    from desktop_app.core.seedbatch.pretrain import StackedDAE, StackedRBM
+
+    cfg = DAEConfig(lr=0.1) if arm == "dae" else RBMConfig(lr=0.1, k=2, persistent=True, momentum=0.5)
+    stack_of = {"dae": StackedDAE, "rbm": StackedRBM}[arm]
+    xs = torch.rand(3, 3, 5, 6, generator=torch.Generator().manual_seed(7))  # (steps, seeds, batch, visible)
+
+    def layer(s: int) -> torch.nn.Linear:
+        lin = torch.nn.Linear(6, 4)
+        with torch.no_grad():  # seed s's own initial weights, the same in both stacks
+            lin.weight.copy_(0.5 * torch.randn(4, 6, generator=torch.Generator().manual_seed(s)))
+            lin.bias.zero_()
+        return lin
+
+    def trainers():
+        return [make_pretrainer(arm, layer(s), "sigmoid", cfg, unit_interval_input=True,
+                                generator=torch.Generator().manual_seed(10 + s)) for s in range(3)]
+
+    left, whole = stack_of(trainers()), stack_of(trainers())
+    for i in range(2):
+        left.train_step(xs[i])
+        whole.train_step(xs[i])
+    assert left.check() == {} and whole.check() == {}  # the epoch's check, after which the caller drops seeds
+    kept_trainers = [left.trainers[0], left.trainers[2]]
+    before = {name: getattr(left, name).clone() for name in left.tensors()}
+    left.keep([0, 2])
+    assert left.trainers == kept_trainers
+    for name in left.tensors():
+        assert torch.equal(getattr(left, name), before[name][[0, 2]]), name
+    left.train_step(xs[2][[0, 2]])
+    whole.train_step(xs[2])
+    for name in whole.tensors():
+        torch.testing.assert_close(getattr(left, name), getattr(whole, name)[[0, 2]], rtol=1e-6, atol=1e-7,
+                                   msg=name)
+    left.write_back()
+    for j, t in enumerate(kept_trainers):
+        assert torch.equal(t.weight, left.W[j]) and torch.equal(t.hidden_bias, left.c[j].reshape(-1))
+        assert torch.equal(t.visible_bias.reshape(-1), left.b[j].reshape(-1))
