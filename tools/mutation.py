@@ -87,6 +87,7 @@ MODULES: dict[str, Module] = {
          "tests/core/test_seed_batch.py::test_seeds_left_in_a_stack_keep_their_own_weights_and_optimizer_state",
          "tests/core/test_seed_batch.py::test_stacked_pretraining_is_each_seeds_own",
          "tests/core/test_seed_batch.py::test_seeds_left_in_a_stacked_pretraining_keep_their_own_state_and_step_on_unchanged",
+         "tests/core/test_seed_batch.py::test_a_seed_whose_weight_penalty_overflows_leaves_the_stack",
          "tests/core/test_bottom_layers.py::test_a_seed_batch_pre_trains_the_same_bottom_layers",
          "tests/core/test_unit_persistence.py::test_stacked_dae_check_finds_weights_a_step_left_non_finite"),
         ("desktop_app.core.training.dense_step.*", "desktop_app.core.seedbatch.pretrain.xǁStackedDAEǁ*",
@@ -212,6 +213,20 @@ EQUIVALENT: dict[str, str] = {
         "the fallback lookup of a parameter's state under str(i) changed (None or 'None'): every state a stack is "
         "built from is an optimizer's state_dict() (batch.py), or one read back by torch.load, whose keys are "
         "ints; where the int key is missing both lookups give the {} default") for i in (17, 23)},
+    **{f"desktop_app.core.training.dense_step.xǁStackedMLPǁ_penalty__mutmut_{i}": _CPU for i in (4, 6)},
+    "desktop_app.core.training.dense_step.xǁStackedMLPǁ_penalty__mutmut_7": (
+        "the penalty's zeros made on weights[1]'s device instead of weights[0]'s: a stack's tensors are all on "
+        "the one device of its nets"),
+    "desktop_app.core.training.dense_step.xǁStackedNetǁ_stack_states__mutmut_36": (
+        "v.clone() for every 0-D or non-tensor state value: SGD's and Adam's state values are all tensors "
+        "(momentum_buffer; step, exp_avg, exp_avg_sq), so the else never runs"),
+    **{f"desktop_app.core.training.dense_step.xǁStackedNetǁ_new_optimizer__mutmut_{i}": (
+        "group['foreach'] = None written under another key: every state loaded comes from make_optimizer's "
+        "optimizers (or the fused stack's own), whose groups already say foreach None") for i in (14, 15)},
+    **{f"desktop_app.core.training.dense_step.xǁ_FoldedMomentumǁstate_dict__mutmut_{i}": (
+        "the folded momentum's state dict with its (empty) param groups under another key: nothing reads them "
+        "(load_state_dict and optimizer_state read 'state'; a seed's groups come from its template)")
+       for i in (10, 11)},
     "desktop_app.core.training.dense_step.xǁStackedNetǁkeep__mutmut_9": (
         "the index tensor put on params()[1]'s device instead of params()[0]'s: a stack's tensors are all made on "
         "the one device of its nets"),

@@ -274,6 +274,7 @@ def test_a_batch_on_cuda_gives_each_seed_its_own_numbers(tmp_path):
     ("dae", {}),
     ("dae", {"model.activation": "tanh", "pretraining.dae.noise": "gaussian", "pretraining.dae.corruption": 0.3,
              "pretraining.dae.lr": 0.001}),
+    ("dae", {"model.activation": "relu", "pretraining.dae.lr": 0.01}),
     ("rbm", {}),
     ("rbm", {"pretraining.rbm.k": 2, "pretraining.rbm.persistent": True}),
     ("rbm", {"model.activation": "tanh", "pretraining.rbm.persistent": True}),
@@ -397,7 +398,32 @@ def test_seeds_left_in_a_stacked_pretraining_keep_their_own_state_and_step_on_un
     for name in whole.tensors():
         torch.testing.assert_close(getattr(left, name), getattr(whole, name)[[0, 2]], rtol=1e-6, atol=1e-7,
                                    msg=name)
+    single = stack_of(trainers()[2:])  # a stack of one seed (the last one left of a batch) is that seed's own
+    for i in range(3):
+        single.train_step(xs[i][[2]])
+    for name in whole.tensors():
+        torch.testing.assert_close(getattr(single, name), getattr(whole, name)[[2]], rtol=1e-6, atol=1e-7, msg=name)
     left.write_back()
     for j, t in enumerate(kept_trainers):
         assert torch.equal(t.weight, left.W[j]) and torch.equal(t.hidden_bias, left.c[j].reshape(-1))
         assert torch.equal(t.visible_bias.reshape(-1), left.b[j].reshape(-1))
+
+
+@pytest.mark.parametrize("penalty", ["l1", "l2"])
+def test_a_seed_whose_weight_penalty_overflows_leaves_the_stack(penalty):
+    """The loss a seed is checked on is its cross-entropy plus its own l1 sum |W| or l2 sum W^2 (as
+    ``finetune_step`` checks it): a seed whose penalty overflows float32 leaves with loss +inf while its
+    cross-entropy is finite, a large but finite penalty does not, and the other seeds go on."""
+    mc = ModelConfig(layers=(LayerSpec("dense", 4),), **{penalty: 1e-3})
+    ft = FinetuneConfig(optimizer="adam", lr=1e-3)
+    nets = [build_model(mc, (6,), 10, s) for s in (1, 2, 3)]
+    with torch.no_grad():  # weights from input 0, which is always 0 below: they change no activation
+        # seed 1: sum |w| = 8e38, sum w^2 = 4e40 overflow float32; seed 2: 1e26, 4e26 are finite (its w^3 is not)
+        next(nets[1].parameters())[:, 0] = 2e38 if penalty == "l1" else 1e20
+        next(nets[2].parameters())[:, 0] = 2.5e25 if penalty == "l1" else 1e13
+    stack = StackedMLP(nets, mc, ft)
+    gen = torch.Generator().manual_seed(4)
+    x, y = torch.rand(3, 5, 6, generator=gen), torch.randint(0, 10, (3, 5), generator=gen)
+    x[..., 0] = 0.0
+    assert stack.step(x, y, None, check_loss=True) == {1: float("inf")}
+    assert stack.k == 2
