@@ -88,6 +88,7 @@ MODULES: dict[str, Module] = {
          "tests/core/test_seed_batch.py::test_stacked_pretraining_is_each_seeds_own",
          "tests/core/test_seed_batch.py::test_seeds_left_in_a_stacked_pretraining_keep_their_own_state_and_step_on_unchanged",
          "tests/core/test_seed_batch.py::test_a_seed_whose_weight_penalty_overflows_leaves_the_stack",
+         "tests/core/test_seed_batch.py::test_a_stack_of_no_nets_is_refused_and_a_seeds_optimizer_state_is_a_snapshot",
          "tests/core/test_bottom_layers.py::test_a_seed_batch_pre_trains_the_same_bottom_layers",
          "tests/core/test_unit_persistence.py::test_stacked_dae_check_finds_weights_a_step_left_non_finite"),
         ("desktop_app.core.training.dense_step.*", "desktop_app.core.seedbatch.pretrain.xǁStackedDAEǁ*",
@@ -227,6 +228,20 @@ EQUIVALENT: dict[str, str] = {
         "the folded momentum's state dict with its (empty) param groups under another key: nothing reads them "
         "(load_state_dict and optimizer_state read 'state'; a seed's groups come from its template)")
        for i in (10, 11)},
+    **{f"desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_{i}": _FOLD for i in (14, 19, 20)},
+    **{f"desktop_app.core.training.dense_step.xǁStackedMLPǁparams__mutmut_{i}": (
+        "zip(weights, biases) without strict=True: both lists are built from the same linears, one per layer")
+       for i in (3, 6, 7)},
+    "desktop_app.core.training.dense_step.xǁStackedNetǁoptimizer_state__mutmut_17": (
+        "v.dim() > 1 instead of > 0 for the state split by seed: per-element state has its stacked parameter's "
+        "shape, never 1-D; the step counts are 0-D"),
+    "desktop_app.core.training.dense_step.xǁStackedNetǁoptimizer_state__mutmut_19": (
+        "detach().cpu().clone() applied to non-tensor state values too: SGD's and Adam's state values are all "
+        "tensors, so no other value reaches it"),
+    "desktop_app.core.training.dense_step.xǁStackedNetǁ_stack_states__mutmut_35": (
+        "a 0-D state value (Adam's step) not cloned into the stacked state: the states stacked are the "
+        "state_dict() of the units' own optimizers, which are not stepped again once the stack takes over, and "
+        "their templates give only param_groups afterwards, so sharing the count changes no result"),
     "desktop_app.core.training.dense_step.xǁStackedNetǁkeep__mutmut_9": (
         "the index tensor put on params()[1]'s device instead of params()[0]'s: a stack's tensors are all made on "
         "the one device of its nets"),

@@ -427,3 +427,24 @@ def test_a_seed_whose_weight_penalty_overflows_leaves_the_stack(penalty):
     x[..., 0] = 0.0
     assert stack.step(x, y, None, check_loss=True) == {1: float("inf")}
     assert stack.k == 2
+
+
+def test_a_stack_of_no_nets_is_refused_and_a_seeds_optimizer_state_is_a_snapshot():
+    """No nets: refused with the reason. The optimizer state handed out for one seed (what its unit saves,
+    possibly later) is a copy: the stack's next steps do not change it, Adam's step count included."""
+    mc = ModelConfig(layers=(LayerSpec("dense", 5),))
+    ft = FinetuneConfig(optimizer="adam", lr=1e-3)
+    with pytest.raises(ValueError, match="^StackedMLP needs one or more dense-only nets$"):
+        StackedMLP([], mc, ft)
+    stack = StackedMLP([build_model(mc, (6,), 10, s) for s in (1, 2)], mc, ft)
+    gen = torch.Generator().manual_seed(2)
+    x, y = torch.rand(2, 4, 6, generator=gen), torch.randint(0, 10, (2, 4), generator=gen)
+    stack.step(x, y, None, check_loss=True)
+    template = make_optimizer(ft, build_model(mc, (6,), 10, 0).parameters()).state_dict()
+    saved = stack.optimizer_state(1, template)
+    copy = {i: {key: v.clone() for key, v in entry.items()} for i, entry in saved["state"].items()}
+    assert all(float(entry["step"]) == 1.0 for entry in copy.values())
+    stack.step(x, y, None, check_loss=True)
+    for i, entry in copy.items():
+        for key, v in entry.items():
+            assert torch.equal(saved["state"][i][key], v), (i, key)
