@@ -201,6 +201,19 @@ EQUIVALENT: dict[str, str] = {
         "d != d[1] instead of d != d[0] behind len(d) > 1: all equal to the first iff all equal to the second"),
     "desktop_app.core.stats.x_paired_difference__mutmut_41": (
         "np.any(d != 1) instead of np.any(d != 0) where d is known not to be constant: both always hold there"),
+    **{f"desktop_app.core.pretraining.rbm.x__gibbs__mutmut_{i}": (
+        "the chain's initial visible mean/sample (None, or (hidden, visible) shaped): the config's k is at least 1 "
+        "(RBMConfig.k, lo=1), so the first step overwrites both before they are read") for i in (2, 4)},
+    **{f"desktop_app.core.pretraining.rbm.xǁRBMPretrainerǁ__init____mutmut_{i}": (
+        "the stride argument (default 2, or not passed on): an RBM pre-trains dense layers only, where no stride "
+        "is read") for i in (1, 13)},
+    **{f"desktop_app.core.pretraining.rbm.xǁRBMPretrainerǁ__init____mutmut_{i}": _CPU for i in (36, 39)},
+    "desktop_app.core.pretraining.rbm.xǁRBMPretrainerǁ__init____mutmut_38": (
+        "the visible bias in torch's default dtype instead of the layer's: both are float32 in Basin (as _35)"),
+    **{f"desktop_app.core.pretraining.rbm.xǁRBMPretrainerǁ_init_chain__mutmut_{i}": (
+        "the clamp of a Bernoulli chain's start to [0, 1] loosened (no lower or upper bound, or 2): Bernoulli "
+        "visible units are exactly the layers whose inputs lie in [0, 1] (gaussian_visible otherwise), so the "
+        "clamp never changes a value") for i in (18, 19, 21, 23)},
     "desktop_app.core.pretraining.rbm.xǁRBMPretrainerǁ__init____mutmut_35": (
         "the RBM's visible bias in torch's default dtype instead of the layer's: both are float32 in Basin, which "
         "builds every net in the default dtype and never changes it"),

@@ -206,3 +206,34 @@ def test_reconstruction_is_the_mean_field_pass_through_both_biases(unit_interval
         pre = h @ layer.weight + rbm.visible_bias
         recon = torch.sigmoid(pre) if unit_interval else pre
     assert rbm.reconstruction_error(v) == pytest.approx(float(((v - recon) ** 2).sum(1).mean()), rel=1e-5)
+
+
+@pytest.mark.parametrize("gaussian", [False, True])
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_the_gibbs_chain_alternates_k_steps_as_written_out(k: int, gaussian: bool) -> None:
+    """CD-k's negative phase, written out draw by draw from the same generator: k visible steps (Bernoulli
+    samples of sigmoid(hW + b), or the linear mean plus N(0, 1) noise for Gaussian units), a hidden sample
+    sigmoid(vW^T + c) between two of them and none after the last; the means of the last step drive the
+    returned hidden probabilities."""
+    from desktop_app.core.pretraining.rbm import _gibbs
+
+    g = torch.Generator().manual_seed(3)
+    W, b, c = torch.randn(4, 7, generator=g), torch.randn(7, generator=g), torch.randn(4, generator=g)
+    h0 = (torch.rand(5, 4, generator=g) < 0.5).float()
+    gen = torch.Generator().manual_seed(9)
+    got = _gibbs(h0, W, b, c, k, gen, gaussian_visible=gaussian)
+    draw = torch.Generator().manual_seed(9)
+    h = h0
+    for step in range(k):
+        pre = h @ W + b
+        if gaussian:
+            mean_v = pre
+            v = pre + torch.randn(pre.shape, generator=draw)
+        else:
+            mean_v = torch.sigmoid(pre)
+            v = (torch.rand(pre.shape, generator=draw) < mean_v).float()
+        if step < k - 1:
+            h = (torch.rand(5, 4, generator=draw) < torch.sigmoid(v @ W.T + c)).float()
+    for a, e in zip(got, (mean_v, torch.sigmoid(mean_v @ W.T + c), v), strict=True):
+        torch.testing.assert_close(a, e)
+    assert torch.equal(gen.get_state(), draw.get_state())  # no draw more or less than the chain's own
