@@ -237,3 +237,22 @@ def test_the_gibbs_chain_alternates_k_steps_as_written_out(k: int, gaussian: boo
     for a, e in zip(got, (mean_v, torch.sigmoid(mean_v @ W.T + c), v), strict=True):
         torch.testing.assert_close(a, e)
     assert torch.equal(gen.get_state(), draw.get_state())  # no draw more or less than the chain's own
+
+
+@pytest.mark.parametrize("unit_interval", [True, False])
+def test_a_persistent_chain_starts_at_the_data_tiled_to_the_batch_size(unit_interval: bool) -> None:
+    """PCD's fantasy particles: the first minibatch's rows repeated to batch_size rows (a short first minibatch
+    included), then Bernoulli samples of them for binary visible units, the rows themselves for Gaussian ones."""
+    cfg = RBMConfig(k=1, persistent=True, batch_size=5)
+    rbm = RBMPretrainer(nn.Linear(6, 3), "sigmoid" if unit_interval else "relu", cfg,
+                        unit_interval_input=unit_interval, generator=torch.Generator().manual_seed(4))
+    v0 = torch.rand(2, 6, generator=torch.Generator().manual_seed(5))
+    if not unit_interval:
+        v0 = 3 * v0 - 1
+    tiled = v0[[0, 1, 0, 1, 0]]
+    chain = rbm._init_chain(v0)
+    if unit_interval:
+        expect = (torch.rand(5, 6, generator=torch.Generator().manual_seed(4)) < tiled).float()
+    else:
+        expect = tiled
+    assert torch.equal(chain, expect)
