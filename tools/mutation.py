@@ -255,6 +255,18 @@ EQUIVALENT: dict[str, str] = {
         "a 0-D state value (Adam's step) not cloned into the stacked state: the states stacked are the "
         "state_dict() of the units' own optimizers, which are not stepped again once the stack takes over, and "
         "their templates give only param_groups afterwards, so sharing the count changes no result"),
+    "desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_22": _FOLD,
+    **{f"desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_{i}": (
+        "zip over the nets' linears without strict=True: the nets of one stack are built from the one model "
+        "config of the run, so they have the same layers") for i in (27, 29, 31, 36, 38, 40)},
+    "desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_42": (
+        "last_logits starts as '' instead of None: it is read only after a step has set it"),
+    **{f"desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_{i}": (
+        "a fused SGD optimizer also built for the folded plain SGD: the fold does the update, the optimizer is "
+        "never stepped, and plain SGD has no state to hand out or keep") for i in (44, 45)},
+    "desktop_app.core.training.dense_step.xǁStackedNetǁ_stack_states__mutmut_28": (
+        "v.dim() > 1 instead of > 0 for the state stacked by seed: per-element state has its parameter's shape, "
+        "never 1-D; the step counts are 0-D"),
     "desktop_app.core.training.dense_step.xǁStackedNetǁkeep__mutmut_9": (
         "the index tensor put on params()[1]'s device instead of params()[0]'s: a stack's tensors are all made on "
         "the one device of its nets"),

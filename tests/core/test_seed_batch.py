@@ -37,7 +37,7 @@ def batch_cfg(k: int, backend: str = "inline", **over):
 
 @pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
 @pytest.mark.parametrize("extras", [{}, {"dropout": 0.3, "l1": 1e-4, "l2": 1e-3, "activation": "tanh"},
-                                    {"activation": "relu", "dropout": 0.5}])
+                                    {"activation": "relu", "dropout": 0.5}, {"l2": 1e-2}])
 def test_stacked_step_is_each_nets_own_step(optimizer, extras):
     """Same init, minibatches and dropout generators: the stacked weights and optimizer state equal K nets
     trained one by one with finetune_step (torch.optim, F.dropout on the default generator)."""
