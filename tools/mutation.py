@@ -256,6 +256,7 @@ EQUIVALENT: dict[str, str] = {
         "state_dict() of the units' own optimizers, which are not stepped again once the stack takes over, and "
         "their templates give only param_groups afterwards, so sharing the count changes no result"),
     "desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_22": _FOLD,
+    **{f"desktop_app.core.seedbatch.pretrain.xǁ_Stackedǁkeep__mutmut_{i}": _CPU for i in (4, 7)},
     **{f"desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_{i}": (
         "zip over the nets' linears without strict=True: the nets of one stack are built from the one model "
         "config of the run, so they have the same layers") for i in (27, 29, 31, 36, 38, 40)},

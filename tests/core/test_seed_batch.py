@@ -407,6 +407,8 @@ def test_seeds_left_in_a_stacked_pretraining_keep_their_own_state_and_step_on_un
     for j, t in enumerate(kept_trainers):
         assert torch.equal(t.weight, left.W[j]) and torch.equal(t.hidden_bias, left.c[j].reshape(-1))
         assert torch.equal(t.visible_bias.reshape(-1), left.b[j].reshape(-1))
+    left.keep([])  # every seed diverged in one epoch: an empty stack, not an error
+    assert left.trainers == [] and all(getattr(left, name).shape[0] == 0 for name in left.tensors())
 
 
 @pytest.mark.parametrize("penalty", ["l1", "l2"])
