@@ -89,6 +89,7 @@ MODULES: dict[str, Module] = {
          "tests/core/test_seed_batch.py::test_seeds_left_in_a_stacked_pretraining_keep_their_own_state_and_step_on_unchanged",
          "tests/core/test_seed_batch.py::test_a_seed_whose_weight_penalty_overflows_leaves_the_stack",
          "tests/core/test_seed_batch.py::test_a_stack_of_no_nets_is_refused_and_a_seeds_optimizer_state_is_a_snapshot",
+         "tests/core/test_seed_batch.py::test_a_stacked_rbms_reconstruction_error_uses_its_units_visible_mean",
          "tests/core/test_bottom_layers.py::test_a_seed_batch_pre_trains_the_same_bottom_layers",
          "tests/core/test_unit_persistence.py::test_stacked_dae_check_finds_weights_a_step_left_non_finite"),
         ("desktop_app.core.training.dense_step.*", "desktop_app.core.seedbatch.pretrain.xǁStackedDAEǁ*",

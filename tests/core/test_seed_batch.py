@@ -450,3 +450,25 @@ def test_a_stack_of_no_nets_is_refused_and_a_seeds_optimizer_state_is_a_snapshot
     for i, entry in copy.items():
         for key, v in entry.items():
             assert torch.equal(saved["state"][i][key], v), (i, key)
+
+
+@pytest.mark.parametrize("gaussian", [False, True])
+def test_a_stacked_rbms_reconstruction_error_uses_its_units_visible_mean(gaussian):
+    """The error the divergence watch reads is measured against the visible mean of the seed's own units:
+    sigmoid(hW + b) for binary units (finite even when hW + b is huge), hW + b itself for Gaussian ones (whose
+    squared error then overflows and is named, before any gradient is)."""
+    from desktop_app.core.config import RBMConfig
+    from desktop_app.core.pretraining import make_pretrainer
+    from desktop_app.core.seedbatch.pretrain import StackedRBM
+
+    trainer = make_pretrainer("rbm", torch.nn.Linear(6, 4), "sigmoid" if not gaussian else "relu",
+                              RBMConfig(lr=0.01, k=1), unit_interval_input=not gaussian,
+                              generator=torch.Generator().manual_seed(1))
+    stack = StackedRBM([trainer])
+    stack.b.fill_(1e20 if gaussian else 3e38)  # finite; its square overflows float32
+    stack.train_step(torch.rand(1, 5, 6, generator=torch.Generator().manual_seed(2)))
+    bad = stack.check()
+    if gaussian:
+        assert list(bad) == [0] and "reconstruction error" in str(bad[0])
+    else:
+        assert bad == {}
