@@ -120,18 +120,24 @@ def test_category_axes_never_get_an_si_prefix(qtbot):
         assert not axis.autoSIPrefix and "x0.001" not in axis.labelString()
 
 
+def _shown(qtbot, store: RunStore, width: int, height: int) -> SummaryPanel:
+    """A Summary panel of ``store`` on screen at ``width`` x ``height``, drawn."""
+    p = SummaryPanel(store)
+    qtbot.addWidget(p)
+    p.resize(width, height)
+    p.show()
+    qtbot.waitExposed(p)
+    p.refresh()
+    qtbot.wait(50)
+    return p
+
+
 def test_the_legend_covers_no_box_whisker_or_seed_and_is_whole_at_1280(qtbot):
     """At 1280x800 (about 850 x 500 px for the panel) the legend inside the box plot covered a whisker and seed
     dots and its last entry ("mean ± 95 % CI") was cut at the plot's edge: it has its own row under the plots."""
     store = RunStore()
     store.ingest(syn.events(arms=("none", "rbm", "dae")))
-    p = SummaryPanel(store)
-    qtbot.addWidget(p)
-    p.resize(850, 500)
-    p.show()
-    qtbot.waitExposed(p)
-    p.refresh()
-    qtbot.wait(50)
+    p = _shown(qtbot, store, 850, 500)
     legend = p.active_legend()
     assert legend is p.legend and legend.isVisible() and len(legend.items) == 4
     rect = legend.sceneBoundingRect()
@@ -149,13 +155,7 @@ def test_a_title_with_markup_is_never_cut_inside_a_tag(qtbot):
     whole rather than cutting the markup (plain titles are elided with "…")."""
     store = RunStore()
     store.ingest(syn.events(seeds=(0, 1)))
-    p = SummaryPanel(store)
-    qtbot.addWidget(p)
-    p.resize(380, 400)
-    p.show()
-    qtbot.waitExposed(p)
-    p.refresh()
-    qtbot.wait(50)
+    p = _shown(qtbot, store, 380, 400)
     title = p.box_plot.titleLabel
     assert "<br>" in title.text and "not enough seeds" in title.item.toPlainText()
     assert "<" not in title.item.toPlainText()
