@@ -62,3 +62,28 @@ def test_auc_is_the_mann_whitney_statistic():
     u = sps.mannwhitneyu(b, a).statistic  # pairs where b > a, i.e. a below b
     assert auc == pytest.approx(u / (40 * 50))
     assert lo < auc < hi and 0.05 < hi - lo < 0.4
+
+
+def test_plateau_seeds_are_counted_and_the_clouds_compared_without_them(tmp_path):
+    """A random-init seed stuck at chance sits at the figure's upper right: the report counts it per arm and gives
+    S3's AUC over the pairs whose random-init net left the plateau (the judged S3 keeps every pair)."""
+    from tests.core.test_reproduce_evidence import SEEDS, curves_run
+
+    rng = np.random.default_rng(1)
+    curves = {"none": {}, "dae": {}}
+    for s in SEEDS:
+        curves["dae"][s] = {"train": list(np.geomspace(1.0, 0.002, 6)), "test": [0.3 + 0.01 * s] * 6}
+        if s == 0:  # stuck: test NLL at log 10, far above every dae seed
+            curves["none"][s] = {"train": [2.3] * 6, "test": [2.3] * 6}
+        else:  # off the plateau: test NLL 0.28-0.33, interleaved with the dae seeds'
+            curves["none"][s] = {"train": list(np.geomspace(2.0, 0.01, 6)), "test": [0.28 + 0.02 * rng.random()] * 6}
+    errors = {"none": {0: 0.9, 1: 0.1, 2: 0.1, 3: 0.1}, "dae": dict.fromkeys(SEEDS, 0.08)}
+    r = fig1.evaluate_run(curves_run(tmp_path / "fig1", curves, errors))
+    assert r["plateau"] == {"none": [0], "dae": []}
+    last = {a: np.array([curves[a][s]["test"][-1] for s in SEEDS]) for a in curves}
+    assert r["s3"][0] == pytest.approx(fig1.auc_ci(last["dae"], last["none"])[0])
+    off = [1, 2, 3]
+    u = sps.mannwhitneyu(last["none"][off], last["dae"][off]).statistic  # dae below none, counted independently
+    assert r["s3_off_plateau"][0] == pytest.approx(u / 9) and r["s3_off_plateau"][0] < r["s3"][0]
+    ev = fig1.eval_fig1({"fig1": tmp_path / "fig1"}, False)
+    assert "none 1 of 4, dae 0 of 4" in ev.markdown and ev.numbers["plateau_seeds"]["none"] == [0]

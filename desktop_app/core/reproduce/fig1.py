@@ -27,7 +27,7 @@ import numpy as np
 
 from desktop_app.core.reproduce.report import fmt_ci
 from desktop_app.core.reproduce.rules import CONTRADICTED, HOLDS, NOT_SHOWN, Evidence, Rule, Statement, finite, key
-from desktop_app.core.reproduce.verdicts import at_log_level, curves
+from desktop_app.core.reproduce.verdicts import STUCK_ERROR, at_log_level, curves, final_by_arm
 from desktop_app.core.stats import MeanCI, mean_ci
 
 LEVELS = (0.1, 0.03, 0.01)  # train NLL levels of S1
@@ -49,7 +49,10 @@ RULE = Rule(
     "95 % t-intervals over paired seeds (S1, S2; core/stats.py); S1 at each train NLL level "
     f"{', '.join(map(str, LEVELS))} over the pairs reaching it, judged where at least {MIN_PAIRS} pairs do; S3 "
     "a Hanley & McNeil interval of the AUC",
-    reported="the share of overfitting seeds per arm and the last epoch's paired train and test NLL.",
+    reported="the share of overfitting seeds per arm, the last epoch's paired train and test NLL, the seeds of each "
+             f"arm that never left the chance-level plateau (last test error above {STUCK_ERROR:.0%}), and S3 over "
+             "the pairs whose random-init net left it (reported, not judged: a plateau seed's test NLL alone keeps "
+             "the clouds apart).",
     margins=f"S3 holds above {SEPARATED} (the clouds barely overlap) and is contradicted below 0.5 (no separation).")
 
 
@@ -127,11 +130,16 @@ def evaluate_run(run_dir: Path) -> dict:
              for arm in ("none", ARM)}
     last = {arm: np.array([te[(arm, s)][-1] for s in both]) for arm in ("none", ARM)}
     s3 = auc_ci(last[ARM], last["none"])
+    error = final_by_arm(run_dir)
+    plateau = {arm: sorted(s for s in both if error.get(arm, {}).get(s, 0.0) > STUCK_ERROR) for arm in ("none", ARM)}
+    off = [j for j, s in enumerate(both) if s not in plateau["none"]]
+    s3_off = auc_ci(last[ARM][off], last["none"][off]) if off else (math.nan,) * 3
     final_train = mean_ci([math.log10(tr[(ARM, s)][-1]) - math.log10(tr[("none", s)][-1]) for s in both])
     final_test = mean_ci([math.log10(te[(ARM, s)][-1]) - math.log10(te[("none", s)][-1]) for s in both])
     verdict, words = judge(s1, s2, s3, len(both))
     return {"pairs": len(both), "s1": s1, "s2": s2, "share": share, "s3": s3, "final_train": final_train,
             "final_test": final_test, "verdict": verdict, "words": words,
+            "plateau": plateau, "s3_off_plateau": s3_off,
             "evidence": evidence(s1, s2, s3, len(both))}
 
 
@@ -150,7 +158,17 @@ def eval_fig1(dirs: dict[str, Path], reduced: bool) -> Evidence:
                  f"{r['words'][2]} |")
     lines += ["", f"Last epoch, paired dae - none (log10): train NLL {fmt_ci(r['final_train'], digits=3)}, test NLL "
               f"{fmt_ci(r['final_test'], digits=3)}."]
+    n_none, n_arm = len(r["plateau"]["none"]), len(r["plateau"][ARM])
+    a_off, lo_off, hi_off = r["s3_off_plateau"]
+    lines += ["", f"Plateau seeds (last test error above {STUCK_ERROR:.0%}: the net never left the chance-level "
+              f"plateau of a saturating net within its 50 epochs, Glorot & Bengio 2010): none {n_none} of "
+              f"{r['pairs']}, {ARM} {n_arm} of {r['pairs']}. They sit at the figure's upper right, and they alone keep "
+              "part of the two clouds apart: over the "
+              f"{r['pairs'] - n_none} pairs whose random-init net left the plateau, S3's AUC is "
+              + (f"{a_off:.3f} [{lo_off:.3f}, {hi_off:.3f}]" if math.isfinite(a_off) else "not defined")
+              + " (reported, not judged; S1 already leaves out the levels a plateau seed never reaches)."]
     numbers = {"pairs": r["pairs"], "auc": [finite(v) for v in r["s3"]], "words": r["words"],
                "s1": {str(k): [v.n, finite(v.mean), finite(v.lo), finite(v.hi)] for k, v in r["s1"].items()},
-               "s2": [r["s2"].n, finite(r["s2"].mean), finite(r["s2"].lo), finite(r["s2"].hi)]}
+               "s2": [r["s2"].n, finite(r["s2"].mean), finite(r["s2"].lo), finite(r["s2"].hi)],
+               "plateau_seeds": r["plateau"], "auc_off_plateau": [finite(v) for v in r["s3_off_plateau"]]}
     return Evidence("\n".join(lines), numbers, r["evidence"])
