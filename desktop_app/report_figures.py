@@ -141,14 +141,20 @@ def _pitfall(r: ClaimResult, out: Path) -> list[Path]:
 
 def _online(r: ClaimResult, out: Path) -> list[Path]:
     """Every depth's runs in one Online panel: the deepest shown, the others open beside it (one line style per
-    depth)."""
+    depth); once with the online error, once with the test error against examples seen."""
     from desktop_app.ui.panels import OnlinePanel
+    from desktop_app.ui.panels.online import SHOWN
 
     dirs = list(r.run_dirs.values())
     store = _store(dirs[-1])
     for d in dirs[:-1]:
         store.model.open(d, show=False)
-    return _export(OnlinePanel(store), out, "online")
+    paths = []
+    for i, shown in enumerate(SHOWN):  # "online error", "test error"
+        panel = OnlinePanel(store)
+        panel.metric_box.setCurrentIndex(i)
+        paths += _export(panel, out, "online" if i == 0 else f"online-{shown.replace(' ', '-')}")
+    return paths
 
 
 def _filters(r: ClaimResult, out: Path) -> list[Path]:
@@ -185,6 +191,7 @@ FIGURES: dict[str, Callable[[ClaimResult, Path], list[Path]]] = {
     "modern-control": _grouped_summary,
     "width": _sweep,
     "labels": _sweep,
+    "labels-mnist": _sweep,
     "function-space": _function_space,
     "pitfall": _pitfall,
     "online": _online,

@@ -184,6 +184,32 @@ def test_a_hostile_online_file_is_one_line(tmp_path):
         read_online(tmp_path / "run")
 
 
+def test_an_online_run_may_stream_every_training_image(tmp_path, monkeypatch):
+    """data.n_valid = 0 (online runs only): the stream deforms the whole training pool (Erhan 2010's InfiniteMNIST
+    deforms all 60,000 MNIST training digits), and each layer's reconstruction error is measured on pre-training
+    stream examples past the ones the layers train on."""
+    from desktop_app.core.runfolder import read_manifest
+    from desktop_app.core.training.greedy import RECON_EVAL_SIZE
+
+    cfg = tiny(arms=["dae"], **{"data.n_valid": 0, "data.n_labelled": 0, "online.eval_points": 2})
+    taken = []
+    take = OnlineStream.take
+
+    def spy(self, start, n):
+        taken.append((self.purpose, start, n))
+        return take(self, start, n)
+
+    monkeypatch.setattr(OnlineStream, "take", spy)
+    evs = run(cfg, tmp_path / "run")
+    assert evs[-1].status == "completed"
+    assert read_manifest(tmp_path / "run")["sizes"]["labelled"] == 5000 - cfg.data.n_test  # nothing held out
+    recon = [e.recon_error for e in evs if isinstance(e, PretrainEpoch)]
+    assert len(recon) == len(cfg.model.layers) and all(np.isfinite(recon))
+    past = len(cfg.model.layers) * cfg.online.pretrain_examples
+    assert ("pretrain", past, RECON_EVAL_SIZE) in taken
+    assert max(s + n for p, s, n in taken if p == "pretrain" and s < past) == past  # training stops before it
+
+
 def test_block_larger_than_the_budget_is_refused():
     with pytest.raises(c.ConfigError, match="online.block"):
         tiny(**{"online.block": 700}).validate()

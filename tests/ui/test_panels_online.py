@@ -102,3 +102,19 @@ def test_with_no_points_the_axes_show_the_decades_to_come(qtbot):
     bottom = [label for _pos, label in panel.plot.getAxis("bottom")._tickLevels[0]]
     left = [label for _pos, label in panel.plot.getAxis("left")._tickLevels[0]]
     assert "1k" in bottom and "100k" in bottom and {"1", "10", "100"} <= set(left)
+
+
+def test_the_reports_online_figures_draw_both_errors_against_examples_seen(qtbot, runs, tmp_path):
+    """The online claim's report shows the online error and the test error against examples seen, every depth in
+    one panel (report_figures)."""
+    from desktop_app.core.reproduce.report import ClaimResult
+    from desktop_app.report_figures import _online
+
+    result = ClaimResult("online", "o", "s", "inconclusive", "",
+                         run_dirs={"layers=1": str(runs[1]), "layers=2": str(runs[2])})
+    paths = _online(result, tmp_path)
+    assert [p.name for p in paths] == ["online.png", "online-test-error.png"]
+    assert paths[0].read_bytes() != paths[1].read_bytes()  # another curve: the test error, not the online error
+    for p in paths:
+        with open(p.with_suffix(".csv"), newline="") as fh:
+            assert len(list(csv.DictReader(fh))) == len(read_online(runs[1])) + len(read_online(runs[2]))

@@ -75,8 +75,9 @@ class DataConfig:
         help="Unlabelled pool for pre-training (labels hidden); more unlabelled data makes the pre-trained start "
         "point better (0 = every training image).")
     n_valid: int = spec(
-        500, label="Validation examples", unit="examples", lo=1, hi=MAX_EXAMPLES, step=100, group="evaluation",
-        help="Held-out training images for the validation curve; taken before the labelled and unlabelled sets.")
+        500, label="Validation examples", unit="examples", lo=0, hi=MAX_EXAMPLES, step=100, group="evaluation",
+        help="Held-out training images for the validation curve; taken before the labelled and unlabelled sets. "
+        "0 (online runs only, which score no validation curve) leaves every training image to the stream.")
     n_test: int = spec(
         1000, label="Test examples", unit="examples", lo=1, hi=MAX_EXAMPLES, step=100, group="evaluation",
         help="Test images scored after every fine-tuning epoch (from the official test set when there is one).")

@@ -3,8 +3,8 @@
 The per-field checks are generated from the declaration (``schema.field_errors``); the cross-field rules are
 written here, once, as explicit functions: probe subset within the test set, a path for file datasets, conv
 before dense, arms that have layers to pre-train (and as many as ``pretraining.bottom_layers`` asks for), the
-sweep's values within the swept field's range, stream lengths, and the model's size (parameters, activation memory,
-feature maps large enough for every kernel).
+sweep's values within the swept field's range, stream lengths, a validation split (except online runs), and the
+model's size (parameters, activation memory, feature maps large enough for every kernel).
 """
 
 from __future__ import annotations
@@ -122,6 +122,15 @@ def _online_stream(cfg: ExperimentConfig) -> Iterator[ConfigError]:
                           f"got {o.block:,}")
 
 
+def _validation_split(cfg: ExperimentConfig) -> Iterator[ConfigError]:
+    """Standard and output-variance runs score the validation split (every epoch, or for the model choice); an
+    online run only streams the training images, so it may keep all of them (Erhan 2010's InfiniteMNIST deforms
+    all 60,000 MNIST training digits)."""
+    if cfg.data.n_valid == 0 and cfg.kind != "online":
+        yield ConfigError("data.n_valid", f"must be >= 1 for kind {cfg.kind!r} (its validation split is scored); "
+                          "0 only for kind 'online'")
+
+
 def _variance_stream(cfg: ExperimentConfig) -> Iterator[ConfigError]:
     """Only an endless (elastic) stream can be longer than the labelled set; a pool stream leaves half for
     resampling. The labelled count is known here only when set; the data loader checks the rest."""
@@ -139,7 +148,8 @@ def _variance_stream(cfg: ExperimentConfig) -> Iterator[ConfigError]:
 
 RULES = (
     _probe_within_test, _path_for_file_datasets, _shapeset_fits, _layer_order, _arms_have_layers,
-    _bottom_layers_exist, _model_fits, _sweep, _dask_address, _online_stream, _variance_stream,
+    _bottom_layers_exist, _model_fits, _sweep, _dask_address, _online_stream, _validation_split,
+    _variance_stream,
 )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from desktop_app.core import config as config_mod
-from desktop_app.core.config import ExperimentConfig, LayerSpec
+from desktop_app.core.config import ConfigError, ExperimentConfig, LayerSpec
 from desktop_app.core.events import RunFinished
 from desktop_app.core.reproduce import ablations, fig1, verdicts
 from desktop_app.core.reproduce.output_variance import SIZE_NOTE as OUTPUT_VARIANCE_SIZE
@@ -38,6 +38,8 @@ class Claim:
     experiments: Callable[[bool], list[tuple[str, ExperimentConfig]]]
     evaluate: Callable[[dict[str, Path], bool], Evidence]
     size_note: str = ""  # why the experiments have the size they have: the report's setup says it
+    differences: tuple[tuple[str, str], ...] = ()  # (what, how) the full version differs from the paper: one line
+    # each in the report's setup
 
     def judge(self, dirs: dict[str, Path], reduced: bool) -> tuple[Decision, Evidence]:
         """Measure the claim's runs and decide its verdict by its rule."""
@@ -106,6 +108,62 @@ def _labels_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
         cfg = _base(reduced, **over)
         out.append((f"labels={n or 'all'}", replace(cfg, name=f"reproduce-labels-{n or 'all'}")))
     return out
+
+
+LABELS_MNIST_COUNTS = (100, 1_000, 10_000, 50_000)  # 50,000 = every training digit of the 50k / 10k / 10k split
+LABELS_MNIST_REDUCED = (50, 100, 200, 400)  # digits
+LABELS_MNIST_SEEDS = 3  # the claim's size_note says why not more
+# The fine-tuning budget, fair across label counts: at least LABELS_MIN_UPDATES minibatch updates (what 1,000 labels
+# get in the digits claim's 100 epochs; fewer left every random-init seed on its plateau at 100 labels) and at least
+# LABELS_MIN_EPOCHS passes over the labelled set (what all 3,500 digit labels get there), so a large set is fitted
+# too: a fixed 10^4 updates would be 2 epochs of 50,000 labels.
+LABELS_MIN_UPDATES, LABELS_MIN_EPOCHS = 10_000, 30
+LABELS_MIN_REDUCED = (20, 2)  # (updates, epochs) of the reduced version
+
+
+def labels_epochs(n_labelled: int, batch_size: int, reduced: bool = False) -> int:
+    """Fine-tuning epochs for ``n_labelled`` labels: the fewest that give both LABELS_MIN_UPDATES updates and
+    LABELS_MIN_EPOCHS passes (LABELS_MIN_REDUCED when reduced)."""
+    updates, epochs = LABELS_MIN_REDUCED if reduced else (LABELS_MIN_UPDATES, LABELS_MIN_EPOCHS)
+    per_epoch = -(-n_labelled // batch_size)
+    return max(epochs, -(-updates // per_epoch))
+
+
+def _labels_mnist_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
+    """The labels claim on MNIST (Newell & Deng 2020's question): 100, 1,000, 10,000 and 50,000 labels, none / RBM /
+    DAE, the reference net of the digits claims (3 x 500 sigmoid), pre-training on all 50,000 training digits of
+    a 50,000 / 10,000 / 10,000 split (the same pool at every label count), fine-tuning for ``labels_epochs``. MNIST
+    is downloaded once, sha256-checked (or read from ``data.path``). Reduced: the digits, 50-400 labels."""
+    out = []
+    for n in LABELS_MNIST_REDUCED if reduced else LABELS_MNIST_COUNTS:
+        cfg = _base(reduced, **{"data.n_labelled": n, "seeds.count": 2 if reduced else LABELS_MNIST_SEEDS})
+        epochs = labels_epochs(n, cfg.finetune.batch_size, reduced)
+        d = cfg.to_dict()
+        d["name"] = f"reproduce-labels-mnist-{n}"
+        d["finetune"]["epochs"] = epochs
+        # filters and probe outputs at most ~50 times per unit (1,000 epochs at 100 labels)
+        d["snapshots"]["every"] = max(1, epochs // 50)
+        if not reduced:
+            # train_eval_size: the train NLL on 10,000 labels at most (a cost cap, not a change to training)
+            d["data"].update({"name": "mnist", "download": True, "n_unlabelled": 0, "n_valid": 10_000,
+                              "n_test": 10_000, "train_eval_size": 10_000})
+        out.append((f"labels={n}", config_mod.from_dict(d)))
+    return out
+
+
+LABELS_MNIST_SIZE = (  # the labels-mnist claim's size_note: the report's setup says it
+    f"Fine-tuning budget (the same rule at every label count): at least {LABELS_MIN_UPDATES:,} updates of minibatch "
+    f"10 and at least {LABELS_MIN_EPOCHS} epochs, so 100 labels get 1,000 epochs, 1,000 labels 100 epochs (10^4 "
+    "updates each, the budget 1,000 labels get in the digits claim), 10,000 and 50,000 labels 30 epochs (3 x 10^4 "
+    "and 1.5 x 10^5 updates: enough passes to fit the set; a fixed 10^4 updates would be 2 epochs of 50,000 labels "
+    "and leave the random-init nets unfitted). Pre-training: 10 epochs per layer on the same 50,000 digits at every "
+    "label count (each run pre-trains again). Estimated CPU from the reference recipe's measured costs with two "
+    "units sharing the 2 cores (docs/PERFORMANCE.md: about 0.7 ms per fine-tuning example, 1 ms per pre-training "
+    "example through 3 layers; 0.3 s per 10,000 evaluated digits): fine-tuning per seed and arm about 12 min at 100 "
+    "labels (mostly the 1,000 evaluations of the 20,000 validation and test digits), 2.5 at 1,000, 4 at 10,000 and "
+    "18 at 50,000; pre-training about 8 min per run of a pre-trained arm. "
+    f"{LABELS_MNIST_SEEDS} seeds x 3 arms: about 9 CPU hours, 4.5 h on 2 cores; 5 seeds would take about 7 h, over "
+    "the 6 h this claim was given, so 3 (the fewest that give an interval).")
 
 
 def _bottom_k_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
@@ -182,24 +240,55 @@ def _pitfall_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
     return out
 
 
+ONLINE_SEEDS = 5  # paired seeds per depth; the claim's size_note says what they cost
+ONLINE_EXAMPLES = 1_000_000  # fine-tuning examples per unit (full); the paper's stream went to 10^7 and more
+ONLINE_WINDOW = verdicts.ONLINE_PAPER_WINDOW  # the paper's online error: over the last 100,000 examples
+ONLINE_REDUCED = {"finetune": 30_000, "window": 3_000}  # the same share of the stream (a tenth) as the full one's
+
+
 def _online_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
     """Erhan 2010 Fig. 2: 1 and 3 hidden layers x none / RBM / DAE on the endless stream, paired seeds. Full:
-    10^6 fine-tuning examples per unit on deformed MNIST (downloaded once, sha256-checked); reduced: digits."""
+    ONLINE_EXAMPLES fine-tuning examples per unit, deformations of all 60,000 MNIST training digits (no validation
+    split: an online run scores none), the online error over the last ONLINE_WINDOW of them, test error on the
+    10,000 MNIST test digits at 20 log-spaced points; MNIST is downloaded once, sha256-checked (or read from
+    ``data.path``). Reduced: the digits, the window the same share of a 30,000-example stream."""
     out = []
     for depth in (1, 3):
-        cfg = _base(reduced, **{"seeds.count": 2 if reduced else 5})
+        cfg = _base(reduced, **{"seeds.count": 2 if reduced else ONLINE_SEEDS})
         d = cfg.to_dict()
         d["name"] = f"reproduce-online-{depth}"
         d["kind"] = "online"
         d["model"]["layers"] = [{"kind": "dense", "units": 64 if reduced else 500}] * depth
         if not reduced:
-            d["data"].update({"name": "mnist", "download": True, "n_labelled": 0, "n_valid": 5000, "n_test": 10000})
+            d["data"].update({"name": "mnist", "download": True, "n_labelled": 0, "n_valid": 0, "n_test": 10000})
         d["online"] = {"pretrain_examples": 5_000 if reduced else 100_000,
-                       "finetune_examples": 30_000 if reduced else 1_000_000,
-                       "block": 1000 if reduced else 10_000, "eval_points": 8 if reduced else 20}
+                       "finetune_examples": ONLINE_REDUCED["finetune"] if reduced else ONLINE_EXAMPLES,
+                       "block": ONLINE_REDUCED["window"] if reduced else ONLINE_WINDOW,
+                       "eval_points": 8 if reduced else 20}
         d["snapshots"] = {"max_filters": 64}
         out.append((f"layers={depth}", config_mod.from_dict(d)))
     return out
+
+
+ONLINE_SIZE = (  # the online claim's size_note: the report's setup says it
+    f"{ONLINE_SEEDS} paired seeds x 2 depths x 3 arms = {ONLINE_SEEDS * 6} units of {ONLINE_EXAMPLES:,} fine-tuning "
+    "examples (plus 100,000 pre-training examples per pre-trained layer). Estimated from the measured step and stream "
+    "costs (docs/PERFORMANCE.md, Online units: 204 us per example for 1 layer, 409 us for 3, one process alone) and "
+    "the reference recipe's pre-training (about 1 ms per example through 3 layers): about 4 CPU minutes per 1-layer "
+    "unit and 8 per 3-layer unit, some 3 CPU hours in all, 1.5-3 h on 2 cores (two units at once run up to about 2x "
+    "slower each); each further 10^6 examples per unit adds about as much again.")
+ONLINE_DIFFERENCES = (  # the full version against Erhan 2010 Fig. 2, one line each (the report's setup)
+    ("stream", "Basin's own elastic (alpha 8 px, sigma 4 px) and affine (rotation up to 7.5 degrees, scaling up to "
+     "10 %) deformations of the 60,000 MNIST training digits, generated on the fly; the paper's InfiniteMNIST "
+     "(Loosli, Canu & Bottou 2007) has its own deformation fields and strengths"),
+    ("examples seen", f"{ONLINE_EXAMPLES:,} fine-tuning examples per net; the paper's curves go to 10^7 and more"),
+    ("network width", "500 sigmoid units per hidden layer; the paper chose its widths on validation (its best nets "
+     "had about 800-1,200)"),
+    ("optimiser", "momentum 0.9, lr 0.1, minibatch 10, fixed; the paper used stochastic gradient on minibatches of "
+     "1-10 with hyperparameters chosen on validation error"),
+    ("pre-training", "100,000 fresh stream examples per layer (RBM CD-1 or masking DAE 25 %, lr 0.05, minibatch 20), "
+     "not tuned to the paper's"),
+)
 
 
 OUTPUT_VARIANCE_SEEDS = 5  # one run folder per seed (an output-variance run trains one seed); paired by seed
@@ -267,6 +356,19 @@ FINAL_TRAIN_NLL_NOT_LOWER = Statement(
     "log_train_nll_diff", "pre-trained nets end with an equal or higher train NLL (log10 final train NLL, "
     "pre-trained - random init)", "above", -TRAIN_NLL_MARGIN, unit="log10")
 
+def _labels_rule(seeds: int) -> Rule:
+    """The labels claims' rule (digits and MNIST): the same sub-statements, over consecutive label counts."""
+    return Rule(
+        (Statement("gain_fewest", "with the fewest labels pre-training helps (gain none - arm)", "above", 0.0,
+                   **POINTS),
+         Statement("gain_shrinks", "the gain shrinks as labels grow (gain at fewer labels - gain at more, per "
+                   "consecutive pair of label counts)", "above", 0.0, **POINTS)),
+        f"{PAIRED}; gains over the seeds whose random-init net left the chance-level plateau (ended below 50 % test "
+        "error), the shrinking over seeds off the plateau at both label counts; plateau seeds are counted and left "
+        f"out (their gain is an optimisation failure, not a generalisation gain); {seeds} seeds",
+        reported="gains over all seeds.")
+
+
 RULES: dict[str, Rule] = {
     "regulariser": Rule(
         (Statement("test_error_diff", "lower test error (final, arm - none)", "below", 0.0, **POINTS),
@@ -293,15 +395,8 @@ RULES: dict[str, Rule] = {
         reported="the middle width, and gains over all seeds.",
         margins=f"'does not help' = gain below {NO_HELP_MARGIN * 100:g} point, a tenth of the gain at 500 units: a "
                 "smaller help counts as none; 'hurts' needs no margin (it is below it too)."),
-    "labels": Rule(
-        (Statement("gain_fewest", "with the fewest labels pre-training helps (gain none - arm)", "above", 0.0,
-                   **POINTS),
-         Statement("gain_shrinks", "the gain shrinks as labels grow (gain at fewer labels - gain at more, per "
-                   "consecutive pair of label counts)", "above", 0.0, **POINTS)),
-        f"{PAIRED}; gains over the seeds whose random-init net left the chance-level plateau (ended below 50 % test "
-        "error), the shrinking over seeds off the plateau at both label counts; plateau seeds are counted and left "
-        f"out (their gain is an optimisation failure, not a generalisation gain); {LABELS_SEEDS} seeds",
-        reported="gains over all seeds."),
+    "labels": _labels_rule(LABELS_SEEDS),
+    "labels-mnist": _labels_rule(LABELS_MNIST_SEEDS),
     "function-space": Rule(
         (Statement("purity_per_seed", "pre-trained and random-init nets occupy separate regions (nearest-neighbour "
                    "purity of pre-trained vs random, per seed)", "above", SEPARATE, digits=3),),
@@ -328,8 +423,11 @@ RULES: dict[str, Rule] = {
                    "none, per depth)", "below", 0.0, **POINTS),
          Statement("deeper_none_worse", "without pre-training the deeper net does worse (online error, deep - "
                    "shallow)", "above", 0.0, **POINTS)),
-        f"{PAIRED}; online error over the last block of the stream",
-        reported="test error at the end of the stream. The digits version (a stream over 3,500 base digits, each "
+        f"{PAIRED}; online error over the last {ONLINE_WINDOW:,} examples of the stream (the paper's window; reduced: "
+        f"the last {ONLINE_REDUCED['window']:,} of {ONLINE_REDUCED['finetune']:,}), each scored before the net "
+        "trained on it",
+        reported="the test error (10,000 test digits) at the end of the stream, and both errors against examples "
+                 "seen (the figures). The digits version (a stream over 3,500 base digits, each "
                  "deformed hundreds of times) is the reduced one: its end-of-stream error is close to a training "
                  "error, so it cannot test whether the advantage survives unlimited data."),
     "filters-move": Rule(
@@ -383,6 +481,12 @@ CLAIMS: dict[str, Claim] = {
         "The gain of pre-training on the whole unlabelled pool is largest with few labelled examples and shrinks "
         "as the labelled set grows.",
         RULES["labels"], _labels_runs, verdicts.eval_labels),
+    "labels-mnist": Claim(
+        "labels-mnist", "On MNIST, pre-training's gain shrinks as labels grow (Newell & Deng 2020; Erhan et al. 2010)",
+        "With the 50,000 MNIST training digits as the unlabelled pool, the gain of pre-training is largest with few "
+        "labelled examples and shrinks as the labelled set grows from 100 to all 50,000 (Newell & Deng 2020: the "
+        "benefit shrinks with more labels and can vanish).",
+        RULES["labels-mnist"], _labels_mnist_runs, verdicts.eval_labels, LABELS_MNIST_SIZE),
     "function-space": Claim(
         "function-space", "Pre-trained and random nets live in different regions of function space (Erhan et al. 2010)",
         "Embedding every net at every epoch by its outputs on a fixed test set (t-SNE, ISOMAP), pre-trained and "
@@ -398,7 +502,7 @@ CLAIMS: dict[str, Claim] = {
         "Trained online on an effectively endless stream of deformed digits, each example seen once, pre-trained "
         "nets keep a lower online error than randomly initialised ones even after a million examples; a pure "
         "regulariser's advantage would vanish with unlimited data. The effect is clearest for the deeper net.",
-        RULES["online"], _online_runs, verdicts.eval_online),
+        RULES["online"], _online_runs, verdicts.eval_online, ONLINE_SIZE, ONLINE_DIFFERENCES),
     "filters-move": Claim(
         "filters-move", "Pre-trained first-layer filters move little during fine-tuning (Erhan et al. 2010)",
         "Fine-tuning changes the first-layer weights of pre-trained nets relatively less than those of randomly "
@@ -457,6 +561,7 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
     dirs: dict[str, Path] = {}
     setup: dict[str, str] = {}
     seeds: set[int] = set()
+    planned = []
     for label, cfg in claim.experiments(reduced):
         if overrides:
             cfg = cfg.with_overrides(overrides).validate()
@@ -465,7 +570,9 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
         if execution:  # where units run (e.g. {"execution.workers": 4}); not part of the config hash
             cfg = cfg.with_overrides(execution)
         run_dir = Path(out_dir) / (REDUCED if reduced else FULL) / run_folder_name(cfg)  # listed by run_dirs
-        run_dir = _completed_twin(run_dir, cfg.hash()) or run_dir
+        planned.append((label, cfg, _completed_twin(run_dir, cfg.hash()) or run_dir))
+    _check_inputs(name, planned)
+    for label, cfg, run_dir in planned:
         manifest = read_manifest(run_dir)
         change = device_change(manifest.get("device_type"), unit_device_choice(cfg), gpu_count())
         if change and manifest.get("config_hash") == cfg.hash():  # never reuse another device's numbers silently
@@ -488,6 +595,8 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
                     on_event(ev)
                 if isinstance(ev, RunFinished) and ev.status == "refused":
                     raise RunFolderError(ev.message)
+                if isinstance(ev, RunFinished) and ev.bad_input:  # one line, exit 2; the folder resumes
+                    raise ConfigError(ev.run_dir, ev.message)
             status = str(read_manifest(run_dir).get("status", "unknown"))
             if status != "completed":
                 raise ClaimIncomplete(status, f"claim {name}: experiment {label} {status} ({run_dir}); the same "
@@ -497,6 +606,8 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
         seeds.update(cfg.seed_values)  # distinct seeds: one per run folder in output-variance, shared elsewhere
     if claim.size_note:
         setup["size"] = claim.size_note
+    if not reduced:
+        setup.update({f"differs from the paper, {what}": text for what, text in claim.differences})
     if overrides:
         setup["changed from the claim's settings (--set)"] = ", ".join(f"{k} = {v!r}" for k, v in overrides.items())
     decision, evidence = claim.judge(dirs, reduced)
@@ -506,6 +617,23 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
     return ClaimResult(name, claim.title, claim.statement, decision.verdict, markdown, numbers, len(seeds),
                        max(wall, time.perf_counter() - t0) if not wall else wall, {k: str(v) for k, v in dirs.items()},
                        setup, claim.rule.describe())
+
+
+def _check_inputs(name: str, planned: list[tuple[str, ExperimentConfig, Path]]) -> None:
+    """Every experiment the claim still has to run can read its data and has its device, checked before any of
+    them runs or makes a folder (``engine.preflight``): data that is missing and cannot be downloaded is one line
+    naming ``data.path`` (exit 2 in the CLI), not a failed run hours into the claim."""
+    from desktop_app.core.engine.preflight import PoolCache, check_inputs
+
+    pools: PoolCache = {}
+    for label, cfg, run_dir in planned:
+        manifest = read_manifest(run_dir)
+        if manifest.get("status") == "completed" and manifest.get("config_hash") == cfg.hash():
+            continue
+        try:
+            check_inputs(cfg, pools)
+        except ConfigError as exc:
+            raise ConfigError(exc.field, f"{exc.message} (claim {name}, experiment {label})") from None
 
 
 def describe_setup(cfg: ExperimentConfig) -> str:
@@ -529,8 +657,9 @@ def describe_setup(cfg: ExperimentConfig) -> str:
         parts.append(f"online: {o.pretrain_examples:,} stream examples per pre-trained layer, fine-tuning {opt}, lr "
                      f"{f.lr:g}, batch {f.batch_size} on {o.finetune_examples:,} stream examples, online error over "
                      f"the last {o.block:,}")
-        parts.append(f"stream: elastic + affine deformations of {d.n_labelled or 'all'} {d.name} training images; "
-                     f"{cfg.seeds.count} paired seed(s)")
+        held = "" if d.n_valid else ", none held out for validation"
+        parts.append(f"stream: elastic + affine deformations of {d.n_labelled or 'all'} {d.name} training images"
+                     f"{held}; test error on {d.n_test:,} test images; {cfg.seeds.count} paired seed(s)")
         return "; ".join(parts)
     if cfg.kind == "output-variance":
         ov = cfg.output_variance

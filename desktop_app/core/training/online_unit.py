@@ -183,7 +183,7 @@ class OnlineUnitRun:
         section = getattr(cfg.pretraining, arm)
         budget, bs = cfg.online.pretrain_examples, section.batch_size
         self.done_steps += layers_done * minibatches(budget, bs)
-        recon_x = self.data.valid_x[:RECON_EVAL_SIZE]
+        recon_x = self._recon_sample(len(targets))
         for j, li in enumerate(targets):
             if j < layers_done:
                 continue
@@ -214,6 +214,14 @@ class OnlineUnitRun:
             if j == 0:
                 yield self._filters(model, "pretrain", 1)
             self._save_latest({"stage": "pretrain", "layers_done": j + 1, "model": model.state_dict()})
+
+    def _recon_sample(self, n_layers: int) -> torch.Tensor:
+        """The images each layer's reconstruction error is measured on: the validation split's first ones, or,
+        when there is none (an online run may stream every training image: ``data.n_valid = 0``), the pre-training
+        stream's examples just past the ones the layers train on, fresh deformations none of them saw."""
+        if len(self.data.valid_x):
+            return self.data.valid_x[:RECON_EVAL_SIZE]
+        return self.pre_stream.take(n_layers * self.cfg.online.pretrain_examples, RECON_EVAL_SIZE)[0]
 
     @staticmethod
     def _check_pretrainer(trainer, li: int, first_step: int) -> None:
