@@ -3,8 +3,8 @@
 `basin run`, `basin resume` and `basin reproduce` (``reproduce.run_claim``) call :func:`check_inputs` for every
 planned run, so a missing or hostile data file, a split larger than the dataset, ``device = "cuda"`` without a
 GPU, a download without network or a net too big for the real image size is refused with one line and exit code
-2 before anything is created (docs/SECURITY.md). It reads the image pool (the engine reads it again; MNIST reads are cached) but converts
-nothing to float.
+2 before anything is created (docs/SECURITY.md). It reads the image pool (the engine reads it again; MNIST reads
+are cached) but converts nothing to float.
 """
 
 from __future__ import annotations

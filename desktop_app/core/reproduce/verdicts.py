@@ -573,7 +573,7 @@ def eval_online(dirs: dict[str, Path], reduced: bool) -> Evidence:
                       "the same; whether the advantage survives unlimited data is tested only by the MNIST version."]
         else:
             lines += ["", f"Setting: the stream deforms {base:,} MNIST training digits (the paper's InfiniteMNIST: "
-                      f"{ONLINE_PAPER_BASE:,}), each base digit drawn about {end / base:,.0f} times over {end:,} "
+                      f"{ONLINE_PAPER_BASE:,}), each base digit drawn about {end / base:.3g} times over {end:,} "
                       "examples, every time freshly deformed."]
     return Evidence("\n".join(lines), numbers, intervals)
 
