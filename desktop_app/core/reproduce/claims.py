@@ -356,6 +356,7 @@ FINAL_TRAIN_NLL_NOT_LOWER = Statement(
     "log_train_nll_diff", "pre-trained nets end with an equal or higher train NLL (log10 final train NLL, "
     "pre-trained - random init)", "above", -TRAIN_NLL_MARGIN, unit="log10")
 
+
 def _labels_rule(seeds: int) -> Rule:
     """The labels claims' rule (digits and MNIST): the same sub-statements, over consecutive label counts."""
     return Rule(
@@ -427,9 +428,9 @@ RULES: dict[str, Rule] = {
         f"the last {ONLINE_REDUCED['window']:,} of {ONLINE_REDUCED['finetune']:,}), each scored before the net "
         "trained on it",
         reported="the test error (10,000 test digits) at the end of the stream, and both errors against examples "
-                 "seen (the figures). The digits version (a stream over 3,500 base digits, each "
-                 "deformed hundreds of times) is the reduced one: its end-of-stream error is close to a training "
-                 "error, so it cannot test whether the advantage survives unlimited data."),
+                 "seen (the figures). The digits version (a stream over 1,000 labelled digits, each deformed "
+                 "dozens of times) is the reduced one: its end-of-stream error is close to a training error, so it "
+                 "cannot test whether the advantage survives unlimited data."),
     "filters-move": Rule(
         (Statement("relative_change_diff", "pre-trained first-layer units change relatively less (||W_end - W_start|| "
                    "/ ||W_start||, arm - none)", "below", 0.0, digits=3),
