@@ -52,7 +52,7 @@ from desktop_app.core.runfolder import (
     read_metrics,
     read_online,
 )
-from desktop_app.core.runfolder.metrics import final_epochs, final_test_nlls
+from desktop_app.core.runfolder.metrics import final_epochs, final_test_nlls, run_patience
 from desktop_app.core.runfolder.workspace import default_workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_STOPPED = 0, 1, 2, 3, 130
@@ -326,13 +326,14 @@ def summary_table(run_dir: Path) -> str:
     if read_online(run_dir):
         return online_summary(run_dir)
     rows = read_metrics(run_dir)
+    patience = run_patience(run_dir)  # early stopping: the finals are each unit's selected epoch
     units = read_manifest(run_dir).get("units", {})
     diverged = sorted(k for k, v in units.items() if isinstance(v, dict) and v.get("status") == "diverged") \
         if isinstance(units, dict) else []
     finals = {arm: {s: e for s, e in per_seed.items() if f"{arm}/s{s}" not in diverged}
-              for arm, per_seed in final_test_errors(rows).items()}
+              for arm, per_seed in final_test_errors(rows, patience).items()}
     finals = {arm: per_seed for arm, per_seed in finals.items() if per_seed}
-    final_nlls = final_test_nlls(rows)
+    final_nlls = final_test_nlls(rows, patience)
     lines = [f"{'arm':<6} {'seeds':>5} {'test error % (mean +- std)':>28} {'test NLL (mean +- std)':>24}"]
     for arm, per_seed in finals.items():
         errs = np.array(list(per_seed.values())) * 100
@@ -347,7 +348,7 @@ def summary_table(run_dir: Path) -> str:
     manifest = read_manifest(run_dir)
     if manifest.get("status") in ("stopped", "failed"):
         lines.append(unfinished_note(str(manifest["status"]), rows, _planned_epochs(run_dir),
-                                     [str(a) for a in manifest.get("arms", ())] or list(finals)))
+                                     [str(a) for a in manifest.get("arms", ())] or list(finals), patience))
     return "\n".join(lines)
 
 
@@ -358,10 +359,12 @@ def _planned_epochs(run_dir: Path) -> int | None:
         return None
 
 
-def unfinished_note(status: str, rows: list[dict[str, str]], planned: int | None, arms: list[str]) -> str:
+def unfinished_note(status: str, rows: list[dict[str, str]], planned: int | None, arms: list[str],
+                    patience: int = 0) -> str:
     """What a stopped or failed run's numbers are: each arm's last completed fine-tuning epoch (the values above
-    are read there), or that it completed none ("none 90.20 %" was once a stopped run's untrained epoch 0)."""
-    epochs = final_epochs(rows)
+    are read there; with early stopping its selected epoch so far), or that it completed none ("none 90.20 %" was
+    once a stopped run's untrained epoch 0)."""
+    epochs = final_epochs(rows, patience)
     of = f" of {planned}" if planned else ""
     parts = []
     for arm in arms:
@@ -370,7 +373,8 @@ def unfinished_note(status: str, rows: list[dict[str, str]], planned: int | None
             parts.append(f"{arm}: no epoch completed")
         else:
             parts.append(f"{arm}: epoch {done[0]}{of}" if len(done) == 1 else f"{arm}: epochs {done[0]}-{done[-1]}{of}")
-    return f"{status}: values at each unit's last completed fine-tuning epoch ({', '.join(parts)})"
+    where = "selected epoch so far (early stopping)" if patience else "last completed fine-tuning epoch"
+    return f"{status}: values at each unit's {where} ({', '.join(parts)})"
 
 
 def _drive(events: Iterable, printer: ProgressPrinter) -> str:

@@ -35,6 +35,8 @@ class RunStarted:
     kind: str = "standard"  # the config's kind: an "online" run's fine-tuning "epochs" are evaluation points
     # the result panels the run's experiment kind feeds, first = the one to show (core.experiments); () = any
     panels: tuple[str, ...] = ()
+    # finetune.patience: > 0 = each unit's final epoch is its selected one (core/runfolder/metrics.py, select_epoch)
+    patience: int = 0
 
 
 @dataclass(frozen=True)

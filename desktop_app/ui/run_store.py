@@ -40,9 +40,9 @@ from desktop_app.core.lab.store import (
 # Read from the shown run's RunData: methods and attributes alike (``store.units()``, ``store.status``).
 _SHOWN_RUN_API = (
     "units", "unit", "has_data", "curve", "metric_matrix", "recon_errors", "filters", "probe_outputs", "checkpoints",
-    "online_curve", "online_block",
+    "online_curve", "online_block", "final",
     "run_dir", "name", "arms", "seeds", "device", "kind", "status", "replayed", "total_steps", "progress", "phase",
-    "analyses",
+    "analyses", "patience",
 )
 
 

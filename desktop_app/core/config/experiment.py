@@ -255,6 +255,11 @@ class FinetuneConfig:
     epochs: int = spec(
         10, label="Epochs", unit="epochs", lo=1, hi=MAX_EPOCHS,
         help="Supervised passes over the labelled set; train and test NLL are recorded each epoch.")
+    patience: int = spec(
+        0, label="Early-stopping patience", unit="epochs", lo=0, hi=MAX_EPOCHS, special="off",
+        help="Early stopping (Prechelt 1998): stop a unit after this many epochs without a lower validation error "
+        "(ties keep the earlier epoch) and report its best-validation epoch, never one chosen by test error; its "
+        "final weights are that epoch's (one copy kept per improvement). 0 = off: the last epoch.")
 
 
 @dataclass(frozen=True)
@@ -504,7 +509,7 @@ class ExperimentConfig:
 
     def hash(self) -> str:
         """Short stable hash of the scientific content (name, description and execution excluded, the online
-        section unless kind = "online", and pretraining.bottom_layers at its default 0)."""
+        section unless kind = "online", and pretraining.bottom_layers and finetune.patience at their default 0)."""
         import hashlib
 
         import tomli_w
@@ -517,6 +522,8 @@ class ExperimentConfig:
             d.pop("online", None)
         if not self.pretraining.bottom_layers:  # the default (all layers): left out so older hashes stay valid
             d["pretraining"].pop("bottom_layers", None)
+        if not self.finetune.patience:  # the default (no early stopping): left out so older hashes stay valid
+            d["finetune"].pop("patience", None)
         snaps = d.get("snapshots", {})
         for key, default in (("keep_seeds", 0), ("every", 1)):  # the storage policy at its defaults: hashes
             if snaps.get(key) == default:  # predate it (where nothing is left out, the results are the same)

@@ -146,10 +146,18 @@ def _variance_stream(cfg: ExperimentConfig) -> Iterator[ConfigError]:
                           f"got {ov.stream_examples:,}")
 
 
+def _patience_needs_epochs(cfg: ExperimentConfig) -> Iterator[ConfigError]:
+    """Early stopping chooses among fine-tuning epochs: only a standard run has them (an online run's points are
+    examples seen, an output-variance run compares one fixed stream)."""
+    if cfg.finetune.patience and cfg.kind != "standard":
+        yield ConfigError("finetune.patience", f"early stopping applies to standard runs only; must be 0 for kind "
+                          f"{cfg.kind!r}, got {cfg.finetune.patience}")
+
+
 RULES = (
     _probe_within_test, _path_for_file_datasets, _shapeset_fits, _layer_order, _arms_have_layers,
     _bottom_layers_exist, _model_fits, _sweep, _dask_address, _online_stream, _validation_split,
-    _variance_stream,
+    _variance_stream, _patience_needs_epochs,
 )
 
 

@@ -129,6 +129,7 @@ class Engine:
                 phase_steps=self.kind.phase_steps(cfg, self.data),
                 kind=cfg.kind,
                 panels=self.kind.panels,
+                patience=cfg.finetune.patience,
             )
             status, message = yield from self._units()
             if status == "completed":
@@ -165,7 +166,9 @@ class Engine:
         cfg, d = self.cfg, self.data.splits
         if self.resume:
             self.step = str(read_manifest(self.run_dir).get("step", LEGACY_STEP))  # the step it was made with
-            self.writer.update_manifest(status="running", resumed=now_iso())
+            patience = cfg.finetune.patience  # a config changed on resume (--force) may change it
+            keep = {"patience": patience} if patience or "patience" in read_manifest(self.run_dir) else {}
+            self.writer.update_manifest(status="running", resumed=now_iso(), **keep)
             return
         self.writer.write_config(cfg)
         self.writer.write_manifest(
@@ -191,6 +194,8 @@ class Engine:
                     "test": len(d.test_x),
                     "probe": len(d.probe_idx),
                 },
+                # early stopping: which epoch is each unit's final one (runfolder.metrics.run_patience); absent = 0
+                **({"patience": cfg.finetune.patience} if cfg.finetune.patience else {}),
             }
         )
 

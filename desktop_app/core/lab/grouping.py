@@ -79,6 +79,11 @@ class PooledRunData(RunData):
     def _units(self, _value: dict) -> None:  # RunData.__init__ sets an empty dict: the pool is the members'
         pass
 
+    def final(self, arm: str, seed: int) -> dict[str, float] | None:
+        """A pooled unit's final epoch, selected as its own run selects (members may differ in early stopping)."""
+        place, own = seed_origin(seed)
+        return self._members[place].final(arm, own) if place < len(self._members) else None
+
     @property
     def seeds(self) -> tuple[int, ...]:  # type: ignore[override]
         return tuple(pooled_seed(i, s) for i, m in enumerate(self._members) for s in m.seeds)

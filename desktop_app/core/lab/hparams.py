@@ -34,11 +34,12 @@ def is_setting(key: str) -> bool:
 
 
 def final_test_errors(data: Any) -> dict[str, dict[int, float]]:
-    """arm -> seed -> test error (%) at that seed's last fine-tuning epoch (the latest one while running); ``data``
-    is a ``RunData`` or anything with its ``units()`` / ``unit()`` (the window's RunStore)."""
+    """arm -> seed -> test error (%) at that seed's final fine-tuning epoch (the latest one while running; with early
+    stopping the selected one, ``RunData.final``); ``data`` is a ``RunData`` or anything with its ``units()`` /
+    ``final()`` (the window's RunStore)."""
     out: dict[str, dict[int, float]] = {}
     for arm, seed in data.units():
-        latest = data.unit(arm, seed).latest()
+        latest = data.final(arm, seed)
         if latest is not None:
             out.setdefault(arm, {})[seed] = 100.0 * latest["test_error"]
     return out

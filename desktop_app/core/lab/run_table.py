@@ -24,7 +24,7 @@ from desktop_app.core.config.diff import FieldDiffer, flatten, no_effect, short_
 from desktop_app.core.control import RunControl
 from desktop_app.core.runfolder import RunFolder, RunFolderError, RunInfo, final_test_errors, read_config, read_metrics
 from desktop_app.core.runfolder.listing import UNREADABLE, run_dirs, safe_run_info
-from desktop_app.core.runfolder.metrics import final_epochs
+from desktop_app.core.runfolder.metrics import final_epochs, run_patience
 from desktop_app.core.runfolder.notes import Notes, read_notes
 from desktop_app.core.stats import MIN_SEEDS, MeanCI, mean_ci, shown_interval
 
@@ -67,9 +67,10 @@ def run_details(run_dir: Path, arms: Sequence[str] = ()) -> RunDetails:
         problems.append(one_line(str(exc)))
     try:
         rows = read_metrics(folder, arms)
-        by_seed = final_test_errors(rows)
+        patience = run_patience(folder)  # early stopping: each unit's selected epoch is its final one
+        by_seed = final_test_errors(rows, patience)
         finals = {arm: mean_ci(list(v.values())) for arm, v in by_seed.items()}
-        epochs = {arm: min(v.values()) for arm, v in final_epochs(rows).items() if v}
+        epochs = {arm: min(v.values()) for arm, v in final_epochs(rows, patience).items() if v}
     except READ_ERRORS as exc:
         problems.insert(0, one_line(str(exc)))
         fatal = True

@@ -52,6 +52,7 @@ from desktop_app.core.events import (
 )
 from desktop_app.core.lab.emitter import Emitter
 from desktop_app.core.runfolder.layout import RunFolder, RunFolderError, StoredArray
+from desktop_app.core.runfolder.metrics import select_epoch
 
 METRIC_NAMES = ("train_nll", "train_error", "valid_nll", "valid_error", "test_nll", "test_error")
 Unit = tuple[str, int]
@@ -109,6 +110,17 @@ class UnitData:
         row = {"epoch": float(self.epochs[-1])}
         row.update({n: float(v) for n, v in zip(METRIC_NAMES, self.metrics[-1], strict=True)})
         return row
+
+    def final(self, patience: int = 0) -> dict[str, float] | None:
+        """The final epoch's metrics, as ``latest`` gives them: the last epoch's, or with early stopping
+        (``patience`` > 0) the selected epoch's (``runfolder.metrics.select_epoch``, the rule every reducer uses)."""
+        if not patience:
+            return self.latest()
+        epoch = select_epoch(self.epochs.tolist(), self.column("valid_error").tolist())
+        if epoch is None:
+            return None
+        i = int(np.flatnonzero(self.epochs == epoch)[0])
+        return {"epoch": float(epoch), **{n: float(v) for n, v in zip(METRIC_NAMES, self.metrics[i], strict=True)}}
 
     # -- updates ---------------------------------------------------------------------------------------
     def set_epoch(self, epoch: int, values: tuple[float, ...], wall_s: float | None = None) -> None:
@@ -176,6 +188,7 @@ class RunData:
         self.seeds: tuple[int, ...] = ()
         self.device: str = ""
         self.kind: str = "standard"  # the config's kind (RunStarted): "online" runs record points, not epochs
+        self.patience: int = 0  # finetune.patience (RunStarted): > 0 = a unit's final epoch is its selected one
         self.status: str = ""  # "" | "running" | "completed" | "stopped" | "failed" | ...
         self.replayed: bool = False
         self.total_steps: int = 0
@@ -202,6 +215,10 @@ class RunData:
     def unit(self, arm: str, seed: int) -> UnitData:
         """The unit's data (an empty UnitData if nothing arrived yet; not inserted)."""
         return self._units.get((arm, seed)) or UnitData(arm, seed)
+
+    def final(self, arm: str, seed: int) -> dict[str, float] | None:
+        """The unit's final epoch's metrics (``UnitData.final`` under this run's early stopping), None before one."""
+        return self.unit(arm, seed).final(self.patience)
 
     def has_data(self) -> bool:
         return bool(self._units)
@@ -350,6 +367,7 @@ class RunData:
         self._units = {}
         self._order = None
         self.run_dir, self.name, self.device, self.kind = ev.run_dir, ev.name, ev.device, ev.kind
+        self.patience = ev.patience
         self.arms, self.seeds = tuple(ev.arms), tuple(ev.seeds)
         self.total_steps = ev.total_steps
         self.progress = None
@@ -373,6 +391,7 @@ class RunData:
                 self._reset(ev)
             else:  # a resumed or followed run: keep what we have, refresh the header
                 self.arms, self.seeds, self.device, self.kind = tuple(ev.arms), tuple(ev.seeds), ev.device, ev.kind
+                self.patience = ev.patience
                 self.total_steps = ev.total_steps or self.total_steps
             self.replayed = replayed
             self.status = "running" if not replayed else self.status

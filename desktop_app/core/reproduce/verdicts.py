@@ -15,13 +15,14 @@ import numpy as np
 from desktop_app.core.reproduce.report import fmt_ci, fmt_p
 from desktop_app.core.reproduce.rules import Evidence, finite, key, no_interval
 from desktop_app.core.runfolder import RunFolder, read_config, read_metrics
-from desktop_app.core.runfolder.metrics import final_values
+from desktop_app.core.runfolder.metrics import read_finals
 from desktop_app.core.stats import MeanCI, mean_ci, paired_difference
 
 
 def final_by_arm(run_dir: Path, split: str = "test", col: str = "error") -> dict[str, dict[int, float]]:
-    """arm -> seed -> ``col`` of ``split`` at the seed's last fine-tuning epoch (the run folder's one reducer)."""
-    return final_values(read_metrics(run_dir), split, col)
+    """arm -> seed -> ``col`` of ``split`` at the seed's final fine-tuning epoch (the run folder's one reducer: the
+    last epoch, or with early stopping the selected one)."""
+    return read_finals(run_dir, split, col)
 
 
 def curves(run_dir: Path) -> dict[tuple[str, int], dict[str, np.ndarray]]:

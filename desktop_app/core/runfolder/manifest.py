@@ -60,6 +60,8 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "config_changes": (_list_of(_dict_of(_str)), "a list of tables of strings"),
     "device_changes": (_list_of(_dict_of(_str)), "a list of tables of strings"),
     "units": (_dict_of(_dict_of(_str)), "a table of unit tables of strings"),
+    # finetune.patience, which epoch is each unit's final one (core/runfolder/metrics.py, ``run_patience``)
+    "patience": (lambda v: _int(v) and 0 <= v <= 100_000, "an integer from 0 to 100000"),
 }
 
 

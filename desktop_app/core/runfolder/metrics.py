@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -189,42 +189,98 @@ def _merged_is_current(folder: RunFolder, unit_files: list[Path]) -> bool:
 FIRST_TRAINED_EPOCH = 1  # fine-tuning epoch 0 is the evaluation before any training: never a final result
 
 
-def _last(rows: Iterable[dict[str, str]], split: str, column: str) -> dict[tuple[str, int], tuple[int, float]]:
-    last: dict[tuple[str, int], tuple[int, float]] = {}
+# -- which epoch is a unit's "final" one: the one owner (docs/ARCHITECTURE.md, "Final values and the selected epoch")
+def improves(valid_error: float, best: float | None) -> bool:
+    """The one early-stopping comparison (``finetune.patience``, Prechelt 1998): an epoch improves on the best so far
+    when its validation error is strictly lower. A tie keeps the earlier epoch (no tie-break on validation NLL: the
+    epoch is chosen on the quantity the run reports). The trainer stops and the reducers select by this alone."""
+    return best is None or valid_error < best
+
+
+def select_epoch(epochs: Iterable[int], valid_errors: Iterable[float]) -> int | None:
+    """The selected epoch of one unit with early stopping on: its first epoch (from ``FIRST_TRAINED_EPOCH``) with
+    the lowest validation error, given its epochs and their validation errors (any order); None before one."""
+    best: tuple[int, float] | None = None
+    for epoch, err in sorted(zip(epochs, valid_errors, strict=True)):
+        if epoch >= FIRST_TRAINED_EPOCH and improves(float(err), None if best is None else best[1]):
+            best = (int(epoch), float(err))
+    return None if best is None else best[0]
+
+
+def run_patience(folder: RunFolder | Path | str) -> int:
+    """The early-stopping patience a run's final values are selected by: its manifest's ``patience`` (the engine
+    writes it from ``finetune.patience`` when set; absent = 0, as in every run made before the field). Read from the
+    manifest, not config.toml, so the runs list reads one file per run and a run whose config cannot be parsed is
+    still listed."""
+    from desktop_app.core.runfolder.manifest import read_manifest
+
+    return manifest_patience(read_manifest(folder if isinstance(folder, RunFolder) else RunFolder(folder)))
+
+
+def manifest_patience(manifest: Mapping[str, Any]) -> int:
+    """``run_patience`` of a manifest already read (``read_manifest`` checked the field's type and range)."""
+    return int(manifest.get("patience", 0))
+
+
+def _final(rows: Iterable[dict[str, str]], split: str, column: str, patience: int
+           ) -> dict[tuple[str, int], tuple[int, float]]:
+    """(arm, seed) -> (the unit's final epoch, ``column`` of ``split`` there): the last completed epoch, or with
+    ``patience`` > 0 the selected one (``select_epoch``)."""
+    rows = list(rows)
+    chosen: dict[tuple[str, int], int] | None = None
+    if patience:
+        valid: dict[tuple[str, int], tuple[list[int], list[float]]] = {}
+        for r in rows:
+            if r["phase"] == "finetune" and r["split"] == "valid":
+                e, v = valid.setdefault((r["arm"], int(r["seed"])), ([], []))
+                e.append(int(r["epoch"]))
+                v.append(float(r["error"]))
+        chosen = {k: ep for k, (e, v) in valid.items() if (ep := select_epoch(e, v)) is not None}
+    out: dict[tuple[str, int], tuple[int, float]] = {}
     for r in rows:
         if r["phase"] != "finetune" or r["split"] != split:
             continue
         key, epoch = (r["arm"], int(r["seed"])), int(r["epoch"])
-        if epoch >= FIRST_TRAINED_EPOCH and (key not in last or epoch >= last[key][0]):
-            last[key] = (epoch, float(r[column]))
-    return last
+        if chosen is not None:
+            if chosen.get(key) == epoch:
+                out[key] = (epoch, float(r[column]))
+        elif epoch >= FIRST_TRAINED_EPOCH and (key not in out or epoch >= out[key][0]):
+            out[key] = (epoch, float(r[column]))
+    return out
 
 
-def final_values(rows: Iterable[dict[str, str]], split: str = "test",
-                 column: str = "error") -> dict[str, dict[int, float]]:
-    """arm -> seed -> ``column`` of ``split`` at that seed's last completed fine-tuning epoch: the one "final value"
-    reducer. A unit stopped before its first epoch ended has none (its epoch-0 row is the untrained net's: a
-    stopped run listed "none 90.20 %" as its result)."""
+def final_values(rows: Iterable[dict[str, str]], split: str = "test", column: str = "error",
+                 patience: int = 0) -> dict[str, dict[int, float]]:
+    """arm -> seed -> ``column`` of ``split`` at that seed's final fine-tuning epoch: the one "final value" reducer.
+    The final epoch is the last completed one, or with early stopping (``patience`` > 0, ``run_patience``) the
+    selected one, the best validation error (``select_epoch``). A unit stopped before its first epoch ended has
+    none (its epoch-0 row is the untrained net's: a stopped run listed "none 90.20 %" as its result)."""
     out: dict[str, dict[int, float]] = {}
-    for (arm, seed), (_, value) in _last(rows, split, column).items():
+    for (arm, seed), (_, value) in _final(rows, split, column, patience).items():
         out.setdefault(arm, {})[seed] = value
     return out
 
 
-def final_epochs(rows: Iterable[dict[str, str]]) -> dict[str, dict[int, int]]:
-    """arm -> seed -> the fine-tuning epoch ``final_values`` reads (a stopped run's last completed epoch)."""
+def final_epochs(rows: Iterable[dict[str, str]], patience: int = 0) -> dict[str, dict[int, int]]:
+    """arm -> seed -> the fine-tuning epoch ``final_values`` reads (a stopped run's last completed epoch; with
+    early stopping the selected one)."""
     out: dict[str, dict[int, int]] = {}
-    for (arm, seed), (epoch, _) in _last(rows, "test", "error").items():
+    for (arm, seed), (epoch, _) in _final(rows, "test", "error", patience).items():
         out.setdefault(arm, {})[seed] = epoch
     return out
 
 
-def final_test_errors(rows: Iterable[dict[str, str]]) -> dict[str, dict[int, float]]:
-    """arm -> seed -> test error at that seed's last fine-tuning epoch."""
-    return final_values(rows, "test", "error")
+def final_test_errors(rows: Iterable[dict[str, str]], patience: int = 0) -> dict[str, dict[int, float]]:
+    """arm -> seed -> test error at that seed's final fine-tuning epoch."""
+    return final_values(rows, "test", "error", patience)
 
 
-def final_test_nlls(rows: Iterable[dict[str, str]]) -> dict[str, dict[int, float]]:
-    """arm -> seed -> test NLL at that seed's last fine-tuning epoch."""
-    return final_values(rows, "test", "nll")
+def final_test_nlls(rows: Iterable[dict[str, str]], patience: int = 0) -> dict[str, dict[int, float]]:
+    """arm -> seed -> test NLL at that seed's final fine-tuning epoch."""
+    return final_values(rows, "test", "nll", patience)
 
+
+def read_finals(folder: RunFolder | Path | str, split: str = "test", column: str = "error"
+                ) -> dict[str, dict[int, float]]:
+    """``final_values`` of a run folder, selected as the run says (``run_patience``)."""
+    return final_values(read_metrics(folder), split, column, run_patience(folder))

@@ -29,7 +29,7 @@ from desktop_app.core.events import (
 from desktop_app.core.runfolder.layout import CONFIG, RunFolder, RunFolderError, StoredArray, parse_snapshot_name
 from desktop_app.core.runfolder.lock import is_locked
 from desktop_app.core.runfolder.manifest import read_manifest
-from desktop_app.core.runfolder.metrics import SPLITS, read_metrics, unit_order
+from desktop_app.core.runfolder.metrics import SPLITS, manifest_patience, read_metrics, unit_order
 from desktop_app.core.runfolder.online import read_online
 from desktop_app.core.runfolder.results_cache import list_metadata, read_result
 
@@ -104,7 +104,8 @@ def replay(run_dir: Path | str | RunFolder, lazy: bool = False) -> Iterator[Even
     manifest = read_manifest(folder)
     cfg = read_config(folder)
     yield RunStarted(run_dir=str(folder.root), name=cfg.name, arms=tuple(cfg.arms), seeds=tuple(cfg.seed_values),
-                     device=str(manifest.get("device", "cpu")), total_steps=0, resumed=False, kind=cfg.kind)
+                     device=str(manifest.get("device", "cpu")), total_steps=0, resumed=False, kind=cfg.kind,
+                     patience=manifest_patience(manifest))
     rows = read_metrics(folder, cfg.arms)
     input_shape = tuple(manifest.get("input_shape", ()))
     snaps: dict[tuple[str, int], list[Path]] = {}

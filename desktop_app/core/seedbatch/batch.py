@@ -11,7 +11,8 @@ the same ``derive_seed`` streams a unit uses, so seed i of a batch computes what
 float reassociation. DAE, RBM and conv AE pre-training is stacked too (``stacked_pretrain.STACKED_PRETRAINERS``).
 Seeds at different points (a run resumed from a mixed stop) are stacked in groups of equal layers done or
 equal fine-tuning start; a net whose layer kinds no stacked net declares would fine-tune seed after seed. A
-seed that diverges leaves the batch with its own "diverged" unit end; the others go on.
+seed that diverges leaves the batch with its own "diverged" unit end, one that stops early (``finetune.patience``)
+with its "completed" one; the others go on.
 
 The batch's ``UnitFinished`` events are ordered so that the seed the task is keyed by (``UnitTask.seed``, the
 last of the batch) ends last: an executor that frees a worker on that key's ``UnitFinished`` sees the whole
@@ -209,6 +210,9 @@ class SeedBatch:
                     yield from u.end_of_epoch(u.model, _SeedOptimizer(net.optimizer_state(j, templates[j])), epoch)
                 except FinetuneDiverged as exc:
                     yield from self._end(u.diverged(exc))
+                    continue
+                if u.stopped_early:  # early stopping (finetune.patience): it leaves the stack as a diverged seed does
+                    yield from self._end([UnitFinished(self.arm, u.seed, "completed")])
                     continue
                 keep.append(j)
             if len(keep) < len(group):

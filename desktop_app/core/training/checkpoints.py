@@ -140,9 +140,11 @@ def export_model(checkpoint: Path, dest: Path) -> tuple[Path, Path]:
 # -----------------------------------------------------------------------------------------------------
 
 
-def read_resume_state(unit: UnitFolder, device: str | torch.device = "cpu") -> dict[str, Any] | None:
+def read_resume_state(unit: UnitFolder, device: str | torch.device = "cpu", patience: int = 0
+                      ) -> dict[str, Any] | None:
     """A unit's resume state, None when it has none; RunFolderError (one line naming the file) when unusable.
-    The one way ``latest.pt`` is read (``basin resume``'s check and the unit continuing it)."""
+    The one way ``latest.pt`` is read (``basin resume``'s check and the unit continuing it). With early stopping
+    (``patience`` > 0, the run's ``finetune.patience``) a fine-tuning state must carry its ``early_stop`` part."""
     path = unit.latest_path
     if not path.exists() and not path.is_symlink():
         return None
@@ -151,7 +153,7 @@ def read_resume_state(unit: UnitFolder, device: str | torch.device = "cpu") -> d
         state = load_checkpoint_file(path, device)
     except CheckpointError as exc:
         raise RunFolderError(f"{path}: {str(exc).removeprefix(path.name + ': ')}") from None
-    problem = _resume_state_problem(state)
+    problem = _resume_state_problem(state) or _early_stop_problem(state, patience)
     if problem:
         raise RunFolderError(f"{path}: {problem}")
     return state
@@ -174,6 +176,49 @@ def _resume_state_problem(state: Any) -> str:
             return "no 'optimizer' state"
     elif not isinstance(state.get("layers_done", 0), int):
         return "'layers_done' must be an integer"
+    return ""
+
+
+MAX_BEST_ERROR = 1.0  # a validation error is a fraction
+
+
+def _early_stop_problem(state: dict[str, Any], patience: int) -> str:
+    """What is wrong with a resume state's ``early_stop`` part ("" when nothing): the best-validation epoch so far (0
+    = none yet; from 1 to the state's epoch, and within ``patience`` of it while fine-tuning goes on), its validation
+    error (a fraction) and its weights (the model's tensor names and shapes, finite floating-point values)."""
+    es = state.get("early_stop")
+    if es is None:
+        return "no 'early_stop' state (the run's finetune.patience is set)" if patience and \
+            state["stage"] == "finetune" else ""
+    if state["stage"] == "pretrain":
+        return "'early_stop' in a pre-training state"
+    if not isinstance(es, dict) or set(es) != {"best_epoch", "best_error", "best_model"}:
+        return "'early_stop' must hold best_epoch, best_error and best_model"
+    best, err, weights, epoch = es["best_epoch"], es["best_error"], es["best_model"], state["epoch"]
+    if not isinstance(best, int) or isinstance(best, bool) or not (epoch >= 1 and 1 <= best <= epoch or best == 0):
+        return f"'early_stop.best_epoch' must be an integer from 1 to the epoch {epoch}, got {str(best)[:20]}"
+    if best == 0 and epoch >= 1:
+        return f"'early_stop.best_epoch' must be set once an epoch is done (epoch {epoch})"
+    if patience and state["stage"] == "finetune" and best and epoch - best >= patience:
+        return f"'early_stop.best_epoch' {best} is {epoch - best} epochs back: the unit would have stopped " \
+               f"(finetune.patience {patience})"
+    if not isinstance(err, float | int) or isinstance(err, bool) or not 0.0 <= err <= MAX_BEST_ERROR:
+        return f"'early_stop.best_error' must be a number from 0 to 1, got {str(err)[:20]}"
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        return "'early_stop.best_model' must be a state dict of tensors"
+    if best == 0:
+        return "" if not weights else "'early_stop.best_model' must be empty before a best epoch"
+    want = {k: tuple(v.shape) for k, v in state["model"].items()}
+    got = {k: tuple(v.shape) for k, v in weights.items()}
+    if got != want:
+        key = (sorted(set(got) ^ set(want)) or [k for k in want if got[k] != want[k]])[0]
+        return f"'early_stop.best_model' does not match 'model' ({str(key)[:80]}: {got.get(key, 'missing')} vs " \
+               f"{want.get(key, 'missing')})"
+    model = state["model"]
+    bad = next((k for k, v in weights.items() if v.dtype != model[k].dtype
+                or (v.is_floating_point() and not bool(torch.isfinite(v).all()))), None)
+    if bad is not None:
+        return f"'early_stop.best_model' tensor {str(bad)[:80]!r} is not finite weights of the model's type"
     return ""
 
 
@@ -213,7 +258,7 @@ def verify_resume_states(folder: RunFolder, cfg: config_mod.ExperimentConfig, ma
     for seed in cfg.seed_values:
         for arm in cfg.arms:
             unit = folder.unit(arm, seed)
-            state = read_resume_state(unit)
+            state = read_resume_state(unit, patience=cfg.finetune.patience)
             if state is not None and expected is not None:
                 _check_shapes(unit.latest_path, state["model"], expected)
 

@@ -49,6 +49,7 @@ from desktop_app.core.events import (
 )
 from desktop_app.core.pretraining import PretrainingDiverged
 from desktop_app.core.runfolder import RunFolder
+from desktop_app.core.runfolder.metrics import FIRST_TRAINED_EPOCH, improves
 from desktop_app.core.runfolder.workspace import RunWriter
 from desktop_app.core.seeding import derive_seed
 from desktop_app.core.training.checkpoints import read_resume_state
@@ -152,6 +153,10 @@ class UnitRun:
         self._where = ("finetune", -1, 0, cfg.finetune.epochs)
         self._pending: dict[str, Any] | None = None  # the resume state not yet written (``_save_latest``)
         self._saved_at = time.monotonic()
+        # early stopping (finetune.patience): the best-validation epoch so far (0: none yet), its validation error and
+        # a copy of its weights; epochs without improvement = the epoch done - best_epoch, so it is not stored
+        self.best_epoch, self.best_error, self.best_model = 0, 1.0, {}
+        self.stopped_early = False
 
     def events(self) -> Iterator[Event]:
         """A divergence ends this unit only: its last finite checkpoint stays and the message says what to lower."""
@@ -233,7 +238,8 @@ class UnitRun:
         and snapshot the initial filters. Sets ``model``, ``state``, ``layers_done``, ``ft_epoch`` (-1: fine-tuning
         not started) and ``finished`` (the unit had completed)."""
         cfg, data, arm, seed = self.cfg, self.data, self.arm, self.seed
-        state = read_resume_state(RunFolder(self.run_dir).unit(arm, seed), self.device)  # checked like resume's
+        state = read_resume_state(RunFolder(self.run_dir).unit(arm, seed), self.device,
+                                  cfg.finetune.patience)  # checked like resume's
         model = build_model(cfg.model, data.input_shape, data.n_classes, seed).to(self.device)
         self.model, self.state, self.finished = model, state, False
         self.layers_done, self.ft_epoch = 0, -1
@@ -250,6 +256,10 @@ class UnitRun:
             if state["stage"] == "finetune":
                 self.ft_epoch = int(state["epoch"])
                 self.layers_done = 10**6
+                if cfg.finetune.patience:  # read_resume_state checked it is there and fits the model
+                    es = state["early_stop"]
+                    self.best_epoch, self.best_error = int(es["best_epoch"]), float(es["best_error"])
+                    self.best_model = es["best_model"]
         targets = pretrain_targets(model, arm, cfg.pretraining.bottom_layers) if arm != "none" else []
         done_layers = targets[: min(self.layers_done, len(targets))]
         self.writer.load_unit(arm, seed, keep_finetune_upto=self.ft_epoch,
@@ -344,6 +354,39 @@ class UnitRun:
                 if ev is not None:
                     yield ev
             yield from self.end_of_epoch(model, opt, epoch)
+            if self.stopped_early:
+                break
+
+    def _early_stop(self, model: Net, epoch: int, valid_error: float) -> bool:
+        """Track the best-validation epoch (``runfolder.metrics.improves``, the rule the reducers select by) and keep
+        a copy of its weights; True when ``finetune.patience`` epochs have passed without improvement."""
+        patience = self.cfg.finetune.patience
+        if not patience or epoch < FIRST_TRAINED_EPOCH:
+            return False
+        if improves(valid_error, self.best_error if self.best_epoch else None):
+            self.best_epoch, self.best_error = epoch, valid_error
+            self.best_model = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return epoch - self.best_epoch >= patience
+
+    def _early_stop_state(self) -> dict[str, Any]:
+        """The resume state's early-stopping part ({} without early stopping: latest.pt is as before)."""
+        if not self.cfg.finetune.patience:
+            return {}
+        return {"early_stop": {"best_epoch": self.best_epoch, "best_error": self.best_error,
+                               "best_model": self.best_model}}
+
+    def _selected_checkpoint(self, model: Net) -> Iterator[Event]:
+        """An early-stopping unit's end: its weights become the selected epoch's, and that epoch's weights checkpoint
+        is written if the ``checkpoint_every`` cadence skipped it (a seed the storage policy keeps)."""
+        cfg, arm, seed = self.cfg, self.arm, self.seed
+        model.load_state_dict(self.best_model)
+        path = unit_dir(self.run_dir, "checkpoints", arm, seed) / f"e{self.best_epoch:04d}.pt"
+        if cfg.keeps_snapshots(seed) and not path.exists():
+            write_bytes_atomic(path, checkpoint_bytes({
+                "arm": arm, "seed": seed, "phase": "finetune", "epoch": self.best_epoch,
+                "model": self.best_model, "config": cfg.to_toml(),
+            }))
+            yield CheckpointSaved(arm, seed, "finetune", self.best_epoch, str(path))
 
     def end_of_epoch(self, model: Net, opt, epoch: int) -> Iterator[Event]:
         cfg, data, arm, seed = self.cfg, self.data, self.arm, self.seed
@@ -362,8 +405,9 @@ class UnitRun:
         ]
         self.writer.add_rows(arm, seed, rows, flush=False)
         yield EpochMetrics(arm, seed, epoch, *tr, *va, *te, wall)
-        last = epoch == cfg.finetune.epochs
-        snap = cfg.snapshots.snapshot_epoch(epoch, cfg.finetune.epochs)  # the storage policy (snapshots.every)
+        self.stopped_early = self._early_stop(model, epoch, va[1]) and epoch < cfg.finetune.epochs
+        last = epoch == cfg.finetune.epochs or self.stopped_early
+        snap = cfg.snapshots.snapshot_epoch(epoch, epoch if last else cfg.finetune.epochs)  # (snapshots.every)
         if epoch > 0 and snap:
             yield from self._filters(model, "finetune", epoch)
         if cfg.snapshots.probe_outputs and snap and cfg.keeps_snapshots(seed):
@@ -380,9 +424,16 @@ class UnitRun:
         # a finished unit is never continued: a seed the storage policy keeps no snapshots of drops its optimizer
         # state there (half of latest.pt with momentum), so 800 resume states of the reference net fit in ~3 GB
         lean = last and not cfg.keeps_snapshots(seed)
+        if last and cfg.finetune.patience:
+            if self.stopped_early:
+                self.done_steps = self.total_steps  # the epochs it will not run: the bar ends at 100 %
+                yield LogMessage("info", f"{arm} seed {seed}: early stop after epoch {epoch}, {cfg.finetune.patience} "
+                                 f"epochs without a lower validation error; selected epoch {self.best_epoch} "
+                                 f"(validation error {self.best_error:.2%})")
+            yield from self._selected_checkpoint(model)  # the unit's final weights: the selected epoch's
         self._save_latest({
             "stage": "done" if last else "finetune", "epoch": epoch,
-            "model": model.state_dict(), "optimizer": {} if lean else opt.state_dict(),
+            "model": model.state_dict(), "optimizer": {} if lean else opt.state_dict(), **self._early_stop_state(),
         }, force=last)
         self._where = ("finetune", -1, epoch, cfg.finetune.epochs)
         yield self._progress(force=True)

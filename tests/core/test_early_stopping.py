@@ -1,0 +1,183 @@
+"""Early stopping on validation (``finetune.patience``, issue 26): a unit stops ``patience`` epochs after its best
+validation error, its selected epoch is that best one, and everything that reports a "final" value reads the
+selected epoch's row (the one reducer, ``runfolder.metrics``); its final weights are the selected epoch's; a run
+stopped and resumed ends exactly where the unstopped one ends, in a unit and in a seed batch.
+
+The selected epoch is recomputed here from metrics.csv with the csv module alone, and the final weights are
+re-evaluated on the validation split, so neither check goes through the code it tests.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+
+from desktop_app.cli import summary_table
+from desktop_app.core.config import ConfigError
+from desktop_app.core.control import RunControl, StopRequested
+from desktop_app.core.engine.run import run_experiment
+from desktop_app.core.events import CheckpointSaved, EpochMetrics, Progress, RunFinished, RunStarted
+from desktop_app.core.lab.run_table import run_details
+from desktop_app.core.runfolder import read_manifest, read_metrics
+from desktop_app.core.runfolder.listing import run_info
+from desktop_app.core.runfolder.metrics import final_epochs, final_values, read_finals, run_patience
+from desktop_app.core.training.models import build_model
+from desktop_app.core.training.step import evaluate, load_checkpoint
+from desktop_app.core.training.unit import unit_dir
+from tests.core.test_properties import SEEDS, assert_same_state, ended, final_state, run_units, small
+
+PATIENCE, EPOCHS = 2, 15
+# lr 0.3 with momentum: both seeds leave the plateau within 3 epochs and stop (epochs 8 and 7) well before 15
+EARLY = {"finetune.optimizer": "momentum", "finetune.lr": 0.3, "finetune.epochs": EPOCHS,
+         "finetune.patience": PATIENCE}
+
+
+def early_cfg(**over):
+    return small(arms=["none"], **{**EARLY, **over})
+
+
+def csv_units(run_dir):
+    """(seed) -> {split: {epoch: (nll, error)}} from metrics.csv, read with the csv module only."""
+    out: dict[int, dict[str, dict[int, tuple[float, float]]]] = {}
+    with open(run_dir / "metrics.csv", newline="") as fh:
+        for r in csv.DictReader(fh):
+            if r["phase"] == "finetune":
+                out.setdefault(int(r["seed"]), {}).setdefault(r["split"], {})[int(r["epoch"])] = (
+                    float(r["nll"]), float(r["error"]))
+    return out
+
+
+def best_epoch(valid: dict[int, tuple[float, float]]) -> int:
+    """The earliest epoch (from 1) with the lowest validation error."""
+    return min((e for e in valid if e >= 1), key=lambda e: (valid[e][1], e))
+
+
+@pytest.fixture(scope="module")
+def early_run(tmp_path_factory):
+    cfg = early_cfg(**{"execution.backend": "inline", "snapshots.checkpoint_every": 5})
+    run_dir = tmp_path_factory.mktemp("early") / "run"
+    events = list(run_experiment(cfg, None, run_dir))
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "completed", events[-1].message
+    return cfg, run_dir, events
+
+
+def test_a_unit_stops_patience_epochs_after_its_best_and_every_reader_reports_that_epoch(early_run):
+    cfg, run_dir, events = early_run
+    units = csv_units(run_dir)
+    best = {s: best_epoch(units[s]["valid"]) for s in SEEDS}
+    for s in SEEDS:
+        assert max(units[s]["valid"]) == best[s] + PATIENCE < EPOCHS, (s, best[s])  # stopped, at best + P
+    expected = {s: units[s]["test"][best[s]][1] for s in SEEDS}
+    assert any(units[s]["test"][max(units[s]["test"])][1] != expected[s] for s in SEEDS)  # the last row differs
+    assert read_manifest(run_dir)["patience"] == PATIENCE == run_patience(run_dir)
+    assert read_finals(run_dir) == {"none": expected}
+    assert read_finals(run_dir, "test", "nll") == {"none": {s: units[s]["test"][best[s]][0] for s in SEEDS}}
+    assert final_epochs(read_metrics(run_dir), PATIENCE) == {"none": best}
+    mean = sum(expected.values()) / len(expected)
+    assert run_info(run_dir).final_test_error["none"] == pytest.approx(mean)
+    assert run_details(run_dir).finals["none"].mean == pytest.approx(mean)
+    (line,) = [ln for ln in summary_table(run_dir).splitlines() if ln.startswith("none")]
+    assert f"{100 * mean:.2f}" in line
+    # the run's progress bar ends at 100 % although the units ran fewer epochs than planned
+    last = [e for e in events if isinstance(e, Progress)][-1]
+    assert last.done_steps == last.total_steps > 0
+
+
+def test_the_final_weights_are_the_selected_epochs(early_run):
+    cfg, run_dir, events = early_run
+    from desktop_app.core.data import load_data
+
+    data = load_data(cfg.data)
+    units = csv_units(run_dir)
+    for s in SEEDS:
+        best = best_epoch(units[s]["valid"])
+        state = final_state(run_dir, "none", s)
+        assert state["stage"] == "done" and state["early_stop"]["best_epoch"] == best
+        model = build_model(cfg.model, data.input_shape, data.n_classes, s)
+        model.load_state_dict(state["model"])
+        nll, err = evaluate(model, data.valid_x, data.valid_y)
+        assert err == units[s]["valid"][best][1] and nll == pytest.approx(units[s]["valid"][best][0], rel=1e-6)
+        # the selected epoch's weights checkpoint exists (written at the end: checkpoint_every 5 skipped it)
+        ck = load_checkpoint(unit_dir(run_dir, "checkpoints", "none", s) / f"e{best:04d}.pt")
+        assert ck["epoch"] == best and all(torch.equal(ck["model"][k], v) for k, v in state["model"].items())
+        assert any(isinstance(e, CheckpointSaved) and e.seed == s and e.epoch == best for e in events)
+
+
+def test_the_reducer_selects_the_earliest_lowest_validation_error_and_never_epoch_0():
+    def rows(seed, valid, test):
+        return [{"arm": "none", "seed": str(seed), "phase": "finetune", "epoch": str(e), "split": split,
+                 "error": repr(v), "nll": repr(v + 1)}
+                for split, values in (("valid", valid), ("test", test)) for e, v in enumerate(values)]
+
+    # seed 0: epoch 0 (untrained) is lowest but never selected; epochs 2 and 4 tie: the earlier is selected
+    # seed 1: rows in any order
+    r = rows(0, [0.0, 0.5, 0.3, 0.4, 0.3], [0.9, 0.6, 0.35, 0.45, 0.2]) + \
+        list(reversed(rows(1, [0.9, 0.2, 0.4], [0.9, 0.25, 0.1])))
+    assert final_values(r, patience=3) == {"none": {0: 0.35, 1: 0.25}}
+    assert final_values(r, "test", "nll", patience=3) == {"none": {0: 1.35, 1: 1.25}}
+    assert final_epochs(r, patience=3) == {"none": {0: 2, 1: 1}}
+    assert final_values(r) == {"none": {0: 0.2, 1: 0.1}}  # patience 0: the last epoch, as before
+    assert final_values(rows(2, [0.1], [0.5]), patience=1) == {}  # only epoch 0: no final value
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["unit", "seed-batch"])
+def test_a_stopped_early_stopping_run_resumes_exactly(splits_early, tmp_path, batch):
+    """Stopped after epoch 3 (before either seed stops early) and resumed: the same selected epoch, metrics, final
+    weights, early-stopping state and optimizer state as the run never stopped."""
+    cfg = early_cfg()
+    straight = list(run_units(cfg, splits_early, tmp_path / "straight", RunControl(), batch))
+    ended(straight)
+    control = RunControl()
+    with pytest.raises(StopRequested):
+        for ev in run_units(cfg, splits_early, tmp_path / "resumed", control, batch):
+            if isinstance(ev, EpochMetrics) and ev.epoch == 3:
+                control.stop()
+    for s in SEEDS[: 2 if batch else 1]:
+        stopped = final_state(tmp_path / "resumed", "none", s)
+        assert stopped["stage"] == "finetune" and stopped["epoch"] == 3
+        assert 1 <= stopped["early_stop"]["best_epoch"] <= 3 and stopped["early_stop"]["best_model"]
+    rest = list(run_units(cfg, splits_early, tmp_path / "resumed", RunControl(), batch))
+    ended(rest)
+    for s in SEEDS:
+        a, b = final_state(tmp_path / "straight", "none", s), final_state(tmp_path / "resumed", "none", s)
+        assert_same_state(a, b)
+        assert a["epoch"] == b["epoch"] < EPOCHS  # both stopped early, after the same epoch
+        ea, eb = a["early_stop"], b["early_stop"]
+        assert (ea["best_epoch"], ea["best_error"]) == (eb["best_epoch"], eb["best_error"])
+        assert all(torch.equal(ea["best_model"][k], eb["best_model"][k]) for k in ea["best_model"])
+        assert all(torch.equal(a["model"][k], ea["best_model"][k]) for k in a["model"])  # done = the selected weights
+    last = {(e.seed, e.epoch): e for e in straight if isinstance(e, EpochMetrics)}
+    again = {(e.seed, e.epoch): e for e in rest if isinstance(e, EpochMetrics)}
+    assert set(again) == {k for k in last if k[1] > 3} | ({(1, e) for e in range(4)} if not batch else set())
+    for key in again:
+        a, b = last[key], again[key]
+        assert (a.valid_error, a.valid_nll, a.test_nll, a.test_error) == (b.valid_error, b.valid_nll, b.test_nll,
+                                                                         b.test_error), key
+    assert final_values(read_metrics(tmp_path / "straight"), patience=PATIENCE) == \
+        final_values(read_metrics(tmp_path / "resumed"), patience=PATIENCE)
+    for s in SEEDS:
+        done = [e for e in rest if isinstance(e, Progress) and e.seed == s][-1]
+        assert done.done_steps == done.total_steps
+
+
+@pytest.fixture(scope="module")
+def splits_early():
+    from desktop_app.core.data import load_data
+
+    return load_data(early_cfg().data)
+
+
+def test_the_field_defaults_off_and_leaves_hashes_alone():
+    cfg = small()
+    assert cfg.finetune.patience == 0
+    written = cfg.to_dict()
+    del written["finetune"]["patience"]
+    from desktop_app.core.config import from_dict
+
+    assert from_dict(written).hash() == cfg.hash()
+    assert early_cfg().hash() != early_cfg(**{"finetune.patience": 0}).hash()
+    with pytest.raises(ConfigError, match="finetune.patience: early stopping applies to standard runs only"):
+        early_cfg(kind="online")
+    assert RunStarted(run_dir="", name="", arms=(), seeds=(), device="", total_steps=0).patience == 0
