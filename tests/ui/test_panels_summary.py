@@ -159,3 +159,34 @@ def test_a_title_with_markup_is_never_cut_inside_a_tag(qtbot):
     title = p.box_plot.titleLabel
     assert "<br>" in title.text and "not enough seeds" in title.item.toPlainText()
     assert "<" not in title.item.toPlainText()
+
+
+def test_an_early_stopped_run_shows_its_selected_epochs_test_error(qtbot, tmp_path):
+    """finetune.patience: each seed's box value is the test error at its best-validation epoch (recomputed here from
+    metrics.csv), not at its last epoch, live and replayed; the HParams panel reads the same owner."""
+    import csv
+
+    from desktop_app.core.engine.run import run_experiment
+    from desktop_app.core.lab.hparams import final_test_errors
+    from desktop_app.core.runfolder import replay
+    from tests.core.test_early_stopping import early_cfg
+
+    run_dir = tmp_path / "run"
+    events = list(run_experiment(early_cfg(**{"execution.backend": "inline"}), None, run_dir))
+    valid, test = {}, {}
+    with open(run_dir / "metrics.csv", newline="") as fh:
+        for r in csv.DictReader(fh):
+            if r["phase"] == "finetune" and int(r["epoch"]) >= 1:
+                table = valid if r["split"] == "valid" else test if r["split"] == "test" else {}
+                table.setdefault(int(r["seed"]), {})[int(r["epoch"])] = float(r["error"])
+    best = {s: min(v, key=lambda e: (v[e], e)) for s, v in valid.items()}
+    expected = {s: 100 * test[s][best[s]] for s in best}
+    assert any(test[s][max(test[s])] != test[s][best[s]] for s in best)  # the last epoch would read otherwise
+    for source in (events, list(replay(run_dir))):
+        store = RunStore()
+        store.ingest(source, replayed=source is not events)
+        p = SummaryPanel(store)
+        qtbot.addWidget(p)
+        (none,) = p.summaries
+        assert none.values == pytest.approx(expected)
+        assert final_test_errors(store) == {"none": pytest.approx(expected)}
