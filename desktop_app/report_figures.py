@@ -184,6 +184,14 @@ def _output_variance(r: ClaimResult, out: Path) -> list[Path]:
     return _export(OutputVariancePanel(store), out, "output-variance")
 
 
+def _summary(r: ClaimResult, out: Path) -> list[Path]:
+    """The Summary panel of the claim's one run: with early stopping each seed's selected epoch, the numbers the
+    report's table reads (the one reducer, core/runfolder/metrics.py)."""
+    from desktop_app.ui.panels import SummaryPanel
+
+    return _export(SummaryPanel(_store(next(iter(r.run_dirs.values())))), out, "summary")
+
+
 FIGURES: dict[str, Callable[[ClaimResult, Path], list[Path]]] = {
     "filters-move": _filters,
     "regulariser": _trajectory_and_summary,
@@ -198,6 +206,7 @@ FIGURES: dict[str, Callable[[ClaimResult, Path], list[Path]]] = {
     "bottom-k": _bottom_k,
     "penalties": _grouped_summary,
     "output-variance": _output_variance,
+    "mnist-baseline": _summary,
 }
 
 
