@@ -181,3 +181,25 @@ def test_the_field_defaults_off_and_leaves_hashes_alone():
     with pytest.raises(ConfigError, match="finetune.patience: early stopping applies to standard runs only"):
         early_cfg(kind="online")
     assert RunStarted(run_dir="", name="", arms=(), seeds=(), device="", total_steps=0).patience == 0
+
+
+def test_the_store_selects_per_run_and_a_pooled_group_asks_each_member():
+    """RunData.final follows its run's patience (RunStarted); a comparison group pools runs that may differ in it."""
+    from desktop_app.core.lab.grouping import PooledRunData, pooled_seed
+    from desktop_app.core.lab.store import RunData
+
+    def run(name, patience):
+        data = RunData()
+        data.ingest([RunStarted(run_dir=f"/x/{name}", name=name, arms=("none",), seeds=(0,), device="cpu",
+                                total_steps=0, patience=patience)])
+        # valid errors 0.9 (epoch 0), 0.4, 0.3, 0.3, 0.5: selected epoch 2 (the tie at 3 keeps 2); last epoch 4
+        for epoch, (valid, test) in enumerate([(0.9, 0.9), (0.4, 0.45), (0.3, 0.35), (0.3, 0.2), (0.5, 0.1)]):
+            data.ingest([EpochMetrics("none", 0, epoch, 1.0, 0.1, 1.0 + valid, valid, 1.0 + test, test, 1.0)])
+        return data
+
+    early, plain = run("early", PATIENCE), run("plain", 0)
+    assert early.final("none", 0)["epoch"] == 2 and early.final("none", 0)["test_error"] == 0.35
+    assert plain.final("none", 0)["epoch"] == 4 and plain.final("none", 0)["test_error"] == 0.1
+    pooled = PooledRunData([early, plain])
+    assert pooled.final("none", pooled_seed(0, 0))["test_error"] == 0.35
+    assert pooled.final("none", pooled_seed(1, 0))["test_error"] == 0.1

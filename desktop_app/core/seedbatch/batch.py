@@ -216,10 +216,10 @@ class SeedBatch:
                     continue
                 keep.append(j)
             if len(keep) < len(group):
-                net.keep(keep)
                 group, templates = [group[j] for j in keep], [templates[j] for j in keep]
-                if not group:
+                if not group:  # every seed ended at this epoch (early stopping can end them together)
                     return
+                net.keep(keep)
         for u in group:
             yield from self._end([UnitFinished(self.arm, u.seed, "completed")])
 
