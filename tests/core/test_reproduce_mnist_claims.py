@@ -248,7 +248,7 @@ def no_mnist_server(tmp_path, monkeypatch):
         thread.join(5)
 
 
-@pytest.mark.parametrize("claim", ["online", "labels-mnist"])
+@pytest.mark.parametrize("claim", ["online", "labels-mnist", "mnist-baseline"])
 @pytest.mark.parametrize("download", [True, False])
 def test_missing_mnist_is_one_line_naming_data_path(claim, download, tmp_path, capsys, no_mnist_server):
     empty = tmp_path / "no-mnist"
