@@ -51,8 +51,7 @@ RULE = Rule(
     "a Hanley & McNeil interval of the AUC",
     reported="the share of overfitting seeds per arm, the last epoch's paired train and test NLL, the seeds of each "
              f"arm that never left the chance-level plateau (last test error above {STUCK_ERROR:.0%}), and S3 over "
-             "the pairs whose random-init net left it (reported, not judged: a plateau seed's test NLL alone keeps "
-             "the clouds apart).",
+             "the pairs whose random-init net left it (reported, not judged: the separation without the stuck seeds).",
     margins=f"S3 holds above {SEPARATED} (the clouds barely overlap) and is contradicted below 0.5 (no separation).")
 
 
@@ -161,9 +160,9 @@ def eval_fig1(dirs: dict[str, Path], reduced: bool) -> Evidence:
     n_none, n_arm = len(r["plateau"]["none"]), len(r["plateau"][ARM])
     a_off, lo_off, hi_off = r["s3_off_plateau"]
     lines += ["", f"Plateau seeds (last test error above {STUCK_ERROR:.0%}: the net never left the chance-level "
-              f"plateau of a saturating net within its 50 epochs, Glorot & Bengio 2010): none {n_none} of "
-              f"{r['pairs']}, {ARM} {n_arm} of {r['pairs']}. They sit at the figure's upper right, and they alone keep "
-              "part of the two clouds apart: over the "
+              f"plateau of a saturating net within its fine-tuning epochs, Glorot & Bengio 2010): none {n_none} of "
+              f"{r['pairs']}, {ARM} {n_arm} of {r['pairs']}. They sit at the figure's upper right (train and test NLL "
+              "near log 10), so S3 is also given without them: over the "
               f"{r['pairs'] - n_none} pairs whose random-init net left the plateau, S3's AUC is "
               + (f"{a_off:.3f} [{lo_off:.3f}, {hi_off:.3f}]" if math.isfinite(a_off) else "not defined")
               + " (reported, not judged; S1 already leaves out the levels a plateau seed never reaches)."]
