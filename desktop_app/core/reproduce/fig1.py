@@ -162,7 +162,7 @@ def eval_fig1(dirs: dict[str, Path], reduced: bool) -> Evidence:
     lines += ["", f"Plateau seeds (last test error above {STUCK_ERROR:.0%}: the net never left the chance-level "
               f"plateau of a saturating net within its fine-tuning epochs, Glorot & Bengio 2010): none {n_none} of "
               f"{r['pairs']}, {ARM} {n_arm} of {r['pairs']}. They sit at the figure's upper right (train and test NLL "
-              "near log 10), so S3 is also given without them: over the "
+              "near ln 10 = 2.3 nats, chance over 10 classes), so S3 is also given without them: over the "
               f"{r['pairs'] - n_none} pairs whose random-init net left the plateau, S3's AUC is "
               + (f"{a_off:.3f} [{lo_off:.3f}, {hi_off:.3f}]" if math.isfinite(a_off) else "not defined")
               + " (reported, not judged; S1 already leaves out the levels a plateau seed never reaches)."]
