@@ -175,7 +175,10 @@ def test_ctrl_c_during_reproduce_is_one_line_and_exit_130(tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path), **hold}
     proc = subprocess.Popen([sys.executable, "-m", "desktop_app", "reproduce", "regulariser", "--reduced", "--device",
                              "cpu", "--out", str(tmp_path), "--workers", "1", "--no-figures"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env,
+                            # as from a terminal: a suite started in the background (`make test &`) passes SIGINT
+                            # down ignored, and Python then installs no KeyboardInterrupt handler (the run never ends)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert wait_paused(paused, lambda: proc.poll() is None, lambda: proc.communicate()[1]) == proc.pid
         proc.send_signal(signal.SIGINT)
