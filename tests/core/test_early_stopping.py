@@ -16,7 +16,7 @@ import torch
 
 from desktop_app.cli import summary_table
 from desktop_app.core.config import ConfigError
-from desktop_app.core.control import RunControl, StopRequested
+from desktop_app.core.control import RunControl
 from desktop_app.core.engine.run import run_experiment
 from desktop_app.core.events import CheckpointSaved, EpochMetrics, Progress, RunFinished, RunStarted
 from desktop_app.core.lab.run_table import run_details
@@ -26,7 +26,15 @@ from desktop_app.core.runfolder.metrics import final_epochs, final_values, read_
 from desktop_app.core.training.models import build_model
 from desktop_app.core.training.step import evaluate, load_checkpoint
 from desktop_app.core.training.unit import unit_dir
-from tests.core.test_properties import SEEDS, assert_same_state, ended, final_state, run_units, small
+from tests.core.test_properties import (
+    SEEDS,
+    assert_same_state,
+    ended,
+    final_state,
+    run_units,
+    small,
+    straight_then_stopped,
+)
 
 PATIENCE, EPOCHS = 2, 15
 # lr 0.3 with momentum: both seeds leave the plateau within 3 epochs and stop (epochs 8 and 7) well before 15
@@ -127,13 +135,7 @@ def test_a_stopped_early_stopping_run_resumes_exactly(splits_early, tmp_path, ba
     """Stopped after epoch 3 (before either seed stops early) and resumed: the same selected epoch, metrics, final
     weights, early-stopping state and optimizer state as the run never stopped."""
     cfg = early_cfg()
-    straight = list(run_units(cfg, splits_early, tmp_path / "straight", RunControl(), batch))
-    ended(straight)
-    control = RunControl()
-    with pytest.raises(StopRequested):
-        for ev in run_units(cfg, splits_early, tmp_path / "resumed", control, batch):
-            if isinstance(ev, EpochMetrics) and ev.epoch == 3:
-                control.stop()
+    straight = straight_then_stopped(cfg, splits_early, tmp_path, batch, 3)
     for s in SEEDS[: 2 if batch else 1]:
         stopped = final_state(tmp_path / "resumed", "none", s)
         assert stopped["stage"] == "finetune" and stopped["epoch"] == 3

@@ -165,6 +165,19 @@ def assert_same_state(a: dict, b: dict) -> None:
             assert torch.equal(torch.as_tensor(sa[i][key]), torch.as_tensor(sb[i][key])), (i, key)
 
 
+def straight_then_stopped(cfg, splits, tmp_path, batch: bool, epoch: int) -> list:
+    """The resume tests' first half: ``cfg`` run to its end into ``straight`` (its events returned), and again into
+    ``resumed``, stopped after fine-tuning epoch ``epoch``."""
+    straight = list(run_units(cfg, splits, tmp_path / "straight", RunControl(), batch))
+    ended(straight)
+    control = RunControl()
+    with pytest.raises(StopRequested):
+        for ev in run_units(cfg, splits, tmp_path / "resumed", control, batch):
+            if isinstance(ev, EpochMetrics) and ev.epoch == epoch:
+                control.stop()
+    return straight
+
+
 def run_units(cfg, splits, run_dir, control, batch: bool, arm: str = "none"):
     data = unit_data(cfg, splits)
     if batch:
@@ -183,13 +196,7 @@ def test_a_stopped_run_resumes_exactly_with_its_optimizer_state(splits, tmp_path
     lr = 1e-3 if optimizer == "adam" else 0.05
     cfg = small(arms=["none"], **{"finetune.optimizer": optimizer, "finetune.lr": lr, "finetune.epochs": 3,
                                   "model.dropout": 0.2})
-    straight = list(run_units(cfg, splits, tmp_path / "straight", RunControl(), batch))
-    ended(straight)
-    control = RunControl()
-    with pytest.raises(StopRequested):
-        for ev in run_units(cfg, splits, tmp_path / "resumed", control, batch):
-            if isinstance(ev, EpochMetrics) and ev.epoch == 1:
-                control.stop()
+    straight = straight_then_stopped(cfg, splits, tmp_path, batch, 1)
     for s in SEEDS[: 2 if batch else 1]:
         stopped = final_state(tmp_path / "resumed", "none", s)
         assert stopped["stage"] == "finetune" and stopped["epoch"] == 1 and stopped["optimizer"]["state"]
