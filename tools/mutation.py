@@ -99,16 +99,24 @@ MODULES: dict[str, Module] = {
         ("desktop_app/core/training/greedy.py",),
         ("tests/core/test_bottom_layers.py", "tests/core/test_properties.py"),
     ),
-    # the unit's step counts and where a resumed unit starts (optimizer state, epoch, pre-trained layers and
-    # steps counted); the rest of the two
-    # files (data placement, progress and timing, snapshots, checkpoint listing/export/safetensors, shape checks)
-    # is left out of the runs so far, docs/TESTING.md counts it
+    # the unit's science: step counts, where a resumed unit starts (optimizer state, epoch, pre-trained layers and
+    # steps counted), the pre-training and fine-tuning loops, the end of an epoch (metrics, early stopping, the
+    # storage policy's snapshots), divergence, the deferred latest.pt, and the checks of a resume state read from
+    # a file; the rest of the two files (data placement, progress and timing, filters, checkpoint
+    # listing/export/safetensors, shape checks) is left out, docs/TESTING.md counts it
     "unit": Module(
         ("desktop_app/core/training/unit.py", "desktop_app/core/training/checkpoints.py"),
         ("tests/core/test_properties.py", "tests/core/test_checkpoints.py", "tests/core/test_divergence.py",
-         "tests/core/test_engine.py::test_events_and_run_folder"),
-        tuple(f"desktop_app.core.training.unit.{f}__mutmut_*" for f in (
-            "x_minibatches", "x_unit_steps", "xǁUnitRunǁskip_pretrained", "xǁUnitRunǁfinetune_start")),
+         "tests/core/test_engine.py::test_events_and_run_folder", "tests/core/test_early_stopping.py",
+         "tests/core/test_unit_persistence.py", "tests/core/test_storage_policy.py",
+         "tests/security/test_hostile_early_stop.py", "tests/security/test_runfolders.py"),
+        (*(f"desktop_app.core.training.unit.{f}__mutmut_*" for f in (
+            "x_minibatches", "x_unit_steps", "xǁUnitRunǁskip_pretrained", "xǁUnitRunǁfinetune_start",
+            "xǁUnitRunǁbegin", "xǁUnitRunǁ_finetune", "xǁUnitRunǁend_of_epoch", "xǁUnitRunǁpretrain_item",
+            "xǁUnitRunǁpretrain_phase", "xǁUnitRunǁ_pretrain", "xǁUnitRunǁ_train", "xǁUnitRunǁdiverged",
+            "xǁUnitRunǁ_save_latest")),
+         *(f"desktop_app.core.training.checkpoints.{f}__mutmut_*" for f in (
+             "x__resume_state_problem", "x_verify_resume_states", "x_read_resume_state"))),
     ),
     # in-process tests only: a test that starts ``python -m desktop_app`` runs the unmutated package in its child
     # and made mutmut's first, clean test run fail
