@@ -28,3 +28,10 @@ def make_run(path: Path, **overrides: Any) -> Path:
 def run_events(path: Path, **overrides: Any) -> list:
     """The events of a tiny run, for tests that feed a store live."""
     return list(run_experiment(from_dict({**TINY, **overrides}), None, path))
+
+
+def finish(qtbot, job, timeout=30_000):
+    """Wait for an analysis job of the real AnalysisRunner; its result (the test fails if it did not finish)."""
+    qtbot.waitUntil(lambda: job.state in ("finished", "failed", "cancelled"), timeout=timeout)
+    assert job.state == "finished", job.error
+    return job.result

@@ -134,6 +134,21 @@ MODULES: dict[str, Module] = {
         ("desktop_app.ui.exports.x_export_panel__mutmut_*", "*data_table__mutmut_*", "*_comparison_table__mutmut_*",
          "desktop_app.ui.panels.curves.x_summarise__mutmut_*"),
     ),
+    # the analysis panels' CSV exports (and HParams'): each data_table and the helpers whose numbers it exports,
+    # against tests that read the file back and check every column against the items drawn and a computation made
+    # in the test from the run folder (tests/ui/test_analysis_csv.py); the drawing code is not under test here
+    "analysis_exports": Module(
+        tuple(f"desktop_app/ui/panels/{name}.py" for name in (
+            "landscape", "interpolation", "function_space", "pitfall", "output_variance", "hparams")),
+        ("tests/ui/test_analysis_csv.py",
+         "tests/ui/test_hparams.py::test_hparams_csv_every_column_is_the_plot_drawn_and_the_runs_metrics"),
+        ("*data_table__mutmut_*", "desktop_app.ui.panels.output_variance.x_log_cis__mutmut_*",
+         "desktop_app.ui.panels.pitfall.x_error_kind__mutmut_*",
+         "desktop_app.ui.panels.pitfall.x_kind_points__mutmut_*",
+         "desktop_app.ui.panels.pitfall.x_correlations__mutmut_*",
+         "desktop_app.ui.panels.interpolation.xǁInterpolationPanelǁseries__mutmut_*",
+         "desktop_app.ui.panels.function_space.xǁFunctionSpacePanelǁarm_points__mutmut_*"),
+    ),
 }
 
 # Mutants judged equivalent (no input can tell them from the original): mutant name -> why. They are left out of

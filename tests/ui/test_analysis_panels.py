@@ -18,42 +18,10 @@ from desktop_app.ui.panels.output_variance import HINT, OutputVariancePanel
 from desktop_app.ui.panels.pitfall import PitfallPanel
 from desktop_app.ui.run_store import RunStore
 from desktop_app.workers.analysis_worker import AnalysisRunner
-from tests.analysis_runs import OUTPUT_VARIANCE, make_run, run_events
+from tests.analysis_runs import OUTPUT_VARIANCE, finish, make_run, run_events
 from tests.pause import HANG_MS, HANG_S
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("analysis-panels") / "run")
-
-
-@pytest.fixture(scope="module")
-def other_run(tmp_path_factory):
-    """A second run with more masking noise: the pitfall's "Add runs…" gets points with a spread."""
-    return make_run(tmp_path_factory.mktemp("analysis-panels") / "noisy",
-                    pretraining={"dae": {"epochs": 1, "corruption": 0.6}})
-
-
-@pytest.fixture
-def runner(qtbot):
-    r = AnalysisRunner(threads=1)
-    yield r
-    assert r.shutdown(5000)
-
-
-@pytest.fixture
-def store(run_dir):
-    s = RunStore()
-    s.load_run(run_dir)
-    return s
-
-
-def finish(qtbot, job, timeout=30_000):
-    qtbot.waitUntil(lambda: job.state in ("finished", "failed", "cancelled"), timeout=timeout)
-    assert job.state == "finished", job.error
-    return job.result
 
 
 def check_csv(panel, path):
@@ -81,8 +49,8 @@ def test_landscape_panel_draws_the_surface(qtbot, store, runner, tmp_path):
     np.testing.assert_array_equal(panel.image.image, r.loss.astype(np.float32))
     assert panel.image.getLevels() == pytest.approx((r.loss.min(), r.loss.max()), rel=1e-6)
     columns, rows = panel.data_table()
-    assert columns[:5] == ["kind", "x", "y", "loss", "error"] and len(rows) == 49
-    assert [row[3] for row in rows] == pytest.approx(r.loss.ravel())
+    assert columns[:5] == ["kind", "x", "y", "loss", "error_pct"] and len(rows) == 49 + 1  # + the centre
+    assert [row[3] for row in rows[:49]] == pytest.approx(r.loss.ravel())
     panel.log_box.setChecked(True)
     np.testing.assert_allclose(panel.image.image, np.log10(r.loss), rtol=1e-5)
     assert "Done" in panel.status.text() and panel.compute_button.isEnabled()
@@ -332,7 +300,8 @@ def test_output_variance_pools_the_seeds_of_runs_kept_open(qtbot, tmp_path):
         np.testing.assert_allclose(panel.curves[f"{arm}/hi"].yData, 10 ** logs[:, i].mean(axis=0), rtol=1e-9)
         assert all(f"{arm}/{s}" in panel.curves for s in (0, 1))
     assert "2 seeds" in panel.plot.titleLabel.text
-    assert {row[-1] for row in panel.data_table()[1]} == {0, 1}
+    columns, rows = panel.data_table()
+    assert {row[columns.index("seed")] for row in rows} == {0, 1}
 
 
 def test_pitfall_axes_before_compute_are_those_of_the_runs_methods(qtbot):

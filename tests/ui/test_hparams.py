@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from scipy import stats
 
@@ -20,6 +21,7 @@ from desktop_app.core.lab.grouping import ComparisonView, seed_origin
 from desktop_app.ui.comparison_view import load_view
 from desktop_app.ui.exports import ExportOptions, export_panel
 from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.panels.base import arm_label
 from tests.ui.fakes import FakeController
 from tests.ui.test_compare import final_test_errors, metrics_rows
 from tests.ui.test_main_window import tiny_config
@@ -277,3 +279,76 @@ def pg_point(x: float, y: float):
     from PySide6.QtCore import QPointF
 
     return QPointF(x, y)
+
+
+def test_hparams_csv_every_column_is_the_plot_drawn_and_the_runs_metrics(window, sweep, tmp_path):
+    """Issue 29: every column of every row of the exported CSV, read back from the file, against the items drawn
+    (the mean lines, the error bars, the seeds' dots, the parallel lines) and against the runs' metrics.csv and
+    configs read here (the RUNS table): final test errors, scipy's t interval, log10 of the width, the fraction of
+    each value along its parallel axis (log for the width, linear for the learning rate)."""
+    assert window.compare_runs(sweep)
+    panel = window.panel_widgets["HParams"]
+    assert window.show_panel("HParams")
+    panel.select(field="model.layers.0.units", arm="dae")
+    (path,) = export_panel(panel, ExportOptions(tmp_path, formats=("csv",)), "hp")
+    with open(path, newline="") as fh:
+        table = list(csv.reader(fh))
+    header, rows = table[0], [dict(zip(table[0], r, strict=True)) for r in table[1:]]
+    finals = {d.name: final_test_errors(d) for d in sweep}
+    setup = {name: (units, lr, seeds) for name, units, lr, seeds in RUNS}
+    points = [r for r in rows if r["view"] == "points"]
+    parallel = [r for r in rows if r["view"] == "parallel"]
+    assert len(points) + len(parallel) == len(rows)
+    assert sorted((r["run"], r["arm"]) for r in points) == sorted((n, a) for n in setup for a in ("none", "dae"))
+    labels = {}
+    drawn_lines = {item.name(): item.getData() for item in panel.plot.listDataItems() if item.name()}
+    bars = [i for i in panel._items if isinstance(i, pg.ErrorBarItem)]
+    dots = [i for i in panel._items if isinstance(i, pg.ScatterPlotItem)]
+    for r in points:
+        units, lr, n = setup[r["run"]]
+        expected = finals[r["run"]][r["arm"]]
+        assert r["field"] == "model.layers.0.units" and r["value"] == str(units)
+        assert float(r["x"]) == pytest.approx(math.log10(units), rel=1e-12)  # 16..256: a log axis
+        assert r["series"] == f"lr={lr}"  # what else tells w64 from w64-lr05
+        assert int(r["n"]) == n == len(expected)
+        seeds = dict(part.split("=") for part in r["seeds"].split(";"))
+        assert {int(k[1:]): float(v) for k, v in seeds.items()} == pytest.approx(expected, rel=1e-12)
+        mean = float(r["mean"])
+        assert mean == pytest.approx(np.mean(list(expected.values())), rel=1e-12)
+        if n >= 3:
+            lo, hi = t_interval(list(expected.values()))
+            assert (float(r["ci_lo"]), float(r["ci_hi"])) == pytest.approx((lo, hi), rel=1e-9)
+        else:
+            assert r["ci_lo"] == r["ci_hi"] == ""
+        labels.setdefault(r["run"], r["label"])
+        assert r["label"] == labels[r["run"]]  # one label per run, both arms
+        # drawn: the point on its series' mean line, its bar (n >= 3 only) and a dot per seed
+        xs, ys = drawn_lines[f"{r['series']} · {arm_label(r['arm'])}"]
+        at = np.flatnonzero(xs == float(r["x"]))
+        assert len(at) == 1 and ys[at[0]] == pytest.approx(mean, rel=1e-12)
+        with_bar = [(b.opts["y"][j] - b.opts["bottom"][j], b.opts["y"][j] + b.opts["top"][j]) for b in bars
+                    for j in range(len(b.opts["x"])) if b.opts["x"][j] == float(r["x"]) and b.opts["y"][j] == mean]
+        if n >= 3:
+            assert with_bar and with_bar[0] == pytest.approx((float(r["ci_lo"]), float(r["ci_hi"])), rel=1e-9)
+        else:
+            assert not with_bar
+        seed_dots = [y for d in dots for x, y in zip(*d.getData(), strict=True) if x == float(r["x"])]
+        assert all(any(y == pytest.approx(v, rel=1e-12) for y in seed_dots) for v in expected.values())
+    # the parallel view: one row per run and field (the learning rate's axis, then the width's), for the DAE arm
+    assert [(r["run"], r["field"]) for r in parallel] == [(n, f) for n in setup
+                                                          for f in ("finetune.lr", "model.layers.0.units")]
+    drawn_parallel = {i.toolTip().rsplit(": ", 1)[0]: i.getData()[1] for i in panel._parallel_items
+                      if isinstance(i, pg.PlotDataItem)}
+    for r in parallel:
+        units, lr, n = setup[r["run"]]
+        expected = finals[r["run"]]["dae"]
+        assert r["arm"] == "dae" and r["label"] == labels[r["run"]] and r["series"] == ""
+        value, fraction = ((lr, (lr - 0.05) / 0.05) if r["field"] == "finetune.lr"
+                           else (units, math.log2(units / 16) / 4))  # linear over 0.05..0.1, log over 16..256
+        assert r["value"] == str(value) and float(r["x"]) == pytest.approx(fraction, abs=1e-12)
+        assert int(r["n"]) == n and float(r["mean"]) == pytest.approx(np.mean(list(expected.values())), rel=1e-12)
+        assert r["ci_lo"] == r["ci_hi"] == r["seeds"] == ""
+        axis = 0 if r["field"] == "finetune.lr" else 1
+        assert drawn_parallel[r["label"]][axis] == pytest.approx(float(r["x"]), abs=1e-12)  # the line drawn
+    assert set(header) == {"view", "run", "label", "series", "arm", "field", "value", "x", "n", "mean", "ci_lo",
+                           "ci_hi", "seeds"}  # every column checked above

@@ -403,14 +403,19 @@ class LandscapePanel(AnalysisPanel):
             self.epoch_labels.append(label)
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
-        columns = ["kind", "x", "y", "loss", "error", "epoch"]  # (contour levels: the colour bar's ticks)
+        """One row per grid point (row by row, y outer, as the image is drawn), the centre star (its epoch: the
+        checkpoint the plane goes through) and, on the PCA plane, each checkpoint of the trajectory. The error is in
+        % as the colours show it (it was exported as a fraction under a bare "error"); the contour levels are the
+        colour bar's ticks, round values of the quantity, not data."""
+        columns = ["kind", "x", "y", "loss", "error_pct", "epoch"]
         r = self.result
         if not isinstance(r, LandscapeResult):
             return columns, []
         rows: list[list[Any]] = []
         for j, y in enumerate(r.ys):
             for i, x in enumerate(r.xs):
-                rows.append(["grid", float(x), float(y), float(r.loss[j, i]), float(r.error[j, i]), ""])
+                rows.append(["grid", float(x), float(y), float(r.loss[j, i]), 100.0 * float(r.error[j, i]), ""])
+        rows.append(["centre", 0.0, 0.0, "", "", int(r.epoch)])
         if r.directions == "pca":
             for (x, y), e in zip(r.trajectory, r.trajectory_epochs, strict=True):
                 rows.append(["trajectory", float(x), float(y), "", "", int(e)])

@@ -19,7 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
 
 from desktop_app.core.analysis.progress import OutputVarianceResult
-from desktop_app.core.stats import mean_ci, shown_interval
+from desktop_app.core.stats import MeanCI, mean_ci, shown_interval
 from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot
 from desktop_app.ui.panels.log_axis import LogAxis
 from desktop_app.ui.run_store import ANALYSES, RunStore
@@ -149,20 +149,38 @@ class OutputVariancePanel(Panel):
         return np.maximum(y, TINY) if self.log_box.isChecked() else y
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
-        """Every seed drawn (the pooled runs too), one row per arm, block and seed."""
-        columns = ["arm", "position", "block_start", "block_size", "variance", "resamples", "resample", "seed"]
+        """Every seed drawn (the pooled runs too), one row per arm, block and seed, with the arm's curve drawn over
+        the seeds at that block: the geometric mean over the seeds and its 95 % interval (blank below MIN_SEEDS
+        seeds, where the panel draws none); with one seed the curve is that seed's variance."""
+        columns = ["arm", "position", "block_start", "block_size", "variance", "resamples", "resample", "seed",
+                   "seeds_geo_mean", "seeds_ci_lo", "seeds_ci_hi", "n_seeds"]
         if self.result is None:
             return columns, []
-        return columns, [[arm, int(p), int(s), r.block_size, float(r.variance[i, j]), r.resamples, r.resample,
-                          r.seed] for r in self.results or [self.result] for i, arm in enumerate(r.arms)
-                         for j, (p, s) in enumerate(zip(r.positions, r.block_start, strict=True))]
+        results = self.results or [self.result]
+        rows: list[list[Any]] = []
+        for i, arm in enumerate(self.result.arms):
+            cis = log_cis([res.variance[i] for res in results])
+            summary = []
+            for c in cis:
+                iv = shown_interval(c)
+                summary.append([float(10.0 ** c.mean), float(10.0 ** iv[0]) if iv else "",
+                                float(10.0 ** iv[1]) if iv else "", len(results)])
+            rows += [[arm, int(p), int(s), r.block_size, float(r.variance[i, j]), r.resamples, r.resample, r.seed,
+                      *summary[j]] for r in results
+                     for j, (p, s) in enumerate(zip(r.positions, r.block_start, strict=True))]
+        return columns, rows
+
+
+def log_cis(rows: list[np.ndarray]) -> list[MeanCI]:
+    """Per block: the mean and t-interval of log10 variance over seeds (variances span orders of magnitude;
+    core.reproduce.output_variance judges on the same scale)."""
+    logs = np.log10(np.maximum(np.stack(rows), TINY))
+    return [mean_ci(list(logs[:, j])) for j in range(logs.shape[1])]
 
 
 def geometric_mean_ci(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per block: 10 ** (mean, lo, hi) of the t-interval of log10 variance over seeds (variances span orders of
-    magnitude; core.reproduce.output_variance judges on the same scale)."""
-    logs = np.log10(np.maximum(np.stack(rows), TINY))
-    cis = [mean_ci(list(logs[:, j])) for j in range(logs.shape[1])]
-    bounds = [shown_interval(c) or (c.mean, c.mean) for c in cis]  # no band below MIN_SEEDS seeds
+    """Per block: 10 ** (mean, lo, hi) of ``log_cis`` (lo = hi = mean below MIN_SEEDS seeds: no band drawn)."""
+    cis = log_cis(rows)
+    bounds = [shown_interval(c) or (c.mean, c.mean) for c in cis]
     return (10.0 ** np.array([c.mean for c in cis]), 10.0 ** np.array([b[0] for b in bounds]),
             10.0 ** np.array([b[1] for b in bounds]))

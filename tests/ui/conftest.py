@@ -1,0 +1,34 @@
+"""Fixtures of the analysis panel tests (test_analysis_panels.py, test_analysis_csv.py): a tiny real run per test
+module, a second one with more masking noise, the real AnalysisRunner and a store showing the run."""
+
+import pytest
+
+from desktop_app.ui.run_store import RunStore
+from desktop_app.workers.analysis_worker import AnalysisRunner
+from tests.analysis_runs import make_run
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return make_run(tmp_path_factory.mktemp("analysis-panels") / "run")
+
+
+@pytest.fixture(scope="module")
+def other_run(tmp_path_factory):
+    """A second run with more masking noise: the pitfall's "Add runs…" gets points with a spread."""
+    return make_run(tmp_path_factory.mktemp("analysis-panels") / "noisy",
+                    pretraining={"dae": {"epochs": 1, "corruption": 0.6}})
+
+
+@pytest.fixture
+def runner(qtbot):
+    r = AnalysisRunner(threads=1)
+    yield r
+    assert r.shutdown(5000)
+
+
+@pytest.fixture
+def store(run_dir):
+    s = RunStore()
+    s.load_run(run_dir)
+    return s
