@@ -171,6 +171,23 @@ def paired_difference(
     return PairedDiff(arm, reference, seeds, ci, t_p, w_p)
 
 
+STUCK_ERROR = 0.5  # a random-init net ending above this test error never left its initial (chance-level) plateau
+
+
+def plateau_seeds(errors: Mapping[int, float], scale: float = 1.0) -> set[int]:
+    """Seeds whose final test error (seed -> error as a fraction; ``scale`` 100 for percent) is above
+    ``STUCK_ERROR``: the net never left the chance-level plateau of a saturating net within its update budget
+    (Glorot & Bengio 2010), so a gain measured against it is an optimisation failure. The one rule the reproduce
+    claims that leave such seeds out (width, labels, Figure 1) and the Summary panel that says so ask."""
+    return {s for s, v in errors.items() if v > STUCK_ERROR * scale}
+
+
+def leave_out(by_arm: Mapping[str, Mapping[int, float]], seeds: set[int]) -> dict[str, dict[int, float]]:
+    """arm -> seed -> value without ``seeds`` (e.g. the reference's ``plateau_seeds``) in any arm: what the paired
+    statistics over the remaining seeds are computed from."""
+    return {arm: {s: v for s, v in by_seed.items() if s not in seeds} for arm, by_seed in by_arm.items()}
+
+
 def wilcoxon_min_p(n: int) -> float:
     """The smallest two-sided p the exact Wilcoxon signed-rank test can give with ``n`` nonzero pairs: 2 / 2**n
     (every difference of one sign). With 5 seeds it is 0.0625, so "p < 0.05" is out of reach whatever the data."""

@@ -124,13 +124,13 @@ def test_summary_csv_every_column(qtbot, store, tmp_path):
     columns, rows = exported(qtbot, store, tmp_path, "Summary")
     assert columns == ["group", "arm", "n", "values", "q1", "median", "q3", "whisker_lo", "whisker_hi", "min", "max",
                        "mean", "std", "ci_lo", "ci_hi", "diff_reference", "diff_n", "diff_mean", "diff_ci_lo",
-                       "diff_ci_hi", "t_pvalue", "wilcoxon_pvalue", "run"]
+                       "diff_ci_hi", "t_pvalue", "wilcoxon_pvalue", "run", "seeds_kept", "plateau_seeds"]
     assert [r["arm"] for r in rows] == list(syn.ARMS)
     final = {a: 100 * np.array([syn.metric(a, s, syn.EPOCHS - 1, "test_error") for s in syn.SEEDS])
              for a in syn.ARMS}
     for r in rows:
         v = final[r["arm"]]
-        assert r["group"] == "" and r["run"] == ""
+        assert r["group"] == "" and r["run"] == "" and r["seeds_kept"] == "all" and r["plateau_seeds"] == ""
         assert int(r["n"]) == len(syn.SEEDS)
         values = dict(item.split("=") for item in r["values"].split(";"))
         assert list(values) == [f"s{s}" for s in syn.SEEDS]

@@ -52,7 +52,7 @@ from desktop_app.core.events import (
 )
 from desktop_app.core.lab.emitter import Emitter
 from desktop_app.core.runfolder.layout import RunFolder, RunFolderError, StoredArray
-from desktop_app.core.runfolder.metrics import select_epoch
+from desktop_app.core.runfolder.metrics import FIRST_TRAINED_EPOCH, select_epoch
 
 METRIC_NAMES = ("train_nll", "train_error", "valid_nll", "valid_error", "test_nll", "test_error")
 Unit = tuple[str, int]
@@ -113,9 +113,12 @@ class UnitData:
 
     def final(self, patience: int = 0) -> dict[str, float] | None:
         """The final epoch's metrics, as ``latest`` gives them: the last epoch's, or with early stopping
-        (``patience`` > 0) the selected epoch's (``runfolder.metrics.select_epoch``, the rule every reducer uses)."""
+        (``patience`` > 0) the selected epoch's (``runfolder.metrics.select_epoch``, the rule every reducer uses). Never
+        epoch 0, the untrained net's evaluation (as ``runfolder.metrics.final_values``: a unit stopped before its first
+        epoch ended has no final value; Summary showed its ~90 % error beside the report's "n/a")."""
         if not patience:
-            return self.latest()
+            trained = self.epochs >= FIRST_TRAINED_EPOCH
+            return self.latest() if len(self.epochs) and trained[-1] else None
         epoch = select_epoch(self.epochs.tolist(), self.column("valid_error").tolist())
         if epoch is None:
             return None

@@ -27,8 +27,8 @@ import numpy as np
 
 from desktop_app.core.reproduce.report import fmt_ci
 from desktop_app.core.reproduce.rules import CONTRADICTED, HOLDS, NOT_SHOWN, Evidence, Rule, Statement, finite, key
-from desktop_app.core.reproduce.verdicts import STUCK_ERROR, at_log_level, curves, final_by_arm
-from desktop_app.core.stats import MeanCI, mean_ci
+from desktop_app.core.reproduce.verdicts import at_log_level, curves, final_by_arm
+from desktop_app.core.stats import STUCK_ERROR, MeanCI, mean_ci, plateau_seeds
 
 LEVELS = (0.1, 0.03, 0.01)  # train NLL levels of S1
 MIN_PAIRS = 10  # a level enters S1 when at least this many pairs reach it
@@ -130,7 +130,8 @@ def evaluate_run(run_dir: Path) -> dict:
     last = {arm: np.array([te[(arm, s)][-1] for s in both]) for arm in ("none", ARM)}
     s3 = auc_ci(last[ARM], last["none"])
     error = final_by_arm(run_dir)
-    plateau = {arm: sorted(s for s in both if error.get(arm, {}).get(s, 0.0) > STUCK_ERROR) for arm in ("none", ARM)}
+    plateau = {arm: sorted(plateau_seeds({s: v for s, v in error.get(arm, {}).items() if s in both}))
+               for arm in ("none", ARM)}
     off = [j for j, s in enumerate(both) if s not in plateau["none"]]
     s3_off = auc_ci(last[ARM][off], last["none"][off]) if off else (math.nan,) * 3
     final_train = mean_ci([math.log10(tr[(ARM, s)][-1]) - math.log10(tr[("none", s)][-1]) for s in both])

@@ -16,7 +16,8 @@ from desktop_app.core.reproduce.report import fmt_ci, fmt_p
 from desktop_app.core.reproduce.rules import Evidence, finite, key, no_interval
 from desktop_app.core.runfolder import RunFolder, read_config, read_metrics
 from desktop_app.core.runfolder.metrics import read_finals
-from desktop_app.core.stats import MeanCI, mean_ci, paired_difference
+from desktop_app.core.stats import STUCK_ERROR, MeanCI, mean_ci, paired_difference
+from desktop_app.core.stats import plateau_seeds as stats_plateau_seeds
 
 
 def final_by_arm(run_dir: Path, split: str = "test", col: str = "error") -> dict[str, dict[int, float]]:
@@ -196,13 +197,10 @@ def eval_control(dirs: dict[str, Path], reduced: bool) -> Evidence:
     return Evidence("\n".join(lines), numbers, intervals)
 
 
-STUCK_ERROR = 0.5  # a random-init net ending above this test error never left its initial (chance-level) plateau
-
-
 def plateau_seeds(run: Path) -> set[int]:
-    """Seeds whose random-init net ended above STUCK_ERROR test error: it never left the chance-level plateau of a
-    saturating net within its update budget (Glorot & Bengio 2010), so its gain is an optimisation failure."""
-    return {s for s, v in final_by_arm(run).get("none", {}).items() if v > STUCK_ERROR}
+    """Seeds whose random-init net ended above STUCK_ERROR test error (``core.stats.plateau_seeds``, the rule the
+    Summary panel applies to the same run): its gain is an optimisation failure."""
+    return stats_plateau_seeds(final_by_arm(run).get("none", {}))
 
 
 def _eval_sweep(dirs: dict[str, Path], what: str) -> tuple[list[str], dict, dict[str, dict[str, dict[int, float]]]]:

@@ -7,6 +7,11 @@ helps. Several run folders (a sweep's variants) show as groups side by side via 
 open (docs/ARCHITECTURE.md, "Comparing runs") each arm is a group of its runs side by side, each run's boxes in its
 own line style, and the difference plot shows each run minus the first run, same arm, paired over the seeds both
 runs have.
+
+The numbers agree with the reproduce report's for the same run folder: the same final values (``RunData.final``,
+the selected epoch under early stopping), the same intervals (``core.stats``). Where the random-init arm has seeds
+that never left the chance-level plateau (``core.stats.plateau_seeds``), the table adds each arm over the other
+seeds, the subset the width and labels claims judge their gains on, and the box plot's title names those seeds.
 """
 
 from __future__ import annotations
@@ -25,7 +30,19 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 from desktop_app.core.lab.comparison import Comparison
 from desktop_app.core.lab.hparams import final_test_errors
 from desktop_app.core.lab.store import RunData
-from desktop_app.core.stats import MIN_SEEDS, MeanCI, PairedDiff, box_stats, mean_ci, paired_difference, wilcoxon_min_p
+from desktop_app.core.stats import (
+    MIN_SEEDS,
+    STUCK_ERROR,
+    MeanCI,
+    PairedDiff,
+    box_stats,
+    leave_out,
+    mean_ci,
+    paired_difference,
+    plateau_seeds,
+    shown_interval,
+    wilcoxon_min_p,
+)
 from desktop_app.ui.panels.base import (
     FOREGROUND,
     Legend,
@@ -39,6 +56,7 @@ from desktop_app.ui.panels.compare import comparison_arms, fit_legend_columns, r
 from desktop_app.ui.run_store import METRICS, RunStore
 
 REFERENCE = "none"
+ALL_SEEDS, OFF_PLATEAU = "all", "off plateau"  # which seeds a row is over (data_table's seeds_kept)
 COMPARE_LEGEND_COLUMNS = 6  # at most, in the legend row under a comparison's plots
 # The legend row shares the plots' fixed height: six runs, their arms and the mean in two columns took five rows and
 # left the box plot 69 px at 1280x800. At most three rows, entries elided to no less than this (runs are named by the
@@ -46,6 +64,7 @@ COMPARE_LEGEND_COLUMNS = 6  # at most, in the legend row under a comparison's pl
 SUMMARY_LEGEND_ROWS = 3
 SUMMARY_ELIDED_PX = 160
 BOX_WIDTH = 0.5
+OFF_SHIFT = 0.3  # the difference over the seeds off the plateau, right of the arm's own
 # Fewer seeds than this: intervals and p-values are not shown as results (a t-interval from 2 seeds spans tens
 # of points and a Wilcoxon p cannot go below 0.5); the seeds themselves are.
 BOX_TITLE = "Final test error over seeds"
@@ -66,6 +85,7 @@ class ArmSummary:
     diff: PairedDiff | None
     run: str = ""  # the compared run's label ("" outside a comparison)
     run_index: int = 0  # its place in the comparison (0 = the reference run)
+    seeds_kept: str = ALL_SEEDS  # OFF_PLATEAU: a table row over the seeds whose random-init net left the plateau
 
 
 def final_errors(store: RunStore | RunData) -> dict[str, dict[int, float]]:
@@ -128,12 +148,19 @@ class SummaryPanel(Panel):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setMaximumHeight(130)
         self.table.setToolTip("Mean with t-based 95 % CI over seeds; paired difference over the seeds both arms "
-                              "have, with a paired t-test and a Wilcoxon signed-rank test")
+                              "have, with a paired t-test and a Wilcoxon signed-rank test. Where random init ended "
+                              f"above {STUCK_ERROR:.0%} test error on some seeds (it never left the chance-level "
+                              "plateau), rows 'off the plateau' give each arm over the other seeds, as the reproduce "
+                              "report's width and labels claims judge the gain")
         self.layout().addWidget(self.table)
         # the plots keep room for a box with its whiskers under a comparison's legend rows: the bottom docks give
         # way (at 1280x800 the box plot was squashed to 20-40 px under a long-label legend)
         self.summaries: list[ArmSummary] = []
+        self.off_plateau: list[ArmSummary] = []  # table rows only (not drawn): each arm over the seeds off the plateau
+        self.plateau: dict[str, list[int]] = {}  # group -> its random-init seeds on the plateau
+        self._group_finals: dict[str, dict[str, dict[int, float]]] = {}
         self.small_n_note = ""
+        self.plateau_note = ""
         self._make_items()
         self.request_refresh()
 
@@ -157,8 +184,9 @@ class SummaryPanel(Panel):
             return self._compare(comparison)
         out: list[ArmSummary] = []
         x = 0.0
+        self._group_finals = {}
         for label, store in self.groups.items():
-            by_arm = final_errors(store)
+            by_arm = self._group_finals[label] = final_errors(store)
             arms = list(store.arms) + [a for a in by_arm if a not in store.arms]
             for arm in arms:
                 if arm not in by_arm:
@@ -169,6 +197,41 @@ class SummaryPanel(Panel):
                 out.append(ArmSummary(label, arm, x, values, box_stats(v), mean_ci(v), diff))
                 x += 1
             x += 0.6  # a gap between groups
+        return out
+
+    def compute_off_plateau(self) -> tuple[list[ArmSummary], dict[str, list[int]]]:
+        """Outside a comparison, per group whose random-init arm ended above ``STUCK_ERROR`` test error on some seeds
+        (``core.stats.plateau_seeds``, the reproduce report's rule): each arm over the other seeds (its mean, and its
+        paired difference to random init), and group -> those seeds. The report's width and labels claims judge
+        their gains over these seeds; the drawn rows keep every seed (what the regulariser claim's table reads)."""
+        rows: list[ArmSummary] = []
+        stuck_by_group: dict[str, list[int]] = {}
+        if self.comparison() is not None:
+            return rows, stuck_by_group
+        for label, by_arm in self._group_finals.items():
+            stuck = plateau_seeds(by_arm.get(REFERENCE, {}), scale=100.0)  # Summary's errors are in percent
+            if not stuck:
+                continue
+            stuck_by_group[label] = sorted(stuck)
+            kept = leave_out(by_arm, stuck)
+            for s in self.summaries:
+                if s.group != label:
+                    continue
+                values = kept.get(s.arm, {})
+                v = list(values.values())
+                diff = paired_difference(kept, s.arm, REFERENCE) if s.arm != REFERENCE else None
+                rows.append(ArmSummary(label, s.arm, s.x, values, box_stats(v), mean_ci(v), diff,
+                                       seeds_kept=OFF_PLATEAU))
+        return rows, stuck_by_group
+
+    def table_rows(self) -> list[ArmSummary]:
+        """The table's rows: every drawn row, each followed by its row over the seeds off the plateau (if any)."""
+        extra = {(s.group, s.arm): s for s in self.off_plateau}
+        out = []
+        for s in self.summaries:
+            out.append(s)
+            if (s.group, s.arm) in extra and not s.run:
+                out.append(extra[(s.group, s.arm)])
         return out
 
     def _compare(self, comparison: Comparison) -> list[ArmSummary]:
@@ -207,9 +270,16 @@ class SummaryPanel(Panel):
         self.diff_bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.15, pen=pg.mkPen(FOREGROUND, width=1.5))
         self.diff_dots = pg.PlotDataItem(pen=None, symbol="d", symbolSize=11, symbolPen=pg.mkPen(FOREGROUND))
         self.diff_seeds = pg.ScatterPlotItem(size=6, pen=pg.mkPen("w", width=0.5))  # each seed's own difference
+        # beside each arm's difference, the same over the seeds off the plateau (hollow), where some seeds are on it
+        self.off_bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.1,
+                                        pen=pg.mkPen(FOREGROUND, width=1.2, style=Qt.PenStyle.DashLine))
+        self.off_dots = pg.PlotDataItem(pen=None, symbol="d", symbolSize=10, symbolBrush=pg.mkBrush(255, 255, 255),
+                                        symbolPen=pg.mkPen(FOREGROUND, width=1.5))
         self.diff_plot.addItem(self.diff_bars)
         self.diff_plot.addItem(self.diff_seeds)
         self.diff_plot.addItem(self.diff_dots)
+        self.diff_plot.addItem(self.off_bars)
+        self.diff_plot.addItem(self.off_dots)
         self._legend_arms: tuple | None = None
         self._diff_title = ""
         self.numbered = False  # a comparison's boxes are labelled 1, 2, 3 (the legend says which run) when too narrow
@@ -221,13 +291,15 @@ class SummaryPanel(Panel):
 
     def refresh(self) -> None:
         self.summaries = self.compute()
+        self.off_plateau, self.plateau = self.compute_off_plateau()
         comparison = self.comparison()
         all_arms = comparison_arms(comparison) if comparison is not None else \
             list(dict.fromkeys(s.arm for s in self.summaries))
         self.numbered = comparison is not None and not self._run_labels_fit(comparison)
         runs = [f"{i + 1}: {r.label}" if self.numbered else r.label for i, r in enumerate(comparison or ())]
-        if (all_arms, runs) != self._legend_arms:
-            self._show_legend(all_arms, runs, comparison is not None)
+        off = any(s.diff is not None for s in self.off_plateau)
+        if (all_arms, runs, off) != self._legend_arms:
+            self._show_legend(all_arms, runs, comparison is not None, off)
         reference = comparison.runs[0].label if comparison is not None else REFERENCE
         self._diff_title = diff_title(reference if comparison is not None else None)
         self.diff_plot.setTitle(self._diff_title, color=FOREGROUND, size="11pt")  # elided on screen if narrow
@@ -248,7 +320,7 @@ class SummaryPanel(Panel):
         plot's width): the arms', or for a comparison the one that also names the runs."""
         return self.compare_legend if self.compare_legend.scene() is not None else self.legend
 
-    def _show_legend(self, all_arms: list[str], runs: list[str], comparing: bool) -> None:
+    def _show_legend(self, all_arms: list[str], runs: list[str], comparing: bool, off: bool = False) -> None:
         layout = self.graphics.ci
         legend, other = (self.compare_legend, self.legend) if comparing else (self.legend, self.compare_legend)
         if other.scene() is not None:
@@ -266,7 +338,9 @@ class SummaryPanel(Panel):
             legend.addItem(style_sample(run_style(i)), text)
         if all_arms:
             legend.addItem(self.mean_dots, self._mean_label())
-        self._legend_arms = (all_arms, runs)
+        if off:
+            legend.addItem(self.off_dots, "off the plateau")
+        self._legend_arms = (all_arms, runs, off)
         # a comparison's legend rows take height: the plots keep room for a box with its whiskers and the table
         # three rows (the bottom docks give way; at 1280x800 the box plot was squashed to 20-40 px)
         self.plots_min_height = SUMMARY_PLOTS_MIN_PX if comparing else 0
@@ -391,7 +465,9 @@ class SummaryPanel(Panel):
                              bottom=np.array([s.ci.mean - max(0.0, s.ci.lo) for s in ok]))
         few = sorted({s.ci.n for s in ss if s.ci.n < MIN_SEEDS})
         self.small_n_note = f"n = {', '.join(map(str, few))}: not enough seeds for an interval" if few else ""
-        note = f"<br><span style='font-size:9pt'>{self.small_n_note}</span>" if few else ""
+        self.plateau_note = self._plateau_text()
+        notes = "<br>".join(n for n in (self.small_n_note, self.plateau_note) if n)
+        note = f"<br><span style='font-size:9pt'>{notes}</span>" if notes else ""
         self.box_plot.setTitle(f"{BOX_TITLE}{note}", color=FOREGROUND, size="11pt")
         self.mean_dots.setData(np.array([s.x + half + 0.12 for s in ss]), np.array([s.ci.mean for s in ss]))
         self._set_ticks(self.box_plot, self._ticks(ss, [s.x for s in ss]))
@@ -423,6 +499,13 @@ class SummaryPanel(Panel):
             sy += d
             sb += [pg.mkBrush(arm_color(s.arm, all_arms, 160))] * len(d)
         self.diff_seeds.setData(sx, sy, brush=sb)
+        off = {(s.group, s.arm): s.diff.diff for s in self.off_plateau if s.diff is not None}
+        shown = [(i + OFF_SHIFT, off[(s.group, s.arm)]) for i, s in enumerate(diffs) if (s.group, s.arm) in off]
+        self.off_dots.setData([x for x, _ in shown], [d.mean for _, d in shown])
+        bars = [(x, d) for x, d in shown if shown_interval(d) is not None]
+        self.off_bars.setData(x=np.array([x for x, _ in bars]), y=np.array([d.mean for _, d in bars]),
+                              top=np.array([d.hi - d.mean for _, d in bars]),
+                              bottom=np.array([d.mean - d.lo for _, d in bars]))
         if diffs:
             self.diff_plot.setXRange(-0.7, len(diffs) - 0.3, padding=0)
         self._set_ticks(self.diff_plot, self._ticks(diffs, [float(i) for i in range(len(diffs))]))
@@ -435,42 +518,75 @@ class SummaryPanel(Panel):
                 return o.values
         return {}
 
+    def _plateau_text(self) -> str:
+        """The plateau seeds in a few words (the table's tooltip says the rest)."""
+        if not self.plateau:
+            return ""
+        where = "; ".join(f"{group + ' ' if group else ''}seed{'s' if len(seeds) > 1 else ''} "
+                          f"{', '.join(map(str, seeds))}" for group, seeds in self.plateau.items())
+        text = f"on the plateau (random init > {STUCK_ERROR:.0%}): {where}"
+        font = QFont()
+        font.setPointSizeF(9)
+        room = self.box_plot.width()
+        if room > 0 and QFontMetrics(font).horizontalAdvance(text) > room:  # a title with markup is never elided
+            count = sum(len(seeds) for seeds in self.plateau.values())
+            total = sum(len(by_arm.get(REFERENCE, {})) for by_arm in self._group_finals.values())
+            text = f"on the plateau (random init > {STUCK_ERROR:.0%}): {count} of {total} seeds"
+        return text
+
     def _mean_label(self) -> str:
         return "mean ± 95 % CI" if any(s.ci.n >= MIN_SEEDS for s in self.summaries) else "mean"
 
     def _fill_table(self) -> None:
-        self.table.setRowCount(len(self.summaries))
-        self.table.setColumnHidden(0, not any(s.group for s in self.summaries))
-        for r, s in enumerate(self.summaries):
+        rows = self.table_rows()
+        self.table.setRowCount(len(rows))
+        self.table.setColumnHidden(0, not any(s.group for s in rows))
+        for r, s in enumerate(rows):
             d = s.diff.diff if s.diff is not None else None
-            cells = [s.run or s.group or "–", arm_label(s.arm), str(s.ci.n), f"{s.ci.mean:.2f} %",
-                     _interval(s.ci.lo, s.ci.hi, s.ci.n), f"{s.box['median']:.2f} %",
-                     f"{d.mean:+.2f} pp (n={d.n})" if d else "–", _interval(d.lo, d.hi, d.n, "pp") if d else "–",
+            off = s.seeds_kept == OFF_PLATEAU
+            unpaired = "– (n = 0)" if off and s.arm != REFERENCE else "–"  # every pair on the plateau
+            cells = [s.run or s.group or "–", arm_label(s.arm) + (", off the plateau" if off else ""), str(s.ci.n),
+                     f"{s.ci.mean:.2f} %" if s.ci.n else "–",
+                     _interval(s.ci.lo, s.ci.hi, s.ci.n), f"{s.box['median']:.2f} %" if s.box else "–",
+                     f"{d.mean:+.2f} pp (n={d.n})" if d else unpaired,
+                     _interval(d.lo, d.hi, d.n, "pp") if d else unpaired,
                      _p(s.diff.t_pvalue, d.n) if s.diff and d else "–",
                      _wilcoxon(s.diff.wilcoxon_pvalue, d.n) if s.diff and d else "–"]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if text.startswith("– (n ="):
+                if c == 1 and off:
+                    seeds = ", ".join(map(str, self.plateau.get(s.group, ())))
+                    item.setToolTip(f"Without seeds {seeds}: random init ended above {STUCK_ERROR:.0%} test error "
+                                    "there (it never left the chance-level plateau, so a gain against it is an "
+                                    "optimisation failure). The reproduce report's width and labels claims judge "
+                                    "the gain of pre-training (random init minus arm) over these seeds.")
+                elif text.startswith("– (n ="):
                     item.setToolTip(f"n = {s.ci.n}: not enough seeds for an interval or a p-value (3 or more)")
                 elif "smallest" in text:
                     item.setToolTip(text)
+                elif c == 4 and s.ci.n >= MIN_SEEDS and s.ci.lo < 0:
+                    item.setToolTip(f"t-interval [{s.ci.lo:.2f}, {s.ci.hi:.2f}] %: shown and drawn from 0 % (an "
+                                    "error rate is never negative); the reproduce report prints it as computed")
                 self.table.setItem(r, c, item)
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
+        """One row per table row: the drawn rows over every seed (seeds_kept "all") and, where random init has seeds
+        on the plateau, each arm over the others ("off plateau"); plateau_seeds names the group's plateau seeds."""
         columns = ["group", "arm", "n", "values", "q1", "median", "q3", "whisker_lo", "whisker_hi", "min", "max",
                    "mean", "std", "ci_lo", "ci_hi", "diff_reference", "diff_n", "diff_mean", "diff_ci_lo",
-                   "diff_ci_hi", "t_pvalue", "wilcoxon_pvalue", "run"]
+                   "diff_ci_hi", "t_pvalue", "wilcoxon_pvalue", "run", "seeds_kept", "plateau_seeds"]
         rows: list[list[Any]] = []
-        for s in self.summaries:
+        for s in self.table_rows():
             b, d = s.box, s.diff
             values = ";".join(f"s{seed}={v!r}" for seed, v in s.values.items())
-            row: list[Any] = [s.group, s.arm, s.ci.n, values, b["q1"], b["median"], b["q3"], b["whisker_lo"],
-                              b["whisker_hi"], b["min"], b["max"], s.ci.mean, s.ci.std, s.ci.lo, s.ci.hi]
+            box = [b.get(k, "") for k in ("q1", "median", "q3", "whisker_lo", "whisker_hi", "min", "max")]
+            row: list[Any] = [s.group, s.arm, s.ci.n, values, *box, s.ci.mean, s.ci.std, s.ci.lo, s.ci.hi]
             if d is None:
                 row += ["", "", "", "", "", "", ""]
             else:
                 row += [d.reference, d.diff.n, d.diff.mean, d.diff.lo, d.diff.hi, d.t_pvalue, d.wilcoxon_pvalue]
-            rows.append([*row, s.run])
+            plateau = "" if s.run else ";".join(map(str, self.plateau.get(s.group, ())))
+            rows.append([*row, s.run, s.seeds_kept, plateau])
         return columns, rows
 
 
