@@ -122,13 +122,16 @@ def _online_stream(cfg: ExperimentConfig) -> Iterator[ConfigError]:
                           f"got {o.block:,}")
 
 
+STREAM_KINDS = ("online", "output-variance")  # kinds that only stream the training images and score no validation
+
+
 def _validation_split(cfg: ExperimentConfig) -> Iterator[ConfigError]:
-    """Standard and output-variance runs score the validation split (every epoch, or for the model choice); an
-    online run only streams the training images, so it may keep all of them (Erhan 2010's InfiniteMNIST deforms
-    all 60,000 MNIST training digits)."""
-    if cfg.data.n_valid == 0 and cfg.kind != "online":
+    """A standard run scores the validation split (every epoch, and for early stopping); an online or
+    output-variance run only streams the training images (and scores test or probe images), so it may keep all of
+    them (Erhan 2010's InfiniteMNIST deforms all 60,000 MNIST training digits)."""
+    if cfg.data.n_valid == 0 and cfg.kind not in STREAM_KINDS:
         yield ConfigError("data.n_valid", f"must be >= 1 for kind {cfg.kind!r} (its validation split is scored); "
-                          "0 only for kind 'online'")
+                          f"0 only for kinds {', '.join(repr(k) for k in STREAM_KINDS)}")
 
 
 def _variance_stream(cfg: ExperimentConfig) -> Iterator[ConfigError]:

@@ -23,18 +23,6 @@ from desktop_app.core.runfolder.results_cache import list_metadata, read_result
 from desktop_app.core.stats import MeanCI, mean_ci, paired_difference
 
 NAME = "output_variance"
-SIZE_NOTE = (  # the claim's size_note: the report's setup says it
-    "Early examples can only matter more if the nets leave their initial plateau: a net that is still "
-    "near its initialisation at the end of the stream is shaped most by the last examples it saw. Exploratory runs "
-    "(seed 0, one layer of 100 sigmoid units, random init, 5 blocks, momentum 0.9, lr 0.1): after 3,500 examples "
-    "(one pass over the digits) the variance rose 10x from the first block to the last; after 35,000 it was flat up "
-    "to a jump at the last block; after 100,000 it fell from the first block to the fourth (9.9e-4 to 1.4e-4) and "
-    "only the last block jumped back (8.8e-4). With plain SGD (lr 0.1, 10x smaller steps) the nets were still near "
-    "their plateau after 35,000 examples and the variance rose 100x with position. Hence 100,000 examples per net "
-    "(10,000 updates), the size at which the paper's ordering appears for random init, and an affordable one: every "
-    "block x resample x arm x seed trains a net from scratch. At that size the DAE-pre-trained net of the same "
-    "seed varied more, not less (1.6e-3, 1.4e-3, 7.9e-4, 1.1e-3, 1.8e-3): it fits the stream sooner and its outputs "
-    "are more confident, and a softmax output near 0 or 1 moves more in absolute terms.")
 
 
 def read_variance(run_dir: Path) -> OutputVarianceResult:
