@@ -240,12 +240,18 @@ def test_labels_with_every_random_init_seed_on_the_plateau_shows_nothing_at_100(
     assert RULES["labels"].decide(ev).verdict == INCONCLUSIVE  # was "reproduced"
 
 
-def test_output_variance_of_5cc2c12_is_not_reproduced():
-    ev = {key("slope_random_init", "none"): ci(-0.075, 0.016, 5),
+def test_output_variance_of_5cc2c12_is_mixed_once_the_last_blocks_recency_is_set_apart():
+    """The random-init slope over every block, -0.030 [-0.075, 0.016], showed nothing (not reproduced, issue 26).
+    Over blocks 0-3, the last block's recency set apart as the paper sets it apart (Erhan 2010, Sec. 8.2: a constant
+    learning rate), the same 5 seeds give -0.168 [-0.296, -0.040] (per-seed least-squares slopes of log10 variance,
+    docs/results/output-variance/output-variance.csv at 5cc2c12); pre-trained nets varied more."""
+    ev = {key("slope_before_last", "none"): ci(-0.296, -0.040, 5),
           key("log_variance_diff", "rbm"): ci(0.27, 0.43, 5), key("log_variance_diff", "dae"): ci(0.30, 0.39, 5)}
     d = RULES["output-variance"].decide(ev)
-    assert [j.outcome for j in d.judgements] == [NOT_SHOWN, CONTRADICTED, CONTRADICTED]
-    assert d.verdict == NOT_REPRODUCED  # was "mixed"
+    assert [j.outcome for j in d.judgements] == [HOLDS, CONTRADICTED, CONTRADICTED]
+    assert d.verdict == MIXED
+    ev[key("slope_before_last", "none")] = ci(-0.075, 0.016, 5)  # the interval over every block
+    assert RULES["output-variance"].decide(ev).verdict == NOT_REPRODUCED
 
 
 def test_filters_that_move_relatively_less_but_absolutely_more_are_mixed():
