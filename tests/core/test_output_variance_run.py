@@ -1,6 +1,7 @@
 """kind = "output-variance" runs Erhan's block-resampling experiment as a run, persisted and replayable."""
 
 import numpy as np
+import pytest
 
 from desktop_app.core import config as c
 from desktop_app.core.engine.run import run_experiment
@@ -70,3 +71,28 @@ def test_output_variance_units_run_in_worker_processes_with_the_one_process_numb
     assert progress and all(e.unit_done_steps == 4 for e in progress)  # only the end: nothing recomputed
     (done2,) = [e for e in again if isinstance(e, AnalysisFinished)]
     np.testing.assert_array_equal(done2.result.variance, alone.variance)
+
+
+def test_an_output_variance_run_may_stream_every_training_image(tmp_path):
+    """data.n_valid = 0 (as the claim's MNIST version sets it): no validation split is held out or scored, the
+    deformed stream's base is the whole training pool, and the run completes with a finite variance per block."""
+    from desktop_app.core.runfolder import read_manifest
+
+    cfg = c.from_dict({
+        "kind": "output-variance", "arms": ["none"],
+        "data": {"name": "elastic", "base": "digits", "n_labelled": 0, "n_valid": 0, "n_test": 100,
+                 "probe_size": 20},
+        "model": {"layers": [{"kind": "dense", "units": 6}]},
+        "finetune": {"batch_size": 10},
+        "output_variance": {"n_blocks": 3, "resamples": 2, "resample": "deform", "stream_examples": 300},
+        "device": "cpu",
+    })
+    events = list(run_experiment(cfg, None, tmp_path / "ov"))
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "completed", events[-1].message
+    sizes = read_manifest(tmp_path / "ov")["sizes"]
+    assert sizes["valid"] == 0 and sizes["labelled"] == 5000 - 100  # every digit but the test ones streams
+    (done,) = [e for e in events if isinstance(e, AnalysisFinished)]
+    assert done.result.variance.shape == (1, 3) and np.all(np.isfinite(done.result.variance))
+    assert done.result.block_size == 100 and done.result.resample == "deform"
+    with pytest.raises(c.ConfigError, match=r"data\.n_valid"):  # a standard run scores a validation split
+        cfg.with_overrides({"kind": "standard"}).validate()
