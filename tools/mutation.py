@@ -300,6 +300,12 @@ EQUIVALENT: dict[str, str] = {
         "parameter's shape, (K, in, out) or (K, 1, out), never 1-D; the step counts are 0-D"),
     "desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_15": _FOLD,
     "desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_21": _FOLD,
+    **{f"desktop_app.core.stats.x__betacf__mutmut_{i}": (
+        "abs(d) / abs(c) >= tiny instead of > tiny: d and c are each 1 plus a double, which in double precision is "
+        "0 or at least 2**-53 in magnitude (or NaN, false both ways), never exactly 1e-300") for i in (22, 59, 68)},
+    "desktop_app.core.stats.x__betacf__mutmut_29": (
+        "range(1, 100001) instead of 100_000: the fraction converges within 40 iterations for every t_sf input "
+        "(df 3 to 1e10, t 0.01 to 100, counted), and a NaN argument gives NaN after either count"),
     "desktop_app.core.training.step.x_load_checkpoint__mutmut_8": (
         "torch.load without weights_only=True: it is torch's default since 2.6 (torch >= 2.13 is pinned); "
         "test_load_checkpoint_refuses_pickled_code passes on it. Kept explicit in the source on purpose."),

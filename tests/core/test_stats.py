@@ -172,3 +172,46 @@ def test_an_interval_is_shown_from_three_finite_values_on():
         assert shown_interval(MeanCI(5, 0.5, 0.1, lo, hi)) is None, (lo, hi)
     ci = mean_ci([0.1, 0.2, 0.4])
     assert shown_interval(ci) == (ci.lo, ci.hi) and ci.shown
+
+
+@pytest.mark.parametrize(("a", "b", "x", "where"), [
+    (1.0, 3.0, 0.5, "d before the loop: 1 - (a + b) x / (a + 1) = 0"),
+    (1.0, 2.0, 0.75, "d at the first step: 1 + aa d = 0"),
+    (7.0, 7.0, 0.8, "c at the first step's odd term: 1 + aa / c = 0"),
+])
+def test_the_continued_fraction_passes_a_vanishing_lentz_denominator(a, b, x, where):
+    """Modified Lentz replaces a denominator that is exactly 0 by 1e-300 and goes on (Numerical Recipes 6.4).
+    ``_betainc`` calls the fraction only below (a + 1) / (a + b + 2), where the first d stays positive, but the
+    fraction is I_x(a, b)'s for any x < 1: at these (a, b, x) d or c is exactly 0 in double precision, and the
+    result must still be the incomplete beta, here a binomial tail for integer a, b (written out) and scipy's."""
+    import math
+
+    from scipy.special import betainc
+
+    from desktop_app.core.stats import _betacf
+
+    n = int(a + b - 1)  # I_x(a, b) = P(Binomial(a + b - 1, x) >= a) for integer a, b
+    tail = sum(math.comb(n, j) * x**j * (1 - x) ** (n - j) for j in range(int(a), n + 1))
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+    value = front * _betacf(a, b, x) / a
+    assert value == pytest.approx(tail, rel=1e-13), where
+    assert value == pytest.approx(betainc(a, b, x), rel=1e-13), where
+
+
+def test_plateau_seeds_are_those_above_half_error_in_either_unit():
+    """A seed is stuck strictly above 50 % test error: exactly 50 % is not (fractions by default, percent with
+    scale 100, as the Summary panel passes)."""
+    from desktop_app.core.stats import STUCK_ERROR, plateau_seeds
+
+    assert STUCK_ERROR == 0.5
+    assert plateau_seeds({0: 0.5, 1: 0.5000001, 2: 0.12, 3: 0.9}) == {1, 3}
+    assert plateau_seeds({0: 50.0, 1: 50.001, 2: 12.0, 3: 0.9}, scale=100.0) == {1}
+    assert plateau_seeds({}) == set()
+
+
+def test_leave_out_drops_the_seeds_from_every_arm_and_keeps_the_rest():
+    from desktop_app.core.stats import leave_out
+
+    by_arm = {"none": {0: 0.6, 1: 0.1, 2: 0.2}, "dae": {0: 0.3, 1: 0.09, 3: 0.05}}
+    assert leave_out(by_arm, {0, 3}) == {"none": {1: 0.1, 2: 0.2}, "dae": {1: 0.09}}
+    assert leave_out(by_arm, set()) == by_arm
