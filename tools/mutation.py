@@ -177,6 +177,13 @@ EQUIVALENT: dict[str, str] = {
         "it right after begin, before the unit counted any step, so the sum starts from 0"),
     "desktop_app.core.training.unit.xǁUnitRunǁskip_pretrained__mutmut_23": (
         "_pt_started = None instead of False: it is only read as `not self._pt_started`"),
+    "desktop_app.core.training.unit.xǁUnitRunǁdiverged__mutmut_2": (
+        "done_steps = None instead of total_steps: nothing reads a diverged unit's count again (its last events are "
+        "the LogMessage and UnitFinished; a seed batch's stop skips ended seeds), and the run's bar moves past the "
+        "unit on its UnitFinished (engine/run.py _unit_finished)"),
+    "desktop_app.core.training.unit.xǁUnitRunǁ_pretrain__mutmut_1": (
+        "skip_pretrained(None, ...): skip_pretrained never reads its model argument (it counts the skipped layers' "
+        "minibatches from the config and the data)"),
     "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
         "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
     **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ_update__mutmut_{i}": (

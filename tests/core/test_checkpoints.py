@@ -9,12 +9,16 @@ from safetensors import safe_open
 
 from desktop_app.core import config as c
 from desktop_app.core.engine.run import run_experiment
+from desktop_app.core.runfolder import RunFolder, RunFolderError
 from desktop_app.core.runfolder.workspace import reproduce_command
+from desktop_app.core.training import checkpoints
 from desktop_app.core.training.checkpoints import (
     CheckpointError,
     export_model,
     list_checkpoints,
     open_checkpoint,
+    read_resume_state,
+    verify_resume_states,
 )
 
 
@@ -102,3 +106,65 @@ def test_an_exported_safetensors_opens_as_the_checkpoint_it_came_from(run_dir, t
     broken.write_bytes(st.read_bytes()[:40])
     with pytest.raises(CheckpointError, match=r"broken.safetensors: not a readable .safetensors file \(.*header"):
         open_checkpoint(broken)  # safetensors' own reason (a header that is cut short), not a generic word
+
+
+def _resume_with(tmp_path, state):
+    """read_resume_state of a unit whose latest.pt holds ``state`` (written as torch.save writes any state)."""
+    unit = RunFolder(tmp_path / "run").unit("none", 0)
+    unit.latest_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, unit.latest_path)
+    return unit.latest_path, lambda: read_resume_state(unit)
+
+
+W = {"w": torch.zeros(2, 3)}
+FT = {"stage": "finetune", "model": W, "epoch": 2, "optimizer": {}}
+HOSTILE_RESUME_STATES = [
+    ([1, 2, 3], "not a Basin resume state"),
+    ({**FT, "stage": "begin"}, "stage must be one of pretrain, finetune, done"),
+    ({**FT, "model": {"w": [1.0, 2.0]}}, "no 'model' state dict of tensors"),
+    ({**FT, "model": [torch.zeros(2)]}, "no 'model' state dict of tensors"),
+    ({**FT, "epoch": -1}, "'epoch' must be a non-negative integer"),
+    ({**FT, "epoch": "2"}, "'epoch' must be a non-negative integer"),
+    ({**FT, "stage": "done", "epoch": None}, "'epoch' must be a non-negative integer"),
+    ({k: v for k, v in FT.items() if k != "optimizer"}, "no 'optimizer' state"),
+    ({**FT, "optimizer": [1]}, "no 'optimizer' state"),
+    ({"stage": "pretrain", "model": W, "layers_done": "1"}, "'layers_done' must be an integer"),
+]
+
+
+@pytest.mark.parametrize(("state", "reason"), HOSTILE_RESUME_STATES)
+def test_a_hostile_resume_state_is_refused_naming_the_file_and_what_is_wrong(tmp_path, state, reason):
+    """Every check of a resume state read from latest.pt, each with the exact line a user reads: the file, then the
+    field and the problem."""
+    latest, read = _resume_with(tmp_path, state)
+    with pytest.raises(RunFolderError) as info:
+        read()
+    assert str(info.value) == f"{latest}: {reason}"
+
+
+@pytest.mark.parametrize("state", [FT, {**FT, "epoch": 0}, {**FT, "stage": "done"},
+                                   {"stage": "pretrain", "model": W}, {"stage": "pretrain", "model": W,
+                                                                       "layers_done": 1}])
+def test_a_well_formed_resume_state_is_read_back(tmp_path, state):
+    _latest, read = _resume_with(tmp_path, state)
+    got = read()
+    assert got["stage"] == state["stage"] and torch.equal(got["model"]["w"], W["w"])
+
+
+def test_a_resume_state_may_hold_exactly_the_parameter_limit(tmp_path, monkeypatch):
+    """The limit is inclusive: a model of MAX_PARAMETERS values resumes, one more is refused with both counts."""
+    monkeypatch.setattr(checkpoints, "MAX_PARAMETERS", 1000)
+    _latest, read = _resume_with(tmp_path, {**FT, "model": {"w": torch.zeros(10, 90), "b": torch.zeros(100)}})
+    assert read()["model"]["w"].shape == (10, 90)
+    latest, read = _resume_with(tmp_path, {**FT, "model": {"w": torch.zeros(10, 90), "b": torch.zeros(101)}})
+    with pytest.raises(RunFolderError) as info:
+        read()
+    assert str(info.value) == f"{latest}: 1,001 parameters, more than the limit of 1,000"
+
+
+def test_verify_resume_states_names_the_manifest_whose_data_shape_is_out_of_range(tmp_path):
+    folder = RunFolder(tmp_path / "run")
+    cfg = c.from_dict({"model": {"layers": [{"kind": "dense", "units": 8}]}, "arms": ["none"]})
+    with pytest.raises(RunFolderError) as info:
+        verify_resume_states(folder, cfg, {"input_shape": [0, 28], "n_classes": 10})
+    assert str(info.value) == f"{folder.manifest_path}: input_shape [0, 28] / n_classes 10 are out of range"
