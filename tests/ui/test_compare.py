@@ -6,6 +6,7 @@ points."""
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,61 @@ def test_the_csv_of_a_comparison_equals_the_runs_metrics(window, two_runs, tmp_p
     assert (tmp_path / "all" / "curves.svg").read_text().count("config_hash") == 2
     assert (tmp_path / "all" / "filters.svg").read_text().count("config_hash") == 1  # the run shown
 
+
+
+def _blank_wall_times(run_dir: Path) -> None:
+    """Make ``run_dir`` a run written before wall time was recorded: every metrics file's wall_s empty."""
+    for path in [run_dir / "metrics.csv", *(run_dir / "metrics").glob("*.csv")]:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            fields, rows = reader.fieldnames, [{**r, "wall_s": ""} for r in reader]
+        with open(path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fields)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def test_every_column_of_a_comparisons_csv_is_the_runs_metrics_or_the_line_drawn(window, two_runs, tmp_path):
+    """Seed rows carry the metrics file's values and nothing in the drawn-line columns (a wall time the run did not
+    record stays empty); mean rows carry the line drawn: x (here labelled examples seen), the mean over seeds, the
+    +- std band, the seed count, the smoothed line and the unit, each computed here from the runs' metrics.csv."""
+    old = tmp_path / "run-old"
+    shutil.copytree(two_runs[1], old)
+    _blank_wall_times(old)
+    runs = [two_runs[0], old]
+    assert window.compare_runs(runs)
+    curves = window.panel_widgets["Curves"]
+    curves.select(metric="NLL", splits=("test",), band="± std", smoothing=0.6, x="examples seen")
+    with open(curves.export(tmp_path / "cmp.csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    line_columns = ("x", "mean", "band_lo", "band_hi", "n_seeds", "smoothed", "unit")
+    seed_rows = [r for r in rows if r["row"] == "seed"]
+    assert {r["phase"] for r in seed_rows} == {"pretrain", "finetune"}
+    assert all(r[k] == "" for r in seed_rows for k in line_columns)
+    walls = {d.name: {r["wall_s"] for r in seed_rows if r["run"] == d.name and r["phase"] == "finetune"} for d in runs}
+    assert walls[old.name] == {""} and all(float(w) > 0 for w in walls[two_runs[0].name])
+    means = [r for r in rows if r["row"] == "mean"]
+    assert all(r[k] == "" for r in means for k in ("seed", "nll", "error", "recon_error", "wall_s"))
+    checked = 0
+    for run_dir in runs:
+        metrics = metrics_rows(run_dir)
+        for arm in ("none", "dae"):
+            per_seed = np.array([[float(r["nll"]) for r in metrics if (r["arm"], r["seed"], r["split"], r["phase"])
+                                  == (arm, str(seed), "test", "finetune")] for seed in (0, 1)])
+            mean, std = per_seed.mean(axis=0), per_seed.std(axis=0, ddof=1)
+            smooth = ema(mean, 0.6)
+            got = sorted((r for r in means if (r["run"], r["arm"], r["phase"]) == (run_dir.name, arm, "finetune")),
+                         key=lambda r: int(r["epoch"]))
+            assert [int(r["epoch"]) for r in got] == list(range(len(mean))) and len(mean) == 4
+            for e, r in enumerate(got):
+                assert (r["split"], r["layer"], r["unit"], int(r["n_seeds"])) == ("test", "-1", "nats", 2)
+                assert float(r["x"]) == e * 200.0  # the 200 labelled examples of the manifest, per epoch
+                assert float(r["mean"]) == pytest.approx(mean[e], rel=1e-12)
+                assert float(r["band_lo"]) == pytest.approx(mean[e] - std[e], rel=1e-12)
+                assert float(r["band_hi"]) == pytest.approx(mean[e] + std[e], rel=1e-12)
+                assert float(r["smoothed"]) == pytest.approx(smooth[e], rel=1e-12)
+                checked += 1
+    assert checked == 16
 
 def test_smoothing_log_y_and_examples_seen(window, two_runs):
     window.compare_runs(two_runs)
