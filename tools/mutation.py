@@ -313,6 +313,14 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.stats.x__betacf__mutmut_29": (
         "range(1, 100001) instead of 100_000: the fraction converges within 40 iterations for every t_sf input "
         "(df 3 to 1e10, t 0.01 to 100, counted), and a NaN argument gives NaN after either count"),
+    "desktop_app.core.stats.x__betacf__mutmut_76": (
+        "abs(d * c - 1.0) <= eps instead of < eps: d * c - 1 is exact (Sterbenz) and a multiple of 2**-53, so it is "
+        "below 1e-16 exactly when it is 0, as with <="),
+    **{f"desktop_app.core.stats.x__betainc__mutmut_{i}": (
+        "the switch to 1 - I_{1-x}(b, a) moved a little ((a+1)/(a+b+2) with <=, +2 for +1, a-b for a+b, +3 for +2): "
+        "near the switch both forms converge and are the same I_x(a, b); t_sf's results change only at its own "
+        "rounding (at most 5e-11 relative, df 1 to 5000, t 1e-4 to 50, against scipy, where the original's own "
+        "error reaches 1.3e-9)") for i in (22, 25, 27, 28)},
     "desktop_app.core.training.step.x_load_checkpoint__mutmut_8": (
         "torch.load without weights_only=True: it is torch's default since 2.6 (torch >= 2.13 is pinned); "
         "test_load_checkpoint_refuses_pickled_code passes on it. Kept explicit in the source on purpose."),

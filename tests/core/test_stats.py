@@ -215,3 +215,17 @@ def test_leave_out_drops_the_seeds_from_every_arm_and_keeps_the_rest():
     by_arm = {"none": {0: 0.6, 1: 0.1, 2: 0.2}, "dae": {0: 0.3, 1: 0.09, 3: 0.05}}
     assert leave_out(by_arm, {0, 3}) == {"none": {1: 0.1, 2: 0.2}, "dae": {1: 0.09}}
     assert leave_out(by_arm, set()) == by_arm
+
+
+@pytest.mark.parametrize("df", [1, 3, 30, 399, 5000])
+def test_t_sf_matches_scipy_from_t_0_to_infinity(df):
+    """P(T > t) against scipy over the whole range: exactly 1/2 at t = 0 and 0 at t = infinity (the incomplete beta's
+    ends, x = 1 and x = 0), and near 1/2 for a small t, where I_x(df/2, 1/2) must be taken as 1 - I_{1-x}(1/2, df/2)
+    (the fraction converges slowly and loses digits for x close to 1)."""
+    import math
+
+    from desktop_app.core.stats import t_sf
+
+    assert t_sf(0.0, df) == 0.5 and t_sf(math.inf, df) == 0.0
+    for t in (1e-3, 1e-2, 0.1, 0.5, 1.0, 2.0, 5.0, 20.0):
+        assert t_sf(t, df) == pytest.approx(sps.t.sf(t, df), rel=1e-9), t
