@@ -184,6 +184,8 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.training.unit.xǁUnitRunǁ_pretrain__mutmut_1": (
         "skip_pretrained(None, ...): skip_pretrained never reads its model argument (it counts the skipped layers' "
         "minibatches from the config and the data)"),
+    "desktop_app.core.training.unit.xǁUnitRunǁpretrain_item__mutmut_30": (
+        "add_rows(..., flush=None) instead of False: RunWriter.add_rows only tests `if flush:`, and None is false"),
     "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
         "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
     **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ_update__mutmut_{i}": (

@@ -410,12 +410,29 @@ def test_each_pretrained_layer_and_the_fine_tuning_announce_their_phase_once(spl
     epoch, then one for fine-tuning."""
     cfg = small(arms=["dae"], **{"pretraining.dae.epochs": 2, "finetune.epochs": 1,
                                  "model.layers": [{"kind": "dense", "units": 16}, {"kind": "dense", "units": 8}]})
-    events = list(train_unit(cfg, "dae", 0, tmp_path / "run", RunControl(), unit_data(cfg, splits)))
+    events = list(train_unit(cfg, "dae", 3, tmp_path / "run", RunControl(), unit_data(cfg, splits)))
     ended(events)
     marks = [("start", e.phase, e.layer, e.epochs) if isinstance(e, PhaseStarted) else ("epoch", e.layer, e.epoch)
              for e in events if isinstance(e, PhaseStarted | PretrainEpoch)]
     assert marks == [("start", "pretrain", 0, 2), ("epoch", 0, 1), ("epoch", 0, 2),
                      ("start", "pretrain", 1, 2), ("epoch", 1, 1), ("epoch", 1, 2), ("start", "finetune", -1, 1)]
+    assert {(e.arm, e.seed) for e in events if isinstance(e, PhaseStarted)} == {("dae", 3)}
+
+
+def test_pretraining_reports_each_minibatch_with_its_layer_and_epoch(splits, tmp_path, monkeypatch):
+    """With the progress interval at 0 (no clock involved) every pre-training minibatch sends a Progress naming
+    the unit, the phase, the layer and the 1-based epoch, counting the unit's minibatches one by one."""
+    monkeypatch.setattr(unit, "PROGRESS_INTERVAL_S", 0.0)
+    cfg = small(arms=["dae"], **{"pretraining.dae.epochs": 2, "pretraining.dae.batch_size": 25, "finetune.epochs": 1,
+                                 "model.layers": [{"kind": "dense", "units": 16}, {"kind": "dense", "units": 8}]})
+    events = list(train_unit(cfg, "dae", 3, tmp_path / "run", RunControl(), unit_data(cfg, splits)))
+    ended(events)
+    per_epoch = 3  # 60 unlabelled examples in minibatches of 25
+    want = [("dae", 3, "pretrain", layer, epoch, 2) for layer in (0, 1) for epoch in (1, 2) for _ in range(per_epoch)]
+    got = [e for e in events if isinstance(e, Progress) and e.phase != "finetune"]
+    assert [(e.arm, e.seed, e.phase, e.layer, e.epoch, e.epochs) for e in got] == want
+    assert [e.done_steps for e in got] == list(range(1, len(want) + 1))
+    assert all(e.total_steps == unit.unit_steps(cfg, "dae", cfg.data.n_labelled, cfg.data.n_unlabelled) for e in got)
 
 
 def test_a_pass_over_n_examples_is_n_over_the_batch_size_rounded_up():

@@ -64,6 +64,8 @@ def test_the_state_waits_in_memory_and_a_stop_writes_it_and_resume_is_exact(step
     for ev in run_experiment(tiny(step), control, run_dir):
         if isinstance(ev, EpochMetrics) and ev.arm == "dae" and ev.epoch == 3:
             assert latest(run_dir, "dae") is None  # not even the pre-trained layer's state was written yet
+            metrics = RunFolder(run_dir).unit("dae", 0).metrics_path  # nor the rows: they go with the state
+            assert not metrics.exists() or rows(metrics) == [], rows(metrics)
             control.stop()
         if isinstance(ev, UnitFinished) and ev.status == "completed":
             completed.append(ev.arm)
