@@ -186,6 +186,12 @@ EQUIVALENT: dict[str, str] = {
         "minibatches from the config and the data)"),
     "desktop_app.core.training.unit.xǁUnitRunǁpretrain_item__mutmut_30": (
         "add_rows(..., flush=None) instead of False: RunWriter.add_rows only tests `if flush:`, and None is false"),
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁpretrain_item__mutmut_{i}": (
+        "a pre-training row's empty nll or error written under another key: the rows' one reader, rows_to_csv, "
+        "writes each metrics column as row.get(column, '') and ignores other keys, so the file is the same")
+       for i in (51, 52, 54, 55)},
+    "desktop_app.core.training.unit.xǁUnitRunǁpretrain_item__mutmut_80": (
+        "_pt_started = None instead of False after a layer: it is only read as `not self._pt_started`"),
     "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
         "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
     **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ_update__mutmut_{i}": (
@@ -323,6 +329,9 @@ EQUIVALENT: dict[str, str] = {
         "near the switch both forms converge and are the same I_x(a, b); t_sf's results change only at its own "
         "rounding (at most 5e-11 relative, df 1 to 5000, t 1e-4 to 50, against scipy, where the original's own "
         "error reaches 1.3e-9)") for i in (22, 25, 27, 28)},
+    "desktop_app.ui.panels.curves.xǁCurvesPanelǁ_comparison_table__mutmut_122": (
+        "s.name.split()[+1] instead of [-1] for a pre-training series: its name is always 'layer N' (two words, "
+        "_series_of), where index 1 is the last"),
     "desktop_app.core.training.step.x_load_checkpoint__mutmut_8": (
         "torch.load without weights_only=True: it is torch's default since 2.6 (torch >= 2.13 is pinned); "
         "test_load_checkpoint_refuses_pickled_code passes on it. Kept explicit in the source on purpose."),

@@ -185,6 +185,17 @@ def test_every_column_of_a_comparisons_csv_is_the_runs_metrics_or_the_line_drawn
                 assert float(r["band_hi"]) == pytest.approx(mean[e] + std[e], rel=1e-12)
                 assert float(r["smoothed"]) == pytest.approx(smooth[e], rel=1e-12)
                 checked += 1
+        # the pre-training line: the dae's one layer, its reconstruction error over seeds per pre-training epoch
+        recon = np.array([[float(r["recon_error"]) for r in metrics if (r["arm"], r["seed"], r["phase"]) ==
+                           ("dae", str(seed), "pretrain")] for seed in (0, 1)])
+        got = [r for r in means if (r["run"], r["phase"]) == (run_dir.name, "pretrain")]
+        assert recon.shape == (2, 1) and len(got) == 1
+        r, mean, std = got[0], recon.mean(axis=0)[0], recon.std(axis=0, ddof=1)[0]
+        assert (r["arm"], r["layer"], r["epoch"], r["split"], r["n_seeds"]) == ("dae", "0", "1", "unlabelled", "2")
+        assert r["unit"].startswith("recon (per example") and float(r["x"]) == 1.0
+        assert float(r["mean"]) == pytest.approx(mean, rel=1e-12)
+        assert float(r["smoothed"]) == pytest.approx(mean, rel=1e-12)  # the first value of a bias-corrected average
+        assert (float(r["band_lo"]), float(r["band_hi"])) == (pytest.approx(mean - std), pytest.approx(mean + std))
     assert checked == 16
 
 def test_smoothing_log_y_and_examples_seen(window, two_runs):

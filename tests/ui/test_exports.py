@@ -155,10 +155,12 @@ def test_dialog_validates_and_remembers(qtbot, tmp_path):
 
 
 def test_hidden_panel_exports_current_data_at_a_sane_size(window, tmp_path):
-    """A panel behind another tab defers its redraw; the export redraws it first and lays it out full size."""
+    """A panel behind another tab defers its redraw; the export redraws it first and lays it out full size (into a
+    folder made for it, its parents too)."""
     curves = window.panel_widgets["Curves"]
-    options = ExportOptions(tmp_path, ("png", "csv"), width=900, dpi=0)
+    options = ExportOptions(tmp_path / "figures" / "today", ("png", "csv"), width=900, dpi=0)
     (png, csv_path) = export_panel(curves, options, "curves")
+    assert png.parent == csv_path.parent == tmp_path / "figures" / "today"
     img = QImage(str(png))
     assert img.width() == 900 and img.height() >= 900 * 250 // 900
     assert_csv_equals_table(csv_path, curves)
