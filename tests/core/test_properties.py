@@ -419,20 +419,48 @@ def test_each_pretrained_layer_and_the_fine_tuning_announce_their_phase_once(spl
     assert {(e.arm, e.seed) for e in events if isinstance(e, PhaseStarted | PretrainEpoch)} == {("dae", 3)}
 
 
-def test_pretraining_reports_each_minibatch_with_its_layer_and_epoch(splits, tmp_path, monkeypatch):
-    """With the progress interval at 0 (no clock involved) every pre-training minibatch sends a Progress naming
-    the unit, the phase, the layer and the 1-based epoch, counting the unit's minibatches one by one."""
+def test_a_unit_stopped_after_its_epoch_0_evaluation_resumes_from_that_state(splits, tmp_path):
+    """A resume state written at fine-tuning epoch 0 (pre-trained, evaluated, not yet stepped) is a fine-tuning
+    state like any other: the resumed unit starts at epoch 1 without evaluating epoch 0 a second time (one row per
+    split and epoch in the unit's metrics file)."""
+    import csv
+
+    from desktop_app.core.runfolder import RunFolder
+
+    cfg = small(arms=["dae"], **{"finetune.epochs": 2, "finetune.optimizer": "momentum"})
+    control = RunControl()
+    with pytest.raises(StopRequested):
+        for ev in train_unit(cfg, "dae", 1, tmp_path / "run", control, unit_data(cfg, splits)):
+            if isinstance(ev, EpochMetrics) and ev.epoch == 0:
+                control.stop()
+    state = final_state(tmp_path / "run", "dae", 1)
+    assert (state["stage"], state["epoch"]) == ("finetune", 0)
+    rest = list(train_unit(cfg, "dae", 1, tmp_path / "run", RunControl(), unit_data(cfg, splits)))
+    ended(rest)
+    assert [e.epoch for e in rest if isinstance(e, EpochMetrics)] == [1, 2]
+    with open(RunFolder(tmp_path / "run").unit("dae", 1).metrics_path, newline="") as fh:
+        rows = [(r["epoch"], r["split"]) for r in csv.DictReader(fh) if r["phase"] == "finetune"]
+    assert sorted(rows) == sorted((str(e), s) for e in (0, 1, 2) for s in ("train", "valid", "test"))
+
+def test_every_minibatch_reports_its_phase_layer_and_epoch(splits, tmp_path, monkeypatch):
+    """With the progress interval at 0 (no clock involved) every minibatch, pre-training and fine-tuning, sends a
+    Progress naming the unit, the phase, the layer (-1: fine-tuning) and the 1-based epoch of how many, counting
+    the unit's minibatches one by one up to its total; each fine-tuning evaluation (epoch 0 included) sends one
+    more where it stands."""
     monkeypatch.setattr(unit, "PROGRESS_INTERVAL_S", 0.0)
-    cfg = small(arms=["dae"], **{"pretraining.dae.epochs": 2, "pretraining.dae.batch_size": 25, "finetune.epochs": 1,
+    cfg = small(arms=["dae"], **{"pretraining.dae.epochs": 2, "pretraining.dae.batch_size": 25, "finetune.epochs": 2,
+                                 "finetune.batch_size": 40,
                                  "model.layers": [{"kind": "dense", "units": 16}, {"kind": "dense", "units": 8}]})
     events = list(train_unit(cfg, "dae", 3, tmp_path / "run", RunControl(), unit_data(cfg, splits)))
     ended(events)
-    per_epoch = 3  # 60 unlabelled examples in minibatches of 25
-    want = [("dae", 3, "pretrain", layer, epoch, 2) for layer in (0, 1) for epoch in (1, 2) for _ in range(per_epoch)]
-    got = [e for e in events if isinstance(e, Progress) and e.phase != "finetune"]
-    assert [(e.arm, e.seed, e.phase, e.layer, e.epoch, e.epochs) for e in got] == want
-    assert [e.done_steps for e in got] == list(range(1, len(want) + 1))
-    assert all(e.total_steps == unit.unit_steps(cfg, "dae", cfg.data.n_labelled, cfg.data.n_unlabelled) for e in got)
+    # 60 unlabelled examples in minibatches of 25: 3 a pre-training epoch; 120 labelled in 40s: 3 a fine-tuning one
+    want = [("pretrain", layer, epoch, 2) for layer in (0, 1) for epoch in (1, 2) for _ in range(3)]
+    want += [("finetune", -1, 0, 2)] + [("finetune", -1, epoch, 2) for epoch in (1, 2) for _ in range(4)]
+    done = [*range(1, 13), 12, 13, 14, 15, 15, 16, 17, 18, 18]
+    got = [e for e in events if isinstance(e, Progress)]
+    assert [(e.phase, e.layer, e.epoch, e.epochs) for e in got] == want
+    assert [e.done_steps for e in got] == done and {(e.arm, e.seed) for e in got} == {("dae", 3)}
+    assert {e.total_steps for e in got} == {18} == {unit.unit_steps(cfg, "dae", 120, 60)}
 
 
 def test_a_pass_over_n_examples_is_n_over_the_batch_size_rounded_up():

@@ -154,13 +154,15 @@ def test_dialog_validates_and_remembers(qtbot, tmp_path):
     assert again.folder_edit.text() == str(tmp_path) and again.stem() is None
 
 
-def test_hidden_panel_exports_current_data_at_a_sane_size(window, tmp_path):
+def test_hidden_panel_exports_current_data_at_a_sane_size(window, run_dir, tmp_path):
     """A panel behind another tab defers its redraw; the export redraws it first and lays it out full size (into a
-    folder made for it, its parents too)."""
+    folder made for it, its parents too, named after the panel when no name is given, carrying its one run's
+    manifest as it is on disk)."""
     curves = window.panel_widgets["Curves"]
     options = ExportOptions(tmp_path / "figures" / "today", ("png", "csv"), width=900, dpi=0)
-    (png, csv_path) = export_panel(curves, options, "curves")
-    assert png.parent == csv_path.parent == tmp_path / "figures" / "today"
+    (png, csv_path) = export_panel(curves, options)
+    assert (png, csv_path) == (tmp_path / "figures" / "today" / "curves.png", png.with_suffix(".csv"))
+    assert QImage(str(png)).text(MANIFEST_KEY) == (run_dir / "manifest.json").read_text(encoding="utf-8")
     img = QImage(str(png))
     assert img.width() == 900 and img.height() >= 900 * 250 // 900
     assert_csv_equals_table(csv_path, curves)
