@@ -192,6 +192,7 @@ EQUIVALENT: dict[str, str] = {
        for i in (51, 52, 54, 55)},
     "desktop_app.core.training.unit.xǁUnitRunǁpretrain_item__mutmut_80": (
         "_pt_started = None instead of False after a layer: it is only read as `not self._pt_started`"),
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁ_finetune__mutmut_{i}": _CPU for i in (40, 58)},
     "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
         "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
     **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ_update__mutmut_{i}": (

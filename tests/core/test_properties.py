@@ -442,6 +442,32 @@ def test_a_unit_stopped_after_its_epoch_0_evaluation_resumes_from_that_state(spl
         rows = [(r["epoch"], r["split"]) for r in csv.DictReader(fh) if r["phase"] == "finetune"]
     assert sorted(rows) == sorted((str(e), s) for e in (0, 1, 2) for s in ("train", "valid", "test"))
 
+@pytest.mark.parametrize("arm", ["none", "dae"])
+def test_each_fine_tuning_epochs_dropout_masks_start_from_the_seeds_own_stream(splits, tmp_path, monkeypatch, arm):
+    """Dropout draws from torch's default generator, which a unit reseeds at every fine-tuning epoch with
+    derive_seed(seed, "dropout", epoch) (the seed batch seeds its per-seed generators the same way): seed i draws the
+    same masks in every arm, on any path, and a resumed unit the masks of an unstopped one. Checked where the masks
+    are drawn: the generator's state at each epoch's first training-mode dropout is a fresh generator's so seeded."""
+    import torch.nn.functional as F
+
+    from desktop_app.core.seeding import derive_seed
+
+    states: list[torch.Tensor] = []
+    real = F.dropout
+
+    def spy(x, p=0.5, training=True, inplace=False):
+        if training:
+            states.append(torch.get_rng_state())
+        return real(x, p, training, inplace)
+
+    monkeypatch.setattr(F, "dropout", spy)
+    cfg = small(arms=[arm], **{"finetune.epochs": 3, "finetune.batch_size": 40, "model.dropout": 0.2})
+    ended(list(train_unit(cfg, arm, 1, tmp_path / "run", RunControl(), unit_data(cfg, splits))))
+    assert len(states) == 3 * 3  # 120 labelled examples in minibatches of 40, one dropout layer, 3 epochs
+    for epoch in (1, 2, 3):
+        want = torch.Generator().manual_seed(derive_seed(1, "dropout", epoch)).get_state()
+        assert torch.equal(states[3 * (epoch - 1)], want), epoch
+
 def test_every_minibatch_reports_its_phase_layer_and_epoch(splits, tmp_path, monkeypatch):
     """With the progress interval at 0 (no clock involved) every minibatch, pre-training and fine-tuning, sends a
     Progress naming the unit, the phase, the layer (-1: fine-tuning) and the 1-based epoch of how many, counting

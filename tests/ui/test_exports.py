@@ -224,3 +224,12 @@ def test_single_panel_dialog_defaults_to_the_run_folder(qtbot, run_dir):
     panel.export_button.click()
     assert panel.export_dialog.folder_edit.text() == str(run_dir / "figures")
     assert panel.export_dialog.options().aspect == pytest.approx(1.6)
+
+
+def test_a_panel_without_a_run_exports_without_a_manifest(qtbot, tmp_path):
+    """Nothing opened: the figure is written, and carries no run's manifest (there is none to name)."""
+    panel = PANELS["Curves"](RunStore())
+    qtbot.addWidget(panel)
+    (svg,) = export_panel(panel, ExportOptions(tmp_path, ("svg",)), "empty")
+    root = ET.parse(svg).getroot()
+    assert svg.stat().st_size > 0 and not [e for e in root.iter() if e.get("id") == MANIFEST_KEY]
