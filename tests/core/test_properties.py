@@ -147,6 +147,30 @@ def test_seed_i_of_every_arm_sees_the_same_deformed_minibatches(monkeypatch, tmp
     assert not same_batches(seen["none"], other)
 
 
+def test_each_fine_tuning_epochs_deformations_come_from_the_seeds_own_stream(tmp_path):
+    """The elastic deformations of epoch e are drawn from a generator seeded derive_seed(seed, "augment", e),
+    fresh each epoch: the seed's own in every arm, and a resumed unit's the unstopped one's. Checked where they are
+    drawn: the generator handed to the first minibatch's deformation of each epoch is a fresh one so seeded."""
+    import dataclasses
+
+    from desktop_app.core.data import load_data
+    from desktop_app.core.seeding import derive_seed
+
+    cfg = small(**{"data.name": "elastic", "finetune.epochs": 2, "finetune.batch_size": 40, "arms": ["none"]})
+    splits = load_data(cfg.data)
+    states: list[torch.Tensor] = []
+
+    def spy(x, generator):
+        states.append(generator.get_state())
+        return splits.augment(x, generator)
+
+    data = unit_data(cfg, dataclasses.replace(splits, augment=spy))
+    ended(list(train_unit(cfg, "none", 1, tmp_path / "run", RunControl(), data)))
+    assert len(states) == 2 * 3  # 120 labelled examples in minibatches of 40, 2 epochs
+    for epoch in (1, 2):
+        want = torch.Generator().manual_seed(derive_seed(1, "augment", epoch)).get_state()
+        assert torch.equal(states[3 * (epoch - 1)], want), epoch
+
 # -- exact resume with optimizer state -----------------------------------------------------------------------
 def final_state(run_dir, arm, seed) -> dict:
     return load_checkpoint(unit_dir(run_dir, "checkpoints", arm, seed) / "latest.pt")
