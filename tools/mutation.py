@@ -193,6 +193,24 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.training.unit.xǁUnitRunǁpretrain_item__mutmut_80": (
         "_pt_started = None instead of False after a layer: it is only read as `not self._pt_started`"),
     **{f"desktop_app.core.training.unit.xǁUnitRunǁ_finetune__mutmut_{i}": _CPU for i in (40, 58)},
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁ_save_latest__mutmut_{i}": (
+        "the resume state's 'torch_rng' written under another key: nothing reads it (every fine-tuning epoch reseeds "
+        "the default generator from derive_seed, which is how a resumed unit draws the same masks)") for i in (11, 12)},
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁpretrain_phase__mutmut_{i}": (
+        "ft_epoch <= 0 / < 1 instead of < 0: a state at fine-tuning epoch 0 sets layers_done to 10**6, so _pretrain "
+        "skips every layer (greedy_pretrain's `j < layers_done`) and skip_pretrained counts the same pre-training "
+        "minibatches the else branch adds") for i in (5, 6)},
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁpretrain_phase__mutmut_{i}": (
+        "the else branch also taken by the none arm: its total is unit_steps(cfg, 'none', ...) itself, so it adds 0")
+       for i in (12, 13)},
+    "desktop_app.core.training.unit.xǁUnitRunǁpretrain_phase__mutmut_14": (
+        "done_steps = instead of +=: pretrain_phase runs right after begin, which leaves an unfinished unit's count "
+        "at 0"),
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁpretrain_phase__mutmut_{i}": (
+        "unit_steps(cfg, 'none', n, None or 1) instead of 0: unit_steps reads the unlabelled count only for an arm "
+        "that pre-trains") for i in (20, 27)},
+    "desktop_app.core.training.unit.xǁUnitRunǁ_finetune__mutmut_111": (
+        "return instead of break after an early stop: the epoch loop is the last statement of _finetune"),
     "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
         "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
     **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ_update__mutmut_{i}": (
@@ -333,6 +351,9 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.ui.panels.curves.xǁCurvesPanelǁ_comparison_table__mutmut_122": (
         "s.name.split()[+1] instead of [-1] for a pre-training series: its name is always 'layer N' (two words, "
         "_series_of), where index 1 is the last"),
+    **{f"desktop_app.ui.panels.online.xǁOnlinePanelǁdata_table__mutmut_{i}": (
+        "zip(examples, values) without strict=True: both come from one dict in RunStore.online_curve (its sorted "
+        "keys and their values), so they always have the same length") for i in (17, 20, 21)},
     "desktop_app.core.training.step.x_load_checkpoint__mutmut_8": (
         "torch.load without weights_only=True: it is torch's default since 2.6 (torch >= 2.13 is pinned); "
         "test_load_checkpoint_refuses_pickled_code passes on it. Kept explicit in the source on purpose."),

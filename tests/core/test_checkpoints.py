@@ -168,3 +168,19 @@ def test_verify_resume_states_names_the_manifest_whose_data_shape_is_out_of_rang
     with pytest.raises(RunFolderError) as info:
         verify_resume_states(folder, cfg, {"input_shape": [0, 28], "n_classes": 10})
     assert str(info.value) == f"{folder.manifest_path}: input_shape [0, 28] / n_classes 10 are out of range"
+
+
+def test_a_resume_state_names_its_unit_its_run_and_the_time_it_ran(run_dir):
+    """latest.pt opens like any checkpoint (to export a unit's final weights): it names its arm and seed, carries
+    the run's config, and the seconds the unit had run when it was written (a resumed unit's clock goes on from
+    there), no fewer than its last metrics row's."""
+    import csv
+
+    for arm in ("none", "dae"):
+        unit = RunFolder(run_dir).unit(arm, 0)
+        state = open_checkpoint(unit.latest_path)
+        assert (state["arm"], state["seed"], state["stage"], state["epoch"]) == (arm, 0, "done", 2)
+        assert state["experiment"].arms == ("none", "dae") and state["experiment"].finetune.epochs == 2
+        with open(unit.metrics_path, newline="") as fh:
+            last_wall = max(float(r["wall_s"]) for r in csv.DictReader(fh) if r["wall_s"])
+        assert isinstance(state["wall_s"], float) and state["wall_s"] >= last_wall > 0

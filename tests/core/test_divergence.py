@@ -75,3 +75,36 @@ def test_a_diverged_unit_ends_alone(tmp_path):
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["status"] == "diverged" and set(manifest["units"]) == {"dae/s0", "dae/s1"}
     _all_tensors_finite(tmp_path / "run")
+
+
+def test_a_non_finite_loss_is_caught_at_the_next_checked_minibatch(tmp_path, monkeypatch):
+    """The loss is read every LOSS_CHECK_EVERY minibatches from each epoch's first (a host sync each, issue 25). A
+    NaN pixel in one training example of minibatch 5 poisons the weights there; the check at minibatch 32 stops the
+    unit before that step, as diverged at epoch 1 with the loss and what to lower, minibatches 0 to 31 run (counted
+    by a Progress each: the interval at 0, no clock)."""
+    import dataclasses
+
+    from desktop_app.core.control import RunControl
+    from desktop_app.core.data import load_data
+    from desktop_app.core.events import Progress
+    from desktop_app.core.seeding import derive_seed
+    from desktop_app.core.training import unit as unit_mod
+    from desktop_app.core.training.step import LOSS_CHECK_EVERY
+
+    assert LOSS_CHECK_EVERY == 32
+    monkeypatch.setattr(unit_mod, "PROGRESS_INTERVAL_S", 0.0)
+    cfg = tiny(arms=["none"], **{"data.n_labelled": 120, "data.train_eval_size": 30, "finetune.epochs": 1,
+                                 "finetune.batch_size": 3, "finetune.optimizer": "momentum"})
+    splits = load_data(cfg.data)
+    order = torch.randperm(120, generator=torch.Generator().manual_seed(derive_seed(0, "finetune-order", 1)))
+    victim = next(int(i) for i in order[5 * 3 : 6 * 3] if i >= 30)  # in minibatch 5, not in the train-eval subset
+    x = splits.train_x.clone()
+    x[victim].view(-1)[0] = float("nan")
+    data = unit_mod.prepare_data(cfg, torch.device("cpu"), dataclasses.replace(splits, train_x=x))
+    events = list(unit_mod.train_unit(cfg, "none", 0, tmp_path / "run", RunControl(), data))
+    end = events[-1]
+    assert isinstance(end, UnitFinished) and end.status == "diverged", end
+    ft = cfg.finetune
+    assert f"none seed 0: fine-tuning diverged at epoch 1 (loss nan); lower finetune.lr (now {ft.lr:g}) or " \
+           f"finetune.momentum (now {ft.momentum:g}); " in end.message
+    assert max(e.done_steps for e in events if isinstance(e, Progress)) == 32

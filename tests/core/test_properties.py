@@ -445,8 +445,8 @@ def test_each_pretrained_layer_and_the_fine_tuning_announce_their_phase_once(spl
 
 def test_a_unit_stopped_after_its_epoch_0_evaluation_resumes_from_that_state(splits, tmp_path):
     """A resume state written at fine-tuning epoch 0 (pre-trained, evaluated, not yet stepped) is a fine-tuning
-    state like any other: the resumed unit starts at epoch 1 without evaluating epoch 0 a second time (one row per
-    split and epoch in the unit's metrics file)."""
+    state like any other: the resumed unit starts at epoch 1, neither pre-training again nor evaluating epoch 0 a
+    second time (one row per layer, epoch and split in the unit's metrics file)."""
     import csv
 
     from desktop_app.core.runfolder import RunFolder
@@ -462,9 +462,11 @@ def test_a_unit_stopped_after_its_epoch_0_evaluation_resumes_from_that_state(spl
     rest = list(train_unit(cfg, "dae", 1, tmp_path / "run", RunControl(), unit_data(cfg, splits)))
     ended(rest)
     assert [e.epoch for e in rest if isinstance(e, EpochMetrics)] == [1, 2]
+    assert not [e for e in rest if isinstance(e, PretrainEpoch)]  # its layers were pre-trained before the stop
     with open(RunFolder(tmp_path / "run").unit("dae", 1).metrics_path, newline="") as fh:
-        rows = [(r["epoch"], r["split"]) for r in csv.DictReader(fh) if r["phase"] == "finetune"]
-    assert sorted(rows) == sorted((str(e), s) for e in (0, 1, 2) for s in ("train", "valid", "test"))
+        rows = [(r["phase"], r["epoch"], r["split"]) for r in csv.DictReader(fh)]
+    assert sorted(rows) == sorted([("pretrain", "1", "unlabelled")] + [("finetune", str(e), s) for e in (0, 1, 2)
+                                                                      for s in ("train", "valid", "test")])
 
 @pytest.mark.parametrize("arm", ["none", "dae"])
 def test_each_fine_tuning_epochs_dropout_masks_start_from_the_seeds_own_stream(splits, tmp_path, monkeypatch, arm):

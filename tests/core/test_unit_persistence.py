@@ -3,6 +3,8 @@ when it ends or stops (issue 25: writing 7 MB with an fsync every epoch was a la
 moments are driven by setting the interval (0: every epoch; huge: never on its own), not by the clock."""
 
 import csv
+import time
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -41,10 +43,18 @@ def latest(run_dir, arm: str) -> dict | None:
     return read_resume_state(RunFolder(run_dir).unit(arm, 0))
 
 
+def freeze_clock(monkeypatch, interval: float) -> None:
+    """The unit's write interval set to ``interval`` seconds on a clock that stands still (the monotonic clock the
+    interval is measured on; the wall time of the rows runs on): whether a state is written is the rule's alone."""
+    monkeypatch.setattr(unit_mod, "LATEST_EVERY_S", interval)
+    monkeypatch.setattr(unit_mod, "time", SimpleNamespace(monotonic=lambda: 1000.0, perf_counter=time.perf_counter))
+
+
 @pytest.mark.parametrize("step", STEPS)
 def test_every_epoch_at_interval_zero(step, tmp_path, monkeypatch):
-    """Interval 0 is the old behaviour: when epoch k's metrics arrive, latest.pt holds epoch k - 1."""
-    monkeypatch.setattr(unit_mod, "LATEST_EVERY_S", 0.0)
+    """Interval 0 is the old behaviour: when epoch k's metrics arrive, latest.pt holds epoch k - 1 (a state is
+    written once 0 seconds have passed: at once, even on a clock that stands still)."""
+    freeze_clock(monkeypatch, 0.0)
     seen = []
     for ev in run_experiment(tiny(step), None, tmp_path / "run"):
         if isinstance(ev, EpochMetrics) and ev.arm == "none" and ev.epoch > 0:
@@ -54,11 +64,12 @@ def test_every_epoch_at_interval_zero(step, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("step", STEPS)
 def test_the_state_waits_in_memory_and_a_stop_writes_it_and_resume_is_exact(step, tmp_path, monkeypatch):
-    """With a huge interval nothing is written during the run; stopped after epoch 3's metrics, each unit writes
-    the state and rows of its last finished epoch, and the resumed run equals the straight one."""
+    """With an interval that never passes (1 s on a clock that stands still) nothing is written during the run;
+    stopped after epoch 3's metrics, each unit writes the state and rows of its last finished epoch, and the resumed
+    run equals the straight one."""
     straight = list(run_experiment(tiny(step), None, tmp_path / "straight"))
     assert straight[-1].status == "completed"
-    monkeypatch.setattr(unit_mod, "LATEST_EVERY_S", 1e9)
+    freeze_clock(monkeypatch, 1.0)
     control, run_dir = RunControl(), tmp_path / "run"
     completed = []
     for ev in run_experiment(tiny(step), control, run_dir):

@@ -214,6 +214,10 @@ def test_export_size_comes_from_the_dialog_not_the_dock(qtbot, run_dir, tmp_path
     assert same / ((1200 // 7 + 1) * (800 // 7 + 1)) > 0.99
     (big,) = export_panel(panel, ExportOptions(tmp_path, ("png",), width=2400, dpi=0, aspect=2.0), "big")
     assert (QImage(str(big)).width(), QImage(str(big)).height()) == (2400, 1200)
+    for aspect in (2.0, 1.0):  # the SVG too: its size at the dialog's aspect
+        (svg,) = export_panel(panel, ExportOptions(tmp_path, ("svg",), aspect=aspect), f"v{aspect}")
+        width, height = map(float, ET.parse(svg).getroot().get("viewBox").split()[2:])
+        assert width / height == pytest.approx(aspect, rel=1e-3)
 
 
 def test_single_panel_dialog_defaults_to_the_run_folder(qtbot, run_dir):
