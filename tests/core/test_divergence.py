@@ -77,34 +77,74 @@ def test_a_diverged_unit_ends_alone(tmp_path):
     _all_tensors_finite(tmp_path / "run")
 
 
-def test_a_non_finite_loss_is_caught_at_the_next_checked_minibatch(tmp_path, monkeypatch):
-    """The loss is read every LOSS_CHECK_EVERY minibatches from each epoch's first (a host sync each, issue 25). A
-    NaN pixel in one training example of minibatch 5 poisons the weights there; the check at minibatch 32 stops the
-    unit before that step, as diverged at epoch 1 with the loss and what to lower, minibatches 0 to 31 run (counted
-    by a Progress each: the interval at 0, no clock)."""
+def _poisoned_unit(tmp_path, monkeypatch, minibatch: int | None = None, test_image: bool = False):
+    """A "none" unit of 40 fine-tuning minibatches a epoch (120 labelled examples in 3s, one epoch) whose data has a
+    NaN pixel in one training example of ``minibatch`` of epoch 1 (outside the train-evaluation subset), or in
+    one test image; returns (cfg, data, events), the Progress interval at 0 (a Progress per minibatch, no clock)."""
     import dataclasses
 
     from desktop_app.core.control import RunControl
     from desktop_app.core.data import load_data
-    from desktop_app.core.events import Progress
     from desktop_app.core.seeding import derive_seed
     from desktop_app.core.training import unit as unit_mod
-    from desktop_app.core.training.step import LOSS_CHECK_EVERY
 
-    assert LOSS_CHECK_EVERY == 32
     monkeypatch.setattr(unit_mod, "PROGRESS_INTERVAL_S", 0.0)
     cfg = tiny(arms=["none"], **{"data.n_labelled": 120, "data.train_eval_size": 30, "finetune.epochs": 1,
                                  "finetune.batch_size": 3, "finetune.optimizer": "momentum"})
     splits = load_data(cfg.data)
-    order = torch.randperm(120, generator=torch.Generator().manual_seed(derive_seed(0, "finetune-order", 1)))
-    victim = next(int(i) for i in order[5 * 3 : 6 * 3] if i >= 30)  # in minibatch 5, not in the train-eval subset
-    x = splits.train_x.clone()
-    x[victim].view(-1)[0] = float("nan")
-    data = unit_mod.prepare_data(cfg, torch.device("cpu"), dataclasses.replace(splits, train_x=x))
+    if minibatch is not None:
+        order = torch.randperm(120, generator=torch.Generator().manual_seed(derive_seed(0, "finetune-order", 1)))
+        victim = next(int(i) for i in order[minibatch * 3 : (minibatch + 1) * 3] if i >= 30)
+        x = splits.train_x.clone()
+        x[victim].view(-1)[0] = float("nan")
+        splits = dataclasses.replace(splits, train_x=x)
+    if test_image:
+        x = splits.test_x.clone()
+        x[7].view(-1)[0] = float("nan")
+        splits = dataclasses.replace(splits, test_x=x)
+    data = unit_mod.prepare_data(cfg, torch.device("cpu"), splits)
     events = list(unit_mod.train_unit(cfg, "none", 0, tmp_path / "run", RunControl(), data))
     end = events[-1]
     assert isinstance(end, UnitFinished) and end.status == "diverged", end
-    ft = cfg.finetune
-    assert f"none seed 0: fine-tuning diverged at epoch 1 (loss nan); lower finetune.lr (now {ft.lr:g}) or " \
-           f"finetune.momentum (now {ft.momentum:g}); " in end.message
+    return cfg, data, events
+
+
+def _advice(cfg) -> str:
+    return f"lower finetune.lr (now {cfg.finetune.lr:g}) or finetune.momentum (now {cfg.finetune.momentum:g})"
+
+
+def test_a_non_finite_loss_is_caught_at_the_next_checked_minibatch(tmp_path, monkeypatch):
+    """The loss is read every LOSS_CHECK_EVERY minibatches from each epoch's first (a host sync each, issue 25). A
+    NaN pixel in one training example of minibatch 5 poisons the weights there; the check at minibatch 32 stops the
+    unit before that step, as diverged at epoch 1 with the loss and what to lower, minibatches 0 to 31 run (counted
+    by a Progress each)."""
+    from desktop_app.core.events import Progress
+    from desktop_app.core.training.step import LOSS_CHECK_EVERY
+
+    assert LOSS_CHECK_EVERY == 32
+    cfg, _data, events = _poisoned_unit(tmp_path, monkeypatch, minibatch=5)
+    assert f"none seed 0: fine-tuning diverged at epoch 1 (loss nan); {_advice(cfg)}; " in events[-1].message
     assert max(e.done_steps for e in events if isinstance(e, Progress)) == 32
+
+
+def test_weights_poisoned_after_the_last_check_are_caught_at_the_epochs_end(tmp_path, monkeypatch):
+    """Poisoned at minibatch 39, the last of the epoch and not a checked one: the epoch's end finds the weights
+    non-finite before evaluating them, and says so."""
+    cfg, _data, events = _poisoned_unit(tmp_path, monkeypatch, minibatch=39)
+    assert f"none seed 0: fine-tuning diverged at epoch 1 (non-finite weights); {_advice(cfg)}; " in events[-1].message
+    assert [e.epoch for e in events if isinstance(e, EpochMetrics)] == [0]
+
+
+def test_a_non_finite_evaluation_names_the_train_and_test_nll(tmp_path, monkeypatch):
+    """Finite weights whose test NLL is not finite (here one test image with a NaN pixel, at the epoch-0
+    evaluation): the unit ends diverged at that epoch, its message giving both NLLs, the train one as evaluated
+    here on the same initial net."""
+    from desktop_app.core.training.models import build_model
+    from desktop_app.core.training.step import evaluate
+
+    cfg, data, events = _poisoned_unit(tmp_path, monkeypatch, test_image=True)
+    net = build_model(cfg.model, data.splits.input_shape, data.splits.n_classes, 0)
+    train_nll = evaluate(net, *data.train_eval)[0]
+    assert f"none seed 0: fine-tuning diverged at epoch 0 (train NLL {train_nll}, test NLL nan); {_advice(cfg)}; " \
+        in events[-1].message
+    assert not [e for e in events if isinstance(e, EpochMetrics)]
