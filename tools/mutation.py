@@ -211,6 +211,14 @@ EQUIVALENT: dict[str, str] = {
         "that pre-trains") for i in (20, 27)},
     "desktop_app.core.training.unit.xǁUnitRunǁ_finetune__mutmut_111": (
         "return instead of break after an early stop: the epoch loop is the last statement of _finetune"),
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁend_of_epoch__mutmut_{i}": (
+        "a fine-tuning row's empty recon_error written under another key: rows_to_csv writes each metrics column as "
+        "row.get(column, '') and ignores other keys, so the file is the same") for i in (63, 64)},
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁend_of_epoch__mutmut_{i}": (
+        "zip(('train', 'valid', 'test'), (tr, va, te)) without strict=True: two literal 3-tuples")
+       for i in (70, 73, 80)},
+    "desktop_app.core.training.unit.xǁUnitRunǁend_of_epoch__mutmut_84": (
+        "add_rows(..., flush=None) instead of False: RunWriter.add_rows only tests `if flush:`, and None is false"),
     "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
         "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
     **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ_update__mutmut_{i}": (

@@ -18,7 +18,7 @@ from desktop_app.cli import summary_table
 from desktop_app.core.config import ConfigError
 from desktop_app.core.control import RunControl
 from desktop_app.core.engine.run import run_experiment
-from desktop_app.core.events import CheckpointSaved, EpochMetrics, Progress, RunFinished, RunStarted
+from desktop_app.core.events import CheckpointSaved, EpochMetrics, ProbeOutputs, Progress, RunFinished, RunStarted
 from desktop_app.core.lab.run_table import run_details
 from desktop_app.core.runfolder import read_manifest, read_metrics
 from desktop_app.core.runfolder.listing import run_info
@@ -64,7 +64,8 @@ def best_epoch(valid: dict[int, tuple[float, float]]) -> int:
 
 @pytest.fixture(scope="module")
 def early_run(tmp_path_factory):
-    cfg = early_cfg(**{"execution.backend": "inline", "snapshots.checkpoint_every": 5})
+    cfg = early_cfg(**{"execution.backend": "inline", "snapshots.checkpoint_every": 5,
+                       "snapshots.probe_outputs": True, "snapshots.every": 5})
     run_dir = tmp_path_factory.mktemp("early") / "run"
     events = list(run_experiment(cfg, None, run_dir))
     assert isinstance(events[-1], RunFinished) and events[-1].status == "completed", events[-1].message
@@ -112,6 +113,41 @@ def test_the_final_weights_are_the_selected_epochs(early_run):
         assert ck["epoch"] == best and all(torch.equal(ck["model"][k], v) for k, v in state["model"].items())
         assert any(isinstance(e, CheckpointSaved) and e.seed == s and e.epoch == best for e in events)
 
+
+def test_an_early_stopped_unit_snapshots_its_last_epoch_and_stops_no_earlier_than_planned(early_run):
+    """Snapshots every 5 epochs: epoch 0, epoch 5 and the epoch the unit stopped at (its last, though not a multiple
+    of 5), each probe file holding the outputs its event carried; the early stop is logged once per unit."""
+    import numpy as np
+
+    from desktop_app.core.events import LogMessage
+
+    cfg, run_dir, events = early_run
+    units = csv_units(run_dir)
+    for s in SEEDS:
+        stop = max(units[s]["valid"])
+        assert stop % 5 and stop < EPOCHS
+        probes = [e for e in events if isinstance(e, ProbeOutputs) and e.seed == s]
+        assert [e.epoch for e in probes] == [0, 5, stop]
+        for e in probes:
+            path = run_dir / "snapshots" / "none" / f"s{s}" / f"probe_{e.epoch:04d}.npy"
+            np.testing.assert_array_equal(np.load(path), e.outputs)
+        logs = [e.text for e in events if isinstance(e, LogMessage) and f"none seed {s}: early stop" in e.text]
+        assert logs == [f"none seed {s}: early stop after epoch {stop}, {PATIENCE} epochs without a lower validation "
+                        f"error; selected epoch {stop - PATIENCE} (validation error "
+                        f"{units[s]['valid'][stop - PATIENCE][1]:.2%})"]
+
+
+def test_a_unit_whose_patience_runs_out_at_its_last_epoch_is_not_stopped_early(tmp_path):
+    """Patience 2 and no improvement after epoch 1 of 3 (a learning rate of 1e-9: the validation error stays put):
+    the unit ran every planned epoch, so it completes without an early stop, selecting epoch 1."""
+    from desktop_app.core.events import LogMessage
+
+    cfg = early_cfg(**{"finetune.lr": 1e-9, "finetune.epochs": 3, "seeds.count": 1, "execution.backend": "inline"})
+    events = list(run_experiment(cfg, None, tmp_path / "run"))
+    assert events[-1].status == "completed"
+    assert [e.epoch for e in events if isinstance(e, EpochMetrics)] == [0, 1, 2, 3]
+    assert not [e for e in events if isinstance(e, LogMessage) and "early stop" in e.text]
+    assert final_state(tmp_path / "run", "none", 0)["early_stop"]["best_epoch"] == 1
 
 def test_the_reducer_selects_the_earliest_lowest_validation_error_and_never_epoch_0():
     def rows(seed, valid, test):

@@ -494,6 +494,31 @@ def test_each_fine_tuning_epochs_dropout_masks_start_from_the_seeds_own_stream(s
         want = torch.Generator().manual_seed(derive_seed(1, "dropout", epoch)).get_state()
         assert torch.equal(states[3 * (epoch - 1)], want), epoch
 
+def test_a_units_metrics_file_holds_each_evaluation_as_its_event_reported(splits, tmp_path):
+    """Every EpochMetrics is three rows of the unit's metrics file (train, valid, test), fine-tuning layer -1, the
+    numbers as the event carried them and its wall time, which the event carries too (seconds since the unit
+    began, growing)."""
+    import csv
+
+    from desktop_app.core.runfolder import RunFolder
+
+    cfg = small(arms=["none"], **{"finetune.epochs": 2})
+    events = list(train_unit(cfg, "none", 1, tmp_path / "run", RunControl(), unit_data(cfg, splits)))
+    ended(events)
+    metrics = [e for e in events if isinstance(e, EpochMetrics)]
+    assert [e.epoch for e in metrics] == [0, 1, 2]
+    walls = [e.wall_s for e in metrics]
+    assert all(isinstance(w, float) for w in walls) and 0 < walls[0] <= walls[1] <= walls[2]
+    want = [("none", "1", "finetune", "-1", str(e.epoch), split, repr(nll), repr(err), "", repr(e.wall_s))
+            for e in metrics for split, nll, err in (("train", e.train_nll, e.train_error),
+                                                     ("valid", e.valid_nll, e.valid_error),
+                                                     ("test", e.test_nll, e.test_error))]
+    with open(RunFolder(tmp_path / "run").unit("none", 1).metrics_path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        assert reader.fieldnames == ["arm", "seed", "phase", "layer", "epoch", "split", "nll", "error", "recon_error",
+                                     "wall_s"]
+        assert [tuple(r.values()) for r in reader] == want
+
 def test_every_minibatch_reports_its_phase_layer_and_epoch(splits, tmp_path, monkeypatch):
     """With the progress interval at 0 (no clock involved) every minibatch, pre-training and fine-tuning, sends a
     Progress naming the unit, the phase, the layer (-1: fine-tuning) and the 1-based epoch of how many, counting
