@@ -219,6 +219,16 @@ EQUIVALENT: dict[str, str] = {
        for i in (70, 73, 80)},
     "desktop_app.core.training.unit.xǁUnitRunǁend_of_epoch__mutmut_84": (
         "add_rows(..., flush=None) instead of False: RunWriter.add_rows only tests `if flush:`, and None is false"),
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_{i}": _CPU for i in (4, 15)},
+    "desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_29": (
+        "ft_epoch starts at -2 instead of -1: every reader compares it with 0 (< 0, >= 0; the seed batch groups by "
+        "it) or keeps the rows of epochs <= it, and fine-tuning epochs start at 0"),
+    "desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_37": (
+        "done_steps = None for a unit that had completed: it sends no Progress (events() and the seed batch end it "
+        "at once with its UnitFinished, and a batch's stop skips ended seeds)"),
+    "desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_43": (
+        "state.get('wall_s', None) instead of 0.0: a missing wall time is then not a number, and the check after "
+        "it gives 0.0, the default's value"),
     "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
         "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
     **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ_update__mutmut_{i}": (

@@ -131,7 +131,8 @@ def test_an_early_stopped_unit_snapshots_its_last_epoch_and_stops_no_earlier_tha
         for e in probes:
             path = run_dir / "snapshots" / "none" / f"s{s}" / f"probe_{e.epoch:04d}.npy"
             np.testing.assert_array_equal(np.load(path), e.outputs)
-        logs = [e.text for e in events if isinstance(e, LogMessage) and f"none seed {s}: early stop" in e.text]
+        logs = [e.text for e in events if isinstance(e, LogMessage) and e.level == "info"
+                and f"none seed {s}: early stop" in e.text]
         assert logs == [f"none seed {s}: early stop after epoch {stop}, {PATIENCE} epochs without a lower validation "
                         f"error; selected epoch {stop - PATIENCE} (validation error "
                         f"{units[s]['valid'][stop - PATIENCE][1]:.2%})"]

@@ -16,7 +16,14 @@ import pytest
 import torch
 
 from desktop_app.core.control import RunControl, StopRequested
-from desktop_app.core.events import EpochMetrics, PhaseStarted, PretrainEpoch, Progress, UnitFinished
+from desktop_app.core.events import (
+    CheckpointSaved,
+    EpochMetrics,
+    PhaseStarted,
+    PretrainEpoch,
+    Progress,
+    UnitFinished,
+)
 from desktop_app.core.pretraining import PretrainingDiverged
 from desktop_app.core.seedbatch.batch import train_seed_batch
 from desktop_app.core.training import greedy, unit
@@ -518,6 +525,11 @@ def test_a_units_metrics_file_holds_each_evaluation_as_its_event_reported(splits
         assert reader.fieldnames == ["arm", "seed", "phase", "layer", "epoch", "split", "nll", "error", "recon_error",
                                      "wall_s"]
         assert [tuple(r.values()) for r in reader] == want
+    # every epoch's weights checkpoint (checkpoint_every 1), announced with its phase, epoch and file
+    saved = [(e.phase, e.epoch, e.path) for e in events if isinstance(e, CheckpointSaved)]
+    folder = unit_dir(tmp_path / "run", "checkpoints", "none", 1)
+    assert saved == [("finetune", k, str(folder / f"e{k:04d}.pt")) for k in (0, 1, 2)]
+    assert [load_checkpoint(folder / f"e{k:04d}.pt")["epoch"] for k in (0, 1, 2)] == [0, 1, 2]
 
 def test_every_minibatch_reports_its_phase_layer_and_epoch(splits, tmp_path, monkeypatch):
     """With the progress interval at 0 (no clock involved) every minibatch, pre-training and fine-tuning, sends a

@@ -80,6 +80,7 @@ def test_the_state_waits_in_memory_and_a_stop_writes_it_and_resume_is_exact(step
             control.stop()
         if isinstance(ev, UnitFinished) and ev.status == "completed":
             completed.append(ev.arm)
+            assert latest(run_dir, ev.arm)["stage"] == "done"  # a finished unit's state is written at once
     assert all(latest(run_dir, arm)["stage"] == "done" for arm in completed)  # a finished unit wrote its end
     state = latest(run_dir, "dae")
     assert (state["stage"], state["epoch"]) == ("finetune", 3)
@@ -102,3 +103,28 @@ def test_stacked_dae_check_finds_weights_a_step_left_non_finite():
     stacked.W[1, 2, 3] = float("inf")
     bad = stacked.check()
     assert list(bad) == [1] and "weights inf" in str(bad[1])
+
+
+def test_a_resumed_unit_keeps_its_clock_and_a_done_unit_is_not_trained_again(tmp_path):
+    """Stopped after epoch 2, with its state's wall time set to 10^6 s: the resumed unit's epochs report wall times
+    from there on; run again once done, the unit only says it is completed."""
+    from desktop_app.core.control import RunControl
+    from desktop_app.core.training.unit import prepare_data, train_unit
+
+    cfg = tiny("autograd")
+    run_dir, control = tmp_path / "run", RunControl()
+    for ev in run_experiment(cfg, control, run_dir):
+        if isinstance(ev, EpochMetrics) and ev.arm == "none" and ev.epoch == 2:
+            control.stop()
+    path = RunFolder(run_dir).unit("none", 0).latest_path
+    state = torch.load(path, weights_only=True)
+    assert (state["stage"], state["epoch"]) == ("finetune", 2) and 0 < state["wall_s"] < 1e6
+    state["wall_s"] = 1e6
+    torch.save(state, path)
+    data = prepare_data(cfg, torch.device("cpu"))
+    rest = list(train_unit(cfg, "none", 0, run_dir, RunControl(), data))
+    walls = [e.wall_s for e in rest if isinstance(e, EpochMetrics)]
+    assert len(walls) == 3 and all(w >= 1e6 for w in walls)
+    assert latest(run_dir, "none")["stage"] == "done"
+    again = list(train_unit(cfg, "none", 0, run_dir, RunControl(), data))
+    assert again == [UnitFinished("none", 0, "completed")]

@@ -21,14 +21,18 @@ from .test_runfolders import assert_one_line_error, run_cli
 PATIENCE = 3
 
 
+def _config() -> c.ExperimentConfig:
+    return c.from_dict({**TINY, "arms": ["none"], "execution": {"backend": "inline"},
+                        "finetune": {"epochs": 8, "batch_size": 50, "patience": PATIENCE}})
+
+
 @pytest.fixture(scope="module")
 def stopped_run(tmp_path_factory):
     """A tiny early-stopping run stopped after seed 0's epoch 2: its latest.pt is a fine-tuning state with
     early_stop."""
     from desktop_app.core.engine.run import run_experiment
 
-    cfg = c.from_dict({**TINY, "arms": ["none"], "execution": {"backend": "inline"},
-                       "finetune": {"epochs": 8, "batch_size": 50, "patience": PATIENCE}})
+    cfg = _config()
     path = tmp_path_factory.mktemp("early-stop") / "run"
     control = RunControl()
     for ev in run_experiment(cfg, control, path):
@@ -106,3 +110,17 @@ def test_the_undamaged_state_resumes(stopped_run, tmp_path, capsys):
     code, _out, err = run_cli(capsys, "resume", str(run), "--quiet")
     assert code == 0, err
     assert read_manifest(run)["status"] == "completed"
+
+
+def test_the_unit_itself_refuses_a_state_without_its_early_stop_part(stopped_run, tmp_path):
+    """The unit reading latest.pt to continue it checks it as ``basin resume`` does (a run resumed from the window,
+    or a worker restarting a unit, goes through no CLI): one line naming the file and the missing part."""
+    import torch as _torch
+
+    from desktop_app.core.training.unit import prepare_data, train_unit
+
+    run, latest = _damaged_copy(stopped_run, tmp_path, "missing")
+    cfg = _config()
+    with pytest.raises(RunFolderError) as info:
+        list(train_unit(cfg, "none", 0, run, RunControl(), prepare_data(cfg, _torch.device("cpu"))))
+    assert str(info.value).startswith(f"{latest}: no 'early_stop' state") and "\n" not in str(info.value)
