@@ -199,6 +199,34 @@ def test_filters_csv_every_column(qtbot, store, tmp_path, normalisation):
     assert sorted(int(r["filter"]) for r in rows if r["side"] == "left") == list(range(syn.N_FILTERS))
 
 
+
+def test_filters_csv_before_fine_tuning_and_with_nothing_drawn(qtbot, tmp_path):
+    """A run still pre-training (no fine-tuning snapshot yet): every filter's row has an empty finetune_change, its
+    values those of the latest snapshot (the dae's last pre-training epoch; the random-init arm's initial filters).
+    A side with no snapshot leaves the other's rows; with nothing drawn the CSV has the fixed columns only."""
+    from desktop_app.core.events import FilterSnapshot
+
+    seed = 2
+    live = RunStore()
+    live.ingest([e for e in syn.events() if not (isinstance(e, FilterSnapshot) and e.phase == "finetune")])
+    columns, rows = exported(qtbot, live, tmp_path, "Filters", left="dae", right="none", seed=seed,
+                             normalisation="global")
+    assert len(rows) == 2 * syn.N_FILTERS and {r["finetune_change"] for r in rows} == {""}
+    for r in rows:
+        phase, epoch = ("pretrain", syn.PRETRAIN_EPOCHS) if r["arm"] == "dae" else ("init", 0)
+        assert (r["phase"], int(r["epoch"])) == (phase, epoch)
+        w = syn.filters(r["arm"], seed, phase, epoch).astype(np.float64)[int(r["filter"])]
+        np.testing.assert_allclose([num(r[f"v{j}"]) for j in range(784)], w, rtol=1e-6)
+    # the left arm's filters not snapshotted for this seed (the storage policy's keep_seeds): the right side alone
+    half = RunStore()
+    half.ingest([e for e in syn.events() if not (isinstance(e, FilterSnapshot) and e.arm == "dae")])
+    _, rows = exported(qtbot, half, tmp_path, "Filters", left="dae", right="none", seed=seed)
+    assert [(r["side"], r["arm"], int(r["filter"])) for r in rows] == [("right", "none", i)
+                                                                         for i in range(syn.N_FILTERS)]
+    columns, rows = exported(qtbot, RunStore(), tmp_path, "Filters")
+    assert columns == ["side", "arm", "seed", "phase", "epoch", "filter", "tile_h", "tile_w", "level_lo", "level_hi",
+                       "low_freq_share", "finetune_change"] and rows == []
+
 def test_online_error_csv_every_column(qtbot, store, tmp_path):
     columns, rows = exported(qtbot, store, tmp_path, "Online error")
     assert columns == ["run", "hidden_layers", "arm", "seed", "examples", "online_error", "test_error", "test_nll",
