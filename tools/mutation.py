@@ -372,6 +372,9 @@ EQUIVALENT: dict[str, str] = {
     **{f"desktop_app.ui.panels.online.xǁOnlinePanelǁdata_table__mutmut_{i}": (
         "zip(examples, values) without strict=True: both come from one dict in RunStore.online_curve (its sorted "
         "keys and their values), so they always have the same length") for i in (17, 20, 21)},
+    "desktop_app.ui.panels.filters.xǁFiltersPanelǁdata_table__mutmut_72": (
+        "the padding of a shorter tile's row ('' -> 'XXXX'): both sides show first-layer filters of one run, whose "
+        "units share one input shape and channel choice, so every tile has `width` values and the padding is empty"),
     "desktop_app.core.training.step.x_load_checkpoint__mutmut_8": (
         "torch.load without weights_only=True: it is torch's default since 2.6 (torch >= 2.13 is pinned); "
         "test_load_checkpoint_refuses_pickled_code passes on it. Kept explicit in the source on purpose."),

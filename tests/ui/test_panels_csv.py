@@ -227,6 +227,31 @@ def test_filters_csv_before_fine_tuning_and_with_nothing_drawn(qtbot, tmp_path):
     assert columns == ["side", "arm", "seed", "phase", "epoch", "filter", "tile_h", "tile_w", "level_lo", "level_hi",
                        "low_freq_share", "finetune_change"] and rows == []
 
+
+def test_filters_csv_of_filters_over_a_non_square_input(qtbot, tmp_path):
+    """Dense filters over a 4 x 7 input (an imported data set need not be square): 4 x 7 tiles, 28 value columns,
+    and each filter's low-frequency share over its own 4 x 7 spectrum (computed here with numpy's FFT)."""
+    from desktop_app.core.events import FilterSnapshot, RunStarted
+
+    rng = np.random.default_rng(29)
+    weights = {(arm, phase, e): rng.normal(0, 0.1, (3, 28)).astype(np.float32)
+               for arm in ("none", "dae") for phase, e in (("init", 0), ("finetune", 0), ("finetune", 1))}
+    store = RunStore()
+    store.ingest([RunStarted("/synthetic/wide", "wide", ("none", "dae"), (0,), "cpu", 10)]
+                 + [FilterSnapshot(arm, 0, phase, e, w, (1, 4, 7)) for (arm, phase, e), w in weights.items()])
+    columns, rows = exported(qtbot, store, tmp_path, "Filters", left="dae", right="none", seed=0,
+                             normalisation="global")
+    assert columns[12:] == [f"v{j}" for j in range(28)] and len(rows) == 6
+    fy, fx = np.fft.fftfreq(4), np.fft.fftfreq(7)
+    low = np.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2) <= 0.25 + 1e-12
+    for r in rows:
+        w = weights[(r["arm"], "finetune", 1)][int(r["filter"])].astype(np.float64)
+        assert (int(r["tile_h"]), int(r["tile_w"])) == (4, 7)
+        np.testing.assert_allclose([num(r[f"v{j}"]) for j in range(28)], w, rtol=1e-6)
+        img = w.reshape(4, 7)
+        power = np.abs(np.fft.fft2(img - img.mean())) ** 2
+        assert num(r["low_freq_share"]) == pytest.approx(power[low].sum() / power.sum(), rel=1e-6)
+
 def test_online_error_csv_every_column(qtbot, store, tmp_path):
     columns, rows = exported(qtbot, store, tmp_path, "Online error")
     assert columns == ["run", "hidden_layers", "arm", "seed", "examples", "online_error", "test_error", "test_nll",
