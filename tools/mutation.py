@@ -229,6 +229,11 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_43": (
         "state.get('wall_s', None) instead of 0.0: a missing wall time is then not a number, and the check after "
         "it gives 0.0, the default's value"),
+    "desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_45": (
+        "state.get('wall_s') without the 0.0 default: a missing wall time is then None, not a number, and the "
+        "check after it gives 0.0, the default's value"),
+    "desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_53": (
+        "wall > 0 instead of >= 0: a wall time of exactly 0 is refused and replaced by 0.0, the same value"),
     "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
         "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
     **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ_update__mutmut_{i}": (
@@ -375,6 +380,9 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.ui.panels.filters.xǁFiltersPanelǁdata_table__mutmut_72": (
         "the padding of a shorter tile's row ('' -> 'XXXX'): both sides show first-layer filters of one run, whose "
         "units share one input shape and channel choice, so every tile has `width` values and the padding is empty"),
+    "desktop_app.ui.panels.curves.x_summarise__mutmut_3": (
+        "the empty-values branch not taken: values of size 0 are (seeds, 0) or (0, 0) matrices (metric_matrix, "
+        "recon_matrix: no epoch yet), where ~np.all(np.isnan(values), axis=0) is the same empty mask"),
     "desktop_app.core.training.step.x_load_checkpoint__mutmut_8": (
         "torch.load without weights_only=True: it is torch's default since 2.6 (torch >= 2.13 is pinned); "
         "test_load_checkpoint_refuses_pickled_code passes on it. Kept explicit in the source on purpose."),

@@ -128,3 +128,28 @@ def test_a_resumed_unit_keeps_its_clock_and_a_done_unit_is_not_trained_again(tmp
     assert latest(run_dir, "none")["stage"] == "done"
     again = list(train_unit(cfg, "none", 0, run_dir, RunControl(), data))
     assert again == [UnitFinished("none", 0, "completed")]
+
+
+@pytest.mark.parametrize(("wall", "start"), [(1e6, 1e6), (0.5, 0.5), ("missing", 0.0), (-1e6, 0.0),
+                                             (float("nan"), 0.0), (float("inf"), 0.0), ("12", 0.0)])
+def test_a_resumed_units_clock_starts_at_a_usable_wall_time_else_at_0(tmp_path, monkeypatch, wall, start):
+    """The wall time read back from latest.pt is trusted only as a finite, non-negative number (a state from before
+    wall time was recorded has none: 0). On a clock that stands still every resumed epoch reports exactly that."""
+    from desktop_app.core.control import RunControl
+    from desktop_app.core.training.unit import prepare_data, train_unit
+
+    cfg = tiny("autograd")
+    run_dir, control = tmp_path / "run", RunControl()
+    for ev in run_experiment(cfg, control, run_dir):
+        if isinstance(ev, EpochMetrics) and ev.arm == "none" and ev.epoch == 2:
+            control.stop()
+    path = RunFolder(run_dir).unit("none", 0).latest_path
+    state = torch.load(path, weights_only=True)
+    if wall == "missing":
+        del state["wall_s"]
+    else:
+        state["wall_s"] = wall
+    torch.save(state, path)
+    monkeypatch.setattr(unit_mod, "time", SimpleNamespace(monotonic=time.monotonic, perf_counter=lambda: 5.0))
+    rest = list(train_unit(cfg, "none", 0, run_dir, RunControl(), prepare_data(cfg, torch.device("cpu"))))
+    assert [e.wall_s for e in rest if isinstance(e, EpochMetrics)] == [start] * 3

@@ -242,6 +242,7 @@ def test_filters_csv_of_filters_over_a_non_square_input(qtbot, tmp_path):
     columns, rows = exported(qtbot, store, tmp_path, "Filters", left="dae", right="none", seed=0,
                              normalisation="global")
     assert columns[12:] == [f"v{j}" for j in range(28)] and len(rows) == 6
+    assert all(None not in r for r in rows)  # no row longer than the header
     fy, fx = np.fft.fftfreq(4), np.fft.fftfreq(7)
     low = np.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2) <= 0.25 + 1e-12
     for r in rows:
@@ -251,6 +252,15 @@ def test_filters_csv_of_filters_over_a_non_square_input(qtbot, tmp_path):
         img = w.reshape(4, 7)
         power = np.abs(np.fft.fft2(img - img.mean())) ** 2
         assert num(r["low_freq_share"]) == pytest.approx(power[low].sum() / power.sum(), rel=1e-6)
+
+
+@pytest.mark.parametrize("band", ["none", "± std"])
+def test_summarise_of_no_seeds_is_empty(band):
+    """An arm with no values yet (a live run before its first epoch): no epoch, no mean, no band."""
+    from desktop_app.ui.panels.curves import summarise
+
+    out = summarise(np.zeros(0, dtype=np.int64), np.zeros((0, 0)), band)
+    assert [len(a) for a in out] == [0] * 5
 
 def test_online_error_csv_every_column(qtbot, store, tmp_path):
     columns, rows = exported(qtbot, store, tmp_path, "Online error")
