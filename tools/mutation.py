@@ -234,6 +234,9 @@ EQUIVALENT: dict[str, str] = {
         "check after it gives 0.0, the default's value"),
     "desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_53": (
         "wall > 0 instead of >= 0: a wall time of exactly 0 is refused and replaced by 0.0, the same value"),
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_{i}": (
+        "a fine-tuning state's layers_done 11**6 or 10**7 instead of 10**6: any count from the config's 100 layers "
+        "(MAX_LAYERS) up means every layer, in min() and in greedy_pretrain's `j < layers_done`") for i in (83, 84)},
     "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
         "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
     **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ_update__mutmut_{i}": (

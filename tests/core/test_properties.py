@@ -575,3 +575,40 @@ def test_a_unit_resumed_in_fine_tuning_counts_every_minibatch_once(splits, tmp_p
     assert progress[-1].done_steps == progress[-1].total_steps == unit.unit_steps(
         cfg, "dae", cfg.data.n_labelled, cfg.data.n_unlabelled)
     assert all(e.done_steps > progress[-1].total_steps - 2 * per_epoch for e in progress)  # epoch 1 counted
+
+
+def test_a_pretraining_state_without_a_layer_count_resumes_from_the_first_layer(splits, tmp_path):
+    """A pre-training resume state may leave out layers_done (the resume check accepts it: none done yet); the unit
+    continuing it pre-trains every layer, the first included."""
+    from desktop_app.core.runfolder import RunFolder
+
+    cfg = small(arms=["dae"], **{"finetune.epochs": 1,
+                                 "model.layers": [{"kind": "dense", "units": 16}, {"kind": "dense", "units": 8}]})
+    data = unit_data(cfg, splits)
+    net = build_model(cfg.model, splits.input_shape, splits.n_classes, 1)
+    latest = RunFolder(tmp_path / "run").unit("dae", 1).latest_path
+    latest.parent.mkdir(parents=True)
+    torch.save({"stage": "pretrain", "model": net.state_dict()}, latest)
+    events = list(train_unit(cfg, "dae", 1, tmp_path / "run", RunControl(), data))
+    ended(events)
+    assert sorted({e.layer for e in events if isinstance(e, PretrainEpoch)}) == [0, 1]
+
+
+def test_a_deep_unit_resumed_in_fine_tuning_keeps_every_pretrained_layers_rows(splits, tmp_path):
+    """A fine-tuning state counts every layer as pre-trained, however deep the net (the config allows 100 layers):
+    a 64-layer unit stopped after fine-tuning epoch 1 and resumed keeps the pre-training rows of all 64."""
+    import csv
+
+    from desktop_app.core.runfolder import RunFolder
+
+    cfg = small(arms=["dae"], **{"finetune.epochs": 2, "pretraining.dae.batch_size": 60,
+                                 "model.layers": [{"kind": "dense", "units": 2}] * 64})
+    control = RunControl()
+    with pytest.raises(StopRequested):
+        for ev in train_unit(cfg, "dae", 1, tmp_path / "run", control, unit_data(cfg, splits)):
+            if isinstance(ev, EpochMetrics) and ev.epoch == 1:
+                control.stop()
+    ended(list(train_unit(cfg, "dae", 1, tmp_path / "run", RunControl(), unit_data(cfg, splits))))
+    with open(RunFolder(tmp_path / "run").unit("dae", 1).metrics_path, newline="") as fh:
+        layers = sorted(int(r["layer"]) for r in csv.DictReader(fh) if r["phase"] == "pretrain")
+    assert layers == list(range(64))
