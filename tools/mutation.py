@@ -237,6 +237,10 @@ EQUIVALENT: dict[str, str] = {
     **{f"desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_{i}": (
         "a fine-tuning state's layers_done 11**6 or 10**7 instead of 10**6: any count from the config's 100 layers "
         "(MAX_LAYERS) up means every layer, in min() and in greedy_pretrain's `j < layers_done`") for i in (83, 84)},
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_{i}": (
+        "pretrain_targets without bottom_layers when trimming the rows on resume: the targets are bottom-up and the "
+        "bottom k are their prefix, so a pre-training state's done layers are the same, and a fine-tuning state's "
+        "last target only bounds rows that exist for the layers pre-trained") for i in (103, 106)},
     "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
         "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
     **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ_update__mutmut_{i}": (
@@ -383,6 +387,9 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.ui.panels.filters.xǁFiltersPanelǁdata_table__mutmut_72": (
         "the padding of a shorter tile's row ('' -> 'XXXX'): both sides show first-layer filters of one run, whose "
         "units share one input shape and channel choice, so every tile has `width` values and the padding is empty"),
+    "desktop_app.ui.panels.curves.x_summarise__mutmut_28": (
+        "simplefilter('ignore') for every warning instead of RuntimeWarning: nanmean, nanmin, nanmax and nanstd of "
+        "float arrays warn only with RuntimeWarning (an all-NaN column, ddof >= n)"),
     "desktop_app.ui.panels.curves.x_summarise__mutmut_3": (
         "the empty-values branch not taken: values of size 0 are (seeds, 0) or (0, 0) matrices (metric_matrix, "
         "recon_matrix: no epoch yet), where ~np.all(np.isnan(values), axis=0) is the same empty mask"),

@@ -268,6 +268,36 @@ def test_a_run_stopped_between_pretrained_layers_resumes_exactly(splits, tmp_pat
         assert_same_state(final_state(tmp_path / "straight", "dae", s), final_state(tmp_path / "resumed", "dae", s))
         last = [e for e in rest if isinstance(e, Progress) and e.seed == s][-1]
         assert last.done_steps == last.total_steps
+        # the rows of the layer cut short were dropped and written again once: the metrics equal the straight run's
+        assert metric_rows(tmp_path / "resumed", s) == metric_rows(tmp_path / "straight", s)
+
+
+def metric_rows(run_dir, seed: int) -> list[tuple]:
+    """A dae unit's metrics rows without their wall time, in file order."""
+    import csv
+
+    from desktop_app.core.runfolder import RunFolder
+
+    with open(RunFolder(run_dir).unit("dae", seed).metrics_path, newline="") as fh:
+        return [tuple(v for k, v in r.items() if k != "wall_s") for r in csv.DictReader(fh)]
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["unit", "seed-batch"])
+def test_a_run_stopped_in_its_first_pretrained_layer_resumes_with_its_rows_once(splits, tmp_path, batch):
+    """Stopped after layer 1's first pre-training epoch (no layer done, its row written at the stop): the resumed
+    unit drops that row, pre-trains the layer again, and its metrics equal the unstopped run's."""
+    cfg = small(arms=["dae"], **{"finetune.epochs": 1, "pretraining.dae.epochs": 2, "pretraining.dae.batch_size": 20,
+                                 "model.layers": [{"kind": "dense", "units": 16}, {"kind": "dense", "units": 12}]})
+    ended(list(run_units(cfg, splits, tmp_path / "straight", RunControl(), batch, "dae")))
+    control = RunControl()
+    with pytest.raises(StopRequested):
+        for ev in run_units(cfg, splits, tmp_path / "resumed", control, batch, "dae"):
+            if isinstance(ev, PretrainEpoch) and ev.layer == 0 and ev.epoch == 1:
+                control.stop()
+    assert any(r[2] == "pretrain" for r in metric_rows(tmp_path / "resumed", 0))  # the cut-short row is on disk
+    ended(list(run_units(cfg, splits, tmp_path / "resumed", RunControl(), batch, "dae")))
+    for s in SEEDS:
+        assert metric_rows(tmp_path / "resumed", s) == metric_rows(tmp_path / "straight", s)
 
 
 # -- greedy pre-training feeds each layer the trained layer below -----------------------------------------------

@@ -262,6 +262,18 @@ def test_summarise_of_no_seeds_is_empty(band):
     out = summarise(np.zeros(0, dtype=np.int64), np.zeros((0, 0)), band)
     assert [len(a) for a in out] == [0] * 5
 
+
+def test_summarise_gives_one_seed_no_spread_and_skips_epochs_no_seed_reached():
+    """Seeds still running leave NaN gaps: an epoch one seed reached has that seed's value and a +- std band of
+    zero width (no NaN: ddof 1 of one value), an epoch none reached is left out."""
+    from desktop_app.ui.panels.curves import summarise
+
+    values = np.array([[1.0, 2.0, np.nan], [np.nan, 4.0, np.nan]])
+    epochs, mean, lo, hi, n = summarise(np.array([0, 1, 2]), values, "± std")
+    assert epochs.tolist() == [0, 1] and n.tolist() == [1, 2] and mean.tolist() == [1.0, 3.0]
+    std = np.std([2.0, 4.0], ddof=1)
+    assert lo.tolist() == [1.0, 3.0 - std] and hi.tolist() == [1.0, 3.0 + std]
+
 def test_online_error_csv_every_column(qtbot, store, tmp_path):
     columns, rows = exported(qtbot, store, tmp_path, "Online error")
     assert columns == ["run", "hidden_layers", "arm", "seed", "examples", "online_error", "test_error", "test_nll",
