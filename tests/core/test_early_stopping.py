@@ -242,3 +242,24 @@ def test_the_store_selects_per_run_and_a_pooled_group_asks_each_member():
     pooled = PooledRunData([early, plain])
     assert pooled.final("none", pooled_seed(0, 0))["test_error"] == 0.35
     assert pooled.final("none", pooled_seed(1, 0))["test_error"] == 0.1
+
+
+@pytest.mark.parametrize("batch", [False, True], ids=["unit", "seed-batch"])
+def test_a_seed_that_stops_early_has_its_done_state_on_disk_when_it_ends(splits_early, tmp_path, monkeypatch,
+                                                                         batch):
+    """A unit's last state is written when it ends, not left to the write interval: in a seed batch the seed that
+    stops first ends while the other trains on, and its latest.pt already says done (the interval set to 1 s on a
+    clock that stands still, so nothing else writes it)."""
+    import time
+    from types import SimpleNamespace
+
+    from desktop_app.core.events import UnitFinished
+    from desktop_app.core.training import unit as unit_mod
+
+    monkeypatch.setattr(unit_mod, "LATEST_EVERY_S", 1.0)
+    monkeypatch.setattr(unit_mod, "time", SimpleNamespace(monotonic=lambda: 1000.0, perf_counter=time.perf_counter))
+    ends = []
+    for ev in run_units(early_cfg(), splits_early, tmp_path / "run", RunControl(), batch):
+        if isinstance(ev, UnitFinished):
+            ends.append((ev.seed, ev.status, final_state(tmp_path / "run", "none", ev.seed)["stage"]))
+    assert sorted(ends) == [(s, "completed", "done") for s in SEEDS]
