@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QTabWidget
 
+from desktop_app.ui.exports import ExportOptions, export_panel
 from desktop_app.ui.panel_names import COMPARISON_PANELS
 from desktop_app.ui.panels import ANALYSIS_PANELS, PANELS, Panel, make_panels
 from desktop_app.ui.run_store import RunStore
@@ -57,6 +58,19 @@ def test_exports(qtbot, store, tmp_path, name):
     assert panel.export(tmp_path / "q.csv").exists()
     with pytest.raises(ValueError):
         panel.export(tmp_path / "q.bmp")
+
+
+def test_export_panel_makes_its_folder_and_names_the_file_by_the_panels_title(qtbot, store, tmp_path):
+    """The Export dialog may name a folder that does not exist yet, parents included; without a stem the files are
+    named by the panel's title, made safe for a file name ("Online error" -> online-error.csv)."""
+    panel = PANELS["Online error"](store)
+    qtbot.addWidget(panel)
+    folder = tmp_path / "not" / "yet"
+    (path,) = export_panel(panel, ExportOptions(folder, ("csv",)))
+    assert path == folder / "online-error.csv"
+    assert_csv_equals_table(path, panel)
+    (named,) = export_panel(panel, ExportOptions(folder, ("csv",)), "mine")
+    assert named == folder / "mine.csv" and named.read_text() == path.read_text()
 
 
 def test_csv_holds_the_known_values(qtbot, store, tmp_path):
