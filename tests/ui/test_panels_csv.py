@@ -8,11 +8,13 @@ data: a panel that exports the wrong seed, band, quartile, smoothing or tile fai
 from __future__ import annotations
 
 import csv
+import dataclasses
 
 import numpy as np
 import pytest
 from scipy import stats as sps
 
+from desktop_app.core.events import EpochMetrics, PretrainEpoch, RunFinished
 from desktop_app.ui.panels import PANELS
 from desktop_app.ui.run_store import RunStore
 from tests.ui import test_panels_data as syn
@@ -112,6 +114,65 @@ def test_curves_csv_every_column(qtbot, store, tmp_path, metric, band, smoothing
         np.testing.assert_array_equal([num(r["x"]) for r in rs], epochs)
         assert [int(r["n_seeds"]) for r in rs] == [len(syn.SEEDS)] * len(epochs)
         assert {r["unit"] for r in rs} == {u}
+
+
+REACHED = {0: 6, 1: 5, 2: 3, 3: 1}  # fine-tuning epochs each seed has finished in a run still going
+
+
+def in_progress() -> RunStore:
+    """The synthetic run caught while its seeds are at different epochs (REACHED), seed 3 one pre-training epoch
+    in, and the test NLL of epoch 4 not finite for any seed that reached it (a diverged evaluation)."""
+    kept = []
+    for e in syn.events():
+        if isinstance(e, EpochMetrics):
+            if e.epoch >= REACHED[e.seed]:
+                continue
+            if e.epoch == 4:
+                e = dataclasses.replace(e, test_nll=float("nan"))
+        elif isinstance(e, PretrainEpoch) and e.seed == 3 and e.epoch > 1 or isinstance(e, RunFinished):
+            continue
+        kept.append(e)
+    store = RunStore()
+    store.ingest(kept)
+    return store
+
+
+@pytest.mark.parametrize("band", ["± std", "min–max"])
+def test_curves_csv_of_a_run_in_progress_is_over_the_seeds_each_epoch_has(qtbot, tmp_path, band):
+    """Each point is over the seeds that reached it: n_seeds counts them, a point of one seed has no spread (not a
+    NaN std), and an epoch whose value no seed has (all NaN) is not a point at all."""
+    columns, rows = exported(qtbot, in_progress(), tmp_path, "Curves", metric="NLL",
+                             splits=("train", "valid", "test"), band=band, smoothing=0.0, x="epoch")
+    expected: dict[tuple[str, str, str], dict[int, list[float]]] = {}
+    for arm in syn.ARMS:
+        for split in ("train", "valid", "test"):
+            expected[("metric", arm, split)] = {
+                e: [syn.metric(arm, s, e, f"{split}_nll") for s in syn.SEEDS if e < REACHED[s]]
+                for e in range(syn.EPOCHS) if not (split == "test" and e == 4)}
+        if arm != "none":
+            for layer in syn.LAYERS:
+                expected[("recon", arm, f"layer {layer + 1}")] = {
+                    e: [syn.recon(arm, s, layer, e) for s in syn.SEEDS if s != 3 or e == 1]
+                    for e in range(1, syn.PRETRAIN_EPOCHS + 1)}
+    got: dict[tuple[str, str, str], list[dict]] = {}
+    for r in rows:
+        got.setdefault((r["plot"], r["arm"], r["series"]), []).append(r)
+    assert got.keys() == expected.keys()
+    for k, points in expected.items():
+        rs = got[k]
+        assert [int(r["epoch"]) for r in rs] == list(points), k
+        for r, (e, v) in zip(rs, points.items(), strict=True):
+            v = np.array(v)
+            mean = v.mean()
+            if band == "± std":
+                spread = v.std(ddof=1) if len(v) > 1 else 0.0
+                lo, hi = mean - spread, mean + spread
+            else:
+                lo, hi = v.min(), v.max()
+            assert int(r["n_seeds"]) == len(v), (k, e)
+            got_values = [num(r[c]) for c in ("mean", "band_lo", "band_hi", "smoothed", "x")]
+            assert got_values == pytest.approx([mean, lo, hi, mean, e], rel=1e-12), (k, e)
+    assert {int(r["n_seeds"]) for r in rows} == {1, 2, 3, 4}
 
 
 def t_interval(x: np.ndarray) -> tuple[float, float]:
