@@ -217,6 +217,42 @@ def test_summary_csv_every_column(qtbot, store, tmp_path):
     assert final["none"].max() > np.percentile(final["none"], 75) + 1.5 * sps.iqr(final["none"])  # an outlier
 
 
+def test_summary_csv_of_a_run_with_seeds_on_the_plateau_adds_each_arm_over_the_others(qtbot, tmp_path):
+    """Random init's seeds 2 and 3 end at 60 % test error (above the 50 % plateau bound): each arm's row over every
+    seed is followed by its row over seeds 0 and 1 ("off plateau"), its box, interval and paired difference to
+    "none" computed here over those seeds (numpy, scipy); both rows name the plateau seeds."""
+    stuck = {("none", 2, syn.EPOCHS - 1), ("none", 3, syn.EPOCHS - 1)}
+    events = [dataclasses.replace(e, test_error=0.6) if isinstance(e, EpochMetrics) and (e.arm, e.seed, e.epoch)
+              in stuck else e for e in syn.events()]
+    store = RunStore()
+    store.ingest(events)
+    columns, rows = exported(qtbot, store, tmp_path, "Summary")
+    assert [(r["arm"], r["seeds_kept"]) for r in rows] == [(a, k) for a in syn.ARMS for k in ("all", "off plateau")]
+    final = {a: {s: 100 * syn.metric(a, s, syn.EPOCHS - 1, "test_error") for s in syn.SEEDS} for a in syn.ARMS}
+    final["none"][2] = final["none"][3] = 60.0
+    for r in rows:
+        seeds = list(syn.SEEDS) if r["seeds_kept"] == "all" else [0, 1]
+        v = np.array([final[r["arm"]][s] for s in seeds])
+        assert r["group"] == "" and r["run"] == "" and r["plateau_seeds"] == "2;3"
+        assert int(r["n"]) == len(seeds) and r["values"] == ";".join(f"s{s}={final[r['arm']][s]!r}" for s in seeds)
+        q1, med, q3 = np.percentile(v, [25, 50, 75])
+        iqr = q3 - q1
+        inside = v[(v >= q1 - 1.5 * iqr) & (v <= q3 + 1.5 * iqr)]
+        lo, hi = t_interval(v)
+        names = ("q1", "median", "q3", "whisker_lo", "whisker_hi", "min", "max", "mean", "std", "ci_lo", "ci_hi")
+        np.testing.assert_allclose([num(r[n]) for n in names], (q1, med, q3, inside.min(), inside.max(), v.min(),
+                                   v.max(), v.mean(), v.std(ddof=1), lo, hi), rtol=1e-10, err_msg=str(r))
+        if r["arm"] == "none":
+            assert [r[n] for n in columns[15:22]] == [""] * 7
+            continue
+        d = v - np.array([final["none"][s] for s in seeds])
+        dlo, dhi = t_interval(d)
+        assert r["diff_reference"] == "none" and int(r["diff_n"]) == len(seeds)
+        np.testing.assert_allclose([num(r[n]) for n in ("diff_mean", "diff_ci_lo", "diff_ci_hi", "t_pvalue")],
+                                   (d.mean(), dlo, dhi, sps.ttest_1samp(d, 0).pvalue), rtol=1e-10)
+        assert num(r["wilcoxon_pvalue"]) == pytest.approx(sps.wilcoxon(d).pvalue, rel=1e-10)
+
+
 def low_share(w: np.ndarray) -> float:
     """Share of a 28 x 28 filter's (mean removed) spectral energy within 0.25 cycles/pixel of DC."""
     img = w.reshape(28, 28).astype(np.float64)
