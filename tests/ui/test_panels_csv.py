@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from desktop_app.core.events import EpochMetrics, PretrainEpoch, RunFinished
+from desktop_app.core.events import EpochMetrics, FilterSnapshot, PretrainEpoch, RunFinished
 from desktop_app.ui.panels import PANELS
 from desktop_app.ui.run_store import RunStore
 from tests.ui import test_panels_data as syn
@@ -253,11 +253,11 @@ def test_summary_csv_of_a_run_with_seeds_on_the_plateau_adds_each_arm_over_the_o
         assert num(r["wilcoxon_pvalue"]) == pytest.approx(sps.wilcoxon(d).pvalue, rel=1e-10)
 
 
-def low_share(w: np.ndarray) -> float:
-    """Share of a 28 x 28 filter's (mean removed) spectral energy within 0.25 cycles/pixel of DC."""
-    img = w.reshape(28, 28).astype(np.float64)
+def low_share(w: np.ndarray, size: int = 28) -> float:
+    """Share of a size x size filter's (mean removed) spectral energy within 0.25 cycles/pixel of DC."""
+    img = w.reshape(size, size).astype(np.float64)
     power = np.abs(np.fft.fft2(img - img.mean())) ** 2
-    f = np.fft.fftfreq(28)
+    f = np.fft.fftfreq(size)
     radius = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
     return float(power[radius <= 0.25 + 1e-12].sum() / power.sum())
 
@@ -294,6 +294,39 @@ def test_filters_csv_every_column(qtbot, store, tmp_path, normalisation):
         change = np.linalg.norm(w[i] - start[i]) / np.linalg.norm(start[i])
         assert num(r["finetune_change"]) == pytest.approx(change, rel=1e-6)
     assert sorted(int(r["filter"]) for r in rows if r["side"] == "left") == list(range(syn.N_FILTERS))
+
+
+def test_filters_csv_before_fine_tuning_and_with_tiles_of_two_sizes(qtbot, tmp_path):
+    """Before a second fine-tuning snapshot there is no change to export (an empty cell, not a number), and when the
+    two sides' tiles differ in size (random init's filters here read 14 x 14 inputs) each row is as wide as the
+    larger tile: the smaller tile's values, then empty cells."""
+    small = {}  # random init's filters, 12 x 196
+
+    def resized(e):
+        if not isinstance(e, FilterSnapshot) or e.arm != "none":
+            return e
+        small[(e.seed, e.phase, e.epoch)] = np.ascontiguousarray(e.weights[:, :196])
+        return dataclasses.replace(e, weights=small[(e.seed, e.phase, e.epoch)], input_shape=(1, 14, 14))
+
+    store = RunStore()
+    store.ingest([resized(e) for e in syn.events(epochs=1)])  # fine-tuning epoch 0 only: no change yet
+    columns, rows = exported(qtbot, store, tmp_path, "Filters", left="dae", right="none", seed=1,
+                             normalisation="per-tile")
+    assert columns[12:] == [f"v{i}" for i in range(784)]
+    assert all(None not in r for r in rows)  # no row longer than the header (DictReader keeps extras under None)
+    assert [(r["side"], r["arm"]) for r in rows] == [("left", "dae")] * syn.N_FILTERS + \
+        [("right", "none")] * syn.N_FILTERS
+    for r in rows:
+        size = 28 if r["arm"] == "dae" else 14
+        w = syn.filters("dae", 1, "finetune", 0) if size == 28 else small[(1, "finetune", 0)]
+        i = int(r["filter"])
+        assert (r["seed"], r["phase"], r["epoch"], r["tile_h"], r["tile_w"]) == ("1", "finetune", "0", str(size),
+                                                                                  str(size))
+        assert r["finetune_change"] == ""
+        values = [r[f"v{j}"] for j in range(784)]
+        assert values[size * size:] == [""] * (784 - size * size)
+        np.testing.assert_allclose([num(v) for v in values[: size * size]], w[i] / np.abs(w[i]).max(), rtol=1e-6)
+        assert num(r["low_freq_share"]) == pytest.approx(low_share(w[i], size), rel=1e-6)
 
 
 def test_online_error_csv_every_column(qtbot, store, tmp_path):
