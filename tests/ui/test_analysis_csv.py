@@ -27,7 +27,7 @@ from desktop_app.core.config import from_dict
 from desktop_app.core.data import load_data
 from desktop_app.core.events import AnalysisFinished, RunStarted
 from desktop_app.core.lab.store import RunData
-from desktop_app.core.results import OutputVarianceResult
+from desktop_app.core.results import FunctionSpaceResult, OutputVarianceResult
 from desktop_app.ui.panels.function_space import FunctionSpacePanel
 from desktop_app.ui.panels.interpolation import InterpolationPanel
 from desktop_app.ui.panels.landscape import LandscapePanel
@@ -313,6 +313,37 @@ def test_function_space_csv_is_the_points_drawn_and_the_pca_of_the_probe_outputs
     assert out.floats("purity_last") == pytest.approx([purity_last] * len(keys), rel=1e-12)
     assert f"all epochs {purity:.3f}, last epoch {purity_last:.3f}" in panel.purity_label.text()
     out.all_checked()
+
+
+def test_function_space_csv_sorts_each_arm_by_seed_then_epoch_and_breaks_its_line_between_seeds(qtbot):
+    """A result whose points come in any order (seeds 7 and 2, epochs shuffled, the arms interleaved): each arm's
+    rows, its drawn line and its start / end markers go seed by seed in epoch order, the line unbroken within a
+    seed and broken between seeds (no segment from one seed's last epoch to the next seed's first)."""
+    rng = np.random.default_rng(3)
+    keys = [(a, s, e) for a in ("dae", "none") for s in (7, 2) for e in range(3)]
+    order = rng.permutation(len(keys))
+    keys = [keys[i] for i in order]
+    coords = rng.normal(size=(len(keys), 2))
+    at = {k: coords[i] for i, k in enumerate(keys)}
+    result = FunctionSpaceResult(coords=coords, arms=tuple(k[0] for k in keys),
+                                 seeds=np.array([k[1] for k in keys], dtype=np.int64),
+                                 epochs=np.array([k[2] for k in keys], dtype=np.int64), method="pca", purity=0.75,
+                                 purity_last=0.5, explained_variance_ratio=np.array([0.6, 0.3]))
+    panel = FunctionSpacePanel(RunStore())
+    qtbot.addWidget(panel)
+    panel.display(result)
+    columns, rows = panel.data_table()
+    assert columns == ["arm", "seed", "epoch", "x", "y", "method", "purity", "purity_last"]
+    arms = list(dict.fromkeys(k[0] for k in keys))  # the arms in the result's first-seen order
+    want = [(a, s, e) for a in arms for s in (2, 7) for e in range(3)]
+    assert [tuple(r[:3]) for r in rows] == want
+    assert [r[3:] for r in rows] == [[*at[k], "pca", 0.75, 0.5] for k in want]
+    for arm in arms:
+        xy = np.array([at[k] for k in want if k[0] == arm])
+        np.testing.assert_array_equal(np.c_[tuple(panel.lines[arm].getData())], xy)
+        assert list(panel.lines[arm].opts["connect"]) == [True, True, False, True, True, False]
+        np.testing.assert_array_equal(np.c_[tuple(panel.starts[arm].getData())], xy[[0, 3]])
+        np.testing.assert_array_equal(np.c_[tuple(panel.ends[arm].getData())], xy[[2, 5]])
 
 
 # -- Pitfall ------------------------------------------------------------------------------------------------------
