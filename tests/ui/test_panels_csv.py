@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from desktop_app.core.events import EpochMetrics, FilterSnapshot, PretrainEpoch, RunFinished
+from desktop_app.core.events import EpochMetrics, FilterSnapshot, PretrainEpoch, RunFinished, RunStarted
 from desktop_app.ui.panels import PANELS
 from desktop_app.ui.run_store import RunStore
 from tests.ui import test_panels_data as syn
@@ -121,10 +121,13 @@ REACHED = {0: 6, 1: 5, 2: 3, 3: 1}  # fine-tuning epochs each seed has finished 
 
 def in_progress() -> RunStore:
     """The synthetic run caught while its seeds are at different epochs (REACHED), seed 3 one pre-training epoch
-    in, and the test NLL of epoch 4 not finite for any seed that reached it (a diverged evaluation)."""
+    in, the test NLL of epoch 4 not finite for any seed that reached it (a diverged evaluation), and a third arm
+    (cae) not started yet: no value at all."""
     kept = []
     for e in syn.events():
-        if isinstance(e, EpochMetrics):
+        if isinstance(e, RunStarted):
+            e = dataclasses.replace(e, arms=(*e.arms, "cae"))
+        elif isinstance(e, EpochMetrics):
             if e.epoch >= REACHED[e.seed]:
                 continue
             if e.epoch == 4:
@@ -140,7 +143,8 @@ def in_progress() -> RunStore:
 @pytest.mark.parametrize("band", ["± std", "min–max"])
 def test_curves_csv_of_a_run_in_progress_is_over_the_seeds_each_epoch_has(qtbot, tmp_path, band):
     """Each point is over the seeds that reached it: n_seeds counts them, a point of one seed has no spread (not a
-    NaN std), and an epoch whose value no seed has (all NaN) is not a point at all."""
+    NaN std), an epoch whose value no seed has (all NaN) is not a point at all, and an arm not started yet has no
+    series (its min-max band of no seeds raised, and the panel drew nothing)."""
     columns, rows = exported(qtbot, in_progress(), tmp_path, "Curves", metric="NLL",
                              splits=("train", "valid", "test"), band=band, smoothing=0.0, x="epoch")
     expected: dict[tuple[str, str, str], dict[int, list[float]]] = {}

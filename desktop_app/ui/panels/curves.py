@@ -83,8 +83,12 @@ class Series:
 
 
 def summarise(epochs: np.ndarray, values: np.ndarray, band: str) -> tuple[np.ndarray, ...]:
-    """(epochs, mean, lo, hi, n) over the seeds (rows) of ``values``, ignoring NaN gaps (seeds still running)."""
-    keep = ~np.all(np.isnan(values), axis=0) if values.size else np.zeros(0, bool)
+    """(epochs, mean, lo, hi, n) over the seeds (rows) of ``values``, ignoring NaN gaps (seeds still running).
+    An arm with no value yet (a live run still on the arms before it) has no point: numpy's min and max of no
+    seeds raised, and the min-max band failed the whole panel."""
+    if not values.size:
+        return epochs[:0], np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64)
+    keep = ~np.all(np.isnan(values), axis=0)
     epochs, values = epochs[keep], values[:, keep]
     n = np.sum(~np.isnan(values), axis=0)
     with warnings.catch_warnings():
