@@ -257,12 +257,11 @@ def test_summary_csv_of_a_run_with_seeds_on_the_plateau_adds_each_arm_over_the_o
         assert num(r["wilcoxon_pvalue"]) == pytest.approx(sps.wilcoxon(d).pvalue, rel=1e-10)
 
 
-def low_share(w: np.ndarray, size: int = 28) -> float:
-    """Share of a size x size filter's (mean removed) spectral energy within 0.25 cycles/pixel of DC."""
-    img = w.reshape(size, size).astype(np.float64)
+def low_share(w: np.ndarray, shape: tuple[int, int] = (28, 28)) -> float:
+    """Share of an h x w filter's (mean removed) spectral energy within 0.25 cycles/pixel of DC."""
+    img = w.reshape(shape).astype(np.float64)
     power = np.abs(np.fft.fft2(img - img.mean())) ** 2
-    f = np.fft.fftfreq(size)
-    radius = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
+    radius = np.sqrt(np.fft.fftfreq(shape[0])[:, None] ** 2 + np.fft.fftfreq(shape[1])[None, :] ** 2)
     return float(power[radius <= 0.25 + 1e-12].sum() / power.sum())
 
 
@@ -300,37 +299,55 @@ def test_filters_csv_every_column(qtbot, store, tmp_path, normalisation):
     assert sorted(int(r["filter"]) for r in rows if r["side"] == "left") == list(range(syn.N_FILTERS))
 
 
-def test_filters_csv_before_fine_tuning_and_with_tiles_of_two_sizes(qtbot, tmp_path):
+def test_filters_csv_before_fine_tuning_and_with_tiles_of_two_shapes(qtbot, tmp_path):
     """Before a second fine-tuning snapshot there is no change to export (an empty cell, not a number), and when the
-    two sides' tiles differ in size (random init's filters here read 14 x 14 inputs) each row is as wide as the
-    larger tile: the smaller tile's values, then empty cells."""
-    small = {}  # random init's filters, 12 x 196
+    two sides' tiles differ in shape (the DAE's filters here read 28 x 14 inputs, random init's 14 x 14) each row is
+    as wide as the larger tile (h x w values): the smaller tile's values, then empty cells."""
+    shapes = {"dae": (28, 14), "none": (14, 14)}
+    cut = {}  # (arm, seed, phase, epoch) -> the filters as sent, 12 x (h * w)
 
-    def resized(e):
-        if not isinstance(e, FilterSnapshot) or e.arm != "none":
+    def reshaped(e):
+        if not isinstance(e, FilterSnapshot):
             return e
-        small[(e.seed, e.phase, e.epoch)] = np.ascontiguousarray(e.weights[:, :196])
-        return dataclasses.replace(e, weights=small[(e.seed, e.phase, e.epoch)], input_shape=(1, 14, 14))
+        h, w = shapes[e.arm]
+        cut[(e.arm, e.seed, e.phase, e.epoch)] = np.ascontiguousarray(e.weights[:, : h * w])
+        return dataclasses.replace(e, weights=cut[(e.arm, e.seed, e.phase, e.epoch)], input_shape=(1, h, w))
 
     store = RunStore()
-    store.ingest([resized(e) for e in syn.events(epochs=1)])  # fine-tuning epoch 0 only: no change yet
+    store.ingest([reshaped(e) for e in syn.events(epochs=1)])  # fine-tuning epoch 0 only: no change yet
     columns, rows = exported(qtbot, store, tmp_path, "Filters", left="dae", right="none", seed=1,
                              normalisation="per-tile")
-    assert columns[12:] == [f"v{i}" for i in range(784)]
+    assert columns[12:] == [f"v{i}" for i in range(28 * 14)]
     assert all(None not in r for r in rows)  # no row longer than the header (DictReader keeps extras under None)
     assert [(r["side"], r["arm"]) for r in rows] == [("left", "dae")] * syn.N_FILTERS + \
         [("right", "none")] * syn.N_FILTERS
     for r in rows:
-        size = 28 if r["arm"] == "dae" else 14
-        w = syn.filters("dae", 1, "finetune", 0) if size == 28 else small[(1, "finetune", 0)]
+        h, w = shapes[r["arm"]]
+        weights = cut[(r["arm"], 1, "finetune", 0)]
         i = int(r["filter"])
-        assert (r["seed"], r["phase"], r["epoch"], r["tile_h"], r["tile_w"]) == ("1", "finetune", "0", str(size),
-                                                                                  str(size))
+        assert (r["seed"], r["phase"], r["epoch"], r["tile_h"], r["tile_w"]) == ("1", "finetune", "0", str(h), str(w))
         assert r["finetune_change"] == ""
-        values = [r[f"v{j}"] for j in range(784)]
-        assert values[size * size:] == [""] * (784 - size * size)
-        np.testing.assert_allclose([num(v) for v in values[: size * size]], w[i] / np.abs(w[i]).max(), rtol=1e-6)
-        assert num(r["low_freq_share"]) == pytest.approx(low_share(w[i], size), rel=1e-6)
+        values = [r[f"v{j}"] for j in range(28 * 14)]
+        assert values[h * w:] == [""] * (28 * 14 - h * w)
+        np.testing.assert_allclose([num(v) for v in values[: h * w]], weights[i] / np.abs(weights[i]).max(),
+                                   rtol=1e-6)
+        assert num(r["low_freq_share"]) == pytest.approx(low_share(weights[i], (h, w)), rel=1e-6)
+
+
+def test_filters_csv_exports_the_side_that_has_filters(qtbot, tmp_path):
+    """An arm with no filter snapshot yet (random init here) on the left: its side has no rows and the right side's
+    are all there; with no snapshot on either side the file is the header of the fixed columns alone."""
+    store = RunStore()
+    store.ingest([e for e in syn.events() if not (isinstance(e, FilterSnapshot) and e.arm == "none")])
+    columns, rows = exported(qtbot, store, tmp_path, "Filters", left="none", right="dae", seed=0)
+    assert [(r["side"], r["arm"], r["filter"]) for r in rows] == [("right", "dae", str(i))
+                                                                  for i in range(syn.N_FILTERS)]
+    assert len(columns) == 12 + 784
+    empty = RunStore()
+    empty.ingest([e for e in syn.events() if not isinstance(e, FilterSnapshot)])
+    columns, rows = exported(qtbot, empty, tmp_path, "Filters")
+    assert columns == ["side", "arm", "seed", "phase", "epoch", "filter", "tile_h", "tile_w", "level_lo", "level_hi",
+                       "low_freq_share", "finetune_change"] and rows == []
 
 
 def test_online_error_csv_every_column(qtbot, store, tmp_path):
