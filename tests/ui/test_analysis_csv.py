@@ -22,11 +22,12 @@ from PySide6.QtCore import QPointF
 from scipy import stats
 from scipy.special import logsumexp
 
+from desktop_app.core.analysis.progress import PitfallResult
 from desktop_app.core.config import from_dict
 from desktop_app.core.data import load_data
 from desktop_app.core.events import AnalysisFinished, RunStarted
 from desktop_app.core.lab.store import RunData
-from desktop_app.core.results import OutputVarianceResult
+from desktop_app.core.results import FunctionSpaceResult, OutputVarianceResult
 from desktop_app.ui.panels.function_space import FunctionSpacePanel
 from desktop_app.ui.panels.interpolation import InterpolationPanel
 from desktop_app.ui.panels.landscape import LandscapePanel
@@ -314,6 +315,37 @@ def test_function_space_csv_is_the_points_drawn_and_the_pca_of_the_probe_outputs
     out.all_checked()
 
 
+def test_function_space_csv_sorts_each_arm_by_seed_then_epoch_and_breaks_its_line_between_seeds(qtbot):
+    """A result whose points come in any order (seeds 7 and 2, epochs shuffled, the arms interleaved): each arm's
+    rows, its drawn line and its start / end markers go seed by seed in epoch order, the line unbroken within a
+    seed and broken between seeds (no segment from one seed's last epoch to the next seed's first)."""
+    rng = np.random.default_rng(3)
+    keys = [(a, s, e) for a in ("dae", "none") for s in (7, 2) for e in range(3)]
+    order = rng.permutation(len(keys))
+    keys = [keys[i] for i in order]
+    coords = rng.normal(size=(len(keys), 2))
+    at = {k: coords[i] for i, k in enumerate(keys)}
+    result = FunctionSpaceResult(coords=coords, arms=tuple(k[0] for k in keys),
+                                 seeds=np.array([k[1] for k in keys], dtype=np.int64),
+                                 epochs=np.array([k[2] for k in keys], dtype=np.int64), method="pca", purity=0.75,
+                                 purity_last=0.5, explained_variance_ratio=np.array([0.6, 0.3]))
+    panel = FunctionSpacePanel(RunStore())
+    qtbot.addWidget(panel)
+    panel.display(result)
+    columns, rows = panel.data_table()
+    assert columns == ["arm", "seed", "epoch", "x", "y", "method", "purity", "purity_last"]
+    arms = list(dict.fromkeys(k[0] for k in keys))  # the arms in the result's first-seen order
+    want = [(a, s, e) for a in arms for s in (2, 7) for e in range(3)]
+    assert [tuple(r[:3]) for r in rows] == want
+    assert [r[3:] for r in rows] == [[*at[k], "pca", 0.75, 0.5] for k in want]
+    for arm in arms:
+        xy = np.array([at[k] for k in want if k[0] == arm])
+        np.testing.assert_array_equal(np.c_[tuple(panel.lines[arm].getData())], xy)
+        assert list(panel.lines[arm].opts["connect"]) == [True, True, False, True, True, False]
+        np.testing.assert_array_equal(np.c_[tuple(panel.starts[arm].getData())], xy[[0, 3]])
+        np.testing.assert_array_equal(np.c_[tuple(panel.ends[arm].getData())], xy[[2, 5]])
+
+
 # -- Pitfall ------------------------------------------------------------------------------------------------------
 def final_recon(run_dir: Path, arm: str, seed: int, layer: int) -> float:
     rows = [r for r in metrics(run_dir) if (r["arm"], r["seed"], r["phase"], r["layer"]) == (arm, str(seed),
@@ -377,6 +409,60 @@ def test_pitfall_csv_is_the_points_drawn_and_the_probes_and_errors_of_each_pretr
         np.testing.assert_allclose(out.floats(name), [value] * 4, rtol=1e-9, atol=1e-12)
     assert f"Pearson r = {pr.statistic:+.3f}" in panel.corr_label.text()
     out.all_checked()
+
+
+NAN_RECON = float("nan")
+PITFALL_CASES = {  # (arm, reconstruction error, probe accuracy) per point
+    # RBMs (squared error) beside autoencoders (cross-entropy): exactly 3 RBM points, 2 DAE points (too few), and
+    # a CAE point without a reconstruction error (in no kind's correlation)
+    "three-and-two": [("rbm", 1.0, 0.9), ("rbm", 2.0, 0.85), ("rbm", 3.5, 0.7), ("dae", 0.2, 0.8),
+                      ("dae", 0.4, 0.7), ("cae", NAN_RECON, 0.5)],
+    "no-x-spread": [("rbm", 1.0, 0.9), ("rbm", 2.0, 0.85), ("rbm", 3.5, 0.7), ("rbm", 5.0, 0.72),
+                    ("dae", 0.3, 0.8), ("dae", 0.3, 0.82), ("dae", 0.3, 0.9)],
+    "no-y-spread": [("dae", 0.3, 0.8), ("dae", 0.5, 0.8), ("dae", 0.4, 0.8), ("rbm", 1.0, 0.9),
+                    ("rbm", 2.0, 0.85), ("rbm", 3.5, 0.7), ("rbm", 5.0, 0.72)],
+    # one kind with a reconstruction error, but not every point in it: the correlation over its points, not the
+    # analysis's over all; the RBM point without an error has no kind to correlate with (NaN)
+    "one-kind-and-a-gap": [("dae", 0.3, 0.8), ("dae", 0.5, 0.7), ("cae", 0.4, 0.9), ("rbm", NAN_RECON, 0.6)],
+}
+
+
+@pytest.mark.parametrize("case", list(PITFALL_CASES))
+def test_pitfall_csv_correlates_each_error_kind_over_its_own_points(qtbot, case):
+    """Every row carries the correlations of its arm's error kind (an RBM's squared error and an autoencoder's
+    cross-entropy are never pooled), computed by scipy here over that kind's points with a reconstruction error;
+    NaN below 3 points or without spread in either axis. The analysis's own numbers (over every point) are
+    sentinels here that must not appear."""
+    points = PITFALL_CASES[case]
+    seeds = [sum(a == p[0] for p in points[:i]) for i, (a, _, _) in enumerate(points)]
+    result = PitfallResult(
+        labels=tuple(f"{a}/s{s}" for (a, _, _), s in zip(points, seeds, strict=True)),
+        arms=tuple(p[0] for p in points), seeds=np.array(seeds, dtype=np.int64),
+        layer=np.array([i % 2 for i in range(len(points))], dtype=np.int64),
+        recon_error=np.array([p[1] for p in points]), probe_accuracy=np.array([p[2] for p in points]),
+        pixel_accuracy=0.875, n_train=100, n_test=100, pearson_r=0.111, pearson_p=0.222, spearman_r=0.333,
+        spearman_p=0.444)
+    panel = PitfallPanel(RunStore())
+    qtbot.addWidget(panel)
+    panel.display(result)
+    columns, rows = panel.data_table()
+    assert columns == ["label", "arm", "seed", "layer", "error_kind", "recon_error", "probe_accuracy_pct",
+                       "pixel_accuracy_pct", "pearson_r", "pearson_p", "spearman_r", "spearman_p"]
+    kind = {"rbm": "squared", "dae": "cross-entropy", "cae": "cross-entropy"}
+    expected = {}
+    for k in set(kind.values()):
+        xy = np.array([(x, y) for a, x, y in points if kind[a] == k and np.isfinite(x)]).reshape(-1, 2)
+        if len(xy) < 3 or np.ptp(xy[:, 0]) == 0 or np.ptp(xy[:, 1]) == 0:
+            expected[k] = [np.nan] * 4
+        else:
+            pr, sr = stats.pearsonr(xy[:, 0], xy[:, 1]), stats.spearmanr(xy[:, 0], xy[:, 1])
+            expected[k] = [pr.statistic, pr.pvalue, sr.statistic, sr.pvalue]
+    assert len(rows) == len(points)
+    for row, (a, x, y), s, i in zip(rows, points, seeds, range(len(points)), strict=True):
+        assert row[:5] == [f"{a}/s{s}", a, s, i % 2, kind[a]]
+        np.testing.assert_equal(row[5:8], [x, 100 * y, 87.5])
+        np.testing.assert_allclose(row[8:], expected[kind[a]], rtol=1e-12, err_msg=f"{case} {a}/s{s}")
+    assert any(np.isfinite(v).all() for v in expected.values())
 
 
 # -- Output variance ----------------------------------------------------------------------------------------------

@@ -198,6 +198,78 @@ def test_every_column_of_a_comparisons_csv_is_the_runs_metrics_or_the_line_drawn
         assert (float(r["band_lo"]), float(r["band_hi"])) == (pytest.approx(mean - std), pytest.approx(mean + std))
     assert checked == 16
 
+
+def hand_ema(values: list[float], w: float) -> list[float]:
+    """The bias-corrected moving average in closed form: sum_j w^(t-j) (1-w) y_j / (1 - w^(t+1))."""
+    return [sum(w ** (t - j) * (1 - w) * values[j] for j in range(t + 1)) / (1 - w ** (t + 1))
+            for t in range(len(values))]
+
+
+def test_every_column_of_a_comparison_csv_is_a_runs_metric_or_the_series_drawn(window, two_runs, tmp_path):
+    """Each cell of the comparison CSV, row by row: a "seed" row is a line of its run's metrics.csv (the split
+    columns only for the splits shown; an older run without wall times has an empty wall_s, not "nan") with the
+    columns of the drawn series empty; a "mean" row is a drawn point, computed here from the metrics files: the
+    mean over seeds, mean ± std (ddof 1), the seed count, the smoothed line, x in labelled examples seen and the
+    unit, with the per-seed columns empty."""
+    older = tmp_path / "run-older"  # the second run as written before wall times were recorded
+    shutil.copytree(two_runs[1], older)
+    with open(older / "metrics.csv", newline="") as fh:
+        kept = [{k: v for k, v in r.items() if k != "wall_s"} for r in csv.DictReader(fh)]
+    with open(older / "metrics.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(kept[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    runs = [two_runs[0], older]
+    assert window.compare_runs(runs)
+    curves = window.panel_widgets["Curves"]
+    curves.select(metric="error", splits=("train", "test"), band="± std", smoothing=0.5, x="examples seen")
+    with open(curves.export(tmp_path / "cmp.csv"), newline="") as fh:
+        reader = csv.reader(fh)
+        columns = next(reader)
+        table = [dict(zip(columns, r, strict=True)) for r in reader]
+    assert columns == ["run", "label", "row", "arm", "seed", "phase", "layer", "epoch", "split", "nll", "error",
+                       "recon_error", "wall_s", "x", "mean", "band_lo", "band_hi", "n_seeds", "smoothed", "unit"]
+    drawn_cols = ("x", "mean", "band_lo", "band_hi", "n_seeds", "smoothed", "unit")
+    seed_cols = ("seed", "nll", "error", "recon_error", "wall_s")
+    for run_dir, label in zip(runs, ("lr=0.1", "lr=0.05"), strict=True):
+        rows = [r for r in table if r["run"] == run_dir.name]
+        assert {r["label"] for r in rows} == {label}
+        metrics = [m for m in metrics_rows(run_dir) if m["phase"] == "pretrain" or m["split"] in ("train", "test")]
+        # the seed rows: the metrics file's lines, wall_s "" where it recorded none; nothing of the series drawn
+        seeds = [r for r in rows if r["row"] == "seed"]
+        assert all(r[c] == "" for r in seeds for c in drawn_cols)
+        keys = ("arm", "seed", "phase", "layer", "epoch", "split", "nll", "error", "recon_error", "wall_s")
+        assert sorted(tuple(r[k] for k in keys) for r in seeds) == sorted(
+            tuple(m.get(k, "") for k in keys) for m in metrics)
+        assert any(m["phase"] == "pretrain" for m in metrics) and any(m["phase"] == "finetune" for m in metrics)
+        if run_dir == older:
+            assert {r["wall_s"] for r in seeds} == {""}
+        # the mean rows: one per drawn point, every column computed from the metrics file
+        means = [r for r in rows if r["row"] == "mean"]
+        assert all(r[c] == "" for r in means for c in seed_cols)
+        expected = []
+        for arm in ("none", "dae"):
+            for split in ("train", "test"):
+                per_seed = np.array([[100 * float(m["error"]) for m in metrics
+                                      if (m["arm"], m["seed"], m["split"], m["phase"]) ==
+                                      (arm, str(seed), split, "finetune")] for seed in (0, 1)])
+                mean, std = per_seed.mean(axis=0), per_seed.std(axis=0, ddof=1)
+                expected += [((arm, "finetune", -1, e, split, 2, "%"),
+                              (200.0 * e, mean[e], mean[e] - std[e], mean[e] + std[e], s))
+                             for e, s in enumerate(hand_ema(list(mean), 0.5))]
+        per_seed = np.array([[float(m["recon_error"]) for m in metrics if (m["arm"], m["seed"], m["phase"]) ==
+                              ("dae", str(seed), "pretrain")] for seed in (0, 1)])
+        mean, std = per_seed.mean(axis=0), per_seed.std(axis=0, ddof=1)
+        expected += [(("dae", "pretrain", 0, e + 1, "unlabelled", 2, "recon (per example, cross-entropy)"),
+                      (e + 1.0, mean[e], mean[e] - std[e], mean[e] + std[e], s))
+                     for e, s in enumerate(hand_ema(list(mean), 0.5))]
+        got = {(r["arm"], r["phase"], int(r["layer"]), int(r["epoch"]), r["split"], int(r["n_seeds"]), r["unit"]):
+               tuple(float(r[c]) for c in ("x", "mean", "band_lo", "band_hi", "smoothed")) for r in means}
+        assert len(got) == len(means) == len(expected) == 2 * 2 * 4 + len(per_seed[0]) and per_seed.size
+        for key, values in expected:
+            assert got[key] == pytest.approx(values, rel=1e-9), key
+
+
 def test_smoothing_log_y_and_examples_seen(window, two_runs):
     window.compare_runs(two_runs)
     curves = window.panel_widgets["Curves"]

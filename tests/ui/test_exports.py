@@ -17,7 +17,7 @@ from PySide6.QtGui import QGuiApplication, QImage, QKeySequence
 from desktop_app.core.config import ExperimentConfig
 from desktop_app.core.runfolder.workspace import reproduce_command
 from desktop_app.ui.export_dialog import ExportDialog
-from desktop_app.ui.exports import MANIFEST_KEY, ExportOptions, export_panel
+from desktop_app.ui.exports import MANIFEST_KEY, RUN_KEY, ExportOptions, export_panel
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.panels import ANALYSIS_PANELS, PANELS
 from desktop_app.ui.run_store import RunStore
@@ -107,6 +107,17 @@ def test_export_all_writes_the_run_bundle(window, run_dir, tmp_path):
     readme = (out / "README.txt").read_text(encoding="utf-8")
     assert reproduce_command(run_dir) in readme
     assert not [p for p in out.iterdir() if p.name.startswith(".") or p.suffix == ".tmp"]  # atomic writes
+
+
+def test_one_panels_figure_carries_its_one_runs_manifest_not_a_comparisons_list(window, run_dir, tmp_path):
+    """A panel exported alone (the panel's Export button: no metadata handed in) embeds its run's manifest.json as
+    written and the run's folder name; a list of compared runs is only for a comparison's figures."""
+    panel = window.panel_widgets["Curves"]
+    assert panel.export_run_dirs() == [str(run_dir)]
+    (svg,) = export_panel(panel, ExportOptions(tmp_path, ("svg",)))
+    meta = {e.get("id"): e.text for e in svg_root(svg).iter() if e.tag.endswith("metadata")}
+    assert meta[MANIFEST_KEY] == (run_dir / "manifest.json").read_text(encoding="utf-8")
+    assert meta[RUN_KEY] == run_dir.name
 
 
 def test_export_all_action_has_shortcut_and_tooltip(window):

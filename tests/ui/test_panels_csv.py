@@ -8,11 +8,13 @@ data: a panel that exports the wrong seed, band, quartile, smoothing or tile fai
 from __future__ import annotations
 
 import csv
+import dataclasses
 
 import numpy as np
 import pytest
 from scipy import stats as sps
 
+from desktop_app.core.events import EpochMetrics, FilterSnapshot, PretrainEpoch, RunFinished, RunStarted
 from desktop_app.ui.panels import PANELS
 from desktop_app.ui.run_store import RunStore
 from tests.ui import test_panels_data as syn
@@ -114,6 +116,69 @@ def test_curves_csv_every_column(qtbot, store, tmp_path, metric, band, smoothing
         assert {r["unit"] for r in rs} == {u}
 
 
+REACHED = {0: 6, 1: 5, 2: 3, 3: 1}  # fine-tuning epochs each seed has finished in a run still going
+
+
+def in_progress() -> RunStore:
+    """The synthetic run caught while its seeds are at different epochs (REACHED), seed 3 one pre-training epoch
+    in, the test NLL of epoch 4 not finite for any seed that reached it (a diverged evaluation), and a third arm
+    (cae) not started yet: no value at all."""
+    kept = []
+    for e in syn.events():
+        if isinstance(e, RunStarted):
+            e = dataclasses.replace(e, arms=(*e.arms, "cae"))
+        elif isinstance(e, EpochMetrics):
+            if e.epoch >= REACHED[e.seed]:
+                continue
+            if e.epoch == 4:
+                e = dataclasses.replace(e, test_nll=float("nan"))
+        elif isinstance(e, PretrainEpoch) and e.seed == 3 and e.epoch > 1 or isinstance(e, RunFinished):
+            continue
+        kept.append(e)
+    store = RunStore()
+    store.ingest(kept)
+    return store
+
+
+@pytest.mark.parametrize("band", ["± std", "min–max"])
+def test_curves_csv_of_a_run_in_progress_is_over_the_seeds_each_epoch_has(qtbot, tmp_path, band):
+    """Each point is over the seeds that reached it: n_seeds counts them, a point of one seed has no spread (not a
+    NaN std), an epoch whose value no seed has (all NaN) is not a point at all, and an arm not started yet has no
+    series (its min-max band of no seeds raised, and the panel drew nothing)."""
+    columns, rows = exported(qtbot, in_progress(), tmp_path, "Curves", metric="NLL",
+                             splits=("train", "valid", "test"), band=band, smoothing=0.0, x="epoch")
+    expected: dict[tuple[str, str, str], dict[int, list[float]]] = {}
+    for arm in syn.ARMS:
+        for split in ("train", "valid", "test"):
+            expected[("metric", arm, split)] = {
+                e: [syn.metric(arm, s, e, f"{split}_nll") for s in syn.SEEDS if e < REACHED[s]]
+                for e in range(syn.EPOCHS) if not (split == "test" and e == 4)}
+        if arm != "none":
+            for layer in syn.LAYERS:
+                expected[("recon", arm, f"layer {layer + 1}")] = {
+                    e: [syn.recon(arm, s, layer, e) for s in syn.SEEDS if s != 3 or e == 1]
+                    for e in range(1, syn.PRETRAIN_EPOCHS + 1)}
+    got: dict[tuple[str, str, str], list[dict]] = {}
+    for r in rows:
+        got.setdefault((r["plot"], r["arm"], r["series"]), []).append(r)
+    assert got.keys() == expected.keys()
+    for k, points in expected.items():
+        rs = got[k]
+        assert [int(r["epoch"]) for r in rs] == list(points), k
+        for r, (e, v) in zip(rs, points.items(), strict=True):
+            v = np.array(v)
+            mean = v.mean()
+            if band == "± std":
+                spread = v.std(ddof=1) if len(v) > 1 else 0.0
+                lo, hi = mean - spread, mean + spread
+            else:
+                lo, hi = v.min(), v.max()
+            assert int(r["n_seeds"]) == len(v), (k, e)
+            got_values = [num(r[c]) for c in ("mean", "band_lo", "band_hi", "smoothed", "x")]
+            assert got_values == pytest.approx([mean, lo, hi, mean, e], rel=1e-12), (k, e)
+    assert {int(r["n_seeds"]) for r in rows} == {1, 2, 3, 4}
+
+
 def t_interval(x: np.ndarray) -> tuple[float, float]:
     return sps.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=sps.sem(x))
 
@@ -156,12 +221,47 @@ def test_summary_csv_every_column(qtbot, store, tmp_path):
     assert final["none"].max() > np.percentile(final["none"], 75) + 1.5 * sps.iqr(final["none"])  # an outlier
 
 
-def low_share(w: np.ndarray) -> float:
-    """Share of a 28 x 28 filter's (mean removed) spectral energy within 0.25 cycles/pixel of DC."""
-    img = w.reshape(28, 28).astype(np.float64)
+def test_summary_csv_of_a_run_with_seeds_on_the_plateau_adds_each_arm_over_the_others(qtbot, tmp_path):
+    """Random init's seeds 2 and 3 end at 60 % test error (above the 50 % plateau bound): each arm's row over every
+    seed is followed by its row over seeds 0 and 1 ("off plateau"), its box, interval and paired difference to
+    "none" computed here over those seeds (numpy, scipy); both rows name the plateau seeds."""
+    stuck = {("none", 2, syn.EPOCHS - 1), ("none", 3, syn.EPOCHS - 1)}
+    events = [dataclasses.replace(e, test_error=0.6) if isinstance(e, EpochMetrics) and (e.arm, e.seed, e.epoch)
+              in stuck else e for e in syn.events()]
+    store = RunStore()
+    store.ingest(events)
+    columns, rows = exported(qtbot, store, tmp_path, "Summary")
+    assert [(r["arm"], r["seeds_kept"]) for r in rows] == [(a, k) for a in syn.ARMS for k in ("all", "off plateau")]
+    final = {a: {s: 100 * syn.metric(a, s, syn.EPOCHS - 1, "test_error") for s in syn.SEEDS} for a in syn.ARMS}
+    final["none"][2] = final["none"][3] = 60.0
+    for r in rows:
+        seeds = list(syn.SEEDS) if r["seeds_kept"] == "all" else [0, 1]
+        v = np.array([final[r["arm"]][s] for s in seeds])
+        assert r["group"] == "" and r["run"] == "" and r["plateau_seeds"] == "2;3"
+        assert int(r["n"]) == len(seeds) and r["values"] == ";".join(f"s{s}={final[r['arm']][s]!r}" for s in seeds)
+        q1, med, q3 = np.percentile(v, [25, 50, 75])
+        iqr = q3 - q1
+        inside = v[(v >= q1 - 1.5 * iqr) & (v <= q3 + 1.5 * iqr)]
+        lo, hi = t_interval(v)
+        names = ("q1", "median", "q3", "whisker_lo", "whisker_hi", "min", "max", "mean", "std", "ci_lo", "ci_hi")
+        np.testing.assert_allclose([num(r[n]) for n in names], (q1, med, q3, inside.min(), inside.max(), v.min(),
+                                   v.max(), v.mean(), v.std(ddof=1), lo, hi), rtol=1e-10, err_msg=str(r))
+        if r["arm"] == "none":
+            assert [r[n] for n in columns[15:22]] == [""] * 7
+            continue
+        d = v - np.array([final["none"][s] for s in seeds])
+        dlo, dhi = t_interval(d)
+        assert r["diff_reference"] == "none" and int(r["diff_n"]) == len(seeds)
+        np.testing.assert_allclose([num(r[n]) for n in ("diff_mean", "diff_ci_lo", "diff_ci_hi", "t_pvalue")],
+                                   (d.mean(), dlo, dhi, sps.ttest_1samp(d, 0).pvalue), rtol=1e-10)
+        assert num(r["wilcoxon_pvalue"]) == pytest.approx(sps.wilcoxon(d).pvalue, rel=1e-10)
+
+
+def low_share(w: np.ndarray, shape: tuple[int, int] = (28, 28)) -> float:
+    """Share of an h x w filter's (mean removed) spectral energy within 0.25 cycles/pixel of DC."""
+    img = w.reshape(shape).astype(np.float64)
     power = np.abs(np.fft.fft2(img - img.mean())) ** 2
-    f = np.fft.fftfreq(28)
-    radius = np.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
+    radius = np.sqrt(np.fft.fftfreq(shape[0])[:, None] ** 2 + np.fft.fftfreq(shape[1])[None, :] ** 2)
     return float(power[radius <= 0.25 + 1e-12].sum() / power.sum())
 
 
@@ -224,6 +324,57 @@ def test_filters_csv_before_fine_tuning_and_with_nothing_drawn(qtbot, tmp_path):
     assert [(r["side"], r["arm"], int(r["filter"])) for r in rows] == [("right", "none", i)
                                                                          for i in range(syn.N_FILTERS)]
     columns, rows = exported(qtbot, RunStore(), tmp_path, "Filters")
+    assert columns == ["side", "arm", "seed", "phase", "epoch", "filter", "tile_h", "tile_w", "level_lo", "level_hi",
+                       "low_freq_share", "finetune_change"] and rows == []
+
+
+def test_filters_csv_before_fine_tuning_and_with_tiles_of_two_shapes(qtbot, tmp_path):
+    """Before a second fine-tuning snapshot there is no change to export (an empty cell, not a number), and when the
+    two sides' tiles differ in shape (the DAE's filters here read 28 x 14 inputs, random init's 14 x 14) each row is
+    as wide as the larger tile (h x w values): the smaller tile's values, then empty cells."""
+    shapes = {"dae": (28, 14), "none": (14, 14)}
+    cut = {}  # (arm, seed, phase, epoch) -> the filters as sent, 12 x (h * w)
+
+    def reshaped(e):
+        if not isinstance(e, FilterSnapshot):
+            return e
+        h, w = shapes[e.arm]
+        cut[(e.arm, e.seed, e.phase, e.epoch)] = np.ascontiguousarray(e.weights[:, : h * w])
+        return dataclasses.replace(e, weights=cut[(e.arm, e.seed, e.phase, e.epoch)], input_shape=(1, h, w))
+
+    store = RunStore()
+    store.ingest([reshaped(e) for e in syn.events(epochs=1)])  # fine-tuning epoch 0 only: no change yet
+    columns, rows = exported(qtbot, store, tmp_path, "Filters", left="dae", right="none", seed=1,
+                             normalisation="per-tile")
+    assert columns[12:] == [f"v{i}" for i in range(28 * 14)]
+    assert all(None not in r for r in rows)  # no row longer than the header (DictReader keeps extras under None)
+    assert [(r["side"], r["arm"]) for r in rows] == [("left", "dae")] * syn.N_FILTERS + \
+        [("right", "none")] * syn.N_FILTERS
+    for r in rows:
+        h, w = shapes[r["arm"]]
+        weights = cut[(r["arm"], 1, "finetune", 0)]
+        i = int(r["filter"])
+        assert (r["seed"], r["phase"], r["epoch"], r["tile_h"], r["tile_w"]) == ("1", "finetune", "0", str(h), str(w))
+        assert r["finetune_change"] == ""
+        values = [r[f"v{j}"] for j in range(28 * 14)]
+        assert values[h * w:] == [""] * (28 * 14 - h * w)
+        np.testing.assert_allclose([num(v) for v in values[: h * w]], weights[i] / np.abs(weights[i]).max(),
+                                   rtol=1e-6)
+        assert num(r["low_freq_share"]) == pytest.approx(low_share(weights[i], (h, w)), rel=1e-6)
+
+
+def test_filters_csv_exports_the_side_that_has_filters(qtbot, tmp_path):
+    """An arm with no filter snapshot yet (random init here) on the left: its side has no rows and the right side's
+    are all there; with no snapshot on either side the file is the header of the fixed columns alone."""
+    store = RunStore()
+    store.ingest([e for e in syn.events() if not (isinstance(e, FilterSnapshot) and e.arm == "none")])
+    columns, rows = exported(qtbot, store, tmp_path, "Filters", left="none", right="dae", seed=0)
+    assert [(r["side"], r["arm"], r["filter"]) for r in rows] == [("right", "dae", str(i))
+                                                                  for i in range(syn.N_FILTERS)]
+    assert len(columns) == 12 + 784
+    empty = RunStore()
+    empty.ingest([e for e in syn.events() if not isinstance(e, FilterSnapshot)])
+    columns, rows = exported(qtbot, empty, tmp_path, "Filters")
     assert columns == ["side", "arm", "seed", "phase", "epoch", "filter", "tile_h", "tile_w", "level_lo", "level_hi",
                        "low_freq_share", "finetune_change"] and rows == []
 

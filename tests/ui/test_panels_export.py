@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QTabWidget
 
+from desktop_app.ui.exports import ExportOptions, export_panel
 from desktop_app.ui.panel_names import COMPARISON_PANELS
 from desktop_app.ui.panels import ANALYSIS_PANELS, PANELS, Panel, make_panels
 from desktop_app.ui.run_store import RunStore
@@ -57,6 +58,35 @@ def test_exports(qtbot, store, tmp_path, name):
     assert panel.export(tmp_path / "q.csv").exists()
     with pytest.raises(ValueError):
         panel.export(tmp_path / "q.bmp")
+
+
+def test_export_panel_makes_its_folder_and_names_the_file_by_the_panels_title(qtbot, store, tmp_path):
+    """The Export dialog may name a folder that does not exist yet, parents included; without a stem the files are
+    named by the panel's title, made safe for a file name ("Online error" -> online-error.csv)."""
+    panel = PANELS["Online error"](store)
+    qtbot.addWidget(panel)
+    folder = tmp_path / "not" / "yet"
+    (path,) = export_panel(panel, ExportOptions(folder, ("csv",)))
+    assert path == folder / "online-error.csv"
+    assert_csv_equals_table(path, panel)
+    (named,) = export_panel(panel, ExportOptions(folder, ("csv",)), "mine")
+    assert named == folder / "mine.csv" and named.read_text() == path.read_text()
+
+
+@pytest.mark.parametrize("aspect", [2.0, 1.25])
+def test_a_panel_without_a_run_folder_exports_its_svg_at_the_asked_aspect(qtbot, tmp_path, aspect):
+    """Data with no run folder (events not from a saved run): the figure has no run to name, and comes out all the
+    same, in the shape the Export dialog asked for (width / height), not the default 1.6."""
+    store = RunStore()
+    store.ingest(syn.events(run_dir=""))
+    panel = PANELS["Trajectories"](store)
+    qtbot.addWidget(panel)
+    assert panel.export_run_dirs() == []
+    (svg,) = export_panel(panel, ExportOptions(tmp_path, ("svg",), aspect=aspect), "t")
+    root = svg_root(svg)
+    assert not [e for e in root.iter() if e.tag.endswith("metadata") and (e.get("id") or "").startswith("basin")]
+    _, _, width, height = (float(v) for v in root.get("viewBox").split())
+    assert (width, height) == pytest.approx((900, 900 / aspect), abs=1)  # the export layout is 900 wide
 
 
 def test_csv_holds_the_known_values(qtbot, store, tmp_path):

@@ -83,7 +83,9 @@ class Series:
 
 
 def summarise(epochs: np.ndarray, values: np.ndarray, band: str) -> tuple[np.ndarray, ...]:
-    """(epochs, mean, lo, hi, n) over the seeds (rows) of ``values``, ignoring NaN gaps (seeds still running)."""
+    """(epochs, mean, lo, hi, n) over the seeds (rows) of ``values``, ignoring NaN gaps (seeds still running).
+    An arm with no value yet (a live run still on the arms before it) has no point; its min-max band reduces no
+    seeds, hence ``initial`` (without it numpy's min of no seeds raised and the band failed the whole panel)."""
     keep = ~np.all(np.isnan(values), axis=0) if values.size else np.zeros(0, bool)
     epochs, values = epochs[keep], values[:, keep]
     n = np.sum(~np.isnan(values), axis=0)
@@ -91,7 +93,7 @@ def summarise(epochs: np.ndarray, values: np.ndarray, band: str) -> tuple[np.nda
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(values, axis=0)
         if band == "min–max":
-            lo, hi = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+            lo, hi = np.nanmin(values, axis=0, initial=np.inf), np.nanmax(values, axis=0, initial=-np.inf)
         elif band == "± std":
             std = np.where(n > 1, np.nanstd(values, axis=0, ddof=1), 0.0)
             lo, hi = mean - std, mean + std
