@@ -241,6 +241,7 @@ EQUIVALENT: dict[str, str] = {
         "pretrain_targets without bottom_layers when trimming the rows on resume: the targets are bottom-up and the "
         "bottom k are their prefix, so a pre-training state's done layers are the same, and a fine-tuning state's "
         "last target only bounds rows that exist for the layers pre-trained") for i in (103, 106)},
+    **{f"desktop_app.core.training.checkpoints.x_read_resume_state__mutmut_{i}": _CPU for i in (11, 13)},
     "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
         "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
     **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ_update__mutmut_{i}": (

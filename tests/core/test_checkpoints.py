@@ -184,3 +184,15 @@ def test_a_resume_state_names_its_unit_its_run_and_the_time_it_ran(run_dir):
         with open(unit.metrics_path, newline="") as fh:
             last_wall = max(float(r["wall_s"]) for r in csv.DictReader(fh) if r["wall_s"])
         assert isinstance(state["wall_s"], float) and state["wall_s"] >= last_wall > 0
+
+
+def test_an_unreadable_resume_state_is_one_line_naming_the_file_once(tmp_path):
+    """Garbage bytes in latest.pt: the loader's reason follows the file's full path, the file not named twice."""
+    unit = RunFolder(tmp_path / "run").unit("none", 0)
+    unit.latest_path.parent.mkdir(parents=True)
+    unit.latest_path.write_bytes(b"PK\x03\x04" + bytes(200))
+    with pytest.raises(RunFolderError) as info:
+        read_resume_state(unit)
+    text = str(info.value)
+    assert text.startswith(f"{unit.latest_path}: not a readable checkpoint, truncated or corrupt (") and \
+        text.count("latest.pt") == 1 and "\n" not in text
