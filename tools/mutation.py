@@ -385,9 +385,6 @@ EQUIVALENT: dict[str, str] = {
     **{f"desktop_app.ui.panels.online.xǁOnlinePanelǁdata_table__mutmut_{i}": (
         "zip(examples, values) without strict=True: both come from one dict in RunStore.online_curve (its sorted "
         "keys and their values), so they always have the same length") for i in (17, 20, 21)},
-    "desktop_app.ui.panels.filters.xǁFiltersPanelǁdata_table__mutmut_72": (
-        "the padding of a shorter tile's row ('' -> 'XXXX'): both sides show first-layer filters of one run, whose "
-        "units share one input shape and channel choice, so every tile has `width` values and the padding is empty"),
     "desktop_app.ui.panels.curves.x_summarise__mutmut_28": (
         "simplefilter('ignore') for every warning instead of RuntimeWarning: nanmean, nanmin, nanmax and nanstd of "
         "float arrays warn only with RuntimeWarning (an all-NaN column, ddof >= n)"),

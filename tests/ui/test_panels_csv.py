@@ -405,7 +405,7 @@ def test_filters_csv_of_filters_over_a_non_square_input(qtbot, tmp_path):
         assert num(r["low_freq_share"]) == pytest.approx(power[low].sum() / power.sum(), rel=1e-6)
 
 
-@pytest.mark.parametrize("band", ["none", "± std"])
+@pytest.mark.parametrize("band", ["none", "± std", "min–max"])
 def test_summarise_of_no_seeds_is_empty(band):
     """An arm with no values yet (a live run before its first epoch): no epoch, no mean, no band."""
     from desktop_app.ui.panels.curves import summarise
