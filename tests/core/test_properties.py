@@ -196,15 +196,17 @@ def assert_same_state(a: dict, b: dict) -> None:
             assert torch.equal(torch.as_tensor(sa[i][key]), torch.as_tensor(sb[i][key])), (i, key)
 
 
-def straight_then_stopped(cfg, splits, tmp_path, batch: bool, epoch: int) -> list:
+def straight_then_stopped(cfg, splits, tmp_path, batch: bool, epoch: int | None = None, arm: str = "none",
+                          stop=None) -> list:
     """The resume tests' first half: ``cfg`` run to its end into ``straight`` (its events returned), and again into
-    ``resumed``, stopped after fine-tuning epoch ``epoch``."""
-    straight = list(run_units(cfg, splits, tmp_path / "straight", RunControl(), batch))
+    ``resumed``, stopped after fine-tuning epoch ``epoch`` (or at the first event ``stop`` accepts)."""
+    stop = stop or (lambda ev: isinstance(ev, EpochMetrics) and ev.epoch == epoch)
+    straight = list(run_units(cfg, splits, tmp_path / "straight", RunControl(), batch, arm))
     ended(straight)
     control = RunControl()
     with pytest.raises(StopRequested):
-        for ev in run_units(cfg, splits, tmp_path / "resumed", control, batch):
-            if isinstance(ev, EpochMetrics) and ev.epoch == epoch:
+        for ev in run_units(cfg, splits, tmp_path / "resumed", control, batch, arm):
+            if stop(ev):
                 control.stop()
     return straight
 
@@ -251,12 +253,8 @@ def test_a_run_stopped_between_pretrained_layers_resumes_exactly(splits, tmp_pat
     cfg = small(arms=["dae"], **{"finetune.optimizer": "momentum", "finetune.lr": 0.05, "finetune.epochs": 1,
                                  "pretraining.dae.epochs": 2, "pretraining.dae.batch_size": 20,
                                  "model.layers": [{"kind": "dense", "units": 16}, {"kind": "dense", "units": 12}]})
-    ended(list(run_units(cfg, splits, tmp_path / "straight", RunControl(), batch, "dae")))
-    control = RunControl()
-    with pytest.raises(StopRequested):
-        for ev in run_units(cfg, splits, tmp_path / "resumed", control, batch, "dae"):
-            if isinstance(ev, PretrainEpoch) and ev.layer == 1 and ev.epoch == 1:
-                control.stop()
+    straight_then_stopped(cfg, splits, tmp_path, batch, arm="dae",
+                          stop=lambda ev: isinstance(ev, PretrainEpoch) and ev.layer == 1 and ev.epoch == 1)
     for s in SEEDS[: 2 if batch else 1]:
         stopped = final_state(tmp_path / "resumed", "dae", s)
         assert stopped["stage"] == "pretrain" and stopped["layers_done"] == 1
@@ -288,12 +286,8 @@ def test_a_run_stopped_in_its_first_pretrained_layer_resumes_with_its_rows_once(
     unit drops that row, pre-trains the layer again, and its metrics equal the unstopped run's."""
     cfg = small(arms=["dae"], **{"finetune.epochs": 1, "pretraining.dae.epochs": 2, "pretraining.dae.batch_size": 20,
                                  "model.layers": [{"kind": "dense", "units": 16}, {"kind": "dense", "units": 12}]})
-    ended(list(run_units(cfg, splits, tmp_path / "straight", RunControl(), batch, "dae")))
-    control = RunControl()
-    with pytest.raises(StopRequested):
-        for ev in run_units(cfg, splits, tmp_path / "resumed", control, batch, "dae"):
-            if isinstance(ev, PretrainEpoch) and ev.layer == 0 and ev.epoch == 1:
-                control.stop()
+    straight_then_stopped(cfg, splits, tmp_path, batch, arm="dae",
+                          stop=lambda ev: isinstance(ev, PretrainEpoch) and ev.layer == 0 and ev.epoch == 1)
     assert any(r[2] == "pretrain" for r in metric_rows(tmp_path / "resumed", 0))  # the cut-short row is on disk
     ended(list(run_units(cfg, splits, tmp_path / "resumed", RunControl(), batch, "dae")))
     for s in SEEDS:

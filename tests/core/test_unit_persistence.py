@@ -105,19 +105,23 @@ def test_stacked_dae_check_finds_weights_a_step_left_non_finite():
     assert list(bad) == [1] and "weights inf" in str(bad[1])
 
 
-def test_a_resumed_unit_keeps_its_clock_and_a_done_unit_is_not_trained_again(tmp_path):
-    """Stopped after epoch 2, with its state's wall time set to 10^6 s: the resumed unit's epochs report wall times
-    from there on; run again once done, the unit only says it is completed."""
-    from desktop_app.core.control import RunControl
-    from desktop_app.core.training.unit import prepare_data, train_unit
-
+def stopped_after_epoch_2(tmp_path):
+    """A tiny run stopped after random init's fine-tuning epoch 2: (config, run folder, latest.pt path, its state)."""
     cfg = tiny("autograd")
     run_dir, control = tmp_path / "run", RunControl()
     for ev in run_experiment(cfg, control, run_dir):
         if isinstance(ev, EpochMetrics) and ev.arm == "none" and ev.epoch == 2:
             control.stop()
     path = RunFolder(run_dir).unit("none", 0).latest_path
-    state = torch.load(path, weights_only=True)
+    return cfg, run_dir, path, torch.load(path, weights_only=True)
+
+
+def test_a_resumed_unit_keeps_its_clock_and_a_done_unit_is_not_trained_again(tmp_path):
+    """Stopped after epoch 2, with its state's wall time set to 10^6 s: the resumed unit's epochs report wall times
+    from there on; run again once done, the unit only says it is completed."""
+    from desktop_app.core.training.unit import prepare_data, train_unit
+
+    cfg, run_dir, path, state = stopped_after_epoch_2(tmp_path)
     assert (state["stage"], state["epoch"]) == ("finetune", 2) and 0 < state["wall_s"] < 1e6
     state["wall_s"] = 1e6
     torch.save(state, path)
@@ -135,16 +139,9 @@ def test_a_resumed_unit_keeps_its_clock_and_a_done_unit_is_not_trained_again(tmp
 def test_a_resumed_units_clock_starts_at_a_usable_wall_time_else_at_0(tmp_path, monkeypatch, wall, start):
     """The wall time read back from latest.pt is trusted only as a finite, non-negative number (a state from before
     wall time was recorded has none: 0). On a clock that stands still every resumed epoch reports exactly that."""
-    from desktop_app.core.control import RunControl
     from desktop_app.core.training.unit import prepare_data, train_unit
 
-    cfg = tiny("autograd")
-    run_dir, control = tmp_path / "run", RunControl()
-    for ev in run_experiment(cfg, control, run_dir):
-        if isinstance(ev, EpochMetrics) and ev.arm == "none" and ev.epoch == 2:
-            control.stop()
-    path = RunFolder(run_dir).unit("none", 0).latest_path
-    state = torch.load(path, weights_only=True)
+    cfg, run_dir, path, state = stopped_after_epoch_2(tmp_path)
     if wall == "missing":
         del state["wall_s"]
     else:

@@ -88,6 +88,16 @@ class ArmSummary:
     seeds_kept: str = ALL_SEEDS  # OFF_PLATEAU: a table row over the seeds whose random-init net left the plateau
 
 
+def arm_summary(group: str, arm: str, x: float, by_arm: dict[str, dict[int, float]],
+                seeds_kept: str = ALL_SEEDS) -> ArmSummary:
+    """One arm's row over the seeds in ``by_arm`` (arm -> seed -> final test error %): its box, mean with CI, and
+    its paired difference to random init."""
+    values = by_arm.get(arm, {})
+    v = list(values.values())
+    diff = paired_difference(by_arm, arm, REFERENCE) if arm != REFERENCE else None
+    return ArmSummary(group, arm, x, values, box_stats(v), mean_ci(v), diff, seeds_kept=seeds_kept)
+
+
 def final_errors(store: RunStore | RunData) -> dict[str, dict[int, float]]:
     """arm -> seed -> test error (%) at that seed's last fine-tuning epoch (the latest one while running); the one
     owner is ``core.lab.hparams.final_test_errors`` (the HParams panel reads the same numbers)."""
@@ -191,10 +201,7 @@ class SummaryPanel(Panel):
             for arm in arms:
                 if arm not in by_arm:
                     continue
-                values = by_arm[arm]
-                v = list(values.values())
-                diff = paired_difference(by_arm, arm, REFERENCE) if arm != REFERENCE else None
-                out.append(ArmSummary(label, arm, x, values, box_stats(v), mean_ci(v), diff))
+                out.append(arm_summary(label, arm, x, by_arm))
                 x += 1
             x += 0.6  # a gap between groups
         return out
@@ -214,14 +221,7 @@ class SummaryPanel(Panel):
                 continue
             stuck_by_group[label] = sorted(stuck)
             kept = leave_out(by_arm, stuck)
-            for s in self.summaries:
-                if s.group != label:
-                    continue
-                values = kept.get(s.arm, {})
-                v = list(values.values())
-                diff = paired_difference(kept, s.arm, REFERENCE) if s.arm != REFERENCE else None
-                rows.append(ArmSummary(label, s.arm, s.x, values, box_stats(v), mean_ci(v), diff,
-                                       seeds_kept=OFF_PLATEAU))
+            rows += [arm_summary(label, s.arm, s.x, kept, OFF_PLATEAU) for s in self.summaries if s.group == label]
         return rows, stuck_by_group
 
     def table_rows(self) -> list[ArmSummary]:
