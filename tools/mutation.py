@@ -48,7 +48,38 @@ class Module:
     sources: tuple[str, ...]
     tests: tuple[str, ...]
     functions: tuple[str, ...] = ()  # mutmut mutant-name globs to keep (empty: every function of the sources)
+    skip: tuple[str, ...] = ()  # mutant-name globs to leave out (another module runs them)
 
+    def selects(self, mutant: str) -> bool:
+        keep = not self.functions or any(fnmatch.fnmatchcase(mutant, p) for p in self.functions)
+        return keep and not any(fnmatch.fnmatchcase(mutant, p) for p in self.skip)
+
+
+# the tests of the seed batch's stacked steps (fine-tuning and dense pre-training, each seed against its own net)
+STACKED_TESTS = (
+    "tests/core/test_seed_batch.py::test_stacked_step_is_each_nets_own_step",
+    "tests/core/test_seed_batch.py::test_per_seed_states_restart_a_stack_exactly",
+    "tests/core/test_seed_batch.py::test_a_seed_with_a_non_finite_loss_leaves_the_stack_and_the_others_go_on",
+    "tests/core/test_seed_batch.py::test_seeds_left_in_a_stack_keep_their_own_weights_and_optimizer_state",
+    "tests/core/test_seed_batch.py::test_stacked_pretraining_is_each_seeds_own",
+    "tests/core/test_seed_batch.py::test_seeds_left_in_a_stacked_pretraining_keep_their_own_state_and_step_on_unchanged",
+    "tests/core/test_seed_batch.py::test_a_seed_whose_weight_penalty_overflows_leaves_the_stack",
+    "tests/core/test_seed_batch.py::test_a_stack_of_no_nets_is_refused_and_a_seeds_optimizer_state_is_a_snapshot",
+    "tests/core/test_seed_batch.py::test_a_stacked_rbms_reconstruction_error_uses_its_units_visible_mean",
+    "tests/core/test_bottom_layers.py::test_a_seed_batch_pre_trains_the_same_bottom_layers",
+    "tests/core/test_unit_persistence.py::test_stacked_dae_check_finds_weights_a_step_left_non_finite",
+)
+
+# the unit's science functions (its loops, resume, end of epoch, divergence, the resume-state checks)
+UNIT_SCIENCE = (
+    *(f"desktop_app.core.training.unit.{f}__mutmut_*" for f in (
+        "x_minibatches", "x_unit_steps", "xǁUnitRunǁskip_pretrained", "xǁUnitRunǁfinetune_start",
+        "xǁUnitRunǁbegin", "xǁUnitRunǁ_finetune", "xǁUnitRunǁend_of_epoch", "xǁUnitRunǁpretrain_item",
+        "xǁUnitRunǁpretrain_phase", "xǁUnitRunǁ_pretrain", "xǁUnitRunǁ_train", "xǁUnitRunǁdiverged",
+        "xǁUnitRunǁ_save_latest")),
+    *(f"desktop_app.core.training.checkpoints.{f}__mutmut_*" for f in (
+        "x__resume_state_problem", "x_verify_resume_states", "x_read_resume_state")),
+)
 
 # The one list to update when the core's files move (issue 24's rooms): module name -> sources and tests.
 MODULES: dict[str, Module] = {
@@ -81,17 +112,7 @@ MODULES: dict[str, Module] = {
     # (StackedDAE, StackedRBM and their base); the conv stack (StackedCAE) and the greedy driver are left out
     "stacked": Module(
         ("desktop_app/core/training/dense_step.py", "desktop_app/core/seedbatch/pretrain.py"),
-        ("tests/core/test_seed_batch.py::test_stacked_step_is_each_nets_own_step",
-         "tests/core/test_seed_batch.py::test_per_seed_states_restart_a_stack_exactly",
-         "tests/core/test_seed_batch.py::test_a_seed_with_a_non_finite_loss_leaves_the_stack_and_the_others_go_on",
-         "tests/core/test_seed_batch.py::test_seeds_left_in_a_stack_keep_their_own_weights_and_optimizer_state",
-         "tests/core/test_seed_batch.py::test_stacked_pretraining_is_each_seeds_own",
-         "tests/core/test_seed_batch.py::test_seeds_left_in_a_stacked_pretraining_keep_their_own_state_and_step_on_unchanged",
-         "tests/core/test_seed_batch.py::test_a_seed_whose_weight_penalty_overflows_leaves_the_stack",
-         "tests/core/test_seed_batch.py::test_a_stack_of_no_nets_is_refused_and_a_seeds_optimizer_state_is_a_snapshot",
-         "tests/core/test_seed_batch.py::test_a_stacked_rbms_reconstruction_error_uses_its_units_visible_mean",
-         "tests/core/test_bottom_layers.py::test_a_seed_batch_pre_trains_the_same_bottom_layers",
-         "tests/core/test_unit_persistence.py::test_stacked_dae_check_finds_weights_a_step_left_non_finite"),
+        STACKED_TESTS,
         ("desktop_app.core.training.dense_step.*", "desktop_app.core.seedbatch.pretrain.xǁStackedDAEǁ*",
          "desktop_app.core.seedbatch.pretrain.xǁStackedRBMǁ*", "desktop_app.core.seedbatch.pretrain.xǁ_Stackedǁ*"),
     ),
@@ -110,13 +131,18 @@ MODULES: dict[str, Module] = {
          "tests/core/test_engine.py::test_events_and_run_folder", "tests/core/test_early_stopping.py",
          "tests/core/test_unit_persistence.py", "tests/core/test_storage_policy.py",
          "tests/security/test_hostile_early_stop.py", "tests/security/test_runfolders.py"),
-        (*(f"desktop_app.core.training.unit.{f}__mutmut_*" for f in (
-            "x_minibatches", "x_unit_steps", "xǁUnitRunǁskip_pretrained", "xǁUnitRunǁfinetune_start",
-            "xǁUnitRunǁbegin", "xǁUnitRunǁ_finetune", "xǁUnitRunǁend_of_epoch", "xǁUnitRunǁpretrain_item",
-            "xǁUnitRunǁpretrain_phase", "xǁUnitRunǁ_pretrain", "xǁUnitRunǁ_train", "xǁUnitRunǁdiverged",
-            "xǁUnitRunǁ_save_latest")),
-         *(f"desktop_app.core.training.checkpoints.{f}__mutmut_*" for f in (
-             "x__resume_state_problem", "x_verify_resume_states", "x_read_resume_state"))),
+        UNIT_SCIENCE,
+    ),
+    # the rest of the two files: data placement, progress and timing, filters, checkpoint listing, export and
+    # safetensors reading, shape checks (every mutant the unit module leaves out)
+    "unit_rest": Module(
+        ("desktop_app/core/training/unit.py", "desktop_app/core/training/checkpoints.py"),
+        ("tests/core/test_properties.py", "tests/core/test_checkpoints.py", "tests/core/test_divergence.py",
+         "tests/core/test_engine.py::test_events_and_run_folder", "tests/core/test_early_stopping.py",
+         "tests/core/test_unit_persistence.py", "tests/core/test_storage_policy.py",
+         "tests/security/test_hostile_early_stop.py", "tests/security/test_runfolders.py",
+         "tests/core/test_gpu_path.py"),
+        skip=UNIT_SCIENCE,
     ),
     # in-process tests only: a test that starts ``python -m desktop_app`` runs the unmutated package in its child
     # and made mutmut's first, clean test run fail
@@ -133,6 +159,42 @@ MODULES: dict[str, Module] = {
         # copied run files and metadata lines are left out: they are not a CSV's columns)
         ("desktop_app.ui.exports.x_export_panel__mutmut_*", "*data_table__mutmut_*", "*_comparison_table__mutmut_*",
          "desktop_app.ui.panels.curves.x_summarise__mutmut_*"),
+    ),
+    # the functions decorated ``@torch.no_grad()``, which mutmut mutates only as the ``with`` body the driver
+    # rewrites them to (``undecorate_no_grad``): evaluation, probe outputs, online scoring, the layer inputs of greedy
+    # pre-training, the RBM's CD gradient and update, reconstruction errors, and the stacked steps' updates
+    "no_grad": Module(
+        ("desktop_app/core/training/step.py", "desktop_app/core/training/steppers.py",
+         "desktop_app/core/training/greedy.py", "desktop_app/core/training/dense_step.py",
+         "desktop_app/core/pretraining/autoencoder.py", "desktop_app/core/pretraining/base.py",
+         "desktop_app/core/pretraining/rbm.py", "desktop_app/core/seedbatch/pretrain.py"),
+        ("tests/core/test_training_steps.py", "tests/core/test_engine.py::test_metrics_match_an_independent_evaluation",
+         "tests/core/test_online.py::test_recorded_online_error_equals_an_independent_recomputation",
+         "tests/core/test_bottom_layers.py", "tests/core/test_properties.py", "tests/core/test_pretraining_rbm.py",
+         "tests/core/test_pretraining_dae.py", "tests/core/test_pretraining_cae.py",
+         *(t for t in STACKED_TESTS if "test_bottom_layers" not in t)),
+        tuple(f"desktop_app.core.{f}__mutmut_*" for f in (
+            "training.step.x_evaluate", "training.step.x_probe_outputs", "training.steppers.x_online_mistakes",
+            "training.greedy.x_layer_inputs", "training.dense_step.xǁStackedMLPǁwrite_to",
+            "training.dense_step.xǁStackedMLPǁpredict", "training.dense_step.xǁStackedMLPǁstep",
+            "pretraining.autoencoder.xǁDenoisingAutoencoderǁ_error_sum",
+            "pretraining.base.xǁLayerPretrainerǁreconstruction_error", "pretraining.rbm.x_cd_gradient",
+            "pretraining.rbm.xǁRBMPretrainerǁ_update", "pretraining.rbm.xǁRBMPretrainerǁ_error_sum",
+            "seedbatch.pretrain.xǁ_Stackedǁwrite_back", "seedbatch.pretrain.xǁStackedDAEǁ_update",
+            "seedbatch.pretrain.xǁStackedRBMǁ_update", "seedbatch.pretrain.xǁStackedRBMǁwrite_back")),
+    ),
+    # the seed batch's conv path: the stacked conv step (conv.py, all of it), the stacked CAE, and the greedy driver
+    # that pre-trains a stack layer by layer (with the helpers that feed each layer the trained layer below)
+    "stacked_conv": Module(
+        ("desktop_app/core/seedbatch/conv.py", "desktop_app/core/seedbatch/pretrain.py"),
+        ("tests/core/test_seed_batch_conv.py", *(f"tests/core/test_seed_batch.py::test_{t}" for t in (
+            "stacked_pretraining_is_each_seeds_own",
+            "seeds_left_in_a_stacked_pretraining_keep_their_own_state_and_step_on_unchanged",
+            "a_batch_of_4_gives_each_seed_its_own_numbers_and_files")),
+         "tests/core/test_bottom_layers.py::test_a_seed_batch_pre_trains_the_same_bottom_layers"),
+        ("desktop_app.core.seedbatch.conv.*", "desktop_app.core.seedbatch.pretrain.xǁStackedCAEǁ*",
+         *(f"desktop_app.core.seedbatch.pretrain.x_{f}__mutmut_*" for f in (
+             "_per_seed", "_max_abs", "_layer_inputs", "_keep", "_rows", "stacked_greedy_pretrain"))),
     ),
     # the analysis panels' CSV exports (and HParams'): each data_table and the helpers whose numbers it exports,
     # against tests that read the file back and check every column against the items drawn and a computation made
@@ -426,7 +488,80 @@ def prepare(name: str, module: Module) -> Path:
             shutil.copytree(ROOT / sub, work / sub, ignore=ignore)
     text = (ROOT / "pyproject.toml").read_text()
     (work / "pyproject.toml").write_text(text + mutmut_table(module))
+    for source in module.sources:
+        path = work / source
+        code = undecorate_no_grad(path.read_text())
+        if module.functions or module.skip:
+            code = leave_unselected_alone(code, source, module.selects)
+        path.write_text(code)
     return work
+
+
+def undecorate_no_grad(code: str) -> str:
+    """The copy's source with every ``@torch.no_grad()`` function written as a ``with torch.no_grad():`` body.
+
+    Why: mutmut makes no mutant of a decorated function, and the core's evaluation, layer inputs and stacked
+    updates are decorated so. For a function that is not a generator the two forms are the same code: the
+    decorator enters the same context around the same body."""
+    import libcst as cst  # mutmut's own parser (the optional extra `mutation`)
+    import libcst.matchers as m
+
+    no_grad = m.Decorator(decorator=m.Call(func=m.Attribute(value=m.Name("torch"), attr=m.Name("no_grad")), args=[]))
+
+    class Undecorate(cst.CSTTransformer):
+        def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+            if (len(updated.decorators) != 1 or not m.matches(updated.decorators[0], no_grad)
+                    or not isinstance(updated.body, cst.IndentedBlock)
+                    or m.findall(updated.body, m.Yield() | m.Await())):
+                return updated
+            body = list(updated.body.body)
+            doc = body[:1] if body and m.matches(body[0], m.SimpleStatementLine(body=[m.Expr(m.SimpleString())])) \
+                else []
+            rest = body[len(doc):]
+            block = cst.With(items=[cst.WithItem(cst.parse_expression("torch.no_grad()"))],
+                             body=cst.IndentedBlock(body=rest))
+            return updated.with_changes(decorators=[], body=updated.body.with_changes(body=[*doc, block]))
+
+    return cst.parse_module(code).visit(Undecorate()).code
+
+
+def mutant_prefix(source: str, function: str, cls: str | None = None) -> str:
+    """The name mutmut gives a function's mutants, less the number: ``pkg.mod.x_f__mutmut_`` for a module
+    function, ``pkg.mod.xǁClassǁmethod__mutmut_`` for a method."""
+    module = source.removesuffix(".py").replace("/", ".")
+    return f"{module}.xǁ{cls}ǁ{function}__mutmut_" if cls else f"{module}.x_{function}__mutmut_"
+
+
+def leave_unselected_alone(code: str, source: str, selects) -> str:
+    """The copy's source with ``# pragma: no mutate block`` on every function and method no glob selects.
+
+    Why: mutmut replaces every function it mutates with a trampoline taking ``*args``, and PySide6 passes a
+    signal's arguments to a slot that takes ``*args`` even when the real slot takes none, so a panel's slots
+    break before any selected mutant runs. A function mutmut makes no mutant of stays as written."""
+    import libcst as cst  # mutmut's own parser (the optional extra `mutation`)
+
+    def selected(name: str) -> bool:
+        return selects(name + "1")
+
+    def pragma(node: cst.FunctionDef) -> cst.FunctionDef:
+        if not isinstance(node.body, cst.IndentedBlock):
+            return node
+        header = cst.TrailingWhitespace(whitespace=cst.SimpleWhitespace("  "),
+                                        comment=cst.Comment("# pragma: no mutate block"))
+        return node.with_changes(body=node.body.with_changes(header=header))
+
+    body = []
+    for statement in cst.parse_module(code).body:
+        if isinstance(statement, cst.FunctionDef) and not selected(mutant_prefix(source, statement.name.value)):
+            statement = pragma(statement)
+        elif isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
+            cls = statement.name.value
+            methods = [pragma(m) if isinstance(m, cst.FunctionDef)
+                       and not selected(mutant_prefix(source, m.name.value, cls)) else m
+                       for m in statement.body.body]
+            statement = statement.with_changes(body=statement.body.with_changes(body=methods))
+        body.append(statement)
+    return cst.parse_module(code).with_changes(body=body).code
 
 
 def mutmut(work: Path, *args: str, log=None) -> subprocess.CompletedProcess:
@@ -483,14 +618,13 @@ def diffs(work: Path, mutants: list[str]) -> dict[str, str]:
 def mutate(work: Path, module: Module, sample: int | None) -> list[str] | None:
     """Run mutmut on the module's copy in ``work``; returns the mutants chosen (None: every one)."""
     with open(work / "mutmut.log", "w") as log:
-        if sample is None and not module.functions:
+        if sample is None and not module.functions and not module.skip:
             mutmut(work, "run", "--max-children", "1", log=log)
             return None
         # a first run with a name that matches no mutant generates the mutants and the stats only
         mutmut(work, "run", "--max-children", "1", "no.such.mutant*", log=log)
         chosen = mutant_names(work)
-        if module.functions:
-            chosen = [n for n in chosen if any(fnmatch.fnmatchcase(n, p) for p in module.functions)]
+        chosen = [n for n in chosen if module.selects(n)]
         if sample is not None:
             chosen = sorted(random.Random(SAMPLE_SEED).sample(chosen, min(sample, len(chosen))))
         (work / "sample.json").write_text(json.dumps(chosen))
@@ -553,7 +687,7 @@ def run_module(name: str, sample: int | None, report_only: bool = False, survivo
     left = [k for k, s in status.items() if s in ("survived", "no tests", "suspicious") and k not in EQUIVALENT]
     survivors = {k: f"({status[k]})\n{text}" for k, text in diffs(work, left).items()}
     return {"module": name, "sources": list(module.sources), "tests": list(module.tests), "sampled": sample,
-            "functions": list(module.functions),
+            "functions": list(module.functions), "skip": list(module.skip),
             "mutants": len(status), "counts": counts, "equivalent": equivalent,
             "kill_rate": round(caught / judged, 3) if judged else None, "survivors": survivors}
 
