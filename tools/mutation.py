@@ -456,6 +456,26 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.training.step.x_load_checkpoint__mutmut_8": (
         "torch.load without weights_only=True: it is torch's default since 2.6 (torch >= 2.13 is pinned); "
         "test_load_checkpoint_refuses_pickled_code passes on it. Kept explicit in the source on purpose."),
+    # the analysis panels' CSVs (fifth session)
+    **{f"desktop_app.ui.panels.{m}__mutmut_{i}": (
+        "a zip over a result's fields without strict=True: the fields share a dimension in the result type's SHAPES "
+        "(core/results.py), which the analysis builds together and the cache reader enforces (a file with unequal "
+        "lengths is a miss: test_a_cache_entry_whose_fields_disagree_in_length_is_a_miss)")
+       for m, ids in (("function_space.xǁFunctionSpacePanelǁdata_table", (36, 39, 40)),
+                      ("output_variance.xǁOutputVariancePanelǁdata_table", (62, 65, 66)),
+                      ("pitfall.xǁPitfallPanelǁdata_table", (60, 67, 68))) for i in ids},
+    **{f"desktop_app.ui.panels.hparams.xǁHParamsPanelǁdata_table__mutmut_{i}": (
+        "zip(..., strict=False) written as strict=None or left out: both mean strict=False") for i in (23, 27)},
+    **{name: "float('NAN') is float('nan'): Python parses the name case-insensitively" for name in (
+        "desktop_app.ui.panels.pitfall.x_correlations__mutmut_19",
+        "desktop_app.ui.panels.pitfall.xǁPitfallPanelǁdata_table__mutmut_38")},
+    **{f"desktop_app.ui.panels.pitfall.x_kind_points__mutmut_{i}": (
+        "np.array of a list of Python ints without dtype=int: numpy makes it int64 (int) anyway, and the lists are "
+        "never empty (setdefault(...).append builds each)") for i in (12, 14)},
+    "desktop_app.ui.panels.pitfall.x_correlations__mutmut_6": (
+        "the no-spread guard as ptp(x) == 0 and ptp(y) == 0: with one column constant scipy's pearsonr and "
+        "spearmanr return NaN (a ConstantInputWarning), the NaN the guard returns (cases no-x-spread and "
+        "no-y-spread of test_pitfall_csv_correlates_each_error_kind_over_its_own_points pass on it)"),
 }
 
 

@@ -2,12 +2,15 @@
 
 They live below both the analyses (which compute them) and the run folder (which caches and replays them), so
 reading a run folder never imports an analysis. ``RESULT_TYPES`` is the allow-list the run folder's analysis
-cache rebuilds results through: a cached file names one of these keys, never a class or a function.
+cache rebuilds results through: a cached file names one of these keys, never a class or a function. Each type's
+``SHAPES`` names the dimensions its arrays share, so a cached file whose fields disagree in length is refused
+(``shape_problem``) before a panel zips them together.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -45,6 +48,9 @@ class LandscapeResult:
     split: str
     n_eval: int
 
+    SHAPES: ClassVar[dict[str, str]] = {"xs": "nx", "ys": "ny", "loss": "ny nx", "error": "ny nx",
+                                        "trajectory": "T 2", "trajectory_epochs": "T", "explained_variance_ratio": "2"}
+
     @property
     def complete(self) -> bool:
         return bool(np.isfinite(self.loss).all())
@@ -65,6 +71,9 @@ class InterpolationResult:
     n_train_eval: int
     n_test: int
 
+    SHAPES: ClassVar[dict[str, str]] = {"alphas": "n", "train_loss": "n", "train_error": "n", "test_loss": "n",
+                                        "test_error": "n"}
+
 
 @dataclass(frozen=True)
 class FunctionSpaceResult:
@@ -76,6 +85,9 @@ class FunctionSpaceResult:
     purity: float  # nearest-neighbour arm purity over all points (original output space)
     purity_last: float  # the same over each trajectory's last epoch only
     explained_variance_ratio: np.ndarray  # (2,) float64 for PCA; NaN otherwise
+
+    SHAPES: ClassVar[dict[str, str]] = {"coords": "M 2", "arms": "M", "seeds": "M", "epochs": "M",
+                                        "explained_variance_ratio": "2"}
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,9 @@ class PitfallResult:
     spearman_r: float
     spearman_p: float
 
+    SHAPES: ClassVar[dict[str, str]] = {"labels": "P", "arms": "P", "seeds": "P", "layer": "P", "recon_error": "P",
+                                        "probe_accuracy": "P"}
+
     def points(self) -> list[tuple[str, float, float]]:
         return [(lab, float(r), float(a)) for lab, r, a in zip(self.labels, self.recon_error, self.probe_accuracy,
                                                                    strict=True)]
@@ -119,6 +134,25 @@ class OutputVarianceResult:
     resamples: int
     resample: str  # "pool" | "deform" | "none"
     seed: int
+
+    SHAPES: ClassVar[dict[str, str]] = {"arms": "A", "positions": "B", "block_start": "B", "variance": "A B"}
+
+
+def shape_problem(result: object) -> str:
+    """Which field of ``result`` disagrees with its type's ``SHAPES`` (a named dimension of another length than in
+    the fields before it, a fixed size or a number of dimensions not declared), or "" when none does."""
+    sizes: dict[str, int] = {}
+    for field, dims in getattr(type(result), "SHAPES", {}).items():
+        value = getattr(result, field)
+        shape = (len(value),) if isinstance(value, tuple) else np.shape(value)
+        names = dims.split()
+        if len(shape) != len(names):
+            return f"{field} has {len(shape)} dimension(s), not {len(names)} ({dims})"
+        for name, n in zip(names, shape, strict=True):
+            want = int(name) if name.isdigit() else sizes.setdefault(name, n)
+            if n != want:
+                return f"{field} has {n} along {name}, not {want}"
+    return ""
 
 
 RESULT_TYPES: dict[str, type] = {

@@ -80,6 +80,23 @@ def test_a_cache_entry_of_an_allowed_type_with_wrong_fields_is_a_miss(run_copy):
     assert load_result(run_copy, "output_variance", {"a": 1}) is None
 
 
+@pytest.mark.parametrize("field", ["arms", "positions", "block_start", "variance"])
+def test_a_cache_entry_whose_fields_disagree_in_length_is_a_miss(run_copy, field):
+    """Fields a panel zips together (each arm's variance per block position) must agree in length: a file where
+    one is a row short is a miss (the analysis recomputes it), never a shorter CSV or a panel that raises."""
+    result = OutputVarianceResult(("none", "dae"), np.arange(3), 10 * np.arange(3), np.ones((2, 3)), 10, 3, "pool", 0)
+    save_result(run_copy, "output_variance", {"a": 1}, result)
+    npz = next((run_copy / "analyses").glob("output_variance-*.npz"))
+    with np.load(npz) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays[field] = arrays[field][:-1]
+    np.savez(npz, **arrays)
+    assert load_result(run_copy, "output_variance", {"a": 1}) is None
+    with pytest.raises(ValueError, match="variance has 2 along A, not 1"):
+        save_result(run_copy, "output_variance", {"a": 2}, OutputVarianceResult(
+            ("none",), np.arange(3), 10 * np.arange(3), np.ones((2, 3)), 10, 3, "pool", 0))
+
+
 def test_snapshots_as_a_symlink_out_is_refused_and_nothing_is_written_there(run_copy, sandbox, capsys):
     _, outside = sandbox
     manifest = run_copy / "manifest.json"

@@ -424,6 +424,11 @@ PITFALL_CASES = {  # (arm, reconstruction error, probe accuracy) per point
     # one kind with a reconstruction error, but not every point in it: the correlation over its points, not the
     # analysis's over all; the RBM point without an error has no kind to correlate with (NaN)
     "one-kind-and-a-gap": [("dae", 0.3, 0.8), ("dae", 0.5, 0.7), ("cae", 0.4, 0.9), ("rbm", NAN_RECON, 0.6)],
+    # every point has an error of one kind: the analysis's own numbers, the ones the report prints (the sentinels)
+    "one-kind-every-point": [("dae", 0.3, 0.8), ("dae", 0.5, 0.7), ("cae", 0.4, 0.9)],
+    # a spread of exactly 1 is a spread: RBM errors over [1, 2], autoencoder accuracies over [0, 1]
+    "spread-of-exactly-one": [("rbm", 1.0, 0.9), ("rbm", 2.0, 0.85), ("rbm", 1.5, 0.7), ("dae", 0.3, 0.0),
+                              ("dae", 0.5, 1.0), ("dae", 0.4, 0.5)],
 }
 
 
@@ -432,7 +437,7 @@ def test_pitfall_csv_correlates_each_error_kind_over_its_own_points(qtbot, case)
     """Every row carries the correlations of its arm's error kind (an RBM's squared error and an autoencoder's
     cross-entropy are never pooled), computed by scipy here over that kind's points with a reconstruction error;
     NaN below 3 points or without spread in either axis. The analysis's own numbers (over every point) are
-    sentinels here that must not appear."""
+    sentinels here: they appear only where every point has an error of one kind (the report's numbers)."""
     points = PITFALL_CASES[case]
     seeds = [sum(a == p[0] for p in points[:i]) for i, (a, _, _) in enumerate(points)]
     result = PitfallResult(
@@ -452,7 +457,9 @@ def test_pitfall_csv_correlates_each_error_kind_over_its_own_points(qtbot, case)
     expected = {}
     for k in set(kind.values()):
         xy = np.array([(x, y) for a, x, y in points if kind[a] == k and np.isfinite(x)]).reshape(-1, 2)
-        if len(xy) < 3 or np.ptp(xy[:, 0]) == 0 or np.ptp(xy[:, 1]) == 0:
+        if len(xy) == len(points):
+            expected[k] = [0.111, 0.222, 0.333, 0.444]
+        elif len(xy) < 3 or np.ptp(xy[:, 0]) == 0 or np.ptp(xy[:, 1]) == 0:
             expected[k] = [np.nan] * 4
         else:
             pr, sr = stats.pearsonr(xy[:, 0], xy[:, 1]), stats.spearmanr(xy[:, 0], xy[:, 1])

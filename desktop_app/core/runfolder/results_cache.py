@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core.results import RESULT_TYPES
+from desktop_app.core.results import RESULT_TYPES, shape_problem
 from desktop_app.core.runfolder.layout import MAX_TEXT_BYTES, RunFolder, RunFolderError
 
 STORE_VERSION = 2
@@ -68,7 +68,7 @@ def _kind_of_annotation(tp: Any) -> str:
 
 def declared_kinds(cls: type) -> dict[str, str]:
     """field -> kind, from the dataclass's own annotations."""
-    hints = typing.get_type_hints(cls, {"np": np})
+    hints = typing.get_type_hints(cls, {"np": np, "ClassVar": typing.ClassVar})
     return {f.name: _kind_of_annotation(hints[f.name]) for f in dataclasses.fields(cls)}
 
 
@@ -89,6 +89,8 @@ def write_result(folder: RunFolder, name: str, key: str, params: dict[str, Any],
                  sources: list[list[Any]]) -> Path:
     """Write the npz, then the JSON (its presence means the pair is complete); returns the npz path."""
     type_name = result_type_name(result)
+    if problem := shape_problem(result):  # an analysis that breaks its own type's SHAPES: a bug, not a file's fault
+        raise ValueError(f"{type_name} result: {problem}")
     npz_path, json_path = folder.analysis_paths(name, key)
     arrays: dict[str, np.ndarray] = {}
     for field, kind in KINDS[type_name].items():
@@ -181,6 +183,7 @@ def read_result(folder: RunFolder, name: str, key: str) -> object | None:
             with np.load(fh, allow_pickle=False) as data:
                 for field, kind in kinds.items():
                     kwargs[field] = _field(data[field], kind)
-        return RESULT_TYPES[type_name](**kwargs)
+        result = RESULT_TYPES[type_name](**kwargs)
+        return None if shape_problem(result) else result  # fields of unequal lengths: a miss, never zipped
     except (RunFolderError, OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, RecursionError):
         return None
