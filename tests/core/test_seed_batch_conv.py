@@ -14,7 +14,7 @@ from desktop_app.core.runfolder import RunFolder
 from desktop_app.core.seedbatch.conv import StackedCNN, from_groups, stacked_class, to_groups
 from desktop_app.core.training.dense_step import StackedMLP
 from desktop_app.core.training.models import build_model
-from desktop_app.core.training.step import load_checkpoint
+from desktop_app.core.training.step import finetune_step, load_checkpoint, make_optimizer
 from tests.core.test_engine import tiny
 from tests.core.test_seed_batch import (
     SEEDS,
@@ -189,3 +189,107 @@ def test_conv_nets_resolve_to_a_stacked_batch():
     assert batching.resolve_seed_batch(conv_cfg(0), cpu, (1, 28, 28), 10) == StackedCNN.auto_cpu
     need = batching.batch_bytes(conv_cfg(4), 4, (1, 28, 28), 10, 200)
     assert need > batching.batch_bytes(conv_cfg(4), 1, (1, 28, 28), 10, 200) > 4 * 4 * 28 * 28 * 200
+
+
+def test_seeds_left_in_a_stacked_cae_keep_their_own_weights_and_adam_state_and_step_on_unchanged():
+    """A seed that leaves a stacked CAE (``keep``, after its divergence) takes nothing from the others: the seeds
+    kept hold their own slice of the kernels, biases and Adam moments (the step counts go on), draw their
+    corruption from their own generators, and step on exactly as the stack that lost no seed; a stack of one is
+    that seed alone, and every seed leaving leaves an empty stack, not an error."""
+    from desktop_app.core.config import CAEConfig
+    from desktop_app.core.pretraining import make_pretrainer
+    from desktop_app.core.seedbatch.pretrain import StackedCAE
+
+    cfg = CAEConfig(lr=0.01, pool=2, sparsity=0.01, corruption=0.2)
+    xs = torch.rand(4, 3, 5, 2, 8, 8, generator=torch.Generator().manual_seed(7))  # (steps, seeds, batch, C, H, W)
+
+    def layer(s: int) -> torch.nn.Conv2d:
+        conv = torch.nn.Conv2d(2, 3, 3)
+        with torch.no_grad():  # seed s's own initial kernels, of its own scale, the same in every stack
+            conv.weight.copy_((0.2 + s) * torch.randn(3, 2, 3, 3, generator=torch.Generator().manual_seed(s)))
+            conv.bias.fill_(0.1 * s)
+        return conv
+
+    def trainers(seeds=(0, 1, 2)):
+        return [make_pretrainer("cae", layer(s), "relu", cfg, unit_interval_input=True,
+                                generator=torch.Generator().manual_seed(10 + s)) for s in seeds]
+
+    def adam(stack) -> list[dict[str, torch.Tensor]]:
+        return [{key: v.clone() for key, v in entry.items()} for entry in stack.opt.state_dict()["state"].values()]
+
+    left, whole = StackedCAE(trainers()), StackedCAE(trainers())
+    for i in range(2):
+        left.train_step(xs[i])
+        whole.train_step(xs[i])
+    assert left.check() == {} and whole.check() == {}
+    kept_trainers = [left.trainers[0], left.trainers[2]]
+    before, moments = {name: getattr(left, name).detach().clone() for name in left.tensors()}, adam(left)
+    left.keep([0, 2])
+    assert left.trainers == kept_trainers
+    for name in left.tensors():
+        assert torch.equal(getattr(left, name), before[name][[0, 2]]), name
+    now = adam(left)
+    assert [entry.keys() for entry in now] == [entry.keys() for entry in moments]
+    for entry, old in zip(now, moments, strict=True):
+        assert float(entry["step"]) == float(old["step"]) == 2.0
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert torch.equal(entry[key], old[key][[0, 2]]), key
+    for i in (2, 3):
+        left.train_step(xs[i][[0, 2]])
+        whole.train_step(xs[i])
+    for name in whole.tensors():
+        torch.testing.assert_close(getattr(left, name), getattr(whole, name)[[0, 2]], rtol=1e-5, atol=1e-6,
+                                   msg=name)
+    single = StackedCAE(trainers((2,)))  # a stack of one seed (the last one left of a batch) is that seed's own
+    for i in range(4):
+        single.train_step(xs[i][[2]])
+    for name in whole.tensors():
+        torch.testing.assert_close(getattr(single, name), getattr(whole, name)[[2]], rtol=1e-5, atol=1e-6, msg=name)
+    left.keep([])  # every seed diverged in one epoch: an empty stack, not an error
+    assert left.trainers == [] and all(getattr(left, name).shape[0] == 0 for name in left.tensors())
+
+
+
+def assert_stack_steps_as_alone(mc, ft, shape, seeds, y, steps) -> None:
+    """Each seed's net stepped alone with finetune_step (dropout from the default generator seeded 100 + seed)
+    and the stack of them stepped on the same minibatches (seed k's at ``starts[k]`` of ``x`` in each step of
+    ``steps``, a list of (x, starts)) end with the same weights and optimizer state."""
+    nets = [build_model(mc, shape, 10, s) for s in seeds]
+    opts = [make_optimizer(ft, n.parameters()) for n in nets]
+    for k, (net, opt) in enumerate(zip(nets, opts, strict=True)):
+        torch.manual_seed(100 + seeds[k])
+        for x, starts in steps:
+            finetune_step(net, opt, x[starts[k] : starts[k] + 10], y[starts[k] : starts[k] + 10], mc, ft, 1)
+    stacked = StackedCNN([build_model(mc, shape, 10, s) for s in seeds], mc, ft)
+    gens = [torch.Generator().manual_seed(100 + s) for s in seeds]
+    for x, starts in steps:
+        idx = torch.tensor([list(range(i, i + 10)) for i in starts])  # as a seed batch gathers its minibatches
+        assert stacked.step(x[idx], y[idx], gens, check_loss=True) == {}
+    assert_each_seed_matches(stacked, nets, opts, build_model(mc, shape, 10, 0), rtol=1e-4, atol=1e-5)
+
+
+def test_a_conv_stack_fed_minibatches_of_two_layouts_draws_each_layouts_dropout_masks():
+    """A unit's conv activations take its input's memory layout, and bernoulli_ fills a dropout mask in that
+    order: a stack fed channels-last minibatches, then channel-major ones (the same images), draws each seed's
+    masks in the order that seed draws them alone for each layout, so its steps stay each net's own."""
+    mc = ModelConfig(layers=(LayerSpec("conv", 4, 3), LayerSpec("pool", 4, 2, 2), LayerSpec("dense", 12)),
+                     dropout=0.5, activation="relu")
+    gen = torch.Generator().manual_seed(3)
+    x, y = torch.rand(60, 2, 10, 10, generator=gen), torch.randint(0, 10, (60,), generator=gen)
+    layouts = (x.contiguous(memory_format=torch.channels_last), x)
+    steps = [(layouts[s // 3], [(s * 10 + k * 7) % 50 for k in range(len(SEEDS))]) for s in range(6)]
+    assert_stack_steps_as_alone(mc, FinetuneConfig(optimizer="sgd", lr=0.05), (2, 10, 10), SEEDS, y, steps)
+
+
+@pytest.mark.parametrize(("pool", "seeds"), [((3, 1), SEEDS[:1]), ((2, 3), SEEDS[:3])])
+def test_conv_nets_whose_pools_overlap_or_leave_gaps_step_as_alone(pool, seeds):
+    """Max pools whose stride is not their window (overlapping: a 3-wide window moved by 1, the default stride;
+    gapped: a 2-wide window moved by 3), the map after them just wide enough for the next conv, with dropout: each
+    seed's masks are drawn in the order of its own activations (found by running its own layers as they are), and
+    a stack of one seed (the last one left of a batch) steps as that seed alone."""
+    mc = ModelConfig(layers=(LayerSpec("conv", 3, 3), LayerSpec("pool", 3, *pool), LayerSpec("conv", 4, 3),
+                             LayerSpec("dense", 8)), dropout=0.3, activation="relu")
+    gen = torch.Generator().manual_seed(4)
+    x, y = torch.rand(40, 1, 10, 10, generator=gen), torch.randint(0, 10, (40,), generator=gen)
+    steps = [(x, [(s * 10 + k * 7) % 30 for k in range(len(seeds))]) for s in range(3)]
+    assert_stack_steps_as_alone(mc, FinetuneConfig(optimizer="momentum", lr=0.05), (1, 10, 10), seeds, y, steps)

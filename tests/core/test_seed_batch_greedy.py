@@ -1,0 +1,97 @@
+"""The seed batch's greedy pre-training driver (``stacked_greedy_pretrain``, issue 29) when seeds leave it: a seed
+whose pre-training diverges reports the divergence it reports alone, the others go on exactly as alone, and each
+layer above is trained on each remaining seed's own trained output of the layer below. Dense (DAE) and conv (CAE)
+stacks: the driver is one for both, so the dense case lives here with the conv one rather than in the dense
+seed-batch tests."""
+
+import pytest
+import torch
+
+from desktop_app.core.pretraining import PretrainingDiverged
+from desktop_app.core.seedbatch.pretrain import _rows, stacked_greedy_pretrain
+from desktop_app.core.training.greedy import LayerDone, LayerEpoch, LayerStep, greedy_pretrain, pretrain_targets
+from desktop_app.core.training.models import build_model
+from tests.core.test_engine import tiny
+from tests.core.test_seed_batch import SEEDS
+from tests.core.test_seed_batch_conv import conv_cfg
+
+# arm -> (config, input shape); three dense targets so that a layer is pre-trained after two seeds left
+CASES = {
+    "dae": (lambda: tiny(**{"arms": ["dae"], "model.layers": [{"kind": "dense", "units": 12}] * 3,
+                             "model.activation": "sigmoid", "pretraining.dae.epochs": 2,
+                             "pretraining.dae.batch_size": 10, "pretraining.dae.lr": 0.5}), (1, 6, 6)),
+    "cae": (lambda: conv_cfg(4, **{"arms": ["cae"], "pretraining.cae.epochs": 2}), (1, 28, 28)),
+}
+
+
+def net_of(cfg, shape, seed: int, poison: dict[int, int]):
+    """Seed ``seed``'s net; in the target ``poison[seed]`` (its index among the arm's targets) one NaN weight, so
+    that seed's pre-training of that layer diverges in its first epoch, alone as in the stack."""
+    net = build_model(cfg.model, shape, 10, seed)
+    if seed in poison:
+        li = pretrain_targets(net, cfg.arms[0])[poison[seed]]
+        with torch.no_grad():
+            net.blocks[li].module.weight.view(-1)[0] = float("nan")
+    return net
+
+
+def alone_items(net, arm, cfg, pool, seed) -> list:
+    """greedy_pretrain's items for one seed, ending with the PretrainingDiverged it raises (if it does)."""
+    items = []
+    try:
+        for item in greedy_pretrain(net, arm, cfg, pool, seed):
+            items.append(item)
+    except PretrainingDiverged as exc:
+        items.append(exc)
+    return items
+
+
+@pytest.mark.parametrize("arm", list(CASES))
+def test_a_seed_that_diverges_leaves_the_stacked_pretraining_and_the_others_go_on_as_alone(arm):
+    """Seed 4 diverges in the first layer (whose input, the pool, the stack shares as one expanded copy), seed 6
+    in the second (whose inputs are each seed's own): each gets the same items and the same divergence message
+    as alone, its lower layers trained as alone; seeds 3 and 5 get every item and every weight they get alone,
+    so each layer above a departure was fed each remaining seed's own trained output of the layer below."""
+    make, shape = CASES[arm]
+    cfg = make()
+    poison = {SEEDS[1]: 0, SEEDS[3]: 1}
+    pool = torch.rand(60, *shape, generator=torch.Generator().manual_seed(1))
+    alone = [net_of(cfg, shape, s, poison) for s in SEEDS]
+    expected = [alone_items(net, arm, cfg, pool, s) for net, s in zip(alone, SEEDS, strict=True)]
+    nets = [net_of(cfg, shape, s, poison) for s in SEEDS]
+    items = list(stacked_greedy_pretrain(nets, arm, cfg, pool, SEEDS))
+    targets = pretrain_targets(nets[0], arm)
+    for p, seed in enumerate(SEEDS):
+        got, want = [i for q, i in items if q == p], expected[p]
+        assert [type(i) for i in got] == [type(i) for i in want], seed
+        for a, b in zip(got, want, strict=True):
+            if isinstance(a, LayerEpoch):
+                assert (a.layer, a.epoch) == (b.layer, b.epoch)
+                assert a.recon_error == pytest.approx(b.recon_error, rel=1e-4), (seed, a)
+            elif isinstance(a, LayerStep | LayerDone):
+                assert a == b
+            else:
+                assert str(a) == str(b) and str(a).startswith(f"layer {targets[poison[seed]]} epoch 1: "), seed
+        trained = targets[:poison[seed]] if seed in poison else targets  # a diverged layer keeps what it had
+        for li in trained:
+            for a, b in zip(nets[p].blocks[li].module.parameters(), alone[p].blocks[li].module.parameters(),
+                            strict=True):
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=f"seed {seed} layer {li}")
+    done = {p for p, i in items if isinstance(i, LayerDone) and i.layer == targets[-1]}
+    assert done == {0, 2}  # seeds 3 and 5 finished every layer
+    assert len(targets) == {"dae": 3, "cae": 2}[arm]  # dense: the top layer pre-trained after both others left
+
+
+def test_the_rows_kept_of_a_shared_pool_stay_one_copy():
+    """Layer 0's inputs are one copy of the pool expanded to K seeds: the seeds left keep a view of it (a
+    60000-example pool is not copied K times when a seed leaves); a layer's own per-seed inputs keep the rows
+    asked for, in that order."""
+    pool = torch.rand(5, 3, 4)
+    shared = pool.unsqueeze(0).expand(4, *pool.shape)
+    kept = _rows(shared, [0, 2, 3])
+    assert kept.shape == (3, 5, 3, 4) and kept.stride(0) == 0 and kept.data_ptr() == pool.data_ptr()
+    assert all(torch.equal(row, pool) for row in kept)
+    own = torch.rand(4, 5, 3, 4)
+    assert torch.equal(_rows(own, [3, 1]), own[[3, 1]])
+    assert _rows(shared, []).shape == (0, 5, 3, 4)
+
