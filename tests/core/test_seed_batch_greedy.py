@@ -95,3 +95,77 @@ def test_the_rows_kept_of_a_shared_pool_stay_one_copy():
     assert torch.equal(_rows(own, [3, 1]), own[[3, 1]])
     assert _rows(shared, []).shape == (0, 5, 3, 4)
 
+
+
+def seed_items(items, p) -> list:
+    return [i for q, i in items if q == p]
+
+
+def assert_as_alone(got, want, seed) -> None:
+    """One seed's stacked items against its greedy_pretrain items (the divergence by its message)."""
+    assert [type(i) for i in got] == [type(i) for i in want], seed
+    for a, b in zip(got, want, strict=True):
+        if isinstance(a, LayerEpoch):
+            assert (a.layer, a.epoch) == (b.layer, b.epoch)
+            assert a.recon_error == pytest.approx(b.recon_error, rel=1e-4), (seed, a)
+        elif isinstance(a, PretrainingDiverged):
+            assert str(a) == str(b), seed
+        else:
+            assert a == b, seed
+
+
+@pytest.mark.parametrize(("seeds", "layers_done"), [(SEEDS[2:3], 0), (SEEDS[2:3], 1), (SEEDS[:3], 1)])
+def test_a_group_of_one_seed_and_seeds_resumed_after_their_first_layer_pretrain_as_alone(seeds, layers_done):
+    """A group of one seed (the only one of its batch resumed at its layer) pre-trains as that seed alone, and a
+    batch resumed in pre-training (``layers_done`` = 1: the bottom layer was trained before the stop) skips that
+    layer and trains each layer above on each seed's own output, as greedy_pretrain resumed alone does."""
+    cfg, shape = CASES["dae"][0](), CASES["dae"][1]
+    pool = torch.rand(60, *shape, generator=torch.Generator().manual_seed(2))
+    alone = [build_model(cfg.model, shape, 10, s) for s in seeds]
+    expected = [list(greedy_pretrain(net, "dae", cfg, pool, s, layers_done=layers_done))
+                for net, s in zip(alone, seeds, strict=True)]
+    nets = [build_model(cfg.model, shape, 10, s) for s in seeds]
+    items = list(stacked_greedy_pretrain(nets, "dae", cfg, pool, seeds, layers_done=layers_done))
+    for p, seed in enumerate(seeds):
+        got = seed_items(items, p)
+        assert_as_alone(got, expected[p], seed)
+        assert [i.layer for i in got if isinstance(i, LayerDone)] == [0, 1, 2][layers_done:]
+        untouched = build_model(cfg.model, shape, 10, seed).blocks[0].module.weight
+        assert torch.equal(nets[p].blocks[0].module.weight, untouched) == (layers_done == 1)
+        for a, b in zip(nets[p].parameters(), alone[p].parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_a_seed_whose_evaluation_error_overflows_leaves_after_its_epoch_and_the_others_go_on():
+    """Every minibatch's checks finite, the epoch's reconstruction error not: seed 5's first layer passes on one
+    input ~4e18 (a relu net), so each Gaussian-RBM minibatch error of layer 2 (a float32 sum over 10 examples,
+    ~1.6e38) is finite and the sum over the 60 examples evaluated overflows. That seed leaves after the epoch's
+    errors (the message it gets alone), the seeds after it in the stack still get their epoch, and seeds 3, 4
+    and 6 pre-train layers 2 and 3 as alone."""
+    cfg = tiny(**{"arms": ["rbm"], "model.layers": [{"kind": "dense", "units": 12}] * 3, "model.activation": "relu",
+                  "pretraining.rbm.epochs": 2, "pretraining.rbm.batch_size": 10, "pretraining.rbm.lr": 1e-4})
+    shape = (1, 6, 6)
+    pool = torch.rand(60, *shape, generator=torch.Generator().manual_seed(3))
+
+    def net_of(seed):
+        net = build_model(cfg.model, shape, 10, seed)
+        if seed == SEEDS[2]:
+            with torch.no_grad():  # unit 0 of layer 1: 2.2e17 * (sum of the 36 pixels) ~ 4e18
+                net.blocks[0].module.weight[0] = 2.2e17
+                net.blocks[0].module.bias[0] = 0.0
+        return net
+
+    alone = [net_of(s) for s in SEEDS]
+    expected = [alone_items(net, "rbm", cfg, pool, s) for net, s in zip(alone, SEEDS, strict=True)]
+    nets = [net_of(s) for s in SEEDS]
+    items = list(stacked_greedy_pretrain(nets, "rbm", cfg, pool, SEEDS))
+    for p, seed in enumerate(SEEDS):
+        assert_as_alone(seed_items(items, p), expected[p], seed)
+        trained = [0] if seed == SEEDS[2] else [0, 1, 2]
+        for li in trained:
+            for a, b in zip(nets[p].blocks[li].module.parameters(), alone[p].blocks[li].module.parameters(),
+                            strict=True):
+                torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=f"seed {seed} layer {li}")
+    diverged = expected[2][-1]
+    assert str(diverged) == "layer 1 epoch 1: rbm pre-training diverged (reconstruction error inf); lower " \
+                           "pretraining.rbm.lr (now 0.0001)"
