@@ -187,7 +187,8 @@ MODULES: dict[str, Module] = {
     # that pre-trains a stack layer by layer (with the helpers that feed each layer the trained layer below)
     "stacked_conv": Module(
         ("desktop_app/core/seedbatch/conv.py", "desktop_app/core/seedbatch/pretrain.py"),
-        ("tests/core/test_seed_batch_conv.py", *(f"tests/core/test_seed_batch.py::test_{t}" for t in (
+        ("tests/core/test_seed_batch_conv.py", "tests/core/test_seed_batch_greedy.py",
+         *(f"tests/core/test_seed_batch.py::test_{t}" for t in (
             "stacked_pretraining_is_each_seeds_own",
             "seeds_left_in_a_stacked_pretraining_keep_their_own_state_and_step_on_unchanged",
             "a_batch_of_4_gives_each_seed_its_own_numbers_and_files")),
@@ -476,6 +477,54 @@ EQUIVALENT: dict[str, str] = {
         "the no-spread guard as ptp(x) == 0 and ptp(y) == 0: with one column constant scipy's pearsonr and "
         "spearmanr return NaN (a ConstantInputWarning), the NaN the guard returns (cases no-x-spread and "
         "no-y-spread of test_pitfall_csv_correlates_each_error_kind_over_its_own_points pass on it)"),
+    # the seed batch's conv path and greedy driver (stacked_conv)
+    "desktop_app.core.seedbatch.conv.xǁStackedCNNǁ_conv_orders__mutmut_3": (
+        "the layout cache keyed without the channel count (shape[2:]): every input of a stack has the C its first "
+        "conv's weights take (conv2d refuses another), so no two keys merge; the strides tell layouts apart"),
+    "desktop_app.core.seedbatch.conv.xǁStackedCNNǁ_conv_orders__mutmut_6": (
+        "the memory order read from two examples (x[:2]) instead of one: it is read from the strides of dims C, H, "
+        "W, which a conv or pool output lays out the same for any batch size (checked: 1 to 3 channels, "
+        "channels-last or not, kernels 1 and 3, 11 to 28 px), and a 1-example minibatch gives x[:1] either way"),
+    **{f"desktop_app.core.seedbatch.conv.xǁStackedCNNǁ_conv_orders__mutmut_{i}": (
+        "the probe conv without its bias (None or left out) or its stride: the order read is the memory format "
+        "conv2d gives its output, which follows the input's and the kernel's layouts, not values or map sizes "
+        "(larger maps here); orders that differ only in where a size-1 dim goes fill a mask in the same sequence")
+       for i in (30, 34, 35)},
+    **{f"desktop_app.core.seedbatch.conv.xǁStackedCNNǁ_mask__mutmut_{i}": (
+        "the mask made in torch's default dtype instead of the activation's: both are float32 in Basin, which "
+        "builds every net in the default dtype and never changes it") for i in (22, 25)},
+    **{f"desktop_app.core.seedbatch.conv.xǁStackedCNNǁ_mask__mutmut_{i}": _CPU for i in (23, 26)},
+    **{f"desktop_app.core.seedbatch.pretrain.xǁStackedCAEǁkeep__mutmut_{i}": _CPU for i in (5, 8)},
+    "desktop_app.core.seedbatch.pretrain.xǁStackedCAEǁkeep__mutmut_29": (
+        "v.dim() > 1 instead of > 0 for the Adam state sliced by seed: per-element state has its stacked "
+        "parameter's shape, (K, out, in, kh, kw), (K, out) or (K, in), never 1-D; the step counts are 0-D"),
+    "desktop_app.core.seedbatch.pretrain.xǁStackedCAEǁkeep__mutmut_36": (
+        "idx.to(None) instead of idx.to(v.device): idx is made on W's device, where the Adam state of W, c and b "
+        "lives too, so the move was a no-op (to(None) returns idx)"),
+    **{f"desktop_app.core.seedbatch.pretrain.xǁStackedCAEǁ_new_optimizer__mutmut_{i}": (
+        "Adam without fused=True (torch's foreach or loop Adam): the same update formula, equal up to float "
+        "reassociation, the tolerance of every stacked-vs-alone test (each seed's pre-trainer alone uses the "
+        "unfused Adam); fused is a speed path") for i in (8, 11, 12)},
+    **{f"desktop_app.core.seedbatch.pretrain.xǁStackedCAEǁ_objective__mutmut_{i}": (
+        "conv2d / conv_transpose2d without t0.padding: Basin builds every conv layer without padding (models.py: "
+        "nn.Conv2d(in, units, kernel, stride=...)), so t0.padding is (0, 0), the default") for i in (25, 54)},
+    "desktop_app.core.seedbatch.pretrain.xǁStackedCAEǁ_objective__mutmut_38": (
+        "h.shape[+2] instead of [-2]: the grouped feature maps are always (N, K*C, H, W), where index 2 is -2"),
+    **{f"desktop_app.core.seedbatch.pretrain.x__per_seed__mutmut_{i}": (
+        "zip(tensors, trainers) without strict=True: the tensors are the stack's (K, ...) minibatch and trainers its "
+        "K pre-trainers, which keep() drops together") for i in (8, 11, 12)},
+    **{f"desktop_app.core.seedbatch.pretrain.x_stacked_greedy_pretrain__mutmut_{i}": _CPU
+       for i in (7, 61, 82, 101, 103)},
+    "desktop_app.core.seedbatch.pretrain.x_stacked_greedy_pretrain__mutmut_53": (
+        "make_pretrainer without stride=...: as greedy_pretrain__mutmut_57, the CAE takes the layer's own stride "
+        "when it is not 1 and build_model makes every conv layer with stride=spec.stride; dense pre-trainers ignore "
+        "it"),
+    **{f"desktop_app.core.seedbatch.pretrain.x_stacked_greedy_pretrain__mutmut_{i}": (
+        "zip(members, stacked.trainers) without strict=True: one trainer is made per member, and _keep drops the "
+        "same positions from both") for i in (133, 136, 137)},
+    "desktop_app.core.seedbatch.pretrain.x_stacked_greedy_pretrain__mutmut_153": (
+        "_keep also called when every seed's epoch error was finite (<=): keeping every position selects the same "
+        "tensors, trainers, rows and generators in the same order (StackedCAE reloads its Adam from its own state)"),
 }
 
 

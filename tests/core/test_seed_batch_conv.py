@@ -270,15 +270,16 @@ def assert_stack_steps_as_alone(mc, ft, shape, seeds, y, steps) -> None:
 
 def test_a_conv_stack_fed_minibatches_of_two_layouts_draws_each_layouts_dropout_masks():
     """A unit's conv activations take its input's memory layout, and bernoulli_ fills a dropout mask in that
-    order: a stack fed channels-last minibatches, then channel-major ones (the same images), draws each seed's
-    masks in the order that seed draws them alone for each layout, so its steps stay each net's own."""
+    order: a stack fed channels-last minibatches, then channel-major ones (the same images, wider than high),
+    draws each seed's masks in the order that seed draws them alone for each layout, so its steps stay each
+    net's own."""
     mc = ModelConfig(layers=(LayerSpec("conv", 4, 3), LayerSpec("pool", 4, 2, 2), LayerSpec("dense", 12)),
                      dropout=0.5, activation="relu")
     gen = torch.Generator().manual_seed(3)
-    x, y = torch.rand(60, 2, 10, 10, generator=gen), torch.randint(0, 10, (60,), generator=gen)
+    x, y = torch.rand(60, 2, 10, 13, generator=gen), torch.randint(0, 10, (60,), generator=gen)
     layouts = (x.contiguous(memory_format=torch.channels_last), x)
     steps = [(layouts[s // 3], [(s * 10 + k * 7) % 50 for k in range(len(SEEDS))]) for s in range(6)]
-    assert_stack_steps_as_alone(mc, FinetuneConfig(optimizer="sgd", lr=0.05), (2, 10, 10), SEEDS, y, steps)
+    assert_stack_steps_as_alone(mc, FinetuneConfig(optimizer="sgd", lr=0.05), (2, 10, 13), SEEDS, y, steps)
 
 
 @pytest.mark.parametrize(("pool", "seeds"), [((3, 1), SEEDS[:1]), ((2, 3), SEEDS[:3])])
@@ -293,3 +294,73 @@ def test_conv_nets_whose_pools_overlap_or_leave_gaps_step_as_alone(pool, seeds):
     x, y = torch.rand(40, 1, 10, 10, generator=gen), torch.randint(0, 10, (40,), generator=gen)
     steps = [(x, [(s * 10 + k * 7) % 30 for k in range(len(seeds))]) for s in range(3)]
     assert_stack_steps_as_alone(mc, FinetuneConfig(optimizer="momentum", lr=0.05), (1, 10, 10), seeds, y, steps)
+
+
+def cae_trainers(scales, cfg, stride: int = 1):
+    """One CAE pre-trainer per seed of a (3 -> 4 channels, 3 x 3) conv layer above the first (squared error), seed
+    s's kernels of scale ``scales[s]``; fresh modules each call, so two calls give the same seeds twice."""
+    from desktop_app.core.pretraining import make_pretrainer
+
+    out = []
+    for s, scale in enumerate(scales):
+        conv = torch.nn.Conv2d(3, 4, 3, stride=stride)
+        with torch.no_grad():
+            conv.weight.copy_(scale * torch.randn(4, 3, 3, 3, generator=torch.Generator().manual_seed(s)))
+            conv.bias.fill_(0.01 * s)
+        out.append(make_pretrainer("cae", conv, "relu", cfg, unit_interval_input=False,
+                                   generator=torch.Generator().manual_seed(20 + s)))
+    return out
+
+
+def test_a_stacked_cae_step_is_each_seeds_own_adam_step_on_small_gradients_and_oblong_maps():
+    """Seeds of different scales on inputs ~1e-6 (gradients near Adam's eps, so the step depends on the
+    gradient's scale: the objective is divided by the minibatch size, as alone) and on 9 x 12 maps with a stride
+    2 layer (the decoder's output padding differs between height and width): each seed's kernels and biases
+    after 4 stacked steps are what its own pre-trainer makes of the same minibatches."""
+    from desktop_app.core.config import CAEConfig
+    from desktop_app.core.seedbatch.pretrain import StackedCAE
+
+    cfg = CAEConfig(lr=0.01, corruption=0.2)
+    xs = 1e-6 * torch.rand(4, 3, 5, 3, 9, 12, generator=torch.Generator().manual_seed(8))  # (steps, seeds, batch, ...)
+    alone, stacked = cae_trainers((0.5, 1.0, 2.0), cfg, stride=2), StackedCAE(cae_trainers((0.5, 1.0, 2.0), cfg, 2))
+    for x in xs:
+        for j, t in enumerate(alone):
+            t.step(x[j])
+        stacked.train_step(x)
+    assert stacked.check() == {}
+    stacked.write_back()
+    for j, t in enumerate(alone):
+        got = stacked.trainers[j]
+        for a, b in ((got.weight, t.weight), (got.hidden_bias, t.hidden_bias), (got.visible_bias, t.visible_bias)):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-9)
+    assert not torch.equal(alone[0].weight, cae_trainers((0.5,), cfg, 2)[0].weight)  # it did move
+
+
+def test_a_stacked_cae_seed_whose_gradient_overflows_leaves_with_the_message_it_gets_alone():
+    """A seed whose codes are ~1e36 (hidden bias 1e36, kernels 1e-30): its reconstruction error is finite, the
+    gradient of its kernels is not. Stacked, it is found at the epoch's check with the words its pre-trainer
+    uses alone (the gradient norm, which the user reads with the advice to lower the rate); the other seed
+    passes."""
+    from desktop_app.core.config import CAEConfig
+    from desktop_app.core.pretraining import PretrainingDiverged
+    from desktop_app.core.seedbatch.pretrain import StackedCAE
+
+    cfg = CAEConfig(lr=0.01)
+
+    def trainers():
+        ts = cae_trainers((0.3, 0.3), cfg)
+        with torch.no_grad():
+            ts[1].weight.fill_(1e-30)
+            ts[1].hidden_bias.fill_(1e36)
+        return ts
+
+    x = torch.rand(2, 5, 3, 8, 8, generator=torch.Generator().manual_seed(9))
+    alone = trainers()[1]
+    alone.step(x[1])
+    with pytest.raises(PretrainingDiverged) as exc:
+        alone.check()
+    assert str(exc.value) == "cae pre-training diverged (gradient norm inf); lower pretraining.cae.lr (now 0.01)"
+    stacked = StackedCAE(trainers())
+    stacked.train_step(x)
+    bad = stacked.check()
+    assert list(bad) == [1] and str(bad[1]) == str(exc.value)

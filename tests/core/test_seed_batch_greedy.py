@@ -169,3 +169,16 @@ def test_a_seed_whose_evaluation_error_overflows_leaves_after_its_epoch_and_the_
     diverged = expected[2][-1]
     assert str(diverged) == "layer 1 epoch 1: rbm pre-training diverged (reconstruction error inf); lower " \
                            "pretraining.rbm.lr (now 0.0001)"
+
+
+def test_each_seeds_largest_magnitude_counts_its_negative_values_and_its_nans():
+    """The stacked dense pre-trainers' checks read each seed's largest |value| (``_max_abs``, one pass without an
+    abs copy): against abs().amax per seed, a seed whose largest magnitude is negative (down to -inf) is read by
+    it, and a NaN anywhere in a seed gives NaN for that seed only."""
+    from desktop_app.core.seedbatch.pretrain import _max_abs
+
+    t = torch.tensor([[[0.5, -3.0], [2.0, 1.0]], [[-float("inf"), 1.0], [0.0, 2.0]], [[1.0, float("nan")],
+                                                                                     [-5.0, 4.0]]])
+    got = _max_abs(t)
+    assert torch.equal(got[:2], t[:2].abs().flatten(1).amax(1)) and got[:2].tolist() == [3.0, float("inf")]
+    assert torch.isnan(got[2])
