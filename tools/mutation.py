@@ -494,6 +494,25 @@ EQUIVALENT: dict[str, str] = {
         "the mask made in torch's default dtype instead of the activation's: both are float32 in Basin, which "
         "builds every net in the default dtype and never changes it") for i in (22, 25)},
     **{f"desktop_app.core.seedbatch.conv.xǁStackedCNNǁ_mask__mutmut_{i}": _CPU for i in (23, 26)},
+    **{f"desktop_app.core.seedbatch.conv.xǁStackedCNNǁ{f}__mutmut_{i}": (
+        "zip over the nets' (or a net's and the stack's) parameters without strict=True: every net of a stack and "
+        "every net written to is built from the run's one model config, so they have the same parameters")
+       for f, ids in (("__init__", (19, 21, 23)), ("write_to", (3, 6, 7))) for i in ids},
+    **{f"desktop_app.core.seedbatch.conv.xǁStackedCNNǁforward__mutmut_{i}": (
+        "the tests of x.dim() == 5 made always true: every data set is (N, C, H, W) images (data/imports.py "
+        "reshapes (N, D) and (N, H, W) arrays), so a stack's x is always (K, B, C, H, W); orders computed without "
+        "drawing are never read") for i in (10, 13, 18)},
+    **{f"desktop_app.core.seedbatch.conv.xǁStackedCNNǁstep__mutmut_{i}": (
+        "an empty mask list also without dropout (or True, >= 0): forward appends and reads masks only when "
+        "dropout > 0, and dropout is never negative (ModelConfig lo=0)") for i in (3, 4)},
+    "desktop_app.core.seedbatch.conv.xǁStackedCNNǁstep__mutmut_21": (
+        "the leave path taken with every loss finite (not bool(None)): bad is then empty, keep is every position, "
+        "and the stack, the minibatch and the masks are selected whole, so the redone forward gives the same losses "
+        "(a cost, no result)"),
+    **{f"desktop_app.core.seedbatch.conv.xǁStackedCNNǁstep__mutmut_{i}": (
+        "the kept positions' index tensor without dtype=torch.long: keep is a non-empty list of Python ints (the "
+        "step returns before when it is empty), which torch makes int64 anyway") for i in (35, 38)},
+    **{f"desktop_app.core.seedbatch.conv.xǁStackedCNNǁstep__mutmut_{i}": _CPU for i in (36, 39)},
     **{f"desktop_app.core.seedbatch.pretrain.xǁStackedCAEǁkeep__mutmut_{i}": _CPU for i in (5, 8)},
     "desktop_app.core.seedbatch.pretrain.xǁStackedCAEǁkeep__mutmut_29": (
         "v.dim() > 1 instead of > 0 for the Adam state sliced by seed: per-element state has its stacked "

@@ -50,6 +50,7 @@ def test_grouped_layout_round_trips():
     ("momentum", {}, False),
     ("adam", {"dropout": 0.3, "l1": 1e-4, "l2": 1e-3, "activation": "tanh"}, False),
     ("sgd", {"dropout": 0.5, "activation": "relu"}, True),
+    ("momentum", {"l2": 1e-2}, False),
 ])
 def test_stacked_cnn_step_is_each_nets_own_step(optimizer, extras, channels_last):
     """Same init, minibatches and dropout generators: the stacked parameters and optimizer state equal K nets
@@ -282,14 +283,16 @@ def test_a_conv_stack_fed_minibatches_of_two_layouts_draws_each_layouts_dropout_
     assert_stack_steps_as_alone(mc, FinetuneConfig(optimizer="sgd", lr=0.05), (2, 10, 13), SEEDS, y, steps)
 
 
-@pytest.mark.parametrize(("pool", "seeds"), [((3, 1), SEEDS[:1]), ((2, 3), SEEDS[:3])])
-def test_conv_nets_whose_pools_overlap_or_leave_gaps_step_as_alone(pool, seeds):
+@pytest.mark.parametrize(("pool", "seeds", "top"), [
+    ((3, 1), SEEDS[:1], (LayerSpec("dense", 8),)), ((2, 3), SEEDS[:3], ())])
+def test_conv_nets_whose_pools_overlap_or_leave_gaps_step_as_alone(pool, seeds, top):
     """Max pools whose stride is not their window (overlapping: a 3-wide window moved by 1, the default stride;
     gapped: a 2-wide window moved by 3), the map after them just wide enough for the next conv, with dropout: each
     seed's masks are drawn in the order of its own activations (found by running its own layers as they are), and
-    a stack of one seed (the last one left of a batch) steps as that seed alone."""
-    mc = ModelConfig(layers=(LayerSpec("conv", 3, 3), LayerSpec("pool", 3, *pool), LayerSpec("conv", 4, 3),
-                             LayerSpec("dense", 8)), dropout=0.3, activation="relu")
+    a stack of one seed (the last one left of a batch) steps as that seed alone; the head reads a dense layer or,
+    with none, each seed's own conv maps flattened."""
+    mc = ModelConfig(layers=(LayerSpec("conv", 3, 3), LayerSpec("pool", 3, *pool), LayerSpec("conv", 4, 3), *top),
+                     dropout=0.3, activation="relu")
     gen = torch.Generator().manual_seed(4)
     x, y = torch.rand(40, 1, 10, 10, generator=gen), torch.randint(0, 10, (40,), generator=gen)
     steps = [(x, [(s * 10 + k * 7) % 30 for k in range(len(seeds))]) for s in range(3)]
@@ -364,3 +367,38 @@ def test_a_stacked_cae_seed_whose_gradient_overflows_leaves_with_the_message_it_
     stacked.train_step(x)
     bad = stacked.check()
     assert list(bad) == [1] and str(bad[1]) == str(exc.value)
+
+
+def test_a_conv_seed_with_a_non_finite_loss_leaves_and_the_others_keep_their_dropout_masks():
+    """With dropout, a seed whose loss is not finite leaves before the update, and the step of the others is redone
+    with the masks they drew (from their own generators, as alone): the seeds kept, stepped on without it, hold
+    what their nets alone hold. No nets at all: refused with the reason."""
+    with pytest.raises(ValueError, match="^StackedCNN needs one or more nets of conv, pool and dense layers$"):
+        StackedCNN([], ModelConfig(layers=(LayerSpec("conv", 2, 3),)), FinetuneConfig())
+    mc = ModelConfig(layers=(LayerSpec("conv", 3, 3), LayerSpec("pool", 3, 2, 2), LayerSpec("dense", 8)),
+                     dropout=0.4, activation="relu")
+    ft = FinetuneConfig(optimizer="momentum", lr=0.05)
+    gen = torch.Generator().manual_seed(6)
+    x, y = torch.rand(40, 1, 10, 10, generator=gen), torch.randint(0, 10, (40,), generator=gen)
+    batches = [[(s * 10 + k * 7) % 30 for k in range(len(SEEDS))] for s in range(3)]
+    kept = [0, 2, 3]
+    nets = [build_model(mc, (1, 10, 10), 10, SEEDS[k]) for k in kept]
+    opts = [make_optimizer(ft, n.parameters()) for n in nets]
+    for net, opt, k in zip(nets, opts, kept, strict=True):
+        torch.manual_seed(100 + SEEDS[k])
+        for starts in batches:
+            finetune_step(net, opt, x[starts[k] : starts[k] + 10], y[starts[k] : starts[k] + 10], mc, ft, 1)
+    stacked_nets = [build_model(mc, (1, 10, 10), 10, s) for s in SEEDS]
+    with torch.no_grad():
+        stacked_nets[1].head.bias.fill_(float("inf"))
+    stacked = StackedCNN(stacked_nets, mc, ft)
+    gens = [torch.Generator().manual_seed(100 + s) for s in SEEDS]
+    for i, starts in enumerate(batches):
+        idx = torch.tensor([list(range(j, j + 10)) for j in starts])
+        if i == 0:
+            bad = stacked.step(x[idx], y[idx], gens, check_loss=True)
+            assert list(bad) == [1] and stacked.k == 3
+            gens = [gens[k] for k in kept]
+        else:
+            assert stacked.step(x[idx[kept]], y[idx[kept]], gens, check_loss=True) == {}
+    assert_each_seed_matches(stacked, nets, opts, build_model(mc, (1, 10, 10), 10, 0), rtol=1e-4, atol=1e-5)
