@@ -287,7 +287,10 @@ class StackedCAE(_Stacked):
             self.watch.add(objective.detach(), "reconstruction error")
             (objective / x.shape[1]).sum().backward()
         grads = [p.grad for p in (self.W, self.c, self.b)]
-        self.watch.add(torch.stack([g.abs().flatten(1).amax(1) for g in grads]).amax(0), "gradient norm")
+        # each seed's total L2 norm as clip_grad_norm_ takes it alone (the norm of the per-tensor norms): in float32
+        # it overflows once a value passes ~1.8e19, where a largest |value| would still be finite
+        norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads])
+        self.watch.add(torch.linalg.vector_norm(norms, dim=0), "gradient norm")
         self.opt.step()
         for p in (self.W, self.c, self.b):
             p.grad = None
