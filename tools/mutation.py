@@ -66,6 +66,9 @@ STACKED_TESTS = (
     "tests/core/test_seed_batch.py::test_a_seed_whose_weight_penalty_overflows_leaves_the_stack",
     "tests/core/test_seed_batch.py::test_a_stack_of_no_nets_is_refused_and_a_seeds_optimizer_state_is_a_snapshot",
     "tests/core/test_seed_batch.py::test_a_stacked_rbms_reconstruction_error_uses_its_units_visible_mean",
+    "tests/core/test_seed_batch.py::test_a_dropout_stacks_predictions_are_each_seeds_own_eval_mode_logits",
+    "tests/core/test_seed_batch.py::test_a_stacked_daes_divergence_is_each_seeds_own",
+    "tests/core/test_seed_batch.py::test_a_stacked_rbms_divergence_is_each_seeds_own",
     "tests/core/test_bottom_layers.py::test_a_seed_batch_pre_trains_the_same_bottom_layers",
     "tests/core/test_unit_persistence.py::test_stacked_dae_check_finds_weights_a_step_left_non_finite",
 )
@@ -428,6 +431,17 @@ EQUIVALENT: dict[str, str] = {
         "parameter's shape, (K, in, out) or (K, 1, out), never 1-D; the step counts are 0-D"),
     "desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_15": _FOLD,
     "desktop_app.core.training.dense_step.xǁStackedMLPǁ__init____mutmut_21": _FOLD,
+    **{f"desktop_app.core.seedbatch.pretrain.xǁStackedRBMǁ_update__mutmut_{i}": (
+        "zip(trainers, v0) without strict=True where the persistent chains start: the step's first per-seed draw "
+        "(h0, _per_seed two lines above) zips the same K rows with the same trainers strictly, so a mismatch "
+        "raises there first") for i in (36, 39, 40)},
+    "desktop_app.core.seedbatch.pretrain.xǁStackedRBMǁ_update__mutmut_45": (
+        "mean_v = v = '' instead of None: the Gibbs loop sets both before anything reads them, and it runs k >= 1 "
+        "times (RBMPretrainer refuses k < 1; the stack takes k from its first trainer)"),
+    "desktop_app.core.seedbatch.pretrain.xǁStackedRBMǁ_update__mutmut_144": (
+        "|gW| + |gb| - |gc| instead of + |gc| in the gradient total the watch checks: |gc| sums differences of "
+        "sigmoid means (at most 2 per hidden unit; NaN only with gW NaN), so its sign changes neither whether the "
+        "total is finite nor, when it is not, its value (inf stays inf, NaN stays NaN): only those reach a message"),
     **{f"desktop_app.core.stats.x__betacf__mutmut_{i}": (
         "abs(d) / abs(c) >= tiny instead of > tiny: d and c are each 1 plus a double, which in double precision is "
         "0 or at least 2**-53 in magnitude (or NaN, false both ways), never exactly 1e-300") for i in (22, 59, 68)},

@@ -472,3 +472,121 @@ def test_a_stacked_rbms_reconstruction_error_uses_its_units_visible_mean(gaussia
         assert list(bad) == [0] and "reconstruction error" in str(bad[0])
     else:
         assert bad == {}
+
+
+def test_a_dropout_stacks_predictions_are_each_seeds_own_eval_mode_logits():
+    """``predict`` (what an online unit with dropout scores its mistakes on, before its step) gives every seed the
+    logits its own net gives in eval mode, without dropout, on that seed's own inputs; the step's own logits, with
+    dropout, are not them. Two hidden layers of distinct widths, 10 classes and K != B: no layer, bias or axis can
+    stand in for another."""
+    mc = ModelConfig(layers=(LayerSpec("dense", 12), LayerSpec("dense", 7)), dropout=0.5, activation="tanh")
+    ft = FinetuneConfig(optimizer="momentum", lr=0.1)
+    gen = torch.Generator().manual_seed(6)
+    xs, ys = torch.rand(3, 3, 5, 1, 4, 4, generator=gen), torch.randint(0, 10, (3, 3, 5), generator=gen)
+    stack = StackedMLP([build_model(mc, (1, 4, 4), 10, s) for s in (1, 2, 3)], mc, ft)
+    gens = [torch.Generator().manual_seed(20 + s) for s in (1, 2, 3)]
+    for i in range(2):  # trained weights and biases, each seed's its own
+        stack.step(xs[i], ys[i], gens, check_loss=True)
+    nets = [build_model(mc, (1, 4, 4), 10, 0) for _ in range(3)]
+    for k, net in enumerate(nets):
+        stack.write_to(k, net)
+        net.eval()
+    scored = stack.predict(xs[2])
+    assert scored.shape == (3, 5, 10)
+    for k, net in enumerate(nets):
+        torch.testing.assert_close(scored[k], net(xs[2][k]), rtol=1e-5, atol=1e-6)
+    stack.step(xs[2], ys[2], gens, check_loss=True)
+    assert (stack.last_logits - scored).abs().amax() > 0.01  # the step's logits: with dropout
+
+
+def stacked_and_alone_checks(arm, cfg, seeds, x, chain=None):
+    """One step of ``seeds`` (a list of functions, each setting up one seed's fresh pre-trainer) as a stack and each
+    alone, on x (K, n, visible); returns ({position: the stack's report}, {position: the seed's own check alone})
+    as messages. ``chain``: each seed's persistent chain to start from, in both."""
+    from desktop_app.core.pretraining import PretrainingDiverged, make_pretrainer
+    from desktop_app.core.seedbatch.pretrain import STACKED_PRETRAINERS
+
+    def trainers():
+        made = []
+        for s, setup in enumerate(seeds):
+            lin = torch.nn.Linear(x.shape[2], 4)
+            with torch.no_grad():
+                lin.weight.copy_(0.3 * torch.randn(4, x.shape[2], generator=torch.Generator().manual_seed(s)))
+                lin.bias.zero_()
+            t = make_pretrainer(arm, lin, "tanh", cfg, unit_interval_input=False,
+                                generator=torch.Generator().manual_seed(10 + s))
+            with torch.no_grad():
+                setup(t)
+            if chain is not None:
+                t.chain = chain.clone()
+            made.append(t)
+        return made
+
+    stack = STACKED_PRETRAINERS[arm](trainers())
+    if chain is not None:
+        stack.chain = torch.stack([t.chain for t in stack.trainers])
+    stack.train_step(x)
+    stacked = {q: str(exc) for q, exc in stack.check().items()}
+    alone = {}
+    for q, t in enumerate(trainers()):
+        t.step(x[q])
+        try:
+            t.check()
+        except PretrainingDiverged as exc:
+            alone[q] = str(exc)
+    return stacked, alone
+
+
+def test_a_stacked_daes_divergence_is_each_seeds_own():
+    """Each seed of a stacked DAE (Gaussian input: the squared error) leaves for what it leaves alone, with the
+    words its own pre-trainer says: a reconstruction error that overflows float32 ((z - x)^2 of 1e20, not 2 (z - x)),
+    but not one whose cube would (1e15), nor one that only (z + x) would make overflow (input and reconstruction
+    1e19); a gradient that overflows from a finite error is named the gradient (alone its norm is)."""
+    from desktop_app.core.config import DAEConfig
+
+    def visible_bias(v):
+        return lambda t: t.visible_bias.fill_(v)
+
+    def gradient_overflows(t):  # input 0, tanh(0) = 0: the error is 30 x 1^2, dz W^T = 6 x 0.4 x 3e38
+        t.visible_bias.fill_(1.0)
+        t.weight[0] = 3e38
+
+    x = torch.rand(5, 5, 6, generator=torch.Generator().manual_seed(3))
+    x[3], x[4] = 1e19, 0.0
+    seeds = [lambda t: None, visible_bias(1e15), visible_bias(-1e20), visible_bias(1e19), gradient_overflows]
+    stacked, alone = stacked_and_alone_checks("dae", DAEConfig(lr=0.1), seeds, x)
+    assert alone.keys() == {2, 4} and stacked.keys() == {2, 4}
+    assert stacked[2] == alone[2] == ("dae pre-training diverged (reconstruction error inf); lower "
+                                      "pretraining.dae.lr (now 0.1)")
+    assert stacked[4] == "dae pre-training diverged (gradient inf); lower pretraining.dae.lr (now 0.1)"
+    assert alone[4].startswith("dae pre-training diverged (gradient norm ")
+
+
+def test_a_stacked_rbms_divergence_is_each_seeds_own():
+    """Each seed of a stacked RBM (Gaussian visible units, persistent chains) leaves for what it leaves alone,
+    with the same words and value: only its own non-finite values count (a seed with a NaN input makes no other
+    seed's gradient NaN), its squared reconstruction error (1e20 from the data: inf, not -inf; input and
+    reconstruction 1e19: finite), and its gradient's |gW| + |gb| + |gc| (inf + inf + 1: inf, not NaN)."""
+    from desktop_app.core.config import RBMConfig
+
+    def visible_bias(v):
+        return lambda t: t.visible_bias.fill_(v)
+
+    def gradient_overflows(t):
+        # the data (1e38) drive hidden unit 0 on (and no other); its reconstruction is exactly the data (error 0),
+        # while the chain, at 0, keeps every hidden unit off: gW = 5e38 / 5 - 0 and gb = 1e38 - 0 overflow
+        t.weight.zero_()
+        t.weight[0] = 1e38
+        t.hidden_bias.fill_(-1e30)
+
+    x = torch.rand(5, 5, 6, generator=torch.Generator().manual_seed(4))
+    x[1, 2, 3] = float("nan")
+    x[3], x[4] = 1e19, 1e38
+    seeds = [lambda t: None, lambda t: None, visible_bias(1e20), visible_bias(1e19), gradient_overflows]
+    cfg = RBMConfig(lr=0.05, k=1, persistent=True, batch_size=5)
+    stacked, alone = stacked_and_alone_checks("rbm", cfg, seeds, x, chain=torch.zeros(5, 6))
+    lower = "; lower pretraining.rbm.lr (now 0.05)"
+    assert alone == {1: "rbm pre-training diverged (reconstruction error nan)" + lower,
+                     2: "rbm pre-training diverged (reconstruction error inf)" + lower,
+                     4: "rbm pre-training diverged (gradient inf)" + lower}
+    assert stacked == alone
