@@ -69,6 +69,8 @@ STACKED_TESTS = (
     "tests/core/test_seed_batch.py::test_a_dropout_stacks_predictions_are_each_seeds_own_eval_mode_logits",
     "tests/core/test_seed_batch.py::test_a_stacked_daes_divergence_is_each_seeds_own",
     "tests/core/test_seed_batch.py::test_a_stacked_rbms_divergence_is_each_seeds_own",
+    "tests/core/test_seed_batch.py::"
+    "test_a_seed_leaves_with_its_own_cross_entropy_and_a_stack_all_of_whose_seeds_diverge_is_empty",
     "tests/core/test_bottom_layers.py::test_a_seed_batch_pre_trains_the_same_bottom_layers",
     "tests/core/test_unit_persistence.py::test_stacked_dae_check_finds_weights_a_step_left_non_finite",
 )
@@ -442,6 +444,18 @@ EQUIVALENT: dict[str, str] = {
         "|gW| + |gb| - |gc| instead of + |gc| in the gradient total the watch checks: |gc| sums differences of "
         "sigmoid means (at most 2 per hidden unit; NaN only with gW NaN), so its sign changes neither whether the "
         "total is finite nor, when it is not, its value (inf stays inf, NaN stays NaN): only those reach a message"),
+    **{f"desktop_app.core.training.dense_step.xǁStackedMLPǁwrite_to__mutmut_{i}": (
+        "zip(linears, weights, biases) without strict=True: every caller writes a seed into one of the nets its "
+        "stack was built from (batch.py: the group's u.model; DenseStep: its own model), layer for layer")
+       for i in (4, 8, 10)},
+    "desktop_app.core.training.dense_step.xǁStackedMLPǁstep__mutmut_83": (
+        "the leaving branch taken at every checked step: with every loss finite, bad is {} and keep every position, "
+        "so keep() reselects every seed in order and the index_selects give the same tensors (checked bit for bit, "
+        "params and optimizer state, over SGD, momentum, Adam, dropout and L2); only slower"),
+    "desktop_app.core.training.dense_step.xǁStackedMLPǁstep__mutmut_97": (
+        "torch.tensor(keep) without dtype=torch.long: keep is a non-empty list of Python ints, which torch.tensor "
+        "makes int64 anyway"),
+    "desktop_app.core.training.dense_step.xǁStackedMLPǁstep__mutmut_98": _CPU,
     **{f"desktop_app.core.stats.x__betacf__mutmut_{i}": (
         "abs(d) / abs(c) >= tiny instead of > tiny: d and c are each 1 plus a double, which in double precision is "
         "0 or at least 2**-53 in magnitude (or NaN, false both ways), never exactly 1e-300") for i in (22, 59, 68)},

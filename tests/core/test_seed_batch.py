@@ -590,3 +590,28 @@ def test_a_stacked_rbms_divergence_is_each_seeds_own():
                      2: "rbm pre-training diverged (reconstruction error inf)" + lower,
                      4: "rbm pre-training diverged (gradient inf)" + lower}
     assert stacked == alone
+
+
+def test_a_seed_leaves_with_its_own_cross_entropy_and_a_stack_all_of_whose_seeds_diverge_is_empty():
+    """A seed whose cross-entropy overflows (its true class's logit -3e38, the others' 3e38) leaves reporting the
+    loss its unit reports alone (inf: the message is finetune_step's); when every seed's loss is non-finite at
+    once, all leave and the stack is empty (not an error)."""
+    from desktop_app.core.training.step import FinetuneDiverged
+
+    mc, ft = ModelConfig(layers=(LayerSpec("dense", 8),)), FinetuneConfig(optimizer="adam", lr=1e-3)
+    nets = [build_model(mc, (6,), 10, s) for s in (1, 2, 3)]
+    with torch.no_grad():
+        nets[1].head.bias.fill_(3e38)
+        nets[1].head.bias[0] = -3e38
+    gen = torch.Generator().manual_seed(8)
+    x, y = torch.rand(3, 4, 6, generator=gen), torch.randint(1, 10, (3, 4), generator=gen)
+    y[1] = 0
+    stack = StackedMLP(nets, mc, ft)
+    bad = stack.step(x, y, None, check_loss=True)
+    assert bad == {1: float("inf")} and stack.k == 2
+    with pytest.raises(FinetuneDiverged) as alone:
+        finetune_step(nets[1], make_optimizer(ft, nets[1].parameters()), x[1], y[1], mc, ft, 1)
+    assert str(FinetuneDiverged(ft, 1, f"loss {bad[1]}")) == str(alone.value)
+    every = StackedMLP([nets[1], nets[1]], mc, ft)
+    assert every.step(x[[1, 1]], y[[1, 1]], None, check_loss=True) == {0: float("inf"), 1: float("inf")}
+    assert every.k == 0 and all(p.shape[0] == 0 for p in every.params())
