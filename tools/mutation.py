@@ -71,6 +71,7 @@ STACKED_TESTS = (
     "tests/core/test_seed_batch.py::test_a_stacked_rbms_divergence_is_each_seeds_own",
     "tests/core/test_seed_batch.py::"
     "test_a_seed_leaves_with_its_own_cross_entropy_and_a_stack_all_of_whose_seeds_diverge_is_empty",
+    "tests/core/test_seed_batch.py::test_the_seeds_left_when_one_leaves_a_dropout_stack_step_with_their_own_masks",
     "tests/core/test_bottom_layers.py::test_a_seed_batch_pre_trains_the_same_bottom_layers",
     "tests/core/test_unit_persistence.py::test_stacked_dae_check_finds_weights_a_step_left_non_finite",
 )
@@ -452,10 +453,13 @@ EQUIVALENT: dict[str, str] = {
         "the leaving branch taken at every checked step: with every loss finite, bad is {} and keep every position, "
         "so keep() reselects every seed in order and the index_selects give the same tensors (checked bit for bit, "
         "params and optimizer state, over SGD, momentum, Adam, dropout and L2); only slower"),
-    "desktop_app.core.training.dense_step.xǁStackedMLPǁstep__mutmut_97": (
+    **{f"desktop_app.core.training.dense_step.xǁStackedMLPǁstep__mutmut_{i}": (
         "torch.tensor(keep) without dtype=torch.long: keep is a non-empty list of Python ints, which torch.tensor "
-        "makes int64 anyway"),
-    "desktop_app.core.training.dense_step.xǁStackedMLPǁstep__mutmut_98": _CPU,
+        "makes int64 anyway") for i in (97, 100)},
+    **{f"desktop_app.core.training.dense_step.xǁStackedMLPǁstep__mutmut_{i}": _CPU for i in (98, 101)},
+    "desktop_app.core.training.dense_step.xǁStackedMLPǁstep__mutmut_150": (
+        "full_like(g[..., :2], -1) as scatter_add_'s source instead of g[..., :1]: scatter_add_ reads the source "
+        "only at the index's (K, B, 1) positions, so the same -1 is added at each label"),
     **{f"desktop_app.core.stats.x__betacf__mutmut_{i}": (
         "abs(d) / abs(c) >= tiny instead of > tiny: d and c are each 1 plus a double, which in double precision is "
         "0 or at least 2**-53 in magnitude (or NaN, false both ways), never exactly 1e-300") for i in (22, 59, 68)},

@@ -615,3 +615,26 @@ def test_a_seed_leaves_with_its_own_cross_entropy_and_a_stack_all_of_whose_seeds
     every = StackedMLP([nets[1], nets[1]], mc, ft)
     assert every.step(x[[1, 1]], y[[1, 1]], None, check_loss=True) == {0: float("inf"), 1: float("inf")}
     assert every.k == 0 and all(p.shape[0] == 0 for p in every.params())
+
+
+def test_the_seeds_left_when_one_leaves_a_dropout_stack_step_with_their_own_masks():
+    """Dropout on: when seed 1's loss is not finite at a step, the seeds kept take that step's update through their
+    own dropout masks (drawn before the check from their own generators), as each unit steps alone."""
+    mc = ModelConfig(layers=(LayerSpec("dense", 9),) * 2, dropout=0.4, activation="relu")
+    ft = FinetuneConfig(optimizer="sgd", lr=1.0)
+    nets = [build_model(mc, (6,), 10, s) for s in (1, 2, 3)]
+    with torch.no_grad():
+        nets[1].head.bias.fill_(float("inf"))
+    gen = torch.Generator().manual_seed(9)
+    x, y = torch.rand(3, 5, 6, generator=gen), torch.randint(0, 10, (3, 5), generator=gen)
+    stack = StackedMLP(nets, mc, ft)
+    gens = [torch.Generator().manual_seed(30 + s) for s in (1, 2, 3)]
+    assert list(stack.step(x, y, gens, check_loss=True)) == [1] and stack.k == 2
+    probe = build_model(mc, (6,), 10, 0)
+    for j, k in enumerate((0, 2)):
+        ref = build_model(mc, (6,), 10, (1, 2, 3)[k])
+        torch.manual_seed(30 + (1, 2, 3)[k])
+        finetune_step(ref, make_optimizer(ft, ref.parameters()), x[k], y[k], mc, ft, 1)
+        stack.write_to(j, probe)
+        for a, b in zip(probe.parameters(), ref.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
