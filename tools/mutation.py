@@ -176,6 +176,7 @@ MODULES: dict[str, Module] = {
          "desktop_app/core/pretraining/rbm.py", "desktop_app/core/seedbatch/pretrain.py"),
         ("tests/core/test_training_steps.py", "tests/core/test_engine.py::test_metrics_match_an_independent_evaluation",
          "tests/core/test_online.py::test_recorded_online_error_equals_an_independent_recomputation",
+         "tests/core/test_online.py::test_each_example_is_scored_in_eval_mode_before_the_plain_step_trains_on_it",
          "tests/core/test_bottom_layers.py", "tests/core/test_properties.py", "tests/core/test_pretraining_rbm.py",
          "tests/core/test_pretraining_dae.py", "tests/core/test_pretraining_cae.py",
          *(t for t in STACKED_TESTS if "test_bottom_layers" not in t)),

@@ -257,3 +257,25 @@ def test_the_dense_step_matches_autograd_and_its_state_resumes_the_plain_step(ba
         torch.testing.assert_close(s["momentum_buffer"], t["momentum_buffer"], rtol=1e-4, atol=1e-5)
     conv = tiny(arms=["none"], **{"model.layers": [{"kind": "conv", "units": 4, "kernel": 5}]})
     assert isinstance(make_stepper(build_model(conv.model, tuple(x.shape[1:]), 10, 0), conv, None), PlainStep)
+
+
+@pytest.mark.parametrize("start_training", [True, False])
+def test_each_example_is_scored_in_eval_mode_before_the_plain_step_trains_on_it(start_training):
+    """``online_mistakes`` (the plain step's scoring of a minibatch before it trains on it): a bool per example,
+    True where the eval-mode argmax (no dropout) is not its label, written out here as tanh(x W1^T + b1), the
+    head, argmax; the net is left in the mode it was in."""
+    from desktop_app.core.training.steppers import online_mistakes
+
+    cfg = tiny(**{"model.layers": [{"kind": "dense", "units": 6}], "model.activation": "tanh",
+                  "model.dropout": 0.5})
+    net = build_model(cfg.model, (1, 3, 3), 4, 2)
+    net.train(start_training)
+    g = torch.Generator().manual_seed(5)
+    x, y = torch.rand(40, 1, 3, 3, generator=g), torch.randint(0, 4, (40,), generator=g)
+    with torch.no_grad():
+        hidden = torch.tanh(x.flatten(1) @ net.blocks[0].module.weight.T + net.blocks[0].module.bias)
+        expect = (hidden @ net.head.weight.T + net.head.bias).argmax(1) != y
+    wrong = online_mistakes(net, x, y)
+    assert wrong.dtype == torch.bool and torch.equal(wrong, expect)
+    assert 0 < int(expect.sum()) < 40  # some right, some wrong
+    assert all(mod.training == start_training for mod in net.modules())

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from desktop_app.core.config import RBMConfig
+from desktop_app.core.pretraining.base import PretrainingDiverged
 from desktop_app.core.pretraining.rbm import (
     RBMPretrainer,
     cd_gradient,
@@ -256,3 +257,127 @@ def test_a_persistent_chain_starts_at_the_data_tiled_to_the_batch_size(unit_inte
     else:
         expect = tiled
     assert torch.equal(chain, expect)
+
+
+def _draw(p: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """A Bernoulli sample of probabilities ``p``: one uniform per unit, 1 where it falls below ``p``."""
+    return (torch.rand(p.shape, generator=g, dtype=p.dtype) < p).to(p.dtype)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_cd_k_gradient_is_the_data_statistics_minus_the_chains_written_out(k: int) -> None:
+    """CD-k in float64, draw by draw from the same generator: hidden probabilities of the data
+    sigmoid(v W^T + c), a hidden sample, k visible steps (a hidden sample between two), then
+    dW = (ph0^T v - ph_k^T v_k) / n, db = mean(v - v_k), dc = mean(ph0 - ph_k) with the chain's last visible
+    means v_k and their hidden probabilities ph_k. Every bias is far from zero, with its own sign per unit."""
+    g = torch.Generator().manual_seed(21)
+    n, n_vis, n_hid = 9, 7, 4
+    W = torch.randn(n_hid, n_vis, generator=g, dtype=torch.float64)
+    b = torch.linspace(-1.5, 1.0, n_vis, dtype=torch.float64)
+    c = torch.tensor([2.0, -1.5, 0.7, -0.3], dtype=torch.float64)
+    data = (torch.rand(n, n_vis, generator=g, dtype=torch.float64) < 0.4).double()
+    got = cd_gradient(data, W, b, c, k, torch.Generator().manual_seed(5))
+    draw = torch.Generator().manual_seed(5)
+    ph0 = 1 / (1 + torch.exp(-(data @ W.T + c)))
+    h = _draw(ph0, draw)
+    for step in range(k):
+        mean_v = 1 / (1 + torch.exp(-(h @ W + b)))
+        v = _draw(mean_v, draw)
+        if step < k - 1:
+            h = _draw(1 / (1 + torch.exp(-(v @ W.T + c))), draw)
+    ph_k = 1 / (1 + torch.exp(-(mean_v @ W.T + c)))
+    expect = ((ph0.T @ data - ph_k.T @ mean_v) / n, (data - mean_v).mean(0), (ph0 - ph_k).mean(0))
+    for a, e in zip(got, expect, strict=True):
+        torch.testing.assert_close(a, e, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError) as exc:
+        cd_gradient(data, W, b, c, 0, torch.Generator())
+    assert str(exc.value) == "k must be >= 1, got 0"
+
+
+@pytest.mark.parametrize("gaussian", [False, True])
+@pytest.mark.parametrize("persistent", [False, True])
+def test_an_rbm_update_is_momentum_sgd_on_the_cd_statistics_written_out(persistent: bool, gaussian: bool) -> None:
+    """Two minibatch updates of a float64 layer, written out draw by draw from the same generator: the returned
+    error is the batch sum of (v - visible mean of the hidden sample)^2; the negative statistics come from k = 2
+    Gibbs steps started at that hidden sample (CD) or at a hidden sample of the persistent chain, which starts at
+    the first batch tiled to batch_size and keeps the last visible sample (PCD: a short batch of 3 against 5
+    chains, so the two averages have different counts); each of W, b, c moves by a velocity
+    v <- momentum v + lr g, with lr a tenth of the configured rate for Gaussian visible units."""
+    cfg = RBMConfig(lr=0.3, momentum=0.6, k=2, persistent=persistent, batch_size=5)
+    layer = nn.Linear(7, 4, dtype=torch.float64)
+    rbm = RBMPretrainer(layer, "relu" if gaussian else "sigmoid", cfg, unit_interval_input=not gaussian,
+                        generator=torch.Generator().manual_seed(8))
+    rbm.visible_bias = torch.linspace(-1.0, 0.8, 7, dtype=torch.float64)
+    data = torch.rand(6, 7, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    if gaussian:
+        data = 3 * data - 1
+    W, b, c = layer.weight.detach().clone(), rbm.visible_bias.clone(), layer.bias.detach().clone()
+    vel = [torch.zeros_like(W), torch.zeros_like(b), torch.zeros_like(c)]
+    lr = 0.3 * (0.1 if gaussian else 1.0)
+    draw, chain = torch.Generator().manual_seed(8), None
+
+    def visible(h: torch.Tensor) -> torch.Tensor:
+        pre = h @ W + b
+        return pre if gaussian else torch.sigmoid(pre)
+
+    for v0 in (data[:3], data[3:5]):
+        ph0 = torch.sigmoid(v0 @ W.T + c)
+        h0 = _draw(ph0, draw)
+        error = float(((v0 - visible(h0)) ** 2).sum())
+        h = h0
+        if persistent:
+            if chain is None:
+                tiled = v0[[0, 1, 2, 0, 1]]
+                chain = tiled.clone() if gaussian else _draw(tiled, draw)
+            h = _draw(torch.sigmoid(chain @ W.T + c), draw)
+        for step in range(2):
+            mean_v = visible(h)
+            v = mean_v + torch.randn(mean_v.shape, generator=draw, dtype=mean_v.dtype) if gaussian \
+                else _draw(mean_v, draw)
+            if step == 0:
+                h = _draw(torch.sigmoid(v @ W.T + c), draw)
+        if persistent:
+            chain = v
+        ph_k = torch.sigmoid(mean_v @ W.T + c)
+        grads = (ph0.T @ v0 / len(v0) - ph_k.T @ mean_v / len(mean_v), v0.mean(0) - mean_v.mean(0),
+                 ph0.mean(0) - ph_k.mean(0))
+        vel = [0.6 * u + lr * gr for u, gr in zip(vel, grads, strict=True)]
+        W, b, c = W + vel[0], b + vel[1], c + vel[2]
+        assert rbm.train_step(v0) == pytest.approx(error, rel=1e-12)
+        for got, expect in zip((layer.weight, rbm.visible_bias, layer.bias), (W, b, c), strict=True):
+            torch.testing.assert_close(got.detach(), expect, rtol=1e-12, atol=1e-12)
+        if persistent:
+            assert torch.equal(rbm.chain, chain)
+        else:
+            assert rbm.chain is None
+    assert torch.equal(rbm.generator.get_state(), draw.get_state())  # no draw more or less than written out
+    assert layer.weight.grad is None and layer.bias.grad is None
+
+
+@pytest.mark.parametrize("at_once", [True, False])
+def test_a_non_finite_rbm_step_names_what_diverged_and_the_rate_to_lower(at_once: bool) -> None:
+    """A NaN pixel makes the reconstruction error NaN; a NaN hidden bias leaves the error finite (no hidden unit
+    fires, the reconstruction is sigmoid(b)) but not the gradient. ``train_step`` raises at once, before the
+    update; ``step`` leaves it to the epoch's ``check``, which says which step it was."""
+    cfg = RBMConfig(lr=0.05, k=1, batch_size=2)
+    good, nan_pixel = torch.rand(2, 6), torch.rand(2, 6)
+    nan_pixel[1, 3] = float("nan")
+    for batch, what, nan_bias in ((nan_pixel, "reconstruction error", False), (good, "gradient", True)):
+        layer = nn.Linear(6, 4)
+        rbm = RBMPretrainer(layer, "sigmoid", cfg, unit_interval_input=True, generator=torch.Generator().manual_seed(0))
+        if nan_bias:
+            with torch.no_grad():
+                layer.bias[2] = float("nan")
+        before = layer.weight.detach().clone()
+        if at_once:
+            with pytest.raises(PretrainingDiverged) as exc:
+                rbm.train_step(batch)
+            assert torch.equal(layer.weight, before)
+        else:
+            rbm.step(torch.rand(2, 6) if not nan_bias else batch)
+            if not nan_bias:
+                rbm.step(batch)  # no exception yet
+            with pytest.raises(PretrainingDiverged) as exc:
+                rbm.check()
+            assert exc.value.step == (0 if nan_bias else 1)
+        assert str(exc.value) == f"rbm pre-training diverged ({what} nan); lower pretraining.rbm.lr (now 0.05)"

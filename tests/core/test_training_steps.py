@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 
+import numpy as np
 import pytest
 import torch
 
@@ -163,3 +164,58 @@ def test_a_checkpoint_is_loaded_onto_the_device_asked(tmp_path):
     assert load_checkpoint(tmp_path / "c.pt")["model"]["w"].device.type == "cpu"
     state = load_checkpoint(tmp_path / "c.pt", "meta")
     assert state["model"]["w"].device.type == "meta" and state["epoch"] == 3
+
+
+def _dropout_net(seed: int = 1):
+    """A small dense net with dropout, so that an evaluation in training mode would differ from eval mode."""
+    from desktop_app.core.training.models import build_model
+    from tests.core.test_engine import tiny
+
+    cfg = tiny(**{"model.layers": [{"kind": "dense", "units": 6}], "model.activation": "tanh",
+                  "model.dropout": 0.5})
+    return build_model(cfg.model, (1, 3, 3), 4, seed=seed)
+
+
+def _by_hand(net, x):
+    """The net's logits in eval mode, written out: tanh(x W1^T + b1), then the linear head, in one batch."""
+    with torch.no_grad():
+        hidden = torch.tanh(x.flatten(1) @ net.blocks[0].module.weight.T + net.blocks[0].module.bias)
+        return hidden @ net.head.weight.T + net.head.bias
+
+
+@pytest.mark.parametrize("start_training", [True, False])
+def test_evaluate_is_the_mean_nll_and_error_over_the_whole_set_in_eval_mode(start_training):
+    """``evaluate`` runs the set in chunks of EVAL_BATCH: its NLL and error equal F.cross_entropy and the argmax
+    mistakes of the whole set in one batch (2345 examples: two full chunks and a short one), in eval mode (no
+    dropout), and the net is left in the mode it was in. A single example and an empty set are means too."""
+    from desktop_app.core.training.step import EVAL_BATCH, evaluate
+
+    net = _dropout_net()
+    net.train(start_training)
+    g = torch.Generator().manual_seed(3)
+    n = 2 * EVAL_BATCH + 345
+    x, y = torch.rand(n, 1, 3, 3, generator=g), torch.randint(0, 4, (n,), generator=g)
+    logits = _by_hand(net, x).double()
+    for m in (n, 1):
+        nll, err = evaluate(net, x[:m], y[:m])
+        assert nll == pytest.approx(float(torch.nn.functional.cross_entropy(logits[:m], y[:m])), rel=1e-5)
+        assert err == pytest.approx(float((logits[:m].argmax(1) != y[:m]).double().mean()), rel=1e-12)
+        assert all(mod.training == start_training for mod in net.modules())
+        if m == n:
+            assert 0.3 < err < 1 and nll > 1  # an untrained net on random labels: neither number is trivial
+    assert evaluate(net, x[:0], y[:0]) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("start_training", [True, False])
+def test_probe_outputs_are_the_softmax_of_the_net_in_eval_mode(start_training):
+    """The probe snapshot: one row of class probabilities per probe image, softmax of the eval-mode logits, as a
+    float32 array, with the net left in the mode it was in."""
+    from desktop_app.core.training.step import probe_outputs
+
+    net = _dropout_net()
+    net.train(start_training)
+    x = torch.rand(7, 1, 3, 3, generator=torch.Generator().manual_seed(4))
+    out = probe_outputs(net, x)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32 and out.shape == (7, 4)
+    np.testing.assert_allclose(out, torch.softmax(_by_hand(net, x).double(), 1).numpy(), rtol=1e-5, atol=1e-7)
+    assert all(mod.training == start_training for mod in net.modules())
