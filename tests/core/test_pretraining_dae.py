@@ -195,3 +195,40 @@ def test_a_finite_error_with_an_overflowing_gradient_is_caught_and_named() -> No
         with pytest.raises(PretrainingDiverged) as exc:
             dae.train_step(x) if at_once else dae.check()
         assert str(exc.value) == "dae pre-training diverged (gradient norm inf); lower pretraining.dae.lr (now 0.1)"
+
+
+@pytest.mark.parametrize(("activation", "unit_interval"), [("sigmoid", True), ("tanh", False)])
+def test_the_reconstruction_error_is_the_clean_inputs_mean_loss_in_any_evaluation_batch(activation: str,
+                                                                                      unit_interval: bool) -> None:
+    """``reconstruction_error``: the mean over examples of each CLEAN example's loss (no corruption, no draw from
+    the generator), written out in float64 with h = act(W x + c) and the tied decoder W^T h + b: cross-entropy of
+    sigmoid(W^T h + b) for inputs in [0, 1], squared error of W^T h + b otherwise. Images are flattened, any
+    loaded dtype is taken in the layer's, the evaluation batch changes nothing, and an empty set is refused."""
+    layer = nn.Linear(12, 5).double()
+    gen = torch.Generator().manual_seed(3)
+    dae = DAEPretrainer(layer, activation, DAEConfig(noise="masking", corruption=0.5, batch_size=4),
+                        unit_interval_input=unit_interval, generator=gen)
+    with torch.no_grad():
+        dae.visible_bias.copy_(torch.linspace(-0.5, 0.5, 12))
+    x = torch.rand(7, 1, 3, 4, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    if not unit_interval:
+        x = 3 * x - 1
+    flat = x.reshape(7, 12)
+    with torch.no_grad():
+        pre = flat @ layer.weight.T + layer.bias
+        h = 1 / (1 + torch.exp(-pre)) if activation == "sigmoid" else torch.tanh(pre)
+        out = h @ layer.weight + dae.visible_bias
+        if unit_interval:
+            r = 1 / (1 + torch.exp(-out))
+            per_example = -(flat * torch.log(r) + (1 - flat) * torch.log(1 - r)).sum(1)
+        else:
+            per_example = ((out - flat) ** 2).sum(1)
+    expect = float(per_example.mean())
+    state = gen.get_state()
+    for batch_size in (1, 3, 7, 1000):
+        assert dae.reconstruction_error(x, batch_size=batch_size) == pytest.approx(expect, rel=1e-12)
+    assert dae.reconstruction_error(x.float()) == pytest.approx(expect, rel=1e-6)  # float32 data, float64 layer
+    assert torch.equal(gen.get_state(), state)
+    with pytest.raises(ValueError) as exc:
+        dae.reconstruction_error(x[:0])
+    assert str(exc.value) == "reconstruction_error needs at least one example"

@@ -636,3 +636,35 @@ def test_a_deep_unit_resumed_in_fine_tuning_keeps_every_pretrained_layers_rows(s
     with open(RunFolder(tmp_path / "run").unit("dae", 1).metrics_path, newline="") as fh:
         layers = sorted(int(r["layer"]) for r in csv.DictReader(fh) if r["phase"] == "pretrain")
     assert layers == list(range(64))
+
+
+@pytest.mark.parametrize("start_training", [True, False])
+def test_what_each_layer_sees_is_the_blocks_below_in_eval_mode(start_training):
+    """``greedy.layer_inputs``, what greedy pre-training feeds layer k: the blocks below k applied to the input in
+    eval mode (no dropout), written out with torch's functional ops on the whole set at once (1234 images: one
+    full EVAL_BATCH chunk and a short one), flattened for a dense block only; k = len(blocks) gives the last
+    block's output. The net is left in the mode it was in."""
+    import torch.nn.functional as F
+
+    layers = [{"kind": "conv", "units": 3, "kernel": 3}, {"kind": "pool", "kernel": 2, "stride": 2},
+              {"kind": "dense", "units": 5}, {"kind": "dense", "units": 4}]
+    cfg = tiny(**{"model.layers": layers,
+                  "model.activation": "sigmoid", "model.dropout": 0.5})
+    net = build_model(cfg.model, (1, 8, 8), 10, seed=4)
+    net.train(start_training)
+    n = greedy.EVAL_BATCH + 234
+    x = torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(6))
+    conv, d1, d2 = net.blocks[0].module, net.blocks[2].module, net.blocks[3].module
+    with torch.no_grad():
+        seen = [x]
+        seen.append(torch.sigmoid(F.conv2d(x, conv.weight, conv.bias)))
+        seen.append(F.max_pool2d(seen[1], 2, 2))
+        seen.append(torch.sigmoid(seen[2].reshape(n, -1) @ d1.weight.T + d1.bias))
+        seen.append(torch.sigmoid(seen[3] @ d2.weight.T + d2.bias))
+    seen[2] = seen[2].reshape(n, -1)  # block 2 is dense: it sees the pooled maps flattened
+    for k, expect in enumerate(seen):
+        got = greedy.layer_inputs(net, x, k)
+        assert got.shape == expect.shape, k
+        torch.testing.assert_close(got, expect, rtol=1e-5, atol=1e-6)
+        assert got.is_contiguous()
+        assert all(mod.training == start_training for mod in net.modules())
