@@ -373,6 +373,11 @@ EQUIVALENT: dict[str, str] = {
         "the clamp of a Bernoulli chain's start to [0, 1] loosened (no lower or upper bound, or 2): Bernoulli "
         "visible units are exactly the layers whose inputs lie in [0, 1] (gaussian_visible otherwise), so the "
         "clamp never changes a value") for i in (18, 19, 21, 23)},
+    "desktop_app.core.pretraining.rbm.xǁRBMPretrainerǁ_update__mutmut_83": (
+        "|dc| subtracted instead of added in the gradient check's total: dc is a difference of two means of sigmoid "
+        "probabilities, so |dc| <= the hidden count (or NaN, NaN either way), and adding or taking it from a total "
+        "near float overflow (its spacing there is 2e31) cannot change whether the total is finite, nor the inf or "
+        "NaN the message prints (test_the_gradient_check_adds_the_parts_of_the_update holds |dW| + |db|)"),
     "desktop_app.core.pretraining.rbm.xǁRBMPretrainerǁ__init____mutmut_35": (
         "the RBM's visible bias in torch's default dtype instead of the layer's: both are float32 in Basin, which "
         "builds every net in the default dtype and never changes it"),

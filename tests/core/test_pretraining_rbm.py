@@ -381,3 +381,24 @@ def test_a_non_finite_rbm_step_names_what_diverged_and_the_rate_to_lower(at_once
                 rbm.check()
             assert exc.value.step == (0 if nan_bias else 1)
         assert str(exc.value) == f"rbm pre-training diverged ({what} nan); lower pretraining.rbm.lr (now 0.05)"
+
+
+def test_the_gradient_check_adds_the_parts_of_the_update() -> None:
+    """The finiteness check of an update looks at |dW| + |db| + |dc| summed: two parts each finite in float32 whose
+    total overflows stop the step. Built so: a Gaussian visible unit 0 and a hidden unit 0 joined by a weight of
+    3.3e38 (float32 max: 3.4e38), hidden biases -200 so no hidden unit fires on the data (v_0 = 0: a finite
+    reconstruction error), a visible bias of 5 so the CD-2 chain's first visible sample turns hidden unit 0 on,
+    and its second visible mean is 3.3e38: then |dW| = |db| = 3.3e38 and |dc| = 1."""
+    layer = nn.Linear(3, 2)
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.weight[0, 0] = 3.3e38
+        layer.bias.fill_(-200.0)
+    cfg = RBMConfig(lr=0.05, k=2, persistent=False, batch_size=1, momentum=0.0)
+    rbm = RBMPretrainer(layer, "relu", cfg, unit_interval_input=False, generator=torch.Generator().manual_seed(0))
+    rbm.visible_bias = torch.tensor([5.0, 0.0, 0.0])
+    before = layer.weight.detach().clone()
+    with pytest.raises(PretrainingDiverged) as exc:
+        rbm.train_step(torch.tensor([[0.0, 0.5, -0.5]]))
+    assert str(exc.value) == "rbm pre-training diverged (gradient inf); lower pretraining.rbm.lr (now 0.05)"
+    assert torch.equal(layer.weight, before)
