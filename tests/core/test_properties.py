@@ -643,7 +643,7 @@ def test_what_each_layer_sees_is_the_blocks_below_in_eval_mode(start_training):
     """``greedy.layer_inputs``, what greedy pre-training feeds layer k: the blocks below k applied to the input in
     eval mode (no dropout), written out with torch's functional ops on the whole set at once (1234 images: one
     full EVAL_BATCH chunk and a short one), flattened for a dense block only; k = len(blocks) gives the last
-    block's output. The net is left in the mode it was in."""
+    block's output. The net is left in the mode it was in; an empty set gives no rows."""
     import torch.nn.functional as F
 
     layers = [{"kind": "conv", "units": 3, "kernel": 3}, {"kind": "pool", "kernel": 2, "stride": 2},
@@ -668,3 +668,4 @@ def test_what_each_layer_sees_is_the_blocks_below_in_eval_mode(start_training):
         torch.testing.assert_close(got, expect, rtol=1e-5, atol=1e-6)
         assert got.is_contiguous()
         assert all(mod.training == start_training for mod in net.modules())
+        assert len(greedy.layer_inputs(net, x[:0], k)) == 0  # an empty set: no rows, not an error
