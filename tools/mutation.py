@@ -312,6 +312,12 @@ EQUIVALENT: dict[str, str] = {
         "bottom k are their prefix, so a pre-training state's done layers are the same, and a fine-tuning state's "
         "last target only bounds rows that exist for the layers pre-trained") for i in (103, 106)},
     **{f"desktop_app.core.training.checkpoints.x_read_resume_state__mutmut_{i}": _CPU for i in (11, 13)},
+    "desktop_app.core.training.checkpoints.x__is_safetensors__mutmut_18": (
+        "the header length unpacked signed ('<q'): lengths below 2**63 read the same, and one at or above it reads "
+        "negative, below 2, where unsigned it is above MAX_SAFETENSORS_HEADER: not safetensors either way"),
+    "desktop_app.core.training.checkpoints.x__load_safetensors__mutmut_70": (
+        "a missing 'basin' metadata read as json.loads('XX{}XX') instead of '{}': the JSONDecodeError is caught "
+        "and gives meta = {}, what '{}' parses to"),
     "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
         "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
     **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ_update__mutmut_{i}": (
