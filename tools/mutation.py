@@ -315,6 +315,9 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.training.checkpoints.x__is_safetensors__mutmut_18": (
         "the header length unpacked signed ('<q'): lengths below 2**63 read the same, and one at or above it reads "
         "negative, below 2, where unsigned it is above MAX_SAFETENSORS_HEADER: not safetensors either way"),
+    "desktop_app.core.training.checkpoints.x_model_shapes__mutmut_46": (
+        "the model built to read its tensor shapes with seed 1 instead of 0: a seed draws the initial weights, never "
+        "their names or shapes, and the weights are dropped"),
     "desktop_app.core.training.checkpoints.x__load_safetensors__mutmut_70": (
         "a missing 'basin' metadata read as json.loads('XX{}XX') instead of '{}': the JSONDecodeError is caught "
         "and gives meta = {}, what '{}' parses to"),

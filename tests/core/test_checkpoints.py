@@ -136,6 +136,10 @@ HOSTILE_RESUME_STATES = [
     ({k: v for k, v in FT.items() if k != "optimizer"}, "no 'optimizer' state"),
     ({**FT, "optimizer": [1]}, "no 'optimizer' state"),
     ({"stage": "pretrain", "model": W, "layers_done": "1"}, "'layers_done' must be an integer"),
+    ({**FT, "early_stop": {"best_epoch": 1, "best_error": 0.25}},
+     "'early_stop' must hold best_epoch, best_error and best_model"),
+    ({**FT, "epoch": 0, "early_stop": {"best_epoch": 1, "best_error": 0.25, "best_model": W}},
+     "'early_stop.best_epoch' must be an integer from 1 to the epoch 0, got 1"),
 ]
 
 
@@ -151,7 +155,13 @@ def test_a_hostile_resume_state_is_refused_naming_the_file_and_what_is_wrong(tmp
 
 @pytest.mark.parametrize("state", [FT, {**FT, "epoch": 0}, {**FT, "stage": "done"},
                                    {"stage": "pretrain", "model": W}, {"stage": "pretrain", "model": W,
-                                                                       "layers_done": 1}])
+                                                                       "layers_done": 1},
+                                   # early stopping's part at its borders: no best epoch yet at epoch 0, the
+                                   # first epoch the best one
+                                   {**FT, "epoch": 0, "early_stop": {"best_epoch": 0, "best_error": 1.0,
+                                                                     "best_model": {}}},
+                                   {**FT, "epoch": 1, "early_stop": {"best_epoch": 1, "best_error": 0.25,
+                                                                     "best_model": W}}])
 def test_a_well_formed_resume_state_is_read_back(tmp_path, state):
     _latest, read = _resume_with(tmp_path, state)
     got = read()
@@ -412,6 +422,8 @@ HOSTILE_WEIGHTS = [
     ({"model": {"w": torch.zeros(2, 3)}}, "does not match the config's model (b: checkpoint missing, config (3,))"),
     ({"model": {"w": torch.zeros(2, 3), "b": torch.zeros(3), "a": torch.zeros(1)}},
      "does not match the config's model (a: checkpoint (1,), config missing)"),
+    ({"model": {"w": torch.zeros(2, 3), "b": torch.zeros(3), "k" * 100: torch.zeros(1)}},
+     f"does not match the config's model ({'k' * 80}: checkpoint (1,), config missing)"),
     ({"model": [torch.zeros(2, 3)]}, "not a Basin checkpoint (no 'model' state dict)"),
     ({"model": {"w": [0.0]}}, "the model state holds non-tensor values"),
 ]
@@ -443,3 +455,48 @@ def test_an_unreadable_weights_checkpoint_is_one_line_naming_the_file_once(tmp_p
         text.count("e0001.pt") == 1 and "\n" not in text
     torch.save({"model": {"w": torch.zeros(2, 3)}}, path)  # shapes unchecked without expected ones
     _same_weights(read_weights(unit, 1), {"w": torch.zeros(2, 3)})
+
+
+DENSE_8 = c.from_dict({"model": {"layers": [{"kind": "dense", "units": 8}]}, "arms": ["none"]})
+
+
+def test_model_shapes_are_the_configs_model_for_the_manifests_data(tmp_path):
+    """The names and shapes of the net the config builds for the recorded data: a dense layer of 8 over 28 x 28 to
+    10 classes (and to exactly MAX_CLASSES); None when the manifest does not record the data's shape."""
+    folder = RunFolder(tmp_path / "run")
+    for manifest in ({}, {"input_shape": [28, 28]}, {"n_classes": 10}, {"input_shape": [], "n_classes": 10}):
+        assert model_shapes(folder, DENSE_8, manifest) is None
+    for n in (10, checkpoints.MAX_CLASSES):
+        shapes = model_shapes(folder, DENSE_8, {"input_shape": [28, 28], "n_classes": n})
+        assert sorted(shapes.values(), key=len) == [(8,), (n,), (8, 784), (n, 8)]
+
+
+@pytest.mark.parametrize(("input_shape", "n_classes"), [
+    ([28.0, 28], 10), (["28"], 10), ((28, 28), 10), ([28, 28], 10.0), ([0, 28], 10), ([-1, 28], 10),
+    ([28, 28], checkpoints.MAX_CLASSES + 1), ([28, 28], 10**25), ([10**5, 10**4], 10),
+    ([2**32, 2**32], 10),  # 2**64 values: an int64 product wraps to 0, a float64 one does not
+    (list(range(1, 40)), 10),
+])
+def test_a_manifests_data_shape_out_of_range_is_refused_in_one_line_naming_the_manifest(tmp_path, input_shape,
+                                                                                          n_classes):
+    folder = RunFolder(tmp_path / "run")
+    with pytest.raises(RunFolderError) as info:
+        model_shapes(folder, DENSE_8, {"input_shape": input_shape, "n_classes": n_classes})
+    shown = {10**25: "1" + "0" * 19}.get(n_classes, n_classes)  # at most 20 characters of each, 60 of the shape
+    assert str(info.value) == \
+        f"{folder.manifest_path}: input_shape {str(input_shape)[:60]} / n_classes {shown} are out of range"
+
+
+def test_a_data_shape_the_configs_model_cannot_take_is_refused_with_the_first_120_characters_of_why(tmp_path):
+    """10**8 input values (the limit itself) are in range, but a dense layer over them is 800 million weights: the
+    config's own refusal (137 characters) is quoted, cut at 120."""
+    from desktop_app.core.training.models import build_model
+
+    folder = RunFolder(tmp_path / "run")
+    with pytest.raises(c.ConfigError) as why:
+        build_model(DENSE_8.model, (10**4, 10**4), 10, 0)
+    assert len(str(why.value)) > 120
+    with pytest.raises(RunFolderError) as info:
+        model_shapes(folder, DENSE_8, {"input_shape": [10**4, 10**4], "n_classes": 10})
+    assert str(info.value) == (f"{folder.manifest_path}: input_shape [10000, 10000] / n_classes 10 do not fit the "
+                               f"config's model ({str(why.value)[:120]})")
