@@ -140,6 +140,12 @@ HOSTILE_RESUME_STATES = [
      "'early_stop' must hold best_epoch, best_error and best_model"),
     ({**FT, "epoch": 0, "early_stop": {"best_epoch": 1, "best_error": 0.25, "best_model": W}},
      "'early_stop.best_epoch' must be an integer from 1 to the epoch 0, got 1"),
+    ({**FT, "epoch": 1, "early_stop": {"best_epoch": 0, "best_error": 1.0, "best_model": {}}},
+     "'early_stop.best_epoch' must be set once an epoch is done (epoch 1)"),
+    ({**FT, "early_stop": {"best_epoch": 1, "best_error": 1.2345678901234567e300, "best_model": W}},
+     "'early_stop.best_error' must be a number from 0 to 1, got 1.2345678901234567e+"),
+    ({**FT, "early_stop": {"best_epoch": 1, "best_error": 0.25, "best_model": {"w": [0.0]}}},
+     "'early_stop.best_model' must be a state dict of tensors"),
 ]
 
 
