@@ -506,3 +506,19 @@ def test_a_data_shape_the_configs_model_cannot_take_is_refused_with_the_first_12
         model_shapes(folder, DENSE_8, {"input_shape": [10**4, 10**4], "n_classes": 10})
     assert str(info.value) == (f"{folder.manifest_path}: input_shape [10000, 10000] / n_classes 10 do not fit the "
                                f"config's model ({str(why.value)[:120]})")
+
+
+def test_a_weights_checkpoint_linked_out_of_the_run_folder_is_refused(tmp_path):
+    """As for latest.pt: e<epoch>.pt must stay inside the run folder, even as a link to a good checkpoint (the unit's
+    checkpoint_path checks it)."""
+    outside = tmp_path / "elsewhere.pt"
+    torch.save({"model": {"w": torch.zeros(2, 3)}}, outside)
+    folder = RunFolder(tmp_path / "run")
+    unit = folder.unit("none", 0)
+    path = unit.checkpoint_path(1)
+    path.parent.mkdir(parents=True)
+    path.symlink_to(outside)
+    with pytest.raises(RunFolderError) as info:
+        read_weights(unit, 1)
+    assert str(info.value).startswith(f"{folder.rel(path)}: refused: it leads out of the run folder ")
+    assert "\n" not in str(info.value)
