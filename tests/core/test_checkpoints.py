@@ -124,6 +124,7 @@ def _resume_with(tmp_path, state):
 
 
 W = {"w": torch.zeros(2, 3)}
+W2 = {"b": torch.zeros(3), "w": torch.zeros(2, 3)}
 FT = {"stage": "finetune", "model": W, "epoch": 2, "optimizer": {}}
 HOSTILE_RESUME_STATES = [
     ([1, 2, 3], "not a Basin resume state"),
@@ -146,6 +147,17 @@ HOSTILE_RESUME_STATES = [
      "'early_stop.best_error' must be a number from 0 to 1, got 1.2345678901234567e+"),
     ({**FT, "early_stop": {"best_epoch": 1, "best_error": 0.25, "best_model": {"w": [0.0]}}},
      "'early_stop.best_model' must be a state dict of tensors"),
+    ({**FT, "epoch": 0, "early_stop": {"best_epoch": 0, "best_error": 1.0, "best_model": W}},
+     "'early_stop.best_model' must be empty before a best epoch"),
+    # the first tensor (in sorted order) that differs: by shape, missing from the best weights, or extra
+    ({**FT, "model": W2, "early_stop": {"best_epoch": 1, "best_error": 0.25,
+                                        "best_model": {**W2, "w": torch.zeros(3, 2)}}},
+     "'early_stop.best_model' does not match 'model' (w: (3, 2) vs (2, 3))"),
+    ({**FT, "model": W2, "early_stop": {"best_epoch": 1, "best_error": 0.25, "best_model": W}},
+     "'early_stop.best_model' does not match 'model' (b: missing vs (3,))"),
+    ({**FT, "model": W2, "early_stop": {"best_epoch": 1, "best_error": 0.25,
+                                        "best_model": {**W2, "a": torch.zeros(1)}}},
+     "'early_stop.best_model' does not match 'model' (a: (1,) vs missing)"),
 ]
 
 
