@@ -290,6 +290,7 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.training.unit.xǁUnitRunǁend_of_epoch__mutmut_84": (
         "add_rows(..., flush=None) instead of False: RunWriter.add_rows only tests `if flush:`, and None is false"),
     **{f"desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_{i}": _CPU for i in (4, 15)},
+    "desktop_app.core.training.unit.xǁUnitRunǁ__init____mutmut_7": _CPU,
     "desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_29": (
         "ft_epoch starts at -2 instead of -1: every reader compares it with 0 (< 0, >= 0; the seed batch groups by "
         "it) or keeps the rows of epochs <= it, and fine-tuning epochs start at 0"),
