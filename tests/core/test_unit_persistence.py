@@ -168,3 +168,23 @@ def test_on_a_clock_that_stands_still_a_unit_reports_each_epochs_end_only_at_ela
     per_epoch = 200 // 20
     assert [e.done_steps for e in progress] == [per_epoch * e for e in range(6)]
     assert {e.elapsed_s for e in progress} == {0.0}
+
+
+def test_a_unit_stopped_before_its_first_minibatch_reports_where_it_starts(tmp_path):
+    """A stop that lands before a pre-training unit's first minibatch: its one Progress says nothing is done, at the
+    unit's starting point (fine-tuning's epoch 0 of its epochs, no layer: the phase a unit's bar starts in), then the
+    stop propagates."""
+    from desktop_app.core.control import StopRequested
+    from desktop_app.core.events import Progress
+    from desktop_app.core.training.unit import prepare_data, train_unit
+
+    cfg = tiny("autograd")
+    control = RunControl()
+    control.stop()
+    events = []
+    with pytest.raises(StopRequested):
+        for ev in train_unit(cfg, "dae", 0, tmp_path / "run", control, prepare_data(cfg, torch.device("cpu"))):
+            events.append(ev)
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert [(e.arm, e.seed, e.phase, e.layer, e.epoch, e.epochs, e.done_steps) for e in progress] == [
+        ("dae", 0, "finetune", -1, 0, 5, 0)]
