@@ -291,6 +291,16 @@ EQUIVALENT: dict[str, str] = {
         "add_rows(..., flush=None) instead of False: RunWriter.add_rows only tests `if flush:`, and None is false"),
     **{f"desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_{i}": _CPU for i in (4, 15)},
     "desktop_app.core.training.unit.xǁUnitRunǁ__init____mutmut_7": _CPU,
+    "desktop_app.core.training.unit.x_prepare_data__mutmut_30": (
+        "n_lab > n_unl instead of >= for the base moved: at equal lengths the two are the same prefix of one storage "
+        "(_prefix_views checked the offset, the row shape and the strides), so either is the same base"),
+    **{f"desktop_app.core.training.unit.x_prepare_data__mutmut_{i}": (
+        "train_x or unlabelled_x moved again in the loop after the base was cut: it is already on the device, where "
+        ".to returns the tensor itself, still a view of the one base (test_a_units_data_is_placed_on_its_device_"
+        "with_every_example holds the lengths, values and device)") for i in (34, 36)},
+    "desktop_app.core.training.unit.x_prepare_data__mutmut_59": (
+        "the probe's index tensor left on the CPU: torch indexes a tensor on any device with a CPU index tensor, and "
+        "the result is on the indexed tensor's device (the probe rows are the same; 'meta' shows it)"),
     "desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_29": (
         "ft_epoch starts at -2 instead of -1: every reader compares it with 0 (< 0, >= 0; the seed batch groups by "
         "it) or keeps the rows of epochs <= it, and fine-tuning epochs start at 0"),
