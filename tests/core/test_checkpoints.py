@@ -158,6 +158,12 @@ HOSTILE_RESUME_STATES = [
     ({**FT, "model": W2, "early_stop": {"best_epoch": 1, "best_error": 0.25,
                                         "best_model": {**W2, "a": torch.zeros(1)}}},
      "'early_stop.best_model' does not match 'model' (a: (1,) vs missing)"),
+    ({**FT, "model": W2, "early_stop": {"best_epoch": 1, "best_error": 0.25,
+                                        "best_model": {**W2, "w": torch.full((2, 3), float("nan"))}}},
+     "'early_stop.best_model' tensor 'w' is not finite weights of the model's type"),
+    ({**FT, "model": W2, "early_stop": {"best_epoch": 1, "best_error": 0.25,
+                                        "best_model": {**W2, "b": torch.zeros(3, dtype=torch.float64)}}},
+     "'early_stop.best_model' tensor 'b' is not finite weights of the model's type"),
 ]
 
 
