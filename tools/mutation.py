@@ -290,6 +290,17 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.training.unit.xǁUnitRunǁend_of_epoch__mutmut_84": (
         "add_rows(..., flush=None) instead of False: RunWriter.add_rows only tests `if flush:`, and None is false"),
     **{f"desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_{i}": _CPU for i in (4, 15)},
+    "desktop_app.core.training.unit.xǁUnitRunǁ__init____mutmut_7": _CPU,
+    "desktop_app.core.training.unit.x_prepare_data__mutmut_30": (
+        "n_lab > n_unl instead of >= for the base moved: at equal lengths the two are the same prefix of one storage "
+        "(_prefix_views checked the offset, the row shape and the strides), so either is the same base"),
+    **{f"desktop_app.core.training.unit.x_prepare_data__mutmut_{i}": (
+        "train_x or unlabelled_x moved again in the loop after the base was cut: it is already on the device, where "
+        ".to returns the tensor itself, still a view of the one base (test_a_units_data_is_placed_on_its_device_"
+        "with_every_example holds the lengths, values and device)") for i in (34, 36)},
+    "desktop_app.core.training.unit.x_prepare_data__mutmut_59": (
+        "the probe's index tensor left on the CPU: torch indexes a tensor on any device with a CPU index tensor, and "
+        "the result is on the indexed tensor's device (the probe rows are the same; 'meta' shows it)"),
     "desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_29": (
         "ft_epoch starts at -2 instead of -1: every reader compares it with 0 (< 0, >= 0; the seed batch groups by "
         "it) or keeps the rows of epochs <= it, and fine-tuning epochs start at 0"),
@@ -312,6 +323,15 @@ EQUIVALENT: dict[str, str] = {
         "bottom k are their prefix, so a pre-training state's done layers are the same, and a fine-tuning state's "
         "last target only bounds rows that exist for the layers pre-trained") for i in (103, 106)},
     **{f"desktop_app.core.training.checkpoints.x_read_resume_state__mutmut_{i}": _CPU for i in (11, 13)},
+    "desktop_app.core.training.checkpoints.x__is_safetensors__mutmut_18": (
+        "the header length unpacked signed ('<q'): lengths below 2**63 read the same, and one at or above it reads "
+        "negative, below 2, where unsigned it is above MAX_SAFETENSORS_HEADER: not safetensors either way"),
+    "desktop_app.core.training.checkpoints.x_model_shapes__mutmut_46": (
+        "the model built to read its tensor shapes with seed 1 instead of 0: a seed draws the initial weights, never "
+        "their names or shapes, and the weights are dropped"),
+    "desktop_app.core.training.checkpoints.x__load_safetensors__mutmut_70": (
+        "a missing 'basin' metadata read as json.loads('XX{}XX') instead of '{}': the JSONDecodeError is caught "
+        "and gives meta = {}, what '{}' parses to"),
     "desktop_app.core.training.unit.x_minibatches__mutmut_2": (
         "`if n or True`: ceil(0 / batch) is 0, what the else gives"),
     **{f"desktop_app.core.pretraining.autoencoder.xǁDenoisingAutoencoderǁ_update__mutmut_{i}": (

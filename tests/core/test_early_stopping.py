@@ -263,3 +263,28 @@ def test_a_seed_that_stops_early_has_its_done_state_on_disk_when_it_ends(splits_
         if isinstance(ev, UnitFinished):
             ends.append((ev.seed, ev.status, final_state(tmp_path / "run", "none", ev.seed)["stage"]))
     assert sorted(ends) == [(s, "completed", "done") for s in SEEDS]
+
+
+def test_the_selected_epochs_checkpoint_is_written_once_naming_its_unit_when_the_cadence_skipped_it(tmp_path):
+    """Its own run (a module fixture's run is credited by a mutation tool to the first test that asks for it only):
+    checkpoints every 4 epochs, so the selected epoch (5 or 6) is skipped by the cadence and written at the end, once,
+    in the unit's checkpoints folder, holding the selected weights (latest.pt's final ones) with its arm, seed,
+    phase and epoch, announced by one CheckpointSaved naming its file."""
+    from desktop_app.core.training.checkpoints import open_checkpoint
+
+    cfg = early_cfg(**{"execution.backend": "inline", "snapshots.checkpoint_every": 4, "seeds.count": 1})
+    events = list(run_experiment(cfg, None, tmp_path / "run"))
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "completed", events[-1].message
+    valid = csv_units(tmp_path / "run")[0]["valid"]
+    best, stop = best_epoch(valid), max(valid)
+    assert best % 4 and stop == best + PATIENCE < EPOCHS, (best, stop)
+    folder = unit_dir(tmp_path / "run", "checkpoints", "none", 0)
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints" / "none" / "s0").iterdir()) == sorted(
+        {f"e{e:04d}.pt" for e in (0, 4, best, stop)} | {"latest.pt"})
+    path = folder / f"e{best:04d}.pt"
+    state = open_checkpoint(path)
+    assert (state["arm"], state["seed"], state["phase"], state["epoch"]) == ("none", 0, "finetune", best)
+    final = final_state(tmp_path / "run", "none", 0)["model"]
+    assert state["model"].keys() == final.keys() and all(torch.equal(state["model"][k], v) for k, v in final.items())
+    assert [e for e in events if isinstance(e, CheckpointSaved) and e.epoch == best] == [
+        CheckpointSaved("none", 0, "finetune", best, str(path))]

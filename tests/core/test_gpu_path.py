@@ -541,3 +541,27 @@ def test_a_dask_client_without_a_gpu_accepts_device_cuda():
     check_inputs(tiny(**{"device": "cuda", "execution.backend": "dask"}))  # the workers resolve it
     with pytest.raises(ConfigError, match="^device"):
         check_inputs(tiny(**{"device": "cuda", "execution.backend": "local"}))
+
+
+@pytest.mark.parametrize(("n_labelled", "n_unlabelled"), [(60, 120), (120, 60)])
+def test_a_units_data_is_placed_on_its_device_with_every_example(n_labelled, n_unlabelled):
+    """prepare_data: every split and the evaluation subsets on the unit's device ("meta" standing in for a GPU); the
+    labelled set and the unlabelled pool, prefixes of one training pool, are moved as one tensor and cut again, each
+    keeping its own length and values (compared on the CPU), whichever is the longer."""
+    from desktop_app.core.data import load_data
+    from desktop_app.core.training.unit import _prefix_views, prepare_data
+    from tests.core.test_properties import small
+
+    cfg = small(**{"data.n_labelled": n_labelled, "data.n_unlabelled": n_unlabelled})
+    names = ["train_x", "train_y", "unlabelled_x", "valid_x", "valid_y", "test_x", "test_y"]
+    original = load_data(cfg.data)
+    assert _prefix_views(original.train_x, original.unlabelled_x)  # the case the one move is for
+    want = {n: getattr(original, n).clone() for n in names}
+    on_meta = prepare_data(cfg, torch.device("meta"), load_data(cfg.data))
+    assert {n: getattr(on_meta.splits, n).device.type for n in names} == dict.fromkeys(names, "meta")
+    assert {t.device.type for t in (*on_meta.train_eval, on_meta.probe_x)} == {"meta"}
+    on_cpu = prepare_data(cfg, torch.device("cpu"), load_data(cfg.data))
+    assert (len(on_cpu.splits.train_x), len(on_cpu.splits.unlabelled_x)) == (n_labelled, n_unlabelled)
+    for n in names:
+        assert torch.equal(getattr(on_cpu.splits, n), want[n]), n
+    assert torch.equal(on_cpu.probe_x, want["test_x"][original.probe_idx])

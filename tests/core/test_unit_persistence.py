@@ -150,3 +150,41 @@ def test_a_resumed_units_clock_starts_at_a_usable_wall_time_else_at_0(tmp_path, 
     monkeypatch.setattr(unit_mod, "time", SimpleNamespace(monotonic=time.monotonic, perf_counter=lambda: 5.0))
     rest = list(train_unit(cfg, "none", 0, run_dir, RunControl(), prepare_data(cfg, torch.device("cpu"))))
     assert [e.wall_s for e in rest if isinstance(e, EpochMetrics)] == [start] * 3
+
+
+def test_on_a_clock_that_stands_still_a_unit_reports_each_epochs_end_only_at_elapsed_0(
+        tmp_path, monkeypatch):
+    """A minibatch's Progress at most every PROGRESS_INTERVAL_S: on a perf_counter that stands still, only the ones
+    each epoch's end forces (epoch 0's evaluation included), never one per minibatch (the window redraws on each);
+    each carries the unit's own clock, the seconds since it started: 0 (the ETA's per-unit rates are built on it)."""
+    from desktop_app.core.events import Progress
+    from desktop_app.core.training.unit import prepare_data, train_unit
+
+    cfg = tiny("autograd")
+    monkeypatch.setattr(unit_mod, "time", SimpleNamespace(monotonic=time.monotonic, perf_counter=lambda: 5.0))
+    events = list(train_unit(cfg, "none", 0, tmp_path / "run", RunControl(), prepare_data(cfg, torch.device("cpu"))))
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert unit_mod.PROGRESS_INTERVAL_S > 0 and isinstance(events[-1], UnitFinished)
+    per_epoch = 200 // 20
+    assert [e.done_steps for e in progress] == [per_epoch * e for e in range(6)]
+    assert {e.elapsed_s for e in progress} == {0.0}
+
+
+def test_a_unit_stopped_before_its_first_minibatch_reports_where_it_starts(tmp_path):
+    """A stop that lands before a pre-training unit's first minibatch: its one Progress says nothing is done, at the
+    unit's starting point (fine-tuning's epoch 0 of its epochs, no layer: the phase a unit's bar starts in), then the
+    stop propagates."""
+    from desktop_app.core.control import StopRequested
+    from desktop_app.core.events import Progress
+    from desktop_app.core.training.unit import prepare_data, train_unit
+
+    cfg = tiny("autograd")
+    control = RunControl()
+    control.stop()
+    events = []
+    with pytest.raises(StopRequested):
+        for ev in train_unit(cfg, "dae", 0, tmp_path / "run", control, prepare_data(cfg, torch.device("cpu"))):
+            events.append(ev)
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert [(e.arm, e.seed, e.phase, e.layer, e.epoch, e.epochs, e.done_steps) for e in progress] == [
+        ("dae", 0, "finetune", -1, 0, 5, 0)]

@@ -108,8 +108,10 @@ def open_checkpoint(path: Path, device: str | torch.device = "cpu") -> dict[str,
         raise CheckpointError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
     state = _load_safetensors(path, data, device) if data is not None else load_checkpoint_file(path, device)
     check_model_state(state, path.name)
+    if not isinstance(state.get("config"), str):  # without it, an empty TOML would read as the default experiment
+        raise CheckpointError(f"{path.name}: not a Basin model (no 'config' in the checkpoint)")
     try:
-        state["experiment"] = config_mod.from_toml(str(state.get("config", "")))
+        state["experiment"] = config_mod.from_toml(state["config"])
     except config_mod.ConfigError as exc:
         raise CheckpointError(f"{path.name}: embedded config is invalid: {exc}") from None
     except (RecursionError, ValueError, TypeError) as exc:
@@ -123,14 +125,15 @@ def export_model(checkpoint: Path, dest: Path) -> tuple[Path, Path]:
 
     state = open_checkpoint(checkpoint)
     dest = Path(dest)
+    # the suffixes are appended to the name: with_suffix would cut a dotted name ("net-0.5" -> "net-0.pt")
     base = dest.with_suffix("") if dest.suffix in (".pt", SAFETENSORS_SUFFIX) else dest
     meta = {k: state[k] for k in ("arm", "seed", "phase", "epoch") if k in state}
     model = {k: v.detach().cpu().contiguous() for k, v in state["model"].items()}
     buf = io.BytesIO()
     torch.save({"model": model, "config": state["config"], **meta}, buf)
-    pt = base.with_suffix(".pt")
+    pt = base.with_name(base.name + ".pt")
     write_bytes_atomic(pt, buf.getvalue())
-    st = base.with_suffix(SAFETENSORS_SUFFIX)
+    st = base.with_name(base.name + SAFETENSORS_SUFFIX)
     write_bytes_atomic(st, st_save(model, metadata={"config": state["config"], "basin": json.dumps(meta)}))
     return pt, st
 
