@@ -521,6 +521,13 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.training.step.x_load_checkpoint__mutmut_8": (
         "torch.load without weights_only=True: it is torch's default since 2.6 (torch >= 2.13 is pinned); "
         "test_load_checkpoint_refuses_pickled_code passes on it. Kept explicit in the source on purpose."),
+    **{f"desktop_app.core.training.checkpoints.x_open_checkpoint__mutmut_{i}": (
+        "the head read as 10 bytes or the whole (size-bounded) file instead of 9: _is_safetensors looks at head[:9] "
+        "only and head + the rest is the same bytes, so only the memory held while sniffing differs")
+       for i in (10, 11)},
+    "desktop_app.core.training.unit.x_prepare_data__mutmut_35": (
+        "train_x kept in the names to move although it is already a view of the tensor moved once: .to(device) of "
+        "a tensor already on that device returns that tensor (the view, still a prefix of base)"),
     # the analysis panels' CSVs (fifth session)
     **{f"desktop_app.ui.panels.{m}__mutmut_{i}": (
         "a zip over a result's fields without strict=True: the fields share a dimension in the result type's SHAPES "

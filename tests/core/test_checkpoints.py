@@ -441,6 +441,8 @@ EXPECTED = {"w": (2, 3), "b": (3,)}
 HOSTILE_WEIGHTS = [
     ({"model": {"w": torch.zeros(2, 3), "b": torch.zeros(3, dtype=torch.int64)}}, "tensor 'b' is not floating-point "
                                                                                    "weights"),
+    ({"model": {"w": torch.zeros(2, 3), "b": torch.zeros(3), "i" * 100: torch.zeros(1, dtype=torch.int32)}},
+     f"tensor {'i' * 80!r} is not floating-point weights"),  # a hostile name is cut at 80 characters
     ({"model": {"w": torch.zeros(3, 2), "b": torch.zeros(3)}},
      "does not match the config's model (w: checkpoint (3, 2), config (2, 3))"),
     ({"model": {"w": torch.zeros(2, 3)}}, "does not match the config's model (b: checkpoint missing, config (3,))"),

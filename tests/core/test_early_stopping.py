@@ -288,3 +288,20 @@ def test_the_selected_epochs_checkpoint_is_written_once_naming_its_unit_when_the
     assert state["model"].keys() == final.keys() and all(torch.equal(state["model"][k], v) for k, v in final.items())
     assert [e for e in events if isinstance(e, CheckpointSaved) and e.epoch == best] == [
         CheckpointSaved("none", 0, "finetune", best, str(path))]
+
+
+def test_the_first_trained_epoch_is_a_candidate_even_at_a_validation_error_of_100_percent(tmp_path):
+    """Epoch 1 is selected when nothing before it is (epoch 0 never is), whatever its validation error, 1.0 (every
+    example wrong) included: it is the best so far, its weights are kept, and patience counts from it. Epoch 0 is
+    never a candidate; a later epoch equal to the best does not replace it (ties keep the earlier epoch)."""
+    from desktop_app.core.training.unit import UnitRun, prepare_data
+
+    cfg = early_cfg()
+    run = UnitRun(cfg, "none", SEEDS[0], tmp_path / "run", RunControl(), prepare_data(cfg, torch.device("cpu")))
+    model = build_model(cfg.model, (1, 28, 28), 10, SEEDS[0])
+    assert not run._early_stop(model, 0, 0.0) and run.best_epoch == 0 and run.best_model == {}
+    assert not run._early_stop(model, 1, 1.0)
+    assert run.best_epoch == 1 and run.best_error == 1.0
+    assert run.best_model.keys() == model.state_dict().keys()
+    assert not run._early_stop(model, 2, 1.0) and run.best_epoch == 1  # a tie keeps the earlier epoch
+    assert run._early_stop(model, 3, 1.0) and run.best_epoch == 1  # PATIENCE epochs without a lower error

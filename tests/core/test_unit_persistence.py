@@ -168,6 +168,9 @@ def test_on_a_clock_that_stands_still_a_unit_reports_each_epochs_end_only_at_ela
     per_epoch = 200 // 20
     assert [e.done_steps for e in progress] == [per_epoch * e for e in range(6)]
     assert {e.elapsed_s for e in progress} == {0.0}
+    # the wall time recorded with each epoch's metrics: a unit that was not resumed ran no time before it
+    from desktop_app.core.events import EpochMetrics
+    assert {e.wall_s for e in events if isinstance(e, EpochMetrics)} == {0.0}
 
 
 def test_a_unit_stopped_before_its_first_minibatch_reports_where_it_starts(tmp_path):
