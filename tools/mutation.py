@@ -528,6 +528,14 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.training.unit.x_prepare_data__mutmut_35": (
         "train_x kept in the names to move although it is already a view of the tensor moved once: .to(device) of "
         "a tensor already on that device returns that tensor (the view, still a prefix of base)"),
+    "desktop_app.core.training.checkpoints.x__is_safetensors__mutmut_8": (
+        "head[8:10] for head[8:9]: the head open_checkpoint sniffs is 9 bytes (fh.read(9)), so both are its last byte"),
+    "desktop_app.core.training.checkpoints.x__load_safetensors__mutmut_32": (
+        "the header length unpacked signed ('<q') after the check above bounded it by MAX_SAFETENSORS_HEADER "
+        "(< 2**63), where signed and unsigned readings agree"),
+    **{f"desktop_app.core.training.checkpoints.x__load_safetensors__mutmut_{i}": (
+        "unreadable 'basin' metadata read as json.loads(None) or kept as None instead of {}: the TypeError is caught "
+        "and None, like {}, is not a dict, so no unit field is taken either way") for i in (65, 67, 71)},
     # the analysis panels' CSVs (fifth session)
     **{f"desktop_app.ui.panels.{m}__mutmut_{i}": (
         "a zip over a result's fields without strict=True: the fields share a dimension in the result type's SHAPES "

@@ -382,6 +382,42 @@ def test_a_checkpoint_that_is_no_file_or_no_basin_model_is_refused_in_one_line_n
         assert str(info.value) == f"{name}: {reason}"
 
 
+@pytest.mark.parametrize("error", [RecursionError, ValueError, TypeError])
+def test_an_embedded_config_the_parser_cannot_use_is_one_line_naming_the_checkpoint(tmp_path, monkeypatch, error):
+    """Whatever a hostile embedded config makes the parser raise beyond a ConfigError (a recursion, a number
+    tomllib will not convert, a type it trips on), opening the checkpoint is one line naming the file and what
+    happened, never a traceback."""
+    def parser_fails(_text):
+        raise error("deep inside the parser")
+
+    torch.save({"model": {"w": torch.zeros(2)}, "config": "arms = ['none']"}, tmp_path / "odd.pt")
+    monkeypatch.setattr(checkpoints.config_mod, "from_toml", parser_fails)
+    with pytest.raises(CheckpointError) as info:
+        open_checkpoint(tmp_path / "odd.pt")
+    assert str(info.value) == f"odd.pt: embedded config is unusable ({error.__name__})"
+
+
+SAFETENSORS_LENGTHS = {  # bytes -> the reason: Basin's own header-length check first, then json's
+    # eight bytes of length 0 and nothing else: the length is in range, and json reads an empty header
+    "a_length_and_nothing_else": (struct.pack("<Q", 0), "Expecting value: line 1 column 1 (char 0)"),
+    # 2**64 - 1 (negative if read as a signed number): past any file
+    "a_length_of_2_to_the_64_minus_1": (b"\xff" * 8 + b"{}", "bad header length"),
+}
+
+
+@pytest.mark.parametrize("name", SAFETENSORS_LENGTHS)
+def test_a_safetensors_header_length_at_its_edges_is_one_line_with_its_reason(tmp_path, name):
+    """A file of just its 8-byte length (0: a header of nothing, which json refuses) and a length of 2**64 - 1 (out
+    of range only when read unsigned, as the format says): one line naming the file and the reason."""
+    data, reason = SAFETENSORS_LENGTHS[name]
+    assert _reason(data) == reason  # the test's independent reader agrees
+    path = tmp_path / f"{name}.safetensors"
+    path.write_bytes(data)
+    with pytest.raises(CheckpointError) as info:
+        open_checkpoint(path)
+    assert str(info.value) == f"{path.name}: not a readable .safetensors file ({reason})"
+
+
 def test_a_checkpoint_opens_onto_the_device_asked(run_dir, tmp_path):
     """Both readers (.pt, .safetensors) put the tensors where they are asked ("meta" standing in for a GPU)."""
     ck = list_checkpoints(run_dir)[-1]

@@ -166,6 +166,7 @@ def test_shapeset_too_large_is_refused_by_the_config() -> None:
     (b"\x00\x01\x02binary", "is a binary file"),
     (b"name = '\xff'", "is not UTF-8 text (byte 0xff at offset 8)"),
     (b"a = " + b"[" * 20_000 + b"]" * 20_000, "nested deeper than 32 levels"),
+    (b"seed = 1" + b"0" * 5_000, "not valid TOML: Exceeds the limit (4300 digits) for integer string conversion"),
     (b"x" * 1_000_001, "larger than the 1,000,000-byte limit"),
 ])
 def test_hostile_config_files_are_one_line(tmp_path: Path, capsys, raw: bytes, fragment: str) -> None:

@@ -138,6 +138,8 @@ def _parse(text: str, where: str) -> dict[str, Any]:
         raise ConfigError(where, f"not valid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(where, f"not valid TOML: nested deeper than {MAX_TOML_DEPTH} levels") from None
+    except ValueError as exc:  # tomllib's own int(): a number of more than 4,300 digits
+        raise ConfigError(where, f"not valid TOML: {str(exc).split(';')[0]}") from None
 
 
 def from_toml(text: str, validate: bool = True) -> ExperimentConfig:
