@@ -290,6 +290,25 @@ def test_the_selected_epochs_checkpoint_is_written_once_naming_its_unit_when_the
         CheckpointSaved("none", 0, "finetune", best, str(path))]
 
 
+def test_a_seed_the_storage_policy_does_not_keep_gets_no_selected_checkpoint(tmp_path):
+    """snapshots.keep_seeds = 1: seed 0 keeps its epoch checkpoints and gets its selected epoch's written once;
+    seed 1, outside the policy, keeps latest.pt alone (its final weights, the selected epoch's), whatever epoch
+    early stopping selects for it."""
+    cfg = early_cfg(**{"execution.backend": "inline", "snapshots.checkpoint_every": 4, "seeds.count": 2,
+                       "snapshots.keep_seeds": 1})
+    events = list(run_experiment(cfg, None, tmp_path / "run"))
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "completed", events[-1].message
+    units = csv_units(tmp_path / "run")
+    best0, stop0 = best_epoch(units[0]["valid"]), max(units[0]["valid"])
+    assert best0 % 4, best0  # the cadence skipped it: written at the end
+    listing = {s: sorted(p.name for p in (tmp_path / "run" / "checkpoints" / "none" / f"s{s}").iterdir())
+               for s in (0, 1)}
+    assert listing[0] == sorted({f"e{e:04d}.pt" for e in (0, 4, best0, stop0)} | {"latest.pt"})
+    assert listing[1] == ["latest.pt"]
+    saved = [(e.seed, e.epoch) for e in events if isinstance(e, CheckpointSaved) and e.phase == "finetune"]
+    assert saved.count((0, best0)) == 1 and not [s for s in saved if s[0] == 1]
+
+
 def test_the_first_trained_epoch_is_a_candidate_even_at_a_validation_error_of_100_percent(tmp_path):
     """Epoch 1 is selected when nothing before it is (epoch 0 never is), whatever its validation error, 1.0 (every
     example wrong) included: it is the best so far, its weights are kept, and patience counts from it. Epoch 0 is
