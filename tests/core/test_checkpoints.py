@@ -147,6 +147,13 @@ HOSTILE_RESUME_STATES = [
      "'early_stop.best_error' must be a number from 0 to 1, got 1.2345678901234567e+"),
     ({**FT, "early_stop": {"best_epoch": 1, "best_error": 0.25, "best_model": {"w": [0.0]}}},
      "'early_stop.best_model' must be a state dict of tensors"),
+    ({"stage": "pretrain", "model": W, "early_stop": {"best_epoch": 0, "best_error": 1.0, "best_model": {}}},
+     "'early_stop' in a pre-training state"),
+    # a hostile value is quoted cut at 20 characters; a string error is refused, not compared with numbers
+    ({**FT, "early_stop": {"best_epoch": "b" * 30, "best_error": 0.25, "best_model": W}},
+     f"'early_stop.best_epoch' must be an integer from 1 to the epoch 2, got {'b' * 20}"),
+    ({**FT, "early_stop": {"best_epoch": 1, "best_error": "e" * 30, "best_model": W}},
+     f"'early_stop.best_error' must be a number from 0 to 1, got {'e' * 20}"),
     ({**FT, "epoch": 0, "early_stop": {"best_epoch": 0, "best_error": 1.0, "best_model": W}},
      "'early_stop.best_model' must be empty before a best epoch"),
     # the first tensor (in sorted order) that differs: by shape, missing from the best weights, or extra
@@ -185,11 +192,28 @@ def test_a_hostile_resume_state_is_refused_naming_the_file_and_what_is_wrong(tmp
                                    {**FT, "epoch": 0, "early_stop": {"best_epoch": 0, "best_error": 1.0,
                                                                      "best_model": {}}},
                                    {**FT, "epoch": 1, "early_stop": {"best_epoch": 1, "best_error": 0.25,
+                                                                     "best_model": W}},
+                                   # a validation error of exactly 0 (every example right) is a best error
+                                   {**FT, "epoch": 1, "early_stop": {"best_epoch": 1, "best_error": 0.0,
                                                                      "best_model": W}}])
 def test_a_well_formed_resume_state_is_read_back(tmp_path, state):
     _latest, read = _resume_with(tmp_path, state)
     got = read()
     assert got["stage"] == state["stage"] and torch.equal(got["model"]["w"], W["w"])
+
+
+def test_a_resume_state_whose_best_epoch_is_past_its_patience_is_refused_with_how_far_back(tmp_path):
+    """With finetune.patience 3, a fine-tuning state at epoch 7 whose best epoch is 4 would have stopped at 7: the
+    line says how many epochs back (3) and the patience; at best epoch 5 (2 back) it is read."""
+    es = {"best_error": 0.25, "best_model": W}
+    latest, _ = _resume_with(tmp_path, {**FT, "epoch": 7, "early_stop": {**es, "best_epoch": 4}})
+    unit = RunFolder(tmp_path / "run").unit("none", 0)
+    with pytest.raises(RunFolderError) as info:
+        read_resume_state(unit, patience=3)
+    assert str(info.value) == f"{latest}: 'early_stop.best_epoch' 4 is 3 epochs back: the unit would have stopped " \
+                              "(finetune.patience 3)"
+    _resume_with(tmp_path, {**FT, "epoch": 7, "early_stop": {**es, "best_epoch": 5}})
+    assert read_resume_state(unit, patience=3)["early_stop"]["best_epoch"] == 5
 
 
 def test_a_resume_state_may_hold_exactly_the_parameter_limit(tmp_path, monkeypatch):

@@ -173,14 +173,17 @@ def test_on_a_clock_that_stands_still_a_unit_reports_each_epochs_end_only_at_ela
     assert {e.wall_s for e in events if isinstance(e, EpochMetrics)} == {0.0}
 
 
-def test_a_unit_stopped_before_its_first_minibatch_reports_where_it_starts(tmp_path):
+@pytest.mark.parametrize("clock", [None, 0.0])
+def test_a_unit_stopped_before_its_first_minibatch_reports_where_it_starts(tmp_path, monkeypatch, clock):
     """A stop that lands before a pre-training unit's first minibatch: its one Progress says nothing is done, at the
     unit's starting point (fine-tuning's epoch 0 of its epochs, no layer: the phase a unit's bar starts in), then the
-    stop propagates."""
+    stop propagates. It is forced: on a clock standing at 0, where no progress interval has passed, it still comes."""
     from desktop_app.core.control import StopRequested
     from desktop_app.core.events import Progress
     from desktop_app.core.training.unit import prepare_data, train_unit
 
+    if clock is not None:
+        monkeypatch.setattr(unit_mod, "time", SimpleNamespace(monotonic=time.monotonic, perf_counter=lambda: clock))
     cfg = tiny("autograd")
     control = RunControl()
     control.stop()
