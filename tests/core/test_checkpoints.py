@@ -171,6 +171,9 @@ HOSTILE_RESUME_STATES = [
     ({**FT, "model": W2, "early_stop": {"best_epoch": 1, "best_error": 0.25,
                                         "best_model": {**W2, "w": torch.full((2, 3), float("nan"))}}},
      "'early_stop.best_model' tensor 'w' is not finite weights of the model's type"),
+    ({**FT, "model": {"k" * 100: torch.zeros(2)}, "early_stop": {
+        "best_epoch": 1, "best_error": 0.25, "best_model": {"k" * 100: torch.full((2,), float("inf"))}}},
+     f"'early_stop.best_model' tensor {'k' * 80!r} is not finite weights of the model's type"),
     ({**FT, "model": W2, "early_stop": {"best_epoch": 1, "best_error": 0.25,
                                         "best_model": {**W2, "b": torch.zeros(3, dtype=torch.float64)}}},
      "'early_stop.best_model' tensor 'b' is not finite weights of the model's type"),

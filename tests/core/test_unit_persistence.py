@@ -194,3 +194,38 @@ def test_a_unit_stopped_before_its_first_minibatch_reports_where_it_starts(tmp_p
     progress = [e for e in events if isinstance(e, Progress)]
     assert [(e.arm, e.seed, e.phase, e.layer, e.epoch, e.epochs, e.done_steps) for e in progress] == [
         ("dae", 0, "finetune", -1, 0, 5, 0)]
+
+
+def test_each_filter_snapshot_written_is_the_first_layers_weights_it_announces(tmp_path):
+    """A kept seed's filter snapshots: each file snapshots/<arm>/s<seed>/filters_<phase>_<epoch>.npy holds, in
+    float32, exactly the array its FilterSnapshot event carries, the first layer's weights at that point."""
+    import numpy as np
+
+    from desktop_app.core.events import FilterSnapshot
+    from desktop_app.core.training.unit import prepare_data, train_unit
+
+    cfg = tiny("autograd")
+    run = tmp_path / "run"
+    events = list(train_unit(cfg, "dae", 0, run, RunControl(), prepare_data(cfg, torch.device("cpu"))))
+    snaps = [e for e in events if isinstance(e, FilterSnapshot)]
+    assert {e.phase for e in snaps} >= {"pretrain", "finetune"}
+    for e in snaps:
+        saved = np.load(run / "snapshots" / "dae" / "s0" / f"filters_{e.phase}_{e.epoch:04d}.npy")
+        assert saved.dtype == np.float32 and saved.shape == e.weights.shape and saved.ndim == 2
+        np.testing.assert_array_equal(saved, e.weights.astype(np.float32))
+
+
+def test_a_progress_is_due_when_exactly_its_interval_has_passed(tmp_path, monkeypatch):
+    """PROGRESS_INTERVAL_S is the most a bar waits: at exactly that many seconds after the last Progress, the next
+    minibatch's tick sends one; a moment before, none."""
+    from desktop_app.core.training.unit import PROGRESS_INTERVAL_S, UnitRun, prepare_data
+
+    clock = [0.0]  # from 0, so now - last is the interval itself, with no rounding
+    monkeypatch.setattr(unit_mod, "time", SimpleNamespace(monotonic=time.monotonic, perf_counter=lambda: clock[0]))
+    cfg = tiny("autograd")
+    run = UnitRun(cfg, "none", 0, tmp_path / "run", RunControl(), prepare_data(cfg, torch.device("cpu")))
+    assert run._progress(force=True) is not None  # the last Progress at 0.0
+    clock[0] = PROGRESS_INTERVAL_S * 0.999
+    assert run.tick() is None
+    clock[0] = PROGRESS_INTERVAL_S
+    assert run.tick() is not None
