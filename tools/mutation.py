@@ -536,6 +536,16 @@ EQUIVALENT: dict[str, str] = {
     **{f"desktop_app.core.training.checkpoints.x__load_safetensors__mutmut_{i}": (
         "unreadable 'basin' metadata read as json.loads(None) or kept as None instead of {}: the TypeError is caught "
         "and None, like {}, is not a dict, so no unit field is taken either way") for i in (65, 67, 71)},
+    "desktop_app.core.training.unit.x_prepare_data__mutmut_37": (
+        "unlabelled_x kept in the names to move although it is already a view of the tensor moved once: .to(device) "
+        "of a tensor already on that device returns that tensor (the view, still a prefix of base)"),
+    "desktop_app.core.training.unit.x_prepare_data__mutmut_52": _CPU,
+    "desktop_app.core.training.unit.xǁUnitRunǁ__init____mutmut_25": (
+        "the last Progress taken as at 1.0 s instead of 0.0 s of perf_counter: it counts from boot (CLOCK_MONOTONIC), "
+        "far above 1 s when a unit starts, so its first tick is due either way"),
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁ__init____mutmut_{i}": (
+        "stopped_early starting None or True: end_of_epoch assigns it before each of its three reads (the unit's "
+        "loop and the seed batch read it only after an end_of_epoch ran through)") for i in (37, 38)},
     # the analysis panels' CSVs (fifth session)
     **{f"desktop_app.ui.panels.{m}__mutmut_{i}": (
         "a zip over a result's fields without strict=True: the fields share a dimension in the result type's SHAPES "

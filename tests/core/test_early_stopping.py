@@ -313,11 +313,16 @@ def test_the_first_trained_epoch_is_a_candidate_even_at_a_validation_error_of_10
     """Epoch 1 is selected when nothing before it is (epoch 0 never is), whatever its validation error, 1.0 (every
     example wrong) included: it is the best so far, its weights are kept, and patience counts from it. Epoch 0 is
     never a candidate; a later epoch equal to the best does not replace it (ties keep the earlier epoch)."""
+    from desktop_app.core.training.checkpoints import _early_stop_problem
     from desktop_app.core.training.unit import UnitRun, prepare_data
 
     cfg = early_cfg()
     run = UnitRun(cfg, "none", SEEDS[0], tmp_path / "run", RunControl(), prepare_data(cfg, torch.device("cpu")))
     model = build_model(cfg.model, (1, 28, 28), 10, SEEDS[0])
+    # before any best epoch, the state a resume reads back is well formed (best error 1.0: no better epoch yet)
+    assert run._early_stop_state() == {"early_stop": {"best_epoch": 0, "best_error": 1.0, "best_model": {}}}
+    assert _early_stop_problem({"stage": "finetune", "epoch": 0, "model": model.state_dict(),
+                                **run._early_stop_state()}, PATIENCE) == ""
     assert not run._early_stop(model, 0, 0.0) and run.best_epoch == 0 and run.best_model == {}
     assert not run._early_stop(model, 1, 1.0)
     assert run.best_epoch == 1 and run.best_error == 1.0
