@@ -232,6 +232,10 @@ _FOLD = ("the folded SGD/momentum update switched off (for all, or for momentum)
 _CPU = ("the device argument dropped (None): equivalent on a machine without a GPU, where every tensor and "
         "generator is on the CPU, which None means (on a GPU the pre-training would fail or run on the CPU: only "
         "a run on a GPU, such as the cuda-marked tests of tests/core/test_gpu_path.py, can show it)")
+_FLUSH_NONE = "add_rows(..., flush=None) instead of False: RunWriter.add_rows only tests `if flush:`, and None is false"
+_EMPTY_CELL = ("a metrics row's empty cell (a pre-training row's nll or error, a fine-tuning row's recon_error) "
+               "written under another key: the rows' one reader, rows_to_csv, writes each metrics column as "
+               "row.get(column, '') and ignores other keys, so the file is the same")
 EQUIVALENT: dict[str, str] = {
     **{f"desktop_app.core.training.greedy.x_greedy_pretrain__mutmut_{i}": _CPU for i in (7, 36, 73)},
     **{f"desktop_app.core.training.step.x_load_optimizer_state__mutmut_{i}": (
@@ -254,12 +258,8 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.training.unit.xǁUnitRunǁ_pretrain__mutmut_1": (
         "skip_pretrained(None, ...): skip_pretrained never reads its model argument (it counts the skipped layers' "
         "minibatches from the config and the data)"),
-    "desktop_app.core.training.unit.xǁUnitRunǁpretrain_item__mutmut_30": (
-        "add_rows(..., flush=None) instead of False: RunWriter.add_rows only tests `if flush:`, and None is false"),
-    **{f"desktop_app.core.training.unit.xǁUnitRunǁpretrain_item__mutmut_{i}": (
-        "a pre-training row's empty nll or error written under another key: the rows' one reader, rows_to_csv, "
-        "writes each metrics column as row.get(column, '') and ignores other keys, so the file is the same")
-       for i in (51, 52, 54, 55)},
+    "desktop_app.core.training.unit.xǁUnitRunǁpretrain_item__mutmut_30": _FLUSH_NONE,
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁpretrain_item__mutmut_{i}": _EMPTY_CELL for i in (51, 52, 54, 55)},
     "desktop_app.core.training.unit.xǁUnitRunǁpretrain_item__mutmut_80": (
         "_pt_started = None instead of False after a layer: it is only read as `not self._pt_started`"),
     **{f"desktop_app.core.training.unit.xǁUnitRunǁ_finetune__mutmut_{i}": _CPU for i in (40, 58)},
@@ -281,14 +281,11 @@ EQUIVALENT: dict[str, str] = {
         "that pre-trains") for i in (20, 27)},
     "desktop_app.core.training.unit.xǁUnitRunǁ_finetune__mutmut_111": (
         "return instead of break after an early stop: the epoch loop is the last statement of _finetune"),
-    **{f"desktop_app.core.training.unit.xǁUnitRunǁend_of_epoch__mutmut_{i}": (
-        "a fine-tuning row's empty recon_error written under another key: rows_to_csv writes each metrics column as "
-        "row.get(column, '') and ignores other keys, so the file is the same") for i in (63, 64)},
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁend_of_epoch__mutmut_{i}": _EMPTY_CELL for i in (63, 64)},
     **{f"desktop_app.core.training.unit.xǁUnitRunǁend_of_epoch__mutmut_{i}": (
         "zip(('train', 'valid', 'test'), (tr, va, te)) without strict=True: two literal 3-tuples")
        for i in (70, 73, 80)},
-    "desktop_app.core.training.unit.xǁUnitRunǁend_of_epoch__mutmut_84": (
-        "add_rows(..., flush=None) instead of False: RunWriter.add_rows only tests `if flush:`, and None is false"),
+    "desktop_app.core.training.unit.xǁUnitRunǁend_of_epoch__mutmut_84": _FLUSH_NONE,
     **{f"desktop_app.core.training.unit.xǁUnitRunǁbegin__mutmut_{i}": _CPU for i in (4, 15)},
     "desktop_app.core.training.unit.xǁUnitRunǁ__init____mutmut_7": _CPU,
     "desktop_app.core.training.unit.x_prepare_data__mutmut_30": (
@@ -297,7 +294,7 @@ EQUIVALENT: dict[str, str] = {
     **{f"desktop_app.core.training.unit.x_prepare_data__mutmut_{i}": (
         "train_x or unlabelled_x moved again in the loop after the base was cut: it is already on the device, where "
         ".to returns the tensor itself, still a view of the one base (test_a_units_data_is_placed_on_its_device_"
-        "with_every_example holds the lengths, values and device)") for i in (34, 36)},
+        "with_every_example holds the lengths, values and device)") for i in (34, 35, 36, 37)},
     "desktop_app.core.training.unit.x_prepare_data__mutmut_59": (
         "the probe's index tensor left on the CPU: torch indexes a tensor on any device with a CPU index tensor, and "
         "the result is on the indexed tensor's device (the probe rows are the same; 'meta' shows it)"),
@@ -525,9 +522,6 @@ EQUIVALENT: dict[str, str] = {
         "the head read as 10 bytes or the whole (size-bounded) file instead of 9: _is_safetensors looks at head[:9] "
         "only and head + the rest is the same bytes, so only the memory held while sniffing differs")
        for i in (10, 11)},
-    "desktop_app.core.training.unit.x_prepare_data__mutmut_35": (
-        "train_x kept in the names to move although it is already a view of the tensor moved once: .to(device) of "
-        "a tensor already on that device returns that tensor (the view, still a prefix of base)"),
     "desktop_app.core.training.checkpoints.x__is_safetensors__mutmut_8": (
         "head[8:10] for head[8:9]: the head open_checkpoint sniffs is 9 bytes (fh.read(9)), so both are its last byte"),
     "desktop_app.core.training.checkpoints.x__load_safetensors__mutmut_32": (
@@ -536,9 +530,6 @@ EQUIVALENT: dict[str, str] = {
     **{f"desktop_app.core.training.checkpoints.x__load_safetensors__mutmut_{i}": (
         "unreadable 'basin' metadata read as json.loads(None) or kept as None instead of {}: the TypeError is caught "
         "and None, like {}, is not a dict, so no unit field is taken either way") for i in (65, 67, 71)},
-    "desktop_app.core.training.unit.x_prepare_data__mutmut_37": (
-        "unlabelled_x kept in the names to move although it is already a view of the tensor moved once: .to(device) "
-        "of a tensor already on that device returns that tensor (the view, still a prefix of base)"),
     "desktop_app.core.training.unit.x_prepare_data__mutmut_52": _CPU,
     "desktop_app.core.training.unit.xǁUnitRunǁ__init____mutmut_25": (
         "the last Progress taken as at 1.0 s instead of 0.0 s of perf_counter: it counts from boot (CLOCK_MONOTONIC), "
@@ -727,8 +718,9 @@ def leave_unselected_alone(code: str, source: str, selects) -> str:
                                         comment=cst.Comment("# pragma: no mutate block"))
         return node.with_changes(body=node.body.with_changes(header=header))
 
+    module = cst.parse_module(code)
     body = []
-    for statement in cst.parse_module(code).body:
+    for statement in module.body:
         if isinstance(statement, cst.FunctionDef) and not selected(mutant_prefix(source, statement.name.value)):
             statement = pragma(statement)
         elif isinstance(statement, cst.ClassDef) and isinstance(statement.body, cst.IndentedBlock):
@@ -738,7 +730,7 @@ def leave_unselected_alone(code: str, source: str, selects) -> str:
                        for m in statement.body.body]
             statement = statement.with_changes(body=statement.body.with_changes(body=methods))
         body.append(statement)
-    return cst.parse_module(code).with_changes(body=body).code
+    return module.with_changes(body=body).code
 
 
 def mutmut(work: Path, *args: str, log=None) -> subprocess.CompletedProcess:
