@@ -10,6 +10,7 @@ for callers that resolve links themselves.
 
 Torch-free and dependency-free, below ``config`` and ``runfolder``: both read through it, and so do the checkpoint
 loaders (which hand the opened file to ``torch.load``, so a large checkpoint is never copied into memory first).
+What such a file holds is checked by its reader; ``is_int`` is the one test those readers share for "an integer".
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeGuard
 
 _KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -88,6 +89,12 @@ def read_regular(path: Path | str, limit: int, follow_links: bool = True) -> byt
     return data
 
 
+def is_int(value: object) -> TypeGuard[int]:
+    """An integer read from an untrusted file (JSON, a checkpoint's state): ``int`` but not ``bool``. Python's bool
+    is an int, so a plain ``isinstance(v, int)`` takes a hostile ``true`` as 1 (a 1-class model, pid 1, epoch 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def is_regular(path: Path | str) -> bool:
     """A regular file (links followed), checked without opening it."""
     try:
@@ -96,4 +103,4 @@ def is_regular(path: Path | str) -> bool:
         return False
 
 
-__all__ = ["UnreadableFile", "is_regular", "kind_of", "open_regular", "read_regular"]
+__all__ = ["UnreadableFile", "is_int", "is_regular", "kind_of", "open_regular", "read_regular"]

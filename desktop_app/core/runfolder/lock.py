@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app.core.runfolder.layout import LOCK, RunFolder, RunFolderError
-from desktop_app.core.untrusted import read_regular
+from desktop_app.core.untrusted import is_int, read_regular
 
 MAX_LOCK_BYTES = 4096
 FRESH_S = 10.0  # an unreadable lock file younger than this is being written by its creator
@@ -78,7 +78,7 @@ def read_lock(folder: RunFolder) -> LockInfo | None:
         raw = read_regular(path, MAX_LOCK_BYTES)  # a FIFO or device is unreadable (pid 0), never waited on
         d = json.loads(raw.decode("utf-8"))
         pid, host = d["pid"], d["host"]
-        if not isinstance(pid, int) or not isinstance(host, str):
+        if not is_int(pid) or not isinstance(host, str):
             raise ValueError
         started = d.get("started", 0.0)
         proc_start = d.get("proc_start", "")

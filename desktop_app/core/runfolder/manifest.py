@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from desktop_app.core.runfolder.layout import MANIFEST, RunFolder, RunFolderError
+from desktop_app.core.untrusted import is_int
 
 
 class ManifestError(RunFolderError):
@@ -19,10 +20,6 @@ class ManifestError(RunFolderError):
 
 def _str(v: Any) -> bool:
     return isinstance(v, str)
-
-
-def _int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _num(v: Any) -> bool:
@@ -43,16 +40,16 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "created": (_str, "a string"),
     "status": (_str, "a string"),
     "arms": (_list_of(_str), "a list of strings"),
-    "seeds": (_list_of(_int), "a list of integers"),
+    "seeds": (_list_of(is_int), "a list of integers"),
     "device": (_str, "a string"),
     "device_type": (_str, "a string"),
     "config_hash": (_str, "a string"),
-    "schema_version": (_int, "an integer"),
+    "schema_version": (is_int, "an integer"),
     "versions": (_dict_of(_str), "a table of strings"),
     "git_commit": (_str, "a string"),
-    "input_shape": (_list_of(_int), "a list of integers"),
-    "n_classes": (_int, "an integer"),
-    "sizes": (_dict_of(_int), "a table of integers"),
+    "input_shape": (_list_of(is_int), "a list of integers"),
+    "n_classes": (is_int, "an integer"),
+    "sizes": (_dict_of(is_int), "a table of integers"),
     "elapsed_s": (_num, "a number"),
     "finished": (_str, "a string"),
     "resumed": (_str, "a string"),
@@ -61,7 +58,7 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "device_changes": (_list_of(_dict_of(_str)), "a list of tables of strings"),
     "units": (_dict_of(_dict_of(_str)), "a table of unit tables of strings"),
     # finetune.patience, which epoch is each unit's final one (core/runfolder/metrics.py, ``run_patience``)
-    "patience": (lambda v: _int(v) and 0 <= v <= 100_000, "an integer from 0 to 100000"),
+    "patience": (lambda v: is_int(v) and 0 <= v <= 100_000, "an integer from 0 to 100000"),
 }
 
 

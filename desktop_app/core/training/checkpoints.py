@@ -30,7 +30,7 @@ from desktop_app.core.training.checkpoint_file import (
     load_checkpoint_file,
     parameter_count,
 )
-from desktop_app.core.untrusted import UnreadableFile, open_regular
+from desktop_app.core.untrusted import UnreadableFile, is_int, open_regular
 
 SAFETENSORS_SUFFIX = ".safetensors"
 MAX_SAFETENSORS_HEADER = 100 * 2**20
@@ -173,11 +173,11 @@ def _resume_state_problem(state: Any) -> str:
     if parameter_count(state["model"]) > MAX_PARAMETERS:
         return f"{parameter_count(state['model']):,} parameters, more than the limit of {MAX_PARAMETERS:,}"
     if state["stage"] != "pretrain":
-        if not isinstance(state.get("epoch"), int) or state["epoch"] < 0:
+        if not is_int(state.get("epoch")) or state["epoch"] < 0:
             return "'epoch' must be a non-negative integer"
         if not isinstance(state.get("optimizer"), dict):
             return "no 'optimizer' state"
-    elif not isinstance(state.get("layers_done", 0), int):
+    elif not is_int(state.get("layers_done", 0)):
         return "'layers_done' must be an integer"
     return ""
 
@@ -198,7 +198,7 @@ def _early_stop_problem(state: dict[str, Any], patience: int) -> str:
     if not isinstance(es, dict) or set(es) != {"best_epoch", "best_error", "best_model"}:
         return "'early_stop' must hold best_epoch, best_error and best_model"
     best, err, weights, epoch = es["best_epoch"], es["best_error"], es["best_model"], state["epoch"]
-    if not isinstance(best, int) or isinstance(best, bool) or not (epoch >= 1 and 1 <= best <= epoch or best == 0):
+    if not is_int(best) or not (epoch >= 1 and 1 <= best <= epoch or best == 0):
         return f"'early_stop.best_epoch' must be an integer from 1 to the epoch {epoch}, got {str(best)[:20]}"
     if best == 0 and epoch >= 1:
         return f"'early_stop.best_epoch' must be set once an epoch is done (epoch {epoch})"
@@ -273,10 +273,10 @@ def model_shapes(folder: RunFolder, cfg: config_mod.ExperimentConfig,
     from desktop_app.core.training.models import build_model
 
     input_shape, n_classes = manifest.get("input_shape"), manifest.get("n_classes")
-    if not input_shape or not n_classes:
+    if input_shape is None or input_shape == [] or n_classes is None:
         return None
-    if not isinstance(input_shape, list) or not all(isinstance(n, int) for n in input_shape) or \
-            not isinstance(n_classes, int) or n_classes > MAX_CLASSES or any(n <= 0 for n in input_shape) or \
+    if not isinstance(input_shape, list) or not all(is_int(n) for n in input_shape) or \
+            not is_int(n_classes) or not 1 <= n_classes <= MAX_CLASSES or any(n <= 0 for n in input_shape) or \
             int(torch.tensor(input_shape, dtype=torch.float64).prod()) > MAX_INPUT_VALUES:
         raise RunFolderError(f"{folder.manifest_path}: input_shape {str(input_shape)[:60]} / n_classes "
                              f"{str(n_classes)[:20]} are out of range")

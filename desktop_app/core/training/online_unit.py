@@ -57,6 +57,7 @@ from desktop_app.core.training.step import (
 )
 from desktop_app.core.training.steppers import make_stepper
 from desktop_app.core.training.unit import PROGRESS_INTERVAL_S, minibatches
+from desktop_app.core.untrusted import is_int
 
 # a stream has no epochs: pre-training reads its loss checks back every this many minibatches (one host sync)
 PRETRAIN_CHECK_EVERY = 500
@@ -147,7 +148,7 @@ class OnlineUnitRun:
             return state
         pos, ring = state.get("examples"), state.get("ring")
         block = self.cfg.online.block
-        if not isinstance(pos, int) or pos not in self.points:
+        if not is_int(pos) or pos not in self.points:
             raise RunFolderError(f"{self.unit.latest_path}: 'examples' is not an evaluation point of this config")
         if not isinstance(ring, torch.Tensor) or ring.dtype != torch.bool or tuple(ring.shape) != (block,):
             raise RunFolderError(f"{self.unit.latest_path}: 'ring' is not {block} booleans")
