@@ -176,7 +176,7 @@ def test_on_a_clock_that_stands_still_a_unit_reports_each_epochs_end_only_at_ela
 @pytest.mark.parametrize("clock", [None, 0.0])
 def test_a_unit_stopped_before_its_first_minibatch_reports_where_it_starts(tmp_path, monkeypatch, clock):
     """A stop that lands before a pre-training unit's first minibatch: its one Progress says nothing is done, at the
-    unit's starting point (fine-tuning's epoch 0 of its epochs, no layer: the phase a unit's bar starts in), then the
+    unit's starting point (pre-training layer 0's epoch 0 of its epochs: the phase it was about to run), then the
     stop propagates. It is forced: on a clock standing at 0, where no progress interval has passed, it still comes."""
     from desktop_app.core.control import StopRequested
     from desktop_app.core.events import Progress
@@ -193,7 +193,7 @@ def test_a_unit_stopped_before_its_first_minibatch_reports_where_it_starts(tmp_p
             events.append(ev)
     progress = [e for e in events if isinstance(e, Progress)]
     assert [(e.arm, e.seed, e.phase, e.layer, e.epoch, e.epochs, e.done_steps) for e in progress] == [
-        ("dae", 0, "finetune", -1, 0, 5, 0)]
+        ("dae", 0, "pretrain", 0, 0, 2, 0)]
 
 
 def test_each_filter_snapshot_written_is_the_first_layers_weights_it_announces(tmp_path):

@@ -234,11 +234,14 @@ class LayerPretrainer(ABC):
     @torch.no_grad()
     def reconstruction_error(self, data: torch.Tensor, batch_size: int = 1000) -> float:
         """Mean per-example reconstruction error over ``data`` with no corruption or sampling, in batches so
-        a large data set never needs one huge activation tensor."""
+        a large data set never needs one huge activation tensor. A batch size below 1 is a caller's mistake
+        (its batches would be empty and the mean a silent 0): ValueError."""
         n = int(data.shape[0])
         if n == 0:
             raise ValueError("reconstruction_error needs at least one example")
+        if batch_size < 1:
+            raise ValueError(f"reconstruction_error needs a batch size of at least 1; got {batch_size!r}")
         total = 0.0
-        for start in range(0, n, max(1, int(batch_size))):
+        for start in range(0, n, batch_size):
             total += self._error_sum(self._prepare(data[start : start + batch_size]))
         return total / n

@@ -46,12 +46,13 @@ class LayerDone:
 @torch.no_grad()
 def layer_inputs(model: Net, x: torch.Tensor, block: int) -> torch.Tensor:
     """What block ``block`` sees (eval mode: no dropout), flattened for dense blocks; block == len(blocks)
-    gives the output of the last hidden block."""
+    gives the output of the last hidden block. An empty ``x`` still runs the blocks once, on 0 rows: its result
+    has that block's input shape, not ``x``'s."""
     was_training = model.training
     model.eval()
-    outs = [model.features(x[i : i + EVAL_BATCH], block) for i in range(0, len(x), EVAL_BATCH)]
+    outs = [model.features(x[i : i + EVAL_BATCH], block) for i in range(0, max(len(x), 1), EVAL_BATCH)]
     model.train(was_training)
-    h = torch.cat(outs) if outs else x[:0]
+    h = torch.cat(outs)
     if block < len(model.blocks) and model.blocks[block].kind == "dense":
         h = h.flatten(1)
     return h.contiguous()

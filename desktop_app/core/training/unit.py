@@ -282,11 +282,15 @@ class UnitRun:
             yield from self.pretrain_item(model, item)
 
     def skip_pretrained(self, model: Net, layers_done: int) -> None:
-        """Count the minibatches of the layers a resumed unit had pre-trained already."""
+        """Count the minibatches of the layers a resumed unit had pre-trained already, and say where the unit is
+        now (the next layer, epoch 0): a stop before its first minibatch reports it about to pre-train."""
         section = getattr(self.cfg.pretraining, self.arm)
         per_layer = section.epochs * minibatches(len(self.data.unlabelled_x), section.batch_size)
         self.done_steps += min(layers_done, pretrained_layer_count(self.cfg, self.arm)) * per_layer
         self._pt_started = False
+        todo = pretrain_targets(model, self.arm, self.cfg.pretraining.bottom_layers)[layers_done:]
+        if todo:
+            self._where = ("pretrain", todo[0], 0, section.epochs)
 
     def pretrain_item(self, model: Net, item: LayerStep | LayerEpoch | LayerDone) -> Iterator[Event]:
         """One item of greedy pre-training (``greedy_pretrain``'s, or a seed batch's for this seed) as this
