@@ -251,13 +251,14 @@ EQUIVALENT: dict[str, str] = {
         "it right after begin, before the unit counted any step, so the sum starts from 0"),
     "desktop_app.core.training.unit.xǁUnitRunǁskip_pretrained__mutmut_23": (
         "_pt_started = None instead of False: it is only read as `not self._pt_started`"),
+    "desktop_app.core.training.unit.xǁUnitRunǁskip_pretrained__mutmut_28": (
+        "the next layer taken from every target instead of the bottom_layers ones: they differ only once all the "
+        "bottom layers are done, when nothing is pre-trained (no control.checkpoint, no Progress) before "
+        "fine-tuning's end_of_epoch(0) sets where the unit is"),
     "desktop_app.core.training.unit.xǁUnitRunǁdiverged__mutmut_2": (
         "done_steps = None instead of total_steps: nothing reads a diverged unit's count again (its last events are "
         "the LogMessage and UnitFinished; a seed batch's stop skips ended seeds), and the run's bar moves past the "
         "unit on its UnitFinished (engine/run.py _unit_finished)"),
-    "desktop_app.core.training.unit.xǁUnitRunǁ_pretrain__mutmut_1": (
-        "skip_pretrained(None, ...): skip_pretrained never reads its model argument (it counts the skipped layers' "
-        "minibatches from the config and the data)"),
     "desktop_app.core.training.unit.xǁUnitRunǁpretrain_item__mutmut_30": _FLUSH_NONE,
     **{f"desktop_app.core.training.unit.xǁUnitRunǁpretrain_item__mutmut_{i}": _EMPTY_CELL for i in (51, 52, 54, 55)},
     "desktop_app.core.training.unit.xǁUnitRunǁpretrain_item__mutmut_80": (
@@ -323,7 +324,7 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.training.checkpoints.x__is_safetensors__mutmut_18": (
         "the header length unpacked signed ('<q'): lengths below 2**63 read the same, and one at or above it reads "
         "negative, below 2, where unsigned it is above MAX_SAFETENSORS_HEADER: not safetensors either way"),
-    "desktop_app.core.training.checkpoints.x_model_shapes__mutmut_46": (
+    "desktop_app.core.training.checkpoints.x_model_shapes__mutmut_53": (
         "the model built to read its tensor shapes with seed 1 instead of 0: a seed draws the initial weights, never "
         "their names or shapes, and the weights are dropped"),
     "desktop_app.core.training.checkpoints.x__load_safetensors__mutmut_70": (
@@ -394,8 +395,8 @@ EQUIVALENT: dict[str, str] = {
         "the default evaluation batch 1001 instead of 1000: it only splits the same sum of per-example errors "
         "differently; up to 1000 examples nothing changes, and on the 2000 of RECON_EVAL_SIZE the mean moves at "
         "float32 rounding (at most 1.2e-7 relative, DAE and RBM layers of 784 x 500, five data sets)"),
-    "desktop_app.core.training.greedy.x_layer_inputs__mutmut_20": (
-        "x[:1] instead of x[:0] when no chunk was run: that happens only for an empty x, where both are x itself"),
+    "desktop_app.core.training.greedy.x_layer_inputs__mutmut_19": (
+        "max(len(x), 2) instead of max(len(x), 1) chunk starts: below EVAL_BATCH (1000) both give the one start 0"),
     "desktop_app.core.pretraining.rbm.xǁRBMPretrainerǁ_update__mutmut_83": (
         "|dc| subtracted instead of added in the gradient check's total: dc is a difference of two means of sigmoid "
         "probabilities, so |dc| <= the hidden count (or NaN, NaN either way), and adding or taking it from a total "

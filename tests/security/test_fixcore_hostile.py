@@ -40,6 +40,12 @@ def test_a_manifests_bool_or_non_positive_data_shape_is_refused_in_one_line_nami
     assert "\n" not in str(info.value)
 
 
+def test_a_manifests_data_shape_at_the_bottom_of_the_range_is_taken():
+    """The lowest counts in range still build the model: one class, one input value."""
+    shapes = model_shapes(RunFolder("run"), DENSE_8, {"input_shape": [1], "n_classes": 1})
+    assert sorted(shapes.values()) == [(1,), (1, 8), (8,), (8, 1)]  # head (1, 8) and (1,), dense (8, 1) and (8,)
+
+
 def test_a_manifest_file_with_a_bool_integer_is_refused_naming_the_file_and_the_field():
     """The manifest reader's field checks are the same shared test (``is_int``)."""
     for field, value in (("n_classes", True), ("input_shape", [28, True]), ("patience", False)):
