@@ -188,6 +188,8 @@ class LabModel:
             if data is None:
                 data = RunData()
                 data.ingest(self._replay(Path(run_dir)), replayed=True)
+            if not show:  # kept before ``runs`` reports it: a listener sees it kept (Output variance pools kept seeds)
+                self._kept.add(key)
             self._add(key, data)
         if show:
             self.follow_live = key == self._live

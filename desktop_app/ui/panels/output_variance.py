@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
 
 from desktop_app.core.analysis.progress import OutputVarianceResult
+from desktop_app.core.reproduce.output_variance import MIN_BLOCKS_BEFORE_LAST, slope
 from desktop_app.core.stats import MeanCI, mean_ci, shown_interval
 from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot
 from desktop_app.ui.panels.log_axis import LogAxis
@@ -31,21 +32,42 @@ TINY = 1e-30
 
 
 def verdict(r: OutputVarianceResult) -> str:
-    """What this run shows, in the terms of the paper's two claims (stated, not assumed)."""
-    trends = []
+    """What this run shows, in the terms of the paper's two claims (stated, not assumed), measured as the claim's rule
+    measures them (``core.reproduce.output_variance``): per arm the direction of the least-squares slope of log10
+    variance against block position over every block but the last (the range the rule judges; over every block when
+    there are fewer than 3), with the direction over every block where it differs (the last block's rise under a
+    constant learning rate, which the rule reports apart), and the arm with the lowest mean log10 variance (the
+    rule's paired difference compares the same means). Blocks not computed yet (a live run) are left out."""
+    positions = np.asarray(r.positions)
+    judged = len(positions) - 1 >= MIN_BLOCKS_BEFORE_LAST
+    head = positions[:-1] if judged else positions
+    trends, whole, levels = [], [], {}
     for i, arm in enumerate(r.arms):
-        ok = np.isfinite(r.variance[i]) & (r.variance[i] > 0)
-        if ok.sum() >= 2:
-            slope = np.polyfit(r.positions[ok].astype(float), np.log10(r.variance[i][ok]), 1)[0]
-            trends.append(f"{arm_label(arm)} {'falls' if slope < 0 else 'rises'}")
-    means = {arm: float(np.nanmean(r.variance[i])) for i, arm in enumerate(r.arms)
-             if np.isfinite(r.variance[i]).any()}
+        done = np.isfinite(r.variance[i])
+        logs = np.log10(np.maximum(np.where(done, r.variance[i], 1.0), np.finfo(float).tiny))
+        sel = done & np.isin(positions, head)
+        if sel.sum() >= 2:
+            direction = _direction(slope(positions[sel], logs[sel]))
+            trends.append(f"{direction} for {arm_label(arm)}")
+            with_last = _direction(slope(positions[done], logs[done])) if done.sum() > sel.sum() else direction
+            if with_last != direction:
+                whole.append(f"{with_last} for {arm_label(arm)}")
+        if done.all():
+            levels[arm] = float(logs.mean())
     text = "Paper: variance falls with block position and is lower for pre-trained nets."
     if trends:
-        text += " This run: variance " + ", ".join(trends) + " with position"
-    if len(means) > 1:
-        text += f"; {arm_label(min(means, key=means.get))} varies least on average"
+        span = (f"blocks {int(head[0])}–{int(head[-1])} (every block but the last: the range the claim judges)"
+                if judged else "every block (with fewer than 3 blocks the claim judges no slope)")
+        text += f" This run, over {span}: variance " + ", ".join(trends)
+        if whole:
+            text += "; with the last block: " + ", ".join(whole)
+    if len(levels) > 1:
+        text += f"; lowest mean log10 variance: {arm_label(min(levels, key=levels.__getitem__))}"
     return text + "."
+
+
+def _direction(s: float) -> str:
+    return "falls" if s < 0 else "rises" if s > 0 else "is flat"
 
 
 class OutputVariancePanel(Panel):
@@ -75,7 +97,15 @@ class OutputVariancePanel(Panel):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.result: OutputVarianceResult | None = None
         self.results: list[OutputVarianceResult] = []  # the seeds drawn: this run's and the pooled ones
+        store.runsChanged.connect(self._on_runs_changed)
         self.request_refresh()
+
+    def _on_runs_changed(self, _runs: object) -> None:
+        """A run was opened beside the shown one or closed: a further seed's run joins the pool, a closed one leaves
+        it. The model reports that as ``runsChanged``, not as a change of the shown run's data, so the panel kept
+        drawing the earlier set of seeds until something else redrew it."""
+        if self.result is not None and [id(r) for r in self._pooled(self.result)] != [id(r) for r in self.results]:
+            self.request_refresh()
 
     def _on_log_toggled(self, on: bool) -> None:
         self.plot.setLogMode(False, on)
