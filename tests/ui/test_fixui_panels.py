@@ -15,7 +15,8 @@ import pytest
 from desktop_app.core.events import AnalysisFinished, RunStarted
 from desktop_app.core.lab.store import RunData
 from desktop_app.core.reproduce.output_variance import evaluate
-from desktop_app.core.results import OutputVarianceResult
+from desktop_app.core.results import AnalysisProgress, LandscapeResult, OutputVarianceResult
+from desktop_app.ui.panels.landscape import LandscapePanel
 from desktop_app.ui.panels.output_variance import OutputVariancePanel
 from desktop_app.ui.run_store import RunStore
 
@@ -117,3 +118,43 @@ def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     with open(path, newline="") as fh:
         rows = list(csv.reader(fh))
     return rows[0], rows[1:]
+
+
+# -- Error surface ------------------------------------------------------------------------------------------------
+def bowl(done_every: int = 1) -> LandscapeResult:
+    """A 9 x 7 loss bowl; with ``done_every`` > 1 only every that-many-th point (flat order) is computed, the others
+    NaN as a partial result of the coarse-to-fine pass has them."""
+    xs, ys = np.linspace(-1.0, 1.0, 9), np.linspace(-0.6, 0.6, 7)
+    x, y = np.meshgrid(xs, ys)
+    loss = 0.2 + x**2 + 2 * y**2
+    error = np.clip(loss / 4, 0, 1)
+    missing = np.arange(loss.size).reshape(loss.shape) % done_every != 0
+    loss[missing] = error[missing] = np.nan
+    return LandscapeResult(xs, ys, loss, error, np.zeros((0, 2)), np.zeros(0, dtype=np.int64), np.full(2, np.nan),
+                           "random", "dae", 0, 10, "train", 500)
+
+
+def test_error_surface_csv_holds_only_computed_points(qtbot, tmp_path):
+    """While the surface is computing the panel draws a partial result (points not computed yet filled from their
+    neighbours); its CSV has a row for each computed point with its values and none for the others (it wrote them as
+    NaN rows, read as values by anything that loads the file). The finished surface exports every point."""
+    store = RunStore()
+    panel = LandscapePanel(store)
+    qtbot.addWidget(panel)
+    partial = bowl(done_every=4)
+    panel._on_progress(AnalysisProgress("landscape", 16, 63, partial))  # the job's progress slot
+    assert panel.result is partial and "16/63 points so far" in panel.plot.titleLabel.text
+    columns, rows = read_csv(panel.export_csv(tmp_path / "partial.csv"))
+    assert columns == ["kind", "x", "y", "loss", "error_pct", "epoch"]
+    grid = [r for r in rows if r[0] == "grid"]
+    j, i = np.nonzero(np.isfinite(partial.loss))  # row by row, y outer
+    assert len(grid) == 16 == len(j)
+    np.testing.assert_array_equal([[float(v) for v in r[1:5]] for r in grid],
+                                  np.column_stack([partial.xs[i], partial.ys[j], partial.loss[j, i],
+                                                   100 * partial.error[j, i]]))
+    assert not any("nan" in cell.lower() for r in rows for cell in r)
+    assert [r[0] for r in rows if r[0] != "grid"] == ["centre"]
+    complete = bowl()
+    panel._on_finished(complete)
+    _columns, rows = read_csv(panel.export_csv(tmp_path / "done.csv"))
+    assert len([r for r in rows if r[0] == "grid"]) == complete.loss.size

@@ -2,7 +2,9 @@
 contours; on the PCA plane of the weight trajectory the trajectory itself is drawn on it.
 
 The surface arrives coarse-to-fine (every 4th grid point first): not-yet-computed points are drawn with the
-value of the nearest computed one, so the picture is whole from the first batch and sharpens in place.
+value of the nearest computed one, so the picture is whole from the first batch and sharpens in place. The CSV
+export holds only the grid points computed (a partial surface, while computing or after Cancel, exports fewer rows,
+never a NaN row standing for a point not measured; the figure's title says how many points are in).
 """
 
 from __future__ import annotations
@@ -403,10 +405,12 @@ class LandscapePanel(AnalysisPanel):
             self.epoch_labels.append(label)
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
-        """One row per grid point (row by row, y outer, as the image is drawn), the centre star (its epoch: the
-        checkpoint the plane goes through) and, on the PCA plane, each checkpoint of the trajectory. The error is in
-        % as the colours show it (it was exported as a fraction under a bare "error"); the contour levels are the
-        colour bar's ticks, round values of the quantity, not data."""
+        """One row per computed grid point (row by row, y outer, as the image is drawn), the centre star (its epoch:
+        the checkpoint the plane goes through) and, on the PCA plane, each checkpoint of the trajectory. The error is
+        in % as the colours show it (it was exported as a fraction under a bare "error"); the contour levels are the
+        colour bar's ticks, round values of the quantity, not data. Points not computed yet (NaN in the result: a
+        partial surface while computing or after Cancel) have no row: the picture fills them from their neighbours,
+        the file holds only what was measured."""
         columns = ["kind", "x", "y", "loss", "error_pct", "epoch"]
         r = self.result
         if not isinstance(r, LandscapeResult):
@@ -414,7 +418,8 @@ class LandscapePanel(AnalysisPanel):
         rows: list[list[Any]] = []
         for j, y in enumerate(r.ys):
             for i, x in enumerate(r.xs):
-                rows.append(["grid", float(x), float(y), float(r.loss[j, i]), 100.0 * float(r.error[j, i]), ""])
+                if not np.isnan(r.loss[j, i]):
+                    rows.append(["grid", float(x), float(y), float(r.loss[j, i]), 100.0 * float(r.error[j, i]), ""])
         rows.append(["centre", 0.0, 0.0, "", "", int(r.epoch)])
         if r.directions == "pca":
             for (x, y), e in zip(r.trajectory, r.trajectory_epochs, strict=True):
