@@ -7,6 +7,7 @@ time colouring above the symbol budget, in a few batched items."""
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -158,3 +159,37 @@ def test_error_surface_csv_holds_only_computed_points(qtbot, tmp_path):
     panel._on_finished(complete)
     _columns, rows = read_csv(panel.export_csv(tmp_path / "done.csv"))
     assert len([r for r in rows if r[0] == "grid"]) == complete.loss.size
+
+
+# -- Summary ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [(1400, 900), (1280, 800)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_summary_table_of_a_three_arm_claim_shows_every_row(qtbot, size):
+    """Three arms, random init on the plateau for seeds 2 and 3: six rows (each arm over every seed and over the seeds
+    off the plateau), all visible in the real window at both sizes, no vertical scrolling (capped at 130 px, the
+    table showed three rows and scrolled), and the plots keep room for their boxes."""
+    from desktop_app.core.events import EpochMetrics
+    from desktop_app.ui.main_window import MainWindow
+    from tests.ui import test_panels_data as syn
+    from tests.ui.fakes import FakeController
+
+    arms = ("none", "rbm", "dae")
+    stuck = {("none", 2, syn.EPOCHS - 1), ("none", 3, syn.EPOCHS - 1)}
+    events = [replace(e, test_error=0.6) if isinstance(e, EpochMetrics) and (e.arm, e.seed, e.epoch) in stuck else e
+              for e in syn.events(arms=arms)]
+    window = MainWindow(FakeController())
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    window.store.ingest(events)
+    assert window.show_panel("Summary")
+    panel = window.panel_widgets["Summary"]
+    panel.ensure_current()
+    qtbot.wait(50)
+    table = panel.table
+    assert table.rowCount() == 6 and panel.plateau == {"": [2, 3]}
+    last = table.rowViewportPosition(5) + table.rowHeight(5)
+    assert last <= table.viewport().height(), (size, last, table.viewport().height())
+    assert not table.verticalScrollBar().isVisible()
+    assert table.height() <= table.maximumHeight() and table.minimumHeight() == table.maximumHeight()
+    assert min(p.vb.height() for p in (panel.box_plot, panel.diff_plot)) >= 100

@@ -23,9 +23,16 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 
 from desktop_app.core.lab.comparison import Comparison
 from desktop_app.core.lab.hparams import final_test_errors
@@ -106,6 +113,9 @@ def final_errors(store: RunStore | RunData) -> dict[str, dict[int, float]]:
 
 SUMMARY_PLOTS_MIN_PX = 315
 TABLE_MIN_PX = 100  # the header and three rows
+# The table is as tall as its rows up to this many (three arms, each with its row over the seeds off the plateau),
+# then it scrolls: capped at 130 px, a 3-arm claim's six rows scrolled in a box of three at 1280x800.
+TABLE_MAX_ROWS = 6
 
 
 DIFF_TITLE_PX = 290  # the paired-difference title's room in an export (its column of the 900 px layout: ~306 px)
@@ -156,7 +166,9 @@ class SummaryPanel(Panel):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setMaximumHeight(130)
+        self.table.verticalHeader().setDefaultSectionSize(QFontMetrics(self.table.font()).lineSpacing() + 8)
+        self.table.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.table.installEventFilter(self)  # its width decides whether the sideways scroll bar takes a row's height
         self.table.setToolTip("Mean with t-based 95 % CI over seeds; paired difference over the seeds both arms "
                               "have, with a paired t-test and a Wilcoxon signed-rank test. Where random init ended "
                               f"above {STUCK_ERROR:.0%} test error on some seeds (it never left the chance-level "
@@ -350,8 +362,31 @@ class SummaryPanel(Panel):
 
     def set_compact(self, compact: bool) -> None:
         super().set_compact(compact)
-        comparing = self.comparison() is not None
-        self.table.setMinimumHeight(TABLE_MIN_PX if comparing and not compact else 0)
+        self._fit_table_height()
+
+    def _fit_table_height(self) -> None:
+        """The table as tall as its header and rows, up to TABLE_MAX_ROWS (then it scrolls), plus the sideways scroll
+        bar when its columns are wider than it is. It gives that height up while another view needs the window's
+        height (``compact``), and under a comparison (whose plots claim SUMMARY_PLOTS_MIN_PX) down to TABLE_MIN_PX."""
+        t = self.table
+        shown = min(t.rowCount(), TABLE_MAX_ROWS)
+        header = t.horizontalHeader()
+        height = 2 * t.frameWidth() + max(header.height(), header.sizeHint().height())
+        height += sum(t.rowHeight(r) for r in range(shown))
+        room = t.width() - 2 * t.frameWidth()
+        if t.rowCount() > shown:
+            room -= t.verticalScrollBar().sizeHint().width()
+        if header.length() > room:
+            height += t.horizontalScrollBar().sizeHint().height()
+        floor = 0 if self.compact else min(height, TABLE_MIN_PX) if self.comparison() is not None else height
+        if (t.minimumHeight(), t.maximumHeight()) != (floor, height):
+            t.setMinimumHeight(floor)
+            t.setMaximumHeight(height)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is getattr(self, "table", None) and event.type() == QEvent.Type.Resize:  # (None while built)
+            self._fit_table_height()
+        return super().eventFilter(watched, event)
 
     def _on_comparison(self, comparison: object) -> None:
         """The room a comparison needs is claimed at once, even behind another tab (the redraw waits for the tab):
@@ -568,6 +603,7 @@ class SummaryPanel(Panel):
                     item.setToolTip(f"t-interval [{s.ci.lo:.2f}, {s.ci.hi:.2f}] %: shown and drawn from 0 % (an "
                                     "error rate is never negative); the reproduce report prints it as computed")
                 self.table.setItem(r, c, item)
+        self._fit_table_height()
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
         """One row per table row: the drawn rows over every seed (seeds_kept "all") and, where random init has seeds
