@@ -380,7 +380,7 @@ def test_trajectories_overlay_every_run(window, two_runs):
                      if (r["arm"], r["seed"], r["split"], r["phase"]) == (arm, str(seed), "train", "finetune")]
             x, _ = panel.items[key].getData()
             np.testing.assert_allclose(x, np.log10(train), rtol=1e-12)
-            assert panel.items[key].opts["pen"].style() == run_style(i)
+            assert {item.opts["pen"].style() for item in panel.lines[key]} == {run_style(i)}  # every shade
             assert panel.items[key].name() == f"{label} · {arm_label(arm)}"
     texts = [label.text for _, label in panel.legend.items]
     assert texts == ["none (random init)", "dae", "lr=0.1 (solid)", "lr=0.05 (dashed)"]

@@ -11,7 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
+from PySide6.QtGui import QColor
 
 from desktop_app.core.events import AnalysisFinished, RunStarted
 from desktop_app.core.lab.store import RunData
@@ -193,3 +195,59 @@ def test_summary_table_of_a_three_arm_claim_shows_every_row(qtbot, size):
     assert not table.verticalScrollBar().isVisible()
     assert table.height() <= table.maximumHeight() and table.minimumHeight() == table.maximumHeight()
     assert min(p.vb.height() for p in (panel.box_plot, panel.diff_plot)) >= 100
+
+
+# -- Trajectories -------------------------------------------------------------------------------------------------
+def nll(arm: str, seed: int, epoch: int) -> tuple[float, float]:
+    """(train, test) NLL of one epoch: falling, each seed on its own curve, the arms apart."""
+    train = 2.3 * np.exp(-epoch / (4 + seed % 7)) + (0.05 if arm == "dae" else 0.3) * (1 + seed / 400)
+    return train, train + 0.05 + 0.01 * epoch * (1 + seed % 3)
+
+
+def test_trajectories_above_the_symbol_budget_keep_arm_and_time_colours(qtbot):
+    """2 x 400 seeds x 11 epochs (8,800 points, over MAX_SYMBOL_POINTS): every segment of every curve is drawn once,
+    in its arm's hue, paler for earlier epochs (one flat colour per arm before, the last arm drawn covering the
+    first), in a few items batched by colour whatever the number of seeds (never one per seed). The segments and
+    epochs are computed here from the known values, not read from the panel's arrays."""
+    from desktop_app.core.events import EpochMetrics
+    from desktop_app.ui.panels.base import arm_color
+    from desktop_app.ui.panels.trajectory import MAX_SYMBOL_POINTS, TrajectoryPanel
+
+    arms, seeds, epochs = ("none", "dae"), range(400), 11
+    assert len(seeds) * epochs > MAX_SYMBOL_POINTS
+    events: list = [RunStarted("/fig1", "fig1", arms, tuple(seeds), "cpu", 0)]
+    events += [EpochMetrics(a, s, e, nll(a, s, e)[0], 0.1, nll(a, s, e)[1], 0.1, nll(a, s, e)[1], 0.1)
+               for a in arms for s in seeds for e in range(epochs)]
+    store = RunStore()
+    store.ingest(events)
+    panel = TrajectoryPanel(store)
+    qtbot.addWidget(panel)
+
+    def key(a, s, e):  # a segment's start and end, log10 as drawn
+        return tuple(np.round(np.log10([*nll(a, s, e), *nll(a, s, e + 1)]), 9))
+
+    expected = {key(a, s, e): (a, e) for a in arms for s in seeds for e in range(epochs - 1)}
+    drawn: dict[tuple, QColor] = {}
+    lined = [item for item in panel.plot.listDataItems()
+             if isinstance(item, pg.PlotDataItem) and item.opts["pen"] is not None and item.xData is not None]
+    for item in lined:
+        x, y, joined = item.xData, item.yData, np.asarray(item.opts["connect"])
+        colour = pg.mkPen(item.opts["pen"]).color()
+        for i in np.flatnonzero(joined[:-1]):
+            seg = tuple(np.round([x[i], y[i], x[i + 1], y[i + 1]], 9))
+            assert seg not in drawn, "a segment drawn twice"
+            drawn[seg] = colour
+    assert set(drawn) == set(expected)  # every segment of every seed, and nothing between seeds
+    assert len(lined) <= 2 * 6  # batched by colour: a handful of items per arm, not one per seed
+    for arm in arms:
+        hue = arm_color(arm, arms).hsvHue()
+        by_epoch = {}
+        for seg, colour in drawn.items():
+            a, e = expected[seg]
+            if a == arm:
+                assert abs(colour.hsvHue() - hue) <= 2, (arm, e, colour.getRgb())  # the arm's own colour
+                by_epoch.setdefault(e, set()).add(colour.lightness())
+        assert all(len(v) == 1 for v in by_epoch.values())  # one shade per epoch, whatever the seed
+        shades = [by_epoch[e].pop() for e in range(epochs - 1)]
+        assert shades == sorted(shades, reverse=True) and shades[0] > shades[-1]  # paler early, darker late
+        assert len(set(shades)) >= 4

@@ -1,8 +1,11 @@
 """Trajectory panel: log test NLL vs log train NLL, one curve per seed, an epoch a point (Erhan 2010, Fig. 1).
 
 Pre-training acting as a regulariser shows as curves that end lower on the test axis at equal or higher
-train NLL. All curves of an arm are ONE PlotDataItem (a ``connect`` array breaks the line between seeds),
-so 2 x 400 curves of 100 points redraw as two items. With a comparison open (docs/ARCHITECTURE.md, "Comparing
+train NLL. Each arm keeps its colour, in TIME_BINS shades from pale (early epochs) to dark (late ones), so where
+training is along a curve reads at any number of seeds. Drawing is batched by colour, never one item per seed: an
+arm's points are ONE PlotDataItem (the epoch symbols, hover and the CSV read its arrays; a ``connect`` array breaks
+it between seeds) and its lines one item per shade (the segments of that stretch of epochs, ``connect`` again), so
+2 x 400 curves of 100 points redraw as a dozen items. With a comparison open (docs/ARCHITECTURE.md, "Comparing
 runs") every run's arms are drawn, each run in its own line style and each arm in its colour.
 """
 
@@ -14,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
 
 from desktop_app.core.lab.grouping import seed_text
@@ -41,6 +45,12 @@ MAX_SYMBOL_POINTS = 4_000
 # Hundreds of overlapping translucent curves look the same either way.
 HOVER_RADIUS_PX = 12.0
 TINY = 1e-12  # NLL is > 0; clip so log10 stays finite
+# Shades of an arm's colour along training: above MAX_SYMBOL_POINTS the lines alone drew each arm as one flat mass
+# (2 x 400 seeds: the last arm drawn covered the first, and nothing said which end of a curve was early). Later
+# shades are drawn over earlier ones, of every arm, so late epochs are never buried under another arm's start.
+TIME_BINS = 5
+PALE, DARK = 0.45, 0.6  # the first shade: the colour at 45 % over white; the last: the colour at 60 % brightness
+TITLE = "Test vs train NLL, one curve per seed (pale: early epochs, dark: late)"
 
 
 @dataclass
@@ -62,6 +72,40 @@ class ArmTrajectories:
     @property
     def y(self) -> np.ndarray:
         return np.log10(np.maximum(self.test_nll, TINY))
+
+
+def time_shades(colour: QColor, n: int = TIME_BINS) -> list[QColor]:
+    """``n`` shades of an arm's colour from pale (early epochs) through the colour itself to dark (late); alpha kept."""
+    out = []
+    for k in range(n):
+        t = k / (n - 1) if n > 1 else 1.0
+        if t <= 0.5:  # white -> colour
+            f = PALE + (1 - PALE) * t / 0.5
+            rgb = [round(255 + (c - 255) * f) for c in colour.getRgb()[:3]]
+        else:  # colour -> dark
+            g = 1 - (1 - DARK) * (t - 0.5) / 0.5
+            rgb = [round(c * g) for c in colour.getRgb()[:3]]
+        out.append(QColor(*rgb, colour.alpha()))
+    return out
+
+
+def time_bins(traj: ArmTrajectories, n: int = TIME_BINS) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The arm's line segments split into ``n`` stretches of epochs (equal spans of its epoch range; a segment
+    belongs to the stretch of the epoch it starts at): per stretch the indices of the points drawn and its
+    ``connect`` array (True: joined to the next point drawn), consecutive segments joined into one line so a dash
+    pattern runs along it."""
+    if not len(traj.epochs):
+        return [(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)) for _ in range(n)]
+    lo, hi = int(traj.epochs.min()), int(traj.epochs.max())
+    which = (traj.epochs - lo) * n // max(hi - lo, 1)  # a segment starts before ``hi``: stretch 0 .. n - 1
+    out = []
+    for b in range(n):
+        starts = traj.connect & (which == b)
+        drawn = starts.copy()
+        drawn[1:] |= starts[:-1]  # each segment's end point
+        idx = np.flatnonzero(drawn)
+        out.append((idx, starts[idx]))
+    return out
 
 
 def collect(store: RunStore | RunData, arm: str) -> ArmTrajectories:
@@ -108,11 +152,11 @@ class TrajectoryPanel(Panel):
 
         # data are log10 values; the axes label them in nats
         axes = {"bottom": LogNLLAxis("bottom"), "left": LogNLLAxis("left")}
-        self.plot = style_plot(self.graphics.addPlot(row=0, col=0, axisItems=axes),
-                               "Test vs train NLL, one curve per seed",
+        self.plot = style_plot(self.graphics.addPlot(row=0, col=0, axisItems=axes), TITLE,
                                "train NLL (nats, log scale)", "test NLL (nats, log scale)")
         self.legend = add_legend(self.plot, offset=(-10, 10))
-        self.items: dict[str, pg.PlotDataItem] = {}
+        self.items: dict[str, pg.PlotDataItem] = {}  # per arm (and run): every point, the epoch symbols
+        self.lines: dict[str, list[pg.PlotDataItem]] = {}  # per arm (and run): its lines, one item per shade
         self.ends: dict[str, pg.ScatterPlotItem] = {}
         self.data: dict[str, ArmTrajectories] = {}
         self._legend_layout: tuple = ()
@@ -146,6 +190,8 @@ class TrajectoryPanel(Panel):
         for key in [k for k in self.items if k not in wanted]:
             self.plot.removeItem(self.items.pop(key))
             self.plot.removeItem(self.ends.pop(key))
+            for item in self.lines.pop(key):
+                self.plot.removeItem(item)
         self.data = {}
         for key, (run, index, data, arm) in wanted.items():
             traj = collect(data, arm)
@@ -155,17 +201,23 @@ class TrajectoryPanel(Panel):
             colour = arm_color(arm, arms, alpha=220 if n_seeds <= 10 else 90)
             if key not in self.items:  # (the legend is refilled below: arms, then runs)
                 self.items[key] = self.plot.plot(name=f"{run} · {arm_label(arm)}" if run else arm_label(arm))
+                self.lines[key] = [pg.PlotDataItem() for _ in range(TIME_BINS)]
+                for b, item in enumerate(self.lines[key]):
+                    item.setZValue(-1 + b / TIME_BINS)  # later epochs over earlier ones, of every arm
+                    self.plot.addItem(item)
                 self.ends[key] = pg.ScatterPlotItem(size=9, symbol="s", pen=pg.mkPen(FOREGROUND, width=0.8))
                 self.ends[key].setZValue(5)
                 self.plot.addItem(self.ends[key])
-            symbols = self.points_box.isChecked() and len(traj.x) <= MAX_SYMBOL_POINTS
+            x, y = traj.x, traj.y
+            symbols = self.points_box.isChecked() and len(x) <= MAX_SYMBOL_POINTS
             style = run_style(index) if run else Qt.PenStyle.SolidLine
-            width = 1.0 if len(traj.x) > MAX_SYMBOL_POINTS else 1.2 if not run else 1.6  # (MAX_SYMBOL_POINTS)
-            self.items[key].setData(
-                traj.x, traj.y, connect=traj.connect, pen=pg.mkPen(colour, width=width, style=style),
-                symbol="o" if symbols else None, symbolSize=4, symbolPen=None, symbolBrush=pg.mkBrush(colour))
+            width = 1.0 if len(x) > MAX_SYMBOL_POINTS else 1.2 if not run else 1.6  # (MAX_SYMBOL_POINTS)
+            self.items[key].setData(x, y, connect=traj.connect, pen=None, symbol="o" if symbols else None,
+                                    symbolSize=4, symbolPen=None, symbolBrush=pg.mkBrush(colour))
+            for item, shade, (idx, joined) in zip(self.lines[key], time_shades(colour), time_bins(traj), strict=True):
+                item.setData(x[idx], y[idx], connect=joined, pen=pg.mkPen(shade, width=width, style=style))
             last = ~traj.connect  # the last point of each seed: where training ended
-            self.ends[key].setData(traj.x[last], traj.y[last], brush=pg.mkBrush(arm_color(arm, arms)))
+            self.ends[key].setData(x[last], y[last], brush=pg.mkBrush(arm_color(arm, arms)))
         if layout != self._legend_layout:
             self._fill_legend(arms)
             self._legend_layout = layout
@@ -192,11 +244,8 @@ class TrajectoryPanel(Panel):
         self.legend.clear()
         comparison = self.comparison()
         shown = list(dict.fromkeys(arm for key, d in self.data.items() for arm in [key.split("\x1f")[-1]]))
-        for arm in shown:
-            if comparison is None:
-                self.legend.addItem(self.items[arm], arm_label(arm))
-            else:
-                self.legend.addItem(style_sample(Qt.PenStyle.SolidLine, arm_color(arm, arms)), arm_label(arm))
+        for arm in shown:  # (a line in the arm's own colour: its item draws only the points)
+            self.legend.addItem(style_sample(Qt.PenStyle.SolidLine, arm_color(arm, arms)), arm_label(arm))
         for i, r in enumerate(comparison or ()):
             self.legend.addItem(style_sample(run_style(i)), f"{r.label} ({STYLE_NAMES[run_style(i)]})")
 
