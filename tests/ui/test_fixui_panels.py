@@ -251,3 +251,101 @@ def test_trajectories_above_the_symbol_budget_keep_arm_and_time_colours(qtbot):
         shades = [by_epoch[e].pop() for e in range(epochs - 1)]
         assert shades == sorted(shades, reverse=True) and shades[0] > shades[-1]  # paler early, darker late
         assert len(set(shades)) >= 4
+
+
+# -- HParams (the report's width figure) and Summary's group labels (its label-size figure) -----------------------
+def width_sweep(qtbot, widths=(25, 50, 500)):
+    """The width claim's three runs (three hidden layers of 25, 50 and 500 units), replayed from known events; the
+    configs read by the model's own reader hook, so the comparison names its fields as for real folders."""
+    from desktop_app.core.config import LayerSpec
+    from desktop_app.core.config import replace as cfg_replace
+    from desktop_app.core.lab.model import LabModel
+    from tests.ui import test_panels_data as syn
+    from tests.ui.test_main_window import tiny_config
+
+    configs, events = {}, {}
+    for w in widths:
+        key = f"/runs/width-{w}"
+        cfg = tiny_config(name="reproduce-width")
+        configs[key] = cfg_replace(cfg, model=cfg_replace(cfg.model, layers=(LayerSpec("dense", w),) * 3))
+        events[key] = syn.events(key, arms=("none", "rbm", "dae"))
+    store = RunStore(model=LabModel(replay=lambda path: iter(events[str(path)]),
+                                    read_config=lambda path: configs[str(path)]))
+    store.load_run(next(iter(configs)))
+    store.model.compare(list(configs))
+    return store
+
+
+def test_hparams_parallel_axis_names_whole_in_the_reports_figure(qtbot, tmp_path):
+    """The report's width figure (HParams of the three width runs, laid out for export at 900 px) cut the first
+    axis's name to "model.... (log)": the left margin was held to one axis spacing. It now grows to hold the name;
+    every name is whole, drawn (pyqtgraph drops a label leaving its axis) and clear of its row's neighbours."""
+    from desktop_app.report_figures import SIZE
+    from desktop_app.ui.panels.hparams import HParamsPanel
+    from tests.ui.test_window_layout import _text_rects
+
+    panel = HParamsPanel(width_sweep(qtbot))
+    qtbot.addWidget(panel)
+    panel.resize(*SIZE)
+    panel.show()
+    qtbot.waitExposed(panel)
+    names = ["model.layers.0.units (log)", "model.layers.1.units (log)", "model.layers.2.units (log)", "test error"]
+    with panel._export_layout():  # the figure's layout (as export_png draws it)
+        axis = panel.parallel.getAxis("bottom")
+        ticks = sorted(axis._tickLevels[0])
+        assert [text.strip() for _, text in ticks] == names
+        rects = sorted(_text_rects(axis), key=lambda r: r.left())
+        assert len(rects) == len(ticks)
+        for row in (rects[0::2], rects[1::2]):  # two rows of names, alternating
+            assert not any(a.adjusted(1, 0, -1, 0).intersects(b) for a, b in zip(row, row[1:], strict=False))
+        (x0, _x1), _ = panel.parallel.vb.viewRange()
+        assert x0 < -0.6  # the margin grew for the first name
+    assert panel.export_png(tmp_path / "hparams.png", width=1100).stat().st_size > 0
+    assert "…" not in panel.parallel.titleLabel.item.toPlainText()  # the title stands whole too
+
+
+def test_summary_group_labels_centred_and_whole_in_the_reports_figure(qtbot):
+    """The report's label-size figure (Summary with a group per run) put each group's label under the right one of
+    its two pre-trained arms in the paired-difference plot; the last group's label had half the room it needed at
+    the plot's edge and read "labels=…". Now centred under the group (a label-only tick, no tick mark or grid line of
+    its own), whole, in both plots."""
+    from desktop_app.report_figures import SIZE
+    from desktop_app.ui.panels.summary import SummaryPanel
+    from tests.ui import test_panels_data as syn
+    from tests.ui.test_window_layout import _text_rects
+
+    stores = {}
+    for label in ("labels=100", "labels=1000", "labels=all"):
+        stores[label] = RunStore()
+        stores[label].ingest(syn.events(f"/runs/{label}", arms=("none", "rbm", "dae")))
+    panel = SummaryPanel(stores["labels=100"])
+    qtbot.addWidget(panel)
+    panel.set_groups(stores)
+    panel.resize(*SIZE)
+    panel.show()
+    qtbot.waitExposed(panel)
+    with panel._export_layout():  # the figure's layout (as export_png draws it)
+        for plot, arms in ((panel.box_plot, ("none", "rbm", "dae")), (panel.diff_plot, ("rbm", "dae"))):
+            axis = plot.getAxis("bottom")
+            ticks = sorted(axis._tickLevels[0])
+            groups = [(x, text.partition("\n")[2]) for x, text in ticks if text.partition("\n")[2].strip()]
+            assert [g for _, g in groups] == list(stores), groups  # whole, not elided
+            arm_x = [x for x, text in ticks if text.partition("\n")[0]]
+            assert [text.partition("\n")[0] for x, text in ticks if x in arm_x] == list(arms) * 3
+            for k, (x, _g) in enumerate(groups):  # centred under its group's arms
+                assert x == pytest.approx(np.mean(arm_x[k * len(arms):(k + 1) * len(arms)]))
+            assert len(_text_rects(axis)) == len(ticks)  # every label drawn
+            marks = _tick_marks(axis)
+            assert len(marks) == len(arm_x)  # a tick mark (and grid line) per arm, none under a label-only tick
+
+
+def _tick_marks(axis) -> list:
+    """The tick marks an axis would draw now (pyqtgraph's draw specs)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(8, 8, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        return axis.generateDrawSpecs(painter)[1]
+    finally:
+        painter.end()

@@ -45,7 +45,8 @@ from desktop_app.ui.panels.compare import RUN_SYMBOLS, comparison_arms, fit_lege
 from desktop_app.ui.run_store import METRICS, RunStore
 
 LEGEND_COLUMNS = 6
-X_MARGIN = 0.6  # the parallel view's room left of its first axis, in axis spacings
+X_MARGIN = 0.6  # the parallel view's room left of its first axis, in axis spacings (at least) ...
+X_MARGIN_MAX = 1.5  # ... and at most: it grows to hold the first field's whole name ("model.layers.0.units (log)")
 X_RIGHT = 1.0  # and right of its last (the error axis), whose values are written right of it as every axis's are
 COLOURS = pg.colormap.get("viridis")  # low error dark, high error yellow (the error axis says which)
 EMPTY_TITLE = "Compare two or more runs (Runs pane → Compare) to plot their final test error against their fields"
@@ -238,10 +239,11 @@ class HParamsPanel(Panel):
                                    symbol="o", symbolSize=6, symbolBrush=pg.mkBrush(colour), symbolPen=None)
             item.setToolTip(f"{line.label}: {line.error:.2f} % (n = {line.n})")
             self._add(self.parallel, item, self._parallel_items)
-        self._label_parallel()
         self.parallel.setXRange(-X_MARGIN, k + X_RIGHT, padding=0)
+        self._label_parallel()
         self.parallel.setYRange(-0.08, 1.08, padding=0)
-        self.parallel.setTitle(f"Every run across its fields · {arm_label(self.arm)}, coloured by final test error",
+        # short enough to stand whole over the plot in the report's 1100 px figure (it ended "coloured by final test…")
+        self.parallel.setTitle(f"Runs across their fields · {arm_label(self.arm)}, colour: final test error",
                                color=FOREGROUND, size="11pt")
 
     def _axis_text(self, i: int, fraction: float, text: str) -> None:
@@ -254,25 +256,36 @@ class HParamsPanel(Panel):
         """Axis names and value labels fitted to the room between two axes (again when the plot resizes): with a
         dozen differing fields the names printed over each other ("batch_sizefinetune.epochs") and a value ran
         into the next axis's. Names that do not fit alternate between two rows and are elided in the middle
-        ("pretr…epochs"); values are elided at their end (the error axis's within the right margin); the CSV
-        export has every whole name and value."""
+        ("pretr…epochs") only when two axis spacings cannot hold them; values are elided at their end (the error
+        axis's within the right margin); the CSV export has every whole name and value. The left margin grows (up to
+        X_MARGIN_MAX spacings) to hold the first name whole: it was held to one spacing, and the report's width
+        figure read "model.... (log)" under its first axis."""
         k = len(self.axes)
         axis = self.parallel.getAxis("bottom")
         names = [a.name + (" (log)" if a.log else "") for a in self.axes] + ["test error"]
-        room = self.parallel.vb.width() / (k + X_MARGIN + X_RIGHT)  # pixels between neighbouring axes
-        if not self.axes or room <= 0:
+        view = self.parallel.vb.width()
+        if not self.axes or view <= 0:
             axis.setTicks([[(float(i), n) for i, n in enumerate(names)]] if self.axes else None)
             return
         metrics = QFontMetrics(axis.style.get("tickFont") or axis.font())
+        first = metrics.horizontalAdvance(names[0]) + 8  # centred on its axis: half of it left of the axis
+        left = X_MARGIN_MAX if 2 * view <= first else first * (k + X_RIGHT) / (2 * view - first)
+        left = min(X_MARGIN_MAX, max(X_MARGIN, left))
+        room = view / (k + left + X_RIGHT)  # pixels between neighbouring axes
         stagger = any(metrics.horizontalAdvance(n) > room - 8 for n in names)
-        # the first and last names stay within the margin (pyqtgraph hides a tick label that leaves its axis)
-        widths = [int(room - 8 if not stagger or i in (0, k) else 2 * room - 8) for i in range(k + 1)]
-        texts = [metrics.elidedText(n, Qt.TextElideMode.ElideMiddle, max(w, 12)) for n, w in zip(names, widths,
-                                                                                                 strict=True)]
+        apart = 2 * room - 8 if stagger else room - 8  # to the next name in the same row
+        # the first and last names stay within the margins (pyqtgraph hides a tick label that leaves its axis)
+        widths = [min(apart, 2 * left * room - 8 if i == 0 else 2 * X_RIGHT * room - 8 if i == k else apart)
+                  for i in range(k + 1)]
+        texts = [metrics.elidedText(n, Qt.TextElideMode.ElideMiddle, max(int(w), 12)) for n, w in zip(names, widths,
+                                                                                                      strict=True)]
         axis.setTicks([[(float(i), "\n" + t if stagger and i % 2 else t) for i, t in enumerate(texts)]])
         axis.setHeight(None)  # the automatic height, plus the second row's line when there is one
         if stagger:
             axis.setHeight(axis.maximumHeight() + metrics.lineSpacing())
+        (x0, x1), _ = self.parallel.vb.viewRange()
+        if abs(x0 + left) > 1e-9 or abs(x1 - k - X_RIGHT) > 1e-9:
+            self.parallel.setXRange(-left, k + X_RIGHT, padding=0)
         for item, text, _axis in self._value_texts:
             shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(int(room - 10), 12))
             item.setText(shown)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -105,6 +105,22 @@ def arm_summary(group: str, arm: str, x: float, by_arm: dict[str, dict[int, floa
     return ArmSummary(group, arm, x, values, box_stats(v), mean_ci(v), diff, seeds_kept=seeds_kept)
 
 
+class CategoryAxis(pg.AxisItem):
+    """The arm axis: a tick whose text starts with a line break is a label only (a group's name centred under its
+    group, on the second line), drawn without a tick mark or grid line of its own."""
+
+    def generateDrawSpecs(self, p: Any) -> Any:  # noqa: N802 - pyqtgraph override
+        specs = super().generateDrawSpecs(p)
+        view = self.linkedView()
+        only = [v for level in getattr(self, "_tickLevels", None) or () for v, text in level if text.startswith("\n")]
+        if specs is None or view is None or not only:
+            return specs
+        axis_spec, tick_specs, text_specs = specs
+        at = [self.mapFromScene(view.mapViewToScene(QPointF(v, 0.0))).x() for v in only]
+        kept = [t for t in tick_specs if all(abs(t[1].x() - x) > 0.5 for x in at)]
+        return axis_spec, kept, text_specs
+
+
 def final_errors(store: RunStore | RunData) -> dict[str, dict[int, float]]:
     """arm -> seed -> test error (%) at that seed's last fine-tuning epoch (the latest one while running); the one
     owner is ``core.lab.hparams.final_test_errors`` (the HParams panel reads the same numbers)."""
@@ -148,10 +164,10 @@ class SummaryPanel(Panel):
         super().__init__(store, parent)
         self.finish_toolbar()
         self.groups: dict[str, RunStore] = {"": store}
-        self.box_plot = style_plot(self.graphics.addPlot(row=0, col=0), BOX_TITLE,
-                                   "arm", "test error (%)")
-        self.diff_plot = style_plot(self.graphics.addPlot(row=0, col=1), f"Paired difference: arm − {REFERENCE}",
-                                    "arm", "Δ test error (pp)")  # pp: percentage points
+        self.box_plot = style_plot(self.graphics.addPlot(row=0, col=0, axisItems={"bottom": CategoryAxis("bottom")}),
+                                   BOX_TITLE, "arm", "test error (%)")
+        self.diff_plot = style_plot(self.graphics.addPlot(row=0, col=1, axisItems={"bottom": CategoryAxis("bottom")}),
+                                    f"Paired difference: arm − {REFERENCE}", "arm", "Δ test error (pp)")  # pp: points
         self.graphics.ci.layout.setColumnStretchFactor(0, 3)
         self.graphics.ci.layout.setColumnStretchFactor(1, 2)
         for plot in (self.box_plot, self.diff_plot):  # x is a category axis (arms, runs): no "arm (x0.001)"
@@ -414,9 +430,12 @@ class SummaryPanel(Panel):
             self.request_refresh()  # labels under the boxes <-> numbers
 
     def _ticks(self, items: list[ArmSummary], xs: list[float]) -> list[tuple[float, str]]:
-        """Arm names; with groups, each group's label once, on a second line under its middle arm (long sweep
-        labels under every arm would overlap). In a comparison the run's label under each box (its number when
-        the labels would overlap) and the arm under its group."""
+        """Arm names; with groups, each group's label once, on a second line centred under the group (long sweep
+        labels under every arm would overlap): under its middle arm, or for an even number of arms a label-only tick
+        ("\n" + label, see ``CategoryAxis``) half-way between the middle two. Under the right one of two, as before,
+        the last group's label had half the room it needed at the plot's edge ("labels=…" in the report's figure).
+        In a comparison the run's label under each box (its number when the labels would overlap) and the arm under
+        its group."""
         ticks = []
         for i, (s, x) in enumerate(zip(items, xs, strict=True)):
             first = (str(s.run_index + 1) if self.numbered else s.run) if s.run else s.arm
@@ -424,8 +443,11 @@ class SummaryPanel(Panel):
                 ticks.append((x, first))
                 continue
             members = [j for j, o in enumerate(items) if o.group == s.group]
-            ticks.append((x, f"{first}\n{s.group}" if i == members[len(members) // 2] else f"{first}\n "))
-        return ticks
+            middle = members[len(members) // 2]
+            ticks.append((x, f"{first}\n{s.group}" if i == middle and len(members) % 2 else f"{first}\n "))
+            if i == middle and not len(members) % 2:
+                ticks.append(((xs[members[len(members) // 2 - 1]] + x) / 2, f"\n{s.group}"))
+        return sorted(ticks, key=lambda t: t[0])
 
     def _set_ticks(self, plot: pg.PlotItem, ticks: list[tuple[float, str]]) -> None:
         self._full_ticks[id(plot)] = ticks
