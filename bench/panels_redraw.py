@@ -3,8 +3,8 @@ and the filters panel with 1,000 28x28 filters per side.
 
 "Redraw" = rebuild the plot items from the RunStore (``panel.refresh()``), and "redraw + paint" adds
 rendering the panel's plots to pixels at 900x600 (``graphics.grab()``), offscreen. For the trajectory panel
-the same data drawn as one PlotDataItem per seed (800 items) is the baseline the one-item-per-arm design
-is measured against. Medians of repeated runs.
+the same data drawn as one PlotDataItem per seed (800 items) is the baseline the batched-by-colour design (a
+few items per arm) is measured against. Medians of repeated runs.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/panels_redraw.py [--repeats 7] [--seeds 400] [--epochs 100]
 """
@@ -29,7 +29,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from bench.report import machine_line, write_section  # noqa: E402
 from desktop_app.core.events import EpochMetrics, FilterSnapshot, RunStarted  # noqa: E402
 from desktop_app.ui.panels.filters import FiltersPanel  # noqa: E402
-from desktop_app.ui.panels.trajectory import MAX_SYMBOL_POINTS, TrajectoryPanel, collect  # noqa: E402
+from desktop_app.ui.panels.trajectory import MAX_SYMBOL_POINTS, TIME_BINS, TrajectoryPanel, collect  # noqa: E402
 from desktop_app.ui.run_store import RunStore  # noqa: E402
 
 SIZE = (900, 600)
@@ -133,7 +133,8 @@ def main() -> None:
         "",
         "| panel | data | redraw (store -> items) | redraw + paint |",
         "| --- | --- | ---: | ---: |",
-        f"| trajectories | 2 arms x {args.seeds} seeds x {args.epochs} epochs = {n_points:,} points, one item per arm "
+        f"| trajectories | 2 arms x {args.seeds} seeds x {args.epochs} epochs = {n_points:,} points, batched by "
+        f"colour (per arm: its points and {TIME_BINS} time shades of its lines) "
         f"| {t_refresh:.0f} ms | {t_paint:.0f} ms |",
         f"| trajectories, baseline | the same, one PlotDataItem per seed ({2 * args.seeds} items) | – "
         f"| {t_base:.0f} ms |",
