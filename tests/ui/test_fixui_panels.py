@@ -19,6 +19,7 @@ from desktop_app.core.events import AnalysisFinished, RunStarted
 from desktop_app.core.lab.store import RunData
 from desktop_app.core.reproduce.output_variance import evaluate
 from desktop_app.core.results import AnalysisProgress, LandscapeResult, OutputVarianceResult
+from desktop_app.ui.panels.base import arm_label
 from desktop_app.ui.panels.landscape import LandscapePanel
 from desktop_app.ui.panels.output_variance import OutputVariancePanel
 from desktop_app.ui.run_store import RunStore
@@ -66,8 +67,14 @@ def test_output_variance_redraws_when_a_further_seed_is_opened_or_closed(qtbot, 
         assert [r.seed for r in panel.results] == list(range(s + 1)), f"seed {s} opened: not drawn"
         assert f"{s + 1} seeds" in panel.plot.titleLabel.text
     logs = np.log10(np.stack([r.variance for r in results]))  # (seed, arm, block), computed here
+    numbers = evaluate(results).numbers  # the claim's rule over the same seeds
     for i, arm in enumerate(ARMS):
         np.testing.assert_allclose(panel.curves[arm].yData, 10 ** logs[:, i].mean(axis=0), rtol=1e-9)
+        # the label of the seeds' geometric mean says the direction of the rule's mean slope before the last block
+        fit = np.mean([np.polyfit(POSITIONS[:-1], logs[s, i, :-1], 1)[0] for s in range(3)])
+        assert numbers[arm]["slope_before_last"] == pytest.approx(fit)
+        said = f"{'falls' if fit < 0 else 'rises'} for {arm_label(arm)}"
+        assert said in panel.info.text(), (said, panel.info.text())
     store.model.close(keys[1])
     assert [r.seed for r in panel.results] == [0, 2]
     assert "2 seeds" in panel.plot.titleLabel.text and "none/1" not in panel.curves
