@@ -14,8 +14,9 @@ from desktop_app.core import config as c
 from desktop_app.core.runfolder import RunFolder, RunFolderError
 from desktop_app.core.runfolder.lock import read_lock
 from desktop_app.core.runfolder.manifest import ManifestError, parse_manifest
-from desktop_app.core.training.checkpoints import model_shapes, read_resume_state
+from desktop_app.core.training.checkpoints import model_shapes
 from desktop_app.core.untrusted import is_int
+from tests.core.test_checkpoints import W, _resume_with  # the same hostile latest.pt writer
 
 DENSE_8 = c.from_dict({"model": {"layers": [{"kind": "dense", "units": 8}]}, "arms": ["none"]})
 
@@ -54,14 +55,6 @@ def test_a_manifest_file_with_a_bool_integer_is_refused_naming_the_file_and_the_
         assert str(info.value).startswith(f"run/manifest.json: field {field!r} must be")
 
 
-def _resume_with(tmp_path, state):
-    unit = RunFolder(tmp_path / "run").unit("none", 0)
-    unit.latest_path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, unit.latest_path)
-    return unit.latest_path, lambda: read_resume_state(unit)
-
-
-W = {"w": torch.zeros(2, 3)}
 
 
 @pytest.mark.parametrize(("state", "why"), [
