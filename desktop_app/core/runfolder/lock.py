@@ -25,6 +25,9 @@ from desktop_app.core.untrusted import is_int, read_regular
 
 MAX_LOCK_BYTES = 4096
 FRESH_S = 10.0  # an unreadable lock file younger than this is being written by its creator
+MAX_PID = 2**31 - 1  # pid_t is a 32-bit int: a larger "pid" is no process (os.kill raised OverflowError on it)
+MAX_STARTED = 2.0**34  # seconds since the epoch (year 2514): a later, negative or NaN "started" is no time
+# (time.localtime raised on it, so naming the holder crashed)
 
 
 class RunFolderLocked(RunFolderError):
@@ -67,6 +70,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _when(started: object) -> float:
+    """A lock file's "started" as a time ``LockInfo.describe`` can show; 0.0 (unknown) for anything else. The
+    range is checked before ``float()``: NaN compares False, and float() of a 400-digit int raised OverflowError."""
+    if not isinstance(started, int | float) or isinstance(started, bool):
+        return 0.0
+    return float(started) if 0 <= started <= MAX_STARTED else 0.0
+
+
 def read_lock(folder: RunFolder) -> LockInfo | None:
     """The lock's holder, None without a lock; an unreadable lock file reads as pid 0 (stale)."""
     path = folder.lock_path
@@ -78,12 +89,11 @@ def read_lock(folder: RunFolder) -> LockInfo | None:
         raw = read_regular(path, MAX_LOCK_BYTES)  # a FIFO or device is unreadable (pid 0), never waited on
         d = json.loads(raw.decode("utf-8"))
         pid, host = d["pid"], d["host"]
-        if not is_int(pid) or not isinstance(host, str):
+        if not is_int(pid) or pid > MAX_PID or not isinstance(host, str):
             raise ValueError
         started = d.get("started", 0.0)
         proc_start = d.get("proc_start", "")
-        return LockInfo(pid, host[:255], float(started) if isinstance(started, int | float) else 0.0,
-                        proc_start if isinstance(proc_start, str) else "")
+        return LockInfo(pid, host[:255], _when(started), proc_start if isinstance(proc_start, str) else "")
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError, RecursionError, UnicodeDecodeError):
@@ -97,8 +107,8 @@ def read_lock(folder: RunFolder) -> LockInfo | None:
 
 def holder_alive(info: LockInfo) -> bool | None:
     """True/False on this host; None when the holder is on another host (cannot be checked)."""
-    if info.pid == 0:  # unreadable: stale unless just created (its writer may not have written it yet)
-        return time.time() - info.started < FRESH_S
+    if info.pid == 0:  # unreadable: stale unless just created (its writer may not have written it yet); a file
+        return abs(time.time() - info.started) < FRESH_S  # dated in the future was not (it held a folder for good)
     if info.host != socket.gethostname():
         return None
     if not _pid_alive(info.pid):
