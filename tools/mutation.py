@@ -236,6 +236,9 @@ _FLUSH_NONE = "add_rows(..., flush=None) instead of False: RunWriter.add_rows on
 _EMPTY_CELL = ("a metrics row's empty cell (a pre-training row's nll or error, a fine-tuning row's recon_error) "
                "written under another key: the rows' one reader, rows_to_csv, writes each metrics column as "
                "row.get(column, '') and ignores other keys, so the file is the same")
+_ABSENT_FIELD = ("a lock file's missing 'started' or 'proc_start' read as None (default None, or left out) "
+                 "instead of 0.0 or '': read_lock then takes a value of the wrong type as unknown, which is that "
+                 "same 0.0 or ''")
 EQUIVALENT: dict[str, str] = {
     **{f"desktop_app.core.training.greedy.x_greedy_pretrain__mutmut_{i}": _CPU for i in (7, 36, 73)},
     **{f"desktop_app.core.training.step.x_load_optimizer_state__mutmut_{i}": (
@@ -251,10 +254,13 @@ EQUIVALENT: dict[str, str] = {
         "it right after begin, before the unit counted any step, so the sum starts from 0"),
     "desktop_app.core.training.unit.xǁUnitRunǁskip_pretrained__mutmut_23": (
         "_pt_started = None instead of False: it is only read as `not self._pt_started`"),
-    "desktop_app.core.training.unit.xǁUnitRunǁskip_pretrained__mutmut_28": (
-        "the next layer taken from every target instead of the bottom_layers ones: they differ only once all the "
-        "bottom layers are done, when nothing is pre-trained (no control.checkpoint, no Progress) before "
-        "fine-tuning's end_of_epoch(0) sets where the unit is"),
+    **{f"desktop_app.core.training.unit.xǁUnitRunǁskip_pretrained__mutmut_{i}": (
+        "the next layer taken from every target instead of the bottom_layers ones (bottom None, or left out: 0, "
+        "all): they differ only once all the bottom layers are done, when nothing is pre-trained (no "
+        "control.checkpoint, no Progress) before fine-tuning's end_of_epoch(0) sets where the unit is; a seed "
+        "batch skips that group last and fine-tunes it through finetune_start, which sets it too "
+        "(test_a_resumed_bottom_k_unit_with_its_k_layers_done_stopped_at_once_reports_finetune passes on both)")
+       for i in (28, 31)},
     "desktop_app.core.training.unit.xǁUnitRunǁdiverged__mutmut_2": (
         "done_steps = None instead of total_steps: nothing reads a diverged unit's count again (its last events are "
         "the LogMessage and UnitFinished; a seed batch's stop skips ended seeds), and the run's bar moves past the "
@@ -321,6 +327,9 @@ EQUIVALENT: dict[str, str] = {
         "bottom k are their prefix, so a pre-training state's done layers are the same, and a fine-tuning state's "
         "last target only bounds rows that exist for the layers pre-trained") for i in (103, 106)},
     **{f"desktop_app.core.training.checkpoints.x_read_resume_state__mutmut_{i}": _CPU for i in (11, 13)},
+    "desktop_app.core.training.checkpoints.x__resume_state_problem__mutmut_54": (
+        "state.get('layers_done', 1) instead of 0 inside is_int: the default is only tested for being an integer, "
+        "and 0 and 1 both are (the value used later is read again by UnitRun.begin with its own default)"),
     "desktop_app.core.training.checkpoints.x__is_safetensors__mutmut_18": (
         "the header length unpacked signed ('<q'): lengths below 2**63 read the same, and one at or above it reads "
         "negative, below 2, where unsigned it is above MAX_SAFETENSORS_HEADER: not safetensors either way"),
@@ -625,6 +634,15 @@ EQUIVALENT: dict[str, str] = {
     "desktop_app.core.seedbatch.pretrain.x_stacked_greedy_pretrain__mutmut_153": (
         "_keep also called when every seed's epoch error was finite (<=): keeping every position selects the same "
         "tensors, trainers, rows and generators in the same order (StackedCAE reloads its Adam from its own state)"),
+    # the lock file's reader (numbers of lock.py as of the mutlock fix: MAX_PID and _when moved read_lock's later ones)
+    "desktop_app.core.runfolder.lock.x_read_lock__mutmut_24": (
+        "decode('UTF-8') for decode('utf-8'): codec names are looked up case-insensitively, the same codec"),
+    **{f"desktop_app.core.runfolder.lock.x_read_lock__mutmut_{i}": _ABSENT_FIELD for i in (38, 40, 46, 48)},
+    "desktop_app.core.runfolder.lock.x__when__mutmut_8": (
+        "0 < started instead of 0 <= started: they differ at 0 (and -0.0) only, which both read as 0.0 (unknown)"),
+    "desktop_app.core.runfolder.lock.x_holder_alive__mutmut_5": (
+        "an unreadable lock's age compared with FRESH_S by <= instead of <: they differ when the age is exactly "
+        "FRESH_S to the float, which no run can hold (time.time() moves on between the mtime and the reading)"),
 }
 
 

@@ -108,3 +108,25 @@ def test_a_resumed_unit_stopped_before_its_next_layers_first_minibatch_reports_t
     (ev,) = _stopped(train_unit(cfg, "dae", 0, tmp_path / "run", _stopped_control(), data))[-1:]
     per_layer = 40 // cfg.pretraining.dae.batch_size
     assert (ev.phase, ev.layer, ev.epoch, ev.done_steps) == ("pretrain", 1, 0, per_layer)
+
+
+
+def test_a_resumed_bottom_k_unit_with_its_k_layers_done_stopped_at_once_reports_finetune(tmp_path):
+    """pretraining.bottom_layers = 1 of 2 dense layers, the unit left once layer 0's pre-training is saved (closed
+    at fine-tuning's PhaseStarted, so its resume state is pre-training's, layers_done 1): resumed and stopped before
+    its first minibatch, it has nothing left to pre-train, never names layer 1 (which a run pre-training every
+    layer would do next), and counts layer 0's minibatches only."""
+    cfg = _cfg(**{"pretraining.bottom_layers": 1})
+    data = prepare_data(cfg, torch.device("cpu"))
+    first = train_unit(cfg, "dae", 0, tmp_path / "run", RunControl(), data)
+    seen = []
+    for ev in first:
+        seen.append(ev)
+        if type(ev).__name__ == "PhaseStarted" and ev.phase == "finetune":
+            break
+    first.close()  # like an abandoned run: the pending resume state goes to disk
+    assert [ev.layer for ev in seen if type(ev).__name__ == "PretrainEpoch"] == [0]
+    resumed = _stopped(train_unit(cfg, "dae", 0, tmp_path / "run", _stopped_control(), data))
+    per_layer = 40 // cfg.pretraining.dae.batch_size
+    assert [(ev.phase, ev.epoch) for ev in resumed] == [("finetune", 0), ("finetune", 1)]  # fine-tuning from 0
+    assert (resumed[-1].layer, resumed[-1].epoch, resumed[-1].done_steps) == (-1, 1, per_layer)
