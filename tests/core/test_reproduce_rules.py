@@ -343,3 +343,23 @@ def test_a_rule_describes_itself_for_the_report():
     ]
     bare = Rule((), "x").describe().split("\n")
     assert bare[0] == "- Intervals: x" and len(bare) == 2
+
+
+@pytest.mark.parametrize(("ns", "shown"), [
+    ((10, 10), "10"),  # every judged interval over every seed: the plain count
+    ((5, 5), "10 (5 per judged interval)"),  # penalties: each penalty ran 5 of the regulariser's 10
+    ((9, 10, 0), "10 (9-10 per judged interval)"),  # a matched-NLL level over the seeds that reach it; n = 0 unmeasured
+])
+def test_the_reports_seeds_say_how_many_seeds_each_judged_interval_rests_on(ns, shown):
+    """The summary row and the section's "Seeds:" line give the claim's distinct seeds and, where they differ, the n
+    of the intervals its verdict was decided on (the sub-statement table's seeds column)."""
+    from desktop_app.core.reproduce import ClaimResult, render_report
+
+    gain = Statement("gain", "pre-training helps", "above", 0.0)
+    d = Rule((gain,), "paired").decide({key("gain", f"arm{i}"): ci(0.1, 0.2, n) if n else no_interval()
+                                        for i, n in enumerate(ns)})
+    assert [j.interval.n for j in d.judgements] == list(ns)
+    result = ClaimResult("c", "A claim", "s", d.verdict, d.markdown(), {"rule": d.numbers()}, seeds=10)
+    report = render_report([result])
+    assert f"| A claim | **{d.verdict}** | {shown} | 0.0 min |" in report.split("\n")
+    assert f"Seeds: {shown}. Wall time" in report
