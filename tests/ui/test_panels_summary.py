@@ -103,7 +103,11 @@ def test_wilcoxon_minimum_attainable_p_is_said(panel):
     (dae,) = [s for s in panel.summaries if s.arm == "dae"]
     assert dae.diff.wilcoxon_pvalue == pytest.approx(0.125)  # all 4 differences negative: the smallest possible
     row = [s.arm for s in panel.summaries].index("dae")
-    assert panel.table.item(row, 9).text() == "0.125 (smallest possible with n = 4)"
+    assert panel.table.item(row, 9).text() == "0.125 (min. at n = 4)"
+    assert panel.table.item(row, 9).toolTip() == ("0.125 is the smallest p a Wilcoxon signed-rank test can give with "
+                                                  "n = 4 paired seeds (every difference on one side): only more seeds "
+                                                  "can give a smaller one.")
+    assert "min." not in panel.table.item(row, 8).text() and not panel.table.item(row, 8).toolTip()  # p (t): no floor
 
 
 def test_category_axes_never_get_an_si_prefix(qtbot):

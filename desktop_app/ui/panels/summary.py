@@ -619,8 +619,8 @@ class SummaryPanel(Panel):
                                     "the gain of pre-training (random init minus arm) over these seeds.")
                 elif text.startswith("– (n ="):
                     item.setToolTip(f"n = {s.ci.n}: not enough seeds for an interval or a p-value (3 or more)")
-                elif "smallest" in text:
-                    item.setToolTip(text)
+                elif c == 9 and s.diff and d and _wilcoxon_floor(s.diff.wilcoxon_pvalue, d.n):
+                    item.setToolTip(_wilcoxon_tip(s.diff.wilcoxon_pvalue, d.n))
                 elif c == 4 and s.ci.n >= MIN_SEEDS and s.ci.lo < 0:
                     item.setToolTip(f"t-interval [{s.ci.lo:.2f}, {s.ci.hi:.2f}] %: shown and drawn from 0 % (an "
                                     "error rate is never negative); the reproduce report prints it as computed")
@@ -662,9 +662,17 @@ def _p(p: float, n: int) -> str:
     return "–" if not np.isfinite(p) else (f"{p:.3f}" if p >= 0.001 else f"{p:.1e}")
 
 
+def _wilcoxon_floor(p: float, n: int) -> bool:
+    """Whether p is the smallest the exact test can give with n seeds (every paired difference on one side)."""
+    return n >= MIN_SEEDS and bool(np.isfinite(p)) and p <= wilcoxon_min_p(n) * (1 + 1e-9)
+
+
 def _wilcoxon(p: float, n: int) -> str:
-    """The p-value, and when it is the smallest the test can give with n seeds, that it is."""
-    text = _p(p, n)
-    if n >= MIN_SEEDS and np.isfinite(p) and p <= wilcoxon_min_p(n) * (1 + 1e-9):
-        text += f" (smallest possible with n = {n})"
-    return text
+    """The p-value, and when it is the smallest the test can give with n seeds, that it is (short: the table's last
+    column; the cell's tooltip says it in full)."""
+    return _p(p, n) + (f" (min. at n = {n})" if _wilcoxon_floor(p, n) else "")
+
+
+def _wilcoxon_tip(p: float, n: int) -> str:
+    return (f"{_p(p, n)} is the smallest p a Wilcoxon signed-rank test can give with n = {n} paired seeds (every "
+            "difference on one side): only more seeds can give a smaller one.")
