@@ -18,6 +18,7 @@ from desktop_app.core.runfolder import RunFolder, read_config, read_metrics
 from desktop_app.core.runfolder.metrics import read_finals
 from desktop_app.core.stats import STUCK_ERROR, MeanCI, mean_ci, paired_difference
 from desktop_app.core.stats import plateau_seeds as stats_plateau_seeds
+from desktop_app.core.untrusted import is_int
 
 
 def final_by_arm(run_dir: Path, split: str = "test", col: str = "error") -> dict[str, dict[int, float]]:
@@ -512,7 +513,7 @@ def stream_base(run_dir: Path) -> int:
 
     sizes = read_manifest(run_dir).get("sizes")
     n = sizes.get("labelled") if isinstance(sizes, dict) else None
-    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 0
+    return n if is_int(n) and n > 0 else 0
 
 
 def eval_online(dirs: dict[str, Path], reduced: bool) -> Evidence:
