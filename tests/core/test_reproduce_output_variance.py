@@ -228,3 +228,20 @@ def test_a_stream_longer_than_the_labelled_set_needs_elastic_data():
     assert err.value.field == "output_variance.stream_examples"
     d["data"]["name"], d["output_variance"]["resample"] = "elastic", "deform"
     assert c.from_dict(d).output_variance.stream_examples == 5000
+
+
+def test_a_completed_claim_is_reused_when_its_kind_pins_the_device(tmp_path):
+    """`basin reproduce` without --device (device auto): the output-variance kind records device cpu, so the claim
+    plans its folders by the config the run records. Before, each completed seed was moved aside as another
+    experiment and run again (2026-12-06: 499 s per MNIST seed lost at every restart)."""
+    small = {"output_variance.n_blocks": 2, "output_variance.stream_examples": 200,
+             "data.n_unlabelled": 100, "pretraining.dae.epochs": 1}
+    first = reproduce.run_claim("output-variance", tmp_path, reduced=True, overrides=small)
+    folders = sorted(p.name for p in (tmp_path / "reduced").iterdir())
+    assert len(folders) == 2
+    for d in first.run_dirs.values():
+        (tmp_path / "reduced" / d).joinpath("kept.txt").write_text("reused, not run again")
+    again = reproduce.run_claim("output-variance", tmp_path, reduced=True, overrides=small)
+    assert sorted(p.name for p in (tmp_path / "reduced").iterdir()) == folders  # nothing moved aside
+    assert all((tmp_path / "reduced" / d / "kept.txt").exists() for d in again.run_dirs.values())
+    assert again.numbers == first.numbers

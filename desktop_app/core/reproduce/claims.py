@@ -659,6 +659,7 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
     data a user has (``data.path`` of their MNIST files) or a base set when the paper's cannot be had here; they
     change the config hash, so such runs get their own folders, and the setup text names them."""
     from desktop_app.core.engine.run import resume_experiment, run_experiment, unit_device_choice
+    from desktop_app.core.experiments import experiment_kind
     from desktop_app.core.training.device import device_change, gpu_count
 
     claim = CLAIMS[name]
@@ -674,6 +675,9 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
             cfg = replace(cfg, device=device)
         if execution:  # where units run (e.g. {"execution.workers": 4}); not part of the config hash
             cfg = cfg.with_overrides(execution)
+        # the config the run records (output variance pins the CPU): its hash names the folder and is the one the
+        # manifest holds, so a completed run is found and reused, never moved aside and run again
+        cfg = experiment_kind(cfg).run_config(cfg)
         run_dir = Path(out_dir) / (REDUCED if reduced else FULL) / run_folder_name(cfg)  # listed by run_dirs
         planned.append((label, cfg, _completed_twin(run_dir, cfg.hash()) or run_dir))
     _check_inputs(name, planned)
