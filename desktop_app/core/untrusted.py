@@ -95,6 +95,13 @@ def is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def is_number(value: object) -> TypeGuard[int | float]:
+    """A number read from an untrusted file: ``int`` or ``float`` but not ``bool`` (a hostile ``true`` is 1). It may
+    still be NaN, infinite or an int too large for ``float()``: callers compare it with their range first (NaN
+    compares False), then convert."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def is_regular(path: Path | str) -> bool:
     """A regular file (links followed), checked without opening it."""
     try:

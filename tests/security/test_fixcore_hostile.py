@@ -104,3 +104,33 @@ def test_an_online_resume_state_whose_position_is_a_bool_is_refused_naming_the_f
     with pytest.raises(RunFolderError) as info:
         run._load_latest()
     assert str(info.value) == f"{run.unit.latest_path}: 'examples' is not an evaluation point of this config"
+
+
+def test_is_number_takes_ints_and_floats_and_refuses_bools():
+    from desktop_app.core.untrusted import is_number
+
+    assert all(is_number(v) for v in (0, -3, 2.5, float("nan"), 10**400))  # ranges are the caller's to check
+    assert not any(is_number(v) for v in (True, False, "1", None, [1.0], torch.tensor(1.0)))
+
+
+@pytest.mark.parametrize("wall", [True, 10**400, float("nan"), float("inf"), -1.0, "12", 2e9],
+                         ids=["true", "10**400", "nan", "inf", "-1", "a string", "2e9"])
+def test_a_resume_states_hostile_wall_time_is_not_believed(tmp_path, wall):
+    """latest.pt's wall_s carries a unit's time over a resume. ``true`` was 1 s, and 10**400 crashed the resume with
+    OverflowError (math.isfinite of a huge int); each now counts as no time before (0 s), as a missing one does."""
+    from desktop_app.core.control import RunControl
+    from desktop_app.core.training.models import build_model
+    from desktop_app.core.training.unit import UnitRun, prepare_data
+
+    cfg = c.from_dict({"arms": ["none"], "device": "cpu", "seeds": {"count": 1},
+                       "data": {"n_labelled": 40, "n_valid": 20, "n_test": 40, "probe_size": 10, "n_unlabelled": 40},
+                       "model": {"layers": [{"kind": "dense", "units": 4}]}, "finetune": {"epochs": 3}})
+    data = prepare_data(cfg, torch.device("cpu"))
+    model = build_model(cfg.model, data.splits.input_shape, data.splits.n_classes, 0).state_dict()
+    for value, before in ((12.5, 12.5), (wall, 0.0)):  # the same state with a plain time is read as it says
+        run = UnitRun(cfg, "none", 0, tmp_path / "run", RunControl(), data)
+        latest = RunFolder(tmp_path / "run").unit("none", 0).latest_path
+        latest.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"stage": "pretrain", "model": model, "layers_done": 0, "wall_s": value}, latest)
+        list(run.begin())
+        assert run._wall_before == before

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app.core.runfolder.layout import LOCK, RunFolder, RunFolderError
-from desktop_app.core.untrusted import is_int, read_regular
+from desktop_app.core.untrusted import is_int, is_number, read_regular
 
 MAX_LOCK_BYTES = 4096
 FRESH_S = 10.0  # an unreadable lock file younger than this is being written by its creator
@@ -73,7 +73,7 @@ def _pid_alive(pid: int) -> bool:
 def _when(started: object) -> float:
     """A lock file's "started" as a time ``LockInfo.describe`` can show; 0.0 (unknown) for anything else. The
     range is checked before ``float()``: NaN compares False, and float() of a 400-digit int raised OverflowError."""
-    if not isinstance(started, int | float) or isinstance(started, bool):
+    if not is_number(started):
         return 0.0
     return float(started) if 0 <= started <= MAX_STARTED else 0.0
 

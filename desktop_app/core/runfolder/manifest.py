@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from desktop_app.core.runfolder.layout import MANIFEST, RunFolder, RunFolderError
-from desktop_app.core.untrusted import is_int
+from desktop_app.core.untrusted import is_int, is_number
 
 
 class ManifestError(RunFolderError):
@@ -23,7 +23,7 @@ def _str(v: Any) -> bool:
 
 
 def _num(v: Any) -> bool:
-    return (isinstance(v, int | float)) and not isinstance(v, bool)
+    return is_number(v)
 
 
 def _list_of(check: Callable[[Any], bool]) -> Callable[[Any], bool]:

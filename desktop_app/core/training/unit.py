@@ -73,8 +73,10 @@ from desktop_app.core.training.step import (
     make_optimizer,
     probe_outputs,
 )
+from desktop_app.core.untrusted import is_number
 
 PROGRESS_INTERVAL_S = 0.1
+MAX_WALL_S = 1e9  # a resumed unit's time before (about 32 years): a checkpoint's larger wall_s is not believed
 LATEST_EVERY_S = 30.0  # at most this often a unit writes latest.pt and its metrics file (see the docstring)
 
 
@@ -249,8 +251,8 @@ class UnitRun:
             return
         if state is not None:
             wall = state.get("wall_s", 0.0)  # (a checkpoint from before wall time was recorded has none)
-            ok = isinstance(wall, int | float) and math.isfinite(wall) and wall >= 0
-            self._wall_before = float(wall) if ok else 0.0
+            # compared before float(): a bool is no time, NaN compares False, and float(10**400) raised
+            self._wall_before = float(wall) if is_number(wall) and 0 <= wall <= MAX_WALL_S else 0.0
             model.load_state_dict(state["model"])
             self.layers_done = int(state.get("layers_done", 0))
             if state["stage"] == "finetune":
