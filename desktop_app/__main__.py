@@ -1,6 +1,6 @@
-"""Composition root: ``python -m desktop_app`` (and bare ``basin``) starts the GUI; ``run`` / ``presets`` /
-``runs`` / ``diff`` / ``--help`` / ``--version`` go to the CLI; ``--smoke-test [--out DIR]`` trains one tiny
-epoch offscreen and exports a panel (desktop_app/smoke.py).
+"""Composition root: ``python -m desktop_app`` (and bare ``basin``) starts the GUI, with any .toml paths given opened;
+everything else (``run``, ``runs``, ``--help``, an unknown command) goes to the CLI; ``--smoke-test [--out DIR]``
+trains one tiny epoch offscreen and exports a panel (desktop_app/smoke.py).
 
 Start-up order (docs/PERFORMANCE.md, "Start-up"): the window is built and shown without torch, and torch is
 imported on a background thread right after the first paint, long before a worker needs it (a worker that
@@ -22,19 +22,23 @@ import threading
 import time
 from pathlib import Path
 
-CLI_COMMANDS = ("run", "resume", "reproduce", "presets", "runs", "diff")  # cli.build_parser's commands (a test
-# keeps them equal): `python -m desktop_app diff A B` opened the window instead
-CLI_OPTIONS = ("-h", "--help", "--version")
 STARTUP_PROBE_ENV = "BASIN_STARTUP_PROBE"  # bench/startup.py: write the first-paint time here, then quit
+
+
+def opens_window(argv: list[str] | tuple[str, ...]) -> bool:
+    """Bare `basin`, only .toml paths (configs to open) or ``--smoke-test``: the window. Anything else is the CLI's,
+    so an unknown command (`basin rnus`) is its one-line error and exit 2, not a window (which, without a display,
+    aborted in Qt with exit 134)."""
+    return "--smoke-test" in argv or all(a.lower().endswith(".toml") and not a.startswith("-") for a in argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and (argv[0] in CLI_COMMANDS or argv[0] in CLI_OPTIONS):
-        from desktop_app.cli import main as cli_main
+    if opens_window(argv):
+        return run_gui(argv)
+    from desktop_app.cli import main as cli_main
 
-        return int(cli_main(argv) or 0)
-    return run_gui(argv)
+    return int(cli_main(argv) or 0)
 
 
 def _preload_torch_dlls() -> None:

@@ -610,17 +610,12 @@ def cmd_runs(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def opens_window(argv: Sequence[str]) -> bool:
-    """Bare `basin`, or only .toml paths: the window, like `python -m desktop_app`."""
-    return all(a.lower().endswith(".toml") and not a.startswith("-") for a in argv)
-
-
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     argv = list(sys.argv[1:] if argv is None else argv)
-    if opens_window(argv) or "--smoke-test" in argv:
-        from desktop_app.__main__ import run_gui
+    from desktop_app.__main__ import opens_window, run_gui  # (the one rule, shared with `python -m desktop_app`)
 
+    if opens_window(argv):
         return run_gui(argv)
     try:
         try:

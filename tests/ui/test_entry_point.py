@@ -17,20 +17,35 @@ def test_cli_subcommands_are_delegated(monkeypatch) -> None:
     assert entry.main(["my.toml"]) == 99
 
 
-def test_every_cli_command_is_delegated(monkeypatch) -> None:
-    """The commands `python -m desktop_app` hands to the CLI are the parser's own: `diff` opened the window."""
+def test_every_cli_command_and_any_other_word_is_delegated(monkeypatch) -> None:
+    """Every command of the parser goes to the CLI (`diff` once opened the window), and so does any other word: only
+    bare `basin`, .toml paths and --smoke-test open the window."""
     import argparse
 
     import desktop_app.cli as cli
 
     parser = cli.build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert set(entry.CLI_COMMANDS) == set(commands)
     seen: list[list[str]] = []
     monkeypatch.setattr("desktop_app.cli.main", lambda argv: seen.append(list(argv)) or 0)
     monkeypatch.setattr(entry, "run_gui", lambda argv: 99)
-    assert entry.main(["diff", "runs/a", "runs/b"]) == 0
-    assert seen == [["diff", "runs/a", "runs/b"]]
+    for command in commands:
+        assert entry.main([command, "runs/a"]) == 0
+    assert entry.main(["rnus"]) == 0 and entry.main(["summarise", "runs/a"]) == 0
+    assert seen == [[c, "runs/a"] for c in commands] + [["rnus"], ["summarise", "runs/a"]]
+    assert entry.main(["--smoke-test", "--out", "x"]) == 99 and entry.main(["a.toml", "B.TOML"]) == 99
+
+
+def test_an_unknown_command_is_one_cli_error_with_exit_2_not_a_window(monkeypatch, capsys) -> None:
+    """`python -m desktop_app rnus` opened the window (no display: Qt aborted, exit 134); now, as `basin rnus`, it is
+    the parser's error naming the word and the commands, exit 2."""
+    import desktop_app.cli as cli
+
+    monkeypatch.setattr(entry, "run_gui", lambda argv: 99)
+    for main in (entry.main, cli.main):
+        assert main(["rnus"]) == 2
+        err = capsys.readouterr().err
+        assert "invalid choice: 'rnus'" in err and "'runs'" in err
 
 
 def test_bare_basin_opens_the_window_and_options_go_to_the_cli(monkeypatch, capsys) -> None:
