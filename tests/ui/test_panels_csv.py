@@ -425,6 +425,20 @@ def test_summarise_gives_one_seed_no_spread_and_skips_epochs_no_seed_reached():
     std = np.std([2.0, 4.0], ddof=1)
     assert lo.tolist() == [1.0, 3.0 - std] and hi.tolist() == [1.0, 3.0 + std]
 
+
+def test_summarise_cuts_the_std_band_at_zero():
+    """NLL, error and reconstruction error are never negative: a seed stuck high beside fitted ones made mean - std
+    negative (a new user saw the NLL band reach -0.45). The band's low edge stops at 0; elsewhere it is mean +- std."""
+    from desktop_app.ui.panels.curves import summarise
+
+    values = np.array([[0.01, 2.0, 1.0], [0.01, 0.01, 1.2], [2.3, 0.02, 1.1]])
+    epochs, mean, lo, hi, n = summarise(np.array([0, 1, 2]), values, "± std")
+    m, std = values.mean(axis=0), np.std(values, axis=0, ddof=1)
+    assert (m[:2] - std[:2] < 0).all()  # the case: the plain band went below 0
+    assert lo.tolist() == [0.0, 0.0, pytest.approx(m[2] - std[2])]
+    assert hi.tolist() == pytest.approx((m + std).tolist())
+
+
 def test_online_error_csv_every_column(qtbot, store, tmp_path):
     columns, rows = exported(qtbot, store, tmp_path, "Online error")
     assert columns == ["run", "hidden_layers", "arm", "seed", "examples", "online_error", "test_error", "test_nll",

@@ -96,7 +96,9 @@ def summarise(epochs: np.ndarray, values: np.ndarray, band: str) -> tuple[np.nda
             lo, hi = np.nanmin(values, axis=0, initial=np.inf), np.nanmax(values, axis=0, initial=-np.inf)
         elif band == "± std":
             std = np.where(n > 1, np.nanstd(values, axis=0, ddof=1), 0.0)
-            lo, hi = mean - std, mean + std
+            # every metric drawn here (NLL, error, reconstruction error) is >= 0: one stuck seed beside fitted ones
+            # put mean - std below 0, a value no net can have, so the band stops at 0 (the CSV's band_lo too)
+            lo, hi = np.maximum(mean - std, 0.0), mean + std
         else:
             lo, hi = mean.copy(), mean.copy()
     return epochs, mean, lo, hi, n
@@ -196,7 +198,8 @@ class CurvesPanel(Panel):
                            "its own plot)")
         self.band_box = QComboBox()
         self.band_box.addItems(list(BANDS))
-        self.band_box.setToolTip("Spread over seeds: mean ± one standard deviation, or the min-max envelope")
+        self.band_box.setToolTip("Spread over seeds: mean ± one standard deviation (cut at 0: no NLL or error is "
+                                 "negative), or the min-max envelope")
         self.smooth_box = QDoubleSpinBox()
         self.smooth_box.setRange(0.0, 0.99)
         self.smooth_box.setSingleStep(0.1)
