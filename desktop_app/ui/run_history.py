@@ -85,6 +85,8 @@ class RunHistory(QWidget):
         self.table = row_view(multi=True)
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 5)  # 15+ rows shown
         self.table.setModel(self.proxy)
+        # a long cell keeps its end: namesakes differ there ("reproduce-output-variance (base=1)" in 200 px)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.sortByColumn(self.model.column_index("Date"), Qt.SortOrder.DescendingOrder)  # newest first
         self.table.doubleClicked.connect(self._on_double_click)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
@@ -106,8 +108,7 @@ class RunHistory(QWidget):
         self.workspace_label = QLabel()
         self.workspace_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter: words in any column (name, tag, note) and field=value "
-                                            "(lr=0.05, units=25, kind=online)")
+        self.filter_edit.setPlaceholderText("Filter: words, field=value (lr=0.05 units=25 kind=online)")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setToolTip(
             "Show only the runs that match everything typed:\n"
