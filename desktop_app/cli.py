@@ -531,13 +531,17 @@ def _console(out: TextIO):
                    color_system="auto" if tty else None)
 
 
+MAX_WORD = 24  # in a terminal, a word of a `basin runs --table` cell up to this long is not broken across lines
+MAX_WIDTH = 2000  # `basin runs --table` into a file or a pipe: lines up to this wide (one row, one line)
+
+
 def cmd_runs_table(folder: Path, out: TextIO) -> int:
     """The Runs pane's table (core/lab/run_table.py) in the terminal; cells are plain text (no markup) with every
     control character escaped (``printable``: a run's name or note could hold a clear-screen sequence)."""
     from rich.table import Table
     from rich.text import Text
 
-    from desktop_app.core.lab.run_table import load_table
+    from desktop_app.core.lab.run_table import ERROR_NOTE, load_table
 
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a folder")
@@ -545,14 +549,30 @@ def cmd_runs_table(folder: Path, out: TextIO) -> int:
     if not table.rows:
         out.write(f"no runs in {printable(folder)}\n")
         return EXIT_OK
-    grid = Table(title=Text(f"{len(table.rows)} runs in {printable(folder)}"), title_justify="left")
     shown = [i for i, col in enumerate(table.columns) if not col.hidden]  # as the pane shows them by default
-    for i in shown:
-        grid.add_column(Text(printable(table.columns[i].title)), overflow="fold")
     date = next(i for i, col in enumerate(table.columns) if col.kind == "date")
-    for row in table.order(date, descending=True):  # newest first
-        grid.add_row(*(Text(printable(table.text(row, c))) for c in shown))
-    _console(out).print(grid)
+    order = table.order(date, descending=True)  # newest first
+    cells = [[printable(table.text(row, c)) for c in shown] for row in order]
+    errors = any(table.columns[i].kind == "error" for i in shown)
+    grid = Table(title=Text(f"{len(table.rows)} runs in {printable(folder)}"), title_justify="left",
+                 caption=Text(ERROR_NOTE) if errors else None, caption_justify="left")
+    # cells wrap at spaces, never inside a word ("2026-12-0 / 6 19:41" at 250 columns): written to a file or a pipe
+    # the table is as wide as its longest cells (up to MAX_WIDTH); in a terminal a column is at least its longest
+    # word wide (up to MAX_WORD) when the words fit the terminal, and the date, wall time and seeds never wrap
+    words = [max((len(w) for text in [table.columns[i].title, *(r[j] for r in cells)] for w in text.split()),
+                 default=1) for j, i in enumerate(shown)]
+    console = _console(out)
+    fit = sum(min(w, MAX_WORD) + 3 for w in words) + 1 <= console.width
+    for j, i in enumerate(shown):
+        col = table.columns[i]
+        grid.add_column(Text(printable(col.title)), overflow="fold", min_width=min(words[j], MAX_WORD) if fit else None,
+                        no_wrap=col.kind in ("date", "wall", "seeds"))
+    for r in cells:
+        grid.add_row(*(Text(text) for text in r))
+    if not console.is_terminal:
+        wide = console.options.update_width(MAX_WIDTH)
+        console.width = max(console.width, console.measure(grid, options=wide).maximum)
+    console.print(grid)
     return EXIT_OK
 
 

@@ -130,11 +130,14 @@ class OnlinePoint:
     block: int
 
 
+FINAL_NET = "final"  # the CheckpointSaved phase of a done online unit's latest.pt (it keeps no e<epoch>.pt)
+
+
 @dataclass(frozen=True)
 class CheckpointSaved:
     arm: str
     seed: int
-    phase: str
+    phase: str  # "finetune" (e<epoch>.pt) | FINAL_NET (epoch: the online unit's number of evaluation points)
     epoch: int
     path: str
 

@@ -1,5 +1,8 @@
 """CheckpointsPane: the shown run's checkpoints (arm, seed, phase, epoch), with export, load, open and resume.
 
+Phase "finetune": ``e<epoch>.pt`` (epoch 0 = after pre-training); phase "final": a done online unit's ``latest.pt``
+(an online run keeps only that; its epoch is the number of evaluation points), exported the same way.
+
 Reads the RunStore only. Opening and exporting go through an injected checkpoint service (the workers layer's
 CheckpointService: torch on a worker thread), so this module never imports torch and the GUI never waits on a
 file load.
@@ -25,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.events import FINAL_NET
 from desktop_app.ui.run_history import RESUMABLE
 from desktop_app.ui.run_store import CHECKPOINTS, RUN, STATUS, RunStore, StoreChange
 from desktop_app.ui.tables import row_table
@@ -135,7 +139,10 @@ class CheckpointsPane(QWidget):
                       for phase, epoch, path in sorted(self.store.checkpoints(arm, seed), key=lambda c: c[1])]
         run = Path(self.store.run_dir).name if self.store.run_dir else "no run"
         status = f" ({self.store.status})" if self.store.status else ""
-        self.run_label.setText(f"Run: {run}{status}, {len(self._rows)} checkpoint(s)")
+        finals = sum(r[2] == FINAL_NET for r in self._rows)
+        what = f", {finals} of them final nets (latest.pt: an online run keeps no checkpoint per epoch)" if finals \
+            else ""
+        self.run_label.setText(f"Run: {run}{status}, {len(self._rows)} checkpoint(s){what}")
         first = next((i for i, (a, b) in enumerate(zip(old, self._rows, strict=False)) if a != b),
                      min(len(old), len(self._rows)))
         self.table.setRowCount(len(self._rows))
@@ -250,8 +257,9 @@ class CheckpointsPane(QWidget):
         path = self.selected_path()
         if not path:
             return
-        arm, seed, _phase, epoch = next(r[:4] for r in self._rows if r[4] == path)
-        suggested = Path(self.store.run_dir or Path.home()) / f"{self.store.name or 'model'}-{arm}-s{seed}-e{epoch}"
+        arm, seed, phase, epoch = next(r[:4] for r in self._rows if r[4] == path)
+        which = f"e{epoch}" if phase == "finetune" else phase  # an online unit's final net: "-final"
+        suggested = Path(self.store.run_dir or Path.home()) / f"{self.store.name or 'model'}-{arm}-s{seed}-{which}"
         dest, _ = QFileDialog.getSaveFileName(self, "Export model (.pt and .safetensors)", str(suggested),
                                               MODEL_FILTER)
         if dest:

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.config import ConfigError, ExperimentConfig
-from desktop_app.core.lab.run_table import STATUSES, DetailsLoaded, InfosLoaded, RunRow, load
+from desktop_app.core.lab.run_table import ERROR_NOTE, STATUSES, DetailsLoaded, InfosLoaded, RunRow, load
 from desktop_app.core.runfolder import RunFolder, RunFolderError, RunInfo, read_config
 from desktop_app.core.runfolder.notes import parse_tags, write_notes
 from desktop_app.core.runfolder.trash import trash_run
@@ -85,6 +85,8 @@ class RunHistory(QWidget):
         self.table = row_view(multi=True)
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 5)  # 15+ rows shown
         self.table.setModel(self.proxy)
+        # a long cell keeps its end: namesakes differ there ("reproduce-output-variance (base=1)" in 200 px)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.sortByColumn(self.model.column_index("Date"), Qt.SortOrder.DescendingOrder)  # newest first
         self.table.doubleClicked.connect(self._on_double_click)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
@@ -106,10 +108,18 @@ class RunHistory(QWidget):
         self.workspace_label = QLabel()
         self.workspace_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter: words in any column (name, lr=…, tag, note)")
+        self.filter_edit.setPlaceholderText("Filter: words, field=value (lr=0.05 units=25 kind=online)")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setToolTip("Show only the runs whose row contains every word typed (any column, "
-                                    "e.g. 'wide lr=0.05')")
+        self.filter_edit.setToolTip(
+            "Show only the runs that match everything typed:\n"
+            "  a word: appears in some column, the note or the description ('wide');\n"
+            "  field=value: a config field by its dotted name or its column's title (seeds.base=1, lr=0.05,\n"
+            "  units=25, kind=online) or a column (status=stopped, tags=best); numbers compare as numbers.")
+        self.filter_hint = QLabel()  # a term naming no field: said here, not a silently empty table
+        self.filter_hint.setObjectName("filterHint")
+        self.filter_hint.setStyleSheet("color: #b35c00;")
+        self.filter_hint.setWordWrap(True)
+        self.filter_hint.hide()
         self.filter_edit.textChanged.connect(lambda text: self._apply_filter())
         self.status_combo = QComboBox()
         self.status_combo.addItems([ANY_STATUS, *STATUSES])
@@ -156,8 +166,14 @@ class RunHistory(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        layout.addWidget(self.filter_hint)
         layout.addLayout(bar)
         layout.addWidget(self.table)
+        self.error_note = QLabel(ERROR_NOTE)  # what the test error columns' ± is (`basin runs --table` says it too)
+        self.error_note.setStyleSheet("color: #555;")
+        self.error_note.setWordWrap(True)
+        self.error_note.hide()
+        layout.addWidget(self.error_note)
         self.refresh()
 
     # -- workspace and loading --------------------------------------------------------------------------
@@ -352,6 +368,10 @@ class RunHistory(QWidget):
             loaded = sum(r.details is not None or not r.info.readable for r in self.model.table.rows)
             text += f"  loading {loaded}/{n}…"
         self.workspace_label.setText(text)
+        hint = self.model.table.filter_hint(self.filter_edit.text())
+        self.filter_hint.setText(f"Filter: {hint}" if hint else "")
+        self.filter_hint.setVisible(bool(hint))
+        self.error_note.setVisible(any(c.kind == "error" for c in self.model.table.columns))
 
     # -- filter ----------------------------------------------------------------------------------------
     def set_filter(self, text: str = "", status: str | None = None) -> None:

@@ -16,12 +16,22 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from desktop_app.core.config import ConfigError
-from desktop_app.core.config.diff import FieldDiffer, flatten, no_effect, short_key, short_value
+from desktop_app.core.config.diff import (
+    FieldDiffer,
+    differing_fields,
+    flatten,
+    no_effect,
+    run_label,
+    short_key,
+    short_value,
+)
 from desktop_app.core.control import RunControl
+from desktop_app.core.lab import run_filter
 from desktop_app.core.runfolder import RunFolder, RunFolderError, RunInfo, final_test_errors, read_config, read_metrics
 from desktop_app.core.runfolder.listing import UNREADABLE, run_dirs, safe_run_info
 from desktop_app.core.runfolder.metrics import final_epochs, run_patience
@@ -33,6 +43,8 @@ BATCH = 200  # manifests per later batch
 DETAIL_BATCH = 25  # runs whose config, metrics and notes are read per details batch
 STATUSES = ("completed", "running", "stopped", "failed", "diverged", UNREADABLE)
 UNFINISHED = ("running", "stopped", "failed", "diverged")
+ERROR_NOTE = (f"± is the half-width of the 95 % t interval of the mean over seeds (from {MIN_SEEDS} seeds on; fewer: "
+              "the mean and n), not the standard deviation")  # said under every table of these cells (CLI, pane)
 READ_ERRORS = (RunFolderError, ConfigError, OSError, ValueError, TypeError, KeyError, RecursionError, MemoryError)
 
 
@@ -206,6 +218,10 @@ class RunTable:
         self._differ = FieldDiffer()
         self._any_problem = False
         self.columns: list[Column] = []
+        self._keys: set[str] = set()  # every flat config key of the rows read so far (what filter terms can name)
+        self._version = 0  # bumped when rows, details or columns change: the compiled filter is stale
+        self._suffixes: tuple[int, dict[int, str]] | None = None  # (version, row -> " (base=1)") see _name_suffix
+        self._filter_cache: tuple[tuple[str, int], tuple[run_filter.Filter, list[run_filter.Resolved]]] | None = None
         self._rebuild_columns()
 
     # -- building -------------------------------------------------------------------------------------
@@ -241,10 +257,14 @@ class RunTable:
             changed.append(i)
             if d.flat:
                 self._differ.add(d.flat)
+                self._keys.update(d.flat)
             for arm in d.finals:
                 if arm not in self._arms:
                     self._arms.append(arm)
             self._any_problem |= bool(d.problem)
+        names = {self.rows[i].info.name for i in changed}  # a namesake's Name cell gains what tells them apart
+        seen = set(changed)
+        changed += [j for j, r in enumerate(self.rows) if r.info.name in names and j not in seen]
         return changed, self._rebuild_columns()
 
     def set_notes(self, path: Path, notes: Notes) -> int | None:
@@ -264,10 +284,12 @@ class RunTable:
         self._index = {r.path: n for n, r in enumerate(self.rows)}
         self._differ = FieldDiffer()
         self._arms = []
+        self._keys = set()
         for r in self.rows:
             self._arms += [a for a in r.info.arms if a not in self._arms]
             if r.details and r.details.flat:
                 self._differ.add(r.details.flat)
+                self._keys.update(r.details.flat)
         self._any_problem = any(r.problem for r in self.rows)
         self._rebuild_columns()
         return i
@@ -282,8 +304,8 @@ class RunTable:
         cols += [Column(short_key(k, fields), "field", k, f"Config field {k} (differs across the listed runs)")
                  for k in fields]
         cols += [Column(f"{arm} test error", "error", arm,
-                        f"Final test error of arm {arm}: mean over seeds ± half-width of the 95 % t interval "
-                        f"(from {MIN_SEEDS} seeds on); a run that did not finish: at its last completed epoch")
+                        f"Final test error of arm {arm}: mean over seeds; {ERROR_NOTE}. A run that did not finish: "
+                        f"at its last completed epoch")
                  for arm in self._arms]
         cols.append(Column("Status", "status"))
         if self._any_problem:  # beside the status it explains (the full text is the row's tooltip)
@@ -295,6 +317,7 @@ class RunTable:
                  for k in other if k != "name"]  # (the Name column shows it)
         changed = cols != self.columns
         self.columns = cols
+        self._version += 1  # (called after every change of rows or details)
         return changed
 
     # -- reading --------------------------------------------------------------------------------------
@@ -307,7 +330,7 @@ class RunTable:
         if c.kind == "date":
             return format_date(info.created)
         if c.kind == "name":
-            return info.name
+            return info.name + self._name_suffix(row)
         if c.kind == "status":
             return info.status + (" (writing)" if info.writer else "")
         if c.kind == "wall":
@@ -323,6 +346,27 @@ class RunTable:
         if c.kind == "note":
             return r.notes.note.split("\n", 1)[0][:200]
         return r.problem.replace(f"{r.path}/", "")  # the row names the run; the tooltip has the full path
+
+    def _name_suffix(self, row: int) -> str:
+        """" (base=1)" when other listed runs have the same name: what tells them apart (``run_label`` over the
+        fields that differ among them, the comparison legends' logic), so two seeds' runs are not twins."""
+        if self._suffixes is None or self._suffixes[0] != self._version:
+            groups: dict[str, list[int]] = {}
+            for i, r in enumerate(self.rows):
+                if r.details is not None and r.details.flat:
+                    groups.setdefault(r.info.name, []).append(i)
+            out: dict[int, str] = {}
+            for rows in groups.values():
+                if len(rows) < 2:
+                    continue
+                flats = [self.rows[i].details.flat for i in rows]  # type: ignore[union-attr]
+                fields = differing_fields(flats)
+                for i, flat in zip(rows, flats, strict=True):
+                    label = run_label(flat, fields)
+                    if label:
+                        out[i] = f" ({label})"
+            self._suffixes = (self._version, out)
+        return self._suffixes[1].get(row, "")
 
     def _error_text(self, r: RunRow, arm: str) -> str:
         """The final test error of ``arm``; a run that did not finish says at which epoch ("23.10 % (n = 2) ·
@@ -376,16 +420,61 @@ class RunTable:
         return "\n".join(lines)
 
     def matches(self, row: int, text: str = "", statuses: Iterable[str] | None = None) -> bool:
-        """Filter: every word of ``text`` appears (case-insensitive) in some cell; the status is one of
-        ``statuses`` (None: any)."""
+        """Filter (``core.lab.run_filter``): every plain word of ``text`` appears (case-insensitive) in some cell,
+        the note or the description, and every ``field=value`` term holds; the status is one of ``statuses``
+        (None: any). A term whose name names nothing matches no run (``filter_hint`` says so)."""
         r = self.rows[row]
         if statuses is not None and r.status not in set(statuses):
             return False
-        words = text.lower().split()
-        if not words:
+        flt, resolved = self._compiled(text)
+        if flt.empty:
             return True
-        hay = " ".join(self.text(row, c) for c in range(len(self.columns))).lower() + " " + r.notes.note.lower()
-        return all(w in hay for w in words)
+        flat = r.details.flat if r.details else {}
+        for res, term in zip(resolved, flt.terms, strict=True):
+            if res.cell is not None:
+                if not run_filter.value_matches(res.cell(row), term.value):
+                    return False
+            elif not any(run_filter.value_matches(flat.get(k), term.value) for k in res.keys):
+                return False
+        if flt.words:
+            hay = " ".join([*(self.text(row, c) for c in range(len(self.columns))), r.notes.note,
+                            str(flat.get("description", ""))]).lower()
+            return all(w in hay for w in flt.words)
+        return True
+
+    def filter_hint(self, text: str) -> str:
+        """One line when a term of ``text`` names no config field or column of the listed runs ("" otherwise,
+        and while no run's config is read yet): the filter then shows no run, and this says why."""
+        flt, resolved = self._compiled(text)
+        if not self._keys:
+            return ""
+        unknown = [t.name for t, res in zip(flt.terms, resolved, strict=True) if not res.known]
+        known = [*self._keys, *(k.rsplit(".", 1)[-1] for k in self._keys), *self._term_columns()[0],
+                 *self._term_columns()[1]]
+        return run_filter.unknown_hint(unknown, known)
+
+    def _term_columns(self) -> tuple[dict[str, str], dict[str, Any]]:
+        """(field column title -> dotted key, other column title -> the row's value), titles lowercased; the
+        error columns ("none test error") have spaces and are not terms."""
+        fields = {c.title.lower(): c.key for c in self.columns if c.kind == "field"}
+        others: dict[str, Any] = {}
+        for i, c in enumerate(self.columns):
+            if c.kind == "tags":
+                others["tags"] = others["tag"] = lambda row: tuple(self.rows[row].notes.tags)
+            elif c.kind not in ("field", "error"):
+                others[c.title.lower().replace(" ", "_")] = partial(self.text, col=i)
+        return fields, others
+
+    def _compiled(self, text: str) -> tuple[run_filter.Filter, list[run_filter.Resolved]]:
+        """The parsed filter and what each term names, cached until the text or the table changes (the proxy asks
+        once per row)."""
+        key = (text, self._version)
+        if self._filter_cache is None or self._filter_cache[0] != key:
+            flt = run_filter.parse(text)
+            fields, others = self._term_columns()
+            resolved = [run_filter.resolve(t.name, self._keys, fields, others) for t in flt.terms]
+            self._filter_cache = (key, (flt, resolved))
+        return self._filter_cache[1]
 
     def order(self, col: int, descending: bool = False) -> list[int]:
         rows = sorted(range(len(self.rows)), key=lambda i: self.sort_key(i, col), reverse=descending)

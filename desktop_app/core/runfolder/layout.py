@@ -215,6 +215,11 @@ class RunFolder:
                if p.stem[1:].isdigit()]
         return sorted(out, key=lambda t: (t[1], t[0], t[2]))
 
+    def resume_states(self) -> list[tuple[str, int, Path]]:
+        """(arm, seed, path) of every unit's resume state ``latest.pt``, sorted by seed, arm. An online unit keeps
+        no ``e<epoch>.pt``: once its stage is done, this file holds its final net (``replay`` lists those)."""
+        return sorted(self._unit_files(CHECKPOINTS, LATEST), key=lambda t: (t[1], t[0]))
+
     def snapshots(self, kind: str = "*") -> list[tuple[str, int, Path]]:
         """(arm, seed, path) of snapshot arrays; kind "filters", "probe" or "*"."""
         return [(arm, seed, p) for arm, seed, p in self._unit_files(SNAPSHOTS, f"{kind}_*.npy")

@@ -2,25 +2,27 @@
 
 Per unit the order is the engine's: initial filters; per pre-trained layer and epoch the reconstruction error
 (then the first layer's filters); per fine-tuning epoch the metrics, filters, probe outputs and checkpoint.
-An online run's points follow every unit's events. Results of run-kind analyses (output variance) come from the
-analysis cache through its allow-list. Anything unreadable raises ``RunFolderError`` with one line naming the file,
-before or while events are produced.
+An online run's points follow every unit's events, then each done online unit's final net (``final_nets``).
+Results of run-kind analyses (output variance) come from the analysis cache through its allow-list. Anything
+unreadable raises ``RunFolderError`` with one line naming the file, before or while events are produced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from desktop_app.core import config as config_mod
 from desktop_app.core.events import (
+    FINAL_NET,
     PHASE_ORDER,
     AnalysisFinished,
     CheckpointSaved,
     EpochMetrics,
     Event,
     FilterSnapshot,
+    OnlinePoint,
     PretrainEpoch,
     ProbeOutputs,
     RunFinished,
@@ -121,7 +123,9 @@ def replay(run_dir: Path | str | RunFolder, lazy: bool = False) -> Iterator[Even
     for arm, seed in sorted(units, key=unit_order(cfg.arms)):
         yield from _unit_events(folder, arm, seed, unit_rows.get((arm, seed), []), snaps.get((arm, seed), []),
                                 ckpts.get((arm, seed), []), input_shape, lazy)
-    yield from read_online(folder, cfg.arms)  # an online run's curves (kind "online"), unit by unit
+    points = read_online(folder, cfg.arms)
+    yield from points  # an online run's curves (kind "online"), unit by unit
+    yield from final_nets(folder, cfg, points)
     for name in RUN_ANALYSES:
         for meta in list_metadata(folder, name)[:1]:
             key = meta.get("key")
@@ -131,3 +135,22 @@ def replay(run_dir: Path | str | RunFolder, lazy: bool = False) -> Iterator[Even
     elapsed = manifest.get("elapsed_s", 0.0)
     yield RunFinished(status=str(manifest.get("status", "unknown")), run_dir=str(folder.root),
                       elapsed_s=float(elapsed), message="replayed")
+
+
+def final_nets(folder: RunFolder, cfg: config_mod.ExperimentConfig,
+               points: Sequence[OnlinePoint]) -> list[CheckpointSaved]:
+    """An online run's final nets: the ``latest.pt`` of each unit whose stream is done (its last point is at
+    ``online.finetune_examples``, where the unit saves its state as stage "done"), as the ``CheckpointSaved`` the
+    unit yielded then; epoch = its number of evaluation points. An online unit keeps no ``e<epoch>.pt``, so without
+    these a completed online run listed no checkpoint to export. Listing reads no checkpoint: opening or exporting
+    one goes through the checked loader (``training.checkpoints.open_checkpoint``)."""
+    if cfg.kind != "online":
+        return []
+    last: dict[tuple[str, int], tuple[int, int]] = {}  # unit -> (points, last examples)
+    for p in points:
+        n, _ = last.get((p.arm, p.seed), (0, 0))
+        last[(p.arm, p.seed)] = (n + 1, int(p.examples))
+    done = cfg.online.finetune_examples
+    return [CheckpointSaved(arm, seed, FINAL_NET, last[(arm, seed)][0], str(path))
+            for arm, seed, path in folder.resume_states()
+            if (arm, seed) in last and last[(arm, seed)][1] == done]

@@ -27,6 +27,8 @@ from desktop_app.core.control import RunControl, StopRequested
 from desktop_app.core.data import ElasticAugment
 from desktop_app.core.data.stream import OnlineStream, evaluation_points
 from desktop_app.core.events import (
+    FINAL_NET,
+    CheckpointSaved,
     Event,
     FilterSnapshot,
     LogMessage,
@@ -284,6 +286,8 @@ class OnlineUnitRun:
             yield self._filters(model, "finetune", k + 1)
         self._save_latest({"stage": "done" if last else "finetune", "epoch": k + 1, "examples": pos,
                            "ring": ring.cpu().clone(), "model": model.state_dict(), "optimizer": opt_state})
+        if last:  # the unit's final net, listed in the Checkpoints pane as replay lists it (runfolder.final_nets)
+            yield CheckpointSaved(self.arm, self.seed, FINAL_NET, k + 1, str(self.unit.latest_path))
         yield self._progress(force=True)
 
     def _filters(self, model: Net, phase: str, epoch: int) -> FilterSnapshot:

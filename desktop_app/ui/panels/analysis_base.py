@@ -28,6 +28,18 @@ from desktop_app.ui.run_store import RUN, RunStore, StoreChange
 
 NO_RUNNER_TIP = "Analyses need the analysis runner, which this window was built without."
 NO_RUN_TIP = "Open a run (Runs list) or start one first: analyses read its checkpoints and snapshots."
+ONLINE_FINAL_ONLY = ("An online run keeps only each unit's final net (listed in the Checkpoints pane), not a "
+                     "checkpoint per fine-tuning epoch, which this analysis needs.")
+
+
+def no_checkpoints_text(store) -> str:
+    """Why an analysis that needs a unit's fine-tuning checkpoints has none: an online run never keeps them; a run
+    still going may write them ("yet"); a finished one has none."""
+    if store.kind == "online":
+        return ONLINE_FINAL_ONLY
+    return "This run has no fine-tuning checkpoints" + (" yet." if store.status in ("", "running") else ".")
+
+
 ETA_AFTER_S = 1.0  # of measured progress before the time left is said (a first step's rate says little)
 
 

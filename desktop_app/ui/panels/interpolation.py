@@ -16,7 +16,13 @@ from PySide6.QtWidgets import QComboBox, QSpinBox, QWidget
 
 from desktop_app.core.analysis.progress import InterpolationResult
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
-from desktop_app.ui.panels.analysis_base import AnalysisPanel, fill_combo, no_si_prefix, select_data
+from desktop_app.ui.panels.analysis_base import (
+    AnalysisPanel,
+    fill_combo,
+    no_checkpoints_text,
+    no_si_prefix,
+    select_data,
+)
 from desktop_app.ui.panels.base import (
     FOREGROUND,
     add_legend,
@@ -119,9 +125,9 @@ class InterpolationPanel(AnalysisPanel):
 
     def compute_blocker(self) -> str:
         if self.arm_box.currentData() is None or self.seed_box.currentData() is None:
-            if self.mode_box.currentData() == "pretrained_to_random":
+            if self.mode_box.currentData() == "pretrained_to_random" and self.store.kind != "online":
                 return "Needs a pre-training arm and the 'none' arm with checkpoints of the same seed."
-            return "This run has no fine-tuning checkpoints yet."
+            return no_checkpoints_text(self.store)
         return ""
 
     def compute_params(self) -> dict[str, Any]:

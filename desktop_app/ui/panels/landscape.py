@@ -30,7 +30,13 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.analysis.progress import LandscapeResult
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
-from desktop_app.ui.panels.analysis_base import AnalysisPanel, fill_combo, no_si_prefix, select_data
+from desktop_app.ui.panels.analysis_base import (
+    AnalysisPanel,
+    fill_combo,
+    no_checkpoints_text,
+    no_si_prefix,
+    select_data,
+)
 from desktop_app.ui.panels.base import FOREGROUND, Legend, arm_label, style_plot
 from desktop_app.ui.run_store import CHECKPOINTS, RunStore
 
@@ -264,7 +270,7 @@ class LandscapePanel(AnalysisPanel):
     def compute_blocker(self) -> str:
         arm, seed = self.arm_box.currentData(), self.seed_box.currentData()
         if arm is None or seed is None:
-            return "This run has no fine-tuning checkpoints yet."
+            return no_checkpoints_text(self.store)
         if self.directions_box.currentData() == "pca" and len(self._epochs(arm, seed)) < 4:
             return "PCA directions need at least 4 checkpoints (the centre and 3 more); use random directions."
         return ""
