@@ -87,3 +87,25 @@ def test_function_space_of_a_run(tmp_path):
     assert only.arms == ("dae", "dae") and list(only.epochs) == [4, 4]
     with pytest.raises(ValueError, match="method"):
         run_to_end(fs.compute_function_space(run, "umap"))
+
+
+def test_chance_purity_by_hand_and_against_random_outputs():
+    """The purity of nets mixed at random: by hand (3 arms x 2 seeds: a net's candidates are the 5 other
+    trajectories, one of them its arm's: 0.2, not the 1/3 the panel and report printed), and as the mean purity of
+    outputs drawn at random (each net's nearest neighbour is then a uniform draw among its candidates)."""
+    arms = ["none", "none", "rbm", "rbm", "dae", "dae"]
+    assert fs.nn_chance(arms, [0, 1, 0, 1, 0, 1]) == pytest.approx(0.2)
+    # unbalanced, 2 epochs per trajectory: a (2 traj), b (1 traj): a's points 2/4 (2 of a's other trajectory among
+    # 4 candidates), b's points 0/4
+    arms2, seeds2 = ["a"] * 4 + ["b"] * 2, [0, 0, 1, 1, 0, 0]
+    assert fs.nn_chance(arms2, seeds2) == pytest.approx((4 * 0.5 + 2 * 0.0) / 6)
+    mask = np.array([False, True, False, True, False, True])
+    assert fs.nn_chance(arms2, seeds2, mask) == pytest.approx((2 * 0.5 + 0.0) / 3)
+    assert np.isnan(fs.nn_chance(["a", "a"], [0, 0]))  # one trajectory: no candidates
+    rng = np.random.default_rng(0)
+    arms3 = [a for a in ("none", "rbm", "dae") for _ in range(4 * 3)]  # 3 arms x 4 seeds x 3 epochs
+    seeds3 = [s for _ in range(3) for s in range(4) for _ in range(3)]
+    draws = [fs.nn_arm_purity(rng.normal(size=(len(arms3), 10)), arms3, seeds3) for _ in range(400)]
+    expected = fs.nn_chance(arms3, seeds3)
+    assert expected == pytest.approx((12 - 3) / (36 - 3))
+    assert np.mean(draws) == pytest.approx(expected, abs=0.02)  # ~5 standard errors

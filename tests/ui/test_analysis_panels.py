@@ -426,3 +426,21 @@ def test_pitfall_keeps_both_plots_titles_labels_and_legends_inside_at_1280(qtbot
         assert shown.contains(plot.getAxis("bottom").label.sceneBoundingRect()), kind
         assert shown.contains(plot.sceneBoundingRect()), kind
         assert shown.contains(panel.legends[kind].sceneBoundingRect()), kind
+
+
+def test_the_panels_purity_label_gives_the_chance_level_of_its_nets():
+    """The panel printed "≈0.33 = mixed" beside a 3 arms x 2 seeds result whose chance level is 0.20."""
+    from desktop_app.core.analysis.progress import FunctionSpaceResult
+    from desktop_app.ui.panels.function_space import purity_text
+
+    arms = ("none", "none", "rbm", "rbm", "dae", "dae") * 2
+    seeds, epochs = np.array([0, 1] * 6), np.array([0] * 6 + [5] * 6)
+    r = FunctionSpaceResult(coords=np.zeros((12, 2)), arms=arms, seeds=seeds, epochs=epochs, method="pca",
+                            purity=0.5, purity_last=0.0, explained_variance_ratio=np.array([0.5, 0.2]))
+    text = purity_text(r)
+    assert "all epochs 0.500, last epoch 0.000" in text and "0.20 = mixed at random" in text and "0.33" not in text
+    r = FunctionSpaceResult(coords=np.zeros((9, 2)), arms=arms[:6] + ("none", "rbm", "dae"),
+                            seeds=np.array([0, 1] * 3 + [0, 0, 0]), epochs=np.array([0] * 6 + [5] * 3),
+                            method="pca", purity=0.5, purity_last=0.0, explained_variance_ratio=np.zeros(2))
+    # seed 1 stopped at epoch 0: over all epochs a seed-0 net has 1 of 7 candidates in its arm, a seed-1 net 2 of 8
+    assert f"{(2 / 7 + 2 / 8) / 3:.2f} / 0.20 = mixed at random" in purity_text(r)

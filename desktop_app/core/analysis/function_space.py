@@ -57,6 +57,25 @@ def nn_arm_purity(outputs: np.ndarray, arms: Sequence[str], seeds: Sequence[int]
     return float(same.mean()) if len(same) else float("nan")
 
 
+def nn_chance(arms: Sequence[str], seeds: Sequence[int], mask: np.ndarray | None = None) -> float:
+    """The purity nets mixed at random would have: per point, the share of its own arm among the points it may
+    have as neighbour (those of other (arm, seed) trajectories), averaged. Leaving out the own trajectory makes it
+    lower than an arm's share: 3 arms x 2 seeds give 0.2, not 1/3; 3 x 10 give 0.31. NaN if undefined."""
+    arm_arr, seed_arr = np.asarray(arms), np.asarray(seeds)
+    if mask is not None:
+        arm_arr, seed_arr = arm_arr[mask], seed_arr[mask]
+    _, arm_idx, per_arm = np.unique(arm_arr, return_inverse=True, return_counts=True)
+    pairs = np.stack([arm_idx, np.unique(seed_arr, return_inverse=True)[1]], axis=1) if len(arm_arr) else \
+        np.zeros((0, 2), dtype=np.int64)
+    _, traj_idx, per_traj = np.unique(pairs, axis=0, return_inverse=True, return_counts=True)
+    traj_idx = np.asarray(traj_idx).reshape(-1)
+    others = len(arm_arr) - per_traj[traj_idx]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(others > 0, (per_arm[arm_idx] - per_traj[traj_idx]) / np.maximum(others, 1), np.nan)
+    share = share[~np.isnan(share)]
+    return float(share.mean()) if len(share) else float("nan")
+
+
 def nn_same_arm(outputs: np.ndarray, arms: Sequence[str], seeds: Sequence[int],
                 mask: np.ndarray | None = None, block: int = 512) -> np.ndarray:
     """Per point (of the masked set): 1.0 when its nearest neighbour among points of other (arm, seed)

@@ -273,6 +273,7 @@ def eval_function_space(dirs: dict[str, Path], reduced: bool) -> Evidence:
         last_epoch_mask,
         load_probe_snapshots,
         nn_arm_purity,
+        nn_chance,
         nn_same_arm,
     )
     from desktop_app.core.analysis.store import cached_call
@@ -287,8 +288,7 @@ def eval_function_space(dirs: dict[str, Path], reduced: bool) -> Evidence:
     traj = np.array([ids[(a, int(s))] for a, s in zip(snaps.arms, snaps.seeds, strict=True)])
     binary = nn_arm_purity(snaps.outputs, kind, traj)
     binary_last = nn_arm_purity(snaps.outputs, kind, traj, last_epoch_mask(kind, traj, snaps.epochs))
-    p_pre = float(np.mean([k == "pre-trained" for k in kind]))
-    binary_chance = p_pre ** 2 + (1 - p_pre) ** 2
+    binary_chance = nn_chance(kind, traj)
     numbers: dict = {"purity": res.purity, "purity_last": res.purity_last, "pretrained_vs_random": binary,
                      "pretrained_vs_random_last": binary_last,
                      "pca_explained_variance": [float(v) for v in res.explained_variance_ratio]}
@@ -296,7 +296,7 @@ def eval_function_space(dirs: dict[str, Path], reduced: bool) -> Evidence:
              "| --- | ---: | ---: | ---: |",
              f"| pre-trained (any method) vs random init | {binary:.3f} | {binary_last:.3f} | {binary_chance:.2f} |",
              f"| each arm (none, RBM, DAE) | {res.purity:.3f} | {res.purity_last:.3f} | "
-             f"{1.0 / max(len(set(snaps.arms)), 1):.2f} |"]
+             f"{nn_chance(snaps.arms, snaps.seeds):.2f} |"]
     same = nn_same_arm(snaps.outputs, kind, traj)
     per_seed = {int(s): float(np.nanmean(same[snaps.seeds == s])) for s in sorted(set(snaps.seeds.tolist()))
                 if np.isfinite(same[snaps.seeds == s]).any()}
@@ -307,7 +307,8 @@ def eval_function_space(dirs: dict[str, Path], reduced: bool) -> Evidence:
     probe = read_config(RunFolder(run)).data.probe_size
     lines += ["", f"Purity: the fraction of nets (one point per arm, seed and epoch: the softmax outputs on the "
               f"{probe} probe digits) whose nearest neighbour from another trajectory is in "
-              "the same group; chance assumes groups mixed at random in their proportions. Erhan et al. saw no "
+              "the same group; chance: the purity of nets mixed at random (each net's share of its own group "
+              "among the nets of other trajectories, averaged). Erhan et al. saw no "
               "overlap at all between pre-trained and random nets. The first two principal components hold "
               f"{sum(res.explained_variance_ratio):.1%} of the output variance. Per seed: the purity over the points "
               "of that seed's trajectories (every arm), their neighbours sought among all other trajectories."]

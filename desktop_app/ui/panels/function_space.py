@@ -14,6 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
+from desktop_app.core.analysis.function_space import last_epoch_mask, nn_chance
 from desktop_app.core.analysis.progress import FunctionSpaceResult
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
 from desktop_app.ui.panels.analysis_base import AnalysisPanel, fill_combo, no_si_prefix, select_data
@@ -25,10 +26,13 @@ METHOD_NAMES = {data: text for text, data in METHODS}
 
 
 def purity_text(r: FunctionSpaceResult) -> str:
-    """The separation numbers as shown in the panel's label."""
-    n_arms = len(set(r.arms))
-    return (f"Nearest-neighbour arm purity (in output space): all epochs {r.purity:.3f}, last epoch "
-            f"{r.purity_last:.3f} — 1 = the arms occupy separate regions, ≈{1 / max(n_arms, 1):.2f} = mixed.")
+    """The separation numbers as shown in the panel's label, each beside the purity of nets mixed at random (the
+    own trajectory is never a neighbour, so with few seeds that is below 1 / arms: 0.20 for 3 arms x 2 seeds)."""
+    chance = nn_chance(r.arms, r.seeds)
+    chance_last = nn_chance(r.arms, r.seeds, last_epoch_mask(r.arms, r.seeds, r.epochs))
+    mixed = f"{chance:.2f}" if f"{chance:.2f}" == f"{chance_last:.2f}" else f"{chance:.2f} / {chance_last:.2f}"
+    return (f"Nearest-neighbour arm purity (output space): all epochs {r.purity:.3f}, last epoch "
+            f"{r.purity_last:.3f} — 1 = separate regions, {mixed} = mixed at random.")
 
 
 class FunctionSpacePanel(AnalysisPanel):
@@ -52,7 +56,9 @@ class FunctionSpacePanel(AnalysisPanel):
         self.purity_label = QLabel("")
         self.purity_label.setWordWrap(True)
         self.purity_label.setToolTip("For every net (arm, seed, epoch): is its nearest neighbour among the other "
-                                     "seeds' nets of the same arm? Measured on the raw outputs, not on the picture.")
+                                     "seeds' nets of the same arm? Measured on the raw outputs, not on the picture. "
+                                     "Mixed at random: the purity if arms were shuffled (a net's own trajectory is "
+                                     "never its neighbour, so with few seeds it is below 1 / number of arms).")
         self.layout().insertWidget(3, self.purity_label)
         self.plot = style_plot(self.graphics.addPlot(row=0, col=0), "Function space", "embedding axis 1 (a.u.)",
                                "embedding axis 2 (a.u.)")
