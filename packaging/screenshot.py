@@ -3,6 +3,8 @@
     xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python packaging/screenshot.py docs/ --run RUN_DIR [--compute]
     xvfb-run -a .venv/bin/python packaging/screenshot.py docs/ --train 12      # quick-demo, grabbed mid-run
     xvfb-run -a .venv/bin/python packaging/screenshot.py docs/ --compare RUN_A RUN_B RUN_C --panels Summary
+    xvfb-run -a .venv/bin/python packaging/screenshot.py docs/ --run SEED_0 --compare SEED_0 SEED_1 \
+        --panels "Output variance"        # seed 0 shown, seed 1 kept open beside it: the panel pools them
 
 ``--run`` opens a finished run folder (as the Runs list does); ``--compute`` also computes each analysis panel
 with the real AnalysisRunner (cached in the run folder, so a second call is quick). Writes main-window.png and
@@ -72,6 +74,9 @@ def main() -> int:
         window.start_run()
         wait(app, args.train)
     elif args.compare:
+        if args.run and (not window.open_run(args.run) or not replayed(app, window)):  # shown, the others kept
+            print(f"cannot open {args.run}", file=sys.stderr)
+            return 2
         if not window.compare_runs(args.compare) or not replayed(app, window):
             print(f"cannot compare {args.compare}", file=sys.stderr)
             return 2

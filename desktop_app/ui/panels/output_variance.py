@@ -21,7 +21,8 @@ from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
 from desktop_app.core.analysis.progress import OutputVarianceResult
 from desktop_app.core.reproduce.output_variance import MIN_BLOCKS_BEFORE_LAST, slope
 from desktop_app.core.stats import MeanCI, mean_ci, shown_interval
-from desktop_app.ui.panels.base import FOREGROUND, Panel, add_legend, arm_color, arm_label, style_plot
+from desktop_app.ui.panels.base import FOREGROUND, Legend, Panel, arm_color, arm_label, style_plot
+from desktop_app.ui.panels.compare import fit_legend_columns
 from desktop_app.ui.panels.log_axis import LogAxis
 from desktop_app.ui.run_store import ANALYSES, RunStore
 
@@ -29,6 +30,7 @@ NAME = "output_variance"
 HINT = ("No output-variance result in this run. To measure it, choose Experiment type “output variance” in the "
         "Experiment builder and Start: it trains one net per block position and resample, so keep it small.")
 TINY = 1e-30
+LEGEND_COLUMNS = 3  # at most (one entry per arm): one row under the plot for the paper's three arms
 
 
 def verdict(r: OutputVarianceResult) -> str:
@@ -93,7 +95,11 @@ class OutputVariancePanel(Panel):
                                "position of the resampled block (0 = seen first)",
                                "output variance")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self.legend = add_legend(self.plot, offset=(10, 10))
+        # the legend has its own row under the plot: inside the view box it lay over the seeds' curves (the pooled
+        # means start in a top corner and the thin per-seed lines and the interval fill the rest)
+        self.legend = Legend(colCount=LEGEND_COLUMNS, labelTextColor=FOREGROUND, pen=pg.mkPen(200, 200, 200))
+        self.graphics.ci.addItem(self.legend, row=1, col=0)
+        self.plot.legend = self.legend  # named curves are entered in it as the plot adds them
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.result: OutputVarianceResult | None = None
         self.results: list[OutputVarianceResult] = []  # the seeds drawn: this run's and the pooled ones
@@ -174,6 +180,12 @@ class OutputVariancePanel(Panel):
                                               for i in range(len(r.arms))]))
         self.info.setText(verdict(r) + (f" (Geometric mean of {len(self.results)} seeds.)" if len(self.results) > 1
                                         else ""))
+        self.graphics_resized()
+
+    def graphics_resized(self) -> None:
+        """As many legend columns as the plot's width holds (entries elided, whole names in tooltips, when even one
+        column does not)."""
+        fit_legend_columns(self.legend, self.graphics.width(), LEGEND_COLUMNS)
 
     def _y(self, y: np.ndarray) -> np.ndarray:
         return np.maximum(y, TINY) if self.log_box.isChecked() else y
