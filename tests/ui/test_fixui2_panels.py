@@ -10,6 +10,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QRectF
 
+from desktop_app.core.config.diff import short_value
 from desktop_app.core.events import AnalysisFinished, RunStarted
 from desktop_app.core.lab.store import RunData
 from desktop_app.core.results import OutputVarianceResult
@@ -99,3 +100,84 @@ def test_output_variance_legend_covers_no_pooled_curve(qtbot, tmp_path, size) ->
     panel.ensure_current()
     qtbot.wait(20)
     assert drawn_points_under(panel.plot, panel.legend.sceneBoundingRect()) == []
+
+
+# -- HParams ------------------------------------------------------------------------------------------------------
+# (n_labelled, lr): five label counts within a factor 1.5 at the bottom of a log axis spanning two decades, each run
+# at one of two learning rates (the lines leave the first axis up and down)
+HP_RUNS = ((100, 0.1), (110, 0.05), (120, 0.1), (135, 0.05), (150, 0.1), (200, 0.05), (1000, 0.1), (10000, 0.05))
+
+
+def hp_runs(tmp_path) -> tuple[list[str], dict[str, RunData]]:
+    """Run folders (their config.toml, what a comparison reads to tell runs apart) with their replayed data: two
+    arms, three seeds, one fine-tuning epoch each; test error falls with the label count."""
+    from desktop_app.core.config import DataConfig, replace
+    from desktop_app.core.events import EpochMetrics, RunFinished
+    from tests.ui.test_main_window import tiny_config
+
+    dirs, data = [], {}
+    for n, lr in HP_RUNS:
+        cfg = tiny_config(name="labels")
+        cfg = replace(cfg, data=replace(cfg.data, n_labelled=n), finetune=replace(cfg.finetune, lr=lr))
+        assert isinstance(cfg.data, DataConfig)
+        folder = tmp_path / f"labels-{n}"
+        folder.mkdir()
+        (folder / "config.toml").write_text(cfg.to_toml())
+        run = RunData()
+        error = 0.5 / np.log10(n)
+        run.ingest([RunStarted(str(folder), "labels", ("none", "dae"), (0, 1, 2), "cpu", 6),
+                    *[EpochMetrics(arm, seed, 0, 1.0, error, 1.0, error, 1.0, error * (1.0 if arm == "none" else 0.8)
+                                   + 0.001 * seed) for arm in ("none", "dae") for seed in range(3)],
+                    RunFinished("completed", str(folder), 1.0)], replayed=True)
+        dirs.append(str(folder))
+        data[str(folder)] = run
+    return dirs, data
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_hparams_value_labels_overlap_neither_each_other_nor_their_lines(qtbot, tmp_path, size) -> None:
+    """The parallel view's per-value labels sat centred on their points (over the lines leaving them) and close
+    values' labels printed over each other. Now: no two visible labels' rects intersect, no label covers its own
+    point, a label lies clear of the lines leaving its point towards the next axis when they all leave one way, and
+    a value left unlabelled for want of room is named in the tooltips of its axis's labels."""
+    window = _window(qtbot, size)
+    dirs, data = hp_runs(tmp_path)
+    window.lab.compare(dirs, data)
+    assert window.show_panel("HParams")
+    panel = window.panel_widgets["HParams"]
+    panel.select(field="data.n_labelled", arm="dae")
+    panel.ensure_current()
+    qtbot.wait(50)
+    assert [a.key for a in panel.axes] == ["data.n_labelled", "finetune.lr"] and len(panel.lines) == len(HP_RUNS)
+    vb = panel.parallel.vb
+    labels = []  # (rect, whole text, axis index, tooltip) of each visible value label
+    hidden: dict[int, list[str]] = {}
+    for item, text, i in panel._value_texts:
+        if item.isVisible():
+            labels.append((item.sceneBoundingRect(), text, i, item.toolTip()))
+        else:
+            hidden.setdefault(i, []).append(text)
+    texts = [t for _r, t, _i, _tip in labels]
+    assert {"100", "10000", "0.05", "0.1"} <= set(texts), texts  # each axis keeps its ends
+    assert len(labels) >= 8, texts
+    for a, (ra, ta, _ia, _) in enumerate(labels):
+        assert ra.width() > 5 and vb.sceneBoundingRect().adjusted(-1, -1, 1, 1).contains(ra), (ta, ra)
+        for rb, tb, _ib, _ in labels[a + 1:]:
+            assert not ra.intersects(rb), (ta, tb, ra, rb)
+    for rect, text, i, tip in labels:
+        if i == len(panel.axes):  # the error axis: no line leaves it rightwards
+            continue
+        axis = panel.axes[i]
+        value = next(v for v in axis.values if short_value(v) == text)
+        at = vb.mapViewToScene(pg.Point(i, axis.fraction(value)))
+        assert not rect.adjusted(-3, -3, 3, 3).contains(at), (text, rect, at)  # beside its point, not on it
+        steps = [ln.fractions[i + 1] - ln.fractions[i] for ln in panel.lines if ln.values[i] == value]
+        if all(s > 0 for s in steps) or all(s < 0 for s in steps):
+            for ln in panel.lines:
+                if ln.values[i] != value:
+                    continue
+                f0, f1 = ln.fractions[i], ln.fractions[i + 1]
+                for t in np.linspace(0, 1, 200):
+                    assert not rect.contains(vb.mapViewToScene(pg.Point(i + t, f0 + t * (f1 - f0)))), (text, t)
+        for missing in hidden.get(i, []):  # a value left out is named where its axis's labels are
+            assert missing in tip, (text, tip, missing)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QComboBox, QWidget
 
@@ -50,6 +50,9 @@ X_MARGIN_MAX = 1.5  # ... and at most: it grows to hold the first field's whole 
 X_RIGHT = 1.0  # and right of its last (the error axis), whose values are written right of it as every axis's are
 COLOURS = pg.colormap.get("viridis")  # low error dark, high error yellow (the error axis says which)
 EMPTY_TITLE = "Compare two or more runs (Runs pane → Compare) to plot their final test error against their fields"
+# a value label's place beside its point (TextItem anchor y): above it, below it, level with it (the error axis)
+ABOVE, BELOW, MIDDLE = 1.0, 0.0, 0.5
+VALUE_GAP_PX = 5  # between a value's point and its label (the point's symbol is 6 px wide, the line 2.5 px)
 CSV_COLUMNS = ["view", "run", "label", "series", "arm", "field", "value", "x", "n", "mean", "ci_lo", "ci_hi",
                "seeds"]
 
@@ -95,6 +98,7 @@ class HParamsPanel(Panel):
         self._items: list[Any] = []
         self._parallel_items: list[Any] = []
         self._value_texts: list[tuple[pg.TextItem, str, int]] = []  # (item, whole text, axis index)
+        self._value_places: list[tuple[float, tuple[float, ...]]] = []  # each one's (fraction, sides it may take)
         self.parallel.vb.sigResized.connect(self._label_parallel)
         self.request_refresh()
 
@@ -141,7 +145,7 @@ class HParamsPanel(Panel):
             self.plot.removeItem(item)
         for item in self._parallel_items:
             self.parallel.removeItem(item)
-        self._items, self._parallel_items, self._value_texts = [], [], []
+        self._items, self._parallel_items, self._value_texts, self._value_places = [], [], [], []
         self.legend.clear()
         self.field = self.field_box.currentData() or ""
         self.arm = self.arm_box.currentData() or ""
@@ -227,10 +231,11 @@ class HParamsPanel(Panel):
                       self._parallel_items)
         for i, axis in enumerate(axes):
             for value in axis.values:
-                self._axis_text(i, axis.fraction(value), short_value(value))
+                f = axis.fraction(value)
+                self._axis_text(i, f, short_value(value), self._value_sides(i, f))
         if math.isfinite(lo):
             for f, v in ((0.0, lo), (1.0, hi)) if hi > lo else ((0.5, lo),):
-                self._axis_text(k, f, f"{v:.2f} %")
+                self._axis_text(k, f, f"{v:.2f} %", (MIDDLE, BELOW, ABOVE))  # no line leaves the error axis
         xs = np.arange(k + 1, dtype=float)
         for line in lines:
             f = 0.5 if not (math.isfinite(line.error) and hi > lo) else (line.error - lo) / (hi - lo)
@@ -240,17 +245,79 @@ class HParamsPanel(Panel):
             item.setToolTip(f"{line.label}: {line.error:.2f} % (n = {line.n})")
             self._add(self.parallel, item, self._parallel_items)
         self.parallel.setXRange(-X_MARGIN, k + X_RIGHT, padding=0)
-        self._label_parallel()
         self.parallel.setYRange(-0.08, 1.08, padding=0)
+        self._label_parallel()
         # short enough to stand whole over the plot in the report's 1100 px figure (it ended "coloured by final test…")
         self.parallel.setTitle(f"Runs across their fields · {arm_label(self.arm)}, colour: final test error",
                                color=FOREGROUND, size="11pt")
 
-    def _axis_text(self, i: int, fraction: float, text: str) -> None:
-        item = pg.TextItem(text, color=FOREGROUND, anchor=(-0.08, 0.5))
+    def _axis_text(self, i: int, fraction: float, text: str, sides: tuple[float, ...] = (0.5,)) -> None:
+        """A value's label right of axis ``i`` at ``fraction``; ``sides``: where it may sit, in order (ABOVE or BELOW
+        the value's point, MIDDLE: level with it), chosen by ``_place_values`` once the plot has its size."""
+        item = pg.TextItem(text, color=FOREGROUND, anchor=(-0.08, 0.5), fill=pg.mkBrush(255, 255, 255, 200))
+        item.textItem.document().setDocumentMargin(1)
         item.setPos(i, fraction)
         self._add(self.parallel, item, self._parallel_items)
         self._value_texts.append((item, text, i))
+        self._value_places.append((fraction, sides))
+
+    def _value_sides(self, i: int, fraction: float) -> tuple[float, ...]:
+        """Where the label of a value on field axis ``i`` may sit, best first: on the side its runs' lines do not
+        leave towards the next axis (right of the axis, where the label is), so the label does not lie on them."""
+        rises = falls = 0
+        for line in self.lines:
+            if i + 1 < len(line.fractions) and math.isclose(line.fractions[i], fraction, abs_tol=1e-12):
+                step = line.fractions[i + 1] - fraction
+                rises += step > 1e-9
+                falls += step < -1e-9
+        return (BELOW, ABOVE) if rises > falls else (ABOVE, BELOW)
+
+    def _place_values(self) -> None:
+        """Each axis's value labels beside their points, none over another: labels are placed extremes first (an
+        axis's lowest and highest value), then by halving the gaps between those placed; a label that overlaps one
+        placed already (values closer than a line of text) tries its other side, and is left out when neither has
+        room; the labels kept on that axis then name the values left out in their tooltips (the CSV export has
+        every value). Before, every label sat centred on its point, over the lines leaving it, and two close values'
+        labels printed over each other."""
+        vb = self.parallel.vb
+        box = vb.sceneBoundingRect().adjusted(-1, -1, 1, 1)  # the view clips its items
+        by_axis: dict[int, list[int]] = {}
+        for j, (_item, _text, i) in enumerate(self._value_texts):
+            by_axis.setdefault(i, []).append(j)
+        for members in by_axis.values():
+            members.sort(key=lambda j: self._value_places[j][0])
+            placed: list[QRectF] = []
+            kept, left_out = [], []
+            for j in [members[o] for o in spread_order(len(members))]:
+                item, _text, i = self._value_texts[j]
+                fraction, sides = self._value_places[j]
+                at = vb.mapViewToScene(QPointF(i, fraction))
+                size = item.textItem.boundingRect()
+                w, h = max(size.width(), 1.0), max(size.height(), 1.0)
+                for side in sides:
+                    top = at.y() - h / 2 if side == MIDDLE else at.y() - h - VALUE_GAP_PX if side == ABOVE \
+                        else at.y() + VALUE_GAP_PX
+                    rect = QRectF(at.x() + VALUE_GAP_PX, top, w, h)
+                    if box.contains(rect) and not any(rect.intersects(r) for r in placed):
+                        item.setAnchor((-VALUE_GAP_PX / w, (at.y() - top) / h))
+                        placed.append(rect)
+                        kept.append(j)
+                        break
+                else:
+                    left_out.append(j)
+            for j in left_out:
+                self._value_texts[j][0].setVisible(False)
+            left_out.sort(key=lambda j: self._value_places[j][0])
+            missing = ", ".join(self._value_texts[j][1] for j in left_out)
+            for j in kept:
+                item, text, _i = self._value_texts[j]
+                item.setVisible(True)
+                shown = item.textItem.toPlainText()
+                tips = [text] if shown != text else []
+                if missing:
+                    tips.append(f"Not labelled on this axis (no room between close values): {missing}; the CSV "
+                                "export has every value")
+                item.setToolTip("\n".join(tips))
 
     def _label_parallel(self, *_args: object) -> None:
         """Axis names and value labels fitted to the room between two axes (again when the plot resizes): with a
@@ -290,6 +357,7 @@ class HParamsPanel(Panel):
             shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(int(room - 10), 12))
             item.setText(shown)
             item.setToolTip(text if shown != text else "")
+        self._place_values()
 
     @staticmethod
     def _add(plot: pg.PlotItem, item: Any, items: list[Any]) -> None:
@@ -326,6 +394,21 @@ class HParamsPanel(Panel):
                 rows.append(["parallel", _name(line.run_dir), line.label, "", self.arm, axis.key, short_value(value),
                              f, line.n, line.error, "", "", ""])
         return list(CSV_COLUMNS), rows
+
+
+def spread_order(n: int) -> list[int]:
+    """0..n-1 in the order value labels are placed: both ends, then the middles of the gaps between those placed,
+    level by level (so a crowded axis keeps its range and evenly spread values, not its lowest ones)."""
+    if n <= 2:
+        return list(range(n))
+    order, gaps = [0, n - 1], [(0, n - 1)]
+    while gaps:
+        lo, hi = gaps.pop(0)
+        if hi - lo >= 2:
+            mid = (lo + hi) // 2
+            order.append(mid)
+            gaps += [(lo, mid), (mid, hi)]
+    return order
 
 
 def _name(run_dir: str) -> str:
