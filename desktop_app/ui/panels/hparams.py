@@ -52,6 +52,7 @@ COLOURS = pg.colormap.get("viridis")  # low error dark, high error yellow (the e
 EMPTY_TITLE = "Compare two or more runs (Runs pane → Compare) to plot their final test error against their fields"
 # a value label's place beside its point (TextItem anchor y): above it, below it, level with it (the error axis)
 ABOVE, BELOW, MIDDLE = 1.0, 0.0, 0.5
+Y_MARGIN = 0.08  # the parallel view's room below 0 and above 1, at least (more where a value's label needs it)
 VALUE_GAP_PX = 5  # between a value's point and its label (the point's symbol is 6 px wide, the line 2.5 px)
 CSV_COLUMNS = ["view", "run", "label", "series", "arm", "field", "value", "x", "n", "mean", "ci_lo", "ci_hi",
                "seeds"]
@@ -245,7 +246,7 @@ class HParamsPanel(Panel):
             item.setToolTip(f"{line.label}: {line.error:.2f} % (n = {line.n})")
             self._add(self.parallel, item, self._parallel_items)
         self.parallel.setXRange(-X_MARGIN, k + X_RIGHT, padding=0)
-        self.parallel.setYRange(-0.08, 1.08, padding=0)
+        self.parallel.setYRange(-Y_MARGIN, 1 + Y_MARGIN, padding=0)
         self._label_parallel()
         # short enough to stand whole over the plot in the report's 1100 px figure (it ended "coloured by final test…")
         self.parallel.setTitle(f"Runs across their fields · {arm_label(self.arm)}, colour: final test error",
@@ -350,9 +351,16 @@ class HParamsPanel(Panel):
         axis.setHeight(None)  # the automatic height, plus the second row's line when there is one
         if stagger:
             axis.setHeight(axis.maximumHeight() + metrics.lineSpacing())
-        (x0, x1), _ = self.parallel.vb.viewRange()
+        (x0, x1), (y0, y1) = self.parallel.vb.viewRange()
         if abs(x0 + left) > 1e-9 or abs(x1 - k - X_RIGHT) > 1e-9:
             self.parallel.setXRange(-left, k + X_RIGHT, padding=0)
+        # room for a value's label below the lowest value and above the highest (a line rising from the lowest
+        # value has its label below it; 8 % of a 250 px view did not hold one, and it was put over the line)
+        need = metrics.lineSpacing() + 4 + VALUE_GAP_PX
+        height = self.parallel.vb.height()
+        margin = max(Y_MARGIN, need / (height - 2 * need)) if height > 3 * need else Y_MARGIN
+        if abs(y0 + margin) > 1e-9 or abs(y1 - 1 - margin) > 1e-9:
+            self.parallel.setYRange(-margin, 1 + margin, padding=0)
         for item, text, _axis in self._value_texts:
             shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(int(room - 10), 12))
             item.setText(shown)
