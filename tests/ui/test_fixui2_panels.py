@@ -108,29 +108,37 @@ def test_output_variance_legend_covers_no_pooled_curve(qtbot, tmp_path, size) ->
 HP_RUNS = ((100, 0.1), (110, 0.05), (120, 0.1), (135, 0.05), (150, 0.1), (200, 0.05), (1000, 0.1), (10000, 0.05))
 
 
-def hp_runs(tmp_path) -> tuple[list[str], dict[str, RunData]]:
-    """Run folders (their config.toml, what a comparison reads to tell runs apart) with their replayed data: two
-    arms, three seeds, one fine-tuning epoch each; test error falls with the label count."""
-    from desktop_app.core.config import DataConfig, replace
+def run_folder(path, errors: dict[str, dict[int, float]], **config) -> tuple[str, RunData]:
+    """A run folder holding its config.toml (what a comparison reads to name and tell runs apart; ``config``: the
+    sections changed from a tiny config, e.g. ``finetune={"lr": 0.05}``) and its replayed data: per arm and seed the
+    net before fine-tuning (epoch 0) and one fine-tuning epoch ending at the given test error (a fraction)."""
+    from desktop_app.core.config import replace
     from desktop_app.core.events import EpochMetrics, RunFinished
     from tests.ui.test_main_window import tiny_config
 
+    cfg = tiny_config(name=path.name)
+    cfg = replace(cfg, **{k: replace(getattr(cfg, k), **v) for k, v in config.items()})
+    path.mkdir(parents=True)
+    (path / "config.toml").write_text(cfg.to_toml())
+    seeds = sorted({seed for by_seed in errors.values() for seed in by_seed})
+    run = RunData()
+    run.ingest([RunStarted(str(path), path.name, tuple(errors), tuple(seeds), "cpu", len(seeds)),
+                *[EpochMetrics(arm, seed, epoch, 1.0, e, 1.0, e, 1.0, e) for arm, by_seed in errors.items()
+                  for seed, final in by_seed.items() for epoch, e in ((0, 0.9), (1, final))],
+                RunFinished("completed", str(path), 1.0)], replayed=True)
+    return str(path), run
+
+
+def hp_runs(tmp_path) -> tuple[list[str], dict[str, RunData]]:
+    """The HP_RUNS folders: two arms, three seeds; test error falls with the label count."""
     dirs, data = [], {}
     for n, lr in HP_RUNS:
-        cfg = tiny_config(name="labels")
-        cfg = replace(cfg, data=replace(cfg.data, n_labelled=n), finetune=replace(cfg.finetune, lr=lr))
-        assert isinstance(cfg.data, DataConfig)
-        folder = tmp_path / f"labels-{n}"
-        folder.mkdir()
-        (folder / "config.toml").write_text(cfg.to_toml())
-        run = RunData()
         error = 0.5 / np.log10(n)
-        run.ingest([RunStarted(str(folder), "labels", ("none", "dae"), (0, 1, 2), "cpu", 6),
-                    *[EpochMetrics(arm, seed, 0, 1.0, error, 1.0, error, 1.0, error * (1.0 if arm == "none" else 0.8)
-                                   + 0.001 * seed) for arm in ("none", "dae") for seed in range(3)],
-                    RunFinished("completed", str(folder), 1.0)], replayed=True)
-        dirs.append(str(folder))
-        data[str(folder)] = run
+        errors = {arm: {seed: error * (1.0 if arm == "none" else 0.8) + 0.001 * seed for seed in range(3)}
+                  for arm in ("none", "dae")}
+        key, run = run_folder(tmp_path / f"labels-{n}", errors, data={"n_labelled": n}, finetune={"lr": lr})
+        dirs.append(key)
+        data[key] = run
     return dirs, data
 
 
@@ -181,3 +189,99 @@ def test_hparams_value_labels_overlap_neither_each_other_nor_their_lines(qtbot, 
                     assert not rect.contains(vb.mapViewToScene(pg.Point(i + t, f0 + t * (f1 - f0)))), (text, t)
         for missing in hidden.get(i, []):  # a value left out is named where its axis's labels are
             assert missing in tip, (text, tip, missing)
+
+
+# -- Summary ------------------------------------------------------------------------------------------------------
+def claim_errors(plateau: bool) -> dict[str, dict[int, float]]:
+    """A 3-arm claim over 10 seeds: the regulariser claim's numbers (every pre-trained seed below its random-init
+    seed: the Wilcoxon p at its floor, "0.002 (min. at n = 10)"), or with ``plateau`` the labels claim's, random init
+    stuck above 50 % on four seeds (each arm gets its row over the other seeds)."""
+    rng = np.random.default_rng(7)
+    none = {s: 0.16 + 0.02 * rng.standard_normal() for s in range(10)}
+    if plateau:
+        none.update({s: 0.91 for s in range(4)})
+    return {"none": none, **{arm: {s: v - 0.09 + 0.003 * rng.standard_normal() for s, v in none.items()}
+                             for arm in ("rbm", "dae")}}
+
+
+def table_fits(window: MainWindow, panel, sideways: bool = False) -> None:
+    """The Summary table at the window's size: no sideways scroll (unless ``sideways``: a comparison's Run column
+    and its paired header naming the first run take a column's width more), every row in view, every cell whole."""
+    t = panel.table
+    header = t.horizontalHeader()
+    assert window.height() == 800 and window.width() == 1280  # nothing forced the window larger
+    if not sideways:
+        assert header.length() <= t.viewport().width(), (header.length(), t.viewport().width())
+        assert not t.horizontalScrollBar().isVisible()
+    assert not t.verticalScrollBar().isVisible()
+    last = t.rowCount() - 1
+    assert t.rowViewportPosition(last) + t.rowHeight(last) <= t.viewport().height(), (t.rowCount(), t.height())
+    for c in range(t.columnCount()):
+        if not t.isColumnHidden(c):
+            assert header.sectionSize(c) >= t.sizeHintForColumn(c), c  # no cell cut or elided
+            text = t.horizontalHeaderItem(c).text()  # on two lines or one; its tooltip on one
+            assert t.horizontalHeaderItem(c).toolTip().startswith(text.replace("\n", " ")), c
+
+
+@pytest.mark.parametrize("plateau", [False, True], ids=["regulariser", "labels-plateau"])
+def test_summary_table_of_a_3_arm_claim_fits_at_1280x800(qtbot, tmp_path, plateau) -> None:
+    """A 3-arm claim's run at 1280x800: its table scrolled sideways by about a column (890 px of columns in 844 px;
+    with the plateau rows' "none (random init), off the plateau" 926 px). Now headers wider than their numbers go on
+    two lines, the rows over the seeds off the plateau say so under their arm, and the table fits."""
+    window = _window(qtbot, (1280, 800))
+    key, run = run_folder(tmp_path / "claim", claim_errors(plateau))
+    window.lab.open(key, data=run)
+    assert window.show_panel("Summary")
+    panel = window.panel_widgets["Summary"]
+    panel.ensure_current()
+    qtbot.wait(50)
+    t = panel.table
+    assert t.rowCount() == (6 if plateau else 3)
+    assert t.item(1, 9).text() == ("–" if plateau else "0.002 (min. at n = 10)")  # the widest cell of a claim's table
+    if plateau:
+        assert [t.item(r, 1).text() for r in (1, 3, 5)] == ["↳ off the plateau"] * 3
+    table_fits(window, panel)
+    assert min(p.vb.height() for p in (panel.box_plot, panel.diff_plot)) >= 100
+
+
+def test_summary_table_of_a_comparison_shows_its_rows_at_1280x800(qtbot, tmp_path) -> None:
+    """Two compared runs of two arms at 1280x800: the table sat at its 100 px floor (three of its four rows, the
+    fourth scrolled) under the plots' fixed claim, made for a three-row legend. The plots now keep what their legend
+    and axes need plus 100 px of view, and the table gets the rest: every row in view, the window still 800 px."""
+    window = _window(qtbot, (1280, 800))
+    dirs, data = [], {}
+    for lr, shift in ((0.1, 0.0), (0.05, 0.01)):
+        errors = {arm: {s: v + shift for s, v in by_seed.items()}
+                  for arm, by_seed in claim_errors(False).items() if arm != "rbm"}
+        key, data[key] = run_folder(tmp_path / f"lr{lr}", errors, finetune={"lr": lr})
+        dirs.append(key)
+    window.lab.compare(dirs, data)
+    assert window.show_panel("Summary")
+    panel = window.panel_widgets["Summary"]
+    panel.ensure_current()
+    qtbot.wait(50)
+    assert panel.table.rowCount() == 4
+    table_fits(window, panel, sideways=True)
+    assert min(p.vb.height() for p in (panel.box_plot, panel.diff_plot)) >= 100
+
+
+def test_summary_comparison_of_3_arms_keeps_the_window_and_the_plots(qtbot, tmp_path) -> None:
+    """Two compared runs of three arms (six rows) at 1280x800: the table gets the room the plots do not need (four
+    rows or more; all six needed 80 px more than the window has with its docks at their smallest: asked for, the
+    window grew to 868 px), the plots keep 100 px of view, the window stays 1280x800."""
+    window = _window(qtbot, (1280, 800))
+    dirs, data = [], {}
+    for lr, shift in ((0.1, 0.0), (0.05, 0.01)):
+        errors = {arm: {s: v + shift for s, v in by_seed.items()} for arm, by_seed in claim_errors(False).items()}
+        key, data[key] = run_folder(tmp_path / f"lr{lr}", errors, finetune={"lr": lr})
+        dirs.append(key)
+    window.lab.compare(dirs, data)
+    assert window.show_panel("Summary")
+    panel = window.panel_widgets["Summary"]
+    panel.ensure_current()
+    qtbot.wait(50)
+    t = panel.table
+    assert t.rowCount() == 6 and (window.width(), window.height()) == (1280, 800)
+    shown = sum(t.rowViewportPosition(r) + t.rowHeight(r) <= t.viewport().height() for r in range(6))
+    assert shown >= 4, (shown, t.height())
+    assert min(p.vb.height() for p in (panel.box_plot, panel.diff_plot)) >= 100

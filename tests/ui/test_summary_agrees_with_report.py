@@ -94,9 +94,12 @@ def test_a_labels_run_with_plateau_seeds_shows_the_reports_gains_and_which_seeds
     assert "plateau" in panel.plateau_note and "seed 0" in panel.plateau_note
     assert list(panel.off_dots.getData()[1]) == pytest.approx([rows[(a, "off plateau")]["diff_mean"]
                                                                 for a in ("rbm", "dae")])
+    # each arm's row over the seeds off the plateau under the arm's own, its tooltip naming the arm (the arm column
+    # was 216 px wide with "none (random init), off the plateau" and the table scrolled sideways at 1280x800)
     assert [panel.table.item(r, 1).text() for r in range(panel.table.rowCount())] == [
-        "none (random init)", "none (random init), off the plateau", "rbm", "rbm, off the plateau", "dae",
-        "dae, off the plateau"]
+        "none (random init)", "↳ off the plateau", "rbm", "↳ off the plateau", "dae", "↳ off the plateau"]
+    assert [panel.table.item(r, 1).toolTip().split(" without seeds ")[0] for r in (1, 3, 5)] == [
+        "none (random init)", "rbm", "dae"]
 
 
 def test_a_run_without_plateau_seeds_has_no_extra_rows(qtbot, tmp_path):

@@ -16,6 +16,7 @@ seeds, the subset the width and labels claims judge their gains on, and the box 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -77,6 +78,25 @@ OFF_SHIFT = 0.3  # the difference over the seeds off the plateau, right of the a
 BOX_TITLE = "Final test error over seeds"
 TABLE_COLUMNS = ("Group", "Arm", "Seeds", "Mean test error", "95 % CI", "Median", f"Minus {REFERENCE} (paired)",
                  "95 % CI of diff", "p (t)", "p (Wilcoxon)")
+# Headers wider than their numbers, on two lines when that is what makes the columns fit the table's width (each
+# header's tooltip has it on one line): on one line a 3-arm claim's table was 890 px wide in the 844 px it has at
+# 1280x800 and scrolled sideways by about a column. A table that scrolls sideways either way keeps one line (the row
+# of height is worth more to a comparison's table than a shorter scroll).
+WRAPPED_HEADERS = {"Mean test error": "Mean test\nerror", "95 % CI of diff": "95 % CI\nof diff"}
+
+# an arm's row over the seeds off the plateau, under the arm's own row: ", off the plateau" after "none (random init)"
+# made the arm column 216 px wide (the labels claim's table scrolled sideways at 1280x800); its tooltip names the arm
+OFF_PLATEAU_ARM = "↳ off the plateau"
+PAIRED_HEADER_PX = 110  # a comparison's reference run named in the paired column's header up to this width
+
+
+def paired_header(reference: str, metrics: QFontMetrics) -> tuple[str, str]:
+    """The paired difference's column header on one line and on two: "Minus <reference> (paired)"; a long reference
+    label (runs named by several fields) is "the first run" (the Run column and the header's tooltip name it): the
+    column was as wide as the label, 244 px for "n_labelled=100, epochs=100"."""
+    if metrics.horizontalAdvance(reference) > PAIRED_HEADER_PX:
+        return "Minus the first run (paired)", "Minus the first\nrun (paired)"
+    return f"Minus {reference} (paired)", f"Minus {reference}\n(paired)"
 
 
 @dataclass
@@ -128,10 +148,17 @@ def final_errors(store: RunStore | RunData) -> dict[str, dict[int, float]]:
 
 
 SUMMARY_PLOTS_MIN_PX = 315
-TABLE_MIN_PX = 100  # the header and three rows
-# The table is as tall as its rows up to this many (three arms, each with its row over the seeds off the plateau),
-# then it scrolls: capped at 130 px, a 3-arm claim's six rows scrolled in a box of three at 1280x800.
+# The table is as tall as its rows up to this many (three arms, each with its row over the seeds off the plateau;
+# two compared runs of three arms), then it scrolls: capped at 130 px, a 3-arm claim's six rows scrolled in a box of
+# three at 1280x800. A comparison's table was let shrink to 100 px (three rows) under its plots' SUMMARY_PLOTS_MIN_PX
+# and scrolled; it keeps its rows too now (the docks below give way, as they do for the plots).
 TABLE_MAX_ROWS = 6
+TABLE_MIN_PX = 100  # the header and two rows: a comparison's table gives way down to this at the most
+BOX_MIN_PX = 100  # a comparison's box plot keeps this much view under its legend rows (issue 27)
+# What a comparison's plots and table share at the least: the room the window has for them at 1280x800 with the docks
+# below at their smallest (the plots' old fixed claim, made for a three-row legend, and the table's floor). More,
+# and the window grew past the screen (868 px tall at 1280x800).
+COMPARE_BUDGET_PX = SUMMARY_PLOTS_MIN_PX + TABLE_MIN_PX
 
 
 DIFF_TITLE_PX = 290  # the paired-difference title's room in an export (its column of the 900 px layout: ~306 px)
@@ -179,6 +206,10 @@ class SummaryPanel(Panel):
                                      pen=pg.mkPen(200, 200, 200))
         self.table = QTableWidget(0, len(TABLE_COLUMNS))
         self.table.setHorizontalHeaderLabels(list(TABLE_COLUMNS))
+        # each header on one line and on two (``_fit_headers`` shows the one that fits)
+        self._headers = [(c, WRAPPED_HEADERS.get(c, c)) for c in TABLE_COLUMNS]
+        for c, name in enumerate(TABLE_COLUMNS):
+            self.table.horizontalHeaderItem(c).setToolTip(name)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -333,8 +364,11 @@ class SummaryPanel(Panel):
         self.diff_plot.setTitle(self._diff_title, color=FOREGROUND, size="11pt")  # elided on screen if narrow
         self.diff_plot.setLabel("bottom", "run" if comparison is not None else "arm", color=FOREGROUND)
         self.box_plot.setLabel("bottom", "run" if comparison is not None else "arm", color=FOREGROUND)
-        self.table.horizontalHeaderItem(0).setText("Run" if comparison is not None else "Group")
-        self.table.horizontalHeaderItem(6).setText(f"Minus {reference} (paired)")
+        first = "Run" if comparison is not None else "Group"
+        self._headers[0] = (first, first)
+        self._headers[6] = paired_header(reference, QFontMetrics(self.table.horizontalHeader().font()))
+        self.table.horizontalHeaderItem(0).setToolTip(first)
+        self.table.horizontalHeaderItem(6).setToolTip(f"Minus {reference} (paired): over the seeds both have")
         for _sample, label in self.active_legend().items:
             if label.text.startswith("mean"):
                 label.setText(self._mean_label(), color=FOREGROUND)
@@ -371,7 +405,7 @@ class SummaryPanel(Panel):
         self._legend_arms = (all_arms, runs, off)
         # a comparison's legend rows take height: the plots keep room for a box with its whiskers and the table
         # three rows (the bottom docks give way; at 1280x800 the box plot was squashed to 20-40 px)
-        self.plots_min_height = SUMMARY_PLOTS_MIN_PX if comparing else 0
+        self.plots_min_height = self._plots_claim() if comparing else 0
         self.set_compact(self.compact)
         fit_legend_columns(legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS, SUMMARY_ELIDED_PX,
                            SUMMARY_LEGEND_ROWS)
@@ -383,10 +417,12 @@ class SummaryPanel(Panel):
     def _fit_table_height(self) -> None:
         """The table as tall as its header and rows, up to TABLE_MAX_ROWS (then it scrolls), plus the sideways scroll
         bar when its columns are wider than it is. It gives that height up while another view needs the window's
-        height (``compact``), and under a comparison (whose plots claim SUMMARY_PLOTS_MIN_PX) down to TABLE_MIN_PX."""
+        height (``compact``)."""
         t = self.table
         shown = min(t.rowCount(), TABLE_MAX_ROWS)
         header = t.horizontalHeader()
+        self._fit_headers(t.width() - 2 * t.frameWidth() - (t.verticalScrollBar().sizeHint().width()
+                                                               if t.rowCount() > shown else 0))
         height = 2 * t.frameWidth() + max(header.height(), header.sizeHint().height())
         height += sum(t.rowHeight(r) for r in range(shown))
         room = t.width() - 2 * t.frameWidth()
@@ -394,10 +430,30 @@ class SummaryPanel(Panel):
             room -= t.verticalScrollBar().sizeHint().width()
         if header.length() > room:
             height += t.horizontalScrollBar().sizeHint().height()
-        floor = 0 if self.compact else min(height, TABLE_MIN_PX) if self.comparison() is not None else height
+        floor = height
+        if self.comparison() is not None:  # the rows the plots' claim leaves room for (three or more)
+            floor = min(height, max(TABLE_MIN_PX, COMPARE_BUDGET_PX - self.plots_min_height))
+        floor = 0 if self.compact else floor
         if (t.minimumHeight(), t.maximumHeight()) != (floor, height):
             t.setMinimumHeight(floor)
             t.setMaximumHeight(height)
+
+    def _fit_headers(self, room: int) -> None:
+        """Each header on one line, or on two where that makes the columns fit ``room`` (WRAPPED_HEADERS): the
+        columns are as wide as their header or their widest cell, whichever is wider."""
+        t, header = self.table, self.table.horizontalHeader()
+
+        def width(texts: list[str]) -> int:
+            metrics = QFontMetrics(header.font())
+            pad = header.sectionSizeHint(1) - metrics.horizontalAdvance(t.horizontalHeaderItem(1).text())
+            return sum(max(max(metrics.horizontalAdvance(line) for line in text.split("\n")) + pad,
+                           t.sizeHintForColumn(c)) for c, text in enumerate(texts) if not t.isColumnHidden(c))
+
+        one, two = [h[0] for h in self._headers], [h[1] for h in self._headers]
+        texts = two if width(one) > room >= width(two) else one
+        for c, text in enumerate(texts):
+            if t.horizontalHeaderItem(c).text() != text:
+                t.horizontalHeaderItem(c).setText(text)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if watched is getattr(self, "table", None) and event.type() == QEvent.Type.Resize:  # (None while built)
@@ -408,7 +464,7 @@ class SummaryPanel(Panel):
         """The room a comparison needs is claimed at once, even behind another tab (the redraw waits for the tab):
         claimed only when the tab is brought to the front, the window kept the docks' heights and squashed the
         plots to 80 px at 1280x800."""
-        self.plots_min_height = SUMMARY_PLOTS_MIN_PX if comparison is not None else 0
+        self.plots_min_height = self._plots_claim() if comparison is not None else 0
         self.set_compact(self.compact)
         super()._on_comparison(comparison)
 
@@ -416,6 +472,17 @@ class SummaryPanel(Panel):
         if self.active_legend().scene() is not None:
             fit_legend_columns(self.active_legend(), self.graphics.width(), COMPARE_LEGEND_COLUMNS,
                                SUMMARY_ELIDED_PX, SUMMARY_LEGEND_ROWS)
+        if self.comparison() is not None and self._plots_claim() != self.plots_min_height:
+            self.plots_min_height = self._plots_claim()
+            self.set_compact(self.compact)
+
+    def _plots_claim(self) -> int:
+        """The height a comparison's plots keep: what their titles, axes and legend rows need at the least (the
+        plot layout's minimum: its views' own minimum is 0) plus BOX_MIN_PX of view, SUMMARY_PLOTS_MIN_PX at most. A
+        fixed SUMMARY_PLOTS_MIN_PX, made for a three-row legend, left a two-run comparison's table 100 px at 1280x800;
+        what the plots do not need goes to the table (``_fit_table_height``)."""
+        chrome = self.graphics.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize).height()
+        return min(SUMMARY_PLOTS_MIN_PX, math.ceil(chrome) + BOX_MIN_PX)
 
     def _run_labels_fit(self, comparison: Comparison) -> bool:
         """Whether each run's label fits under its box at the plot's current width (else boxes are numbered)."""
@@ -602,7 +669,7 @@ class SummaryPanel(Panel):
             d = s.diff.diff if s.diff is not None else None
             off = s.seeds_kept == OFF_PLATEAU
             unpaired = "– (n = 0)" if off and s.arm != REFERENCE else "–"  # every pair on the plateau
-            cells = [s.run or s.group or "–", arm_label(s.arm) + (", off the plateau" if off else ""), str(s.ci.n),
+            cells = [s.run or s.group or "–", OFF_PLATEAU_ARM if off else arm_label(s.arm), str(s.ci.n),
                      f"{s.ci.mean:.2f} %" if s.ci.n else "–",
                      _interval(s.ci.lo, s.ci.hi, s.ci.n), f"{s.box['median']:.2f} %" if s.box else "–",
                      f"{d.mean:+.2f} pp (n={d.n})" if d else unpaired,
@@ -613,10 +680,11 @@ class SummaryPanel(Panel):
                 item = QTableWidgetItem(text)
                 if c == 1 and off:
                     seeds = ", ".join(map(str, self.plateau.get(s.group, ())))
-                    item.setToolTip(f"Without seeds {seeds}: random init ended above {STUCK_ERROR:.0%} test error "
-                                    "there (it never left the chance-level plateau, so a gain against it is an "
-                                    "optimisation failure). The reproduce report's width and labels claims judge "
-                                    "the gain of pre-training (random init minus arm) over these seeds.")
+                    item.setToolTip(f"{arm_label(s.arm)} without seeds {seeds}: random init ended above "
+                                    f"{STUCK_ERROR:.0%} test error there (it never left the chance-level plateau, "
+                                    "so a gain against it is an optimisation failure). The reproduce report's width "
+                                    "and labels claims judge the gain of pre-training (random init minus arm) over "
+                                    "these seeds.")
                 elif text.startswith("– (n ="):
                     item.setToolTip(f"n = {s.ci.n}: not enough seeds for an interval or a p-value (3 or more)")
                 elif c == 9 and s.diff and d and _wilcoxon_floor(s.diff.wilcoxon_pvalue, d.n):
