@@ -223,6 +223,14 @@ def table_fits(window: MainWindow, panel, sideways: bool = False) -> None:
             assert t.horizontalHeaderItem(c).toolTip().startswith(text.replace("\n", " ")), c
 
 
+def settled(panel) -> bool:
+    """A comparison's plots hold the height they claim (applied after the resize under way) and lay it out."""
+    g = panel.graphics
+    claim = getattr(panel, "_plots_claim", lambda: panel.plots_min_height)()  # (none before the fix: a fixed claim)
+    return (panel.plots_min_height == claim and g.minimumHeight() == panel.plots_min_height
+            and g.viewport().height() == g.height() and g.ci.geometry().height() == g.height())
+
+
 @pytest.mark.parametrize("plateau", [False, True], ids=["regulariser", "labels-plateau"])
 def test_summary_table_of_a_3_arm_claim_fits_at_1280x800(qtbot, tmp_path, plateau) -> None:
     """A 3-arm claim's run at 1280x800: its table scrolled sideways by about a column (890 px of columns in 844 px;
@@ -259,7 +267,7 @@ def test_summary_table_of_a_comparison_shows_its_rows_at_1280x800(qtbot, tmp_pat
     assert window.show_panel("Summary")
     panel = window.panel_widgets["Summary"]
     panel.ensure_current()
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: settled(panel), timeout=5000)
     assert panel.table.rowCount() == 4
     table_fits(window, panel, sideways=True)
     assert min(p.vb.height() for p in (panel.box_plot, panel.diff_plot)) >= 100
@@ -279,7 +287,7 @@ def test_summary_comparison_of_3_arms_keeps_the_window_and_the_plots(qtbot, tmp_
     assert window.show_panel("Summary")
     panel = window.panel_widgets["Summary"]
     panel.ensure_current()
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: settled(panel), timeout=5000)
     t = panel.table
     assert t.rowCount() == 6 and (window.width(), window.height()) == (1280, 800)
     shown = sum(t.rowViewportPosition(r) + t.rowHeight(r) <= t.viewport().height() for r in range(6))

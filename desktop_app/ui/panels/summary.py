@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
 from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -403,12 +403,16 @@ class SummaryPanel(Panel):
         if off:
             legend.addItem(self.off_dots, "off the plateau")
         self._legend_arms = (all_arms, runs, off)
-        # a comparison's legend rows take height: the plots keep room for a box with its whiskers and the table
-        # three rows (the bottom docks give way; at 1280x800 the box plot was squashed to 20-40 px)
-        self.plots_min_height = self._plots_claim() if comparing else 0
-        self.set_compact(self.compact)
         fit_legend_columns(legend, self.graphics.width(), COMPARE_LEGEND_COLUMNS, SUMMARY_ELIDED_PX,
                            SUMMARY_LEGEND_ROWS)
+        # a comparison's legend rows take height: the plots keep room for a box with its whiskers (the bottom docks
+        # give way; at 1280x800 the box plot was squashed to 20-40 px), the table what they do not need
+        claim = self._plots_claim() if comparing else 0
+        if claim == self.plots_min_height:
+            self.set_compact(self.compact)
+        else:  # a redraw can run inside the plots' resize (``_on_box_resized``): a minimum changed there resized
+            # them again, nested, and the outer resize then laid the view out at its older size (11 px short)
+            QTimer.singleShot(0, self, partial(self._claim_plots_height, claim))
 
     def set_compact(self, compact: bool) -> None:
         super().set_compact(compact)
@@ -464,7 +468,7 @@ class SummaryPanel(Panel):
         """The room a comparison needs is claimed at once, even behind another tab (the redraw waits for the tab):
         claimed only when the tab is brought to the front, the window kept the docks' heights and squashed the
         plots to 80 px at 1280x800."""
-        self.plots_min_height = self._plots_claim() if comparison is not None else 0
+        self.plots_min_height = SUMMARY_PLOTS_MIN_PX if comparison is not None else 0  # until its legend is drawn
         self.set_compact(self.compact)
         super()._on_comparison(comparison)
 
@@ -472,8 +476,21 @@ class SummaryPanel(Panel):
         if self.active_legend().scene() is not None:
             fit_legend_columns(self.active_legend(), self.graphics.width(), COMPARE_LEGEND_COLUMNS,
                                SUMMARY_ELIDED_PX, SUMMARY_LEGEND_ROWS)
-        if self.comparison() is not None and self._plots_claim() != self.plots_min_height:
-            self.plots_min_height = self._plots_claim()
+        legend = self.active_legend()
+        rows = -(-len(legend.items) // max(legend.columnCount, 1))
+        if self.comparison() is not None and rows != self._legend_rows:
+            # its legend took another number of rows: the plots' claim follows, once this resize has been delivered
+            QTimer.singleShot(0, self, self._claim_plots_height)
+        self._legend_rows = rows
+
+    _legend_rows = 0  # the comparison legend's rows when the plots last resized
+
+    def _claim_plots_height(self, claim: int | None = None) -> None:
+        """The plots' claim (``_plots_claim`` when None; 0 outside a comparison) applied, outside any resize."""
+        if claim is None:
+            claim = self._plots_claim() if self.comparison() is not None else 0
+        if claim != self.plots_min_height:
+            self.plots_min_height = claim
             self.set_compact(self.compact)
 
     def _plots_claim(self) -> int:
