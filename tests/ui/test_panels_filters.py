@@ -133,3 +133,30 @@ def test_headers_wrap_in_their_half_and_the_mosaics_keep_the_height(qtbot, panel
     assert left.right() <= middle + 1 and right.left() >= middle - 1
     for side in ("left", "right"):
         assert panel.views[side].sceneBoundingRect().height() >= 150, side
+
+
+def test_an_online_runs_snapshots_are_named_by_examples_seen_not_epochs(qtbot):
+    """An online unit snapshots its filters at initialisation, after pre-training and at its last evaluation point
+    (numbered like an epoch): the panel said "fine-tuning epoch 3" and "from pre-training epoch 1" for the end of a
+    stream (a new user's finding). It names the examples seen and the point."""
+    from desktop_app.core.events import OnlinePoint, RunStarted
+
+    store = RunStore()
+    rng = np.random.default_rng(0)
+    w = {k: rng.normal(size=(4, 784)).astype(np.float32) for k in range(3)}
+    store.ingest([RunStarted("/o", "online-demo", ("none", "dae"), (0,), "cpu", 10, kind="online")])
+    events: list = []
+    for arm in ("none", "dae"):
+        events += [FilterSnapshot(arm, 0, "init", 0, w[0], (1, 28, 28))]
+        events += [FilterSnapshot(arm, 0, "pretrain", 1, w[1], (1, 28, 28))] if arm == "dae" else []
+        events += [OnlinePoint(arm, 0, n, 0.1, 0.1, 0.3, 100) for n in (100, 2_000, 50_000)]
+        events += [FilterSnapshot(arm, 0, "finetune", 3, w[2], (1, 28, 28))]
+    store.ingest(events)
+    panel = FiltersPanel(store)
+    qtbot.addWidget(panel)
+    panel.ensure_current()
+    assert panel.time_label.text().startswith("50,000 examples seen (point 3 of 3)")
+    assert "to 50,000 examples seen" in panel.hist_titles["left"].text and "epoch" not in panel.time_label.text()
+    assert "from after pre-training" in panel.hist_titles["left"].text
+    panel.slider.setValue(panel.timeline.index(("pretrain", 1)))
+    assert panel.time_label.text().startswith("after pre-training")

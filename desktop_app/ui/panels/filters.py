@@ -9,6 +9,7 @@ noise's, and a histogram of each unit's relative weight change over fine-tuning.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,13 +38,21 @@ def key_order(key: Key) -> tuple[int, int]:
     return PHASE_ORDER.get(key[0], 9), key[1]
 
 
-def describe(key: Key | None) -> str:
-    """Slider label for a snapshot, e.g. pre-training epoch 3 or fine-tuning epoch 5."""
+def describe(key: Key | None, points: Sequence[int] = ()) -> str:
+    """Slider label for a snapshot, e.g. pre-training epoch 3 or fine-tuning epoch 5. ``points``: an online run's
+    evaluation points (examples seen at each): its snapshots are numbered by point, not by epoch (a new user read
+    "fine-tuning epoch 20" for the end of a 10^6-example stream)."""
     if key is None:
         return "no snapshot yet"
     phase, epoch = key
     if phase == "init":
         return "initialisation"
+    if points and phase == "pretrain":
+        return "after pre-training"
+    if points and phase == "finetune" and 1 <= epoch <= len(points):
+        return f"{points[epoch - 1]:,} examples seen (point {epoch} of {len(points)})"
+    if points and phase == "finetune":
+        return f"evaluation point {epoch}"
     if phase == "pretrain":
         return f"pre-training epoch {epoch}"
     if phase == "finetune":
@@ -210,6 +219,16 @@ class FiltersPanel(Panel):
         self.request_refresh()
 
     # -- time ------------------------------------------------------------------------------------
+    def _points(self) -> list[int]:
+        """An online run's evaluation points (examples seen), read from a unit's recorded points; () otherwise."""
+        if self.store.kind != "online":
+            return []
+        for arm, seed in self.store.units():
+            examples, _ = self.store.online_curve(arm, seed)
+            if len(examples):
+                return [int(e) for e in examples]
+        return []
+
     def _snapshots(self, arm: str, seed: int) -> dict[Key, np.ndarray]:
         return {(phase, int(epoch)): w for phase, epoch, w in self.store.filters(arm, seed)}
 
@@ -265,7 +284,9 @@ class FiltersPanel(Panel):
 
     def _draw(self) -> None:
         key = self.current_key()
-        self.time_label.setText(f"{describe(key)}  ({self.slider.value() + 1 if key else 0}/{len(self.timeline)})")
+        points = self._points()
+        self.time_label.setText(f"{describe(key, points)}  ({self.slider.value() + 1 if key else 0}/"
+                                f"{len(self.timeline)})")
         seed = self._seed()
         for side in SIDES:
             arm = self.arm_boxes[side].currentText()
@@ -304,7 +325,7 @@ class FiltersPanel(Panel):
             fill.setAlpha(120)
             self.hist_curves[side].setData(edges, counts, stepMode="center", fillLevel=0, brush=fill,
                                            pen=pg.mkPen(colour))
-            self.hist_titles[side].setText(_change_text(s))
+            self.hist_titles[side].setText(_change_text(s, self._points()))
         for hist in self.hists.values():
             hist.setXRange(float(edges[0]), float(edges[-1]), padding=0)
             hist.setYRange(0, peak * 1.1, padding=0)
@@ -328,10 +349,11 @@ class FiltersPanel(Panel):
         shape = (f"<br>structure (low-frequency energy share): <b>{state.structure:.3f}</b>"
                  f" (white noise {state.noise:.3f})") if np.isfinite(state.structure) else ""
         if not state.arm:  # nothing loaded yet: no arm or seed to name
-            self.titles[side].setText(f"{describe(state.key)} · {what}")
+            self.titles[side].setText(f"{describe(state.key, self._points())} · {what}")
             return
         self.titles[side].setText(
-            f"<b>{_arm_text(state.arm)}</b> · seed {state.seed} · {describe(state.key)} · {what}{shape}")
+            f"<b>{_arm_text(state.arm)}</b> · seed {state.seed} · {describe(state.key, self._points())} · "
+            f"{what}{shape}")
 
     def data_table(self) -> tuple[list[str], list[list[Any]]]:
         """One row per drawn filter: where it is, the levels, and its tile's drawn values (row-major)."""
@@ -372,12 +394,13 @@ class _Title(NarrowLabel):
         super().resizeEvent(ev)
 
 
-def _change_text(s: SideState) -> str:
+def _change_text(s: SideState, points: Sequence[int] = ()) -> str:
     if s.change is None or s.span is None or not np.isfinite(s.change).any():
-        return "weight change over fine-tuning: after the first fine-tuning epoch"
+        first = "the first evaluation point" if points else "the first fine-tuning epoch"
+        return f"weight change over fine-tuning: after {first}"
     finite = s.change[np.isfinite(s.change)]
     return (f"fine-tuning moved {len(finite)} units: median <b>{np.median(finite):.3f}</b>, mean {finite.mean():.3f}"
-            f"<br>(from {describe(s.span[0])} to fine-tuning epoch {s.span[1][1]})")
+            f"<br>(from {describe(s.span[0], points)} to {describe(s.span[1], points)})")
 
 
 def _arm_text(arm: str) -> str:
