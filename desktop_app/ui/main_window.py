@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QItemSelectionModel, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -187,6 +187,7 @@ class MainWindow(QMainWindow):
         self.history_dock.visibilityChanged.connect(self._runs_visibility)
         self.history.openRequested.connect(lambda _path: self._shrink_runs())
         self.history.compare_requested.connect(lambda _dirs: self._shrink_runs())
+        self.history.resumeRequested.connect(lambda _path: self._shrink_runs())  # the resumed run needs the panels
 
     def builder_width(self) -> int:
         """The builder dock's width that shows every control unclipped: its form's minimum width plus the
@@ -798,13 +799,19 @@ class MainWindow(QMainWindow):
         return True
 
     def show_runs_pane(self) -> None:
-        """View > Runs pane: the Runs dock in front, the keyboard in its table (a row current, so arrows move)."""
+        """View > Runs pane: the Runs dock in front, the keyboard in its table, a row current and selected (so arrows
+        move and Enter opens it, as the shortcut's tooltip says; a current row alone left Open disabled)."""
         self.history_dock.show()
         self.history_dock.raise_()
         table = self.history.table
         table.setFocus()
-        if not table.currentIndex().isValid() and table.model().rowCount():
-            table.setCurrentIndex(table.model().index(0, 0))
+        index = table.currentIndex()
+        if not index.isValid() and table.model().rowCount():
+            index = table.model().index(0, 0)
+        selection = table.selectionModel()
+        if index.isValid() and not selection.hasSelection():
+            selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                      | QItemSelectionModel.SelectionFlag.Rows)
 
     def show_shortcuts(self) -> ShortcutsDialog:
         """Help > Keyboard shortcuts: the list generated from the menus and the Runs pane's own keys."""

@@ -1,0 +1,159 @@
+"""Keyboard, progress and Start defects a new user met in the real window (new-user report, findings 3, 5, 8, 19).
+
+3: Tab from the builder's Name field looped inside the layer table and never reached Activation. 19: after
+Ctrl+Shift+R the Runs table had a current row that was not selected, so Enter did nothing. 5: the progress line
+kept an ETA running while paused and restarted at 0 % after Resume; Resume left the Runs pane grown. 8: Start on a
+config whose data cannot be read left an empty run folder behind its error dialog.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication, QScrollArea, QWidget
+
+from desktop_app.core.config import ExperimentConfig, LayerSpec, ModelConfig, replace
+from desktop_app.ui.main_window import MainWindow
+from desktop_app.workers.run_controller import RunController
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """The real window with the real run controller, at the size a new user gets, on an empty workspace."""
+    ctrl = RunController(threads=1)
+    win = MainWindow(ctrl)
+    ctrl.setParent(win)
+    qtbot.addWidget(win)
+    win.set_workspace(tmp_path / "ws")
+    win.resize(1400, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win)
+    return win
+
+
+# -- 3: Tab through the builder --------------------------------------------------------------------------------
+
+
+def _reading_order(body: QWidget) -> list[QWidget]:
+    """The builder's keyboard stops as a reader meets them: top to bottom, then left to right within a line.
+
+    Computed from where the widgets are drawn, independently of Qt's focus chain. Two widgets whose vertical
+    extents overlap are on one line (a combo and a spin box of one table row differ in height)."""
+    stops = [w for w in body.findChildren(QWidget)
+             if w.isVisibleTo(body) and w.isEnabled() and w.focusPolicy() & Qt.FocusPolicy.TabFocus
+             and w.focusProxy() is None and not _inside_stop(w, body)]
+    placed = [(w, w.mapTo(body, QPoint(0, 0)), w.height()) for w in stops]
+    placed.sort(key=lambda p: (p[1].y() + p[2] / 2, p[1].x()))
+    lines: list[list[tuple[QWidget, QPoint, int]]] = []
+    for item in placed:
+        top, bottom = item[1].y(), item[1].y() + item[2]
+        if lines and any(top < p.y() + h and p.y() < bottom for _, p, h in lines[-1]):
+            lines[-1].append(item)
+        else:
+            lines.append([item])
+    return [w for line in lines for w, _, _ in sorted(line, key=lambda p: p[1].x())]
+
+
+def _inside_stop(widget: QWidget, body: QWidget) -> bool:
+    """A spin box's line edit is part of the spin box's stop."""
+    parent = widget.parentWidget()
+    while parent is not None and parent is not body:
+        if parent.focusPolicy() & Qt.FocusPolicy.TabFocus and not parent.inherits("QAbstractScrollArea") \
+                and not parent.inherits("QGroupBox"):
+            return True
+        parent = parent.parentWidget()
+    return False
+
+
+def _stop_of(widget: QWidget | None, stops: list[QWidget]) -> QWidget | None:
+    """The keyboard stop the focus widget belongs to (a spin box for its line edit)."""
+    while widget is not None and widget not in stops:
+        widget = widget.parentWidget()
+    return widget
+
+
+def _walk(qtbot, start: QWidget, key: Qt.Key, stops: list[QWidget], n: int) -> list[QWidget | None]:
+    """Press ``key`` up to ``n`` times from ``start``; the stops focus went through, until it left the builder."""
+    start.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(lambda: start.hasFocus())
+    seen: list[QWidget | None] = [start]
+    for _ in range(n):
+        qtbot.keyClick(QApplication.focusWidget(), key)
+        stop = _stop_of(QApplication.focusWidget(), stops)
+        if stop is None:
+            break
+        seen.append(stop)
+    return seen
+
+
+def test_tab_goes_through_every_builder_field_once_in_reading_order(window, qtbot) -> None:
+    """Finding 3: Tab from Name went table, units, table, kind combo ... and never reached Activation."""
+    cfg = ExperimentConfig()
+    layers = (LayerSpec("dense", 50), LayerSpec("conv", 8, kernel=3, stride=1), LayerSpec("dense", 20))
+    window.set_config(replace(cfg, model=replace(cfg.model, layers=layers)))
+    builder = window.builder
+    body = builder.findChild(QScrollArea).widget()  # the form
+    order = _reading_order(body)
+    name = builder.field_widget("name")
+    table = builder.layer_table
+    cells = [table.cell_widget(row, col) for row in range(3) for col in ("kind", "units", "kernel", "stride")]
+    enabled_cells = [c for c in cells if c.isEnabled()]
+    assert len(enabled_cells) == 2 * 2 + 4  # dense rows: kind and units; the conv row: all four
+    activation = builder.field_widget("model.activation")
+    assert order[0] is name and activation in order and all(c in order for c in enabled_cells)
+
+    forward = _walk(qtbot, name, Qt.Key.Key_Tab, order, 3 * len(order))
+    assert activation in forward  # the keyboard gets past the layer table
+    assert forward == order  # every field once, in the order they are read, then out of the builder
+    at = forward.index(table.cell_widget(0, "kind"))
+    assert forward[at:at + len(enabled_cells) + 4] == [*enabled_cells, table.add_button, table.remove_button,
+                                                       table.up_button, table.down_button]
+    assert forward[at + len(enabled_cells) + 4] is activation
+
+    backward = _walk(qtbot, order[-1], Qt.Key.Key_Backtab, order, 3 * len(order))
+    assert backward == order[::-1]
+
+
+def test_tab_order_follows_an_edited_layer_table(window, qtbot) -> None:
+    """The cells are rebuilt by every Add, Remove, Up, Down and kind change: the order is too."""
+    builder = window.builder
+    builder.set_config(replace(ExperimentConfig(), model=ModelConfig(layers=(LayerSpec("dense", 30),))))
+    table = builder.layer_table
+    table.add_button.click()
+    kind = table.cell_widget(1, "kind")
+    kind.setCurrentText("pool")  # units off, kernel and stride on
+    expected = [table.cell_widget(0, "kind"), table.cell_widget(0, "units"), table.cell_widget(1, "kind"),
+                table.cell_widget(1, "kernel"), table.cell_widget(1, "stride"), table.add_button]
+    stops = [*expected, *(table.remove_button, table.up_button, table.down_button),
+             builder.field_widget("model.activation")]
+    forward = _walk(qtbot, builder.field_widget("data.n_unlabelled"), Qt.Key.Key_Tab, stops, len(stops) + 1)
+    assert forward[1:] == stops
+
+
+# -- 19: Ctrl+Shift+R then Enter --------------------------------------------------------------------------------
+
+
+def test_runs_pane_shortcut_then_enter_opens_the_first_run(window, qtbot, tmp_path) -> None:
+    """Finding 19: after Ctrl+Shift+R row 0 looked focused but was not selected: Enter did nothing, Open was off."""
+    from bench.run_table import write_run
+
+    workspace = tmp_path / "runs"
+    for name in ("alpha", "beta"):
+        write_run(workspace, name)
+    window.set_workspace(workspace)
+    assert window.history.wait_loaded()
+    opened: list[Path] = []
+    window.history.openRequested.connect(opened.append)
+    qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    table = window.history.table
+    qtbot.waitUntil(lambda: table.hasFocus())
+    assert table.selectionModel().isRowSelected(table.currentIndex().row(), table.rootIndex())
+    assert window.history.open_button.isEnabled()
+    first = window.history.selected_run()
+    qtbot.keyClick(table, Qt.Key.Key_Return)
+    assert opened == [first.path]
+    qtbot.waitUntil(lambda: window.store.run_dir == str(first.path))
