@@ -157,3 +157,95 @@ def test_runs_pane_shortcut_then_enter_opens_the_first_run(window, qtbot, tmp_pa
     qtbot.keyClick(table, Qt.Key.Key_Return)
     assert opened == [first.path]
     qtbot.waitUntil(lambda: window.store.run_dir == str(first.path))
+
+
+# -- 5: the progress line paused, resumed from a pause, and resumed after a stop --------------------------------
+
+
+def test_paused_line_has_no_running_eta_and_the_pause_is_not_timed(qtbot) -> None:
+    """Finding 5: paused, the line kept "2 units running" and an ETA ("ETA 13:46:53", the pause counted as the
+    steps' time). One unit at 10 steps/s, paused 1000 s: after the pause the ETA is the steps left at 10/s."""
+    from desktop_app.core.events import PhaseStarted, Progress, RunStarted
+    from desktop_app.ui.progress import ProgressWidget, format_eta
+
+    w = ProgressWidget()
+    qtbot.addWidget(w)
+
+    def progress(steps: int, clock: float) -> Progress:
+        return Progress("none", 0, "finetune", -1, 1, 10, steps, 1000, clock, steps, clock)
+
+    w.ingest([RunStarted("/r", "demo", ("none",), (0,), "cpu", 1000, phase_steps=(("finetune", 1000),)),
+              PhaseStarted("none", 0, "finetune", -1, 10), PhaseStarted("dae", 0, "finetune", -1, 10)])
+    w.ingest([progress(n, n / 10) for n in range(0, 101, 10)])
+    assert w.eta.text() == f"ETA {format_eta(900 / 10)}" and w.phase.text().startswith("2 units running")
+    w.set_paused(True)
+    w.ingest([progress(105, 10.5)])  # a step under way when the pause came
+    assert w.eta.text() == "paused" and w.phase.text().startswith("Paused · ") and "running" not in w.phase.text()
+    assert w.bar.text() == "paused 10%"
+    w.set_paused(False)
+    assert w.eta.text() == "ETA …"
+    w.ingest([progress(110, 1010.5)])  # the first event after the pause: 5 steps and the whole pause
+    w.ingest([progress(n, 1010.5 + (n - 110) / 10) for n in range(120, 201, 10)])
+    assert w.eta.text() == f"ETA {format_eta(800 / 10)}"  # the rate measured before and after, not the pause
+
+
+def _tiny(name: str, epochs: int) -> ExperimentConfig:
+    from tests.ui.test_main_window import tiny_config
+
+    return tiny_config(name, epochs=epochs)
+
+
+def test_pause_then_stop_then_resume_in_the_real_window(window, qtbot) -> None:
+    """Finding 5 in the real window with a tiny real run: paused it says "paused", not a running ETA; after Stop
+    and Resume from the Runs pane the bar starts at the work done (it restarted at "Starting … 0%"), and the Runs
+    pane, grown to show its rows, gives the panels their height back (it stayed grown)."""
+    from desktop_app.core.events import Progress, RunStarted
+    from tests.pause import HANG_MS
+
+    ctrl = window.controller
+    window.set_config(_tiny("resumable", epochs=400))
+    events: list = []
+    ctrl.eventsReady.connect(events.extend)
+    finished: list[tuple[str, str]] = []
+    ctrl.runFinished.connect(lambda d, s: finished.append((d, s)))
+    (run_dir,) = window.start_run()
+    progress = window.progress
+    qtbot.waitUntil(lambda: len(window.store.unit("dae", 0).epochs) >= 2 and progress.eta.text().startswith("ETA"),
+                    timeout=HANG_MS)
+
+    window.pause_action.trigger()
+    assert ctrl.state == "paused"
+    assert progress.eta.text() == "paused" and progress.phase.text().startswith("Paused")
+    seen = len(events)
+    window.pause_action.trigger()  # Resume from the pause
+    assert ctrl.state == "running" and progress.eta.text() == "ETA …"
+    qtbot.waitUntil(lambda: any(isinstance(ev, Progress) for ev in events[seen:]), timeout=HANG_MS)
+    assert progress.bar.text().endswith("%") and not progress.bar.text().startswith("paused")
+
+    qtbot.waitUntil(lambda: len(window.store.unit("dae", 0).epochs) >= 6, timeout=HANG_MS)
+    window.stop_action.trigger()
+    qtbot.waitUntil(lambda: bool(finished), timeout=HANG_MS)
+    assert finished == [(str(run_dir), "stopped")]
+    done = progress.bar.value()
+    total = next(ev.total_steps for ev in events if isinstance(ev, RunStarted))
+    assert 0 < done < progress.bar.maximum()
+
+    window.history.refresh()
+    assert window.history.wait_loaded()
+    panel = window.panel_widgets[window.current_panel()]
+    height = panel.height()
+    window.show_runs_pane()
+    qtbot.waitUntil(lambda: panel.height() < height - 50)  # the Runs tab grew to show its rows
+    window.history.select_path(run_dir)
+    values: list[int] = []
+    progress.bar.valueChanged.connect(values.append)
+    seen = len(events)
+    window.history.resume_button.click()
+    qtbot.waitUntil(lambda: abs(panel.height() - height) <= 2)  # the panels have their height back
+    qtbot.waitUntil(lambda: any(isinstance(ev, Progress) for ev in events[seen:]), timeout=HANG_MS)
+    assert any(isinstance(ev, RunStarted) and ev.resumed for ev in events[seen:])
+    # from the work done: at most the part of an epoch after the last checkpoint is done again (10 steps of 20)
+    assert min([progress.bar.value(), *values]) >= done - 1000 * 10 / total - 1, (done, values[:5])
+    assert progress.bar.value() > 0
+    window.stop_action.trigger()
+    qtbot.waitUntil(lambda: len(finished) == 2, timeout=HANG_MS)
