@@ -5,6 +5,7 @@ The UI never imports the worker module (it imports torch); it types against this
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,7 +25,8 @@ class RunControllerLike(Protocol):
 
     def current_run_dir(self) -> Path | None: ...
 
-    def start(self, cfg: ExperimentConfig, run_dir: Path | str) -> None: ...
+    def start(self, cfg: ExperimentConfig, run_dir: Path | str,
+              check: Sequence[ExperimentConfig] | None = None) -> None: ...
 
     def resume(self, run_dir: Path | str) -> None: ...
 

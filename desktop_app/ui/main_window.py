@@ -466,10 +466,13 @@ class MainWindow(QMainWindow):
             return []
         busy = self.controller.is_busy()
         run_dirs = []
-        for planned in plan_runs(cfg, self._workspace):
+        plan = plan_runs(cfg, self._workspace)
+        for i, planned in enumerate(plan):
             variant, run_dir = planned.config, planned.run_dir
             run_dir.parent.mkdir(parents=True, exist_ok=True)
-            self.controller.start(variant, run_dir)
+            # the controller checks the inputs of every variant (data files, device, model fit) with the first,
+            # on the run's thread, before any folder exists: a refusal is one dialog and leaves nothing behind
+            self.controller.start(variant, run_dir, check=[p.config for p in plan] if i == 0 else [])
             run_dirs.append(run_dir)
             if busy:
                 self.log.add_line(f"Queued '{variant.name}' -> {run_dir}")
@@ -638,7 +641,10 @@ class MainWindow(QMainWindow):
     def _on_events(self, events: Sequence[Event]) -> None:
         refused = [ev for ev in events if isinstance(ev, RunFinished) and ev.status == "refused"]
         for ev in refused:  # the folder was not touched (locked by another writer, edited config, unreadable)
-            self.show_error("Cannot write run folder", f"{ev.run_dir}\n\n{ev.message}")
+            if ev.bad_input:  # its inputs failed the check before Start made the folder: none exists to name
+                self.show_error("Cannot start the run", ev.message)
+            else:
+                self.show_error("Cannot write run folder", f"{ev.run_dir}\n\n{ev.message}")
         for ev in events:
             if isinstance(ev, RunStarted):
                 self.device_label.setText(f"Device: {ev.device}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QApplication, QScrollArea, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QScrollArea, QWidget
 
 from desktop_app.core.config import ExperimentConfig, LayerSpec, ModelConfig, replace
 from desktop_app.ui.main_window import MainWindow
@@ -249,3 +249,59 @@ def test_pause_then_stop_then_resume_in_the_real_window(window, qtbot) -> None:
     assert progress.bar.value() > 0
     window.stop_action.trigger()
     qtbot.waitUntil(lambda: len(finished) == 2, timeout=HANG_MS)
+
+
+# -- 8: Start checks the inputs before it makes the folder ------------------------------------------------------
+
+
+def _dialogs(window: MainWindow) -> list[QMessageBox]:
+    return [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+
+
+def _start_refused(window: MainWindow, qtbot, cfg: ExperimentConfig) -> tuple[list, list]:
+    """Start ``cfg`` in the window; (the run folders Start planned, the RunFinished events) once the queue is idle."""
+    from desktop_app.core.events import RunFinished
+    from tests.pause import HANG_MS
+
+    ctrl = window.controller
+    finished: list[RunFinished] = []
+    ctrl.eventsReady.connect(lambda evs: finished.extend(e for e in evs if isinstance(e, RunFinished)))
+    window.set_config(cfg)
+    assert window.builder.is_valid(), window.builder.errors()
+    planned = window.start_run()
+    qtbot.waitUntil(lambda: not ctrl.is_busy(), timeout=HANG_MS)
+    return planned, finished
+
+
+def test_start_refuses_unreadable_data_with_one_dialog_and_no_folder(window, qtbot, tmp_path) -> None:
+    """Finding 8: MNIST without its files passed validation; Start showed an error dialog and left an empty run
+    folder. Now Start runs ``basin run``'s preflight first: one dialog naming data.path, no folder."""
+    empty = tmp_path / "no-mnist"
+    empty.mkdir()
+    base = _tiny("mnist-missing", epochs=1)
+    cfg = replace(base, data=replace(base.data, name="mnist", path=str(empty), download=False))
+    workspace = tmp_path / "ws"
+    planned, finished = _start_refused(window, qtbot, cfg)
+    assert len(planned) == 1 and not planned[0].exists()
+    assert not workspace.exists() or list(workspace.iterdir()) == []  # no run folder, not even an empty one
+    assert [(f.status, f.bad_input) for f in finished] == [("refused", True)]
+    dialogs = _dialogs(window)
+    assert len(dialogs) == 1 and dialogs[0].windowTitle() == "Cannot start the run"
+    assert dialogs[0].text().startswith("data.path: ") and str(empty) in dialogs[0].text()
+    dialogs[0].close()
+    assert window.controller.state == "idle" and window.start_action.isEnabled()
+
+
+def test_a_sweep_with_one_impossible_variant_starts_none(window, qtbot, tmp_path) -> None:
+    """The CLI checks every variant of a sweep before any folder exists; Start does too: the first variant is
+    fine, the second asks for more labelled examples than the digits have, and neither run starts."""
+    from desktop_app.core.config import SweepConfig
+
+    cfg = replace(_tiny("sweep-too-big", epochs=1), sweep=SweepConfig(field="data.n_labelled", values=(200, 10**5)))
+    planned, finished = _start_refused(window, qtbot, cfg)
+    assert len(planned) == 2 and not any(p.exists() for p in planned)
+    assert [(f.status, f.bad_input) for f in finished] == [("refused", True)]
+    assert window.controller.queued() == []
+    dialogs = _dialogs(window)
+    assert len(dialogs) == 1 and dialogs[0].text().startswith("data.")
+    dialogs[0].close()
