@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from desktop_app.core.config import ExperimentConfig
+from desktop_app.core.config import ConfigError, ExperimentConfig
 
 
 class RunControllerLike(Protocol):
@@ -39,3 +39,5 @@ class RunControllerLike(Protocol):
     def shutdown(self, timeout_ms: int = 5000) -> bool: ...
 
     def describe_device(self, choice: str = "auto") -> str: ...
+
+    def check_files(self, cfg: ExperimentConfig) -> ConfigError | None: ...

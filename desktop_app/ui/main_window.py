@@ -135,6 +135,8 @@ class MainWindow(QMainWindow):
         self._default_state = (self.saveState(), self.panel_area.saveState())
         self.store.changed.connect(self._update_run_title)
         self.torch_ready.connect(self._on_torch_ready)
+        if self._torch_loaded:  # the data file check imports the data loaders (torch): only once torch is in
+            self.builder.set_file_check(controller.check_files)
         self._restore_state()
         self._on_config_changed(self.builder.config())
         self._on_state_changed(controller.state)
@@ -1030,6 +1032,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_torch_ready(self) -> None:
         self._torch_loaded = True
+        self.builder.set_file_check(self.controller.check_files)
         self._device_choice = ""
         self._on_config_changed(self.builder.config())
 

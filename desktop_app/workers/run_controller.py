@@ -168,6 +168,19 @@ class RunController(QObject):
     def queued(self) -> list[RunRequest]:
         return list(self._queue)
 
+    def check_files(self, cfg: ExperimentConfig) -> config_mod.ConfigError | None:
+        """Whether the files cfg's data come from are there (core.data.registry.check_files: stats only, cheap
+        enough for every builder edit); the ConfigError naming data.path when not."""
+        from desktop_app.core.data.registry import check_files
+
+        try:
+            check_files(cfg.data)
+        except config_mod.ConfigError as exc:
+            return exc
+        except OSError as exc:  # a path the system will not even look up (too long, no permission)
+            return config_mod.ConfigError("data.path", f"{cfg.data.path[:200]}: cannot be looked at ({exc.strerror})")
+        return None
+
     def describe_device(self, choice: str = "auto") -> str:
         """Human name of the device a config's ``device`` choice resolves to (for the status bar)."""
         from desktop_app.core.training.device import describe_device

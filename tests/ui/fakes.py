@@ -59,3 +59,6 @@ class FakeController(QObject):
 
     def describe_device(self, choice: str = "auto") -> str:
         return f"fake-{choice}"
+
+    def check_files(self, cfg: ExperimentConfig) -> None:
+        return None

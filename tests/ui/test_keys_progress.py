@@ -305,3 +305,33 @@ def test_a_sweep_with_one_impossible_variant_starts_none(window, qtbot, tmp_path
     dialogs = _dialogs(window)
     assert len(dialogs) == 1 and dialogs[0].text().startswith("data.")
     dialogs[0].close()
+
+
+def test_the_builder_says_the_data_files_are_missing_before_start(window, qtbot, tmp_path) -> None:
+    """Finding 8: the builder said "Ready: the configuration is valid" for MNIST without its files. Now its line
+    says the data are not there (a look for the files, nothing read) and marks data.path; Start stays on (the
+    files may appear without an edit) and its full check still refuses. With the files there it says Ready."""
+    import numpy as np
+
+    from desktop_app.core.data.idx import IDX_STEMS, encode_idx
+
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    base = _tiny("mnist-builder", epochs=1)
+    builder = window.builder
+    window.set_config(replace(base, data=replace(base.data, name="mnist", path=str(folder), download=False)))
+    assert builder.is_valid() and window.start_action.isEnabled()
+    problem = builder.file_problem()
+    assert problem is not None and problem.field == "data.path" and str(folder) in problem.message
+    assert "data are not there" in builder.message.text() and "Ready" not in builder.message.text()
+    assert str(folder) in builder.field_widget("data.path").toolTip()
+    builder.field_widget("data.download").setChecked(True)  # a download may fetch them: nothing to say
+    assert builder.file_problem() is None and builder.message.text().startswith("Ready")
+    builder.field_widget("data.download").setChecked(False)
+    assert builder.file_problem() is not None
+    images = np.zeros((4, 2, 2), np.uint8)
+    labels = np.arange(4, dtype=np.uint8)
+    for stem in IDX_STEMS:  # the four files, as small as they come: the check looks for them, it reads none
+        (folder / stem).write_bytes(encode_idx(labels if "labels" in stem else images))
+    builder.field_widget("name").setText("mnist-builder-2")  # any edit looks again
+    assert builder.file_problem() is None and builder.message.text().startswith("Ready")
