@@ -52,7 +52,9 @@ class ProgressWidget(QWidget):
         last: Progress | None = None
         for ev in events:
             if isinstance(ev, RunStarted):
-                if not (ev.resumed and ev.run_dir == self._run_dir):  # else the bar stays at the work done
+                if ev.resumed and ev.done_steps > 0:  # the work its earlier segments did (the manifest's count)
+                    self.bar.setValue(int(1000 * min(ev.done_steps, ev.total_steps) / max(ev.total_steps, 1)))
+                elif not (ev.resumed and ev.run_dir == self._run_dir):  # else the bar stays at the work done
                     self.bar.setValue(0)
                 self._paused = False
                 self.bar.setFormat("resuming %p%" if ev.resumed and self.bar.value() else "%p%")

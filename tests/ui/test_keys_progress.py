@@ -15,6 +15,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QScrollArea, QWidget
 
 from desktop_app.core.config import ExperimentConfig, LayerSpec, ModelConfig, replace
+from desktop_app.core.runfolder import workspace as runs
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.workers.run_controller import RunController
 
@@ -189,6 +190,21 @@ def test_paused_line_has_no_running_eta_and_the_pause_is_not_timed(qtbot) -> Non
     assert w.eta.text() == f"ETA {format_eta(800 / 10)}"  # the rate measured before and after, not the pause
 
 
+def test_a_resumed_run_starts_its_bar_at_the_work_done(qtbot) -> None:
+    """Finding 5: after Resume the bar said "Starting '<name>'… 0%" until the units reported. The resumed
+    RunStarted carries the manifest's count (the engine part is checked with a real run below)."""
+    from desktop_app.core.events import RunStarted
+    from desktop_app.ui.progress import ProgressWidget
+
+    w = ProgressWidget()
+    qtbot.addWidget(w)
+    w.show_replayed("demo", "stopped")  # the run opened before Resume: a shown run's bar is at 0
+    w.ingest([RunStarted("/r", "demo", ("none",), (0,), "cpu", 1000, resumed=True, done_steps=90)])
+    assert w.bar.value() == 90 and w.bar.text() == "resuming 9%" and w.phase.text() == "Resuming 'demo'…"
+    w.ingest([RunStarted("/new", "fresh", ("none",), (0,), "cpu", 1000)])
+    assert w.bar.value() == 0 and w.phase.text() == "Starting 'fresh'…"
+
+
 def _tiny(name: str, epochs: int) -> ExperimentConfig:
     from tests.ui.test_main_window import tiny_config
 
@@ -196,9 +212,10 @@ def _tiny(name: str, epochs: int) -> ExperimentConfig:
 
 
 def test_pause_then_stop_then_resume_in_the_real_window(window, qtbot) -> None:
-    """Finding 5 in the real window with a tiny real run: paused it says "paused", not a running ETA; after Stop
-    and Resume from the Runs pane the bar starts at the work done (it restarted at "Starting … 0%"), and the Runs
-    pane, grown to show its rows, gives the panels their height back (it stayed grown)."""
+    """Finding 5 in the real window with a tiny real run: paused it says "paused", not a running ETA; after Stop,
+    Open and Resume from the Runs pane the bar starts at the work done (the manifest's count: it restarted at
+    "Starting … 0%"), and the Runs pane, grown to show its rows, gives the panels their height back (it stayed
+    grown)."""
     from desktop_app.core.events import Progress, RunStarted
     from tests.pause import HANG_MS
 
@@ -229,6 +246,11 @@ def test_pause_then_stop_then_resume_in_the_real_window(window, qtbot) -> None:
     done = progress.bar.value()
     total = next(ev.total_steps for ev in events if isinstance(ev, RunStarted))
     assert 0 < done < progress.bar.maximum()
+    # the manifest keeps the count the bar showed (the last Progress, sent where the stop landed)
+    steps = max(ev.done_steps for ev in events if isinstance(ev, Progress))
+    assert runs.read_manifest(run_dir)["done_steps"] == steps and done == int(1000 * steps / total)
+    assert window.open_run(run_dir)  # opening it first puts the bar at 0 (the run is shown, not live)
+    qtbot.waitUntil(lambda: window.store.run_dir == str(run_dir) and progress.bar.value() == 0, timeout=HANG_MS)
 
     window.history.refresh()
     assert window.history.wait_loaded()
@@ -239,13 +261,17 @@ def test_pause_then_stop_then_resume_in_the_real_window(window, qtbot) -> None:
     window.history.select_path(run_dir)
     values: list[int] = []
     progress.bar.valueChanged.connect(values.append)
+    at_start: list[int] = []  # the bar once the window has taken the resumed RunStarted (connected after it)
+    ctrl.eventsReady.connect(lambda evs: at_start.extend(progress.bar.value() for e in evs
+                                                         if isinstance(e, RunStarted)))
     seen = len(events)
     window.history.resume_button.click()
     qtbot.waitUntil(lambda: abs(panel.height() - height) <= 2)  # the panels have their height back
     qtbot.waitUntil(lambda: any(isinstance(ev, Progress) for ev in events[seen:]), timeout=HANG_MS)
-    assert any(isinstance(ev, RunStarted) and ev.resumed for ev in events[seen:])
-    # from the work done: at most the part of an epoch after the last checkpoint is done again (10 steps of 20)
-    assert min([progress.bar.value(), *values]) >= done - 1000 * 10 / total - 1, (done, values[:5])
+    assert [ev.done_steps for ev in events[seen:] if isinstance(ev, RunStarted)] == [steps]
+    slack = 1000 * 10 / total + 1  # at most the part of an epoch after the last checkpoint is done again
+    assert len(at_start) == 1 and abs(at_start[0] - done) <= slack, (done, at_start)  # not 0, as it was
+    assert min([progress.bar.value(), *values]) >= done - slack, (done, values[:5])
     assert progress.bar.value() > 0
     window.stop_action.trigger()
     qtbot.waitUntil(lambda: len(finished) == 2, timeout=HANG_MS)
