@@ -39,6 +39,8 @@ class PhaseEta:
     done_steps: int = 0
     _unit_last: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)  # per unit: (steps, clock)
     _wall: tuple[float, float] | None = None  # run clock of the first and latest per-unit Progress
+    _paused: bool = False  # between pause() and resume(): events only move the baselines
+    _gap: bool = False  # resumed from a pause: the next per-unit event's clock jump is no wall time worked
 
     def start(self, ev: RunStarted) -> None:
         self.plan = dict(getattr(ev, "phase_steps", ()) or ())
@@ -47,13 +49,27 @@ class PhaseEta:
         self.done, self.spent, self.done_steps = {}, {}, 0
         self._last = None if ev.resumed else (0, 0.0)
         self._unit_last, self._wall = {}, None
+        self._paused = self._gap = False
+
+    def pause(self) -> None:
+        """The run is paused: events still on their way move the baselines but credit no time."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """The run goes on after a pause: the paused time is no step's time, so the next event of each unit (and of
+        the run) is a new baseline, and the wall clock's jump to it is left out of the measured concurrency. Before,
+        a unit's first steps after a long pause were credited with the whole pause: "ETA 13:46:53"."""
+        self._paused = False
+        self._last = None
+        self._unit_last = {}
+        self._gap = self._wall is not None
 
     def update(self, ev: Progress) -> None:
         kind = phase_kind(ev.phase, ev.arm)
         self.total = ev.total_steps or self.total
         if ev.unit_done_steps >= 0:
             self._update_unit(ev, kind)
-        elif self._last is not None:
+        elif self._last is not None and not self._paused:
             steps, seconds = ev.done_steps - self._last[0], ev.elapsed_s - self._last[1]
             if steps > 0 and seconds >= 0:
                 # the steps since the previous event belong to this event's phase (it is sent after them; at a
@@ -68,13 +84,19 @@ class PhaseEta:
         a unit resumed from a checkpoint starts at a count of its own)."""
         key = (ev.arm, ev.seed)
         last = self._unit_last.get(key)
-        if last is not None:
+        if last is not None and not self._paused:
             steps, seconds = ev.unit_done_steps - last[0], ev.unit_elapsed_s - last[1]
             if steps > 0 and seconds >= 0:
                 self.done[kind] = self.done.get(kind, 0) + steps
                 self.spent[kind] = self.spent.get(kind, 0.0) + seconds
         self._unit_last[key] = (ev.unit_done_steps, ev.unit_elapsed_s)
-        self._wall = (ev.elapsed_s, ev.elapsed_s) if self._wall is None else (self._wall[0], ev.elapsed_s)
+        if self._wall is None:
+            self._wall = (ev.elapsed_s, ev.elapsed_s)
+        else:
+            start = self._wall[0]
+            if self._gap and not self._paused:  # the pause moves the start on by the time it lasted
+                start, self._gap = start + max(0.0, ev.elapsed_s - self._wall[1]), False
+            self._wall = (start, ev.elapsed_s)
         self._last = (ev.done_steps, ev.elapsed_s)
 
     def concurrency(self) -> float:

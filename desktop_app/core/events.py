@@ -37,6 +37,9 @@ class RunStarted:
     panels: tuple[str, ...] = ()
     # finetune.patience: > 0 = each unit's final epoch is its selected one (core/runfolder/metrics.py, select_epoch)
     patience: int = 0
+    # a resumed run: the minibatches its earlier segments had done (the manifest's done_steps), so its progress bar
+    # starts there, not at 0 %, before its units report; 0 for a new run or one recorded before it existed
+    done_steps: int = 0
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ The UI never imports the worker module (it imports torch); it types against this
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from desktop_app.core.config import ExperimentConfig
+from desktop_app.core.config import ConfigError, ExperimentConfig
 
 
 class RunControllerLike(Protocol):
@@ -24,7 +25,8 @@ class RunControllerLike(Protocol):
 
     def current_run_dir(self) -> Path | None: ...
 
-    def start(self, cfg: ExperimentConfig, run_dir: Path | str) -> None: ...
+    def start(self, cfg: ExperimentConfig, run_dir: Path | str,
+              check: Sequence[ExperimentConfig] | None = None) -> None: ...
 
     def resume(self, run_dir: Path | str) -> None: ...
 
@@ -37,3 +39,5 @@ class RunControllerLike(Protocol):
     def shutdown(self, timeout_ms: int = 5000) -> bool: ...
 
     def describe_device(self, choice: str = "auto") -> str: ...
+
+    def check_files(self, cfg: ExperimentConfig) -> ConfigError | None: ...

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QItemSelectionModel, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -135,6 +135,8 @@ class MainWindow(QMainWindow):
         self._default_state = (self.saveState(), self.panel_area.saveState())
         self.store.changed.connect(self._update_run_title)
         self.torch_ready.connect(self._on_torch_ready)
+        if self._torch_loaded:  # the data file check imports the data loaders (torch): only once torch is in
+            self.builder.set_file_check(controller.check_files)
         self._restore_state()
         self._on_config_changed(self.builder.config())
         self._on_state_changed(controller.state)
@@ -187,6 +189,7 @@ class MainWindow(QMainWindow):
         self.history_dock.visibilityChanged.connect(self._runs_visibility)
         self.history.openRequested.connect(lambda _path: self._shrink_runs())
         self.history.compare_requested.connect(lambda _dirs: self._shrink_runs())
+        self.history.resumeRequested.connect(lambda _path: self._shrink_runs())  # the resumed run needs the panels
 
     def builder_width(self) -> int:
         """The builder dock's width that shows every control unclipped: its form's minimum width plus the
@@ -465,10 +468,13 @@ class MainWindow(QMainWindow):
             return []
         busy = self.controller.is_busy()
         run_dirs = []
-        for planned in plan_runs(cfg, self._workspace):
+        plan = plan_runs(cfg, self._workspace)
+        for i, planned in enumerate(plan):
             variant, run_dir = planned.config, planned.run_dir
             run_dir.parent.mkdir(parents=True, exist_ok=True)
-            self.controller.start(variant, run_dir)
+            # the controller checks the inputs of every variant (data files, device, model fit) with the first,
+            # on the run's thread, before any folder exists: a refusal is one dialog and leaves nothing behind
+            self.controller.start(variant, run_dir, check=[p.config for p in plan] if i == 0 else [])
             run_dirs.append(run_dir)
             if busy:
                 self.log.add_line(f"Queued '{variant.name}' -> {run_dir}")
@@ -637,7 +643,10 @@ class MainWindow(QMainWindow):
     def _on_events(self, events: Sequence[Event]) -> None:
         refused = [ev for ev in events if isinstance(ev, RunFinished) and ev.status == "refused"]
         for ev in refused:  # the folder was not touched (locked by another writer, edited config, unreadable)
-            self.show_error("Cannot write run folder", f"{ev.run_dir}\n\n{ev.message}")
+            if ev.bad_input:  # its inputs failed the check before Start made the folder: none exists to name
+                self.show_error("Cannot start the run", ev.message)
+            else:
+                self.show_error("Cannot write run folder", f"{ev.run_dir}\n\n{ev.message}")
         for ev in events:
             if isinstance(ev, RunStarted):
                 self.device_label.setText(f"Device: {ev.device}")
@@ -798,13 +807,19 @@ class MainWindow(QMainWindow):
         return True
 
     def show_runs_pane(self) -> None:
-        """View > Runs pane: the Runs dock in front, the keyboard in its table (a row current, so arrows move)."""
+        """View > Runs pane: the Runs dock in front, the keyboard in its table, a row current and selected (so arrows
+        move and Enter opens it, as the shortcut's tooltip says; a current row alone left Open disabled)."""
         self.history_dock.show()
         self.history_dock.raise_()
         table = self.history.table
         table.setFocus()
-        if not table.currentIndex().isValid() and table.model().rowCount():
-            table.setCurrentIndex(table.model().index(0, 0))
+        index = table.currentIndex()
+        if not index.isValid() and table.model().rowCount():
+            index = table.model().index(0, 0)
+        selection = table.selectionModel()
+        if index.isValid() and not selection.hasSelection():
+            selection.setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+                                      | QItemSelectionModel.SelectionFlag.Rows)
 
     def show_shortcuts(self) -> ShortcutsDialog:
         """Help > Keyboard shortcuts: the list generated from the menus and the Runs pane's own keys."""
@@ -1017,6 +1032,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_torch_ready(self) -> None:
         self._torch_loaded = True
+        self.builder.set_file_check(self.controller.check_files)
         self._device_choice = ""
         self._on_config_changed(self.builder.config())
 

@@ -1,4 +1,7 @@
-"""ProgressWidget: progress bar, phase text ("pre-training layer k, epoch e/E", arm, seed) and ETA."""
+"""ProgressWidget: progress bar, phase text ("pre-training layer k, epoch e/E", arm, seed) and ETA.
+
+Paused, the line says so and shows no ETA (none is known until the run goes on); a resumed run's bar starts at the
+work it had done, not at 0 %, and its ETA comes from the steps timed after the resume."""
 
 from __future__ import annotations
 
@@ -41,22 +44,31 @@ class ProgressWidget(QWidget):
         self._running: set[tuple[str, int]] = set()  # units seen working and not finished (parallel workers)
         self._eta = PhaseEta()  # from measured step rates per phase, not the run's average so far
         self._kind = "standard"  # the run's kind (RunStarted): how its phases are worded
+        self._run_dir = ""  # the live run the bar counts (RunStarted): a resumed one keeps its bar
+        self._paused = False
+        self._where = ""  # the latest unit's phase text, said again with "Paused"
 
     def ingest(self, events: Iterable[Event]) -> None:
         last: Progress | None = None
         for ev in events:
             if isinstance(ev, RunStarted):
-                self.bar.setValue(0)
-                self.bar.setFormat("%p%")
-                self.phase.setText(f"Starting '{ev.name}'…")
+                if ev.resumed and ev.done_steps > 0:  # the work its earlier segments did (the manifest's count)
+                    self.bar.setValue(int(1000 * min(ev.done_steps, ev.total_steps) / max(ev.total_steps, 1)))
+                elif not (ev.resumed and ev.run_dir == self._run_dir):  # else the bar stays at the work done
+                    self.bar.setValue(0)
+                self._paused = False
+                self.bar.setFormat("resuming %p%" if ev.resumed and self.bar.value() else "%p%")
+                self.phase.setText(f"{'Resuming' if ev.resumed else 'Starting'} '{ev.name}'…")
                 self.eta.setText("")
+                self.eta.setToolTip("")
                 self._running.clear()
                 self._eta.start(ev)
                 self._kind = ev.kind
+                self._run_dir = ev.run_dir
             elif isinstance(ev, PhaseStarted):
                 self._running.add((ev.arm, ev.seed))
-                self.phase.setText(self._units_text() + unit_text(self._kind, ev.arm, ev.seed, ev.phase, ev.layer, 0,
-                                                                  ev.epochs))
+                self._where = unit_text(self._kind, ev.arm, ev.seed, ev.phase, ev.layer, 0, ev.epochs)
+                self.phase.setText(self._units_text() + self._where)
             elif isinstance(ev, Progress):
                 self._eta.update(ev)
                 last = ev
@@ -64,6 +76,8 @@ class ProgressWidget(QWidget):
                 self._running.discard((ev.arm, ev.seed))
             elif isinstance(ev, RunFinished):
                 last = None
+                self._paused = False
+                self.bar.setFormat("%p%")
                 if ev.status == "completed":
                     self.bar.setValue(self.bar.maximum())
                 self.phase.setText(f"Run {ev.status}")
@@ -75,8 +89,12 @@ class ProgressWidget(QWidget):
     def show_progress(self, ev: Progress) -> None:
         total = max(ev.total_steps, 1)
         self.bar.setValue(int(1000 * min(ev.done_steps, total) / total))
-        self.phase.setText(self._units_text() + unit_text(self._kind, ev.arm, ev.seed, ev.phase, ev.layer, ev.epoch,
-                                                          ev.epochs))
+        self._where = unit_text(self._kind, ev.arm, ev.seed, ev.phase, ev.layer, ev.epoch, ev.epochs)
+        if self._paused:  # a step already under way when the pause came: the bar moves, the line stays paused
+            self.phase.setText(f"Paused · {self._where}")
+            return
+        self.bar.setFormat("%p%")
+        self.phase.setText(self._units_text() + self._where)
         eta = self._eta.seconds_left()
         self.eta.setText(f"ETA {format_eta(eta)}" if eta is not None else "ETA …")
         self.eta.setToolTip("Estimated time left, from the measured speed of each phase (pre-training per method, "
@@ -95,5 +113,19 @@ class ProgressWidget(QWidget):
         self.eta.setToolTip("")
 
     def set_paused(self, paused: bool) -> None:
-        fmt = "paused %p%" if paused else "%p%"
-        self.bar.setFormat(fmt)
+        """Paused: "Paused" and no ETA (the time left is not running down); going on: the ETA comes back with the
+        next progress, from steps timed after the pause."""
+        if paused == self._paused:
+            return
+        self._paused = paused
+        self.bar.setFormat("paused %p%" if paused else "%p%")
+        if paused:
+            self._eta.pause()
+            self.phase.setText(f"Paused · {self._where}" if self._where else "Paused")
+            self.eta.setText("paused")
+            self.eta.setToolTip("No estimate while the run is paused; it comes back once the run goes on")
+        else:
+            self._eta.resume()
+            self.phase.setText(self._units_text() + self._where)
+            self.eta.setText("ETA …")
+            self.eta.setToolTip("Estimated time left, measured again after the pause")

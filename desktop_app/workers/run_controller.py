@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -26,6 +26,7 @@ from desktop_app.workers.background import DRAIN_INTERVAL_MS, Task, set_torch_th
 
 RunFn = Callable[[ExperimentConfig, RunControl, Path], Iterator[Event]]
 ResumeFn = Callable[[Path, RunControl], Iterator[Event]]
+CheckFn = Callable[[Sequence[ExperimentConfig]], None]  # raises ConfigError for the first config that cannot run
 
 
 def _engine_run(cfg: ExperimentConfig, control: RunControl, run_dir: Path) -> Iterator[Event]:
@@ -40,12 +41,24 @@ def _engine_resume(run_dir: Path, control: RunControl) -> Iterator[Event]:
     return resume_experiment(run_dir, control)
 
 
+def _engine_check(configs: Sequence[ExperimentConfig]) -> None:
+    """``basin run``'s preflight (core.engine.preflight.check_inputs) for each config, data pools read once."""
+    from desktop_app.core.engine.preflight import PoolCache, check_inputs
+
+    pools: PoolCache = {}
+    for cfg in configs:
+        check_inputs(cfg, pools)
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """One queued job: a new run of ``cfg`` into ``run_dir``, or (cfg None) a resume of ``run_dir``."""
 
     run_dir: Path
     cfg: ExperimentConfig | None = None
+    # the configs whose inputs (data files, device, model fit) are checked before this run's folder exists: its
+    # own, or a whole sweep's on its first run (the rest then come after it with nothing to check)
+    check: tuple[ExperimentConfig, ...] = ()
 
     @property
     def is_resume(self) -> bool:
@@ -53,13 +66,25 @@ class RunRequest:
 
 
 def run_events(
-    request: RunRequest, run_fn: RunFn, resume_fn: ResumeFn, threads: int, control: RunControl
+    request: RunRequest, run_fn: RunFn, resume_fn: ResumeFn, threads: int, control: RunControl,
+    check_fn: CheckFn | None = None,
 ) -> Iterator[Event]:
     """The events of one run (on the task thread): always ends with exactly one RunFinished, even when the
-    engine raises (then "failed", after the traceback as a LogMessage)."""
+    engine raises (then "failed", after the traceback as a LogMessage).
+
+    A new run's inputs are checked first (``check_fn`` over ``request.check``), as ``basin run`` does: data that
+    cannot be read, a missing GPU or a net too big for the images end it as "refused" with ``bad_input`` and the
+    one line naming the field, before its folder exists (it left an empty folder behind a failed run)."""
     t0, finished = time.perf_counter(), False
     try:
         set_torch_threads(_torch_threads(request, threads))
+        if check_fn is not None and request.check and not request.is_resume:
+            try:
+                check_fn(request.check)
+            except config_mod.ConfigError as exc:
+                yield RunFinished("refused", str(request.run_dir), time.perf_counter() - t0, str(exc),
+                                  bad_input=True)
+                return
         events = (
             resume_fn(request.run_dir, control)
             if request.is_resume
@@ -111,10 +136,13 @@ class RunController(QObject):
         resume_fn: ResumeFn | None = None,
         threads: int | None = None,
         interval_ms: int = DRAIN_INTERVAL_MS,
+        check_fn: CheckFn | None = None,
     ) -> None:
         super().__init__(parent)
         self._run_fn = run_fn or _engine_run
         self._resume_fn = resume_fn or _engine_resume
+        # the engine's preflight goes with the engine; an injected run function checks what it is told to
+        self._check_fn = check_fn or (_engine_check if run_fn is None else None)
         self._threads = threads
         self._interval_ms = interval_ms
         self._queue: deque[RunRequest] = deque()
@@ -140,6 +168,19 @@ class RunController(QObject):
     def queued(self) -> list[RunRequest]:
         return list(self._queue)
 
+    def check_files(self, cfg: ExperimentConfig) -> config_mod.ConfigError | None:
+        """Whether the files cfg's data come from are there (core.data.registry.check_files: stats only, cheap
+        enough for every builder edit); the ConfigError naming data.path when not."""
+        from desktop_app.core.data.registry import check_files
+
+        try:
+            check_files(cfg.data)
+        except config_mod.ConfigError as exc:
+            return exc
+        except OSError as exc:  # a path the system will not even look up (too long, no permission)
+            return config_mod.ConfigError("data.path", f"{cfg.data.path[:200]}: cannot be looked at ({exc.strerror})")
+        return None
+
     def describe_device(self, choice: str = "auto") -> str:
         """Human name of the device a config's ``device`` choice resolves to (for the status bar)."""
         from desktop_app.core.training.device import describe_device
@@ -147,9 +188,12 @@ class RunController(QObject):
         return describe_device(choice)
 
     # -- commands --------------------------------------------------------------------------------------
-    def start(self, cfg: ExperimentConfig, run_dir: Path | str) -> None:
-        """Run cfg into run_dir now, or after the runs already queued."""
-        self._enqueue(RunRequest(Path(run_dir), cfg))
+    def start(self, cfg: ExperimentConfig, run_dir: Path | str,
+              check: Sequence[ExperimentConfig] | None = None) -> None:
+        """Run cfg into run_dir now, or after the runs already queued. Its inputs are checked on the run's thread
+        before its folder exists: ``check`` names the configs to check (default: cfg; a sweep passes all its
+        variants with its first run and () with the others). A refusal drops the queued runs it checked."""
+        self._enqueue(RunRequest(Path(run_dir), cfg, (cfg,) if check is None else tuple(check)))
 
     def resume(self, run_dir: Path | str) -> None:
         """Continue a stopped run folder in place (queued like ``start``)."""
@@ -199,8 +243,8 @@ class RunController(QObject):
             import torch
 
             threads = torch.get_num_threads()
-        task = Task(partial(run_events, req, self._run_fn, self._resume_fn, threads), name="run",
-                    collapse=Progress, interval_ms=self._interval_ms)
+        task = Task(partial(run_events, req, self._run_fn, self._resume_fn, threads, check_fn=self._check_fn),
+                    name="run", collapse=Progress, interval_ms=self._interval_ms)
         task.items.connect(self._on_events)
         task.ended.connect(self._on_ended)
         self._task = task
@@ -212,7 +256,19 @@ class RunController(QObject):
         for ev in events:
             if isinstance(ev, RunFinished):
                 self._last_status = ev.status
+                if ev.status == "refused" and ev.bad_input and self._current is not None:
+                    self._drop_checked(self._current)
         self.eventsReady.emit(events)
+
+    def _drop_checked(self, refused: RunRequest) -> None:
+        """A sweep's first run was refused for its inputs: the other variants it checked do not start either."""
+        others = [c for c in refused.check if c is not refused.cfg]
+        if not others:
+            return
+        kept = [r for r in self._queue if not any(r.cfg is c for c in others)]
+        if len(kept) != len(self._queue):
+            self._queue = deque(kept)
+            self.queueChanged.emit(len(self._queue))
 
     @Slot()
     def _on_ended(self) -> None:

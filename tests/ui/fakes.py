@@ -32,7 +32,7 @@ class FakeController(QObject):
         self.state = state
         self.stateChanged.emit(state)
 
-    def start(self, cfg: ExperimentConfig, run_dir: Path | str) -> None:
+    def start(self, cfg: ExperimentConfig, run_dir: Path | str, check=None) -> None:
         self.started.append((cfg, Path(run_dir)))
         self._set("running")
 
@@ -59,3 +59,6 @@ class FakeController(QObject):
 
     def describe_device(self, choice: str = "auto") -> str:
         return f"fake-{choice}"
+
+    def check_files(self, cfg: ExperimentConfig) -> None:
+        return None

@@ -280,19 +280,26 @@ def load_idx_folder(folder: Path) -> ImagePool:
 
 def load_idx_pool(cfg: DataConfig, dataset: IdxDataset, timeout: float = 60.0) -> ImagePool:
     """MNIST-like pool from cfg.path or the user cache, downloading first if allowed and needed."""
+    folder, missing = check_idx_files(cfg, dataset)
+    if missing:  # check_idx_files refused it unless a download may fetch them
+        wanted = {f"{s}.gz": dataset.sha256[f"{s}.gz"] for s in missing}
+        download_files(folder, dataset.base_urls, wanted, timeout)
+    return load_idx_folder(folder)
+
+
+def check_idx_files(cfg: DataConfig, dataset: IdxDataset) -> tuple[Path, list[str]]:
+    """(the IDX folder, the files missing there and to download); ConfigError when they are missing and no
+    download is allowed. Only looks for the files (the builder asks it on every edit); reading checks the rest."""
     folder = Path(cfg.path).expanduser() if cfg.path else default_idx_dir(dataset.name)
     if folder.is_file():
         raise ConfigError(
             "data.path", f"{folder} is a file; {dataset.name} expects the folder holding the four IDX files"
         )
     missing = [stem for stem in IDX_STEMS if find_idx_file(folder, stem) is None]
-    if missing and cfg.download:
-        wanted = {f"{s}.gz": dataset.sha256[f"{s}.gz"] for s in missing}
-        download_files(folder, dataset.base_urls, wanted, timeout)
-    elif missing:
+    if missing and not cfg.download:
         raise ConfigError(
             "data.path",
             f"{', '.join(missing)} not found in {folder}; set data.download = true or point data.path at "
             f"the folder holding {', '.join(s + '(.gz)' for s in IDX_STEMS)}",
         )
-    return load_idx_folder(folder)
+    return folder, missing

@@ -133,12 +133,18 @@ def as_labels(y: np.ndarray, n: int, source: str, field: str = "data.path") -> n
     return y
 
 
-def pool_from_npz(path: Path, field: str = "data.path") -> ImagePool:
-    """Read x/images and y/labels (plus optional x_test/y_test) from an npz file."""
+def check_npz_file(path: Path | str, field: str = "data.path") -> Path:
+    """The npz file's path, if it is a regular file (a stat, nothing read: the builder asks it on every edit)."""
     path = Path(path).expanduser()
     if not path.is_file():
         what = "not found" if not path.exists() else "is not a regular file"
         raise ConfigError(field, f"{path} {what} (expected an .npz file with arrays x and y)")
+    return path
+
+
+def pool_from_npz(path: Path, field: str = "data.path") -> ImagePool:
+    """Read x/images and y/labels (plus optional x_test/y_test) from an npz file."""
+    path = check_npz_file(path, field)
     if not zipfile.is_zipfile(path):
         raise ConfigError(field, f"{path}: not an npz file (not a readable .npz: not a zip archive of .npy "
                                  "arrays at all)")
@@ -240,14 +246,20 @@ def _read_class_folders(
     return np.stack(images)[:, None], np.asarray(labels, dtype=np.int64), size, first
 
 
-def load_image_folder_pool(cfg: DataConfig) -> ImagePool:
-    """``path/<class>/*.png|jpg``; or ``path/train/<class>/...`` plus ``path/test/<class>/...`` for an
-    official test split. Class labels follow the sorted sub-folder names; images are converted to grey."""
+def check_image_folder(cfg: DataConfig) -> Path:
+    """The image folder's path, if it is a folder (a stat, nothing listed)."""
     root = Path(cfg.path).expanduser()
     if not root.is_dir():
         raise ConfigError(
             "data.path", f"{root} is not a folder (expected one sub-folder of images per class)"
         )
+    return root
+
+
+def load_image_folder_pool(cfg: DataConfig) -> ImagePool:
+    """``path/<class>/*.png|jpg``; or ``path/train/<class>/...`` plus ``path/test/<class>/...`` for an
+    official test split. Class labels follow the sorted sub-folder names; images are converted to grey."""
+    root = check_image_folder(cfg)
     train_root, test_root = root / "train", root / "test"
     split = train_root.is_dir() and test_root.is_dir()
     base = train_root if split else root

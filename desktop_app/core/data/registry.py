@@ -8,8 +8,8 @@ from dataclasses import replace
 from desktop_app.core.config import ConfigError, DataConfig
 from desktop_app.core.data.digits import load_digits_pool
 from desktop_app.core.data.elastic import ElasticAugment
-from desktop_app.core.data.idx import FASHION_MNIST, MNIST, load_idx_pool
-from desktop_app.core.data.imports import load_image_folder_pool, load_npz_pool
+from desktop_app.core.data.idx import FASHION_MNIST, MNIST, check_idx_files, load_idx_pool
+from desktop_app.core.data.imports import check_image_folder, check_npz_file, load_image_folder_pool, load_npz_pool
 from desktop_app.core.data.shapeset import load_shapeset_pool
 from desktop_app.core.data.splits import DataSplits, ImagePool, make_splits
 
@@ -50,6 +50,25 @@ DATASET_LOADERS: dict[str, Loader] = {
     "elastic": load_elastic,
     **{name: _split(name, POOL_LOADERS[name]) for name in ("mnist", "fashion-mnist", "npz", "image-folder")},
 }
+
+
+# The cheap part of each loader's input check: whether its files are there (stats only, no read, no download).
+# Sets made in memory (digits, shapeset) have nothing to look for.
+FILE_CHECKS: dict[str, Callable[[DataConfig], object]] = {
+    "mnist": lambda cfg: check_idx_files(cfg, MNIST),
+    "fashion-mnist": lambda cfg: check_idx_files(cfg, FASHION_MNIST),
+    "npz": lambda cfg: check_npz_file(cfg.path),
+    "image-folder": check_image_folder,
+}
+
+
+def check_files(cfg: DataConfig) -> None:
+    """ConfigError (naming data.path) when the files a config's data come from are not there, and no download
+    may fetch them; the window's builder says so on every edit, before Start's full check reads them."""
+    source = cfg.base if cfg.name == "elastic" else cfg.name
+    check = FILE_CHECKS.get(source)
+    if check is not None:
+        check(replace(cfg, name=source))
 
 
 def load_pool(cfg: DataConfig) -> ImagePool:

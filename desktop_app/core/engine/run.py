@@ -47,6 +47,7 @@ from desktop_app.core.runfolder.resume import open_new, open_resume
 from desktop_app.core.runfolder.workspace import RunWriter, git_commit, now_iso, package_versions, read_manifest
 from desktop_app.core.training.device import describe_device, device_change, gpu_count, pick_device, resolve_device
 from desktop_app.core.training.unit import prepare_data
+from desktop_app.core.untrusted import is_int
 
 
 class Engine:
@@ -66,6 +67,7 @@ class Engine:
         self.step = default_step(self.cfg)  # a resumed run's is read from its manifest
         self._t0 = time.perf_counter()
         self._prior_s = 0.0
+        self._prior_steps = 0  # a resumed run's done_steps from its manifest
         self.bad_input: str | None = None  # the one line of a bad input met mid-run (data, a full disk)
         self._threads_before = 0  # torch's thread count before cfg.threads was applied (0: not changed)
 
@@ -102,6 +104,8 @@ class Engine:
         # time of earlier segments of a resumed run (kept in the manifest after every finished unit, so a killed
         # process loses at most one unit's time)
         self._prior_s = float(read_manifest(self.run_dir).get("elapsed_s", 0.0)) if self.resume else 0.0
+        prior_steps = read_manifest(self.run_dir).get("done_steps", 0) if self.resume else 0
+        self._prior_steps = int(prior_steps) if is_int(prior_steps) and prior_steps > 0 else 0
         status, message = "completed", ""
         try:
             cfg.validate()
@@ -130,6 +134,7 @@ class Engine:
                 kind=cfg.kind,
                 panels=self.kind.panels,
                 patience=cfg.finetune.patience,
+                done_steps=min(self._prior_steps, self.total_steps),
             )
             status, message = yield from self._units()
             if status == "completed":
@@ -156,11 +161,18 @@ class Engine:
             if (self.run_dir / "manifest.json").exists():
                 self.writer.write_merged_metrics()
                 self.writer.update_manifest(
-                    status=status, finished=now_iso(), elapsed_s=self._prior_s + elapsed, message=message
+                    status=status, finished=now_iso(), elapsed_s=self._prior_s + elapsed, message=message,
+                    done_steps=self._steps_so_far(),
                 )
         except (OSError, ConfigError):  # e.g. the disk is full: the run's status is still told by RunFinished
             pass
         return elapsed
+
+    def _steps_so_far(self) -> int:
+        """The run's minibatches done, for the manifest (a resume's progress bar starts there). A resumed segment
+        counts only the units that reported so far; they run in the same order as before, so the larger of the
+        two counts is the closer one."""
+        return max(self.done_steps, self._prior_steps)
 
     def _start_manifest(self) -> None:
         cfg, d = self.cfg, self.data.splits
@@ -292,7 +304,7 @@ class Engine:
             units[f"{ev.arm}/s{ev.seed}"] = {"status": ev.status, "message": ev.message}
         elif ev.status == "completed":
             units.pop(f"{ev.arm}/s{ev.seed}", None)  # a unit that diverged before and completed on resume
-        changes = {"elapsed_s": self._prior_s + time.perf_counter() - self._t0}
+        changes = {"elapsed_s": self._prior_s + time.perf_counter() - self._t0, "done_steps": self._steps_so_far()}
         if units or "units" in read_manifest(self.run_dir):
             changes["units"] = units
         self.writer.update_manifest(**changes)

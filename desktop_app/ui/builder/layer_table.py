@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -46,6 +46,12 @@ class LayerTable(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setToolTip(FIELDS["model.layers"].spec.help)
         self.table.setMinimumHeight(130)
+        # Every cell is an editor widget, so the keyboard works in those: Tab and Shift+Tab go through them once in
+        # reading order (``_chain_tab_order``) and then on to the next field. With its own Tab navigation and focus
+        # the table took Tab back to a cell and back again, a loop keyboard users could not leave (new-user
+        # report, finding 3).
+        self.table.setTabKeyNavigation(False)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.add_button = QPushButton("Add")
         self.remove_button = QPushButton("Remove")
         self.up_button = QPushButton("Up")
@@ -80,8 +86,8 @@ class LayerTable(QWidget):
     def current_row(self) -> int:
         return self.table.currentRow()
 
-    def select_row(self, row: int) -> None:
-        self.table.setCurrentCell(row, 0)
+    def select_row(self, row: int, column: int = 0) -> None:
+        self.table.setCurrentCell(row, column)
         self.table.selectRow(row)
 
     def cell_widget(self, row: int, column: str) -> QWidget | None:
@@ -151,6 +157,24 @@ class LayerTable(QWidget):
                 change_signal(spin).connect(self._on_cell_edited)
                 self._install(row, col, spin)
         self.remove_button.setEnabled(bool(self._layers))
+        self._chain_tab_order()
+
+    def _chain_tab_order(self) -> None:
+        """Tab order: the field before the table, the cells row by row, then the buttons, then what came next.
+
+        Cells made after the form are otherwise appended to the end of the window's focus chain. Qt ignores
+        ``setTabOrder`` from a widget that takes no focus (the table, its header), so the chain starts at the last
+        focusable widget before the table."""
+        cells = [w for row in range(self.table.rowCount()) for col in COLUMNS
+                 if (w := self.cell_widget(row, col)) is not None]
+        chain: list[QWidget] = [*cells, self.add_button, self.remove_button, self.up_button, self.down_button]
+        before = self.previousInFocusChain()
+        while before is not self and (self.isAncestorOf(before) or before.focusPolicy() == Qt.FocusPolicy.NoFocus):
+            before = before.previousInFocusChain()
+        if before is not self:  # else the table is all there is (no window around it yet): nothing to follow
+            chain.insert(0, before)
+        for first, second in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(first, second)
 
     def _install(self, row: int, col: str, widget: QWidget) -> None:
         widget.setToolTip(tooltip(col))
@@ -162,7 +186,8 @@ class LayerTable(QWidget):
         if event.type() == QEvent.Type.FocusIn:
             row = obj.property("layer_row")
             if isinstance(row, int) and row != self.current_row():
-                self.select_row(row)
+                column = next((i for i, c in enumerate(COLUMNS) if self.cell_widget(row, c) is obj), 0)
+                self.select_row(row, column)
         return super().eventFilter(obj, event)
 
     def _on_cell_edited(self) -> None:

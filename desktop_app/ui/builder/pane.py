@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -82,6 +83,8 @@ class BuilderPane(QWidget):
         self._valid = True
         self._loading = False
         self._arm_order: tuple[str, ...] = self._cfg.arms
+        self._file_check: Callable[[ExperimentConfig], ConfigError | None] | None = None
+        self._file_problem: ConfigError | None = None
 
         self._group_forms: dict[str, QFormLayout] = {}
         body = QWidget()
@@ -212,6 +215,17 @@ class BuilderPane(QWidget):
     def is_valid(self) -> bool:
         return self._valid
 
+    def file_problem(self) -> ConfigError | None:
+        """What the file check says about the data of a valid config (None: no check set, or the files are there)."""
+        return self._file_problem
+
+    def set_file_check(self, check: Callable[[ExperimentConfig], ConfigError | None] | None) -> None:
+        """A cheap look for the data's files (the run controller's ``check_files``), asked on every edit of a valid
+        config: a missing MNIST folder is said here, not first by Start's refusal. It does not disable Start
+        (the files may appear without an edit); Start's full check refuses what is still missing."""
+        self._file_check = check
+        self._on_edit()
+
     def field_widget(self, path: str) -> QWidget | None:
         """The widget that edits a dotted config field (layer cells as ``model.layers[i].units``)."""
         m = _LAYER_FIELD.match(path)
@@ -268,6 +282,8 @@ class BuilderPane(QWidget):
         self._cfg = self._read_config()
         self._update_visibility()
         self._errors = [*self._typing_errors(), *iter_errors(self._cfg)]
+        check = self._file_check
+        self._file_problem = check(self._cfg) if check is not None and not self._errors else None
         self._show_errors()
         valid = not self._errors
         if valid != self._valid:
@@ -321,6 +337,14 @@ class BuilderPane(QWidget):
                 shown.append(f"… and {len(self._errors) - 6} more")
             self.message.setText("<b>Fix before starting:</b><br>" + "<br>".join(_html(s) for s in shown))
             self.message.setStyleSheet("color: #b3261e;")
+        elif self._file_problem is not None:
+            problem = self._file_problem
+            widget = self._error_widget(problem.field)
+            if widget is not None:
+                set_invalid(widget, str(problem))
+            self.message.setText("<b>The configuration is valid, but its data are not there; Start will refuse "
+                                 f"it:</b><br>• {_html(str(problem))}")
+            self.message.setStyleSheet("color: #9a5b00;")
         else:
             self.message.setText("Ready: the configuration is valid. Press Start (Ctrl+R) to train it.")
             self.message.setStyleSheet("color: #2e7d32;")
