@@ -75,6 +75,8 @@ class ProgressWidget(QWidget):
             elif isinstance(ev, UnitFinished):
                 self._running.discard((ev.arm, ev.seed))
             elif isinstance(ev, RunFinished):
+                if last is not None:  # the work done where the run ended (its last Progress came in this batch)
+                    self.bar.setValue(int(1000 * min(last.done_steps, last.total_steps) / max(last.total_steps, 1)))
                 last = None
                 self._paused = False
                 self.bar.setFormat("%p%")

@@ -205,6 +205,21 @@ def test_a_resumed_run_starts_its_bar_at_the_work_done(qtbot) -> None:
     assert w.bar.value() == 0 and w.phase.text() == "Starting 'fresh'…"
 
 
+def test_a_stopped_runs_bar_shows_its_last_progress_when_both_come_in_one_batch(qtbot) -> None:
+    """The window hands the widget events in batches: a unit's last Progress and the RunFinished of a Stop often
+    share one, and the bar kept the batch before's value (7 per mille where the manifest said 70 of 8,010 steps)."""
+    from desktop_app.core.events import Progress, RunFinished, RunStarted
+    from desktop_app.ui.progress import ProgressWidget
+
+    w = ProgressWidget()
+    qtbot.addWidget(w)
+    w.ingest([RunStarted("/r", "demo", ("none",), (0,), "cpu", 8010)])
+    w.ingest([Progress("none", 0, "finetune", 0, 1, 400, 60, 8010, 1.0)])
+    assert w.bar.value() == int(1000 * 60 / 8010)
+    w.ingest([Progress("none", 0, "finetune", 0, 1, 400, 70, 8010, 1.2), RunFinished("stopped", "/r", 1.2)])
+    assert w.bar.value() == int(1000 * 70 / 8010) and w.phase.text() == "Run stopped"
+
+
 def _tiny(name: str, epochs: int) -> ExperimentConfig:
     from tests.ui.test_main_window import tiny_config
 
@@ -243,12 +258,14 @@ def test_pause_then_stop_then_resume_in_the_real_window(window, qtbot) -> None:
     window.stop_action.trigger()
     qtbot.waitUntil(lambda: bool(finished), timeout=HANG_MS)
     assert finished == [(str(run_dir), "stopped")]
-    done = progress.bar.value()
     total = next(ev.total_steps for ev in events if isinstance(ev, RunStarted))
-    assert 0 < done < progress.bar.maximum()
-    # the manifest keeps the count the bar showed (the last Progress, sent where the stop landed)
+    # the manifest keeps the count the bar shows (the last Progress, sent where the stop landed; the bar takes it
+    # when the window next handles its events)
     steps = max(ev.done_steps for ev in events if isinstance(ev, Progress))
-    assert runs.read_manifest(run_dir)["done_steps"] == steps and done == int(1000 * steps / total)
+    assert runs.read_manifest(run_dir)["done_steps"] == steps
+    qtbot.waitUntil(lambda: progress.bar.value() == int(1000 * steps / total), timeout=HANG_MS)
+    done = progress.bar.value()
+    assert 0 < done < progress.bar.maximum()
     assert window.open_run(run_dir)  # opening it first puts the bar at 0 (the run is shown, not live)
     qtbot.waitUntil(lambda: window.store.run_dir == str(run_dir) and progress.bar.value() == 0, timeout=HANG_MS)
 
