@@ -234,7 +234,7 @@ class OutputVariancePanel(Panel):
         done = np.isfinite(r.variance).sum()
         partial = "" if done == r.variance.size else f" ({done}/{r.variance.size} so far)"
         seeds = seeds_drawn(len(self.results), r.seed)
-        self.plot.setTitle(f"Blocks of {r.block_size} examples, {r.resamples} resamples each ({r.resample}), "
+        self.plot.setTitle(f"{r.block_size}-example blocks, {r.resamples} resamples ({r.resample}), "
                            f"{seeds}{partial}", color=FOREGROUND, size="11pt")
         self.plot.setXRange(-0.4, len(r.positions) - 0.6, padding=0)
         if len(self.results) > 1:  # the verdict of the seeds' geometric mean
@@ -281,8 +281,8 @@ def seeds_drawn(n: int, seed: int) -> str:
     if n < 2:
         return f"seed {seed}"
     if n < MIN_SEEDS:
-        return f"{n} seeds (thin lines) and their geometric mean; no interval below {MIN_SEEDS} seeds"
-    return f"{n} seeds (thin lines), geometric mean and its 95 % interval (dashed)"
+        return f"{n} seeds, geometric mean (no interval below {MIN_SEEDS})"
+    return f"{n} seeds, geometric mean, 95 % interval (dashed)"
 
 
 def _same_design(a: OutputVarianceResult, b: OutputVarianceResult) -> bool:
