@@ -123,6 +123,15 @@ def test_export_all_exports_the_comparison_not_the_run_shown(window, runs, tmp_p
     assert (folder / "curves.csv").exists()
     assert all(runs["shown"].name not in p.read_text() for p in folder.glob("*.csv"))
 
+    # a compared run shown: the panels showing it are exported, and the README says they show that run only
+    assert window.open_run(runs["w16"])
+    assert window.compare_runs([runs["w16"], runs["w24"]])
+    result = window.export_all(ExportOptions(tmp_path / "bundle2", formats=("csv",)))
+    assert result is not None and not result.errors and result.left_out == []
+    readme = (tmp_path / "bundle2" / "README.txt").read_text()
+    assert "Filters (width-16)" in readme.split("Panels that show one compared run only: ")[1].splitlines()[0]
+    assert (tmp_path / "bundle2" / "filters.csv").exists() and not (tmp_path / "bundle2" / "config.toml").exists()
+
 
 def geometric_mean(*run_dirs: Path) -> np.ndarray:
     """(arm, block): 10 ** mean over the runs of log10 variance, from each run folder replayed on its own."""
