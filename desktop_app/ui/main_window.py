@@ -737,7 +737,7 @@ class MainWindow(QMainWindow):
         """File > Open checkpoint / Export model / Export all, Run > Copy CLI command, the Checkpoints dock."""
         self.checkpoint_service = service
         self.checkpoints = CheckpointsPane(self.store, service)
-        self.checkpoints_dock = self._dock("Checkpoints", OneRunView(self.checkpoints, self.store), "checkpointsDock")
+        self.checkpoints_dock = self._dock("Checkpoints", self.checkpoints, "checkpointsDock")
         self.tabifyDockWidget(self.history_dock, self.checkpoints_dock)
         self.secondary_docks.insert(2, self.checkpoints_dock)
         self.live_dock.raise_()

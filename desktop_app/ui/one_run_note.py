@@ -2,9 +2,8 @@
 "Comparing runs"): which run it shows and whether that run is compared. A new user compared two runs while a third
 was shown and read Filters, Live metrics and the status bar, all still on the third, as part of the comparison; a
 tooltip was not enough. One widget for every such view (each panel that does not ``compare``, via ``Panel``; the
-Live metrics table and the Checkpoints pane, via ``OneRunView``), following the store by itself: no view has a
-branch of its own. Kept out of ``ui/panels`` so the window can use it without importing the (deferred) panels and
-pyqtgraph."""
+Live metrics table, via ``OneRunView``), following the store by itself: no view has a branch of its own. Kept
+out of ``ui/panels`` so the window can use it without importing the (deferred) panels and pyqtgraph."""
 
 from __future__ import annotations
 
@@ -40,7 +39,7 @@ class OneRunNote(QLabel):
 
 
 class OneRunView(QWidget):
-    """A dock's view that shows one run at a time (Live metrics, Checkpoints) under its ``OneRunNote``."""
+    """A dock's view that shows one run at a time (Live metrics) under its ``OneRunNote``."""
 
     def __init__(self, widget: QWidget, store: RunStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
