@@ -1,7 +1,9 @@
 """Figure exports: one panel, or a run's whole figure bundle, with the run's manifest carried along.
 
 A bundle folder holds every panel as PNG + SVG + CSV, the run's config.toml and manifest.json copied from the
-run folder, and README.txt with the command that reproduces the run. PNG and SVG files also embed the
+run folder, and README.txt with the command that reproduces the run. A comparison's bundle holds the panels that draw
+it or one of its runs (never a panel showing another run), each compared run's config.toml and manifest.json under
+runs/<folder>/, and a README naming every compared run with its reproduce command. PNG and SVG files also embed the
 manifest (PNG text chunk / SVG <metadata> "basin-manifest"), so a figure separated from its folder still says
 which run, code and versions made it. CSVs hold exactly ``panel.data_table()`` and nothing else.
 """
@@ -9,7 +11,7 @@ which run, code and versions made it. CSVs hold exactly ``panel.data_table()`` a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -100,27 +102,45 @@ class BundleResult:
     written: list[Path]
     errors: list[str]  # "panel: message" for panels that could not be exported (the others still are)
     skipped: list[str] = field(default_factory=list)  # panels with nothing to show (an analysis not computed)
+    left_out: list[str] = field(default_factory=list)  # a comparison's bundle: panels showing a run not compared
 
 
-def export_bundle(panels: Mapping[str, Panel], run_dir: str | Path | None, options: ExportOptions) -> BundleResult:
-    """A run's figure bundle in ``options.folder``: every panel, config.toml, manifest.json and README.txt."""
+def comparison_bundle_folder(run_dirs: Sequence[str], labels: Sequence[str]) -> Path:
+    """Where a comparison's bundle goes by default: under the first compared run's figures/ folder (beside, never
+    over, that run's own bundle), named by what differs ("comparison-units-25-vs-units-50")."""
+    name = slug("-vs-".join(labels))[:80].strip("-")
+    return Path(run_dirs[0]) / "figures" / f"comparison-{name}"
+
+
+def export_bundle(panels: Mapping[str, Panel], run_dir: str | Path | None, options: ExportOptions,
+                  comparison: Sequence[str] = ()) -> BundleResult:
+    """A run's figure bundle in ``options.folder``: every panel, config.toml, manifest.json and README.txt.
+    ``comparison``: the compared runs' folders while a comparison is open (then ``run_dir`` is None): the bundle
+    documents each of them, and a panel that shows one run at a time is exported only when its run is compared."""
     folder = Path(options.folder)
     folder.mkdir(parents=True, exist_ok=True)
     meta = manifest_metadata(run_dir)
     written: list[Path] = []
     errors: list[str] = []
     skipped: list[str] = []
-    compared: list[str] = []  # the comparison's runs, when the panels draw one: each documented, not only one
+    left_out: list[str] = []
+    compared: list[str] = [str(d) for d in comparison]  # the comparison's runs: each documented, not only one
     comparing: list[str] = []  # the panels that draw them
+    one_run: list[str] = []  # in a comparison's bundle: "panel (run)" for panels that show one compared run
     for name, panel in panels.items():
         if not panel.has_result():  # no empty figures or header-only CSVs
             skipped.append(name)
             continue
         runs = list(getattr(panel, "export_run_dirs", list)())
+        if comparison and not set(runs) <= set(compared):  # shows the run shown, which is not compared
+            left_out.append(name)
+            continue
+        if comparison and len(runs) == 1:
+            one_run.append(f"{name} ({Path(runs[0]).name})")
         compared += [d for d in runs if len(runs) > 1 and d not in compared]
         comparing += [name] if len(runs) > 1 else []
-        try:  # a panel that draws a comparison embeds its runs' manifests
-            written += export_panel(panel, options, slug(name), None if len(runs) > 1 else meta)
+        try:  # a panel that draws a comparison embeds its runs' manifests; one run's panel in a comparison, its run's
+            written += export_panel(panel, options, slug(name), None if len(runs) > 1 or comparison else meta)
         except (OSError, ValueError, RuntimeError) as exc:
             errors.append(f"{name}: {exc}")
     if run_dir:
@@ -135,9 +155,10 @@ def export_bundle(panels: Mapping[str, Panel], run_dir: str | Path | None, optio
     for d in compared:  # runs/<folder>/config.toml and manifest.json of every compared run
         written += _copy_run_files(d, folder / "runs" / Path(d).name, folder)
     readme = folder / "README.txt"
-    write_text_atomic(readme, bundle_readme(panels, run_dir, written, errors, skipped, compared, comparing))
+    write_text_atomic(readme, bundle_readme(panels, run_dir, written, errors, skipped, compared, comparing,
+                                            left_out, one_run))
     written.append(readme)
-    return BundleResult(folder, written, errors, skipped)
+    return BundleResult(folder, written, errors, skipped, left_out)
 
 
 def _copy_run_files(run_dir: str | Path, dest: Path, root: Path) -> list[Path]:
@@ -157,10 +178,12 @@ def _copy_run_files(run_dir: str | Path, dest: Path, root: Path) -> list[Path]:
 
 
 def bundle_readme(panels: Mapping[str, Panel], run_dir: str | Path | None, written: list[Path],
-                  errors: list[str], skipped: list[str] = (), compared: list[str] = (),
-                  comparing: list[str] = ()) -> str:
+                  errors: list[str], skipped: Sequence[str] = (), compared: Sequence[str] = (),
+                  comparing: Sequence[str] = (), left_out: Sequence[str] = (), one_run: Sequence[str] = ()) -> str:
     """The bundle's README: the compared runs (named by the panels that draw them: HParams was left out) or the
-    run folder, each with its reproduce command; a comparison is never called "data not saved as a run"."""
+    run folder, each with its reproduce command; a comparison is never called "data not saved as a run".
+    ``left_out``: panels not exported because they show a run that is not compared; ``one_run``: "panel (run)"
+    for panels that show one of the compared runs only."""
     lines = ["Basin figure bundle", f"exported {datetime.now().isoformat(timespec='seconds')}", ""]
     if compared:
         drawn = ", ".join(comparing) if comparing else "the comparing panels"
@@ -169,6 +192,8 @@ def bundle_readme(panels: Mapping[str, Panel], run_dir: str | Path | None, writt
         for d in compared:
             lines += [f"  {Path(d).resolve()}", f"      {reproduce_command(Path(d))}"]
         lines.append("")
+    if one_run:
+        lines += ["Panels that show one compared run only: " + ", ".join(one_run) + ".", ""]
     if run_dir:
         lines += [f"run folder: {Path(run_dir).resolve()}", "", "Reproduce this run headless:",
                   f"    {reproduce_command(Path(run_dir))}", ""]
@@ -176,15 +201,19 @@ def bundle_readme(panels: Mapping[str, Panel], run_dir: str | Path | None, writt
         lines += ["No run folder: these figures show data not saved as a run.", ""]
     lines.append("Panels (PNG and SVG: the plots; CSV: exactly the data drawn):")
     for name, panel in panels.items():
-        if name not in skipped:
+        if name not in skipped and name not in left_out:
             lines.append(f"  {slug(name)}: {name} - {getattr(panel, 'explanation', '')}")
     if skipped:
         lines += ["", "Skipped, no result to show (compute them in the window first):"] + [f"  {n}" for n in skipped]
+    if left_out:
+        lines += ["", "Left out, they show one run at a time and the run shown is not compared:"] + [
+            f"  {n}" for n in left_out]
     lines += ["", "Files:"] + [f"  runs/{p.parent.name}/{p.name}" if p.parent.parent.name == "runs" else f"  {p.name}"
                                 for p in written]
     if errors:
         lines += ["", "Not exported:"] + [f"  {e}" for e in errors]
-    lines += ["", f"PNG and SVG files embed the run's manifest.json under the key '{MANIFEST_KEY}'."]
+    whose = "the manifest.json of each run they show" if compared else "the run's manifest.json"
+    lines += ["", f"PNG and SVG files embed {whose} under the key '{MANIFEST_KEY}'."]
     return "\n".join(lines) + "\n"
 
 
@@ -195,7 +224,8 @@ def copy_reproduce_command(run_dir: str | Path) -> str:
     return text
 
 
-__all__ = ["ASPECTS", "FORMATS", "MANIFEST_KEY", "BundleResult", "ExportOptions", "comparison_metadata",
+__all__ = ["ASPECTS", "FORMATS", "MANIFEST_KEY", "BundleResult", "ExportOptions", "comparison_bundle_folder",
+           "comparison_metadata",
            "copy_reproduce_command",
            "export_bundle",
            "export_panel", "manifest_metadata", "slug"]

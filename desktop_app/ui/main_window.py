@@ -43,6 +43,7 @@ from desktop_app.core import stats as stats_mod
 from desktop_app.core.config import ConfigError, ExperimentConfig
 from desktop_app.core.engine.sweep_plan import plan_runs
 from desktop_app.core.events import Event, RunFinished, RunStarted
+from desktop_app.core.lab.comparison import Comparison
 from desktop_app.core.lab.model import REPLAY_ERRORS, Preview, replay_run
 from desktop_app.core.lab.store import RunData
 from desktop_app.ui import settings as settings_mod
@@ -52,9 +53,16 @@ from desktop_app.ui.checkpoints_pane import CheckpointServiceLike, CheckpointsPa
 from desktop_app.ui.comparison_view import load_view
 from desktop_app.ui.controller_protocol import RunControllerLike
 from desktop_app.ui.export_dialog import ExportDialog
-from desktop_app.ui.exports import BundleResult, ExportOptions, copy_reproduce_command, export_bundle
+from desktop_app.ui.exports import (
+    BundleResult,
+    ExportOptions,
+    comparison_bundle_folder,
+    copy_reproduce_command,
+    export_bundle,
+)
 from desktop_app.ui.live_metrics import LiveMetricsTable
 from desktop_app.ui.log_pane import LogPane
+from desktop_app.ui.one_run_note import OneRunView
 from desktop_app.ui.panel_names import ANALYSIS_PANELS, FIRST_PANEL, PANEL_NAMES
 from desktop_app.ui.progress import ProgressWidget
 from desktop_app.ui.run_history import KEYS as RUNS_KEYS
@@ -134,6 +142,7 @@ class MainWindow(QMainWindow):
             self.build_panels()
         self._default_state = (self.saveState(), self.panel_area.saveState())
         self.store.changed.connect(self._update_run_title)
+        self.store.comparisonChanged.connect(self._on_comparison_changed)
         self.torch_ready.connect(self._on_torch_ready)
         if self._torch_loaded:  # the data file check imports the data loaders (torch): only once torch is in
             self.builder.set_file_check(controller.check_files)
@@ -178,7 +187,8 @@ class MainWindow(QMainWindow):
         self.live_metrics = LiveMetricsTable(self.store)
         self.history = RunHistory(self._workspace, task_factory=self._task_factory)
         self.log = LogPane()
-        self.live_dock = self._dock("Live metrics", self.live_metrics, "liveMetricsDock")
+        # the table shows one run at a time: while a comparison is open it says which (OneRunNote)
+        self.live_dock = self._dock("Live metrics", OneRunView(self.live_metrics, self.store), "liveMetricsDock")
         self.history_dock = self._dock("Runs", self.history, "runHistoryDock")
         self.log_dock = self._dock("Log", self.log, "logDock")
         self.secondary_docks = [self.live_dock, self.history_dock, self.log_dock]
@@ -527,9 +537,19 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot compare runs", str(exc))
             return False
         self.log.add_line(f"Comparing {len(comparison)} runs: {'; '.join(comparison.labels())}")
-        if self.current_panel() not in ("Curves", "Summary", "Trajectories", "HParams"):
-            self.show_panel("Curves")
+        self._show_comparing_panel()
         return True
+
+    def _show_comparing_panel(self) -> None:
+        """Bring a panel that draws the comparison to the front: the one on screen if it compares and has something
+        to draw, else Curves if it has, else the first comparing panel that has (Output variance for output-variance
+        runs), else Curves."""
+        comparing = sorted((name for name, w in self.panel_widgets.items() if getattr(w, "compares", False)),
+                           key=lambda name: name != "Curves")  # a stable sort: the others in the window's order
+        current = self.current_panel()
+        if current in comparing and self.panel_widgets[current].has_result():
+            return
+        self.show_panel(next((n for n in comparing if self.panel_widgets[n].has_result()), "Curves"))
 
     # -- background replay ---------------------------------------------------------------------------------
     @property
@@ -760,11 +780,18 @@ class MainWindow(QMainWindow):
                 if hasattr(w, "export_png") and hasattr(w, "data_table")}
 
     def export_all_dialog(self) -> ExportDialog:
-        """Non-blocking Export dialog; accepting it writes the bundle (``export_all``)."""
+        """Non-blocking Export dialog; accepting it writes the bundle (``export_all``): the comparison's while one is
+        open (proposed under the first compared run's figures/), else the shown run's."""
         run_dir = self.store.run_dir
-        folder = str(Path(run_dir) / "figures") if run_dir else None
-        note = f"Run {Path(run_dir).name}: every panel plus config.toml, manifest.json and README.txt." if run_dir \
-            else "No run is shown: the panels are exported without a run's config and manifest."
+        comparison = self.store.comparison
+        if comparison is not None:
+            folder: str | None = str(comparison_bundle_folder(comparison.run_dirs, comparison.labels()))
+            note = (f"{comparison.caption()}: the panels that draw it or one of its runs, each compared run's "
+                    "config.toml and manifest.json (runs/<folder>/), README.txt with every run's reproduce command.")
+        else:
+            folder = str(Path(run_dir) / "figures") if run_dir else None
+            note = f"Run {Path(run_dir).name}: every panel plus config.toml, manifest.json and README.txt." \
+                if run_dir else "No run is shown: the panels are exported without a run's config and manifest."
         dialog = ExportDialog(self, "Export all panels", folder=folder, note=note)
         dialog.accepted.connect(self._on_export_all_accepted)
         self.export_dialog = dialog
@@ -776,11 +803,16 @@ class MainWindow(QMainWindow):
             self.export_all(self.export_dialog.options())
 
     def export_all(self, options: ExportOptions) -> BundleResult | None:
-        """Write the shown run's figure bundle into ``options.folder``. On the GUI thread, under a wait cursor:
-        0.1-0.35 s a panel (docs/PACKAGING.md), and the panels must not change while they are drawn."""
+        """Write the figure bundle of the comparison open, else of the shown run, into ``options.folder``. On the GUI
+        thread, under a wait cursor: 0.1-0.35 s a panel (docs/PACKAGING.md), and the panels must not change while
+        they are drawn."""
+        comparison = self.store.comparison
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            result = export_bundle(self.export_panels(), self.store.run_dir or None, options)
+            if comparison is not None:  # never the shown run's config: it may not be compared at all
+                result = export_bundle(self.export_panels(), None, options, comparison=comparison.run_dirs)
+            else:
+                result = export_bundle(self.export_panels(), self.store.run_dir or None, options)
         except OSError as exc:
             self.show_error("Export failed", f"{options.folder}\n\n{exc}")
             return None
@@ -790,6 +822,8 @@ class MainWindow(QMainWindow):
         text = f"Exported {len(result.written)} files to {result.folder}"
         if result.skipped:
             text += f"; skipped (no result yet): {', '.join(result.skipped)}"
+        if result.left_out:
+            text += f"; left out (they show a run that is not compared): {', '.join(result.left_out)}"
         self.log.add_line(text)
         self.statusBar().showMessage(text, 12000)
         if result.errors:
@@ -1023,11 +1057,27 @@ class MainWindow(QMainWindow):
         return run_caption(self.store)
 
     def _update_run_title(self, change=None) -> None:
-        caption = self.run_caption()
+        """The window title and the status bar name what the panels show: the comparison while one is open (a
+        user read the run shown before it as part of it), else the run shown. A live run keeps the status bar."""
+        comparison = self.store.comparison
+        caption = comparison.caption() if comparison is not None else self.run_caption()
         self.setWindowTitle(f"Basin — {caption}" if caption else "Basin")
         replayed_run = change is not None and "run" in change.kinds and self.store.replayed
-        if replayed_run and not self.controller.is_busy():  # a live run keeps the status bar
+        if replayed_run and comparison is None and not self.controller.is_busy():  # a live run keeps the status bar
             self.progress.show_replayed(self.store.name, self.store.status)
+
+    def _on_comparison_changed(self, comparison: object) -> None:
+        """A comparison opened, changed or ended: the title and, unless a run is live, the status bar say so."""
+        self._update_run_title()
+        if self.controller.is_busy():
+            return
+        if isinstance(comparison, Comparison):
+            self.progress.show_comparison(comparison.caption(),
+                                          all(m.data.status == "completed" for m in comparison.members()))
+        elif self.store.run_dir:
+            self.progress.show_replayed(self.store.name, self.store.status)
+        else:
+            self.progress.show_idle()
 
     @Slot()
     def _on_torch_ready(self) -> None:

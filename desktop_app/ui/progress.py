@@ -111,8 +111,25 @@ class ProgressWidget(QWidget):
         self.bar.setValue(self.bar.maximum() if status == "completed" else 0)
         self.bar.setFormat("%p%")
         self.phase.setText(f"Showing '{name}' ({status or 'status unknown'})")
+        self.phase.setToolTip("")
         self.eta.setText("")
         self.eta.setToolTip("")
+
+    def show_comparison(self, caption: str, completed: bool) -> None:
+        """A comparison opened: name it ("Comparing 2 runs: units=25; units=50"), not the run shown before it."""
+        self.bar.setValue(self.bar.maximum() if completed else 0)
+        self.bar.setFormat("%p%")
+        self.phase.setText(caption)
+        self.phase.setToolTip(caption)
+        self.eta.setText("")
+        self.eta.setToolTip("")
+
+    def show_idle(self) -> None:
+        """No run shown and none compared."""
+        self.bar.setValue(0)
+        self.phase.setText("Idle")
+        self.phase.setToolTip("")
+        self.eta.setText("")
 
     def set_paused(self, paused: bool) -> None:
         """Paused: "Paused" and no ETA (the time left is not running down); going on: the ETA comes back with the

@@ -84,6 +84,29 @@ class Comparison:
     def find(self, run_dir: Path | str) -> ComparedRun | None:
         return next((r for r in self.members() if r.run_dir == str(run_dir)), None)
 
+    def caption(self, most: int = 120) -> str:
+        """What the window names the comparison by (status bar, window title): "Comparing 2 runs: units=25;
+        units=50", the labels cut at ``most`` characters ("…")."""
+        head = f"Comparing {len(self.run_dirs)} runs" + (f" in {len(self)} groups" if self.group_by else "")
+        labels = "; ".join(self.labels())
+        return f"{head}: {labels if len(labels) <= most else labels[:most - 1] + '…'}"
+
+
+def one_run_note(comparison: Comparison, shown_dir: str) -> str:
+    """What a view that shows one run at a time (Filters, Live metrics, the analyses) says in itself while a
+    comparison is open: that it does not show the comparison, which run it shows, and whether that run is one of
+    the compared (a user read the run shown before the comparison as part of it)."""
+    n = len(comparison.run_dirs)
+    if not shown_dir:
+        return f"Shows one run at a time, not the comparison of {n} runs, and no run is shown."
+    name = Path(shown_dir).name
+    member = comparison.find(shown_dir)
+    if member is None:
+        return f"Shows one run, not the comparison of {n} runs: {name}, which is not compared."
+    label = member.label if member.label and member.label != name else ""
+    return (f"Shows one run, not the comparison of {n} runs: {label + ' (' + name + ')' if label else name}, one of "
+            "the compared runs.")
+
 
 def _config(run_dir: str, reader: ConfigReader) -> ExperimentConfig | None:
     try:
@@ -147,4 +170,4 @@ def examples_per_epoch(run_dir: str, reader: ConfigReader = default_config_reade
 
 
 __all__ = ["ComparedRun", "Comparison", "ConfigReader", "default_config_reader", "examples_per_epoch", "field_sets",
-           "flat_config", "labels_for", "unique_labels"]
+           "flat_config", "labels_for", "one_run_note", "unique_labels"]

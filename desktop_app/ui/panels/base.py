@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMessageBox, QPush
 
 from desktop_app.core.atomic import write_bytes_atomic, write_text_atomic
 from desktop_app.core.lab.comparison import Comparison
+from desktop_app.ui.one_run_note import OneRunNote
 from desktop_app.ui.panels.flow import flow_container
 from desktop_app.ui.run_store import RUN, RunStore, StoreChange
 from desktop_app.ui.run_title import run_caption
@@ -347,6 +348,7 @@ class Panel(QWidget):
     explanation: ClassVar[str] = ""
     kinds: ClassVar[tuple[str, ...]] = ()
     compares: ClassVar[bool] = False  # draws the lab's comparison when one is open (docs/ARCHITECTURE.md)
+    names_runs: ClassVar[bool] = True  # a comparing panel that names runs by their labels: the "Names & groups" menu
 
     def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -384,9 +386,19 @@ class Panel(QWidget):
         self.graphics.setToolTip(self.explanation)
         self.graphics.installEventFilter(self)  # its resizes: graphics_resized (a tab shown keeps the panel's size)
 
+        # a panel that shows one run at a time says so while a comparison is open (which run, whether compared)
+        self.one_run_note = OneRunNote(store) if not self.compares else None
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.setSpacing(2)
+        top_layout.addWidget(self.header)
+        if self.one_run_note is not None:
+            top_layout.addWidget(self.one_run_note)
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.header)
+        layout.addWidget(top)
         layout.addLayout(self.toolbar_row)
         layout.addWidget(self.graphics, 1)
         self.setToolTip(self.explanation)
@@ -406,7 +418,7 @@ class Panel(QWidget):
     def finish_toolbar(self) -> None:
         """Put the export button at the right end, after the run's name; call once after adding the selectors. A
         panel that ``compares`` also gets the "Names & groups" menu (shown while a comparison is open)."""
-        if self.compares:
+        if self.compares and self.names_runs:
             from desktop_app.ui.comparison_view import ComparisonViewButton
 
             self.view_button = ComparisonViewButton(self.store)

@@ -1,6 +1,7 @@
 """How a comparison looks, the same in every panel that overlays one (Curves, Summary, Trajectories): each run a
 line style in the order the user chose the runs, each arm its colour in every run, legends naming runs by what
-differs between them (docs/ARCHITECTURE.md, "Comparing runs")."""
+differs between them (docs/ARCHITECTURE.md, "Comparing runs"). The views that show one run at a time say so while a
+comparison is open: ``ui/one_run_note.py``."""
 
 from __future__ import annotations
 

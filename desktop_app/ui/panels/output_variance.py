@@ -3,14 +3,17 @@ the training stream is resampled, against the block's position in the stream.
 
 Unlike the other analyses this one is a run of its own (Experiment type "output variance" in the builder), so
 the panel shows ``store.analyses["output_variance"]``, live or replayed from the run folder. An output-variance run
-trains one seed; the results of other output-variance runs kept open beside it (same arms and blocks, other seeds,
-as ``basin reproduce output-variance`` writes them) are pooled: a thin line per seed and, per arm, the geometric
-mean over seeds with its 95 % t-interval (dashed), the statistics the claim's verdict uses.
+trains one seed; ``basin reproduce output-variance`` writes one run per seed. Comparing such runs (whatever run is
+shown: the panel ``compares``) pools their seeds, as do other output-variance runs kept open beside the shown one:
+a thin line per seed and, per arm, the geometric mean over seeds with its 95 % t-interval (dashed, from
+``core.stats.MIN_SEEDS`` seeds on), the statistics the claim's verdict uses. Runs of another design (arms, blocks)
+are left out and named. With nothing to draw the panel says why and drops the previous run's ticks.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,15 +23,16 @@ from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
 
 from desktop_app.core.analysis.progress import OutputVarianceResult
 from desktop_app.core.reproduce.output_variance import MIN_BLOCKS_BEFORE_LAST, slope
-from desktop_app.core.stats import MeanCI, mean_ci, shown_interval
+from desktop_app.core.stats import MIN_SEEDS, MeanCI, mean_ci, shown_interval
 from desktop_app.ui.panels.base import FOREGROUND, Legend, Panel, arm_color, arm_label, style_plot
 from desktop_app.ui.panels.compare import fit_legend_columns
 from desktop_app.ui.panels.log_axis import LogAxis
 from desktop_app.ui.run_store import ANALYSES, RunStore
 
 NAME = "output_variance"
-HINT = ("No output-variance result in this run. To measure it, choose Experiment type “output variance” in the "
-        "Experiment builder and Start: it trains one net per block position and resample, so keep it small.")
+HINT = ("To measure it, choose Experiment type “output variance” in the Experiment builder and Start: it trains one "
+        "net per block position and resample, so keep it small. To pool seeds, compare their runs (Runs pane).")
+EMPTY_TITLE = "Output variance by block position: nothing to draw"
 TINY = 1e-30
 LEGEND_COLUMNS = 3  # at most (one entry per arm): one row under the plot for the paper's three arms
 
@@ -78,6 +82,8 @@ class OutputVariancePanel(Panel):
                    "block's position (Erhan et al. 2010, Fig. 3, found that early examples shape the final function "
                    "more and that pre-trained nets vary less).")
     kinds = (ANALYSES,)
+    compares = True  # comparing output-variance runs pools their seeds, whatever run is shown
+    names_runs = False  # drawn by seed, not under the runs' labels: no "Names & groups" menu
 
     def __init__(self, store: RunStore, analysis_runner: object | None = None, parent: QWidget | None = None) -> None:
         super().__init__(store, parent)
@@ -103,6 +109,8 @@ class OutputVariancePanel(Panel):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.result: OutputVarianceResult | None = None
         self.results: list[OutputVarianceResult] = []  # the seeds drawn: this run's and the pooled ones
+        self.sources: list[str] = []  # the run folders drawn (the compared runs pooled, or the run shown)
+        self.left_out = ""  # the compared runs not pooled and why ("" when none)
         store.runsChanged.connect(self._on_runs_changed)
         self.request_refresh()
 
@@ -110,7 +118,8 @@ class OutputVariancePanel(Panel):
         """A run was opened beside the shown one or closed: a further seed's run joins the pool, a closed one leaves
         it. The model reports that as ``runsChanged``, not as a change of the shown run's data, so the panel kept
         drawing the earlier set of seeds until something else redrew it."""
-        if self.result is not None and [id(r) for r in self._pooled(self.result)] != [id(r) for r in self.results]:
+        if (self.comparison() is None and self.result is not None
+                and [id(r) for r in self._pooled(self.result)] != [id(r) for r in self.results]):
             self.request_refresh()
 
     def _on_log_toggled(self, on: bool) -> None:
@@ -124,26 +133,80 @@ class OutputVariancePanel(Panel):
         for key, data in model.runs.items():
             other = getattr(data, "analyses", {}).get(NAME)
             if (isinstance(other, OutputVarianceResult) and model.is_kept(key) and other.seed not in out
-                    and other.arms == r.arms and other.variance.shape == r.variance.shape
-                    and other.block_size == r.block_size and np.isfinite(other.variance).all()):
+                    and _same_design(other, r) and np.isfinite(other.variance).all()):
                 out[other.seed] = other
         return [out[s] for s in sorted(out)]
 
+    def _compared(self) -> tuple[OutputVarianceResult | None, list[OutputVarianceResult], list[str], str]:
+        """(the first compared output-variance run's result, the results pooled with it by seed, their run folders,
+        the compared runs left out and why) of the open comparison: the first run's design, and every other complete
+        run of that design and another seed."""
+        comparison = self.comparison()
+        assert comparison is not None
+        pooled: dict[int, tuple[OutputVarianceResult, str]] = {}
+        left: list[str] = []
+        for m in comparison.members():
+            r = m.data.analyses.get(NAME)
+            first = next(iter(pooled.values()))[0] if pooled else None
+            why = ("no output-variance result" if not isinstance(r, OutputVarianceResult) else
+                   "" if first is None else
+                   "another design" if not _same_design(r, first) else
+                   f"seed {r.seed} again" if r.seed in pooled else
+                   "not every block computed" if not np.isfinite(r.variance).all() else "")
+            if why:
+                left.append(f"{m.label or m.name} ({why})")
+            else:
+                pooled[r.seed] = (r, m.run_dir)  # type: ignore[union-attr]
+        chosen = [pooled[s] for s in sorted(pooled)]
+        note = f"Not pooled: {'; '.join(left)}." if left and chosen else ""
+        base = next(iter(pooled.values()))[0] if pooled else None
+        return base, [r for r, _ in chosen], [d for _, d in chosen], note
+
+    def why_empty(self) -> str:
+        """Why there is nothing to draw, naming the runs looked at (the previous run's figure is gone too)."""
+        comparison = self.comparison()
+        if comparison is not None:
+            return (f"None of the {len(comparison.run_dirs)} compared runs ({'; '.join(comparison.labels())}) has an "
+                    f"output-variance result. {HINT}")
+        if not self.store.run_dir:
+            return f"No run is shown. Open an output-variance run. {HINT}"
+        name, kind = Path(self.store.run_dir).name, self.store.kind or "standard"
+        if kind == "output-variance":
+            return (f"'{name}' has no output-variance result yet: its first block is still being computed, or it "
+                    "stopped before one was.")
+        return (f"'{name}' is {'an' if kind[0] in 'aeiou' else 'a'} {kind} run: it has no output-variance result. "
+                f"{HINT}")
+
+    def export_run_dirs(self) -> list[str]:
+        """The run folders drawn: in a comparison the compared runs pooled, not those left out."""
+        return list(self.sources) if self.comparison() is not None else super().export_run_dirs()
+
+    def _clear_axes(self, empty: bool) -> None:
+        """Without a result no tick values: the previous run's variances and block ranges ("ex. 0–49999") went."""
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).setStyle(showValues=not empty)
+        if empty:
+            self.plot.getAxis("bottom").setTicks(None)
+
     def refresh(self) -> None:
-        r = self.store.analyses.get(NAME)
-        self.result = r if isinstance(r, OutputVarianceResult) else None
+        if self.comparison() is not None:
+            self.result, self.results, self.sources, self.left_out = self._compared()
+        else:
+            shown = self.store.analyses.get(NAME)
+            self.result = shown if isinstance(shown, OutputVarianceResult) else None
+            self.results = self._pooled(self.result) if self.result is not None else []
+            self.sources, self.left_out = ([self.store.run_dir] if self.results else []), ""
         for item in self.curves.values():
             self.plot.removeItem(item)
         self.curves.clear()
         self.legend.clear()
+        self._clear_axes(self.result is None)
         if self.result is None:
-            self.results = []
-            self.info.setText(HINT)
+            self.info.setText(self.why_empty())
             self.legend.setVisible(False)
-            self.plot.setTitle("Output variance by block position: no result yet", color=FOREGROUND, size="11pt")
+            self.plot.setTitle(EMPTY_TITLE, color=FOREGROUND, size="11pt")
             return
         r = self.result
-        self.results = self._pooled(r)
         self.legend.setVisible(True)
         self.plot.setLogMode(False, self.log_box.isChecked())
         x = r.positions.astype(float)
@@ -170,16 +233,16 @@ class OutputVariancePanel(Panel):
                                                for p, s in zip(r.positions, r.block_start, strict=True)]])
         done = np.isfinite(r.variance).sum()
         partial = "" if done == r.variance.size else f" ({done}/{r.variance.size} so far)"
-        seeds = (f"seed {r.seed}" if len(self.results) < 2 else
-                 f"{len(self.results)} seeds, geometric mean and 95 % interval")
-        self.plot.setTitle(f"Blocks of {r.block_size} examples, {r.resamples} resamples each ({r.resample}), "
+        seeds = seeds_drawn(len(self.results), r.seed)
+        self.plot.setTitle(f"{r.block_size}-example blocks, {r.resamples} resamples ({r.resample}), "
                            f"{seeds}{partial}", color=FOREGROUND, size="11pt")
         self.plot.setXRange(-0.4, len(r.positions) - 0.6, padding=0)
         if len(self.results) > 1:  # the verdict of the seeds' geometric mean
             r = replace(r, variance=np.stack([geometric_mean_ci([res.variance[i] for res in self.results])[0]
                                               for i in range(len(r.arms))]))
-        self.info.setText(verdict(r) + (f" (Geometric mean of {len(self.results)} seeds.)" if len(self.results) > 1
-                                        else ""))
+        pooled = (f" (Geometric mean of {len(self.results)} seeds.)" if len(self.results) > 1 else
+                  " One seed: to pool seeds, compare their runs (Runs pane).")
+        self.info.setText(verdict(r) + pooled + (f" {self.left_out}" if self.left_out else ""))
         self.graphics_resized()
 
     def graphics_resized(self) -> None:
@@ -211,6 +274,20 @@ class OutputVariancePanel(Panel):
                       *summary[j]] for r in results
                      for j, (p, s) in enumerate(zip(r.positions, r.block_start, strict=True))]
         return columns, rows
+
+
+def seeds_drawn(n: int, seed: int) -> str:
+    """The title's account of what is drawn for ``n`` seeds: the interval only where one is drawn (from MIN_SEEDS)."""
+    if n < 2:
+        return f"seed {seed}"
+    if n < MIN_SEEDS:
+        return f"{n} seeds, geometric mean (no interval below {MIN_SEEDS})"
+    return f"{n} seeds, geometric mean, 95 % interval (dashed)"
+
+
+def _same_design(a: OutputVarianceResult, b: OutputVarianceResult) -> bool:
+    """Two seeds' results that can be pooled: the same arms, blocks and block size."""
+    return a.arms == b.arms and a.variance.shape == b.variance.shape and a.block_size == b.block_size
 
 
 def log_cis(rows: list[np.ndarray]) -> list[MeanCI]:
