@@ -14,6 +14,7 @@ looked at are remembered (LAYOUT_VERSION drops layouts saved by an older arrange
 from __future__ import annotations
 
 import gc
+import html
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -311,6 +312,28 @@ class MainWindow(QMainWindow):
         if not names:
             empty = self.presets_menu.addAction("(no presets found)")
             empty.setEnabled(False)
+        self.presets_menu.setToolTipsVisible(True)
+        self._presets_described = False
+        if not getattr(self, "_presets_hooked", False):
+            self.presets_menu.aboutToShow.connect(self._describe_presets)
+            self._presets_hooked = True
+
+    def _describe_presets(self) -> None:
+        """Each preset's tooltip is its description (what it trains, how long, what to watch), read when the menu
+        first opens (not at start-up: 17 configs to parse). The tooltip was the bare name."""
+        if self._presets_described:
+            return
+        self._presets_described = True
+        for action in self.presets_menu.actions():
+            name = action.data()
+            if not name:
+                continue
+            try:
+                text = presets_mod.load_preset(str(name)).description.strip() or str(name)
+            except (ConfigError, OSError) as exc:
+                text = f"cannot be loaded: {exc}"
+            action.setToolTip(f"<p style='white-space:normal'>{html.escape(text)}</p>")
+            action.setStatusTip(text.splitlines()[0][:200])
 
     def _build_status_bar(self) -> None:
         self.device_label = QLabel("")

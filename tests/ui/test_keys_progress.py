@@ -8,6 +8,7 @@ config whose data cannot be read left an empty run folder behind its error dialo
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pytest
@@ -378,3 +379,18 @@ def test_the_builder_says_the_data_files_are_missing_before_start(window, qtbot,
         (folder / stem).write_bytes(encode_idx(labels if "labels" in stem else images))
     builder.field_widget("name").setText("mnist-builder-2")  # any edit looks again
     assert builder.file_problem() is None and builder.message.text().startswith("Ready")
+
+
+def test_the_presets_menu_says_what_each_preset_does(window, qtbot) -> None:
+    """A new user saw each Presets item's tooltip give only its name; loading reproduce-fig1 (800 units, ~2 h) said
+    nothing about its size. The tooltip is the preset's description, read when the menu first opens."""
+    from desktop_app.core import presets
+
+    menu = window.presets_menu
+    menu.aboutToShow.emit()
+    actions = {a.data(): a for a in menu.actions() if a.data()}
+    assert set(actions) == set(presets.list_presets()) and menu.toolTipsVisible()
+    for name, action in actions.items():
+        first = presets.load_preset(name).description.strip().split(",")[0]
+        assert action.toolTip() != name and html.escape(first) in action.toolTip()
+    assert "800 units, about 2 h" in actions["reproduce-fig1"].toolTip()
