@@ -121,3 +121,28 @@ def test_online_panel_waits_for_the_first_point_of_an_online_run(qtbot):
     store.ingest([RunStarted("/s", "quick-demo", ("none",), (0,), "cpu", 10)])
     panel.ensure_current()
     assert panel.info.text() == HINT
+
+
+def test_summary_shows_an_online_runs_final_test_errors_live_and_replayed(qtbot):
+    """An online run has no epochs: Summary (and HParams) were empty for it though its nets end with a test error
+    (Live metrics showed it, the report judges it). Its final test error is the last evaluation point's, for each
+    unit, as the report's table reads it, and Summary redraws as points arrive."""
+    from desktop_app.core.events import OnlinePoint
+    from desktop_app.core.lab.hparams import final_test_errors
+    from desktop_app.ui.panels.summary import SummaryPanel
+
+    store = RunStore()
+    panel = SummaryPanel(store)
+    qtbot.addWidget(panel)
+    store.ingest([RunStarted("/o", "online-demo", ("none", "dae"), (0, 1, 2), "cpu", 10, kind="online")])
+    errors = {("none", 0): 0.021, ("none", 1): 0.019, ("none", 2): 0.020,
+              ("dae", 0): 0.015, ("dae", 1): 0.016, ("dae", 2): 0.014}
+    store.ingest([OnlinePoint(a, s, 100, 0.5, 0.5, 2.0, 100) for a, s in errors])  # an earlier point
+    store.ingest([OnlinePoint(a, s, 1000, 0.03, e, 0.07, 100) for (a, s), e in errors.items()])
+    assert final_test_errors(store) == {a: {s: pytest.approx(100 * e) for (b, s), e in errors.items() if b == a}
+                                        for a in ("none", "dae")}
+    assert store.final("dae", 1)["epoch"] == 2.0 and store.final("dae", 1)["test_nll"] == pytest.approx(0.07)
+    panel.ensure_current()
+    rows = {s.arm: s for s in panel.summaries}
+    assert rows["dae"].values == pytest.approx({0: 1.5, 1: 1.6, 2: 1.4})
+    assert rows["dae"].diff is not None and rows["dae"].diff.diff.mean == pytest.approx(-0.5)  # paired: dae - none

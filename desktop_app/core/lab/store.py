@@ -115,7 +115,13 @@ class UnitData:
         """The final epoch's metrics, as ``latest`` gives them: the last epoch's, or with early stopping
         (``patience`` > 0) the selected epoch's (``runfolder.metrics.select_epoch``, the rule every reducer uses). Never
         epoch 0, the untrained net's evaluation (as ``runfolder.metrics.final_values``: a unit stopped before its first
-        epoch ended has no final value; Summary showed its ~90 % error beside the report's "n/a")."""
+        epoch ended has no final value; Summary showed its ~90 % error beside the report's "n/a"). An online unit has
+        no epochs: its last evaluation point's test error and NLL (the stream's end once done; "epoch" is the point's
+        number), the other metrics NaN, so Summary and HParams show an online run (they were empty)."""
+        if not len(self.epochs) and self.online:
+            _, test_error, test_nll = self.online[max(self.online)]
+            return {"epoch": float(len(self.online)), **dict.fromkeys(METRIC_NAMES, float("nan")),
+                    "test_error": float(test_error), "test_nll": float(test_nll)}
         if not patience:
             trained = self.epochs >= FIRST_TRAINED_EPOCH
             return self.latest() if len(self.epochs) and trained[-1] else None

@@ -42,7 +42,7 @@ from desktop_app.ui.panels.base import (
     style_plot,
 )
 from desktop_app.ui.panels.compare import RUN_SYMBOLS, comparison_arms, fit_legend_columns
-from desktop_app.ui.run_store import METRICS, RunStore
+from desktop_app.ui.run_store import METRICS, ONLINE, RunStore
 
 LEGEND_COLUMNS = 6
 X_MARGIN = 0.6  # the parallel view's room left of its first axis, in axis spacings (at least) ...
@@ -63,7 +63,7 @@ class HParamsPanel(Panel):
     explanation = ("Final test error per arm against a field that differs between the compared runs (mean with 95 % "
                    "CI from 3 seeds on; fewer: the seeds, marked n), and every run as a line across the fields that "
                    "differ, coloured by its final test error.")
-    kinds = (METRICS,)
+    kinds = (METRICS, ONLINE)  # an online run's final test errors are its last points'
     compares = True
 
     def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:

@@ -61,7 +61,7 @@ from desktop_app.ui.panels.base import (
     style_sample,
 )
 from desktop_app.ui.panels.compare import comparison_arms, fit_legend_columns, run_style
-from desktop_app.ui.run_store import METRICS, RunStore
+from desktop_app.ui.run_store import METRICS, ONLINE, RunStore
 
 REFERENCE = "none"
 ALL_SEEDS, OFF_PLATEAU = "all", "off plateau"  # which seeds a row is over (data_table's seeds_kept)
@@ -184,7 +184,7 @@ class SummaryPanel(Panel):
     explanation = ("Final test error per arm over seeds (box: quartiles, whiskers 1.5 IQR, dots: seeds, diamond: "
                    "mean with 95 % CI from 3 seeds on) and the paired difference to random init (same seed): below "
                    "zero, pre-training helped.")
-    kinds = (METRICS,)
+    kinds = (METRICS, ONLINE)  # an online run's final test errors are its last points'
     compares = True
 
     def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:
@@ -197,8 +197,9 @@ class SummaryPanel(Panel):
                                     f"Paired difference: arm − {REFERENCE}", "arm", "Δ test error (pp)")  # pp: points
         self.graphics.ci.layout.setColumnStretchFactor(0, 3)
         self.graphics.ci.layout.setColumnStretchFactor(1, 2)
-        for plot in (self.box_plot, self.diff_plot):  # x is a category axis (arms, runs): no "arm (x0.001)"
-            plot.getAxis("bottom").enableAutoSIPrefix(False)
+        for plot in (self.box_plot, self.diff_plot):  # x is a category axis (arms, runs): no "arm (x0.001)"; y in
+            plot.getAxis("bottom").enableAutoSIPrefix(False)  # % or points: "-300 (x0.001)" for -0.3 pp misread
+            plot.getAxis("left").enableAutoSIPrefix(False)
         # the legend has its own row under the plots: inside the box plot it covered a whisker and seed dots
         # at 1280x800 and its last entry was cut at the plot's edge
         self.legend = Legend(colCount=COMPARE_LEGEND_COLUMNS, labelTextColor=FOREGROUND, pen=pg.mkPen(200, 200, 200))
