@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 
 from desktop_app.cli import ProgressPrinter
@@ -146,3 +147,21 @@ def test_summary_shows_an_online_runs_final_test_errors_live_and_replayed(qtbot)
     rows = {s.arm: s for s in panel.summaries}
     assert rows["dae"].values == pytest.approx({0: 1.5, 1: 1.6, 2: 1.4})
     assert rows["dae"].diff is not None and rows["dae"].diff.diff.mean == pytest.approx(-0.5)  # paired: dae - none
+
+
+def test_the_runs_list_and_table_give_an_online_runs_final_test_errors(online_run):
+    """`basin runs`, `basin runs --table` and the Runs pane read a run's final test error from its epoch rows; an
+    online run writes none, so its cells were empty. Each unit's is its last evaluation point's."""
+    from desktop_app.core.lab.run_table import run_details
+    from desktop_app.core.runfolder import list_runs
+
+    run_dir, events = online_run
+    last: dict = {}
+    for ev in events:
+        if type(ev).__name__ == "OnlinePoint":
+            last[(ev.arm, ev.seed)] = ev.test_error
+    want = {arm: np.mean([e for (a, _), e in last.items() if a == arm]) for arm in ("none", "dae")}
+    (info,) = [i for i in list_runs(run_dir.parent) if i.path == run_dir]
+    assert info.final_test_error == pytest.approx(want)
+    details = run_details(run_dir)
+    assert {a: ci.mean for a, ci in details.finals.items()} == pytest.approx(want) and not details.problem

@@ -36,6 +36,7 @@ from desktop_app.core.runfolder import RunFolder, RunFolderError, RunInfo, final
 from desktop_app.core.runfolder.listing import UNREADABLE, run_dirs, safe_run_info
 from desktop_app.core.runfolder.metrics import final_epochs, run_patience
 from desktop_app.core.runfolder.notes import Notes, read_notes
+from desktop_app.core.runfolder.online import run_final_test_errors
 from desktop_app.core.stats import MIN_SEEDS, MeanCI, mean_ci, shown_interval
 
 FIRST_BATCH = 50  # manifests in the first batch: the first rows show after ~50 small reads
@@ -80,7 +81,7 @@ def run_details(run_dir: Path, arms: Sequence[str] = ()) -> RunDetails:
     try:
         rows = read_metrics(folder, arms)
         patience = run_patience(folder)  # early stopping: each unit's selected epoch is its final one
-        by_seed = final_test_errors(rows, patience)
+        by_seed = final_test_errors(rows, patience) or run_final_test_errors(folder, arms, patience)  # (online)
         finals = {arm: mean_ci(list(v.values())) for arm, v in by_seed.items()}
         epochs = {arm: min(v.values()) for arm, v in final_epochs(rows, patience).items() if v}
     except READ_ERRORS as exc:

@@ -18,7 +18,8 @@ import numpy as np
 from desktop_app.core.runfolder.layout import MANIFEST, RunFolder, RunFolderError
 from desktop_app.core.runfolder.lock import is_locked
 from desktop_app.core.runfolder.manifest import read_manifest
-from desktop_app.core.runfolder.metrics import final_test_errors, manifest_patience, read_metrics
+from desktop_app.core.runfolder.metrics import manifest_patience
+from desktop_app.core.runfolder.online import run_final_test_errors
 
 UNREADABLE = "unreadable"
 
@@ -49,7 +50,7 @@ def run_info(run_dir: Path | str, metrics: bool = True) -> RunInfo | None:
     if not manifest:
         return None
     arms = tuple(manifest.get("arms", ()))
-    finals = final_test_errors(read_metrics(folder, arms), manifest_patience(manifest)) if metrics else {}
+    finals = run_final_test_errors(folder, arms, manifest_patience(manifest)) if metrics else {}
     holder = is_locked(folder.root)
     return RunInfo(
         path=Path(run_dir),

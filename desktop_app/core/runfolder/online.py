@@ -16,7 +16,7 @@ from pathlib import Path
 
 from desktop_app.core.events import OnlinePoint
 from desktop_app.core.runfolder.layout import ONLINE, RunFolder, RunFolderError, UnitFolder, check_name
-from desktop_app.core.runfolder.metrics import csv_reader, folder_and_arms, unit_order
+from desktop_app.core.runfolder.metrics import csv_reader, final_test_errors, folder_and_arms, read_metrics, unit_order
 
 COLUMNS = ("arm", "seed", "examples", "online_error", "test_error", "test_nll", "block")
 
@@ -116,3 +116,17 @@ class OnlineSink:
 
     def _flush(self) -> None:
         self.unit.run.write_text(self.path, points_to_csv(self.points))
+
+
+def run_final_test_errors(folder: RunFolder | Path | str, arms: Iterable[str] | None = None,
+                          patience: int = 0) -> dict[str, dict[int, float]]:
+    """arm -> seed -> each unit's final test error: fine-tuning's final epoch (the metrics rows, selected as
+    ``patience`` says), or for an online run, which writes no epoch rows, its last evaluation point's (the Runs
+    table and `basin runs` showed an online run's test error as empty)."""
+    finals = final_test_errors(read_metrics(folder, arms), patience)
+    if finals:
+        return finals
+    out: dict[str, dict[int, float]] = {}
+    for point in read_online(folder, arms):  # examples ascending within a unit: the last point wins
+        out.setdefault(point.arm, {})[point.seed] = point.test_error
+    return out
