@@ -39,6 +39,7 @@ from desktop_app.core.lab.run_table import ERROR_NOTE, STATUSES, DetailsLoaded, 
 from desktop_app.core.runfolder import RunFolder, RunFolderError, RunInfo, read_config
 from desktop_app.core.runfolder.notes import parse_tags, write_notes
 from desktop_app.core.runfolder.trash import trash_run
+from desktop_app.ui.elided_label import ElidedLabel
 from desktop_app.ui.exports import copy_reproduce_command
 from desktop_app.ui.run_dialogs import ConfigDiffDialog, NotesDialog
 from desktop_app.ui.run_table_model import RunFilterProxy, RunTableModel
@@ -105,7 +106,7 @@ class RunHistory(QWidget):
         self.model.columnsInserted.connect(lambda *_: self._apply_columns())
         self.model.modelReset.connect(self._apply_columns)
 
-        self.workspace_label = QLabel()
+        self.workspace_label = ElidedLabel()  # a long path never widens the window
         self.workspace_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter: words, field=value (lr=0.05 units=25 kind=online)")

@@ -621,3 +621,20 @@ def test_summary_of_six_runs_keeps_its_plots_under_the_legend(qtbot, size, six_r
     assert legend.sceneBoundingRect().right() <= width + 1
     heights = [p.vb.height() for p in (panel.box_plot, panel.diff_plot)]
     assert all(h >= 100 for h in heights), (size, heights)  # 113 px at 1280x800, 69 before
+
+
+def test_a_long_workspace_path_never_widens_the_window(qtbot, tmp_path) -> None:
+    """The Runs pane's "Workspace: <path>" label asked for its whole text's width: a long path made the window 1,387
+    px wide at 1280x800 (the fresh-clone suite found it: pytest-xdist's longer temporary paths). The label elides
+    in the middle, the whole path in its text and tooltip."""
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name-for-a-workspace"] * 6)
+    deep.mkdir(parents=True)
+    window = _window(qtbot, SIZES[1])
+    window.set_workspace(deep)
+    assert window.history.wait_loaded()
+    window.show_runs_pane()
+    qtbot.wait(50)
+    label = window.history.workspace_label
+    assert (window.width(), window.height()) == SIZES[1]
+    assert str(deep) in label.text() and str(deep) in label.toolTip()
+    assert "…" in label.shown_text() and label.width() < label.fontMetrics().horizontalAdvance(label.text())
