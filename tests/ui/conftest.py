@@ -1,5 +1,6 @@
-"""Fixtures of the analysis panel tests (test_analysis_panels.py, test_analysis_csv.py): a tiny real run per test
-module, a second one with more masking noise, the real AnalysisRunner and a store showing the run."""
+"""Fixtures of the window tests: the real main window with the real run controller (``real_window``), and for the
+analysis panel tests (test_analysis_panels.py, test_analysis_csv.py) a tiny real run per test module, a second one
+with more masking noise, the real AnalysisRunner and a store showing the run."""
 
 import pytest
 
@@ -32,3 +33,18 @@ def store(run_dir):
     s = RunStore()
     s.load_run(run_dir)
     return s
+
+
+@pytest.fixture
+def real_window(qtbot, tmp_path):
+    """The real window and run controller (one torch thread) on an empty workspace, shown: (window, controller)."""
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.workers.run_controller import RunController
+
+    ctrl = RunController(threads=1)
+    window = MainWindow(ctrl)
+    ctrl.setParent(window)
+    qtbot.addWidget(window)
+    window.set_workspace(tmp_path / "ws")
+    window.show()
+    return window, ctrl

@@ -16,21 +16,9 @@ from desktop_app.core.lab.store import RunData
 from desktop_app.core.results import OutputVarianceResult
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.panels.base import dense
-from tests.ui.fakes import FakeController
+from tests.ui.test_window_layout import SIZES, _window  # the window at the sizes a user gets
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
-SIZES = [(1400, 900), (1280, 800)]
-
-
-def _window(qtbot, size: tuple[int, int]) -> MainWindow:
-    window = MainWindow(FakeController())
-    qtbot.addWidget(window)
-    window.resize(*size)
-    window.show()
-    qtbot.waitExposed(window)
-    qtbot.wait(50)
-    return window
-
 
 # -- Output variance ----------------------------------------------------------------------------------------------
 OV_ARMS = ("none", "rbm", "dae")
@@ -252,15 +240,14 @@ def test_summary_table_of_a_3_arm_claim_fits_at_1280x800(qtbot, tmp_path, platea
     assert min(p.vb.height() for p in (panel.box_plot, panel.diff_plot)) >= 100
 
 
-def test_summary_table_of_a_comparison_shows_its_rows_at_1280x800(qtbot, tmp_path) -> None:
-    """Two compared runs of two arms at 1280x800: the table sat at its 100 px floor (three of its four rows, the
-    fourth scrolled) under the plots' fixed claim, made for a three-row legend. The plots now keep what their legend
-    and axes need plus 100 px of view, and the table gets the rest: every row in view, the window still 800 px."""
+def _compared_summary(qtbot, tmp_path, arms: tuple[str, ...]):
+    """The window at 1280x800 comparing two runs of ``arms`` (lr 0.1 and 0.05, the claim's errors shifted by 0.01
+    in the second), Summary in front and settled: (window, panel)."""
     window = _window(qtbot, (1280, 800))
     dirs, data = [], {}
     for lr, shift in ((0.1, 0.0), (0.05, 0.01)):
         errors = {arm: {s: v + shift for s, v in by_seed.items()}
-                  for arm, by_seed in claim_errors(False).items() if arm != "rbm"}
+                  for arm, by_seed in claim_errors(False).items() if arm in arms}
         key, data[key] = run_folder(tmp_path / f"lr{lr}", errors, finetune={"lr": lr})
         dirs.append(key)
     window.lab.compare(dirs, data)
@@ -268,6 +255,14 @@ def test_summary_table_of_a_comparison_shows_its_rows_at_1280x800(qtbot, tmp_pat
     panel = window.panel_widgets["Summary"]
     panel.ensure_current()
     qtbot.waitUntil(lambda: settled(panel), timeout=5000)
+    return window, panel
+
+
+def test_summary_table_of_a_comparison_shows_its_rows_at_1280x800(qtbot, tmp_path) -> None:
+    """Two compared runs of two arms at 1280x800: the table sat at its 100 px floor (three of its four rows, the
+    fourth scrolled) under the plots' fixed claim, made for a three-row legend. The plots now keep what their legend
+    and axes need plus 100 px of view, and the table gets the rest: every row in view, the window still 800 px."""
+    window, panel = _compared_summary(qtbot, tmp_path, ("none", "dae"))
     assert panel.table.rowCount() == 4
     table_fits(window, panel, sideways=True)
     assert min(p.vb.height() for p in (panel.box_plot, panel.diff_plot)) >= 100
@@ -277,17 +272,7 @@ def test_summary_comparison_of_3_arms_keeps_the_window_and_the_plots(qtbot, tmp_
     """Two compared runs of three arms (six rows) at 1280x800: the table gets the room the plots do not need (four
     rows or more; all six needed 80 px more than the window has with its docks at their smallest: asked for, the
     window grew to 868 px), the plots keep 100 px of view, the window stays 1280x800."""
-    window = _window(qtbot, (1280, 800))
-    dirs, data = [], {}
-    for lr, shift in ((0.1, 0.0), (0.05, 0.01)):
-        errors = {arm: {s: v + shift for s, v in by_seed.items()} for arm, by_seed in claim_errors(False).items()}
-        key, data[key] = run_folder(tmp_path / f"lr{lr}", errors, finetune={"lr": lr})
-        dirs.append(key)
-    window.lab.compare(dirs, data)
-    assert window.show_panel("Summary")
-    panel = window.panel_widgets["Summary"]
-    panel.ensure_current()
-    qtbot.waitUntil(lambda: settled(panel), timeout=5000)
+    window, panel = _compared_summary(qtbot, tmp_path, ("none", "rbm", "dae"))
     t = panel.table
     assert t.rowCount() == 6 and (window.width(), window.height()) == (1280, 800)
     shown = sum(t.rowViewportPosition(r) + t.rowHeight(r) <= t.viewport().height() for r in range(6))

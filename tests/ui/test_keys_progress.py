@@ -18,19 +18,14 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QScrollArea, QWidget
 from desktop_app.core.config import ExperimentConfig, LayerSpec, ModelConfig, replace
 from desktop_app.core.runfolder import workspace as runs
 from desktop_app.ui.main_window import MainWindow
-from desktop_app.workers.run_controller import RunController
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    """The real window with the real run controller, at the size a new user gets, on an empty workspace."""
-    ctrl = RunController(threads=1)
-    win = MainWindow(ctrl)
-    ctrl.setParent(win)
-    qtbot.addWidget(win)
-    win.set_workspace(tmp_path / "ws")
+def window(qtbot, real_window):
+    """The real window with the real run controller (conftest's real_window), at the size a new user gets, on an empty
+    workspace, active (the Tab tests need the focus)."""
+    win, _ctrl = real_window
     win.resize(1400, 900)
-    win.show()
     qtbot.waitExposed(win)
     win.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is win)

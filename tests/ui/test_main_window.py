@@ -219,19 +219,6 @@ def test_drop_toml_opens_it(fake_window, tmp_path) -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def real_window(qtbot, tmp_path):
-    from desktop_app.workers.run_controller import RunController
-
-    ctrl = RunController(threads=1)
-    window = MainWindow(ctrl)
-    ctrl.setParent(window)
-    qtbot.addWidget(window)
-    window.set_workspace(tmp_path / "ws")
-    window.show()
-    return window, ctrl
-
-
 @needs_engine
 def test_tiny_real_run_history_and_replay(real_window, qtbot) -> None:
     window, ctrl = real_window
