@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QProgressDialog,
     QScrollArea,
     QTabBar,
     QTabWidget,
@@ -57,9 +58,10 @@ from desktop_app.ui.export_dialog import ExportDialog
 from desktop_app.ui.exports import (
     BundleResult,
     ExportOptions,
+    bundle_steps,
     comparison_bundle_folder,
     copy_reproduce_command,
-    export_bundle,
+    export_bundle_of,
 )
 from desktop_app.ui.live_metrics import LiveMetricsTable
 from desktop_app.ui.log_pane import LogPane
@@ -827,24 +829,65 @@ class MainWindow(QMainWindow):
 
     def _on_export_all_accepted(self) -> None:
         if self.export_dialog is not None:
-            self.export_all(self.export_dialog.options())
+            self.start_export_all(self.export_dialog.options())
+
+    def _bundle_steps(self, options: ExportOptions):
+        """The bundle of the comparison open (never the shown run's config: it may not be compared), else of the
+        shown run, as ``exports.bundle_steps``."""
+        comparison = self.store.comparison
+        if comparison is not None:
+            return bundle_steps(self.export_panels(), None, options, comparison=comparison.run_dirs)
+        return bundle_steps(self.export_panels(), self.store.run_dir or None, options)
+
+    def start_export_all(self, options: ExportOptions) -> QProgressDialog:
+        """Export all from the dialog without freezing the window: one panel per turn of the event loop (a panel
+        takes 0.1-0.8 s on the GUI thread, where pyqtgraph draws; all 11 at once froze the window for 8.5 s), under a
+        window-modal progress dialog, so nothing is changed by hand while the panels are drawn. ``last_bundle`` holds
+        the result when it ends."""
+        steps = self._bundle_steps(options)
+        progress = QProgressDialog("Exporting the panels…", "", 0, len(self.export_panels()), self)
+        progress.setWindowTitle("Export all panels")
+        progress.setCancelButton(None)  # (a bundle stopped half way would have no README)
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(0)
+        progress.setValue(0)
+        progress.show()
+        self.export_progress = progress
+
+        def step() -> None:
+            try:
+                name = next(steps)
+            except StopIteration as done:
+                progress.close()
+                self._report_bundle(done.value)
+                return
+            except OSError as exc:
+                progress.close()
+                self.show_error("Export failed", f"{options.folder}\n\n{exc}")
+                return
+            progress.setLabelText(f"Exporting {name}…")
+            progress.setValue(min(progress.value() + 1, progress.maximum()))
+            QTimer.singleShot(0, step)
+
+        QTimer.singleShot(0, step)
+        return progress
 
     def export_all(self, options: ExportOptions) -> BundleResult | None:
-        """Write the figure bundle of the comparison open, else of the shown run, into ``options.folder``. On the GUI
-        thread, under a wait cursor: 0.1-0.35 s a panel (docs/PACKAGING.md), and the panels must not change while
-        they are drawn."""
-        comparison = self.store.comparison
+        """Write the figure bundle of the comparison open, else of the shown run, into ``options.folder`` at once
+        (scripts and tests; the dialog uses ``start_export_all``), under a wait cursor."""
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            if comparison is not None:  # never the shown run's config: it may not be compared at all
-                result = export_bundle(self.export_panels(), None, options, comparison=comparison.run_dirs)
-            else:
-                result = export_bundle(self.export_panels(), self.store.run_dir or None, options)
+            result = export_bundle_of(self._bundle_steps(options))
         except OSError as exc:
             self.show_error("Export failed", f"{options.folder}\n\n{exc}")
             return None
         finally:
             QApplication.restoreOverrideCursor()
+        self._report_bundle(result)
+        return result
+
+    def _report_bundle(self, result: BundleResult) -> None:
+        """What an Export all wrote, skipped and left out: the log, the status bar, a dialog for failed panels."""
         self.last_bundle = result
         text = f"Exported {len(result.written)} files to {result.folder}"
         if result.skipped:
@@ -855,7 +898,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 12000)
         if result.errors:
             self.show_error("Some panels were not exported", "\n".join(result.errors))
-        return result
 
     def export_current_panel(self) -> bool:
         """File > Export this panel: the Export dialog of the panel on screen (False if none can export)."""
