@@ -48,6 +48,7 @@ from desktop_app.core.events import Event, RunFinished, RunStarted
 from desktop_app.core.lab.comparison import Comparison
 from desktop_app.core.lab.model import REPLAY_ERRORS, Preview, replay_run
 from desktop_app.core.lab.store import RunData
+from desktop_app.core.runfolder.layout import MANIFEST
 from desktop_app.ui import settings as settings_mod
 from desktop_app.ui.analysis_protocol import AnalysisRunnerLike
 from desktop_app.ui.builder import BuilderPane
@@ -237,6 +238,9 @@ class MainWindow(QMainWindow):
                                         "Stop at the next minibatch; the run folder stays resumable")
         self.open_action = self._action("Open config…", self.open_config_dialog, "Ctrl+O", "Open a TOML config")
         self.save_action = self._action("Save config…", self.save_config_dialog, "Ctrl+S", "Save the config as TOML")
+        self.open_run_action = self._action("Open run folder…", self.open_run_folder_dialog, "Ctrl+Alt+O",
+                                            "Show a run folder from anywhere (a copied study, a colleague's run) "
+                                            "without changing the workspace")
         self.settings_action = self._action("Settings…", self.open_settings, None, "Workspace folder")
         self.quit_action = self._action("Quit", self.close, "Ctrl+Q")
         toolbar = QToolBar("Run")
@@ -257,7 +261,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = self.file_menu = bar.addMenu("&File")
-        for a in (self.open_action, self.save_action):
+        for a in (self.open_action, self.save_action, self.open_run_action):
             file_menu.addAction(a)
         file_menu.addSeparator()
         file_menu.addAction(self.settings_action)
@@ -464,6 +468,20 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open config", str(self._workspace), TOML_FILTER)
         if path:
             self.open_config_file(path)
+
+    def open_run_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open run folder", str(self._workspace))
+        if path:
+            self.open_run_folder(path)
+
+    def open_run_folder(self, path: Path | str) -> bool:
+        """File > Open run folder: any run folder, not only the workspace's (a new user had to change the workspace
+        to look at a copied study). A folder without a manifest is one line in a dialog, nothing opened."""
+        if not (Path(path) / MANIFEST).is_file():
+            self.show_error("Not a run folder", f"{path}: no {MANIFEST} (a run folder holds the manifest Basin "
+                                                "writes when a run starts)")
+            return False
+        return self.open_run(path)
 
     def save_config_dialog(self) -> None:
         suggested = str(Path(self._workspace) / f"{self.builder.config().name}.toml")

@@ -403,3 +403,21 @@ def test_help_about_gives_the_version_and_the_packages_a_run_records(window, qtb
         assert html.escape(name) in box.text() and html.escape(value) in box.text()
     assert "NOTICE" in box.text()
     box.close()
+
+
+def test_file_open_run_folder_shows_a_run_from_outside_the_workspace(window, qtbot, tmp_path) -> None:
+    """A new user had to change the workspace to look at a copied study: File > Open run folder shows any run
+    folder, and a folder that is not one is a one-line dialog, nothing opened."""
+    from tests.analysis_runs import make_run
+    from tests.pause import HANG_MS
+
+    assert window.open_run_action in window.file_menu.actions()
+    elsewhere = make_run(tmp_path / "copied" / "study")  # not under the workspace (tmp_path / "ws")
+    assert window.open_run_folder(elsewhere)
+    qtbot.waitUntil(lambda: window.store.run_dir == str(elsewhere), timeout=HANG_MS)
+    assert str(window._workspace) != str(elsewhere.parent)  # the workspace did not change
+    assert not window.open_run_folder(tmp_path / "copied")
+    box = window.last_message_box
+    assert box is not None and box.windowTitle() == "Not a run folder" and "\n" not in box.text()
+    assert str(tmp_path / "copied") in box.text() and window.store.run_dir == str(elsewhere)
+    box.close()
