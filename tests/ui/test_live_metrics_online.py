@@ -165,3 +165,21 @@ def test_the_runs_list_and_table_give_an_online_runs_final_test_errors(online_ru
     assert info.final_test_error == pytest.approx(want)
     details = run_details(run_dir)
     assert {a: ci.mean for a, ci in details.finals.items()} == pytest.approx(want) and not details.problem
+
+
+def test_curves_says_an_online_run_has_no_epochs(qtbot):
+    """An online run's Curves showed an empty fine-tuning plot that said nothing (a new user's finding)."""
+    from desktop_app.core.events import EpochMetrics, OnlinePoint
+    from desktop_app.ui.panels.curves import ONLINE_TITLE, CurvesPanel
+
+    store = RunStore()
+    panel = CurvesPanel(store)
+    qtbot.addWidget(panel)
+    store.ingest([RunStarted("/o", "online-demo", ("none",), (0,), "cpu", 10, kind="online"),
+                  OnlinePoint("none", 0, 100, 0.2, 0.1, 0.3, 100)])
+    panel.ensure_current()
+    assert panel.plot.titleLabel.text == ONLINE_TITLE
+    store.ingest([RunStarted("/s", "quick-demo", ("none",), (0,), "cpu", 10),
+                  EpochMetrics("none", 0, 1, 0.5, 0.1, 0.5, 0.1, 0.5, 0.1)])
+    panel.ensure_current()
+    assert panel.plot.titleLabel.text == "Fine-tuning"

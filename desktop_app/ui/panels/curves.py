@@ -48,6 +48,7 @@ METRICS_SHOWN = {"NLL": ("nll", "NLL (nats)", 1.0), "error": ("error", "classifi
 BANDS = ("± std", "min–max", "none")
 X_AXES = {"epoch": "epoch", "examples seen": "labelled examples seen", "wall time": "wall time (s)"}
 LAYER_SYMBOLS = ("o", "t", "s", "d")  # recon layers in a comparison (the dash pattern names the run there)
+ONLINE_TITLE = "Fine-tuning: an online run has no epochs (its curves are in Online error)"
 PLOT_TITLES = {"metric": "Fine-tuning", "recon": "Pre-training", "train": "Fine-tuning: train",
                "valid": "Fine-tuning: valid", "test": "Fine-tuning: test"}
 COMPARE_LEGEND_COLUMNS = 4  # at most, in the legend row above a comparison's plots
@@ -414,6 +415,9 @@ class CurvesPanel(Panel):
             self._layout = layout
         self._tick_epochs()
         self._place_legends()
+        # an online run has no fine-tuning epochs: its empty plot says where its curves are (it said nothing)
+        online = comparison is None and self.store.kind == "online" and not any(s.plot == "metric" for s in self.series)
+        self.plot.setTitle(ONLINE_TITLE if online else PLOT_TITLES["metric"], color=FOREGROUND, size="11pt")
 
     def _place_legends(self, *_args: object) -> None:
         """Each plot's legend where no curve runs (again when the plot is resized: its room depends on the size)."""
