@@ -907,7 +907,7 @@ class MainWindow(QMainWindow):
     def _report_bundle(self, result: BundleResult) -> None:
         """What an Export all wrote, skipped and left out: the log, the status bar, a dialog for failed panels."""
         self.last_bundle = result
-        text = f"Exported {len(result.written)} files to {result.folder}"
+        text = f"Exported {len(result.written)} file{'' if len(result.written) == 1 else 's'} to {result.folder}"
         if result.skipped:
             text += f"; skipped (no result yet): {', '.join(result.skipped)}"
         if result.left_out:

@@ -364,7 +364,8 @@ class RunHistory(QWidget):
 
     def _update_label(self) -> None:
         n, shown = len(self.model.table.rows), self.proxy.rowCount()
-        text = f"Workspace: {self._workspace}  ({n} runs" + (f", {shown} shown" if shown != n else "") + ")"
+        text = f"Workspace: {self._workspace}  ({n} run{'' if n == 1 else 's'}" + \
+            (f", {shown} shown" if shown != n else "") + ")"
         if self.loading:
             loaded = sum(r.details is not None or not r.info.readable for r in self.model.table.rows)
             text += f"  loading {loaded}/{n}…"
