@@ -130,7 +130,7 @@ def export_bundle_of(steps: Generator[str, None, BundleResult]) -> BundleResult:
 def bundle_steps(panels: Mapping[str, Panel], run_dir: str | Path | None, options: ExportOptions,
                  comparison: Sequence[str] = ()) -> Generator[str, None, BundleResult]:
     """A run's figure bundle in ``options.folder``: every panel, config.toml, manifest.json and README.txt; yields
-    each panel's name once it is written (or skipped), so the window can let its event loop run between panels
+    each panel's name before it is drawn (or skipped), so the window can let its event loop run between panels
     (Export all of 11 panels froze it for 8.5 s), and returns the ``BundleResult``. ``comparison``: the compared
     runs' folders while a comparison is open (then ``run_dir`` is None): the bundle documents each of them, and a
     panel that shows one run at a time is exported only when its run is compared."""

@@ -268,6 +268,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         self.presets_menu = bar.addMenu("&Presets")
+        self.presets_menu.setToolTipsVisible(True)
+        self.presets_menu.aboutToShow.connect(self._describe_presets)
         self._fill_presets_menu()
         run_menu = self.run_menu = bar.addMenu("&Run")
         for a in (self.start_action, self.pause_action, self.stop_action):
@@ -322,11 +324,7 @@ class MainWindow(QMainWindow):
         if not names:
             empty = self.presets_menu.addAction("(no presets found)")
             empty.setEnabled(False)
-        self.presets_menu.setToolTipsVisible(True)
         self._presets_described = False
-        if not getattr(self, "_presets_hooked", False):
-            self.presets_menu.aboutToShow.connect(self._describe_presets)
-            self._presets_hooked = True
 
     def _describe_presets(self) -> None:
         """Each preset's tooltip is its description (what it trains, how long, what to watch), read when the menu
@@ -849,21 +847,22 @@ class MainWindow(QMainWindow):
         if self.export_dialog is not None:
             self.start_export_all(self.export_dialog.options())
 
-    def _bundle_steps(self, options: ExportOptions):
+    def _bundle_steps(self, options: ExportOptions, panels: dict[str, QWidget]):
         """The bundle of the comparison open (never the shown run's config: it may not be compared), else of the
         shown run, as ``exports.bundle_steps``."""
         comparison = self.store.comparison
         if comparison is not None:
-            return bundle_steps(self.export_panels(), None, options, comparison=comparison.run_dirs)
-        return bundle_steps(self.export_panels(), self.store.run_dir or None, options)
+            return bundle_steps(panels, None, options, comparison=comparison.run_dirs)
+        return bundle_steps(panels, self.store.run_dir or None, options)
 
     def start_export_all(self, options: ExportOptions) -> QProgressDialog:
         """Export all from the dialog without freezing the window: one panel per turn of the event loop (a panel
         takes 0.1-0.8 s on the GUI thread, where pyqtgraph draws; all 11 at once froze the window for 8.5 s), under a
         window-modal progress dialog, so nothing is changed by hand while the panels are drawn. ``last_bundle`` holds
         the result when it ends."""
-        steps = self._bundle_steps(options)
-        progress = QProgressDialog("Exporting the panels…", "", 0, len(self.export_panels()), self)
+        panels = self.export_panels()
+        steps = self._bundle_steps(options, panels)
+        progress = QProgressDialog("Exporting the panels…", "", 0, len(panels), self)
         progress.setWindowTitle("Export all panels")
         progress.setCancelButton(None)  # (a bundle stopped half way would have no README)
         progress.setWindowModality(Qt.WindowModality.WindowModal)
@@ -895,7 +894,7 @@ class MainWindow(QMainWindow):
         (scripts and tests; the dialog uses ``start_export_all``), under a wait cursor."""
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
-            result = export_bundle_of(self._bundle_steps(options))
+            result = export_bundle_of(self._bundle_steps(options, self.export_panels()))
         except OSError as exc:
             self.show_error("Export failed", f"{options.folder}\n\n{exc}")
             return None

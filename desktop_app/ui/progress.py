@@ -53,7 +53,7 @@ class ProgressWidget(QWidget):
         for ev in events:
             if isinstance(ev, RunStarted):
                 if ev.resumed and ev.done_steps > 0:  # the work its earlier segments did (the manifest's count)
-                    self.bar.setValue(int(1000 * min(ev.done_steps, ev.total_steps) / max(ev.total_steps, 1)))
+                    self._show_done(ev.done_steps, ev.total_steps)
                 elif not (ev.resumed and ev.run_dir == self._run_dir):  # else the bar stays at the work done
                     self.bar.setValue(0)
                 self._paused = False
@@ -76,7 +76,7 @@ class ProgressWidget(QWidget):
                 self._running.discard((ev.arm, ev.seed))
             elif isinstance(ev, RunFinished):
                 if last is not None:  # the work done where the run ended (its last Progress came in this batch)
-                    self.bar.setValue(int(1000 * min(last.done_steps, last.total_steps) / max(last.total_steps, 1)))
+                    self._show_done(last.done_steps, last.total_steps)
                 last = None
                 self._paused = False
                 self.bar.setFormat("%p%")
@@ -88,9 +88,13 @@ class ProgressWidget(QWidget):
         if last is not None:
             self.show_progress(last)
 
+    def _show_done(self, done: int, total: int) -> None:
+        """The bar at ``done`` of ``total`` steps (per mille)."""
+        total = max(total, 1)
+        self.bar.setValue(int(1000 * min(done, total) / total))
+
     def show_progress(self, ev: Progress) -> None:
-        total = max(ev.total_steps, 1)
-        self.bar.setValue(int(1000 * min(ev.done_steps, total) / total))
+        self._show_done(ev.done_steps, ev.total_steps)
         self._where = unit_text(self._kind, ev.arm, ev.seed, ev.phase, ev.layer, ev.epoch, ev.epochs)
         if self._paused:  # a step already under way when the pause came: the bar moves, the line stays paused
             self.phase.setText(f"Paused · {self._where}")

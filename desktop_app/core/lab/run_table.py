@@ -36,7 +36,7 @@ from desktop_app.core.runfolder import RunFolder, RunFolderError, RunInfo, final
 from desktop_app.core.runfolder.listing import UNREADABLE, run_dirs, safe_run_info
 from desktop_app.core.runfolder.metrics import final_epochs, run_patience
 from desktop_app.core.runfolder.notes import Notes, read_notes
-from desktop_app.core.runfolder.online import run_final_test_errors
+from desktop_app.core.runfolder.online import online_final_test_errors
 from desktop_app.core.stats import MIN_SEEDS, MeanCI, mean_ci, shown_interval
 
 FIRST_BATCH = 50  # manifests in the first batch: the first rows show after ~50 small reads
@@ -81,7 +81,7 @@ def run_details(run_dir: Path, arms: Sequence[str] = ()) -> RunDetails:
     try:
         rows = read_metrics(folder, arms)
         patience = run_patience(folder)  # early stopping: each unit's selected epoch is its final one
-        by_seed = final_test_errors(rows, patience) or run_final_test_errors(folder, arms, patience)  # (online)
+        by_seed = final_test_errors(rows, patience) or online_final_test_errors(folder, arms)  # rows read once
         finals = {arm: mean_ci(list(v.values())) for arm, v in by_seed.items()}
         epochs = {arm: min(v.values()) for arm, v in final_epochs(rows, patience).items() if v}
     except READ_ERRORS as exc:
@@ -450,8 +450,8 @@ class RunTable:
         if not self._keys:
             return ""
         unknown = [t.name for t, res in zip(flt.terms, resolved, strict=True) if not res.known]
-        known = [*self._keys, *(k.rsplit(".", 1)[-1] for k in self._keys), *self._term_columns()[0],
-                 *self._term_columns()[1]]
+        fields, others = self._term_columns()
+        known = [*self._keys, *(k.rsplit(".", 1)[-1] for k in self._keys), *fields, *others]
         return run_filter.unknown_hint(unknown, known)
 
     def _term_columns(self) -> tuple[dict[str, str], dict[str, Any]]:

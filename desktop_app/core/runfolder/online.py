@@ -123,9 +123,12 @@ def run_final_test_errors(folder: RunFolder | Path | str, arms: Iterable[str] | 
     """arm -> seed -> each unit's final test error: fine-tuning's final epoch (the metrics rows, selected as
     ``patience`` says), or for an online run, which writes no epoch rows, its last evaluation point's (the Runs
     table and `basin runs` showed an online run's test error as empty)."""
-    finals = final_test_errors(read_metrics(folder, arms), patience)
-    if finals:
-        return finals
+    return final_test_errors(read_metrics(folder, arms), patience) or online_final_test_errors(folder, arms)
+
+
+def online_final_test_errors(folder: RunFolder | Path | str, arms: Iterable[str] | None = None
+                             ) -> dict[str, dict[int, float]]:
+    """arm -> seed -> an online unit's last evaluation point's test error ({} for a run without online points)."""
     out: dict[str, dict[int, float]] = {}
     for point in read_online(folder, arms):  # examples ascending within a unit: the last point wins
         out.setdefault(point.arm, {})[point.seed] = point.test_error

@@ -145,9 +145,9 @@ class OutputVariancePanel(Panel):
         assert comparison is not None
         pooled: dict[int, tuple[OutputVarianceResult, str]] = {}
         left: list[str] = []
+        first: OutputVarianceResult | None = None  # the first pooled run: its design is the comparison's
         for m in comparison.members():
             r = m.data.analyses.get(NAME)
-            first = next(iter(pooled.values()))[0] if pooled else None
             why = ("no output-variance result" if not isinstance(r, OutputVarianceResult) else
                    "" if first is None else
                    "another design" if not _same_design(r, first) else
@@ -157,10 +157,10 @@ class OutputVariancePanel(Panel):
                 left.append(f"{m.label or m.name} ({why})")
             else:
                 pooled[r.seed] = (r, m.run_dir)  # type: ignore[union-attr]
+                first = first or r
         chosen = [pooled[s] for s in sorted(pooled)]
         note = f"Not pooled: {'; '.join(left)}." if left and chosen else ""
-        base = next(iter(pooled.values()))[0] if pooled else None
-        return base, [r for r, _ in chosen], [d for _, d in chosen], note
+        return first, [r for r, _ in chosen], [d for _, d in chosen], note
 
     def why_empty(self) -> str:
         """Why there is nothing to draw, naming the runs looked at (the previous run's figure is gone too)."""
