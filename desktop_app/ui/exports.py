@@ -235,9 +235,9 @@ def bundle_readme(panels: Mapping[str, Panel], run_dir: str | Path | None, writt
     return "\n".join(lines) + "\n"
 
 
-def copy_reproduce_command(run_dir: str | Path) -> str:
-    """Put the `basin run` command that repeats ``run_dir`` on the clipboard; returns the text."""
-    text = reproduce_command(Path(run_dir))
+def copy_reproduce_command(*run_dirs: str | Path) -> str:
+    """Put the `basin run` commands that repeat ``run_dirs`` on the clipboard, one line each; returns the text."""
+    text = "\n".join(reproduce_command(Path(d)) for d in run_dirs)
     QGuiApplication.clipboard().setText(text)
     return text
 

@@ -708,7 +708,10 @@ class MainWindow(QMainWindow):
     def _on_events(self, events: Sequence[Event]) -> None:
         refused = [ev for ev in events if isinstance(ev, RunFinished) and ev.status == "refused"]
         for ev in refused:  # the folder was not touched (locked by another writer, edited config, unreadable)
-            if ev.bad_input:  # its inputs failed the check before Start made the folder: none exists to name
+            if ev.bad_input and Path(ev.run_dir).is_dir():  # a resume's inputs failed the check: folder untouched
+                self.show_error("Cannot resume the run",
+                                f"{ev.run_dir}\n\n{ev.message}\n\nThe run folder is unchanged.")
+            elif ev.bad_input:  # its inputs failed the check before Start made the folder: none exists to name
                 self.show_error("Cannot start the run", ev.message)
             else:
                 self.show_error("Cannot write run folder", f"{ev.run_dir}\n\n{ev.message}")
@@ -798,7 +801,7 @@ class MainWindow(QMainWindow):
             "Write every panel as PNG, SVG and CSV plus config, manifest and README into a folder")
         self.copy_command_action = self._action(
             "Copy CLI command", self.copy_cli_command, "Ctrl+Shift+C",
-            "Copy the `basin run` command that repeats the shown run headless")
+            "Copy the `basin run` command that repeats the shown run headless (each compared run's while comparing)")
         self.export_panel_action = self._action(
             "Export this panel…", self.export_current_panel, "Ctrl+Shift+X",
             "Save the panel on screen as PNG, SVG and CSV (its Export… button)")
@@ -815,6 +818,7 @@ class MainWindow(QMainWindow):
         self.controller.stateChanged.connect(self._on_state_for_checkpoints)
         self.controller.eventsReady.connect(self._on_events_for_checkpoints)
         self.store.changed.connect(self._update_export_actions)
+        self.store.comparisonChanged.connect(self._update_export_actions)
         self._update_export_actions()
         self.export_dialog: ExportDialog | None = None
         self.last_bundle: BundleResult | None = None
@@ -971,7 +975,15 @@ class MainWindow(QMainWindow):
         return box
 
     def copy_cli_command(self) -> str:
-        """Put the shown run's reproduce command on the clipboard; returns it ("" without a run)."""
+        """Put the reproduce command of what is on screen on the clipboard: each compared run's, one line each,
+        while a comparison is open (never the shown run's alone: it may not be compared), else the shown run's;
+        returns the text ("" without a run)."""
+        comparison = self.store.comparison
+        if comparison is not None:
+            text = copy_reproduce_command(*comparison.run_dirs)
+            self.statusBar().showMessage(f"Copied the commands of the {len(comparison.run_dirs)} compared runs, "
+                                         "one per line", 8000)
+            return text
         if not self.store.run_dir:
             self.statusBar().showMessage("No run is shown: start or open one first", 5000)
             return ""
@@ -1005,7 +1017,7 @@ class MainWindow(QMainWindow):
         self.checkpoints.set_busy_runs({str(current)} if current else set())
 
     def _update_export_actions(self, *_args: object) -> None:
-        has_run = bool(self.store.run_dir)
+        has_run = bool(self.store.run_dir) or self.store.comparison is not None
         self.copy_command_action.setEnabled(has_run)
 
     def _shutdown_checkpoint_service(self) -> None:

@@ -74,13 +74,15 @@ def run_events(
 
     A new run's inputs are checked first (``check_fn`` over ``request.check``), as ``basin run`` does: data that
     cannot be read, a missing GPU or a net too big for the images end it as "refused" with ``bad_input`` and the
-    one line naming the field, before its folder exists (it left an empty folder behind a failed run)."""
+    one line naming the field, before its folder exists (it left an empty folder behind a failed run). A resume's
+    inputs are checked too, from the folder's config, as ``basin resume`` does: the folder is left as it was."""
     t0, finished = time.perf_counter(), False
     try:
         set_torch_threads(_torch_threads(request, threads))
-        if check_fn is not None and request.check and not request.is_resume:
+        check = _resume_check(request.run_dir) if request.is_resume else request.check
+        if check_fn is not None and check:
             try:
-                check_fn(request.check)
+                check_fn(check)
             except config_mod.ConfigError as exc:
                 yield RunFinished("refused", str(request.run_dir), time.perf_counter() - t0, str(exc),
                                   bad_input=True)
@@ -101,6 +103,15 @@ def run_events(
     if not finished:
         status = "stopped" if control.stopped else "completed"
         yield RunFinished(status, str(request.run_dir), time.perf_counter() - t0)
+
+
+def _resume_check(run_dir: Path) -> tuple[ExperimentConfig, ...]:
+    """The config a resume's inputs are checked against: the folder's own; none when it cannot be read (the resume
+    then refuses with its own line naming the file)."""
+    try:
+        return (config_mod.load(Path(run_dir) / "config.toml"),)
+    except (config_mod.ConfigError, OSError):
+        return ()
 
 
 def _torch_threads(request: RunRequest, default: int) -> int:

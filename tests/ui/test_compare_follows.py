@@ -132,6 +132,23 @@ def test_export_all_exports_the_comparison_not_the_run_shown(window, runs, tmp_p
     assert (tmp_path / "bundle2" / "filters.csv").exists() and not (tmp_path / "bundle2" / "config.toml").exists()
 
 
+def test_copy_cli_command_copies_the_compared_runs_not_the_run_shown(window, runs):
+    """Ctrl+Shift+C while comparing copied the command of the run shown before, which is not compared."""
+    from PySide6.QtGui import QGuiApplication
+
+    clipboard = QGuiApplication.clipboard()
+    assert window.open_run(runs["shown"])
+    assert window.compare_runs([runs["w16"], runs["w24"]])
+    clipboard.setText("")
+    assert window.copy_command_action.isEnabled()
+    window.copy_command_action.trigger()
+    assert clipboard.text().splitlines() == [reproduce_command(runs["w16"]), reproduce_command(runs["w24"])]
+    assert "2 compared runs" in window.statusBar().currentMessage()
+    window.end_comparison()
+    window.copy_command_action.trigger()
+    assert clipboard.text() == reproduce_command(runs["shown"])
+
+
 def geometric_mean(*run_dirs: Path) -> np.ndarray:
     """(arm, block): 10 ** mean over the runs of log10 variance, from each run folder replayed on its own."""
     logs = []

@@ -346,6 +346,42 @@ def test_a_sweep_with_one_impossible_variant_starts_none(window, qtbot, tmp_path
     dialogs[0].close()
 
 
+def test_resume_checks_the_inputs_and_leaves_the_folder_as_it_was(window, qtbot, tmp_path) -> None:
+    """New-user finding: the window's Resume skipped the input check that Start and ``basin resume`` run. A run on
+    IDX files that have since gone: Resume gives one dialog naming data.path and the folder, and changes no file
+    of the run folder."""
+    import numpy as np
+
+    from desktop_app.core.data.idx import IDX_STEMS, encode_idx
+    from desktop_app.core.events import RunFinished
+    from tests.analysis_runs import make_run
+    from tests.pause import HANG_MS
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    arrays = (rng.integers(0, 256, (600, 8, 8), dtype=np.uint8), (np.arange(600) % 10).astype(np.uint8),
+              rng.integers(0, 256, (300, 8, 8), dtype=np.uint8), (np.arange(300) % 10).astype(np.uint8))
+    for stem, arr in zip(IDX_STEMS, arrays, strict=True):
+        (folder / stem).write_bytes(encode_idx(arr))
+    run = make_run(tmp_path / "ws" / "idx-run", data={"name": "mnist", "path": str(folder), "download": False,
+                                                      "n_labelled": 200, "n_valid": 100, "n_test": 200,
+                                                      "probe_size": 30, "n_unlabelled": 200})
+    for f in folder.iterdir():
+        f.unlink()
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    finished: list[RunFinished] = []
+    window.controller.eventsReady.connect(lambda evs: finished.extend(e for e in evs if isinstance(e, RunFinished)))
+    window.resume_run(run)
+    qtbot.waitUntil(lambda: bool(finished) and not window.controller.is_busy(), timeout=HANG_MS)
+    assert [(f.status, f.bad_input) for f in finished] == [("refused", True)]
+    dialogs = _dialogs(window)
+    assert len(dialogs) == 1 and dialogs[0].windowTitle() == "Cannot resume the run"
+    assert str(run) in dialogs[0].text() and "data.path: " in dialogs[0].text() and str(folder) in dialogs[0].text()
+    dialogs[0].close()
+    assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
 def test_the_builder_says_the_data_files_are_missing_before_start(window, qtbot, tmp_path) -> None:
     """Finding 8: the builder said "Ready: the configuration is valid" for MNIST without its files. Now its line
     says the data are not there (a look for the files, nothing read) and marks data.path; Start stays on (the
