@@ -131,3 +131,22 @@ def test_set_accepts_the_sweep_fields_model_width_and_depth():
     assert len(base.with_overrides({"model.depth": 2}).model.layers) == 2
     with pytest.raises(ConfigError, match="model.width"):
         base.with_overrides({"model.width": 0})
+
+
+def test_the_deformed_set_matters_only_to_an_elastic_stream_and_data_name_is_never_a_bare_name():
+    """New-user finding: the Runs table named an MNIST run "data.base=digits" beside an elastic run on MNIST (the
+    deformed set is unused unless data.name is elastic), and showed data.name as a "name" column beside Name."""
+    from desktop_app.core.config.diff import FieldDiffer, short_key
+
+    elastic = cfg(**{"data.name": "elastic", "data.base": "mnist"})
+    mnist = cfg(**{"data.name": "mnist"})
+    fields = differing_fields([elastic, mnist])
+    assert fields == ["data.name"]
+    assert [run_label(x, fields) for x in (elastic, mnist)] == ["data.name=elastic", "data.name=mnist"]
+    assert short_key("data.name", fields) == "data.name" and short_key("finetune.lr", ["finetune.lr"]) == "lr"
+    differ = FieldDiffer()
+    for x in (elastic, mnist):
+        differ.add(flatten(x))
+    assert differ.fields == ["data.name"] and "data.base" in differ.other_fields
+    # two elastic streams on different sets: there it tells them apart
+    assert differing_fields([elastic, cfg(**{"data.name": "elastic", "data.base": "digits"})]) == ["data.base"]

@@ -186,12 +186,13 @@ def short_value(value: Any) -> str:
 
 
 def short_key(key: str, keys: Sequence[str]) -> str:
-    """The last path component when it alone is unambiguous among ``keys`` (``lr``), else the whole path."""
+    """The last path component when it alone is unambiguous among ``keys`` (``lr``), else the whole path; never
+    a bare "name" (``data.name`` stood as a "name" column beside the run's Name)."""
     if _list_count(key):  # model.layers.count -> "layers" (a depth sweep is "layers=3")
         return key[: -len(".count")].rsplit(".", 1)[-1]
     last = key.rsplit(".", 1)[-1]
     clash = [k for k in keys if k != key and k.rsplit(".", 1)[-1] == last]
-    return key if clash or last.isdigit() or last == "count" else last
+    return key if clash or last.isdigit() or last in ("count", "name") else last
 
 
 def _per_item(key: str) -> str:

@@ -64,7 +64,7 @@ class DataConfig:
         help="Fetch MNIST / Fashion-MNIST into the user cache (sha256-checked) if missing.",
         no_effect="where the files come from, not which images")
     base: str = spec(
-        "digits", label="Deformed set", choices=ELASTIC_BASES,
+        "digits", label="Deformed set", choices=ELASTIC_BASES, when=("name", ("elastic",)),
         help="The image set the elastic stream deforms (an InfiniteMNIST-like endless supply).")
     n_labelled: int = spec(
         1000, label="Labelled examples", unit="examples", lo=0, hi=MAX_EXAMPLES, special="all", step=100,
