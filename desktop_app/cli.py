@@ -127,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--figures", type=Path, help="folder for the report's figures, drawn by the app's panels "
                      "(default: `results/` beside the report)")
     rep.add_argument("--no-figures", action="store_true", help="write the report without figures")
+    rep.add_argument("--finished", action="store_true", help="run nothing: report each claim over its completed "
+                     "experiments; one with experiments still to run is 'incomplete' (not judged), the missing named")
     rep.add_argument("--note", action="append", default=[], help="a paragraph for the report's header (e.g. how "
                      "the runs were scheduled); repeatable")
     rep.add_argument("--device", choices=config_mod.DEVICES, help="override every experiment's device")
@@ -490,8 +492,12 @@ def cmd_reproduce(args: argparse.Namespace, out: TextIO) -> int:
         try:
             result = reproduce.run_claim(name, root, reduced=args.reduced, device=args.device,
                                          on_event=printer.handle, execution=execution_overrides(args),
-                                         overrides={**overrides, **per_claim.get(name, {})})
+                                         overrides={**overrides, **per_claim.get(name, {})},
+                                         finished_only=args.finished)
         except reproduce.ClaimIncomplete as exc:  # Ctrl-C or a failed unit: one line, the folders kept
+            if args.finished:  # nothing of this claim has finished: said, and the next claim is read
+                out.write(f"{one_line(str(exc))}\n\n")
+                continue
             sys.stderr.write(f"basin: {one_line(str(exc))}\n")
             return EXIT_STOPPED if exc.status == "stopped" else EXIT_FAILED
         results.append(result)

@@ -262,3 +262,32 @@ def test_missing_mnist_is_one_line_naming_data_path(claim, download, tmp_path, c
     assert ("could not download" in err[0]) == download and "Traceback" not in err[0]
     assert f"claim {claim}" in err[0]
     assert not (out / "full").exists()  # checked before any run folder is made
+
+
+def test_finished_reports_a_claim_over_its_completed_experiments_and_runs_nothing(tmp_path):
+    """`basin reproduce --finished`: a study of hours read while it runs. Nothing finished: one line, no folder made;
+    two of the four label counts finished: the claim is 'incomplete', not judged, the two missing named, and the
+    numbers are the finished ones' (their one pair); nothing else is run."""
+    from desktop_app.core.engine.run import run_experiment
+    from desktop_app.core.experiments import experiment_kind
+    from desktop_app.core.reproduce.claims import REDUCED, run_folder_name
+
+    out, report = tmp_path / "claims", tmp_path / "report.md"
+    args = ["reproduce", "labels-mnist", "--reduced", "--device", "cpu", "--out", str(out), "--finished",
+            "--no-figures", "--report", str(report), "--quiet"]
+    buf = io.StringIO()
+    assert cli.main(args, out=buf) == 0
+    assert "claim labels-mnist: none of its experiments has finished" in buf.getvalue() and not out.exists()
+    experiments = CLAIMS["labels-mnist"].experiments(True)
+    for _label, cfg in experiments[:2]:
+        cfg = experiment_kind(cfg).run_config(replace(cfg, device="cpu"))
+        events = list(run_experiment(cfg, None, out / REDUCED / run_folder_name(cfg)))
+        assert events[-1].status == "completed"
+    assert cli.main(args, out=io.StringIO()) == 0
+    text = report.read_text()
+    missing = ", ".join(label for label, _ in experiments[2:])
+    assert f"**Incomplete, not judged:** 2 of its 4 experiments have not finished ({missing})" in text
+    assert "| **incomplete** |" in text and "**incomplete** (not a verdict)" in text
+    first, second = (label for label, _ in experiments[:2])
+    assert f"| {first} | {second} | rbm |" in text and f"| {second} | {experiments[2][0]} |" not in text
+    assert len(list((out / REDUCED).iterdir())) == 2  # nothing else ran

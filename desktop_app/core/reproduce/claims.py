@@ -21,7 +21,7 @@ from desktop_app.core.events import RunFinished
 from desktop_app.core.reproduce import ablations, fig1, mnist_baseline, verdicts
 from desktop_app.core.reproduce.output_variance import eval_output_variance
 from desktop_app.core.reproduce.report import ClaimResult
-from desktop_app.core.reproduce.rules import Decision, Evidence, Rule, Statement
+from desktop_app.core.reproduce.rules import INCOMPLETE, Decision, Evidence, Rule, Statement
 from desktop_app.core.runfolder import RunFolderError, is_locked, read_manifest
 from desktop_app.core.runfolder.listing import FULL, REDUCED
 
@@ -652,12 +652,16 @@ class ClaimIncomplete(RuntimeError):
 def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | None = None,
               on_event: Callable[[object], None] | None = None,
               execution: dict[str, object] | None = None,
-              overrides: dict[str, object] | None = None) -> ClaimResult:
+              overrides: dict[str, object] | None = None, finished_only: bool = False) -> ClaimResult:
     """Run (or reuse, when a completed folder exists) every experiment of a claim, then evaluate it.
 
     ``overrides`` (dotted field -> value, the CLI's ``--set``) change every experiment of the claim, e.g. the
     data a user has (``data.path`` of their MNIST files) or a base set when the paper's cannot be had here; they
-    change the config hash, so such runs get their own folders, and the setup text names them."""
+    change the config hash, so such runs get their own folders, and the setup text names them.
+
+    ``finished_only`` (``--finished``) runs nothing: the claim is evaluated over its completed experiments, and
+    when any is missing it is reported as ``INCOMPLETE`` (not judged), the missing ones named, with what the
+    rule would say of the finished ones alone (a study of hours can be read while it runs)."""
     from desktop_app.core.engine.run import resume_experiment, run_experiment, unit_device_choice
     from desktop_app.core.experiments import experiment_kind
     from desktop_app.core.training.device import device_change, gpu_count
@@ -680,6 +684,10 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
         cfg = experiment_kind(cfg).run_config(cfg)
         run_dir = Path(out_dir) / (REDUCED if reduced else FULL) / run_folder_name(cfg)  # listed by run_dirs
         planned.append((label, cfg, _completed_twin(run_dir, cfg.hash()) or run_dir))
+    missing = [label for label, cfg, run_dir in planned if not _is_completed(run_dir, cfg)] if finished_only else []
+    planned = [p for p in planned if p[0] not in missing]
+    if finished_only and not planned:
+        raise ClaimIncomplete("incomplete", f"claim {name}: none of its experiments has finished")
     _check_inputs(name, planned)
     for label, cfg, run_dir in planned:
         manifest = read_manifest(run_dir)
@@ -719,13 +727,31 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
         setup.update({f"differs from the paper, {what}": text for what, text in claim.differences})
     if overrides:
         setup["changed from the claim's settings (--set)"] = ", ".join(f"{k} = {v!r}" for k, v in overrides.items())
-    decision, evidence = claim.judge(dirs, reduced)
+    try:
+        decision, evidence = claim.judge(dirs, reduced)
+    except KeyError as exc:  # an evaluation that needs a missing experiment's folder
+        if not missing:
+            raise
+        raise ClaimIncomplete("incomplete", f"claim {name}: cannot be evaluated before experiment {exc} has "
+                                            f"finished (not finished: {', '.join(missing)})") from None
     numbers = {**evidence.numbers, "rule": decision.numbers()}
     markdown = f"{decision.markdown()}\n\n{evidence.markdown}"
+    verdict = decision.verdict
+    if missing:
+        numbers["not_finished"] = missing
+        markdown = (f"**Incomplete, not judged:** {len(missing)} of its {len(planned) + len(missing)} experiments "
+                    f"have not finished ({', '.join(missing)}). Over the finished ones alone the rule would say "
+                    f"*{verdict}*; the numbers below are theirs.\n\n{markdown}")
+        verdict = INCOMPLETE
     wall = sum(float(read_manifest(d).get("elapsed_s", 0.0)) for d in dirs.values())
-    return ClaimResult(name, claim.title, claim.statement, decision.verdict, markdown, numbers, len(seeds),
+    return ClaimResult(name, claim.title, claim.statement, verdict, markdown, numbers, len(seeds),
                        max(wall, time.perf_counter() - t0) if not wall else wall, {k: str(v) for k, v in dirs.items()},
                        setup, claim.rule.describe())
+
+
+def _is_completed(run_dir: Path, cfg: ExperimentConfig) -> bool:
+    manifest = read_manifest(run_dir)
+    return manifest.get("status") == "completed" and manifest.get("config_hash") == cfg.hash()
 
 
 def _check_inputs(name: str, planned: list[tuple[str, ExperimentConfig, Path]]) -> None:
@@ -736,8 +762,7 @@ def _check_inputs(name: str, planned: list[tuple[str, ExperimentConfig, Path]]) 
 
     pools: PoolCache = {}
     for label, cfg, run_dir in planned:
-        manifest = read_manifest(run_dir)
-        if manifest.get("status") == "completed" and manifest.get("config_hash") == cfg.hash():
+        if _is_completed(run_dir, cfg):
             continue
         try:
             check_inputs(cfg, pools)

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from desktop_app.core.reproduce.rules import MIN_SEEDS, VERDICTS
+from desktop_app.core.reproduce.rules import INCOMPLETE, INCOMPLETE_MEANING, MIN_SEEDS, VERDICTS
 from desktop_app.core.stats import MeanCI, PairedDiff, shown_interval
 
 
@@ -82,7 +82,9 @@ def render_report(results: list[ClaimResult], reduced: bool = False, notes: list
         "holds when the interval lies on the claimed side of its bound, is contradicted when it lies entirely on the "
         "other side, and shows nothing when it straddles or touches the bound or when fewer than "
         f"{MIN_SEEDS} seeds give no interval; a claim of no effect needs its interval inside a stated margin. "
-        + " ".join(f"**{word}**: {meaning}." for word, meaning in VERDICTS.items()),
+        + " ".join(f"**{word}**: {meaning}." for word, meaning in VERDICTS.items())
+        + (f" **{INCOMPLETE}** (not a verdict): {INCOMPLETE_MEANING}." if any(r.verdict == INCOMPLETE
+                                                                             for r in results) else ""),
         "",
         *[line for note in notes or [] for line in (note, "")],
         "| claim | verdict | seeds | wall time |",

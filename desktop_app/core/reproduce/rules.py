@@ -34,6 +34,10 @@ VERDICTS = {
     INCONCLUSIVE: "nothing is contradicted but not everything holds: an interval straddles its bound, or there "
                   "were too few seeds for one",
 }
+# not a verdict: what `basin reproduce --finished` reports for a claim whose experiments have not all run
+INCOMPLETE = "incomplete"
+INCOMPLETE_MEANING = ("some of the claim's experiments have not finished: the numbers of those that have are shown "
+                      "and the claim is not judged")
 SIDES = ("below", "above", "within", "nonzero")
 
 
