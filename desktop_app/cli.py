@@ -560,7 +560,8 @@ def cmd_runs_table(folder: Path, out: TextIO) -> int:
     order = table.order(date, descending=True)  # newest first
     cells = [[printable(table.text(row, c)) for c in shown] for row in order]
     errors = any(table.columns[i].kind == "error" for i in shown)
-    grid = Table(title=Text(f"{len(table.rows)} runs in {printable(folder)}"), title_justify="left",
+    count = f"{len(table.rows)} run" + ("" if len(table.rows) == 1 else "s")
+    grid = Table(title=Text(f"{count} in {printable(folder)}"), title_justify="left",
                  caption=Text(ERROR_NOTE) if errors else None, caption_justify="left")
     # cells wrap at spaces, never inside a word ("2026-12-0 / 6 19:41" at 250 columns): written to a file or a pipe
     # the table is as wide as its longest cells (up to MAX_WIDTH); in a terminal a column is at least its longest

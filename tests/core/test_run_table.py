@@ -140,7 +140,11 @@ def test_cli_table_prints_what_the_core_computes(tmp_path):
             if column.kind != "problem":  # a long problem wraps inside its cell
                 assert table.text(row, col) in line
     assert "[red]tagged" in out  # hostile text printed as text, not markup
+    assert out.splitlines()[0].startswith(f"3 runs in {tmp_path}")
     assert run_cli("runs", "--table", str(tmp_path / "missing"))[0] == 2
+    one = tmp_path / "one"
+    write_run(one, "a", {"finetune": {"lr": 0.01}})
+    assert run_cli("runs", "--table", str(one))[1].splitlines()[0].startswith(f"1 run in {one}")  # not "1 runs"
 
 
 def test_cli_diff_prints_the_core_diff(tmp_path, capsys):
