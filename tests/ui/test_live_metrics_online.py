@@ -175,11 +175,23 @@ def test_curves_says_an_online_run_has_no_epochs(qtbot):
     store = RunStore()
     panel = CurvesPanel(store)
     qtbot.addWidget(panel)
+    # a 40-epoch run shown first: the online run's empty plot kept its 0-40 epoch ticks (a new user's finding)
+    store.ingest([RunStarted("/s40", "long", ("none",), (0,), "cpu", 10)]
+                 + [EpochMetrics("none", 0, e, 0.5, 0.1, 0.5, 0.1, 0.5, 0.1) for e in range(41)])
+    panel.resize(900, 600)
+    panel.show()
+    panel.ensure_current()
+    qtbot.waitUntil(lambda: panel.plot.viewRange()[0][1] >= 40)
+    assert panel.plot.getAxis("bottom").style["showValues"]
     store.ingest([RunStarted("/o", "online-demo", ("none",), (0,), "cpu", 10, kind="online"),
                   OnlinePoint("none", 0, 100, 0.2, 0.1, 0.3, 100)])
     panel.ensure_current()
     assert panel.plot.titleLabel.text == ONLINE_TITLE
+    qtbot.waitUntil(lambda: panel.plot.viewRange()[0][1] <= 1)
+    assert not panel.plot.getAxis("bottom").style["showValues"]
+    assert not panel.plot.getAxis("left").style["showValues"]
     store.ingest([RunStarted("/s", "quick-demo", ("none",), (0,), "cpu", 10),
                   EpochMetrics("none", 0, 1, 0.5, 0.1, 0.5, 0.1, 0.5, 0.1)])
     panel.ensure_current()
     assert panel.plot.titleLabel.text == "Fine-tuning"
+    assert panel.plot.getAxis("bottom").style["showValues"] and panel.plot.vb.autoRangeEnabled()[0]

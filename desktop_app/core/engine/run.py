@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,8 +54,9 @@ class Engine:
     """One run of an experiment; ``events()`` is the generator the callers iterate."""
 
     def __init__(self, cfg: ExperimentConfig, control: RunControl, run_dir: Path, resume: bool,
-                 executor: Executor | None = None) -> None:
+                 executor: Executor | None = None, donors: Sequence[Path] = ()) -> None:
         self.kind = experiment_kind(cfg)
+        self.donors = tuple(donors)  # completed runs beside this one whose identical pre-training may be reused
         self.cfg = self.kind.run_config(cfg)
         self.control = control
         self.run_dir = Path(run_dir)
@@ -118,6 +119,8 @@ class Engine:
                 torch.set_num_threads(cfg.threads)
             self.data = prepare_data(cfg, self.device)
             self._start_manifest()
+            if self.donors and cfg.kind == "standard":
+                yield from self._reuse_pretraining()
             if self.step != default_step(cfg):  # a run made before the dense step was the default
                 yield LogMessage("info", f"fine-tuning with the {self.step} step this run was made with")
             self._unit_total = {key: self.kind.unit_steps(cfg, key[0], self.data) for key in self.kind.units(cfg)}
@@ -152,6 +155,23 @@ class Engine:
         elapsed = self._finish(status, message)
         yield RunFinished(status=status, run_dir=str(self.run_dir), elapsed_s=elapsed, message=message,
                           bad_input=self.bad_input is not None)
+
+    def _reuse_pretraining(self) -> Iterator[Event]:
+        """Units not started take a donor's identical pre-training (``engine.pretrain_reuse``); said in the log
+        and recorded in the manifest (``pretraining_reused``: unit -> donor run)."""
+        from desktop_app.core.engine.pretrain_reuse import reuse_pretraining
+
+        seeded, skipped = reuse_pretraining(self.run_dir, self.cfg, self.data.splits, self.plan.device_type,
+                                            self.donors)
+        for line in skipped:
+            yield LogMessage("info", f"pre-training not reused from {line}")
+        if seeded:
+            reused = dict(read_manifest(self.run_dir).get("pretraining_reused") or {})
+            reused.update({f"{arm} s{seed}": donor for arm, seed, donor in seeded})
+            self.writer.update_manifest(pretraining_reused=reused)
+            donors = ", ".join(sorted({d for _, _, d in seeded}))
+            yield LogMessage("info", f"pre-training of {len(seeded)} unit(s) reused from {donors}: the same "
+                                     "pre-training settings, model, seeds, unlabelled images and numerics")
 
     def _finish(self, status: str, message: str) -> float:
         elapsed = time.perf_counter() - self._t0
@@ -323,11 +343,12 @@ def _with_execution(cfg: ExperimentConfig, workers: int | None, backend: str | N
 
 
 def run_experiment(cfg: ExperimentConfig, control: RunControl | None, run_dir: Path, *,
-                   executor: Executor | None = None) -> Iterator[Event]:
+                   executor: Executor | None = None, donors: Sequence[Path] = ()) -> Iterator[Event]:
     """Run cfg into run_dir, yielding events; stop/pause through control; never raises for a stop.
 
     ``executor``: run the units somewhere other than ``cfg.execution`` says (e.g. a ``DaskExecutor`` on a
-    dask-jobqueue cluster object)."""
+    dask-jobqueue cluster object). ``donors``: completed runs beside this one whose pre-training units reuse
+    where it is the same bit for bit (``engine.pretrain_reuse``)."""
     try:
         lock = open_new(RunFolder(run_dir))
     except RunFolderError as exc:
@@ -336,14 +357,16 @@ def run_experiment(cfg: ExperimentConfig, control: RunControl | None, run_dir: P
     try:
         if lock.stale_message:
             yield LogMessage("warning", lock.stale_message)
-        yield from Engine(cfg, control or RunControl(), Path(run_dir), resume=False, executor=executor).events()
+        yield from Engine(cfg, control or RunControl(), Path(run_dir), resume=False, executor=executor,
+                          donors=donors).events()
     finally:
         lock.release()
 
 
 def resume_experiment(run_dir: Path, control: RunControl | None = None, *, workers: int | None = None,
                       backend: str | None = None, executor: Executor | None = None,
-                      force: bool = False, seed_batch: int | None = None) -> Iterator[Event]:
+                      force: bool = False, seed_batch: int | None = None,
+                      donors: Sequence[Path] = ()) -> Iterator[Event]:
     """Continue a stopped run in place from each (arm, seed)'s last checkpoint (optionally elsewhere). Refused
     (status "refused", one line, nothing written) when another process writes the folder, its config was edited
     (unless ``force``, which records the change in the manifest), or its manifest or a resume state is unusable."""
@@ -377,7 +400,8 @@ def resume_experiment(run_dir: Path, control: RunControl | None = None, *, worke
             yield LogMessage("warning", lock.stale_message)
         if change:  # forced: the run goes on with another device type, and says so
             _record_device_change(run_dir, manifest.get("device_type"), cfg)
-        yield from Engine(cfg, control or RunControl(), run_dir, resume=True, executor=executor).events()
+        yield from Engine(cfg, control or RunControl(), run_dir, resume=True, executor=executor,
+                          donors=donors).events()
     finally:
         lock.release()
 

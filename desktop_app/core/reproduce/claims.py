@@ -162,13 +162,16 @@ LABELS_MNIST_SIZE = (  # the labels-mnist claim's size_note: the report's setup 
     "updates each, the budget 1,000 labels get in the digits claim), 10,000 and 50,000 labels 30 epochs (3 x 10^4 "
     "and 1.5 x 10^5 updates: enough passes to fit the set; a fixed 10^4 updates would be 2 epochs of 50,000 labels "
     "and leave the random-init nets unfitted). Pre-training: 10 epochs per layer on the same 50,000 digits at every "
-    "label count (each run pre-trains again). Estimated CPU from the reference recipe's measured costs with two "
+    "label count: done once, by the first label count to run, and reused bit for bit by the others (engine."
+    "pretrain_reuse; each run's manifest names the units it reused, and its wall time leaves that pre-training out). "
+    "Estimated CPU from the reference recipe's measured costs with two "
     "units sharing the 2 cores (docs/PERFORMANCE.md: about 0.7 ms per fine-tuning example, 1 ms per pre-training "
     "example through 3 layers; 0.3 s per 10,000 evaluated digits): fine-tuning per seed and arm about 12 min at 100 "
     "labels (mostly the 1,000 evaluations of the 20,000 validation and test digits), 2.5 at 1,000, 4 at 10,000 and "
-    "18 at 50,000; pre-training about 8 min per run of a pre-trained arm. "
-    f"{LABELS_MNIST_SEEDS} seeds x 3 arms: about 9 CPU hours, 4.5 h on 2 cores; 5 seeds would take about 7 h, over "
-    "the 6 h this claim was given, so 3 (the fewest that give an interval).")
+    "18 at 50,000; pre-training about 8 min per run of a pre-trained arm, once. "
+    f"{LABELS_MNIST_SEEDS} seeds x 3 arms: about 6.3 CPU hours, 3.1 h on 2 cores (9 CPU hours, 4.5 h, with each run "
+    "pre-training again); 5 seeds would take about 5.2 h, more than a 3-hour working session here, so 3 (the fewest "
+    "that give an interval).")
 
 
 def _bottom_k_runs(reduced: bool) -> list[tuple[str, ExperimentConfig]]:
@@ -697,8 +700,12 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
                                  f"the device type it ran on: run it there, or move the folder aside to run it "
                                  "again here")
         if manifest.get("status") != "completed" or manifest.get("config_hash") != cfg.hash():
+            # the claim's completed experiments: a unit whose pre-training is the same bit for bit as one of theirs
+            # starts from it (labels-mnist pre-trains the same nets at every label count; engine.pretrain_reuse)
+            donors = [d for _, c, d in planned if d != run_dir and _is_completed(d, c)]
             if manifest.get("config_hash") == cfg.hash():  # interrupted earlier: continue where it stopped
-                events = resume_experiment(run_dir, workers=cfg.execution.workers, backend=cfg.execution.backend)
+                events = resume_experiment(run_dir, workers=cfg.execution.workers, backend=cfg.execution.backend,
+                                           donors=donors)
             else:
                 if run_dir.exists():  # another experiment under this name: moved aside, never deleted
                     holder = is_locked(run_dir)
@@ -706,7 +713,7 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
                         raise RunFolderError(f"{run_dir} is in use: {holder.describe()} is writing it")
                     stamp = time.strftime("%Y%m%d-%H%M%S")
                     run_dir.rename(run_dir.with_name(f"{run_dir.name}.replaced-{stamp}"))
-                events = run_experiment(cfg, None, run_dir)
+                events = run_experiment(cfg, None, run_dir, donors=donors)
             for ev in events:
                 if on_event:
                     on_event(ev)

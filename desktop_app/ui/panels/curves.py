@@ -414,6 +414,7 @@ class CurvesPanel(Panel):
             self._rebuild(arms, band != "none", comparison)
             self._layout = layout
         self._tick_epochs()
+        self._blank_empty_plots()
         self._place_legends()
         # an online run has no fine-tuning epochs: its empty plot says where its curves are (it said nothing)
         online = comparison is None and self.store.kind == "online" and not any(s.plot == "metric" for s in self.series)
@@ -495,6 +496,19 @@ class CurvesPanel(Panel):
                 self.hover_text.scene().removeItem(self.hover_text)
             self._hovered = None
         self.readout = ""
+
+    def _blank_empty_plots(self) -> None:
+        """A plot with nothing to draw shows no numbers on its axes: with no items pyqtgraph kept the previous run's
+        range, so an online run's empty fine-tuning plot showed the last run's epoch ticks (new-user finding)."""
+        for key in self._arranged:
+            plot = self.plots[key]
+            empty = not any(self._plot_key(s) == key and len(s.epochs) for s in self.series)
+            for side in ("bottom", "left"):
+                plot.getAxis(side).setStyle(showValues=not empty)
+            if empty:
+                plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            else:
+                plot.enableAutoRange()
 
     def _tick_epochs(self) -> None:
         """Integer ticks on short epoch axes (no 1.5 epochs)."""
