@@ -355,9 +355,9 @@ def test_summary_compares_each_arm_across_runs_with_paired_differences(window, t
         else:  # this run minus the first run, same arm, over the seeds both have
             d = [expected[seed] - finals[0][s.arm][seed] for seed in (0, 1)]
             assert s.diff.seeds == (0, 1) and s.diff.diff.mean == pytest.approx(np.mean(d), rel=1e-12)
-    # boxes in the run's line style; the legend names the runs; the table names the reference run
-    pens = summary.boxes.opts["pens"]
-    assert [p.style() for p in pens] == [run_style(s.run_index) for s in summary.summaries]
+    # 2 seeds a run: no boxes (from 3 seeds on, each in its run's line style), every seed a dot; the legend names
+    # the runs; the table names the reference run
+    assert summary.boxes.opts["pens"] is None and len(summary.seed_dots.data) == 2 * len(summary.summaries)
     texts = [label.text for _, label in summary.active_legend().items]
     assert summary.active_legend() is summary.compare_legend and not summary.legend.isVisible()
     names = ["1: lr=0.1", "2: lr=0.05"] if summary.numbered else ["lr=0.1", "lr=0.05"]

@@ -84,8 +84,11 @@ def test_two_seeds_show_no_interval_or_p_value(qtbot):
     qtbot.addWidget(panel)
     assert {s.ci.n for s in panel.summaries} == {2}
     assert len(panel.ci_bars.opts["x"]) == 0 and len(panel.diff_bars.opts["x"]) == 0  # no bars drawn
-    assert panel.small_n_note == "n = 2: not enough seeds for an interval"
-    assert "not enough seeds for an interval" in panel.box_plot.titleLabel.text
+    assert panel.small_n_note == "n = 2: not enough seeds for a box or an interval"
+    assert "not enough seeds for a box or an interval" in panel.box_plot.titleLabel.text
+    # no box or whiskers from 2 seeds (a new user read their interpolated quartiles as a spread): dots only
+    assert len(panel.boxes.opts["x"]) == 0 and len(panel.lines.xData if panel.lines.xData is not None else []) == 0
+    assert len(panel.seed_dots.data) == 4
     cells = [panel.table.item(r, c).text() for r in range(panel.table.rowCount()) for c in (4, 7, 8, 9)]
     assert all(not any(ch.isdigit() and "n = " not in text for ch in text) for text in cells), cells
     assert panel.box_plot.getViewBox().viewRange()[1][0] >= 0.0  # no axis below 0 % error
@@ -93,6 +96,8 @@ def test_two_seeds_show_no_interval_or_p_value(qtbot):
     assert legend_mean == "mean"
     # each seed's own paired difference is drawn instead
     assert len(panel.diff_seeds.data) == 2
+    store.ingest(syn.events(seeds=(0, 1, 2)))  # from 3 seeds on: a box per arm, its median and whiskers
+    assert len(panel.boxes.opts["x"]) == 2 and len(panel.lines.xData) == 2 * 10
 
 
 def test_wilcoxon_minimum_attainable_p_is_said(panel):

@@ -181,8 +181,8 @@ def diff_title(reference: str | None) -> str:
 
 class SummaryPanel(Panel):
     title = "Summary"
-    explanation = ("Final test error per arm over seeds (box: quartiles, whiskers 1.5 IQR, dots: seeds, diamond: "
-                   "mean with 95 % CI from 3 seeds on) and the paired difference to random init (same seed): below "
+    explanation = ("Final test error per arm over seeds (box: quartiles, whiskers 1.5 IQR, both from 3 seeds on; "
+                   "dots: seeds; diamond: mean with 95 % CI from 3 seeds on) and the paired difference to random init (same seed): below "
                    "zero, pre-training helped.")
     kinds = (METRICS, ONLINE)  # an online run's final test errors are its last points'
     compares = True
@@ -574,23 +574,27 @@ class SummaryPanel(Panel):
     def _draw_boxes(self, all_arms: list[str]) -> None:
         ss = self.summaries
         x = np.array([s.x for s in ss], dtype=float)
-        q1, q3 = np.array([s.box["q1"] for s in ss]), np.array([s.box["q3"] for s in ss])
         colours = [arm_color(s.arm, all_arms) for s in ss]
-        fills = [arm_color(s.arm, all_arms, alpha=90) for s in ss]
+        # quartiles and whiskers from MIN_SEEDS seeds on, as the interval: a box drawn from 2 seeds (its "quartiles"
+        # interpolated between them) looked like a measured spread; fewer seeds show their dots and mean only
+        boxed = [(s, c) for s, c in zip(ss, colours, strict=True) if len(s.values) >= MIN_SEEDS]
         # pyqtgraph 0.14 fails on an empty pens list: no boxes = no per-box pens
-        self.boxes.setOpts(x=x, y0=q1, height=q3 - q1, brushes=fills or None,
+        self.boxes.setOpts(x=np.array([s.x for s, _ in boxed], dtype=float),
+                           y0=np.array([s.box["q1"] for s, _ in boxed], dtype=float),
+                           height=np.array([s.box["q3"] - s.box["q1"] for s, _ in boxed], dtype=float),
+                           brushes=[arm_color(s.arm, all_arms, alpha=90) for s, _ in boxed] or None,
                            pens=[pg.mkPen(c, width=1.5 if not s.run else 2.0, style=run_style(s.run_index))
-                                 for c, s in zip(colours, ss, strict=True)] or None)
+                                 for s, c in boxed] or None)
         half = BOX_WIDTH / 2
         seg = []  # medians, whiskers and caps as one line item of (x0, y0)-(x1, y1) pairs
-        for s in ss:
+        for s, _ in boxed:
             b = s.box
             seg += [(s.x - half, b["median"]), (s.x + half, b["median"]),
                     (s.x, b["q3"]), (s.x, b["whisker_hi"]), (s.x, b["q1"]), (s.x, b["whisker_lo"]),
                     (s.x - half / 2, b["whisker_hi"]), (s.x + half / 2, b["whisker_hi"]),
                     (s.x - half / 2, b["whisker_lo"]), (s.x + half / 2, b["whisker_lo"])]
         pts = np.array(seg, dtype=float).reshape(-1, 2)
-        self.lines.setData(pts[:, 0], pts[:, 1], connect="pairs")
+        self.lines.setData(pts[:, 0], pts[:, 1], connect="pairs" if len(pts) else "all")
         # every seed as a dot, spread sideways (deterministically) so equal values stay visible
         sx, sy, sb = [], [], []
         for s, c in zip(ss, colours, strict=True):
@@ -606,7 +610,8 @@ class SummaryPanel(Panel):
                              top=np.array([s.ci.hi - s.ci.mean for s in ok]),
                              bottom=np.array([s.ci.mean - max(0.0, s.ci.lo) for s in ok]))
         few = sorted({s.ci.n for s in ss if s.ci.n < MIN_SEEDS})
-        self.small_n_note = f"n = {', '.join(map(str, few))}: not enough seeds for an interval" if few else ""
+        self.small_n_note = (f"n = {', '.join(map(str, few))}: not enough seeds for a box or an interval"
+                             if few else "")
         self.plateau_note = self._plateau_text()
         notes = "<br>".join(n for n in (self.small_n_note, self.plateau_note) if n)
         note = f"<br><span style='font-size:9pt'>{notes}</span>" if notes else ""
