@@ -182,8 +182,8 @@ def diff_title(reference: str | None) -> str:
 class SummaryPanel(Panel):
     title = "Summary"
     explanation = ("Final test error per arm over seeds (box: quartiles, whiskers 1.5 IQR, both from 3 seeds on; "
-                   "dots: seeds; diamond: mean with 95 % CI from 3 seeds on) and the paired difference to random init (same seed): below "
-                   "zero, pre-training helped.")
+                   "dots: seeds; diamond: mean with 95 % CI from 3 seeds on) and the paired difference to random "
+                   "init (same seed): below zero, pre-training helped.")
     kinds = (METRICS, ONLINE)  # an online run's final test errors are its last points'
     compares = True
 
