@@ -22,6 +22,7 @@ def row_table(columns: Sequence[str], multi: bool = False) -> QTableWidget:
     header = table.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     header.setStretchLastSection(True)
+    _one_row_minimum(table)
     return table
 
 
@@ -43,7 +44,15 @@ def row_view(multi: bool = False, sortable: bool = True) -> QTableView:
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     header.setResizeContentsPrecision(40)  # size columns from 40 rows (each sampled cell is a Python call)
     header.setStretchLastSection(True)
+    _one_row_minimum(view)
     return view
+
+
+def _one_row_minimum(view: QTableView) -> None:
+    """The view may shrink to its header and one row: Qt's 70 px minimum held the tabbed Runs / Checkpoints dock
+    162 px tall, and a comparison's Summary table lost a row at 1280x800 (new-user finding); it scrolls instead."""
+    view.setMinimumHeight(view.horizontalHeader().sizeHint().height() + view.verticalHeader().defaultSectionSize()
+                          + 2 * view.frameWidth())
 
 
 def fit_columns(view: QTableView, max_width: int = 200, columns: range | None = None) -> None:

@@ -189,6 +189,7 @@ class CurvesPanel(Panel):
 
     def __init__(self, store: RunStore, parent: QWidget | None = None) -> None:
         super().__init__(store, parent)
+        self._blanked: set[str] = set()  # plots drawn empty, their range fixed at 0-1 (``_blank_empty_plots``)
         self.metric_box = QComboBox()
         self.metric_box.addItems(list(METRICS_SHOWN))
         self.metric_box.setToolTip("Negative log-likelihood (what is optimised) or classification error")
@@ -505,10 +506,12 @@ class CurvesPanel(Panel):
             empty = not any(self._plot_key(s) == key and len(s.epochs) for s in self.series)
             for side in ("bottom", "left"):
                 plot.getAxis(side).setStyle(showValues=not empty)
-            if empty:
-                plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
-            else:
+            if empty and key not in self._blanked:
+                plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # (turns its auto-range off)
+                self._blanked.add(key)
+            elif not empty and key in self._blanked:
                 plot.enableAutoRange()
+                self._blanked.discard(key)
 
     def _tick_epochs(self) -> None:
         """Integer ticks on short epoch axes (no 1.5 epochs)."""
