@@ -290,4 +290,5 @@ def test_finished_reports_a_claim_over_its_completed_experiments_and_runs_nothin
     assert "| **incomplete** |" in text and "**incomplete** (not a verdict)" in text
     first, second = (label for label, _ in experiments[:2])
     assert f"| {first} | {second} | rbm |" in text and f"| {second} | {experiments[2][0]} |" not in text
+    assert "(n = 2) (n = 2)" not in text  # a pair's n said once
     assert len(list((out / REDUCED).iterdir())) == 2  # nothing else ran

@@ -747,7 +747,8 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
     if missing:
         numbers["not_finished"] = missing
         markdown = (f"**Incomplete, not judged:** {len(missing)} of its {len(planned) + len(missing)} experiments "
-                    f"have not finished ({', '.join(missing)}). Over the finished ones alone the rule would say "
+                    f"{'has' if len(missing) == 1 else 'have'} not finished ({', '.join(missing)}). Over the finished "
+                    "ones alone the rule would say "
                     f"*{verdict}*; the numbers below are theirs.\n\n{markdown}")
         verdict = INCOMPLETE
     wall = sum(float(read_manifest(d).get("elapsed_s", 0.0)) for d in dirs.values())

@@ -262,7 +262,8 @@ def eval_labels(dirs: dict[str, Path], reduced: bool) -> Evidence:
             intervals[key("gain_shrinks", f"{a} vs {b}", arm)] = d
             numbers.setdefault("shrinks", {}).setdefault(f"{a} vs {b}", {})[arm] = {
                 "mean": finite(d.mean), "ci": [finite(d.lo), finite(d.hi)], "seeds": d.n}
-            lines.append(f"| {a} | {b} | {arm} | {fmt_ci(d, 100)} (n = {d.n}) |")
+            text = fmt_ci(d, 100)  # below MIN_SEEDS it already says its n ("19.81 (n = 2) (n = 2)")
+            lines.append(f"| {a} | {b} | {arm} | {text if '(n = ' in text else f'{text} (n = {d.n})'} |")
     return Evidence("\n".join(lines), numbers, intervals)
 
 
