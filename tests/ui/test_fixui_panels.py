@@ -356,3 +356,30 @@ def _tick_marks(axis) -> list:
         return axis.generateDrawSpecs(painter)[1]
     finally:
         painter.end()
+
+
+def test_group_labels_too_long_for_the_paired_difference_plot_keep_their_values(qtbot) -> None:
+    """The labels-mnist figure: four groups of two arms in the narrower paired-difference plot read "labels=1…" under
+    100, 1,000 and 10,000 alike. A label that does not fit drops its field names first ("10000"); the box plot beside
+    keeps the whole "labels=10000"."""
+    from desktop_app.report_figures import SIZE
+    from desktop_app.ui.panels.summary import SummaryPanel
+    from tests.ui import test_panels_data as syn
+
+    names = ("labels=100", "labels=1000", "labels=10000", "labels=50000")
+    stores = {}
+    for label in names:
+        stores[label] = RunStore()
+        stores[label].ingest(syn.events(f"/runs/{label}", arms=("none", "rbm", "dae")))
+    panel = SummaryPanel(stores[names[0]])
+    qtbot.addWidget(panel)
+    panel.set_groups(stores)
+    panel.resize(*SIZE)
+    panel.show()
+    qtbot.waitExposed(panel)
+    with panel._export_layout():
+        def groups(plot):
+            return [t.partition("\n")[2] for _, t in sorted(plot.getAxis("bottom")._tickLevels[0])
+                    if t.partition("\n")[2].strip()]
+        assert groups(panel.box_plot) == list(names)
+        assert groups(panel.diff_plot) == ["100", "1000", "10000", "50000"]

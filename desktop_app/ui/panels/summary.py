@@ -17,6 +17,7 @@ seeds, the subset the width and labels claims judge their gains on, and the box 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -152,6 +153,7 @@ SUMMARY_PLOTS_MIN_PX = 315
 # two compared runs of three arms), then it scrolls: capped at 130 px, a 3-arm claim's six rows scrolled in a box of
 # three at 1280x800. A comparison's table was let shrink to 100 px (three rows) under its plots' SUMMARY_PLOTS_MIN_PX
 # and scrolled; it keeps its rows too now (the docks below give way, as they do for the plots).
+FIELD_NAME = re.compile(r"[A-Za-z_][\w.]*=")  # "labels=" in a group label "labels=10000"
 TABLE_MAX_ROWS = 6
 TABLE_MIN_PX = 100  # the header and two rows: a comparison's table gives way down to this at the most
 BOX_MIN_PX = 100  # a comparison's box plot keeps this much view under its legend rows (issue 27)
@@ -559,6 +561,8 @@ class SummaryPanel(Panel):
             if group.strip():
                 gaps = [abs(c - x) for c in centres if c != x] + [2 * (x - x0), 2 * (x1 - x)]
                 room = int(min(gaps) * px) - 8
+                if metrics.horizontalAdvance(group) > room:  # the values alone before eliding: "labels=1…" under
+                    group = FIELD_NAME.sub("", group)  # 100, 1000 and 10000 told them apart by nothing ("10000")
                 group = metrics.elidedText(group, Qt.TextElideMode.ElideRight, max(room, 12))
                 text = f"{first}\n{group}"
             ticks.append((x, text))
