@@ -83,3 +83,24 @@ def test_nothing_is_reused_on_any_difference(runs, tmp_path):
     # another numerics (the device type the donor ran on): nothing
     seeded, skipped = reuse_pretraining(donor.parent / "on-gpu", cfg, splits, "cuda", [donor])
     assert seeded == [] and skipped == ["donor: other pre-training settings, model or numerics"]
+
+
+def test_a_donor_whose_data_cannot_be_read_is_passed_over_not_a_failure(runs, tmp_path):
+    """The donor's config names MNIST files that have gone: the run pre-trains itself, with one line saying why."""
+    import shutil
+
+    from desktop_app.core.config.io import save
+    from desktop_app.core.data import load_data
+
+    donor = runs["donor"][0]
+    moved = donor.parent / "moved-data"
+    shutil.copytree(donor, moved)
+    cfg = _experiments()[1]
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    donor_cfg = _experiments()[0]
+    save(replace(donor_cfg, data=replace(donor_cfg.data, name="mnist", path=str(gone), download=False)),
+         moved / "config.toml")
+    seeded, skipped = reuse_pretraining(donor.parent / "fresh", cfg, load_data(cfg.data), "cpu", [moved])
+    assert seeded == [] and len(skipped) == 1
+    assert skipped[0].startswith("moved-data: ") and str(gone) in skipped[0]

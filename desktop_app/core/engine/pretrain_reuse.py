@@ -81,7 +81,12 @@ def reuse_pretraining(run_dir: Path, cfg: ExperimentConfig, splits: DataSplits, 
             skipped.append(f"{Path(donor).name}: other pre-training settings, model or numerics")
             continue
         here = here or data_fingerprint(splits)
-        if data_fingerprint(load_data(dcfg.data)) != here:
+        try:
+            theirs = data_fingerprint(load_data(dcfg.data))
+        except (ConfigError, RunFolderError, OSError, ValueError) as exc:  # its data moved or unreadable: not used
+            skipped.append(f"{Path(donor).name}: its data cannot be read ({str(exc).splitlines()[0][:200]})")
+            continue
+        if theirs != here:
             skipped.append(f"{Path(donor).name}: another unlabelled pool")
             continue
         for arm, seed in sorted(todo):
