@@ -513,8 +513,9 @@ def cmd_reproduce(args: argparse.Namespace, out: TextIO) -> int:
             export_claim_figures(results, figures, relative_to=args.report.parent)
             out.write(f"figures: {figures}\n")
         write_text_atomic(args.report, reproduce.render_report(
-            results, reduced=args.reduced, notes=args.note,
-            claims=" ".join([*args.claims, *(f"--set {item}" for item in args.overrides)])))
+            results, reduced=args.reduced, notes=args.note, report=str(args.report), figures=not args.no_figures,
+            claims=" ".join([*args.claims, *(f"--set {item}" for item in args.overrides),
+                             *(["--finished"] if args.finished else [])])))
         out.write(f"report: {args.report}\n")
     return EXIT_OK
 

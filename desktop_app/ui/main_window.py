@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import html
+import shlex
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -79,6 +80,11 @@ from desktop_app.ui.task_protocol import InlineTask, TaskFactory, TaskLike
 
 SHUTDOWN_TIMEOUT_MS = 15_000
 DEFAULT_SIZE = (1400, 900)
+# what a refused resume dialog says after the reason: the folder is as it was, and how a run whose data moved (or
+# whose config was edited) goes on; the window has no --force (a new user found no way on)
+RESUME_ELSEWHERE = ("The run folder is unchanged. To go on with data that moved: point data.path in its config.toml "
+                    "at them and run, in a terminal, basin resume --force {run} (it checks the new config, goes on "
+                    "exactly and records the change in the manifest).")
 SECONDARY_FRACTION = 0.17  # of the window height, for the tabbed Live metrics / Runs / Checkpoints / Log dock
 SECONDARY_MIN_HEIGHT = 100
 RUNS_ROWS = 15  # rows the Runs table shows when its tab is brought to the front (a study is read there)
@@ -200,6 +206,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.live_dock, self.history_dock)
         self.tabifyDockWidget(self.history_dock, self.log_dock)
         self._runs_restore: int | None = None  # the dock height before the Runs tab grew it
+        self._resuming: set[str] = set()  # run folders asked to resume whose RunFinished has not come yet
         self.history_dock.visibilityChanged.connect(self._runs_visibility)
         self.history.openRequested.connect(lambda _path: self._shrink_runs())
         self.history.compare_requested.connect(lambda _dirs: self._shrink_runs())
@@ -573,6 +580,7 @@ class MainWindow(QMainWindow):
         differs between their configs (core.lab.LabModel.compare); a run that cannot be read: one dialog. The runs
         not open yet are replayed in the background first, as ``open_run`` does."""
         dirs = [Path(d) for d in run_dirs]
+        self._shrink_runs()  # the comparison needs the panels: the Runs dock, grown to list runs, gives way
         return self._replay_then(dirs, f"Comparing {len(dirs)} runs", partial(self._compared, dirs))
 
     def _compared(self, run_dirs: list[Path], replayed: dict[str, RunData]) -> bool:
@@ -688,6 +696,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def resume_run(self, run_dir: Path | str) -> None:
         self.log.add_line(f"Resuming {Path(run_dir).name}")
+        self._resuming.add(str(Path(run_dir)))  # a refusal is then "Cannot resume the run", with the way on
         self.controller.resume(run_dir)
 
     def open_settings(self) -> None:
@@ -708,9 +717,10 @@ class MainWindow(QMainWindow):
     def _on_events(self, events: Sequence[Event]) -> None:
         refused = [ev for ev in events if isinstance(ev, RunFinished) and ev.status == "refused"]
         for ev in refused:  # the folder was not touched (locked by another writer, edited config, unreadable)
-            if ev.bad_input and Path(ev.run_dir).is_dir():  # a resume's inputs failed the check: folder untouched
-                self.show_error("Cannot resume the run",
-                                f"{ev.run_dir}\n\n{ev.message}\n\nThe run folder is unchanged.")
+            if str(Path(ev.run_dir)) in self._resuming:
+                self._resuming.discard(str(Path(ev.run_dir)))
+                self.show_error("Cannot resume the run", f"{ev.run_dir}\n\n{ev.message}\n\n{RESUME_ELSEWHERE}"
+                                .replace("{run}", shlex.quote(ev.run_dir)))
             elif ev.bad_input:  # its inputs failed the check before Start made the folder: none exists to name
                 self.show_error("Cannot start the run", ev.message)
             else:
@@ -730,6 +740,8 @@ class MainWindow(QMainWindow):
         for ev in events:  # bad data, a missing GPU, a full disk: one line, as a dialog (the log has it too)
             if isinstance(ev, RunFinished) and ev.status == "failed" and ev.message:
                 self.show_error("Run failed", f"{ev.run_dir}\n\n{ev.message}")
+            if isinstance(ev, RunFinished):
+                self._resuming.discard(str(Path(ev.run_dir)))
         if any(isinstance(ev, RunStarted | RunFinished) for ev in events):  # re-read just those runs
             self.history.refresh_runs([Path(ev.run_dir) for ev in events if isinstance(ev, RunStarted | RunFinished)])
             current = self.controller.current_run_dir()

@@ -144,7 +144,7 @@ def test_reproduce_set_changes_every_experiment_and_the_report_says_so(tmp_path,
     report = (tmp_path / "R.md").read_text()
     assert "finetune.epochs = 1" in report and "data.n_labelled = 120" in report
     assert "`basin reproduce regulariser --set finetune.epochs=1 --set data.n_labelled=120 --set seeds.count=1 " \
-           "--reduced --report docs/RESULTS.md`" in report
+           f"--reduced --report {tmp_path / 'R.md'}` on " in report  # the command that made it
     code, _ = run_cli("reproduce", "regulariser", "--reduced", "--out", str(tmp_path), "--set", "finetune.epochz=3")
     err = capsys.readouterr().err
     assert code == 2 and "finetune.epochz" in err and "Traceback" not in err

@@ -277,7 +277,8 @@ def test_finished_reports_a_claim_over_its_completed_experiments_and_runs_nothin
             "--no-figures", "--report", str(report), "--quiet"]
     buf = io.StringIO()
     assert cli.main(args, out=buf) == 0
-    assert "claim labels-mnist: none of its experiments has finished" in buf.getvalue() and not out.exists()
+    assert f"claim labels-mnist: none of its experiments has finished in {out / 'reduced'}" in buf.getvalue()
+    assert not out.exists()
     experiments = CLAIMS["labels-mnist"].experiments(True)
     for _label, cfg in experiments[:2]:
         cfg = experiment_kind(cfg).run_config(replace(cfg, device="cpu"))
@@ -291,4 +292,6 @@ def test_finished_reports_a_claim_over_its_completed_experiments_and_runs_nothin
     first, second = (label for label, _ in experiments[:2])
     assert f"| {first} | {second} | rbm |" in text and f"| {second} | {experiments[2][0]} |" not in text
     assert "(n = 2) (n = 2)" not in text  # a pair's n said once
+    # the header repeats the command that made it (it said "--report docs/RESULTS.md" and "figures drawn")
+    assert f"--finished --reduced --report {report}` on " in text and "without figures" in text
     assert len(list((out / REDUCED).iterdir())) == 2  # nothing else ran

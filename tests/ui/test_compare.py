@@ -358,6 +358,8 @@ def test_summary_compares_each_arm_across_runs_with_paired_differences(window, t
     # 2 seeds a run: no boxes (from 3 seeds on, each in its run's line style), every seed a dot; the legend names
     # the runs; the table names the reference run
     assert summary.boxes.opts["pens"] is None and len(summary.seed_dots.data) == 2 * len(summary.summaries)
+    # the caption names what the differences are against: the first run, not random init (new-user finding)
+    assert "paired difference to the first run" in summary.header.text() and "random init" not in summary.header.text()
     texts = [label.text for _, label in summary.active_legend().items]
     assert summary.active_legend() is summary.compare_legend and not summary.legend.isVisible()
     names = ["1: lr=0.1", "2: lr=0.05"] if summary.numbered else ["lr=0.1", "lr=0.05"]

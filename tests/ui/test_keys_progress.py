@@ -378,8 +378,19 @@ def test_resume_checks_the_inputs_and_leaves_the_folder_as_it_was(window, qtbot,
     dialogs = _dialogs(window)
     assert len(dialogs) == 1 and dialogs[0].windowTitle() == "Cannot resume the run"
     assert str(run) in dialogs[0].text() and "data.path: " in dialogs[0].text() and str(folder) in dialogs[0].text()
+    assert f"basin resume --force {run}" in dialogs[0].text()  # the way on: the window has no --force
     dialogs[0].close()
     assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    # its config edited to point elsewhere: refused again as a resume ("Cannot write run folder" before), the way on
+    config = run / "config.toml"
+    config.write_text(config.read_text().replace(str(folder), str(tmp_path / "elsewhere")))
+    finished.clear()
+    window.resume_run(run)
+    qtbot.waitUntil(lambda: bool(finished) and not window.controller.is_busy(), timeout=HANG_MS)
+    dialogs = _dialogs(window)
+    assert len(dialogs) == 1 and dialogs[0].windowTitle() == "Cannot resume the run", dialogs[0].windowTitle()
+    assert "basin resume --force" in dialogs[0].text()
+    dialogs[0].close()
 
 
 def test_the_builder_says_the_data_files_are_missing_before_start(window, qtbot, tmp_path) -> None:

@@ -690,7 +690,9 @@ def run_claim(name: str, out_dir: Path, reduced: bool = False, device: str | Non
     missing = [label for label, cfg, run_dir in planned if not _is_completed(run_dir, cfg)] if finished_only else []
     planned = [p for p in planned if p[0] not in missing]
     if finished_only and not planned:
-        raise ClaimIncomplete("incomplete", f"claim {name}: none of its experiments has finished")
+        where = Path(out_dir) / (REDUCED if reduced else FULL)
+        raise ClaimIncomplete("incomplete", f"claim {name}: none of its experiments has finished in {where} (a run "
+                                            "made with other --set values has a folder of its own)")
     _check_inputs(name, planned)
     for label, cfg, run_dir in planned:
         manifest = read_manifest(run_dir)
