@@ -554,7 +554,10 @@ def cmd_runs_table(folder: Path, out: TextIO) -> int:
         raise UsageError(f"{folder}: not a folder")
     table = load_table(folder)
     if not table.rows:
-        out.write(f"no runs in {printable(folder)}\n")
+        kept = [sub for sub in ("full", "reduced") if (folder / sub).is_dir()]  # `basin reproduce --out` keeps them
+        hint = f" (basin reproduce keeps its runs one level down: {', '.join(printable(folder / k) for k in kept)})" \
+            if kept else ""
+        out.write(f"no runs in {printable(folder)}{hint}\n")
         return EXIT_OK
     shown = [i for i, col in enumerate(table.columns) if not col.hidden]  # as the pane shows them by default
     date = next(i for i, col in enumerate(table.columns) if col.kind == "date")

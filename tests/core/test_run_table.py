@@ -288,3 +288,22 @@ def test_the_fields_that_matter_come_first_and_the_rest_are_hidden_columns(tmp_p
     assert shown[:2] == ["Name", "lr"] and "threads" not in shown and "max_filters" not in shown
     hidden = [c.key for c in table.columns if c.hidden]
     assert hidden == ["snapshots.max_filters", "threads"]
+
+
+def test_a_special_value_reads_as_the_builder_names_it(tmp_path):
+    """New-user finding: the Runs table showed data.n_unlabelled "0" where the builder says "all training images"."""
+    write_run(tmp_path, "a", {"data": {"n_unlabelled": 0}})
+    write_run(tmp_path, "b", {"data": {"n_unlabelled": 500}})
+    table = load_table(tmp_path)
+    col = next(i for i, c in enumerate(table.columns) if c.key == "data.n_unlabelled")
+    texts = {table.rows[r].info.name: table.text(r, col) for r in range(len(table.rows))}
+    assert sorted(texts.values()) == ["500", "all training images"]
+
+
+def test_runs_table_of_a_reproduce_folder_says_where_its_runs_are(tmp_path):
+    """`basin runs --table <reproduce --out>` said only "no runs in ..."; the runs are in its full/ and reduced/."""
+    write_run(tmp_path / "full", "a", {"finetune": {"lr": 0.01}})
+    code, out = run_cli("runs", "--table", str(tmp_path))
+    assert code == 0 and out.strip() == (f"no runs in {tmp_path} (basin reproduce keeps its runs one level down: "
+                                         f"{tmp_path / 'full'})")
+    assert run_cli("runs", "--table", str(tmp_path / "full"))[1].splitlines()[0].startswith("1 run in")

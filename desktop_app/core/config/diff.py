@@ -185,6 +185,16 @@ def short_value(value: Any) -> str:
     return str(value)
 
 
+def field_text(key: str, value: Any) -> str:
+    """A flat field's value as the builder names it: a declared special value by its word ("all training images"
+    for ``data.n_unlabelled = 0``, which the Runs table showed as "0"), else ``short_value``."""
+    d = FIELDS.get(_template(key))
+    if d is not None and d.spec.special and isinstance(value, int | float) and not isinstance(value, bool) \
+            and value == d.spec.lo:
+        return d.spec.special
+    return short_value(value)
+
+
 def short_key(key: str, keys: Sequence[str]) -> str:
     """The last path component when it alone is unambiguous among ``keys`` (``lr``), else the whole path; never
     a bare "name" (``data.name`` stood as a "name" column beside the run's Name)."""

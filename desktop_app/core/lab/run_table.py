@@ -24,11 +24,11 @@ from desktop_app.core.config import ConfigError
 from desktop_app.core.config.diff import (
     FieldDiffer,
     differing_fields,
+    field_text,
     flatten,
     no_effect,
     run_label,
     short_key,
-    short_value,
 )
 from desktop_app.core.control import RunControl
 from desktop_app.core.lab import run_filter
@@ -341,7 +341,7 @@ class RunTable:
         if c.kind == "error":
             return self._error_text(r, c.key)
         if c.kind == "field":
-            return short_value(d.flat[c.key]) if d and c.key in d.flat else ""
+            return field_text(c.key, d.flat[c.key]) if d and c.key in d.flat else ""
         if c.kind == "tags":
             return ", ".join(r.notes.tags)
         if c.kind == "note":
