@@ -91,6 +91,10 @@ class RunHistory(QWidget):
         self.table.sortByColumn(self.model.column_index("Date"), Qt.SortOrder.DescendingOrder)  # newest first
         self.table.doubleClicked.connect(self._on_double_click)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+        # the selected runs in the order they were picked: Compare hands them on so, and its first is the reference
+        # of every paired difference (a user who picked 1,000 labels, then 10,000, got 10,000 as the reference)
+        self._picked: list[Path] = []
+        self.table.selectionModel().selectionChanged.connect(self._track_picks)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._show_context_menu)
         self.model.columnsInserted.connect(self._fit_later)
@@ -431,14 +435,25 @@ class RunHistory(QWidget):
         return rows[0].info if rows else None
 
     def selected_run_dirs(self) -> list[Path]:
-        """The folders of the selected readable runs, top to bottom (what Compare hands on)."""
-        return [info.path for info in self.selected_runs() if info.readable]
+        """The folders of the selected readable runs in the order they were picked (a shift-click range top to
+        bottom): what Compare hands on, its first the reference."""
+        order = {p: i for i, p in enumerate(self._picked)}
+        runs = sorted(self.selected_runs(), key=lambda info: order.get(info.path, len(order)))
+        return [info.path for info in runs if info.readable]
+
+    def _track_picks(self, *_args: object) -> None:
+        now = [r.info.path for r in self.selected_rows()]
+        kept = set(now)
+        self._picked = [p for p in self._picked if p in kept]
+        seen = set(self._picked)
+        self._picked += [p for p in now if p not in seen]  # newly picked, after those picked before
 
     def select_path(self, path: Path) -> None:
         self.select_paths([path])
 
     def select_paths(self, paths: list[Path]) -> None:
-        """Select exactly these runs (those listed and not filtered out); the first becomes current."""
+        """Select exactly these runs (those listed and not filtered out), picked in this order; the first becomes
+        current."""
         selection = QItemSelection()
         first = None
         for p in paths:
@@ -451,6 +466,8 @@ class RunHistory(QWidget):
                 first = first or index
         flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
         self.table.selectionModel().select(selection, flags)
+        listed = {r.info.path for r in self.selected_rows()}
+        self._picked = [Path(p) for p in paths if Path(p) in listed]  # picked in the order given
         if first is not None:
             self.table.selectionModel().setCurrentIndex(first, QItemSelectionModel.SelectionFlag.NoUpdate)
             self.table.scrollTo(first)

@@ -52,6 +52,23 @@ def test_compare_emits_the_selected_run_folders(pane_on, qtbot, tmp_path):
     with qtbot.waitSignal(pane.compare_requested) as sig:
         pane.compare_button.click()
     assert sorted(sig.args[0]) == sorted(dirs[:2])
+    # picked one by one (ctrl-click): handed on in the order picked, whatever the table's order; the first picked
+    # is the comparison's reference (a new user picked 1,000 labels then 10,000 and got 10,000 as the reference)
+    from PySide6.QtCore import QItemSelectionModel
+
+    model = pane.table.selectionModel()
+    model.clearSelection()
+    flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+    rows = {pane._row(pane.proxy.index(r, 0)).info.path: r for r in range(pane.proxy.rowCount())}
+    picks = sorted(dirs[:3], key=lambda d: -rows[d])  # bottom to top
+    for d in picks:
+        model.select(pane.proxy.index(rows[d], 0), flags)
+    assert pane.selected_run_dirs() == picks
+    model.select(pane.proxy.index(rows[picks[1]], 0), QItemSelectionModel.SelectionFlag.Deselect
+                 | QItemSelectionModel.SelectionFlag.Rows)
+    assert pane.selected_run_dirs() == [picks[0], picks[2]]
+    pane.select_paths([dirs[1], dirs[0]])
+    assert pane.selected_run_dirs() == [dirs[1], dirs[0]]
     menu = pane.build_context_menu()
     assert next(a for a in menu.actions() if a.text() == "Compare").isEnabled()
 
