@@ -70,7 +70,8 @@ def test_the_policy_at_its_defaults_leaves_the_hash_alone():
     assert tiny().hash() != plain.hash()  # set, the policy is part of what the folder holds
     assert plain.storage_note() == ""
     note = tiny().storage_note()
-    assert "seed 5 of each arm" in note and "every 2 fine-tuning epochs" in note
+    assert "seed 5 of each arm" in note and "the fine-tuning epochs between snapshots (one every 2 fine-tuning " \
+        "epochs, snapshots.every = 2)" in note
     assert tiny(**{"snapshots.keep_seeds": 10, "seeds.count": 400, "seeds.base": 0}).storage_note().startswith(
         "filters, probe outputs and checkpoints kept for seeds 0-9 of each arm")
 

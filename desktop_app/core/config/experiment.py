@@ -578,7 +578,9 @@ class ExperimentConfig:
             notes.append(f"filters, probe outputs and checkpoints kept for {seeds} of each arm "
                          f"(snapshots.keep_seeds = {s.keep_seeds}); the other seeds keep their metrics")
         if s.every > 1:
-            notes.append(f"snapshots every {s.every} fine-tuning epochs")
+            # after "Not stored: ", "snapshots every 2 fine-tuning epochs" read as if those were missing
+            notes.append(f"the fine-tuning epochs between snapshots (one every {s.every} fine-tuning epochs, "
+                         f"snapshots.every = {s.every})")
         return "; ".join(notes)
 
 
