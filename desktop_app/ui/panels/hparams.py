@@ -150,14 +150,22 @@ class HParamsPanel(Panel):
         self.legend.clear()
         self.field = self.field_box.currentData() or ""
         self.arm = self.arm_box.currentData() or ""
-        if comparison is None or not self.field:
+        empty = comparison is None or not self.field
+        for plot in (self.plot, self.parallel):  # empty axes show no numbers (they showed 0-1 ticks of nothing)
+            for side in ("bottom", "left"):
+                plot.getAxis(side).setStyle(showValues=not empty)
+        (self.parallel.hideAxis if empty else self.parallel.showAxis)("bottom")  # no tick marks under nothing
+        if empty:
             self.axis, self.points, self.axes, self.lines = None, [], [], []
-            self.plot.setTitle(EMPTY_TITLE if comparison is None else "The compared runs' configs do not differ",
-                               color=FOREGROUND, size="11pt")
+            # the title says it short; the note below, which wraps, says it whole (the title was cut at 1400x900)
+            self.plot.setTitle("Nothing to plot yet" if comparison is None else
+                               "The compared runs' configs do not differ", color=FOREGROUND, size="11pt")
             self.parallel.setTitle("", color=FOREGROUND, size="11pt")
             self.plot.setLabel("bottom", "")
-            self.note.setText("")
+            self.plot.setLabel("left", "")
+            self.note.setText(EMPTY_TITLE + "." if comparison is None else "")
             return
+        self.plot.setLabel("left", "test error (%)", color=FOREGROUND)
         self.axis, self.points = hparam_points(comparison, self.field)
         self.axes, self.lines = parallel_lines(comparison, self.arm)
         arms = comparison_arms(comparison)

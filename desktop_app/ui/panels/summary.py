@@ -153,10 +153,9 @@ SUMMARY_PLOTS_MIN_PX = 315
 # two compared runs of three arms), then it scrolls: capped at 130 px, a 3-arm claim's six rows scrolled in a box of
 # three at 1280x800. A comparison's table was let shrink to 100 px (three rows) under its plots' SUMMARY_PLOTS_MIN_PX
 # and scrolled; it keeps its rows too now (the docks below give way, as they do for the plots).
-COMPARE_EXPLANATION = ("Final test error per arm of each compared run over seeds (box: quartiles, whiskers 1.5 IQR, "
-                       "both from 3 seeds on; dots: seeds; diamond: mean with 95 % CI from 3 seeds on) and each run's "
-                       "paired difference to the first run (same arm, same seed): below zero, lower error than the "
-                       "first run.")
+COMPARE_EXPLANATION = ("Final test error per arm and run over seeds (box: quartiles, whiskers 1.5 IQR, both from 3 "
+                       "seeds on; dots: seeds; diamond: mean with 95 % CI from 3 seeds on) and the paired difference "
+                       "to the first run (same arm and seed): below zero, lower error.")  # no longer than the other
 FIELD_NAME = re.compile(r"[A-Za-z_][\w.]*=")  # "labels=" in a group label "labels=10000"
 TABLE_MAX_ROWS = 6
 TABLE_MIN_PX = 100  # the header and two rows: a comparison's table gives way down to this at the most
