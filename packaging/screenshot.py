@@ -103,7 +103,7 @@ def main() -> int:
         return 0
     window.show_panel("Filters")
     wait(app, 0.3)
-    save(window.grab(), args.out / "main-window.png")
+    save(window.grab(), args.out / f"main-window{args.suffix}.png")
     controller.stop()
     window.close()
     return 0
