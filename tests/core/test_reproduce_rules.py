@@ -349,6 +349,7 @@ def test_a_rule_describes_itself_for_the_report():
     ((10, 10), "10"),  # every judged interval over every seed: the plain count
     ((5, 5), "10 (5 per judged interval)"),  # penalties: each penalty ran 5 of the regulariser's 10
     ((9, 10, 0), "10 (9-10 per judged interval)"),  # a matched-NLL level over the seeds that reach it; n = 0 unmeasured
+    ((2, 3), "10 (2-3 per judged interval; below 3 no interval)"),  # a place left with 2 seeds shows nothing
 ])
 def test_the_reports_seeds_say_how_many_seeds_each_judged_interval_rests_on(ns, shown):
     """The summary row and the section's "Seeds:" line give the claim's distinct seeds and, where they differ, the n

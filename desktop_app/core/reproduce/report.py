@@ -56,7 +56,8 @@ def seeds_text(r: ClaimResult) -> str:
     ns = sorted({int(j["n"]) for j in r.numbers.get("rule", {}).get("judgements", []) if j.get("n")})
     if not ns or ns == [r.seeds]:
         return str(r.seeds)
-    return f"{r.seeds} ({ns[0] if len(ns) == 1 else f'{ns[0]}-{ns[-1]}'} per judged interval)"
+    few = f"; below {MIN_SEEDS} no interval" if ns[0] < MIN_SEEDS else ""  # "2-3 per judged interval" promised one at 2
+    return f"{r.seeds} ({ns[0] if len(ns) == 1 else f'{ns[0]}-{ns[-1]}'} per judged interval{few})"
 
 
 def render_report(results: list[ClaimResult], reduced: bool = False, notes: list[str] | None = None,
