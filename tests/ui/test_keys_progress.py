@@ -421,6 +421,9 @@ def test_the_builder_says_the_data_files_are_missing_before_start(window, qtbot,
         (folder / stem).write_bytes(encode_idx(labels if "labels" in stem else images))
     builder.field_widget("name").setText("mnist-builder-2")  # any edit looks again
     assert builder.file_problem() is None and builder.message.text().startswith("Ready")
+    # it names the builder's own config and says Start makes a new run (with another run on screen, "the
+    # configuration is valid" read as that run's)
+    assert builder.message.text() == "Ready: 'mnist-builder-2' is valid. Press Start (Ctrl+R) to train it as a new run."
 
 
 def test_the_presets_menu_says_what_each_preset_does(window, qtbot) -> None:

@@ -346,7 +346,10 @@ class BuilderPane(QWidget):
                                  f"it:</b><br>• {_html(str(problem))}")
             self.message.setStyleSheet("color: #9a5b00;")
         else:
-            self.message.setText("Ready: the configuration is valid. Press Start (Ctrl+R) to train it.")
+            # the builder's own config by its name: with another run on screen, "the configuration" read as that
+            # run's, and Start as re-running it (a new user's finding); Start trains this one as a new run
+            self.message.setText(f"Ready: '{_html(self._cfg.name)}' is valid. Press Start (Ctrl+R) to train it as "
+                                 "a new run.")
             self.message.setStyleSheet("color: #2e7d32;")
 
     def _error_widget(self, path: str) -> QWidget | None:
