@@ -635,7 +635,7 @@ CLAIMS: dict[str, Claim] = {
         "clouds of nets barely overlap.",
         RULES["fig1"], _fig1_runs, fig1.eval_fig1),
     "mnist-baseline": Claim(
-        "mnist-baseline", "MNIST baseline: 3 x 1000 sigmoid nets against published errors (Erhan 2010; Theano)",
+        "mnist-baseline", "MNIST baseline: 3-layer sigmoid nets against published errors (Erhan 2010; Theano)",
         "On real MNIST (50,000 / 10,000 / 10,000), 3 x 1000 sigmoid nets pre-trained as DBNs (RBM) or stacked "
         "denoising autoencoders reach the published test errors of that architecture (about 1.3 %), each seed read "
         "at its best-validation epoch, and pre-training lowers the test error against random init.",
