@@ -201,6 +201,20 @@ def _move_to(qtbot, p: CurvesPanel, plot: pg.PlotItem, x: float, y: float) -> No
     qtbot.mouseMove(p.graphics.viewport(), p.graphics.mapFromScene(scene_pos))
 
 
+def _hover_until(qtbot, p: CurvesPanel, plot: pg.PlotItem, where, done) -> None:
+    """Hover at ``where(view range)`` until ``done()``. A real mouse move first; when its readout has not come (on a
+    busy machine the offscreen platform at times delivered no move at all: a 2 s timeout failed about 1 run in 5
+    under two busy loops, with or without this round's changes), the scene's own signal is sent with the point,
+    the range read again, as the scene sends it for a move."""
+    def moved() -> bool:
+        x, y = where(plot.vb.viewRange())
+        _move_to(qtbot, p, plot, x, y)
+        if not done():
+            p.graphics.scene().sigMouseMoved.emit(plot.vb.mapViewToScene(pg.Point(x, y)))
+        return done()
+    qtbot.waitUntil(moved, timeout=30_000)
+
+
 def test_hover_reads_out_every_shown_runs_value_at_the_hovered_epoch(qtbot, panel):
     """As TensorBoard does: over a plot, a box lists each shown series' drawn value at the epoch nearest the
     pointer (read here against the known metrics); over the pre-training plot its layers; off the plots nothing."""
@@ -209,9 +223,9 @@ def test_hover_reads_out_every_shown_runs_value_at_the_hovered_epoch(qtbot, pane
     qtbot.waitExposed(panel)
     panel.refresh()
     qtbot.wait(20)
+    _hover_until(qtbot, panel, panel.plot, lambda r: (3.2, sum(r[1]) / 2),
+                 lambda: panel.readout.startswith("epoch 3\n"))
     (x0, x1), (y0, y1) = panel.plot.vb.viewRange()
-    _move_to(qtbot, panel, panel.plot, 3.2, (y0 + y1) / 2)
-    qtbot.waitUntil(lambda: panel.readout != "", timeout=2000)
     lines = panel.readout.splitlines()
     assert lines[0] == "epoch 3"
     expected = {f"{'none (random init)' if arm == 'none' else arm} · {split}": known(arm, f"{split}_nll")[:, 3].mean()
@@ -223,15 +237,19 @@ def test_hover_reads_out_every_shown_runs_value_at_the_hovered_epoch(qtbot, pane
     assert panel.hover_text.isVisible() and panel.hover_line.value() == 3
     area = panel.graphics.mapToScene(panel.graphics.viewport().rect()).boundingRect()
     assert area.contains(panel.hover_text.sceneBoundingRect())
-    _move_to(qtbot, panel, panel.plot, x1 - 0.05 * (x1 - x0), y0 + 0.03 * (y1 - y0))  # bottom right: stays whole
-    qtbot.waitUntil(lambda: panel.hover_line.value() != 3, timeout=2000)
+    _hover_until(qtbot, panel, panel.plot,  # bottom right: the box stays whole
+                 lambda r: (r[0][1] - 0.05 * (r[0][1] - r[0][0]), r[1][0] + 0.03 * (r[1][1] - r[1][0])),
+                 lambda: panel.hover_line.value() != 3)
     assert panel.readout and area.contains(panel.hover_text.sceneBoundingRect()), panel.hover_text.sceneBoundingRect()
-    (rx0, rx1), (ry0, ry1) = panel.recon_plot.vb.viewRange()
-    _move_to(qtbot, panel, panel.recon_plot, 1.9, (ry0 + ry1) / 2)
-    qtbot.waitUntil(lambda: panel.readout.startswith("pre-training epoch 2"), timeout=2000)
+    _hover_until(qtbot, panel, panel.recon_plot, lambda r: (1.9, sum(r[1]) / 2),
+                 lambda: panel.readout.startswith("pre-training epoch 2"))
     layer2 = np.mean([syn.recon("dae", sd, 1, 2) for sd in syn.SEEDS])
     assert f"dae · layer 2: {layer2:.4g}" in panel.readout.splitlines()
-    qtbot.mouseMove(panel.graphics.viewport(), panel.graphics.mapFromScene(panel.plot.titleLabel.sceneBoundingRect()
-                                                                           .center()))
-    qtbot.waitUntil(lambda: panel.readout == "", timeout=2000)
+    def off_the_plots() -> bool:  # over the title: the box goes (the scene's signal when no move came, as above)
+        centre = panel.plot.titleLabel.sceneBoundingRect().center()
+        qtbot.mouseMove(panel.graphics.viewport(), panel.graphics.mapFromScene(centre))
+        if panel.readout:
+            panel.graphics.scene().sigMouseMoved.emit(centre)
+        return panel.readout == ""
+    qtbot.waitUntil(off_the_plots, timeout=30_000)
     assert panel.hover_text.scene() is None
