@@ -717,10 +717,9 @@ class MainWindow(QMainWindow):
     def _on_events(self, events: Sequence[Event]) -> None:
         refused = [ev for ev in events if isinstance(ev, RunFinished) and ev.status == "refused"]
         for ev in refused:  # the folder was not touched (locked by another writer, edited config, unreadable)
-            if str(Path(ev.run_dir)) in self._resuming:
-                self._resuming.discard(str(Path(ev.run_dir)))
-                self.show_error("Cannot resume the run", f"{ev.run_dir}\n\n{ev.message}\n\n{RESUME_ELSEWHERE}"
-                                .replace("{run}", shlex.quote(ev.run_dir)))
+            if str(Path(ev.run_dir)) in self._resuming:  # (forgotten below, with every RunFinished)
+                self.show_error("Cannot resume the run", f"{ev.run_dir}\n\n{ev.message}\n\n"
+                                f"{RESUME_ELSEWHERE.format(run=shlex.quote(ev.run_dir))}")
             elif ev.bad_input:  # its inputs failed the check before Start made the folder: none exists to name
                 self.show_error("Cannot start the run", ev.message)
             else:

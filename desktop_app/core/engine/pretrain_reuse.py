@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from desktop_app.core.config import ConfigError, ExperimentConfig
@@ -48,9 +47,9 @@ def settings_fingerprint(cfg: ExperimentConfig, arm: str, device_type: str, torc
 def data_fingerprint(splits: DataSplits) -> str:
     """The unlabelled pool pre-training reads (its images, in order), with the shapes the model is built for."""
     h = hashlib.sha256(json.dumps([list(splits.input_shape), int(splits.n_classes)]).encode())
-    pool = splits.unlabelled_x.detach().cpu().contiguous()
-    h.update(str(tuple(pool.shape)).encode() + str(pool.dtype).encode())
-    h.update(memoryview(np.ascontiguousarray(pool.numpy())).cast("B"))
+    pool = splits.unlabelled_x.detach().cpu().contiguous().numpy()
+    h.update(str(pool.shape).encode() + str(pool.dtype).encode())
+    h.update(memoryview(pool).cast("B"))
     return h.hexdigest()
 
 
@@ -69,14 +68,15 @@ def reuse_pretraining(run_dir: Path, cfg: ExperimentConfig, splits: DataSplits, 
     for donor in donors:
         if not todo:
             break
-        why = _donor_problem(Path(run_dir), Path(donor))
-        if why:
-            skipped.append(f"{Path(donor).name}: {why}")
+        opened = _open_donor(Path(run_dir), Path(donor))
+        if isinstance(opened, str):
+            skipped.append(f"{Path(donor).name}: {opened}")
             continue
-        dcfg = read_config(RunFolder(donor), validate=True)
+        dcfg, manifest = opened
+        versions = manifest.get("versions")
+        theirs_torch = str(versions.get("torch", "")) if isinstance(versions, dict) else ""
         same = [a for a in arms if a in dcfg.arms and settings_fingerprint(cfg, a, device_type, torch_version)
-                == settings_fingerprint(dcfg, a, str(read_manifest(donor).get("device_type", "")),
-                                        _torch_of(donor))]
+                == settings_fingerprint(dcfg, a, str(manifest.get("device_type", "")), theirs_torch)]
         if not same:
             skipped.append(f"{Path(donor).name}: other pre-training settings, model or numerics")
             continue
@@ -96,22 +96,17 @@ def reuse_pretraining(run_dir: Path, cfg: ExperimentConfig, splits: DataSplits, 
     return seeded, skipped
 
 
-def _donor_problem(run_dir: Path, donor: Path) -> str:
+def _open_donor(run_dir: Path, donor: Path) -> tuple[ExperimentConfig, dict[str, Any]] | str:
+    """The donor's config and manifest, each read once; or why it is passed over."""
     if donor.resolve().parent != run_dir.resolve().parent or donor.resolve() == run_dir.resolve():
         return "not a run folder beside this one"
     try:
         manifest = read_manifest(donor)
         if manifest.get("status") != "completed":
             return f"its status is {manifest.get('status', 'unknown')!r}, not completed"
-        read_config(RunFolder(donor), validate=True)
+        return read_config(RunFolder(donor), validate=True), manifest
     except (RunFolderError, ConfigError, OSError, ValueError) as exc:
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return ""
-
-
-def _torch_of(donor: Path) -> str:
-    versions: Any = read_manifest(donor).get("versions", {})
-    return str(versions.get("torch", "")) if isinstance(versions, dict) else ""
 
 
 def _seed_unit(run_dir: Path, cfg: ExperimentConfig, donor: Path, arm: str, seed: int) -> bool:

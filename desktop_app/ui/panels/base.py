@@ -198,6 +198,13 @@ def elided_title(plot: pg.PlotItem) -> PlotTitle:
     return new
 
 
+def show_axis_values(plot: pg.PlotItem, shown: bool) -> None:
+    """Numbers on a plot's bottom and left axes, or none: an empty plot's axes showed ticks of nothing (the
+    previous run's epochs, or 0-1)."""
+    for side in ("bottom", "left"):
+        plot.getAxis(side).setStyle(showValues=shown)
+
+
 def style_plot(plot: pg.PlotItem, title: str = "", x: str = "", y: str = "") -> pg.PlotItem:
     """Dark axes and labels on the white background (pyqtgraph's global default is white on black); a title
     that elides rather than widening the plot (:class:`PlotTitle`)."""

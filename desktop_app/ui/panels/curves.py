@@ -32,6 +32,7 @@ from desktop_app.ui.panels.base import (
     arm_label,
     dense,
     legend_clear_of,
+    show_axis_values,
     style_plot,
     style_sample,
 )
@@ -504,8 +505,7 @@ class CurvesPanel(Panel):
         for key in self._arranged:
             plot = self.plots[key]
             empty = not any(self._plot_key(s) == key and len(s.epochs) for s in self.series)
-            for side in ("bottom", "left"):
-                plot.getAxis(side).setStyle(showValues=not empty)
+            show_axis_values(plot, not empty)
             if empty and key not in self._blanked:
                 plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # (turns its auto-range off)
                 self._blanked.add(key)

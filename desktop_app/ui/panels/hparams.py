@@ -39,6 +39,7 @@ from desktop_app.ui.panels.base import (
     Panel,
     arm_color,
     arm_label,
+    show_axis_values,
     style_plot,
 )
 from desktop_app.ui.panels.compare import RUN_SYMBOLS, comparison_arms, fit_legend_columns
@@ -151,9 +152,8 @@ class HParamsPanel(Panel):
         self.field = self.field_box.currentData() or ""
         self.arm = self.arm_box.currentData() or ""
         empty = comparison is None or not self.field
-        for plot in (self.plot, self.parallel):  # empty axes show no numbers (they showed 0-1 ticks of nothing)
-            for side in ("bottom", "left"):
-                plot.getAxis(side).setStyle(showValues=not empty)
+        for plot in (self.plot, self.parallel):
+            show_axis_values(plot, not empty)
         (self.parallel.hideAxis if empty else self.parallel.showAxis)("bottom")  # no tick marks under nothing
         if empty:
             self.axis, self.points, self.axes, self.lines = None, [], [], []
